@@ -1,0 +1,17 @@
+"""The embedded default: one person trying the platform on one machine."""
+import secrets
+
+from .base import *  # noqa: F401,F403
+from .base import VAR_DIR
+
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+_secret_file = VAR_DIR / "secret_key"
+if not SECRET_KEY:  # noqa: F405
+    if not _secret_file.exists():
+        _secret_file.write_text(secrets.token_urlsafe(50))
+        _secret_file.chmod(0o600)
+    SECRET_KEY = _secret_file.read_text().strip()
+
+FIELD_KEYS_FILE = VAR_DIR / "keys" / "field-keys.json"

@@ -1,0 +1,17 @@
+"""Test settings: PostgreSQL when DATABASE_URL is set, SQLite otherwise."""
+import os
+
+from .base import *  # noqa: F401,F403
+from .base import VAR_DIR
+
+DEBUG = False
+SECRET_KEY = "test-only-not-a-secret"
+ALLOWED_HOSTS = ["*"]
+FIELD_KEYS_FILE = VAR_DIR / "keys" / "test-field-keys.json"
+STATIC_URL = "/static/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = True
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

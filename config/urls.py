@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from cpe.core import views as core_views
+from cpe.notices import views as notice_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("accounts/", include("cpe.accounts.urls")),
+    path("agreement/", include("cpe.agreements.urls")),
+    path("admin/", admin.site.urls),
+    path("dev/outbox/", notice_views.dev_outbox, name="dev_outbox"),
+]

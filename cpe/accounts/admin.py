@@ -1,0 +1,180 @@
+"""Staff site for accounts: masked data only; decisions go through services."""
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+
+from cpe.core.audit import audit_record
+from cpe.core.errors import ApplicationError
+
+from . import services
+from .models import IdentityChangeRequest, LoginRecord, User
+from .states import ChangeStatus, MinorReview
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label="原因", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ["name", "id_number_masked", "mobile_masked", "region", "status", "on_hold_flag",
+                    "minor_review", "ais_status", "date_joined"]
+    list_filter = ["is_staff", "status", "minor_review", "region", "ais_status"]
+    search_fields = ["name", "username"]
+    ordering = ["-date_joined"]
+    fields = ["username", "name", "id_number_masked", "mobile_masked", "email_masked", "employer", "region",
+              "status", "status_reason", "status_note", "correction_reason", "correction_set_at",
+              "self_supporting", "minor_review", "ais_status", "date_joined", "last_login", "is_staff",
+              "groups"]
+    readonly_fields = [f for f in fields if f != "groups"]
+    actions = ["set_hold", "clear_hold", "approve_minor", "reject_minor"]
+
+    @admin.display(description="身份证号码")
+    def id_number_masked(self, obj):
+        return obj.id_number_masked
+
+    @admin.display(description="手机号码")
+    def mobile_masked(self, obj):
+        return obj.mobile_masked
+
+    @admin.display(description="电子邮箱")
+    def email_masked(self, obj):
+        return obj.email_masked
+
+    @admin.display(description="待更正", boolean=True)
+    def on_hold_flag(self, obj):
+        return obj.on_hold
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view), name="accounts_user_reveal"),
+        ] + super().get_urls()
+
+    def reveal_view(self, request, pk):
+        """The clear identity, for staff with the permission; every view is audited (SPEC §14)."""
+        if not request.user.has_perm("accounts.view_identity"):
+            messages.error(request, "您没有查看完整身份信息的权限。")
+            return redirect(reverse("admin:accounts_user_change", args=[pk]))
+        user = get_object_or_404(User, pk=pk)
+        audit_record("account.identity_viewed", actor=request.user, subject=user,
+                     ip=request.META.get("REMOTE_ADDR"), data={"fields": ["id_number", "mobile", "email"]})
+        return render(request, "admin/accounts/reveal.html", {
+            **self.admin_site.each_context(request), "subject": user, "title": "完整身份信息"})
+
+    def _with_reason(self, request, queryset, action, title, apply):
+        if "apply" in request.POST:
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                done = 0
+                for user in queryset:
+                    try:
+                        apply(user, form.cleaned_data["reason"])
+                        done += 1
+                    except ApplicationError as exc:
+                        self.message_user(request, f"{user}：{exc.message}", messages.ERROR)
+                self.message_user(request, f"已处理 {done} 个账号。")
+                return None
+        else:
+            form = ReasonForm()
+        return render(request, "admin/accounts/reason_action.html", {
+            **self.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
+            "action": action, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+
+    @admin.action(description="设置“待更正”（需填写原因）", permissions=["hold"])
+    def set_hold(self, request, queryset):
+        return self._with_reason(request, queryset, "set_hold", "设置待更正",
+                                 lambda u, r: services.correction_hold_set(user_id=u.pk, reason=r, actor=request.user))
+
+    @admin.action(description="解除“待更正”", permissions=["hold"])
+    def clear_hold(self, request, queryset):
+        for user in queryset:
+            services.correction_hold_clear(user_id=user.pk, actor=request.user)
+        self.message_user(request, "已解除。")
+
+    @admin.action(description="通过未成年自立声明", permissions=["review"])
+    def approve_minor(self, request, queryset):
+        for user in queryset.filter(minor_review=MinorReview.PENDING):
+            services.minor_review_decide(user_id=user.pk, approve=True, reviewer=request.user)
+        self.message_user(request, "已处理。")
+
+    @admin.action(description="驳回未成年自立声明（终止服务，需填写原因）", permissions=["review"])
+    def reject_minor(self, request, queryset):
+        return self._with_reason(
+            request, queryset.filter(minor_review=MinorReview.PENDING), "reject_minor", "驳回未成年自立声明",
+            lambda u, r: services.minor_review_decide(user_id=u.pk, approve=False, reviewer=request.user, note=r))
+
+    def has_hold_permission(self, request):
+        return request.user.has_perm("accounts.set_correction_hold")
+
+    def has_review_permission(self, request):
+        return request.user.has_perm("accounts.review_identity")
+
+
+@admin.register(IdentityChangeRequest)
+class IdentityChangeRequestAdmin(admin.ModelAdmin):
+    """The reviewer queue for name and ID number changes."""
+
+    list_display = ["id", "user", "field", "new_value_masked", "status", "created_at", "decided_by"]
+    list_filter = ["status", "field"]
+    fields = ["user", "current_value", "field", "new_value_masked", "reason", "status", "created_at",
+              "decided_at", "decided_by", "decision_note"]
+    readonly_fields = ["user", "current_value", "field", "new_value_masked", "reason", "status", "created_at",
+                       "decided_at", "decided_by"]
+    change_form_template = "admin/accounts/identitychangerequest/change_form.html"
+
+    @admin.display(description="当前值")
+    def current_value(self, obj):
+        from cpe.core.masking import mask_id_number
+        return mask_id_number(obj.user.id_number) if obj.field == "id_number" else obj.user.name
+
+    @admin.display(description="新值")
+    def new_value_masked(self, obj):
+        return obj.new_value_masked
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != ChangeStatus.PENDING:
+            return self.fields
+        return self.readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Only the approve/reject buttons change anything; handled in response_change."""
+
+    def response_change(self, request, obj):
+        decision = "_approve" in request.POST, "_reject" in request.POST
+        if any(decision):
+            try:
+                services.identity_change_decide(change_id=obj.pk, approve=decision[0], reviewer=request.user,
+                                                note=request.POST.get("decision_note", ""), at=timezone.now())
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return redirect(request.path)
+            self.message_user(request, "已批准并更新用户资料。" if decision[0] else "已驳回。")
+            return redirect(reverse("admin:accounts_identitychangerequest_changelist"))
+        return super().response_change(request, obj)
+
+
+@admin.register(LoginRecord)
+class LoginRecordAdmin(admin.ModelAdmin):
+    list_display = ["at", "user", "ip", "is_new_device", "ended_other_session"]
+    list_filter = ["is_new_device"]
+    readonly_fields = ["user", "at", "ip", "user_agent", "device_key", "is_new_device", "ended_other_session"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

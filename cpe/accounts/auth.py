@@ -1,0 +1,44 @@
+"""Sign-in by ID number or mobile (learners) or username (staff) — SPEC §1.6."""
+import hashlib
+import re
+
+from django.contrib.auth.backends import ModelBackend
+
+from cpe.core import crypto
+
+from . import policy
+from .models import User
+
+
+def user_for_identifier(identifier: str):
+    value = (identifier or "").strip()
+    if not value:
+        return None
+    normalised = policy.normalise_id_number(value)
+    if re.fullmatch(r"\d{17}[\dX]", normalised):
+        return User.objects.filter(id_number_bidx=crypto.blind_index("id_number", normalised)).first()
+    mobile, _ = policy.check_mobile(value)
+    if mobile:
+        return User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).first()
+    return User.objects.filter(username=value, is_staff=True).first()
+
+
+def axes_username(request, credentials) -> str:
+    """What django-axes counts failures against: the account, whichever identifier was
+    typed (ID number or mobile), and never the clear identifier itself (axes stores it)."""
+    identifier = (credentials or {}).get("username", "") or ""
+    user = user_for_identifier(identifier)
+    if user is not None:
+        return f"user:{user.pk}"
+    return "unknown:" + hashlib.sha256(identifier.strip().upper().encode()).hexdigest()[:24]
+
+
+class IdentifierBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = user_for_identifier(username)
+        if user is None:
+            User().set_password(password or "")  # same cost whether or not the account exists
+            return None
+        if user.check_password(password or "") and self.user_can_authenticate(user):
+            return user
+        return None

@@ -1,0 +1,5 @@
+from cpe.core.errors import ApplicationError
+
+
+class AccountError(ApplicationError):
+    """A refused account action; nothing was changed."""

@@ -1,0 +1,91 @@
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from .states import IdentityField, Region
+
+_INPUT = {"class": "input"}
+
+
+class RegistrationForm(forms.Form):
+    """Exactly the six fields of SPEC §1.1, labelled as the agreement names them, plus the
+    password, the SMS code, the 16-17 declaration and the agreement acceptance."""
+
+    id_number = forms.CharField(label="身份证号码", max_length=18, widget=forms.TextInput(
+        attrs={**_INPUT, "autocomplete": "off", "inputmode": "text", "autocapitalize": "characters"}))
+    name = forms.CharField(label="姓名", max_length=30, widget=forms.TextInput(
+        attrs={**_INPUT, "autocomplete": "name"}))
+    email = forms.EmailField(label="电子邮箱", max_length=254, widget=forms.EmailInput(
+        attrs={**_INPUT, "autocomplete": "email"}),
+        error_messages={"invalid": "请填写有效的电子邮箱地址。"})
+    mobile = forms.CharField(label="手机号码", max_length=14, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "tel"}))
+    sms_code = forms.CharField(label="短信验证码", max_length=6, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "one-time-code"}))
+    employer = forms.CharField(label="工作单位", max_length=100, widget=forms.TextInput(attrs=_INPUT))
+    region = forms.ChoiceField(label="会计人员信息管理地区",
+                               choices=[("", "请选择")] + list(Region.choices))
+    password = forms.CharField(label="密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字。")
+    password2 = forms.CharField(label="确认密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "new-password"}))
+    self_supporting = forms.BooleanField(
+        label="本人已满 16 周岁未满 18 周岁，以自己的劳动收入为主要生活来源（仅未满 18 周岁者勾选，需人工审核）",
+        required=False)
+    accept = forms.BooleanField(label="我已阅读并同意《用户服务协议与隐私政策》",
+                                error_messages={"required": "请阅读并同意用户服务协议与隐私政策。"})
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("password"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "两次输入的密码不一致。")
+        elif p1:
+            try:
+                validate_password(p1)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label="身份证号码或手机号码", max_length=64, widget=forms.TextInput(
+        attrs={**_INPUT, "autocomplete": "username"}))
+    password = forms.CharField(label="密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "current-password"}))
+
+
+class ProfileForm(forms.Form):
+    employer = forms.CharField(label="工作单位", max_length=100, widget=forms.TextInput(attrs=_INPUT))
+    region = forms.ChoiceField(label="会计人员信息管理地区", choices=Region.choices)
+
+
+class MobileChangeForm(forms.Form):
+    mobile = forms.CharField(label="新手机号码", max_length=14, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric"}))
+    sms_code = forms.CharField(label="短信验证码", max_length=6, required=False, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "one-time-code"}))
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(label="新电子邮箱", widget=forms.EmailInput(attrs=_INPUT),
+                             error_messages={"invalid": "请填写有效的电子邮箱地址。"})
+
+
+class IdentityChangeForm(forms.Form):
+    field = forms.ChoiceField(label="变更项目", choices=IdentityField.choices)
+    new_value = forms.CharField(label="变更后的内容", max_length=30, widget=forms.TextInput(attrs=_INPUT))
+    reason = forms.CharField(label="变更理由", max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class PasswordResetForm(forms.Form):
+    username = forms.CharField(label="身份证号码或手机号码", max_length=64, widget=forms.TextInput(attrs=_INPUT))
+    sms_code = forms.CharField(label="短信验证码", max_length=6, required=False, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "one-time-code"}))
+    password = forms.CharField(label="新密码", required=False, widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "new-password"}))
+
+    def clean_password(self):
+        p = self.cleaned_data.get("password")
+        if p:
+            validate_password(p)
+        return p

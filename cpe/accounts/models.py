@@ -1,0 +1,183 @@
+import secrets
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+from cpe.core.fields import BlindIndexField, EncryptedTextField
+from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
+
+from .states import (
+    AccountStatus, AisStatus, ChangeStatus, CodePurpose, IdentityField, MinorReview, Region,
+    TerminationReason,
+)
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, username=None, password=None, **fields):
+        user = self.model(username=username or new_public_username(), **fields)
+        user.set_password(password)
+        user.save()
+        return user
+
+    def create_superuser(self, username, password=None, **fields):
+        fields.update(is_staff=True, is_superuser=True)
+        fields.setdefault("name", username)
+        return self.create_user(username, password, **fields)
+
+
+def new_public_username() -> str:
+    """Learners sign in with ID number or mobile; this name only identifies the row."""
+    return "u" + secrets.token_hex(6)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A learner (real-name data of SPEC §1.1, encrypted) or a staff member (username)."""
+
+    username = models.CharField("用户名", max_length=64, unique=True)
+    name = models.CharField("姓名", max_length=30)
+    id_number = EncryptedTextField("身份证号码", blank=True)
+    id_number_bidx = BlindIndexField(source="id_number", kind="id_number", unique=True)
+    email = EncryptedTextField("电子邮箱", blank=True)
+    email_bidx = BlindIndexField(source="email", kind="email", db_index=True)
+    mobile = EncryptedTextField("手机号码", blank=True)
+    mobile_bidx = BlindIndexField(source="mobile", kind="mobile", unique=True)
+    employer = models.CharField("工作单位", max_length=100, blank=True)
+    region = models.CharField("会计人员信息管理地区", max_length=6, choices=Region.choices, blank=True)
+
+    mobile_verified_at = models.DateTimeField("手机验证时间", null=True, blank=True)
+    email_verified_at = models.DateTimeField("邮箱验证时间", null=True, blank=True)
+
+    status = models.CharField("账号状态", max_length=16, choices=AccountStatus.choices,
+                              default=AccountStatus.ACTIVE)
+    status_reason = models.CharField("终止原因", max_length=32, choices=TerminationReason.choices,
+                                     blank=True)
+    status_note = models.TextField("状态说明", blank=True)
+    status_changed_at = models.DateTimeField("状态变更时间", null=True, blank=True)
+
+    correction_reason = models.TextField("待更正原因", blank=True)
+    correction_set_at = models.DateTimeField("待更正设置时间", null=True, blank=True)
+
+    self_supporting = models.BooleanField("16-17 周岁自立声明", default=False)
+    minor_review = models.CharField("未成年审核", max_length=16, choices=MinorReview.choices,
+                                    blank=True, default=MinorReview.NONE)
+
+    ais_status = models.CharField("会计信息系统状态", max_length=16, choices=AisStatus.choices,
+                                  default=AisStatus.UNKNOWN)
+    ais_checked_at = models.DateTimeField("核验时间", null=True, blank=True)
+
+    session_key = models.CharField(max_length=64, blank=True, editable=False)
+    is_staff = models.BooleanField("工作人员", default=False)
+    is_active = models.BooleanField("可登录", default=True)
+    date_joined = models.DateTimeField("注册时间", default=timezone.now)
+
+    objects = UserManager()
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        verbose_name = verbose_name_plural = "用户"
+        permissions = [
+            ("view_identity", "可查看完整身份信息（留审计记录）"),
+            ("review_identity", "可审核身份信息变更与未成年声明"),
+            ("set_correction_hold", "可设置/解除待更正"),
+        ]
+
+    def __str__(self):
+        return self.name or self.username
+
+    @property
+    def audit_label(self):
+        return f"{'staff' if self.is_staff else 'learner'}:{self.username}"
+
+    @property
+    def is_learner(self):
+        return not self.is_staff
+
+    @property
+    def on_hold(self):
+        return bool(self.correction_reason)
+
+    @property
+    def id_number_masked(self):
+        return mask_id_number(self.id_number)
+
+    @property
+    def mobile_masked(self):
+        return mask_mobile(self.mobile)
+
+    @property
+    def email_masked(self):
+        return mask_email(self.email)
+
+    @property
+    def name_masked(self):
+        return mask_name(self.name)
+
+
+class LoginRecord(models.Model):
+    """Each sign-in, shown to the learner (SPEC §1.7), kept ≥ 6 months (SPEC §14)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="logins")
+    at = models.DateTimeField("时间", db_index=True)
+    ip = models.GenericIPAddressField("IP", null=True)
+    user_agent = models.CharField("设备", max_length=300, blank=True)
+    device_key = models.CharField(max_length=16)
+    is_new_device = models.BooleanField("新设备", default=False)
+    ended_other_session = models.BooleanField("结束了其他登录", default=False)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = verbose_name_plural = "登录记录"
+
+
+class VerificationCode(models.Model):
+    """A one-time code sent by SMS or a link token sent by e-mail. Only a hash is kept."""
+
+    purpose = models.CharField(max_length=20, choices=CodePurpose.choices)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.CASCADE)
+    target = EncryptedTextField()
+    target_bidx = BlindIndexField(source="target", kind="code_target", db_index=True)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    consumed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["purpose", "target_bidx", "created_at"])]
+
+
+class IdentityChangeRequest(models.Model):
+    """A learner's request to change name or ID number, decided by a reviewer (SPEC §1.8)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identity_changes",
+                             verbose_name="用户")
+    field = models.CharField("变更项", max_length=16, choices=IdentityField.choices)
+    new_value = EncryptedTextField("新值")
+    reason = models.TextField("申请理由")
+    status = models.CharField("状态", max_length=16, choices=ChangeStatus.choices,
+                              default=ChangeStatus.PENDING)
+    created_at = models.DateTimeField("申请时间")
+    decided_at = models.DateTimeField("审核时间", null=True, blank=True)
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", verbose_name="审核人")
+    decision_note = models.TextField("审核意见", blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = verbose_name_plural = "身份信息变更申请"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "field"], condition=models.Q(status="pending"),
+                                    name="one_pending_change_per_field"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_field_display()}变更 #{self.pk}"
+
+    @property
+    def new_value_masked(self):
+        if self.field == IdentityField.ID_NUMBER:
+            return mask_id_number(self.new_value)
+        return mask_name(self.new_value)

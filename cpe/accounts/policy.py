@@ -1,0 +1,193 @@
+"""Account rules (SPEC §1). Pure functions: facts and an explicit time in, a decision out."""
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import phonenumbers
+
+from cpe.core.timewin import local_date
+
+# --- ID numbers: GB 11643-1999 (ISO 7064 MOD 11-2) — SPEC §1.2 ----------------------------
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+# Province-level prefixes, including 71 (Taiwan) and the residence-permit prefixes
+# 81/82/83 (Hong Kong / Macao / Taiwan residents, GB 11643 applied by 国办发〔2018〕81号).
+# Only the province is checked: a county code that has since been retired stays valid,
+# because ID numbers are never renumbered (SPEC §1.2).
+ID_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
+    "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+ID_EARLIEST_BIRTH = date(1900, 1, 1)
+_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+
+
+@dataclass(frozen=True)
+class IdCheck:
+    ok: bool
+    code: str = ""
+    message: str = ""
+    value: str = ""
+    birth_date: date | None = None
+
+
+def id_check_char(first17: str) -> str:
+    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def normalise_id_number(raw: str) -> str:
+    return unicodedata.normalize("NFKC", raw or "").strip().replace(" ", "").upper()
+
+
+def check_id_number(raw: str, *, today: date) -> IdCheck:
+    """SPEC §1.2: 18 characters, a real birth date not after today, the MOD 11-2 check
+    character (`x` accepted as `X`)."""
+    value = normalise_id_number(raw)
+    if not value:
+        return IdCheck(False, "id_required", "请填写身份证号码。")
+    if not _ID_SHAPE.match(value):
+        return IdCheck(False, "id_shape", "身份证号码应为 18 位：17 位数字加 1 位数字或 X。")
+    if value[:2] not in ID_PROVINCES:
+        return IdCheck(False, "id_area", "身份证号码前两位不是有效的省级行政区划代码。")
+    try:
+        birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return IdCheck(False, "id_birth", "身份证号码中的出生日期不存在。")
+    if birth < ID_EARLIEST_BIRTH or birth > today:
+        return IdCheck(False, "id_birth", "身份证号码中的出生日期不合理。")
+    if id_check_char(value[:17]) != value[17]:
+        return IdCheck(False, "id_checksum", "身份证号码校验位不正确，请核对后重新输入。")
+    return IdCheck(True, value=value, birth_date=birth)
+
+
+# --- Capacity: 民法典 Art. 17-18 — SPEC §1.3 -----------------------------------------------
+ADULT_AGE = 18
+SELF_SUPPORTING_MIN_AGE = 16
+
+
+def age_on(birth: date, day: date) -> int:
+    """Completed years (周岁) on a calendar day. A 29 February birthday is reached on
+    1 March in common years."""
+    years = day.year - birth.year
+    if (day.month, day.day) < (birth.month, birth.day):
+        years -= 1
+    return years
+
+
+@dataclass(frozen=True)
+class CapacityDecision:
+    allowed: bool
+    needs_declaration: bool = False
+    code: str = ""
+    message: str = ""
+
+
+def registration_capacity(birth: date, at: datetime, *, self_supporting: bool) -> CapacityDecision:
+    """Full civil capacity on the registration day in Asia/Shanghai: age ≥ 18, or 16-17 and
+    declaring that their own labour income is their main support (民法典 Art. 18 ¶2), in
+    which case the account is flagged for staff review. Under 16: refused."""
+    age = age_on(birth, local_date(at))
+    if age >= ADULT_AGE:
+        return CapacityDecision(True)
+    if age >= SELF_SUPPORTING_MIN_AGE:
+        if self_supporting:
+            return CapacityDecision(True, needs_declaration=True, code="self_supporting")
+        return CapacityDecision(
+            False, True, "minor_needs_declaration",
+            "您未满 18 周岁。依据《民法典》第十八条，16 周岁以上、以自己的劳动收入为主要生活来源的"
+            "未成年人视为完全民事行为能力人；如符合，请勾选相应声明，账号将由工作人员审核。",
+        )
+    return CapacityDecision(
+        False, False, "under_16",
+        "您未满 16 周岁，不具备完全民事行为能力，依据用户协议第一条第 1 款不能注册。",
+    )
+
+
+# --- Mobile numbers — SPEC §1.4 ------------------------------------------------------------
+def check_mobile(raw: str) -> tuple[str | None, str]:
+    """A mainland mobile number (11 digits). Returns (normalised, "") or (None, message).
+    phonenumbers calls a Beijing landline "valid": the MOBILE type is required."""
+    digits = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", raw or ""))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    if not re.fullmatch(r"1\d{10}", digits):
+        return None, "请填写 11 位中国大陆手机号码。"
+    try:
+        parsed = phonenumbers.parse(digits, "CN")
+    except phonenumbers.NumberParseException:
+        return None, "手机号码格式不正确。"
+    if phonenumbers.number_type(parsed) not in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
+    ) or not phonenumbers.is_valid_number(parsed):
+        return None, "该号码不是有效的手机号码。"
+    return digits, ""
+
+
+# --- Verification codes and their throttles — SPEC §1.4, §1.6 ------------------------------
+CODE_LENGTH = 6
+CODE_TTL = timedelta(minutes=10)
+CODE_MAX_ATTEMPTS = 5
+CODE_RESEND_INTERVAL = timedelta(seconds=60)
+CODE_MAX_PER_TARGET_PER_DAY = 10
+# Per-IP throttles (django-ratelimit rate strings, shared cache).
+SMS_RATE_PER_IP = "20/h"
+REGISTER_RATE_PER_IP = "10/h"
+LOGIN_RATE_PER_IP = "60/m"
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    code: str = ""
+    message: str = ""
+
+
+def code_send_decision(recent_sends: list[datetime], at: datetime) -> Decision:
+    """One code per target per 60 s, at most 10 per target per 24 h (anti SMS-bombing)."""
+    day_ago = at - timedelta(days=1)
+    last_day = [t for t in recent_sends if day_ago < t <= at]
+    if last_day and at - max(last_day) < CODE_RESEND_INTERVAL:
+        wait = int((CODE_RESEND_INTERVAL - (at - max(last_day))).total_seconds()) + 1
+        return Decision(False, "too_soon", f"验证码已发送，请 {wait} 秒后再试。")
+    if len(last_day) >= CODE_MAX_PER_TARGET_PER_DAY:
+        return Decision(False, "daily_limit", "该号码今日获取验证码次数已达上限，请明天再试。")
+    return Decision(True)
+
+
+def code_use_decision(*, created_at: datetime, consumed: bool, attempts: int, at: datetime) -> Decision:
+    """A code is good once, within 10 minutes, for at most 5 wrong guesses."""
+    if consumed:
+        return Decision(False, "used", "验证码已使用，请重新获取。")
+    if at >= created_at + CODE_TTL:
+        return Decision(False, "expired", "验证码已过期，请重新获取。")
+    if attempts >= CODE_MAX_ATTEMPTS:
+        return Decision(False, "too_many_attempts", "验证码错误次数过多，请重新获取。")
+    return Decision(True)
+
+
+# --- The "needs correction" hold — SPEC §1.8 ------------------------------------------------
+HOLD_BLOCKED_ACTIONS = frozenset({"buy", "study", "exam"})
+HOLD_ACTION_LABELS = {"buy": "购买课程", "study": "学习", "exam": "考试"}
+
+
+def hold_allows(action: str, *, on_hold: bool) -> bool:
+    """Under a correction hold the learner can sign in and fix data, but not buy, study or
+    take exams until staff lift it (SPEC §1.8, seed §1.2(1))."""
+    return not (on_hold and action in HOLD_BLOCKED_ACTIONS)
+
+
+# --- Name ------------------------------------------------------------------------------------
+NAME_MAX = 30
+_NAME = re.compile(r"^[\u3400-\u9fff\u00b7·A-Za-z\s]{2,30}$")
+
+
+def check_name(raw: str) -> tuple[str | None, str]:
+    """A real name as on the ID card: 2-30 Chinese or Latin letters (with the middle dot
+    used in minority and foreign names)."""
+    value = unicodedata.normalize("NFKC", raw or "").strip()
+    if not value:
+        return None, "请填写姓名。"
+    if not _NAME.match(value):
+        return None, "姓名应与身份证一致，为 2-30 个汉字或字母。"
+    return value, ""

@@ -1,0 +1,42 @@
+from cpe.core.masking import mask_id_number
+
+from . import policy
+from .auth import user_for_identifier
+from .states import AccountStatus, AisStatus, MinorReview
+
+AIS_EXPLANATIONS = {
+    AisStatus.UNKNOWN: "尚未核验您是否已纳入《内蒙古自治区会计人员信息管理系统》。",
+    AisStatus.FOUND: "您已纳入《内蒙古自治区会计人员信息管理系统》，考试合格后的学时将上报该系统。",
+    AisStatus.NOT_FOUND: "您尚未纳入《内蒙古自治区会计人员信息管理系统》：在本平台取得的学时会保留，"
+                         "但在您纳入该系统之前无法记载到会计人员继续教育档案。请向所在地财政部门办理纳入手续。",
+    AisStatus.FAILED: "暂时无法核验您的会计人员信息，平台将稍后重试。",
+}
+
+
+def dashboard_context(user) -> dict:
+    blocked = [label for action, label in policy.HOLD_ACTION_LABELS.items()
+               if not policy.hold_allows(action, on_hold=user.on_hold)]
+    return {
+        "ais_status": AisStatus(user.ais_status),
+        "ais_explanation": AIS_EXPLANATIONS[AisStatus(user.ais_status)],
+        "hold_blocked": blocked,
+        "minor_pending": user.minor_review == MinorReview.PENDING,
+        "enrolments": [],  # filled by the buying issue
+        "id_masked": mask_id_number(user.id_number),
+    }
+
+
+def login_history(user, limit=20):
+    return list(user.logins.all()[:limit])
+
+
+def inactive_account_message(identifier: str, password: str) -> str | None:
+    """Why a correct password did not sign in: the account is closed or terminated."""
+    user = user_for_identifier(identifier)
+    if user is None or user.is_active or not user.check_password(password):
+        return None
+    if user.status == AccountStatus.TERMINATED:
+        return f"该账号已终止服务（{user.get_status_reason_display()}），无法登录。如有疑问请联系客服。"
+    if user.status == AccountStatus.CLOSED:
+        return "该账号已注销，无法登录。"
+    return "该账号已停用，请联系客服。"

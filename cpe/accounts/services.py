@@ -1,0 +1,471 @@
+"""Every write to accounts. Each service validates with policy.py, locks what it changes,
+writes an audit event and schedules messages after commit."""
+import hashlib
+import secrets
+from contextlib import contextmanager
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from cpe.core import crypto
+from cpe.core.audit import audit_record
+from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
+from cpe.notices.models import Channel
+from cpe.notices.services import message_queue
+
+from . import policy
+from .errors import AccountError
+from .models import IdentityChangeRequest, LoginRecord, User, VerificationCode
+from .states import (
+    TRANSITIONS, AccountStatus, ChangeStatus, CodePurpose, IdentityField, MinorReview, Region,
+    TerminationReason,
+)
+
+
+# --- verification codes ---------------------------------------------------------------------
+def _code_hash(code: str) -> str:
+    return salted_hmac("cpe.accounts.code", code).hexdigest()
+
+
+def _recent_sends(purpose, target, at):
+    bidx = crypto.blind_index("code_target", target)
+    return list(VerificationCode.objects.filter(
+        purpose=purpose, target_bidx=bidx, created_at__gt=at - timezone.timedelta(days=1),
+    ).values_list("created_at", flat=True))
+
+
+def _code_issue(*, purpose, target, user=None, at, length=policy.CODE_LENGTH, digits=True):
+    decision = policy.code_send_decision(_recent_sends(purpose, target, at), at)
+    if not decision.allowed:
+        raise AccountError(decision.code, decision.message, field="sms_code")
+    code = ("".join(secrets.choice("0123456789") for _ in range(length)) if digits
+            else secrets.token_urlsafe(24))
+    row = VerificationCode.objects.create(purpose=purpose, target=target, user=user,
+                                          code_hash=_code_hash(code), created_at=at)
+    return row, code
+
+
+class WrongCode(AccountError):
+    def __init__(self, code_id, field):
+        super().__init__("wrong_code", "验证码不正确。", field=field)
+        self.code_id = code_id
+
+
+@contextmanager
+def _counting_wrong_codes():
+    """Count a wrong guess after the refused action's transaction has rolled back: the
+    counter is the brute-force throttle, so it must survive the refusal."""
+    try:
+        yield
+    except WrongCode as exc:
+        VerificationCode.objects.filter(pk=exc.code_id).update(attempts=F("attempts") + 1)
+        raise
+
+
+def _code_consume(*, purpose, target, code, at, field="sms_code"):
+    """Check and use up the newest code for (purpose, target). A wrong guess is counted
+    even though the caller's action is refused (the counter is the throttle)."""
+    bidx = crypto.blind_index("code_target", target)
+    row = (VerificationCode.objects.select_for_update()
+           .filter(purpose=purpose, target_bidx=bidx).order_by("-created_at").first())
+    if row is None:
+        raise AccountError("no_code", "请先获取验证码。", field=field)
+    decision = policy.code_use_decision(created_at=row.created_at, consumed=row.consumed_at is not None,
+                                        attempts=row.attempts, at=at)
+    if not decision.allowed:
+        raise AccountError(decision.code, decision.message, field=field)
+    if not constant_time_compare(row.code_hash, _code_hash((code or "").strip())):
+        raise WrongCode(row.pk, field)
+    row.consumed_at = at
+    row.save(update_fields=["consumed_at"])
+    return row
+
+
+def _sms_code_message(purpose, mobile, code, user=None, at=None):
+    label = CodePurpose(purpose).label
+    message_queue(channel=Channel.SMS, to=mobile, event=f"code.{purpose}", user=user, at=at,
+                  body=f"【内蒙古会计继续教育】您正在{label}，验证码 {code}，"
+                       f"{int(policy.CODE_TTL.total_seconds() // 60)} 分钟内有效。如非本人操作请忽略。")
+
+
+def registration_code_send(*, mobile_raw: str, at=None) -> str:
+    """Send the registration SMS code to a mobile not yet registered. Returns it masked."""
+    at = at or timezone.now()
+    mobile, err = policy.check_mobile(mobile_raw)
+    if mobile is None:
+        raise AccountError("bad_mobile", err, field="mobile")
+    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exists():
+        raise AccountError("mobile_taken", "该手机号码已注册，请直接登录或找回密码。", field="mobile")
+    with transaction.atomic():
+        _, code = _code_issue(purpose=CodePurpose.REGISTER, target=mobile, at=at)
+        _sms_code_message(CodePurpose.REGISTER, mobile, code, at=at)
+    return mask_mobile(mobile)
+
+
+# --- registration ---------------------------------------------------------------------------
+def user_register(*, id_number: str, name: str, email: str, mobile: str, employer: str,
+                  region: str, password: str, sms_code: str, self_supporting: bool,
+                  agreement_version, ip=None, user_agent="", at=None) -> User:
+    """Create a learner (SPEC §1.1-1.4, §2.2). Refused input changes nothing."""
+    from cpe.agreements.services import agreement_accept
+
+    at = at or timezone.now()
+    check = policy.check_id_number(id_number, today=policy.local_date(at))
+    if not check.ok:
+        raise AccountError(check.code, check.message, field="id_number")
+    clean_name, err = policy.check_name(name)
+    if clean_name is None:
+        raise AccountError("bad_name", err, field="name")
+    clean_mobile, err = policy.check_mobile(mobile)
+    if clean_mobile is None:
+        raise AccountError("bad_mobile", err, field="mobile")
+    if region not in Region.values:
+        raise AccountError("bad_region", "请选择会计人员信息管理地区。", field="region")
+    capacity = policy.registration_capacity(check.birth_date, at, self_supporting=self_supporting)
+    if not capacity.allowed:
+        raise AccountError(capacity.code, capacity.message,
+                           field="self_supporting" if capacity.needs_declaration else "id_number")
+    existing = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", check.value)).first()
+    if existing is not None:
+        if (existing.status == AccountStatus.TERMINATED
+                and existing.status_reason == TerminationReason.VIOLATION):
+            raise AccountError("banned_person", "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。",
+                               field="id_number")
+        raise AccountError("id_taken", "该身份证号码已注册，请直接登录；如忘记密码请找回密码。",
+                           field="id_number")
+    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", clean_mobile)).exists():
+        raise AccountError("mobile_taken", "该手机号码已注册。", field="mobile")
+    if agreement_version is None:
+        raise AccountError("no_agreement", "用户协议尚未发布，暂不能注册。")
+    try:
+        with _counting_wrong_codes(), transaction.atomic():
+            _code_consume(purpose=CodePurpose.REGISTER, target=clean_mobile, code=sms_code, at=at)
+            user = User(
+                name=clean_name, id_number=check.value, email=email.strip().lower(),
+                mobile=clean_mobile, employer=employer.strip(), region=region,
+                mobile_verified_at=at, date_joined=at, self_supporting=capacity.needs_declaration,
+                minor_review=MinorReview.PENDING if capacity.needs_declaration else MinorReview.NONE,
+            )
+            user.username = "u" + secrets.token_hex(6)
+            user.set_password(password)
+            user.save()
+            audit_record("account.registered", actor=user, subject=user, ip=ip, at=at, data={
+                "id_number": mask_id_number(check.value), "mobile": mask_mobile(clean_mobile),
+                "email": mask_email(user.email), "region": region,
+                "self_supporting": capacity.needs_declaration,
+            })
+            agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
+            if user.email:
+                _email_verification_send(user, user.email, at)
+    except IntegrityError as exc:  # a concurrent registration won the unique index
+        raise AccountError("id_taken", "该身份证号码或手机号码已注册。", field="id_number") from exc
+    return user
+
+
+# --- e-mail verification (SPEC §1.4: verified by a link before use for notices) ------------
+def _email_verification_send(user, email, at):
+    row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at,
+                             digits=False)
+    link = reverse("accounts:email_confirm", args=[row.pk, token])
+    message_queue(channel=Channel.EMAIL, to=email, user=user, at=at, event="email.verify",
+                  subject="请验证您的电子邮箱",
+                  body=f"{user.name}，您好：\n\n请在 {int(policy.CODE_TTL.total_seconds() // 60)} 分钟内"
+                       f"打开以下链接验证电子邮箱：\n{link}\n\n如非本人操作，请忽略本邮件。")
+
+
+def email_change_request(*, user, new_email: str, at=None):
+    """Send a confirmation link to the new address; nothing changes until it is opened."""
+    from django.core.validators import validate_email
+    from django.core.exceptions import ValidationError
+
+    at = at or timezone.now()
+    new_email = (new_email or "").strip().lower()
+    try:
+        validate_email(new_email)
+    except ValidationError as exc:
+        raise AccountError("bad_email", "请填写有效的电子邮箱地址。", field="email") from exc
+    with transaction.atomic():
+        _email_verification_send(user, new_email, at)
+    return mask_email(new_email)
+
+
+def email_confirm(*, code_id: int, token: str, at=None) -> User:
+    at = at or timezone.now()
+    with _counting_wrong_codes(), transaction.atomic():
+        row = VerificationCode.objects.select_for_update().filter(
+            pk=code_id, purpose=CodePurpose.VERIFY_EMAIL).first()
+        if row is None or row.user_id is None:
+            raise AccountError("bad_link", "验证链接无效。")
+        _code_consume(purpose=CodePurpose.VERIFY_EMAIL, target=row.target, code=token, at=at,
+                      field="email")
+        user = User.objects.select_for_update().get(pk=row.user_id)
+        old = user.email
+        user.email, user.email_verified_at = row.target, at
+        user.save(update_fields=["email", "email_bidx", "email_verified_at"])
+        audit_record("account.email_changed" if old != row.target else "account.email_verified",
+                     actor=user, subject=user, at=at,
+                     data={"old": mask_email(old), "new": mask_email(row.target)})
+    return user
+
+
+# --- mobile change (re-verified by SMS to the new number) -----------------------------------
+def mobile_change_code_send(*, user, new_mobile_raw: str, at=None) -> str:
+    at = at or timezone.now()
+    mobile, err = policy.check_mobile(new_mobile_raw)
+    if mobile is None:
+        raise AccountError("bad_mobile", err, field="mobile")
+    if mobile == user.mobile:
+        raise AccountError("same_mobile", "新号码与当前号码相同。", field="mobile")
+    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exists():
+        raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile")
+    with transaction.atomic():
+        _, code = _code_issue(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, user=user, at=at)
+        _sms_code_message(CodePurpose.CHANGE_MOBILE, mobile, code, user=user, at=at)
+    return mask_mobile(mobile)
+
+
+def mobile_change_confirm(*, user, new_mobile_raw: str, code: str, at=None) -> User:
+    at = at or timezone.now()
+    mobile, err = policy.check_mobile(new_mobile_raw)
+    if mobile is None:
+        raise AccountError("bad_mobile", err, field="mobile")
+    try:
+        with _counting_wrong_codes(), transaction.atomic():
+            _code_consume(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, code=code, at=at)
+            locked = User.objects.select_for_update().get(pk=user.pk)
+            old = locked.mobile
+            locked.mobile, locked.mobile_verified_at = mobile, at
+            locked.save(update_fields=["mobile", "mobile_bidx", "mobile_verified_at"])
+            audit_record("account.mobile_changed", actor=locked, subject=locked, at=at,
+                         data={"old": mask_mobile(old), "new": mask_mobile(mobile)})
+    except IntegrityError as exc:
+        raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile") from exc
+    return locked
+
+
+# --- profile --------------------------------------------------------------------------------
+def profile_update(*, user, employer: str, region: str, at=None) -> User:
+    at = at or timezone.now()
+    employer = (employer or "").strip()
+    if not employer:
+        raise AccountError("employer_required", "请填写工作单位。", field="employer")
+    if region not in Region.values:
+        raise AccountError("bad_region", "请选择会计人员信息管理地区。", field="region")
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        old = {"employer": locked.employer, "region": locked.region}
+        locked.employer, locked.region = employer, region
+        locked.save(update_fields=["employer", "region"])
+        audit_record("account.profile_updated", actor=locked, subject=locked, at=at,
+                     data={"old": old, "new": {"employer": employer, "region": region}})
+    return locked
+
+
+# --- identity changes through a reviewer (SPEC §1.8) ----------------------------------------
+def _masked_identity(field, value):
+    return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
+
+
+def identity_change_request(*, user, field: str, new_value: str, reason: str, at=None):
+    at = at or timezone.now()
+    if field not in IdentityField.values:
+        raise AccountError("bad_field", "请选择要变更的项目。", field="field")
+    if not (reason or "").strip():
+        raise AccountError("reason_required", "请说明变更理由（如：身份证号码录入错误）。", field="reason")
+    if field == IdentityField.ID_NUMBER:
+        check = policy.check_id_number(new_value, today=policy.local_date(at))
+        if not check.ok:
+            raise AccountError(check.code, check.message, field="new_value")
+        value = check.value
+        if value == user.id_number:
+            raise AccountError("same_value", "新身份证号码与当前相同。", field="new_value")
+        if User.objects.filter(id_number_bidx=crypto.blind_index("id_number", value)).exists():
+            raise AccountError("id_taken", "该身份证号码已被其他账号使用，请联系客服。", field="new_value")
+    else:
+        value, err = policy.check_name(new_value)
+        if value is None:
+            raise AccountError("bad_name", err, field="new_value")
+        if value == user.name:
+            raise AccountError("same_value", "新姓名与当前相同。", field="new_value")
+    if IdentityChangeRequest.objects.filter(user=user, field=field, status=ChangeStatus.PENDING).exists():
+        raise AccountError("pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field")
+    try:
+        with transaction.atomic():
+            req = IdentityChangeRequest.objects.create(user=user, field=field, new_value=value,
+                                                       reason=reason.strip(), created_at=at)
+            audit_record("identity_change.requested", actor=user, subject=req, at=at, data={
+                "field": field, "new": _masked_identity(field, value)})
+    except IntegrityError as exc:
+        raise AccountError("pending_exists", "已有一条同类申请在审核中。", field="field") from exc
+    return req
+
+
+def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str = "", at=None):
+    """Apply or refuse a change. Safe against double clicks: the row is locked and only a
+    pending request can be decided."""
+    at = at or timezone.now()
+    if not approve and not (note or "").strip():
+        raise AccountError("note_required", "驳回时请填写审核意见。", field="decision_note")
+    try:
+        with transaction.atomic():
+            req = IdentityChangeRequest.objects.select_for_update().get(pk=change_id)
+            if req.status != ChangeStatus.PENDING:
+                raise AccountError("already_decided", "该申请已审核。")
+            user = User.objects.select_for_update().get(pk=req.user_id)
+            old = getattr(user, req.field)
+            if approve:
+                if req.field == IdentityField.ID_NUMBER:
+                    user.id_number = req.new_value
+                    user.save(update_fields=["id_number", "id_number_bidx"])
+                else:
+                    user.name = req.new_value
+                    user.save(update_fields=["name"])
+            req.status = ChangeStatus.APPROVED if approve else ChangeStatus.REJECTED
+            req.decided_at, req.decided_by, req.decision_note = at, reviewer, (note or "").strip()
+            req.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+            audit_record(f"identity_change.{'approved' if approve else 'rejected'}", actor=reviewer,
+                         subject=user, at=at, data={
+                             "request": req.pk, "field": req.field,
+                             "old": _masked_identity(req.field, old),
+                             "new": _masked_identity(req.field, req.new_value), "note": req.decision_note})
+    except IntegrityError as exc:
+        raise AccountError("id_taken", "新身份证号码已被其他账号使用，无法批准。") from exc
+    return req
+
+
+# --- staff holds, reviews and termination ---------------------------------------------------
+def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
+    at = at or timezone.now()
+    if not (reason or "").strip():
+        raise AccountError("reason_required", "请填写需要更正的内容和原因。", field="reason")
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        user.correction_reason, user.correction_set_at = reason.strip(), at
+        user.save(update_fields=["correction_reason", "correction_set_at"])
+        audit_record("account.correction_hold_set", actor=actor, subject=user, at=at,
+                     data={"reason": user.correction_reason})
+        if user.mobile:
+            message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event="account.hold",
+                          body="【内蒙古会计继续教育】您的注册资料需要更正，请登录平台查看原因并修改。")
+    return user
+
+
+def correction_hold_clear(*, user_id: int, actor, at=None) -> User:
+    at = at or timezone.now()
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if not user.correction_reason:
+            return user
+        old = user.correction_reason
+        user.correction_reason, user.correction_set_at = "", None
+        user.save(update_fields=["correction_reason", "correction_set_at"])
+        audit_record("account.correction_hold_cleared", actor=actor, subject=user, at=at,
+                     data={"reason": old})
+    return user
+
+
+def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = "", at=None) -> User:
+    """A 16-17-year-old's self-supporting declaration (SPEC §1.3): approve, or terminate the
+    account for lack of capacity (seed §1.1)."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if user.minor_review != MinorReview.PENDING:
+            raise AccountError("already_decided", "该声明已审核。")
+        if not approve and not (note or "").strip():
+            raise AccountError("note_required", "驳回时请填写审核意见。")
+        user.minor_review = MinorReview.APPROVED if approve else MinorReview.REJECTED
+        user.save(update_fields=["minor_review"])
+        audit_record(f"account.minor_{'approved' if approve else 'rejected'}", actor=reviewer,
+                     subject=user, at=at, data={"note": note})
+        if not approve:
+            account_terminate(user=user, reason=TerminationReason.NO_CAPACITY, note=note,
+                              actor=reviewer, at=at)
+    return user
+
+
+def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None) -> User:
+    """End the service for an account (seed §3.2): it can no longer sign in; its records stay."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if AccountStatus.TERMINATED not in TRANSITIONS[AccountStatus(locked.status)]:
+            raise AccountError("bad_state", "该账号已不在服务中。")
+        locked.status, locked.status_reason, locked.status_note = AccountStatus.TERMINATED, reason, note
+        locked.status_changed_at, locked.is_active, locked.session_key = at, False, ""
+        locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
+                                   "is_active", "session_key"])
+        audit_record("account.terminated", actor=actor, subject=locked, at=at,
+                     data={"reason": reason, "note": note})
+        if locked.mobile:
+            message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
+                          event="account.terminated",
+                          body=f"【内蒙古会计继续教育】您的账号已终止服务，原因：{TerminationReason(reason).label}。"
+                               "已付款订单的处理方式请见平台说明或联系客服。")
+    user.status, user.is_active = locked.status, False
+    return locked
+
+
+# --- sessions: one active session per account (SPEC §1.7) -----------------------------------
+def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) -> LoginRecord:
+    at = at or timezone.now()
+    device_key = hashlib.sha256((user_agent or "").encode()).hexdigest()[:16]
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        ended_other = bool(locked.session_key) and locked.session_key != session_key
+        seen_before = LoginRecord.objects.filter(user=locked).exists()
+        new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key).exists()
+        locked.session_key = session_key
+        locked.last_login = at
+        locked.save(update_fields=["session_key", "last_login"])
+        record = LoginRecord.objects.create(user=locked, at=at, ip=ip, user_agent=(user_agent or "")[:300],
+                                            device_key=device_key, is_new_device=new_device,
+                                            ended_other_session=ended_other)
+        audit_record("account.login", actor=locked, subject=locked, ip=ip, at=at,
+                     data={"new_device": new_device, "ended_other_session": ended_other})
+    user.session_key = session_key
+    return record
+
+
+def session_key_rotated(*, user, session_key: str):
+    """After a password change Django gives the session a new key: keep it the current one."""
+    User.objects.filter(pk=user.pk).update(session_key=session_key)
+    user.session_key = session_key
+
+
+# --- password reset by SMS (SPEC §1.6) ------------------------------------------------------
+def _find_by_identifier(identifier: str):
+    from .auth import user_for_identifier
+
+    return user_for_identifier(identifier)
+
+
+def password_reset_code_send(*, identifier: str, at=None) -> str:
+    """Send a reset code to the account's mobile. An unknown identifier gets the same answer
+    (no account enumeration); nothing is sent then."""
+    at = at or timezone.now()
+    user = _find_by_identifier(identifier)
+    if user is None or not user.is_active or not user.mobile:
+        return "如该账号存在，验证码已发送至其绑定的手机号码。"
+    with transaction.atomic():
+        _, code = _code_issue(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, user=user, at=at)
+        _sms_code_message(CodePurpose.RESET_PASSWORD, user.mobile, code, user=user, at=at)
+    return f"验证码已发送至 {mask_mobile(user.mobile)}。"
+
+
+def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=None) -> User:
+    at = at or timezone.now()
+    user = _find_by_identifier(identifier)
+    if user is None or not user.is_active or not user.mobile:
+        raise AccountError("wrong_code", "验证码不正确。", field="sms_code")
+    with _counting_wrong_codes(), transaction.atomic():
+        _code_consume(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, code=code, at=at)
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.session_key = ""
+        locked.save(update_fields=["password", "session_key"])
+        audit_record("account.password_reset", actor=locked, subject=locked, at=at)
+    return locked

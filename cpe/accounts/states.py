@@ -1,0 +1,77 @@
+from django.db import models
+
+
+class Region(models.TextChoices):
+    """The 15 management regions of SPEC §1.5 (administrative division codes)."""
+
+    QUZHI = "150000", "自治区直属（区直）"
+    HOHHOT = "150100", "呼和浩特市"
+    BAOTOU = "150200", "包头市"
+    WUHAI = "150300", "乌海市"
+    CHIFENG = "150400", "赤峰市"
+    TONGLIAO = "150500", "通辽市"
+    ORDOS = "150600", "鄂尔多斯市"
+    HULUNBUIR = "150700", "呼伦贝尔市"
+    BAYANNUR = "150800", "巴彦淖尔市"
+    ULANQAB = "150900", "乌兰察布市"
+    HINGGAN = "152200", "兴安盟"
+    XILINGOL = "152500", "锡林郭勒盟"
+    ALXA = "152900", "阿拉善盟"
+    MANZHOULI = "150781", "满洲里市"
+    ERENHOT = "152501", "二连浩特市"
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "正常"
+    CLOSED = "closed", "已注销"
+    TERMINATED = "terminated", "已终止服务"
+
+
+TRANSITIONS = {
+    AccountStatus.ACTIVE: {AccountStatus.CLOSED, AccountStatus.TERMINATED},
+    AccountStatus.CLOSED: set(),
+    AccountStatus.TERMINATED: set(),
+}
+
+
+class TerminationReason(models.TextChoices):
+    """The seed's grounds for ending the service (seed §3.2)."""
+
+    VIOLATION = "violation", "违反用户协议"
+    UNREACHABLE = "unreachable", "联系方式失效且经通知未更新"
+    FALSE_DATA = "false_data", "注册资料虚假"
+    REFUSED_AGREEMENT = "refused_agreement", "明示不接受新的用户协议"
+    NO_CAPACITY = "no_capacity", "不具备完全民事行为能力"
+    OTHER = "other", "其他"
+
+
+class AisStatus(models.TextChoices):
+    UNKNOWN = "unknown", "未核验"
+    FOUND = "found", "已纳入"
+    NOT_FOUND = "not_found", "未纳入"
+    FAILED = "failed", "核验失败"
+
+
+class MinorReview(models.TextChoices):
+    NONE = "", "无需审核"
+    PENDING = "pending", "待审核"
+    APPROVED = "approved", "已通过"
+    REJECTED = "rejected", "已驳回"
+
+
+class ChangeStatus(models.TextChoices):
+    PENDING = "pending", "待审核"
+    APPROVED = "approved", "已通过"
+    REJECTED = "rejected", "已驳回"
+
+
+class IdentityField(models.TextChoices):
+    NAME = "name", "姓名"
+    ID_NUMBER = "id_number", "身份证号码"
+
+
+class CodePurpose(models.TextChoices):
+    REGISTER = "register", "注册"
+    CHANGE_MOBILE = "change_mobile", "更换手机号码"
+    VERIFY_EMAIL = "verify_email", "验证电子邮箱"
+    RESET_PASSWORD = "reset_password", "找回密码"

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from . import views
+
+app_name = "accounts"
+urlpatterns = [
+    path("register/", views.register, name="register"),
+    path("register/code/", views.register_code, name="register_code"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/edit/", views.profile_edit, name="profile_edit"),
+    path("profile/mobile/", views.mobile_change, name="mobile_change"),
+    path("profile/email/", views.email_change, name="email_change"),
+    path("email/confirm/<int:code_id>/<str:token>/", views.email_confirm, name="email_confirm"),
+    path("profile/identity/", views.identity_change, name="identity_change"),
+    path("password/reset/", views.password_reset, name="password_reset"),
+]

@@ -1,0 +1,226 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
+
+from cpe.agreements.selectors import version_to_accept
+
+from . import policy, selectors, services
+from .errors import AccountError
+from .forms import (
+    EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm, ProfileForm,
+    RegistrationForm,
+)
+from .signals import client_ip
+
+
+def _ua(request):
+    return request.META.get("HTTP_USER_AGENT", "")
+
+
+def _attach(form, exc: AccountError):
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+def _learner_required(view):
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return view(request, *args, **kwargs)
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+@ratelimit(key="ip", rate=policy.REGISTER_RATE_PER_IP, method="POST", block=True)
+def register(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:dashboard")
+    version = version_to_accept(timezone.now())
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            user = services.user_register(
+                id_number=d["id_number"], name=d["name"], email=d["email"], mobile=d["mobile"],
+                employer=d["employer"], region=d["region"], password=d["password"],
+                sms_code=d["sms_code"], self_supporting=d["self_supporting"],
+                agreement_version=version, ip=client_ip(request), user_agent=_ua(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            login(request, user, backend="cpe.accounts.auth.IdentifierBackend")
+            messages.success(request, "注册成功，欢迎使用。我们已向您的电子邮箱发送验证链接。")
+            return redirect("accounts:dashboard")
+    return render(request, "accounts/register.html", {"form": form, "agreement": version},
+                  status=400 if request.method == "POST" else 200)
+
+
+@require_POST
+@ratelimit(key="ip", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
+def register_code(request):
+    try:
+        masked = services.registration_code_send(mobile_raw=request.POST.get("mobile", ""))
+    except AccountError as exc:
+        return render(request, "partials/message.html", {"level": "error", "text": exc.message}, status=400)
+    return render(request, "partials/message.html",
+                  {"level": "ok", "text": f"验证码已发送至 {masked}，{int(policy.CODE_TTL.total_seconds() // 60)} 分钟内有效。"})
+
+
+ENDED_MESSAGES = {
+    "elsewhere": "您的账号已在其他设备或浏览器登录，本设备已退出。如非本人操作，请立即修改密码。",
+    "closed": "该账号已停止服务，无法继续使用。",
+}
+
+
+@ratelimit(key="ip", rate=policy.LOGIN_RATE_PER_IP, method="POST", block=True)
+def login_view(request):
+    form = LoginForm(request.POST or None)
+    ended = ENDED_MESSAGES.get(request.GET.get("ended", ""))
+    if request.method == "POST" and form.is_valid():
+        user = authenticate(request, username=form.cleaned_data["username"],
+                            password=form.cleaned_data["password"])
+        if user is None:
+            blocked = selectors.inactive_account_message(form.cleaned_data["username"],
+                                                         form.cleaned_data["password"])
+            form.add_error(None, blocked or "身份证号码/手机号码或密码不正确。")
+        else:
+            had_other = bool(user.session_key)
+            login(request, user)
+            if had_other:
+                messages.info(request, "已结束您在其他设备或浏览器上的登录。")
+            nxt = request.GET.get("next", "")
+            if nxt.startswith("/") and not nxt.startswith("//"):
+                return redirect(nxt)
+            return redirect("admin:index" if user.is_staff else "accounts:dashboard")
+    return render(request, "accounts/login.html", {"form": form, "ended": ended},
+                  status=400 if request.method == "POST" else 200)
+
+
+def lockout(request, response, credentials):
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(request, "accounts/locked.html", {"minutes": minutes}, status=429)
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    messages.info(request, "您已安全退出。")
+    return redirect("home")
+
+
+@_learner_required
+def dashboard(request):
+    return render(request, "accounts/dashboard.html", selectors.dashboard_context(request.user))
+
+
+@_learner_required
+def profile(request):
+    return render(request, "accounts/profile.html", {
+        "logins": selectors.login_history(request.user),
+        "changes": request.user.identity_changes.all()[:10],
+    })
+
+
+@_learner_required
+def profile_edit(request):
+    user = request.user
+    form = ProfileForm(request.POST or None, initial={"employer": user.employer, "region": user.region})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.profile_update(user=user, **form.cleaned_data)
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, "资料已更新。")
+            return redirect("accounts:profile")
+    return render(request, "accounts/form_page.html", {"form": form, "title": "修改工作单位与地区"})
+
+
+@_learner_required
+@ratelimit(key="user", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
+def mobile_change(request):
+    form = MobileChangeForm(request.POST or None)
+    sent = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if request.POST.get("action") == "send":
+                sent = services.mobile_change_code_send(user=request.user,
+                                                        new_mobile_raw=form.cleaned_data["mobile"])
+            else:
+                services.mobile_change_confirm(user=request.user, new_mobile_raw=form.cleaned_data["mobile"],
+                                               code=form.cleaned_data["sms_code"])
+                messages.success(request, "手机号码已更换。")
+                return redirect("accounts:profile")
+        except AccountError as exc:
+            _attach(form, exc)
+    return render(request, "accounts/mobile_change.html", {"form": form, "sent": sent})
+
+
+@_learner_required
+def email_change(request):
+    form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            masked = services.email_change_request(user=request.user, new_email=form.cleaned_data["email"])
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, f"验证链接已发送至 {masked}，打开链接后新邮箱生效。")
+            return redirect("accounts:profile")
+    return render(request, "accounts/form_page.html", {"form": form, "title": "更换电子邮箱",
+                                                        "submit": "发送验证链接"})
+
+
+def email_confirm(request, code_id, token):
+    try:
+        services.email_confirm(code_id=code_id, token=token)
+    except AccountError as exc:
+        return render(request, "accounts/notice.html", {"title": "验证失败", "text": exc.message}, status=400)
+    return render(request, "accounts/notice.html", {"title": "电子邮箱已验证",
+                                                    "text": "您的电子邮箱已验证，今后的通知将发送至该邮箱。"})
+
+
+@_learner_required
+def identity_change(request):
+    form = IdentityChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.identity_change_request(user=request.user, **form.cleaned_data)
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            messages.success(request, "申请已提交，审核结果将在个人资料页显示。")
+            return redirect("accounts:profile")
+    return render(request, "accounts/form_page.html", {
+        "form": form, "title": "申请变更姓名或身份证号码",
+        "intro": "姓名、身份证号码须与身份证一致，变更需经工作人员审核。审核通过前仍以原信息为准。"})
+
+
+@ratelimit(key="ip", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
+def password_reset(request):
+    form = PasswordResetForm(request.POST or None)
+    sent = None
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        if request.POST.get("action") == "send":
+            try:
+                sent = services.password_reset_code_send(identifier=d["username"])
+            except AccountError as exc:
+                _attach(form, exc)
+        elif not d.get("password"):
+            form.add_error("password", "请设置新密码。")
+        else:
+            try:
+                services.password_reset_confirm(identifier=d["username"], code=d["sms_code"],
+                                                new_password=d["password"])
+            except AccountError as exc:
+                _attach(form, exc)
+            else:
+                messages.success(request, "密码已重置，请使用新密码登录。")
+                return redirect("accounts:login")
+    return render(request, "accounts/password_reset.html", {"form": form, "sent": sent})

@@ -1,0 +1,57 @@
+"""Demo data for the embedded default: an agreement, a learner, one staff account per role.
+Idempotent: running it again changes nothing that exists."""
+from datetime import timedelta
+from pathlib import Path
+
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from cpe.accounts.models import User
+from cpe.accounts.policy import id_check_char
+from cpe.accounts.states import Region
+from cpe.agreements.models import AgreementVersion
+from cpe.agreements.services import agreement_accept, agreement_publish
+
+from .roles import ROLES
+from .services import roles_sync
+
+AGREEMENT_V1 = Path(__file__).resolve().parent.parent / "agreements" / "data" / "agreement_v1.txt"
+DEMO_ID_17 = "15010219900307123"
+DEMO_LEARNER = {
+    "name": "张明", "id_number": DEMO_ID_17 + id_check_char(DEMO_ID_17), "mobile": "13800000001",
+    "email": "zhangming@example.com", "employer": "呼和浩特市某会计师事务所", "region": Region.HOHHOT,
+}
+DEMO_LEARNER_PASSWORD = "xuexi-2026"
+STAFF_PASSWORD = "houtai-2026"
+
+
+@transaction.atomic
+def demo_seed() -> list[tuple[str, str, str]]:
+    roles_sync()
+    now = timezone.now()
+    v1 = AgreementVersion.objects.filter(version="1.0").first()
+    if v1 is None:
+        v1 = agreement_publish(version="1.0", title="用户服务协议与隐私政策",
+                               body=AGREEMENT_V1.read_text(), is_minor=False,
+                               effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+    accounts = []
+    learner = User.objects.filter(username="demo-learner").first()
+    if learner is None:
+        learner = User(username="demo-learner", mobile_verified_at=now, email_verified_at=now, **DEMO_LEARNER)
+        learner.set_password(DEMO_LEARNER_PASSWORD)
+        learner.save()
+        agreement_accept(user=learner, version=v1, ip="127.0.0.1", user_agent="demo seed", at=now)
+    accounts.append(("学员", f"{DEMO_LEARNER['id_number']} 或 {DEMO_LEARNER['mobile']}", DEMO_LEARNER_PASSWORD))
+    for key, (group_name, _perms) in ROLES.items():
+        user = User.objects.filter(username=key).first()
+        if user is None:
+            user = User(username=key, name=group_name, is_staff=True)
+            user.set_password(STAFF_PASSWORD)
+            user.save()
+            user.groups.add(Group.objects.get(name=group_name))
+        accounts.append((group_name, key, STAFF_PASSWORD))
+    if not User.objects.filter(username="admin").exists():
+        User.objects.create_superuser("admin", STAFF_PASSWORD, name="超级管理员")
+    accounts.append(("超级管理员", "admin", STAFF_PASSWORD))
+    return accounts

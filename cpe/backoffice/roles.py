@@ -1,0 +1,24 @@
+"""Staff roles as groups with least privilege (SPEC "Who uses it"). Each later issue adds
+the permissions of its own models here."""
+
+ROLES = {
+    "operator": ("运营人员", [
+        "accounts.view_user", "accounts.set_correction_hold", "accounts.view_loginrecord",
+        "agreements.view_agreementversion", "agreements.add_agreementversion",
+        "notices.view_outboundmessage",
+    ]),
+    "content_editor": ("内容编辑", [
+        "agreements.view_agreementversion",
+    ]),
+    "finance": ("财务人员", [
+        "accounts.view_user",
+    ]),
+    "reviewer": ("审核人员", [
+        "accounts.view_user", "accounts.review_identity",
+        "accounts.view_identitychangerequest", "accounts.change_identitychangerequest",
+    ]),
+    "auditor": ("审计人员", [
+        "core.view_auditevent", "agreements.view_agreementacceptance", "agreements.view_agreementversion",
+        "accounts.view_loginrecord", "accounts.view_user", "accounts.view_identitychangerequest",
+    ]),
+}

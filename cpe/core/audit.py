@@ -1,0 +1,88 @@
+"""Appending to and verifying the hash-chained audit log."""
+import hashlib
+import json
+from datetime import timezone as dt_timezone
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+def _canonical(seq, at, actor_id, actor_label, event_type, subject_type, subject_id, data, ip, prev_hash) -> bytes:
+    payload = {
+        "seq": seq,
+        "at": at.astimezone(dt_timezone.utc).isoformat(timespec="microseconds"),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "event_type": event_type,
+        "subject_type": subject_type,
+        "subject_id": str(subject_id),
+        "data": data,
+        "ip": ip,
+        "prev_hash": prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def event_hash(e: AuditEvent) -> str:
+    return hashlib.sha256(
+        _canonical(e.seq, e.at, e.actor_id, e.actor_label, e.event_type, e.subject_type,
+                   e.subject_id, e.data, e.ip, e.prev_hash)
+    ).hexdigest()
+
+
+def audit_record(event_type: str, *, actor=None, subject=None, data=None, ip=None, at=None) -> AuditEvent:
+    """Append one event. Runs inside the caller's transaction, so the event exists if and
+    only if the change it describes was committed."""
+    with transaction.atomic():
+        head, _ = AuditHead.objects.get_or_create(id=1)
+        head = AuditHead.objects.select_for_update().get(id=1)
+        actor_label = ""
+        if actor is not None:
+            actor_label = getattr(actor, "audit_label", None) or str(actor.pk)
+        event = AuditEvent(
+            seq=head.seq + 1,
+            at=at or timezone.now(),
+            actor_id=getattr(actor, "pk", None),
+            actor_label=actor_label,
+            event_type=event_type,
+            subject_type=subject._meta.label_lower if subject is not None else "",
+            subject_id=str(subject.pk) if subject is not None else "",
+            data=data or {},
+            ip=ip,
+            prev_hash=head.hash,
+        )
+        event.hash = event_hash(event)
+        event.save()
+        head.seq, head.hash = event.seq, event.hash
+        head.save(update_fields=["seq", "hash"])
+    return event
+
+
+@dataclass
+class ChainReport:
+    checked: int
+    ok: bool
+    first_bad_seq: int | None = None
+    problem: str = ""
+
+
+def audit_verify(batch: int = 2000) -> ChainReport:
+    """Walk the chain in order; report the first event whose link or hash is wrong."""
+    prev, expected_seq, checked = GENESIS, 1, 0
+    for e in AuditEvent.objects.order_by("seq").iterator(chunk_size=batch):
+        if e.seq != expected_seq:
+            return ChainReport(checked, False, expected_seq, "缺少事件（序号不连续）")
+        if e.prev_hash != prev:
+            return ChainReport(checked, False, e.seq, "前序哈希不匹配")
+        if event_hash(e) != e.hash:
+            return ChainReport(checked, False, e.seq, "内容哈希不匹配（记录被修改）")
+        prev, expected_seq, checked = e.hash, expected_seq + 1, checked + 1
+    head = AuditHead.objects.filter(id=1).first()
+    if head and (head.seq != checked or head.hash != prev):
+        return ChainReport(checked, False, checked + 1, "链尾与记录不符（末尾事件被删除）")
+    return ChainReport(checked, True)

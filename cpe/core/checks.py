@@ -1,0 +1,19 @@
+"""A deploy check: no embedded stand-in may be configured with DEBUG off."""
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+from django.utils.module_loading import import_string
+
+PORT_SETTINGS = ["SMS_BACKEND", "EMAIL_BACKEND"]
+
+
+@register(Tags.security, deploy=True)
+def fakes_off_in_production(app_configs, **kwargs):
+    if settings.DEBUG:
+        return []
+    errors = []
+    for name in PORT_SETTINGS:
+        path = getattr(settings, name, None)
+        if path and getattr(import_string(path), "is_fake", False):
+            errors.append(Error(f"{name} is an embedded stand-in ({path}) while DEBUG is off",
+                                id="cpe.E001"))
+    return errors
