@@ -1,0 +1,70 @@
+"""Fixtures shared by every test: a published agreement, learners made through the real
+services, and a clean cache (throttle counters live there)."""
+import os
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(request):
+    if "django_db_setup" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def agreement_v1(db):
+    from cpe.agreements.services import agreement_publish
+
+    now = timezone.now()
+    return agreement_publish(version="1.0", title="用户服务协议与隐私政策", body="第一条 测试协议正文。",
+                             is_minor=False, effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+
+
+def make_id_number(birth: str = "19900307", area: str = "150102", seq: str = "123") -> str:
+    from cpe.accounts.policy import id_check_char
+
+    first17 = area + birth + seq
+    return first17 + id_check_char(first17)
+
+
+@pytest.fixture
+def register_learner(db, agreement_v1):
+    """Register a learner through the real services (SMS code read back from the outbox)."""
+    from cpe.accounts import services
+
+    counter = {"n": 0}
+
+    def _register(**overrides):
+        counter["n"] += 1
+        n = counter["n"]
+        data = {
+            "id_number": make_id_number(seq=f"{100 + n:03d}"), "name": "李四", "email": f"l{n}@example.com",
+            "mobile": f"1390000{n:04d}", "employer": "包头市某公司", "region": "150200",
+            "password": "Zhang-san-2026", "self_supporting": False,
+        }
+        data.update(overrides)
+        at = data.pop("at", None) or timezone.now()
+        services.registration_code_send(mobile_raw=data["mobile"], at=at)
+        code = last_code(data["mobile"])
+        return services.user_register(sms_code=code, agreement_version=agreement_v1, ip="127.0.0.1",
+                                      user_agent="pytest", at=at, **data)
+
+    return _register
+
+
+def last_code(mobile: str) -> str:
+    """The latest six-digit code the outbox holds for a mobile, as a learner reads the SMS."""
+    import re
+
+    from cpe.notices.models import Channel, OutboundMessage
+
+    for msg in OutboundMessage.objects.filter(channel=Channel.SMS).order_by("-id"):
+        if msg.to == mobile:
+            return re.search(r"验证码 (\d{6})", msg.body).group(1)
+    raise AssertionError(f"no SMS to {mobile}")

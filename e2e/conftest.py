@@ -1,0 +1,90 @@
+"""Browser fixtures for the Playwright journeys: Debian's chromium (never a downloaded one),
+one browser per session, a fresh context per simulated device, screenshots in
+e2e/screenshots/ (gitignored)."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 800}
+DEFAULT_TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found: install Debian's chromium package (make sysdeps)"
+        if os.environ.get("CPE_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture
+def new_page(browser, live_server, request):
+    """Open a page in a new browser context (a separate device: own cookies) whose relative
+    URLs resolve against the live server. On failure every open page is screenshotted."""
+    contexts = []
+
+    def _new_page(viewport=PHONE):
+        context = browser.new_context(base_url=live_server.url, viewport=viewport, locale="zh-CN",
+                                      timezone_id="Asia/Shanghai")
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _new_page
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for i, context in enumerate(contexts, 1):
+        if failed:
+            for j, page in enumerate(context.pages, 1):
+                try:
+                    shot(page, f"FAILED-{request.node.name}-ctx{i}-{j}")
+                except Exception:  # a crashed page must not hide the real failure
+                    pass
+        context.close()
+
+
+def shot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / (re.sub(r"[^\w.-]", "_", name) + ".png")
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@pytest.fixture
+def demo_accounts(transactional_db):
+    """The staff accounts (operator, admin, ... password houtai-2026), the demo learner and
+    agreement v1.0, made by the real demo seeding."""
+    from cpe.backoffice.demo import demo_seed
+
+    return demo_seed()
+
+
+@pytest.fixture
+def agreement_v1(demo_accounts):
+    """Override the root fixture: demo_seed has already published v1.0, so the root
+    `register_learner` fixture registers against that version."""
+    from cpe.agreements.models import AgreementVersion
+
+    return AgreementVersion.objects.get(version="1.0")
