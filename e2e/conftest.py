@@ -11,8 +11,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-PHONE = {"width": 375, "height": 812}
-DESKTOP = {"width": 1280, "height": 800}
 DEFAULT_TIMEOUT_MS = 15_000
 
 
@@ -46,9 +44,9 @@ def new_page(browser, live_server, request):
     URLs resolve against the live server. On failure every open page is screenshotted."""
     contexts = []
 
-    def _new_page(viewport=PHONE):
-        context = browser.new_context(base_url=live_server.url, viewport=viewport, locale="zh-CN",
-                                      timezone_id="Asia/Shanghai")
+    def _new_page(width: int, height: int):
+        context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      viewport={"width": width, "height": height})
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
@@ -63,6 +61,12 @@ def new_page(browser, live_server, request):
                 except Exception:  # a crashed page must not hide the real failure
                     pass
         context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """screenshot(page, "name") writes e2e/screenshots/name.png (the full page)."""
+    return shot
 
 
 def shot(page, name: str) -> Path:
