@@ -1,12 +1,14 @@
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
+from cpe.core.forms import AccessibleForm
+
 from .states import IdentityField, Region
 
 _INPUT = {"class": "input"}
 
 
-class RegistrationForm(forms.Form):
+class RegistrationForm(AccessibleForm):
     """Exactly the six fields of SPEC §1.1, labelled as the agreement names them, plus the
     password, the SMS code, the 16-17 declaration and the agreement acceptance."""
 
@@ -47,37 +49,37 @@ class RegistrationForm(forms.Form):
         return data
 
 
-class LoginForm(forms.Form):
+class LoginForm(AccessibleForm):
     username = forms.CharField(label="身份证号码或手机号码", max_length=64, widget=forms.TextInput(
         attrs={**_INPUT, "autocomplete": "username"}))
     password = forms.CharField(label="密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))
 
 
-class ProfileForm(forms.Form):
+class ProfileForm(AccessibleForm):
     employer = forms.CharField(label="工作单位", max_length=100, widget=forms.TextInput(attrs=_INPUT))
     region = forms.ChoiceField(label="会计人员信息管理地区", choices=Region.choices)
 
 
-class MobileChangeForm(forms.Form):
+class MobileChangeForm(AccessibleForm):
     mobile = forms.CharField(label="新手机号码", max_length=14, widget=forms.TextInput(
         attrs={**_INPUT, "inputmode": "numeric"}))
     sms_code = forms.CharField(label="短信验证码", max_length=6, required=False, widget=forms.TextInput(
         attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "one-time-code"}))
 
 
-class EmailChangeForm(forms.Form):
+class EmailChangeForm(AccessibleForm):
     email = forms.EmailField(label="新电子邮箱", widget=forms.EmailInput(attrs=_INPUT),
                              error_messages={"invalid": "请填写有效的电子邮箱地址。"})
 
 
-class IdentityChangeForm(forms.Form):
+class IdentityChangeForm(AccessibleForm):
     field = forms.ChoiceField(label="变更项目", choices=IdentityField.choices)
     new_value = forms.CharField(label="变更后的内容", max_length=30, widget=forms.TextInput(attrs=_INPUT))
     reason = forms.CharField(label="变更理由", max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class PasswordResetForm(forms.Form):
+class PasswordResetForm(AccessibleForm):
     username = forms.CharField(label="身份证号码或手机号码", max_length=64, widget=forms.TextInput(attrs=_INPUT))
     sms_code = forms.CharField(label="短信验证码", max_length=6, required=False, widget=forms.TextInput(
         attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "one-time-code"}))

@@ -132,6 +132,20 @@ class LoginRecord(models.Model):
         ordering = ["-at"]
         verbose_name = verbose_name_plural = "登录记录"
 
+    @property
+    def device_label(self):
+        """"Chrome · Android" from the user agent, for people rather than parsers."""
+        import re
+
+        ua = self.user_agent or ""
+        browser = next((name for pattern, name in [
+            (r"MicroMessenger", "微信"), (r"Edg/", "Edge"), (r"Firefox/", "Firefox"),
+            (r"Chrome/|Chromium/|HeadlessChrome/", "Chrome"), (r"Safari/", "Safari")] if re.search(pattern, ua)), "浏览器")
+        system = next((name for pattern, name in [
+            (r"iPhone|iPad", "iOS"), (r"Android", "Android"), (r"Windows", "Windows"),
+            (r"Mac OS X", "macOS"), (r"Linux", "Linux")] if re.search(pattern, ua)), "未知系统")
+        return f"{browser} · {system}"
+
 
 class VerificationCode(models.Model):
     """A one-time code sent by SMS or a link token sent by e-mail. Only a hash is kept."""

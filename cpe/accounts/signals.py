@@ -1,6 +1,6 @@
 """Auth infrastructure hooks: every sign-in path (ours and the staff admin's) records the
 session as the account's current one."""
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from .services import session_begin
@@ -18,3 +18,12 @@ def _on_login(sender, request, user, **kwargs):
         request.session.save()
     session_begin(user=user, session_key=request.session.session_key, ip=client_ip(request),
                   user_agent=request.META.get("HTTP_USER_AGENT", ""))
+
+
+@receiver(user_logged_out)
+def _on_logout(sender, request, user, **kwargs):
+    """Signing out ends the account's current session: the next sign-in ends nothing."""
+    if user is not None and request is not None:
+        from .models import User
+
+        User.objects.filter(pk=user.pk, session_key=request.session.session_key or "").update(session_key="")

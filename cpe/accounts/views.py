@@ -56,7 +56,9 @@ def register(request):
             login(request, user, backend="cpe.accounts.auth.IdentifierBackend")
             messages.success(request, "注册成功，欢迎使用。我们已向您的电子邮箱发送验证链接。")
             return redirect("accounts:dashboard")
-    return render(request, "accounts/register.html", {"form": form, "agreement": version},
+    return render(request, "accounts/register.html", {
+        "form": form, "agreement": version,
+        "resend_seconds": int(policy.CODE_RESEND_INTERVAL.total_seconds())},
                   status=400 if request.method == "POST" else 200)
 
 

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -25,5 +27,5 @@ class AgreementGateMiddleware:
                 if selectors.user_has_accepted(user, required):
                     request.session["agreement_ok"] = required
                 else:
-                    return redirect(reverse("agreements:accept") + f"?next={request.get_full_path()}")
+                    return redirect(reverse("agreements:accept") + "?" + urlencode({"next": request.get_full_path()}))
         return self.get_response(request)

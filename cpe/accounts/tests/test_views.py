@@ -192,3 +192,15 @@ def test_identity_change_reviewed_in_staff_site(client, register_learner, django
     assert User.objects.get(pk=user.pk).name == "李斯"
     # The reviewer cannot publish agreements (least privilege).
     assert staff.get(reverse("admin:agreements_agreementversion_add")).status_code == 403
+
+
+def test_sign_out_then_in_ends_nothing(register_learner):
+    from cpe.accounts.models import LoginRecord
+
+    user = register_learner()
+    c = Client()
+    c.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
+    c.post(reverse("accounts:logout"))
+    r = c.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}, follow=True)
+    assert "已结束您在其他设备" not in r.content.decode()
+    assert not LoginRecord.objects.filter(user=user).latest("at").ended_other_session
