@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv sysdeps migrate demo clean
+.PHONY: run test venv vendor sysdeps migrate demo clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,7 +18,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-migrate: venv
+# Front-end files from the npm registry, copied into static/vendor (untracked).
+static/vendor/hls.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p static/vendor && cp node_modules/hls.js/dist/hls.min.js static/vendor/
+
+vendor: static/vendor/hls.min.js
+
+migrate: venv vendor
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 
@@ -47,7 +54,7 @@ sysdeps:
 	  fi; \
 	fi
 
-test: sysdeps venv
+test: sysdeps venv vendor
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -12,8 +12,18 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 @pytest.fixture(autouse=True)
 def _clean_cache(request):
-    if "django_db_setup" in request.fixturenames or request.node.get_closest_marker("django_db"):
-        cache.clear()
+    """Throttle counters live in the cache: every test that touches the database starts with
+    an empty one."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker and marker.kwargs.get("transaction") or names & {"transactional_db", "live_server"}:
+        request.getfixturevalue("transactional_db")
+    elif marker or names & {"db", "django_db_setup"}:
+        request.getfixturevalue("db")
+    else:
+        yield
+        return
+    cache.clear()
     yield
 
 

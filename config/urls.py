@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.api import api
 from cpe.core import views as core_views
 from cpe.notices import views as notice_views
 
@@ -9,5 +10,11 @@ urlpatterns = [
     path("accounts/", include("cpe.accounts.urls")),
     path("agreement/", include("cpe.agreements.urls")),
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("courses/", include("cpe.catalog.urls")),
+    path("orders/", include("cpe.orders.urls")),
+    path("learn/", include("cpe.learning.urls")),
+    path("invoices/", include("cpe.invoicing.urls")),
+    path("sandbox/", include("cpe.sandbox.urls")),
     path("dev/outbox/", notice_views.dev_outbox, name="dev_outbox"),
 ]

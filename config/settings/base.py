@@ -27,11 +27,17 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_ratelimit",
+    "ninja",
     "axes",
     "cpe.core",
     "cpe.accounts",
     "cpe.agreements",
     "cpe.notices",
+    "cpe.catalog",
+    "cpe.learning",
+    "cpe.orders",
+    "cpe.invoicing",
+    "cpe.sandbox",
     "cpe.backoffice",
 ]
 
@@ -163,6 +169,18 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "cpe.notices.sms.outbox.OutboxSmsBac
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "cpe.notices.email.OutboxEmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@nmgjxjy.example")
 
+# Payment gateways (cpe/orders/gateways/): the real adapters. Where they send requests and
+# which keys they use comes from cpe/orders/gateways/config.py: the environment in production,
+# the platform's own sandbox gateway (cpe/sandbox/) when PAYMENT_SANDBOX is on.
+PAYMENT_GATEWAYS = {
+    "alipay": "cpe.orders.gateways.alipay.AlipayGateway",
+    "wechat": "cpe.orders.gateways.wechat.WechatPayGateway",
+}
+PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "") == "1"
+# The platform's public base URL (notify and return URLs, QR codes on invoices/certificates).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.local.LocalInvoiceProvider")
+
 # Field encryption (cpe/core/crypto.py): keys from the environment, or a file
 # generated on first run in the embedded default (local settings only).
 FIELD_KEYS_FILE = None
@@ -176,4 +194,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+}
+
+CELERY_BEAT_SCHEDULE = {
+    "close-expired-orders": {"task": "cpe.orders.tasks.close_expired_orders", "schedule": 60.0},
+    "resume-refunds": {"task": "cpe.orders.tasks.resume_refunds", "schedule": 300.0},
+    "enrolment-reminders": {"task": "cpe.learning.tasks.enrolment_reminders", "schedule": 3600.0},
+    "invoice-reverse-sweep": {"task": "cpe.invoicing.tasks.invoice_reverse_sweep", "schedule": 3600.0},
 }

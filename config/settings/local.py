@@ -15,3 +15,7 @@ if not SECRET_KEY:  # noqa: F405
     SECRET_KEY = _secret_file.read_text().strip()
 
 FIELD_KEYS_FILE = VAR_DIR / "keys" / "field-keys.json"
+
+PAYMENT_SANDBOX = True
+import os as _os
+SITE_URL = _os.environ.get("SITE_URL", f"http://127.0.0.1:{_os.environ.get('PORT', '8000')}")

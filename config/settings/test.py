@@ -15,3 +15,5 @@ STORAGES = {
 }
 CELERY_TASK_ALWAYS_EAGER = True
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PAYMENT_SANDBOX = True

@@ -1,4 +1,5 @@
 from cpe.core.masking import mask_id_number
+from cpe.learning.selectors import enrolments_for_dashboard
 
 from . import policy
 from .auth import user_for_identifier
@@ -21,7 +22,7 @@ def dashboard_context(user) -> dict:
         "ais_explanation": AIS_EXPLANATIONS[AisStatus(user.ais_status)],
         "hold_blocked": blocked,
         "minor_pending": user.minor_review == MinorReview.PENDING,
-        "enrolments": [],  # filled by the buying issue
+        "enrolments": enrolments_for_dashboard(user),
         "id_masked": mask_id_number(user.id_number),
     }
 

@@ -35,6 +35,7 @@ def demo_seed() -> list[tuple[str, str, str]]:
         v1 = agreement_publish(version="1.0", title="用户服务协议与隐私政策",
                                body=AGREEMENT_V1.read_text(), is_minor=False,
                                effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+    _demo_catalog(now)
     accounts = []
     learner = User.objects.filter(username="demo-learner").first()
     if learner is None:
@@ -55,3 +56,33 @@ def demo_seed() -> list[tuple[str, str, str]]:
         User.objects.create_superuser("admin", STAFF_PASSWORD, name="超级管理员")
     accounts.append(("超级管理员", "admin", STAFF_PASSWORD))
     return accounts
+
+
+DEMO_COURSES = [
+    # code, title, category, hours, teacher, chapters (title, seconds)
+    ("2026-P01", "《企业会计准则》重点解读", "professional", 24, "王会计师",
+     [("收入准则", 150), ("租赁准则", 150), ("金融工具", 120)]),
+    ("2026-P02", "政府会计制度实务", "professional", 24, "李教授", [("预算会计", 120), ("财务会计", 120)]),
+    ("2026-P03", "管理会计工具与应用", "professional", 16, "赵博士", [("全面预算", 120), ("成本管理", 120)]),
+    ("2026-G01", "会计职业道德与诚信建设", "public", 16, "孙老师", [("职业道德规范", 120)]),
+    ("2026-G02", "数字化转型与数据安全", "public", 10, "周老师", [("个人信息保护", 90)]),
+]
+
+
+def _demo_catalog(now):
+    from cpe.catalog.models import Chapter, Course, Product, ProductKind, TrainingYear
+
+    year, _ = TrainingYear.objects.get_or_create(year=2026, defaults={
+        "required_hours": 90, "credits_per_hour": 1, "professional_min_hours": 60})
+    for i, (code, title, category, hours, teacher, chapters) in enumerate(DEMO_COURSES):
+        course, created = Course.objects.get_or_create(code=code, defaults={
+            "year": year, "title": title, "category": category, "credit_hours": hours, "teacher": teacher,
+            "position": i, "description": "演示课程（章节视频由 ffmpeg 测试源生成）。"})
+        if created:
+            Chapter.objects.bulk_create(Chapter(course=course, position=n + 1, title=t, duration_seconds=sec)
+                                        for n, (t, sec) in enumerate(chapters))
+    Product.objects.get_or_create(code="2026-ANNUAL", defaults={
+        "title": "2026 年度会计人员继续教育课程", "kind": ProductKind.ANNUAL, "year": year, "price_fen": 19800})
+    Product.objects.get_or_create(code="2026-G02-SINGLE", defaults={
+        "title": "单门课程：数字化转型与数据安全", "kind": ProductKind.SINGLE, "year": year,
+        "course": Course.objects.get(code="2026-G02"), "price_fen": 3000})

@@ -9,9 +9,12 @@ ROLES = {
     ]),
     "content_editor": ("内容编辑", [
         "agreements.view_agreementversion",
+        *[f"catalog.{op}_{m}" for m in ("trainingyear", "course", "chapter", "product")
+          for op in ("view", "add", "change")],
     ]),
     "finance": ("财务人员", [
-        "accounts.view_user",
+        "accounts.view_user", "orders.view_order", "orders.view_paymentnotification",
+        "orders.view_refund", "orders.change_refund", "invoicing.view_invoice", "catalog.view_product",
     ]),
     "reviewer": ("审核人员", [
         "accounts.view_user", "accounts.review_identity",
@@ -20,5 +23,6 @@ ROLES = {
     "auditor": ("审计人员", [
         "core.view_auditevent", "agreements.view_agreementacceptance", "agreements.view_agreementversion",
         "accounts.view_loginrecord", "accounts.view_user", "accounts.view_identitychangerequest",
+        "orders.view_order", "orders.view_paymentnotification", "orders.view_refund", "invoicing.view_invoice",
     ]),
 }

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
 
-PORT_SETTINGS = ["SMS_BACKEND", "EMAIL_BACKEND"]
+PORT_SETTINGS = ["SMS_BACKEND", "EMAIL_BACKEND", "INVOICE_PROVIDER"]
 
 
 @register(Tags.security, deploy=True)

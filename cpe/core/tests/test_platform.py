@@ -17,6 +17,7 @@ def test_deploy_check_refuses_fakes_without_debug(settings):
     assert "cpe.E001" in errors
     settings.SMS_BACKEND = "cpe.notices.sms.base.BaseSmsBackend"
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.INVOICE_PROVIDER = "cpe.invoicing.providers.base.InvoiceProvider"
     errors = [e.id for e in run_checks(include_deployment_checks=True)]
     assert "cpe.E001" not in errors
 

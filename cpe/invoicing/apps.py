@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class InvoicingConfig(AppConfig):
+    name = "cpe.invoicing"
+    label = "invoicing"
+    verbose_name = "发票"

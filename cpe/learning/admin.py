@@ -1,0 +1,81 @@
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from . import services
+from .models import ChapterProgress, ChapterVideo, PlaySession, SuspiciousEvent
+
+
+@admin.register(ChapterVideo)
+class ChapterVideoAdmin(admin.ModelAdmin):
+    """Content editors upload a chapter's lecture; a background job transcodes it. The list
+    and the page show the job's progress and any error (reload to refresh)."""
+    list_display = ["chapter", "status", "progress_bar", "duration", "uploaded_at", "ready_at"]
+    list_filter = ["status"]
+    search_fields = ["chapter__title", "chapter__course__title", "chapter__course__code"]
+    autocomplete_fields = []
+    fields = ["chapter", "source", "status", "progress_bar", "error", "duration", "ready_at"]
+    readonly_fields = ["status", "progress_bar", "error", "duration", "ready_at"]
+    raw_id_fields = ["chapter"]
+
+    @admin.display(description="转码进度")
+    def progress_bar(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html('<progress max="100" value="{}"></progress> {}%', obj.progress, obj.progress)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change or "source" in form.changed_data:
+            services.video_enqueue(obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "chapter"] if obj else self.readonly_fields
+
+
+class _ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SuspiciousEvent)
+class SuspiciousEventAdmin(_ReadOnly):
+    """Suspicious study patterns, per learner: filter by a learner with the link in the 学员 column."""
+    list_display = ["at", "learner", "kind", "chapter", "ip", "repeats"]
+    list_filter = ["kind", "at"]
+    search_fields = ["user__name", "user__username"]
+    date_hierarchy = "at"
+    list_select_related = ["user", "chapter", "session"]
+
+    @admin.display(description="学员", ordering="user__name")
+    def learner(self, obj):
+        url = reverse("admin:learning_suspiciousevent_changelist") + f"?user__id__exact={obj.user_id}"
+        return format_html('<a href="{}">{}</a>', url, obj.user.name_masked or obj.user.username)
+
+    @admin.display(description="本会话心跳数")
+    def repeats(self, obj):
+        return obj.session.heartbeats
+
+
+@admin.register(PlaySession)
+class PlaySessionAdmin(_ReadOnly):
+    list_display = ["started_at", "user", "chapter", "credited_seconds", "heartbeats", "superseded_at", "ended_at",
+                    "flags", "ip"]
+    list_filter = ["started_at"]
+    search_fields = ["user__name", "user__username"]
+    list_select_related = ["user", "chapter"]
+    exclude = ["key", "web_session", "check_token"]
+
+
+@admin.register(ChapterProgress)
+class ChapterProgressAdmin(_ReadOnly):
+    list_display = ["user", "chapter", "watched_seconds", "furthest_position", "completed_at", "updated_at"]
+    list_filter = ["completed_at"]
+    search_fields = ["user__name", "user__username", "chapter__title"]
+    list_select_related = ["user", "chapter"]

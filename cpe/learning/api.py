@@ -1,0 +1,131 @@
+"""The player's JSON API (SPEC §7.2-7.4): start a play session, heartbeat, answer an attention
+check, end. Signed-in learners only (session cookie + CSRF header); every refusal carries a
+stable code and a Chinese message, and every status is declared in the OpenAPI schema."""
+from django.conf import settings
+from django.urls import reverse
+from ninja import Field, Router, Schema
+from ninja.responses import Status
+from ninja.security import django_auth
+
+from . import policy, services
+from .errors import LearningError
+
+router = Router(tags=["学习"], auth=django_auth)
+
+
+class Error(Schema):
+    code: str = Field(description="稳定的错误代码，如 expired、superseded")
+    message: str = Field(description="给学员看的中文说明")
+
+
+class Unauthorized(Schema):
+    detail: str | None = None
+    code: str | None = Field(None, description="session_elsewhere：账号已在其他地方登录")
+
+
+class StartIn(Schema):
+    chapter_id: int
+
+
+class Attention(Schema):
+    token: str
+    seconds_left: float = Field(description="剩余确认时间（秒），负数表示已超时、计时已暂停")
+
+
+class StartOut(Schema):
+    session: str = Field(description="播放会话标识，心跳等请求使用")
+    playlist_url: str
+    resume_at: float
+    frontier: float = Field(description="已观看的最远位置（秒）；不能拖动到此位置之后（允许少量容差）")
+    seek_tolerance: float
+    duration: float
+    watched_share: float
+    completed: bool
+    heartbeat_seconds: int
+
+
+class BeatIn(Schema):
+    seq: int = Field(ge=1, description="本播放会话内递增的序号")
+    start: float = Field(ge=0, le=86400, description="本段连续播放的起点（秒）")
+    position: float = Field(ge=0, le=86400, description="当前位置（秒）")
+
+
+class BeatOut(Schema):
+    credited: float = Field(description="本次计入的秒数")
+    reason: str = Field(description="未全额计入的原因代码，空表示正常")
+    watched_seconds: float
+    watched_share: float
+    frontier: float
+    duration: float
+    completed: bool
+    completed_now: bool
+    attention: Attention | None = None
+
+
+class AnswerIn(Schema):
+    token: str = Field(max_length=32)
+
+
+class Ok(Schema):
+    ok: bool = True
+
+
+ERRORS = {400: Error, 401: Unauthorized, 403: Error, 404: Error, 409: Error}
+
+
+def heartbeat_seconds() -> int:
+    return int(getattr(settings, "LEARNING_HEARTBEAT_SECONDS", policy.HEARTBEAT_INTERVAL))
+
+
+def _client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _fail(exc: LearningError):
+    return Status(exc.status, {"code": exc.code, "message": exc.message})
+
+
+@router.post("/sessions", response={201: StartOut, **ERRORS}, summary="开始播放（成为本账号当前的播放窗口）")
+def start(request, payload: StartIn):
+    try:
+        s = services.play_start(user=request.user, chapter_id=payload.chapter_id,
+                                web_session=request.session.session_key or "", ip=_client_ip(request),
+                                user_agent=request.META.get("HTTP_USER_AGENT", ""))
+    except LearningError as exc:
+        return _fail(exc)
+    return Status(201, {"session": s.key, "playlist_url": reverse("learning:playlist", args=[s.key]),
+                 "resume_at": s.resume_at, "frontier": policy.frontier_of(s.progress.intervals),
+                 "seek_tolerance": policy.SEEK_TOLERANCE, "duration": s.duration,
+                 "watched_share": policy.watched_share(s.progress.intervals, s.duration),
+                 "completed": s.progress.completed_at is not None, "heartbeat_seconds": heartbeat_seconds()})
+
+
+@router.post("/sessions/{key}/heartbeat", response={200: BeatOut, **ERRORS}, summary="播放心跳（服务器计时）")
+def heartbeat(request, key: str, payload: BeatIn):
+    try:
+        r = services.play_heartbeat(user=request.user, key=key, seq=payload.seq, start=payload.start,
+                                    position=payload.position, ip=_client_ip(request))
+    except LearningError as exc:
+        return _fail(exc)
+    return Status(200, {**{k: getattr(r, k) for k in ("credited", "reason", "watched_seconds", "watched_share",
+                                               "frontier", "duration", "completed", "completed_now")},
+                 "attention": ({"token": r.attention_token, "seconds_left": r.attention_deadline}
+                               if r.attention_token else None)})
+
+
+@router.post("/sessions/{key}/attention", response={200: Ok, **ERRORS}, summary="回答防挂机确认")
+def attention(request, key: str, payload: AnswerIn):
+    try:
+        services.attention_answer(user=request.user, key=key, token=payload.token)
+    except LearningError as exc:
+        return _fail(exc)
+    return Status(200, {"ok": True})
+
+
+@router.post("/sessions/{key}/end", response={200: Ok, **ERRORS}, summary="结束播放")
+def end(request, key: str):
+    try:
+        services.play_end(user=request.user, key=key)
+    except LearningError as exc:
+        return _fail(exc)
+    return Status(200, {"ok": True})

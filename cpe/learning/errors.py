@@ -1,0 +1,16 @@
+from cpe.core.errors import ApplicationError
+
+
+class LearningError(ApplicationError):
+    """A refused learning action; nothing was credited or changed. `status` is the HTTP status
+    the API answers with (each one declared in the OpenAPI schema)."""
+
+    STATUS = {
+        "not_enrolled": 403, "expired": 403, "closed": 403, "not_started": 403, "on_hold": 403,
+        "not_learner": 403, "no_video": 409, "superseded": 409, "ended": 409, "no_check": 409,
+        "bad_check": 400, "no_session": 404, "no_chapter": 404,
+    }
+
+    @property
+    def status(self) -> int:
+        return self.STATUS.get(self.code, 400)

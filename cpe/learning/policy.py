@@ -1,0 +1,238 @@
+"""Learning rules (SPEC §4.3-4.5, §7). Pure functions."""
+from datetime import datetime, timedelta
+
+from cpe.core.timewin import Window  # noqa: F401 (re-exported for selectors)
+
+DEFAULT_VALIDITY_DAYS = 90           # seed §4.2: 90 days from payment, unless the product says otherwise
+REMINDER_DAYS_BEFORE = (7, 1)        # SPEC §4.5: SMS and e-mail 7 days and 1 day before expiry
+
+
+def validity_window(paid_at: datetime, days: int) -> Window:
+    """开通 at payment: valid in [paid_at, paid_at + days) (SPEC §4.3, seed §4.2)."""
+    return Window(paid_at, paid_at + timedelta(days=days))
+
+
+def enrolment_usable(*, closed: bool, window: Window, at: datetime) -> bool:
+    """Study and exams only inside the window and only if not closed by a refund (SPEC §4.4)."""
+    return not closed and window.contains(at)
+
+
+def enrolment_state(*, closed: bool, window: Window, at: datetime) -> str:
+    if closed:
+        return "closed"
+    if at < window.start:
+        return "not_started"
+    return "valid" if window.contains(at) else "expired"
+
+
+def reminders_due(*, valid_until: datetime, already_sent: list[int], at: datetime) -> list[int]:
+    """Which of the 7-day / 1-day reminders are due now and not yet sent. A reminder is due
+    once `at` is within that many days of the end and the window has not ended."""
+    if at >= valid_until:
+        return []
+    left = valid_until - at
+    return [d for d in REMINDER_DAYS_BEFORE if left <= timedelta(days=d) and d not in already_sent]
+
+
+# =============================================================================================
+# Progress is measured by the server (SPEC §7.2-7.4). Everything below is pure: times are
+# server receipt times passed in, randomness is passed in, nothing the browser says about
+# time is used. Positions are seconds into the chapter's video.
+# =============================================================================================
+from dataclasses import dataclass, field, replace  # noqa: E402
+
+HEARTBEAT_INTERVAL = 30          # s; SPEC §7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
+JITTER_TOLERANCE = 2.0           # s a single report may exceed the wall time since the previous one
+SEEK_TOLERANCE = 5.0             # s beyond the watched frontier where playback may (re)start
+COMPLETION_TOLERANCE = 3.0       # s of a chapter that may stay unwatched (start/end rounding)
+ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (SPEC §7.4)
+ATTENTION_CHECK_SPREAD = 0.3     # ± share of ATTENTION_CHECK_EVERY, drawn by the caller
+ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (SPEC §7.4)
+SIGNED_URL_TTL = 10 * 60         # s a signed segment/key URL lives (plus its segment's offset)
+
+# Why a report earned nothing (or less than claimed). Stable codes for the API and the tests.
+SUPERSEDED = "superseded"              # another player became the account's current stream
+OUTSIDE_VALIDITY = "outside_validity"  # enrolment expired, not started or closed
+CHECK_OVERDUE = "check_overdue"        # an attention check went unanswered for 60 s
+REPLAY = "replay"                      # a report with a sequence number already seen
+CLOCK = "clock"                        # server time not after the previous accepted report
+SKIP = "skip"                          # playback started beyond the watched frontier
+RATE = "rate"                          # more position than wall time (faster than 1×)
+CAPPED = "capped"                      # within jitter, but over the session's wall-time budget
+ENDED = "ended"                        # the play session was ended
+
+SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY)
+
+
+# --- intervals --------------------------------------------------------------------------------
+def merge_intervals(intervals, add=None) -> list[list[float]]:
+    """The union of [start, end) intervals, sorted and merged (touching ones join)."""
+    items = [list(map(float, i)) for i in intervals if i[1] > i[0]]
+    if add is not None and add[1] > add[0]:
+        items.append([float(add[0]), float(add[1])])
+    items.sort()
+    out: list[list[float]] = []
+    for a, b in items:
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def covered_seconds(intervals) -> float:
+    return sum(b - a for a, b in merge_intervals(intervals))
+
+
+def frontier_of(intervals) -> float:
+    """The furthest point watched: the end of the furthest credited interval."""
+    return max((b for _, b in intervals), default=0.0)
+
+
+def chapter_complete(intervals, duration: float) -> bool:
+    """Complete when the credited intervals cover the whole length, less a tolerance of a few
+    seconds for the player's start and end (SPEC §7.2 "its whole length has been watched")."""
+    return covered_seconds(intervals) >= max(0.0, duration - COMPLETION_TOLERANCE)
+
+
+def watched_share(intervals, duration: float) -> float:
+    """0-1, for display; 1 once complete."""
+    if duration <= 0:
+        return 0.0
+    if chapter_complete(intervals, duration):
+        return 1.0
+    return min(1.0, covered_seconds(intervals) / duration)
+
+
+def seek_allowed(target: float, intervals) -> bool:
+    """The player may go anywhere already watched, and up to SEEK_TOLERANCE beyond the
+    furthest point (SPEC §7.2 "forbids seeking beyond the furthest point watched")."""
+    return target <= frontier_of(intervals) + SEEK_TOLERANCE
+
+
+def resume_position(*, intervals, last_position: float, duration: float) -> float:
+    """Where a new player starts: where the learner left off, never beyond the frontier; from
+    the start again once the chapter is complete and they were at its end."""
+    pos = min(max(0.0, last_position), frontier_of(intervals))
+    if duration and pos >= duration - COMPLETION_TOLERANCE:
+        return 0.0
+    return pos
+
+
+# --- attention checks -------------------------------------------------------------------------
+def next_attention_check(u: float) -> float:
+    """Seconds of play until the next attention check: ATTENTION_CHECK_EVERY ± SPREAD, from a
+    uniform draw u in [0, 1) the caller makes (SPEC §7.4 "at random intervals")."""
+    u = min(max(u, 0.0), 1.0)
+    return ATTENTION_CHECK_EVERY * (1 - ATTENTION_CHECK_SPREAD + 2 * ATTENTION_CHECK_SPREAD * u)
+
+
+def check_overdue(check_issued_at, at) -> bool:
+    """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (SPEC §7.4)."""
+    return check_issued_at is not None and (at - check_issued_at).total_seconds() > ATTENTION_ANSWER_WINDOW
+
+
+# --- heartbeats -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StreamState:
+    """What the server remembers of one play session between reports."""
+    started_at: datetime
+    last_at: datetime                 # server time of the previous accepted report (or the start)
+    last_seq: int = 0
+    last_position: float = 0.0
+    last_end: float = 0.0             # where the previous report's credit ended (<= last_position)
+    session_credited: float = 0.0     # seconds credited in this play session
+    play_until_check: float = ATTENTION_CHECK_EVERY  # credited seconds left before the next check
+    check_issued_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One heartbeat as the player sends it: its sequence number, where the current stretch of
+    continuous playback began (after a seek or resume) and where it is now. Nothing else the
+    browser says is used."""
+    seq: int
+    start: float
+    position: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: StreamState
+    intervals: list
+    credited: float = 0.0
+    reason: str = ""                  # "" when credited normally, else why (not) less
+    flags: tuple = ()                 # suspicious patterns seen in this report
+    issue_check: bool = False         # an attention check is due now
+    completed_now: bool = False
+    credited_interval: tuple | None = None
+
+
+def heartbeat(*, state: StreamState, report: Report, intervals, duration: float, at: datetime,
+              is_current: bool, usable: bool) -> Outcome:
+    """Judge one heartbeat (SPEC §7.2-7.4). Credit is the played stretch [start, position],
+    provided it starts inside the watched frontier + SEEK_TOLERANCE, and at most:
+      * the wall time since the previous accepted report + JITTER_TOLERANCE (1×), and
+      * the wall time since the play session started, less what it was already credited, so a
+        script posting many or inflated reports never earns more than real time.
+    Nothing while an attention check is overdue, for a stream that is not the account's current
+    one, or outside the enrolment's validity. Completion: `chapter_complete`."""
+    intervals = merge_intervals(intervals)
+    was_complete = chapter_complete(intervals, duration)
+    if not is_current:
+        return Outcome(state, intervals, reason=SUPERSEDED)
+    if not usable:
+        return Outcome(state, intervals, reason=OUTSIDE_VALIDITY)
+    if report.seq <= state.last_seq:
+        return Outcome(state, intervals, reason=REPLAY, flags=(REPLAY,))
+    elapsed = (at - state.last_at).total_seconds()
+    if elapsed <= 0:
+        # A node whose clock is behind the one that took the previous report: take nothing,
+        # keep the later time (no error, the next report is judged from it).
+        return Outcome(replace(state, last_seq=report.seq), intervals, reason=CLOCK)
+
+    start = max(0.0, min(float(report.start), duration))
+    position = max(0.0, min(float(report.position), duration))
+    if start == state.last_position and state.last_end < start:
+        # Continuous playback since the previous report, whose credit was cut short (network
+        # jitter, or a claim faster than 1x): this stretch continues where that credit ended.
+        start = state.last_end
+    moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+    if check_overdue(state.check_issued_at, at):
+        return Outcome(moved, intervals, reason=CHECK_OVERDUE)
+
+    frontier = frontier_of(intervals)
+    flags: list[str] = []
+    if start > frontier + SEEK_TOLERANCE:
+        return Outcome(moved, intervals, reason=SKIP, flags=(SKIP,))
+    claimed = max(0.0, position - start)
+    budget = max(0.0, (at - state.started_at).total_seconds() - state.session_credited)
+    cap = max(0.0, min(elapsed + JITTER_TOLERANCE, budget))
+    reason = ""
+    if claimed > elapsed + JITTER_TOLERANCE:
+        flags.append(RATE)
+        reason = RATE
+    credit = min(claimed, cap)
+    if credit < claimed and not reason:
+        reason = CAPPED
+    end = start + credit
+    new_intervals = merge_intervals(intervals, (start, end)) if credit > 0 else intervals
+    gained = covered_seconds(new_intervals) - covered_seconds(intervals)
+    play_left = state.play_until_check - credit
+    issue = state.check_issued_at is None and play_left <= 0
+    new_state = replace(moved, last_end=end, session_credited=state.session_credited + credit, play_until_check=play_left,
+                        check_issued_at=at if issue else state.check_issued_at)
+    return Outcome(new_state, new_intervals, credited=gained, reason=reason, flags=tuple(flags),
+                   issue_check=issue, completed_now=not was_complete and chapter_complete(new_intervals, duration),
+                   credited_interval=(start, end) if credit > 0 else None)
+
+
+def attention_answered(state: StreamState, *, u: float) -> StreamState:
+    """An answered check clears it and schedules the next one, randomised by the caller's u."""
+    return replace(state, check_issued_at=None, play_until_check=next_attention_check(u))
+
+
+def ip_changed(session_ip: str | None, ip: str | None) -> bool:
+    """A report from another address than the one that started the session (recorded for
+    staff; mobile networks change address legitimately, so it earns no penalty)."""
+    return bool(session_ip and ip and session_ip != ip)

@@ -1,0 +1,86 @@
+from django.utils import timezone
+
+from . import policy
+from .models import Enrolment, EnrolmentStatus
+
+
+def enrolments_for_dashboard(user, at=None):
+    """The learner's enrolments with their state (valid / expired / closed), newest first."""
+    at = at or timezone.now()
+    rows = []
+    for e in Enrolment.objects.filter(user=user).select_related("product", "year", "order").order_by("-valid_from"):
+        e.state = policy.enrolment_state(closed=e.status == EnrolmentStatus.CLOSED,
+                                         window=policy.Window(e.valid_from, e.valid_until), at=at)
+        e.days_left = max(0, (e.valid_until - at).days) if e.state == "valid" else 0
+        rows.append(e)
+    return rows
+
+
+def enrolments_covering(user, chapter_or_course):
+    """The learner's enrolments whose product opens this chapter's (or course's) course: the
+    year's annual product, or that single course (SPEC §3.3). Newest first."""
+    from django.db.models import Q
+
+    course = getattr(chapter_or_course, "course", chapter_or_course)
+    return (Enrolment.objects.filter(user=user, year_id=course.year_id)
+            .filter(Q(product__kind="annual") | Q(product__course_id=course.pk))
+            .select_related("product").order_by("-valid_until"))
+
+
+def enrolment_for(user, chapter_or_course, at):
+    """(enrolment, state): a usable enrolment if there is one, else the most telling refusal:
+    expired, closed, not started, or (None, "not_enrolled")."""
+    best = None
+    for e in enrolments_covering(user, chapter_or_course):
+        state = policy.enrolment_state(closed=e.status == EnrolmentStatus.CLOSED,
+                                       window=policy.Window(e.valid_from, e.valid_until), at=at)
+        if state == "valid":
+            return e, state
+        if best is None:
+            best = (e, state)
+    return best or (None, "not_enrolled")
+
+
+def course_progress(user, course):
+    """The course's chapters in order, each with the learner's progress (share, complete)."""
+    from .models import ChapterProgress
+
+    chapters = list(course.chapters.select_related("video").order_by("position"))
+    progress = {p.chapter_id: p for p in ChapterProgress.objects.filter(user=user, chapter__in=chapters)}
+    for ch in chapters:
+        p = progress.get(ch.pk)
+        ch.progress_row = p
+        ch.completed = bool(p and p.completed_at)
+        duration = _duration(ch)
+        ch.share = policy.watched_share(p.intervals if p else [], duration)
+        ch.percent = int(ch.share * 100)
+    return chapters
+
+
+def _duration(chapter) -> float:
+    """The length progress is measured against: the transcoded video's probed duration once it
+    is ready, the catalog's figure before."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        video = chapter.video
+    except ObjectDoesNotExist:
+        video = None
+    if video is not None and video.is_ready and video.duration:
+        return float(video.duration)
+    return float(chapter.duration_seconds)
+
+
+chapter_duration = _duration
+
+
+def year_progress(user, year):
+    """Chapters completed / chapters in the year's published courses (hours come with exams)."""
+    from cpe.catalog.models import Chapter
+
+    from .models import ChapterProgress
+
+    chapters = Chapter.objects.filter(course__year=year, course__is_published=True)
+    total = chapters.count()
+    done = ChapterProgress.objects.filter(user=user, chapter__in=chapters, completed_at__isnull=False).count()
+    return {"total": total, "done": done}

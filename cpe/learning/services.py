@@ -1,0 +1,359 @@
+from django.db import transaction
+from django.utils import timezone
+
+from cpe.notices.models import Channel
+from cpe.notices.services import message_queue
+
+from . import policy
+from .models import Enrolment, EnrolmentStatus
+
+
+def enrolment_reminders_send(*, at=None) -> int:
+    """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (SPEC §4.5),
+    each sent once per enrolment."""
+    at = at or timezone.now()
+    horizon = at + timezone.timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
+    sent = 0
+    candidates = Enrolment.objects.filter(status=EnrolmentStatus.ACTIVE, valid_until__gt=at,
+                                          valid_until__lte=horizon).values_list("pk", flat=True)
+    for pk in candidates:
+        with transaction.atomic():
+            e = Enrolment.objects.select_for_update().select_related("user", "product").get(pk=pk)
+            due = policy.reminders_due(valid_until=e.valid_until, already_sent=e.reminded_days, at=at)
+            if not due:
+                continue
+            days = min(due)
+            text = (f"您购买的“{e.product.title}”将于 {timezone.localtime(e.valid_until):%Y-%m-%d %H:%M} 到期"
+                    f"（剩余不足 {days} 天），请尽快完成学习和考试。")
+            if e.user.mobile:
+                message_queue(channel=Channel.SMS, to=e.user.mobile, user=e.user, at=at,
+                              event=f"enrolment.expiry_{days}d", body=f"【内蒙古会计继续教育】{text}")
+            if e.user.email:
+                message_queue(channel=Channel.EMAIL, to=e.user.email, user=e.user, at=at,
+                              event=f"enrolment.expiry_{days}d", subject="课程即将到期提醒",
+                              body=f"{e.user.name}，您好：\n\n{text}")
+            e.reminded_days = sorted(set(e.reminded_days) | set(due))
+            e.save(update_fields=["reminded_days"])
+            sent += 1
+    return sent
+
+
+# =============================================================================================
+# Play sessions and heartbeats (SPEC §7.2-7.4). The rules are in policy.py; this module loads,
+# locks, asks the policy and writes what it decided.
+# =============================================================================================
+import random  # noqa: E402
+import secrets  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from django.db import IntegrityError  # noqa: E402
+
+from cpe.accounts.policy import hold_allows  # noqa: E402
+from cpe.core.audit import audit_record  # noqa: E402
+
+from . import selectors  # noqa: E402
+from .errors import LearningError  # noqa: E402
+from .models import ChapterProgress, PlaySession, SuspiciousEvent, SuspiciousKind  # noqa: E402
+
+REFUSALS = {
+    "not_enrolled": "您尚未购买包含本章节的课程，请先选课购买。",
+    "expired": "该课程已超过有效期（超期课程），不能继续学习和考试，请重新购买。",
+    "closed": "该课程的开通记录已关闭（已退款），不能继续学习。",
+    "not_started": "该课程尚未到开通时间。",
+    "on_hold": "您的资料需要更正，更正前暂不能学习。",
+    "not_learner": "工作人员账号不能学习课程。",
+    "no_session": "播放会话不存在，请刷新页面。",
+    "no_chapter": "章节不存在。",
+    "ended": "本次播放已结束，请刷新页面重新开始。",
+    "superseded": "您已在其他窗口或设备打开了播放器，本窗口已停止计时。",
+    "no_check": "当前没有需要确认的防挂机提示。",
+    "bad_check": "确认信息不正确，请刷新页面。",
+}
+
+
+def _refuse(code):
+    return LearningError(code, REFUSALS[code])
+
+
+@dataclass
+class HeartbeatResult:
+    credited: float
+    reason: str
+    watched_seconds: float
+    watched_share: float
+    frontier: float
+    duration: float
+    completed: bool
+    completed_now: bool
+    attention_token: str
+    attention_deadline: float   # seconds left to answer (negative: overdue)
+
+
+def _check_learner(user):
+    if user.is_staff:
+        raise _refuse("not_learner")
+    if not hold_allows("study", on_hold=user.on_hold):
+        raise _refuse("on_hold")
+
+
+def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_agent: str = "", at=None,
+               rand=random.random) -> PlaySession:
+    """Open a player on a chapter: it becomes the account's current stream and any other open
+    one is superseded (SPEC §7.3). Refused without a valid enrolment (SPEC §4.4) or on hold."""
+    from cpe.accounts.models import User
+    from cpe.catalog.models import Chapter
+
+    at = at or timezone.now()
+    _check_learner(user)
+    chapter = Chapter.objects.select_related("course").filter(pk=chapter_id, course__is_published=True).first()
+    if chapter is None:
+        raise _refuse("no_chapter")
+    enrolment, state = selectors.enrolment_for(user, chapter, at)
+    if state != "valid":
+        raise _refuse(state)
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one start per account at a time
+        PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
+            superseded_at=at)
+        progress, _ = ChapterProgress.objects.get_or_create(user=user, chapter=chapter)
+        duration = selectors.chapter_duration(chapter)
+        resume = policy.resume_position(intervals=progress.intervals, last_position=progress.last_position,
+                                        duration=duration)
+        session = PlaySession.objects.create(
+            key=secrets.token_hex(16), user=user, enrolment=enrolment, chapter=chapter, web_session=web_session or "",
+            ip=ip, user_agent=(user_agent or "")[:300], started_at=at, last_at=at, last_position=resume, last_end=resume,
+            play_until_check=policy.next_attention_check(rand()))
+    session.resume_at = resume
+    session.progress = progress
+    session.duration = duration
+    return session
+
+
+def _load(user, key, *, lock=True) -> PlaySession:
+    qs = PlaySession.objects.select_related("enrolment", "chapter")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    session = qs.filter(key=key).first()
+    if session is None or session.user_id != user.pk:
+        raise _refuse("no_session")
+    return session
+
+
+def _stream_state(s: PlaySession) -> policy.StreamState:
+    return policy.StreamState(started_at=s.started_at, last_at=s.last_at, last_seq=s.last_seq,
+                              last_position=s.last_position, last_end=s.last_end, session_credited=s.credited_seconds,
+                              play_until_check=s.play_until_check, check_issued_at=s.check_issued_at)
+
+
+def _flag(session, kind, *, at, ip=None, detail=None):
+    """Record a suspicious pattern once per session and kind; repeats are counted on the session."""
+    if kind in session.flags:
+        return
+    session.flags = [*session.flags, kind]
+    try:
+        with transaction.atomic():
+            SuspiciousEvent.objects.create(user_id=session.user_id, session=session, chapter_id=session.chapter_id,
+                                           kind=kind, at=at, ip=ip, detail=detail or {})
+    except IntegrityError:
+        pass
+
+
+def _usable(session, at) -> tuple[bool, str]:
+    e = session.enrolment
+    state = policy.enrolment_state(closed=e.status == "closed", window=policy.Window(e.valid_from, e.valid_until),
+                                   at=at)
+    return state == "valid", state
+
+
+def play_heartbeat(*, user, key: str, seq: int, start: float, position: float, ip=None, at=None) -> HeartbeatResult:
+    """Judge one report of the player and store what it earned. A superseded, ended or expired
+    session is told why (LearningError) after its suspicious patterns are recorded."""
+    at = at or timezone.now()
+    _check_learner(user)
+    refusal = None
+    with transaction.atomic():
+        s = _load(user, key)
+        if s.ended_at is not None:
+            raise _refuse("ended")
+        progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
+        duration = selectors.chapter_duration(s.chapter)
+        usable, enrol_state = _usable(s, at)
+        out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
+                                                                             position=position),
+                               intervals=progress.intervals, duration=duration, at=at,
+                               is_current=s.superseded_at is None, usable=usable)
+        fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
+                  "check_issued_at", "heartbeats", "flags"]
+        if out.reason == policy.SUPERSEDED:
+            _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat()})
+            refusal = "superseded"
+        elif out.reason == policy.OUTSIDE_VALIDITY:
+            refusal = enrol_state if enrol_state in REFUSALS else "expired"
+        for kind in out.flags:
+            _flag(s, kind, at=at, ip=ip, detail={"seq": seq, "start": start, "position": position,
+                                                 "frontier": policy.frontier_of(progress.intervals)})
+        if policy.ip_changed(s.ip, ip):
+            _flag(s, SuspiciousKind.IP_CHANGE, at=at, ip=ip, detail={"first_ip": s.ip})
+        st = out.state
+        s.last_at, s.last_seq, s.last_position, s.last_end = st.last_at, st.last_seq, st.last_position, st.last_end
+        s.credited_seconds, s.play_until_check, s.check_issued_at = (st.session_credited, st.play_until_check,
+                                                                     st.check_issued_at)
+        if out.issue_check:
+            s.check_token = secrets.token_hex(8)
+            fields.append("check_token")
+        s.heartbeats += 1
+        s.save(update_fields=fields)
+        if out.credited_interval is not None or progress.last_position != st.last_position:
+            progress.intervals = out.intervals
+            progress.watched_seconds = policy.covered_seconds(out.intervals)
+            progress.furthest_position = policy.frontier_of(out.intervals)
+            progress.last_position = st.last_position
+            progress.updated_at = at
+            pfields = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
+            if out.completed_now and progress.completed_at is None:
+                progress.completed_at = at
+                pfields.append("completed_at")
+                audit_record("learning.chapter_completed", actor=user, subject=progress, at=at, ip=ip, data={
+                    "chapter": s.chapter_id, "enrolment": s.enrolment_id, "session": s.pk,
+                    "watched_seconds": round(progress.watched_seconds, 1), "duration": duration})
+            progress.save(update_fields=pfields)
+    if refusal:
+        raise _refuse(refusal)
+    return _result(s, progress, duration, out.credited, out.reason, out.completed_now, at)
+
+
+def _result(s, progress, duration, credited, reason, completed_now, at) -> HeartbeatResult:
+    pending = s.check_issued_at is not None
+    return HeartbeatResult(
+        credited=round(credited, 3), reason=reason, watched_seconds=round(progress.watched_seconds, 3),
+        watched_share=policy.watched_share(progress.intervals, duration),
+        frontier=policy.frontier_of(progress.intervals), duration=duration,
+        completed=progress.completed_at is not None, completed_now=completed_now,
+        attention_token=s.check_token if pending else "",
+        attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at - s.check_issued_at).total_seconds()
+                            if pending else 0.0))
+
+
+def attention_answer(*, user, key: str, token: str, at=None, rand=random.random) -> PlaySession:
+    """"请确认您仍在学习" answered: crediting resumes and the next check is scheduled."""
+    at = at or timezone.now()
+    _check_learner(user)
+    with transaction.atomic():
+        s = _load(user, key)
+        if s.ended_at is not None:
+            raise _refuse("ended")
+        if s.superseded_at is not None:
+            raise _refuse("superseded")
+        if s.check_issued_at is None:
+            raise _refuse("no_check")
+        if not secrets.compare_digest(s.check_token, token or ""):
+            raise _refuse("bad_check")
+        st = policy.attention_answered(_stream_state(s), u=rand())
+        s.check_issued_at, s.play_until_check, s.check_token = st.check_issued_at, st.play_until_check, ""
+        s.save(update_fields=["check_issued_at", "play_until_check", "check_token"])
+    return s
+
+
+def play_end(*, user, key: str, at=None) -> PlaySession:
+    """The player closed (or the learner left the page). Idempotent."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        s = _load(user, key)
+        if s.ended_at is None:
+            s.ended_at = at
+            s.save(update_fields=["ended_at"])
+    return s
+
+
+def session_is_current(session: PlaySession) -> bool:
+    return session.ended_at is None and session.superseded_at is None
+
+
+# =============================================================================================
+# Courseware: the transcoding job (run by tasks.transcode_chapter_video, never in a request).
+# =============================================================================================
+import logging  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from . import courseware  # noqa: E402
+from .models import ChapterVideo, VideoStatus  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def video_enqueue(video: ChapterVideo):
+    """A new source: mark it pending and hand it to the worker once the upload is committed."""
+    from .tasks import transcode_chapter_video
+
+    ChapterVideo.objects.filter(pk=video.pk).update(status=VideoStatus.PENDING, progress=0, error="")
+    transaction.on_commit(lambda: transcode_chapter_video.delay(video.pk))
+
+
+def video_transcode(video_id: int) -> str:
+    """Probe the source's duration and make its AES-128 HLS rendition. Idempotent: a ready
+    video is left alone; a redelivered job (Redis visibility timeout) runs under a new job
+    token and only the newest run may publish its output, so a duplicate never mixes files."""
+    token = secrets.token_hex(8)
+    with transaction.atomic():
+        v = ChapterVideo.objects.select_for_update().filter(pk=video_id).first()
+        if v is None:
+            return "missing"
+        if v.status == VideoStatus.READY and v.hls_dir and courseware.hls_path(v.hls_dir).exists():
+            return "ready"
+        v.status, v.progress, v.error, v.job_token = VideoStatus.PROCESSING, 0, "", token
+        v.save(update_fields=["status", "progress", "error", "job_token"])
+    mine = ChapterVideo.objects.filter(pk=video_id, job_token=token)
+    rel = f"{v.chapter_id}/{v.pk}-{token}"
+    out_dir = courseware.hls_path(rel).parent
+    try:
+        src = v.source.path
+        probe = subprocess.run(courseware.ffprobe_cmd(src), capture_output=True, text=True, timeout=120)
+        duration, fps = courseware.parse_probe(probe.stdout)
+        if probe.returncode != 0 or duration <= 0:
+            raise RuntimeError("无法读取视频时长，请确认上传的是有效的视频文件。" + probe.stderr[-300:])
+        out_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_bytes(16)
+        with tempfile.TemporaryDirectory() as tmp:
+            key_file, key_info = Path(tmp) / "k", Path(tmp) / "keyinfo"
+            key_file.write_bytes(key)
+            key_info.write_text(f"{courseware.KEY_URI_PLACEHOLDER}\n{key_file}\n{secrets.token_hex(16)}\n")
+            proc = subprocess.Popen(courseware.ffmpeg_hls_cmd(src, out_dir, key_info, fps),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            last = 0
+            for line in proc.stdout:
+                if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
+                    try:
+                        pct = min(99, int(int(line.split("=", 1)[1]) / 1e6 / duration * 100))
+                    except ValueError:
+                        continue
+                    if pct >= last + 5:
+                        last = pct
+                        mine.update(progress=pct)
+            err = proc.stderr.read()
+            if proc.wait() != 0:
+                raise RuntimeError("转码失败：" + err[-500:])
+        with transaction.atomic():
+            v = ChapterVideo.objects.select_for_update().select_related("chapter").get(pk=video_id)
+            if v.job_token != token:  # a newer run owns the video now
+                shutil.rmtree(out_dir, ignore_errors=True)
+                return "superseded"
+            old = v.hls_dir
+            v.status, v.progress, v.duration, v.hls_dir, v.key_hex = (VideoStatus.READY, 100, duration, rel,
+                                                                      key.hex())
+            v.ready_at = timezone.now()
+            v.save(update_fields=["status", "progress", "duration", "hls_dir", "key_hex", "ready_at"])
+            v.chapter.duration_seconds = max(1, round(duration))
+            v.chapter.save(update_fields=["duration_seconds"])
+            audit_record("learning.video_ready", subject=v, data={"chapter": v.chapter_id,
+                                                                   "duration": round(duration, 2)})
+        if old and old != rel:
+            shutil.rmtree(courseware.hls_path(old).parent, ignore_errors=True)
+        return "ready"
+    except Exception as exc:  # the editor sees the error; the job does not retry a bad file
+        log.warning("transcode of video %s failed: %s", video_id, exc)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        mine.update(status=VideoStatus.FAILED, error=str(exc)[:2000])
+        return "failed"

@@ -1,0 +1,62 @@
+"""Order, payment and refund rules (SPEC §4-5). Pure functions: facts and `at` in."""
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cpe.core.timewin import LOCAL_TZ
+
+from .states import OrderStatus
+
+ORDER_PAY_TIMEOUT = timedelta(minutes=30)   # SPEC §4.1: unpaid orders close after 30 minutes
+REFUND_WINDOW = timedelta(days=7)           # seed §2.5, SPEC §5.1: 7 × 24 h from the payment time
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    code: str = ""
+    message: str = ""
+
+
+def order_number(at: datetime) -> str:
+    """CPE + Shanghai date-time + 6 random digits: unique, sortable, not guessable."""
+    return "CPE" + at.astimezone(LOCAL_TZ).strftime("%Y%m%d%H%M%S") + f"{secrets.randbelow(10**6):06d}"
+
+
+def order_pay_deadline(created_at: datetime) -> datetime:
+    return created_at + ORDER_PAY_TIMEOUT
+
+
+def order_expired(created_at: datetime, at: datetime) -> bool:
+    """An unpaid order can be paid in [created_at, created_at + 30 min)."""
+    return at >= order_pay_deadline(created_at)
+
+
+def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool) -> Decision:
+    """One valid holding of a product at a time (SPEC §4.1)."""
+    if not product_active or not year_open:
+        return Decision(False, "not_on_sale", "该课程目前不在售。")
+    if holds_valid:
+        return Decision(False, "already_held", "您已购买该课程且仍在有效期内，无需重复购买。")
+    return Decision(True)
+
+
+def refund_decision(*, order_status: str, paid_at: datetime | None, year_complete: bool,
+                    at: datetime) -> Decision:
+    """A learner may request a refund iff the request is within 7 × 24 h of the payment time
+    and the year's training task is not complete (seed §2.5; SPEC §5.1)."""
+    if order_status == OrderStatus.REFUND_REQUESTED:
+        return Decision(False, "refund_pending", "该订单的退款申请正在审核中。")
+    if order_status != OrderStatus.PAID or paid_at is None:
+        return Decision(False, "not_paid", "只有已支付的订单可以申请退款。")
+    if at >= paid_at + REFUND_WINDOW:
+        deadline = (paid_at + REFUND_WINDOW).astimezone(LOCAL_TZ)
+        return Decision(False, "window_passed",
+                        f"退款须在付款后 7 日内申请（截止 {deadline:%Y-%m-%d %H:%M}），现已超过期限。")
+    if year_complete:
+        return Decision(False, "year_complete", "您已完成该年度的学习任务，依据用户协议不能退款。")
+    return Decision(True)
+
+
+def refund_deadline(paid_at: datetime) -> datetime:
+    return paid_at + REFUND_WINDOW

@@ -1,0 +1,22 @@
+from django.db.models import Prefetch
+
+from cpe.learning.models import Enrolment, EnrolmentStatus
+
+from .models import Order, Refund
+
+
+def holds_valid(user, product, at) -> bool:
+    return Enrolment.objects.filter(user=user, product=product, status=EnrolmentStatus.ACTIVE,
+                                    valid_from__lte=at, valid_until__gt=at).exists()
+
+
+def year_task_complete(user, year) -> bool:
+    """Whether the learner has completed the year's training task. The credits issue fills
+    this in from the credit ledger; until then nobody has completed anything."""
+    return False
+
+
+def orders_of(user):
+    return (Order.objects.filter(user=user).select_related("product", "product__year", "enrolment")
+            .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
+            .order_by("-created_at"))

@@ -1,0 +1,186 @@
+import re
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from cpe.accounts.signals import client_ip
+from cpe.accounts.states import AisStatus
+from cpe.catalog.models import Product
+
+from . import policy, selectors, services
+from .errors import OrderError
+from .models import Order
+from .states import Channel, OrderStatus
+
+_PHONE_UA = re.compile(r"Mobile|Android|iPhone|iPad|MicroMessenger", re.I)
+
+
+def _is_phone(request) -> bool:
+    return bool(_PHONE_UA.search(request.META.get("HTTP_USER_AGENT", "")))
+
+
+def _channels(request):
+    """Alipay page pay and WeChat Native QR on a PC; Alipay mobile web pay and WeChat H5 on a phone."""
+    if _is_phone(request):
+        return [Channel.ALIPAY_WAP, Channel.WECHAT_H5]
+    return [Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE]
+
+
+def _learner(view):
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return view(request, *args, **kwargs)
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+def _start(request, order, channel):
+    start = services.payment_start(
+        order=order, channel=channel, client_ip=client_ip(request) or "127.0.0.1",
+        notify_url=settings.SITE_URL + reverse("orders:notify", args=[order.gateway or _gw(channel)]),
+        return_url=settings.SITE_URL + reverse("orders:result", args=[order.number]))
+    if start.kind == "qr":
+        request.session[f"qr:{order.number}"] = start.url
+        return redirect("orders:qr", number=order.number)
+    return redirect(start.url)
+
+
+def _gw(channel):
+    from .states import CHANNEL_GATEWAY
+
+    return CHANNEL_GATEWAY[channel]
+
+
+@_learner
+def buy(request, code):
+    product = get_object_or_404(Product.objects.select_related("year", "course"), code=code, is_active=True)
+    channels = _channels(request)
+    error = None
+    if request.method == "POST":
+        channel = request.POST.get("channel", "")
+        try:
+            if channel not in channels:
+                raise OrderError("bad_channel", "请选择支付方式。")
+            order = services.order_create(user=request.user, product_code=code,
+                                          ais_confirmed=bool(request.POST.get("ais_confirmed")))
+            return _start(request, order, channel)
+        except OrderError as exc:
+            error = exc.message
+    return render(request, "orders/buy.html", {
+        "product": product, "channels": channels, "error": error,
+        "ais_found": request.user.ais_status == AisStatus.FOUND,
+        "refund_days": policy.REFUND_WINDOW.days,
+    }, status=400 if error else 200)
+
+
+@_learner
+@require_POST
+def pay(request, number):
+    order = get_object_or_404(Order, number=number, user=request.user)
+    try:
+        if request.POST.get("channel") not in _channels(request):
+            raise OrderError("bad_channel", "请选择支付方式。")
+        return _start(request, order, request.POST["channel"])
+    except OrderError as exc:
+        messages.error(request, exc.message)
+        return redirect("orders:list")
+
+
+@_learner
+def qr(request, number):
+    """WeChat Native: the QR code to scan, and a status that refreshes itself."""
+    order = get_object_or_404(Order, number=number, user=request.user)
+    code_url = request.session.get(f"qr:{number}")
+    if order.status != OrderStatus.PENDING or not code_url:
+        return redirect("orders:result", number=number)
+    svg = segno.make(code_url, error="m").svg_inline(scale=6, border=2)
+    return render(request, "orders/qr.html", {"order": order, "qr_svg": svg, "code_url": code_url,
+                                              "deadline": policy.order_pay_deadline(order.created_at)})
+
+
+@_learner
+def status(request, number):
+    order = get_object_or_404(Order, number=number, user=request.user)
+    if order.status != OrderStatus.PENDING:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("orders:result", args=[number])
+        return response
+    return HttpResponse("等待支付……", content_type="text/plain; charset=utf-8")
+
+
+@_learner
+def result(request, number):
+    """The return page: shows the state; asks the gateway if no notification came yet."""
+    order = get_object_or_404(Order.objects.select_related("product"), number=number, user=request.user)
+    order = services.order_sync(order=order)
+    enrolment = getattr(order, "enrolment", None) if order.status != OrderStatus.PENDING else None
+    return render(request, "orders/result.html", {"order": order, "enrolment": enrolment})
+
+
+@_learner
+def order_list(request):
+    now = timezone.now()
+    orders = list(selectors.orders_of(request.user))
+    rows = []
+    from cpe.invoicing.selectors import invoice_state_for_orders
+
+    invoice_states = invoice_state_for_orders(request.user, orders, at=now)
+    for o in orders:
+        refund = policy.refund_decision(order_status=o.status, paid_at=o.paid_at, at=now,
+                                        year_complete=selectors.year_task_complete(request.user, o.product.year))
+        rows.append({"order": o, "refund": refund, "enrolment": getattr(o, "enrolment", None),
+                     "last_refund": next(iter(o.refunds.all()), None),
+                     "invoice": invoice_states.get(o.pk),
+                     "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None})
+    return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now})
+
+
+@_learner
+@require_POST
+def cancel(request, number):
+    try:
+        services.order_cancel(user=request.user, order_number=number)
+        messages.success(request, "订单已取消。")
+    except OrderError as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:list")
+
+
+@_learner
+def refund(request, number):
+    order = get_object_or_404(Order.objects.select_related("product__year"), number=number, user=request.user)
+    decision = policy.refund_decision(order_status=order.status, paid_at=order.paid_at, at=timezone.now(),
+                                      year_complete=selectors.year_task_complete(request.user, order.product.year))
+    error = None
+    if request.method == "POST":
+        try:
+            services.refund_request(user=request.user, order_number=number, reason=request.POST.get("reason", ""))
+        except OrderError as exc:
+            error = exc.message
+        else:
+            messages.success(request, "退款申请已提交，审核结果将通过短信通知您。")
+            return redirect("orders:list")
+    return render(request, "orders/refund.html", {"order": order, "decision": decision, "error": error,
+                                                  "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None},
+                  status=400 if error else 200)
+
+
+@csrf_exempt
+@require_POST
+def notify(request, gateway):
+    """The gateways' asynchronous notifications (the truth about payment, SPEC §4.2)."""
+    if gateway not in settings.PAYMENT_GATEWAYS:
+        raise Http404
+    headers = {k: v for k, v in request.headers.items()}
+    answer = services.notification_receive(gateway_name=gateway, headers=headers, body=request.body)
+    return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)

@@ -1,0 +1,202 @@
+/* The chapter player (SPEC §7): hls.js playback, server-judged heartbeats, no seeking past the
+ * watched frontier, 1x only, pause when hidden, attention checks, one stream per account, a
+ * moving watermark. No framework; the server is the judge of every second credited. */
+(function () {
+  "use strict";
+  var root = document.getElementById("player");
+  if (!root) return;
+  var cfg = root.dataset;
+  var video = document.getElementById("video");
+  var box = document.getElementById("player-box");
+  var statusEl = document.getElementById("status");
+  var dialog = document.getElementById("attention");
+  var HEARTBEAT = Math.max(1, parseFloat(cfg.heartbeat) || 30) * 1000;
+  var TOL = parseFloat(cfg.tolerance) || 5;
+  var ANSWER = (parseFloat(cfg.answerWindow) || 60) * 1000;
+
+  var session = null, hls = null, seq = 0, stretchStart = 0, frontier = 0, lastTime = 0;
+  var stopped = false, completed = cfg.completed === "1", queue = Promise.resolve();
+  var checkToken = "", checkTimer = null, courseDone = parseInt(cfg.courseDone, 10) || 0;
+  var yearDone = document.getElementById("year-done");
+
+  function say(text, isError) {
+    statusEl.textContent = text;
+    statusEl.className = "player-status" + (isError ? " error" : "");
+  }
+
+  function post(url, body, keepalive) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin", keepalive: !!keepalive,
+      headers: {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf},
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) { return {status: r.status, data: data}; });
+    });
+  }
+
+  function stop(message) {
+    stopped = true;
+    video.pause();
+    if (hls) hls.stopLoad();
+    say(message, true);
+  }
+
+  function refused(res) {
+    if (res.status === 401) return stop("登录已失效或账号已在其他地方登录，请重新登录。");
+    var d = res.data || {};
+    stop(d.message || "暂不能继续学习，请刷新页面。");
+  }
+
+  function showProgress(d) {
+    frontier = Math.max(frontier, d.frontier || 0);
+    document.getElementById("watched").textContent = Math.floor((d.watched_share || 0) * 100) + "%";
+    if (d.completed && !completed) {
+      completed = true;
+      courseDone += 1;
+      document.getElementById("course-done").textContent = courseDone;
+      if (yearDone) yearDone.textContent = (parseInt(yearDone.textContent, 10) || 0) + 1;
+    }
+    if (d.completed) {
+      document.getElementById("chapter-state").innerHTML = '<span class="mark-done">✓ 本章节已完成</span>';
+    }
+  }
+
+  /* One report: the stretch of continuous playback [stretchStart, position]. Reports are sent
+   * one after another so their sequence numbers arrive in order. */
+  function beat(position, keepalive) {
+    if (!session || stopped) return queue;
+    var pos = position === undefined ? video.currentTime : position;
+    var body = {seq: ++seq, start: stretchStart, position: pos};
+    stretchStart = pos;
+    var url = "/api/learning/sessions/" + session.session + "/heartbeat";
+    queue = queue.then(function () {
+      return post(url, body, keepalive).then(function (res) {
+        if (res.status !== 200) return refused(res);
+        var d = res.data;
+        showProgress(d);
+        if (d.attention && d.attention.token !== checkToken) askAttention(d.attention);
+        if (d.reason === "check_overdue") say("防挂机确认已超时，计时已暂停，请点击“我在学习”。", true);
+        else if (!stopped && !video.paused) say("学习中（系统每 " + HEARTBEAT / 1000 + " 秒记录一次进度）");
+      }, function () { say("网络不稳定，进度将在恢复后继续记录。", true); });
+    });
+    return queue;
+  }
+
+  function askAttention(att) {
+    checkToken = att.token;
+    if (!dialog.open) { if (dialog.showModal) dialog.showModal(); else dialog.setAttribute("open", ""); }
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(function () {
+      if (!checkToken) return;
+      video.pause();
+      document.getElementById("attention-hint").textContent = "已超时，计时已暂停。确认后继续学习。";
+    }, Math.max(0, att.seconds_left * 1000));
+  }
+
+  document.getElementById("attention-ok").addEventListener("click", function () {
+    if (!session || !checkToken) { dialog.close(); return; }
+    var token = checkToken;
+    post("/api/learning/sessions/" + session.session + "/attention", {token: token}).then(function (res) {
+      if (res.status !== 200) return refused(res);
+      checkToken = "";
+      clearTimeout(checkTimer);
+      dialog.close();
+      // Anything played while the check was overdue earned nothing: go back to the frontier.
+      if (video.currentTime > frontier + TOL) video.currentTime = frontier;
+      stretchStart = video.currentTime;
+      say("已确认，继续学习。");
+    });
+  });
+
+  // --- no seeking past the frontier, 1x only, pause when hidden --------------------------------
+  video.addEventListener("timeupdate", function () {
+    if (!video.seeking) lastTime = video.currentTime;
+  });
+  video.addEventListener("seeking", function () {
+    var target = video.currentTime;
+    if (target > Math.max(frontier, stretchStart) + TOL) {
+      video.currentTime = Math.min(lastTime, Math.max(frontier, stretchStart));
+      say("不能拖动到尚未观看的位置。", true);
+      return;
+    }
+    if (Math.abs(target - lastTime) > 0.5) {
+      if (lastTime > stretchStart) beat(lastTime);   // report what was played before the seek
+      stretchStart = target;
+      lastTime = target;
+    }
+  });
+  video.addEventListener("ratechange", function () {
+    if (video.playbackRate !== 1) video.playbackRate = 1;
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden && !video.paused) video.pause();
+  });
+  video.addEventListener("pause", function () { if (!stopped && !video.seeking) beat(); });
+  video.addEventListener("ended", function () { beat(video.duration || video.currentTime); });
+  video.addEventListener("play", function () {
+    if (stopped) { video.pause(); return; }
+    if (checkToken) { video.pause(); dialog.showModal && !dialog.open && dialog.showModal(); return; }
+    stretchStart = video.currentTime;
+    say("学习中（系统每 " + HEARTBEAT / 1000 + " 秒记录一次进度）");
+  });
+  setInterval(function () { if (!video.paused && !stopped) beat(); }, HEARTBEAT);
+  window.addEventListener("pagehide", function () {
+    if (!session || stopped) return;
+    if (!video.paused) beat(undefined, true);
+    post("/api/learning/sessions/" + session.session + "/end", {}, true);
+  });
+
+  document.getElementById("fullscreen").addEventListener("click", function () {
+    // The box, not the video, goes full screen so the watermark stays on top.
+    if (document.fullscreenElement) document.exitFullscreen();
+    else if (box.requestFullscreen) box.requestFullscreen();
+  });
+
+  // --- the moving watermark ------------------------------------------------------------------
+  var mark = document.getElementById("watermark");
+  function moveMark() {
+    mark.style.left = (5 + Math.random() * 55) + "%";
+    mark.style.top = (5 + Math.random() * 80) + "%";
+  }
+  moveMark();
+  setInterval(moveMark, 8000);
+
+  // --- start ------------------------------------------------------------------------------------
+  function attach(url, resumeAt) {
+    if (window.Hls && window.Hls.isSupported()) {
+      if (hls) hls.destroy();
+      hls = new window.Hls({enableWorker: true, startPosition: resumeAt});
+      hls.on(window.Hls.Events.ERROR, function (_e, data) {
+        if (!data.fatal) return;  // hls.js reports recoverable errors during normal playback
+        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR && !stopped) {
+          // A signed URL may have expired (a long pause): fetch a freshly signed playlist.
+          var at = video.currentTime;
+          say("正在重新连接…", true);
+          setTimeout(function () { if (!stopped) attach(url, at); }, 1500);
+        } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+          hls.recoverMediaError();
+        } else {
+          stop("视频无法播放，请刷新页面重试。");
+        }
+      });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;  // Safari / iOS play HLS natively
+      video.addEventListener("loadedmetadata", function () { video.currentTime = resumeAt; }, {once: true});
+    } else {
+      stop("您的浏览器不支持在线播放，请使用最新版的 Chrome、Edge、Safari 或微信浏览器。");
+    }
+  }
+
+  post(cfg.startUrl, {chapter_id: parseInt(cfg.chapter, 10)}).then(function (res) {
+    if (res.status !== 201) return refused(res);
+    session = res.data;
+    frontier = session.frontier;
+    stretchStart = lastTime = session.resume_at;
+    showProgress({frontier: session.frontier, watched_share: session.watched_share, completed: session.completed});
+    say(session.resume_at > 0 ? "已为您定位到上次观看的位置，点击播放继续学习。" : "点击播放开始学习。");
+    root.dataset.session = session.session;
+    attach(session.playlist_url, session.resume_at);
+  }, function () { say("网络错误，请刷新页面重试。", true); });
+})();
