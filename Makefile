@@ -31,9 +31,12 @@ migrate: venv vendor
 
 demo: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py make_demo_videos --seconds 30
 
 run: demo
 	@echo "平台地址：http://127.0.0.1:$(PORT)/  （管理后台 /admin/，开发者发件箱 /dev/outbox/）"
+	@trap 'kill 0' EXIT; \
+	if [ -z "$$REDIS_URL" ]; then $(BIN)/celery -A config worker -P solo --loglevel=warning & fi; \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # Debian packages the tests use: a real browser, CJK fonts, ffmpeg, pdftotext.

@@ -14,6 +14,7 @@ urlpatterns = [
     path("courses/", include("cpe.catalog.urls")),
     path("orders/", include("cpe.orders.urls")),
     path("learn/", include("cpe.learning.urls")),
+    path("reporting/", include("cpe.reporting.urls")),
     path("invoices/", include("cpe.invoicing.urls")),
     path("sandbox/", include("cpe.sandbox.urls")),
     path("dev/outbox/", notice_views.dev_outbox, name="dev_outbox"),

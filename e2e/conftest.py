@@ -92,3 +92,36 @@ def agreement_v1(demo_accounts):
     from cpe.agreements.models import AgreementVersion
 
     return AgreementVersion.objects.get(version="1.0")
+
+
+# --- phones with a phone's user agent (added for the buying journeys) ---------------------------
+IPHONE_SAFARI_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+                    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+
+
+@pytest.fixture
+def new_phone_page(browser, live_server, request):
+    """Like `new_page`, but the context is a phone: iPhone Safari user agent (the server picks
+    phone-only features such as the payment channels from it), touch, mobile viewport.
+    new_phone_page(375, 812) opens a page in a new context; on failure every page is
+    screenshotted as FAILED-<test>-phone<i>-<j>.png."""
+    contexts = []
+
+    def _new_phone_page(width: int = 375, height: int = 812):
+        context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                      viewport={"width": width, "height": height},
+                                      user_agent=IPHONE_SAFARI_UA, is_mobile=True, has_touch=True)
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _new_phone_page
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for i, context in enumerate(contexts, 1):
+        if failed:
+            for j, page in enumerate(context.pages, 1):
+                try:
+                    shot(page, f"FAILED-{request.node.name}-phone{i}-{j}")
+                except Exception:  # a crashed page must not hide the real failure
+                    pass
+        context.close()

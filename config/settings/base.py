@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "cpe.learning",
     "cpe.orders",
     "cpe.invoicing",
+    "cpe.reporting",
     "cpe.sandbox",
     "cpe.backoffice",
 ]
@@ -180,6 +181,14 @@ PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "") == "1"
 # The platform's public base URL (notify and return URLs, QR codes on invoices/certificates).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.local.LocalInvoiceProvider")
+
+# Learning (cpe/learning): heartbeat cadence, where transcoded courseware lives, and how
+# segments are delivered in production (nginx internal location, X-Accel-Redirect).
+LEARNING_HEARTBEAT_SECONDS = int(os.environ.get("LEARNING_HEARTBEAT_SECONDS", "30"))
+LEARNING_SIGNED_URL_TTL = int(os.environ.get("LEARNING_SIGNED_URL_TTL", "600"))
+COURSEWARE_ROOT = Path(os.environ.get("COURSEWARE_ROOT", VAR_DIR / "courseware"))
+COURSEWARE_ACCEL_PREFIX = os.environ.get("COURSEWARE_ACCEL_PREFIX", "")
+COURSEWARE_SERVE_DIRECT = False
 
 # Field encryption (cpe/core/crypto.py): keys from the environment, or a file
 # generated on first run in the embedded default (local settings only).

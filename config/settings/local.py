@@ -2,7 +2,7 @@
 import secrets
 
 from .base import *  # noqa: F401,F403
-from .base import VAR_DIR
+from .base import REDIS_URL, VAR_DIR
 
 DEBUG = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
@@ -19,3 +19,17 @@ FIELD_KEYS_FILE = VAR_DIR / "keys" / "field-keys.json"
 PAYMENT_SANDBOX = True
 import os as _os
 SITE_URL = _os.environ.get("SITE_URL", f"http://127.0.0.1:{_os.environ.get('PORT', '8000')}")
+
+# Segments served by Django only here (one person trying it); nginx in production.
+COURSEWARE_SERVE_DIRECT = True
+# Background jobs without Redis: a Celery worker on a filesystem transport, which `make run`
+# starts, so a transcode never runs inside a web request. With REDIS_URL set, Redis is used.
+if not REDIS_URL:  # noqa: F405
+    CELERY_TASK_ALWAYS_EAGER = False
+    CELERY_BROKER_URL = "filesystem://"
+    _celery_dir = VAR_DIR / "celery"
+    _celery_dir.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir), "data_folder_out": str(_celery_dir),
+        "visibility_timeout": 6 * 3600,
+    }

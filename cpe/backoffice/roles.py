@@ -6,11 +6,13 @@ ROLES = {
         "accounts.view_user", "accounts.set_correction_hold", "accounts.view_loginrecord",
         "agreements.view_agreementversion", "agreements.add_agreementversion",
         "notices.view_outboundmessage",
+        "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
     ]),
     "content_editor": ("内容编辑", [
         "agreements.view_agreementversion",
         *[f"catalog.{op}_{m}" for m in ("trainingyear", "course", "chapter", "product")
           for op in ("view", "add", "change")],
+        "learning.view_chaptervideo", "learning.add_chaptervideo", "learning.change_chaptervideo",
     ]),
     "finance": ("财务人员", [
         "accounts.view_user", "orders.view_order", "orders.view_paymentnotification",
@@ -24,5 +26,6 @@ ROLES = {
         "core.view_auditevent", "agreements.view_agreementacceptance", "agreements.view_agreementversion",
         "accounts.view_loginrecord", "accounts.view_user", "accounts.view_identitychangerequest",
         "orders.view_order", "orders.view_paymentnotification", "orders.view_refund", "invoicing.view_invoice",
+        "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
     ]),
 }

@@ -117,6 +117,11 @@ class Invoice(models.Model):
         return fen_to_yuan(self.total_fen)
 
     @property
+    def total_display(self):
+        """"¥198.00", or "-¥198.00" on a red-letter invoice."""
+        return ("-" if self.total_fen < 0 else "") + "¥" + fen_to_yuan(abs(self.total_fen))
+
+    @property
     def net_yuan(self):
         return fen_to_yuan(self.net_fen)
 

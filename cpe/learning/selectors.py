@@ -6,12 +6,22 @@ from .models import Enrolment, EnrolmentStatus
 
 def enrolments_for_dashboard(user, at=None):
     """The learner's enrolments with their state (valid / expired / closed), newest first."""
+    from django.db.models import Prefetch
+
+    from cpe.catalog.models import Course
+
     at = at or timezone.now()
     rows = []
-    for e in Enrolment.objects.filter(user=user).select_related("product", "year", "order").order_by("-valid_from"):
+    published = Course.objects.filter(is_published=True).order_by("position", "id")
+    enrolments = (Enrolment.objects.filter(user=user).select_related("product__course", "year", "order")
+                  .prefetch_related(Prefetch("year__courses", queryset=published)).order_by("-valid_from"))
+    for e in enrolments:
         e.state = policy.enrolment_state(closed=e.status == EnrolmentStatus.CLOSED,
                                          window=policy.Window(e.valid_from, e.valid_until), at=at)
-        e.days_left = max(0, (e.valid_until - at).days) if e.state == "valid" else 0
+        # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
+        e.days_left = -((at - e.valid_until) // timezone.timedelta(days=1)) if e.state == "valid" else 0
+        # The courses it opens: all the year's courses, or the one course (SPEC §3.3).
+        e.courses = [e.product.course] if e.product.course_id else list(e.year.courses.all())
         rows.append(e)
     return rows
 

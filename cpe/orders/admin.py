@@ -2,11 +2,15 @@
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
+
+from cpe.core.money import fen_to_yuan
 
 from cpe.core.errors import ApplicationError
 
 from . import services
 from .models import Order, PaymentNotification, Refund
+from .policy import refund_deadline
 from .states import RefundStatus
 
 
@@ -23,7 +27,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
-    list_display = ["number", "user", "subject", "amount_fen", "status", "gateway", "created_at", "paid_at"]
+    list_display = ["number", "user", "subject", "amount", "status", "gateway", "created_at", "paid_at"]
+
+    @admin.display(description="金额（元）")
+    def amount(self, obj):
+        return fen_to_yuan(obj.amount_fen)
     list_filter = ["status", "gateway", "product__year"]
     search_fields = ["number", "gateway_txn_id"]
     date_hierarchy = "created_at"
@@ -40,13 +48,32 @@ class PaymentNotificationAdmin(ReadOnlyAdmin):
 class RefundAdmin(admin.ModelAdmin):
     """The refund queue: approve (pays back through the same gateway) or reject with a note."""
 
-    list_display = ["refund_no", "order", "amount_fen", "status", "requested_at", "decided_by"]
+    list_display = ["refund_no", "order", "learner", "amount", "status", "requested_at", "decided_by"]
     list_filter = ["status"]
     search_fields = ["refund_no", "order__number"]
-    fields = ["refund_no", "order", "amount_fen", "reason", "status", "requested_at", "decided_at", "decided_by",
-              "gateway_refund_id", "refunded_at", "last_error", "decision_note"]
+    fields = ["refund_no", "order", "learner", "amount", "payment", "refund_deadline", "reason", "status",
+              "requested_at", "decided_at", "decided_by", "gateway_refund_id", "refunded_at", "last_error",
+              "decision_note"]
     readonly_fields = [f for f in fields if f != "decision_note"]
     change_form_template = "admin/orders/refund/change_form.html"
+
+    @admin.display(description="学员")
+    def learner(self, obj):
+        return f"{obj.order.user.name}（{obj.order.user.mobile_masked}）"
+
+    @admin.display(description="退款金额（元）")
+    def amount(self, obj):
+        return fen_to_yuan(obj.amount_fen)
+
+    @admin.display(description="原支付")
+    def payment(self, obj):
+        o = obj.order
+        return f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{timezone.localtime(o.paid_at):%Y-%m-%d %H:%M}" if o.paid_at else "-"
+
+    @admin.display(description="退款申请截止")
+    def refund_deadline(self, obj):
+        o = obj.order
+        return f"{timezone.localtime(refund_deadline(o.paid_at)):%Y-%m-%d %H:%M}" if o.paid_at else "-"
 
     def has_add_permission(self, request):
         return False
@@ -62,23 +89,32 @@ class RefundAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         """Only the approve/reject buttons change anything (response_change)."""
 
-    def response_change(self, request, obj):
-        approve, reject = "_approve" in request.POST, "_reject" in request.POST
-        if approve or reject:
-            note = request.POST.get("decision_note", "")
-            try:
-                if approve:
-                    refund = services.refund_approve(refund_id=obj.pk, reviewer=request.user, note=note)
-                    if refund.status == RefundStatus.SUCCEEDED:
-                        self.message_user(request, f"已退款 {refund.amount_fen / 100:.2f} 元，课程已关闭。")
-                    else:
-                        self.message_user(request, f"退款处理中：{refund.get_status_display()} {refund.last_error}",
-                                          messages.WARNING)
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Decisions are taken here, outside the admin's request-wide transaction: approving
+        commits `processing` before the gateway is called (refund_approve's crash safety),
+        and the gateway call must never run inside an open database transaction."""
+        if request.method == "POST" and object_id and ("_approve" in request.POST or "_reject" in request.POST):
+            obj = self.get_object(request, object_id)
+            if obj is None or not self.has_change_permission(request, obj):
+                from django.core.exceptions import PermissionDenied
+                raise PermissionDenied
+            return self._decide(request, obj)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _decide(self, request, obj):
+        note = request.POST.get("decision_note", "")
+        try:
+            if "_approve" in request.POST:
+                refund = services.refund_approve(refund_id=obj.pk, reviewer=request.user, note=note)
+                if refund.status == RefundStatus.SUCCEEDED:
+                    self.message_user(request, f"已退款 {fen_to_yuan(refund.amount_fen)} 元，课程已关闭。")
                 else:
-                    services.refund_reject(refund_id=obj.pk, reviewer=request.user, note=note)
-                    self.message_user(request, "已驳回。")
-            except ApplicationError as exc:
-                self.message_user(request, exc.message, messages.ERROR)
-                return redirect(request.path)
-            return redirect(reverse("admin:orders_refund_changelist"))
-        return super().response_change(request, obj)
+                    self.message_user(request, "已批准，支付平台暂未确认退款，系统将自动重试；"
+                                               "可在本页查看最新状态。", messages.WARNING)
+            else:
+                services.refund_reject(refund_id=obj.pk, reviewer=request.user, note=note)
+                self.message_user(request, "已驳回。")
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return redirect(request.path)
+        return redirect(reverse("admin:orders_refund_changelist"))

@@ -32,12 +32,16 @@ def order_expired(created_at: datetime, at: datetime) -> bool:
     return at >= order_pay_deadline(created_at)
 
 
-def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool) -> Decision:
-    """One valid holding of a product at a time (SPEC §4.1)."""
+def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool,
+                      covered_by_annual: bool = False) -> Decision:
+    """One valid holding of a product at a time (SPEC §4.1). A single course that a valid
+    annual course of its year already opens is not sold again (it would be paid twice)."""
     if not product_active or not year_open:
         return Decision(False, "not_on_sale", "该课程目前不在售。")
     if holds_valid:
         return Decision(False, "already_held", "您已购买该课程且仍在有效期内，无需重复购买。")
+    if covered_by_annual:
+        return Decision(False, "covered_by_annual", "您已购买的年度课程包含该课程，且仍在有效期内，无需单独购买。")
     return Decision(True)
 
 

@@ -10,6 +10,14 @@ def holds_valid(user, product, at) -> bool:
                                     valid_from__lte=at, valid_until__gt=at).exists()
 
 
+def covered_by_annual(user, product, at) -> bool:
+    """A single course whose year's annual course the learner holds valid."""
+    if not product.course_id:
+        return False
+    return Enrolment.objects.filter(user=user, year_id=product.year_id, product__kind="annual",
+                                    status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at).exists()
+
+
 def year_task_complete(user, year) -> bool:
     """Whether the learner has completed the year's training task. The credits issue fills
     this in from the credit ledger; until then nobody has completed anything."""

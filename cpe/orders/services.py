@@ -48,7 +48,8 @@ def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=Non
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)  # one purchase decision per learner at a time
         decision = policy.purchase_decision(holds_valid=selectors.holds_valid(user, product, at),
-                                            product_active=product.is_active, year_open=product.year.is_open)
+                                            product_active=product.is_active, year_open=product.year.is_open,
+                                            covered_by_annual=selectors.covered_by_annual(user, product, at))
         if not decision.allowed:
             raise OrderError(decision.code, decision.message)
         open_order = (Order.objects.filter(user=user, product=product, status=OrderStatus.PENDING,

@@ -74,6 +74,8 @@ def test_order_pay_timeout(age, expired):
     (False, True, False, False, "not_on_sale"),
 ])
 def test_purchase(holds, active, open_, allowed, code):
+    assert not policy.purchase_decision(holds_valid=False, product_active=True, year_open=True,
+                                        covered_by_annual=True).allowed
     d = policy.purchase_decision(holds_valid=holds, product_active=active, year_open=open_)
     assert (d.allowed, d.code) == (allowed, code)
 

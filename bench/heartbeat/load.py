@@ -1,0 +1,78 @@
+"""The load generator, run as its own process: keep-alive HTTP/1.1 over asyncio streams (no
+third-party client). Each connection cycles through its share of simulated learners; a
+learner claims exactly the time that passed on this clock since its previous report, which is
+what an honest 1x player earns; the sum acknowledged per learner is written out for the check.
+
+usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json
+PHASE: bare | django | django_anon | heartbeat"""
+import asyncio
+import json
+import sys
+import time
+
+
+async def run_conn(port, phase, deadline, learners, lat, errors, earned):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    state = {lr["key"]: {"seq": 0, "pos": 0.0, "t": None} for lr in learners}
+    i = 0
+    while time.perf_counter() < deadline:
+        lr = learners[i % len(learners)]
+        i += 1
+        cookie = f"sessionid={lr['sid']}; csrftoken={lr['csrf']}"
+        if phase == "bare":
+            req, claim = b"GET /bare/ HTTP/1.1\r\nHost: b\r\n\r\n", None
+        elif phase == "django_anon":
+            req, claim = b"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\n\r\n", None
+        elif phase == "django":
+            req, claim = f"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n".encode(), None
+        else:
+            st = state[lr["key"]]
+            now = time.perf_counter()
+            if st["t"] is None:
+                st["t"] = now - 30.0  # the sessions were opened (seeded) well before the run
+            claim = round(max(0.0, now - st["t"] - 0.2), 3)  # 0.2 s less than this clock's time
+            st["seq"] += 1
+            body = json.dumps({"seq": st["seq"], "start": st["pos"], "position": round(st["pos"] + claim, 3)})
+            req = (f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\n"
+                   f"Cookie: {cookie}\r\nX-CSRFToken: {lr['csrf']}\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+        t0 = time.perf_counter()
+        writer.write(req)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        payload = await reader.readexactly(length) if length else b""
+        lat.append(time.perf_counter() - t0)
+        if status != 200:
+            errors.append(status)
+            if len(errors) < 3:
+                print("error", status, payload[:200], file=sys.stderr)
+            continue
+        if claim is not None:
+            st["t"] = now
+            st["pos"] = round(st["pos"] + claim, 3)
+            earned[lr["key"]] = st["pos"]
+    writer.close()
+
+
+async def main():
+    port, phase, seconds, conns = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+    learners = json.load(open(sys.argv[5]))
+    lat, errors, earned = [], [], {}
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned)
+                           for c in range(conns)))
+    elapsed = time.perf_counter() - start
+    lat.sort()
+    out = {"phase": phase, "requests": len(lat), "rps": len(lat) / elapsed, "errors": len(errors),
+           "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0, "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0,
+           "earned": earned}
+    json.dump(out, open(sys.argv[6], "w"))
+
+
+asyncio.run(main())

@@ -1,0 +1,176 @@
+"""bench/heartbeat: heartbeat throughput against a bare WSGI app and a trivial Django view, in one
+run, same gunicorn settings (gthread) and load; PostgreSQL + Redis as in production.
+
+    .venv/bin/python bench/heartbeat/run.py [--learners 20000] [--seconds 20] [--connections 16]
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_learning,
+dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/14, flushed).
+Last line: RESULT heartbeat_per_django=… heartbeat_per_wsgi=… p99_ms=… errors=… lost=…"""
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--learners", type=int, default=20000)
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4)
+    args = ap.parse_args()
+    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_learning")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "CACHE_KEY_PREFIX": "cpebench",
+           "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings", "PYTHONPATH": str(ROOT),
+           "DB_POOL_MAX": str(args.threads + 1)}
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+
+    import psycopg
+    import redis
+
+    dbname = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{dbname}"')
+    redis.Redis.from_url(redis_url).flushdb()
+    t = time.time()
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    print(f"migrated in {time.time() - t:.0f}s", flush=True)
+
+    import django
+
+    django.setup()
+    learners = seed(args.learners)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-hb-"))
+    (tmp / "learners.json").write_text(json.dumps(learners))
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-k", "gthread", "-w", str(args.workers),
+                               "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                               "--keep-alive", "30", "bench.heartbeat.wsgi:application"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        results = {}
+        for phase in ("bare", "django_anon", "django", "heartbeat"):
+            subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, "3", str(args.connections),
+                            str(tmp / "learners.json"), str(tmp / "warm.json")], check=True, env=env) \
+                if phase != "heartbeat" else None
+            out = tmp / f"{phase}.json"
+            subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, str(args.seconds),
+                            str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)
+            results[phase] = json.loads(out.read_text())
+            r = results[phase]
+            print(f"{phase:12s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+                  f"errors {r['errors']}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    lost, checked = check(results["heartbeat"]["earned"])
+    hb, dj, bare = results["heartbeat"], results["django"], results["bare"]
+    print(f"ratios: heartbeat/django(signed-in) {hb['rps'] / dj['rps']:.2f}  "
+          f"heartbeat/django(anonymous) {hb['rps'] / results['django_anon']['rps']:.2f}  "
+          f"heartbeat/wsgi {hb['rps'] / bare['rps']:.2f}  (target >= 1.0 and >= 0.5, p99 < 100 ms)")
+    print(f"credit check: {checked} learners' stored seconds compared with what they earned, {lost} differ")
+    print(f"RESULT heartbeat_per_django={hb['rps'] / dj['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
+          f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}")
+
+
+def seed(n):
+    """n learners with a paid annual course, a signed-in web session (in Redis) and an open
+    play session on a 10-hour chapter, made in bulk."""
+    from datetime import timedelta
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.utils import timezone
+
+    from cpe.accounts.models import User
+    from cpe.agreements import selectors as agreement_selectors
+    from cpe.agreements.services import agreement_publish
+    from cpe.catalog.models import Chapter, Course, Product, TrainingYear
+    from cpe.learning.models import ChapterProgress, Enrolment, PlaySession
+    from cpe.orders.models import Order
+
+    t = time.time()
+    now = timezone.now()
+    v1 = agreement_publish(version="1.0", title="协议", body="正文", is_minor=False,
+                           effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+    year = TrainingYear.objects.create(year=2026)
+    course = Course.objects.create(year=year, code="B1", title="基准课程", category="professional", credit_hours=10)
+    chapter = Chapter.objects.create(course=course, position=1, title="十小时章节", duration_seconds=36000)
+    product = Product.objects.create(code="B-ANNUAL", title="基准年度课程", year=year, price_fen=100)
+    pw = User(username="x")
+    pw.set_password("bench-password-2026")
+    users = User.objects.bulk_create(
+        [User(username=f"b{i}", name="基准学员", password=pw.password, id_number=f"15010219900101{i:04d}",
+              mobile=f"139{i:08d}", ais_status="found") for i in range(n)], batch_size=2000)
+    # The agreement gate reads the accepted version from the session (set below), as it does
+    # for a learner who accepted at sign-in.
+    orders = Order.objects.bulk_create(
+        [Order(number=f"B{i:010d}", user=u, product=product, subject="基准", amount_fen=100, validity_days=90,
+               status="paid", created_at=now, paid_at=now - timedelta(minutes=5)) for i, u in enumerate(users)],
+        batch_size=2000)
+    enrolments = Enrolment.objects.bulk_create(
+        [Enrolment(user=o.user, product=product, order=o, year=year, valid_from=o.paid_at,
+                   valid_until=o.paid_at + timedelta(days=90)) for o in orders], batch_size=2000)
+    ChapterProgress.objects.bulk_create([ChapterProgress(user=u, chapter=chapter) for u in users], batch_size=2000)
+    started = now - timedelta(seconds=30)
+    sessions = PlaySession.objects.bulk_create(
+        [PlaySession(key=secrets.token_hex(16), user=e.user, enrolment=e, chapter=chapter, ip="127.0.0.1",
+                     started_at=started, last_at=started, play_until_check=10 ** 9) for e in enrolments],
+        batch_size=2000)
+    required = agreement_selectors.required_major_id(now)
+    out = []
+    for u, s in zip(users, sessions):
+        store = SessionStore()
+        store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(u.pk), "cpe.accounts.auth.IdentifierBackend"
+        store[HASH_SESSION_KEY] = u.get_session_auth_hash()
+        store["agreement_ok"] = required
+        store.create()
+        u.session_key = store.session_key
+        out.append({"key": s.key, "sid": store.session_key, "csrf": secrets.token_hex(16)})
+    User.objects.bulk_update(users, ["session_key"], batch_size=2000)
+    print(f"seeded {n} learners with open play sessions in {time.time() - t:.0f}s", flush=True)
+    return out
+
+
+def check(earned):
+    """Stored credit (the union of credited intervals) must equal, per learner, exactly what its
+    simulated player earned (to the millisecond the client rounds to)."""
+    from cpe.learning.models import ChapterProgress, PlaySession
+
+    by_key = dict(PlaySession.objects.filter(key__in=list(earned)).values_list("key", "user_id"))
+    stored = dict(ChapterProgress.objects.filter(user_id__in=list(by_key.values()))
+                  .values_list("user_id", "watched_seconds"))
+    lost = sum(1 for k, secs in earned.items() if abs(stored.get(by_key[k], 0.0) - secs) > 0.0015)
+    return lost, len(earned)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The AIS simulator for the tests: `python -m ais_sim` started once per session in a
+subprocess on a free loopback port (its own SQLite file), reset before each test that asks
+for it. Tests talk to it over real HTTP."""
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from cpe.reporting.clients.http import HttpAisClient
+
+ROOT = Path(__file__).resolve().parents[3]
+TEST_PROVIDER = "CPE-TEST"
+TEST_SECRET = "test-secret-for-the-contract-tests"
+
+
+class Sim:
+    """Handle on a running simulator: its URL and the admin endpoints of ais_sim/README.md."""
+
+    def __init__(self, url: str, proc: subprocess.Popen, db: Path):
+        self.url, self.proc, self.db = url, proc, db
+        self.http = requests.Session()
+        self.http.trust_env = False
+
+    def admin(self, method: str, path: str, json=None) -> dict:
+        r = self.http.request(method, self.url + path, json=json, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def reset(self):
+        self.admin("POST", "/_sim/reset")
+
+    def seed(self, *persons: dict) -> list[dict]:
+        return self.admin("POST", "/_sim/persons", {"persons": list(persons)})["persons"]
+
+    def fault(self, **rule) -> list[dict]:
+        return self.admin("POST", "/_sim/faults", rule)["faults"]
+
+    def requests(self) -> list[dict]:
+        return self.admin("GET", "/_sim/requests")["requests"]
+
+    def credits(self, **params) -> list[dict]:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return self.admin("GET", "/_sim/credits" + (f"?{query}" if query else ""))["items"]
+
+    def client(self, **overrides) -> "RecordingClient":
+        return RecordingClient(self, **overrides)
+
+
+class RecordingClient(HttpAisClient):
+    """The real adapter pointed at the test simulator, with waits recorded instead of slept and
+    exchanges kept in memory (tests that check the database use the default recorder)."""
+
+    def __init__(self, sim: Sim, **overrides):
+        self.sleeps, self.exchanges = [], []
+        defaults = dict(base_url=sim.url, provider_code=TEST_PROVIDER, secret=TEST_SECRET, timeout=(2, 5),
+                        max_retries=3, sleep=self.sleeps.append, recorder=self._remember)
+        defaults.update(overrides)
+        super().__init__(**defaults)
+
+    def _remember(self, **entry):
+        self.exchanges.append(entry)
+
+
+def start_simulator(tmp_dir: Path, *extra: str, env_extra: dict | None = None, port_args=("--port", "0")):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIS_")}
+    env.update({"AIS_PROVIDER_CODE": TEST_PROVIDER, "AIS_SECRET": TEST_SECRET, "PYTHONUNBUFFERED": "1"})
+    env.update(env_extra or {})
+    db = tmp_dir / "ais_sim.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "ais_sim", "--host", "127.0.0.1", *port_args, "--db", str(db),
+                             *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(20)
+    match = re.search(r"listening on (http://\S+)", lines[0] if lines else "")
+    if not match:
+        proc.kill()
+        raise RuntimeError(f"the AIS simulator did not start: {lines!r} {proc.stderr.read()[-2000:]!r}")
+    sim = Sim(match.group(1), proc, db)
+    for _ in range(50):
+        try:
+            sim.admin("GET", "/_sim/health")
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return sim
+
+
+def stop_simulator(sim: Sim):
+    sim.proc.terminate()
+    try:
+        sim.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        sim.proc.kill()
+    for stream in (sim.proc.stdout, sim.proc.stderr):
+        stream.close()
+
+
+@pytest.fixture(scope="session")
+def ais_sim_server(tmp_path_factory):
+    sim = start_simulator(tmp_path_factory.mktemp("ais_sim"))
+    yield sim
+    stop_simulator(sim)
+
+
+@pytest.fixture
+def ais_sim(ais_sim_server):
+    """A simulator with an empty store and no faults."""
+    ais_sim_server.reset()
+    yield ais_sim_server
+    ais_sim_server.admin("DELETE", "/_sim/faults")
+
+
+@pytest.fixture
+def ais_settings(settings, ais_sim):
+    """Point the platform's adapter (get_client) at the test simulator."""
+    settings.AIS_BASE_URL = ais_sim.url
+    settings.AIS_PROVIDER_CODE = TEST_PROVIDER
+    settings.AIS_SECRET = TEST_SECRET
+    settings.AIS_TIMEOUT = (2, 5)
+    settings.AIS_MAX_RETRIES = 2
+    settings.AIS_BACKOFF_BASE = 0.01
+    settings.AIS_BACKOFF_CAP = 0.05
+    return settings
