@@ -6,9 +6,11 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+AIS_PORT ?= 8900
+AIS_SIM_DB ?= var/ais_sim.sqlite3
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv vendor sysdeps migrate demo clean
+.PHONY: run test venv vendor sysdeps migrate demo clean ais-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,11 +35,19 @@ demo: migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py make_demo_videos --seconds 30
 
+# The platform, a Celery worker (filesystem transport unless REDIS_URL is set) and the AIS
+# simulator on loopback, seeded so that the demo learner is found.
 run: demo
-	@echo "平台地址：http://127.0.0.1:$(PORT)/  （管理后台 /admin/，开发者发件箱 /dev/outbox/）"
+	@echo "平台地址：http://127.0.0.1:$(PORT)/  （管理后台 /admin/，开发者发件箱 /dev/outbox/，AIS 模拟器 127.0.0.1:$(AIS_PORT)）"
 	@trap 'kill 0' EXIT; \
+	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo & \
 	if [ -z "$$REDIS_URL" ]; then $(BIN)/celery -A config worker -P solo --loglevel=warning & fi; \
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	sleep 1; AIS_BASE_URL=http://127.0.0.1:$(AIS_PORT) $(BIN)/python manage.py ais_check --username demo-learner; \
+	AIS_BASE_URL=http://127.0.0.1:$(AIS_PORT) SITE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# The AIS simulator alone (demo provider code and secret: .env.example).
+ais-sim: venv
+	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo
 
 # Debian packages the tests use: a real browser, CJK fonts, ffmpeg, pdftotext.
 SYSPKGS := chromium fonts-noto-cjk ffmpeg poppler-utils

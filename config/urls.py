@@ -14,6 +14,8 @@ urlpatterns = [
     path("courses/", include("cpe.catalog.urls")),
     path("orders/", include("cpe.orders.urls")),
     path("learn/", include("cpe.learning.urls")),
+    path("exams/", include("cpe.exams.urls")),
+    path("credits/", include("cpe.credits.urls")),
     path("reporting/", include("cpe.reporting.urls")),
     path("invoices/", include("cpe.invoicing.urls")),
     path("sandbox/", include("cpe.sandbox.urls")),

@@ -125,3 +125,23 @@ def new_phone_page(browser, live_server, request):
                 except Exception:  # a crashed page must not hide the real failure
                     pass
         context.close()
+
+
+@pytest.fixture(scope="session")
+def _e2e_ais_sim(tmp_path_factory):
+    """The AIS simulator as `make run` starts it (demo persons seeded), for every journey."""
+    from cpe.reporting.tests.conftest import start_simulator, stop_simulator
+
+    sim = start_simulator(tmp_path_factory.mktemp("e2e_ais_sim"), "--seed", "demo")
+    yield sim
+    stop_simulator(sim)
+
+
+@pytest.fixture(autouse=True)
+def _e2e_ais(settings, _e2e_ais_sim):
+    from cpe.reporting.tests.conftest import TEST_PROVIDER, TEST_SECRET
+
+    settings.AIS_BASE_URL = _e2e_ais_sim.url
+    settings.AIS_PROVIDER_CODE, settings.AIS_SECRET = TEST_PROVIDER, TEST_SECRET
+    settings.AIS_BACKOFF_BASE, settings.AIS_BACKOFF_CAP = 0.01, 0.05
+    _e2e_ais_sim.admin("POST", "/_sim/reset", {"keep_persons": True})

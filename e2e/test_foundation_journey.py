@@ -78,8 +78,8 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
     expect(learner).to_have_url(re.compile(r"/accounts/dashboard/$"))
     expect(learner.get_by_text("注册成功")).to_be_visible()
     expect(learner.get_by_text("尚未购买课程")).to_be_visible()
-    expect(learner.get_by_text("未核验", exact=True)).to_be_visible()
-    expect(learner.get_by_text("尚未核验您是否已纳入《内蒙古自治区会计人员信息管理系统》")).to_be_visible()
+    expect(learner.get_by_text("未纳入", exact=True)).to_be_visible()  # checked in the AIS at registration
+    expect(learner.get_by_text("您尚未纳入《内蒙古自治区会计人员信息管理系统》", exact=False)).to_be_visible()
     screenshot(learner, "dashboard-375")
     assert learners.count() == 1
     user = learners.get()

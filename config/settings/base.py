@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "cpe.learning",
     "cpe.orders",
     "cpe.invoicing",
+    "cpe.exams",
+    "cpe.credits",
     "cpe.reporting",
     "cpe.sandbox",
     "cpe.backoffice",
@@ -190,6 +192,19 @@ COURSEWARE_ROOT = Path(os.environ.get("COURSEWARE_ROOT", VAR_DIR / "courseware")
 COURSEWARE_ACCEL_PREFIX = os.environ.get("COURSEWARE_ACCEL_PREFIX", "")
 COURSEWARE_SERVE_DIRECT = False
 
+# The regional accounting personnel information system (AIS_INTERFACE.md): the HTTP adapter
+# in cpe/reporting/clients/; the embedded default is the simulator in ais_sim/ on loopback.
+AIS_CLIENT = os.environ.get("AIS_CLIENT", "cpe.reporting.clients.http.HttpAisClient")
+AIS_BASE_URL = os.environ.get("AIS_BASE_URL", "http://127.0.0.1:8900")
+AIS_PROVIDER_CODE = os.environ.get("AIS_PROVIDER_CODE", "CPE-DEMO")
+AIS_DEMO_SECRET = "ais-sim-demo-secret-not-for-production"
+AIS_SECRET = os.environ.get("AIS_SECRET", AIS_DEMO_SECRET)
+AIS_TIMEOUT = os.environ.get("AIS_TIMEOUT", "3.05,10")
+AIS_MAX_RETRIES = int(os.environ.get("AIS_MAX_RETRIES", "4"))
+AIS_BACKOFF_BASE = float(os.environ.get("AIS_BACKOFF_BASE", "0.5"))
+AIS_BACKOFF_CAP = float(os.environ.get("AIS_BACKOFF_CAP", "30"))
+AIS_RETRY_AFTER_MAX = float(os.environ.get("AIS_RETRY_AFTER_MAX", "120"))
+
 # Field encryption (cpe/core/crypto.py): keys from the environment, or a file
 # generated on first run in the embedded default (local settings only).
 FIELD_KEYS_FILE = None
@@ -210,4 +225,5 @@ CELERY_BEAT_SCHEDULE = {
     "resume-refunds": {"task": "cpe.orders.tasks.resume_refunds", "schedule": 300.0},
     "enrolment-reminders": {"task": "cpe.learning.tasks.enrolment_reminders", "schedule": 3600.0},
     "invoice-reverse-sweep": {"task": "cpe.invoicing.tasks.invoice_reverse_sweep", "schedule": 3600.0},
+    "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
 }

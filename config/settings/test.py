@@ -18,3 +18,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PAYMENT_SANDBOX = True
 COURSEWARE_SERVE_DIRECT = True
+# Tests never reach a simulator a developer left running on 8900: the ones that need the
+# AIS start their own (cpe/reporting/tests/conftest.py, e2e/conftest.py).
+AIS_BASE_URL = "http://127.0.0.1:9"
+AIS_MAX_RETRIES = 1
+AIS_BACKOFF_BASE = 0.01

@@ -15,6 +15,9 @@ AIS_EXPLANATIONS = {
 
 
 def dashboard_context(user) -> dict:
+    from cpe.credits.selectors import year_summaries
+
+    enrolments = enrolments_for_dashboard(user)
     blocked = [label for action, label in policy.HOLD_ACTION_LABELS.items()
                if not policy.hold_allows(action, on_hold=user.on_hold)]
     return {
@@ -22,7 +25,10 @@ def dashboard_context(user) -> dict:
         "ais_explanation": AIS_EXPLANATIONS[AisStatus(user.ais_status)],
         "hold_blocked": blocked,
         "minor_pending": user.minor_review == MinorReview.PENDING,
-        "enrolments": enrolments_for_dashboard(user),
+        "enrolments": enrolments,
+        # The years of the learner's enrolments and credit records: hours, progress, planner,
+        # certificates. A constant number of queries (credits.selectors.year_summaries).
+        "credit_years": year_summaries(user, years={e.year_id: e.year for e in enrolments}.values()),
         "id_masked": mask_id_number(user.id_number),
     }
 

@@ -15,6 +15,7 @@ from cpe.core.audit import audit_record
 from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
+from cpe.reporting.services import ais_check_after_registration
 
 from . import policy
 from .errors import AccountError
@@ -158,6 +159,7 @@ def user_register(*, id_number: str, name: str, email: str, mobile: str, employe
                 "self_supporting": capacity.needs_declaration,
             })
             agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
+            ais_check_after_registration(user)  # after commit: is the person in the AIS? (SPEC §1.9)
             if user.email:
                 _email_verification_send(user, user.email, at)
     except IntegrityError as exc:  # a concurrent registration won the unique index
@@ -326,6 +328,8 @@ def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str
             req.status = ChangeStatus.APPROVED if approve else ChangeStatus.REJECTED
             req.decided_at, req.decided_by, req.decision_note = at, reviewer, (note or "").strip()
             req.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+            if approve:
+                ais_check_after_registration(user)  # new name/ID: check the AIS again after commit
             audit_record(f"identity_change.{'approved' if approve else 'rejected'}", actor=reviewer,
                          subject=user, at=at, data={
                              "request": req.pk, "field": req.field,

@@ -7,6 +7,7 @@ ROLES = {
         "agreements.view_agreementversion", "agreements.add_agreementversion",
         "notices.view_outboundmessage",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
+        "reporting.view_aisexchange", "reporting.view_aisperson",
     ]),
     "content_editor": ("内容编辑", [
         "agreements.view_agreementversion",
@@ -27,5 +28,6 @@ ROLES = {
         "accounts.view_loginrecord", "accounts.view_user", "accounts.view_identitychangerequest",
         "orders.view_order", "orders.view_paymentnotification", "orders.view_refund", "invoicing.view_invoice",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
+        "reporting.view_aisexchange", "reporting.view_aisperson",
     ]),
 }

@@ -16,4 +16,6 @@ def fakes_off_in_production(app_configs, **kwargs):
         if path and getattr(import_string(path), "is_fake", False):
             errors.append(Error(f"{name} is an embedded stand-in ({path}) while DEBUG is off",
                                 id="cpe.E001"))
+    if getattr(settings, "AIS_SECRET", "") == getattr(settings, "AIS_DEMO_SECRET", None):
+        errors.append(Error("AIS_SECRET is the simulator's demo secret while DEBUG is off", id="cpe.E003"))
     return errors

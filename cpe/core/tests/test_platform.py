@@ -20,6 +20,9 @@ def test_deploy_check_refuses_fakes_without_debug(settings):
     settings.INVOICE_PROVIDER = "cpe.invoicing.providers.base.InvoiceProvider"
     errors = [e.id for e in run_checks(include_deployment_checks=True)]
     assert "cpe.E001" not in errors
+    assert "cpe.E003" in errors            # the AIS simulator's demo secret
+    settings.AIS_SECRET = "a-real-secret"
+    assert "cpe.E003" not in [e.id for e in run_checks(include_deployment_checks=True)]
 
 
 @pytest.mark.django_db

@@ -1,0 +1,122 @@
+"""The heartbeat's front door (ADR 0003 "Speed"): a WSGI route in front of Django's middleware
+for `POST /api/learning/sessions/<key>/heartbeat` carrying `X-Play-Token`, when the Redis hot
+path is on. Everything else (and a heartbeat without the token, or on the ORM path) goes to
+Django unchanged.
+
+Why outside the middleware stack: the request is authorised by the play token alone, so none
+of session, authentication, CSRF, messages, locale, htmx, single-session, agreement gate, axes
+or ratelimit has anything to do, yet on every request several of them would load the session
+and the user. What this door keeps of them: host validation (ALLOWED_HOSTS), the security
+headers SecurityMiddleware/XFrameOptionsMiddleware would add, `Cache-Control: no-store`, a
+body size limit, and the same validation (422) and answers as the documented ninja route
+(cpe/learning/api.py), whose `beat_body` it reuses. The judgement is `hotpath.beat`, the same
+function the ninja route calls, which applies `policy.heartbeat`.
+
+    application = wrap(get_wsgi_application())
+"""
+import json
+import logging
+import re
+
+log = logging.getLogger("cpe.learning.hotpath")
+ROUTE = re.compile(r"^/api/learning/sessions/([0-9a-f]{32})/heartbeat$")
+MAX_BODY = 4096
+
+
+def wrap(django_app):
+    from django.conf import settings
+    from django.db import close_old_connections, connections
+    from django.http.request import split_domain_port, validate_host
+
+    from cpe.learning import hotpath
+    from cpe.learning.api import beat_body
+    from cpe.learning.errors import LearningError
+
+    def headers(environ, body: bytes):
+        h = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+             ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
+             ("X-Frame-Options", "DENY"), ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
+             ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin")]
+        if settings.SECURE_HSTS_SECONDS and _secure(environ, settings):
+            v = f"max-age={settings.SECURE_HSTS_SECONDS}"
+            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                v += "; includeSubDomains"
+            h.append(("Strict-Transport-Security", v))
+        return h
+
+    def answer(environ, start_response, status: str, data):
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        start_response(status, headers(environ, body))
+        return [body]
+
+    def heartbeat(environ, start_response, key):
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        allowed = settings.ALLOWED_HOSTS or ([".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+        domain, _ = split_domain_port(host)
+        if not domain or not validate_host(domain, allowed):
+            return answer(environ, start_response, "400 Bad Request", {"detail": "bad host"})
+        if not hotpath.token_valid(key, environ["HTTP_X_PLAY_TOKEN"]):
+            return answer(environ, start_response, "401 Unauthorized", {"detail": "Unauthorized"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            return answer(environ, start_response, "413 Request Entity Too Large", {"detail": "body too large"})
+        try:
+            data = json.loads(environ["wsgi.input"].read(length) or b"null")
+        except ValueError:
+            return answer(environ, start_response, "400 Bad Request", {"detail": "Cannot parse request body"})
+        errors = hotpath_validate(data)
+        if errors:
+            return answer(environ, start_response, "422 Unprocessable Content", {"detail": errors})
+        try:
+            r = hotpath.beat(key=key, seq=data["seq"], start=float(data["start"]), position=float(data["position"]),
+                             ip=environ.get("REMOTE_ADDR") or None)
+        except LearningError as exc:
+            return answer(environ, start_response, f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
+                          {"code": exc.code, "message": exc.message})
+        finally:
+            if connections["default"].connection is not None:  # a rare write (flag, completion)
+                close_old_connections()
+        return answer(environ, start_response, "200 OK", beat_body(r))
+
+    def application(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" and "HTTP_X_PLAY_TOKEN" in environ:
+            m = ROUTE.match(environ.get("PATH_INFO", ""))
+            if m and hotpath.enabled():
+                try:
+                    return heartbeat(environ, start_response, m.group(1))
+                except Exception:
+                    log.exception("heartbeat failed")
+                    return answer(environ, start_response, "500 Internal Server Error", {"detail": "error"})
+        return django_app(environ, start_response)
+
+    return application
+
+
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
+
+
+def _secure(environ, settings) -> bool:
+    hdr = settings.SECURE_PROXY_SSL_HEADER
+    if hdr:
+        return environ.get(hdr[0], "") == hdr[1]
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def hotpath_validate(data) -> list:
+    """BeatIn's constraints (cpe/learning/api.py), as ninja reports them (422)."""
+    if not isinstance(data, dict):
+        return [{"type": "model_attributes_type", "loc": ["body", "payload"], "msg": "Input should be an object"}]
+    errors = []
+    seq = data.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > 2 ** 31:
+        errors.append({"type": "greater_than_equal", "loc": ["body", "payload", "seq"],
+                       "msg": "Input should be an integer >= 1"})
+    for name in ("start", "position"):
+        v = data.get(name)
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 86400:
+            errors.append({"type": "value_error", "loc": ["body", "payload", name],
+                           "msg": "Input should be a number in [0, 86400]"})
+    return errors
