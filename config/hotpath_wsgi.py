@@ -25,7 +25,8 @@ MAX_BODY = 4096
 
 def wrap(django_app):
     from django.conf import settings
-    from django.db import close_old_connections, connections
+    from django.core.signals import request_finished
+    from django.db import connections
     from django.http.request import split_domain_port, validate_host
 
     from cpe.learning import hotpath
@@ -77,8 +78,8 @@ def wrap(django_app):
             return answer(environ, start_response, f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
                           {"code": exc.code, "message": exc.message})
         finally:
-            if connections["default"].connection is not None:  # a rare write (flag, completion)
-                close_old_connections()
+            if connections["default"].connection is not None:  # a rare write (flag, completion):
+                request_finished.send(sender=None)  # Django's end of request: the connection goes back
         return answer(environ, start_response, "200 OK", beat_body(r))
 
     def application(environ, start_response):

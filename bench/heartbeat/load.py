@@ -34,7 +34,7 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned):
             st["seq"] += 1
             body = json.dumps({"seq": st["seq"], "start": st["pos"], "position": round(st["pos"] + claim, 3)})
             req = (f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\n"
-                   f"Cookie: {cookie}\r\nX-CSRFToken: {lr['csrf']}\r\nContent-Type: application/json\r\n"
+                   f"Cookie: {cookie}\r\nX-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\n"
                    f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
         t0 = time.perf_counter()
         writer.write(req)

@@ -11,3 +11,5 @@ ALLOWED_HOSTS = ["*"]
 FIELD_KEYS_FILE = VAR_DIR / "keys" / "bench-field-keys.json"
 ROOT_URLCONF = "bench.heartbeat.urls"
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "ERROR"}}
+# The heartbeat hot path (ADR 0003 "Speed"), as production sets it.
+LEARNING_HOTPATH = "redis"

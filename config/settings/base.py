@@ -191,6 +191,9 @@ LEARNING_SIGNED_URL_TTL = int(os.environ.get("LEARNING_SIGNED_URL_TTL", "600"))
 COURSEWARE_ROOT = Path(os.environ.get("COURSEWARE_ROOT", VAR_DIR / "courseware"))
 COURSEWARE_ACCEL_PREFIX = os.environ.get("COURSEWARE_ACCEL_PREFIX", "")
 COURSEWARE_SERVE_DIRECT = False
+# "redis": token-authenticated heartbeats judged against Redis with write-behind to PostgreSQL
+# (cpe/learning/hotpath.py); "orm": every heartbeat in PostgreSQL (no Redis needed).
+LEARNING_HOTPATH = os.environ.get("LEARNING_HOTPATH") or ("redis" if REDIS_URL else "orm")
 
 # The regional accounting personnel information system (AIS_INTERFACE.md): the HTTP adapter
 # in cpe/reporting/clients/; the embedded default is the simulator in ais_sim/ on loopback.
@@ -225,5 +228,6 @@ CELERY_BEAT_SCHEDULE = {
     "resume-refunds": {"task": "cpe.orders.tasks.resume_refunds", "schedule": 300.0},
     "enrolment-reminders": {"task": "cpe.learning.tasks.enrolment_reminders", "schedule": 3600.0},
     "invoice-reverse-sweep": {"task": "cpe.invoicing.tasks.invoice_reverse_sweep", "schedule": 3600.0},
+    "flush-heartbeats": {"task": "cpe.learning.tasks.flush_heartbeats", "schedule": float(LEARNING_HEARTBEAT_SECONDS)},
     "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
 }

@@ -111,6 +111,13 @@ def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_ag
     enrolment, state = selectors.enrolment_for(user, chapter, at)
     if state != "valid":
         raise _refuse(state)
+    key = secrets.token_hex(16)
+    hot = _hot()
+    if hot is not None:
+        # The hot path: the other players stop now, and what they earned is in PostgreSQL
+        # before this one reads the learner's progress.
+        hot.stream_switch(user.pk, key)
+        hot.flush_user(user.pk)
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()  # one start per account at a time
         PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
@@ -120,13 +127,38 @@ def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_ag
         resume = policy.resume_position(intervals=progress.intervals, last_position=progress.last_position,
                                         duration=duration)
         session = PlaySession.objects.create(
-            key=secrets.token_hex(16), user=user, enrolment=enrolment, chapter=chapter, web_session=web_session or "",
+            key=key, user=user, enrolment=enrolment, chapter=chapter, web_session=web_session or "",
             ip=ip, user_agent=(user_agent or "")[:300], started_at=at, last_at=at, last_position=resume, last_end=resume,
             play_until_check=policy.next_attention_check(rand()))
+    if hot is not None:
+        hot.session_opened(session, progress, duration)
     session.resume_at = resume
     session.progress = progress
     session.duration = duration
     return session
+
+
+def _hot():
+    """The Redis hot path module when it is in use (settings.LEARNING_HOTPATH / REDIS_URL)."""
+    from . import hotpath
+
+    return hotpath if hotpath.enabled() else None
+
+
+def progress_flush(user_id: int) -> None:
+    """Make a learner's stored progress current before reading it (course page, completion
+    checks of other apps). A no-op on the ORM path, where every heartbeat is stored at once."""
+    hot = _hot()
+    if hot is not None:
+        hot.flush_user(user_id)
+
+
+def play_session_owner(key: str):
+    """The learner a play session belongs to (for a request authenticated by its play token)."""
+    s = PlaySession.objects.select_related("user").filter(key=key).first()
+    if s is None:
+        raise _refuse("no_session")
+    return s.user
 
 
 def _load(user, key, *, lock=True) -> PlaySession:

@@ -39,6 +39,7 @@ def _gate(request, course, at):
 
 @login_required
 def course_detail(request, course_id):
+    services.progress_flush(request.user.pk)
     course = get_object_or_404(Course.objects.select_related("year"), pk=course_id, is_published=True)
     at = timezone.now()
     enrolment, refused = _gate(request, course, at)
@@ -53,6 +54,7 @@ def course_detail(request, course_id):
 @login_required
 @never_cache
 def chapter_player(request, chapter_id):
+    services.progress_flush(request.user.pk)
     chapter = get_object_or_404(Chapter.objects.select_related("course__year"), pk=chapter_id,
                                 course__is_published=True)
     at = timezone.now()

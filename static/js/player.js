@@ -24,10 +24,18 @@
     statusEl.className = "player-status" + (isError ? " error" : "");
   }
 
+  /* Start: the session cookie + CSRF token. Then the play session's own token (X-Play-Token),
+   * which the server checks without loading the sign-in session (the heartbeat's fast path). */
+  function headers() {
+    var h = {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf};
+    if (session && session.token) h["X-Play-Token"] = session.token;
+    return h;
+  }
+
   function post(url, body, keepalive) {
     return fetch(url, {
       method: "POST", credentials: "same-origin", keepalive: !!keepalive,
-      headers: {"Content-Type": "application/json", "X-CSRFToken": cfg.csrf},
+      headers: headers(),
       body: JSON.stringify(body || {})
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) { return {status: r.status, data: data}; });
