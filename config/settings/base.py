@@ -229,5 +229,6 @@ CELERY_BEAT_SCHEDULE = {
     "enrolment-reminders": {"task": "cpe.learning.tasks.enrolment_reminders", "schedule": 3600.0},
     "invoice-reverse-sweep": {"task": "cpe.invoicing.tasks.invoice_reverse_sweep", "schedule": 3600.0},
     "flush-heartbeats": {"task": "cpe.learning.tasks.flush_heartbeats", "schedule": float(LEARNING_HEARTBEAT_SECONDS)},
+    "ais-report-sweep": {"task": "cpe.reporting.tasks.ais_report_sweep_task", "schedule": 60.0},
     "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
 }

@@ -36,6 +36,9 @@ def demo_seed() -> list[tuple[str, str, str]]:
                                body=AGREEMENT_V1.read_text(), is_minor=False,
                                effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
     _demo_catalog(now)
+    from cpe.exams.demo import seed_question_banks
+
+    seed_question_banks()
     accounts = []
     learner = User.objects.filter(username="demo-learner").first()
     if learner is None:

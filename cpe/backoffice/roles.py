@@ -8,12 +8,16 @@ ROLES = {
         "notices.view_outboundmessage",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
         "reporting.view_aisexchange", "reporting.view_aisperson",
+        "reporting.view_aisreport", "reporting.retry_aisreport", "reporting.reconcile_aisreport",
+        "reporting.view_exportjob", "reporting.export_results",
+        "credits.view_creditrecord", "credits.view_certificate",
     ]),
     "content_editor": ("内容编辑", [
         "agreements.view_agreementversion",
         *[f"catalog.{op}_{m}" for m in ("trainingyear", "course", "chapter", "product")
           for op in ("view", "add", "change")],
         "learning.view_chaptervideo", "learning.add_chaptervideo", "learning.change_chaptervideo",
+        "exams.view_question", "exams.add_question", "exams.change_question",
     ]),
     "finance": ("财务人员", [
         "accounts.view_user", "orders.view_order", "orders.view_paymentnotification",
@@ -29,5 +33,7 @@ ROLES = {
         "orders.view_order", "orders.view_paymentnotification", "orders.view_refund", "invoicing.view_invoice",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
         "reporting.view_aisexchange", "reporting.view_aisperson",
+        "reporting.view_aisreport", "reporting.reconcile_aisreport", "reporting.view_exportjob",
+        "exams.view_question", "exams.view_attempt", "credits.view_creditrecord", "credits.view_certificate",
     ]),
 }

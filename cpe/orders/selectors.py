@@ -19,9 +19,11 @@ def covered_by_annual(user, product, at) -> bool:
 
 
 def year_task_complete(user, year) -> bool:
-    """Whether the learner has completed the year's training task. The credits issue fills
-    this in from the credit ledger; until then nobody has completed anything."""
-    return False
+    """Whether the learner has completed the year's training task, from the credit ledger
+    (credits.policy.year_status: required hours and the professional minimum)."""
+    from cpe.credits.selectors import year_complete
+
+    return year_complete(user, year)
 
 
 def orders_of(user):

@@ -324,9 +324,11 @@ def _after_refund(order, refund, at):
     issue exists, the credits earned under the order. The money has already gone back, so a
     failing invoice service must not roll the refund back: the red invoice is then issued by
     the hourly `invoice_reverse_sweep`."""
+    from cpe.credits.services import credits_revoke_for_order
     from cpe.invoicing.errors import InvoiceError
     from cpe.invoicing.services import invoice_reverse_for_order
 
+    credits_revoke_for_order(order=order, reason=f"订单退款 {refund.refund_no}", at=at, actor=refund.decided_by)
     try:
         with transaction.atomic():
             invoice_reverse_for_order(order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at)

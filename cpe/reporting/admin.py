@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
-from .models import AisExchange, AisPerson
+from cpe.core.errors import ApplicationError
+
+from .models import AisExchange, AisPerson, AisReport, ExportJob
+from .states import ReportState
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,3 +37,79 @@ class AisPersonAdmin(ReadOnlyAdmin):
     search_fields = ["person_id"]
     readonly_fields = [f.name for f in AisPerson._meta.fields]
     raw_id_fields = ["user"]
+
+
+class QueueFilter(admin.SimpleListFilter):
+    title = "队列"
+    parameter_name = "queue"
+    QUEUES = {
+        "open": ("未完成（待发送 / 发送中 / 等待重试）",
+                 [ReportState.PENDING, ReportState.SENDING, ReportState.RETRYING]),
+        "waiting": ("等待中（人员未纳入 / 等待回执）", [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT]),
+        "failed": ("上报失败", [ReportState.FAILED]),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(k, v[0]) for k, v in self.QUEUES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.QUEUES:
+            return queryset.filter(state__in=self.QUEUES[self.value()][1])
+        return queryset
+
+
+@admin.register(AisReport)
+class AisReportAdmin(ReadOnlyAdmin):
+    """The reporting queue (SPEC §9.1): pending, retrying and failed rows with the AIS's
+    answer; 重试 sends a failed or retrying row again now. The body (ID number, name) is
+    never shown."""
+
+    list_display = ["idempotency_key", "kind", "learner", "course", "state", "attempts", "next_attempt_at",
+                    "receipt_no", "last_status", "last_error", "updated_at"]
+    list_filter = [QueueFilter, "state", "kind", "last_status", "record__year"]
+    search_fields = ["idempotency_key", "receipt_no", "record__course_code"]
+    date_hierarchy = "created_at"
+    list_select_related = ["record", "record__user"]
+    readonly_fields = [f.name for f in AisReport._meta.fields if f.name != "body"] + ["exchanges"]
+    exclude = ["body"]
+    actions = ["retry_selected"]
+
+    @admin.display(description="学员")
+    def learner(self, obj):
+        return obj.record.user.name_masked
+
+    @admin.display(description="课程")
+    def course(self, obj):
+        return f"{obj.record.course_code} {obj.record.course_title}"
+
+    @admin.display(description="接口调用记录")
+    def exchanges(self, obj):
+        url = reverse("admin:reporting_aisexchange_changelist") + f"?q={obj.idempotency_key}"
+        return format_html('<a href="{}">查看该幂等键的全部调用</a>', url)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("reporting.retry_aisreport"):
+            actions.pop("retry_selected", None)
+        return actions
+
+    @admin.action(description="重试")
+    def retry_selected(self, request, queryset):
+        from .services import report_retry
+
+        done = 0
+        for report in queryset:
+            try:
+                report_retry(report_id=report.pk, actor=request.user, ip=request.META.get("REMOTE_ADDR"))
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{report.idempotency_key}：{exc.message}", messages.WARNING)
+        if done:
+            self.message_user(request, f"已重新排队 {done} 条上报。")
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "year", "region", "status", "progress", "rows_done", "created_by", "finished_at"]
+    list_filter = ["status", "year"]
+    readonly_fields = [f.name for f in ExportJob._meta.fields]

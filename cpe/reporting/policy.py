@@ -57,3 +57,89 @@ RECHECK_MESSAGES = {
                            "在本平台取得的学时会保留，您纳入该系统后平台将自动上报。",
     CheckResult.FAILED: "暂时无法连接会计人员信息管理系统，本次未能完成核验，平台将稍后自动重试。",
 }
+
+
+# --- the credit outbox (SPEC §9.1, §9.3) --------------------------------------------------------
+# A send claims the row for this long; a worker killed mid-send leaves it `sending`, and the
+# sweep takes it back after the lease (longer than one call can last: AIS_MAX_RETRIES + 1
+# attempts × the read timeout + the backoffs).
+SEND_LEASE = timedelta(minutes=10)
+# A pending row whose on-commit task never ran (broker down, process killed) is swept after this.
+PENDING_GRACE = timedelta(minutes=2)
+# Waits between the task's sends of a report the AIS could not take (after the adapter's own
+# in-call retries); a Retry-After longer than the step wins.
+REPORT_RETRY_COUNTDOWNS = (30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600)
+# After this many sends without an answer the row is failed (上报失败) for staff to look at.
+REPORT_MAX_ATTEMPTS = 20
+# HTTP answers after which the AIS certainly did not record the credit (a final 4xx other than
+# 409): a revoked record's report can then be cancelled instead of reversed.
+NOT_RECORDED_STATUSES = frozenset({400, 401, 404})
+REVERSAL_REASON_DEFAULT = "退款撤销学时"
+SWEEP_LIMIT = 500
+
+
+def credit_idempotency_key(record_uid) -> str:
+    """One report per credit record, keyed on its stable uid (never on the database id)."""
+    return f"cpe-credit-{record_uid}"
+
+
+def reversal_idempotency_key(record_uid) -> str:
+    return f"cpe-reversal-{record_uid}"
+
+
+def report_retry_countdown(attempts_so_far: int, retry_after: float | None = None) -> int:
+    """Seconds before the next send of a report that met an AIS outage."""
+    steps = REPORT_RETRY_COUNTDOWNS
+    wait = steps[min(max(attempts_so_far, 1) - 1, len(steps) - 1)]
+    return int(max(wait, retry_after or 0))
+
+
+def report_gives_up(attempts: int) -> bool:
+    return attempts >= REPORT_MAX_ATTEMPTS
+
+
+def report_cancellable(state: str, attempts: int, last_status: int | None) -> bool:
+    """A credit report whose record was revoked can be dropped instead of reversed only when
+    the AIS cannot have recorded it: never sent, or finally refused with a 'not recorded'
+    answer. Anything sent or in flight is reported and then reversed."""
+    from .states import ReportState
+
+    if state in (ReportState.WAITING_PERSON, ReportState.PENDING) and attempts == 0:
+        return True
+    return state == ReportState.FAILED and last_status in NOT_RECORDED_STATUSES
+
+
+LEARNER_PENDING = "待上报"
+LEARNER_SENT = "已上报"
+LEARNER_FAILED = "上报失败"
+LEARNER_REVERSED = "已撤回"
+
+
+def learner_report_label(credit_state: str, reversal_state: str | None = None) -> str:
+    """What the learner sees for a course (SPEC §9.1): 待上报 / 已上报 / 上报失败 (and 已撤回
+    once a refund's reversal reached the AIS)."""
+    from .states import ReportState
+
+    if reversal_state == ReportState.SENT:
+        return LEARNER_REVERSED
+    if credit_state == ReportState.SENT:
+        return LEARNER_SENT
+    if credit_state == ReportState.FAILED:
+        return LEARNER_FAILED
+    if credit_state == ReportState.CANCELLED:
+        return ""
+    return LEARNER_PENDING
+
+
+# --- exports (SPEC §9.2) -----------------------------------------------------------------------
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_CHUNK = 2000
+EXPORT_PROGRESS_EVERY = 5000
+
+
+def excel_safe(value: str) -> str:
+    """A cell text that a spreadsheet will not run as a formula (CSV/formula injection): a
+    leading =, +, -, @ (and tab/CR) gets a ' prefix."""
+    if value and value[0] in FORMULA_PREFIXES:
+        return "'" + value
+    return value

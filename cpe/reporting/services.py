@@ -1,6 +1,7 @@
 """Every write of the reporting app. The AIS is called outside any transaction; what it said
 is then applied under a row lock, audited, in one transaction."""
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -14,15 +15,18 @@ from . import policy
 from .clients import get_client
 from .clients.base import AisRejected, AisUnavailable
 from .errors import ReportingError
-from .models import AisExchange, AisPerson
-from .states import CheckResult
+from .models import AisExchange, AisPerson, AisReport, ExportJob
+from .states import CheckResult, ExportStatus, ReportKind, ReportState
 
 log = logging.getLogger(__name__)
 
 AIS_RECIPIENT = "内蒙古自治区会计人员信息管理系统（AIS）"
 TRANSFER_PURPOSES = {
     "person_check": "核验是否已纳入会计人员信息管理系统（SPEC §1.9）",
+    "credit_report": "向会计人员信息管理系统上报继续教育学时（SPEC §9.1）",
 }
+REPORT_FIELDS = ["person_id", "id_number", "name", "year", "course_code", "course_title", "category", "hours",
+                 "credits", "passed_at"]
 
 
 def ais_exchange_record(*, at, method, path, purpose="", attempt=1, status=None, duration_ms=0,
@@ -100,8 +104,9 @@ def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None)
         privacy_transfer_record(user=user, purpose="person_check", fields=["id_number", "name"],
                                 outcome=result.value, actor=actor, ip=ip, at=at)
         # Credits kept while the person was not found are reported once they are found
-        # (SPEC §9.3): the credit outbox (issue 6, part 2) hooks in here with
-        # transaction.on_commit when old_status != FOUND and new_status == FOUND.
+        # (SPEC §9.3): their waiting outbox rows get their bodies and are sent after commit.
+        if new_status == AisStatus.FOUND and person.person_id:
+            reports_release_for_user(user=user, person=person, at=at)
     return person
 
 
@@ -132,3 +137,346 @@ def ais_recheck_sweep(*, at=None, limit: int = 500) -> int:
     for user_id in ids:
         ais_person_check_task.delay(user_id)
     return len(ids)
+
+
+# --- the credit outbox (SPEC §9, DESIGN "External systems") ----------------------------------------
+def _schedule_send(report_id: int, countdown: int | None = None) -> None:
+    from .tasks import ais_report_send_task
+
+    if countdown:
+        transaction.on_commit(lambda: ais_report_send_task.apply_async((report_id,), countdown=countdown))
+    else:
+        transaction.on_commit(lambda: ais_report_send_task.delay(report_id))
+
+
+def _credit_body(record, user, person) -> str:
+    from .clients.base import CreditReport, report_body_text
+
+    return report_body_text(CreditReport(
+        idempotency_key=policy.credit_idempotency_key(record.uid), person_id=person.person_id,
+        id_number=user.id_number, name=user.name, year=record.year.year, course_code=record.course_code,
+        course_title=record.course_title, category=record.category, hours=record.hours, credits=record.credits,
+        passed_at=timezone.localtime(record.passed_at)).as_json())
+
+
+def _audit_head_lock() -> None:
+    """Take the audit chain's head lock first. Every transaction that audits holds it until
+    commit, and the refund's revocation audits before it locks our rows: taking it before
+    our row locks keeps one lock order (audit head → outbox row) and so no deadlock."""
+    from cpe.core.models import AuditHead
+
+    AuditHead.objects.get_or_create(id=1)
+    AuditHead.objects.select_for_update().get(id=1)
+
+
+def _set_state(report: AisReport, state: ReportState, at, **fields) -> None:
+    report.state, report.updated_at = state, at
+    for name, value in fields.items():
+        setattr(report, name, value)
+    report.save(update_fields=["state", "updated_at", *fields])
+
+
+def report_enqueue_for_record(record, *, at=None) -> AisReport:
+    """The credit report of a new credit record: call inside the transaction that created it
+    (credits.services.credit_record_created). A learner found in the AIS gets the row with its
+    exact body, sent after commit; anyone else a `waiting_person` row, released by the check
+    that finds them (reports_release_for_user). Calling it twice changes nothing."""
+    at = at or timezone.now()
+    key = policy.credit_idempotency_key(record.uid)
+    existing = AisReport.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    user = User.objects.get(pk=record.user_id)
+    person = AisPerson.objects.filter(user_id=user.pk).first()
+    found = user.ais_status == AisStatus.FOUND and person is not None and bool(person.person_id)
+    report = AisReport.objects.create(
+        kind=ReportKind.CREDIT, record=record, idempotency_key=key,
+        body=_credit_body(record, user, person) if found else "",
+        state=ReportState.PENDING if found else ReportState.WAITING_PERSON,
+        next_attempt_at=at + policy.PENDING_GRACE if found else None, created_at=at, updated_at=at)
+    audit_record("ais.report_queued", subject=report, at=at, data={
+        "kind": report.kind, "record": str(record.uid), "state": report.state})
+    if found:
+        _schedule_send(report.pk)
+    return report
+
+
+def reports_release_for_user(*, user, person, at=None) -> int:
+    """The person was found: their waiting credit reports get their bodies (with the AIS
+    person_id) and are sent after commit. Inside the caller's transaction. Returns how many."""
+    from cpe.credits.models import RecordStatus
+
+    at = at or timezone.now()
+    n = 0
+    waiting = (AisReport.objects.select_for_update(of=("self",)).select_related("record", "record__year")
+               .filter(record__user_id=user.pk, kind=ReportKind.CREDIT, state=ReportState.WAITING_PERSON)
+               .order_by("pk"))
+    for report in waiting:
+        if report.record.status != RecordStatus.ACTIVE:
+            _set_state(report, ReportState.CANCELLED, at, last_error="学时已撤销，无需上报")
+            continue
+        _set_state(report, ReportState.PENDING, at, body=_credit_body(report.record, user, person),
+                   next_attempt_at=at + policy.PENDING_GRACE)
+        audit_record("ais.report_released", subject=report, at=at, data={"record": str(report.record.uid)})
+        _schedule_send(report.pk)
+        n += 1
+    return n
+
+
+def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
+    """A credit record was revoked (a refund): call inside the revocation's transaction
+    (credits.services.credit_record_revoked). If the AIS cannot have the credit (never sent,
+    or finally refused), its report is cancelled and nothing is sent; otherwise a reversal row
+    is written, sent once the credit report has its receipt (the reversal needs it)."""
+    at = at or timezone.now()
+    credit = AisReport.objects.select_for_update().filter(record_id=record.pk, kind=ReportKind.CREDIT).first()
+    if credit is None or credit.state == ReportState.CANCELLED:
+        return None
+    if policy.report_cancellable(credit.state, credit.attempts, credit.last_status):
+        _set_state(credit, ReportState.CANCELLED, at, next_attempt_at=None,
+                   last_error=f"学时已撤销（{record.revoke_reason}），未上报，取消")
+        audit_record("ais.report_cancelled", subject=credit, at=at, data={"record": str(record.uid)})
+        return None
+    key = policy.reversal_idempotency_key(record.uid)
+    reversal = AisReport.objects.filter(idempotency_key=key).first()
+    if reversal is not None:
+        return reversal
+    from .clients.base import report_body_text
+
+    ready = credit.state == ReportState.SENT
+    reversal = AisReport.objects.create(
+        kind=ReportKind.REVERSAL, record=record, idempotency_key=key,
+        body=report_body_text({"idempotency_key": key,
+                               "reason": (record.revoke_reason or policy.REVERSAL_REASON_DEFAULT)[:200]}),
+        state=ReportState.PENDING if ready else ReportState.WAITING_CREDIT,
+        next_attempt_at=at + policy.PENDING_GRACE if ready else None, created_at=at, updated_at=at)
+    audit_record("ais.report_queued", subject=reversal, at=at, data={
+        "kind": reversal.kind, "record": str(record.uid), "state": reversal.state})
+    if ready:
+        _schedule_send(reversal.pk)
+    return reversal
+
+
+def _claim(report_id: int, at, due: bool):
+    """Take the row for one send (a short transaction): returns (report, credit receipt) or
+    None when there is nothing to do now."""
+    with transaction.atomic():
+        report = AisReport.objects.select_for_update().filter(pk=report_id).first()
+        if report is None:
+            return None
+        if report.state == ReportState.SENDING:
+            # Someone holds it; only an expired lease (a killed worker) is taken back.
+            if report.next_attempt_at and report.next_attempt_at > at:
+                return None
+        elif report.state == ReportState.RETRYING:
+            if not due and report.next_attempt_at and report.next_attempt_at > at + timedelta(seconds=1):
+                return None
+        elif report.state != ReportState.PENDING:
+            return None
+        receipt = ""
+        if report.kind == ReportKind.REVERSAL:
+            credit = AisReport.objects.filter(record_id=report.record_id, kind=ReportKind.CREDIT).first()
+            if credit is None or credit.state != ReportState.SENT:
+                _set_state(report, ReportState.WAITING_CREDIT, at, next_attempt_at=None)
+                return None
+            receipt = credit.receipt_no
+        _set_state(report, ReportState.SENDING, at, attempts=report.attempts + 1, last_attempt_at=at,
+                   next_attempt_at=at + policy.SEND_LEASE)
+        return report, receipt
+
+
+def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> AisReport | None:
+    """Send one outbox row (the task's body; retry-safe). Claim the row under its lock, send the
+    stored body with its idempotency key outside any transaction, then record the answer under
+    the lock: the receipt (sent), an outage (retrying, with backoff), a refusal (failed, with
+    the AIS's answer). Whatever happens between the send and the record, the next send of the
+    same bytes gets the same receipt back."""
+    at = at or timezone.now()
+    claimed = _claim(report_id, at, due)
+    if claimed is None:
+        return None
+    report, credit_receipt = claimed
+    client = client or get_client()
+    result, error = None, None
+    try:
+        if report.kind == ReportKind.CREDIT:
+            result = client.send_report(report.body)
+        else:
+            import json
+
+            body = json.loads(report.body)
+            result = client.reverse_credit(receipt_no=credit_receipt, idempotency_key=body["idempotency_key"],
+                                           reason=body["reason"])
+    except (AisUnavailable, AisRejected) as exc:
+        error = exc
+    return _record_answer(report.pk, report.attempts, result, error, timezone.now())
+
+
+def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
+    with transaction.atomic():
+        _audit_head_lock()
+        report = AisReport.objects.select_for_update(of=("self",)).select_related("record", "record__user").get(
+            pk=report_id)
+        if result is not None:
+            if report.state == ReportState.SENT:
+                return report                   # another worker recorded the same receipt
+            fields = dict(receipt_no=result.receipt_no, sent_at=at, next_attempt_at=None, last_error="",
+                          last_status=(201 if getattr(result, "created", True) else 200)
+                          if report.kind == ReportKind.CREDIT else 200)
+            if report.kind == ReportKind.REVERSAL:
+                fields["reversal_no"] = result.reversal_no
+            _set_state(report, ReportState.SENT, at, **fields)
+            audit_record("ais.report_sent", subject=report, at=at, data={
+                "kind": report.kind, "record": str(report.record.uid), "receipt_no": report.receipt_no,
+                "reversal_no": report.reversal_no, "attempts": report.attempts})
+            if report.kind == ReportKind.CREDIT:
+                privacy_transfer_record(user=report.record.user, purpose="credit_report", fields=REPORT_FIELDS,
+                                        outcome="sent", at=at)
+                _release_reversal(report, at)
+            return report
+        if report.state != ReportState.SENDING or report.attempts != attempt_no:
+            return report                       # the sweep took it back meanwhile; its send decides
+        message = f"{error.status or ''} {error.code}: {error}".strip()[:400]
+        if isinstance(error, AisRejected):
+            _set_state(report, ReportState.FAILED, at, last_status=error.status, last_error=message,
+                       next_attempt_at=None)
+            audit_record("ais.report_failed", subject=report, at=at, data={
+                "kind": report.kind, "record": str(report.record.uid), "status": error.status, "code": error.code})
+            log.error("AIS refused %s: %s", report.idempotency_key, message)
+            if report.kind == ReportKind.CREDIT and error.status in policy.NOT_RECORDED_STATUSES:
+                _cancel_waiting_reversal(report, at)
+            return report
+        if policy.report_gives_up(report.attempts):
+            _set_state(report, ReportState.FAILED, at, last_status=error.status, last_error=message,
+                       next_attempt_at=None)
+            audit_record("ais.report_failed", subject=report, at=at, data={
+                "kind": report.kind, "record": str(report.record.uid), "status": error.status, "code": "exhausted"})
+            return report
+        countdown = policy.report_retry_countdown(report.attempts, error.retry_after)
+        _set_state(report, ReportState.RETRYING, at, last_status=error.status, last_error=message,
+                   next_attempt_at=at + timedelta(seconds=countdown))
+        _schedule_send(report.pk, countdown=countdown)
+        return report
+
+
+def _release_reversal(credit: AisReport, at) -> None:
+    waiting = AisReport.objects.select_for_update().filter(
+        record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT).first()
+    if waiting is not None:
+        _set_state(waiting, ReportState.PENDING, at, next_attempt_at=at + policy.PENDING_GRACE)
+        _schedule_send(waiting.pk)
+
+
+def _cancel_waiting_reversal(credit: AisReport, at) -> None:
+    waiting = AisReport.objects.select_for_update().filter(
+        record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT).first()
+    if waiting is not None:
+        _set_state(waiting, ReportState.CANCELLED, at, last_error="学时上报未被 AIS 记载，无需撤销")
+        audit_record("ais.report_cancelled", subject=waiting, at=at, data={"record": str(credit.record.uid)})
+
+
+def report_retry(*, report_id: int, actor=None, ip=None, at=None) -> AisReport:
+    """Staff 重试: a failed or retrying row is sent again now (same body, same key)."""
+    from .errors import ReportingError
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        _audit_head_lock()
+        report = AisReport.objects.select_for_update().get(pk=report_id)
+        if report.state not in (ReportState.FAILED, ReportState.RETRYING):
+            raise ReportingError("not_retryable", f"当前状态（{report.get_state_display()}）无需重试。")
+        old = report.state
+        _set_state(report, ReportState.PENDING, at, next_attempt_at=at + policy.PENDING_GRACE)
+        audit_record("ais.report_retry", actor=actor, subject=report, ip=ip, at=at, data={"old_state": old})
+        _schedule_send(report.pk)
+    return report
+
+
+def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
+    """Periodic: send what is due. Pending rows whose on-commit task never ran, retrying rows
+    whose wait is over, `sending` rows whose lease ran out (a worker died between the send
+    and the record: the resend gets the same receipt), and reversals whose credit now has its
+    receipt. Returns how many sends were queued."""
+    from django.db.models import Q
+
+    from .tasks import ais_report_send_task
+
+    at = at or timezone.now()
+    due = Q(state__in=[ReportState.PENDING, ReportState.RETRYING, ReportState.SENDING], next_attempt_at__lte=at)
+    ids = list(AisReport.objects.filter(due).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    with transaction.atomic():
+        stuck = AisReport.objects.select_for_update().filter(pk__in=ids, state=ReportState.SENDING,
+                                                             next_attempt_at__lte=at)
+        for report in stuck:
+            _set_state(report, ReportState.RETRYING, at, next_attempt_at=at,
+                       last_error="发送中断（租约已过期），重新发送")
+    # A reversal whose credit got its receipt while the release was missed.
+    orphans = AisReport.objects.filter(kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT,
+                                       record__ais_reports__kind=ReportKind.CREDIT,
+                                       record__ais_reports__state=ReportState.SENT)
+    for report in orphans[:limit]:
+        with transaction.atomic():
+            AisReport.objects.filter(pk=report.pk, state=ReportState.WAITING_CREDIT).update(
+                state=ReportState.PENDING, next_attempt_at=at, updated_at=at)
+        ids.append(report.pk)
+    for report_id in ids:
+        ais_report_send_task.delay(report_id, True)
+    return len(ids)
+
+
+# --- exports (SPEC §9.2) -------------------------------------------------------------------------
+def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=None) -> ExportJob:
+    """Queue a year's export (after commit); audited: the file holds ID numbers and mobiles."""
+    from .tasks import ais_export_task
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        job = ExportJob.objects.create(year=year, region=region or "", created_by=actor, created_at=at)
+        audit_record("reporting.export_requested", actor=actor, subject=job, ip=ip, at=at,
+                     data={"year": year, "region": region or "all"})
+        transaction.on_commit(lambda: ais_export_task.delay(job.pk))
+    return job
+
+
+def export_run(*, job_id: int, at=None) -> ExportJob | None:
+    """Write the workbook for a queued job, updating its progress as it goes. A job already
+    running (a redelivered task) or done is left alone; a failure marks it failed."""
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from . import exports
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in (ExportStatus.QUEUED, ExportStatus.FAILED):
+            return None
+        job.status, job.started_at, job.progress, job.rows_done, job.error = ExportStatus.RUNNING, at, 0, 0, ""
+        job.save(update_fields=["status", "started_at", "progress", "rows_done", "error"])
+    rel = f"exports/ais-results-{job.year}-{job.region or 'all'}-{job.pk}.xlsx"
+    path = Path(settings.MEDIA_ROOT) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".xlsx.part")
+    try:
+        total, rows = exports.export_rows(job.year, job.region)
+        ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
+
+        def progress(n):
+            ExportJob.objects.filter(pk=job.pk).update(rows_done=n, progress=min(99, n * 100 // max(total, 1)))
+
+        n = exports.write_workbook(tmp, job.year, rows, progress=progress)
+        os.replace(tmp, path)
+    except Exception as exc:
+        log.exception("export %s failed", job.pk)
+        tmp.unlink(missing_ok=True)
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(exc)[:400],
+                                                   finished_at=timezone.now())
+        job.refresh_from_db()
+        return job
+    done = timezone.now()
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, progress=100, rows_done=n, rows_total=n,
+                                               file=rel, finished_at=done)
+    job.refresh_from_db()
+    return job

@@ -31,3 +31,38 @@ def ais_recheck_sweep_task():
     from .services import ais_recheck_sweep
 
     return ais_recheck_sweep()
+
+
+@shared_task(acks_late=True)
+def ais_report_send_task(report_id: int, due: bool = False):
+    """Send one outbox row (services.report_send). Retry-safe: the row is claimed under its
+    lock, the stored body is resent with its idempotency key, and a redelivered or duplicated
+    task finds the row sent or claimed and does nothing. An outage reschedules this task with
+    the policy's backoff (services._record_answer); in eager mode (the embedded default) the
+    adapter gets one in-call retry and the sweep does the rest."""
+    from . import policy
+    from .clients import get_client
+    from .services import report_send
+
+    eager = bool(ais_report_send_task.request.is_eager)
+    report = report_send(report_id=report_id, due=due,
+                         client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES) if eager else None)
+    return report.state if report is not None else "skipped"
+
+
+@shared_task(acks_late=True)
+def ais_report_sweep_task():
+    """Periodic (CELERY_BEAT_SCHEDULE): resend due, retrying and stuck outbox rows."""
+    from .services import report_sweep
+
+    return report_sweep()
+
+
+@shared_task(acks_late=True)
+def ais_export_task(job_id: int):
+    """Write a year's results to MEDIA_ROOT/exports/ (services.export_run). Idempotent: a job
+    already done or running elsewhere is left alone."""
+    from .services import export_run
+
+    job = export_run(job_id=job_id)
+    return job.status if job is not None else "skipped"

@@ -1,14 +1,25 @@
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
+from cpe.accounts.auth import user_for_identifier
 from cpe.accounts.signals import client_ip
+from cpe.accounts.states import Region
+from cpe.core.audit import audit_record
 
-from . import policy, services
+from . import policy, selectors, services
 from .clients import get_client
+from .clients.base import AisError
 from .errors import ReportingError
+from .models import ExportJob
 from .states import CheckResult
 
 
@@ -31,3 +42,84 @@ def recheck(request):
             messages.WARNING if result == CheckResult.NOT_FOUND else messages.ERROR)
         messages.add_message(request, level, policy.RECHECK_MESSAGES[result])
     return redirect("accounts:dashboard")
+
+
+# --- staff pages (/reporting/staff/…) ---------------------------------------------------------------
+
+
+def _staff_context(request, title):
+    return {**admin.site.each_context(request), "title": title}
+
+
+@staff_member_required
+@permission_required("reporting.reconcile_aisreport", raise_exception=True)
+def staff_reconcile(request):
+    """对账: our ledger vs the AIS's list for one learner (ID number or mobile) and year."""
+    ctx = _staff_context(request, "AIS 对账")
+    identifier = request.GET.get("who", "").strip()
+    year = request.GET.get("year", "").strip()
+    ctx.update(who=identifier, year=year or str(timezone.localdate().year))
+    if identifier and year:
+        learner = user_for_identifier(identifier)
+        if learner is None or learner.is_staff:
+            ctx["error"] = "未找到该学员（请输入身份证号码或手机号码）。"
+        elif not year.isdigit():
+            ctx["error"] = "年度格式不正确。"
+        else:
+            try:
+                result = selectors.reconcile_person_year(user=learner, year=int(year))
+            except ReportingError as exc:
+                ctx["error"] = exc.message
+            except AisError as exc:
+                ctx["error"] = f"AIS 暂时无法查询：{exc}"
+            else:
+                ctx.update(result=result, learner=learner)
+                audit_record("ais.reconciled", actor=request.user, subject=learner, ip=client_ip(request), data={
+                    "year": int(year), "differences": len(result.diffs), "matched": result.matched})
+    return render(request, "reporting/staff/reconcile.html", ctx)
+
+
+@staff_member_required
+@permission_required("reporting.view_exportjob", raise_exception=True)
+def staff_exports(request):
+    """年度学时导出: start an export (background job), list recent jobs with their progress."""
+    can_export = request.user.has_perm("reporting.export_results")
+    if request.method == "POST":
+        if not can_export:
+            messages.error(request, "您没有导出年度学时的权限。")
+            return redirect("reporting:staff_exports")
+        year, region = request.POST.get("year", ""), request.POST.get("region", "")
+        if not year.isdigit() or (region and region not in dict(Region.choices)):
+            messages.error(request, "请选择正确的年度和地区。")
+        else:
+            services.export_job_create(year=int(year), region=region, actor=request.user, ip=client_ip(request))
+            messages.success(request, "已开始导出，完成后可在下方下载。")
+        return redirect("reporting:staff_exports")
+    ctx = _staff_context(request, "年度学时导出")
+    ctx.update(_jobs_context(request), regions=Region.choices, default_year=timezone.localdate().year)
+    return render(request, "reporting/staff/exports.html", ctx)
+
+
+@staff_member_required
+@permission_required("reporting.view_exportjob", raise_exception=True)
+def staff_exports_table(request):
+    """The jobs table alone (htmx polls it while a job runs)."""
+    return render(request, "reporting/staff/_export_jobs.html", _jobs_context(request))
+
+
+def _jobs_context(request):
+    jobs = list(ExportJob.objects.select_related("created_by")[:20])
+    return {"jobs": jobs, "can_export": request.user.has_perm("reporting.export_results"),
+            "polling": any(j.status in ("queued", "running") for j in jobs)}
+
+
+@staff_member_required
+@permission_required("reporting.export_results", raise_exception=True)
+def staff_export_download(request, pk):
+    job = get_object_or_404(ExportJob, pk=pk, status="done")
+    path = Path(settings.MEDIA_ROOT) / job.file
+    if not job.file or not path.is_file():
+        raise Http404
+    audit_record("reporting.export_downloaded", actor=request.user, subject=job, ip=client_ip(request),
+                 data={"year": job.year, "region": job.region or "all", "rows": job.rows_done})
+    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)

@@ -89,6 +89,13 @@ class CreditReport:
         }
 
 
+def report_body_text(body: dict) -> str:
+    """The one serialisation of a report body: what is stored in the outbox and sent."""
+    import json
+
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 def _number(value):
     """Whole numbers as JSON integers (24, not 24.0): the body must be byte-stable across
     resends, or the AIS would see a "different body" (409)."""
@@ -135,6 +142,11 @@ class AisClient:
 
     def report_credit(self, report: CreditReport) -> ReportReceipt:
         """Idempotent by report.idempotency_key."""
+        raise NotImplementedError
+
+    def send_report(self, body: str) -> ReportReceipt:
+        """Send a credit report whose JSON text was built earlier (CreditReport.as_json, then
+        `report_body_text`), byte for byte: the outbox resends exactly what it sent first."""
         raise NotImplementedError
 
     def reverse_credit(self, *, receipt_no: str, idempotency_key: str, reason: str) -> ReversalReceipt:

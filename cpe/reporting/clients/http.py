@@ -139,6 +139,14 @@ class HttpAisClient(AisClient):
             raise AisUnavailable("report answer without receipt_no", code="bad_answer")
         return ReportReceipt(receipt_no=str(data["receipt_no"]), created=status == 201)
 
+    def send_report(self, body: str) -> ReportReceipt:
+        parsed = json.loads(body)
+        status, data = self._call("POST", "/api/v1/credits", body=parsed, raw_body=body.encode("utf-8"),
+                                  purpose="report", key=str(parsed.get("idempotency_key", "")), with_status=True)
+        if not data.get("receipt_no"):
+            raise AisUnavailable("report answer without receipt_no", code="bad_answer")
+        return ReportReceipt(receipt_no=str(data["receipt_no"]), created=status == 201)
+
     def reverse_credit(self, *, receipt_no: str, idempotency_key: str, reason: str) -> ReversalReceipt:
         data = self._call("POST", f"/api/v1/credits/{quote(receipt_no, safe='')}/reversal",
                           body={"idempotency_key": idempotency_key, "reason": reason}, purpose="reversal",
@@ -167,9 +175,12 @@ class HttpAisClient(AisClient):
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + self.rng() * ceiling / 2
 
-    def _call(self, method, path, *, body=None, query=None, purpose="", key="", with_status=False):
+    def _call(self, method, path, *, body=None, query=None, purpose="", key="", with_status=False, raw_body=None):
         target = path + ("?" + urlencode(query) if query else "")
-        raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        if raw_body is not None:                # the exact bytes stored in the outbox
+            raw = raw_body
+        else:
+            raw = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         masked_request = mask_payload(body) if body is not None else None
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):

@@ -1,0 +1,189 @@
+"""bench/exam_burst: 1,000 learners submit their exam papers within 10 s against gunicorn +
+PostgreSQL + Redis (as production). Each submission posts all 30 answers; half the learners
+pass (a credit record and a certificate are written in the grading transaction).
+
+    .venv/bin/python bench/exam_burst/run.py [--learners 1000] [--seconds 10] [--connections 32]
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_exams,
+dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/13, flushed).
+Last line: RESULT submitted=… graded=… lost=… p99_ms=…
+(submitted: answered 302 by the server; graded: attempts graded in the database afterwards;
+lost: submitted but not graded, or graded with a score other than the one its answers earn)."""
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--learners", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8)
+    args = ap.parse_args()
+    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_exams")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "CACHE_KEY_PREFIX": "cpebenchx",
+           "DJANGO_SETTINGS_MODULE": "bench.exam_burst.settings", "PYTHONPATH": str(ROOT),
+           "DB_POOL_MAX": str(args.threads + 1)}
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+
+    import psycopg
+    import redis
+
+    dbname = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{dbname}"')
+    redis.Redis.from_url(redis_url).flushdb()
+    t = time.time()
+    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    print(f"migrated in {time.time() - t:.0f}s", flush=True)
+
+    import django
+
+    django.setup()
+    learners, expected = seed(args.learners)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-exam-"))
+    (tmp / "learners.json").write_text(json.dumps(learners))
+
+    port = free_port()
+    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-k", "gthread", "-w", str(args.workers),
+                               "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+                               "--keep-alive", "30", "bench.exam_burst.wsgi:application"], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        out = tmp / "out.json"
+        subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), str(args.seconds),
+                        str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)
+        r = json.loads(out.read_text())
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    from cpe.credits.models import CreditRecord
+    from cpe.exams.models import Attempt
+
+    submitted = {int(k) for k, s in r["statuses"].items() if s == 302}
+    graded = dict(Attempt.objects.filter(status="graded").values_list("pk", "score"))
+    lost = sum(1 for a in expected if a not in graded or graded[a] != expected[a])
+    credits = CreditRecord.objects.count()
+    passes = sum(1 for s in expected.values() if s >= 60)
+    print(f"{len(expected)} submissions over {r['elapsed']:.1f} s: {len(submitted)} answered 302, "
+          f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms; "
+          f"{len(graded)} graded in the database, {credits} credit records for {passes} passes")
+    print(f"RESULT submitted={len(submitted)} graded={len(graded)} lost={lost} p99_ms={r['p99_ms']:.0f}")
+
+
+def seed(n):
+    """n learners, each with a paid annual course, every chapter complete, a signed-in web
+    session (in Redis) and an open exam attempt; returns their answers and expected scores."""
+    import random
+    from datetime import timedelta
+
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.cache import SessionStore
+    from django.utils import timezone
+
+    from cpe.accounts.models import User
+    from cpe.agreements import selectors as agreement_selectors
+    from cpe.agreements.services import agreement_publish
+    from cpe.catalog.models import Chapter, Course, Product, TrainingYear
+    from cpe.exams import policy
+    from cpe.exams.models import Attempt, AttemptItem, Question
+    from cpe.exams.tests.fixtures import make_bank
+    from cpe.learning.models import ChapterProgress, Enrolment
+    from cpe.orders.models import Order
+
+    t = time.time()
+    now = timezone.now()
+    agreement_publish(version="1.0", title="协议", body="正文", is_minor=False,
+                      effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+    year = TrainingYear.objects.create(year=2026)
+    course = Course.objects.create(year=year, code="B1", title="基准课程", category="professional", credit_hours=24)
+    chapter = Chapter.objects.create(course=course, position=1, title="章节", duration_seconds=60)
+    make_bank(course, per_type=15)
+    product = Product.objects.create(code="B-ANNUAL", title="基准年度课程", year=year, price_fen=100)
+    pw = User(username="x")
+    pw.set_password("bench-password-2026")
+    users = User.objects.bulk_create(
+        [User(username=f"b{i}", name="基准学员", password=pw.password, id_number=f"15010219900101{i:04d}",
+              mobile=f"139{i:08d}", ais_status="found") for i in range(n)], batch_size=2000)
+    orders = Order.objects.bulk_create(
+        [Order(number=f"B{i:010d}", user=u, product=product, subject="基准", amount_fen=100, validity_days=90,
+               status="paid", created_at=now, paid_at=now - timedelta(minutes=5)) for i, u in enumerate(users)],
+        batch_size=2000)
+    enrolments = Enrolment.objects.bulk_create(
+        [Enrolment(user=o.user, product=product, order=o, year=year, valid_from=o.paid_at,
+                   valid_until=o.paid_at + timedelta(days=90)) for o in orders], batch_size=2000)
+    ChapterProgress.objects.bulk_create([ChapterProgress(user=u, chapter=chapter, intervals=[[0, 60]],
+                                                         watched_seconds=60, furthest_position=60, completed_at=now)
+                                         for u in users], batch_size=2000)
+    questions = list(Question.objects.filter(course=course))
+    bank = {}
+    for q in questions:
+        bank.setdefault(q.qtype, []).append(q.pk)
+    by_id = {q.pk: q for q in questions}
+    counts = {q.pk: len(q.options) for q in questions}
+    rng = random.Random(2026)
+    attempts = Attempt.objects.bulk_create(
+        [Attempt(user=e.user, course=course, enrolment=e, number=1, started_at=now - timedelta(minutes=20),
+                 deadline=now + timedelta(minutes=40), pass_mark=policy.PASS_MARK) for e in enrolments],
+        batch_size=2000)
+    items, out, expected = [], [], {}
+    required = agreement_selectors.required_major_id(now)
+    for i, (u, a) in enumerate(zip(users, attempts)):
+        drawn = policy.draw_paper(bank, counts, policy.PAPER_COMPOSITION, rng)
+        answers, score = {}, 0
+        right_share = 1.0 if i % 2 == 0 else 0.3          # half pass, half fail
+        for pos, d in enumerate(drawn, 1):
+            q = by_id[d.question_id]
+            if rng.random() < right_share:
+                chosen = list(q.answer)
+            else:
+                chosen = [next(j for j in range(len(q.options)) if j not in q.answer)]
+            score += policy.score_item(q.qtype, q.answer, chosen, d.points)
+            answers[pos] = chosen
+            items.append(AttemptItem(attempt=a, position=pos, question_id=d.question_id, qtype=d.qtype,
+                                     points=d.points, option_order=list(d.option_order)))
+        expected[a.pk] = score
+        store = SessionStore()
+        store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(u.pk), "cpe.accounts.auth.IdentifierBackend"
+        store[HASH_SESSION_KEY] = u.get_session_auth_hash()
+        store["agreement_ok"] = required
+        store.create()
+        u.session_key = store.session_key
+        out.append({"attempt": a.pk, "sid": store.session_key, "csrf": secrets.token_hex(16), "answers": answers})
+    AttemptItem.objects.bulk_create(items, batch_size=5000)
+    User.objects.bulk_update(users, ["session_key"], batch_size=2000)
+    print(f"seeded {n} learners with open attempts in {time.time() - t:.0f}s", flush=True)
+    return out, expected
+
+
+if __name__ == "__main__":
+    main()

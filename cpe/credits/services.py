@@ -1,0 +1,133 @@
+"""Every write to the credit ledger and certificates (SPEC §8.3-8.4, §5 refunds).
+
+- `credit_record_for_pass` runs inside the exam's grading transaction: a pass and its record
+  commit together or not at all.
+- `credit_record_created(record)` is THE place where what must happen in the same transaction
+  as a new record goes (the AIS reporting outbox row, issue "reporting").
+- `credits_revoke_for_order` runs inside the refund's transaction (orders.services._after_refund)."""
+import secrets
+
+from django.db import transaction
+
+from cpe.core.audit import audit_record
+
+from . import policy, selectors
+from .models import Certificate, CertificateKind, CertificateStatus, CreditRecord, RecordStatus
+
+
+def credit_record_created(record: CreditRecord) -> None:
+    """Called inside the transaction that created `record`: the AIS outbox row is written in
+    the same transaction, keyed on record.uid (SPEC §9.1)."""
+    from cpe.reporting.services import report_enqueue_for_record
+
+    report_enqueue_for_record(record, at=record.created_at)
+
+
+def credit_record_revoked(record: CreditRecord) -> None:
+    """Called inside the transaction that revoked `record`: the AIS reversal (or the
+    cancellation of a report never sent) is queued in the same transaction (SPEC §9.3)."""
+    from cpe.reporting.services import reversal_enqueue_for_record
+
+    reversal_enqueue_for_record(record, at=record.revoked_at)
+
+
+def _new_number(kind: str, year: int) -> str:
+    """80 random bits: a collision is never expected; the unique index would refuse one."""
+    return policy.verification_number(kind, year, secrets.token_bytes(policy.VERIFICATION_RANDOM_BYTES))
+
+
+def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
+    """Record the course's credit hours for the training year on a pass, once per course per
+    year (credits.policy.record_on_pass), with its pass certificate; then the year's completion
+    certificate if this record completes the year. Must run inside the grading transaction."""
+    from cpe.accounts.models import User
+
+    course = attempt.course
+    # One ledger decision per learner at a time (two courses passed at once must not both miss
+    # the year's completion, nor both issue it).
+    User.objects.select_for_update().filter(pk=attempt.user_id).first()
+    has_active = CreditRecord.objects.filter(user_id=attempt.user_id, course=course, year_id=course.year_id,
+                                             status=RecordStatus.ACTIVE).exists()
+    if not policy.record_on_pass(passed=bool(attempt.passed), has_active_record=has_active):
+        return None
+    year = course.year
+    record = CreditRecord.objects.create(
+        user_id=attempt.user_id, year=year, course=course, course_code=course.code, course_title=course.title,
+        category=course.category, hours=course.credit_hours,
+        credits=policy.credits_for(course.credit_hours, year.credits_per_hour), score=attempt.score,
+        passed_at=attempt.submitted_at, attempt=attempt, order_id=attempt.enrolment.order_id, created_at=at)
+    user = attempt.user
+    cert = Certificate.objects.create(
+        number=_new_number("course", year.year), kind=CertificateKind.COURSE, user=user, year=year, record=record,
+        holder_name=user.name, title=course.title, hours=record.hours,
+        professional_hours=record.hours if record.category == policy.PROFESSIONAL else 0,
+        public_hours=record.hours if record.category == policy.PUBLIC else 0, credits=record.credits, issued_at=at)
+    # One audit event for the record and its pass certificate (the chain's lock is global: keep
+    # the grading transaction's share of it short).
+    audit_record("credit.recorded", actor=user, subject=record, at=at, data={
+        "course": course.code, "year": year.year, "hours": record.hours, "credits": record.credits,
+        "attempt": attempt.pk, "score": attempt.score, "certificate": cert.number})
+    credit_record_created(record)
+    _year_certificate_sync(user, year, at, reason="")
+    return record
+
+
+def _year_certificate_sync(user, year, at, *, reason: str):
+    """Keep the year's completion certificate true to the ledger: issue one when the year is
+    complete and none is valid; when hours were revoked, revoke the one in force and, if the
+    year is still complete, issue a new one stating the hours that remain."""
+    status = selectors.year_status_for(user, year)
+    current = Certificate.objects.select_for_update().filter(
+        user=user, year=year, kind=CertificateKind.YEAR, status=CertificateStatus.VALID).first()
+    if current is not None and reason:
+        _revoke_certificate(current, reason, at)
+        current = None
+    if current is None and policy.year_certificate_allowed(status):
+        cert = Certificate.objects.create(
+            number=_new_number("year", year.year), kind=CertificateKind.YEAR, user=user, year=year,
+            holder_name=user.name, title=f"{year.year} 年度会计人员继续教育学时证明", hours=status.total_hours,
+            professional_hours=status.professional_hours, public_hours=status.public_hours,
+            credits=status.credits, issued_at=at)
+        audit_record("certificate.issued", actor=user, subject=cert, at=at,
+                     data={"kind": cert.kind, "year": year.year, "hours": cert.hours})
+
+
+def _revoke_certificate(cert, reason, at, actor=None):
+    cert.status, cert.revoked_at, cert.revoke_reason = CertificateStatus.REVOKED, at, reason[:200]
+    cert.save(update_fields=["status", "revoked_at", "revoke_reason"])
+    audit_record("certificate.revoked", actor=actor, subject=cert, at=at, data={"reason": cert.revoke_reason})
+
+
+def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -> CreditRecord:
+    """active → revoked, with the reason; its certificate is revoked, and the year's
+    completion certificate follows the ledger (SPEC §5, §8)."""
+    from cpe.accounts.models import User
+
+    if not (reason or "").strip():
+        raise ValueError("a revocation needs a reason")
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=record.user_id).first()
+        record = CreditRecord.objects.select_for_update(of=("self",)).select_related("user", "year").get(pk=record.pk)
+        if record.status != RecordStatus.ACTIVE:
+            return record
+        record.status, record.revoked_at, record.revoke_reason = RecordStatus.REVOKED, at, reason.strip()[:200]
+        record.save(update_fields=["status", "revoked_at", "revoke_reason"])
+        audit_record("credit.revoked", actor=actor, subject=record, at=at, data={
+            "reason": record.revoke_reason, "course": record.course_code, "hours": record.hours})
+        cert = Certificate.objects.select_for_update().filter(record=record, status=CertificateStatus.VALID).first()
+        if cert is not None:
+            _revoke_certificate(cert, record.revoke_reason, at, actor)
+        credit_record_revoked(record)
+        _year_certificate_sync(record.user, record.year, at, reason=record.revoke_reason)
+    return record
+
+
+def credits_revoke_for_order(*, order, reason: str, at, actor=None) -> int:
+    """A refund revokes the credits earned under the order and their certificates (issue
+    "Rules": a refund approved under the buying issue revokes ...). Runs inside the refund's
+    transaction; returns how many records were revoked."""
+    n = 0
+    for record in CreditRecord.objects.filter(order=order, status=RecordStatus.ACTIVE):
+        credit_record_revoke(record=record, reason=reason, at=at, actor=actor)
+        n += 1
+    return n

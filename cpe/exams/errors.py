@@ -1,0 +1,5 @@
+from cpe.core.errors import ApplicationError
+
+
+class ExamError(ApplicationError):
+    """A refused exam action; nothing changed."""

@@ -1,0 +1,204 @@
+"""Exam rules (SPEC §8, seed §4.4). Pure functions: facts and an explicit `at` in, a value or a
+decision with a coded reason out. No ORM, no clock, no settings read at import.
+
+The numbers are defaults (SPEC "every number below is a default"): each one can be overridden
+by a setting of the same idea, read by `exams.services.current_rules()`:
+EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES, EXAM_MAX_ATTEMPTS, EXAM_PAPER_COMPOSITION,
+EXAM_MULTIPLE_PARTIAL_CREDIT."""
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+# --- question types ---------------------------------------------------------------------------
+SINGLE = "single"        # 单选题
+MULTIPLE = "multiple"    # 多选题
+JUDGE = "judge"          # 判断题
+TYPE_LABELS = {SINGLE: "单选题", MULTIPLE: "多选题", JUDGE: "判断题"}
+JUDGE_OPTIONS = ("正确", "错误")
+
+# --- defaults ---------------------------------------------------------------------------------
+PASS_MARK = 60                                  # SPEC §8.3: pass at 60/100
+TIME_LIMIT = timedelta(minutes=60)              # SPEC §8.2: 60 minutes, enforced by the server
+MAX_ATTEMPTS = None                             # SPEC §8.3: unlimited within validity by default
+MULTIPLE_PARTIAL_CREDIT = False                 # SPEC/issue: multiple choice all-or-nothing
+SUBMIT_GRACE = timedelta(seconds=15)            # network latency allowed after the deadline
+OPTIONS_MIN, OPTIONS_MAX = 2, 8                 # options per choice question
+
+
+@dataclass(frozen=True)
+class Part:
+    qtype: str
+    count: int
+    points: int
+
+
+# SPEC §8.2: 10 single × 3 + 10 multiple × 4 + 10 true/false × 3 = 100.
+PAPER_COMPOSITION = (Part(SINGLE, 10, 3), Part(MULTIPLE, 10, 4), Part(JUDGE, 10, 3))
+FULL_MARKS = 100
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The exam rules in force (defaults above, or the settings that override them)."""
+    pass_mark: int = PASS_MARK
+    time_limit: timedelta = TIME_LIMIT
+    max_attempts: int | None = MAX_ATTEMPTS
+    composition: tuple = PAPER_COMPOSITION
+    partial_credit: bool = MULTIPLE_PARTIAL_CREDIT
+
+
+def composition_total(composition) -> int:
+    return sum(p.count * p.points for p in composition)
+
+
+def composition_valid(composition) -> tuple[bool, str]:
+    """A paper's composition must add up to FULL_MARKS with positive counts and points, each
+    type once (SPEC §8.2 "= 100")."""
+    seen = set()
+    for p in composition:
+        if p.qtype not in TYPE_LABELS:
+            return False, f"未知题型 {p.qtype}"
+        if p.qtype in seen:
+            return False, f"题型重复 {p.qtype}"
+        if p.count <= 0 or p.points <= 0:
+            return False, "题量与分值必须为正数"
+        seen.add(p.qtype)
+    total = composition_total(composition)
+    if total != FULL_MARKS:
+        return False, f"试卷总分为 {total}，应为 {FULL_MARKS}"
+    return True, ""
+
+
+# --- eligibility ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    code: str = ""
+    message: str = ""
+    missing: tuple = ()      # what the learner still has to do, in words
+
+
+ENROLMENT_MESSAGES = {
+    "not_enrolled": "您尚未购买包含本课程的课程，请先选课购买。",
+    "expired": "该课程已超过有效期（超期课程），不能考试，请重新购买。",
+    "closed": "该课程的开通记录已关闭（已退款），不能考试。",
+    "not_started": "该课程尚未到开通时间。",
+}
+
+
+def exam_eligibility(*, is_staff: bool, on_hold: bool, enrolment_state: str, chapters_total: int,
+                     chapters_done: int, attempts_used: int, max_attempts: int | None,
+                     bank_ok: bool = True) -> Decision:
+    """【我要考试】 opens when every chapter of the course is complete and the enrolment is valid
+    (SPEC §8.1, seed §4.4), not under a correction hold (SPEC §1.8, accounts.policy.hold_allows
+    "exam"), and while attempts remain (SPEC §8.3, unlimited by default). The enrolment state is
+    learning.policy.enrolment_state's: valid in [valid_from, valid_until), half-open."""
+    if is_staff:
+        return Decision(False, "not_learner", "工作人员账号不能参加考试。")
+    if on_hold:
+        return Decision(False, "on_hold", "您的资料需要更正，更正前暂不能考试。", ("更正个人资料",))
+    if enrolment_state != "valid":
+        msg = ENROLMENT_MESSAGES.get(enrolment_state, "暂不能参加该课程的考试。")
+        return Decision(False, enrolment_state, msg, (msg,))
+    left = chapters_total - chapters_done
+    if chapters_total <= 0:
+        return Decision(False, "no_chapters", "该课程尚无章节，暂不能考试。")
+    if left > 0:
+        return Decision(False, "chapters_incomplete", f"还有 {left} 个章节未学完，全部章节学完后才能考试。",
+                        (f"学完其余 {left} 个章节",))
+    if max_attempts is not None and attempts_used >= max_attempts:
+        return Decision(False, "no_attempts", f"考试次数已用完（共 {max_attempts} 次）。")
+    if not bank_ok:
+        return Decision(False, "bank_too_small", "该课程题库尚未准备好，请稍后再试或联系客服。")
+    return Decision(True)
+
+
+def attempts_left(used: int, max_attempts: int | None) -> int | None:
+    """None means unlimited (SPEC §8.3)."""
+    return None if max_attempts is None else max(0, max_attempts - used)
+
+
+# --- the paper --------------------------------------------------------------------------------
+def bank_sufficient(available: dict, composition) -> tuple[bool, dict]:
+    """Whether the bank holds enough active questions of each type; returns the shortfall by
+    type (SPEC §8.2 "drawn from the course's question bank by type")."""
+    short = {p.qtype: p.count - available.get(p.qtype, 0) for p in composition
+             if available.get(p.qtype, 0) < p.count}
+    return not short, short
+
+
+@dataclass(frozen=True)
+class DrawnItem:
+    question_id: int
+    qtype: str
+    points: int
+    option_order: tuple       # display position -> original option index
+
+
+def draw_paper(bank: dict, option_counts: dict, composition, rng: random.Random, *,
+               allow_short: bool = False) -> list[DrawnItem]:
+    """Draw a paper at random (SPEC §8.2): `count` questions of each type without repetition,
+    in the composition's order, each question's options shuffled (true/false keeps 正确/错误 in
+    place). `bank` maps type -> question ids; `option_counts` maps id -> number of options.
+    With allow_short (the mock exam) a small bank gives a shorter paper instead of failing."""
+    items = []
+    for part in composition:
+        ids = sorted(bank.get(part.qtype, []))
+        if len(ids) < part.count and not allow_short:
+            raise ValueError(f"bank too small for {part.qtype}: {len(ids)} < {part.count}")
+        for qid in rng.sample(ids, min(part.count, len(ids))):
+            order = list(range(option_counts[qid]))
+            if part.qtype != JUDGE:
+                rng.shuffle(order)
+            items.append(DrawnItem(qid, part.qtype, part.points, tuple(order)))
+    return items
+
+
+# --- grading ----------------------------------------------------------------------------------
+def normalise_answer(qtype: str, chosen, n_options: int) -> tuple:
+    """The chosen original option indexes, sorted and de-duplicated, those out of range dropped;
+    a single-choice or true/false answer keeps at most one."""
+    out = sorted({int(c) for c in chosen if 0 <= int(c) < n_options})
+    if qtype != MULTIPLE and len(out) > 1:
+        return ()
+    return tuple(out)
+
+
+def score_item(qtype: str, correct, given, points: int, *, partial_credit: bool = False) -> int:
+    """Points earned by one answer. Single choice and true/false: the one right option. Multiple
+    choice: all-or-nothing (exactly the right set) unless partial credit is configured, in which
+    case a non-empty subset of the right options with no wrong one earns half the points,
+    rounded down (the common 少选得一半、错选不得分 rule)."""
+    correct, given = frozenset(correct), frozenset(given)
+    if not given:
+        return 0
+    if given == correct:
+        return points
+    if qtype == MULTIPLE and partial_credit and given < correct:
+        return points // 2
+    return 0
+
+
+def passed(score: int, pass_mark: int = PASS_MARK) -> bool:
+    """Pass at `pass_mark` or more out of 100 (SPEC §8.3: 60/100)."""
+    return score >= pass_mark
+
+
+# --- time -------------------------------------------------------------------------------------
+def attempt_deadline(started_at: datetime, time_limit: timedelta = TIME_LIMIT) -> datetime:
+    return started_at + time_limit
+
+
+def answers_accepted(deadline: datetime, at: datetime) -> bool:
+    """Answers are saved until the deadline plus a short grace for the network (SPEC §8.2: the
+    time limit is enforced by the server). After it, what was saved before is what is graded."""
+    return at < deadline + SUBMIT_GRACE
+
+
+def attempt_overdue(deadline: datetime, at: datetime) -> bool:
+    """An open attempt past its deadline (and the grace) is graded with what was saved."""
+    return not answers_accepted(deadline, at)
+
+
+def seconds_left(deadline: datetime, at: datetime) -> int:
+    return max(0, int((deadline - at).total_seconds()))

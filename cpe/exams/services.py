@@ -1,0 +1,267 @@
+"""Every write of the exams app: starting a paper, saving answers, grading (SPEC §8.1-8.3).
+
+Settings (all optional; defaults in policy.py): EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES,
+EXAM_MAX_ATTEMPTS (None = unlimited), EXAM_PAPER_COMPOSITION ([("single", 10, 3), ...]),
+EXAM_MULTIPLE_PARTIAL_CREDIT."""
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cpe.accounts.policy import hold_allows
+from cpe.core.audit import audit_record
+from cpe.learning import selectors as learning_selectors
+
+from . import policy
+from .errors import ExamError
+from .models import Attempt, AttemptItem, AttemptStatus, Question
+
+_sysrand = random.SystemRandom()
+
+
+def current_rules() -> policy.Rules:
+    comp = getattr(settings, "EXAM_PAPER_COMPOSITION", None)
+    composition = tuple(policy.Part(*p) for p in comp) if comp else policy.PAPER_COMPOSITION
+    ok, why = policy.composition_valid(composition)
+    if not ok:
+        raise ValueError(f"EXAM_PAPER_COMPOSITION: {why}")
+    minutes = getattr(settings, "EXAM_TIME_LIMIT_MINUTES", None)
+    return policy.Rules(
+        pass_mark=getattr(settings, "EXAM_PASS_MARK", policy.PASS_MARK),
+        time_limit=timedelta(minutes=minutes) if minutes else policy.TIME_LIMIT,
+        max_attempts=getattr(settings, "EXAM_MAX_ATTEMPTS", policy.MAX_ATTEMPTS),
+        composition=composition,
+        partial_credit=getattr(settings, "EXAM_MULTIPLE_PARTIAL_CREDIT", policy.MULTIPLE_PARTIAL_CREDIT))
+
+
+@dataclass
+class Gate:
+    decision: policy.Decision
+    enrolment: object
+    chapters_total: int
+    chapters_done: int
+    attempts_used: int
+    rules: policy.Rules
+
+
+def bank_counts(course) -> dict:
+    from django.db.models import Count
+
+    return dict(Question.objects.filter(course=course, is_active=True).values_list("qtype")
+                .annotate(n=Count("id")).values_list("qtype", "n"))
+
+
+def exam_gate(user, course, at, *, chapters=None) -> Gate:
+    """The facts the eligibility rule needs, gathered, and its decision (exams.policy)."""
+    rules = current_rules()
+    enrolment, state = learning_selectors.enrolment_for(user, course, at)
+    if chapters is None:
+        chapters = learning_selectors.course_progress(user, course)
+    done = sum(1 for c in chapters if c.completed)
+    used = Attempt.objects.filter(user=user, course=course, enrolment=enrolment).count() if enrolment else 0
+    bank_ok, _ = policy.bank_sufficient(bank_counts(course), rules.composition)
+    decision = policy.exam_eligibility(
+        is_staff=user.is_staff, on_hold=not hold_allows("exam", on_hold=user.on_hold), enrolment_state=state,
+        chapters_total=len(chapters), chapters_done=done, attempts_used=used, max_attempts=rules.max_attempts,
+        bank_ok=bank_ok)
+    return Gate(decision, enrolment, len(chapters), done, used, rules)
+
+
+def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
+    """Open the exam: resume the learner's open attempt if it is still within its time, else
+    (after grading an overdue one) draw a new paper (SPEC §8.2)."""
+    from cpe.accounts.models import User
+
+    at = at or timezone.now()
+    rng = rng or _sysrand
+    with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()   # one start per learner at a time
+        open_attempt = Attempt.objects.select_for_update().filter(user=user, course=course,
+                                                                  status=AttemptStatus.OPEN).first()
+        if open_attempt is not None:
+            if not policy.attempt_overdue(open_attempt.deadline, at):
+                return open_attempt
+            _grade(open_attempt, at, auto=True)
+        gate = exam_gate(user, course, at)
+        if not gate.decision.allowed:
+            raise ExamError(gate.decision.code, gate.decision.message)
+        rules = gate.rules
+        questions = list(Question.objects.filter(course=course, is_active=True).values_list("id", "qtype", "options"))
+        bank, counts = {}, {}
+        for qid, qtype, options in questions:
+            bank.setdefault(qtype, []).append(qid)
+            counts[qid] = len(options)
+        drawn = policy.draw_paper(bank, counts, rules.composition, rng)
+        number = Attempt.objects.filter(user=user, course=course).count() + 1
+        attempt = Attempt.objects.create(
+            user=user, course=course, enrolment=gate.enrolment, number=number, started_at=at,
+            deadline=policy.attempt_deadline(at, rules.time_limit), pass_mark=rules.pass_mark)
+        AttemptItem.objects.bulk_create(
+            AttemptItem(attempt=attempt, position=i + 1, question_id=d.question_id, qtype=d.qtype, points=d.points,
+                        option_order=list(d.option_order)) for i, d in enumerate(drawn))
+        audit_record("exam.started", actor=user, subject=attempt, at=at,
+                     data={"course": course.code, "number": number, "deadline": attempt.deadline.isoformat()})
+    return attempt
+
+
+def _load_open(user, attempt_id):
+    attempt = (Attempt.objects.select_for_update(of=("self",)).select_related("user", "course__year", "enrolment")
+               .filter(pk=attempt_id, user=user).first())
+    if attempt is None:
+        raise ExamError("no_attempt", "考试记录不存在。")
+    return attempt
+
+
+def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None) -> AttemptItem:
+    """Save one answer as the learner goes (a reload or a lost connection loses nothing).
+    Refused once graded or after the deadline (+ grace): the server enforces the time."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        attempt = _load_open(user, attempt_id)
+        if attempt.status != AttemptStatus.OPEN:
+            raise ExamError("submitted", "本次考试已交卷。")
+        if not policy.answers_accepted(attempt.deadline, at):
+            raise ExamError("time_up", "考试时间已到，答案未能保存；系统已按已保存的答案交卷。")
+        item = (AttemptItem.objects.select_related("question").filter(attempt=attempt, position=position).first())
+        if item is None:
+            raise ExamError("no_item", "题目不存在。")
+        item.answer = list(policy.normalise_answer(item.qtype, chosen, len(item.question.options)))
+        item.saved_at = at
+        item.save(update_fields=["answer", "saved_at"])
+    return item
+
+
+def attempt_submit(*, user, attempt_id: int, answers: dict | None = None, at=None) -> Attempt:
+    """Submit once, graded at once (SPEC §8.2-8.3). `answers` (position -> chosen original
+    indexes) are saved first if the time allows. A second submission (a double click, a retry,
+    ten at once) finds the attempt graded under the row lock and returns it unchanged."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        attempt = _load_open(user, attempt_id)
+        if attempt.status != AttemptStatus.OPEN:
+            return attempt
+        in_time = policy.answers_accepted(attempt.deadline, at)
+        items = _locked_items(attempt)
+        changed = False
+        if answers and in_time:
+            by_pos = {i.position: i for i in items}
+            for pos, chosen in answers.items():
+                item = by_pos.get(int(pos))
+                if item is None:
+                    continue
+                item.answer = list(policy.normalise_answer(item.qtype, chosen, len(item.question.options)))
+                item.saved_at = at
+            changed = True
+        _grade(attempt, at, auto=not in_time, items=items, answers_changed=changed)
+    return attempt
+
+
+def attempt_close_if_overdue(attempt: Attempt, at=None) -> Attempt:
+    """An open attempt past its deadline is graded with what was saved (e.g. the learner closed
+    the page). Called when the learner comes back; idempotent."""
+    at = at or timezone.now()
+    if attempt.status != AttemptStatus.OPEN or not policy.attempt_overdue(attempt.deadline, at):
+        return attempt
+    with transaction.atomic():
+        locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
+        if locked.status == AttemptStatus.OPEN:
+            _grade(locked, at, auto=True)
+        attempt = locked
+    return attempt
+
+
+def _locked_items(attempt):
+    """The paper's items, locked (not the shared questions they join: of=self)."""
+    return list(AttemptItem.objects.select_for_update(of=("self",)).select_related("question")
+                .filter(attempt=attempt).order_by("position"))
+
+
+def _write_items(items, with_answers: bool):
+    """Store what grading computed (and the submitted answers) in one statement: on PostgreSQL an
+    UPDATE ... FROM (VALUES ...); elsewhere bulk_update (SQLite, one person trying it)."""
+    import json
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        AttemptItem.objects.bulk_update(items, ["earned", "answer", "saved_at"] if with_answers else ["earned"])
+        return
+    table = AttemptItem._meta.db_table
+    if with_answers:
+        rows = ", ".join(["(%s, %s, %s::jsonb, %s::timestamptz)"] * len(items))
+        params = [p for i in items for p in (i.pk, i.earned, json.dumps(i.answer), i.saved_at)]
+        sql = (f'UPDATE "{table}" AS t SET earned = v.earned, answer = v.answer, saved_at = v.saved_at '
+               f"FROM (VALUES {rows}) AS v(id, earned, answer, saved_at) WHERE t.id = v.id")
+    else:
+        rows = ", ".join(["(%s, %s)"] * len(items))
+        params = [p for i in items for p in (i.pk, i.earned)]
+        sql = f'UPDATE "{table}" AS t SET earned = v.earned FROM (VALUES {rows}) AS v(id, earned) WHERE t.id = v.id'
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+
+
+def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=False):
+    """Grade under the caller's lock; a pass records the credit in the same transaction."""
+    from cpe.credits.services import credit_record_for_pass
+
+    rules = current_rules()
+    if items is None:
+        items = _locked_items(attempt)
+    total = 0
+    for item in items:
+        item.earned = policy.score_item(item.qtype, item.question.answer, item.answer, item.points,
+                                        partial_credit=rules.partial_credit)
+        total += item.earned
+    if items:
+        _write_items(items, answers_changed)
+    attempt.status, attempt.score = AttemptStatus.GRADED, total
+    attempt.passed = policy.passed(total, attempt.pass_mark)
+    attempt.auto_submitted = auto
+    attempt.submitted_at = min(at, attempt.deadline + policy.SUBMIT_GRACE) if auto else at
+    attempt.save(update_fields=["status", "score", "passed", "auto_submitted", "submitted_at"])
+    audit_record("exam.graded", actor=attempt.user, subject=attempt, at=at, data={
+        "course": attempt.course.code, "score": total, "passed": attempt.passed, "auto": auto})
+    if attempt.passed:
+        credit_record_for_pass(attempt=attempt, at=at)
+
+
+# --- practice (SPEC §7.5): immediate feedback, unlimited, no credit -----------------------------
+def practice_questions(*, course, chapter=None, rng=None) -> list[dict]:
+    """章节练习: the chapter's questions; 模考题: a paper drawn like the exam (shorter if the bank
+    is small). Nothing is stored: practice earns nothing."""
+    rng = rng or _sysrand
+    qs = Question.objects.filter(course=course, is_active=True)
+    if chapter is not None:
+        qs = qs.filter(chapter=chapter)
+        questions = list(qs.order_by("id"))
+        drawn = [policy.DrawnItem(q.pk, q.qtype, 0, tuple(_shuffled(q, rng))) for q in questions]
+    else:
+        questions = list(qs)
+        bank, counts = {}, {}
+        for q in questions:
+            bank.setdefault(q.qtype, []).append(q.pk)
+            counts[q.pk] = len(q.options)
+        drawn = policy.draw_paper(bank, counts, current_rules().composition, rng, allow_short=True)
+    by_id = {q.pk: q for q in questions}
+    return [{"position": i + 1, "question": by_id[d.question_id], "order": d.option_order,
+             "options": [(orig, by_id[d.question_id].options[orig]) for orig in d.option_order]}
+            for i, d in enumerate(drawn)]
+
+
+def _shuffled(q, rng):
+    order = list(range(len(q.options)))
+    if q.qtype != policy.JUDGE:
+        rng.shuffle(order)
+    return order
+
+
+def practice_check(*, question: Question, chosen) -> dict:
+    given = policy.normalise_answer(question.qtype, chosen, len(question.options))
+    correct = policy.score_item(question.qtype, question.answer, given, 1) == 1
+    return {"correct": correct, "answered": bool(given), "answer": question.answer_letters,
+            "explanation": question.explanation}
+
+

@@ -1,0 +1,158 @@
+"""The exam pages as a learner uses them; the question bank import as an editor uses it."""
+import io
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from cpe.credits.models import CreditRecord
+from cpe.exams import importer
+from cpe.exams.models import Attempt, Question
+
+from .fixtures import complete_chapters
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client, user):
+    from django.utils import timezone
+
+    from cpe.agreements import selectors as agreement_selectors
+
+    client.force_login(user, backend="cpe.accounts.auth.IdentifierBackend")
+    s = client.session
+    s["agreement_ok"] = agreement_selectors.required_major_id(timezone.now())
+    s.save()
+
+
+def test_course_page_says_what_is_missing_then_links_the_exam(client, learner, course, paid):
+    _login(client, learner)
+    html = client.get(reverse("learning:course", args=[course.pk])).content.decode()
+    assert "还有 2 个章节未学完" in html and "1. 第1章" in html and reverse("exams:home", args=[course.pk]) not in html
+    home = client.get(reverse("exams:home", args=[course.pk])).content.decode()
+    assert "暂不能考试" in home and "已学完 0 / 2" in home
+    assert client.post(reverse("exams:start", args=[course.pk])).status_code == 403
+    complete_chapters(learner, course)
+    html = client.get(reverse("learning:course", args=[course.pk])).content.decode()
+    assert reverse("exams:home", args=[course.pk]) in html and "【我要考试】" in html
+
+
+def test_take_the_exam_autosave_reload_submit_result(client, learner, course, paid):
+    complete_chapters(learner, course)
+    _login(client, learner)
+    resp = client.post(reverse("exams:start", args=[course.pk]))
+    attempt = Attempt.objects.get()
+    assert resp.url == reverse("exams:attempt", args=[attempt.pk])
+    page = client.get(resp.url).content.decode()
+    assert page.count('class="q"') == 30 and 'id="countdown"' in page and 'data-seconds="3' in page
+    item = attempt.items.select_related("question").get(position=1)
+    saved = client.post(reverse("exams:save", args=[attempt.pk]), {"position": 1, "chosen": item.question.answer})
+    assert saved.status_code == 200 and json.loads(saved.content)["ok"]
+    # A reload shows the saved answer checked.
+    page = client.get(resp.url).content.decode()
+    assert re.search(rf'name="q1" value="{item.question.answer[0]}" checked', page)
+    # Submit with everything right (the form posts every answer).
+    data = {f"q{i.position}": i.question.answer for i in attempt.items.select_related("question")}
+    done = client.post(reverse("exams:submit", args=[attempt.pk]), data)
+    assert done.url == reverse("exams:result", args=[attempt.pk])
+    result = client.get(done.url).content.decode()
+    assert "100 分" in result and "合格" in result and "已记载 24 学时" in result
+    assert CreditRecord.objects.count() == 1
+    # The attempt page now goes to the result; a save is refused.
+    assert client.get(resp.url).url == done.url
+    late = client.post(reverse("exams:save", args=[attempt.pk]), {"position": 2, "chosen": [0]})
+    assert late.status_code == 409 and json.loads(late.content)["code"] == "submitted"
+
+
+def test_someone_elses_attempt_is_404(client, learner, course, paid, register_learner):
+    complete_chapters(learner, course)
+    _login(client, learner)
+    client.post(reverse("exams:start", args=[course.pk]))
+    attempt = Attempt.objects.get()
+    other = register_learner(name="王五")
+    _login(client, other)
+    assert client.get(reverse("exams:attempt", args=[attempt.pk])).status_code == 404
+    assert client.post(reverse("exams:save", args=[attempt.pk]), {"position": 1, "chosen": [0]}).status_code == 404
+
+
+def test_practice_feedback(client, learner, course, paid):
+    _login(client, learner)
+    page = client.get(reverse("exams:practice_mock", args=[course.pk])).content.decode()
+    assert page.count("提交本题") == 30
+    q = Question.objects.filter(course=course, qtype="multiple").first()
+    fb = client.post(reverse("exams:practice_check", args=[q.pk]), {"chosen": [0]}).content.decode()
+    assert "回答错误" in fb and "甲；丙" in fb and "解析多选" in fb
+    fb = client.post(reverse("exams:practice_check", args=[q.pk]), {"chosen": [0, 2]}).content.decode()
+    assert "回答正确" in fb
+    assert not Attempt.objects.exists()
+
+
+def _xlsx(rows):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(importer.HEADERS)
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    buf.name = "bank.xlsx"
+    return buf
+
+
+GOOD = [["P1", "1", "单选", "题一", "甲", "乙", "丙", "", "", "", "B", "解析"],
+        ["P1", "", "多选", "题二", "甲", "乙", "丙", "丁", "", "", "ACD", ""],
+        ["P1", "", "判断", "题三", "", "", "", "", "", "", "错误", ""]]
+
+
+def test_import_good_file(course):
+    before = Question.objects.count()
+    report = importer.import_workbook(_xlsx(GOOD))
+    assert report.ok and report.created == 3
+    single, multi, judge = Question.objects.order_by("-id")[:3][::-1]
+    assert (single.answer, single.chapter.position, multi.answer, judge.answer, judge.options) == (
+        [1], 1, [0, 2, 3], [1], ["正确", "错误"])
+    assert Question.objects.count() == before + 3
+
+
+def test_import_reports_every_bad_row_and_imports_nothing(course):
+    before = Question.objects.count()
+    rows = GOOD + [
+        ["NOPE", "", "单选", "x", "a", "b", "", "", "", "", "A", ""],          # 5: unknown course
+        ["P1", "9", "单选", "x", "a", "b", "", "", "", "", "A", ""],           # 6: no chapter 9
+        ["P1", "", "单选", "x", "a", "b", "", "", "", "", "AB", ""],          # 7: two answers
+        ["P1", "", "多选", "x", "a", "", "c", "", "", "", "A", ""],           # 8: gap, one answer
+        ["P1", "", "判断", "x", "", "", "", "", "", "", "也许", ""],            # 9
+        ["P1", "", "填空", "", "", "", "", "", "", "", "", ""],               # 10
+        ["P1", "", "单选", "=cmd()", "a", "b", "", "", "", "", "C", ""],      # 11: formula, answer out of range
+    ]
+    report = importer.import_workbook(_xlsx(rows))
+    assert not report.ok and [n for n, _ in report.errors] == [5, 6, 7, 8, 9, 10, 11]
+    msgs = dict(report.errors)
+    assert "NOPE" in msgs[5] and "第 9 章" in msgs[6] and "只能有一个答案" in msgs[7]
+    assert "连续" in msgs[8] and "正确" in msgs[9] and "题型" in msgs[10] and "题干" in msgs[10]
+    assert "公式" in msgs[11]
+    assert Question.objects.count() == before
+
+
+def test_import_in_the_admin_and_template_download(client, course, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    editor = django_user_model.objects.create_user("ed", "x", name="编辑", is_staff=True)
+    editor.user_permissions.add(*Permission.objects.filter(codename__in=["add_question", "view_question"]))
+    client.force_login(editor)
+    tpl = client.get(reverse("admin:exams_question_template"))
+    assert tpl.status_code == 200
+    from openpyxl import load_workbook
+    ws = load_workbook(io.BytesIO(tpl.content)).worksheets[0]
+    assert [c.value for c in ws[1]] == importer.HEADERS
+    # Its examples name a demo course that this database does not have: each row is reported.
+    assert [n for n, _ in importer.import_workbook(io.BytesIO(tpl.content)).errors] == [2, 3, 4]
+    bad = client.post(reverse("admin:exams_question_import"), {"file": _xlsx(GOOD + [["P1", "", "单选", "x", "a", "b",
+                                                                                       "", "", "", "", "Z", ""]])})
+    assert bad.status_code == 400 and "第 5 行" in bad.content.decode()
+    ok = client.post(reverse("admin:exams_question_import"), {"file": _xlsx(GOOD)})
+    assert ok.status_code == 302

@@ -1,0 +1,178 @@
+"""Learner exam pages: 【我要考试】, the paper (countdown + autosave), the result, practice.
+Parse, check, call one service, render; the rules are in policy.py."""
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from cpe.catalog.models import Chapter, Course
+from cpe.learning import selectors as learning_selectors
+
+from . import policy, services
+from .errors import ExamError
+from .models import Attempt, AttemptStatus, Question
+
+
+def _learner(view):
+    @login_required
+    def wrapped(request, *args, **kwargs):
+        if request.user.is_staff:
+            return redirect("admin:index")
+        return view(request, *args, **kwargs)
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+@_learner
+def exam_home(request, course_id):
+    """【我要考试】: the rules, what is missing, past attempts, and the start button."""
+    course = get_object_or_404(Course.objects.select_related("year"), pk=course_id, is_published=True)
+    at = timezone.now()
+    gate = services.exam_gate(request.user, course, at)
+    attempts = list(Attempt.objects.filter(user=request.user, course=course).order_by("-started_at"))
+    for a in attempts:
+        if a.is_open:
+            services.attempt_close_if_overdue(a, at)
+    rules = gate.rules
+    return render(request, "exams/home.html", {
+        "course": course, "gate": gate, "rules": rules, "attempts": attempts,
+        "open_attempt": next((a for a in attempts if a.status == AttemptStatus.OPEN), None),
+        "parts": [(policy.TYPE_LABELS[p.qtype], p.count, p.points) for p in rules.composition],
+        "minutes": int(rules.time_limit.total_seconds() // 60),
+        "attempts_left": policy.attempts_left(gate.attempts_used, rules.max_attempts),
+        "passed_once": any(a.passed for a in attempts),
+    })
+
+
+@_learner
+@require_POST
+def exam_start(request, course_id):
+    course = get_object_or_404(Course, pk=course_id, is_published=True)
+    try:
+        attempt = services.attempt_start(user=request.user, course=course)
+    except ExamError as exc:
+        gate = services.exam_gate(request.user, course, timezone.now())
+        return render(request, "exams/home.html", {"course": course, "gate": gate, "error": exc.message,
+                                                   "rules": gate.rules, "attempts": [], "parts": []}, status=403)
+    return redirect("exams:attempt", attempt.pk)
+
+
+def _own_attempt(request, attempt_id):
+    attempt = Attempt.objects.select_related("course").filter(pk=attempt_id, user=request.user).first()
+    if attempt is None:
+        raise Http404("考试记录不存在。")
+    return attempt
+
+
+@_learner
+@never_cache
+def attempt_page(request, attempt_id):
+    attempt = services.attempt_close_if_overdue(_own_attempt(request, attempt_id))
+    if attempt.status != AttemptStatus.OPEN:
+        return redirect("exams:result", attempt.pk)
+    at = timezone.now()
+    items = list(attempt.items.select_related("question").order_by("position"))
+    for item in items:
+        q = item.question
+        item.shown = [(orig, "ABCDEFGH"[i] if item.qtype != policy.JUDGE else "", q.options[orig], orig in item.answer)
+                      for i, orig in enumerate(item.option_order)]
+        item.type_label = policy.TYPE_LABELS[item.qtype]
+    return render(request, "exams/attempt.html", {
+        "attempt": attempt, "items": items, "seconds_left": policy.seconds_left(attempt.deadline, at),
+        "answered": sum(1 for i in items if i.answer)})
+
+
+def _chosen(request, name):
+    out = []
+    for v in request.POST.getlist(name):
+        try:
+            out.append(int(v))
+        except ValueError:
+            pass
+    return out
+
+
+@_learner
+@require_POST
+def attempt_save(request, attempt_id):
+    """Autosave of one answer (fetch from the page's script). JSON in the answer."""
+    try:
+        position = int(request.POST.get("position", ""))
+    except ValueError:
+        return JsonResponse({"ok": False, "message": "题号无效。"}, status=400)
+    try:
+        item = services.attempt_answer_save(user=request.user, attempt_id=attempt_id, position=position,
+                                            chosen=_chosen(request, "chosen"))
+    except ExamError as exc:
+        status = 404 if exc.code in ("no_attempt", "no_item") else 409
+        return JsonResponse({"ok": False, "code": exc.code, "message": exc.message}, status=status)
+    return JsonResponse({"ok": True, "position": item.position, "saved_at": item.saved_at.isoformat()})
+
+
+@_learner
+@require_POST
+def attempt_submit(request, attempt_id):
+    attempt = _own_attempt(request, attempt_id)
+    answers = {pos: _chosen(request, f"q{pos}") for pos in attempt.items.values_list("position", flat=True)}
+    try:
+        services.attempt_submit(user=request.user, attempt_id=attempt.pk, answers=answers)
+    except ExamError as exc:
+        raise Http404(exc.message)
+    return redirect("exams:result", attempt.pk)
+
+
+@_learner
+def attempt_result(request, attempt_id):
+    attempt = services.attempt_close_if_overdue(_own_attempt(request, attempt_id))
+    if attempt.status == AttemptStatus.OPEN:
+        return redirect("exams:attempt", attempt.pk)
+    items = list(attempt.items.order_by("position"))
+    record = getattr(attempt, "credit_record", None) if attempt.passed else None
+    from cpe.credits.models import CreditRecord
+
+    earlier = None
+    if attempt.passed and record is None:
+        earlier = CreditRecord.objects.filter(user=request.user, course=attempt.course, status="active").first()
+    return render(request, "exams/result.html", {
+        "attempt": attempt, "record": record, "earlier": earlier,
+        "wrong": [i.position for i in items if not i.earned], "correct": sum(1 for i in items if i.earned),
+        "total": len(items)})
+
+
+# --- practice ---------------------------------------------------------------------------------
+def _practice_gate(request, course):
+    enrolment, state = learning_selectors.enrolment_for(request.user, course, timezone.now())
+    return state == "valid"
+
+
+@_learner
+def practice_chapter(request, chapter_id):
+    chapter = get_object_or_404(Chapter.objects.select_related("course"), pk=chapter_id, course__is_published=True)
+    if not _practice_gate(request, chapter.course):
+        return render(request, "exams/practice.html", {"course": chapter.course, "refused": True}, status=403)
+    return render(request, "exams/practice.html", {
+        "course": chapter.course, "chapter": chapter, "title": f"章节练习：{chapter.title}",
+        "questions": services.practice_questions(course=chapter.course, chapter=chapter)})
+
+
+@_learner
+def practice_mock(request, course_id):
+    course = get_object_or_404(Course, pk=course_id, is_published=True)
+    if not _practice_gate(request, course):
+        return render(request, "exams/practice.html", {"course": course, "refused": True}, status=403)
+    return render(request, "exams/practice.html", {
+        "course": course, "title": f"模考题：{course.title}", "mock": True,
+        "questions": services.practice_questions(course=course)})
+
+
+@_learner
+@require_POST
+def practice_check(request, question_id):
+    q = get_object_or_404(Question.objects.select_related("course"), pk=question_id, is_active=True)
+    if not _practice_gate(request, q.course):
+        return render(request, "partials/message.html", {"level": "error", "text": "暂不能练习该课程。"}, status=403)
+    result = services.practice_check(question=q, chosen=_chosen(request, "chosen"))
+    result["answer_text"] = "；".join(q.options[i] for i in q.answer)
+    return render(request, "exams/_feedback.html", {"r": result, "q": q})

@@ -1,0 +1,224 @@
+"""Reconciliation (ledger vs the AIS's list), the Excel export, and the staff pages."""
+import sqlite3
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+from openpyxl import load_workbook
+
+from cpe.core.models import AuditEvent
+from cpe.reporting import policy
+from cpe.reporting.clients.base import AisCredit, CreditReport
+from cpe.reporting.models import ExportJob
+from cpe.reporting.selectors import Diff, reconcile, reconcile_person_year
+from cpe.reporting.services import (
+    ais_person_check, export_job_create, export_run, report_enqueue_for_record, report_send,
+    reversal_enqueue_for_record,
+)
+from cpe.reporting.states import ExportStatus, ReportState
+
+from .outbox_fixtures import make_record, year  # noqa: F401
+
+
+@pytest.fixture
+def found(ais_settings, ais_sim, register_learner):
+    user = register_learner(name="张三")
+    ais_sim.seed({"id_number": user.id_number, "name": user.name})
+    ais_person_check(user_id=user.pk)
+    return user
+
+
+def staff(django_user_model, *perms, username="op"):
+    user = django_user_model.objects.create_user(username=username, password="Staff-pass-2026", name="运营",
+                                                 is_staff=True)
+    for p in perms:
+        app, codename = p.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
+    return user
+
+
+# --- reconciliation, the rule ------------------------------------------------------------------------
+def row(rid, receipt, hours=24, status="active", credit_state="sent", reversal_state=""):
+    return {"record_id": rid, "course_code": f"C{rid}", "course_title": "课程", "hours": hours, "credits": hours,
+            "status": status, "credit_state": credit_state, "receipt_no": receipt, "reversal_state": reversal_state}
+
+
+def item(receipt, hours=24, status="recorded"):
+    return AisCredit(receipt_no=receipt, idempotency_key="k" + receipt, person_id="P", year=2026, course_code="C",
+                     course_title="课程", category="professional", hours=hours, credits=hours, passed_at="", status=status)
+
+
+@pytest.mark.parametrize("ours, theirs, codes", [
+    ([row(1, "R1")], [item("R1")], []),
+    ([row(1, "R1")], [], [Diff.MISSING_AT_AIS]),
+    ([], [item("R9")], [Diff.EXTRA_AT_AIS]),
+    ([row(1, "R1", hours=24)], [item("R1", hours=12)], [Diff.HOURS_MISMATCH]),
+    ([row(1, "R1")], [item("R1", status="reversed")], [Diff.REVERSED_MISMATCH]),
+    ([row(1, "R1", status="revoked", reversal_state="sent")], [item("R1", status="reversed")], []),
+    ([row(1, "R1", status="revoked", reversal_state="waiting_credit")], [item("R1")], [Diff.NOT_REVERSED_AT_AIS]),
+    ([row(1, "", credit_state="pending")], [], []),                  # not yet sent: pending, not a difference
+    ([row(1, "", credit_state="cancelled", status="revoked")], [], []),
+])
+def test_reconcile_rule(ours, theirs, codes):
+    result = reconcile(ledger_rows=ours, ais_items=theirs, person_id="P", year=2026)
+    assert sorted(d.code for d in result.diffs) == sorted(codes)
+
+
+# --- reconciliation over HTTP, with planted differences -----------------------------------------------
+def test_reconciliation_finds_planted_differences(found, year, ais_sim, django_capture_on_commit_callbacks):
+    from cpe.credits.services import credit_record_revoke
+
+    reports = []
+    for code in ("A1", "A2", "A3", "A4"):
+        record = make_record(found, year, code, hours=12)
+        report = report_enqueue_for_record(record)
+        report_send(report_id=report.pk, client=ais_sim.client())
+        report.refresh_from_db()
+        reports.append((record, report))
+    # A4 revoked and reversed: consistent.
+    with django_capture_on_commit_callbacks(execute=True):
+        record4 = credit_record_revoke(record=reports[3][0], reason="退款", at=timezone.now())
+        reversal_enqueue_for_record(record4)
+    person_id = found.ais_person.person_id
+    assert reconcile_person_year(user=found, year=2026).diffs == []
+    # Plant: A1 deleted at the AIS, A2's hours changed there, and an extra credit the AIS holds.
+    db = sqlite3.connect(ais_sim.db)
+    with db:
+        db.execute("DELETE FROM credits WHERE receipt_no = ?", (reports[0][1].receipt_no,))
+        db.execute("UPDATE credits SET body = json_set(body, '$.hours', 6) WHERE receipt_no = ?",
+                   (reports[1][1].receipt_no,))
+    db.close()
+    ais_sim.client().report_credit(CreditReport(
+        idempotency_key="someone-else-1", person_id=person_id, id_number=found.id_number, name=found.name, year=2026,
+        course_code="X9", course_title="他处课程", category="public", hours=3, credits=3,
+        passed_at=timezone.now()))
+    result = reconcile_person_year(user=found, year=2026)
+    got = {(d.code, d.course_code) for d in result.diffs}
+    assert got == {(Diff.MISSING_AT_AIS, "A1"), (Diff.HOURS_MISMATCH, "A2"), (Diff.EXTRA_AT_AIS, "X9")}
+    assert result.matched == 2
+
+
+def test_reconcile_page(found, year, ais_sim, client, django_user_model):
+    record = make_record(found, year, "B1")
+    report = report_enqueue_for_record(record)
+    report_send(report_id=report.pk, client=ais_sim.client())
+    db = sqlite3.connect(ais_sim.db)
+    with db:
+        db.execute("DELETE FROM credits")
+    db.close()
+    url = reverse("reporting:staff_reconcile")
+    client.force_login(staff(django_user_model, username="nobody"))
+    assert client.get(url).status_code == 403
+    client.force_login(staff(django_user_model, "reporting.reconcile_aisreport"))
+    page = client.get(url, {"who": found.id_number, "year": "2026"}).content.decode()
+    assert 'id="diff-count">1<' in page and "AIS 缺少该学时" in page and report.receipt_no in page
+    assert page.count(found.id_number) == 1                              # only in the search box
+    assert AuditEvent.objects.filter(event_type="ais.reconciled", subject_id=str(found.pk)).exists()
+
+
+# --- the export ------------------------------------------------------------------------------------------
+@pytest.fixture
+def export_ledger(register_learner, year, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    from cpe.accounts.models import User
+
+    hostile = register_learner(name="张甲", region="150100")
+    other = register_learner(name="张乙", region="150200")
+    plain = register_learner(name="赵六", employer="包头市某公司", region="150200")
+    # Values that got in some other way (an import, an edit by staff): the export must not trust them.
+    User.objects.filter(pk=hostile.pk).update(name='=HYPERLINK("x")', employer="+86 公司")
+    User.objects.filter(pk=other.pk).update(name="@SUM", employer="-1+1")
+    make_record(hostile, year, "-P1", title="=1+2")
+    make_record(other, year, "P2", title="@课程")
+    make_record(plain, year, "P3")
+    make_record(plain, year, "P4", title="课程四")
+    return hostile, other, plain
+
+
+def test_export_cells_are_text_and_escaped(export_ledger, django_capture_on_commit_callbacks):
+    hostile, other, plain = export_ledger
+    with django_capture_on_commit_callbacks(execute=True):        # the task runs after commit (eager)
+        job = export_job_create(year=2026)
+    job.refresh_from_db()
+    assert job.status == ExportStatus.DONE and job.progress == 100 and job.rows_done == 4
+    from django.conf import settings
+
+    wb = load_workbook(f"{settings.MEDIA_ROOT}/{job.file}")
+    ws = wb.active
+    rows = list(ws.iter_rows())
+    header = [c.value for c in rows[0]]
+    assert header[:6] == ["年度", "管理地区", "姓名", "身份证号码", "手机号码", "工作单位"]
+    body = rows[1:]
+    assert len(body) == 4
+    by_name = {r[2].value: r for r in body}
+    h = by_name["'=HYPERLINK(\"x\")"]
+    assert h[5].value == "'+86 公司" and h[6].value == "'-P1" and h[7].value == "'=1+2"
+    assert by_name["'@SUM"][5].value == "'-1+1" and by_name["'@SUM"][7].value == "'@课程"
+    for r in body:
+        for c in r:
+            assert c.data_type != "f"                                   # no formula anywhere
+        id_cell, mobile_cell = r[3], r[4]
+        assert id_cell.data_type == "s" and id_cell.number_format == "@"
+        assert mobile_cell.data_type == "s" and mobile_cell.number_format == "@"
+    assert {r[3].value for r in body} == {hostile.id_number, other.id_number, plain.id_number}
+    assert by_name["赵六"][4].value == plain.mobile and by_name["赵六"][1].value == "包头市"
+
+
+def test_export_by_region(export_ledger):
+    job = ExportJob.objects.create(year=2026, region="150200", created_at=timezone.now())
+    job = export_run(job_id=job.pk)
+    assert job.rows_done == 3
+    assert export_run(job_id=job.pk) is None                             # done: a redelivery does nothing
+
+
+def test_escape_rule():
+    assert [policy.excel_safe(v) for v in ["=A1", "+1", "-1", "@x", "\tx", "a=b", "", "张三"]] == \
+        ["'=A1", "'+1", "'-1", "'@x", "'\tx", "a=b", "", "张三"]
+
+
+def test_exports_page_start_poll_download(export_ledger, client, django_user_model,
+                                          django_capture_on_commit_callbacks):
+    url = reverse("reporting:staff_exports")
+    viewer = staff(django_user_model, "reporting.view_exportjob", username="auditor")
+    client.force_login(viewer)
+    assert client.get(url).status_code == 200
+    client.post(url, {"year": "2026", "region": ""})
+    assert ExportJob.objects.count() == 0                                # viewing is not exporting
+    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(url, {"year": "2026", "region": "150200"}).status_code == 302
+    job = ExportJob.objects.get()
+    assert job.status == ExportStatus.DONE and job.region == "150200"
+    table = client.get(reverse("reporting:staff_exports_table")).content.decode()
+    assert "100%" in table and "hx-trigger" not in table                  # nothing running: polling stops
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, progress=40)
+    assert "hx-trigger" in client.get(reverse("reporting:staff_exports_table")).content.decode()
+    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, progress=100)
+    resp = client.get(reverse("reporting:staff_export_download", args=[job.pk]))
+    assert resp.status_code == 200 and resp["Content-Disposition"].startswith("attachment")
+    b"".join(resp.streaming_content)
+    assert AuditEvent.objects.filter(event_type="reporting.export_downloaded").exists()
+
+
+def test_admin_queue_and_retry_action(found, year, ais_sim, client, django_user_model,
+                                      django_capture_on_commit_callbacks):
+    record = make_record(found, year, "Q1")
+    report = report_enqueue_for_record(record)
+    ais_sim.admin("DELETE", f"/_sim/persons/{found.id_number}")
+    report_send(report_id=report.pk, client=ais_sim.client())
+    report.refresh_from_db()
+    assert report.state == ReportState.FAILED
+    op = staff(django_user_model, "reporting.view_aisreport", "reporting.retry_aisreport")
+    client.force_login(op)
+    changelist = reverse("admin:reporting_aisreport_changelist")
+    page = client.get(changelist, {"queue": "failed"}).content.decode()
+    assert report.idempotency_key in page and "unknown_person" in page and found.id_number not in page
+    ais_sim.seed({"id_number": found.id_number, "name": found.name})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(changelist, {"action": "retry_selected", "_selected_action": [report.pk]})
+    report.refresh_from_db()
+    assert report.state == ReportState.SENT
+    detail = client.get(reverse("admin:reporting_aisreport_change", args=[report.pk])).content.decode()
+    assert found.id_number not in detail
