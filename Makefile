@@ -41,7 +41,7 @@ run: demo
 	@echo "平台地址：http://127.0.0.1:$(PORT)/  （管理后台 /admin/，开发者发件箱 /dev/outbox/，AIS 模拟器 127.0.0.1:$(AIS_PORT)）"
 	@trap 'kill 0' EXIT; \
 	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo & \
-	if [ -z "$$REDIS_URL" ]; then $(BIN)/celery -A config worker -P solo --loglevel=warning & fi; \
+	if [ -z "$$REDIS_URL" ]; then $(BIN)/celery -A config worker -B -s var/celerybeat-schedule -P solo --loglevel=warning & fi; \
 	sleep 1; AIS_BASE_URL=http://127.0.0.1:$(AIS_PORT) $(BIN)/python manage.py ais_check --username demo-learner; \
 	AIS_BASE_URL=http://127.0.0.1:$(AIS_PORT) SITE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
