@@ -5,12 +5,10 @@ It validates like the real service (number shape, amounts that add up, an allowe
 valid buyer taxpayer ID) and can be told to fail: ``settings.INVOICE_LOCAL_FAIL`` =
 "unavailable" (InvoiceProviderError) or "reject" (InvoiceRejected); default "" (works).
 Its PDFs say they are a demonstration; `is_fake` makes the deploy check refuse it with DEBUG off."""
-import segno
-import weasyprint
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 
+from cpe.core.documents import qr_svg_data_uri, render_pdf
 from cpe.core.money import fen_to_yuan
 from cpe.core.timewin import local_date
 
@@ -24,11 +22,6 @@ from .base import (
 # Fifth digit of the number (issuing channel); 0 marks the embedded stand-in.
 LOCAL_CHANNEL = 0
 PDF_TEMPLATE = "invoicing/invoice_pdf.html"
-
-
-def qr_svg_data_uri(url: str) -> str:
-    """The verification URL as an SVG QR code (error correction M), for an <img> in the PDF."""
-    return segno.make(url, error="m", micro=False).svg_data_uri(border=2, dark="#000", light="#fff")
 
 
 def render_invoice_pdf(*, number: str, issued_at, draft: InvoiceDraft, kind: str, verify_url: str,
@@ -54,8 +47,7 @@ def render_invoice_pdf(*, number: str, issued_at, draft: InvoiceDraft, kind: str
         "verify_url": verify_url,
         "is_demo": is_demo,
     }
-    html = render_to_string(PDF_TEMPLATE, context)
-    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return render_pdf(PDF_TEMPLATE, context)
 
 
 class LocalInvoiceProvider(InvoiceProvider):
