@@ -8,6 +8,10 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 AIS_PORT ?= 8900
 AIS_SIM_DB ?= var/ais_sim.sqlite3
+# Every process `make run` starts (web, worker, checks) talks to the same simulator and
+# builds the same public URLs.
+export AIS_BASE_URL ?= http://127.0.0.1:$(AIS_PORT)
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
 .PHONY: run test venv vendor sysdeps migrate demo clean ais-sim
@@ -42,8 +46,8 @@ run: demo
 	@trap 'kill 0' EXIT; \
 	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo & \
 	if [ -z "$$REDIS_URL" ]; then $(BIN)/celery -A config worker -B -s var/celerybeat-schedule -P solo --loglevel=warning & fi; \
-	sleep 1; AIS_BASE_URL=http://127.0.0.1:$(AIS_PORT) $(BIN)/python manage.py ais_check --username demo-learner; \
-	AIS_BASE_URL=http://127.0.0.1:$(AIS_PORT) SITE_URL=http://127.0.0.1:$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	sleep 1; $(BIN)/python manage.py ais_check --username demo-learner; \
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The AIS simulator alone (demo provider code and secret: .env.example).
 ais-sim: venv
