@@ -12,23 +12,6 @@ from cpe.orders.selectors import year_task_complete
 pytestmark = pytest.mark.django_db
 
 
-class _RefundingGateway:
-    """A gateway stand-in whose refunds succeed (the sandbox itself needs a live server)."""
-
-    def refund(self, **kw):
-        from cpe.orders.gateways.base import RefundResult
-
-        return RefundResult(True, "GW-R1")
-
-
-def _refund(order, reviewer, monkeypatch):
-    from cpe.orders import services as order_services
-
-    monkeypatch.setattr(order_services, "get_gateway", lambda name: _RefundingGateway())
-    refund = order_services.refund_request(user=order.user, order_number=order.number, reason="不想学了")
-    return order_services.refund_approve(refund_id=refund.pk, reviewer=reviewer, note="同意")
-
-
 def test_year_completion_and_certificate(learner, year, paid):
     p1, p2, g1 = (make_course(year, "P1", hours=40), make_course(year, "P2", hours=24),
                   make_course(year, "G1", category="public", hours=30))
@@ -73,17 +56,33 @@ def test_refund_revokes_credits_and_certificates(learner, year, paid, django_use
     assert rec.revoke_reason == "订单退款 RF1"
 
 
-def test_refund_through_the_orders_service_revokes(learner, year, paid, django_user_model, monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_refund_through_the_orders_service_revokes(live_server, settings, learner, year, django_user_model):
+    """Paid and refunded through the sandbox gateway (the real adapters, over HTTP)."""
+    from django.urls import reverse
+
+    from cpe.orders import services as order_services
+    from cpe.orders.states import Channel
+    from cpe.sandbox.testing import sandbox_pay, stop_retries
+
+    settings.SITE_URL = live_server.url
+    order = order_services.order_create(user=learner, product_code="2026-ANNUAL")
+    start = order_services.payment_start(order=order, channel=Channel.ALIPAY_PAGE,
+                                         notify_url=live_server.url + reverse("orders:notify", args=["alipay"]),
+                                         return_url=live_server.url + "/done/")
+    sandbox_pay(pay_url=start.url)
     reviewer = django_user_model.objects.create_user("rev", "x", name="审核", is_staff=True)
     c = make_course(year, "P1", hours=24)
     complete_chapters(learner, c)
     pass_course(learner, c)
     assert not year_task_complete(learner, year)
-    refund = _refund(paid, reviewer, monkeypatch)
+    refund = order_services.refund_request(user=learner, order_number=order.number, reason="不想学了")
+    refund = order_services.refund_approve(refund_id=refund.pk, reviewer=reviewer, note="同意")
     assert refund.status == "succeeded"
     rec = CreditRecord.objects.get()
     assert rec.status == "revoked" and rec.revoke_reason.startswith("订单退款 RF")
     assert rec.certificate.status == "revoked"
+    stop_retries()
 
 
 def test_revocation_reissues_year_certificate_when_still_complete(learner, year, paid):
