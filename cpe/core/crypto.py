@@ -12,6 +12,7 @@ CPE_BLIND_INDEX_KEY), or, in the embedded default only, from a JSON file generat
 first run in the untracked var/ folder.
 """
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -37,8 +38,18 @@ def _b64e(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # base64.urlsafe_b64decode without its layers of wrappers (an export decrypts a million values).
+    return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE_TO_STD) + b"=" * (-len(text) % 4))
+
+
+@lru_cache(maxsize=16)
+def _aead(key: bytes) -> AESGCM:
+    """One AESGCM object per key (building one costs about as much as a decryption)."""
+    return AESGCM(key)
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def decrypt(token: str, aad: str) -> str:
         raise DecryptionError(f"unknown key id {kid}")
     raw = _b64d(body)
     try:
-        return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode()).decode()
+        return _aead(key).decrypt(raw[:12], raw[12:], aad.encode()).decode()
     except InvalidTag as exc:
         raise DecryptionError("value does not decrypt under its key and column") from exc
 

@@ -173,6 +173,38 @@ def test_export_by_region(export_ledger):
     assert export_run(job_id=job.pk) is None                             # done: a redelivery does nothing
 
 
+def test_export_writer_text_edge_cases(tmp_path):
+    """The hand-written SpreadsheetML: XML specials, characters XML cannot carry, edge spaces,
+    empty values, and one row per input row (read back with openpyxl)."""
+    from datetime import datetime
+    from datetime import timezone as dt_tz
+    from uuid import UUID
+
+    from cpe.reporting import exports
+
+    at = datetime(2026, 3, 1, 16, 30, 5, tzinfo=dt_tz.utc)                # 2026-03-02 00:30:05 in Shanghai
+    uid = UUID("12345678-1234-5678-1234-567812345678")
+    rows = [
+        ("150200", "A&B <c> \"d\"", "15010219900101001X", "+8613800000000", " 前后空格 ", "P<1>", "x\x01y\x1fz",
+         "public", 12, 12, 90, at, uid, "sent", "R&1"),
+        ("999999", "", "", None, None, "-P2", "标题\r\n第二行", "other", 0, 0, 0, at, uid, None, ""),
+    ]
+    path = tmp_path / "x.xlsx"
+    assert exports.write_workbook(path, 2026, iter(rows)) == 2
+    ws = load_workbook(path).active
+    assert ws.title == "2026年度学时"
+    got = [[c.value for c in r] for r in ws.iter_rows()]
+    assert got[0] == exports.HEADERS and len(got) == 3
+    first, second = got[1], got[2]
+    assert first == [2026, "包头市", "A&B <c> \"d\"", "15010219900101001X", "+8613800000000", " 前后空格 ", "P<1>",
+                     "x\ufffdy\ufffdz", "公需科目", 12, 12, 90, "2026-03-02 00:30:05", str(uid), "已上报", "R&1"]
+    assert second[:9] == [2026, "999999", None, None, None, None, "'-P2", "标题\r\n第二行", "other"]
+    assert second[14:] == ["未上报", None]
+    row = list(ws.iter_rows())[1]
+    assert row[3].data_type == row[4].data_type == "s" and row[3].number_format == row[4].number_format == "@"
+    assert row[9].data_type == "n" and all(c.data_type != "f" for r in ws.iter_rows() for c in r)
+
+
 def test_escape_rule():
     assert [policy.excel_safe(v) for v in ["=A1", "+1", "-1", "@x", "\tx", "a=b", "", "张三"]] == \
         ["'=A1", "'+1", "'-1", "'@x", "'\tx", "a=b", "", "张三"]
