@@ -24,14 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--learners", type=int, default=1000)
@@ -48,17 +40,9 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    import psycopg
-    import redis
+    from bench.common import free_port, fresh_stores
 
-    dbname = db_url.rsplit("/", 1)[1]
-    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{dbname}"')
-    redis.Redis.from_url(redis_url).flushdb()
-    t = time.time()
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    print(f"migrated in {time.time() - t:.0f}s", flush=True)
+    fresh_stores(db_url, redis_url, env)
 
     import django
 

@@ -1,0 +1,32 @@
+"""What every benchmark does before it measures: a free loopback port, and a fresh PostgreSQL
+database and Redis db, migrated (each benchmark uses its own names)."""
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def fresh_stores(db_url: str, redis_url: str, env: dict) -> None:
+    """Drop and re-create the benchmark's database, empty its Redis db, migrate."""
+    import psycopg
+    import redis
+
+    dbname = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(db_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{dbname}"')
+    redis.Redis.from_url(redis_url).flushdb()
+    t = time.time()
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    print(f"migrated in {time.time() - t:.0f}s", flush=True)
