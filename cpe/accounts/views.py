@@ -1,13 +1,13 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from cpe.agreements.selectors import version_to_accept
+from cpe.core.decorators import learner_required
 
 from . import policy, selectors, services
 from .errors import AccountError
@@ -24,16 +24,6 @@ def _ua(request):
 
 def _attach(form, exc: AccountError):
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
-def _learner_required(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if request.user.is_staff:
-            return redirect("admin:index")
-        return view(request, *args, **kwargs)
-    wrapped.__name__ = view.__name__
-    return wrapped
 
 
 @ratelimit(key="ip", rate=policy.REGISTER_RATE_PER_IP, method="POST", block=True)
@@ -115,12 +105,12 @@ def logout_view(request):
     return redirect("home")
 
 
-@_learner_required
+@learner_required
 def dashboard(request):
     return render(request, "accounts/dashboard.html", selectors.dashboard_context(request.user))
 
 
-@_learner_required
+@learner_required
 def profile(request):
     return render(request, "accounts/profile.html", {
         "logins": selectors.login_history(request.user),
@@ -128,7 +118,7 @@ def profile(request):
     })
 
 
-@_learner_required
+@learner_required
 def profile_edit(request):
     user = request.user
     form = ProfileForm(request.POST or None, initial={"employer": user.employer, "region": user.region})
@@ -143,7 +133,7 @@ def profile_edit(request):
     return render(request, "accounts/form_page.html", {"form": form, "title": "修改工作单位与地区"})
 
 
-@_learner_required
+@learner_required
 @ratelimit(key="user", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
 def mobile_change(request):
     form = MobileChangeForm(request.POST or None)
@@ -163,7 +153,7 @@ def mobile_change(request):
     return render(request, "accounts/mobile_change.html", {"form": form, "sent": sent})
 
 
-@_learner_required
+@learner_required
 def email_change(request):
     form = EmailChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -187,7 +177,7 @@ def email_confirm(request, code_id, token):
                                                     "text": "您的电子邮箱已验证，今后的通知将发送至该邮箱。"})
 
 
-@_learner_required
+@learner_required
 def identity_change(request):
     form = IdentityChangeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -1,6 +1,5 @@
 """Learner exam pages: 【我要考试】, the paper (countdown + autosave), the result, practice.
 Parse, check, call one service, render; the rules are in policy.py."""
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -9,23 +8,14 @@ from django.views.decorators.http import require_POST
 
 from cpe.catalog.models import Chapter, Course
 from cpe.learning import selectors as learning_selectors
+from cpe.core.decorators import learner_required
 
 from . import policy, services
 from .errors import ExamError
 from .models import Attempt, AttemptStatus, Question
 
 
-def _learner(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if request.user.is_staff:
-            return redirect("admin:index")
-        return view(request, *args, **kwargs)
-    wrapped.__name__ = view.__name__
-    return wrapped
-
-
-@_learner
+@learner_required
 def exam_home(request, course_id):
     """【我要考试】: the rules, what is missing, past attempts, and the start button."""
     course = get_object_or_404(Course.objects.select_related("year"), pk=course_id, is_published=True)
@@ -46,7 +36,7 @@ def exam_home(request, course_id):
     })
 
 
-@_learner
+@learner_required
 @require_POST
 def exam_start(request, course_id):
     course = get_object_or_404(Course, pk=course_id, is_published=True)
@@ -66,7 +56,7 @@ def _own_attempt(request, attempt_id):
     return attempt
 
 
-@_learner
+@learner_required
 @never_cache
 def attempt_page(request, attempt_id):
     attempt = services.attempt_close_if_overdue(_own_attempt(request, attempt_id))
@@ -94,7 +84,7 @@ def _chosen(request, name):
     return out
 
 
-@_learner
+@learner_required
 @require_POST
 def attempt_save(request, attempt_id):
     """Autosave of one answer (fetch from the page's script). JSON in the answer."""
@@ -111,7 +101,7 @@ def attempt_save(request, attempt_id):
     return JsonResponse({"ok": True, "position": item.position, "saved_at": item.saved_at.isoformat()})
 
 
-@_learner
+@learner_required
 @require_POST
 def attempt_submit(request, attempt_id):
     attempt = _own_attempt(request, attempt_id)
@@ -123,7 +113,7 @@ def attempt_submit(request, attempt_id):
     return redirect("exams:result", attempt.pk)
 
 
-@_learner
+@learner_required
 def attempt_result(request, attempt_id):
     attempt = services.attempt_close_if_overdue(_own_attempt(request, attempt_id))
     if attempt.status == AttemptStatus.OPEN:
@@ -147,7 +137,7 @@ def _practice_gate(request, course):
     return state == "valid"
 
 
-@_learner
+@learner_required
 def practice_chapter(request, chapter_id):
     chapter = get_object_or_404(Chapter.objects.select_related("course"), pk=chapter_id, course__is_published=True)
     if not _practice_gate(request, chapter.course):
@@ -157,7 +147,7 @@ def practice_chapter(request, chapter_id):
         "questions": services.practice_questions(course=chapter.course, chapter=chapter)})
 
 
-@_learner
+@learner_required
 def practice_mock(request, course_id):
     course = get_object_or_404(Course, pk=course_id, is_published=True)
     if not _practice_gate(request, course):
@@ -167,7 +157,7 @@ def practice_mock(request, course_id):
         "questions": services.practice_questions(course=course)})
 
 
-@_learner
+@learner_required
 @require_POST
 def practice_check(request, question_id):
     q = get_object_or_404(Question.objects.select_related("course"), pk=question_id, is_active=True)

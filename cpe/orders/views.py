@@ -3,7 +3,6 @@ import re
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_POST
 from cpe.accounts.signals import client_ip
 from cpe.accounts.states import AisStatus
 from cpe.catalog.models import Product
+from cpe.core.decorators import learner_required
 
 from . import policy, selectors, services
 from .errors import OrderError
@@ -34,16 +34,6 @@ def _channels(request):
     return [Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE]
 
 
-def _learner(view):
-    @login_required
-    def wrapped(request, *args, **kwargs):
-        if request.user.is_staff:
-            return redirect("admin:index")
-        return view(request, *args, **kwargs)
-    wrapped.__name__ = view.__name__
-    return wrapped
-
-
 def _start(request, order, channel):
     start = services.payment_start(
         order=order, channel=channel, client_ip=client_ip(request) or "127.0.0.1",
@@ -61,7 +51,7 @@ def _gw(channel):
     return CHANNEL_GATEWAY[channel]
 
 
-@_learner
+@learner_required
 def buy(request, code):
     product = get_object_or_404(Product.objects.select_related("year", "course"), code=code, is_active=True)
     channels = _channels(request)
@@ -83,7 +73,7 @@ def buy(request, code):
     }, status=400 if error else 200)
 
 
-@_learner
+@learner_required
 @require_POST
 def pay(request, number):
     order = get_object_or_404(Order, number=number, user=request.user)
@@ -96,7 +86,7 @@ def pay(request, number):
         return redirect("orders:list")
 
 
-@_learner
+@learner_required
 def qr(request, number):
     """WeChat Native: the QR code to scan, and a status that refreshes itself."""
     order = get_object_or_404(Order, number=number, user=request.user)
@@ -108,7 +98,7 @@ def qr(request, number):
                                               "deadline": policy.order_pay_deadline(order.created_at)})
 
 
-@_learner
+@learner_required
 def status(request, number):
     order = get_object_or_404(Order, number=number, user=request.user)
     if order.status != OrderStatus.PENDING:
@@ -118,7 +108,7 @@ def status(request, number):
     return HttpResponse("等待支付……", content_type="text/plain; charset=utf-8")
 
 
-@_learner
+@learner_required
 def result(request, number):
     """The return page: shows the state; asks the gateway if no notification came yet."""
     order = get_object_or_404(Order.objects.select_related("product"), number=number, user=request.user)
@@ -127,7 +117,7 @@ def result(request, number):
     return render(request, "orders/result.html", {"order": order, "enrolment": enrolment})
 
 
-@_learner
+@learner_required
 def order_list(request):
     now = timezone.now()
     orders = list(selectors.orders_of(request.user))
@@ -145,7 +135,7 @@ def order_list(request):
     return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now})
 
 
-@_learner
+@learner_required
 @require_POST
 def cancel(request, number):
     try:
@@ -156,7 +146,7 @@ def cancel(request, number):
     return redirect("orders:list")
 
 
-@_learner
+@learner_required
 def refund(request, number):
     order = get_object_or_404(Order.objects.select_related("product__year"), number=number, user=request.user)
     decision = policy.refund_decision(order_status=order.status, paid_at=order.paid_at, at=timezone.now(),
