@@ -30,3 +30,17 @@ def fresh_stores(db_url: str, redis_url: str, env: dict) -> None:
     t = time.time()
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     print(f"migrated in {time.time() - t:.0f}s", flush=True)
+
+
+async def exchange(reader, writer, request: bytes) -> tuple[int, bytes]:
+    """Send one raw HTTP/1.1 request on a kept-alive connection; return (status, body).
+    The load generators speak HTTP by hand so that the client costs little CPU."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return status, (await reader.readexactly(length) if length else b"")

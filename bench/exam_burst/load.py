@@ -6,7 +6,11 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
 from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.common import exchange  # noqa: E402
 
 
 async def conn(port, jobs, t0, spacing, lat, statuses):
@@ -21,15 +25,7 @@ async def conn(port, jobs, t0, spacing, lat, statuses):
                f"Cookie: sessionid={lr['sid']}; csrftoken={lr['csrf']}\r\nReferer: http://b/\r\n"
                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
         t = time.perf_counter()
-        writer.write(req)
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        payload = await reader.readexactly(length) if length else b""
+        status, payload = await exchange(reader, writer, req)
         lat.append(time.perf_counter() - t)
         statuses[str(lr["attempt"])] = status
         if status != 302 and len([s for s in statuses.values() if s != 302]) < 3:

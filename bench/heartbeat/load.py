@@ -9,6 +9,10 @@ import asyncio
 import json
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.common import exchange  # noqa: E402
 
 
 async def run_conn(port, phase, deadline, learners, lat, errors, earned):
@@ -37,15 +41,7 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned):
                    f"Cookie: {cookie}\r\nX-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\n"
                    f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
         t0 = time.perf_counter()
-        writer.write(req)
-        await writer.drain()
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        payload = await reader.readexactly(length) if length else b""
+        status, payload = await exchange(reader, writer, req)
         lat.append(time.perf_counter() - t0)
         if status != 200:
             errors.append(status)
