@@ -125,9 +125,17 @@ def order_list(request):
     from cpe.invoicing.selectors import invoice_state_for_orders
 
     invoice_states = invoice_state_for_orders(request.user, orders, at=now)
+    done_by_year = {}
+
+    def year_done(year):
+        """Asked once per training year, not once per order."""
+        if year.pk not in done_by_year:
+            done_by_year[year.pk] = selectors.year_task_complete(request.user, year)
+        return done_by_year[year.pk]
+
     for o in orders:
         refund = policy.refund_decision(order_status=o.status, paid_at=o.paid_at, at=now,
-                                        year_complete=selectors.year_task_complete(request.user, o.product.year))
+                                        year_complete=year_done(o.product.year))
         rows.append({"order": o, "refund": refund, "enrolment": getattr(o, "enrolment", None),
                      "last_refund": next(iter(o.refunds.all()), None),
                      "invoice": invoice_states.get(o.pk),

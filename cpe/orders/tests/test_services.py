@@ -162,3 +162,18 @@ def test_fifty_concurrent_notifications_activate_once(register_learner, annual):
     assert sorted(set(outcomes)) == ["activated", "duplicate"] and outcomes.count("activated") == 1
     assert Enrolment.objects.filter(order=order).count() == 1
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
+
+
+def test_my_orders_page_query_count_does_not_grow_with_orders(client, learner, annual, paid_order,
+                                                              django_assert_max_num_queries):
+    from django.urls import reverse
+
+    client.force_login(learner)
+    learner.refresh_from_db()
+    client.get(reverse("orders:list"))  # warm the session/agreement gate
+    for i in range(6):
+        Order.objects.create(number=f"CPE-CLOSED-{i}", user=learner, product=annual, subject=annual.title,
+                             amount_fen=annual.price_fen, validity_days=90, status="closed",
+                             created_at=timezone.now())
+    with django_assert_max_num_queries(8):  # 13 when the year was asked once per order
+        assert client.get(reverse("orders:list")).status_code == 200
