@@ -38,6 +38,26 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def wait_for_idle_server(timeout: float = 15.0):
+    """After the pages are closed, let the live server finish what they had already sent (a
+    heartbeat, a play start) before the test database is flushed: otherwise that request's row
+    locks and the flush's TRUNCATE can deadlock on PostgreSQL."""
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')")
+            if cur.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def new_page(browser, live_server, request):
     """Open a page in a new browser context (a separate device: own cookies) whose relative
@@ -61,6 +81,7 @@ def new_page(browser, live_server, request):
                 except Exception:  # a crashed page must not hide the real failure
                     pass
         context.close()
+    wait_for_idle_server()
 
 
 @pytest.fixture
@@ -125,6 +146,7 @@ def new_phone_page(browser, live_server, request):
                 except Exception:  # a crashed page must not hide the real failure
                     pass
         context.close()
+    wait_for_idle_server()
 
 
 @pytest.fixture(scope="session")
