@@ -61,6 +61,9 @@ def main():
     (tmp / "learners.json").write_text(json.dumps(learners))
 
     port = free_port()
+    import redis
+
+    redis_pid = redis.Redis.from_url(redis_url).info("server").get("process_id")
     server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-k", "gthread", "-w", str(args.workers),
                                "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
                                "--keep-alive", "30", "bench.heartbeat.wsgi:application"], cwd=ROOT, env=env)
@@ -81,12 +84,16 @@ def main():
                             str(tmp / "learners.json"), str(tmp / "warm.json")], check=True, env=env) \
                 if phase != "heartbeat" else None
             out = tmp / f"{phase}.json"
+            before = cpu_ticks(server.pid, redis_pid)
             subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, str(args.seconds),
                             str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)
+            after = cpu_ticks(server.pid, redis_pid)
             results[phase] = json.loads(out.read_text())
             r = results[phase]
+            per = {k: (after[k] - before[k]) / os.sysconf("SC_CLK_TCK") / r["requests"] * 1e6 for k in after}
             print(f"{phase:12s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-                  f"errors {r['errors']}", flush=True)
+                  f"errors {r['errors']}   CPU us/request: machine {per['machine']:.0f}, gunicorn {per['server']:.0f}, "
+                  f"redis {per['redis']:.0f}, load generator {r['client_cpu'] / r['requests'] * 1e6:.0f}", flush=True)
     finally:
         if flusher is not None:
             flusher.terminate()
@@ -109,6 +116,22 @@ def main():
     print("RESULT compares with the anonymous trivial Django view (full production middleware stack)")
     print(f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
           f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}")
+
+
+def cpu_ticks(server_pid, redis_pid) -> dict:
+    """CPU clock ticks so far: the whole machine (all cores, /proc/stat), the gunicorn master and
+    its workers, and Redis (when it runs on this machine)."""
+    def proc(pid):
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return int(f[11]) + int(f[12])  # utime, stime
+        except (OSError, IndexError):
+            return 0
+
+    kids = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    machine = sum(int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+    return {"machine": machine, "server": proc(server_pid) + sum(proc(k) for k in kids),
+            "redis": proc(redis_pid) if redis_pid else 0}
 
 
 def seed(n):

@@ -20,9 +20,11 @@ import hmac
 import json
 import logging
 import os
+import random
 import secrets
 import socket
 import threading
+from collections import OrderedDict
 from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 UTC = dt_timezone.utc
 STATE_TTL_MS = 12 * 3600 * 1000   # an idle session's state expires (after it was flushed)
 MAX_TRIES = 50                    # compare-and-set retries of one report
+HINTS_MAX = 20000                 # play sessions this process remembers (about 1 KB each)
 NO_STREAM = "-"
 ELSEWHERE = "!elsewhere"          # the account signed in elsewhere or out: every player stops
 
@@ -225,12 +228,14 @@ if not r[1] then return false end
 local cur = redis.call('GET', ARGV[1] .. 'c:' .. r[2])
 return {r[1], r[3], cur or ''}
 """,
-    # compare-and-set: the version read and the current-stream verdict must both still hold
+    # compare-and-set: the version the report was judged on and the current-stream verdict must
+    # both still hold; if not, the state as it is now comes back (judged again, no second trip)
     "commit": """
-if redis.call('HGET', KEYS[1], 'v') ~= ARGV[1] then return 0 end
+local r = redis.call('HMGET', KEYS[1], 'v', 'j')
+if not r[1] then return false end
 local cur = redis.call('GET', ARGV[3]) or ''
-if ((cur == ARGV[4]) and '1' or '0') ~= ARGV[5] then return 0 end
-redis.call('HSET', KEYS[1], 'v', tostring(tonumber(ARGV[1]) + 1), 'j', ARGV[2])
+if r[1] ~= ARGV[1] or ((cur == ARGV[4]) and '1' or '0') ~= ARGV[5] then return {r[1], r[2], cur} end
+redis.call('HSET', KEYS[1], 'v', ARGV[8], 'j', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 if ARGV[7] == '1' then redis.call('SADD', KEYS[2], ARGV[4]) end
 return 1
@@ -238,15 +243,19 @@ return 1
     # written once from PostgreSQL when the state is missing (expired, Redis restarted)
     "put_nx": """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', '1', 'u', ARGV[1], 'j', ARGV[2])
+redis.call('HSET', KEYS[1], 'v', ARGV[4], 'u', ARGV[1], 'j', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """,
-    # after a flush: clean only if nothing was committed since the snapshot that was flushed
+    # after a flush: each key clean only if nothing was committed since the snapshot flushed
+    # (ARGV: prefix, then key and snapshot version pairs; one call per batch)
     "undirty": """
-local v = redis.call('HGET', KEYS[1], 'v')
-if (not v) or v == ARGV[1] then redis.call('SREM', KEYS[2], ARGV[2]) return 1 end
-return 0
+local n = 0
+for i = 2, #ARGV, 2 do
+  local v = redis.call('HGET', ARGV[1] .. 's:' .. ARGV[i], 'v')
+  if (not v) or v == ARGV[i + 1] then redis.call('SREM', KEYS[1], ARGV[i]) n = n + 1 end
+end
+return n
 """,
 }
 
@@ -311,7 +320,7 @@ def session_opened(session, progress, duration: float):
     d = state_from_rows(session, progress, duration)
     pipe = r.pipeline(transaction=True)
     pipe.delete(_k_state(p, session.key))
-    pipe.hset(_k_state(p, session.key), mapping={"v": "1", "u": str(session.user_id), "j": json.dumps(d)})
+    pipe.hset(_k_state(p, session.key), mapping={"v": new_version(), "u": str(session.user_id), "j": json.dumps(d)})
     pipe.pexpire(_k_state(p, session.key), STATE_TTL_MS)
     pipe.set(f"{p}c:{session.user_id}", session.key, px=STATE_TTL_MS)
     pipe.execute()
@@ -338,7 +347,7 @@ def _hydrate(r, p, key):
         return False
     progress, _ = ChapterProgress.objects.get_or_create(user_id=s.user_id, chapter_id=s.chapter_id)
     d = state_from_rows(s, progress, selectors.chapter_duration(s.chapter), _blocked(s.user, s.enrolment))
-    client()._cpe_put_nx(keys=[_k_state(p, key)], args=[str(s.user_id), json.dumps(d), STATE_TTL_MS])
+    client()._cpe_put_nx(keys=[_k_state(p, key)], args=[str(s.user_id), json.dumps(d), STATE_TTL_MS, new_version()])
     _hydrate_current(r, p, s.user_id)
     return True
 
@@ -372,14 +381,56 @@ def _load(r, p, key):
     raise RuntimeError("play state could not be loaded")
 
 
-def _commit(r, p, key, v, nd, cur, *, dirty=True) -> bool:
+# This process's last view of each play session it served: (version, state JSON, current marker).
+# Only a hint: a report judged on it commits only if Redis still holds that version (versions
+# are random per write, so a state rebuilt after a loss never matches an old hint), and when it
+# does not, the commit answers with the state as it is and the report is judged again. It saves
+# the read round trip when a player's reports come to the same process (keep-alive).
+_hints: OrderedDict = OrderedDict()
+_version_rand = random.Random()
+
+
+def new_version() -> str:
+    return "%012x" % _version_rand.getrandbits(48)
+
+
+def _remember(key, v, j, cur):
+    _hints[key] = (v, j, cur)
+    while len(_hints) > HINTS_MAX:
+        try:
+            _hints.popitem(last=False)
+        except KeyError:  # another thread emptied it
+            break
+
+
+def _state(r, p, key):
+    """(version, state, current marker): this process's hint, else read from Redis."""
+    hint = _hints.get(key)
+    if hint is not None:
+        return hint[0], json.loads(hint[1]), hint[2]
+    return _load(r, p, key)
+
+
+def _commit(r, p, key, v, nd, cur, *, dirty=True):
+    """Compare-and-set. True when committed; otherwise the state as Redis has it now, for the
+    caller to judge again: (version, state, current marker), or None when there is none."""
+    j = json.dumps(nd)
+    nv = new_version()
     keys = [_k_state(p, key), p + "dirty"]
-    args = [v, json.dumps(nd), f"{p}c:{nd['u']}", key, "1" if cur == key else "0", STATE_TTL_MS,
-            "1" if dirty else "0"]
+    args = [v, j, f"{p}c:{nd['u']}", key, "1" if cur == key else "0", STATE_TTL_MS, "1" if dirty else "0", nv]
     fast = _resp()
     if fast is not None:  # not repeated on a broken connection: it may have been applied
-        return fast.evalsha(r._cpe_commit, keys, args, retry_connect=False) == 1
-    return r._cpe_commit(keys=keys, args=args) == 1
+        got = fast.evalsha(r._cpe_commit, keys, args, retry_connect=False)
+    else:
+        got = r._cpe_commit(keys=keys, args=args)
+    if got == 1:
+        _remember(key, nv, j, cur)
+        return True
+    _hints.pop(key, None)
+    if not got or not got[2]:  # no state, or no current-stream marker: rebuilt from PostgreSQL
+        return _load(r, p, key)
+    cv, cj, ccur = got
+    return cv.decode(), json.loads(cj), ccur.decode()
 
 
 def _refuse(code):
@@ -401,8 +452,8 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
     at = at or timezone.now()
     r, p = client(), prefix()
     report = policy.Report(seq=int(seq), start=start, position=position)
+    loaded = _state(r, p, key)
     for _ in range(MAX_TRIES):
-        loaded = _load(r, p, key)
         if loaded is None:
             raise _refuse("no_session")
         v, d, cur = loaded
@@ -434,7 +485,8 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
             nd["ct"] = secrets.token_hex(8)
         if out.completed_now:
             nd["done"], nd["cat"] = True, _ts(at)
-        if _commit(r, p, key, v, nd, cur):
+        loaded = _commit(r, p, key, v, nd, cur)
+        if loaded is True:
             break
     else:
         raise RuntimeError("heartbeat: too much contention on one play session")
@@ -474,16 +526,19 @@ def _record_flags(d, kinds, *, at, ip, cur, detail):
 def _update(key, fn, *, user_id=None):
     """Read-judge-commit of a non-heartbeat change (fn returns the new state or raises)."""
     r, p = client(), prefix()
+    loaded = _load(r, p, key)  # fresh: these are rare and may answer without a commit
     for _ in range(MAX_TRIES):
-        loaded = _load(r, p, key)
         if loaded is None:
             raise _refuse("no_session")
         v, d, cur = loaded
         if user_id is not None and d["u"] != user_id:
             raise _refuse("no_session")
         nd = fn(d, cur)
-        if nd is None or _commit(r, p, key, v, nd, cur):
-            return nd or d
+        if nd is None:
+            return d
+        loaded = _commit(r, p, key, v, nd, cur)
+        if loaded is True:
+            return nd
     raise RuntimeError("play state: too much contention")
 
 
@@ -616,10 +671,7 @@ def flush_keys(keys) -> int:
                 "chapter": s.chapter_id, "enrolment": s.enrolment_id, "session": s.pk,
                 "watched_seconds": round(pr.watched_seconds, 1), "duration": d["d"]})
         written = len(s_dirty)
-    pipe = r.pipeline(transaction=False)
-    for k, (v, d) in snaps.items():
-        r._cpe_undirty(keys=[_k_state(p, k), p + "dirty"], args=[v or "", k], client=pipe)
-    pipe.execute()
+    r._cpe_undirty(keys=[p + "dirty"], args=[p, *(x for k, (v, _) in snaps.items() for x in (k, v or b""))])
     for k, blk in blocked_now.items():  # a refund, hold or closed account stops the player
         _update(k, lambda d, cur, blk=blk: {**d, "blk": blk} if d["blk"] != blk else None)
     return written

@@ -112,6 +112,22 @@ def test_concurrent_beats_of_one_session_credit_once(hot, learner, chapter, enro
     assert _stored(learner, chapter).watched_seconds == 30
 
 
+def test_a_report_judged_on_an_outdated_hint_is_judged_again(hot, learner, chapter, enrolment, now):
+    """A process remembers the state it last committed, to save a read; when another process
+    has committed since, the commit is refused and the report is judged on Redis's state."""
+    s = _start(learner, chapter, now)
+    _beat(s, sec(now, 30), 1, 0, 30)
+    stale = hotpath._hints[s.key]
+    assert _beat(s, sec(now, 60), 2, 30, 60).credited == 30  # served by "another process"
+    hotpath._hints[s.key] = stale  # this one has not seen it
+    again = _beat(s, sec(now, 60), 2, 30, 60)
+    assert again.credited == 0 and again.reason == policy.REPLAY
+    assert _beat(s, sec(now, 90), 3, 60, 90).credited == 30
+    hot.flush_dirty()
+    assert _stored(learner, chapter).intervals == [[0, 90]]
+    assert PlaySession.objects.get(pk=s.pk).heartbeats == 4
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_beats_in_threads_credit_once(hot, learner, chapter, enrolment, now):
     from django.db import connection
