@@ -27,34 +27,62 @@ def wrap(django_app):
     from django.conf import settings
     from django.core.signals import request_finished
     from django.db import connections
+    from django.dispatch import receiver
+    from django.test.signals import setting_changed
     from django.http.request import split_domain_port, validate_host
 
     from cpe.learning import hotpath
     from cpe.learning.api import beat_body
     from cpe.learning.errors import LearningError
 
+    conf = {}  # what the settings decide, worked out once per process (reset when tests change them)
+
+    @receiver(setting_changed, weak=False)
+    def _settings_changed(**kwargs):
+        conf.clear()
+
+    def configured():
+        if not conf:
+            conf["allowed"] = settings.ALLOWED_HOSTS or ([".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+            conf["hosts"] = {}
+            conf["headers"] = [
+                ("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
+                ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin")]
+            hsts = None
+            if settings.SECURE_HSTS_SECONDS:
+                hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
+                if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+                    hsts += "; includeSubDomains"
+            conf["hsts"], conf["proxy_ssl"] = hsts, settings.SECURE_PROXY_SSL_HEADER
+        return conf
+
+    def host_ok(c, host: str) -> bool:
+        ok = c["hosts"].get(host)
+        if ok is None:
+            domain, _ = split_domain_port(host)
+            ok = bool(domain) and validate_host(domain, c["allowed"])
+            if len(c["hosts"]) < 256:  # the few names the site answers to (and not every probe)
+                c["hosts"][host] = ok
+        return ok
+
     def headers(environ, body: bytes):
-        h = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-             ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"),
-             ("X-Frame-Options", "DENY"), ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
-             ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin")]
-        if settings.SECURE_HSTS_SECONDS and _secure(environ, settings):
-            v = f"max-age={settings.SECURE_HSTS_SECONDS}"
-            if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-                v += "; includeSubDomains"
-            h.append(("Strict-Transport-Security", v))
+        c = configured()
+        h = [*c["headers"], ("Content-Length", str(len(body)))]
+        if c["hsts"] and _secure(environ, c["proxy_ssl"]):
+            h.append(("Strict-Transport-Security", c["hsts"]))
         return h
 
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per answer
+
     def answer(environ, start_response, status: str, data):
-        body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        body = encode(data).encode()
         start_response(status, headers(environ, body))
         return [body]
 
     def heartbeat(environ, start_response, key):
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        allowed = settings.ALLOWED_HOSTS or ([".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
-        domain, _ = split_domain_port(host)
-        if not domain or not validate_host(domain, allowed):
+        if not host_ok(configured(), environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")):
             return answer(environ, start_response, "400 Bad Request", {"detail": "bad host"})
         if not hotpath.token_valid(key, environ["HTTP_X_PLAY_TOKEN"]):
             return answer(environ, start_response, "401 Unauthorized", {"detail": "Unauthorized"})
@@ -99,8 +127,7 @@ def wrap(django_app):
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
 
 
-def _secure(environ, settings) -> bool:
-    hdr = settings.SECURE_PROXY_SSL_HEADER
+def _secure(environ, hdr) -> bool:
     if hdr:
         return environ.get(hdr[0], "") == hdr[1]
     return environ.get("wsgi.url_scheme") == "https"

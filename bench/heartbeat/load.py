@@ -1,7 +1,8 @@
 """The load generator, run as its own process: keep-alive HTTP/1.1 over asyncio streams (no
 third-party client). Each connection cycles through its share of simulated learners; a
 learner claims exactly the time that passed on this clock since its previous report, which is
-what an honest 1x player earns; the sum acknowledged per learner is written out for the check.
+what an honest 1x player earns; the credit the server acknowledged per learner (and how many
+reports) is written out for the check.
 
 usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json
 PHASE: bare | django | django_anon | heartbeat"""
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common import exchange  # noqa: E402
 
 
-async def run_conn(port, phase, deadline, learners, lat, errors, earned):
+async def run_conn(port, phase, deadline, learners, lat, errors, earned, short):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     state = {lr["key"]: {"seq": 0, "pos": 0.0, "t": None} for lr in learners}
     heads = {}  # each learner's request line and headers, built once (the client should cost little)
@@ -55,25 +56,32 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned):
         if claim is not None:
             st["t"] = now
             st["pos"] = round(st["pos"] + claim, 3)
-            earned[lr["key"]] = st["pos"]
+            # What the server says this report earned ({"credited":…,"reason":…}); less than the
+            # claim only when the server saw less time pass (a report delayed > 2 s in a queue).
+            credited = float(payload[12:payload.index(b",")])
+            got = earned.setdefault(lr["key"], [0.0, 0])
+            got[0] += credited
+            got[1] += 1
+            if credited < claim - 0.0005:
+                short.append(payload[payload.index(b'"reason":') + 10:].split(b'"', 1)[0].decode())
     writer.close()
 
 
 async def main():
     port, phase, seconds, conns = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
     learners = json.load(open(sys.argv[5]))
-    lat, errors, earned = [], [], {}
+    lat, errors, earned, short = [], [], {}, []
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     cpu0 = time.process_time()
-    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned)
+    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned, short)
                            for c in range(conns)))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     lat.sort()
     out = {"phase": phase, "requests": len(lat), "rps": len(lat) / elapsed, "errors": len(errors),
            "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0, "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0,
-           "earned": earned, "client_cpu": cpu}
+           "earned": earned, "short": short, "client_cpu": cpu}
     json.dump(out, open(sys.argv[6], "w"))
 
 

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 UTC = dt_timezone.utc
 STATE_TTL_MS = 12 * 3600 * 1000   # an idle session's state expires (after it was flushed)
 MAX_TRIES = 50                    # compare-and-set retries of one report
-HINTS_MAX = 20000                 # play sessions this process remembers (about 1 KB each)
+HINTS_MAX = 20000                 # play sessions this process remembers (about 2 KB each)
 NO_STREAM = "-"
 ELSEWHERE = "!elsewhere"          # the account signed in elsewhere or out: every player stops
 
@@ -111,12 +111,12 @@ class _Resp:
 
     def _conn(self):
         c = getattr(self.local, "conn", None)
-        if c is not None and c[2] == os.getpid():
+        if c is not None and c[2] == _pid:
             return c
         sock = socket.create_connection((self.params.get("host", "127.0.0.1"), self.params.get("port", 6379)),
                                         timeout=5)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c = self.local.conn = (sock, sock.makefile("rb"), os.getpid())
+        c = self.local.conn = (sock, sock.makefile("rb"), _pid)
         if self.params.get("password"):
             auth = ([self.params["username"]] if self.params.get("username") else []) + [self.params["password"]]
             self._call(c, ["AUTH", *auth])
@@ -135,11 +135,17 @@ class _Resp:
 
     @staticmethod
     def _pack(args) -> bytes:
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            b = a if isinstance(a, bytes) else str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-        return b"".join(out)
+        """RESP array of bulk strings. The hot arguments are ASCII (hex keys and versions,
+        numbers, JSON with ensure_ascii), so the command is usually built as text, encoded once."""
+        try:
+            strs = [a.decode("ascii") if isinstance(a, bytes) else str(a) for a in args]
+            return ("*%d\r\n" % len(strs) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in strs)).encode("ascii")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            out = [b"*%d\r\n" % len(args)]
+            for a in args:
+                b = a if isinstance(a, bytes) else str(a).encode()
+                out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+            return b"".join(out)
 
     def _read(self, f):
         line = f.readline()
@@ -187,6 +193,17 @@ class _Resp:
 
 class _RespError(str):
     pass
+
+
+_pid = os.getpid()  # a forked child opens its own connections
+
+
+def _forked():
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 _resps: dict = {}
@@ -381,7 +398,8 @@ def _load(r, p, key):
     raise RuntimeError("play state could not be loaded")
 
 
-# This process's last view of each play session it served: (version, state JSON, current marker).
+# This process's last view of each play session it served: (version, state, current marker); a
+# state dict is never changed once made (each report builds a new one), so it is kept as is.
 # Only a hint: a report judged on it commits only if Redis still holds that version (versions
 # are random per write, so a state rebuilt after a loss never matches an old hint), and when it
 # does not, the commit answers with the state as it is and the report is judged again. It saves
@@ -394,8 +412,8 @@ def new_version() -> str:
     return "%012x" % _version_rand.getrandbits(48)
 
 
-def _remember(key, v, j, cur):
-    _hints[key] = (v, j, cur)
+def _remember(key, v, d, cur):
+    _hints[key] = (v, d, cur)
     while len(_hints) > HINTS_MAX:
         try:
             _hints.popitem(last=False)
@@ -407,7 +425,7 @@ def _state(r, p, key):
     """(version, state, current marker): this process's hint, else read from Redis."""
     hint = _hints.get(key)
     if hint is not None:
-        return hint[0], json.loads(hint[1]), hint[2]
+        return hint
     return _load(r, p, key)
 
 
@@ -424,7 +442,7 @@ def _commit(r, p, key, v, nd, cur, *, dirty=True):
     else:
         got = r._cpe_commit(keys=keys, args=args)
     if got == 1:
-        _remember(key, nv, j, cur)
+        _remember(key, nv, nd, cur)
         return True
     _hints.pop(key, None)
     if not got or not got[2]:  # no state, or no current-stream marker: rebuilt from PostgreSQL
@@ -501,8 +519,8 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
     iv, duration = nd["iv"], nd["d"]
     pending = nd["ci"] is not None
     return HeartbeatResult(
-        credited=round(out.credited, 3), reason=out.reason, watched_seconds=round(policy.covered_seconds(iv), 3),
-        watched_share=policy.watched_share(iv, duration), frontier=policy.frontier_of(iv), duration=duration,
+        credited=round(out.credited, 3), reason=out.reason, watched_seconds=round(out.covered, 3),
+        watched_share=policy.share_of(out.covered, duration), frontier=policy.frontier_of(iv), duration=duration,
         completed=nd["done"], completed_now=out.completed_now, attention_token=nd["ct"] if pending else "",
         attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at.timestamp() - nd["ci"]) if pending else 0.0))
 

@@ -81,7 +81,11 @@ def merge_intervals(intervals, add=None) -> list[list[float]]:
 
 
 def covered_seconds(intervals) -> float:
-    return sum(b - a for a, b in merge_intervals(intervals))
+    return _length(merge_intervals(intervals))
+
+
+def _length(merged) -> float:
+    return sum(b - a for a, b in merged)
 
 
 def frontier_of(intervals) -> float:
@@ -92,16 +96,26 @@ def frontier_of(intervals) -> float:
 def chapter_complete(intervals, duration: float) -> bool:
     """Complete when the credited intervals cover the whole length, less a tolerance of a few
     seconds for the player's start and end (SPEC §7.2 "its whole length has been watched")."""
-    return covered_seconds(intervals) >= max(0.0, duration - COMPLETION_TOLERANCE)
+    return covers_chapter(covered_seconds(intervals), duration)
+
+
+def covers_chapter(covered: float, duration: float) -> bool:
+    """chapter_complete, from the seconds the merged intervals cover."""
+    return covered >= max(0.0, duration - COMPLETION_TOLERANCE)
 
 
 def watched_share(intervals, duration: float) -> float:
     """0-1, for display; 1 once complete."""
+    return share_of(covered_seconds(intervals), duration)
+
+
+def share_of(covered: float, duration: float) -> float:
+    """watched_share, from the seconds the merged intervals cover."""
     if duration <= 0:
         return 0.0
-    if chapter_complete(intervals, duration):
+    if covers_chapter(covered, duration):
         return 1.0
-    return min(1.0, covered_seconds(intervals) / duration)
+    return min(1.0, covered / duration)
 
 
 def seek_allowed(target: float, intervals) -> bool:
@@ -166,6 +180,7 @@ class Outcome:
     issue_check: bool = False         # an attention check is due now
     completed_now: bool = False
     credited_interval: tuple | None = None
+    covered: float = 0.0              # seconds the intervals cover after this report
 
 
 def heartbeat(*, state: StreamState, report: Report, intervals, duration: float, at: datetime,
@@ -178,18 +193,19 @@ def heartbeat(*, state: StreamState, report: Report, intervals, duration: float,
     Nothing while an attention check is overdue, for a stream that is not the account's current
     one, or outside the enrolment's validity. Completion: `chapter_complete`."""
     intervals = merge_intervals(intervals)
-    was_complete = chapter_complete(intervals, duration)
+    covered = _length(intervals)
+    was_complete = covers_chapter(covered, duration)
     if not is_current:
-        return Outcome(state, intervals, reason=SUPERSEDED)
+        return Outcome(state, intervals, reason=SUPERSEDED, covered=covered)
     if not usable:
-        return Outcome(state, intervals, reason=OUTSIDE_VALIDITY)
+        return Outcome(state, intervals, reason=OUTSIDE_VALIDITY, covered=covered)
     if report.seq <= state.last_seq:
-        return Outcome(state, intervals, reason=REPLAY, flags=(REPLAY,))
+        return Outcome(state, intervals, reason=REPLAY, flags=(REPLAY,), covered=covered)
     elapsed = (at - state.last_at).total_seconds()
     if elapsed <= 0:
         # A node whose clock is behind the one that took the previous report: take nothing,
         # keep the later time (no error, the next report is judged from it).
-        return Outcome(replace(state, last_seq=report.seq), intervals, reason=CLOCK)
+        return Outcome(replace(state, last_seq=report.seq), intervals, reason=CLOCK, covered=covered)
 
     start = max(0.0, min(float(report.start), duration))
     position = max(0.0, min(float(report.position), duration))
@@ -197,14 +213,15 @@ def heartbeat(*, state: StreamState, report: Report, intervals, duration: float,
         # Continuous playback since the previous report, whose credit was cut short (network
         # jitter, or a claim faster than 1x): this stretch continues where that credit ended.
         start = state.last_end
-    moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
     if check_overdue(state.check_issued_at, at):
-        return Outcome(moved, intervals, reason=CHECK_OVERDUE)
+        moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+        return Outcome(moved, intervals, reason=CHECK_OVERDUE, covered=covered)
 
     frontier = frontier_of(intervals)
     flags: list[str] = []
     if start > frontier + SEEK_TOLERANCE:
-        return Outcome(moved, intervals, reason=SKIP, flags=(SKIP,))
+        moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+        return Outcome(moved, intervals, reason=SKIP, flags=(SKIP,), covered=covered)
     claimed = max(0.0, position - start)
     budget = max(0.0, (at - state.started_at).total_seconds() - state.session_credited)
     cap = max(0.0, min(elapsed + JITTER_TOLERANCE, budget))
@@ -217,14 +234,15 @@ def heartbeat(*, state: StreamState, report: Report, intervals, duration: float,
         reason = CAPPED
     end = start + credit
     new_intervals = merge_intervals(intervals, (start, end)) if credit > 0 else intervals
-    gained = covered_seconds(new_intervals) - covered_seconds(intervals)
+    new_covered = _length(new_intervals)
     play_left = state.play_until_check - credit
     issue = state.check_issued_at is None and play_left <= 0
-    new_state = replace(moved, last_end=end, session_credited=state.session_credited + credit, play_until_check=play_left,
+    new_state = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=end,
+                        session_credited=state.session_credited + credit, play_until_check=play_left,
                         check_issued_at=at if issue else state.check_issued_at)
-    return Outcome(new_state, new_intervals, credited=gained, reason=reason, flags=tuple(flags),
-                   issue_check=issue, completed_now=not was_complete and chapter_complete(new_intervals, duration),
-                   credited_interval=(start, end) if credit > 0 else None)
+    return Outcome(new_state, new_intervals, credited=new_covered - covered, reason=reason, flags=tuple(flags),
+                   issue_check=issue, completed_now=not was_complete and covers_chapter(new_covered, duration),
+                   credited_interval=(start, end) if credit > 0 else None, covered=new_covered)
 
 
 def attention_answered(state: StreamState, *, u: float) -> StreamState:
