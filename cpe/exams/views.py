@@ -101,13 +101,23 @@ def attempt_save(request, attempt_id):
     return JsonResponse({"ok": True, "position": item.position, "saved_at": item.saved_at.isoformat()})
 
 
+def _paper_answers(request) -> dict:
+    """The submitted form's answers, position -> chosen option indexes (fields q1, q2, ...)."""
+    out = {}
+    for name in request.POST:
+        if name[:1] == "q" and name[1:].isascii() and name[1:].isdigit():
+            out[int(name[1:])] = _chosen(request, name)
+    return out
+
+
 @learner_required
 @require_POST
 def attempt_submit(request, attempt_id):
-    attempt = _own_attempt(request, attempt_id)
-    answers = {pos: _chosen(request, f"q{pos}") for pos in attempt.items.values_list("position", flat=True)}
+    """The form carries the whole paper: a question it sends nothing for was left unanswered.
+    The service finds the learner's own attempt under its lock (anyone else's: 404)."""
     try:
-        services.attempt_submit(user=request.user, attempt_id=attempt.pk, answers=answers)
+        attempt = services.attempt_submit(user=request.user, attempt_id=attempt_id,
+                                          answers=_paper_answers(request), whole_paper=True)
     except ExamError as exc:
         raise Http404(exc.message)
     return redirect("exams:result", attempt.pk)

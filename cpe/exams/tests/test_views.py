@@ -76,6 +76,39 @@ def test_someone_elses_attempt_is_404(client, learner, course, paid, register_le
     assert client.post(reverse("exams:save", args=[attempt.pk]), {"position": 1, "chosen": [0]}).status_code == 404
 
 
+def test_submitted_form_is_the_whole_paper(client, learner, course, paid, register_learner):
+    """The form posts every answer: a question it sends nothing for is unanswered, even if an
+    earlier autosave had an answer for it. Fields that are not questions are ignored. Someone
+    else's submission is a 404 and changes nothing."""
+    complete_chapters(learner, course)
+    _login(client, learner)
+    client.post(reverse("exams:start", args=[course.pk]))
+    attempt = Attempt.objects.get()
+    items = {i.position: i for i in attempt.items.select_related("question")}
+    for pos in (1, 2):
+        client.post(reverse("exams:save", args=[attempt.pk]), {"position": pos, "chosen": items[pos].question.answer})
+    data = {f"q{pos}": i.question.answer for pos, i in items.items() if pos not in (1, 2)}
+    data.update({"q99": [0], "qx": [0], "q\u00b2": [0], "q3x": [0]})
+
+    other = register_learner(name="王五")
+    _login(client, other)
+    assert client.post(reverse("exams:submit", args=[attempt.pk]), data).status_code == 404
+    attempt.refresh_from_db()
+    assert attempt.status == "open" and attempt.score is None
+    assert attempt.items.get(position=1).answer == items[1].question.answer
+    assert attempt.items.get(position=3).answer == []
+
+    _login(client, learner)
+    done = client.post(reverse("exams:submit", args=[attempt.pk]), data)
+    assert done.url == reverse("exams:result", args=[attempt.pk])
+    attempt.refresh_from_db()
+    graded = {i.position: i for i in attempt.items.all()}
+    assert graded[1].answer == [] and graded[2].answer == [] and graded[1].earned == graded[2].earned == 0
+    assert graded[3].answer == items[3].question.answer and graded[3].earned == items[3].points
+    assert attempt.status == "graded" and attempt.score == 100 - items[1].points - items[2].points
+    assert attempt.items.count() == 30
+
+
 def test_practice_feedback(client, learner, course, paid):
     _login(client, learner)
     page = client.get(reverse("exams:practice_mock", args=[course.pk])).content.decode()
