@@ -44,8 +44,8 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
 
     course = attempt.course
     # One ledger decision per learner at a time (two courses passed at once must not both miss
-    # the year's completion, nor both issue it).
-    User.objects.select_for_update().filter(pk=attempt.user_id).first()
+    # the year's completion, nor both issue it). The lock is the point: read only the key.
+    User.objects.select_for_update().filter(pk=attempt.user_id).values_list("pk", flat=True).first()
     has_active = CreditRecord.objects.filter(user_id=attempt.user_id, course=course, year_id=course.year_id,
                                              status=RecordStatus.ACTIVE).exists()
     if not policy.record_on_pass(passed=bool(attempt.passed), has_active_record=has_active):
@@ -77,6 +77,8 @@ def _year_certificate_sync(user, year, at, *, reason: str):
     complete and none is valid; when hours were revoked, revoke the one in force and, if the
     year is still complete, issue a new one stating the hours that remain."""
     status = selectors.year_status_for(user, year)
+    if not reason and not policy.year_certificate_allowed(status):
+        return      # nothing to revoke, nothing to issue (most passes: the year is not complete yet)
     current = Certificate.objects.select_for_update().filter(
         user=user, year=year, kind=CertificateKind.YEAR, status=CertificateStatus.VALID).first()
     if current is not None and reason:
