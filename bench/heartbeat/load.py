@@ -4,8 +4,10 @@ learner claims exactly the time that passed on this clock since its previous rep
 what an honest 1x player earns; the credit the server acknowledged per learner (and how many
 reports) is written out for the check.
 
-usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json
-PHASE: bare | django | django_anon | heartbeat"""
+usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json [players.json]
+PHASE: bare | django | django_anon | heartbeat
+players.json (heartbeat): the simulated players' state and what they earned, carried from one
+round to the next (read if present, written at the end)."""
 import asyncio
 import json
 import sys
@@ -16,9 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.common import exchange  # noqa: E402
 
 
-async def run_conn(port, phase, deadline, learners, lat, errors, earned, short):
+async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, state):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    state = {lr["key"]: {"seq": 0, "pos": 0.0, "t": None} for lr in learners}
+    for lr in learners:
+        state.setdefault(lr["key"], {"seq": 0, "pos": 0.0, "t": None})
     heads = {}  # each learner's request line and headers, built once (the client should cost little)
     for lr in learners:
         cookie = f"sessionid={lr['sid']}; csrftoken={lr['csrf']}"
@@ -70,11 +73,14 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short):
 async def main():
     port, phase, seconds, conns = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
     learners = json.load(open(sys.argv[5]))
-    lat, errors, earned, short = [], [], {}, []
+    players = Path(sys.argv[7]) if len(sys.argv) > 7 else None
+    carried = json.loads(players.read_text()) if players and players.exists() else {"state": {}, "earned": {}}
+    state, earned = carried["state"], carried["earned"]  # perf_counter is the system's monotonic clock
+    lat, errors, short = [], [], []
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     cpu0 = time.process_time()
-    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned, short)
+    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned, short, state)
                            for c in range(conns)))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu0
@@ -83,6 +89,8 @@ async def main():
            "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0, "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0,
            "earned": earned, "short": short, "client_cpu": cpu}
     json.dump(out, open(sys.argv[6], "w"))
+    if players:
+        players.write_text(json.dumps(carried))
 
 
 asyncio.run(main())

@@ -1,8 +1,8 @@
 """bench/heartbeat: heartbeat throughput against a bare WSGI app and a trivial Django view, in one
 run, same gunicorn settings (gthread) and load; PostgreSQL + Redis as in production.
 
-    .venv/bin/python bench/heartbeat/run.py [--learners 20000] [--seconds 20] [--connections 16]
-                                            [--flush-every 10]
+    .venv/bin/python bench/heartbeat/run.py [--learners 20000] [--seconds 30] [--rounds 3]
+                                            [--connections 16] [--flush-every 10]
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_learning,
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/8, flushed).
@@ -11,7 +11,13 @@ The heartbeat is the production path (ADR 0003 "Speed"): the player's X-Play-Tok
 in front of Django (config/hotpath_wsgi.py), state in Redis, and the write-behind flusher running
 as its own process during the run (every --flush-every s, more often than production's heartbeat
 interval). The learners' play sessions are put in Redis as `play_start` does. After the run a final
-flush, then the check: every learner's stored seconds (PostgreSQL) must equal what it earned.
+flush, then the check: every learner's stored seconds (PostgreSQL) must equal what the server
+acknowledged to it.
+
+The measured phases run in --rounds rounds (bare, anonymous Django, heartbeat; --seconds split
+between them), so that other load on the machine affects all alike; the flusher is paused between
+heartbeat rounds. Each phase prints the CPU the machine, the gunicorn workers, Redis and the load
+generator spent per request (/proc).
 
 Baselines: `django_anon` is the trivial Django view through the full production middleware stack,
 anonymous (no cookie): RESULT's heartbeat_per_django compares with it. `django` is the same view
@@ -35,7 +41,8 @@ PY = sys.executable
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--learners", type=int, default=20000)
-    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--seconds", type=float, default=30, help="per phase, over all rounds")
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
@@ -74,28 +81,34 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        results = {}
-        flusher = None
+        pause = tmp / "flusher-pause"
+        pause.touch()
+        flusher = subprocess.Popen([PY, str(Path(__file__).parent / "flusher.py"), str(args.flush_every), str(pause)],
+                                   cwd=ROOT, env=env)
+        for phase in ("bare", "django_anon", "django"):  # warm-up
+            load(port, phase, 3, args.connections, tmp, tmp / "warm.json", env)
+        results = {"django": measure(port, "django", args.seconds / args.rounds, args.connections, tmp, env,
+                                     server.pid, redis_pid)}
+        # Rounds, so that a change in the machine's other load affects all phases alike.
+        for _ in range(args.rounds):
+            for phase in ("bare", "django_anon", "heartbeat"):
+                if phase == "heartbeat":
+                    pause.unlink()
+                else:
+                    while not Path(f"{pause}.ack").exists():  # the flusher is between flushes
+                        time.sleep(0.05)
+                r = measure(port, phase, args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid)
+                results[phase] = combine(results.get(phase), r)
+                if phase == "heartbeat":
+                    pause.touch()
         for phase in ("bare", "django_anon", "django", "heartbeat"):
-            if phase == "heartbeat":
-                flusher = subprocess.Popen([PY, str(Path(__file__).parent / "flusher.py"), str(args.flush_every)],
-                                           cwd=ROOT, env=env)
-            subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, "3", str(args.connections),
-                            str(tmp / "learners.json"), str(tmp / "warm.json")], check=True, env=env) \
-                if phase != "heartbeat" else None
-            out = tmp / f"{phase}.json"
-            before = cpu_ticks(server.pid, redis_pid)
-            subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, str(args.seconds),
-                            str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)
-            after = cpu_ticks(server.pid, redis_pid)
-            results[phase] = json.loads(out.read_text())
             r = results[phase]
-            per = {k: (after[k] - before[k]) / os.sysconf("SC_CLK_TCK") / r["requests"] * 1e6 for k in after}
-            print(f"{phase:12s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-                  f"errors {r['errors']}   CPU us/request: machine {per['machine']:.0f}, gunicorn {per['server']:.0f}, "
-                  f"redis {per['redis']:.0f}, load generator {r['client_cpu'] / r['requests'] * 1e6:.0f}", flush=True)
+            print(f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
+                  f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
+                  f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}", flush=True)
     finally:
         if flusher is not None:
+            pause.unlink(missing_ok=True)
             flusher.terminate()
             flusher.wait(60)
         server.terminate()
@@ -120,6 +133,35 @@ def main():
     print("RESULT compares with the anonymous trivial Django view (full production middleware stack)")
     print(f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
           f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}")
+
+
+def load(port, phase, seconds, connections, tmp, out, env):
+    subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, str(seconds), str(connections),
+                    str(tmp / "learners.json"), str(out), str(tmp / "players.json")], check=True, env=env)
+    return json.loads(out.read_text())
+
+
+def measure(port, phase, seconds, connections, tmp, env, server_pid, redis_pid) -> dict:
+    """One timed run of the load generator, with the CPU each part of the machine spent."""
+    before = cpu_ticks(server_pid, redis_pid)
+    r = load(port, phase, seconds, connections, tmp, tmp / f"{phase}.json", env)
+    after = cpu_ticks(server_pid, redis_pid)
+    r["elapsed"] = r["requests"] / r["rps"]
+    r["ticks"] = {k: after[k] - before[k] for k in after}
+    return combine(None, r)
+
+
+def combine(acc, r) -> dict:
+    """Rounds of one phase added up: throughput over their total time, the worst round's p99."""
+    if acc is not None:
+        r = {**r, "requests": acc["requests"] + r["requests"], "elapsed": acc["elapsed"] + r["elapsed"],
+             "errors": acc["errors"] + r["errors"], "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
+             "client_cpu": acc["client_cpu"] + r["client_cpu"], "short": acc["short"] + r["short"],
+             "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]}}
+    hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
+    r["rps"] = r["requests"] / r["elapsed"]
+    r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
+    return r
 
 
 def cpu_ticks(server_pid, redis_pid) -> dict:
