@@ -38,9 +38,7 @@ async def exchange(reader, writer, request: bytes) -> tuple[int, bytes]:
     writer.write(request)
     await writer.drain()
     head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
+    status = int(head[9:12])  # "HTTP/1.1 200 …"
+    at = head.lower().find(b"\r\ncontent-length:")
+    length = int(head[at + 17:head.index(b"\r\n", at + 17)]) if at >= 0 else 0
     return status, (await reader.readexactly(length) if length else b"")
