@@ -41,10 +41,7 @@ def audit_record(event_type: str, *, actor=None, subject=None, data=None, ip=Non
     # No savepoint of its own: an event that fails to append fails the caller's transaction
     # (the change it describes must not commit without it). Outside a transaction, this is one.
     with transaction.atomic(savepoint=False):
-        head = AuditHead.objects.select_for_update().filter(id=1).first()
-        if head is None:                        # the very first event
-            AuditHead.objects.get_or_create(id=1)
-            head = AuditHead.objects.select_for_update().get(id=1)
+        head = _lock_head()
         actor_label = ""
         if actor is not None:
             actor_label = getattr(actor, "audit_label", None) or str(actor.pk)
@@ -64,6 +61,26 @@ def audit_record(event_type: str, *, actor=None, subject=None, data=None, ip=Non
         head.seq, head.hash = event.seq, event.hash
         _append(event, head)
     return event
+
+
+def _lock_head() -> AuditHead:
+    """The chain's head, locked until the caller's transaction ends (created by the first
+    event). On PostgreSQL read with plain SQL: every audited change waits for this row."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        qn = connection.ops.quote_name
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {qn('seq')}, {qn('hash')} FROM {qn(AuditHead._meta.db_table)} "
+                        f"WHERE {qn('id')} = %s FOR UPDATE", [1])
+            row = cur.fetchone()
+        if row is not None:
+            return AuditHead.from_db(connection.alias, ["id", "seq", "hash"], (1, *row))
+    head = AuditHead.objects.select_for_update().filter(id=1).first()
+    if head is None:                        # the very first event
+        AuditHead.objects.get_or_create(id=1)
+        head = AuditHead.objects.select_for_update().get(id=1)
+    return head
 
 
 def _append(event: AuditEvent, head: AuditHead) -> None:

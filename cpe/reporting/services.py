@@ -186,7 +186,7 @@ def report_enqueue_for_record(record, *, at=None) -> AisReport:
     existing = AisReport.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
-    user = User.objects.get(pk=record.user_id)
+    user = User.objects.only("name", "id_number", "ais_status").get(pk=record.user_id)
     person = AisPerson.objects.filter(user_id=user.pk).first()
     found = user.ais_status == AisStatus.FOUND and person is not None and bool(person.person_id)
     report = AisReport.objects.create(
