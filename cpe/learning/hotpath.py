@@ -30,6 +30,7 @@ from datetime import datetime, timezone as dt_timezone
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from django.test.signals import setting_changed
 from django.utils import timezone
@@ -642,10 +643,16 @@ def flush_keys(keys) -> int:
         sessions = {s.key: s for s in PlaySession.objects.select_for_update(of=("self",))
                     .select_related("enrolment", "user").only(*_SESSION_LOAD).filter(key__in=list(live))
                     .order_by("pk")}
-        users = {d["u"] for d in live.values()}
-        chapters = {d["ch"] for d in live.values()}
+        # Exactly the batch's (learner, chapter) rows: not every row of its learners in any of its
+        # chapters, which would load and lock rows that other work may be writing.
+        by_chapter: dict = {}
+        for d in live.values():
+            by_chapter.setdefault(d["ch"], set()).add(d["u"])
+        pairs = Q(pk__in=[])
+        for ch, us in by_chapter.items():
+            pairs |= Q(chapter_id=ch, user_id__in=sorted(us))
         progress = {(pr.user_id, pr.chapter_id): pr for pr in ChapterProgress.objects.select_for_update()
-                    .filter(user_id__in=users, chapter_id__in=chapters).order_by("pk")}
+                    .filter(pairs).order_by("pk")}
         s_dirty, p_dirty, completed = [], {}, []
         for k, d in live.items():
             s = sessions.get(k)

@@ -355,3 +355,57 @@ def test_api_accepts_the_play_token_without_cookie_or_csrf(hot, learner, chapter
                   headers={"X-Play-Token": token}).status_code == 200
     schema = signed_in.get("/api/openapi.json").json()
     assert "X-Play-Token" in json.dumps(schema["components"]["securitySchemes"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_locks_only_the_progress_rows_it_writes(hot, learner, other_learner, chapter, enrolment, annual, now):
+    """A batch holds learner A on chapter 1 and learner B on chapter 2; A's progress on chapter 2
+    is not in it, so a flush must neither load nor wait for it (PostgreSQL: a row held by
+    another transaction would block it)."""
+    from django.db import connection, connections
+
+    from cpe.catalog.models import Chapter
+    from cpe.orders.gateways.base import PaymentNotice
+    from cpe.orders.services import order_create, payment_confirm
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    chapter2 = Chapter.objects.create(course=chapter.course, position=2, title="租赁准则", duration_seconds=120)
+    order = order_create(user=other_learner, product_code=annual.code, ais_confirmed=True)
+    payment_confirm(gateway_name="alipay", notice=PaymentNotice(
+        order_number=order.number, gateway_txn_id="T" + order.number, amount_fen=order.amount_fen,
+        paid_at=now - timedelta(minutes=1)))
+    a_on_2 = ChapterProgress.objects.create(user=learner, chapter=chapter2, intervals=[[0, 10]], watched_seconds=10)
+    a = _start(learner, chapter, now)
+    b = services.play_start(user=other_learner, chapter_id=chapter2.pk, at=now, ip="10.0.0.2", rand=lambda: 0.5)
+    _beat(a, sec(now, 30), 1, 0, 30)
+    hotpath.beat(key=b.key, seq=1, start=0, position=30, ip="10.0.0.2", at=sec(now, 30))
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                ChapterProgress.objects.select_for_update().get(pk=a_on_2.pk)
+                held.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert held.wait(10)
+        with connection.cursor() as c:
+            c.execute("SET lock_timeout = '3s'")
+        assert hot.flush_keys([a.key, b.key]) == 2
+    finally:
+        release.set()
+        t.join()
+        with connection.cursor() as c:
+            c.execute("SET lock_timeout = 0")
+    assert _stored(learner, chapter).intervals == [[0, 30]]
+    assert _stored(other_learner, chapter2).intervals == [[0, 30]]
+    assert ChapterProgress.objects.get(pk=a_on_2.pk).intervals == [[0, 10]]
