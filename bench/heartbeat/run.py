@@ -1,5 +1,6 @@
 """bench/heartbeat: heartbeat throughput against a bare WSGI app and a trivial Django view, in one
-run, same gunicorn settings (gthread) and load; PostgreSQL + Redis as in production.
+run, same gunicorn settings (production's, config/gunicorn.conf.py) and load; PostgreSQL + Redis as
+in production.
 
     .venv/bin/python bench/heartbeat/run.py [--learners 20000] [--seconds 30] [--rounds 3]
                                             [--connections 16] [--flush-every 10]
@@ -71,9 +72,9 @@ def main():
     import redis
 
     redis_pid = redis.Redis.from_url(redis_url).info("server").get("process_id")
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-k", "gthread", "-w", str(args.workers),
-                               "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                               "--keep-alive", "30", "bench.heartbeat.wsgi:application"], cwd=ROOT, env=env)
+    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
+                               "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
+                               "bench.heartbeat.wsgi:application"], cwd=ROOT, env=env)
     try:
         for _ in range(100):
             try:
