@@ -186,8 +186,13 @@ def report_enqueue_for_record(record, *, at=None) -> AisReport:
     existing = AisReport.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
-    user = User.objects.only("name", "id_number", "ais_status").get(pk=record.user_id)
-    person = AisPerson.objects.filter(user_id=user.pk).first()
+    # The learner and their AIS person row (if any) in one query, only what the body needs.
+    user = (User.objects.select_related("ais_person")
+            .only("name", "id_number", "ais_status", "ais_person__person_id").get(pk=record.user_id))
+    try:
+        person = user.ais_person
+    except AisPerson.DoesNotExist:
+        person = None
     found = user.ais_status == AisStatus.FOUND and person is not None and bool(person.person_id)
     report = AisReport.objects.create(
         kind=ReportKind.CREDIT, record=record, idempotency_key=key,
