@@ -265,6 +265,16 @@ redis.call('HSET', KEYS[1], 'v', ARGV[4], 'u', ARGV[1], 'j', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """,
+    # the flusher's snapshot of a batch: version and state of each key ('' when it has none)
+    "snapshot": """
+local out = {}
+for i = 2, #ARGV do
+  local r = redis.call('HMGET', ARGV[1] .. 's:' .. ARGV[i], 'v', 'j')
+  out[#out + 1] = r[1] or ''
+  out[#out + 1] = r[2] or ''
+end
+return out
+""",
     # after a flush: each key clean only if nothing was committed since the snapshot flushed
     # (ARGV: prefix, then key and snapshot version pairs; one call per batch)
     "undirty": """
@@ -630,29 +640,17 @@ def flush_keys(keys) -> int:
     if not keys:
         return 0
     r, p = client(), prefix()
-    pipe = r.pipeline(transaction=False)
-    for k in keys:
-        pipe.hmget(_k_state(p, k), "v", "j")
+    got = r._cpe_snapshot(keys=[], args=[p, *keys])  # one call for the batch
     snaps = {}
-    for k, (v, j) in zip(keys, pipe.execute()):
-        snaps[k] = (v, json.loads(j) if j else None)
+    for i, k in enumerate(keys):
+        v, j = got[2 * i], got[2 * i + 1]
+        snaps[k] = (v or None, json.loads(j) if j else None)
     live = {k: d for k, (v, d) in snaps.items() if d is not None}
     blocked_now = {}
     written = 0
     with transaction.atomic():
-        sessions = {s.key: s for s in PlaySession.objects.select_for_update(of=("self",))
-                    .select_related("enrolment", "user").only(*_SESSION_LOAD).filter(key__in=list(live))
-                    .order_by("pk")}
-        # Exactly the batch's (learner, chapter) rows: not every row of its learners in any of its
-        # chapters, which would load and lock rows that other work may be writing.
-        by_chapter: dict = {}
-        for d in live.values():
-            by_chapter.setdefault(d["ch"], set()).add(d["u"])
-        pairs = Q(pk__in=[])
-        for ch, us in by_chapter.items():
-            pairs |= Q(chapter_id=ch, user_id__in=sorted(us))
-        progress = {(pr.user_id, pr.chapter_id): pr for pr in ChapterProgress.objects.select_for_update()
-                    .filter(pairs).order_by("pk")}
+        sessions = {s.key: s for s in _batch_sessions(list(live))}
+        progress = {(pr.user_id, pr.chapter_id): pr for pr in _batch_progress(live.values())}
         s_dirty, p_dirty, completed = [], {}, []
         for k, d in live.items():
             s = sessions.get(k)
@@ -700,6 +698,44 @@ def flush_keys(keys) -> int:
     for k, blk in blocked_now.items():  # a refund, hold or closed account stops the player
         _update(k, lambda d, cur, blk=blk: {**d, "blk": blk} if d["blk"] != blk else None)
     return written
+
+
+def _batch_sessions(keys):
+    """The batch's play sessions, locked, with what `_blocked` reads. On PostgreSQL the keys go
+    as one array parameter (`= ANY`): Django's IN prepares each of 500 values on its own."""
+    from django.db import connection
+
+    from .models import PlaySession
+
+    qs = (PlaySession.objects.select_for_update(of=("self",)).select_related("enrolment", "user")
+          .only(*_SESSION_LOAD).order_by("pk"))
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(PlaySession._meta.db_table)
+        return qs.extra(where=[f"{table}.{connection.ops.quote_name('key')} = ANY(%s)"], params=[keys])
+    return qs.filter(key__in=keys)
+
+
+def _batch_progress(states):
+    """Exactly the batch's (learner, chapter) progress rows, locked: not every row of its learners
+    in any of its chapters, which would load and lock rows that other work may be writing."""
+    from django.db import connection
+
+    from .models import ChapterProgress
+
+    pairs = sorted({(d["u"], d["ch"]) for d in states})
+    qs = ChapterProgress.objects.select_for_update().order_by("pk")
+    if connection.vendor == "postgresql":
+        qn, table = connection.ops.quote_name, connection.ops.quote_name(ChapterProgress._meta.db_table)
+        return qs.extra(where=[f"({table}.{qn('user_id')}, {table}.{qn('chapter_id')}) IN "
+                               f"(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"],
+                        params=[[u for u, _ in pairs], [c for _, c in pairs]])
+    by_chapter: dict = {}
+    for u, ch in pairs:
+        by_chapter.setdefault(ch, []).append(u)
+    q = Q(pk__in=[])
+    for ch, us in by_chapter.items():
+        q |= Q(chapter_id=ch, user_id__in=us)
+    return qs.filter(q)
 
 
 def _update_rows(model, names, objs):
