@@ -20,6 +20,22 @@ def year_status_for(user, year) -> policy.YearStatus:
                               public_hours=sums.get(policy.PUBLIC) or 0)
 
 
+def year_active_records(user_id, year) -> list[tuple[int, str, int]]:
+    """(course_id, category, hours) of the learner's active records in the year (one query;
+    a handful of rows: one per course passed that year)."""
+    return list(CreditRecord.objects.filter(user_id=user_id, year=year, status=RecordStatus.ACTIVE)
+                .values_list("course_id", "category", "hours"))
+
+
+def year_status_of(year, active: list[tuple[int, str, int]]) -> policy.YearStatus:
+    """The year's status from rows of year_active_records (no query)."""
+    return policy.year_status(
+        required_hours=year.required_hours, professional_min_hours=year.professional_min_hours,
+        credits_per_hour=year.credits_per_hour,
+        professional_hours=sum(h for _, cat, h in active if cat == policy.PROFESSIONAL),
+        public_hours=sum(h for _, cat, h in active if cat == policy.PUBLIC))
+
+
 class YearSummary:
     """One training year of one learner: its rule, status, records and certificates."""
 

@@ -46,11 +46,13 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
     # One ledger decision per learner at a time (two courses passed at once must not both miss
     # the year's completion, nor both issue it). The lock is the point: read only the key.
     User.objects.select_for_update().filter(pk=attempt.user_id).values_list("pk", flat=True).first()
-    has_active = CreditRecord.objects.filter(user_id=attempt.user_id, course=course, year_id=course.year_id,
-                                             status=RecordStatus.ACTIVE).exists()
+    year = course.year
+    # The year's active records, read once under that lock: whether this course already has
+    # one, and (with the new record) the year's status below.
+    active = selectors.year_active_records(attempt.user_id, year)
+    has_active = any(course_id == course.pk for course_id, _, _ in active)
     if not policy.record_on_pass(passed=bool(attempt.passed), has_active_record=has_active):
         return None
-    year = course.year
     record = CreditRecord.objects.create(
         user_id=attempt.user_id, year=year, course=course, course_code=course.code, course_title=course.title,
         category=course.category, hours=course.credit_hours,
@@ -68,15 +70,18 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
         "course": course.code, "year": year.year, "hours": record.hours, "credits": record.credits,
         "attempt": attempt.pk, "score": attempt.score, "certificate": cert.number})
     credit_record_created(record)
-    _year_certificate_sync(user, year, at, reason="")
+    _year_certificate_sync(user, year, at, reason="",
+                           status=selectors.year_status_of(year, [*active, (course.pk, record.category, record.hours)]))
     return record
 
 
-def _year_certificate_sync(user, year, at, *, reason: str):
+def _year_certificate_sync(user, year, at, *, reason: str, status=None):
     """Keep the year's completion certificate true to the ledger: issue one when the year is
     complete and none is valid; when hours were revoked, revoke the one in force and, if the
-    year is still complete, issue a new one stating the hours that remain."""
-    status = selectors.year_status_for(user, year)
+    year is still complete, issue a new one stating the hours that remain. `status`: the
+    year's status if the caller already knows it (under the learner's lock), else read."""
+    if status is None:
+        status = selectors.year_status_for(user, year)
     if not reason and not policy.year_certificate_allowed(status):
         return      # nothing to revoke, nothing to issue (most passes: the year is not complete yet)
     current = Certificate.objects.select_for_update().filter(
