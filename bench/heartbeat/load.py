@@ -28,7 +28,7 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, 
         heads[lr["key"]] = (
             f"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n".encode(),
             f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n"
-            f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\nContent-Length: ")
+            f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\nContent-Length: ".encode())
     i = 0
     while time.perf_counter() < deadline:
         lr = learners[i % len(learners)]
@@ -46,8 +46,8 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, 
                 st["t"] = now - 30.0  # the sessions were opened (seeded) well before the run
             claim = round(max(0.0, now - st["t"] - 0.2), 3)  # 0.2 s less than this clock's time
             st["seq"] += 1
-            body = '{"seq": %d, "start": %r, "position": %r}' % (st["seq"], st["pos"], round(st["pos"] + claim, 3))
-            req = f"{heads[lr['key']][1]}{len(body)}\r\n\r\n{body}".encode()
+            body = b'{"seq":%d,"start":%.3f,"position":%.3f}' % (st["seq"], st["pos"], st["pos"] + claim)
+            req = b"%s%d\r\n\r\n%s" % (heads[lr["key"]][1], len(body), body)
         t0 = time.perf_counter()
         status, payload = await exchange(reader, writer, req)
         lat.append(time.perf_counter() - t0)
