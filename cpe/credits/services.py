@@ -70,8 +70,8 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
         "course": course.code, "year": year.year, "hours": record.hours, "credits": record.credits,
         "attempt": attempt.pk, "score": attempt.score, "certificate": cert.number})
     credit_record_created(record)
-    _year_certificate_sync(user, year, at, reason="",
-                           status=selectors.year_status_of(year, [*active, (course.pk, record.category, record.hours)]))
+    with_new = [*active, (course.pk, record.category, record.hours)]
+    _year_certificate_sync(user, year, at, reason="", status=selectors.year_status_of(year, with_new))
     return record
 
 

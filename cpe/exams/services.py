@@ -245,7 +245,8 @@ def attempt_close_if_overdue(attempt: Attempt, at=None) -> Attempt:
     return attempt
 
 
-_ITEM_FIELDS = ("id", "attempt_id", "position", "question_id", "qtype", "points", "answer", "saved_at", "earned")
+_ITEM_FIELDS = ("id", "attempt_id", "position", "question_id", "qtype", "points", "answer", "saved_at",
+                "earned")
 _QUESTION_FIELDS = ("id", "answer", "options")
 
 
@@ -257,7 +258,8 @@ def _locked_items_sql(connection):
                           [f for f in AttemptItem._meta.concrete_fields if f.attname in _ITEM_FIELDS])
         questions = _RowShape(connection, Question,
                               [f for f in Question._meta.concrete_fields if f.attname in _QUESTION_FIELDS])
-        sql = (f"SELECT {_select_list(connection, 'i', items.fields)}, {_select_list(connection, 'q', questions.fields)} "
+        sql = (f"SELECT {_select_list(connection, 'i', items.fields)}, "
+               f"{_select_list(connection, 'q', questions.fields)} "
                f"FROM {qn(AttemptItem._meta.db_table)} i "
                f"JOIN {qn(Question._meta.db_table)} q ON q.{qn('id')} = i.{qn('question_id')} "
                f"WHERE i.{qn('attempt_id')} = %s ORDER BY i.{qn('position')} FOR UPDATE OF i")
@@ -300,13 +302,14 @@ def _write_items(items, with_answers: bool):
     table = AttemptItem._meta.db_table
     ids, earned = [i.pk for i in items], [i.earned for i in items]
     if with_answers:
-        sql = (f'UPDATE "{table}" AS t SET earned = v.earned, answer = v.answer::jsonb, saved_at = v.saved_at '
-               f"FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::timestamptz[]) "
-               f"AS v(id, earned, answer, saved_at) WHERE t.id = v.id")
+        sql = (f'UPDATE "{table}" AS t '
+               "SET earned = v.earned, answer = v.answer::jsonb, saved_at = v.saved_at "
+               "FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::timestamptz[]) "
+               "AS v(id, earned, answer, saved_at) WHERE t.id = v.id")
         params = [ids, earned, [json.dumps(i.answer) for i in items], [i.saved_at for i in items]]
     else:
         sql = (f'UPDATE "{table}" AS t SET earned = v.earned FROM unnest(%s::bigint[], %s::integer[]) '
-               f"AS v(id, earned) WHERE t.id = v.id")
+               "AS v(id, earned) WHERE t.id = v.id")
         params = [ids, earned]
     with connection.cursor() as cur:
         cur.execute(sql, params)

@@ -86,7 +86,8 @@ def test_submitted_form_is_the_whole_paper(client, learner, course, paid, regist
     attempt = Attempt.objects.get()
     items = {i.position: i for i in attempt.items.select_related("question")}
     for pos in (1, 2):
-        client.post(reverse("exams:save", args=[attempt.pk]), {"position": pos, "chosen": items[pos].question.answer})
+        client.post(reverse("exams:save", args=[attempt.pk]),
+                    {"position": pos, "chosen": items[pos].question.answer})
     data = {f"q{pos}": i.question.answer for pos, i in items.items() if pos not in (1, 2)}
     data.update({"q99": [0], "qx": [0], "q\u00b2": [0], "q3x": [0]})
 
