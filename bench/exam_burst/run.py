@@ -30,7 +30,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=4)  # config/gunicorn.conf.py's
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_exams")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -52,9 +52,9 @@ def main():
     (tmp / "learners.json").write_text(json.dumps(learners))
 
     port = free_port()
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-k", "gthread", "-w", str(args.workers),
-                               "--threads", str(args.threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                               "--keep-alive", "30", "bench.exam_burst.wsgi:application"], cwd=ROOT, env=env)
+    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
+                               "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
+                               "bench.exam_burst.wsgi:application"], cwd=ROOT, env=env)
     try:
         for _ in range(100):
             try:
