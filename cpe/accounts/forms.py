@@ -91,3 +91,10 @@ class PasswordResetForm(AccessibleForm):
         if p:
             validate_password(p)
         return p
+
+
+class PersonalDataForm(AccessibleForm):
+    """Re-authentication before the personal-data download (it holds the full ID number)."""
+
+    password = forms.CharField(label="登录密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "current-password"}))

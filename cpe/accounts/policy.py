@@ -191,3 +191,40 @@ def check_name(raw: str) -> tuple[str | None, str]:
     if not _NAME.match(value):
         return None, "姓名应与身份证一致，为 2-30 个汉字或字母。"
     return value, ""
+
+
+# --- Downloading one's personal information — SPEC §14, 个人信息保护法 Art. 45 ------------------
+# The learner may obtain a copy of everything the platform holds about them (PIPL Art. 45 ¶1-2).
+# The file carries the full ID number and mobile, so the page asks for the password again, and
+# it is throttled per account (every POST counts, right or wrong) so that a signed-in session
+# cannot be used to guess the password: 5 per hour, then the 429 page.
+PERSONAL_DATA_RATE_PER_USER = "5/h"
+PERSONAL_DATA_FILE_PREFIX = "个人信息"
+PERSONAL_DATA_ASCII_PREFIX = "personal-data"   # the fallback name for clients without RFC 5987
+
+# What the copy never contains, and why (shown on the download page). Secrets that protect the
+# account (PIPL Art. 51: security measures) are not "personal information held about" the learner
+# in a form they could use; other people's data is not theirs to receive (PIPL Art. 45 covers
+# one's own information only); staff working notes not shown to the learner are excluded.
+PERSONAL_DATA_NOT_EXPORTED = (
+    "密码（平台只保存不可逆的哈希值，不提供）",
+    "登录会话标识、短信/邮件验证码及其哈希值",
+    "用于查询的加密索引（盲索引）等安全数据",
+    "工作人员的内部备注与系统错误信息",
+    "其他人的信息（如审核人员的姓名）",
+)
+# The model attributes that must never reach the file, whatever a future section adds (checked
+# by personal_data.personal_data_build before anything is written).
+PERSONAL_DATA_FORBIDDEN_ATTRS = frozenset({
+    "password", "session_key", "id_number_bidx", "mobile_bidx", "email_bidx", "target_bidx",
+    "code_hash", "status_note", "decided_by", "last_error", "check_token", "key_hex", "verify_token",
+    "body",
+})
+
+
+def personal_data_filenames(at: datetime) -> tuple[str, str]:
+    """(个人信息-2026-11-28.zip, personal-data-2026-11-28.zip): the export's file name, dated
+    by the Asia/Shanghai day of the export, and its ASCII fallback. No personal data in the name
+    (a downloaded file's name shows in browser histories and download bars)."""
+    day = local_date(at).isoformat()
+    return f"{PERSONAL_DATA_FILE_PREFIX}-{day}.zip", f"{PERSONAL_DATA_ASCII_PREFIX}-{day}.zip"

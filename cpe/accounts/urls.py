@@ -15,5 +15,6 @@ urlpatterns = [
     path("profile/email/", views.email_change, name="email_change"),
     path("email/confirm/<int:code_id>/<str:token>/", views.email_confirm, name="email_confirm"),
     path("profile/identity/", views.identity_change, name="identity_change"),
+    path("profile/personal-data/", views.personal_data_download, name="personal_data"),
     path("password/reset/", views.password_reset, name="password_reset"),
 ]

@@ -1,19 +1,22 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
 from cpe.agreements.selectors import version_to_accept
 from cpe.core.decorators import learner_required
 
-from . import policy, selectors, services
+from . import personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
-    EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm, ProfileForm,
-    RegistrationForm,
+    EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm, PersonalDataForm,
+    ProfileForm, RegistrationForm,
 )
 from .signals import client_ip
 
@@ -216,3 +219,30 @@ def password_reset(request):
                 messages.success(request, "密码已重置，请使用新密码登录。")
                 return redirect("accounts:login")
     return render(request, "accounts/password_reset.html", {"form": form, "sent": sent})
+
+
+@never_cache
+@learner_required
+@ratelimit(key="user", rate=policy.PERSONAL_DATA_RATE_PER_USER, method="POST", block=True)
+def personal_data_download(request):
+    """下载我的个人信息 (SPEC §14, PIPL Art. 45): the password again, then the ZIP."""
+    form = PersonalDataForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            export = personal_data.personal_data_export(
+                user=request.user, password=form.cleaned_data["password"], ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            response = HttpResponse(export.content, content_type="application/zip")
+            # RFC 6266 / RFC 5987: an ASCII name for old clients, the Chinese one as filename*.
+            utf8 = content_disposition_header(True, export.filename)
+            response["Content-Disposition"] = f'attachment; filename="{export.ascii_filename}"; ' + \
+                utf8.split("; ", 1)[1]
+            response["X-Content-Type-Options"] = "nosniff"
+            return response
+    return render(request, "accounts/personal_data.html", {
+        "form": form, "not_exported": policy.PERSONAL_DATA_NOT_EXPORTED,
+        "sections": [s.key for s in personal_data.SECTIONS] + [personal_data.TRANSFERS_KEY],
+        "rate": policy.PERSONAL_DATA_RATE_PER_USER.split("/")[0]},
+        status=400 if request.method == "POST" else 200)
