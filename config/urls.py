@@ -19,5 +19,6 @@ urlpatterns = [
     path("reporting/", include("cpe.reporting.urls")),
     path("invoices/", include("cpe.invoicing.urls")),
     path("sandbox/", include("cpe.sandbox.urls")),
+    path("support/", include("cpe.support.urls")),
     path("dev/outbox/", notice_views.dev_outbox, name="dev_outbox"),
 ]

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "cpe.credits",
     "cpe.reporting",
     "cpe.sandbox",
+    "cpe.support",
     "cpe.backoffice",
 ]
 
