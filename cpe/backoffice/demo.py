@@ -39,6 +39,9 @@ def demo_seed() -> list[tuple[str, str, str]]:
     from cpe.exams.demo import seed_question_banks
 
     seed_question_banks()
+    from cpe.support.demo import seed_faq
+
+    seed_faq()
     accounts = []
     learner = User.objects.filter(username="demo-learner").first()
     if learner is None:

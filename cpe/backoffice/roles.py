@@ -11,6 +11,8 @@ ROLES = {
         "reporting.view_aisreport", "reporting.retry_aisreport", "reporting.reconcile_aisreport",
         "reporting.view_exportjob", "reporting.export_results",
         "credits.view_creditrecord", "credits.view_certificate",
+        "support.view_faqentry", "support.add_faqentry", "support.change_faqentry", "support.delete_faqentry",
+        "support.view_thread", "support.change_thread", "support.view_message",
     ]),
     "content_editor": ("内容编辑", [
         "agreements.view_agreementversion",
@@ -35,5 +37,6 @@ ROLES = {
         "reporting.view_aisexchange", "reporting.view_aisperson",
         "reporting.view_aisreport", "reporting.reconcile_aisreport", "reporting.view_exportjob",
         "exams.view_question", "exams.view_attempt", "credits.view_creditrecord", "credits.view_certificate",
+        "support.view_faqentry", "support.view_thread", "support.view_message",
     ]),
 }
