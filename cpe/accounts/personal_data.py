@@ -285,6 +285,10 @@ AIS_FIELD_LABELS = {
     "course_code": "课程编号", "course_title": "课程名称", "category": "类别", "hours": "学时",
     "credits": "学分", "passed_at": "考试合格时间",
 }
+AIS_PURPOSE_LABELS = {   # the transfer log's purpose codes, said to the learner
+    "person_check": "核验您是否已纳入会计人员信息管理系统",
+    "credit_report": "向会计人员信息管理系统上报您的继续教育学时",
+}
 INVOICE_RECIPIENT = "电子发票服务平台（税务机关数电票服务）"
 INVOICE_FIELDS = "发票抬头、纳税人识别号（如有）、项目名称、金额"
 PAYMENT_FIELDS = "订单号、商品名称、金额"
@@ -301,7 +305,8 @@ def _transfers(user) -> list[dict]:
     for e in AuditEvent.objects.filter(event_type="privacy.transfer", subject_type=user._meta.label_lower,
                                        subject_id=str(user.pk)).order_by("seq"):
         fields = [AIS_FIELD_LABELS.get(f, f) for f in e.data.get("fields", [])]
-        rows.append({"接收方": e.data.get("recipient", ""), "目的": e.data.get("purpose_text", ""),
+        purpose = AIS_PURPOSE_LABELS.get(e.data.get("purpose"), e.data.get("purpose_text", ""))
+        rows.append({"接收方": e.data.get("recipient", ""), "目的": purpose,
                      "提供的信息": "、".join(fields), "时间": _fmt(e.at), "关联记录": ""})
     for o in Order.objects.filter(user=user, paid_at__isnull=False).order_by("paid_at", "id"):
         rows.append({"接收方": o.get_gateway_display() or "支付机构", "目的": "完成订单支付（及退款）",

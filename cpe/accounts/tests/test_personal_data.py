@@ -85,7 +85,9 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
     assert {("支付成功通知", "短信"), ("邮箱验证链接", "电子邮件")} <= sent
     recipients = {t["接收方"] for t in data["向第三方提供的个人信息"]}
     assert {"支付宝", personal_data.INVOICE_RECIPIENT} <= recipients
-    assert any("会计人员信息管理系统" in r for r in recipients)
+    ais = [t for t in data["向第三方提供的个人信息"] if "会计人员信息管理系统" in t["接收方"]]
+    assert [(t["目的"], t["提供的信息"]) for t in ais] == [
+        (personal_data.AIS_PURPOSE_LABELS["person_check"], "身份证号码、姓名")]
     # The same content, readable: the full ID number and the order number are in the HTML too.
     assert learner.id_number in html and history["order"].number in html and "向第三方提供的个人信息" in html
 
