@@ -2,7 +2,9 @@
 first), sign out and in, see the masked profile; staff publish agreement v2 in the admin;
 the learner is gated and accepts; a second learner declines and is terminated; a sign-in
 elsewhere ends the first device's session."""
+import json
 import re
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -99,6 +101,20 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
     expect(logins).to_have_count(2)  # the sign-in at registration and this one
     expect(logins.first).to_contain_text("127.0.0.1")
     screenshot(learner, "profile-375")
+
+    # 3b. 下载我的个人信息 (SPEC §14): the password again, then a ZIP with the JSON copy.
+    learner.get_by_role("link", name="下载我的个人信息").click()
+    expect(learner.get_by_role("heading", name="下载我的个人信息")).to_be_visible()
+    screenshot(learner, "personal-data-375")
+    _field(learner, "登录密码").fill(LEARNER_PASSWORD)
+    with learner.expect_download() as download_info:
+        learner.get_by_role("button", name="确认并下载").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("个人信息-") and download.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(download.path()) as zf:
+        exported = json.loads(zf.read("个人信息.json"))
+    assert exported["账户信息"]["身份证号码"] == id_number
+    learner.goto("/accounts/profile/")
 
     # A second learner, registered (accepting v1.0) before v2 exists.
     second_mobile = "13900000001"
