@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 
 from cpe.accounts.signals import client_ip
 
@@ -96,6 +97,11 @@ class ThreadAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def response_change(self, request, obj):
+        """Stay on the thread: staff see their answer in the conversation (the services'
+        messages say what was done)."""
+        return redirect(request.path)
 
     def save_model(self, request, obj, form, change):
         """Nothing on the thread is edited directly: the answer and the close go through the

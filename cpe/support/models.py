@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from .states import ThreadStatus
 
@@ -76,4 +77,4 @@ class Message(models.Model):
         verbose_name = verbose_name_plural = "问答消息"
 
     def __str__(self):
-        return f"{'客服' if self.from_staff else '学员'} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{'客服' if self.from_staff else '学员'} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
