@@ -18,7 +18,8 @@ class FaqEntry(models.Model):
     """One 自主答疑 entry (SPEC §13), edited by staff. The answer may name the platform's
     numbers by placeholder (policy.FAQ_FACTS), filled when shown."""
 
-    category = models.CharField("分类", max_length=20, choices=Category.choices, default=Category.OTHER)
+    category = models.CharField("分类", max_length=20, choices=Category.choices,
+                                default=Category.OTHER)
     question = models.CharField("问题", max_length=200)
     answer = models.TextField(
         "解答", help_text="可使用占位符，显示时自动替换为平台当前规定：{退款天数}、{发票截止}、{支付时限分钟}、"
@@ -38,11 +39,13 @@ class FaqEntry(models.Model):
 class Thread(models.Model):
     """A learner's question and its conversation with staff (SPEC §13 在线交互)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="support_threads",
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="support_threads",
                              verbose_name="学员")
     title = models.CharField("标题", max_length=100)
     category = models.CharField("分类", max_length=20, choices=Category.choices, blank=True)
-    status = models.CharField("状态", max_length=10, choices=ThreadStatus.choices, default=ThreadStatus.WAITING)
+    status = models.CharField("状态", max_length=10, choices=ThreadStatus.choices,
+                              default=ThreadStatus.WAITING)
     created_at = models.DateTimeField("提问时间")
     last_message_at = models.DateTimeField("最后回复时间")
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
@@ -65,7 +68,8 @@ class Thread(models.Model):
 class Message(models.Model):
     """One message of a thread: the question, a follow-up, or a staff answer. Never edited."""
 
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages", verbose_name="提问")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages",
+                               verbose_name="提问")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                                verbose_name="发言人")
     from_staff = models.BooleanField("客服回复", default=False)

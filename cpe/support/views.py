@@ -1,7 +1,7 @@
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.contrib import messages
 from django_ratelimit.decorators import ratelimit
 
 from cpe.core.context_processors import site

@@ -55,7 +55,8 @@ def test_at_most_n_waiting_questions_then_answered_ones_free_a_place(learner, op
 
 def test_staff_answer_notifies_the_learner_through_the_outbox_and_is_audited(learner, operator):
     t = _ask(learner)
-    services.thread_answer(staff=operator, thread_id=t.pk, body="请在“我的发票”中点击申请开票。", ip="10.0.0.5")
+    services.thread_answer(staff=operator, thread_id=t.pk, body="请在“我的发票”中点击申请开票。",
+                           ip="10.0.0.5")
     t.refresh_from_db()
     assert t.status == ThreadStatus.ANSWERED
     assert [(m.from_staff, m.body) for m in t.messages.all()][-1] == (True, "请在“我的发票”中点击申请开票。")
