@@ -13,7 +13,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(autouse=True)
 def _clean_cache(request):
     """Throttle counters live in the cache: every test that touches the database starts with
-    an empty one."""
+    an empty one, and with no maintenance window remembered from a rolled-back test."""
     marker = request.node.get_closest_marker("django_db")
     names = set(request.fixturenames)
     if marker and marker.kwargs.get("transaction") or names & {"transactional_db", "live_server"}:
@@ -24,7 +24,11 @@ def _clean_cache(request):
         yield
         return
     cache.clear()
+    from cpe.notices.selectors import forget_windows
+
+    forget_windows()
     yield
+    forget_windows()
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ of session, authentication, CSRF, messages, locale, htmx, single-session, agreem
 or ratelimit has anything to do, yet on every request several of them would load the session
 and the user. What this door keeps of them: host validation (ALLOWED_HOSTS), the security
 headers SecurityMiddleware/XFrameOptionsMiddleware would add, `Cache-Control: no-store`, a
-body size limit, and the same validation (422) and answers as the documented ninja route
-(cpe/learning/api.py), whose `beat_body` it reuses. The judgement is `hotpath.beat`, the same
-function the ninja route calls, which applies `policy.heartbeat`.
+body size limit, the maintenance 503 (MaintenanceMiddleware), and the same validation (422) and
+answers as the documented ninja route (cpe/learning/api.py), whose `beat_body` it reuses. The
+judgement is `hotpath.beat`, the same function the ninja route calls, which applies
+`policy.heartbeat`.
 
     application = wrap(get_wsgi_application())
 """
@@ -31,9 +32,13 @@ def wrap(django_app):
     from django.test.signals import setting_changed
     from django.http.request import split_domain_port, validate_host
 
+    from django.utils import timezone
+
     from cpe.learning import hotpath
     from cpe.learning.api import beat_body
     from cpe.learning.errors import LearningError
+    from cpe.notices.middleware import MAINTENANCE_MESSAGE
+    from cpe.notices.selectors import maintenance_now
 
     conf = {}  # what the settings decide, worked out once per process (reset when tests change them)
 
@@ -100,6 +105,9 @@ def wrap(django_app):
         if errors:
             return answer(environ, start_response, "422 Unprocessable Content", {"detail": errors})
         try:
+            if maintenance_now(timezone.now())[0] == "active":  # as MaintenanceMiddleware answers /api/
+                return answer(environ, start_response, "503 Service Unavailable",
+                              {"code": "maintenance", "message": MAINTENANCE_MESSAGE})
             r = hotpath.beat(key=key, seq=data["seq"], start=float(data["start"]), position=float(data["position"]),
                              ip=environ.get("REMOTE_ADDR") or None)
         except LearningError as exc:

@@ -48,6 +48,7 @@ class SandboxKeys:
     wechat_platform_private_pem: str
     wechat_platform_public_pem: str
     wechat_apiv3_key: str
+    aliyun_sms_secret: str               # the AccessKeySecret of the embedded Aliyun SMS stand-in
 
 
 def key_dir() -> Path:
@@ -115,5 +116,6 @@ def sandbox_keys() -> SandboxKeys:
             wechat_merchant_serial=hashlib.sha1(merchant_public.encode()).hexdigest().upper(),
             wechat_platform_private_pem=platform, wechat_platform_public_pem=_public_pem(platform),
             wechat_apiv3_key=_apiv3_key(folder / "wechat_apiv3.key"),
+            aliyun_sms_secret=_apiv3_key(folder / "aliyun_sms.key"),
         )
     return _cache[folder]

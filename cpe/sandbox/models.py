@@ -94,3 +94,18 @@ class SandboxDelivery(models.Model):
     class Meta:
         ordering = ["sent_at", "attempt"]
         verbose_name = verbose_name_plural = "沙箱通知投递"
+
+
+class SandboxSms(models.Model):
+    """A text the embedded Aliyun SMS stand-in accepted: stands for the provider's send log."""
+
+    biz_id = models.CharField(max_length=40, unique=True)
+    phone = models.CharField(max_length=20)
+    sign_name = models.CharField(max_length=40)
+    template_code = models.CharField(max_length=40)
+    params = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = verbose_name_plural = "沙箱短信"

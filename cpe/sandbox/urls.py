@@ -10,6 +10,8 @@ urlpatterns = [
     path("pay/<str:token>/", views.pay, name="pay"),
     # Alipay: https://openapi.alipay.com/gateway.do
     path("alipay/gateway.do", views.alipay_gateway, name="alipay_gateway"),
+    # Aliyun SMS: https://dysmsapi.aliyuncs.com/ (SendSms)
+    path("aliyun/sms/", views.aliyun_sms, name="aliyun_sms"),
     # WeChat Pay API v3
     path("wechat/v3/pay/transactions/native", views.wechat_native, name="wechat_native"),
     path("wechat/v3/pay/transactions/h5", views.wechat_h5, name="wechat_h5"),

@@ -43,8 +43,24 @@ def _message(request, title: str, text: str, *, status: int = 200, link: str = "
 @sandbox_only
 @require_GET
 def index(request):
+    from .models import SandboxSms
+
     trades = SandboxTrade.objects.prefetch_related("deliveries", "refunds")[:50]
-    return render(request, "sandbox/index.html", {"trades": trades})
+    return render(request, "sandbox/index.html", {"trades": trades, "texts": SandboxSms.objects.all()[:20]})
+
+
+# -- Aliyun SMS (https://dysmsapi.aliyuncs.com/) ---------------------------------------------------
+@sandbox_only
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def aliyun_sms(request):
+    from django.http import JsonResponse
+
+    from .aliyun_sms import answer_send
+
+    form = (request.POST if request.method == "POST" else request.GET).dict()
+    status, answer = answer_send(form, request.method)
+    return JsonResponse(answer, status=status, json_dumps_params={"ensure_ascii": False})
 
 
 # -- Alipay ---------------------------------------------------------------------------------------

@@ -7,5 +7,5 @@ class OutboxSmsBackend(BaseSmsBackend):
 
     is_fake = True
 
-    def send(self, mobile: str, text: str) -> str:
+    def send(self, mobile: str, text: str, *, event: str = "", params: dict | None = None) -> str:
         return "outbox"

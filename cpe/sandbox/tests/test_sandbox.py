@@ -279,7 +279,7 @@ def test_keys_are_generated_once_private_and_pkcs8(settings, tmp_path):
     first = keys.sandbox_keys()
     folder = tmp_path / "keys" / "sandbox"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["alipay_app_private.pem", "alipay_gateway_private.pem", "wechat_apiv3.key",
+    assert names == ["alipay_app_private.pem", "alipay_gateway_private.pem", "aliyun_sms.key", "wechat_apiv3.key",
                      "wechat_merchant_private.pem", "wechat_platform_private.pem"]
     for path in folder.iterdir():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

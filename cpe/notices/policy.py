@@ -1,0 +1,71 @@
+"""Announcements and maintenance notices: the rules (SPEC §2.4; seed §4.5, §7.6, §8.1)."""
+from datetime import timedelta
+
+# SPEC §2.4 "a maintenance notice carries the window and shows a banner before it starts"
+# (seed §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
+MAINTENANCE_BANNER_LEAD = timedelta(days=3)
+# During maintenance learners get a friendly 503 page; staff can still work (SPEC §2.4). These
+# paths stay open for everyone: the staff site, static files, the notices themselves (the page
+# links to them), and what outside systems call (payment notifications, the embedded gateway).
+MAINTENANCE_OPEN_PATHS = ("/admin/", "/static/", "/notices/", "/orders/notify/", "/sandbox/")
+RETRY_AFTER_MAX = 3600  # s: the 503's Retry-After, at most (the window may be long)
+
+
+def announcement_live(*, published_at, at) -> bool:
+    """Shown once its publish time has come; a draft (no publish time) never is."""
+    return published_at is not None and published_at <= at
+
+
+def audience_includes(*, audience: str, region: str, year_id, user_region: str, user_year_ids) -> bool:
+    """SPEC §2.4 audience: all, a region (the learner's 会计人员信息管理地区), or a year's buyers
+    (learners with a paid order for a product of that training year). Anonymous visitors and
+    staff see the "all" ones; `user_year_ids` is the set of years the learner bought."""
+    if audience == "all":
+        return True
+    if audience == "region":
+        return bool(region) and region == user_region
+    if audience == "year_buyers":
+        return year_id is not None and year_id in user_year_ids
+    return False
+
+
+def maintenance_phase(*, start, end, at) -> str:
+    """"upcoming" within MAINTENANCE_BANNER_LEAD before the start (the banner), "active" from
+    start until end (the 503), else ""."""
+    if start is None or end is None or end <= start:
+        return ""
+    if start <= at < end:
+        return "active"
+    if start - MAINTENANCE_BANNER_LEAD <= at < start:
+        return "upcoming"
+    return ""
+
+
+def maintenance_blocks(*, is_staff: bool, path: str) -> bool:
+    """Whether a request gets the maintenance page while a window is active."""
+    if is_staff:
+        return False
+    return not path.startswith(MAINTENANCE_OPEN_PATHS)
+
+
+def retry_after(*, end, at) -> int:
+    return max(60, min(RETRY_AFTER_MAX, int((end - at).total_seconds())))
+
+
+def announcement_errors(*, kind: str, audience: str, region: str, year_id, start, end) -> dict:
+    """What makes an announcement incomplete, per field (Chinese, for the staff form)."""
+    errors = {}
+    if audience == "region" and not region:
+        errors["region"] = "对象为指定地区时，请选择地区。"
+    if audience == "year_buyers" and year_id is None:
+        errors["year"] = "对象为已购买指定年度课程的学员时，请选择培训年度。"
+    if kind == "maintenance":
+        if start is None or end is None:
+            errors["maintenance_start"] = "系统维护通知须填写维护开始和结束时间。"
+        elif end <= start:
+            errors["maintenance_end"] = "维护结束时间须晚于开始时间。"
+        if audience != "all":
+            errors["audience"] = "系统维护影响全体用户，对象须为全体用户。"
+    elif start is not None or end is not None:
+        errors["kind"] = "只有系统维护通知可以填写维护时间。"
+    return errors

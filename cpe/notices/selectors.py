@@ -1,0 +1,74 @@
+"""Reads of announcements (SPEC §2.4)."""
+import threading
+import time
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from . import policy
+from .models import Announcement, AnnouncementKind
+
+MAINTENANCE_MEMO_SECONDS = 15  # every request asks; each process reads the windows this often
+_memo = {"fetched": -1e9, "rows": []}
+_memo_lock = threading.Lock()
+
+
+def announcements_for(user, at) -> list:
+    """The published announcements this visitor may see, newest first. Anonymous visitors and
+    staff see those for everyone; a learner also those for their region and bought years."""
+    rows = [a for a in Announcement.objects.filter(published_at__lte=at).select_related("year")
+            if policy.announcement_live(published_at=a.published_at, at=at)]
+    learner = user is not None and user.is_authenticated and not user.is_staff
+    years = set()
+    if learner and any(a.audience == "year_buyers" for a in rows):
+        years = _bought_year_ids(user)
+    return [a for a in rows if policy.audience_includes(
+        audience=a.audience, region=a.region, year_id=a.year_id,
+        user_region=user.region if learner else "", user_year_ids=years)]
+
+
+def _bought_year_ids(user) -> set:
+    from cpe.orders.models import Order, OrderStatus
+
+    return set(Order.objects.filter(user=user, status=OrderStatus.PAID).values_list("product__year_id", flat=True))
+
+
+def maintenance_now(at):
+    """(phase, announcement): the active window if any (of every notice that is not a draft),
+    else the next published one within the banner lead ("upcoming"), else ("", None). Each process re-reads the windows every
+    MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""
+    rows = _windows()
+    active = [a for a in rows if policy.maintenance_phase(start=a.maintenance_start, end=a.maintenance_end,
+                                                          at=at) == "active"]
+    if active:
+        return "active", max(active, key=lambda a: a.maintenance_end)
+    upcoming = [a for a in rows if policy.maintenance_phase(start=a.maintenance_start, end=a.maintenance_end,
+                                                            at=at) == "upcoming"
+                and policy.announcement_live(published_at=a.published_at, at=at)]
+    if upcoming:
+        return "upcoming", min(upcoming, key=lambda a: a.maintenance_start)
+    return "", None
+
+
+def _windows() -> list:
+    now = time.monotonic()
+    if now - _memo["fetched"] > MAINTENANCE_MEMO_SECONDS:
+        from django.utils import timezone
+
+        with _memo_lock:
+            if now - _memo["fetched"] > MAINTENANCE_MEMO_SECONDS:
+                t = timezone.now()
+                # Not drafts: a window blocks at its start even if its notice is scheduled later.
+                _memo["rows"] = list(Announcement.objects.filter(
+                    kind=AnnouncementKind.MAINTENANCE, maintenance_end__gt=t, published_at__isnull=False)
+                    .order_by("maintenance_start")[:20])
+                _memo["fetched"] = now
+    return _memo["rows"]
+
+
+def forget_windows(**kwargs):
+    _memo["fetched"] = -1e9
+
+
+post_save.connect(forget_windows, sender=Announcement, dispatch_uid="notices.maintenance.save")
+post_delete.connect(forget_windows, sender=Announcement, dispatch_uid="notices.maintenance.delete")
