@@ -20,5 +20,6 @@ urlpatterns = [
     path("invoices/", include("cpe.invoicing.urls")),
     path("sandbox/", include("cpe.sandbox.urls")),
     path("support/", include("cpe.support.urls")),
+    path("notices/", include("cpe.notices.urls")),
     path("dev/outbox/", notice_views.dev_outbox, name="dev_outbox"),
 ]

@@ -6,6 +6,7 @@ ROLES = {
         "accounts.view_user", "accounts.set_correction_hold", "accounts.view_loginrecord",
         "agreements.view_agreementversion", "agreements.add_agreementversion",
         "notices.view_outboundmessage",
+        "notices.view_announcement", "notices.add_announcement", "notices.change_announcement",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
         "reporting.view_aisexchange", "reporting.view_aisperson",
         "reporting.view_aisreport", "reporting.retry_aisreport", "reporting.reconcile_aisreport",
@@ -31,6 +32,7 @@ ROLES = {
     ]),
     "auditor": ("审计人员", [
         "core.view_auditevent", "agreements.view_agreementacceptance", "agreements.view_agreementversion",
+        "notices.view_announcement",
         "accounts.view_loginrecord", "accounts.view_user", "accounts.view_identitychangerequest",
         "orders.view_order", "orders.view_paymentnotification", "orders.view_refund", "invoicing.view_invoice",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
