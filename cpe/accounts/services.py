@@ -88,6 +88,7 @@ def _code_consume(*, purpose, target, code, at, field="sms_code"):
 def _sms_code_message(purpose, mobile, code, user=None, at=None):
     label = CodePurpose(purpose).label
     message_queue(channel=Channel.SMS, to=mobile, event=f"code.{purpose}", user=user, at=at,
+                  params={"code": code},  # a template-based provider's verification-code template
                   body=f"【内蒙古会计继续教育】您正在{label}，验证码 {code}，"
                        f"{int(policy.CODE_TTL.total_seconds() // 60)} 分钟内有效。如非本人操作请忽略。")
 

@@ -45,6 +45,12 @@ def history(learner, course, settings, client):
     invoice = invoice_request(user=learner, order_number=order.number, buyer_type="unit", buyer_name="包头市某公司",
                               unit_kind="enterprise", taxpayer_id="914403001922038216")
     identity_change_request(user=learner, field="name", new_value="张叁", reason="户籍更名")
+    from cpe.learning.services import play_start
+    from cpe.support.services import thread_ask
+
+    play_start(user=learner, chapter_id=course.chapters.order_by("position").first().pk, at=at, ip="10.1.2.3",
+               rand=lambda: 0.5)
+    thread_ask(user=learner, title="发票何时开具", body="请问发票多久能开出来？")
     privacy_transfer_record(user=learner, purpose="person_check", fields=["id_number", "name"],
                             outcome="found")
     assert client.post(reverse("accounts:login"), {"username": learner.mobile, "password": PASSWORD},
@@ -76,6 +82,8 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
     assert data["课程学习（选课）"][0]["订单号"] == history["order"].number
     assert data["章节学习进度"] and all(p["已完成"] == "是" for p in data["章节学习进度"])
     assert data["考试记录"][0]["合格"] == "是"
+    assert "10.1.2.3" in [p["IP"] for p in data["播放记录"]]
+    assert [(m["问题"], m["发言"], m["内容"]) for m in data["在线提问"]] == [("发票何时开具", "本人", "请问发票多久能开出来？")]
     assert data["学时记录"][0]["记录编号"] == str(history["attempt"].credit_record.uid)
     assert data["发票"][0]["纳税人识别号"] == "914403001922038216"
     assert data["身份信息变更申请"][0]["新值"] == "张叁"
