@@ -228,3 +228,92 @@ def personal_data_filenames(at: datetime) -> tuple[str, str]:
     (a downloaded file's name shows in browser histories and download bars)."""
     day = local_date(at).isoformat()
     return f"{PERSONAL_DATA_FILE_PREFIX}-{day}.zip", f"{PERSONAL_DATA_ASCII_PREFIX}-{day}.zip"
+
+
+# --- closing an account (注销账号) — SPEC §11; seed §1.4; 电子商务法 Art. 24 & 31; PIPL Art. 47 --
+CLOSING_ARCHIVE_YEARS = 3             # SPEC §11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
+CLOSING_DONE_WITHIN_WORKING_DAYS = 15  # SPEC §11.4; 电子商务法 Art. 24 ¶2 (we do it at once)
+CLOSING_OUTBOX_SCRUB_AFTER = timedelta(days=7)   # the confirmation's address is wiped once sent, or by then
+CLOSED_NAME = "已注销用户"            # placeholder left in live rows that named the person
+CLOSING_RATE_PER_USER = "10/h"
+
+
+class ClosingOutcome:
+    DELETE = "delete"          # never paid: everything personal deleted now (SPEC §11.2)
+    ARCHIVE = "archive"        # paid within 3 years: locked, sealed, purged later (SPEC §11.3)
+    ANONYMISE = "anonymise"    # paid, but the last transaction is ≥ 3 years old: nothing left to keep
+
+
+@dataclass(frozen=True)
+class EnrolmentFacts:
+    """One enrolment as the closing rule sees it. `courses_recorded`/`courses_total`: for a
+    single-course product its one course; for an annual product, whether the year is complete
+    (1/1) or not (0/1) — the annual product's task is the year's requirement (SPEC §4.3)."""
+
+    valid_from: datetime
+    valid_until: datetime
+    closed: bool
+    courses_total: int
+    courses_recorded: int
+
+
+def enrolment_learning_unfinished(e: EnrolmentFacts, at: datetime) -> bool:
+    """SPEC §11.1 "a paid order still within validity whose learning is not finished": the
+    enrolment is not closed (refunded), `at` lies in its half-open window [valid_from,
+    valid_until) (SPEC §4.3), and not all its courses have a recorded credit (SPEC §8.3) — for
+    an annual product, the year's required hours are not yet reached. At valid_until it has
+    expired (SPEC §4.4) and no longer holds the closing back."""
+    if e.closed or not (e.valid_from <= at < e.valid_until):
+        return False
+    return e.courses_recorded < e.courses_total
+
+
+def closing_refusal(*, enrolments: list[EnrolmentFacts], refund_in_progress: bool,
+                    ais_report_pending: bool, at: datetime) -> Decision:
+    """May the learner close the account now? Refused, with the reason (SPEC §11.1):
+    - an enrolment still valid whose learning is not finished (enrolment_learning_unfinished);
+    - a refund requested, being paid, or failed and owed (SPEC §5: the money is not settled);
+    - recorded credits still on their way to the AIS (SPEC §9.1: closing erases the name and ID
+      number the report needs — the learner would lose the hours in their 学分银行)."""
+    if any(enrolment_learning_unfinished(e, at) for e in enrolments):
+        return Decision(False, "learning_unfinished",
+                        "您有已付款且仍在有效期内、尚未完成学习的课程，暂不能注销。"
+                        "请在完成学习（全部课程学时已记载）或课程到期后再申请注销。")
+    if refund_in_progress:
+        return Decision(False, "refund_in_progress",
+                        "您有正在处理中的退款，暂不能注销。请在退款完成后再申请注销。")
+    if ais_report_pending:
+        return Decision(False, "ais_report_pending",
+                        "您有学时正在上报会计人员信息管理系统，暂不能注销。请在上报完成后（通常数分钟内）再申请。")
+    return Decision(True)
+
+
+def add_years(at: datetime, years: int) -> datetime:
+    """The same wall-clock moment `years` later; 29 February becomes 28 February."""
+    try:
+        return at.replace(year=at.year + years)
+    except ValueError:
+        return at.replace(year=at.year + years, day=28)
+
+
+def closing_purge_after(last_transaction_at: datetime) -> datetime:
+    """When an archive is purged: 3 years after the last paid transaction (payment or refund),
+    SPEC §11.3; 电子商务法 Art. 31 (transaction information kept ≥ 3 years from completion)."""
+    return add_years(last_transaction_at, CLOSING_ARCHIVE_YEARS)
+
+
+def closing_outcome(*, last_transaction_at: datetime | None, at: datetime) -> str:
+    """SPEC §11.2-11.3: never paid → DELETE; last paid transaction within the previous 3 years
+    (at < last + 3 years) → ARCHIVE; older → ANONYMISE (the retention period has already passed,
+    so nothing is archived: the live rows keep placeholders, as after a purge)."""
+    if last_transaction_at is None:
+        return ClosingOutcome.DELETE
+    if at < closing_purge_after(last_transaction_at):
+        return ClosingOutcome.ARCHIVE
+    return ClosingOutcome.ANONYMISE
+
+
+def archive_purge_due(*, purge_after: datetime, at: datetime) -> bool:
+    """An archive is purged from its purge_after on (SPEC §11.3)."""
+    return at >= purge_after
+
