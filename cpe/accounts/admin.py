@@ -9,7 +9,7 @@ from cpe.core.audit import audit_record
 from cpe.core.errors import ApplicationError
 
 from . import services
-from .models import IdentityChangeRequest, LoginRecord, User
+from .models import ArchivedAccount, IdentityChangeRequest, LoginRecord, User
 from .states import ChangeStatus, MinorReview
 
 
@@ -177,4 +177,31 @@ class LoginRecordAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ArchivedAccount)
+class ArchivedAccountAdmin(admin.ModelAdmin):
+    """Closed accounts' archives (SPEC §11.3): metadata for the superuser only, never the sealed
+    content (not a field here, and nothing in the site opens it); no adding, editing or deleting
+    (the scheduled purge deletes, and audits it)."""
+
+    list_display = ["id", "user_id", "key_id", "archived_at", "last_transaction_at", "purge_after"]
+    fields = ["id", "user_id", "key_id", "archived_at", "last_transaction_at", "purge_after"]
+    readonly_fields = fields
+    ordering = ["purge_after"]
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

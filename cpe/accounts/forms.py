@@ -98,3 +98,12 @@ class PersonalDataForm(AccessibleForm):
 
     password = forms.CharField(label="登录密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))
+
+
+class AccountCloseForm(AccessibleForm):
+    """注销账号: the password again and an explicit confirmation (SPEC §11.1)."""
+
+    password = forms.CharField(label="登录密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "current-password"}))
+    confirm = forms.BooleanField(label="我已了解注销后账号不能恢复，并确认注销本人账号",
+                                 error_messages={"required": "请勾选确认已了解注销的后果。"})

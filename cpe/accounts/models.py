@@ -195,3 +195,27 @@ class IdentityChangeRequest(models.Model):
         if self.field == IdentityField.ID_NUMBER:
             return mask_id_number(self.new_value)
         return mask_name(self.new_value)
+
+
+class ArchivedAccount(models.Model):
+    """A closed account's personal data and transaction records, sealed with the archive key
+    (never a field key) until purge_after = last paid transaction + 3 years (SPEC §11.3). Staff
+    see this metadata only; the sealed content is opened by nothing in the site."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="archive", verbose_name="用户")
+    sealed = models.TextField("封存内容", editable=False)
+    key_id = models.CharField("归档密钥编号", max_length=16)
+    archived_at = models.DateTimeField("归档时间")
+    last_transaction_at = models.DateTimeField("最后交易时间")
+    purge_after = models.DateTimeField("到期清除时间", db_index=True)
+
+    AAD = "accounts.archivedaccount.sealed"
+
+    class Meta:
+        ordering = ["purge_after"]
+        verbose_name = verbose_name_plural = "已注销账号归档"
+        constraints = [models.CheckConstraint(condition=models.Q(purge_after__gt=models.F("archived_at")),
+                                              name="archive_purge_after_archiving")]
+
+    def __str__(self):
+        return f"归档 #{self.pk}（用户 {self.user_id}）"

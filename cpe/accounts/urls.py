@@ -16,5 +16,7 @@ urlpatterns = [
     path("email/confirm/<int:code_id>/<str:token>/", views.email_confirm, name="email_confirm"),
     path("profile/identity/", views.identity_change, name="identity_change"),
     path("profile/personal-data/", views.personal_data_download, name="personal_data"),
+    path("profile/close/", views.account_close, name="close"),
+    path("closed/", views.account_closed, name="closed"),
     path("password/reset/", views.password_reset, name="password_reset"),
 ]

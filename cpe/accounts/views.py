@@ -12,10 +12,10 @@ from django_ratelimit.decorators import ratelimit
 from cpe.agreements.selectors import version_to_accept
 from cpe.core.decorators import learner_required
 
-from . import personal_data, policy, selectors, services
+from . import closing, personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
-    EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm, PersonalDataForm,
+    AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm, PersonalDataForm,
     ProfileForm, RegistrationForm,
 )
 from .signals import client_ip
@@ -246,3 +246,36 @@ def personal_data_download(request):
         "sections": [s.key for s in personal_data.SECTIONS] + [personal_data.TRANSFERS_KEY],
         "rate": policy.PERSONAL_DATA_RATE_PER_USER.split("/")[0]},
         status=400 if request.method == "POST" else 200)
+
+
+CLOSED_SESSION_KEY = "accounts.closed_outcome"
+
+
+@never_cache
+@learner_required
+@ratelimit(key="user", rate=policy.CLOSING_RATE_PER_USER, method="POST", block=True)
+def account_close(request):
+    """注销账号 (SPEC §11): what happens, the password again, a confirmation; done at once."""
+    form = AccountCloseForm(request.POST or None)
+    preview = closing.closing_preview(request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            outcome = closing.account_close(user=request.user, password=form.cleaned_data["password"],
+                                            confirmed=form.cleaned_data["confirm"], ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            logout(request)
+            request.session[CLOSED_SESSION_KEY] = outcome
+            return redirect("accounts:closed")
+    return render(request, "accounts/close.html", {
+        "form": form, "preview": preview, "outcomes": policy.ClosingOutcome,
+        "years": policy.CLOSING_ARCHIVE_YEARS}, status=400 if request.method == "POST" else 200)
+
+
+def account_closed(request):
+    outcome = request.session.get(CLOSED_SESSION_KEY)
+    if outcome is None:
+        return redirect("home")
+    return render(request, "accounts/closed.html", {"outcome": outcome, "outcomes": policy.ClosingOutcome,
+                                                    "years": policy.CLOSING_ARCHIVE_YEARS})

@@ -142,3 +142,84 @@ def normalise(kind: str, value: str) -> str:
 def blind_index(kind: str, value: str) -> str:
     msg = f"{kind}\x00{normalise(kind, value)}".encode()
     return hmac.new(field_keys().index_key, msg, hashlib.sha256).hexdigest()
+
+
+# --- the archive key (closed accounts, SPEC §11.3) --------------------------------------------
+# A key of its own, never one of the field keys: a sealed archive must not open with the keys the
+# live site holds in memory for every request. From the environment (CPE_ARCHIVE_KEYS="a2:<b64>,
+# a1:<b64>", CPE_ARCHIVE_ACTIVE_KEY), or in the embedded default from a JSON file next to the
+# field-key file (settings.ARCHIVE_KEYS_FILE if set, else "<field file>" with "field" → "archive").
+ARCHIVE_PREFIX = "a1"
+
+
+@dataclass(frozen=True)
+class ArchiveKeys:
+    keys: dict  # key id -> 32 bytes
+    active: str
+
+
+def _archive_keys_file():
+    explicit = getattr(settings, "ARCHIVE_KEYS_FILE", None)
+    if explicit:
+        return explicit
+    field_file = settings.FIELD_KEYS_FILE
+    if not field_file:
+        return None
+    name = field_file.name.replace("field", "archive")
+    return field_file.with_name(name if name != field_file.name else "archive-" + field_file.name)
+
+
+@lru_cache(maxsize=1)
+def archive_keys() -> ArchiveKeys:
+    raw = os.environ.get("CPE_ARCHIVE_KEYS")
+    if raw:
+        keys = {}
+        for part in raw.split(","):
+            kid, _, b64 = part.strip().partition(":")
+            keys[kid] = _b64d(b64)
+        active = os.environ.get("CPE_ARCHIVE_ACTIVE_KEY") or next(iter(keys))
+    else:
+        path = _archive_keys_file()
+        if path is None:
+            raise ImproperlyConfigured("CPE_ARCHIVE_KEYS must be set")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump({"active": "a1", "keys": {"a1": _b64e(secrets.token_bytes(32))}}, fh)
+        data = json.loads(path.read_text())
+        keys, active = {kid: _b64d(v) for kid, v in data["keys"].items()}, data["active"]
+    for kid, key in keys.items():
+        if len(key) != 32:
+            raise ImproperlyConfigured(f"archive key {kid} is not 256 bits")
+        if kid in field_keys().keys and key == field_keys().keys[kid]:
+            raise ImproperlyConfigured("the archive key must differ from the field keys")
+    if active not in keys:
+        raise ImproperlyConfigured("active archive key missing")
+    return ArchiveKeys(keys, active)
+
+
+def archive_seal(plaintext: str, aad: str) -> tuple[str, str]:
+    """Encrypt under the active archive key: (key id, ``a1:<key id>:<b64(nonce||ct)>``)."""
+    k = archive_keys()
+    nonce = secrets.token_bytes(12)
+    ct = AESGCM(k.keys[k.active]).encrypt(nonce, plaintext.encode(), aad.encode())
+    return k.active, f"{ARCHIVE_PREFIX}:{k.active}:{_b64e(nonce + ct)}"
+
+
+def archive_open(token: str, aad: str, keys: dict | None = None) -> str:
+    """Decrypt a sealed archive (``keys`` only for tests that try another key)."""
+    try:
+        prefix, kid, body = token.split(":", 2)
+    except ValueError as exc:
+        raise DecryptionError("not a sealed archive") from exc
+    if prefix != ARCHIVE_PREFIX:
+        raise DecryptionError("unknown format")
+    key = (keys if keys is not None else archive_keys().keys).get(kid)
+    if key is None:
+        raise DecryptionError(f"unknown archive key id {kid}")
+    raw = _b64d(body)
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], aad.encode()).decode()
+    except InvalidTag as exc:
+        raise DecryptionError("archive does not decrypt under its key") from exc
