@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class ModerationConfig(AppConfig):
+    name = "cpe.moderation"
+    label = "moderation"
+    verbose_name = "账号处置与封禁"
+
+    def ready(self):
+        from . import selectors  # noqa: F401  (connects the memo's reset to saves of Ban)

@@ -1,0 +1,57 @@
+from django import forms
+from django.utils import timezone
+
+from cpe.accounts.states import TerminationReason
+
+from . import policy
+from .models import Ban
+
+DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+def _add_errors(form, errors):
+    for field, message in errors.items():
+        form.add_error(field if field in form.fields else None, message)
+
+
+class TerminateForm(forms.Form):
+    reason = forms.ChoiceField(label="终止原因", choices=[("", "请选择")] + TerminationReason.choices)
+    note = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                           help_text="原因为“其他”时必填；会记入审计日志。")
+
+    def clean(self):
+        data = super().clean()
+        if "reason" in data:
+            _add_errors(self, policy.termination_errors(reason=data["reason"], note=data.get("note", "")))
+        return data
+
+
+class AccountBanForm(forms.Form):
+    reason = forms.CharField(label="封禁原因", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                             help_text="会显示给被封禁的学员。")
+    ends_at = forms.DateTimeField(label="结束时间（北京时间）", required=False, widget=DATETIME_LOCAL,
+                                  help_text="留空表示直至解除。")
+
+    def clean(self):
+        data = super().clean()
+        now = timezone.now()
+        _add_errors(self, policy.ban_errors(reason=data.get("reason", ""), starts_at=now,
+                                            ends_at=data.get("ends_at"), at=now))
+        return data
+
+
+class NetworkBanForm(forms.ModelForm):
+    class Meta:
+        model = Ban
+        fields = ["network", "reason", "ends_at"]
+        widgets = {"ends_at": DATETIME_LOCAL, "reason": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+
+    def clean(self):
+        data = super().clean()
+        now = timezone.now()
+        net, message = policy.parse_network(data.get("network", ""))
+        if net is None:
+            self.add_error("network", message)
+        _add_errors(self, policy.ban_errors(reason=data.get("reason", ""), starts_at=now,
+                                            ends_at=data.get("ends_at"), at=now))
+        return data

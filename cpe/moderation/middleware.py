@@ -1,0 +1,78 @@
+from django.conf import settings
+from django.contrib.auth import logout
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject, empty
+
+from . import policy, selectors
+from .states import BanKind
+
+BANNED_MESSAGE = {
+    BanKind.NETWORK: "您所在的网络地址已被平台限制访问。",
+    BanKind.ACCOUNT: "您的账号已被平台封禁，当前登录已退出。",
+}
+
+
+class BanMiddleware:
+    """SPEC §12: a banned IP address/range or account gets a clear 403 page (JSON under /api/);
+    policy.BAN_OPEN_PATHS stay open. Cheap on every request: the bans come from a per-process
+    memo (selectors, re-read every BAN_MEMO_SECONDS); with no ban in force nothing else happens,
+    and the session and user are loaded only while an account ban is in force and the request
+    carries a session cookie. A banned account's session is ended at its next request.
+
+    Place it right after AuthenticationMiddleware (it needs request.user, and must answer before
+    the maintenance page, the single-session redirect and the agreement gate)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not selectors.any_bans() or policy.ban_path_open(request.path_info):
+            return self.get_response(request)
+        at = timezone.now()
+        ban = selectors.network_ban_for(policy.client_address(request.META.get("REMOTE_ADDR")), at)
+        if ban is not None:
+            return banned_response(request, ban)
+        accounts_banned = selectors.account_bans_exist(at)
+        if accounts_banned and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            ban = self._account_ban(request, at)
+            if ban is not None:
+                return banned_response(request, ban)
+        response = self.get_response(request)
+        if accounts_banned and _user_loaded(request):  # a banned account that signed in during this request
+            ban = self._account_ban(request, at)
+            if ban is not None:
+                return banned_response(request, ban)
+        return response
+
+    @staticmethod
+    def _account_ban(request, at):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or user.is_staff:
+            return None
+        ban = selectors.account_ban_for(user.pk, at)
+        if ban is not None:
+            logout(request)
+        return ban
+
+
+def _user_loaded(request) -> bool:
+    """Whether request.user is already known (login() replaces it; a page may have evaluated it):
+    asking then costs nothing, and an unevaluated lazy user is left alone."""
+    user = request.__dict__.get("user")
+    return user is not None and not (isinstance(user, SimpleLazyObject) and user._wrapped is empty)
+
+
+def banned_response(request, ban):
+    message = BANNED_MESSAGE[ban.kind]
+    if request.path_info.startswith("/api/"):
+        r = JsonResponse({"code": f"banned_{ban.kind}", "message": message, "reason": ban.reason,
+                          "until": ban.ends_at.isoformat() if ban.ends_at else None}, status=403)
+    else:
+        r = render(request, "errors/banned.html", {"ban": ban, "message": message,
+                                                    "is_account": ban.kind == BanKind.ACCOUNT}, status=403)
+        if request.headers.get("HX-Request"):
+            r["HX-Refresh"] = "true"  # htmx does not swap a 403: reload the whole page to show this one
+    r["Cache-Control"] = "no-store"
+    return r

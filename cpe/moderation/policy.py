@@ -1,0 +1,133 @@
+"""Termination by the platform and bans: the rules (SPEC §12; seed §2.1(3), §3.2).
+
+Pure functions: plain facts and an explicit `at` in, a decision out. No ORM, no clock."""
+import ipaddress
+
+from cpe.accounts.states import AccountStatus, TerminationReason
+
+# --- termination (seed §3.2) ---------------------------------------------------------------
+# SPEC §12: "other with text": a termination for "other" must say why. Decision: at most
+# TERMINATION_NOTE_MAX characters (it goes into the audit log and the learner's file).
+TERMINATION_NOTE_MAX = 500
+
+
+def termination_errors(*, reason: str, note: str) -> dict:
+    """What is wrong with a staff termination (field -> Chinese message); {} when it may go ahead.
+    The reason must be one of the seed's grounds (seed §3.2, `TerminationReason`); "other" needs a
+    note (SPEC §12)."""
+    errors = {}
+    note = (note or "").strip()
+    if reason not in TerminationReason.values:
+        errors["reason"] = "请选择终止服务的原因。"
+    elif reason == TerminationReason.OTHER and not note:
+        errors["note"] = "原因为“其他”时，请填写具体说明。"
+    if len(note) > TERMINATION_NOTE_MAX:
+        errors["note"] = f"说明不能超过 {TERMINATION_NOTE_MAX} 个字。"
+    return errors
+
+
+# --- re-registration (SPEC §12) ------------------------------------------------------------
+# "A person terminated for a violation who registers again (same ID number) is refused."
+# Only a violation bars the person: the other grounds (unreachable contact details, false data,
+# refusing a new agreement, capacity) are cured by registering again correctly.
+REREGISTRATION_BARRED_REASONS = frozenset({TerminationReason.VIOLATION})
+REREGISTRATION_REFUSED_MESSAGE = (
+    "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。如有异议，请联系客服。")
+
+
+def reregistration_refusal(*, status: str, status_reason: str) -> str | None:
+    """The Chinese refusal for a registration whose ID number belongs to an existing account in
+    this state, or None when this rule does not refuse it (SPEC §12; seed §3.2). (An active or
+    otherwise closed account with the same ID number is refused by accounts' own "one account per
+    ID number" rule, SPEC §1.2.)"""
+    if status == AccountStatus.TERMINATED and status_reason in REREGISTRATION_BARRED_REASONS:
+        return REREGISTRATION_REFUSED_MESSAGE
+    return None
+
+
+# --- bans (SPEC §12: "Staff can ban an account or an IP address/range") --------------------
+# Decision: the narrowest range staff may ban in one row. Learners reach us through mobile
+# carriers' shared (CGNAT) addresses: a wider range would shut out a city. IPv6: a /32 is a
+# whole provider's allocation.
+MIN_PREFIX = {4: 16, 6: 32}
+BAN_REASON_MAX = 500
+
+
+def parse_network(text: str):
+    """(ip_network, "") for an address ("203.0.113.7", "2001:db8::1") or a CIDR range
+    ("203.0.113.0/24", "2001:db8::/48"), or (None, Chinese message). A range with host bits set
+    ("203.0.113.7/24") is refused (which did staff mean?), as is one wider than MIN_PREFIX.
+    An IPv4-mapped IPv6 address is stored as the IPv4 address it is."""
+    text = (text or "").strip()
+    if not text:
+        return None, "请填写 IP 地址或地址段。"
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        try:
+            loose = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return None, "IP 地址或地址段格式不正确，例如 203.0.113.7、203.0.113.0/24 或 2001:db8::/48。"
+        return None, f"地址段的主机位不为零，请写成 {loose}。"
+    if net.version == 6 and net.prefixlen == 128 and net.network_address.ipv4_mapped is not None:
+        net = ipaddress.ip_network(net.network_address.ipv4_mapped)
+    if net.prefixlen < MIN_PREFIX[net.version]:
+        return None, (f"地址段过大：IPv{net.version} 至少须为 /{MIN_PREFIX[net.version]}"
+                      "（过大的地址段会封禁大量正常学员）。")
+    return net, ""
+
+
+def client_address(raw: str | None):
+    """The request's address as an ip_address (IPv4-mapped IPv6 as IPv4), or None if absent/bad."""
+    if not raw:
+        return None
+    try:
+        addr = ipaddress.ip_address(raw.split("%", 1)[0])
+    except ValueError:
+        return None
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def address_banned(addr, networks) -> bool:
+    """Whether an address lies in any of the networks (either version; versions never match)."""
+    if addr is None:
+        return False
+    return any(addr.version == net.version and addr in net for net in networks)
+
+
+def ban_active(*, starts_at, ends_at, lifted_at, at) -> bool:
+    """A ban applies in the half-open window [starts_at, ends_at) (DESIGN "Data and time");
+    no end means until lifted; a lifted ban stops applying from the moment it was lifted."""
+    if at < starts_at:
+        return False
+    if ends_at is not None and at >= ends_at:
+        return False
+    if lifted_at is not None and at >= lifted_at:
+        return False
+    return True
+
+
+def ban_errors(*, reason: str, starts_at, ends_at, at) -> dict:
+    """What is wrong with a new ban (field -> Chinese message)."""
+    errors = {}
+    reason = (reason or "").strip()
+    if not reason:
+        errors["reason"] = "请填写封禁原因（会显示给被封禁的用户）。"
+    elif len(reason) > BAN_REASON_MAX:
+        errors["reason"] = f"封禁原因不能超过 {BAN_REASON_MAX} 个字。"
+    if ends_at is not None and ends_at <= max(starts_at, at):
+        errors["ends_at"] = "结束时间须晚于当前时间。"
+    return errors
+
+
+# Open even to a banned visitor: the staff site (staff lift bans there), static files, the
+# agreement and the notices (what a banned visitor may want to read), and what outside systems
+# call (payment notifications, the embedded gateway) — their requests carry no user and may come
+# from anywhere. Same list as maintenance's MAINTENANCE_OPEN_PATHS plus the agreement.
+BAN_OPEN_PATHS = ("/admin/", "/static/", "/agreement/", "/notices/", "/orders/notify/", "/sandbox/")
+
+
+def ban_path_open(path: str) -> bool:
+    return path.startswith(BAN_OPEN_PATHS)

@@ -1,0 +1,116 @@
+"""Reads for moderation: the active bans (memoised per process) and the re-registration check."""
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+
+from cpe.accounts.models import User
+from cpe.core import crypto
+
+from . import policy
+from .models import Ban
+from .states import BanKind
+
+BAN_MEMO_SECONDS = 15  # each process re-reads the bans this often (and at once after a save here)
+
+
+@dataclass(frozen=True)
+class ActiveBan:
+    id: int
+    kind: str
+    user_id: int | None
+    network: object  # ipaddress network, for a network ban
+    reason: str
+    starts_at: datetime
+    ends_at: datetime | None
+
+    def active(self, at) -> bool:
+        return policy.ban_active(starts_at=self.starts_at, ends_at=self.ends_at, lifted_at=None, at=at)
+
+
+_memo = {"fetched": -1e9, "rows": ()}
+_memo_lock = threading.Lock()
+
+
+def _rows() -> tuple:
+    now = time.monotonic()
+    if now - _memo["fetched"] > BAN_MEMO_SECONDS:
+        from django.utils import timezone
+
+        with _memo_lock:
+            if now - _memo["fetched"] > BAN_MEMO_SECONDS:
+                t = timezone.now()
+                rows = []
+                for b in Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=t), lifted_at__isnull=True):
+                    net = None
+                    if b.kind == BanKind.NETWORK:
+                        try:
+                            net = ipaddress.ip_network(b.network)
+                        except ValueError:  # never stored by the services; skip rather than fail every request
+                            continue
+                    rows.append(ActiveBan(b.pk, b.kind, b.user_id, net, b.reason, b.starts_at, b.ends_at))
+                _memo["rows"], _memo["fetched"] = tuple(rows), now
+    return _memo["rows"]
+
+
+def bans_known(rows=()):
+    """Set what this process knows of the bans (tests start from "none")."""
+    _memo["rows"], _memo["fetched"] = tuple(rows), time.monotonic()
+
+
+def forget_bans(**kwargs):
+    _memo["fetched"] = -1e9
+
+
+def any_bans() -> bool:
+    """Cheap: whether this process knows of any ban not yet ended (no query within the memo)."""
+    return bool(_rows())
+
+
+def account_bans_exist(at) -> bool:
+    return any(b.kind == BanKind.ACCOUNT and b.active(at) for b in _rows())
+
+
+def network_ban_for(addr, at) -> ActiveBan | None:
+    """The network ban in force for this address (the one lasting longest), or None."""
+    if addr is None:
+        return None
+    hits = [b for b in _rows() if b.kind == BanKind.NETWORK and b.active(at)
+            and policy.address_banned(addr, [b.network])]
+    return _longest(hits)
+
+
+def account_ban_for(user_id, at) -> ActiveBan | None:
+    hits = [b for b in _rows() if b.kind == BanKind.ACCOUNT and b.user_id == user_id and b.active(at)]
+    return _longest(hits)
+
+
+def _longest(hits):
+    if not hits:
+        return None
+    return max(hits, key=lambda b: (b.ends_at is None, b.ends_at or b.starts_at))
+
+
+def ip_banned(raw_ip: str | None, at) -> ActiveBan | None:
+    """For the heartbeat's front door: the network ban for a REMOTE_ADDR string, or None."""
+    return network_ban_for(policy.client_address(raw_ip), at)
+
+
+def registration_refused(id_number_clear: str) -> str | None:
+    """The Chinese refusal when this ID number belongs to a person terminated for a violation
+    (SPEC §12), else None. Looks the person up by the blind index only."""
+    if not (id_number_clear or "").strip():
+        return None
+    row = (User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number_clear))
+           .values("status", "status_reason").first())
+    if row is None:
+        return None
+    return policy.reregistration_refusal(status=row["status"], status_reason=row["status_reason"])
+
+
+post_save.connect(forget_bans, sender=Ban, dispatch_uid="moderation.bans.save")
+post_delete.connect(forget_bans, sender=Ban, dispatch_uid="moderation.bans.delete")

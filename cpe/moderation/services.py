@@ -1,0 +1,84 @@
+"""Every write of moderation (SPEC §12): staff terminations, bans and their lifting. Each checks
+policy.py first (a refusal changes nothing), writes inside a transaction and audits."""
+from django.db import transaction
+from django.utils import timezone
+
+from cpe.accounts.models import User
+from cpe.core.audit import audit_record
+
+from . import policy
+from .errors import ModerationError
+from .models import Ban
+from .selectors import forget_bans
+from .states import BanKind
+
+
+def _raise_first(errors: dict):
+    if errors:
+        field, message = next(iter(errors.items()))
+        raise ModerationError(f"bad_{field}", message, field=field)
+
+
+def learner_terminate(*, user_id: int, reason: str, note: str = "", actor, at=None) -> User:
+    """Staff end a learner's service on one of the seed's grounds (seed §3.2, SPEC §12). The
+    write, the audit event and the SMS to the learner are accounts' `account_terminate`."""
+    from cpe.accounts.services import account_terminate
+
+    at = at or timezone.now()
+    note = (note or "").strip()
+    _raise_first(policy.termination_errors(reason=reason, note=note))
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.is_staff:
+        raise ModerationError("not_learner", "只能终止学员账号的服务。")
+    return account_terminate(user=user, reason=reason, note=note, actor=actor, at=at)
+
+
+def _ban_create(*, kind, user=None, network="", reason, ends_at, actor, at, ip) -> Ban:
+    with transaction.atomic():
+        ban = Ban.objects.create(kind=kind, user=user, network=network, reason=reason.strip(), starts_at=at,
+                                 ends_at=ends_at, created_by=actor, created_at=at)
+        audit_record("moderation.banned", actor=actor, subject=user if user is not None else ban, ip=ip, at=at,
+                     data={"ban": ban.pk, "kind": kind, "network": network, "reason": ban.reason[:200],
+                           "ends_at": ends_at.isoformat() if ends_at else None})
+        transaction.on_commit(forget_bans)  # other requests of this process see it at once
+    return ban
+
+
+def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
+    """Ban one learner's account (SPEC §12): from its next request its session ends and every
+    page but the open ones (policy.BAN_OPEN_PATHS) shows the ban."""
+    at = at or timezone.now()
+    _raise_first(policy.ban_errors(reason=reason, starts_at=at, ends_at=ends_at, at=at))
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.is_staff:
+        raise ModerationError("not_learner", "只能封禁学员账号；工作人员账号请在“用户”中停用。")
+    return _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
+
+
+def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
+    """Ban an IP address or CIDR range, IPv4 or IPv6 (SPEC §12)."""
+    at = at or timezone.now()
+    net, message = policy.parse_network(network)
+    errors = {} if net is not None else {"network": message}
+    errors.update(policy.ban_errors(reason=reason, starts_at=at, ends_at=ends_at, at=at))
+    _raise_first(errors)
+    return _ban_create(kind=BanKind.NETWORK, network=str(net), reason=reason, ends_at=ends_at, actor=actor,
+                       at=at, ip=ip)
+
+
+def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
+    """Lift a ban now; the row stays, with who lifted it, when and why."""
+    at = at or timezone.now()
+    with transaction.atomic():
+        ban = Ban.objects.select_for_update().filter(pk=ban_id).first()
+        if ban is None:
+            raise ModerationError("not_found", "找不到该封禁记录。")
+        if ban.lifted_at is not None or not policy.ban_active(
+                starts_at=min(ban.starts_at, at), ends_at=ban.ends_at, lifted_at=None, at=at):
+            raise ModerationError("not_active", "该封禁已解除或已到期。")
+        ban.lifted_at, ban.lifted_by, ban.lift_note = at, actor, (note or "").strip()
+        ban.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
+        audit_record("moderation.ban_lifted", actor=actor, subject=ban.user if ban.user_id else ban, ip=ip, at=at,
+                     data={"ban": ban.pk, "kind": ban.kind, "network": ban.network, "note": ban.lift_note[:200]})
+        transaction.on_commit(forget_bans)
+    return ban

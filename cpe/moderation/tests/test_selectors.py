@@ -1,0 +1,59 @@
+"""Re-registration after a termination for a violation (SPEC §12)."""
+import inspect
+
+import pytest
+
+from cpe.accounts import services as account_services
+from cpe.accounts.errors import AccountError
+from cpe.accounts.states import TerminationReason
+from cpe.moderation import policy, selectors
+from conftest import last_code, make_id_number
+
+pytestmark = pytest.mark.django_db
+
+
+def test_registration_refused_after_a_violation(register_learner):
+    learner = register_learner()
+    assert selectors.registration_refused(learner.id_number) is None  # active: not this rule's business
+    account_services.account_terminate(user=learner, reason=TerminationReason.VIOLATION, note="转借账号")
+    assert selectors.registration_refused(learner.id_number) == policy.REREGISTRATION_REFUSED_MESSAGE
+    # the blind index normalises: a lower-case x or surrounding spaces are the same person
+    assert selectors.registration_refused(f"  {learner.id_number.lower()} ") == policy.REREGISTRATION_REFUSED_MESSAGE
+
+
+@pytest.mark.parametrize("reason", [r for r in TerminationReason.values if r != TerminationReason.VIOLATION])
+def test_other_terminations_do_not_bar_the_person(register_learner, reason):
+    learner = register_learner()
+    account_services.account_terminate(user=learner, reason=reason, note="说明")
+    assert selectors.registration_refused(learner.id_number) is None
+
+
+def test_unknown_or_empty_id_number(db):
+    assert selectors.registration_refused(make_id_number(seq="999")) is None
+    assert selectors.registration_refused("") is None
+
+
+def _register_again(user, agreement):
+    data = {"id_number": user.id_number, "name": user.name, "email": "again@example.com", "mobile": "13700001234",
+            "employer": "包头市某公司", "region": "150200", "password": "Zhang-san-2026", "self_supporting": False}
+    account_services.registration_code_send(mobile_raw=data["mobile"])
+    return account_services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement)
+
+
+def test_integration_registering_again_after_a_violation_is_refused(register_learner, agreement_v1):
+    """Passes today (user_register refuses inline with its own message) and after the selector is wired in."""
+    learner = register_learner()
+    account_services.account_terminate(user=learner, reason=TerminationReason.VIOLATION, note="转借账号")
+    with pytest.raises(AccountError) as exc:
+        _register_again(learner, agreement_v1)
+    assert exc.value.field == "id_number" and "违反用户协议" in exc.value.message
+
+
+@pytest.mark.skipif("registration_refused" not in inspect.getsource(account_services.user_register),
+                    reason="cpe.accounts.services.user_register does not call moderation's selector yet")
+def test_integration_user_register_uses_the_selector(register_learner, agreement_v1):
+    learner = register_learner()
+    account_services.account_terminate(user=learner, reason=TerminationReason.VIOLATION, note="转借账号")
+    with pytest.raises(AccountError) as exc:
+        _register_again(learner, agreement_v1)
+    assert (exc.value.code, exc.value.message) == ("banned_person", policy.REREGISTRATION_REFUSED_MESSAGE)
