@@ -8,10 +8,10 @@ of session, authentication, CSRF, messages, locale, htmx, single-session, agreem
 or ratelimit has anything to do, yet on every request several of them would load the session
 and the user. What this door keeps of them: host validation (ALLOWED_HOSTS), the security
 headers SecurityMiddleware/XFrameOptionsMiddleware would add, `Cache-Control: no-store`, a
-body size limit, the maintenance 503 (MaintenanceMiddleware), and the same validation (422) and
-answers as the documented ninja route (cpe/learning/api.py), whose `beat_body` it reuses. The
-judgement is `hotpath.beat`, the same function the ninja route calls, which applies
-`policy.heartbeat`.
+body size limit, the IP ban (BanMiddleware) and the maintenance 503 (MaintenanceMiddleware), and
+the same validation (422) and answers as the documented ninja route (cpe/learning/api.py), whose
+`beat_body` it reuses. The judgement is `hotpath.beat`, the same function the ninja route calls,
+which applies `policy.heartbeat`.
 
     application = wrap(get_wsgi_application())
 """
@@ -39,6 +39,9 @@ def wrap(django_app):
     from cpe.learning.errors import LearningError
     from cpe.notices.middleware import MAINTENANCE_MESSAGE
     from cpe.notices.selectors import maintenance_now
+    from cpe.moderation.middleware import BANNED_MESSAGE
+    from cpe.moderation.selectors import ip_banned
+    from cpe.moderation.states import BanKind
 
     conf = {}  # what the settings decide, worked out once per process (reset when tests change them)
 
@@ -105,6 +108,9 @@ def wrap(django_app):
         if errors:
             return answer(environ, start_response, "422 Unprocessable Content", {"detail": errors})
         try:
+            if ip_banned(environ.get("REMOTE_ADDR"), timezone.now()) is not None:  # as BanMiddleware answers /api/
+                return answer(environ, start_response, "403 Forbidden",
+                              {"code": "banned_network", "message": BANNED_MESSAGE[BanKind.NETWORK]})
             if maintenance_now(timezone.now())[0] == "active":  # as MaintenanceMiddleware answers /api/
                 return answer(environ, start_response, "503 Service Unavailable",
                               {"code": "maintenance", "message": MAINTENANCE_MESSAGE})

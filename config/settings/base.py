@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "cpe.sandbox",
     "cpe.support",
     "cpe.backoffice",
+    "cpe.moderation",
 ]
 
 MIDDLEWARE = [
@@ -51,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cpe.moderation.middleware.BanMiddleware",
     "cpe.notices.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

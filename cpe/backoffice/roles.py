@@ -7,6 +7,8 @@ ROLES = {
         "agreements.view_agreementversion", "agreements.add_agreementversion",
         "notices.view_outboundmessage",
         "notices.view_announcement", "notices.add_announcement", "notices.change_announcement",
+        "moderation.view_learneraccount", "moderation.terminate_learneraccount", "moderation.ban_learneraccount",
+        "moderation.view_ban", "moderation.add_ban", "moderation.change_ban",  # change_ban = lift a ban
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
         "reporting.view_aisexchange", "reporting.view_aisperson",
         "reporting.view_aisreport", "reporting.retry_aisreport", "reporting.reconcile_aisreport",
@@ -32,7 +34,7 @@ ROLES = {
     ]),
     "auditor": ("审计人员", [
         "core.view_auditevent", "agreements.view_agreementacceptance", "agreements.view_agreementversion",
-        "notices.view_announcement",
+        "notices.view_announcement", "moderation.view_learneraccount", "moderation.view_ban",
         "accounts.view_loginrecord", "accounts.view_user", "accounts.view_identitychangerequest",
         "orders.view_order", "orders.view_paymentnotification", "orders.view_refund", "invoicing.view_invoice",
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
