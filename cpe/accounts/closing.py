@@ -194,7 +194,8 @@ def _delete_common(user) -> dict:
         "codes": VerificationCode.objects.filter(Q(user=user) | Q(target_bidx__in=_contact_bidx(user))
                                                  ).delete()[0],
         "identity_changes": IdentityChangeRequest.objects.filter(user=user).delete()[0],
-        "messages": OutboundMessage.objects.filter(user=user).delete()[0] + _delete_pre_account_messages(user),
+        "messages": (OutboundMessage.objects.filter(user=user).delete()[0]
+                     + _delete_pre_account_messages(user)),
         "support_threads": Thread.objects.filter(user=user).delete()[0],
     }
     if user.session_key:
@@ -243,7 +244,8 @@ def _seal(user, last, at) -> ArchivedAccount:
         "invoices": [{"number": i.number, "order": i.order.number, "kind": i.kind, "buyer_type": i.buyer_type,
                       "buyer_name": i.buyer_name, "taxpayer_id": i.taxpayer_id, "total_fen": i.total_fen,
                       "issued_at": iso(i.issued_at), "status": i.status, "pdf": i.pdf.name}
-                     for i in Invoice.objects.filter(order__user=user).select_related("order").order_by("id")],
+                     for i in Invoice.objects.filter(order__user=user).select_related("order")
+                     .order_by("id")],
         "certificates": [{"number": c.number, "holder_name": c.holder_name}
                          for c in Certificate.objects.filter(user=user).order_by("id")],
         "agreement_acceptances": [{"version": a.version_id, "decision": a.decision, "at": iso(a.at),
@@ -270,7 +272,8 @@ def _scrub_live_rows(user, at) -> dict:
     counts["invoices"] = Invoice.objects.filter(order__user=user).update(buyer_name=policy.CLOSED_NAME,
                                                                          taxpayer_id="")
     counts["certificates"] = Certificate.objects.filter(user=user).update(holder_name=policy.CLOSED_NAME)
-    counts["agreement_acceptances"] = AgreementAcceptance.objects.filter(user=user).update(ip=None, user_agent="")
+    counts["agreement_acceptances"] = AgreementAcceptance.objects.filter(user=user).update(ip=None,
+                                                                                           user_agent="")
     counts["play_sessions"] = PlaySession.objects.filter(user=user).update(ip=None, user_agent="")
     counts["suspicious_events"] = SuspiciousEvent.objects.filter(user=user).update(ip=None)
     counts["ais_person"] = AisPerson.objects.filter(user=user).delete()[0]

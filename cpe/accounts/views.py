@@ -15,8 +15,8 @@ from cpe.core.decorators import learner_required
 from . import closing, personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
-    AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm, PersonalDataForm,
-    ProfileForm, RegistrationForm,
+    AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm,
+    PersonalDataForm, ProfileForm, RegistrationForm,
 )
 from .signals import client_ip
 

@@ -130,7 +130,8 @@ def test_paid_learner_is_locked_archived_and_not_found(learner, paid_order):  # 
     assert [o["number"] for o in content["orders"]] == [paid_order.number]
     field = crypto.field_keys()
     with pytest.raises(crypto.DecryptionError):
-        crypto.archive_open(archive.sealed, ArchivedAccount.AAD, keys={archive.key_id: field.keys[field.active]})
+        crypto.archive_open(archive.sealed, ArchivedAccount.AAD,
+                            keys={archive.key_id: field.keys[field.active]})
     with pytest.raises(crypto.DecryptionError):
         crypto.decrypt(archive.sealed, ArchivedAccount.AAD)
     assert audit_verify().ok

@@ -32,7 +32,8 @@ def enr(closed=False, total=1, recorded=0, valid_from=FROM, valid_until=UNTIL):
     ([enr()], T, True, True, "learning_unfinished"),                 # the first reason is given
 ])
 def test_closing_refusal(enrolments, at, refund, report, code):
-    d = policy.closing_refusal(enrolments=enrolments, refund_in_progress=refund, ais_report_pending=report, at=at)
+    d = policy.closing_refusal(enrolments=enrolments, refund_in_progress=refund, ais_report_pending=report,
+                               at=at)
     assert d.allowed == (code == "") and d.code == code
     assert (d.message == "") == d.allowed
 
