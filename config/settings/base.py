@@ -235,4 +235,6 @@ CELERY_BEAT_SCHEDULE = {
     "flush-heartbeats": {"task": "cpe.learning.tasks.flush_heartbeats", "schedule": float(LEARNING_HEARTBEAT_SECONDS)},
     "ais-report-sweep": {"task": "cpe.reporting.tasks.ais_report_sweep_task", "schedule": 60.0},
     "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
+    # Closed accounts: archives past their purge date; closing confirmations wiped once sent.
+    "closed-accounts-purge": {"task": "cpe.accounts.tasks.closed_accounts_purge", "schedule": 3600.0},
 }

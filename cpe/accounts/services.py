@@ -132,10 +132,11 @@ def user_register(*, id_number: str, name: str, email: str, mobile: str, employe
                            field="self_supporting" if capacity.needs_declaration else "id_number")
     existing = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", check.value)).first()
     if existing is not None:
-        if (existing.status == AccountStatus.TERMINATED
-                and existing.status_reason == TerminationReason.VIOLATION):
-            raise AccountError("banned_person", "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。",
-                               field="id_number")
+        from cpe.moderation.policy import reregistration_refusal  # SPEC §12: the rule lives there
+
+        refusal = reregistration_refusal(status=existing.status, status_reason=existing.status_reason)
+        if refusal is not None:
+            raise AccountError("banned_person", refusal, field="id_number")
         raise AccountError("id_taken", "该身份证号码已注册，请直接登录；如忘记密码请找回密码。",
                            field="id_number")
     if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", clean_mobile)).exists():
@@ -259,11 +260,12 @@ def profile_update(*, user, employer: str, region: str, at=None) -> User:
         raise AccountError("bad_region", "请选择会计人员信息管理地区。", field="region")
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        old = {"employer": locked.employer, "region": locked.region}
+        employer_changed, old_region = locked.employer != employer, locked.region
         locked.employer, locked.region = employer, region
         locked.save(update_fields=["employer", "region"])
+        # The employer's name is personal data: the audit row says that it changed, not what to.
         audit_record("account.profile_updated", actor=locked, subject=locked, at=at,
-                     data={"old": old, "new": {"employer": employer, "region": region}})
+                     data={"employer_changed": employer_changed, "region": [old_region, region]})
     return locked
 
 

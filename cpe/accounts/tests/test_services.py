@@ -265,3 +265,13 @@ def test_registration_at_birthday_second(agreement_v1):
     user = services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1,
                                   at=midnight)
     assert user.minor_review == MinorReview.NONE
+
+
+def test_profile_update_audits_no_employer_name(register_learner):
+    from cpe.accounts.services import profile_update
+    from cpe.core.models import AuditEvent
+
+    learner = register_learner(employer="包头市某公司")
+    profile_update(user=learner, employer="呼和浩特市另一家公司", region="150100")
+    event = AuditEvent.objects.get(event_type="account.profile_updated")
+    assert "公司" not in str(event.data) and event.data == {"employer_changed": True, "region": ["150200", "150100"]}

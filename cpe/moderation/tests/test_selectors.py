@@ -1,5 +1,4 @@
 """Re-registration after a termination for a violation (SPEC §12)."""
-import inspect
 
 import pytest
 
@@ -49,8 +48,6 @@ def test_integration_registering_again_after_a_violation_is_refused(register_lea
     assert exc.value.field == "id_number" and "违反用户协议" in exc.value.message
 
 
-@pytest.mark.skipif("registration_refused" not in inspect.getsource(account_services.user_register),
-                    reason="cpe.accounts.services.user_register does not call moderation's selector yet")
 def test_integration_user_register_uses_the_selector(register_learner, agreement_v1):
     learner = register_learner()
     account_services.account_terminate(user=learner, reason=TerminationReason.VIOLATION, note="转借账号")
