@@ -13,7 +13,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 @pytest.fixture(autouse=True)
 def _clean_cache(request):
     """Throttle counters live in the cache: every test that touches the database starts with
-    an empty one, and knowing of no maintenance window (none from a rolled-back test)."""
+    an empty one, knowing of no maintenance window and no ban (none from a rolled-back test)."""
     marker = request.node.get_closest_marker("django_db")
     names = set(request.fixturenames)
     if marker and marker.kwargs.get("transaction") or names & {"transactional_db", "live_server"}:
@@ -24,11 +24,16 @@ def _clean_cache(request):
         yield
         return
     cache.clear()
+    from cpe.moderation.selectors import bans_known, forget_bans
     from cpe.notices.selectors import forget_windows, windows_known
 
-    windows_known()  # no maintenance window (a test that saves one makes the next request read)
+    # No maintenance window and no ban known (a test that saves one makes the next request read):
+    # a page's query count must not depend on when these per-process memos were last read.
+    windows_known()
+    bans_known()
     yield
     forget_windows()
+    forget_bans()
 
 
 @pytest.fixture
