@@ -77,6 +77,17 @@ def register_learner(db, agreement_v1):
     return _register
 
 
+@pytest.fixture
+def verified_learner(register_learner):
+    """A learner named 张三 whose e-mail is verified (so notices go by SMS and e-mail)."""
+    from cpe.accounts.models import User
+
+    user = register_learner(name="张三", email="zhangsan@example.com")
+    User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
+    user.refresh_from_db()
+    return user
+
+
 def last_code(mobile: str) -> str:
     """The latest six-digit code the outbox holds for a mobile, as a learner reads the SMS."""
     import re

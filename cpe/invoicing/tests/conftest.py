@@ -1,5 +1,4 @@
 import pytest
-from django.utils import timezone
 
 
 @pytest.fixture(autouse=True)
@@ -13,14 +12,8 @@ def _media_in_tmp(settings, tmp_path):
 
 
 @pytest.fixture
-def learner(register_learner):
-    """A learner named 张三 whose e-mail is verified (so notices may use it)."""
-    from cpe.accounts.models import User
-
-    user = register_learner(name="张三", email="zhangsan@example.com")
-    User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
-    user.refresh_from_db()
-    return user
+def learner(verified_learner):
+    return verified_learner
 
 
 @pytest.fixture

@@ -1,16 +1,9 @@
 import pytest
-from django.utils import timezone
 
 
 @pytest.fixture
-def learner(register_learner):
-    """A learner whose e-mail is verified (so a notice goes by SMS and e-mail)."""
-    from cpe.accounts.models import User
-
-    user = register_learner(name="张三", email="zhangsan@example.com")
-    User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
-    user.refresh_from_db()
-    return user
+def learner(verified_learner):
+    return verified_learner
 
 
 @pytest.fixture
