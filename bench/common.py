@@ -1,5 +1,5 @@
-"""What every benchmark does before it measures: a free loopback port, and a fresh PostgreSQL
-database and Redis db, migrated (each benchmark uses its own names)."""
+"""What every benchmark does before it measures: a fresh PostgreSQL database and Redis db,
+migrated (each benchmark uses its own names), and gunicorn started on a free loopback port."""
 import socket
 import subprocess
 import sys
@@ -30,6 +30,22 @@ def fresh_stores(db_url: str, redis_url: str, env: dict) -> None:
     t = time.time()
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     print(f"migrated in {time.time() - t:.0f}s", flush=True)
+
+
+def start_gunicorn(app: str, *, workers: int, threads: int, env: dict):
+    """The platform as production runs it (config/gunicorn.conf.py) on a free loopback port,
+    once it accepts connections: (process, port)."""
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
+                               "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", app],
+                              cwd=ROOT, env=env)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, port
 
 
 async def exchange(reader, writer, request: bytes) -> tuple[int, bytes]:

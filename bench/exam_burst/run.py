@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,7 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import free_port, fresh_stores
+    from bench.common import fresh_stores, start_gunicorn
 
     fresh_stores(db_url, redis_url, env)
 
@@ -51,17 +50,9 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-exam-"))
     (tmp / "learners.json").write_text(json.dumps(learners))
 
-    port = free_port()
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
-                               "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
-                               "bench.exam_burst.wsgi:application"], cwd=ROOT, env=env)
+    server, port = start_gunicorn("bench.exam_burst.wsgi:application", workers=args.workers, threads=args.threads,
+                                  env=env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         out = tmp / "out.json"
         subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), str(args.seconds),
                         str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)

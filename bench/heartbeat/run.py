@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,7 +56,7 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import free_port, fresh_stores
+    from bench.common import fresh_stores, start_gunicorn
 
     fresh_stores(db_url, redis_url, env)
 
@@ -68,21 +67,13 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-hb-"))
     (tmp / "learners.json").write_text(json.dumps(learners))
 
-    port = free_port()
     import redis
 
     redis_pid = redis.Redis.from_url(redis_url).info("server").get("process_id")
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
-                               "-w", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
-                               "bench.heartbeat.wsgi:application"], cwd=ROOT, env=env)
+    server, port = start_gunicorn("bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads,
+                                  env=env)
+    flusher, pause = None, tmp / "flusher-pause"
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        pause = tmp / "flusher-pause"
         pause.touch()
         flusher = subprocess.Popen([PY, str(Path(__file__).parent / "flusher.py"), str(args.flush_every), str(pause)],
                                    cwd=ROOT, env=env)
