@@ -108,10 +108,11 @@ def wrap(django_app):
         if errors:
             return answer(environ, start_response, "422 Unprocessable Content", {"detail": errors})
         try:
-            if ip_banned(environ.get("REMOTE_ADDR"), timezone.now()) is not None:  # as BanMiddleware answers /api/
+            now = timezone.now()
+            if ip_banned(environ.get("REMOTE_ADDR"), now) is not None:  # as BanMiddleware answers /api/
                 return answer(environ, start_response, "403 Forbidden",
                               {"code": "banned_network", "message": BANNED_MESSAGE[BanKind.NETWORK]})
-            if maintenance_now(timezone.now())[0] == "active":  # as MaintenanceMiddleware answers /api/
+            if maintenance_now(now)[0] == "active":  # as MaintenanceMiddleware answers /api/
                 return answer(environ, start_response, "503 Service Unavailable",
                               {"code": "maintenance", "message": MAINTENANCE_MESSAGE})
             r = hotpath.beat(key=key, seq=data["seq"], start=float(data["start"]), position=float(data["position"]),

@@ -1,15 +1,13 @@
 """Reads for moderation: the active bans (memoised per process) and the re-registration check."""
 import ipaddress
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q
-from django.db.models.signals import post_delete, post_save
 
 from cpe.accounts.models import User
 from cpe.core import crypto
+from cpe.core.memo import ProcessMemo
 
 from . import policy
 from .models import Ban
@@ -32,38 +30,25 @@ class ActiveBan:
         return policy.ban_active(starts_at=self.starts_at, ends_at=self.ends_at, lifted_at=None, at=at)
 
 
-_memo = {"fetched": -1e9, "rows": ()}
-_memo_lock = threading.Lock()
+def _load_bans():
+    from django.utils import timezone
+
+    rows = []
+    for b in Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()), lifted_at__isnull=True):
+        net = None
+        if b.kind == BanKind.NETWORK:
+            try:
+                net = ipaddress.ip_network(b.network)
+            except ValueError:  # never stored by the services; skip rather than fail every request
+                continue
+        rows.append(ActiveBan(b.pk, b.kind, b.user_id, net, b.reason, b.starts_at, b.ends_at))
+    return rows
 
 
-def _rows() -> tuple:
-    now = time.monotonic()
-    if now - _memo["fetched"] > BAN_MEMO_SECONDS:
-        from django.utils import timezone
-
-        with _memo_lock:
-            if now - _memo["fetched"] > BAN_MEMO_SECONDS:
-                t = timezone.now()
-                rows = []
-                for b in Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=t), lifted_at__isnull=True):
-                    net = None
-                    if b.kind == BanKind.NETWORK:
-                        try:
-                            net = ipaddress.ip_network(b.network)
-                        except ValueError:  # never stored by the services; skip rather than fail every request
-                            continue
-                    rows.append(ActiveBan(b.pk, b.kind, b.user_id, net, b.reason, b.starts_at, b.ends_at))
-                _memo["rows"], _memo["fetched"] = tuple(rows), now
-    return _memo["rows"]
-
-
-def bans_known(rows=()):
-    """Set what this process knows of the bans (tests start from "none")."""
-    _memo["rows"], _memo["fetched"] = tuple(rows), time.monotonic()
-
-
-def forget_bans(**kwargs):
-    _memo["fetched"] = -1e9
+_bans_memo = ProcessMemo(seconds=BAN_MEMO_SECONDS, load=_load_bans, model=Ban, name="moderation.bans")
+_rows = _bans_memo.get
+forget_bans = _bans_memo.forget
+bans_known = _bans_memo.known
 
 
 def any_bans() -> bool:
@@ -115,5 +100,3 @@ def registration_refused(id_number_clear: str) -> str | None:
     return policy.reregistration_refusal(status=row["status"], status_reason=row["status_reason"])
 
 
-post_save.connect(forget_bans, sender=Ban, dispatch_uid="moderation.bans.save")
-post_delete.connect(forget_bans, sender=Ban, dispatch_uid="moderation.bans.delete")

@@ -1,16 +1,10 @@
 """Reads of announcements (SPEC §2.4)."""
-import threading
-import time
-
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+from cpe.core.memo import ProcessMemo
 
 from . import policy
 from .models import Announcement, AnnouncementKind
 
 MAINTENANCE_MEMO_SECONDS = 15  # every request asks; each process reads the windows this often
-_memo = {"fetched": -1e9, "rows": []}
-_memo_lock = threading.Lock()
 
 
 def announcements_for(user, at) -> list:
@@ -50,31 +44,16 @@ def maintenance_now(at):
     return "", None
 
 
-def _windows() -> list:
-    now = time.monotonic()
-    if now - _memo["fetched"] > MAINTENANCE_MEMO_SECONDS:
-        from django.utils import timezone
+def _load_windows():
+    from django.utils import timezone
 
-        with _memo_lock:
-            if now - _memo["fetched"] > MAINTENANCE_MEMO_SECONDS:
-                t = timezone.now()
-                # Not drafts: a window blocks at its start even if its notice is scheduled later.
-                _memo["rows"] = list(Announcement.objects.filter(
-                    kind=AnnouncementKind.MAINTENANCE, maintenance_end__gt=t, published_at__isnull=False)
-                    .order_by("maintenance_start")[:20])
-                _memo["fetched"] = now
-    return _memo["rows"]
+    # Not drafts: a window blocks at its start even if its notice is scheduled later.
+    return Announcement.objects.filter(kind=AnnouncementKind.MAINTENANCE, maintenance_end__gt=timezone.now(),
+                                       published_at__isnull=False).order_by("maintenance_start")[:20]
 
 
-def forget_windows(**kwargs):
-    _memo["fetched"] = -1e9
-
-
-def windows_known(rows=()):
-    """Set what this process knows of the windows (tests start from "none", so that a page's
-    query count does not depend on when the memo was last read)."""
-    _memo["rows"], _memo["fetched"] = list(rows), time.monotonic()
-
-
-post_save.connect(forget_windows, sender=Announcement, dispatch_uid="notices.maintenance.save")
-post_delete.connect(forget_windows, sender=Announcement, dispatch_uid="notices.maintenance.delete")
+_windows_memo = ProcessMemo(seconds=MAINTENANCE_MEMO_SECONDS, load=_load_windows, model=Announcement,
+                            name="notices.maintenance")
+_windows = _windows_memo.get
+forget_windows = _windows_memo.forget
+windows_known = _windows_memo.known

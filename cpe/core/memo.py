@@ -1,0 +1,32 @@
+"""A per-process memo of a small, rarely changing table read on every request (maintenance
+windows, bans): re-read at most every `seconds`, and at once after a save or delete of `model`
+in this process (other processes see a change within `seconds`)."""
+import threading
+import time
+
+from django.db.models.signals import post_delete, post_save
+
+
+class ProcessMemo:
+    def __init__(self, *, seconds: float, load, model, name: str):
+        self.seconds, self.load = seconds, load
+        self.rows, self.fetched = (), -1e9
+        self.lock = threading.Lock()
+        post_save.connect(self.forget, sender=model, dispatch_uid=f"{name}.save", weak=False)
+        post_delete.connect(self.forget, sender=model, dispatch_uid=f"{name}.delete", weak=False)
+
+    def get(self) -> tuple:
+        now = time.monotonic()
+        if now - self.fetched > self.seconds:
+            with self.lock:
+                if now - self.fetched > self.seconds:
+                    self.rows, self.fetched = tuple(self.load()), now
+        return self.rows
+
+    def forget(self, **kwargs):
+        self.fetched = -1e9
+
+    def known(self, rows=()):
+        """Set what this process knows (tests start from "none", so that a page's query count
+        does not depend on when the memo was last read)."""
+        self.rows, self.fetched = tuple(rows), time.monotonic()
