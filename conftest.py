@@ -1,13 +1,16 @@
 """Fixtures shared by every test: a published agreement, learners made through the real
 services, and a clean cache (throttle counters live there)."""
 import os
-from datetime import timedelta
+from datetime import datetime, timezone as dt_timezone
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# An instant before anything a test can fix: the test agreement is in force from here on.
+LONG_AGO = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +43,10 @@ def _clean_cache(request):
 def agreement_v1(db):
     from cpe.agreements.services import agreement_publish
 
-    now = timezone.now()
+    # In force since long before any instant a test fixes (a test at 2026-11-28 must not meet an
+    # agreement that took effect at the real "now").
     return agreement_publish(version="1.0", title="用户服务协议与隐私政策", body="第一条 测试协议正文。",
-                             is_minor=False, effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+                             is_minor=False, effective_at=LONG_AGO, at=LONG_AGO)
 
 
 def make_id_number(birth: str = "19900307", area: str = "150102", seq: str = "123") -> str:
