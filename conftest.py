@@ -49,6 +49,14 @@ def agreement_v1(db):
                              is_minor=False, effective_at=LONG_AGO, at=LONG_AGO)
 
 
+def this_year() -> int:
+    """The training year of "today" (the process clock, in Shanghai): the one helper a test asks
+    when it means the current year rather than a year it fixes itself."""
+    from cpe.core.timewin import local_date
+
+    return local_date(timezone.now()).year
+
+
 def make_id_number(birth: str = "19900307", area: str = "150102", seq: str = "123") -> str:
     from cpe.accounts.policy import id_check_char
 

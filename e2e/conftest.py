@@ -99,7 +99,7 @@ def shot(page, name: str) -> Path:
 
 @pytest.fixture
 def demo_accounts(transactional_db):
-    """The staff accounts (operator, admin, ... password houtai-2026), the demo learner and
+    """The staff accounts (operator, admin, ...; demo passwords), the demo learner and
     agreement v1.0, made by the real demo seeding."""
     from cpe.backoffice.demo import demo_seed
 

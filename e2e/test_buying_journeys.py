@@ -22,11 +22,14 @@ from playwright.sync_api import expect
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
-STAFF_PASSWORD = "houtai-2026"          # cpe.backoffice.demo.STAFF_PASSWORD
+from conftest import this_year
+from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, single_code
+
 LEARNER_PASSWORD = "Zhang-san-2026"     # the root register_learner fixture's password
-ANNUAL = "2026-ANNUAL"                  # cpe.backoffice.demo: ¥198.00, 90 days
-ANNUAL_TITLE = "2026 年度会计人员继续教育课程"
-SINGLE = "2026-G02-SINGLE"              # cpe.backoffice.demo: ¥30.00
+YEAR = this_year()                      # the demo offers this year's course (and last year's)
+ANNUAL = annual_code(YEAR)              # cpe.backoffice.demo: ¥198.00, 90 days
+ANNUAL_TITLE = f"{YEAR} 年度会计人员继续教育课程"
+SINGLE = single_code(YEAR)              # cpe.backoffice.demo: ¥30.00
 SINGLE_TITLE = "单门课程：数字化转型与数据安全"
 AIS_ERROR = "您尚未被确认纳入《内蒙古自治区会计人员信息管理系统》"
 PAY_TIMEOUT_MS = 20_000                 # the QR page polls every 2 s
@@ -110,7 +113,7 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     expect(phone.get_by_text("尚未购买课程")).to_be_visible()
     phone.get_by_role("link", name="去选课").click()
     expect(phone).to_have_url(re.compile(r"/courses/$"))
-    expect(phone.get_by_role("heading", name="2026 年度")).to_be_visible()
+    expect(phone.get_by_role("heading", name=f"{YEAR} 年度")).to_be_visible()
     expect(phone.locator("main")).to_contain_text("年度要求：90 学时，其中专业科目不少于 60 学时")
     expect(phone.locator("main")).to_contain_text("24 学时 · 3 章")
     screenshot(phone, "catalog-375")
@@ -368,5 +371,5 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
 
     _nav(pc, "我的订单").click()
     expect(pc.locator("section.order .order-head .badge")).to_have_text(["已支付", "已支付"])
-    expect(pc.locator("section.order").filter(has_text="2026 年度")).to_contain_text("超期课程")
+    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度")).to_contain_text("超期课程")
     screenshot(pc, "orders-1280")

@@ -9,7 +9,9 @@ import pytest
 from playwright.sync_api import expect
 
 PHONE = (375, 812)
-LEARNER_PASSWORD = "xuexi-2026"  # cpe.backoffice.demo.DEMO_LEARNER_PASSWORD
+from conftest import this_year
+from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
+from cpe.backoffice.demo import annual_code, course_code
 
 
 def _sign_in(page, identifier, password):
@@ -54,13 +56,14 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     from cpe.exams.models import Question
     assert Question.objects.count() >= 150
     learner = User.objects.get(username="demo-learner")
-    pay(learner)
-    courses = {c.code: c for c in Course.objects.all()}
+    year = this_year()
+    pay(learner, annual_code(year))
+    courses = {c.code: c for c in Course.objects.filter(year__year=year)}
     for c in courses.values():
         complete_chapters(learner, c)
-    for code in ("2026-P02", "2026-P03", "2026-G01", "2026-G02"):   # 66 hours, 40 professional
-        pass_course(learner, courses[code])
-    course = courses["2026-P01"]                                      # 24 professional hours
+    for suffix in ("P02", "P03", "G01", "G02"):                       # 66 hours, 40 professional
+        pass_course(learner, courses[course_code(year, suffix)])
+    course = courses[course_code(year, "P01")]                        # 24 professional hours
 
     page = new_page(*PHONE)
     _sign_in(page, "13800000001", LEARNER_PASSWORD)
@@ -107,7 +110,7 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
 
     # 4. Download the completion certificate; its QR code opens the public verification page.
     with page.expect_download() as dl:
-        page.get_by_role("link", name="下载 2026 年度学时证明").click()
+        page.get_by_role("link", name=f"下载 {year} 年度学时证明").click()
     pdf = tmp_path / "cert.pdf"
     dl.value.save_as(pdf)
     cert = Certificate.objects.get(user=learner, kind="year", status="valid")

@@ -15,7 +15,7 @@ from conftest import last_code, make_id_number
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
-STAFF_PASSWORD = "houtai-2026"  # cpe.backoffice.demo.STAFF_PASSWORD
+from cpe.backoffice.demo import STAFF_PASSWORD
 LEARNER_PASSWORD = "Bao-tou-2026"
 SECOND_PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
 

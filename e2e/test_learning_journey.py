@@ -11,7 +11,9 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 PHONE = (375, 812)
-LEARNER_PASSWORD = "xuexi-2026"  # cpe.backoffice.demo.DEMO_LEARNER_PASSWORD
+from conftest import this_year
+from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
+from cpe.backoffice.demo import annual_code, course_code
 H264 = 'video/mp4; codecs="avc1.4d401f,mp4a.40.2"'
 
 
@@ -50,13 +52,13 @@ def test_learning_journey(new_page, screenshot, demo_accounts, settings, tmp_pat
     settings.COURSEWARE_ROOT = tmp_path / "courseware"
     settings.COURSEWARE_SERVE_DIRECT = True
     settings.COURSEWARE_ACCEL_PREFIX = ""
-    course = Course.objects.get(code="2026-P01")
+    course = Course.objects.get(code=course_code(this_year(), "P01"))
     first, second, third = course.chapters.order_by("position")[:3]
     for ch, seconds in ((first, 8), (second, 12)):
         v = make_demo_video(ch, seconds=seconds)
         assert v.status == "ready", v.error
     learner = User.objects.get(username="demo-learner")
-    _pay(learner, "2026-ANNUAL")
+    _pay(learner, annual_code(this_year()))
 
     page = new_page(*PHONE)
     _sign_in(page, "13800000001", LEARNER_PASSWORD)

@@ -7,8 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 PHONE = (375, 812)
-LEARNER_PASSWORD = "xuexi-2026"  # cpe.backoffice.demo.DEMO_LEARNER_PASSWORD
-STAFF_PASSWORD = "houtai-2026"   # cpe.backoffice.demo.STAFF_PASSWORD
+from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
+from cpe.backoffice.demo import STAFF_PASSWORD
 
 
 @pytest.mark.e2e

@@ -93,19 +93,20 @@ def seed(n):
     from cpe.exams.models import Attempt, AttemptItem, Question
     from cpe.exams.tests.fixtures import make_bank
     from cpe.learning.models import ChapterProgress, Enrolment
+    from cpe.core.timewin import local_date
     from cpe.orders.models import Order
 
     t = time.time()
     now = timezone.now()
     agreement_publish(version="1.0", title="协议", body="正文", is_minor=False,
                       effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
-    year = TrainingYear.objects.create(year=2026)
+    year = TrainingYear.objects.create(year=local_date(timezone.now()).year)
     course = Course.objects.create(year=year, code="B1", title="基准课程", category="professional", credit_hours=24)
     chapter = Chapter.objects.create(course=course, position=1, title="章节", duration_seconds=60)
     make_bank(course, per_type=15)
     product = Product.objects.create(code="B-ANNUAL", title="基准年度课程", year=year, price_fen=100)
     pw = User(username="x")
-    pw.set_password("bench-password-2026")
+    pw.set_password("bench-password-1")
     users = User.objects.bulk_create(
         [User(username=f"b{i}", name="基准学员", password=pw.password, id_number=f"15010219900101{i:04d}",
               mobile=f"139{i:08d}", ais_status="found") for i in range(n)], batch_size=2000)
@@ -125,7 +126,7 @@ def seed(n):
         bank.setdefault(q.qtype, []).append(q.pk)
     by_id = {q.pk: q for q in questions}
     counts = {q.pk: len(q.options) for q in questions}
-    rng = random.Random(2026)
+    rng = random.Random(20261)
     attempts = Attempt.objects.bulk_create(
         [Attempt(user=e.user, course=course, enrolment=e, number=1, started_at=now - timedelta(minutes=20),
                  deadline=now + timedelta(minutes=40), pass_mark=policy.PASS_MARK) for e in enrolments],

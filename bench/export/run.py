@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-YEAR = 2026
+YEAR = time.gmtime().tm_year   # this year: the export of the year being trained
 REGIONS = ["150000", "150100", "150200", "150300", "150400", "150500", "150600", "150700", "150800", "150900",
            "152200", "152500", "152900", "150781", "152501"]
 

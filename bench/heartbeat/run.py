@@ -187,18 +187,19 @@ def seed(n):
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear
     from cpe.learning import hotpath
     from cpe.learning.models import ChapterProgress, Enrolment, PlaySession
+    from cpe.core.timewin import local_date
     from cpe.orders.models import Order
 
     t = time.time()
     now = timezone.now()
     v1 = agreement_publish(version="1.0", title="协议", body="正文", is_minor=False,
                            effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
-    year = TrainingYear.objects.create(year=2026)
+    year = TrainingYear.objects.create(year=local_date(timezone.now()).year)
     course = Course.objects.create(year=year, code="B1", title="基准课程", category="professional", credit_hours=10)
     chapter = Chapter.objects.create(course=course, position=1, title="十小时章节", duration_seconds=36000)
     product = Product.objects.create(code="B-ANNUAL", title="基准年度课程", year=year, price_fen=100)
     pw = User(username="x")
-    pw.set_password("bench-password-2026")
+    pw.set_password("bench-password-1")
     users = User.objects.bulk_create(
         [User(username=f"b{i}", name="基准学员", password=pw.password, id_number=f"15010219900101{i:04d}",
               mobile=f"139{i:08d}", ais_status="found") for i in range(n)], batch_size=2000)

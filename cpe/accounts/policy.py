@@ -223,7 +223,7 @@ PERSONAL_DATA_FORBIDDEN_ATTRS = frozenset({
 
 
 def personal_data_filenames(at: datetime) -> tuple[str, str]:
-    """(个人信息-2026-11-28.zip, personal-data-2026-11-28.zip): the export's file name, dated
+    """(个人信息-YYYY-MM-DD.zip, personal-data-YYYY-MM-DD.zip): the export's file name, dated
     by the Asia/Shanghai day of the export, and its ASCII fallback. No personal data in the name
     (a downloaded file's name shows in browser histories and download bars)."""
     day = local_date(at).isoformat()

@@ -12,7 +12,7 @@ PROFESSIONAL = "professional"
 PUBLIC = "public"
 
 # Verification numbers: 16 characters of Crockford base32 (80 random bits) after a prefix
-# naming the kind and the year, e.g. ZS2026-7K3M-Q9XD-2HTB-W4NF. Unguessable: 2^80.
+# naming the kind and the year, e.g. ZS<year>-7K3M-Q9XD-2HTB-W4NF. Unguessable: 2^80.
 VERIFICATION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 VERIFICATION_RANDOM_BYTES = 10
 KIND_PREFIX = {"course": "HG", "year": "ZS"}   # 合格证明 / 学时证明
@@ -90,7 +90,7 @@ def year_certificate_allowed(status: YearStatus) -> bool:
 
 
 def verification_number(kind: str, year: int, random_bytes: bytes) -> str:
-    """ZS2026-XXXX-XXXX-XXXX-XXXX from 10 random bytes the caller draws (secrets.token_bytes)."""
+    """ZS<year>-XXXX-XXXX-XXXX-XXXX from 10 random bytes the caller draws (secrets.token_bytes)."""
     if len(random_bytes) != VERIFICATION_RANDOM_BYTES:
         raise ValueError("need 10 random bytes")
     n = int.from_bytes(random_bytes, "big")

@@ -4,6 +4,9 @@ import io
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
+
+from cpe.core.timewin import local_date
 
 from . import policy
 from .models import Question
@@ -36,12 +39,13 @@ def template_bytes() -> bytes:
     ws.append(HEADERS)
     for c in ws[1]:
         c.font = Font(bold=True)
+    code = f"{local_date(timezone.now()).year}-P01"   # an example course code of this year
     examples = [
-        ["2026-P01", "1", "单选", "收入确认的核心原则是什么？", "控制权转移", "收到现金", "开具发票", "签订合同", "", "", "A",
+        [code, "1", "单选", "收入确认的核心原则是什么？", "控制权转移", "收到现金", "开具发票", "签订合同", "", "", "A",
          "新收入准则以控制权转移为确认时点。"],
-        ["2026-P01", "", "多选", "以下属于金融资产分类的有？", "以摊余成本计量", "以公允价值计量且其变动计入其他综合收益",
+        [code, "", "多选", "以下属于金融资产分类的有？", "以摊余成本计量", "以公允价值计量且其变动计入其他综合收益",
          "以公允价值计量且其变动计入当期损益", "长期股权投资", "", "", "ABC", ""],
-        ["2026-P01", "", "判断", "承租人应对所有租赁确认使用权资产。", "", "", "", "", "", "", "错误", "短期和低价值资产租赁可简化处理。"],
+        [code, "", "判断", "承租人应对所有租赁确认使用权资产。", "", "", "", "", "", "", "错误", "短期和低价值资产租赁可简化处理。"],
     ]
     for row in examples:
         ws.append(row)

@@ -63,7 +63,7 @@ def beijing(dt: datetime) -> str:
 
 
 def rfc3339(dt: datetime) -> str:
-    """WeChat Pay's time format, e.g. 2026-05-20T13:29:35+08:00."""
+    """WeChat Pay's time format, e.g. YYYY-MM-DDT13:29:35+08:00 (Shanghai offset)."""
     return dt.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 

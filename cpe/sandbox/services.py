@@ -158,7 +158,8 @@ def settle(trade: SandboxTrade, outcome: str, *, redirect_url: str = "", send=No
 
 def _notify_id(trade: SandboxTrade) -> str:
     if trade.gateway == "alipay":
-        return "2026" + secrets.token_hex(14)
+        # Alipay notify ids begin with the date of the notice (yyyymmdd).
+        return timezone.localdate().strftime("%Y%m%d") + secrets.token_hex(12)
     return "EV-" + secrets.token_hex(12).upper()
 
 

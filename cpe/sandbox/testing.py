@@ -103,7 +103,7 @@ def foreign_private_pem() -> str:
 
 
 def signed_alipay_notification(order_number: str, amount_fen: int, *,
-                               trade_no: str = "2026010122001000000000000001",
+                               trade_no: str = "",
                                trade_status: str = "TRADE_SUCCESS", app_id: str | None = None,
                                seller_id: str | None = None, notify_id: str | None = None,
                                subject: str = "沙箱测试商品", paid_at: datetime | None = None,
@@ -117,8 +117,9 @@ def signed_alipay_notification(order_number: str, amount_fen: int, *,
     paid_at = paid_at or timezone.now()
     params = protocol.alipay_notification_params(
         app_id=app_id or keys.ALIPAY_APP_ID, seller_id=seller_id or keys.ALIPAY_SELLER_ID,
-        out_trade_no=order_number, trade_no=trade_no, total_amount=fen_to_yuan(amount_fen), subject=subject,
-        notify_id=notify_id or f"2026{int(time.time() * 1e6)}", gmt_create=paid_at, gmt_payment=paid_at,
+        out_trade_no=order_number, trade_no=trade_no or f"{paid_at:%Y%m%d}22001000000000000001",
+        total_amount=fen_to_yuan(amount_fen), subject=subject,
+        notify_id=notify_id or f"{paid_at:%Y%m%d}{int(time.time() * 1e6)}", gmt_create=paid_at, gmt_payment=paid_at,
         trade_status=trade_status)
     params.update(extra or {})
     key = foreign_private_pem() if bad_signature else keys.sandbox_keys().alipay_gateway_private_pem

@@ -18,6 +18,6 @@ def operator(db):
     from django.contrib.auth.models import Group
 
     roles_sync()
-    user = User.objects.create_user("op1", "houtai-2026", name="客服小王", is_staff=True)
+    user = User.objects.create_user("op1", "houtai-test-1", name="客服小王", is_staff=True)
     user.groups.add(Group.objects.get(name="运营人员"))
     return user

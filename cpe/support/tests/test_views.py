@@ -138,7 +138,7 @@ def test_auditor_reads_threads_but_cannot_answer(client, learner):
     from cpe.backoffice.services import roles_sync
 
     roles_sync()
-    auditor = User.objects.create_user("aud1", "houtai-2026", name="审计", is_staff=True)
+    auditor = User.objects.create_user("aud1", "houtai-test-1", name="审计", is_staff=True)
     auditor.groups.add(Group.objects.get(name="审计人员"))
     t = services.thread_ask(user=learner, title="发票怎么开具", body="在哪里申请发票？")
     client.force_login(auditor)

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from cpe.backoffice.demo import demo_seed
 
@@ -6,8 +7,14 @@ from cpe.backoffice.demo import demo_seed
 class Command(BaseCommand):
     help = "Load the demo agreement and accounts (idempotent) and print how to sign in."
 
-    def handle(self, *args, **options):
-        accounts = demo_seed()
+    def add_arguments(self, parser):
+        parser.add_argument("--no-history", action="store_true", help="不生成演示学员上一年度的学习记录")
+
+    def handle(self, *args, no_history=False, **options):
+        if not settings.DEBUG:
+            # The demo accounts have printed, well-known passwords: never on a real site.
+            raise CommandError("演示数据只能在 DEBUG 开启的本机环境中生成（其账号密码是公开的）。")
+        accounts = demo_seed(history=not no_history)
         self.stdout.write("\n演示账号（仅用于本机试用）：")
         for role, login, password in accounts:
             self.stdout.write(f"  {role:<8} 登录名：{login:<32} 密码：{password}")
