@@ -14,7 +14,7 @@ export AIS_BASE_URL ?= http://127.0.0.1:$(AIS_PORT)
 export SITE_URL ?= http://127.0.0.1:$(PORT)
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv vendor sysdeps migrate demo clean ais-sim
+.PHONY: run test test-dates venv vendor sysdeps sysdeps-run migrate demo clean ais-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,17 +35,18 @@ migrate: venv vendor
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 
-demo: migrate
+demo: sysdeps-run migrate
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py make_demo_videos --seconds 30
 
-# The platform, a Celery worker (filesystem transport unless REDIS_URL is set) and the AIS
-# simulator on loopback, seeded so that the demo learner is found.
+# The platform, a Celery worker with the beat schedule (filesystem transport, or Redis when
+# REDIS_URL is set: it then also flushes the learning hot path's watched time and sends the
+# outbox) and the AIS simulator on loopback, seeded so that the demo learner is found.
 run: demo
 	@echo "平台地址：http://127.0.0.1:$(PORT)/  （管理后台 /admin/，开发者发件箱 /dev/outbox/，AIS 模拟器 127.0.0.1:$(AIS_PORT)）"
 	@trap 'kill 0' EXIT; \
 	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo & \
-	if [ -z "$$REDIS_URL" ]; then $(BIN)/celery -A config worker -B -s var/celerybeat-schedule -P solo --loglevel=warning & fi; \
+	$(BIN)/celery -A config worker -B -s var/celerybeat-schedule -P solo --loglevel=warning & \
 	sleep 1; $(BIN)/python manage.py ais_check --username demo-learner; \
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
@@ -53,26 +54,53 @@ run: demo
 ais-sim: venv
 	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo
 
-# Debian packages the tests use: a real browser, CJK fonts, ffmpeg, pdftotext.
-SYSPKGS := chromium fonts-noto-cjk ffmpeg poppler-utils
-sysdeps:
+# Debian packages: `make test` needs a real browser, CJK fonts, ffmpeg and pdftotext; `make run`
+# needs ffmpeg (demo videos) and the CJK fonts (invoice and certificate PDFs). As root they are
+# installed; otherwise the one command to run is printed (and `make run` stops: it cannot work
+# without them, while the tests only skip the browser journeys).
+define need_debs
 	@missing=""; \
-	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk"; \
-	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
-	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	for pkg in $(1); do case $$pkg in \
+	  chromium) command -v chromium >/dev/null || missing="$$missing chromium";; \
+	  fonts-noto-cjk) fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk";; \
+	  ffmpeg) command -v ffmpeg >/dev/null || missing="$$missing ffmpeg";; \
+	  poppler-utils) command -v pdftotext >/dev/null || missing="$$missing poppler-utils";; \
+	  faketime) command -v faketime >/dev/null || missing="$$missing faketime";; \
+	esac; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "Missing Debian packages:$$missing"; \
-	    echo "Install them with: sudo apt-get install$$missing   (browser tests are skipped without chromium)"; \
+	    echo "Install them with: sudo apt-get install$$missing"; \
+	    $(2) \
 	  fi; \
 	fi
+endef
+
+sysdeps:
+	$(call need_debs,chromium fonts-noto-cjk ffmpeg poppler-utils,echo "(browser tests are skipped without chromium)";)
+
+sysdeps-run:
+	$(call need_debs,ffmpeg fonts-noto-cjk,exit 1;)
 
 test: sysdeps venv vendor
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite with the process clock moved (Debian's faketime: this process and everything it
+# starts, the browser and the AIS simulator included; PostgreSQL keeps its own clock, which the
+# platform never reads). Not part of `make test`: it runs the suite once per date. The dates are
+# Shanghai instants written in UTC: 2027-01-02 09:00 (new year), 2027-03-31 23:59:59 and
+# 2027-04-01 00:00:00 (the invoice cutoff), 2028-02-29 12:00 (leap day), 2026-12-31 23:59:59.
+TEST_DATES ?= 2027-01-02T01:00:00 2027-03-31T15:59:59 2027-03-31T16:00:00 2028-02-29T04:00:00 2026-12-31T15:59:59
+test-dates: sysdeps venv vendor
+	$(call need_debs,faketime,exit 1;)
+	@set -o pipefail; status=0; for d in $(TEST_DATES); do \
+	  echo "=== suite with the clock at $$d UTC"; \
+	  TZ=UTC faketime -f "@$${d/T/ }" env DJANGO_SETTINGS_MODULE=config.settings.test \
+	    $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) 2>&1 | tail -n 15 || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) var
