@@ -262,6 +262,7 @@ def _scrub_live_rows(user, at) -> dict:
     """Lock the account and leave no readable personal data in live rows (SPEC §11.3)."""
     from cpe.agreements.models import AgreementAcceptance
     from cpe.credits.models import Certificate
+    from cpe.credits.policy import holder_after_closing
     from cpe.invoicing.models import Invoice
     from cpe.learning.models import PlaySession, SuspiciousEvent
     from cpe.reporting.models import AisPerson
@@ -271,7 +272,11 @@ def _scrub_live_rows(user, at) -> dict:
     # personal fields on closing is the one sanctioned change, done by QuerySet.update.
     counts["invoices"] = Invoice.objects.filter(order__user=user).update(buyer_name=policy.CLOSED_NAME,
                                                                          taxpayer_id="")
-    counts["certificates"] = Certificate.objects.filter(user=user).update(holder_name=policy.CLOSED_NAME)
+    # A certificate keeps its masked name for verification (credits.policy.holder_after_closing).
+    certificates = list(Certificate.objects.filter(user=user).only("pk", "holder_name"))
+    for cert in certificates:
+        Certificate.objects.filter(pk=cert.pk).update(holder_name=holder_after_closing(cert.holder_name))
+    counts["certificates"] = len(certificates)
     counts["agreement_acceptances"] = AgreementAcceptance.objects.filter(user=user).update(ip=None,
                                                                                            user_agent="")
     counts["play_sessions"] = PlaySession.objects.filter(user=user).update(ip=None, user_agent="")

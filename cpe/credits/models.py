@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from cpe.accounts.states import AccountStatus
 from cpe.core.masking import mask_name
 
 
@@ -107,6 +108,11 @@ class Certificate(models.Model):
     @property
     def holder_masked(self):
         return mask_name(self.holder_name)
+
+    @property
+    def holder_closed(self):
+        """The holder has closed the account: the record is sealed, the certificate stands."""
+        return self.user.status == AccountStatus.CLOSED
 
     @property
     def is_valid(self):

@@ -6,6 +6,8 @@ plain numbers."""
 import re
 from dataclasses import dataclass
 
+from cpe.core.masking import mask_name
+
 ACTIVE = "active"
 REVOKED = "revoked"
 PROFESSIONAL = "professional"
@@ -135,3 +137,13 @@ def captcha_ok(expected, given: str) -> bool:
         return expected is not None and int(str(given).strip()) == int(expected)
     except (TypeError, ValueError):
         return False
+
+
+def holder_after_closing(holder_name: str) -> str:
+    """The name a certificate keeps when its holder closes a paid account (lock and archive,
+    SPEC §11.3): the masked name (张*, 欧阳**) that the public verification page showed before,
+    never the full name. An employer holding the printed certificate still sees the name match,
+    so a genuine certificate does not look forged, and the live row holds nothing more than what
+    anyone with the number could already read. The full name is only in the sealed archive.
+    Idempotent: masking a masked name gives it back."""
+    return mask_name(holder_name)

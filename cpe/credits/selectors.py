@@ -99,7 +99,7 @@ def certificate_by_number(number: str):
     number = policy.normalise_number(number)
     if not policy.is_verification_number(number):
         return None
-    return Certificate.objects.select_related("year", "record").filter(number=number).first()
+    return Certificate.objects.select_related("year", "record", "user").filter(number=number).first()
 
 
 def public_query(*, id_number: str, name: str):

@@ -99,6 +99,32 @@ def test_verify_page_masked_and_revoked(client, learner, year, paid):
     assert client.get(reverse("credits:verify", args=["ZS2026-AAAA-BBBB-CCCC-DDDD"])).status_code == 404
 
 
+def test_verify_after_the_holder_closed_the_account(client, learner, year, paid):
+    """A closed (locked and archived) holder's certificate still verifies with the masked name it
+    was issued to (not the placeholder, which made a genuine certificate look forged), and says
+    that the holder closed the account; the full name is nowhere in the live rows."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cpe.accounts import closing
+    from cpe.accounts.models import User
+    from cpe.learning.models import Enrolment
+
+    _passed(learner, year, 1, hours=24)
+    cert = Certificate.objects.get(kind="course")
+    past = timezone.now() - timedelta(days=100)
+    Enrolment.objects.filter(order=paid).update(valid_from=past, valid_until=past + timedelta(days=90))
+    closing.account_close(user=User.objects.get(pk=learner.pk), password="Zhang-san-2026", confirmed=True)
+
+    html = client.get(reverse("credits:verify", args=[cert.number])).content.decode()
+    assert "有效" in html and "张*" in html and "24 学时" in html
+    assert "已注销用户" not in html and "已*" not in html and "张三" not in html
+    assert 'id="holder-closed"' in html and "注销本平台账号" in html
+    cert.refresh_from_db()
+    assert cert.holder_name == "张*"
+
+
 def _query(client, id_number, name, captcha=None):
     page = client.get(reverse("credits:query")).content.decode()
     a, op, b = re.search(r'id="captcha-q">(\d+) ([+-]) (\d+) = \?', page).groups()
