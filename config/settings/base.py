@@ -151,11 +151,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "cpe.accounts.auth.axes_username"
 AXES_LOCKOUT_CALLABLE = "cpe.accounts.views.lockout"
-AXES_CLIENT_IP_CALLABLE = "cpe.core.net.request_client_ip"
+AXES_CLIENT_IP_CALLABLE = "cpe.core.net.lockout_address"
 AXES_ENABLE_ADMIN = False
 
 RATELIMIT_VIEW = "cpe.core.views.ratelimited"
 RATELIMIT_IP_META_KEY = "cpe.core.net.ratelimit_ip"  # key="ip" is the client, behind the proxies too
+RATELIMIT_IPV6_MASK = 64  # an IPv6 client is its /64 (throttles and the sign-in lockout alike)
 RATELIMIT_USE_CACHE = "default"
 
 LANGUAGE_CODE = "zh-hans"

@@ -83,9 +83,14 @@ def client_ip(meta: Mapping) -> str | None:
                             settings.TRUSTED_PROXY_COUNT)
 
 
-def request_client_ip(request) -> str | None:
-    """`client_ip` for a request: django-axes' AXES_CLIENT_IP_CALLABLE."""
-    return client_ip(request.META)
+def lockout_address(request) -> str | None:
+    """`client_ip` for django-axes (AXES_CLIENT_IP_CALLABLE), an IPv6 address counted as its
+    network of RATELIMIT_IPV6_MASK bits, as the throttles count it: an IPv6 client holds a
+    whole /64, and rotating addresses inside it must not buy five more guesses each time."""
+    found = client_ip(request.META)
+    if found is None or ":" not in found:
+        return found
+    return str(ipaddress.ip_network(f"{found}/{settings.RATELIMIT_IPV6_MASK}", strict=False).network_address)
 
 
 def ratelimit_ip(request) -> str:

@@ -90,3 +90,17 @@ def test_sign_in_record_keeps_the_client_address(settings, register_learner):
                                                 {"username": user.id_number, "password": PASSWORD})
     assert r.status_code == 302
     assert list(LoginRecord.objects.filter(user=user).values_list("ip", flat=True)) == [ALICE]
+
+
+def test_lockout_counts_an_ipv6_client_as_its_64(settings, register_learner):
+    settings.TRUSTED_PROXY_COUNT = 1
+    user = register_learner(mobile="13911117777")
+    for i in range(5):  # a new address inside the same /64 for every guess
+        _behind_proxy(f"2001:db8:1:2::{i + 1:x}").post(reverse("accounts:login"),
+                                                       {"username": user.id_number, "password": "wrong-pass"})
+    r = _behind_proxy("2001:db8:1:2:abcd::9").post(reverse("accounts:login"),
+                                                   {"username": user.id_number, "password": PASSWORD})
+    assert r.status_code == 429
+    r = _behind_proxy("2001:db8:1:3::1").post(reverse("accounts:login"),
+                                              {"username": user.id_number, "password": PASSWORD})
+    assert r.status_code == 302  # the next /64 is somebody else

@@ -110,6 +110,11 @@ def test_axes_uses_the_client_address(settings):
     assert get_client_ip_address(request) == CLIENT
     settings.TRUSTED_PROXY_COUNT = 0
     assert get_client_ip_address(request) == PROXY
+    # An IPv6 client is locked as its /64: another address inside it is the same client.
+    for addr in ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"):
+        assert get_client_ip_address(RequestFactory().post("/", REMOTE_ADDR=addr)) == "2001:db8:1:2::"
+    assert get_client_ip_address(RequestFactory().post("/", REMOTE_ADDR="2001:db8:1:3::1")) == "2001:db8:1:3::"
+    assert get_client_ip_address(RequestFactory().post("/", REMOTE_ADDR="")) is None
 
 
 def test_ratelimit_ip_key_uses_the_client_address_and_keeps_the_ipv6_mask(settings):
