@@ -32,6 +32,8 @@ def client_address_configured(app_configs, **kwargs):
     ever match. Set too high, a client could choose its own address."""
     hint = ("Set TRUSTED_PROXY_COUNT to the number of reverse proxies in front of the platform "
             "that append to X-Forwarded-For (nginx alone: 1; none: 0). See docs/security.md.")
+    if os.environ.get("PROXY_COUNT"):  # what axes alone once read (and nothing else did)
+        hint += " PROXY_COUNT is no longer read: TRUSTED_PROXY_COUNT replaces it."
     if not (os.environ.get("TRUSTED_PROXY_COUNT") or "").strip():
         return [Error("TRUSTED_PROXY_COUNT is not set in the environment", hint=hint, id="cpe.E004")]
     value = getattr(settings, "TRUSTED_PROXY_COUNT", None)

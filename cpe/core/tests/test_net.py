@@ -140,6 +140,9 @@ def test_deploy_check_requires_trusted_proxy_count_in_the_environment(monkeypatc
     settings.TRUSTED_PROXY_COUNT = 0
     errors = _errors("cpe.E004")
     assert len(errors) == 1 and "TRUSTED_PROXY_COUNT" in errors[0].msg and "nginx" in errors[0].hint
+    assert "PROXY_COUNT is no longer read" not in errors[0].hint
+    monkeypatch.setenv("PROXY_COUNT", "1")  # the variable axes alone used to read
+    assert "PROXY_COUNT is no longer read" in _errors("cpe.E004")[0].hint
     monkeypatch.setenv("TRUSTED_PROXY_COUNT", " ")
     assert len(_errors("cpe.E004")) == 1
     monkeypatch.setenv("TRUSTED_PROXY_COUNT", "0")  # explicitly no proxy: a decision, accepted
@@ -168,3 +171,22 @@ def test_production_settings_read_the_environment():
 
     assert start("2").stdout.strip() == "2"
     assert start("one").returncode != 0
+
+
+def test_no_code_reads_the_address_itself():
+    """One function decides who the client is: a view or door reading REMOTE_ADDR or
+    X-Forwarded-For itself would see the proxy, or believe the client (docs/security.md)."""
+    import re
+    from pathlib import Path
+
+    from django.conf import settings
+
+    literal = re.compile(r"""["'](REMOTE_ADDR|HTTP_X_FORWARDED_FOR|X-Forwarded-For)["']""", re.I)
+    found = []
+    for top in ("cpe", "config"):
+        for path in (Path(settings.BASE_DIR) / top).rglob("*.py"):
+            if "tests" in path.parts or path.name == "net.py" and path.parent.name == "core":
+                continue
+            found += [f"{path.relative_to(settings.BASE_DIR)}:{n}" for n, line in
+                      enumerate(path.read_text().splitlines(), 1) if literal.search(line)]
+    assert found == []
