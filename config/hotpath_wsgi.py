@@ -34,6 +34,7 @@ def wrap(django_app):
 
     from django.utils import timezone
 
+    from cpe.core.net import client_ip
     from cpe.learning import hotpath
     from cpe.learning.api import beat_body
     from cpe.learning.errors import LearningError
@@ -109,14 +110,14 @@ def wrap(django_app):
             return answer(environ, start_response, "422 Unprocessable Content", {"detail": errors})
         try:
             now = timezone.now()
-            if ip_banned(environ.get("REMOTE_ADDR"), now) is not None:  # as BanMiddleware answers /api/
+            if ip_banned(client_ip(environ), now) is not None:  # as BanMiddleware answers /api/
                 return answer(environ, start_response, "403 Forbidden",
                               {"code": "banned_network", "message": BANNED_MESSAGE[BanKind.NETWORK]})
             if maintenance_now(now)[0] == "active":  # as MaintenanceMiddleware answers /api/
                 return answer(environ, start_response, "503 Service Unavailable",
                               {"code": "maintenance", "message": MAINTENANCE_MESSAGE})
             r = hotpath.beat(key=key, seq=data["seq"], start=float(data["start"]), position=float(data["position"]),
-                             ip=environ.get("REMOTE_ADDR") or None)
+                             ip=client_ip(environ))
         except LearningError as exc:
             return answer(environ, start_response, f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
                           {"code": exc.code, "message": exc.message})

@@ -139,6 +139,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
 
+# The client's address (cpe/core/net.py, docs/security.md): how many reverse proxies in front
+# of the platform append to X-Forwarded-For (nginx alone: 1; a load balancer then nginx: 2).
+# 0: none, REMOTE_ADDR is the client. Production must set it (deploy check cpe.E004).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
+
 # django-axes: lock the (account, IP) pair, never the IP alone (STACK-NOTES).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=30)
@@ -146,10 +151,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "cpe.accounts.auth.axes_username"
 AXES_LOCKOUT_CALLABLE = "cpe.accounts.views.lockout"
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "cpe.core.net.lockout_address"
 AXES_ENABLE_ADMIN = False
 
 RATELIMIT_VIEW = "cpe.core.views.ratelimited"
+RATELIMIT_IP_META_KEY = "cpe.core.net.ratelimit_ip"  # key="ip" is the client, behind the proxies too
+RATELIMIT_IPV6_MASK = 64  # an IPv6 client is its /64 (throttles and the sign-in lockout alike)
 RATELIMIT_USE_CACHE = "default"
 
 LANGUAGE_CODE = "zh-hans"

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cpe.core.audit import audit_record
 from cpe.core.errors import ApplicationError
+from cpe.core.net import client_ip
 
 from . import services
 from .models import ArchivedAccount, IdentityChangeRequest, LoginRecord, User
@@ -65,7 +66,7 @@ class UserAdmin(admin.ModelAdmin):
             return redirect(reverse("admin:accounts_user_change", args=[pk]))
         user = get_object_or_404(User, pk=pk)
         audit_record("account.identity_viewed", actor=request.user, subject=user,
-                     ip=request.META.get("REMOTE_ADDR"), data={"fields": ["id_number", "mobile", "email"]})
+                     ip=client_ip(request.META), data={"fields": ["id_number", "mobile", "email"]})
         return render(request, "admin/accounts/reveal.html", {
             **self.admin_site.each_context(request), "subject": user, "title": "完整身份信息"})
 

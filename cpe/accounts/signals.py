@@ -3,11 +3,13 @@ session as the account's current one."""
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from cpe.core import net
+
 from .services import session_begin
 
 
 def client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
+    return net.client_ip(request.META)
 
 
 @receiver(user_logged_in)

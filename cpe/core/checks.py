@@ -1,4 +1,7 @@
-"""A deploy check: no embedded stand-in may be configured with DEBUG off."""
+"""Deploy checks: no embedded stand-in may be configured with DEBUG off; the client address
+(cpe/core/net.py) must be configured for the proxies production runs behind."""
+import os
+
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.utils.module_loading import import_string
@@ -19,3 +22,22 @@ def fakes_off_in_production(app_configs, **kwargs):
     if getattr(settings, "AIS_SECRET", "") == getattr(settings, "AIS_DEMO_SECRET", None):
         errors.append(Error("AIS_SECRET is the simulator's demo secret while DEBUG is off", id="cpe.E003"))
     return errors
+
+
+@register(Tags.security, deploy=True)
+def client_address_configured(app_configs, **kwargs):
+    """cpe.E004: TRUSTED_PROXY_COUNT must be set explicitly in the environment. Left at its
+    default (0) behind nginx, every per-address control (bans, lockout, throttles, records)
+    would see the proxy's address: one client could lock everybody out, and no IP ban would
+    ever match. Set too high, a client could choose its own address."""
+    hint = ("Set TRUSTED_PROXY_COUNT to the number of reverse proxies in front of the platform "
+            "that append to X-Forwarded-For (nginx alone: 1; none: 0). See docs/security.md.")
+    if os.environ.get("PROXY_COUNT"):  # what axes alone once read (and nothing else did)
+        hint += " PROXY_COUNT is no longer read: TRUSTED_PROXY_COUNT replaces it."
+    if not (os.environ.get("TRUSTED_PROXY_COUNT") or "").strip():
+        return [Error("TRUSTED_PROXY_COUNT is not set in the environment", hint=hint, id="cpe.E004")]
+    value = getattr(settings, "TRUSTED_PROXY_COUNT", None)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return [Error(f"TRUSTED_PROXY_COUNT must be a whole number >= 0, not {value!r}", hint=hint,
+                      id="cpe.E004")]
+    return []

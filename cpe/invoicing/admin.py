@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from cpe.core.audit import audit_record
+from cpe.core.net import client_ip
 
 from .models import Invoice
 
@@ -75,7 +76,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         if not invoice.pdf:
             raise Http404
         audit_record("invoice.pdf_viewed_by_staff", actor=request.user, subject=invoice,
-                     data={"number": invoice.number}, ip=request.META.get("REMOTE_ADDR"))
+                     data={"number": invoice.number}, ip=client_ip(request.META))
         response = FileResponse(invoice.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
                                 filename=f"电子发票_{invoice.number}.pdf")
         response["Cache-Control"] = "private, no-store"

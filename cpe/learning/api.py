@@ -15,6 +15,8 @@ from ninja import Field, Router, Schema
 from ninja.responses import Status
 from ninja.security import APIKeyHeader, django_auth
 
+from cpe.core.net import client_ip
+
 from . import hotpath, policy, services
 from .errors import LearningError
 
@@ -108,7 +110,7 @@ def heartbeat_seconds() -> int:
 
 
 def _client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request.META)
 
 
 def _fail(exc: LearningError):

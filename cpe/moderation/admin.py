@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from cpe.core.errors import ApplicationError
+from cpe.core.net import client_ip
 
 from . import policy, services
 from .forms import AccountBanForm, NetworkBanForm, TerminateForm
@@ -14,7 +15,7 @@ from .states import BanKind
 
 
 def _ip(request):
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request.META)
 
 
 @admin.register(LearnerAccount)

@@ -5,6 +5,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, empty
 
+from cpe.core.net import client_ip
+
 from . import policy, selectors
 from .states import BanKind
 
@@ -31,7 +33,7 @@ class BanMiddleware:
         if not selectors.any_bans() or policy.ban_path_open(request.path_info):
             return self.get_response(request)
         at = timezone.now()
-        ban = selectors.network_ban_for(policy.client_address(request.META.get("REMOTE_ADDR")), at)
+        ban = selectors.network_ban_for(policy.client_address(client_ip(request.META)), at)
         if ban is not None:
             return banned_response(request, ban)
         accounts_banned = selectors.account_bans_exist(at)

@@ -3,6 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from cpe.core.errors import ApplicationError
+from cpe.core.net import client_ip
 
 from .models import AisExchange, AisPerson, AisReport, ExportJob
 from .states import ReportState
@@ -100,7 +101,7 @@ class AisReportAdmin(ReadOnlyAdmin):
         done = 0
         for report in queryset:
             try:
-                report_retry(report_id=report.pk, actor=request.user, ip=request.META.get("REMOTE_ADDR"))
+                report_retry(report_id=report.pk, actor=request.user, ip=client_ip(request.META))
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{report.idempotency_key}：{exc.message}", messages.WARNING)
