@@ -14,8 +14,8 @@ class ImportForm(forms.Form):
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["id", "course", "chapter", "qtype", "short_stem", "answer_letters", "is_active"]
-    list_filter = ["qtype", "is_active", "course__year", "course"]
+    list_display = ["id", "course", "chapter", "pool", "qtype", "short_stem", "answer_letters", "is_active"]
+    list_filter = ["pool", "qtype", "is_active", "course__year", "course"]
     search_fields = ["stem", "course__code", "course__title"]
     autocomplete_fields = []
     change_list_template = "admin/exams/question/change_list.html"
