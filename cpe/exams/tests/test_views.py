@@ -225,3 +225,22 @@ def test_import_in_the_admin_and_template_download(client, course, django_user_m
     assert bad.status_code == 400 and "第 5 行" in bad.content.decode()
     ok = client.post(reverse("admin:exams_question_import"), {"file": _xlsx(GOOD)})
     assert ok.status_code == 302
+
+
+def test_admin_refuses_a_question_text_already_in_the_other_pool(client, course, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "x", name="管理员")
+    client.force_login(admin_user)
+    exam = Question.objects.filter(course=course, pool="exam", qtype="single").first()
+    before = Question.objects.count()
+    form = {"course": course.pk, "qtype": "single", "pool": "practice", "stem": f" {exam.stem} ",
+            "options": json.dumps(["甲", "乙"]), "answer": json.dumps([0]), "explanation": "", "is_active": "on"}
+    resp = client.post(reverse("admin:exams_question_add"), form)
+    assert resp.status_code == 200 and "本课程考试题中已有同一题干" in resp.content.decode()
+    assert Question.objects.count() == before
+    # The exam question itself can still be edited in its own pool; a new text is fine in practice.
+    ok = client.post(reverse("admin:exams_question_add"), {**form, "stem": "新的练习题"})
+    assert ok.status_code == 302 and Question.objects.filter(stem="新的练习题", pool="practice").exists()
+    edit = client.post(reverse("admin:exams_question_change", args=[exam.pk]),
+                       {**form, "pool": "exam", "stem": exam.stem, "options": json.dumps(exam.options),
+                        "answer": json.dumps(exam.answer)})
+    assert edit.status_code == 302
