@@ -39,7 +39,8 @@ class Question(models.Model):
     class Meta:
         ordering = ["course", "qtype", "id"]
         verbose_name = verbose_name_plural = "试题"
-        indexes = [models.Index(fields=["course", "pool", "qtype", "is_active"], name="exams_q_course_pool_type")]
+        indexes = [models.Index(fields=["course", "pool", "qtype", "is_active"],
+                                name="exams_q_course_pool_type")]
 
     def __str__(self):
         return f"[{self.get_qtype_display()}] {self.stem[:40]}"

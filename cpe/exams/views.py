@@ -144,7 +144,8 @@ def attempt_result(request, attempt_id):
 def _practice_refused(request, course, decision):
     open_attempt = None
     if decision.code == "exam_in_progress":
-        open_attempt = Attempt.objects.filter(user=request.user, status=AttemptStatus.OPEN).order_by("-started_at").first()
+        open_attempt = (Attempt.objects.filter(user=request.user, status=AttemptStatus.OPEN)
+                        .order_by("-started_at").first())
     return render(request, "exams/practice.html", {"course": course, "refusal": decision.message,
                                                    "open_attempt": open_attempt}, status=403)
 

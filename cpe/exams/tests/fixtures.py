@@ -24,12 +24,14 @@ def make_bank(course, per_type=10, pool=None):
     prefix = "练习" if pool == "practice" else ""       # the value, so this also runs on code without pools
     qs = []
     for i in range(per_type):
-        qs.append(Question(course=course, qtype=policy.SINGLE, stem=f"{prefix}单选{i}", options=["甲", "乙", "丙", "丁"],
-                           answer=[i % 4], explanation=f"解析{prefix}单选{i}", **extra))
-        qs.append(Question(course=course, qtype=policy.MULTIPLE, stem=f"{prefix}多选{i}", options=["甲", "乙", "丙", "丁"],
-                           answer=[0, 2], explanation=f"解析{prefix}多选{i}", **extra))
-        qs.append(Question(course=course, qtype=policy.JUDGE, stem=f"{prefix}判断{i}", options=list(policy.JUDGE_OPTIONS),
-                           answer=[i % 2], explanation="", **extra))
+        qs.append(Question(course=course, qtype=policy.SINGLE, stem=f"{prefix}单选{i}",
+                           options=["甲", "乙", "丙", "丁"], answer=[i % 4], explanation=f"解析{prefix}单选{i}",
+                           **extra))
+        qs.append(Question(course=course, qtype=policy.MULTIPLE, stem=f"{prefix}多选{i}",
+                           options=["甲", "乙", "丙", "丁"], answer=[0, 2], explanation=f"解析{prefix}多选{i}",
+                           **extra))
+        qs.append(Question(course=course, qtype=policy.JUDGE, stem=f"{prefix}判断{i}",
+                           options=list(policy.JUDGE_OPTIONS), answer=[i % 2], explanation="", **extra))
     Question.objects.bulk_create(qs)
 
 

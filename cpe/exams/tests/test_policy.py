@@ -178,7 +178,8 @@ def test_practice_feedback_decision(pool, state, in_exam, allowed, code):
 
 
 def test_the_refusals_tell_nothing_about_the_question():
-    missing = policy.practice_feedback_decision(question_pool=None, enrolment_state="valid", exam_in_progress=False)
+    missing = policy.practice_feedback_decision(question_pool=None, enrolment_state="valid",
+                                                exam_in_progress=False)
     exam = policy.practice_feedback_decision(question_pool=E, enrolment_state="valid", exam_in_progress=True)
     assert missing == exam
     assert "交卷" in policy.practice_decision(enrolment_state="valid", exam_in_progress=True).message

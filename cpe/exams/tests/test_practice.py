@@ -68,9 +68,10 @@ def test_attack_feedback_on_every_question_of_an_open_paper_reveals_nothing(clie
     assert AuditEvent.objects.count() == events and not CreditRecord.objects.exists()
 
 
-def test_an_exam_question_is_not_found_like_a_missing_id_even_with_no_exam_open(client, learner, course, paid):
+def test_an_exam_question_is_not_found_like_a_missing_id_even_with_no_exam_open(client, learner, course,
+                                                                                paid):
     _login(client, learner)
-    q = Question.objects.filter(course=course, qtype="multiple").first()     # the course's bank: exam questions
+    q = Question.objects.filter(course=course, qtype="multiple").first()     # the fixture's bank: exam pool
     missing = _check(client, _missing_id(), [0, 2])
     resp = _check(client, q.pk, q.answer)
     assert resp.status_code == missing.status_code == 404 and resp.content == missing.content
@@ -94,7 +95,8 @@ def test_practice_works_with_no_exam_open(client, learner, course, paid, practic
     assert not Attempt.objects.exists() and not CreditRecord.objects.exists()
 
 
-def test_practice_refused_while_an_exam_is_open_then_back_after_submitting(client, learner, course, paid, practice):
+def test_practice_refused_while_an_exam_is_open_then_back_after_submitting(client, learner, course, paid,
+                                                                            practice):
     complete_chapters(learner, course)
     _login(client, learner)
     q = practice.filter(qtype="single").first()
@@ -137,7 +139,8 @@ def test_an_exam_open_on_another_course_blocks_practice_everywhere(learner, year
     # The second before the attempt stops taking answers it still blocks; from then on it does not.
     end = attempt.deadline + policy.SUBMIT_GRACE
     with pytest.raises(ExamError):
-        services.practice_check(user=learner, question_id=q.pk, chosen=q.answer, at=end - timedelta(seconds=1))
+        services.practice_check(user=learner, question_id=q.pk, chosen=q.answer,
+                                at=end - timedelta(seconds=1))
     assert services.practice_check(user=learner, question_id=q.pk, chosen=q.answer, at=end)["correct"]
 
 
@@ -175,7 +178,7 @@ def test_a_practice_pool_alone_does_not_make_an_exam(learner, year, paid):
 
 def test_mock_and_chapter_exercises_hold_practice_questions_only(learner, course, paid, practice):
     chapter = course.chapters.get(position=1)
-    Question.objects.filter(course=course, pool=policy.POOL_EXAM).update(chapter=chapter)   # tagged exam questions
+    Question.objects.filter(course=course, pool=policy.POOL_EXAM).update(chapter=chapter)   # tagged, yet exam
     mock = services.practice_questions(course=course, rng=random.Random(1))
     assert len(mock) == 30 and {p["question"].pool for p in mock} == {policy.POOL_PRACTICE}
     exercises = services.practice_questions(course=course, chapter=chapter, rng=random.Random(1))

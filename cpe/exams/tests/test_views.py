@@ -141,8 +141,8 @@ def test_import_good_file(course):
 
 
 def test_import_pool_column_defaults_to_exam(course):
-    rows = [GOOD[0] + ["练习"], GOOD[1] + ["考试题"], GOOD[2] + [""], ["P1", "", "单选", "题四", "甲", "乙", "", "", "", "", "A",
-                                                                    "", "练习题"]]
+    rows = [GOOD[0] + ["练习"], GOOD[1] + ["考试题"], GOOD[2] + [""],
+            ["P1", "", "单选", "题四", "甲", "乙", "", "", "", "", "A", "", "练习题"]]
     report = importer.import_workbook(_xlsx(rows))
     assert report.ok and report.created == 4
     pools = list(Question.objects.order_by("-id").values_list("stem", "pool")[:4])[::-1]
@@ -233,7 +233,8 @@ def test_admin_refuses_a_question_text_already_in_the_other_pool(client, course,
     exam = Question.objects.filter(course=course, pool="exam", qtype="single").first()
     before = Question.objects.count()
     form = {"course": course.pk, "qtype": "single", "pool": "practice", "stem": f" {exam.stem} ",
-            "options": json.dumps(["甲", "乙"]), "answer": json.dumps([0]), "explanation": "", "is_active": "on"}
+            "options": json.dumps(["甲", "乙"]), "answer": json.dumps([0]), "explanation": "",
+            "is_active": "on"}
     resp = client.post(reverse("admin:exams_question_add"), form)
     assert resp.status_code == 200 and "本课程考试题中已有同一题干" in resp.content.decode()
     assert Question.objects.count() == before
