@@ -4,7 +4,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 
-from . import importer
+from . import importer, policy
 from .models import Attempt, AttemptItem, Question
 
 
@@ -12,10 +12,32 @@ class ImportForm(forms.Form):
     file = forms.FileField(label="题库文件（.xlsx）")
 
 
+class QuestionForm(forms.ModelForm):
+    class Meta:
+        model = Question
+        fields = "__all__"
+
+    def clean(self):
+        """The same question text cannot be in both pools of a course (policy.pool_conflict):
+        practice would show the exam question's answer."""
+        data = super().clean()
+        course, pool, stem = data.get("course"), data.get("pool"), data.get("stem")
+        if course is not None and pool and stem:
+            key = policy.question_key(stem)
+            others = (Question.objects.filter(course=course).exclude(pk=self.instance.pk)
+                      .values_list("stem", "pool"))
+            other = next((p for s, p in others if policy.question_key(s) == key and p != pool), None)
+            if policy.pool_conflict(pool, other):
+                raise forms.ValidationError(f"本课程{policy.POOL_LABELS[other]}中已有同一题干，"
+                                            "同一道题不能同时作为练习题和考试题。")
+        return data
+
+
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["id", "course", "chapter", "qtype", "short_stem", "answer_letters", "is_active"]
-    list_filter = ["qtype", "is_active", "course__year", "course"]
+    form = QuestionForm
+    list_display = ["id", "course", "chapter", "pool", "qtype", "short_stem", "answer_letters", "is_active"]
+    list_filter = ["pool", "qtype", "is_active", "course__year", "course"]
     search_fields = ["stem", "course__code", "course__title"]
     autocomplete_fields = []
     change_list_template = "admin/exams/question/change_list.html"

@@ -1,5 +1,7 @@
-"""Demo question banks for the demo courses (10 single + 10 multiple + 10 true/false each, the
-first few tagged to chapters for 章节练习). Made-up teaching content; idempotent.
+"""Demo question banks for the demo courses, in two pools that share no question: an exam pool
+(10 single + 10 multiple + 10 true/false, enough for a paper) and a practice pool (as many, each
+tagged to a chapter for 章节练习; the mock exam draws a full paper from them). Made-up teaching
+content; idempotent.
 
 Call from cpe/backoffice/demo.py::demo_seed after the catalog: `seed_question_banks()`."""
 from django.db import transaction
@@ -49,12 +51,50 @@ JUDGE = [
     ("银行存款日记账应当定期与银行对账单核对。", [0]),
     ("会计职业道德只约束会计机构负责人。", [1]),
 ]
+# The practice pool: other questions than the exam's (practice shows its answers at once).
+PRACTICE_SINGLE = [
+    ("借贷记账法的记账规则是？", ["有借必有贷，借贷必相等", "有收必有付，收付必相等", "有增必有减，增减必相等", "先借后贷"], [0]),
+    ("下列账户中，期末一般有借方余额的是？", ["库存现金", "短期借款", "实收资本", "应付账款"], [0]),
+    ("企业从银行提取现金，应当编制的记账凭证是？", ["银行存款付款凭证", "现金收款凭证", "转账凭证", "现金付款凭证"], [0]),
+    ("会计的基本职能是？", ["核算和监督", "预测和决策", "计划和控制", "分析和考核"], [0]),
+    ("会计主体假设界定了会计工作的？", ["空间范围", "时间范围", "计量单位", "核算方法"], [0]),
+    ("企业购入不需要安装的设备，应借记的科目是？", ["固定资产", "在建工程", "原材料", "管理费用"], [0]),
+    ("所有者权益中，由投资者投入的资本计入？", ["实收资本", "盈余公积", "未分配利润", "资本公积——其他"], [0]),
+    ("错账更正时，记账凭证无误、账簿记录有文字或数字错误，应采用？", ["划线更正法", "红字更正法", "补充登记法", "重新编制凭证"], [0]),
+    ("应收账款计提坏账准备体现的会计信息质量要求是？", ["谨慎性", "重要性", "及时性", "可理解性"], [0]),
+    ("企业的营业外收入不包括？", ["主营业务收入", "捐赠利得", "盘盈利得", "罚没利得"], [0]),
+]
+PRACTICE_MULTIPLE = [
+    ("下列属于所有者权益的有？", ["实收资本", "资本公积", "盈余公积", "应付股利"], [0, 1, 2]),
+    ("会计核算的基本前提包括？", ["会计主体", "持续经营", "会计分期", "权责发生"], [0, 1, 2]),
+    ("下列属于资产类账户的有？", ["银行存款", "应收票据", "预付账款", "预收账款"], [0, 1, 2]),
+    ("记账凭证应当具备的内容有？", ["填制日期", "凭证编号", "会计科目", "经办人的家庭住址"], [0, 1, 2]),
+    ("下列属于财产清查方法的有？", ["实地盘点", "技术推算", "核对账目", "估计代替"], [0, 1, 2]),
+    ("下列费用中，应计入产品成本的有？", ["直接材料", "直接人工", "制造费用", "销售费用"], [0, 1, 2]),
+    ("企业的负债按偿还期限可分为？", ["流动负债", "非流动负债"], [0, 1]),
+    ("对账的内容包括？", ["账证核对", "账账核对", "账实核对", "账表随意调整"], [0, 1, 2]),
+    ("下列属于会计计量属性的有？", ["历史成本", "重置成本", "公允价值", "预算价格"], [0, 1, 2]),
+    ("下列属于利润表项目的有？", ["营业收入", "利润总额", "净利润", "货币资金"], [0, 1, 2]),
+]
+PRACTICE_JUDGE = [
+    ("借贷记账法下，资产类账户的增加记在借方。", [0]),
+    ("会计分期假设是权责发生制的前提。", [0]),
+    ("总分类账户与明细分类账户应当平行登记。", [0]),
+    ("企业的所有票据都是原始凭证。", [1]),
+    ("试算平衡了，说明账簿记录一定没有错误。", [1]),
+    ("库存现金应当每日清点，做到日清月结。", [0]),
+    ("预收账款属于企业的资产。", [1]),
+    ("企业应当按照实际成本对存货进行初始计量。", [0]),
+    ("会计科目就是账户，两者没有区别。", [1]),
+    ("所有者权益是企业资产扣除负债后由所有者享有的剩余权益。", [0]),
+]
 PER_TYPE = 10
 
 
 def seed_question_banks(course_codes=None, per_type: int = PER_TYPE) -> int:
-    """Give each course (or the ones named) a bank of per_type questions of each type if it has
-    fewer. Returns the number of questions created."""
+    """Give each course (or the ones named) per_type questions of each type in each pool where
+    it has none of that type in that pool (an older demo database, whose questions all became
+    exam questions, gets its practice pool). Returns the number of questions created."""
     from cpe.catalog.models import Course
 
     courses = Course.objects.prefetch_related("chapters").order_by("position", "id")
@@ -62,24 +102,31 @@ def seed_question_banks(course_codes=None, per_type: int = PER_TYPE) -> int:
         courses = courses.filter(code__in=course_codes)
     made = []
     for course in courses:
-        have = set(Question.objects.filter(course=course).values_list("qtype", flat=True))
+        have = set(Question.objects.filter(course=course).values_list("pool", "qtype"))
         chapters = list(course.chapters.all())
         tag = f"（{course.title}）"
-        if policy.SINGLE not in have:
-            for i, (stem, opts, ans) in enumerate(SINGLE[:per_type]):
-                made.append(Question(course=course, chapter=chapters[i % len(chapters)] if chapters and i < 6 else None,
-                                     qtype=policy.SINGLE, stem=stem + tag if i == 0 else stem, options=opts, answer=ans,
-                                     explanation=f"正确答案是“{opts[ans[0]]}”。"))
-        if policy.MULTIPLE not in have:
-            for i, (stem, opts, ans) in enumerate(MULTIPLE[:per_type]):
-                made.append(Question(course=course, chapter=chapters[i % len(chapters)] if chapters and i < 3 else None,
-                                     qtype=policy.MULTIPLE, stem=stem, options=opts, answer=ans,
-                                     explanation="正确答案是：" + "、".join(opts[j] for j in ans) + "。"))
-        if policy.JUDGE not in have:
-            for i, (stem, ans) in enumerate(JUDGE[:per_type]):
-                made.append(Question(course=course, chapter=chapters[i % len(chapters)] if chapters and i < 3 else None,
-                                     qtype=policy.JUDGE, stem=stem, options=list(policy.JUDGE_OPTIONS), answer=ans,
-                                     explanation=f"本题{policy.JUDGE_OPTIONS[ans[0]]}。"))
+        for pool, singles, multiples, judges in (
+                (policy.POOL_EXAM, SINGLE, MULTIPLE, JUDGE),
+                (policy.POOL_PRACTICE, PRACTICE_SINGLE, PRACTICE_MULTIPLE, PRACTICE_JUDGE)):
+            # Practice questions go to the chapters in turn (章节练习); exam questions need none.
+            def chapter(i, pool=pool):
+                return chapters[i % len(chapters)] if chapters and pool == policy.POOL_PRACTICE else None
+
+            if (pool, policy.SINGLE) not in have:
+                for i, (stem, opts, ans) in enumerate(singles[:per_type]):
+                    made.append(Question(course=course, chapter=chapter(i), pool=pool, qtype=policy.SINGLE,
+                                         stem=stem + tag if i == 0 else stem, options=opts, answer=ans,
+                                         explanation=f"正确答案是“{opts[ans[0]]}”。"))
+            if (pool, policy.MULTIPLE) not in have:
+                for i, (stem, opts, ans) in enumerate(multiples[:per_type]):
+                    made.append(Question(course=course, chapter=chapter(i), pool=pool, qtype=policy.MULTIPLE,
+                                         stem=stem, options=opts, answer=ans,
+                                         explanation="正确答案是：" + "、".join(opts[j] for j in ans) + "。"))
+            if (pool, policy.JUDGE) not in have:
+                for i, (stem, ans) in enumerate(judges[:per_type]):
+                    made.append(Question(course=course, chapter=chapter(i), pool=pool, qtype=policy.JUDGE,
+                                         stem=stem, options=list(policy.JUDGE_OPTIONS), answer=ans,
+                                         explanation=f"本题{policy.JUDGE_OPTIONS[ans[0]]}。"))
     with transaction.atomic():
         Question.objects.bulk_create(made)
     return len(made)

@@ -11,7 +11,12 @@ from cpe.core.timewin import local_date
 from . import policy
 from .models import Question
 
-HEADERS = ["课程编号", "章节序号", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "答案", "解析"]
+HEADERS = ["课程编号", "章节序号", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "答案", "解析",
+           "题库"]
+# Files made from the template before the 题库 column existed: every row is an exam question.
+LEGACY_HEADERS = HEADERS[:-1]
+POOL_NAMES = {"练习": policy.POOL_PRACTICE, "练习题": policy.POOL_PRACTICE,
+              "考试": policy.POOL_EXAM, "考试题": policy.POOL_EXAM}
 TYPE_NAMES = {"单选": policy.SINGLE, "单选题": policy.SINGLE, "多选": policy.MULTIPLE, "多选题": policy.MULTIPLE,
               "判断": policy.JUDGE, "判断题": policy.JUDGE}
 JUDGE_ANSWERS = {"正确": 0, "对": 0, "√": 0, "T": 0, "错误": 1, "错": 1, "×": 1, "F": 1}
@@ -42,10 +47,13 @@ def template_bytes() -> bytes:
     code = f"{local_date(timezone.now()).year}-P01"   # an example course code of this year
     examples = [
         [code, "1", "单选", "收入确认的核心原则是什么？", "控制权转移", "收到现金", "开具发票", "签订合同", "", "", "A",
-         "新收入准则以控制权转移为确认时点。"],
+         "新收入准则以控制权转移为确认时点。", "考试"],
         [code, "", "多选", "以下属于金融资产分类的有？", "以摊余成本计量", "以公允价值计量且其变动计入其他综合收益",
-         "以公允价值计量且其变动计入当期损益", "长期股权投资", "", "", "ABC", ""],
-        [code, "", "判断", "承租人应对所有租赁确认使用权资产。", "", "", "", "", "", "", "错误", "短期和低价值资产租赁可简化处理。"],
+         "以公允价值计量且其变动计入当期损益", "长期股权投资", "", "", "ABC", "", "考试"],
+        [code, "", "判断", "承租人应对所有租赁确认使用权资产。", "", "", "", "", "", "", "错误", "短期和低价值资产租赁可简化处理。",
+         "考试"],
+        [code, "1", "单选", "合同资产与应收款项的区别在于？", "是否仅取决于时间流逝", "金额大小", "是否开具发票",
+         "是否签订合同", "", "", "A", "应收款项是仅取决于时间流逝的无条件收款权。", "练习"],
     ]
     for row in examples:
         ws.append(row)
@@ -55,6 +63,9 @@ def template_bytes() -> bytes:
     notes = wb.create_sheet("填写说明")
     for line in ["题型：单选 / 多选 / 判断", "单选、多选：填写 2-6 个选项（选项A 起连续填写），答案填写选项字母，如 A 或 ABD",
                  "判断：选项留空，答案填写 正确 或 错误", "章节序号可留空；填写时须为该课程已有章节的序号",
+                 "题库：练习 或 考试，留空为考试。练习题用于章节练习和模考题，学员作答后即显示答案和解析；"
+                 "考试题只用于正式考试，从不向学员显示答案。同一道题不要同时放入两个题库",
+                 "章节练习只出现填写了章节序号的练习题",
                  "任何一行有误时整份文件都不会导入，请按提示的行号修改后重新上传"]:
         notes.append([line])
     buf = io.BytesIO()
@@ -70,17 +81,24 @@ def _text(v) -> str:
     return str(v).strip()
 
 
-def parse_rows(rows, courses: dict, chapters: dict) -> tuple[list, list]:
+def parse_rows(rows, courses: dict, chapters: dict, pools: dict | None = None) -> tuple[list, list]:
     """Check rows (lists of cell values, row numbers from 2). `courses` maps code -> course id,
-    `chapters` maps (course id, position) -> chapter id. Returns (questions, errors)."""
+    `chapters` maps (course id, position) -> chapter id, `pools` maps (course id, question key)
+    -> the pool the course's existing question of that text is in. Returns (questions, errors).
+    A question text already in the other pool of its course (in the bank or earlier in the
+    file) is refused: practice would show the exam question's answer (policy.pool_conflict)."""
     out, errors = [], []
+    pools = dict(pools or {})
     for n, row in enumerate(rows, start=2):
         cells = [_text(v) for v in list(row) + [None] * (len(HEADERS) - len(row))][:len(HEADERS)]
         if not any(cells):
             continue
         code, chap, tname, stem, *rest = cells
-        options_raw, answer_raw, explanation = rest[:6], rest[6], rest[7]
+        options_raw, answer_raw, explanation, pool_raw = rest[:6], rest[6], rest[7], rest[8]
         problems = []
+        pool = POOL_NAMES.get(pool_raw) if pool_raw else policy.DEFAULT_POOL
+        if pool is None:
+            problems.append(f"题库“{pool_raw}”应为 练习 或 考试（留空为考试）")
         course_id = courses.get(code)
         if not code:
             problems.append("缺少课程编号")
@@ -127,11 +145,15 @@ def parse_rows(rows, courses: dict, chapters: dict) -> tuple[list, list]:
                     problems.append("单选题只能有一个答案")
                 if qtype == policy.MULTIPLE and len(answer) < 2:
                     problems.append("多选题至少有两个答案")
+        key = (course_id, policy.question_key(stem))
+        if course_id is not None and stem and pool is not None and policy.pool_conflict(pool, pools.get(key)):
+            problems.append(f"本课程{policy.POOL_LABELS[pools[key]]}中已有同一题干，同一道题不能同时作为练习题和考试题")
         if problems:
             errors.append((n, "；".join(problems)))
         else:
-            out.append(Question(course_id=course_id, chapter_id=chapter_id, qtype=qtype, stem=stem, options=options,
-                                answer=answer, explanation=explanation))
+            pools.setdefault(key, pool)
+            out.append(Question(course_id=course_id, chapter_id=chapter_id, qtype=qtype, pool=pool, stem=stem,
+                                options=options, answer=answer, explanation=explanation))
     return out, errors
 
 
@@ -149,12 +171,19 @@ def import_workbook(fileobj, *, actor=None) -> ImportReport:
         return report
     ws = wb.worksheets[0]
     rows = list(ws.iter_rows(values_only=True))
-    if not rows or [_text(v) for v in rows[0][:len(HEADERS)]] != HEADERS:
+    header = [_text(v) for v in rows[0][:len(HEADERS)]] if rows else []
+    while header and not header[-1]:
+        header.pop()
+    if header not in (HEADERS, LEGACY_HEADERS):
         report.errors.append((1, "表头与模板不一致，请下载模板后填写"))
         return report
+    if header == LEGACY_HEADERS:
+        rows = [row[:len(LEGACY_HEADERS)] for row in rows]
     courses = dict(Course.objects.values_list("code", "id"))
     chapters = {(c, p): i for i, c, p in Chapter.objects.values_list("id", "course_id", "position")}
-    questions, errors = parse_rows(rows[1:], courses, chapters)
+    pools = {(c, policy.question_key(stem)): pool
+             for c, stem, pool in Question.objects.values_list("course_id", "stem", "pool")}
+    questions, errors = parse_rows(rows[1:], courses, chapters, pools)
     if errors:
         report.errors = errors
         return report

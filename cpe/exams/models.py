@@ -10,16 +10,25 @@ class QuestionType(models.TextChoices):
     JUDGE = policy.JUDGE, "判断题"
 
 
+class QuestionPool(models.TextChoices):
+    PRACTICE = policy.POOL_PRACTICE, policy.POOL_LABELS[policy.POOL_PRACTICE]
+    EXAM = policy.POOL_EXAM, policy.POOL_LABELS[policy.POOL_EXAM]
+
+
 class Question(models.Model):
     """One question of a course's bank. `options` are the texts in their original order;
-    `answer` the indexes of the right ones (true/false: 0 正确, 1 错误). A chapter, when set,
-    puts the question in that chapter's exercises (章节练习) too."""
+    `answer` the indexes of the right ones (true/false: 0 正确, 1 错误). `pool` says where it is
+    used: practice (chapter exercises and mock exams, answer shown at once) or exam (papers
+    only, answer never shown); see exams.policy.paper_pool / practice_pool. A chapter, when set
+    on a practice question, puts it in that chapter's exercises (章节练习)."""
 
     course = models.ForeignKey("catalog.Course", on_delete=models.CASCADE, related_name="questions",
                                verbose_name="课程")
     chapter = models.ForeignKey("catalog.Chapter", null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="questions", verbose_name="章节")
     qtype = models.CharField("题型", max_length=8, choices=QuestionType.choices)
+    pool = models.CharField("题库", max_length=8, choices=QuestionPool.choices, default=policy.DEFAULT_POOL,
+                            help_text="练习题用于章节练习和模考题，作答后显示答案；考试题只用于正式考试，从不向学员显示答案。")
     stem = models.TextField("题干")
     options = models.JSONField("选项", default=list)
     answer = models.JSONField("答案（选项序号）", default=list)
@@ -30,7 +39,8 @@ class Question(models.Model):
     class Meta:
         ordering = ["course", "qtype", "id"]
         verbose_name = verbose_name_plural = "试题"
-        indexes = [models.Index(fields=["course", "qtype", "is_active"])]
+        indexes = [models.Index(fields=["course", "pool", "qtype", "is_active"],
+                                name="exams_q_course_pool_type")]
 
     def __str__(self):
         return f"[{self.get_qtype_display()}] {self.stem[:40]}"

@@ -24,6 +24,15 @@ MULTIPLE_PARTIAL_CREDIT = False                 # SPEC/issue: multiple choice al
 SUBMIT_GRACE = timedelta(seconds=15)            # network latency allowed after the deadline
 OPTIONS_MIN, OPTIONS_MAX = 2, 8                 # options per choice question
 
+# --- question pools ---------------------------------------------------------------------------
+# Practice shows the right answer at once (SPEC §7.5), so it must never show an exam question's:
+# each question is in one pool. Chapter exercises and mock exams draw only from the practice
+# pool, exam papers only from the exam pool (SPEC §8.2 "drawn from the course's question bank").
+POOL_PRACTICE = "practice"   # 练习题: chapter exercises and mock exams, answers shown
+POOL_EXAM = "exam"           # 考试题: exam papers only, answers never shown to a learner
+POOL_LABELS = {POOL_PRACTICE: "练习题", POOL_EXAM: "考试题"}
+DEFAULT_POOL = POOL_EXAM     # a question nobody placed is never revealed
+
 
 @dataclass(frozen=True)
 class Part:
@@ -152,6 +161,67 @@ def draw_paper(bank: dict, option_counts: dict, composition, rng: random.Random,
                 rng.shuffle(order)
             items.append(DrawnItem(qid, part.qtype, part.points, tuple(order)))
     return items
+
+
+def paper_pool() -> str:
+    """The pool an exam paper is drawn from (SPEC §8.2): the exam pool, never practice questions,
+    whose answers any learner can read in practice feedback."""
+    return POOL_EXAM
+
+
+def practice_pool() -> str:
+    """The pool chapter exercises and mock exams draw from and give feedback on (SPEC §7.5): the
+    practice pool, never exam questions (their answers would score an exam 100)."""
+    return POOL_PRACTICE
+
+
+def question_key(stem: str) -> str:
+    """What makes two questions the same question for pool_conflict: the stem, whitespace
+    removed (full-width spaces too)."""
+    return "".join(stem.split())
+
+
+def pool_conflict(pool: str, other_pool: str | None) -> bool:
+    """A question text is in one pool of its course only: the same question as a practice
+    question and an exam question would show the exam question's answer in practice (SPEC §7.5
+    feedback against §8.2-8.3 an exam is the learner's own work). `other_pool` is the pool the
+    course already holds that text in (None: nowhere)."""
+    return other_pool is not None and other_pool != pool
+
+
+PRACTICE_EXAM_OPEN_MESSAGE = "您有正在进行的考试，交卷后才能继续练习；考试期间练习不显示答案。"
+PRACTICE_NOT_ENROLLED_MESSAGE = "您尚未开通该课程或课程已不在有效期内，暂不能练习。"
+
+
+def attempt_blocks_practice(*, is_open: bool, deadline: datetime, at: datetime) -> bool:
+    """An attempt blocks practice feedback while its answers can still be saved or submitted
+    (open, before the deadline plus the grace, half-open): the window in which a revealed answer
+    could still be used (SPEC §8.2, answers_accepted)."""
+    return is_open and answers_accepted(deadline, at)
+
+
+def practice_decision(*, enrolment_state: str, exam_in_progress: bool) -> Decision:
+    """Whether the learner may practise a course now (chapter exercises, mock exams; SPEC §7.5):
+    under a valid enrolment of the course (learning.policy.enrolment_state), and never while the
+    learner has an exam in progress on any course (attempt_blocks_practice): practice shows
+    answers, an exam is the learner's own work (SPEC §8.2-8.3)."""
+    if enrolment_state != "valid":
+        return Decision(False, "not_enrolled", PRACTICE_NOT_ENROLLED_MESSAGE)
+    if exam_in_progress:
+        return Decision(False, "exam_in_progress", PRACTICE_EXAM_OPEN_MESSAGE)
+    return Decision(True)
+
+
+def practice_feedback_decision(*, question_pool: str | None, enrolment_state: str,
+                               exam_in_progress: bool) -> Decision:
+    """Whether a question's right answer, verdict and explanation may be shown (SPEC §7.5
+    immediate feedback). Only a practice-pool question ever gets feedback: an exam question and
+    an id that does not exist (question_pool=None) get the same "not_found", so the refusal
+    tells nothing about the exam pool. Then practice_decision (valid enrolment, no exam in
+    progress): a refusal reveals nothing."""
+    if question_pool != POOL_PRACTICE:
+        return Decision(False, "not_found", "题目不存在。")
+    return practice_decision(enrolment_state=enrolment_state, exam_in_progress=exam_in_progress)
 
 
 # --- grading ----------------------------------------------------------------------------------

@@ -50,8 +50,8 @@ class Gate:
 def bank_counts(course) -> dict:
     from django.db.models import Count
 
-    return dict(Question.objects.filter(course=course, is_active=True).values_list("qtype")
-                .annotate(n=Count("id")).values_list("qtype", "n"))
+    return dict(Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True)
+                .values_list("qtype").annotate(n=Count("id")).values_list("qtype", "n"))
 
 
 def exam_gate(user, course, at, *, chapters=None) -> Gate:
@@ -89,7 +89,8 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
         if not gate.decision.allowed:
             raise ExamError(gate.decision.code, gate.decision.message)
         rules = gate.rules
-        questions = list(Question.objects.filter(course=course, is_active=True).values_list("id", "qtype", "options"))
+        questions = list(Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True)
+                         .values_list("id", "qtype", "options"))
         bank, counts = {}, {}
         for qid, qtype, options in questions:
             bank.setdefault(qtype, []).append(qid)
@@ -341,11 +342,26 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
 
 
 # --- practice (SPEC §7.5): immediate feedback, unlimited, no credit -----------------------------
+def exam_in_progress(user, at) -> bool:
+    """Whether the learner has an exam attempt (on any course) whose answers can still be saved
+    or submitted (exams.policy.attempt_blocks_practice): practice shows no answer meanwhile."""
+    return any(policy.attempt_blocks_practice(is_open=True, deadline=deadline, at=at)
+               for deadline in Attempt.objects.filter(user=user, status=AttemptStatus.OPEN)
+               .values_list("deadline", flat=True))
+
+
+def practice_gate(user, course, at) -> policy.Decision:
+    """The facts the practice rule needs, gathered, and its decision (exams.policy)."""
+    _, state = learning_selectors.enrolment_for(user, course, at)
+    return policy.practice_decision(enrolment_state=state, exam_in_progress=exam_in_progress(user, at))
+
+
 def practice_questions(*, course, chapter=None, rng=None) -> list[dict]:
-    """章节练习: the chapter's questions; 模考题: a paper drawn like the exam (shorter if the bank
-    is small). Nothing is stored: practice earns nothing."""
+    """章节练习: the chapter's practice questions; 模考题: a paper drawn like the exam from the
+    practice pool (shorter if it is small). Never an exam question (policy.practice_pool).
+    Nothing is stored: practice earns nothing."""
     rng = rng or _sysrand
-    qs = Question.objects.filter(course=course, is_active=True)
+    qs = Question.objects.filter(course=course, pool=policy.practice_pool(), is_active=True)
     if chapter is not None:
         qs = qs.filter(chapter=chapter)
         questions = list(qs.order_by("id"))
@@ -370,10 +386,24 @@ def _shuffled(q, rng):
     return order
 
 
-def practice_check(*, question: Question, chosen) -> dict:
+def practice_check(*, user, question_id, chosen, at=None) -> dict:
+    """Immediate feedback on one practice question (SPEC §7.5): verdict, right answer and
+    explanation, only when policy.practice_feedback_decision allows it. Refused (ExamError,
+    nothing revealed) for an exam question exactly as for an id that does not exist, without a
+    valid enrolment of its course, and while the learner has an exam in progress."""
+    at = at or timezone.now()
+    question = Question.objects.filter(pk=question_id, is_active=True).select_related("course").first()
+    pool = question.pool if question is not None else None
+    state, in_exam = "not_enrolled", False
+    if pool == policy.practice_pool():      # the other facts only matter for a practice question
+        state = learning_selectors.enrolment_for(user, question.course, at)[1]
+        in_exam = exam_in_progress(user, at)
+    decision = policy.practice_feedback_decision(question_pool=pool, enrolment_state=state,
+                                                 exam_in_progress=in_exam)
+    if not decision.allowed:
+        raise ExamError(decision.code, decision.message)
     given = policy.normalise_answer(question.qtype, chosen, len(question.options))
     correct = policy.score_item(question.qtype, question.answer, given, 1) == 1
     return {"correct": correct, "answered": bool(given), "answer": question.answer_letters,
-            "explanation": question.explanation}
-
-
+            "answer_text": "；".join(question.options[i] for i in question.answer),
+            "explanation": question.explanation, "question": question}

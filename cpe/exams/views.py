@@ -7,12 +7,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from cpe.catalog.models import Chapter, Course
-from cpe.learning import selectors as learning_selectors
 from cpe.core.decorators import learner_required
 
 from . import policy, services
 from .errors import ExamError
-from .models import Attempt, AttemptStatus, Question
+from .models import Attempt, AttemptStatus
 
 
 @learner_required
@@ -142,16 +141,21 @@ def attempt_result(request, attempt_id):
 
 
 # --- practice ---------------------------------------------------------------------------------
-def _practice_gate(request, course):
-    enrolment, state = learning_selectors.enrolment_for(request.user, course, timezone.now())
-    return state == "valid"
+def _practice_refused(request, course, decision):
+    open_attempt = None
+    if decision.code == "exam_in_progress":
+        open_attempt = (Attempt.objects.filter(user=request.user, status=AttemptStatus.OPEN)
+                        .order_by("-started_at").first())
+    return render(request, "exams/practice.html", {"course": course, "refusal": decision.message,
+                                                   "open_attempt": open_attempt}, status=403)
 
 
 @learner_required
 def practice_chapter(request, chapter_id):
     chapter = get_object_or_404(Chapter.objects.select_related("course"), pk=chapter_id, course__is_published=True)
-    if not _practice_gate(request, chapter.course):
-        return render(request, "exams/practice.html", {"course": chapter.course, "refused": True}, status=403)
+    decision = services.practice_gate(request.user, chapter.course, timezone.now())
+    if not decision.allowed:
+        return _practice_refused(request, chapter.course, decision)
     return render(request, "exams/practice.html", {
         "course": chapter.course, "chapter": chapter, "title": f"章节练习：{chapter.title}",
         "questions": services.practice_questions(course=chapter.course, chapter=chapter)})
@@ -160,8 +164,9 @@ def practice_chapter(request, chapter_id):
 @learner_required
 def practice_mock(request, course_id):
     course = get_object_or_404(Course, pk=course_id, is_published=True)
-    if not _practice_gate(request, course):
-        return render(request, "exams/practice.html", {"course": course, "refused": True}, status=403)
+    decision = services.practice_gate(request.user, course, timezone.now())
+    if not decision.allowed:
+        return _practice_refused(request, course, decision)
     return render(request, "exams/practice.html", {
         "course": course, "title": f"模考题：{course.title}", "mock": True,
         "questions": services.practice_questions(course=course)})
@@ -170,9 +175,12 @@ def practice_mock(request, course_id):
 @learner_required
 @require_POST
 def practice_check(request, question_id):
-    q = get_object_or_404(Question.objects.select_related("course"), pk=question_id, is_active=True)
-    if not _practice_gate(request, q.course):
-        return render(request, "partials/message.html", {"level": "error", "text": "暂不能练习该课程。"}, status=403)
-    result = services.practice_check(question=q, chosen=_chosen(request, "chosen"))
-    result["answer_text"] = "；".join(q.options[i] for i in q.answer)
-    return render(request, "exams/_feedback.html", {"r": result, "q": q})
+    """Feedback on one practice question. An exam question gets exactly the answer of an id that
+    does not exist (404); while an exam is in progress nothing is revealed (403)."""
+    try:
+        result = services.practice_check(user=request.user, question_id=question_id,
+                                         chosen=_chosen(request, "chosen"))
+    except ExamError as exc:
+        return render(request, "partials/message.html", {"level": "error", "text": exc.message},
+                      status=404 if exc.code == "not_found" else 403)
+    return render(request, "exams/_feedback.html", {"r": result, "q": result["question"]})

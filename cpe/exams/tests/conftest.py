@@ -1,1 +1,1 @@
-from cpe.exams.tests.fixtures import _media_in_tmp, course, learner, paid, year  # noqa: F401
+from cpe.exams.tests.fixtures import _media_in_tmp, course, learner, paid, practice, year  # noqa: F401

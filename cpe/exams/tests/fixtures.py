@@ -15,17 +15,23 @@ def _media_in_tmp(settings, tmp_path):
     settings.SITE_URL = "https://cpe.example.cn"
 
 
-def make_bank(course, per_type=10):
+def make_bank(course, per_type=10, pool=None):
+    """per_type questions of each type in `pool` (None: the model's default, the exam pool).
+    Practice questions have their own texts ("练习单选0", ...): the pools share no question."""
     from cpe.exams.models import Question
 
+    extra = {"pool": pool} if pool else {}
+    prefix = "练习" if pool == "practice" else ""       # the value, so this also runs on code without pools
     qs = []
     for i in range(per_type):
-        qs.append(Question(course=course, qtype=policy.SINGLE, stem=f"单选{i}", options=["甲", "乙", "丙", "丁"],
-                           answer=[i % 4], explanation=f"解析单选{i}"))
-        qs.append(Question(course=course, qtype=policy.MULTIPLE, stem=f"多选{i}", options=["甲", "乙", "丙", "丁"],
-                           answer=[0, 2], explanation=f"解析多选{i}"))
-        qs.append(Question(course=course, qtype=policy.JUDGE, stem=f"判断{i}", options=list(policy.JUDGE_OPTIONS),
-                           answer=[i % 2], explanation=""))
+        qs.append(Question(course=course, qtype=policy.SINGLE, stem=f"{prefix}单选{i}",
+                           options=["甲", "乙", "丙", "丁"], answer=[i % 4], explanation=f"解析{prefix}单选{i}",
+                           **extra))
+        qs.append(Question(course=course, qtype=policy.MULTIPLE, stem=f"{prefix}多选{i}",
+                           options=["甲", "乙", "丙", "丁"], answer=[0, 2], explanation=f"解析{prefix}多选{i}",
+                           **extra))
+        qs.append(Question(course=course, qtype=policy.JUDGE, stem=f"{prefix}判断{i}",
+                           options=list(policy.JUDGE_OPTIONS), answer=[i % 2], explanation="", **extra))
     Question.objects.bulk_create(qs)
 
 
@@ -113,3 +119,17 @@ def pass_course(user, course, at=None):
     at = at or timezone.now()
     a = attempt_start(user=user, course=course, at=at)
     return attempt_submit(user=user, attempt_id=a.pk, answers=right_answers(a), at=at + timedelta(minutes=5))
+
+
+@pytest.fixture
+def practice(course):
+    """The course's practice pool (10/10/10 of their own texts), the first chapter's exercises
+    being its first three questions."""
+    from cpe.exams.models import Question
+
+    make_bank(course, pool=policy.POOL_PRACTICE)
+    first = course.chapters.get(position=1)
+    ids = list(Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).order_by("id")
+               .values_list("id", flat=True)[:3])
+    Question.objects.filter(pk__in=ids).update(chapter=first)
+    return Question.objects.filter(course=course, pool=policy.POOL_PRACTICE)

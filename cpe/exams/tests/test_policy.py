@@ -153,3 +153,63 @@ def test_time_limit_enforced_at_the_deadline_plus_grace():
 def test_attempts_left():
     assert policy.attempts_left(5, None) is None
     assert policy.attempts_left(1, 3) == 2 and policy.attempts_left(4, 3) == 0
+
+
+# --- practice and exam share no answer --------------------------------------------------------
+P, E = policy.POOL_PRACTICE, policy.POOL_EXAM
+
+
+@pytest.mark.parametrize("pool, state, in_exam, allowed, code", [
+    (None, "valid", False, False, "not_found"),          # no such question
+    (E, "valid", False, False, "not_found"),             # an exam question: the same answer as none
+    (E, "valid", True, False, "not_found"),
+    (E, "expired", False, False, "not_found"),
+    (P, "valid", False, True, ""),
+    (P, "valid", True, False, "exam_in_progress"),       # nothing revealed during an exam
+    (P, "expired", False, False, "not_enrolled"),
+    (P, "not_enrolled", True, False, "not_enrolled"),
+    (P, "closed", False, False, "not_enrolled"),
+])
+def test_practice_feedback_decision(pool, state, in_exam, allowed, code):
+    d = policy.practice_feedback_decision(question_pool=pool, enrolment_state=state, exam_in_progress=in_exam)
+    assert (d.allowed, d.code) == (allowed, code)
+    if not allowed:
+        assert d.message
+
+
+def test_the_refusals_tell_nothing_about_the_question():
+    missing = policy.practice_feedback_decision(question_pool=None, enrolment_state="valid",
+                                                exam_in_progress=False)
+    exam = policy.practice_feedback_decision(question_pool=E, enrolment_state="valid", exam_in_progress=True)
+    assert missing == exam
+    assert "交卷" in policy.practice_decision(enrolment_state="valid", exam_in_progress=True).message
+
+
+@pytest.mark.parametrize("is_open, at, blocks", [
+    (True, T0, True),
+    (True, T0 + timedelta(minutes=60) - SEC, True),
+    (True, T0 + timedelta(minutes=60) + policy.SUBMIT_GRACE - SEC, True),   # answers still accepted
+    (True, T0 + timedelta(minutes=60) + policy.SUBMIT_GRACE, False),        # half-open: over
+    (False, T0, False),                                                     # graded
+])
+def test_an_attempt_blocks_practice_while_it_takes_answers(is_open, at, blocks):
+    deadline = policy.attempt_deadline(T0)
+    assert policy.attempt_blocks_practice(is_open=is_open, deadline=deadline, at=at) is blocks
+    assert blocks == (is_open and policy.answers_accepted(deadline, at))
+
+
+def test_papers_and_practice_draw_from_different_pools():
+    assert policy.paper_pool() == E and policy.practice_pool() == P and P != E
+    assert policy.DEFAULT_POOL == E                        # a question nobody placed is never shown
+
+
+@pytest.mark.parametrize("pool, other, conflict", [
+    (P, None, False), (E, None, False), (P, P, False), (E, E, False), (P, E, True), (E, P, True),
+])
+def test_a_question_text_is_in_one_pool_of_its_course(pool, other, conflict):
+    assert policy.pool_conflict(pool, other) is conflict
+
+
+def test_question_key_ignores_whitespace():
+    assert policy.question_key(" 下列 属于\u3000会计要素的有？\n") == policy.question_key("下列属于会计要素的有？")
+    assert policy.question_key("甲") != policy.question_key("乙")

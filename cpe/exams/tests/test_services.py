@@ -185,11 +185,12 @@ def test_small_bank_refused(learner, year, paid):
     assert exc.value.code == "bank_too_small"
 
 
-def test_practice_is_unlimited_and_earns_nothing(learner, course, paid):
+def test_practice_is_unlimited_and_earns_nothing(learner, course, paid, practice):
     qs = services.practice_questions(course=course)
     assert len(qs) == 30
     q = qs[0]["question"]
-    assert services.practice_check(question=q, chosen=q.answer)["correct"]
-    r = services.practice_check(question=q, chosen=[])
+    for _ in range(3):
+        assert services.practice_check(user=learner, question_id=q.pk, chosen=q.answer)["correct"]
+    r = services.practice_check(user=learner, question_id=q.pk, chosen=[])
     assert not r["correct"] and not r["answered"]
     assert not Attempt.objects.exists() and not CreditRecord.objects.exists()

@@ -110,18 +110,6 @@ def test_submitted_form_is_the_whole_paper(client, learner, course, paid, regist
     assert attempt.items.count() == 30
 
 
-def test_practice_feedback(client, learner, course, paid):
-    _login(client, learner)
-    page = client.get(reverse("exams:practice_mock", args=[course.pk])).content.decode()
-    assert page.count("提交本题") == 30
-    q = Question.objects.filter(course=course, qtype="multiple").first()
-    fb = client.post(reverse("exams:practice_check", args=[q.pk]), {"chosen": [0]}).content.decode()
-    assert "回答错误" in fb and "甲；丙" in fb and "解析多选" in fb
-    fb = client.post(reverse("exams:practice_check", args=[q.pk]), {"chosen": [0, 2]}).content.decode()
-    assert "回答正确" in fb
-    assert not Attempt.objects.exists()
-
-
 def _xlsx(rows):
     from openpyxl import Workbook
 
@@ -150,6 +138,53 @@ def test_import_good_file(course):
     assert (single.answer, single.chapter.position, multi.answer, judge.answer, judge.options) == (
         [1], 1, [0, 2, 3], [1], ["正确", "错误"])
     assert Question.objects.count() == before + 3
+
+
+def test_import_pool_column_defaults_to_exam(course):
+    rows = [GOOD[0] + ["练习"], GOOD[1] + ["考试题"], GOOD[2] + [""],
+            ["P1", "", "单选", "题四", "甲", "乙", "", "", "", "", "A", "", "练习题"]]
+    report = importer.import_workbook(_xlsx(rows))
+    assert report.ok and report.created == 4
+    pools = list(Question.objects.order_by("-id").values_list("stem", "pool")[:4])[::-1]
+    assert pools == [("题一", "practice"), ("题二", "exam"), ("题三", "exam"), ("题四", "practice")]
+
+
+def test_import_of_a_file_made_before_the_pool_column_imports_exam_questions(course):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(importer.LEGACY_HEADERS)
+    for r in GOOD:
+        wb.active.append(r + ["练习"])          # a stray cell past the old last column is not read as a pool
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    report = importer.import_workbook(buf)
+    assert report.ok and report.created == 3
+    assert set(Question.objects.order_by("-id").values_list("pool", flat=True)[:3]) == {"exam"}
+
+
+def test_import_refuses_an_unknown_pool_and_a_question_in_both_pools(course):
+    """Practice shows its answers: the same question text as a practice and an exam question of a
+    course would show the exam question's answer. Refused against the bank and within the file;
+    nothing is imported."""
+    exam = Question.objects.filter(course=course, pool="exam").first()
+    before = Question.objects.count()
+    rows = [
+        GOOD[0] + ["练习"],                                                          # 2: fine
+        ["P1", "", "单选", exam.stem.replace("单", " 单"), "甲", "乙", "丙", "丁", "", "", "A", "", "练习"],  # 3
+        ["P1", "", "判断", "题三", "", "", "", "", "", "", "错误", "", "考试"],         # 4: fine
+        ["P1", "", "判断", "题三", "", "", "", "", "", "", "错误", "", "练习"],         # 5: row 4's text
+        ["P1", "", "判断", "题五", "", "", "", "", "", "", "错误", "", "模拟"],         # 6: no such pool
+        ["P1", "", "单选", "题一", "甲", "乙", "", "", "", "", "A", "", "练习"],        # 7: the same pool: fine
+        ["P1", "", "单选", "题一", "甲", "乙", "", "", "", "", "A", "", ""],            # 8: row 2's text, exam
+    ]
+    report = importer.import_workbook(_xlsx(rows))
+    assert [n for n, _ in report.errors] == [3, 5, 6, 8]
+    msgs = dict(report.errors)
+    assert "考试题中已有同一题干" in msgs[3] and "考试题中已有同一题干" in msgs[5] and "练习 或 考试" in msgs[6]
+    assert "练习题中已有同一题干" in msgs[8]
+    assert Question.objects.count() == before
 
 
 def test_import_reports_every_bad_row_and_imports_nothing(course):
@@ -184,9 +219,29 @@ def test_import_in_the_admin_and_template_download(client, course, django_user_m
     ws = load_workbook(io.BytesIO(tpl.content)).worksheets[0]
     assert [c.value for c in ws[1]] == importer.HEADERS
     # Its examples name a demo course that this database does not have: each row is reported.
-    assert [n for n, _ in importer.import_workbook(io.BytesIO(tpl.content)).errors] == [2, 3, 4]
+    assert [n for n, _ in importer.import_workbook(io.BytesIO(tpl.content)).errors] == [2, 3, 4, 5]
     bad = client.post(reverse("admin:exams_question_import"), {"file": _xlsx(GOOD + [["P1", "", "单选", "x", "a", "b",
                                                                                        "", "", "", "", "Z", ""]])})
     assert bad.status_code == 400 and "第 5 行" in bad.content.decode()
     ok = client.post(reverse("admin:exams_question_import"), {"file": _xlsx(GOOD)})
     assert ok.status_code == 302
+
+
+def test_admin_refuses_a_question_text_already_in_the_other_pool(client, course, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "x", name="管理员")
+    client.force_login(admin_user)
+    exam = Question.objects.filter(course=course, pool="exam", qtype="single").first()
+    before = Question.objects.count()
+    form = {"course": course.pk, "qtype": "single", "pool": "practice", "stem": f" {exam.stem} ",
+            "options": json.dumps(["甲", "乙"]), "answer": json.dumps([0]), "explanation": "",
+            "is_active": "on"}
+    resp = client.post(reverse("admin:exams_question_add"), form)
+    assert resp.status_code == 200 and "本课程考试题中已有同一题干" in resp.content.decode()
+    assert Question.objects.count() == before
+    # The exam question itself can still be edited in its own pool; a new text is fine in practice.
+    ok = client.post(reverse("admin:exams_question_add"), {**form, "stem": "新的练习题"})
+    assert ok.status_code == 302 and Question.objects.filter(stem="新的练习题", pool="practice").exists()
+    edit = client.post(reverse("admin:exams_question_change", args=[exam.pk]),
+                       {**form, "pool": "exam", "stem": exam.stem, "options": json.dumps(exam.options),
+                        "answer": json.dumps(exam.answer)})
+    assert edit.status_code == 302
