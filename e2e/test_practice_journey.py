@@ -8,7 +8,9 @@ import pytest
 from playwright.sync_api import expect
 
 PHONE = (375, 812)
-LEARNER_PASSWORD = "xuexi-2026"  # cpe.backoffice.demo.DEMO_LEARNER_PASSWORD
+from conftest import this_year
+from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
+from cpe.backoffice.demo import annual_code, course_code
 
 
 def _sign_in(page, identifier, password):
@@ -29,8 +31,8 @@ def test_practice_journey(new_page, screenshot, demo_accounts, live_server, sett
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
     learner = User.objects.get(username="demo-learner")
-    pay(learner)
-    course = Course.objects.get(code="2026-P01")
+    pay(learner, annual_code(this_year()))
+    course = Course.objects.get(code=course_code(this_year(), "P01"))
     complete_chapters(learner, course)
     assert Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).count() == 30
 
