@@ -9,6 +9,38 @@ from django.utils import timezone
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+# `make test-dates` runs the suite with the clock moved: CPE_TEST_CLOCK is an ISO 8601 instant
+# (2027-01-02T09:00:00+08:00) from which this process's clock runs on (time-machine: time.time,
+# datetime.now; monotonic clocks, sleeps and timeouts stay real). Subprocesses that read the clock
+# (the AIS simulator) are started on the same moved clock by their launcher (`moved_clock_argv`).
+# PostgreSQL keeps its own clock: the platform never reads it (times come from the application).
+_CLOCK = os.environ.get("CPE_TEST_CLOCK", "")
+
+
+def pytest_configure(config):
+    if _CLOCK:
+        import time_machine
+
+        time_machine.travel(datetime.fromisoformat(_CLOCK), tick=True).start()
+
+
+def pytest_report_header(config):
+    return f"clock moved to {_CLOCK} (CPE_TEST_CLOCK)" if _CLOCK else None
+
+
+def moved_clock_argv(module: str) -> list[str]:
+    """The argv that runs `python -m module` on this process's clock: the real command when the
+    clock is real, else one that first moves the child's clock to this process's now."""
+    import sys
+    import time
+
+    if not _CLOCK:
+        return [sys.executable, "-m", module]
+    boot = ("import runpy, sys, time_machine; time_machine.travel(float(sys.argv.pop(1)), tick=True).start(); "
+            f"sys.argv[0] = {module!r}; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", boot, repr(time.time())]
+
+
 # An instant before anything a test can fix: the test agreement is in force from here on.
 LONG_AGO = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 

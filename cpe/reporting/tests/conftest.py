@@ -72,7 +72,9 @@ def start_simulator(tmp_dir: Path, *extra: str, env_extra: dict | None = None, p
     env.update({"AIS_PROVIDER_CODE": TEST_PROVIDER, "AIS_SECRET": TEST_SECRET, "PYTHONUNBUFFERED": "1"})
     env.update(env_extra or {})
     db = tmp_dir / "ais_sim.sqlite3"
-    proc = subprocess.Popen([sys.executable, "-m", "ais_sim", "--host", "127.0.0.1", *port_args, "--db", str(db),
+    from conftest import moved_clock_argv
+
+    proc = subprocess.Popen([*moved_clock_argv("ais_sim"), "--host", "127.0.0.1", *port_args, "--db", str(db),
                              *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
