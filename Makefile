@@ -12,6 +12,11 @@ AIS_SIM_DB ?= var/ais_sim.sqlite3
 # builds the same public URLs.
 export AIS_BASE_URL ?= http://127.0.0.1:$(AIS_PORT)
 export SITE_URL ?= http://127.0.0.1:$(PORT)
+# `make run CLOCK=2027-01-02T09:00:00+08:00`: the platform on another date (every process's wall
+# clock moved by the same offset; local settings only).
+ifdef CLOCK
+export CPE_DEV_CLOCK_OFFSET := $(shell $(PY) -c "import datetime, time; print(datetime.datetime.fromisoformat('$(CLOCK)').timestamp() - time.time())")
+endif
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
 .PHONY: run test test-dates venv vendor sysdeps sysdeps-run migrate demo clean ais-sim

@@ -29,7 +29,20 @@ def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
+def _dev_clock() -> None:
+    """`make run CLOCK=…` moves every process's wall clock by one offset (CPE_DEV_CLOCK_OFFSET,
+    seconds): the simulator's too, or the platform's signed timestamps would look stale."""
+    offset = os.environ.get("CPE_DEV_CLOCK_OFFSET")
+    if offset:
+        import time
+
+        import time_machine
+
+        time_machine.travel(time.time() + float(offset), tick=True).start()
+
+
 def main(argv=None) -> int:
+    _dev_clock()
     parser = argparse.ArgumentParser(prog="python -m ais_sim", description="AIS simulator (AIS_INTERFACE.md)")
     parser.add_argument("--host", default=os.environ.get("AIS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=None, help="default: $AIS_PORT or 8900; 0 = a free port")

@@ -1,10 +1,21 @@
 """The embedded default: one person trying the platform on one machine."""
+import os as _os
 import secrets
 
 from .base import *  # noqa: F401,F403
 from .base import REDIS_URL, VAR_DIR
 
 DEBUG = True
+
+# `make run CLOCK=2027-01-02T09:00:00+08:00` tries the platform on another date: every process it
+# starts moves its wall clock by the same offset (time-machine, a development package; monotonic
+# clocks and sleeps stay real). Only in this embedded default, never in production settings.
+if _os.environ.get("CPE_DEV_CLOCK_OFFSET"):
+    import time as _time
+
+    import time_machine as _time_machine
+
+    _time_machine.travel(_time.time() + float(_os.environ["CPE_DEV_CLOCK_OFFSET"]), tick=True).start()
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 _secret_file = VAR_DIR / "secret_key"
@@ -17,7 +28,6 @@ if not SECRET_KEY:  # noqa: F405
 FIELD_KEYS_FILE = VAR_DIR / "keys" / "field-keys.json"
 
 PAYMENT_SANDBOX = True
-import os as _os
 SITE_URL = _os.environ.get("SITE_URL", f"http://127.0.0.1:{_os.environ.get('PORT', '8000')}")
 
 # Segments served by Django only here (one person trying it); nginx in production.
