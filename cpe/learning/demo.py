@@ -5,6 +5,9 @@ import tempfile
 from pathlib import Path
 
 from django.core.files import File
+from django.utils import timezone
+
+from cpe.core.timewin import local_date
 
 from . import courseware
 from .models import ChapterVideo, VideoStatus
@@ -36,6 +39,8 @@ def make_demo_videos(*, seconds: int = 30, course_codes=None, only_missing: bool
     chapters = Chapter.objects.select_related("course").order_by("course__position", "position")
     if course_codes:
         chapters = chapters.filter(course__code__in=course_codes)
+    else:   # this year's courses: last year's demo record is never played again
+        chapters = chapters.filter(course__year__year=local_date(timezone.now()).year)
     made = []
     for ch in chapters:
         existing = ChapterVideo.objects.filter(chapter=ch, status=VideoStatus.READY).first()
