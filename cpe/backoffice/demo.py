@@ -18,6 +18,7 @@ from cpe.accounts.policy import id_check_char
 from cpe.accounts.states import Region
 from cpe.agreements.models import AgreementVersion
 from cpe.agreements.services import agreement_accept, agreement_publish
+from cpe.catalog.models import TrainingYear
 from cpe.core.timewin import LOCAL_TZ, local_date, local_midnight
 
 from .roles import ROLES
@@ -61,8 +62,9 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
         v1 = agreement_publish(version="1.0", title="用户服务协议与隐私政策",
                                body=AGREEMENT_V1.read_text(), is_minor=False,
                                effective_at=_agreement_since(now), at=_agreement_since(now))
-    for year in demo_years(now):
-        _demo_catalog(year)
+    last, this = demo_years(now)
+    _demo_catalog(last)
+    _demo_catalog(this)
     from cpe.exams.demo import seed_question_banks
 
     seed_question_banks()
@@ -80,7 +82,9 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
         learner.save()
         agreement_accept(user=learner, version=v1, ip="127.0.0.1", user_agent="demo seed", at=joined)
     if history:
-        _demo_last_year(learner, demo_years(now)[0], now)
+        _demo_last_year(learner, last, now)
+    # Last year is over: its record is shown, its course no longer sold.
+    TrainingYear.objects.filter(year=last, is_open=True).update(is_open=False)
     accounts.append(("学员", f"{DEMO_LEARNER['id_number']} 或 {DEMO_LEARNER['mobile']}", DEMO_LEARNER_PASSWORD))
     for key, (group_name, _perms) in ROLES.items():
         user = User.objects.filter(username=key).first()
@@ -114,7 +118,7 @@ DEMO_COURSES = [
 
 
 def _demo_catalog(year_number: int):
-    from cpe.catalog.models import Chapter, Course, Product, ProductKind, TrainingYear
+    from cpe.catalog.models import Chapter, Course, Product, ProductKind
 
     year, _ = TrainingYear.objects.get_or_create(year=year_number, defaults={
         "required_hours": 90, "credits_per_hour": 1, "professional_min_hours": 60})

@@ -40,6 +40,9 @@ def test_demo_offers_this_year_and_shows_last_years_record():
     codes = set(Product.objects.values_list("code", flat=True))
     assert {annual_code(2027), single_code(2027), annual_code(2026), single_code(2026)} <= codes
     assert not any(c.startswith("2025") for c in codes)
+    from cpe.catalog.models import TrainingYear
+
+    assert TrainingYear.objects.get(year=2027).is_open and not TrainingYear.objects.get(year=2026).is_open
 
     learner = User.objects.get(username="demo-learner")
     order = Order.objects.get(user=learner)
