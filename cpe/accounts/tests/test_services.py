@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from conftest import last_code, make_id_number
+from conftest import last_code, make_id_number, this_year
 from cpe.accounts import services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.models import IdentityChangeRequest, LoginRecord, User, VerificationCode
@@ -85,8 +85,9 @@ def test_database_enforces_one_account_per_id_number(register_learner):
 
 @pytest.mark.parametrize("overrides,code,field", [
     ({"id_number": "110105194912310021"}, "id_checksum", "id_number"),
-    ({"id_number": make_id_number(birth="20120101")}, "under_16", "id_number"),
-    ({"id_number": make_id_number(birth="20090101")}, "minor_needs_declaration", "self_supporting"),
+    # Ages counted from today (a fixed birth year turns a 17-year-old into an adult next year).
+    ({"id_number": make_id_number(birth=f"{this_year() - 14}0101")}, "under_16", "id_number"),
+    ({"id_number": make_id_number(birth=f"{this_year() - 17}0101")}, "minor_needs_declaration", "self_supporting"),
     ({"name": "张3"}, "bad_name", "name"),
     ({"region": "999999"}, "bad_region", "region"),
 ])
@@ -125,12 +126,12 @@ def test_sms_resend_throttled(agreement_v1):
 
 
 def test_minor_with_declaration_flagged_for_review(register_learner):
-    user = register_learner(id_number=make_id_number(birth="20090601"), self_supporting=True)
+    user = register_learner(id_number=make_id_number(birth=f"{this_year() - 17}0101"), self_supporting=True)
     assert user.self_supporting and user.minor_review == MinorReview.PENDING
 
 
 def test_minor_review_reject_terminates(register_learner, django_user_model):
-    user = register_learner(id_number=make_id_number(birth="20090601"), self_supporting=True)
+    user = register_learner(id_number=make_id_number(birth=f"{this_year() - 17}0101"), self_supporting=True)
     reviewer = django_user_model.objects.create_user("rev", "x", is_staff=True, name="审核")
     with pytest.raises(AccountError):
         services.minor_review_decide(user_id=user.pk, approve=False, reviewer=reviewer, note="")
