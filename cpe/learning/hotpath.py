@@ -512,6 +512,8 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
             raise _refuse("no_session")
         if d["end"] is not None:
             raise _refuse("ended")
+        if "ws" not in d:
+            d = _legacy_binding(key, d)
         gate, kind = _gate(d, web_session, at)
         if gate:  # nothing is judged or credited; only the pattern is recorded, once
             if not kind or kind in d["fl"]:
@@ -565,6 +567,16 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
         watched_share=policy.share_of(out.covered, duration), frontier=policy.frontier_of(iv), duration=duration,
         completed=nd["done"], completed_now=out.completed_now, attention_token=nd["ct"] if pending else "",
         attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at.timestamp() - nd["ci"]) if pending else 0.0))
+
+
+def _legacy_binding(key, d) -> dict:
+    """A state Redis held from before play sessions were bound to their web session (deploy):
+    its digest and revocation from the row, kept in the state by the next commit."""
+    from .models import PlaySession
+
+    row = PlaySession.objects.filter(key=key).values("web_session", "revoked_at", "revoked_reason").first() or {}
+    return {**d, "ws": row.get("web_session") or "", "rv": row.get("revoked_reason") if row.get("revoked_at") else "",
+            "rva": _ts(row.get("revoked_at"))}
 
 
 def _gate(d, web_session, at) -> tuple[str, str]:

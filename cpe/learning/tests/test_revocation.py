@@ -288,3 +288,23 @@ def test_the_migration_replaces_raw_keys_by_their_hash(learner, chapter, enrolme
     mig.hash_web_sessions(apps, None)  # twice: a digest is left alone
     assert PlaySession.objects.get(pk=a.pk).web_session == blind_index("session_key", raw)
     assert PlaySession.objects.get(pk=b.pk).web_session == ""
+
+
+@needs_redis
+def test_hot_path_a_state_from_before_the_binding_takes_it_from_the_row(hot, learner, chapter, enrolment, now):
+    """States Redis held at deploy carry no digest: the row's is used (players keep playing),
+    and still only with their own web session."""
+    s = services.play_start(user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5)
+    r, key = hotpath.client(), f"{hotpath.prefix()}s:{s.key}"
+    d = json.loads(r.hget(key, "j"))
+    for name in ("ws", "rv", "rva"):
+        d.pop(name)
+    r.hset(key, "j", json.dumps(d))
+    hotpath._hints.clear()
+    with pytest.raises(LearningError) as exc:
+        hotpath.beat(key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30), web_session="")
+    assert exc.value.code == "unbound"
+    ws = services.web_session_hash("k" * 32)
+    assert hotpath.beat(key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30),
+                        web_session=ws).credited == 30
+    assert json.loads(r.hget(key, "j"))["ws"] == ws
