@@ -308,3 +308,20 @@ def test_hot_path_a_state_from_before_the_binding_takes_it_from_the_row(hot, lea
     assert hotpath.beat(key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30),
                         web_session=ws).credited == 30
     assert json.loads(r.hget(key, "j"))["ws"] == ws
+
+
+@needs_redis
+def test_hot_path_closing_the_account_stops_its_player_at_once(hot, door, learner, chapter, enrolment, signed_in,
+                                                              django_capture_on_commit_callbacks):
+    """Closing is allowed once the enrolment has ended; a player left open in another tab, or
+    its token replayed, is refused as closed (not as merely expired), and earns nothing."""
+    from cpe.accounts.closing import account_close
+
+    s, token, raw = _start_in(signed_in, learner, chapter)
+    assert _wsgi(door, s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=raw)[0] == 200
+    type(enrolment).objects.filter(pk=enrolment.pk).update(valid_until=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        account_close(user=learner, password="Zhang-san-2026", confirmed=True)
+    got = _wsgi(door, s.key, {"seq": 2, "start": 30, "position": 60}, token=token, cookie=raw)
+    assert got[0] == 403 and got[1]["code"] == "account_closed", got
+    assert PlaySession.objects.get(pk=s.pk).revoked_reason == "account_closed"
