@@ -65,7 +65,7 @@ RATE = "rate"                          # more position than wall time (faster th
 CAPPED = "capped"                      # within jitter, but over the session's wall-time budget
 ENDED = "ended"                        # the play session was ended
 
-SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY)
+SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY, "revoked", "unbound")
 
 
 # --- intervals --------------------------------------------------------------------------------
