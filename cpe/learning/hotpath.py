@@ -659,8 +659,6 @@ def end(*, key: str, user_id=None, at=None):
     flush_keys([key])
 
 
-
-
 # --- write-behind to PostgreSQL -----------------------------------------------------------------------
 SESSION_FIELDS = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
                   "check_issued_at", "check_token", "heartbeats", "flags"]
