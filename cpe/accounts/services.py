@@ -352,10 +352,10 @@ def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
         user = User.objects.select_for_update().get(pk=user_id)
         user.correction_reason, user.correction_set_at = reason.strip(), at
         user.save(update_fields=["correction_reason", "correction_set_at"])
-        audit_record("account.correction_hold_set", actor=actor, subject=user, at=at,
-                     data={"reason": user.correction_reason})
         from cpe.learning.services import play_sessions_revoke
         play_sessions_revoke(user_id=user.pk, reason="on_hold", at=at, actor=actor)  # studying stops now
+        audit_record("account.correction_hold_set", actor=actor, subject=user, at=at,
+                     data={"reason": user.correction_reason})
         if user.mobile:
             message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event="account.hold",
                           body="【内蒙古会计继续教育】您的注册资料需要更正，请登录平台查看原因并修改。")
@@ -407,10 +407,10 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
         locked.status_changed_at, locked.is_active, locked.session_key = at, False, ""
         locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
                                    "is_active", "session_key"])
-        audit_record("account.terminated", actor=actor, subject=locked, at=at,
-                     data={"reason": reason, "note": note})
         from cpe.learning.services import play_sessions_revoke
         play_sessions_revoke(user_id=locked.pk, reason="terminated", at=at, actor=actor)  # its players stop now
+        audit_record("account.terminated", actor=actor, subject=locked, at=at,
+                     data={"reason": reason, "note": note})
         if locked.mobile:
             message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
                           event="account.terminated",

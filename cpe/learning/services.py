@@ -198,7 +198,9 @@ def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> i
     termination, closing, a correction hold): each open play session of it is marked revoked
     now, so its next report is refused and credits nothing, on the plain path (the row) and on
     the hot path (its Redis state, marked once this commits). Joins the caller's transaction,
-    so the revocation stands or falls with the sanction. Returns how many were revoked."""
+    so the revocation stands or falls with the sanction. Call it before the sanction's own audit
+    event: it locks the user row, then the play sessions, then the audit head, the order
+    play_start and the hot path's flush take them in. Returns how many were revoked."""
     from cpe.accounts.models import User
 
     assert reason in REVOKE_REASONS, reason

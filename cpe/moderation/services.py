@@ -55,9 +55,8 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
     from cpe.learning.services import play_sessions_revoke
 
     with transaction.atomic():  # the ban revokes the account's play tokens at once (a replay earns nothing)
-        ban = _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
-        play_sessions_revoke(user_id=user.pk, reason="banned", at=at, actor=actor)
-    return ban
+        play_sessions_revoke(user_id=user.pk, reason="banned", at=at, actor=actor)  # first: locks as play_start
+        return _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
 
 
 def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
