@@ -203,7 +203,8 @@ def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> i
     play_start and the hot path's flush take them in. Returns how many were revoked."""
     from cpe.accounts.models import User
 
-    assert reason in REVOKE_REASONS, reason
+    if reason not in REVOKE_REASONS:
+        raise ValueError(f"unknown revocation reason {reason!r}")
     at = at or timezone.now()
     with transaction.atomic():
         # The lock play_start takes: a start racing this one either commits first (and its
