@@ -8,7 +8,10 @@ of session, authentication, CSRF, messages, locale, htmx, single-session, agreem
 or ratelimit has anything to do, yet on every request several of them would load the session
 and the user. What this door keeps of them: host validation (ALLOWED_HOSTS), the security
 headers SecurityMiddleware/XFrameOptionsMiddleware would add, `Cache-Control: no-store`, a
-body size limit, the IP ban (BanMiddleware) and the maintenance 503 (MaintenanceMiddleware), and
+body size limit, the IP ban (BanMiddleware) and the maintenance 503 (MaintenanceMiddleware), the
+session cookie (only its keyed hash, compared with the one the play session was started in:
+the token alone earns nothing; the account's sign-out, ban, termination, closing and hold revoke
+the play session itself, so neither the session store nor the user row is read here), and
 the same validation (422) and answers as the documented ninja route (cpe/learning/api.py), whose
 `beat_body` it reuses. The judgement is `hotpath.beat`, the same function the ninja route calls,
 which applies `policy.heartbeat`.
@@ -30,6 +33,7 @@ def wrap(django_app):
     from django.db import connections
     from django.dispatch import receiver
     from django.test.signals import setting_changed
+    from django.http import parse_cookie
     from django.http.request import split_domain_port, validate_host
 
     from django.utils import timezone
@@ -37,6 +41,7 @@ def wrap(django_app):
     from cpe.core.net import client_ip
     from cpe.learning import hotpath
     from cpe.learning.api import beat_body
+    from cpe.learning.services import web_session_hash
     from cpe.learning.errors import LearningError
     from cpe.notices.middleware import MAINTENANCE_MESSAGE
     from cpe.notices.selectors import maintenance_now
@@ -83,6 +88,12 @@ def wrap(django_app):
             h.append(("Strict-Transport-Security", c["hsts"]))
         return h
 
+    def web_session(environ) -> str:
+        """The keyed hash of the request's session cookie ("" without one): the play token alone
+        earns nothing, the report must come from the web session the player was started in."""
+        raw = environ.get("HTTP_COOKIE")
+        return web_session_hash(parse_cookie(raw).get(settings.SESSION_COOKIE_NAME) if raw else None)
+
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per answer
 
     def answer(environ, start_response, status: str, data):
@@ -117,7 +128,7 @@ def wrap(django_app):
                 return answer(environ, start_response, "503 Service Unavailable",
                               {"code": "maintenance", "message": MAINTENANCE_MESSAGE})
             r = hotpath.beat(key=key, seq=data["seq"], start=float(data["start"]), position=float(data["position"]),
-                             ip=client_ip(environ))
+                             ip=client_ip(environ), web_session=web_session(environ))
         except LearningError as exc:
             return answer(environ, start_response, f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
                           {"code": exc.code, "message": exc.message})

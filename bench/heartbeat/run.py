@@ -185,9 +185,10 @@ def seed(n):
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.services import agreement_publish
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear
+    from cpe.core.timewin import local_date
     from cpe.learning import hotpath
     from cpe.learning.models import ChapterProgress, Enrolment, PlaySession
-    from cpe.core.timewin import local_date
+    from cpe.learning.services import web_session_hash
     from cpe.orders.models import Order
 
     t = time.time()
@@ -227,8 +228,10 @@ def seed(n):
         store["agreement_ok"] = required
         store.create()
         u.session_key = store.session_key
+        s.web_session = web_session_hash(store.session_key)  # as play_start binds it: the cookie must match
         out.append({"key": s.key, "sid": store.session_key, "csrf": secrets.token_hex(16)})
     User.objects.bulk_update(users, ["session_key"], batch_size=2000)
+    PlaySession.objects.bulk_update(sessions, ["web_session"], batch_size=2000)
     prime(sessions, {p.user_id: p for p in ChapterProgress.objects.filter(chapter=chapter)}, 36000.0)
     for o, s in zip(out, sessions):
         o["token"] = hotpath.play_token(s.key)

@@ -127,6 +127,8 @@ def account_close(*, user, password: str, confirmed: bool, ip=None, at=None) -> 
             raise AccountError(refusal.code, refusal.message)
         last = last_transaction_at(locked)
         outcome = policy.closing_outcome(last_transaction_at=last, at=at)
+        from cpe.learning.services import play_sessions_revoke
+        play_sessions_revoke(user_id=locked.pk, reason="account_closed", at=at)  # before rows go: players stop
         _confirmation_queue(locked, outcome, at)
         if outcome == policy.ClosingOutcome.DELETE:
             counts = _delete_everything(locked)

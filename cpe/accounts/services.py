@@ -352,6 +352,8 @@ def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
         user = User.objects.select_for_update().get(pk=user_id)
         user.correction_reason, user.correction_set_at = reason.strip(), at
         user.save(update_fields=["correction_reason", "correction_set_at"])
+        from cpe.learning.services import play_sessions_revoke
+        play_sessions_revoke(user_id=user.pk, reason="on_hold", at=at, actor=actor)  # studying stops now
         audit_record("account.correction_hold_set", actor=actor, subject=user, at=at,
                      data={"reason": user.correction_reason})
         if user.mobile:
@@ -405,6 +407,8 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
         locked.status_changed_at, locked.is_active, locked.session_key = at, False, ""
         locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
                                    "is_active", "session_key"])
+        from cpe.learning.services import play_sessions_revoke
+        play_sessions_revoke(user_id=locked.pk, reason="terminated", at=at, actor=actor)  # its players stop now
         audit_record("account.terminated", actor=actor, subject=locked, at=at,
                      data={"reason": reason, "note": note})
         if locked.mobile:

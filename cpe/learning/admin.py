@@ -66,8 +66,8 @@ class SuspiciousEventAdmin(_ReadOnly):
 @admin.register(PlaySession)
 class PlaySessionAdmin(_ReadOnly):
     list_display = ["started_at", "user", "chapter", "credited_seconds", "heartbeats", "superseded_at", "ended_at",
-                    "flags", "ip"]
-    list_filter = ["started_at"]
+                    "revoked_at", "revoked_reason", "flags", "ip"]
+    list_filter = ["started_at", "revoked_reason"]
     search_fields = ["user__name", "user__username"]
     list_select_related = ["user", "chapter"]
     exclude = ["key", "web_session", "check_token"]

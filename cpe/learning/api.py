@@ -2,7 +2,10 @@
 check, end. Starting needs the signed-in learner (session cookie + CSRF header); it returns a
 play token, and the session's other calls are authorised by that token in the X-Play-Token
 header (bound to the play session by an HMAC; a cross-site page can neither read nor send it,
-so no CSRF token is needed) or, as before, by the session cookie + CSRF header. Every refusal
+so no CSRF token is needed) or, as before, by the session cookie + CSRF header. The token alone
+earns nothing: every heartbeat must also carry the session cookie of the web session the play
+session was started in, and a sign-out, sign-in elsewhere, ban, termination, closing or hold
+revokes the account's play sessions (services.play_sessions_revoke). Every refusal
 carries a stable code and a Chinese message, and every status is declared in the OpenAPI schema.
 
 This router is the documented contract. With the Redis hot path on (hotpath.enabled()), the
@@ -51,7 +54,9 @@ class Error(Schema):
 
 class Unauthorized(Schema):
     detail: str | None = None
-    code: str | None = Field(None, description="session_elsewhere：账号已在其他地方登录")
+    code: str | None = Field(None, description="session_elsewhere：账号已在其他地方登录或已退出；"
+                                               "unbound：播放凭证未随其登录会话使用（须带开始播放时的登录 Cookie）")
+    message: str | None = Field(None, description="给学员看的中文说明")
 
 
 class StartIn(Schema):
@@ -149,15 +154,23 @@ def heartbeat(request, key: str, payload: BeatIn):
     return Status(200, beat_body(r))
 
 
+def _web_session(request) -> str:
+    """The keyed hash of the request's session cookie ("" without one): a report counts only
+    from the web session its play session was started in (policy.session_bound)."""
+    return services.web_session_hash(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+
+
 def beat(request, key, seq, start, position, ip=None):
     user_id, user = _who(request, key)
     ip = ip or _client_ip(request)
+    web_session = _web_session(request)
     if hotpath.enabled():
         if user is not None:
             services._check_learner(user)
-        return hotpath.beat(key=key, seq=seq, start=start, position=position, ip=ip, user_id=user_id)
+        return hotpath.beat(key=key, seq=seq, start=start, position=position, ip=ip, user_id=user_id,
+                            web_session=web_session)
     return services.play_heartbeat(user=user or services.play_session_owner(key), key=key, seq=seq, start=start,
-                                   position=position, ip=ip)
+                                   position=position, ip=ip, web_session=web_session)
 
 
 def beat_body(r) -> dict:

@@ -7,4 +7,4 @@ class LearningConfig(AppConfig):
     verbose_name = "学习"
 
     def ready(self):
-        from . import hotpath  # noqa: F401  (registers the sign-in/sign-out hooks that stop players)
+        from . import hotpath, signals  # noqa: F401  (settings hook; the sign-in/sign-out hooks that revoke play tokens)

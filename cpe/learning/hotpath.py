@@ -28,7 +28,6 @@ from collections import OrderedDict
 from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import receiver
@@ -301,16 +300,14 @@ def _dt(x):
 
 
 # --- state <-> rows ------------------------------------------------------------------------------
-def _blocked(user, enrolment) -> str:
-    """Why a play session may no longer earn, from the rows: "" when it may."""
-    from cpe.accounts.policy import hold_allows
+def _blocked(user, enrolment, *, banned: bool | None = None, at=None) -> str:
+    """Why a play session may no longer earn, from the rows: "" when it may (the account's
+    standing, policy.account_standing, then a refund closing the enrolment)."""
+    from . import selectors
 
-    if user.is_staff:
-        return "not_learner"
-    if not user.is_active:
-        return "closed"
-    if not hold_allows("study", on_hold=user.on_hold):
-        return "on_hold"
+    standing = selectors.account_standing(user, at or timezone.now(), banned=banned)
+    if standing:
+        return standing
     if enrolment.status == "closed":
         return "closed"
     return ""
@@ -326,6 +323,8 @@ def state_from_rows(s, progress, duration: float, blk: str = "") -> dict:
         "ci": _ts(s.check_issued_at), "ct": s.check_token or "", "hb": s.heartbeats, "fl": list(s.flags or []),
         "end": _ts(s.ended_at), "iv": policy.merge_intervals(progress.intervals or []),
         "done": progress.completed_at is not None, "cat": None,
+        # the web session it is bound to (keyed hash), and its revocation (reason, time)
+        "ws": s.web_session or "", "rv": s.revoked_reason if s.revoked_at else "", "rva": _ts(s.revoked_at),
     }
 
 
@@ -364,6 +363,23 @@ def account_signed_out(user_id: int):
     client().set(f"{prefix()}c:{user_id}", ELSEWHERE, px=STATE_TTL_MS)
 
 
+def revoke(keys, reason: str, at) -> None:
+    """services.play_sessions_revoke committed: mark each play session's state revoked, so its
+    next report is refused wherever it arrives (a compare-and-set: a report being judged on
+    the old state is judged again). A state Redis does not hold is left alone: when it is
+    rebuilt, it is rebuilt from the row, which is revoked."""
+    def mark(d, cur):
+        return None if d.get("rv") else {**d, "rv": reason, "rva": _ts(at)}
+
+    for key in keys:
+        try:
+            _update(key, mark, hydrate=False)
+        except LearningError:  # no state for it here
+            pass
+        except Exception:  # Redis down: the flush marks it from the row (flush_keys), the rows refuse
+            log.exception("could not revoke play session %s in redis", key)
+
+
 def _hydrate(r, p, key):
     """The state from PostgreSQL when Redis has none (expired, lost, or started without the
     hot path). Returns False if there is no such play session."""
@@ -388,8 +404,9 @@ def _hydrate_current(r, p, user_id):
     r.set(f"{p}c:{user_id}", cur or NO_STREAM, nx=True, px=STATE_TTL_MS)
 
 
-def _load(r, p, key):
-    """(version, state, current marker) or None when there is no such play session."""
+def _load(r, p, key, *, hydrate=True):
+    """(version, state, current marker) or None when there is no such play session (or, with
+    hydrate=False, when Redis holds no state for it)."""
     fast = _resp()
     for _ in range(3):
         if fast is not None:
@@ -397,7 +414,7 @@ def _load(r, p, key):
         else:
             got = r._cpe_load(keys=[_k_state(p, key)], args=[p])
         if got is None:
-            if not _hydrate(r, p, key):
+            if not hydrate or not _hydrate(r, p, key):
                 return None
             continue
         v, j, cur = got
@@ -471,11 +488,16 @@ def _refuse(code):
 
 
 # --- the hot operations ------------------------------------------------------------------------------
-def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None, user_id=None):
+def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None, user_id=None,
+         web_session: str | None = None):
     """Judge one heartbeat against the Redis state (policy.heartbeat, as the ORM path does) and
     commit it atomically. `user_id`: the signed-in user when authenticated by the session cookie
-    (None when by the play token, which is bound to the key). Returns services.HeartbeatResult;
-    raises LearningError as services.play_heartbeat does."""
+    (None when by the play token, which is bound to the key). `web_session`: the keyed hash of
+    the request's session cookie ("" without one), which must be the one the play session was
+    started in (every request door passes it; None only for callers without a request). A
+    revoked play session (sign-out, ban, termination, closing, hold: services.play_sessions_revoke)
+    is refused first. Returns services.HeartbeatResult; raises LearningError as
+    services.play_heartbeat does."""
     from .services import HeartbeatResult
 
     at = at or timezone.now()
@@ -490,6 +512,17 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
             raise _refuse("no_session")
         if d["end"] is not None:
             raise _refuse("ended")
+        if "ws" not in d:
+            d = _legacy_binding(key, d)
+        gate, kind = _gate(d, web_session, at)
+        if gate:  # nothing is judged or credited; only the pattern is recorded, once
+            if not kind or kind in d["fl"]:
+                raise _refuse(gate)
+            loaded = _commit(r, p, key, v, {**d, "fl": d["fl"] + [kind]}, cur)
+            if loaded is True:
+                _record_flags(d, [kind], at=at, ip=ip, cur=cur, detail={"seq": seq, "reason": gate})
+                raise _refuse(gate)
+            continue
         enrol_state = policy.enrolment_state(closed=d["blk"] == "closed",
                                              window=policy.Window(_dt(d["vf"]), _dt(d["vu"])), at=at)
         usable = enrol_state == "valid" and not d["blk"]
@@ -536,6 +569,26 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
         attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at.timestamp() - nd["ci"]) if pending else 0.0))
 
 
+def _legacy_binding(key, d) -> dict:
+    """A state Redis held from before play sessions were bound to their web session (deploy):
+    its digest and revocation from the row, kept in the state by the next commit."""
+    from .models import PlaySession
+
+    row = PlaySession.objects.filter(key=key).values("web_session", "revoked_at", "revoked_reason").first() or {}
+    return {**d, "ws": row.get("web_session") or "", "rv": row.get("revoked_reason") if row.get("revoked_at") else "",
+            "rva": _ts(row.get("revoked_at"))}
+
+
+def _gate(d, web_session, at) -> tuple[str, str]:
+    """services._gate on the Redis state: (refusal code, suspicious kind to record) for a
+    revoked play session or one reported without the web session it was started in."""
+    if d.get("rv"):
+        return d["rv"], ("revoked" if policy.revoked_replay(_dt(d.get("rva")), at) else "")
+    if web_session is not None and not policy.session_bound(d.get("ws", ""), web_session):
+        return "unbound", "unbound"
+    return "", ""
+
+
 def _record_flags(d, kinds, *, at, ip, cur, detail):
     """A suspicious pattern, once per play session and kind (the state remembers which were
     recorded, the unique constraint makes it once under races): rare, so written now."""
@@ -552,10 +605,10 @@ def _record_flags(d, kinds, *, at, ip, cur, detail):
             pass
 
 
-def _update(key, fn, *, user_id=None):
+def _update(key, fn, *, user_id=None, hydrate=True):
     """Read-judge-commit of a non-heartbeat change (fn returns the new state or raises)."""
     r, p = client(), prefix()
-    loaded = _load(r, p, key)  # fresh: these are rare and may answer without a commit
+    loaded = _load(r, p, key, hydrate=hydrate)  # fresh: these are rare and may answer without a commit
     for _ in range(MAX_TRIES):
         if loaded is None:
             raise _refuse("no_session")
@@ -606,24 +659,12 @@ def end(*, key: str, user_id=None, at=None):
     flush_keys([key])
 
 
-@receiver(user_logged_in)
-@receiver(user_logged_out)
-def _signed_in_or_out(sender, request=None, user=None, **kwargs):
-    """A new sign-in ends the account's other sessions (SPEC §1.7) and signing out ends this one:
-    the players stop, as the ORM path's SingleSessionMiddleware stops them (401)."""
-    if user is None or not enabled():
-        return
-    try:
-        account_signed_out(user.pk)
-    except Exception:  # Redis down must not block signing in; the player's next start resets it
-        log.exception("could not stop the players of user %s", user.pk)
-
-
 # --- write-behind to PostgreSQL -----------------------------------------------------------------------
 SESSION_FIELDS = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
                   "check_issued_at", "check_token", "heartbeats", "flags"]
-_SESSION_LOAD = ["key", "user_id", "chapter_id", "enrolment_id", "ended_at", *SESSION_FIELDS, "enrolment__status",
-                 "user__is_staff", "user__is_active", "user__correction_reason", "user__username"]
+_SESSION_LOAD = ["key", "user_id", "chapter_id", "enrolment_id", "ended_at", "revoked_at", "revoked_reason",
+                 *SESSION_FIELDS, "enrolment__status", "user__is_staff", "user__is_active", "user__status",
+                 "user__correction_reason", "user__username"]
 PROGRESS_FIELDS = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
 
 
@@ -634,6 +675,7 @@ def flush_keys(keys) -> int:
     marked clean only if no report was committed after the snapshot written."""
     from cpe.core.audit import audit_record
 
+    from . import selectors
     from .models import ChapterProgress, PlaySession
 
     keys = list(dict.fromkeys(keys))
@@ -646,10 +688,12 @@ def flush_keys(keys) -> int:
         v, j = got[2 * i], got[2 * i + 1]
         snaps[k] = (v or None, json.loads(j) if j else None)
     live = {k: d for k, (v, d) in snaps.items() if d is not None}
-    blocked_now = {}
+    blocked_now, revoked_now = {}, {}
     written = 0
     with transaction.atomic():
         sessions = {s.key: s for s in _batch_sessions(list(live))}
+        now = timezone.now()
+        banned = selectors.banned_user_ids({s.user_id for s in sessions.values()}, now)
         progress = {(pr.user_id, pr.chapter_id): pr for pr in _batch_progress(live.values())}
         s_dirty, p_dirty, completed = [], {}, []
         for k, d in live.items():
@@ -665,9 +709,11 @@ def flush_keys(keys) -> int:
                 if d["end"] is not None and s.ended_at is None:
                     s.ended_at = _dt(d["end"])
                 s_dirty.append(s)
-            blk = _blocked(s.user, s.enrolment)
+            blk = _blocked(s.user, s.enrolment, banned=s.user_id in banned, at=now)
             if blk != d["blk"]:
                 blocked_now[k] = blk
+            if s.revoked_at is not None and not d.get("rv"):  # its revocation did not reach Redis
+                revoked_now[k] = (s.revoked_reason, s.revoked_at)
             pr = progress.get((d["u"], d["ch"]))
             if pr is None:
                 pr, _ = ChapterProgress.objects.get_or_create(user_id=d["u"], chapter_id=d["ch"])
@@ -697,6 +743,8 @@ def flush_keys(keys) -> int:
     r._cpe_undirty(keys=[p + "dirty"], args=[p, *(x for k, (v, _) in snaps.items() for x in (k, v or b""))])
     for k, blk in blocked_now.items():  # a refund, hold or closed account stops the player
         _update(k, lambda d, cur, blk=blk: {**d, "blk": blk} if d["blk"] != blk else None)
+    for k, (reason, at) in revoked_now.items():
+        revoke([k], reason, at)
     return written
 
 

@@ -45,7 +45,9 @@ class PlaySession(models.Model):
     enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="play_sessions",
                                   verbose_name="开通记录")
     chapter = models.ForeignKey("catalog.Chapter", on_delete=models.CASCADE, related_name="+", verbose_name="章节")
-    web_session = models.CharField(max_length=64, blank=True, editable=False)
+    # The web session the player was started in, as cpe.core.crypto.blind_index("session_key", key):
+    # a keyed hash, never the key itself (whoever reads this table must not be able to sign in).
+    web_session = models.CharField("登录会话（摘要）", max_length=64, blank=True, editable=False)
     ip = models.GenericIPAddressField("IP", null=True, blank=True)
     user_agent = models.CharField("设备", max_length=300, blank=True)
     started_at = models.DateTimeField("开始时间")
@@ -61,6 +63,8 @@ class PlaySession(models.Model):
     check_token = models.CharField(max_length=32, blank=True)
     heartbeats = models.PositiveIntegerField("心跳次数", default=0)
     flags = models.JSONField("可疑行为", default=list, blank=True)
+    revoked_at = models.DateTimeField("凭证撤销时间", null=True, blank=True)
+    revoked_reason = models.CharField("撤销原因", max_length=24, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -104,6 +108,8 @@ class SuspiciousKind(models.TextChoices):
     CONCURRENT = "concurrent", "多窗口同时播放"
     IP_CHANGE = "ip_change", "学习中IP变化"
     REPLAY = "replay", "重复上报"
+    REVOKED = "revoked", "凭证撤销后仍在上报（退出、封禁、终止或注销后）"
+    UNBOUND = "unbound", "播放凭证脱离其登录会话使用"
 
 
 class SuspiciousEvent(models.Model):

@@ -1,6 +1,10 @@
 """Learning rules (SPEC §4.3-4.5, §7). Pure functions."""
 from datetime import datetime, timedelta
 
+import hmac
+
+from cpe.accounts.policy import hold_allows
+from cpe.accounts.states import AccountStatus
 from cpe.core.timewin import Window  # noqa: F401 (re-exported for selectors)
 
 DEFAULT_VALIDITY_DAYS = 90           # seed §4.2: 90 days from payment, unless the product says otherwise
@@ -61,7 +65,7 @@ RATE = "rate"                          # more position than wall time (faster th
 CAPPED = "capped"                      # within jitter, but over the session's wall-time budget
 ENDED = "ended"                        # the play session was ended
 
-SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY)
+SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY, "revoked", "unbound")
 
 
 # --- intervals --------------------------------------------------------------------------------
@@ -254,3 +258,42 @@ def ip_changed(session_ip: str | None, ip: str | None) -> bool:
     """A report from another address than the one that started the session (recorded for
     staff; mobile networks change address legitimately, so it earns no penalty)."""
     return bool(session_ip and ip and session_ip != ip)
+
+
+# --- who may earn credit now (the account's standing and the player's web session) -----------
+# A play token is a bearer credential: on its own it proves only that some browser once started
+# the play session. Each report must also come with the web session the player was started in,
+# from an account that may still study, and from a play session not revoked since.
+REVOKED_GRACE = HEARTBEAT_INTERVAL * 1.5  # s: a player still running when its session was revoked
+#                                            sends one more report, is told, and stops
+
+
+def account_standing(*, is_staff: bool, status: str, is_active: bool, on_hold: bool, banned: bool) -> str:
+    """Why the account may not earn study credit now ("" when it may): staff never study; a
+    terminated or closed account (SPEC §12, §11; seed §3.2) and a banned one (SPEC §12) stops at
+    once; a "needs correction" hold blocks studying (SPEC §1.8, accounts.policy.hold_allows)."""
+    if is_staff:
+        return "not_learner"
+    if status == AccountStatus.TERMINATED:
+        return "terminated"
+    if status == AccountStatus.CLOSED or not is_active:
+        return "account_closed"
+    if banned:
+        return "banned"
+    if not hold_allows("study", on_hold=on_hold):
+        return "on_hold"
+    return ""
+
+
+def session_bound(bound: str, presented: str | None) -> bool:
+    """A report counts only from the web session the play session was started in (SPEC §1.7
+    "an account is one person's", §7.3): both are keyed hashes of the session key; a play
+    session bound to none (made outside a request) and a request without one never match."""
+    return bool(bound) and bool(presented) and hmac.compare_digest(bound, presented)
+
+
+def revoked_replay(revoked_at: datetime | None, at: datetime) -> bool:
+    """A report on a revoked play session later than REVOKED_GRACE after the revocation: the
+    player was told to stop and a client kept reporting (a replayed token), which staff should
+    see among the suspicious patterns."""
+    return revoked_at is not None and (at - revoked_at).total_seconds() > REVOKED_GRACE

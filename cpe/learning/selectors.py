@@ -94,3 +94,26 @@ def year_progress(user, year):
     total = chapters.count()
     done = ChapterProgress.objects.filter(user=user, chapter__in=chapters, completed_at__isnull=False).count()
     return {"total": total, "done": done}
+
+
+def banned_user_ids(user_ids, at) -> set:
+    """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted),
+    read from the database (the truth; the moderation memo may be seconds old in this process)."""
+    from django.db.models import Q
+
+    from cpe.moderation.models import Ban
+    from cpe.moderation.states import BanKind
+
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    return set(Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at), kind=BanKind.ACCOUNT, user_id__in=ids,
+                                  lifted_at__isnull=True, starts_at__lte=at).values_list("user_id", flat=True))
+
+
+def account_standing(user, at, *, banned: bool | None = None) -> str:
+    """policy.account_standing for this user row ("" when it may study now)."""
+    if banned is None:
+        banned = user.pk in banned_user_ids([user.pk], at)
+    return policy.account_standing(is_staff=user.is_staff, status=user.status, is_active=user.is_active,
+                                   on_hold=user.on_hold, banned=banned)

@@ -68,6 +68,11 @@ REFUSALS = {
     "superseded": "您已在其他窗口或设备打开了播放器，本窗口已停止计时。",
     "no_check": "当前没有需要确认的防挂机提示。",
     "bad_check": "确认信息不正确，请刷新页面。",
+    "banned": "您的账号已被平台封禁，不能继续学习，本窗口已停止计时。",
+    "terminated": "您的账号已终止服务，不能继续学习，本窗口已停止计时。",
+    "account_closed": "您的账号已注销，不能继续学习，本窗口已停止计时。",
+    "session_elsewhere": "您的账号已在其他地方登录或已退出，本窗口已停止计时。",
+    "unbound": "播放凭证与当前登录不符，本窗口已停止计时，请重新登录后刷新页面。",
 }
 
 
@@ -96,15 +101,33 @@ def _check_learner(user):
         raise _refuse("on_hold")
 
 
+def web_session_hash(raw_session_key: str | None) -> str:
+    """The keyed hash a play session keeps of its web session key ("" for none): the digest the
+    accounts app keeps of User.session_key, so the two can be compared and neither signs in."""
+    from cpe.core.crypto import blind_index
+
+    return blind_index("session_key", raw_session_key) if raw_session_key else ""
+
+
+def _refuse_standing(user, at):
+    code = selectors.account_standing(user, at)
+    if code:
+        raise _refuse(code)
+
+
 def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_agent: str = "", at=None,
                rand=random.random) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
-    one is superseded (SPEC §7.3). Refused without a valid enrolment (SPEC §4.4) or on hold."""
+    one is superseded (SPEC §7.3). Refused without a valid enrolment (SPEC §4.4), on hold, or
+    for an account banned, terminated or closed (SPEC §12, §11). `web_session`: the raw key of
+    the web session it is started in; only its keyed hash is stored, and every report must
+    come with that session (policy.session_bound)."""
     from cpe.accounts.models import User
     from cpe.catalog.models import Chapter
 
     at = at or timezone.now()
     _check_learner(user)
+    _refuse_standing(user, at)
     chapter = Chapter.objects.select_related("course").filter(pk=chapter_id, course__is_published=True).first()
     if chapter is None:
         raise _refuse("no_chapter")
@@ -119,7 +142,8 @@ def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_ag
         hot.stream_switch(user.pk, key)
         hot.flush_user(user.pk)
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()  # one start per account at a time
+        locked = User.objects.select_for_update().filter(pk=user.pk).first()  # one start per account at a time
+        _refuse_standing(locked, at)  # again under the lock a revocation takes (play_sessions_revoke)
         PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
             superseded_at=at)
         progress, _ = ChapterProgress.objects.get_or_create(user=user, chapter=chapter)
@@ -127,11 +151,16 @@ def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_ag
         resume = policy.resume_position(intervals=progress.intervals, last_position=progress.last_position,
                                         duration=duration)
         session = PlaySession.objects.create(
-            key=key, user=user, enrolment=enrolment, chapter=chapter, web_session=web_session or "",
+            key=key, user=user, enrolment=enrolment, chapter=chapter, web_session=web_session_hash(web_session),
             ip=ip, user_agent=(user_agent or "")[:300], started_at=at, last_at=at, last_position=resume, last_end=resume,
             play_until_check=policy.next_attention_check(rand()))
     if hot is not None:
         hot.session_opened(session, progress, duration)
+        # A revocation that committed between our commit and the state written above found no
+        # state to mark: it is in the row, so mark it now.
+        row = PlaySession.objects.filter(pk=session.pk).values("revoked_at", "revoked_reason").first()
+        if row and row["revoked_at"] is not None:
+            hot.revoke([session.key], row["revoked_reason"], row["revoked_at"])
     session.resume_at = resume
     session.progress = progress
     session.duration = duration
@@ -161,8 +190,41 @@ def play_session_owner(key: str):
     return s.user
 
 
+REVOKE_REASONS = ("session_elsewhere", "banned", "terminated", "account_closed", "on_hold")
+
+
+def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> int:
+    """Revoke every play token of the account (sign-out or a sign-in elsewhere, a ban, a
+    termination, closing, a correction hold): each open play session of it is marked revoked
+    now, so its next report is refused and credits nothing, on the plain path (the row) and on
+    the hot path (its Redis state, marked once this commits). Joins the caller's transaction,
+    so the revocation stands or falls with the sanction. Call it before the sanction's own audit
+    event: it locks the user row, then the play sessions, then the audit head, the order
+    play_start and the hot path's flush take them in. Returns how many were revoked."""
+    from cpe.accounts.models import User
+
+    if reason not in REVOKE_REASONS:
+        raise ValueError(f"unknown revocation reason {reason!r}")
+    at = at or timezone.now()
+    with transaction.atomic():
+        # The lock play_start takes: a start racing this one either commits first (and its
+        # session is revoked below) or waits and sees the new standing.
+        User.objects.select_for_update().filter(pk=user_id).first()
+        keys = list(PlaySession.objects.select_for_update().filter(
+            user_id=user_id, ended_at__isnull=True, revoked_at__isnull=True).order_by("pk").values_list("key", flat=True))
+        if not keys:
+            return 0
+        PlaySession.objects.filter(key__in=keys).update(revoked_at=at, revoked_reason=reason)
+        audit_record("learning.play_revoked", actor=actor, at=at,
+                     data={"user": user_id, "reason": reason, "sessions": len(keys)})
+        hot = _hot()
+        if hot is not None:
+            transaction.on_commit(lambda: hot.revoke(keys, reason, at))
+    return len(keys)
+
+
 def _load(user, key, *, lock=True) -> PlaySession:
-    qs = PlaySession.objects.select_related("enrolment", "chapter")
+    qs = PlaySession.objects.select_related("enrolment", "chapter", "user")
     if lock:
         qs = qs.select_for_update(of=("self",))
     session = qs.filter(key=key).first()
@@ -197,9 +259,26 @@ def _usable(session, at) -> tuple[bool, str]:
     return state == "valid", state
 
 
-def play_heartbeat(*, user, key: str, seq: int, start: float, position: float, ip=None, at=None) -> HeartbeatResult:
+def _gate(s: PlaySession, web_session: str | None, at) -> tuple[str, str]:
+    """Before a report is judged: (refusal code, suspicious kind to record) for a revoked play
+    session, one reported without the web session it was started in, or an account that may
+    not study now (read from the rows: the truth). ("", "") when the report may be judged."""
+    if s.revoked_at is not None:
+        return (s.revoked_reason or "session_elsewhere",
+                SuspiciousKind.REVOKED if policy.revoked_replay(s.revoked_at, at) else "")
+    if web_session is not None and not policy.session_bound(s.web_session, web_session):
+        return "unbound", SuspiciousKind.UNBOUND
+    return selectors.account_standing(s.user, at), ""
+
+
+def play_heartbeat(*, user, key: str, seq: int, start: float, position: float, ip=None, at=None,
+                   web_session: str | None = None) -> HeartbeatResult:
     """Judge one report of the player and store what it earned. A superseded, ended or expired
-    session is told why (LearningError) after its suspicious patterns are recorded."""
+    session is told why (LearningError) after its suspicious patterns are recorded; so is a
+    revoked one, one reported without its web session, and one of an account banned,
+    terminated, closed or on hold, which earn nothing. `web_session`: the keyed hash of the
+    request's session cookie ("" without one); every request door passes it (None only for
+    callers inside the platform, which have no request)."""
     at = at or timezone.now()
     _check_learner(user)
     refusal = None
@@ -207,51 +286,66 @@ def play_heartbeat(*, user, key: str, seq: int, start: float, position: float, i
         s = _load(user, key)
         if s.ended_at is not None:
             raise _refuse("ended")
-        progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
-        duration = selectors.chapter_duration(s.chapter)
-        usable, enrol_state = _usable(s, at)
-        out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
-                                                                             position=position),
-                               intervals=progress.intervals, duration=duration, at=at,
-                               is_current=s.superseded_at is None, usable=usable)
-        fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
-                  "check_issued_at", "heartbeats", "flags"]
-        if out.reason == policy.SUPERSEDED:
-            _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat()})
-            refusal = "superseded"
-        elif out.reason == policy.OUTSIDE_VALIDITY:
-            refusal = enrol_state if enrol_state in REFUSALS else "expired"
-        for kind in out.flags:
-            _flag(s, kind, at=at, ip=ip, detail={"seq": seq, "start": start, "position": position,
-                                                 "frontier": policy.frontier_of(progress.intervals)})
-        if policy.ip_changed(s.ip, ip):
-            _flag(s, SuspiciousKind.IP_CHANGE, at=at, ip=ip, detail={"first_ip": s.ip})
-        st = out.state
-        s.last_at, s.last_seq, s.last_position, s.last_end = st.last_at, st.last_seq, st.last_position, st.last_end
-        s.credited_seconds, s.play_until_check, s.check_issued_at = (st.session_credited, st.play_until_check,
-                                                                     st.check_issued_at)
-        if out.issue_check:
-            s.check_token = secrets.token_hex(8)
-            fields.append("check_token")
-        s.heartbeats += 1
-        s.save(update_fields=fields)
-        if out.credited_interval is not None or progress.last_position != st.last_position:
-            progress.intervals = out.intervals
-            progress.watched_seconds = policy.covered_seconds(out.intervals)
-            progress.furthest_position = policy.frontier_of(out.intervals)
-            progress.last_position = st.last_position
-            progress.updated_at = at
-            pfields = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
-            if out.completed_now and progress.completed_at is None:
-                progress.completed_at = at
-                pfields.append("completed_at")
-                audit_record("learning.chapter_completed", actor=user, subject=progress, at=at, ip=ip, data={
-                    "chapter": s.chapter_id, "enrolment": s.enrolment_id, "session": s.pk,
-                    "watched_seconds": round(progress.watched_seconds, 1), "duration": duration})
-            progress.save(update_fields=pfields)
+        gate, kind = _gate(s, web_session, at)
+        if gate:  # nothing is judged or credited; only the pattern is recorded, once
+            if kind and kind not in s.flags:
+                _flag(s, kind, at=at, ip=ip, detail={"seq": seq, "reason": gate})
+                s.save(update_fields=["flags"])
+        else:
+            out, progress, duration, refusal = _judge(s, user, seq, start, position, ip, at)
+    if gate:
+        raise _refuse(gate)
     if refusal:
         raise _refuse(refusal)
     return _result(s, progress, duration, out.credited, out.reason, out.completed_now, at)
+
+
+def _judge(s, user, seq, start, position, ip, at):
+    """play_heartbeat's judgement of a report that passed the gate, inside its transaction."""
+    refusal = None
+    progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
+    duration = selectors.chapter_duration(s.chapter)
+    usable, enrol_state = _usable(s, at)
+    out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
+                                                                         position=position),
+                           intervals=progress.intervals, duration=duration, at=at,
+                           is_current=s.superseded_at is None, usable=usable)
+    fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
+              "check_issued_at", "heartbeats", "flags"]
+    if out.reason == policy.SUPERSEDED:
+        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat()})
+        refusal = "superseded"
+    elif out.reason == policy.OUTSIDE_VALIDITY:
+        refusal = enrol_state if enrol_state in REFUSALS else "expired"
+    for kind in out.flags:
+        _flag(s, kind, at=at, ip=ip, detail={"seq": seq, "start": start, "position": position,
+                                             "frontier": policy.frontier_of(progress.intervals)})
+    if policy.ip_changed(s.ip, ip):
+        _flag(s, SuspiciousKind.IP_CHANGE, at=at, ip=ip, detail={"first_ip": s.ip})
+    st = out.state
+    s.last_at, s.last_seq, s.last_position, s.last_end = st.last_at, st.last_seq, st.last_position, st.last_end
+    s.credited_seconds, s.play_until_check, s.check_issued_at = (st.session_credited, st.play_until_check,
+                                                                 st.check_issued_at)
+    if out.issue_check:
+        s.check_token = secrets.token_hex(8)
+        fields.append("check_token")
+    s.heartbeats += 1
+    s.save(update_fields=fields)
+    if out.credited_interval is not None or progress.last_position != st.last_position:
+        progress.intervals = out.intervals
+        progress.watched_seconds = policy.covered_seconds(out.intervals)
+        progress.furthest_position = policy.frontier_of(out.intervals)
+        progress.last_position = st.last_position
+        progress.updated_at = at
+        pfields = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
+        if out.completed_now and progress.completed_at is None:
+            progress.completed_at = at
+            pfields.append("completed_at")
+            audit_record("learning.chapter_completed", actor=user, subject=progress, at=at, ip=ip, data={
+                "chapter": s.chapter_id, "enrolment": s.enrolment_id, "session": s.pk,
+                "watched_seconds": round(progress.watched_seconds, 1), "duration": duration})
+        progress.save(update_fields=pfields)
+    return out, progress, duration, refusal
 
 
 def _result(s, progress, duration, credited, reason, completed_now, at) -> HeartbeatResult:

@@ -52,7 +52,11 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
     user = User.objects.filter(pk=user_id).first()
     if user is None or user.is_staff:
         raise ModerationError("not_learner", "只能封禁学员账号；工作人员账号请在“用户”中停用。")
-    return _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
+    from cpe.learning.services import play_sessions_revoke
+
+    with transaction.atomic():  # the ban revokes the account's play tokens at once (a replay earns nothing)
+        play_sessions_revoke(user_id=user.pk, reason="banned", at=at, actor=actor)  # first: locks as play_start
+        return _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
 
 
 def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:

@@ -35,8 +35,12 @@ def hot(settings):
         r.delete(*keys)
 
 
+WEB_SESSION = "websessionkey0000000000000000001"  # the raw session key the tests' players start in
+
+
 def _start(learner, chapter, at, **kw):
     kw.setdefault("rand", lambda: 0.5)
+    kw.setdefault("web_session", WEB_SESSION)
     return services.play_start(user=learner, chapter_id=chapter.pk, at=at, ip=kw.pop("ip", "10.0.0.1"), **kw)
 
 
@@ -287,12 +291,14 @@ def test_attention_check_on_the_hot_path(hot, learner, chapter, enrolment, now):
 
 
 # --- the WSGI door in front of Django ----------------------------------------------------------
-def _call(app, path, body, token=None, host="testserver"):
+def _call(app, path, body, token=None, host="testserver", cookie=f"sessionid={WEB_SESSION}; csrftoken=x"):
     raw = json.dumps(body).encode()
     env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw),
            "HTTP_HOST": host, "REMOTE_ADDR": "10.0.0.1", "wsgi.url_scheme": "http", "SERVER_NAME": "testserver"}
     if token is not None:
         env["HTTP_X_PLAY_TOKEN"] = token
+    if cookie is not None:
+        env["HTTP_COOKIE"] = cookie
     got = {}
     out = b"".join(app(env, lambda status, headers: got.update(status=status, headers=dict(headers))))
     return int(got["status"][:3]), got["headers"], json.loads(out) if out else None
@@ -339,7 +345,8 @@ def _wsgi_route(learner, chapter, now, wrap):
     assert passed == [path] and other.key != s.key
 
 
-def test_api_accepts_the_play_token_without_cookie_or_csrf(hot, learner, chapter, enrolment, signed_in):
+def test_api_accepts_the_play_token_with_its_session_cookie_without_csrf(hot, learner, chapter, enrolment,
+                                                                          signed_in, settings):
     from django.test import Client
 
     body = signed_in.post("/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json").json()
@@ -348,6 +355,10 @@ def test_api_accepts_the_play_token_without_cookie_or_csrf(hot, learner, chapter
     c = Client(enforce_csrf_checks=True)
     url = f"/api/learning/sessions/{key}/heartbeat"
     assert c.post(url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json").status_code in (401, 403)
+    r = c.post(url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json",
+               headers={"X-Play-Token": token})  # the token alone, without the web session: nothing
+    assert r.status_code == 401 and r.json()["code"] == "unbound"
+    c.cookies[settings.SESSION_COOKIE_NAME] = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
     r = c.post(url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json",
                headers={"X-Play-Token": token})
     assert r.status_code == 200

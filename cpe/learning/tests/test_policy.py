@@ -153,3 +153,39 @@ def test_resume_position(last, frontier, expected):
 def test_ip_change():
     assert p.ip_changed("1.1.1.1", "2.2.2.2") and not p.ip_changed("1.1.1.1", "1.1.1.1")
     assert not p.ip_changed(None, "2.2.2.2")
+
+
+# --- who may earn credit now ----------------------------------------------------------------------
+@pytest.mark.parametrize("facts, code", [
+    (dict(), ""),
+    (dict(is_staff=True), "not_learner"),
+    (dict(status="terminated", is_active=False), "terminated"),
+    (dict(status="closed", is_active=False), "account_closed"),
+    (dict(is_active=False), "account_closed"),
+    (dict(banned=True), "banned"),
+    (dict(on_hold=True), "on_hold"),
+    (dict(banned=True, on_hold=True), "banned"),
+    (dict(status="terminated", is_active=False, banned=True), "terminated"),
+])
+def test_account_standing(facts, code):
+    base = dict(is_staff=False, status="active", is_active=True, on_hold=False, banned=False)
+    assert p.account_standing(**{**base, **facts}) == code
+
+
+@pytest.mark.parametrize("bound, presented, ok", [
+    ("a" * 64, "a" * 64, True),
+    ("a" * 64, "b" * 64, False),
+    ("a" * 64, "", False),          # no cookie at all
+    ("a" * 64, None, False),
+    ("", "", False),                # a play session bound to no web session never matches
+    ("", None, False),
+])
+def test_session_bound(bound, presented, ok):
+    assert p.session_bound(bound, presented) is ok
+
+
+@pytest.mark.parametrize("after, replay", [(None, False), (0, False), (p.REVOKED_GRACE, False),
+                                           (p.REVOKED_GRACE + 0.001, True), (3600, True)])
+def test_revoked_replay(after, replay):
+    revoked_at = None if after is None else T0
+    assert p.revoked_replay(revoked_at, s(after or 0)) is replay
