@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from cpe.core.admin_base import SafeModelAdmin
+
 from .models import Chapter, Course, Product, TrainingYear
 
 
 @admin.register(TrainingYear)
-class TrainingYearAdmin(admin.ModelAdmin):
+class TrainingYearAdmin(SafeModelAdmin):
     list_display = ["year", "required_hours", "professional_min_hours", "credits_per_hour", "is_open"]
 
 
@@ -14,7 +16,7 @@ class ChapterInline(admin.TabularInline):
 
 
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(SafeModelAdmin):
     list_display = ["code", "title", "year", "category", "credit_hours", "is_published"]
     list_filter = ["year", "category", "is_published"]
     search_fields = ["code", "title", "teacher"]
@@ -22,6 +24,6 @@ class CourseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(SafeModelAdmin):
     list_display = ["code", "title", "kind", "year", "price_fen", "validity_days", "is_active"]
     list_filter = ["year", "kind", "is_active"]

@@ -4,6 +4,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 
+from cpe.core.admin_base import SafeModelAdmin
+
 from . import importer
 from .models import Attempt, AttemptItem, Question
 
@@ -13,7 +15,7 @@ class ImportForm(forms.Form):
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(SafeModelAdmin):
     list_display = ["id", "course", "chapter", "qtype", "short_stem", "answer_letters", "is_active"]
     list_filter = ["qtype", "is_active", "course__year", "course"]
     search_fields = ["stem", "course__code", "course__title"]
@@ -66,7 +68,7 @@ class AttemptItemInline(admin.TabularInline):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(SafeModelAdmin):
     list_display = ["id", "user", "course", "number", "status", "score", "passed", "started_at", "submitted_at"]
     list_filter = ["status", "passed", "course"]
     inlines = [AttemptItemInline]

@@ -2,13 +2,14 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.errors import ApplicationError
 
 from .models import AisExchange, AisPerson, AisReport, ExportJob
 from .states import ReportState
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SafeModelAdmin):
     def has_add_permission(self, request):
         return False
 
