@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
@@ -74,3 +75,8 @@ class ProductAdmin(_FinanceFieldsAdmin):
 
     def save_through_service(self, obj, **kwargs):
         services.product_save(product=obj, **kwargs)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "price_fen":   # the admin's integer input (5em) cuts off a price in fen
+            kwargs["widget"] = forms.NumberInput(attrs={"class": "vTextField", "min": 1})
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
