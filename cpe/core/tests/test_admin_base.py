@@ -56,7 +56,8 @@ def _is_secret(model, name) -> bool:
     if field is not None and isinstance(field, (BlindIndexField, EncryptedTextField)):
         return True      # a blind index, or an encrypted value shown in clear (admins show masks)
     last = name.lstrip("^=@").split("__")[-1]
-    if (field is not None and (field.model._meta.label_lower, field.name) in NOT_SECRETS) or (label, last) in NOT_SECRETS:
+    owner = (field.model._meta.label_lower, field.name) if field is not None else None
+    if owner in NOT_SECRETS or (label, last) in NOT_SECRETS:
         return False
     return bool(SECRET_WORDS & set(last.split("_")) or SECRET_NAMES.match(last))
 
@@ -156,7 +157,8 @@ def _play_session(user, enrolment, chapter, web_value):
     now = timezone.now()
     column = _column(PlaySession, "web_session_hash", "web_session")
     return PlaySession.objects.create(key="k" * 32, user=user, enrolment=enrolment, chapter=chapter,
-                                      started_at=now, last_at=now, check_token="t" * 32, **{column: web_value})
+                                      started_at=now, last_at=now, check_token="t" * 32,
+                                      **{column: web_value})
 
 
 def _pairs(value):
@@ -167,7 +169,8 @@ def _pairs(value):
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_staff_of_any_role_cannot_read_secrets_through_list_filters(role, superuser, paid_order):  # noqa: F811
+def test_staff_of_any_role_cannot_read_secrets_through_list_filters(
+        role, superuser, paid_order):  # noqa: F811
     from cpe.accounts.models import User
     from cpe.catalog.models import Chapter, Course
 

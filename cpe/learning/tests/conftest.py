@@ -40,6 +40,7 @@ def signed_in(client, learner):
     from cpe.core.crypto import blind_index
 
     client.force_login(learner)
-    User.objects.filter(pk=learner.pk).update(session_key_hash=blind_index("session_key", client.session.session_key))
+    User.objects.filter(pk=learner.pk).update(
+        session_key_hash=blind_index("session_key", client.session.session_key))
     learner.refresh_from_db()
     return client

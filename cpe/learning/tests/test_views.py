@@ -58,7 +58,8 @@ def test_api_needs_csrf(learner, chapter, enrolment):
 
     c = Client(enforce_csrf_checks=True)
     c.force_login(learner)
-    User.objects.filter(pk=learner.pk).update(session_key_hash=blind_index("session_key", c.session.session_key))
+    User.objects.filter(pk=learner.pk).update(
+        session_key_hash=blind_index("session_key", c.session.session_key))
     assert _start(c, chapter).status_code == 403
 
 
