@@ -86,6 +86,7 @@ def seed(n):
     from django.utils import timezone
 
     from cpe.accounts.models import User
+    from cpe.core.crypto import blind_index
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.services import agreement_publish
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear
@@ -153,10 +154,10 @@ def seed(n):
         store[HASH_SESSION_KEY] = u.get_session_auth_hash()
         store["agreement_ok"] = required
         store.create()
-        u.session_key = store.session_key
+        u.session_key_hash = blind_index("session_key", store.session_key)
         out.append({"attempt": a.pk, "sid": store.session_key, "csrf": secrets.token_hex(16), "answers": answers})
     AttemptItem.objects.bulk_create(items, batch_size=5000)
-    User.objects.bulk_update(users, ["session_key"], batch_size=2000)
+    User.objects.bulk_update(users, ["session_key_hash"], batch_size=2000)
     print(f"seeded {n} learners with open attempts in {time.time() - t:.0f}s", flush=True)
     return out, expected
 

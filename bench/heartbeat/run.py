@@ -182,6 +182,7 @@ def seed(n):
     from django.utils import timezone
 
     from cpe.accounts.models import User
+    from cpe.core.crypto import blind_index
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.services import agreement_publish
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear
@@ -227,10 +228,10 @@ def seed(n):
         store[HASH_SESSION_KEY] = u.get_session_auth_hash()
         store["agreement_ok"] = required
         store.create()
-        u.session_key = store.session_key
+        u.session_key_hash = blind_index("session_key", store.session_key)
         s.web_session = web_session_hash(store.session_key)  # as play_start binds it: the cookie must match
         out.append({"key": s.key, "sid": store.session_key, "csrf": secrets.token_hex(16)})
-    User.objects.bulk_update(users, ["session_key"], batch_size=2000)
+    User.objects.bulk_update(users, ["session_key_hash"], batch_size=2000)
     PlaySession.objects.bulk_update(sessions, ["web_session"], batch_size=2000)
     prime(sessions, {p.user_id: p for p in ChapterProgress.objects.filter(chapter=chapter)}, 36000.0)
     for o, s in zip(out, sessions):

@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.audit import audit_record
 from cpe.core.errors import ApplicationError
 from cpe.core.net import client_ip
@@ -19,7 +20,7 @@ class ReasonForm(forms.Form):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(SafeModelAdmin):
     list_display = ["name", "id_number_masked", "mobile_masked", "region", "status", "on_hold_flag",
                     "minor_review", "ais_status", "date_joined"]
     list_filter = ["is_staff", "status", "minor_review", "region", "ais_status"]
@@ -120,7 +121,7 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(IdentityChangeRequest)
-class IdentityChangeRequestAdmin(admin.ModelAdmin):
+class IdentityChangeRequestAdmin(SafeModelAdmin):
     """The reviewer queue for name and ID number changes."""
 
     list_display = ["id", "user", "field", "new_value_masked", "status", "created_at", "decided_by"]
@@ -169,10 +170,11 @@ class IdentityChangeRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(LoginRecord)
-class LoginRecordAdmin(admin.ModelAdmin):
+class LoginRecordAdmin(SafeModelAdmin):
     list_display = ["at", "user", "ip", "is_new_device", "ended_other_session"]
     list_filter = ["is_new_device"]
-    readonly_fields = ["user", "at", "ip", "user_agent", "device_key", "is_new_device", "ended_other_session"]
+    fields = ["user", "at", "ip", "user_agent", "is_new_device", "ended_other_session"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False
@@ -182,7 +184,7 @@ class LoginRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(ArchivedAccount)
-class ArchivedAccountAdmin(admin.ModelAdmin):
+class ArchivedAccountAdmin(SafeModelAdmin):
     """Closed accounts' archives (SPEC §11.3): metadata for the superuser only, never the sealed
     content (not a field here, and nothing in the site opens it); no adding, editing or deleting
     (the scheduled purge deletes, and audits it)."""

@@ -186,9 +186,9 @@ def _delete_pre_account_messages(user) -> int:
 def _delete_common(user) -> dict:
     """Rows that go in both cases: sign-in records, codes (also those sent before the account
     existed, found by the address), identity-change requests, the account's own messages,
-    support threads (free text), and the Django session."""
-    from django.contrib.sessions.models import Session
-
+    support threads (free text). The account's own session ends with it: the view signs the
+    closing request out, and any other session fails the single-session check (the account is
+    inactive); the account keeps only a hash of its session key, so there is no key to delete by."""
     from cpe.support.models import Thread
 
     counts = {
@@ -200,8 +200,6 @@ def _delete_common(user) -> dict:
                      + _delete_pre_account_messages(user)),
         "support_threads": Thread.objects.filter(user=user).delete()[0],
     }
-    if user.session_key:
-        Session.objects.filter(session_key=user.session_key).delete()
     return counts
 
 
@@ -287,7 +285,7 @@ def _scrub_live_rows(user, at) -> dict:
     user.name, user.id_number, user.mobile, user.email = policy.CLOSED_NAME, "", "", ""
     user.employer, user.correction_reason, user.status_note = "", "", ""
     user.status, user.status_reason, user.status_changed_at = AccountStatus.CLOSED, "", at
-    user.is_active, user.session_key = False, ""
+    user.is_active, user.session_key_hash = False, ""
     user.set_unusable_password()
     user.save()   # save(), not update(): the blind indexes are recomputed (to NULL)
     return counts

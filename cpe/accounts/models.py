@@ -68,7 +68,9 @@ class User(AbstractBaseUser, PermissionsMixin):
                                   default=AisStatus.UNKNOWN)
     ais_checked_at = models.DateTimeField("核验时间", null=True, blank=True)
 
-    session_key = models.CharField(max_length=64, blank=True, editable=False)
+    # The account's current sign-in (SPEC §1.7), as crypto.blind_index("session_key", <session
+    # key>): a keyed hash, never the key itself (a readable column is a stolen session).
+    session_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     is_staff = models.BooleanField("工作人员", default=False)
     is_active = models.BooleanField("可登录", default=True)
     date_joined = models.DateTimeField("注册时间", default=timezone.now)

@@ -216,7 +216,8 @@ PERSONAL_DATA_NOT_EXPORTED = (
 # The model attributes that must never reach the file, whatever a future section adds (checked
 # by personal_data.personal_data_build before anything is written).
 PERSONAL_DATA_FORBIDDEN_ATTRS = frozenset({
-    "password", "session_key", "id_number_bidx", "mobile_bidx", "email_bidx", "target_bidx",
+    "password", "session_key", "session_key_hash", "id_number_bidx", "mobile_bidx", "email_bidx",
+    "target_bidx",
     "code_hash", "status_note", "decided_by", "last_error", "check_token", "key_hex", "verify_token",
     "body",
 })

@@ -404,9 +404,9 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
         if AccountStatus.TERMINATED not in TRANSITIONS[AccountStatus(locked.status)]:
             raise AccountError("bad_state", "该账号已不在服务中。")
         locked.status, locked.status_reason, locked.status_note = AccountStatus.TERMINATED, reason, note
-        locked.status_changed_at, locked.is_active, locked.session_key = at, False, ""
+        locked.status_changed_at, locked.is_active, locked.session_key_hash = at, False, ""
         locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
-                                   "is_active", "session_key"])
+                                   "is_active", "session_key_hash"])
         from cpe.learning.services import play_sessions_revoke
         play_sessions_revoke(user_id=locked.pk, reason="terminated", at=at, actor=actor)  # its players stop now
         audit_record("account.terminated", actor=actor, subject=locked, at=at,
@@ -422,29 +422,32 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
 
 # --- sessions: one active session per account (SPEC §1.7) -----------------------------------
 def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) -> LoginRecord:
+    """Make ``session_key`` the account's one current session. Only its keyed hash is stored."""
     at = at or timezone.now()
     device_key = hashlib.sha256((user_agent or "").encode()).hexdigest()[:16]
+    digest = crypto.blind_index("session_key", session_key)
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
-        ended_other = bool(locked.session_key) and locked.session_key != session_key
+        ended_other = bool(locked.session_key_hash) and locked.session_key_hash != digest
         seen_before = LoginRecord.objects.filter(user=locked).exists()
         new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key).exists()
-        locked.session_key = session_key
+        locked.session_key_hash = digest
         locked.last_login = at
-        locked.save(update_fields=["session_key", "last_login"])
+        locked.save(update_fields=["session_key_hash", "last_login"])
         record = LoginRecord.objects.create(user=locked, at=at, ip=ip, user_agent=(user_agent or "")[:300],
                                             device_key=device_key, is_new_device=new_device,
                                             ended_other_session=ended_other)
         audit_record("account.login", actor=locked, subject=locked, ip=ip, at=at,
                      data={"new_device": new_device, "ended_other_session": ended_other})
-    user.session_key = session_key
+    user.session_key_hash = digest
     return record
 
 
 def session_key_rotated(*, user, session_key: str):
     """After a password change Django gives the session a new key: keep it the current one."""
-    User.objects.filter(pk=user.pk).update(session_key=session_key)
-    user.session_key = session_key
+    digest = crypto.blind_index("session_key", session_key)
+    User.objects.filter(pk=user.pk).update(session_key_hash=digest)
+    user.session_key_hash = digest
 
 
 # --- password reset by SMS (SPEC §1.6) ------------------------------------------------------
@@ -476,7 +479,7 @@ def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=
         _code_consume(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, code=code, at=at)
         locked = User.objects.select_for_update().get(pk=user.pk)
         locked.set_password(new_password)
-        locked.session_key = ""
-        locked.save(update_fields=["password", "session_key"])
+        locked.session_key_hash = ""
+        locked.save(update_fields=["password", "session_key_hash"])
         audit_record("account.password_reset", actor=locked, subject=locked, at=at)
     return locked

@@ -25,7 +25,10 @@ def _on_login(sender, request, user, **kwargs):
 @receiver(user_logged_out)
 def _on_logout(sender, request, user, **kwargs):
     """Signing out ends the account's current session: the next sign-in ends nothing."""
-    if user is not None and request is not None:
+    if user is not None and request is not None and request.session.session_key:
+        from cpe.core import crypto
+
         from .models import User
 
-        User.objects.filter(pk=user.pk, session_key=request.session.session_key or "").update(session_key="")
+        User.objects.filter(pk=user.pk, session_key_hash=crypto.blind_index(
+            "session_key", request.session.session_key)).update(session_key_hash="")

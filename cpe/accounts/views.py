@@ -84,7 +84,7 @@ def login_view(request):
                                                          form.cleaned_data["password"])
             form.add_error(None, blocked or "身份证号码/手机号码或密码不正确。")
         else:
-            had_other = bool(user.session_key)
+            had_other = bool(user.session_key_hash)
             login(request, user)
             if had_other:
                 messages.info(request, "已结束您在其他设备或浏览器上的登录。")

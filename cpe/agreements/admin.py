@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.errors import ApplicationError
 
 from . import services
@@ -14,7 +15,7 @@ class PublishForm(forms.ModelForm):
 
 
 @admin.register(AgreementVersion)
-class AgreementVersionAdmin(admin.ModelAdmin):
+class AgreementVersionAdmin(SafeModelAdmin):
     """Publishing a version is final: a published text is never edited (SPEC §2.1)."""
 
     form = PublishForm
@@ -53,7 +54,7 @@ class AgreementVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgreementAcceptance)
-class AgreementAcceptanceAdmin(admin.ModelAdmin):
+class AgreementAcceptanceAdmin(SafeModelAdmin):
     list_display = ["at", "user", "version", "decision", "ip"]
     list_filter = ["decision", "version"]
     readonly_fields = ["user", "version", "major_version", "decision", "text_hash", "at", "ip", "user_agent"]

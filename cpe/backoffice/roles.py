@@ -19,14 +19,18 @@ ROLES = {
     ]),
     "content_editor": ("内容编辑", [
         "agreements.view_agreementversion",
-        *[f"catalog.{op}_{m}" for m in ("trainingyear", "course", "chapter", "product")
-          for op in ("view", "add", "change")],
+        # Courses and chapters; years and products only to read (their prices and rules are finance's).
+        "catalog.view_trainingyear", "catalog.view_product",
+        *[f"catalog.{op}_{m}" for m in ("course", "chapter") for op in ("view", "add", "change")],
         "learning.view_chaptervideo", "learning.add_chaptervideo", "learning.change_chaptervideo",
         "exams.view_question", "exams.add_question", "exams.change_question",
     ]),
     "finance": ("财务人员", [
         "accounts.view_user", "orders.view_order", "orders.view_paymentnotification",
-        "orders.view_refund", "orders.change_refund", "invoicing.view_invoice", "catalog.view_product",
+        "orders.view_refund", "orders.change_refund", "invoicing.view_invoice",
+        # What is sold at what price, and what a year requires (catalog.services audits each change).
+        *[f"catalog.{op}_{m}" for m in ("trainingyear", "product") for op in ("view", "add", "change")],
+        "catalog.set_price", "catalog.set_year_rules",
     ]),
     "reviewer": ("审核人员", [
         "accounts.view_user", "accounts.review_identity",

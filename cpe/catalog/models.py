@@ -20,6 +20,7 @@ class TrainingYear(models.Model):
     class Meta:
         ordering = ["-year"]
         verbose_name = verbose_name_plural = "培训年度"
+        permissions = [("set_year_rules", "可设置培训年度的学时要求与开放购买")]
         constraints = [models.CheckConstraint(condition=models.Q(professional_min_hours__lte=models.F("required_hours")),
                                               name="professional_min_within_required")]
 
@@ -81,6 +82,7 @@ class Product(models.Model):
     class Meta:
         ordering = ["-year", "kind", "id"]
         verbose_name = verbose_name_plural = "商品"
+        permissions = [("set_price", "可设置商品价格与有效期")]
         constraints = [
             models.CheckConstraint(condition=models.Q(price_fen__gt=0), name="product_price_positive"),
             models.CheckConstraint(condition=models.Q(validity_days__gt=0), name="product_validity_positive"),

@@ -1,9 +1,11 @@
 from django.contrib import admin
 
+from cpe.core.admin_base import SafeModelAdmin
+
 from .models import Certificate, CreditRecord
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(SafeModelAdmin):
     """The ledger and certificates change only through services (a refund revokes)."""
 
     def has_add_permission(self, request):

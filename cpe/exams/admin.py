@@ -4,6 +4,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 
+from cpe.core.admin_base import SafeModelAdmin
+
 from . import importer, policy
 from .models import Attempt, AttemptItem, Question
 
@@ -34,7 +36,7 @@ class QuestionForm(forms.ModelForm):
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(SafeModelAdmin):
     form = QuestionForm
     list_display = ["id", "course", "chapter", "pool", "qtype", "short_stem", "answer_letters", "is_active"]
     list_filter = ["pool", "qtype", "is_active", "course__year", "course"]
@@ -88,7 +90,7 @@ class AttemptItemInline(admin.TabularInline):
 
 
 @admin.register(Attempt)
-class AttemptAdmin(admin.ModelAdmin):
+class AttemptAdmin(SafeModelAdmin):
     list_display = ["id", "user", "course", "number", "status", "score", "passed", "started_at", "submitted_at"]
     list_filter = ["status", "passed", "course"]
     inlines = [AttemptItemInline]

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.audit import audit_record
 from cpe.core.net import client_ip
 
@@ -14,7 +15,7 @@ from .models import Invoice
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(admin.ModelAdmin):
+class InvoiceAdmin(SafeModelAdmin):
     list_display = ["number", "kind", "status", "buyer_type", "buyer_name", "taxpayer_id", "total_display",
                     "tax_display", "tax_rate_label", "issued_at", "order_number"]
     list_filter = ["kind", "status", "buyer_type", "unit_kind", "tax_rate_permille", "issued_at"]

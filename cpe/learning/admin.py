@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cpe.core.admin_base import SafeModelAdmin
+
 from . import services
 from .models import ChapterProgress, ChapterVideo, PlaySession, SuspiciousEvent
 
 
 @admin.register(ChapterVideo)
-class ChapterVideoAdmin(admin.ModelAdmin):
+class ChapterVideoAdmin(SafeModelAdmin):
     """Content editors upload a chapter's lecture; a background job transcodes it. The list
     and the page show the job's progress and any error (reload to refresh)."""
     list_display = ["chapter", "status", "progress_bar", "duration", "uploaded_at", "ready_at"]
@@ -33,7 +35,7 @@ class ChapterVideoAdmin(admin.ModelAdmin):
         return [*self.readonly_fields, "chapter"] if obj else self.readonly_fields
 
 
-class _ReadOnly(admin.ModelAdmin):
+class _ReadOnly(SafeModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -52,6 +54,7 @@ class SuspiciousEventAdmin(_ReadOnly):
     search_fields = ["user__name", "user__username"]
     date_hierarchy = "at"
     list_select_related = ["user", "chapter", "session"]
+    extra_lookups = ("user__id__exact",)  # the 学员 column's link
 
     @admin.display(description="学员", ordering="user__name")
     def learner(self, obj):
@@ -70,7 +73,9 @@ class PlaySessionAdmin(_ReadOnly):
     list_filter = ["started_at", "revoked_reason"]
     search_fields = ["user__name", "user__username"]
     list_select_related = ["user", "chapter"]
-    exclude = ["key", "web_session", "check_token"]
+    # Listed, not excluded: a column added later (a key, a token, a session digest) stays off the page.
+    fields = ["user", "enrolment", "chapter", "ip", "user_agent", "started_at", "superseded_at", "ended_at",
+              "last_at", "last_position", "credited_seconds", "check_issued_at", "heartbeats", "flags"]
 
 
 @admin.register(ChapterProgress)

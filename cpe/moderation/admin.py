@@ -5,6 +5,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import render
 from django.utils import timezone
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.errors import ApplicationError
 from cpe.core.net import client_ip
 
@@ -19,7 +20,7 @@ def _ip(request):
 
 
 @admin.register(LearnerAccount)
-class LearnerAccountAdmin(admin.ModelAdmin):
+class LearnerAccountAdmin(SafeModelAdmin):
     list_display = ["name", "id_number_masked", "region", "status", "status_reason", "banned_flag"]
     list_filter = ["status", "status_reason", "region"]
     search_fields = ["name"]
@@ -98,7 +99,7 @@ class LearnerAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(Ban)
-class BanAdmin(admin.ModelAdmin):
+class BanAdmin(SafeModelAdmin):
     """IP bans are added here; account bans from "账号处置". A ban is never edited or deleted: it is lifted."""
 
     form = NetworkBanForm

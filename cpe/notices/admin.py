@@ -1,11 +1,13 @@
 from django.contrib import admin
 
+from cpe.core.admin_base import SafeModelAdmin
+
 from . import policy
 from .models import Announcement, OutboundMessage
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
+class OutboundMessageAdmin(SafeModelAdmin):
     list_display = ["created_at", "channel", "event", "to_masked", "status", "attempts"]
     list_filter = ["channel", "status", "event"]
     exclude = ["to", "body", "params"]
@@ -19,7 +21,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Announcement)
-class AnnouncementAdmin(admin.ModelAdmin):
+class AnnouncementAdmin(SafeModelAdmin):
     """通知公告 and maintenance notices (SPEC §2.4), published by the operator. Each save is
     written to the audit log."""
 

@@ -4,6 +4,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.money import fen_to_yuan
 
 from cpe.core.errors import ApplicationError
@@ -14,7 +15,7 @@ from .policy import refund_deadline
 from .states import RefundStatus
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SafeModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -45,7 +46,7 @@ class PaymentNotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(SafeModelAdmin):
     """The refund queue: approve (pays back through the same gateway) or reject with a note."""
 
     list_display = ["refund_no", "order", "learner", "amount", "status", "requested_at", "decided_by"]

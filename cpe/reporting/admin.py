@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.errors import ApplicationError
 from cpe.core.net import client_ip
 
@@ -9,7 +10,7 @@ from .models import AisExchange, AisPerson, AisReport, ExportJob
 from .states import ReportState
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(SafeModelAdmin):
     def has_add_permission(self, request):
         return False
 

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 
+from cpe.core.admin_base import SafeModelAdmin
 from cpe.accounts.signals import client_ip
 
 from . import policy, services
@@ -11,7 +12,7 @@ from .states import ThreadEvent, ThreadStatus
 
 
 @admin.register(FaqEntry)
-class FaqEntryAdmin(admin.ModelAdmin):
+class FaqEntryAdmin(SafeModelAdmin):
     list_display = ["question", "category", "position", "is_published", "updated_at"]
     list_editable = ["position", "is_published"]
     list_filter = ["category", "is_published"]
@@ -67,7 +68,7 @@ class ThreadAnswerForm(forms.ModelForm):
 
 
 @admin.register(Thread)
-class ThreadAdmin(admin.ModelAdmin):
+class ThreadAdmin(SafeModelAdmin):
     """The question queue: answer (the learner is notified) and/or close. Each is audited."""
 
     form = ThreadAnswerForm

@@ -190,7 +190,8 @@ def test_refund_in_progress_refused(learner, paid_order):  # noqa: F811
 def signed_in(client, register_learner):
     user = register_learner()
     client.force_login(user)
-    User.objects.filter(pk=user.pk).update(session_key=client.session.session_key)
+    User.objects.filter(pk=user.pk).update(
+        session_key_hash=crypto.blind_index("session_key", client.session.session_key))
     return client, user
 
 

@@ -111,10 +111,10 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
 def test_session_key_is_not_in_the_file(learner):
     from cpe.accounts.models import User
 
-    User.objects.filter(pk=learner.pk).update(session_key="s" * 32)
+    User.objects.filter(pk=learner.pk).update(session_key_hash="5" * 64)
     learner.refresh_from_db()
     content = personal_data.personal_data_export(user=learner, password=PASSWORD).content
-    assert b"s" * 32 not in b"".join(_unzip(content).values())
+    assert b"5" * 64 not in b"".join(_unzip(content).values())
 
 
 def test_wrong_password_exports_nothing_and_records_nothing(learner):
@@ -135,6 +135,8 @@ def test_export_is_audited_without_personal_data(learner):
 def test_a_column_naming_a_forbidden_attribute_is_refused():
     with pytest.raises(ValueError):
         personal_data.Section("x", lambda u: [u], columns=(("会话", "session_key"),))
+    with pytest.raises(ValueError):
+        personal_data.Section("x", lambda u: [u], columns=(("会话", "session_key_hash"),))
 
 
 @pytest.mark.parametrize("at, expected", [

@@ -11,6 +11,7 @@ from cpe.accounts.errors import AccountError
 from cpe.accounts.models import IdentityChangeRequest, LoginRecord, User, VerificationCode
 from cpe.accounts.states import AccountStatus, ChangeStatus, MinorReview, TerminationReason
 from cpe.agreements.models import AgreementAcceptance
+from cpe.core import crypto
 from cpe.core.audit import audit_verify
 from cpe.core.models import AuditEvent
 from cpe.notices.models import OutboundMessage
@@ -212,7 +213,8 @@ def test_session_begin_records_and_replaces(register_learner):
     services.session_begin(user=user, session_key="s1", ip="10.0.0.1", user_agent="A")
     rec = services.session_begin(user=user, session_key="s2", ip="10.0.0.2", user_agent="B")
     user.refresh_from_db()
-    assert user.session_key == "s2"
+    assert user.session_key_hash == crypto.blind_index("session_key", "s2")
+    assert "s2" not in {getattr(user, f.attname) for f in User._meta.concrete_fields}  # never the key itself
     assert rec.ended_other_session and rec.is_new_device
     assert LoginRecord.objects.filter(user=user).count() == 2
 

@@ -37,8 +37,10 @@ def sec(base, n):
 def signed_in(client, learner):
     """The test client signed in as the learner, as the account's one current session."""
     from cpe.accounts.models import User
+    from cpe.core.crypto import blind_index
 
     client.force_login(learner)
-    User.objects.filter(pk=learner.pk).update(session_key=client.session.session_key)
+    User.objects.filter(pk=learner.pk).update(
+        session_key_hash=blind_index("session_key", client.session.session_key))
     learner.refresh_from_db()
     return client

@@ -54,10 +54,12 @@ def test_api_refusals(signed_in, chapter, enrolment, other_learner):
 
 def test_api_needs_csrf(learner, chapter, enrolment):
     from cpe.accounts.models import User
+    from cpe.core.crypto import blind_index
 
     c = Client(enforce_csrf_checks=True)
     c.force_login(learner)
-    User.objects.filter(pk=learner.pk).update(session_key=c.session.session_key)
+    User.objects.filter(pk=learner.pk).update(
+        session_key_hash=blind_index("session_key", c.session.session_key))
     assert _start(c, chapter).status_code == 403
 
 
