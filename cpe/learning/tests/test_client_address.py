@@ -10,7 +10,7 @@ import pytest
 from cpe.learning import hotpath
 from cpe.learning.models import PlaySession, SuspiciousEvent
 
-from .test_hotpath import REDIS_URL, _start, hot  # noqa: F401 (fixture)
+from .test_hotpath import REDIS_URL, WEB_SESSION, _start, hot  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)")]
@@ -40,7 +40,8 @@ def _beat(app, session, seq, start, position, remote, xff=None):
     env = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/api/learning/sessions/{session.key}/heartbeat",
            "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw), "HTTP_HOST": "testserver",
            "REMOTE_ADDR": remote, "wsgi.url_scheme": "http", "SERVER_NAME": "testserver",
-           "HTTP_X_PLAY_TOKEN": hotpath.play_token(session.key)}
+           "HTTP_X_PLAY_TOKEN": hotpath.play_token(session.key),
+           "HTTP_COOKIE": f"sessionid={WEB_SESSION}"}   # the web session the player was started in
     if xff is not None:
         env["HTTP_X_FORWARDED_FOR"] = xff
     got = {}
