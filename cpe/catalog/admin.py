@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.net import client_ip
 
 from . import policy, services
 from .models import Chapter, Course, Product, TrainingYear
@@ -40,7 +41,7 @@ class _FinanceFieldsAdmin(SafeModelAdmin):
         return Form
 
     def save_model(self, request, obj, form, change):
-        self.save_through_service(obj, actor=request.user, ip=request.META.get("REMOTE_ADDR"))
+        self.save_through_service(obj, actor=request.user, ip=client_ip(request.META))
 
 
 @admin.register(TrainingYear)
