@@ -460,7 +460,9 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
             message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
                           event="account.terminated",
                           body=f"【内蒙古会计继续教育】您的账号已终止服务，原因：{TerminationReason(reason).label}。"
-                               "已付款订单的处理方式请见平台说明或联系客服。")
+                               + ("用原密码登录并验证手机号码即可恢复服务。"
+                                  if policy.account_restorable(status=locked.status, status_reason=reason) else "")
+                               + "已付款订单的处理方式请见平台说明或联系客服。")
     user.status, user.is_active = locked.status, False
     return locked
 

@@ -267,3 +267,16 @@ def test_identity_change_throttled_per_account(register_learner):
     r = client.post(reverse("accounts:identity_change"),
                     {"field": "id_number", "new_value": make_id_number(seq="890"), "reason": "再试"})
     assert r.status_code == 302
+
+
+def test_the_reviewer_sees_the_conflict_the_learner_was_not_told(register_learner, django_user_model):
+    a, holder = register_learner(), register_learner()
+    taken = services.identity_change_request(user=a, field="id_number", new_value=holder.id_number, reason="x")
+    free = services.identity_change_request(user=holder, field="id_number", new_value=make_id_number(seq="782"),
+                                            reason="x")
+    django_user_model.objects.create_superuser("chief", "Chief-pass-2026")
+    staff = Client()
+    staff.post(reverse("accounts:login"), {"username": "chief", "password": "Chief-pass-2026"})
+    url = "admin:accounts_identitychangerequest_change"
+    assert "该身份证号码已属于其他账号" in staff.get(reverse(url, args=[taken.pk])).content.decode()
+    assert "该身份证号码已属于其他账号" not in staff.get(reverse(url, args=[free.pk])).content.decode()

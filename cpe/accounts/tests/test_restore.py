@@ -91,3 +91,13 @@ def test_restore_refused_with_a_wrong_code_or_a_taken_mobile_changes_nothing(reg
     user.refresh_from_db()
     assert user.status == AccountStatus.TERMINATED and not user.is_active
     assert not AuditEvent.objects.filter(event_type="account.restored").exists()
+
+
+def test_the_termination_sms_says_how_to_come_back_only_when_one_can(register_learner):
+    from cpe.notices.models import OutboundMessage
+
+    unreachable = _terminated(register_learner, TerminationReason.UNREACHABLE)
+    violation = _terminated(register_learner, TerminationReason.VIOLATION)
+    bodies = {m.to: m.body for m in OutboundMessage.objects.filter(event="account.terminated")}
+    assert "恢复服务" in bodies[unreachable.mobile]
+    assert "恢复服务" not in bodies[violation.mobile]
