@@ -265,8 +265,8 @@ def mobile_change_code_send(*, user, new_mobile_raw: str, at=None) -> str:
         raise AccountError("bad_mobile", err, field="mobile")
     if mobile == user.mobile:
         raise AccountError("same_mobile", "新号码与当前号码相同。", field="mobile")
-    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exists():
-        raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile")
+    # Sent whether or not another account holds the number (PIPL Art. 28): that is told only
+    # once the code proves the phone (mobile_change_confirm).
     with transaction.atomic():
         _, code = _code_issue(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, user=user, at=at)
         _sms_code_message(CodePurpose.CHANGE_MOBILE, mobile, code, user=user, at=at)
@@ -281,6 +281,8 @@ def mobile_change_confirm(*, user, new_mobile_raw: str, code: str, at=None) -> U
     try:
         with _counting_wrong_codes(), transaction.atomic():
             _code_consume(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, code=code, at=at)
+            if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exclude(pk=user.pk).exists():
+                raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile")
             locked = User.objects.select_for_update().get(pk=user.pk)
             old = locked.mobile
             locked.mobile, locked.mobile_verified_at = mobile, at

@@ -280,3 +280,18 @@ def test_the_reviewer_sees_the_conflict_the_learner_was_not_told(register_learne
     url = "admin:accounts_identitychangerequest_change"
     assert "该身份证号码已属于其他账号" in staff.get(reverse(url, args=[taken.pk])).content.decode()
     assert "该身份证号码已属于其他账号" not in staff.get(reverse(url, args=[free.pk])).content.decode()
+
+
+# --- 更换手机号码 --------------------------------------------------------------------------------
+def test_mobile_change_send_answers_alike_and_the_truth_needs_the_code(register_learner):
+    user, other = register_learner(), register_learner(at=EARLIER)
+    client = _signed_in(user)
+    url = reverse("accounts:mobile_change")
+    answers = [_page(client.post(url, {"mobile": m, "action": "send"}), m) for m in ("13600000061", other.mobile)]
+    _assert_alike(answers, ["free", "taken"])
+    assert "验证码已发送至 <typed>" in answers[0][1] and "已被其他账号使用" not in answers[0][1]
+    # The code proves the phone: its holder may learn that another account has it; nothing changes.
+    r = client.post(url, {"mobile": other.mobile, "sms_code": last_code(other.mobile), "action": "confirm"})
+    assert "已被其他账号使用" in r.content.decode()
+    user.refresh_from_db()
+    assert user.mobile != other.mobile
