@@ -16,7 +16,7 @@ from . import closing, personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
     AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm,
-    PersonalDataForm, ProfileForm, RegistrationForm,
+    PersonalDataForm, ProfileForm, RegistrationForm, RestoreForm,
 )
 from .signals import client_ip
 
@@ -142,7 +142,7 @@ def account_restore(request):
         request.session.pop(RESTORE_SESSION_KEY, None)
         messages.info(request, "请先使用原密码登录，再按提示恢复账号服务。")
         return redirect("accounts:login")
-    form = MobileChangeForm(request.POST or None)
+    form = RestoreForm(request.POST or None)
     sent = None
     if request.method == "POST" and form.is_valid():
         try:
