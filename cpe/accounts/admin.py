@@ -126,10 +126,10 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
 
     list_display = ["id", "user", "field", "new_value_masked", "status", "created_at", "decided_by"]
     list_filter = ["status", "field"]
-    fields = ["user", "current_value", "field", "new_value_masked", "reason", "status", "created_at",
+    fields = ["user", "current_value", "field", "new_value_masked", "conflict", "reason", "status", "created_at",
               "decided_at", "decided_by", "decision_note"]
-    readonly_fields = ["user", "current_value", "field", "new_value_masked", "reason", "status", "created_at",
-                       "decided_at", "decided_by"]
+    readonly_fields = ["user", "current_value", "field", "new_value_masked", "conflict", "reason", "status",
+                       "created_at", "decided_at", "decided_by"]
     change_form_template = "admin/accounts/identitychangerequest/change_form.html"
 
     @admin.display(description="当前值")
@@ -140,6 +140,12 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
     @admin.display(description="新值")
     def new_value_masked(self, obj):
         return obj.new_value_masked
+
+    @admin.display(description="冲突")
+    def conflict(self, obj):
+        """The learner is told nothing about who holds an ID number; the reviewer is."""
+        from .selectors import identity_change_conflict
+        return "该身份证号码已属于其他账号，不能批准" if identity_change_conflict(obj) else "无"
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and obj.status != ChangeStatus.PENDING:

@@ -68,6 +68,13 @@ class MobileChangeForm(AccessibleForm):
         attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "one-time-code"}))
 
 
+class RestoreForm(MobileChangeForm):
+    """恢复账号服务: the mobile to be reached at (the old one, if it works again, or a new one)."""
+
+    mobile = forms.CharField(label="手机号码", max_length=14, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "tel"}))
+
+
 class EmailChangeForm(AccessibleForm):
     email = forms.EmailField(label="新电子邮箱", widget=forms.EmailInput(attrs=_INPUT),
                              error_messages={"invalid": "请填写有效的电子邮箱地址。"})

@@ -200,7 +200,7 @@ def _messages(user):
 MESSAGE_EVENT_LABELS = {
     "code.register": "注册验证码", "code.change_mobile": "更换手机号码验证码",
     "code.verify_email": "邮箱验证", "code.reset_password": "找回密码验证码",
-    "email.verify": "邮箱验证链接", "account.hold": "资料待更正通知", "account.terminated": "终止服务通知",
+    "email.verify": "邮箱验证链接", "account.hold": "资料待更正通知", "account.terminated": "终止服务通知", "account.restored": "恢复服务通知",
     "order.paid": "支付成功通知", "order.closed": "订单关闭通知",
     "refund.requested": "退款申请通知", "refund.approved": "退款审核通过通知",
     "refund.rejected": "退款申请未通过通知", "refund.succeeded": "退款成功通知", "refund.failed": "退款失败通知",

@@ -8,6 +8,8 @@ import phonenumbers
 
 from cpe.core.timewin import local_date
 
+from .states import AccountStatus, TerminationReason
+
 # --- ID numbers: GB 11643-1999 (ISO 7064 MOD 11-2) — SPEC §1.2 ----------------------------
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
@@ -318,3 +320,112 @@ def archive_purge_due(*, purge_after: datetime, at: datetime) -> bool:
     """An archive is purged from its purge_after on (SPEC §11.3)."""
     return at >= purge_after
 
+
+
+# --- Who holds this ID number or mobile? Neutral answers — 个人信息保护法 Art. 28, 51 -----------
+# An ID number is sensitive personal information (PIPL Art. 28): whether a person has an account
+# here, and why it was terminated, is theirs. Until an SMS code proves a phone, every answer is
+# the same whether the ID number or mobile is free, taken or terminated; after the code, a person
+# is told what the platform would anyway tell that phone (see docs/rules.md, "Who may learn who
+# holds an ID number"). The wording lives here, once.
+CODE_SENT_MESSAGE = "验证码已发送至 {masked}，{minutes} 分钟内有效。"
+ID_TAKEN_MESSAGE = (
+    "该身份证号码已有账号，不能重复注册。如是您本人的账号，请直接登录，或通过账号绑定的手机号码找回密码；"
+    "原手机号码已停用的，请用原密码登录后按提示验证新手机号码，或联系客服（页面底部有客服电话和邮箱）。")
+MOBILE_TAKEN_MESSAGE = "该手机号码已注册账号，请直接登录；如忘记密码，可通过本手机号码找回密码。"
+MOBILE_TERMINATED_MESSAGE = (
+    "该手机号码绑定的账号已终止服务（原因：{reason}），不能用于注册。如有疑问，请联系客服（页面底部有客服电话和邮箱）。")
+MOBILE_RESTORABLE_MESSAGE = (
+    "该手机号码绑定的账号因联系方式失效已终止服务，可以恢复：请用原密码登录，按提示验证手机号码后即恢复服务。"
+    "忘记密码的，请联系客服（页面底部有客服电话和邮箱）。")
+PASSWORD_RESET_SENT_MESSAGE = "若该账号存在，验证码已发送至其绑定的手机号码，{minutes} 分钟内有效。"
+# Registration and password reset: every code failure (none requested, wrong, used, expired, too
+# many guesses) gets this one answer; "used" or "expired" would tell that someone registered with,
+# or asked a code for, a number.
+CODE_REFUSED_MESSAGE = "验证码不正确或已失效，请重新获取。"
+
+
+@dataclass(frozen=True)
+class HolderFacts:
+    """The account that already holds an ID number or a mobile, as the registration rule sees it."""
+
+    status: str
+    status_reason: str
+    status_reason_label: str = ""
+
+
+def code_sent_message(masked: str) -> str:
+    """What "获取验证码" answers for any well-formed mobile, registered or not (PIPL Art. 28)."""
+    return CODE_SENT_MESSAGE.format(masked=masked, minutes=int(CODE_TTL.total_seconds() // 60))
+
+
+def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderFacts | None,
+                         same_account: bool) -> Decision:
+    """Whether a registration whose SMS code has just proved the phone may go ahead, and what to
+    tell the person (SPEC §1.2 one account per ID number, §12; PIPL Art. 28).
+
+    Asked only after the code proves the phone. The person holds that phone, so they may learn
+    what the platform would send to it anyway: that it has an account, whether that account was
+    terminated and why (the termination SMS said so). They have not proved the ID number's
+    account: an ID number held by another account gets one answer whatever that account's state
+    (active, terminated for any reason), never its reason or its phone. A person terminated for a
+    violation stays refused (moderation.policy.reregistration_refusal, when the ID number and the
+    phone are one account's); a termination for unreachable contact details can be undone by the
+    person (`account_restorable`)."""
+    if phone_holder is not None:
+        if phone_holder.status == AccountStatus.TERMINATED:
+            if account_restorable(status=phone_holder.status, status_reason=phone_holder.status_reason):
+                return Decision(False, "mobile_restorable", MOBILE_RESTORABLE_MESSAGE)
+            if same_account:
+                from cpe.moderation.policy import reregistration_refusal
+
+                barred = reregistration_refusal(status=phone_holder.status,
+                                                status_reason=phone_holder.status_reason)
+                if barred is not None:
+                    return Decision(False, "banned_person", barred)
+            return Decision(False, "mobile_terminated", MOBILE_TERMINATED_MESSAGE.format(
+                reason=phone_holder.status_reason_label or phone_holder.status_reason))
+        return Decision(False, "mobile_taken", MOBILE_TAKEN_MESSAGE)
+    if id_holder is not None:
+        return Decision(False, "id_taken", ID_TAKEN_MESSAGE)
+    return Decision(True)
+
+
+# --- Coming back after a termination for unreachable contact details — seed §3.2 -------------
+# The ground is "contact details unreachable after notice": once the person proves a working
+# phone the ground is gone, so they may restore the service themselves: the password proves the
+# account, an SMS code proves the phone. Every other ground needs staff (or bars for good).
+RESTORABLE_REASONS = frozenset({TerminationReason.UNREACHABLE})
+RESTORE_WINDOW = timedelta(minutes=15)   # from the sign-in with the right password to the code
+
+
+def account_restorable(*, status: str, status_reason: str) -> bool:
+    """A terminated account whose only ground was unreachable contact details (seed §3.2(2),
+    SPEC §12) can be restored by its holder once they prove a reachable mobile."""
+    return status == AccountStatus.TERMINATED and status_reason in RESTORABLE_REASONS
+
+
+def restore_window_open(*, started_at: datetime, at: datetime) -> bool:
+    """The sign-in that proved the password opens a restore for RESTORE_WINDOW ([start, end))."""
+    return started_at <= at < started_at + RESTORE_WINDOW
+
+
+# --- Identity change requests: per-account throttle — SPEC §1.8; PIPL Art. 51 ------------------
+# A reviewer reads each request; without a limit a learner could flood the queue, or use the
+# reviewer's answers to learn which ID numbers are taken. Counted over all the learner's
+# requests (pending, approved or rejected) in a sliding window.
+IDENTITY_CHANGE_MAX_REQUESTS = 3
+IDENTITY_CHANGE_WINDOW = timedelta(days=30)
+IDENTITY_CHANGE_SUBMITTED_MESSAGE = "申请已提交审核，审核结果将在个人资料页显示。"
+
+
+def identity_change_decision(recent_requests: list[datetime], at: datetime) -> Decision:
+    """At most IDENTITY_CHANGE_MAX_REQUESTS name/ID-number change requests per account in the
+    IDENTITY_CHANGE_WINDOW before `at` (window (at - 30 days, at])."""
+    since = at - IDENTITY_CHANGE_WINDOW
+    if sum(1 for t in recent_requests if since < t <= at) >= IDENTITY_CHANGE_MAX_REQUESTS:
+        days = IDENTITY_CHANGE_WINDOW.days
+        return Decision(False, "identity_change_limit",
+                        f"{days} 天内最多可提交 {IDENTITY_CHANGE_MAX_REQUESTS} 次姓名或身份证号码变更申请，"
+                        "请稍后再试；如有急需，请联系客服。")
+    return Decision(True)

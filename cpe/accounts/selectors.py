@@ -1,9 +1,11 @@
+from cpe.core import crypto
 from cpe.core.masking import mask_id_number
 from cpe.learning.selectors import enrolments_for_dashboard
 
 from . import policy
 from .auth import user_for_identifier
-from .states import AccountStatus, AisStatus, MinorReview
+from .models import User
+from .states import AccountStatus, AisStatus, IdentityField, MinorReview
 
 AIS_EXPLANATIONS = {
     AisStatus.UNKNOWN: "尚未核验您是否已纳入《内蒙古自治区会计人员信息管理系统》。",
@@ -37,6 +39,17 @@ def login_history(user, limit=20):
     return list(user.logins.all()[:limit])
 
 
+def restorable_account(identifier: str, password: str):
+    """The account this correct password opens if it was terminated for unreachable contact
+    details (policy.account_restorable), else None."""
+    user = user_for_identifier(identifier)
+    if user is None or user.is_active or user.is_staff:
+        return None
+    if not policy.account_restorable(status=user.status, status_reason=user.status_reason):
+        return None
+    return user if user.check_password(password) else None
+
+
 def inactive_account_message(identifier: str, password: str) -> str | None:
     """Why a correct password did not sign in: the account is closed or terminated."""
     user = user_for_identifier(identifier)
@@ -47,3 +60,12 @@ def inactive_account_message(identifier: str, password: str) -> str | None:
     if user.status == AccountStatus.CLOSED:
         return "该账号已注销，无法登录。"
     return "该账号已停用，请联系客服。"
+
+
+def identity_change_conflict(req) -> bool:
+    """For the reviewer: another account already holds the ID number this request asks for
+    (approving would fail on the unique index). The learner is never told (PIPL Art. 28)."""
+    if req.field != IdentityField.ID_NUMBER:
+        return False
+    return User.objects.filter(id_number_bidx=crypto.blind_index("id_number", req.new_value)).exclude(
+        pk=req.user_id).exists()

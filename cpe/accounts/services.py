@@ -66,6 +66,21 @@ def _counting_wrong_codes():
         raise
 
 
+CODE_FAILURES = frozenset({"no_code", "wrong_code", "used", "expired", "too_many_attempts"})
+
+
+@contextmanager
+def _neutral_code_refusal():
+    """Where the answer must not tell whether a code was ever sent to, or used by, a number
+    (registration, password reset): every code failure becomes policy.CODE_REFUSED_MESSAGE."""
+    try:
+        yield
+    except AccountError as exc:
+        if exc.code in CODE_FAILURES:
+            raise AccountError("wrong_code", policy.CODE_REFUSED_MESSAGE, field=exc.field) from exc
+        raise
+
+
 def _code_consume(*, purpose, target, code, at, field="sms_code"):
     """Check and use up the newest code for (purpose, target). A wrong guess is counted
     even though the caller's action is refused (the counter is the throttle)."""
@@ -85,8 +100,8 @@ def _code_consume(*, purpose, target, code, at, field="sms_code"):
     return row
 
 
-def _sms_code_message(purpose, mobile, code, user=None, at=None):
-    label = CodePurpose(purpose).label
+def _sms_code_message(purpose, mobile, code, user=None, at=None, label=None):
+    label = label or CodePurpose(purpose).label
     message_queue(channel=Channel.SMS, to=mobile, event=f"code.{purpose}", user=user, at=at,
                   params={"code": code},  # a template-based provider's verification-code template
                   body=f"【内蒙古会计继续教育】您正在{label}，验证码 {code}，"
@@ -94,13 +109,13 @@ def _sms_code_message(purpose, mobile, code, user=None, at=None):
 
 
 def registration_code_send(*, mobile_raw: str, at=None) -> str:
-    """Send the registration SMS code to a mobile not yet registered. Returns it masked."""
+    """Send the registration SMS code to any well-formed mobile, registered or not, with the same
+    throttle: the answer must not tell who holds a number (PIPL Art. 28). Whether the number is
+    free is told only after the code proves the phone (user_register). Returns it masked."""
     at = at or timezone.now()
     mobile, err = policy.check_mobile(mobile_raw)
     if mobile is None:
         raise AccountError("bad_mobile", err, field="mobile")
-    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exists():
-        raise AccountError("mobile_taken", "该手机号码已注册，请直接登录或找回密码。", field="mobile")
     with transaction.atomic():
         _, code = _code_issue(purpose=CodePurpose.REGISTER, target=mobile, at=at)
         _sms_code_message(CodePurpose.REGISTER, mobile, code, at=at)
@@ -111,9 +126,9 @@ def registration_code_send(*, mobile_raw: str, at=None) -> str:
 def user_register(*, id_number: str, name: str, email: str, mobile: str, employer: str,
                   region: str, password: str, sms_code: str, self_supporting: bool,
                   agreement_version, ip=None, user_agent="", at=None) -> User:
-    """Create a learner (SPEC §1.1-1.4, §2.2). Refused input changes nothing."""
-    from cpe.agreements.services import agreement_accept
-
+    """Create a learner (SPEC §1.1-1.4, §2.2). Refused input changes nothing (but a used code).
+    The input's own checks come first; who holds the ID number or the mobile is looked at only
+    after the SMS code proves the phone (policy.registration_refusal)."""
     at = at or timezone.now()
     check = policy.check_id_number(id_number, today=policy.local_date(at))
     if not check.ok:
@@ -130,42 +145,69 @@ def user_register(*, id_number: str, name: str, email: str, mobile: str, employe
     if not capacity.allowed:
         raise AccountError(capacity.code, capacity.message,
                            field="self_supporting" if capacity.needs_declaration else "id_number")
-    existing = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", check.value)).first()
-    if existing is not None:
-        from cpe.moderation.policy import reregistration_refusal  # SPEC §12: the rule lives there
-
-        refusal = reregistration_refusal(status=existing.status, status_reason=existing.status_reason)
-        if refusal is not None:
-            raise AccountError("banned_person", refusal, field="id_number")
-        raise AccountError("id_taken", "该身份证号码已注册，请直接登录；如忘记密码请找回密码。",
-                           field="id_number")
-    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", clean_mobile)).exists():
-        raise AccountError("mobile_taken", "该手机号码已注册。", field="mobile")
     if agreement_version is None:
         raise AccountError("no_agreement", "用户协议尚未发布，暂不能注册。")
+    refusal = None
     try:
-        with _counting_wrong_codes(), transaction.atomic():
+        with _neutral_code_refusal(), _counting_wrong_codes(), transaction.atomic():
+            # The code first: until it proves the phone, nothing may depend on who holds the ID
+            # number or the mobile. A refusal after the proof keeps the code used up (one code,
+            # one look), as a wrong guess stays counted.
             _code_consume(purpose=CodePurpose.REGISTER, target=clean_mobile, code=sms_code, at=at)
-            user = User(
-                name=clean_name, id_number=check.value, email=email.strip().lower(),
-                mobile=clean_mobile, employer=employer.strip(), region=region,
-                mobile_verified_at=at, date_joined=at, self_supporting=capacity.needs_declaration,
-                minor_review=MinorReview.PENDING if capacity.needs_declaration else MinorReview.NONE,
-            )
-            user.username = "u" + secrets.token_hex(6)
-            user.set_password(password)
-            user.save()
-            audit_record("account.registered", actor=user, subject=user, ip=ip, at=at, data={
-                "id_number": mask_id_number(check.value), "mobile": mask_mobile(clean_mobile),
-                "email": mask_email(user.email), "region": region,
-                "self_supporting": capacity.needs_declaration,
-            })
-            agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
-            ais_check_after_registration(user)  # after commit: is the person in the AIS? (SPEC §1.9)
-            if user.email:
-                _email_verification_send(user, user.email, at)
+            refusal = _registration_refusal(check.value, clean_mobile)
+            if refusal is None:
+                user = _user_create(check=check, name=clean_name, email=email, mobile=clean_mobile,
+                                    employer=employer, region=region, password=password,
+                                    capacity=capacity, agreement_version=agreement_version, ip=ip,
+                                    user_agent=user_agent, at=at)
     except IntegrityError as exc:  # a concurrent registration won the unique index
-        raise AccountError("id_taken", "该身份证号码或手机号码已注册。", field="id_number") from exc
+        raise AccountError("id_taken", policy.ID_TAKEN_MESSAGE, field="id_number") from exc
+    if refusal is not None:
+        raise AccountError(refusal.code, refusal.message,
+                           field="mobile" if refusal.code.startswith("mobile") else "id_number")
+    return user
+
+
+def _holder_facts(user):
+    if user is None:
+        return None
+    return policy.HolderFacts(status=user.status, status_reason=user.status_reason,
+                              status_reason_label=user.get_status_reason_display())
+
+
+def _registration_refusal(id_number: str, mobile: str):
+    """policy.registration_refusal for the accounts that hold this ID number and this (proven)
+    mobile; None when the registration may go ahead."""
+    id_holder = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number)).first()
+    phone_holder = User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).first()
+    decision = policy.registration_refusal(
+        phone_holder=_holder_facts(phone_holder), id_holder=_holder_facts(id_holder),
+        same_account=id_holder is not None and phone_holder is not None and id_holder.pk == phone_holder.pk)
+    return None if decision.allowed else decision
+
+
+def _user_create(*, check, name, email, mobile, employer, region, password, capacity,
+                 agreement_version, ip, user_agent, at) -> User:
+    from cpe.agreements.services import agreement_accept
+
+    user = User(
+        name=name, id_number=check.value, email=email.strip().lower(),
+        mobile=mobile, employer=employer.strip(), region=region,
+        mobile_verified_at=at, date_joined=at, self_supporting=capacity.needs_declaration,
+        minor_review=MinorReview.PENDING if capacity.needs_declaration else MinorReview.NONE,
+    )
+    user.username = "u" + secrets.token_hex(6)
+    user.set_password(password)
+    user.save()
+    audit_record("account.registered", actor=user, subject=user, ip=ip, at=at, data={
+        "id_number": mask_id_number(check.value), "mobile": mask_mobile(mobile),
+        "email": mask_email(user.email), "region": region,
+        "self_supporting": capacity.needs_declaration,
+    })
+    agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
+    ais_check_after_registration(user)  # after commit: is the person in the AIS? (SPEC §1.9)
+    if user.email:
+        _email_verification_send(user, user.email, at)
     return user
 
 
@@ -223,8 +265,8 @@ def mobile_change_code_send(*, user, new_mobile_raw: str, at=None) -> str:
         raise AccountError("bad_mobile", err, field="mobile")
     if mobile == user.mobile:
         raise AccountError("same_mobile", "新号码与当前号码相同。", field="mobile")
-    if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exists():
-        raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile")
+    # Sent whether or not another account holds the number (PIPL Art. 28): that is told only
+    # once the code proves the phone (mobile_change_confirm).
     with transaction.atomic():
         _, code = _code_issue(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, user=user, at=at)
         _sms_code_message(CodePurpose.CHANGE_MOBILE, mobile, code, user=user, at=at)
@@ -239,6 +281,8 @@ def mobile_change_confirm(*, user, new_mobile_raw: str, code: str, at=None) -> U
     try:
         with _counting_wrong_codes(), transaction.atomic():
             _code_consume(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, code=code, at=at)
+            if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exclude(pk=user.pk).exists():
+                raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile")
             locked = User.objects.select_for_update().get(pk=user.pk)
             old = locked.mobile
             locked.mobile, locked.mobile_verified_at = mobile, at
@@ -287,18 +331,25 @@ def identity_change_request(*, user, field: str, new_value: str, reason: str, at
         value = check.value
         if value == user.id_number:
             raise AccountError("same_value", "新身份证号码与当前相同。", field="new_value")
-        if User.objects.filter(id_number_bidx=crypto.blind_index("id_number", value)).exists():
-            raise AccountError("id_taken", "该身份证号码已被其他账号使用，请联系客服。", field="new_value")
+        # Whether another account holds it is the reviewer's to see (identity_change_conflict),
+        # not the learner's: the request is taken either way (PIPL Art. 28).
     else:
         value, err = policy.check_name(new_value)
         if value is None:
             raise AccountError("bad_name", err, field="new_value")
         if value == user.name:
             raise AccountError("same_value", "新姓名与当前相同。", field="new_value")
-    if IdentityChangeRequest.objects.filter(user=user, field=field, status=ChangeStatus.PENDING).exists():
-        raise AccountError("pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field")
     try:
         with transaction.atomic():
+            # Serialise one learner's requests on their own row: two tabs cannot pass the limit together.
+            User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
+            recent = list(IdentityChangeRequest.objects.filter(
+                user=user, created_at__gt=at - policy.IDENTITY_CHANGE_WINDOW).values_list("created_at", flat=True))
+            decision = policy.identity_change_decision(recent, at)
+            if not decision.allowed:
+                raise AccountError(decision.code, decision.message)
+            if IdentityChangeRequest.objects.filter(user=user, field=field, status=ChangeStatus.PENDING).exists():
+                raise AccountError("pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field")
             req = IdentityChangeRequest.objects.create(user=user, field=field, new_value=value,
                                                        reason=reason.strip(), created_at=at)
             audit_record("identity_change.requested", actor=user, subject=req, at=at, data={
@@ -415,8 +466,68 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
             message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
                           event="account.terminated",
                           body=f"【内蒙古会计继续教育】您的账号已终止服务，原因：{TerminationReason(reason).label}。"
-                               "已付款订单的处理方式请见平台说明或联系客服。")
+                               + ("用原密码登录并验证手机号码即可恢复服务。"
+                                  if policy.account_restorable(status=locked.status, status_reason=reason) else "")
+                               + "已付款订单的处理方式请见平台说明或联系客服。")
     user.status, user.is_active = locked.status, False
+    return locked
+
+
+# --- coming back after a termination for unreachable contact details (seed §3.2) -----------
+RESTORE_LABEL = "恢复账号服务"
+
+
+def _restorable_locked(user_id: int) -> User:
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None or not policy.account_restorable(status=user.status, status_reason=user.status_reason):
+        raise AccountError("not_restorable", "该账号不能自助恢复服务，请联系客服（页面底部有客服电话和邮箱）。")
+    return user
+
+
+def account_restore_code_send(*, user_id: int, mobile_raw: str, at=None) -> str:
+    """Send a code to the mobile the person wants to be reached at, for an account terminated
+    for unreachable contact details whose password they have just proved (the view holds that
+    proof for policy.RESTORE_WINDOW). Sent whether or not the number is taken: that is told after
+    the code proves the phone. Returns it masked."""
+    at = at or timezone.now()
+    mobile, err = policy.check_mobile(mobile_raw)
+    if mobile is None:
+        raise AccountError("bad_mobile", err, field="mobile")
+    with transaction.atomic():
+        user = _restorable_locked(user_id)
+        _, code = _code_issue(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, user=user, at=at)
+        _sms_code_message(CodePurpose.CHANGE_MOBILE, mobile, code, user=user, at=at, label=RESTORE_LABEL)
+    return mask_mobile(mobile)
+
+
+def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> User:
+    """Restore the service of an account terminated for unreachable contact details: the code
+    proves a reachable mobile, which becomes the account's (seed §3.2(2): the ground is gone).
+    Audited; the learner is told by SMS. Refused (nothing changed) for any other state."""
+    at = at or timezone.now()
+    mobile, err = policy.check_mobile(mobile_raw)
+    if mobile is None:
+        raise AccountError("bad_mobile", err, field="mobile")
+    try:
+        with _counting_wrong_codes(), transaction.atomic():
+            locked = _restorable_locked(user_id)
+            row = _code_consume(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, code=code, at=at)
+            if row.user_id != locked.pk:
+                raise AccountError("no_code", "请先获取验证码。", field="sms_code")
+            if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exclude(pk=locked.pk).exists():
+                raise AccountError("mobile_taken", "该手机号码已被其他账号使用，请换一个号码。", field="mobile")
+            old_reason, old_mobile = locked.status_reason, locked.mobile
+            locked.status, locked.status_reason, locked.status_note = AccountStatus.ACTIVE, "", ""
+            locked.status_changed_at, locked.is_active = at, True
+            locked.mobile, locked.mobile_verified_at = mobile, at
+            locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
+                                       "is_active", "mobile", "mobile_bidx", "mobile_verified_at"])
+            audit_record("account.restored", actor=locked, subject=locked, at=at, data={
+                "reason": old_reason, "old_mobile": mask_mobile(old_mobile), "new_mobile": mask_mobile(mobile)})
+            message_queue(channel=Channel.SMS, to=mobile, user=locked, at=at, event="account.restored",
+                          body="【内蒙古会计继续教育】您的账号已恢复服务，今后的通知将发送至本手机号码。")
+    except IntegrityError as exc:
+        raise AccountError("mobile_taken", "该手机号码已被其他账号使用，请换一个号码。", field="mobile") from exc
     return locked
 
 
@@ -457,25 +568,36 @@ def _find_by_identifier(identifier: str):
     return user_for_identifier(identifier)
 
 
+def _resettable(user) -> bool:
+    """A learner account in service with a mobile. Staff accounts are not reset through the
+    learners' page (their sign-in is the staff site's business): they get the unknown answer."""
+    return user is not None and user.is_active and not user.is_staff and bool(user.mobile)
+
+
 def password_reset_code_send(*, identifier: str, at=None) -> str:
-    """Send a reset code to the account's mobile. An unknown identifier gets the same answer
-    (no account enumeration); nothing is sent then."""
+    """Send a reset code to the account's mobile. Every identifier gets the same answer, known or
+    unknown, staff or learner, throttled or not (no account enumeration, PIPL Art. 28): a code
+    is sent only to an account that may reset, and only when the throttle allows."""
     at = at or timezone.now()
     user = _find_by_identifier(identifier)
-    if user is None or not user.is_active or not user.mobile:
-        return "如该账号存在，验证码已发送至其绑定的手机号码。"
-    with transaction.atomic():
-        _, code = _code_issue(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, user=user, at=at)
-        _sms_code_message(CodePurpose.RESET_PASSWORD, user.mobile, code, user=user, at=at)
-    return f"验证码已发送至 {mask_mobile(user.mobile)}。"
+    if _resettable(user):
+        try:
+            with transaction.atomic():
+                _, code = _code_issue(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, user=user, at=at)
+                _sms_code_message(CodePurpose.RESET_PASSWORD, user.mobile, code, user=user, at=at)
+        except AccountError:
+            pass  # throttled: nothing sent, and the answer does not say so (it would tell the account exists)
+    return policy.PASSWORD_RESET_SENT_MESSAGE.format(minutes=int(policy.CODE_TTL.total_seconds() // 60))
 
 
 def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=None) -> User:
+    """Set a new password with the code sent to the account's mobile. Every failure (unknown or
+    staff account, no code, wrong, used, expired, too many guesses) gets one answer."""
     at = at or timezone.now()
     user = _find_by_identifier(identifier)
-    if user is None or not user.is_active or not user.mobile:
-        raise AccountError("wrong_code", "验证码不正确。", field="sms_code")
-    with _counting_wrong_codes(), transaction.atomic():
+    if not _resettable(user):
+        raise AccountError("wrong_code", policy.CODE_REFUSED_MESSAGE, field="sms_code")
+    with _neutral_code_refusal(), _counting_wrong_codes(), transaction.atomic():
         _code_consume(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, code=code, at=at)
         locked = User.objects.select_for_update().get(pk=user.pk)
         locked.set_password(new_password)

@@ -30,7 +30,7 @@ class AccountStatus(models.TextChoices):
 TRANSITIONS = {
     AccountStatus.ACTIVE: {AccountStatus.CLOSED, AccountStatus.TERMINATED},
     AccountStatus.CLOSED: set(),
-    AccountStatus.TERMINATED: set(),
+    AccountStatus.TERMINATED: {AccountStatus.ACTIVE},  # only when policy.account_restorable
 }
 
 

@@ -19,4 +19,5 @@ urlpatterns = [
     path("profile/close/", views.account_close, name="close"),
     path("closed/", views.account_closed, name="closed"),
     path("password/reset/", views.password_reset, name="password_reset"),
+    path("restore/", views.account_restore, name="restore"),
 ]

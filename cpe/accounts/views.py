@@ -16,7 +16,7 @@ from . import closing, personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
     AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm,
-    PersonalDataForm, ProfileForm, RegistrationForm,
+    PersonalDataForm, ProfileForm, RegistrationForm, RestoreForm,
 )
 from .signals import client_ip
 
@@ -27,6 +27,12 @@ def _ua(request):
 
 def _attach(form, exc: AccountError):
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+def _register_page(request, form, *, version, code_status=None, status=200):
+    return render(request, "accounts/register.html", {
+        "form": form, "agreement": version, "code_status": code_status,
+        "resend_seconds": int(policy.CODE_RESEND_INTERVAL.total_seconds())}, status=status)
 
 
 @ratelimit(key="ip", rate=policy.REGISTER_RATE_PER_IP, method="POST", block=True)
@@ -49,21 +55,27 @@ def register(request):
             login(request, user, backend="cpe.accounts.auth.IdentifierBackend")
             messages.success(request, "注册成功，欢迎使用。我们已向您的电子邮箱发送验证链接。")
             return redirect("accounts:dashboard")
-    return render(request, "accounts/register.html", {
-        "form": form, "agreement": version,
-        "resend_seconds": int(policy.CODE_RESEND_INTERVAL.total_seconds())},
-                  status=400 if request.method == "POST" else 200)
+    return _register_page(request, form, version=version, status=400 if request.method == "POST" else 200)
 
 
 @require_POST
 @ratelimit(key="ip", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
 def register_code(request):
+    """获取验证码. With htmx only the status line next to the button changes; without script
+    the button submits the whole form here, and the registration page comes back with what was
+    typed (but the passwords) and the same status line: never a bare message."""
     try:
         masked = services.registration_code_send(mobile_raw=request.POST.get("mobile", ""))
     except AccountError as exc:
-        return render(request, "partials/message.html", {"level": "error", "text": exc.message}, status=400)
-    return render(request, "partials/message.html",
-                  {"level": "ok", "text": f"验证码已发送至 {masked}，{int(policy.CODE_TTL.total_seconds() // 60)} 分钟内有效。"})
+        level, text, status = "error", exc.message, 400
+    else:
+        level, text, status = "ok", policy.code_sent_message(masked), 200
+    if request.htmx:
+        return render(request, "partials/message.html", {"level": level, "text": text}, status=status)
+    kept = {k: v for k, v in request.POST.items() if k in RegistrationForm.base_fields and "password" not in k}
+    form = RegistrationForm(initial=kept)
+    return _register_page(request, form, version=version_to_accept(timezone.now()),
+                          code_status={"level": level, "text": text}, status=status)
 
 
 ENDED_MESSAGES = {
@@ -79,6 +91,13 @@ def login_view(request):
     if request.method == "POST" and form.is_valid():
         user = authenticate(request, username=form.cleaned_data["username"],
                             password=form.cleaned_data["password"])
+        restorable = None if user is not None else selectors.restorable_account(
+            form.cleaned_data["username"], form.cleaned_data["password"])
+        if restorable is not None:
+            # The password is proved: the person may restore the service by proving a phone.
+            request.session[RESTORE_SESSION_KEY] = {"user": restorable.pk,
+                                                    "at": timezone.now().isoformat()}
+            return redirect("accounts:restore")
         if user is None:
             blocked = selectors.inactive_account_message(form.cleaned_data["username"],
                                                          form.cleaned_data["password"])
@@ -94,6 +113,52 @@ def login_view(request):
             return redirect("admin:index" if user.is_staff else "accounts:dashboard")
     return render(request, "accounts/login.html", {"form": form, "ended": ended},
                   status=400 if request.method == "POST" else 200)
+
+
+RESTORE_SESSION_KEY = "accounts.restore"
+
+
+def _restore_user_id(request):
+    """The account whose password this browser proved for a restore, while the window is open."""
+    from datetime import datetime
+
+    held = request.session.get(RESTORE_SESSION_KEY) or {}
+    try:
+        started = datetime.fromisoformat(held["at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not policy.restore_window_open(started_at=started, at=timezone.now()):
+        return None
+    return held.get("user")
+
+
+@never_cache
+@ratelimit(key="ip", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
+def account_restore(request):
+    """恢复账号服务: an account terminated for unreachable contact details, whose password was
+    just proved at sign-in, proves a reachable mobile and is restored (policy.account_restorable)."""
+    user_id = _restore_user_id(request)
+    if user_id is None:
+        request.session.pop(RESTORE_SESSION_KEY, None)
+        messages.info(request, "请先使用原密码登录，再按提示恢复账号服务。")
+        return redirect("accounts:login")
+    form = RestoreForm(request.POST or None)
+    sent = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            if request.POST.get("action") == "send":
+                sent = services.account_restore_code_send(user_id=user_id, mobile_raw=form.cleaned_data["mobile"])
+            else:
+                services.account_restore(user_id=user_id, mobile_raw=form.cleaned_data["mobile"],
+                                         code=form.cleaned_data["sms_code"])
+                request.session.pop(RESTORE_SESSION_KEY, None)
+                messages.success(request, "账号已恢复服务，请使用密码登录。")
+                return redirect("accounts:login")
+        except AccountError as exc:
+            _attach(form, exc)
+    return render(request, "accounts/restore.html", {
+        "form": form, "sent": sent and policy.code_sent_message(sent)},
+        status=400 if request.method == "POST" and form.errors else 200)
 
 
 def lockout(request, response, credentials):
@@ -189,7 +254,7 @@ def identity_change(request):
         except AccountError as exc:
             _attach(form, exc)
         else:
-            messages.success(request, "申请已提交，审核结果将在个人资料页显示。")
+            messages.success(request, policy.IDENTITY_CHANGE_SUBMITTED_MESSAGE)
             return redirect("accounts:profile")
     return render(request, "accounts/form_page.html", {
         "form": form, "title": "申请变更姓名或身份证号码",
@@ -203,10 +268,7 @@ def password_reset(request):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         if request.POST.get("action") == "send":
-            try:
-                sent = services.password_reset_code_send(identifier=d["username"])
-            except AccountError as exc:
-                _attach(form, exc)
+            sent = services.password_reset_code_send(identifier=d["username"])
         elif not d.get("password"):
             form.add_error("password", "请设置新密码。")
         else:

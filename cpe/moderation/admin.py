@@ -85,7 +85,8 @@ class LearnerAccountAdmin(SafeModelAdmin):
     def terminate(self, request, queryset):
         return self._form_action(
             request, queryset, action="terminate", title="终止账号服务", form_class=TerminateForm,
-            notice="终止后该账号不能再登录，学员会收到短信通知；因“违反用户协议”终止的，本人不能以同一身份证号码再次注册。",
+            notice="终止后该账号不能再登录，学员会收到短信通知。因“联系方式失效”终止的，学员用原密码登录并验证手机号码后即自行恢复服务；"
+                   "其他原因终止的，该身份证号码仍属于原账号，本人不能以同一身份证号码再次注册。",
             apply=lambda u, d: services.learner_terminate(user_id=u.pk, reason=d["reason"], note=d["note"],
                                                           actor=request.user))
 

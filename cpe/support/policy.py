@@ -31,6 +31,19 @@ FAQ_FACTS = {
 }
 
 
+# What the platform sends in its own name (SMS under its signature, e-mail) when staff answer.
+# Never the learner's own words (the title): a message signed by the platform must carry only
+# the platform's text, or anyone could make it send theirs (a link, a phone number to call) to
+# a phone; the question is named by its number, shown on the learner's "我的提问" page.
+ANSWERED_NOTICE = "您在平台提出的问题（编号 {number}）已有客服回复，请登录平台在“我的提问”中查看。"
+
+
+def answered_notice_text(thread_number: int) -> str:
+    """The notice of a staff answer (SPEC §13 notifications): the platform's words and the
+    question's number only, nothing the learner wrote."""
+    return ANSWERED_NOTICE.format(number=int(thread_number))
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool

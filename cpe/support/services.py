@@ -103,7 +103,7 @@ def thread_close(*, staff, thread_id: int, ip=None, at=None) -> Thread:
 
 
 def _notify(user, thread: Thread, at):
-    text = f"您提出的问题“{thread.title[:20]}”已有客服回复，请登录平台在“我的提问”中查看。"
+    text = policy.answered_notice_text(thread.pk)
     if user.mobile:
         message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event="support.answered",
                       body=f"【内蒙古会计继续教育】{text}")

@@ -139,3 +139,73 @@ def test_correction_hold(action, on_hold, allowed):
                                     ("张", False), ("张3", False), ("", False)])
 def test_name(raw, ok):
     assert (policy.check_name(raw)[0] is not None) is ok
+
+
+# --- who holds an ID number or mobile: what a registration is told after the SMS code ----------
+from cpe.accounts.states import AccountStatus, TerminationReason  # noqa: E402
+
+_ACTIVE = policy.HolderFacts(AccountStatus.ACTIVE, "")
+_VIOLATION = policy.HolderFacts(AccountStatus.TERMINATED, TerminationReason.VIOLATION, "违反用户协议")
+_UNREACHABLE = policy.HolderFacts(AccountStatus.TERMINATED, TerminationReason.UNREACHABLE, "联系方式失效且经通知未更新")
+_FALSE_DATA = policy.HolderFacts(AccountStatus.TERMINATED, TerminationReason.FALSE_DATA, "注册资料虚假")
+
+
+@pytest.mark.parametrize("phone_holder, id_holder, same, code", [
+    (None, None, False, ""),
+    # Only the new phone is proved: one answer for the ID number, whatever its account's state.
+    (None, _ACTIVE, False, "id_taken"),
+    (None, _VIOLATION, False, "id_taken"),
+    (None, _UNREACHABLE, False, "id_taken"),
+    (None, _FALSE_DATA, False, "id_taken"),
+    # The proved phone has an account: its holder may learn that account's state.
+    (_ACTIVE, None, False, "mobile_taken"),
+    (_ACTIVE, _VIOLATION, False, "mobile_taken"),          # never a word about the other account
+    (_VIOLATION, _VIOLATION, True, "banned_person"),
+    (_VIOLATION, None, False, "mobile_terminated"),
+    (_UNREACHABLE, _UNREACHABLE, True, "mobile_restorable"),
+    (_UNREACHABLE, None, False, "mobile_restorable"),
+    (_FALSE_DATA, _FALSE_DATA, True, "mobile_terminated"),
+])
+def test_registration_refusal(phone_holder, id_holder, same, code):
+    d = policy.registration_refusal(phone_holder=phone_holder, id_holder=id_holder, same_account=same)
+    assert d.allowed is (code == "") and d.code == code
+    if code == "id_taken":
+        assert d.message == policy.ID_TAKEN_MESSAGE  # the same text for every state
+        assert "违反" not in d.message and "终止" not in d.message
+    if phone_holder is None or phone_holder.status != AccountStatus.TERMINATED:
+        assert "违反" not in d.message
+
+
+def test_code_sent_message_names_only_the_masked_number():
+    assert policy.code_sent_message("138****8000") == "验证码已发送至 138****8000，10 分钟内有效。"
+
+
+@pytest.mark.parametrize("status, reason, ok", [
+    (AccountStatus.TERMINATED, TerminationReason.UNREACHABLE, True),
+    *[(AccountStatus.TERMINATED, r, False) for r in TerminationReason.values if r != TerminationReason.UNREACHABLE],
+    (AccountStatus.ACTIVE, "", False),
+    (AccountStatus.CLOSED, "", False),
+    (AccountStatus.CLOSED, TerminationReason.UNREACHABLE, False),
+])
+def test_account_restorable_only_after_unreachable(status, reason, ok):
+    assert policy.account_restorable(status=status, status_reason=reason) is ok
+
+
+def test_restore_window_is_half_open():
+    t0 = datetime(2026, 11, 28, 8, 0, tzinfo=dt_tz.utc)
+    assert policy.restore_window_open(started_at=t0, at=t0)
+    assert policy.restore_window_open(started_at=t0, at=t0 + policy.RESTORE_WINDOW - timedelta(seconds=1))
+    assert not policy.restore_window_open(started_at=t0, at=t0 + policy.RESTORE_WINDOW)
+    assert not policy.restore_window_open(started_at=t0, at=t0 - timedelta(seconds=1))
+
+
+def test_identity_change_throttle_per_account():
+    at = datetime(2026, 11, 28, 8, 0, tzinfo=dt_tz.utc)
+    n, window = policy.IDENTITY_CHANGE_MAX_REQUESTS, policy.IDENTITY_CHANGE_WINDOW
+    assert policy.identity_change_decision([], at).allowed
+    assert policy.identity_change_decision([at - timedelta(days=1)] * (n - 1), at).allowed
+    refused = policy.identity_change_decision([at - timedelta(days=1)] * n, at)
+    assert not refused.allowed and refused.code == "identity_change_limit" and str(n) in refused.message
+    # The window is (at - 30 days, at]: a request exactly 30 days old no longer counts.
+    assert policy.identity_change_decision([at - window] * n, at).allowed
+    assert not policy.identity_change_decision([at - window + timedelta(seconds=1)] * n, at).allowed

@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import timezone
 
 from conftest import last_code, make_id_number, this_year
-from cpe.accounts import services
+from cpe.accounts import policy, services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.models import IdentityChangeRequest, LoginRecord, User, VerificationCode
 from cpe.accounts.states import AccountStatus, ChangeStatus, MinorReview, TerminationReason
@@ -71,8 +71,8 @@ def test_duplicate_id_number_refused_and_nothing_changes(register_learner, agree
                                sms_code=last_code("13700009999"), agreement_version=agreement_v1)
     assert exc.value.code == "id_taken" and exc.value.field == "id_number"
     assert _counts() == before
-    # The code was not used up by the refused attempt.
-    assert VerificationCode.objects.filter(purpose="register", consumed_at__isnull=True).count() == 1
+    # The code proved the phone and is used up: one code, one look at who holds an ID number.
+    assert VerificationCode.objects.filter(purpose="register", consumed_at__isnull=True).count() == 0
 
 
 def test_database_enforces_one_account_per_id_number(register_learner):
@@ -114,7 +114,8 @@ def test_wrong_code_refused_counted_and_then_locked(agreement_v1):
     # After five wrong guesses even the right code is refused.
     with pytest.raises(AccountError) as exc:
         services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1)
-    assert exc.value.code == "too_many_attempts"
+    # ... with the one neutral answer every code failure gets at registration (no "used"/"expired" tells).
+    assert exc.value.__cause__.code == "too_many_attempts" and exc.value.message == policy.CODE_REFUSED_MESSAGE
     assert User.objects.count() == 0
 
 
@@ -173,12 +174,21 @@ def test_identity_change_id_number_reject_keeps_old(register_learner, django_use
     assert user.id_number == old
 
 
-def test_identity_change_to_taken_id_refused(register_learner):
+def test_identity_change_to_taken_id_goes_to_the_reviewer_who_cannot_approve_it(register_learner, django_user_model):
+    """The learner is not told that the ID number is taken (PIPL Art. 28); the reviewer sees
+    the conflict and approving it is refused without changing anything."""
+    from cpe.accounts.selectors import identity_change_conflict
+
     a, b = register_learner(), register_learner()
+    req = services.identity_change_request(user=a, field="id_number", new_value=b.id_number, reason="x")
+    assert req.status == ChangeStatus.PENDING and identity_change_conflict(req)
+    reviewer = django_user_model.objects.create_user(username="rev", password="x", is_staff=True)
     with pytest.raises(AccountError) as exc:
-        services.identity_change_request(user=a, field="id_number", new_value=b.id_number, reason="x")
+        services.identity_change_decide(change_id=req.pk, approve=True, reviewer=reviewer)
     assert exc.value.code == "id_taken"
-    assert IdentityChangeRequest.objects.count() == 0
+    req.refresh_from_db()
+    a.refresh_from_db()
+    assert req.status == ChangeStatus.PENDING and a.id_number != b.id_number
 
 
 def test_mobile_change_reverified(register_learner):
@@ -238,7 +248,16 @@ def test_terminated_for_violation_cannot_register_again(register_learner, agreem
     services.registration_code_send(mobile_raw=data["mobile"])
     with pytest.raises(AccountError) as exc:
         services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1)
-    assert exc.value.code == "banned_person"
+    # Refused; a new phone proves nothing about the account, so the reason is not told.
+    assert exc.value.code == "id_taken" and "违反" not in exc.value.message
+    # The account's own phone (which was told of the termination) learns why.
+    data = _form(id_number=user.id_number, mobile=user.mobile)
+    later = timezone.now() + timedelta(minutes=2)  # past the resend interval of the first code
+    services.registration_code_send(mobile_raw=data["mobile"], at=later)
+    with pytest.raises(AccountError) as exc:
+        services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1,
+                               at=later)
+    assert exc.value.code == "banned_person" and "违反用户协议" in exc.value.message
 
 
 def test_password_reset_by_sms(register_learner):
@@ -249,7 +268,7 @@ def test_password_reset_by_sms(register_learner):
     assert User.objects.get(pk=user.pk).check_password("New-pass-2026")
     # An unknown identifier gets the same answer and nothing is sent.
     before = OutboundMessage.objects.count()
-    assert "如该账号存在" in services.password_reset_code_send(identifier="13600000000")
+    assert "若该账号存在" in services.password_reset_code_send(identifier="13600000000")
     assert OutboundMessage.objects.count() == before
 
 

@@ -88,3 +88,9 @@ def test_every_placeholder_names_a_site_fact():
 
     facts = site(None)
     assert set(policy.FAQ_FACTS.values()) <= set(facts)
+
+
+def test_answered_notice_carries_no_learner_text():
+    text = policy.answered_notice_text(42)
+    assert "编号 42" in text and "我的提问" in text
+    assert policy.answered_notice_text("7") == policy.ANSWERED_NOTICE.format(number=7)

@@ -63,7 +63,7 @@ def test_staff_answer_notifies_the_learner_through_the_outbox_and_is_audited(lea
     sent = {m.channel: m for m in OutboundMessage.objects.filter(event="support.answered")}
     assert set(sent) == {Channel.SMS, Channel.EMAIL}
     assert sent[Channel.SMS].to == learner.mobile and sent[Channel.SMS].user == learner
-    assert "发票怎么开具" in sent[Channel.SMS].body and "我的提问" in sent[Channel.SMS].body
+    assert f"编号 {t.pk}" in sent[Channel.SMS].body and "我的提问" in sent[Channel.SMS].body
     assert sent[Channel.EMAIL].to == learner.email
     ev = AuditEvent.objects.get(event_type="support.answered")
     assert (ev.actor_id, ev.subject_id, ev.ip) == (operator.pk, str(t.pk), "10.0.0.5")
@@ -127,3 +127,15 @@ def test_empty_answer_saves_nothing(learner, operator):
         services.thread_answer(staff=operator, thread_id=t.pk, body="   ")
     assert exc.value.field == "body" and "请填写回复内容" in exc.value.message
     assert _snapshot() == before
+
+
+def test_the_platforms_notice_never_carries_the_learners_title(learner, operator):
+    """A title is the learner's text: sent under the platform's signature it would let anyone
+    make the platform text a phone whatever they like (a link, a number to call)."""
+    t = _ask(learner, title="中奖请访问 evil.example 领取")
+    services.thread_answer(staff=operator, thread_id=t.pk, body="请勿轻信此类信息。")
+    sent = list(OutboundMessage.objects.filter(event="support.answered"))
+    assert {m.channel for m in sent} == {Channel.SMS, Channel.EMAIL}
+    for m in sent:
+        assert "evil" not in m.body and "中奖" not in m.body and "evil" not in (m.subject or "")
+        assert f"编号 {t.pk}" in m.body
