@@ -170,6 +170,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 
+# The API's docs and OpenAPI schema (config/api.py): staff only unless this is on (local, test).
+API_DOCS_PUBLIC = False
+
 # Celery: Redis when REDIS_URL is set, eager (in-process) otherwise.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

@@ -17,6 +17,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PAYMENT_SANDBOX = True
+API_DOCS_PUBLIC = True  # /api/docs without signing in (staff only in production)
 COURSEWARE_SERVE_DIRECT = True
 # Tests never reach a simulator a developer left running on 8900: the ones that need the
 # AIS start their own (cpe/reporting/tests/conftest.py, e2e/conftest.py).
