@@ -104,6 +104,9 @@ if REDIS_URL:
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # django-ratelimit lists only django-redis; Django's own RedisCache increments with Redis INCR,
+    # which is atomic (docs/security.md, "HTTPS and the deploy check").
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 else:
     # Shared between processes (throttles must be), nothing else to start.
     CACHES = {
