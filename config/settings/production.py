@@ -37,3 +37,6 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 COURSEWARE_SERVE_DIRECT = False
+# Audit chain: no plain (pre-key) event is accepted past this seq. 0 for a database that started
+# with keyed events; a database upgraded with history sets the last plain seq (docs/security.md).
+AUDIT_PLAIN_MAX_SEQ = int(os.environ.get("CPE_AUDIT_PLAIN_MAX_SEQ") or 0)

@@ -8,6 +8,9 @@ DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"
 ALLOWED_HOSTS = ["*"]
 FIELD_KEYS_FILE = VAR_DIR / "keys" / "test-field-keys.json"
+# Audit keys: var/keys/test-audit-keys.json (next to the field keys). No heads file: the test
+# database starts empty each run; the tests that record heads pass their own file.
+AUDIT_HEADS_FILE = None
 STATIC_URL = "/static/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

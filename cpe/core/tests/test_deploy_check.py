@@ -2,6 +2,7 @@
 sets (docs/security.md, "HTTPS and the deploy check"): no issue id that the doc does not explain.
 
 Runs in a subprocess: the settings module is chosen at start-up and reads the environment once."""
+import base64
 import json
 import os
 import re
@@ -33,6 +34,7 @@ def production_env(tmp_path, **overrides) -> dict:
         "SMS_BACKEND": "cpe.notices.sms.aliyun.AliyunSmsBackend",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "CPE_VAR_DIR": str(tmp_path),
+        "CPE_AUDIT_KEYS": "a1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     })
     env.update(overrides)
     return env
@@ -78,3 +80,9 @@ def test_forwarded_proto_trusted_only_behind_a_proxy(tmp_path, proxies, header):
     assert got == {"SECURE_PROXY_SSL_HEADER": header, "SECURE_SSL_REDIRECT": True,
                    "SECURE_HSTS_SECONDS": 31536000, "SESSION_COOKIE_SECURE": True,
                    "CSRF_COOKIE_SECURE": True}
+
+
+def test_audit_key_required_in_production(tmp_path):
+    env = production_env(tmp_path)
+    del env["CPE_AUDIT_KEYS"]
+    assert "cpe.E005" in deploy_issue_ids(env)
