@@ -87,6 +87,38 @@ def test_deleted_last_event_detected():
     assert not audit_verify().ok
 
 
+def test_head_moved_back_behind_existing_events_detected():
+    _three()
+    AuditHead.objects.filter(id=1).update(seq=2, hash=AuditEvent.objects.get(seq=2).hash)
+    report = audit_verify()
+    assert not report.ok and report.first_bad_seq == 3
+
+
+def test_last_event_replaced_detected():
+    _three()
+    three = AuditEvent.objects.get(seq=3)
+    AuditEvent.objects.filter(seq=3).update(hash="f" * 64)
+    assert audit_verify().first_bad_seq == 3
+    AuditEvent.objects.filter(seq=3).update(hash=three.hash)
+    AuditHead.objects.filter(id=1).update(hash="e" * 64)
+    assert audit_verify().first_bad_seq == 3
+
+
+def test_events_appended_during_the_walk_do_not_fail_it(monkeypatch):
+    """A live database: an event committed after the walk started is not an error."""
+    _three()
+    real = AuditEvent.objects.order_by
+
+    def walk_then_append(*args):
+        qs = real(*args)
+        audit_record("test.concurrent")       # lands after the head was read
+        return qs.filter(seq__lte=3)          # ... and after the walk's snapshot
+
+    monkeypatch.setattr(AuditEvent.objects, "order_by", walk_then_append)
+    report = audit_verify()
+    assert report.ok and report.checked == 3
+
+
 # --- the key -----------------------------------------------------------------------------------
 def test_rewrite_with_recomputed_plain_hashes_detected():
     """Without the key, a rewritten event and a chain recomputed after it no longer verify."""
