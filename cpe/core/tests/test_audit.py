@@ -297,3 +297,5 @@ def test_unreadable_heads_file_fails(tmp_path, content, problem):
     heads.write_text(content)
     report = audit_verify(heads_file=heads)
     assert not report.ok and problem in report.problem
+    with pytest.raises(CommandError, match=f"审计日志链校验失败：{problem}|审计日志链校验失败：链头记录文件"):
+        call_command("audit_verify", heads=str(heads))

@@ -14,9 +14,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         report = audit_verify(heads_file=options.get("heads"))
         if not report.ok:
-            raise CommandError(
-                f"审计日志链校验失败：第 {report.first_bad_seq} 条，{report.problem}（已校验 {report.checked} 条）"
-            )
+            where = f"第 {report.first_bad_seq} 条，" if report.first_bad_seq is not None else ""
+            raise CommandError(f"审计日志链校验失败：{where}{report.problem}（已校验 {report.checked} 条）")
         self.stdout.write(f"审计日志链完整：共 {report.checked} 条事件"
                           + (f"（其中启用密钥前的 {report.plain} 条为普通哈希）" if report.plain else ""))
         if report.heads_source:
