@@ -104,6 +104,9 @@ if REDIS_URL:
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # django-ratelimit lists only django-redis; Django's own RedisCache increments with Redis INCR,
+    # which is atomic (docs/security.md, "HTTPS and the deploy check").
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 else:
     # Shared between processes (throttles must be), nothing else to start.
     CACHES = {
@@ -170,6 +173,9 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 
+# The API's docs and OpenAPI schema (config/api.py): staff only unless this is on (local, test).
+API_DOCS_PUBLIC = False
+
 # Celery: Redis when REDIS_URL is set, eager (in-process) otherwise.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
@@ -223,6 +229,17 @@ AIS_RETRY_AFTER_MAX = float(os.environ.get("AIS_RETRY_AFTER_MAX", "120"))
 # generated on first run in the embedded default (local settings only).
 FIELD_KEYS_FILE = None
 
+# The audit log (cpe/core/audit.py, docs/security.md "The audit log"): an HMAC chain under the
+# keys in CPE_AUDIT_KEYS / CPE_AUDIT_ACTIVE_KEY (local and test settings: a file generated next
+# to the field keys; production: required, deploy check cpe.E005). Its head is appended every
+# AUDIT_HEAD_INTERVAL seconds to AUDIT_HEADS_FILE, outside the database, and audit_verify
+# compares the two. AUDIT_PLAIN_MAX_SEQ: the last event allowed to carry a plain (pre-key) hash;
+# None accepts any plain start of the chain.
+AUDIT_KEYS_FILE = None
+AUDIT_HEADS_FILE = Path(os.environ.get("CPE_AUDIT_HEADS_FILE") or VAR_DIR / "audit-heads.log")
+AUDIT_HEAD_INTERVAL = int(os.environ.get("CPE_AUDIT_HEAD_INTERVAL") or 300)
+AUDIT_PLAIN_MAX_SEQ = None
+
 SITE_NAME = "内蒙古会计人员继续教育平台"
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "0471-0000000")
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@nmgjxjy.example")
@@ -244,4 +261,11 @@ CELERY_BEAT_SCHEDULE = {
     "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
     # Closed accounts: archives past their purge date; closing confirmations wiped once sent.
     "closed-accounts-purge": {"task": "cpe.accounts.tasks.closed_accounts_purge", "schedule": 3600.0},
+    # The audit chain's head, written outside the database (see AUDIT_HEADS_FILE above).
+    "audit-head-record": {"task": "cpe.core.tasks.audit_head_record",
+                          "schedule": float(AUDIT_HEAD_INTERVAL)},
 }
+# Any worker may run a beat task: on several nodes, send the head recording to the one queue
+# consumed on the host that keeps AUDIT_HEADS_FILE (`celery worker -Q celery,<queue>`).
+if os.environ.get("CPE_AUDIT_HEAD_QUEUE"):
+    CELERY_TASK_ROUTES = {"cpe.core.tasks.audit_head_record": {"queue": os.environ["CPE_AUDIT_HEAD_QUEUE"]}}

@@ -28,6 +28,7 @@ if not SECRET_KEY:  # noqa: F405
 FIELD_KEYS_FILE = VAR_DIR / "keys" / "field-keys.json"
 
 PAYMENT_SANDBOX = True
+API_DOCS_PUBLIC = True  # /api/docs without signing in (staff only in production)
 SITE_URL = _os.environ.get("SITE_URL", f"http://127.0.0.1:{_os.environ.get('PORT', '8000')}")
 
 # Segments served by Django only here (one person trying it); nginx in production.

@@ -1,5 +1,6 @@
 """Deploy checks: no embedded stand-in may be configured with DEBUG off; the client address
-(cpe/core/net.py) must be configured for the proxies production runs behind."""
+(cpe/core/net.py) must be configured for the proxies production runs behind; the audit log's
+HMAC key must come from the environment."""
 import os
 
 from django.conf import settings
@@ -40,4 +41,24 @@ def client_address_configured(app_configs, **kwargs):
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return [Error(f"TRUSTED_PROXY_COUNT must be a whole number >= 0, not {value!r}", hint=hint,
                       id="cpe.E004")]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def audit_key_configured(app_configs, **kwargs):
+    """cpe.E005: the audit log's HMAC key (cpe/core/audit.py). Without it every audited change
+    fails; with a key anyone can read (the repository, a generated file) the chain proves nothing."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .audit import load_audit_keys
+
+    hint = ("Set CPE_AUDIT_KEYS=\"a1:<base64 of 32 random bytes>\" (and CPE_AUDIT_ACTIVE_KEY when there "
+            "are several). See docs/security.md, \"The audit log\".")
+    if not settings.DEBUG and not (os.environ.get("CPE_AUDIT_KEYS") or "").strip():
+        return [Error("CPE_AUDIT_KEYS is not set in the environment while DEBUG is off", hint=hint,
+                      id="cpe.E005")]
+    try:
+        load_audit_keys()
+    except (ImproperlyConfigured, ValueError, KeyError) as exc:
+        return [Error(f"the audit keys are unusable: {exc}", hint=hint, id="cpe.E005")]
     return []

@@ -5,7 +5,8 @@ class AuditEvent(models.Model):
     """One entry of the hash-chained audit log.
 
     Each event carries the hash of the one before it, so removing or editing a row breaks
-    the chain (``manage.py audit_verify``). The actor is kept as a plain id and label, not a
+    the chain (``manage.py audit_verify``). The hash is an HMAC under the audit key named by
+    ``key_id`` (empty: an event from before the chain had a key, plain SHA-256; cpe/core/audit.py). The actor is kept as a plain id and label, not a
     foreign key: deleting an account must not rewrite history. Personal data appears here
     only masked."""
 
@@ -20,6 +21,7 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField("IP", null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    key_id = models.CharField("密钥编号", max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["-seq"]
