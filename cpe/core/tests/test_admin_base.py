@@ -30,6 +30,7 @@ NOT_SECRETS = {
     ("agreements.agreementversion", "text_hash"): "the digest of a published agreement text",
     ("agreements.agreementacceptance", "text_hash"): "the digest of the text the learner accepted",
     ("accounts.archivedaccount", "key_id"): "names which archive key sealed it, not the key",
+    ("core.auditevent", "key_id"): "names which audit key made the link, not the key",
     ("reporting.aisreport", "idempotency_key"): "derived from the credit record's public uid",
     ("reporting.aisexchange", "idempotency_key"): "the same value, per exchange",
 }
