@@ -9,6 +9,17 @@ from .models import Ban
 DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+def ends_at_field():
+    """The optional end of a ban, typed in a browser's datetime-local box ("2026-12-31T18:00",
+    Beijing time). Declared on each form: the staff site would otherwise turn a model
+    DateTimeField into a two-box SplitDateTimeField, which refuses the single value this widget
+    sends ("输入一系列值。"), so no ban could have an end."""
+    return forms.DateTimeField(label="结束时间（北京时间）", required=False, widget=DATETIME_LOCAL,
+                               input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                                              "%Y-%m-%d %H:%M:%S"],
+                               help_text="留空表示直至解除。")
+
+
 def _add_errors(form, errors):
     for field, message in errors.items():
         form.add_error(field if field in form.fields else None, message)
@@ -17,7 +28,7 @@ def _add_errors(form, errors):
 class TerminateForm(forms.Form):
     reason = forms.ChoiceField(label="终止原因", choices=[("", "请选择")] + TerminationReason.choices)
     note = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                           help_text="原因为“其他”时必填；会记入审计日志。")
+                           help_text="原因为“其他”时必填，并会作为终止原因告知学员；其他原因下仅记入审计日志。")
 
     def clean(self):
         data = super().clean()
@@ -29,8 +40,7 @@ class TerminateForm(forms.Form):
 class AccountBanForm(forms.Form):
     reason = forms.CharField(label="封禁原因", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
                              help_text="会显示给被封禁的学员。")
-    ends_at = forms.DateTimeField(label="结束时间（北京时间）", required=False, widget=DATETIME_LOCAL,
-                                  help_text="留空表示直至解除。")
+    ends_at = ends_at_field()
 
     def clean(self):
         data = super().clean()
@@ -41,10 +51,12 @@ class AccountBanForm(forms.Form):
 
 
 class NetworkBanForm(forms.ModelForm):
+    ends_at = ends_at_field()
+
     class Meta:
         model = Ban
         fields = ["network", "reason", "ends_at"]
-        widgets = {"ends_at": DATETIME_LOCAL, "reason": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+        widgets = {"reason": forms.Textarea(attrs={"rows": 3, "cols": 60})}
 
     def clean(self):
         data = super().clean()
