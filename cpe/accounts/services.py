@@ -407,11 +407,9 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
                                    "is_active", "session_key"])
         audit_record("account.terminated", actor=actor, subject=locked, at=at,
                      data={"reason": reason, "note": note})
-        if locked.mobile:
-            message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
-                          event="account.terminated",
-                          body=f"【内蒙古会计继续教育】您的账号已终止服务，原因：{TerminationReason(reason).label}。"
-                               "已付款订单的处理方式请见平台说明或联系客服。")
+        from cpe.moderation.services import termination_notify
+
+        termination_notify(locked, at)  # SMS and e-mail: the reason and how to object
     user.status, user.is_active = locked.status, False
     return locked
 

@@ -26,6 +26,55 @@ def termination_errors(*, reason: str, note: str) -> dict:
     return errors
 
 
+def termination_reason_text(*, reason: str, note: str) -> str:
+    """The reason a terminated learner is told (page, SMS, e-mail, data copy): the seed's ground;
+    for "other" the staff's note is the reason itself, so it is told too (SPEC §12 "other with
+    text"). For the seed's grounds the note stays internal (audit log, staff site)."""
+    try:
+        label = TerminationReason(reason).label
+    except ValueError:
+        label = "其他"
+    note = (note or "").strip()
+    if reason == TerminationReason.OTHER and note:
+        return f"{label}：{note}"
+    return label
+
+
+# --- notifying the sanctioned person (SPEC §12 "the learner is notified") ----------------------
+# Both a termination and an account ban are told by SMS (and e-mail when verified), with the
+# reason and how to object. The SMS carries at most SANCTION_SMS_REASON_MAX characters of the
+# reason (a long ban reason would split into many SMS); the e-mail and the pages carry it whole.
+SANCTION_SMS_REASON_MAX = 60
+SMS_SIGNATURE = "【内蒙古会计继续教育】"
+
+
+def objection_text(*, phone: str, email: str) -> str:
+    return f"如有异议，请致电客服 {phone} 或发送邮件至 {email} 说明情况。"
+
+
+def _short(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= SANCTION_SMS_REASON_MAX else text[:SANCTION_SMS_REASON_MAX - 1] + "…"
+
+
+def ban_notice(*, reason: str, until: str | None, phone: str, email: str, sms: bool) -> str:
+    """The text telling a learner their account is banned. `until`: the local end time as
+    shown ("2026-12-31 18:00"), None for "until lifted"."""
+    period = f"至 {until}（北京时间）" if until else "直至平台解除"
+    text = (f"您的账号已被平台封禁，期限：{period}。原因：{_short(reason) if sms else reason.strip()}。"
+            "封禁期间不能登录、学习、考试或购买，已记录的学习进度和学时不受影响。"
+            + objection_text(phone=phone, email=email))
+    return SMS_SIGNATURE + text if sms else text
+
+
+def termination_notice(*, reason_text: str, phone: str, email: str, sms: bool) -> str:
+    """The text telling a learner their service is ended (seed §3.2)."""
+    text = (f"您的账号已被平台终止服务，原因：{_short(reason_text) if sms else reason_text}。"
+            "账号不能再登录；已付款订单的处理方式请见平台说明。您仍可在平台“受限账号下载个人信息”页面"
+            "验证手机后下载您的个人信息。" + objection_text(phone=phone, email=email))
+    return SMS_SIGNATURE + text if sms else text
+
+
 # --- re-registration (SPEC §12) ------------------------------------------------------------
 # "A person terminated for a violation who registers again (same ID number) is refused."
 # Only a violation bars the person: the other grounds (unreachable contact details, false data,

@@ -1,5 +1,6 @@
 """Every write of moderation (SPEC §12): staff terminations, bans and their lifting. Each checks
 policy.py first (a refusal changes nothing), writes inside a transaction and audits."""
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -52,7 +53,43 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
     user = User.objects.filter(pk=user_id).first()
     if user is None or user.is_staff:
         raise ModerationError("not_learner", "只能封禁学员账号；工作人员账号请在“用户”中停用。")
-    return _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
+    with transaction.atomic():
+        ban = _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at,
+                          ip=ip)
+        _ban_notify(user, ban, at)
+    return ban
+
+
+SANCTION_SUBJECT = "内蒙古会计继续教育平台：账号处置通知"
+
+
+def sanction_notify(user, event: str, at, *, sms: str, email: str):
+    """Tell a sanctioned learner (SPEC §12) through the outbox, in the caller's transaction: SMS
+    to the mobile, e-mail when the address is verified (SPEC §1.4)."""
+    from cpe.notices.models import Channel
+    from cpe.notices.services import message_queue
+
+    if user.mobile:
+        message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event=event, body=sms)
+    if user.email and user.email_verified_at:
+        message_queue(channel=Channel.EMAIL, to=user.email, user=user, at=at, event=event,
+                      subject=SANCTION_SUBJECT, body=f"{user.name}，您好：\n\n{email}")
+
+
+def termination_notify(user, at):
+    """Tell a learner their service was ended (seed §3.2, SPEC §12): the reason and how to object.
+    Called by accounts' `account_terminate` inside its transaction."""
+    reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
+    texts = {sms: policy.termination_notice(reason_text=reason, phone=settings.SUPPORT_PHONE,
+                                            email=settings.SUPPORT_EMAIL, sms=sms) for sms in (True, False)}
+    sanction_notify(user, "account.terminated", at, sms=texts[True], email=texts[False])
+
+
+def _ban_notify(user, ban: Ban, at):
+    until = timezone.localtime(ban.ends_at).strftime("%Y-%m-%d %H:%M") if ban.ends_at else None
+    texts = {sms: policy.ban_notice(reason=ban.reason, until=until, phone=settings.SUPPORT_PHONE,
+                                    email=settings.SUPPORT_EMAIL, sms=sms) for sms in (True, False)}
+    sanction_notify(user, "account.banned", at, sms=texts[True], email=texts[False])
 
 
 def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
