@@ -421,8 +421,9 @@ def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) ->
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         ended_other = bool(locked.session_key) and locked.session_key != session_key
-        seen_before = LoginRecord.objects.filter(user=locked).exists()
-        new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key).exists()
+        seen_before = LoginRecord.objects.filter(user=locked, refused=False).exists()
+        new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key,
+                                                                    refused=False).exists()
         locked.session_key = session_key
         locked.last_login = at
         locked.save(update_fields=["session_key", "last_login"])

@@ -10,6 +10,7 @@ from cpe.core.audit import audit_record
 from . import policy
 from .errors import ModerationError
 from .models import Ban
+from . import selectors
 from .selectors import forget_bans
 from .states import BanKind
 
@@ -101,6 +102,30 @@ def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=N
     _raise_first(errors)
     return _ban_create(kind=BanKind.NETWORK, network=str(net), reason=reason, ends_at=ends_at, actor=actor,
                        at=at, ip=ip)
+
+
+def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
+    """A correct password for an account under a ban (SPEC §12): recorded as a refused sign-in
+    (the learner's login history and the audit log say so), never as a sign-in, and the
+    account's current session is left as it is. Returns the record, or None when no ban is in
+    force (then the caller signs in as usual). The response is BanMiddleware's ban page."""
+    import hashlib
+
+    from cpe.accounts.models import LoginRecord
+
+    at = at or timezone.now()
+    if user.is_staff:
+        return None
+    ban = selectors.account_ban_for(user.pk, at)
+    if ban is None:
+        return None
+    with transaction.atomic():
+        record = LoginRecord.objects.create(
+            user=user, at=at, ip=ip, user_agent=(user_agent or "")[:300], refused=True,
+            device_key=hashlib.sha256((user_agent or "").encode()).hexdigest()[:16])
+        audit_record("account.login_refused", actor=user, subject=user, ip=ip, at=at,
+                     data={"why": "banned", "ban": ban.id})
+    return record
 
 
 def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
