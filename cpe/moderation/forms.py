@@ -2,6 +2,7 @@ from django import forms
 from django.utils import timezone
 
 from cpe.accounts.states import TerminationReason
+from cpe.core.forms import AccessibleForm
 
 from . import policy
 from .models import Ban
@@ -67,3 +68,12 @@ class NetworkBanForm(forms.ModelForm):
         _add_errors(self, policy.ban_errors(reason=data.get("reason", ""), starts_at=now,
                                             ends_at=data.get("ends_at"), at=now))
         return data
+
+
+class SanctionedCopyForm(AccessibleForm):
+    """受限账号下载个人信息: the account, then the SMS code sent to its verified mobile."""
+
+    identifier = forms.CharField(label="身份证号码或手机号码", max_length=64,
+                                 widget=forms.TextInput(attrs={"class": "input", "autocomplete": "username"}))
+    sms_code = forms.CharField(label="短信验证码", max_length=6, required=False, widget=forms.TextInput(
+        attrs={"class": "input", "inputmode": "numeric", "autocomplete": "one-time-code"}))

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -12,6 +12,9 @@ BANNED_MESSAGE = {
     BanKind.NETWORK: "您所在的网络地址已被平台限制访问。",
     BanKind.ACCOUNT: "您的账号已被平台封禁，当前登录已退出。",
 }
+
+
+TERMINATED_MESSAGE = "您的账号已被平台终止服务，当前登录已退出。"
 
 
 class BanMiddleware:
@@ -28,7 +31,10 @@ class BanMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not selectors.any_bans() or policy.ban_path_open(request.path_info):
+        ended = terminated_session_response(request)
+        if ended is not None:
+            return ended
+        if not selectors.any_bans() or policy.ban_path_open(request.path_info, request.method):
             return self.get_response(request)
         at = timezone.now()
         ban = selectors.network_ban_for(policy.client_address(request.META.get("REMOTE_ADDR")), at)
@@ -62,6 +68,38 @@ def _user_loaded(request) -> bool:
     asking then costs nothing, and an unevaluated lazy user is left alone."""
     user = request.__dict__.get("user")
     return user is not None and not (isinstance(user, SimpleLazyObject) and user._wrapped is empty)
+
+
+def terminated_session_response(request):
+    """A session still signed in to an account the platform has since terminated (SPEC §12): the
+    auth backend no longer loads an inactive user, so without this the learner would meet a bare
+    login page. Instead its next request ends the session and shows why, once. Costs nothing
+    without a session cookie; with one, the session and user are what SingleSessionMiddleware
+    loads anyway, and the extra query runs only for a session whose user did not load."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    uid = request.session.get(SESSION_KEY)
+    if uid is None or request.user.is_authenticated:
+        return None
+    from cpe.accounts.models import User
+    from cpe.accounts.states import AccountStatus
+
+    user = User.objects.filter(pk=uid, status=AccountStatus.TERMINATED).only(
+        "status", "status_reason", "status_note", "status_changed_at").first()
+    if user is None:
+        return None
+    logout(request)
+    reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
+    if request.path_info.startswith("/api/"):
+        r = JsonResponse({"code": "account_terminated", "message": TERMINATED_MESSAGE, "reason": reason},
+                         status=401)
+    else:
+        r = render(request, "errors/terminated.html", {
+            "message": TERMINATED_MESSAGE, "reason": reason, "at": user.status_changed_at}, status=403)
+        if request.headers.get("HX-Request"):
+            r["HX-Refresh"] = "true"
+    r["Cache-Control"] = "no-store"
+    return r
 
 
 def banned_response(request, ban):

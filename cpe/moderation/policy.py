@@ -171,12 +171,45 @@ def ban_errors(*, reason: str, starts_at, ends_at, at) -> dict:
     return errors
 
 
-# Open even to a banned visitor: the staff site (staff lift bans there), static files, the
-# agreement and the notices (what a banned visitor may want to read), and what outside systems
-# call (payment notifications, the embedded gateway) — their requests carry no user and may come
-# from anywhere. Same list as maintenance's MAINTENANCE_OPEN_PATHS plus the agreement.
-BAN_OPEN_PATHS = ("/admin/", "/static/", "/agreement/", "/notices/", "/orders/notify/", "/sandbox/")
+# Open even to a banned visitor (SPEC §12: "banned requests get a clear page", and that page sends
+# them to support):
+# - always, any method: the staff site (staff lift bans there), static files, what outside systems
+#   call (payment notifications, the embedded gateway: no user, any address), support (the way to
+#   object the ban page points to; asking needs a signed-in learner, so an account ban's ended
+#   session cannot post there) and the sanctioned person's copy of their data (PIPL Art. 45 holds
+#   during a ban);
+# - read-only (GET/HEAD): the public pages (home, notices, the agreement, the public query,
+#   certificate verification). A banned address may read them but not submit the public query
+#   (a look-up of other people's records is what an abusive address gets banned for) nor accept an
+#   agreement.
+SANCTIONED_COPY_PATH = "/restricted/personal-data/"
+BAN_OPEN_PATHS = ("/admin/", "/static/", "/orders/notify/", "/sandbox/", "/support/", SANCTIONED_COPY_PATH)
+BAN_READ_ONLY_PATHS = ("/agreement/", "/notices/", "/credits/query/", "/credits/verify/")
+BAN_READ_ONLY_EXACT = ("/",)
+SAFE_METHODS = ("GET", "HEAD")
 
 
-def ban_path_open(path: str) -> bool:
-    return path.startswith(BAN_OPEN_PATHS)
+def ban_path_open(path: str, method: str = "GET") -> bool:
+    """Whether a banned visitor may make this request (see BAN_OPEN_PATHS above)."""
+    if path.startswith(BAN_OPEN_PATHS):
+        return True
+    if method in SAFE_METHODS:
+        return path in BAN_READ_ONLY_EXACT or path.startswith(BAN_READ_ONLY_PATHS)
+    return False
+
+
+# --- a sanctioned person's copy of their data (个人信息保护法 Art. 45) ------------------------
+# A ban or a termination ends the sign-in, not the right to a copy of one's personal data. Such a
+# person proves the account's verified mobile with an SMS code (as for a password reset, SPEC
+# §1.6) on a page open to them (SANCTIONED_COPY_PATH) and gets the same ZIP a signed-in learner
+# gets. A person in good standing is sent to the signed-in download instead (password again).
+SANCTIONED_COPY_RATE_PER_IP = "10/h"   # submissions of the page per address (codes and downloads)
+SANCTIONED_COPY_SENT_MESSAGE = "如该账号处于封禁或终止服务状态，验证码已发送至其绑定的手机号码。"
+
+
+def sanctioned_copy_allowed(*, status: str, banned: bool, is_staff: bool, mobile_verified: bool) -> bool:
+    """Whether this account's holder may take their data copy by SMS code without signing in:
+    a learner whose account is terminated or under a ban in force, with a verified mobile."""
+    if is_staff or not mobile_verified:
+        return False
+    return banned or status == AccountStatus.TERMINATED

@@ -144,3 +144,54 @@ def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
                      data={"ban": ban.pk, "kind": ban.kind, "network": ban.network, "note": ban.lift_note[:200]})
         transaction.on_commit(forget_bans)
     return ban
+
+
+# --- a sanctioned person's copy of their data (PIPL Art. 45; policy.sanctioned_copy_allowed) -----
+def _sanctioned_account(identifier: str, at):
+    from cpe.accounts.auth import user_for_identifier
+
+    user = user_for_identifier(identifier)
+    if user is None:
+        return None
+    allowed = policy.sanctioned_copy_allowed(
+        status=user.status, banned=selectors.account_ban_for(user.pk, at) is not None,
+        is_staff=user.is_staff, mobile_verified=bool(user.mobile and user.mobile_verified_at))
+    return user if allowed else None
+
+
+def sanctioned_copy_code_send(*, identifier: str, at=None) -> str:
+    """Send an SMS code to the verified mobile of a banned or terminated account. Any other
+    identifier gets the same answer and nothing is sent (no account enumeration)."""
+    from cpe.accounts.services import _code_issue, _sms_code_message
+    from cpe.accounts.states import CodePurpose
+
+    at = at or timezone.now()
+    user = _sanctioned_account(identifier, at)
+    if user is not None:
+        with transaction.atomic():
+            _, code = _code_issue(purpose=CodePurpose.SANCTIONED_COPY, target=user.mobile, user=user, at=at)
+            _sms_code_message(CodePurpose.SANCTIONED_COPY, user.mobile, code, user=user, at=at)
+    return policy.SANCTIONED_COPY_SENT_MESSAGE
+
+
+def sanctioned_copy_export(*, identifier: str, code: str, ip=None, at=None):
+    """The personal-data ZIP for a banned or terminated account's holder who proved its mobile
+    with the code just sent. A wrong code is counted (the brute-force throttle) and nothing is
+    built; the export is audited as the signed-in download is, marked as taken this way."""
+    from cpe.accounts import personal_data
+    from cpe.accounts import policy as accounts_policy
+    from cpe.accounts.errors import AccountError
+    from cpe.accounts.services import _code_consume, _counting_wrong_codes
+    from cpe.accounts.states import CodePurpose
+
+    at = at or timezone.now()
+    user = _sanctioned_account(identifier, at)
+    if user is None:
+        raise AccountError("wrong_code", "验证码不正确。", field="sms_code")
+    with _counting_wrong_codes(), transaction.atomic():
+        _code_consume(purpose=CodePurpose.SANCTIONED_COPY, target=user.mobile, code=code, at=at)
+        content = personal_data.personal_data_build(user, at=at)
+        audit_record("account.personal_data_exported", actor=user, subject=user, ip=ip, at=at,
+                     data={"format": "zip", "bytes": len(content), "via": "sanctioned_sms_code"})
+    name, ascii_name = accounts_policy.personal_data_filenames(at)
+    return personal_data.PersonalDataFile(name, ascii_name, content)
