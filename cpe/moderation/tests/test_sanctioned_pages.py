@@ -215,3 +215,21 @@ def test_an_unknown_identifier_gets_the_same_answer(client):
     r = _copy(client, "13912345678")
     assert r.status_code == 200 and "如该账号处于封禁或终止服务状态" in r.content.decode()
     assert OutboundMessage.objects.count() == sms
+
+
+def test_signed_in_copy_lists_a_lifted_ban_and_the_refused_sign_in(client, ban_middleware, operator,
+                                                                   register_learner):
+    from django.utils import timezone
+
+    learner = register_learner()
+    ban = services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator,
+                               ends_at=timezone.now() + timezone.timedelta(days=1))
+    client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD})  # refused
+    services.ban_lift(ban_id=ban.pk, actor=operator, note="内部：已核实")
+    assert client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD}).status_code == 302
+    r = client.post(reverse("accounts:personal_data"), {"password": PASSWORD})
+    data = _file(r)
+    [row] = data["封禁与终止服务记录"]
+    assert row["措施"] == "账号封禁" and row["原因"] == "多人共用账号" and row["解除时间"]
+    assert "内部：已核实" not in json.dumps(data, ensure_ascii=False)  # the staff's lifting note stays internal
+    assert [x["登录被拒绝（封禁中）"] for x in data["登录记录"]] == ["是", "否"]
