@@ -233,3 +233,18 @@ def test_signed_in_copy_lists_a_lifted_ban_and_the_refused_sign_in(client, ban_m
     assert row["措施"] == "账号封禁" and row["原因"] == "多人共用账号" and row["解除时间"]
     assert "内部：已核实" not in json.dumps(data, ensure_ascii=False)  # the staff's lifting note stays internal
     assert [x["登录被拒绝（封禁中）"] for x in data["登录记录"]] == ["是", "否"]
+
+
+def test_a_refused_sign_in_does_not_make_its_device_a_known_one(client, ban_middleware, operator, register_learner):
+    learner = register_learner()
+    phone, laptop = "Mozilla/5.0 (Linux; Android 14) Chrome/130.0", "Mozilla/5.0 (Windows NT 10.0) Firefox/130.0"
+    assert client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD},
+                       HTTP_USER_AGENT=phone).status_code == 302
+    client.post("/accounts/logout/")
+    ban = services.ban_account(user_id=learner.pk, reason="x", actor=operator)
+    client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD}, HTTP_USER_AGENT=laptop)
+    services.ban_lift(ban_id=ban.pk, actor=operator)
+    assert client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD},
+                       HTTP_USER_AGENT=laptop).status_code == 302
+    latest = LoginRecord.objects.filter(user=learner, refused=False).order_by("-id").first()
+    assert latest.is_new_device  # the laptop's first real sign-in is still reported as a new device
