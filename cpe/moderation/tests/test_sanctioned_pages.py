@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from conftest import last_code
-from cpe.accounts.models import LoginRecord, User
+from cpe.accounts.models import LoginRecord
 from cpe.accounts.personal_data import JSON_NAME
 from cpe.accounts.states import TerminationReason
 from cpe.core.models import AuditEvent

@@ -1,6 +1,5 @@
 """The termination page, the account-ban page and the sanctioned person's data-copy page on a
 375-px phone, in Debian's chromium (SPEC §12, §14; DESIGN "Pages")."""
-from pathlib import Path
 
 import pytest
 
