@@ -34,8 +34,10 @@ class BanMiddleware:
         ended = terminated_session_response(request)
         if ended is not None:
             return ended
-        if not selectors.any_bans() or policy.ban_path_open(request.path_info, request.method):
+        if not selectors.any_bans():
             return self.get_response(request)
+        if policy.ban_path_open(request.path_info, request.method):
+            return self._open_path(request)
         at = timezone.now()
         ban = selectors.network_ban_for(policy.client_address(request.META.get("REMOTE_ADDR")), at)
         if ban is not None:
@@ -51,6 +53,17 @@ class BanMiddleware:
             if ban is not None:
                 return banned_response(request, ban)
         return response
+
+    def _open_path(self, request):
+        """A page open to banned visitors: a banned *account's* still-open session is ended here
+        too, with the ban page, so that whatever page it opens next tells it why (once; then the
+        anonymous visitor may read the open pages like anyone)."""
+        at = timezone.now()
+        if selectors.account_bans_exist(at) and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            ban = self._account_ban(request, at)
+            if ban is not None:
+                return banned_response(request, ban)
+        return self.get_response(request)
 
     @staticmethod
     def _account_ban(request, at):

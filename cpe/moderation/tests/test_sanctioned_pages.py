@@ -248,3 +248,15 @@ def test_a_refused_sign_in_does_not_make_its_device_a_known_one(client, ban_midd
                        HTTP_USER_AGENT=laptop).status_code == 302
     latest = LoginRecord.objects.filter(user=learner, refused=False).order_by("-id").first()
     assert latest.is_new_device  # the laptop's first real sign-in is still reported as a new device
+
+
+@pytest.mark.parametrize("path", ["/", "/notices/", "/support/", COPY])
+def test_a_banned_accounts_session_meets_the_ban_page_even_on_an_open_page(client, ban_middleware, operator,
+                                                                           register_learner, agreement_v1, path):
+    learner = register_learner()
+    client.force_login(learner)
+    services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator)
+    r = client.get(path)
+    assert r.status_code == 403 and "多人共用账号" in r.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get(path).status_code == 200  # then an anonymous visitor, who may read it
