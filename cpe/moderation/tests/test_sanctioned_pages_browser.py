@@ -77,3 +77,48 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
             page.screenshot(path="/tmp/f-profile-375.png", full_page=True)
         finally:
             browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_staff_ban_forms_with_an_end_time_on_a_phone(server_with_ban_middleware, staff_with,  # noqa: F811
+                                                    register_learner):
+    from django.utils import timezone
+    from playwright.sync_api import sync_playwright
+
+    from cpe.moderation.models import Ban
+
+    from .test_services import OPERATOR_PERMS
+
+    base = server_with_ban_middleware
+    learner = register_learner()
+    staff_with(*OPERATOR_PERMS, username="op375")
+    end = timezone.localtime(timezone.now() + timezone.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    with sync_playwright() as p:
+        browser, page = _phone(p)
+        try:
+            page.goto(base + "/admin/login/")
+            page.fill("#id_username", "op375")
+            page.fill("#id_password", "Staff-pass-2026")
+            page.locator("input[type=submit]").click()
+            page.goto(base + "/admin/moderation/ban/add/")
+            page.fill("#id_network", "198.51.100.0/24")
+            page.fill("#id_reason", "短时间内大量注册")
+            page.fill("#id_ends_at", end)
+            page.screenshot(path="/tmp/f-admin-ipban-375.png", full_page=True)
+            page.locator("input[name=_save]").click()
+            page.wait_for_url("**/admin/moderation/ban/")
+            assert Ban.objects.get().ends_at is not None
+
+            page.goto(base + "/admin/moderation/learneraccount/")
+            page.locator(f"input[name=_selected_action][value='{learner.pk}']").check()
+            page.select_option("select[name=action]", "ban")
+            page.locator("button[name=index]").click()
+            page.fill("#id_reason", "多人共用账号")
+            page.fill("#id_ends_at", end)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            page.screenshot(path="/tmp/f-admin-accountban-375.png", full_page=True)
+            page.locator("input[type=submit], button[type=submit]").last.click()
+            page.wait_for_url("**/admin/moderation/learneraccount/")
+            assert Ban.objects.filter(user=learner, ends_at__isnull=False).exists()
+        finally:
+            browser.close()
