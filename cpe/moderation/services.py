@@ -7,10 +7,9 @@ from django.utils import timezone
 from cpe.accounts.models import User
 from cpe.core.audit import audit_record
 
-from . import policy
+from . import policy, selectors
 from .errors import ModerationError
 from .models import Ban
-from . import selectors
 from .selectors import forget_bans
 from .states import BanKind
 
