@@ -21,5 +21,6 @@ urlpatterns = [
     path("sandbox/", include("cpe.sandbox.urls")),
     path("support/", include("cpe.support.urls")),
     path("notices/", include("cpe.notices.urls")),
+    path("restricted/", include("cpe.moderation.urls")),  # moderation.policy.SANCTIONED_COPY_PATH
     path("dev/outbox/", notice_views.dev_outbox, name="dev_outbox"),
 ]

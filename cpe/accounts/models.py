@@ -129,6 +129,8 @@ class LoginRecord(models.Model):
     device_key = models.CharField(max_length=16)
     is_new_device = models.BooleanField("新设备", default=False)
     ended_other_session = models.BooleanField("结束了其他登录", default=False)
+    # A correct password refused because the account is banned (SPEC §12): recorded, never a sign-in.
+    refused = models.BooleanField("登录被拒绝", default=False)
 
     class Meta:
         ordering = ["-at"]

@@ -190,6 +190,27 @@ def _identity_changes(user):
     return IdentityChangeRequest.objects.filter(user=user).order_by("created_at", "id")
 
 
+def _sanctions(user):
+    """Bans of the account and its termination (SPEC §12), oldest first; what the learner was told
+    (reason, period, lifting), never the staff's internal notes or names."""
+    from types import SimpleNamespace
+
+    from cpe.moderation.models import Ban
+    from cpe.moderation.policy import termination_reason_text
+    from cpe.moderation.states import BanKind
+
+    from .states import AccountStatus
+
+    rows = [SimpleNamespace(kind="账号封禁", reason=b.reason, starts_at=b.starts_at,
+                            ends_at=b.ends_at or "直至平台解除", lifted_at=b.lifted_at)
+            for b in Ban.objects.filter(user=user, kind=BanKind.ACCOUNT).order_by("starts_at", "id")]
+    if user.status == AccountStatus.TERMINATED:
+        rows.append(SimpleNamespace(
+            kind="终止服务", reason=termination_reason_text(reason=user.status_reason, note=user.status_note),
+            starts_at=user.status_changed_at, ends_at=None, lifted_at=None))
+    return rows
+
+
 def _messages(user):
     from cpe.notices.models import OutboundMessage
 
@@ -200,7 +221,8 @@ def _messages(user):
 MESSAGE_EVENT_LABELS = {
     "code.register": "注册验证码", "code.change_mobile": "更换手机号码验证码",
     "code.verify_email": "邮箱验证", "code.reset_password": "找回密码验证码",
-    "email.verify": "邮箱验证链接", "account.hold": "资料待更正通知", "account.terminated": "终止服务通知", "account.restored": "恢复服务通知",
+    "email.verify": "邮箱验证链接", "account.hold": "资料待更正通知", "account.terminated": "终止服务通知",
+    "account.restored": "恢复服务通知", "account.banned": "账号封禁通知", "code.sanctioned_copy": "下载个人信息验证码",
     "order.paid": "支付成功通知", "order.closed": "订单关闭通知",
     "refund.requested": "退款申请通知", "refund.approved": "退款审核通过通知",
     "refund.rejected": "退款申请未通过通知", "refund.succeeded": "退款成功通知", "refund.failed": "退款失败通知",
@@ -237,7 +259,11 @@ SECTIONS = (
     )),
     Section("登录记录", _logins, columns=(
         ("时间", "at"), ("IP", "ip"), ("设备", "user_agent"), ("新设备", "is_new_device"),
-        ("结束了其他登录", "ended_other_session"),
+        ("结束了其他登录", "ended_other_session"), ("登录被拒绝（封禁中）", "refused"),
+    )),
+    Section("封禁与终止服务记录", _sanctions, note="平台对您的账号采取的封禁和终止服务措施及告知您的原因。", columns=(
+        ("措施", "kind"), ("原因", "reason"), ("开始时间", "starts_at"), ("结束时间", "ends_at"),
+        ("解除时间", "lifted_at"),
     )),
     Section("订单", _orders, columns=(
         ("订单号", "number"), ("商品", "subject"), ("金额（元）", _yuan("amount_fen")),

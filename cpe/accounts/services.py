@@ -462,13 +462,11 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
         play_sessions_revoke(user_id=locked.pk, reason="terminated", at=at, actor=actor)  # its players stop now
         audit_record("account.terminated", actor=actor, subject=locked, at=at,
                      data={"reason": reason, "note": note})
-        if locked.mobile:
-            message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
-                          event="account.terminated",
-                          body=f"【内蒙古会计继续教育】您的账号已终止服务，原因：{TerminationReason(reason).label}。"
-                               + ("用原密码登录并验证手机号码即可恢复服务。"
-                                  if policy.account_restorable(status=locked.status, status_reason=reason) else "")
-                               + "已付款订单的处理方式请见平台说明或联系客服。")
+        from cpe.moderation.services import termination_notify
+
+        # SMS and e-mail: the reason, how to object, and (unreachable contact details) how to come back.
+        termination_notify(locked, at, restorable=policy.account_restorable(status=locked.status,
+                                                                            status_reason=reason))
     user.status, user.is_active = locked.status, False
     return locked
 
@@ -540,8 +538,9 @@ def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) ->
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         ended_other = bool(locked.session_key_hash) and locked.session_key_hash != digest
-        seen_before = LoginRecord.objects.filter(user=locked).exists()
-        new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key).exists()
+        seen_before = LoginRecord.objects.filter(user=locked, refused=False).exists()
+        new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key,
+                                                                    refused=False).exists()
         locked.session_key_hash = digest
         locked.last_login = at
         locked.save(update_fields=["session_key_hash", "last_login"])

@@ -75,3 +75,4 @@ class CodePurpose(models.TextChoices):
     CHANGE_MOBILE = "change_mobile", "更换手机号码"
     VERIFY_EMAIL = "verify_email", "验证电子邮箱"
     RESET_PASSWORD = "reset_password", "找回密码"
+    SANCTIONED_COPY = "sanctioned_copy", "下载个人信息"

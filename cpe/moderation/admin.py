@@ -85,8 +85,9 @@ class LearnerAccountAdmin(SafeModelAdmin):
     def terminate(self, request, queryset):
         return self._form_action(
             request, queryset, action="terminate", title="终止账号服务", form_class=TerminateForm,
-            notice="终止后该账号不能再登录，学员会收到短信通知。因“联系方式失效”终止的，学员用原密码登录并验证手机号码后即自行恢复服务；"
-                   "其他原因终止的，该身份证号码仍属于原账号，本人不能以同一身份证号码再次注册。",
+            notice=("终止后该账号不能再登录，学员会收到短信（邮箱已验证的还有邮件）通知，内含原因和申诉方式。"
+                    "因“联系方式失效”终止的，学员用原密码登录并验证手机号码后即自行恢复服务；"
+                    "因“违反用户协议”终止的，本人不能以同一身份证号码再次注册。"),
             apply=lambda u, d: services.learner_terminate(user_id=u.pk, reason=d["reason"], note=d["note"],
                                                           actor=request.user))
 
@@ -94,7 +95,8 @@ class LearnerAccountAdmin(SafeModelAdmin):
     def ban(self, request, queryset):
         return self._form_action(
             request, queryset, action="ban", title="封禁账号", form_class=AccountBanForm,
-            notice="封禁立即生效：学员当前的登录会在下一次访问时退出，并看到封禁说明。",
+            notice=("封禁立即生效：学员当前的登录会在下一次访问时退出，并看到封禁说明；"
+                    "学员会收到短信（邮箱已验证的还有邮件）通知，内含原因、期限和申诉方式。"),
             apply=lambda u, d: services.ban_account(user_id=u.pk, reason=d["reason"], ends_at=d["ends_at"],
                                                     actor=request.user, ip=_ip(request)))
 

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -16,6 +16,9 @@ BANNED_MESSAGE = {
 }
 
 
+TERMINATED_MESSAGE = "您的账号已被平台终止服务，当前登录已退出。"
+
+
 class BanMiddleware:
     """SPEC §12: a banned IP address/range or account gets a clear 403 page (JSON under /api/);
     policy.BAN_OPEN_PATHS stay open. Cheap on every request: the bans come from a per-process
@@ -30,8 +33,13 @@ class BanMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not selectors.any_bans() or policy.ban_path_open(request.path_info):
+        ended = terminated_session_response(request)
+        if ended is not None:
+            return ended
+        if not selectors.any_bans():
             return self.get_response(request)
+        if policy.ban_path_open(request.path_info, request.method):
+            return self._open_path(request)
         at = timezone.now()
         ban = selectors.network_ban_for(policy.client_address(client_ip(request.META)), at)
         if ban is not None:
@@ -47,6 +55,17 @@ class BanMiddleware:
             if ban is not None:
                 return banned_response(request, ban)
         return response
+
+    def _open_path(self, request):
+        """A page open to banned visitors: a banned *account's* still-open session is ended here
+        too, with the ban page, so that whatever page it opens next tells it why (once; then the
+        anonymous visitor may read the open pages like anyone)."""
+        at = timezone.now()
+        if selectors.account_bans_exist(at) and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            ban = self._account_ban(request, at)
+            if ban is not None:
+                return banned_response(request, ban)
+        return self.get_response(request)
 
     @staticmethod
     def _account_ban(request, at):
@@ -64,6 +83,38 @@ def _user_loaded(request) -> bool:
     asking then costs nothing, and an unevaluated lazy user is left alone."""
     user = request.__dict__.get("user")
     return user is not None and not (isinstance(user, SimpleLazyObject) and user._wrapped is empty)
+
+
+def terminated_session_response(request):
+    """A session still signed in to an account the platform has since terminated (SPEC §12): the
+    auth backend no longer loads an inactive user, so without this the learner would meet a bare
+    login page. Instead its next request ends the session and shows why, once. Costs nothing
+    without a session cookie; with one, the session and user are what SingleSessionMiddleware
+    loads anyway, and the extra query runs only for a session whose user did not load."""
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None
+    uid = request.session.get(SESSION_KEY)
+    if uid is None or request.user.is_authenticated:
+        return None
+    from cpe.accounts.models import User
+    from cpe.accounts.states import AccountStatus
+
+    user = User.objects.filter(pk=uid, status=AccountStatus.TERMINATED).only(
+        "status", "status_reason", "status_note", "status_changed_at").first()
+    if user is None:
+        return None
+    logout(request)
+    reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
+    if request.path_info.startswith("/api/"):
+        r = JsonResponse({"code": "account_terminated", "message": TERMINATED_MESSAGE, "reason": reason},
+                         status=401)
+    else:
+        r = render(request, "errors/terminated.html", {
+            "message": TERMINATED_MESSAGE, "reason": reason, "at": user.status_changed_at}, status=403)
+        if request.headers.get("HX-Request"):
+            r["HX-Refresh"] = "true"
+    r["Cache-Control"] = "no-store"
+    return r
 
 
 def banned_response(request, ban):

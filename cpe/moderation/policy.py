@@ -26,6 +26,57 @@ def termination_errors(*, reason: str, note: str) -> dict:
     return errors
 
 
+def termination_reason_text(*, reason: str, note: str) -> str:
+    """The reason a terminated learner is told (page, SMS, e-mail, data copy): the seed's ground;
+    for "other" the staff's note is the reason itself, so it is told too (SPEC §12 "other with
+    text"). For the seed's grounds the note stays internal (audit log, staff site)."""
+    try:
+        label = TerminationReason(reason).label
+    except ValueError:
+        label = "其他"
+    note = (note or "").strip()
+    if reason == TerminationReason.OTHER and note:
+        return f"{label}：{note}"
+    return label
+
+
+# --- notifying the sanctioned person (SPEC §12 "the learner is notified") ----------------------
+# Both a termination and an account ban are told by SMS (and e-mail when verified), with the
+# reason and how to object. The SMS carries at most SANCTION_SMS_REASON_MAX characters of the
+# reason (a long ban reason would split into many SMS); the e-mail and the pages carry it whole.
+SANCTION_SMS_REASON_MAX = 60
+SMS_SIGNATURE = "【内蒙古会计继续教育】"
+
+
+def objection_text(*, phone: str, email: str) -> str:
+    return f"如有异议，请致电客服 {phone} 或发送邮件至 {email} 说明情况。"
+
+
+def _short(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= SANCTION_SMS_REASON_MAX else text[:SANCTION_SMS_REASON_MAX - 1] + "…"
+
+
+def ban_notice(*, reason: str, until: str | None, phone: str, email: str, sms: bool) -> str:
+    """The text telling a learner their account is banned. `until`: the local end time as
+    shown ("2026-12-31 18:00"), None for "until lifted"."""
+    period = f"至 {until}（北京时间）" if until else "直至平台解除"
+    text = (f"您的账号已被平台封禁，期限：{period}。原因：{_short(reason) if sms else reason.strip()}。"
+            "封禁期间不能登录、学习、考试或购买，已记录的学习进度和学时不受影响。"
+            + objection_text(phone=phone, email=email))
+    return SMS_SIGNATURE + text if sms else text
+
+
+def termination_notice(*, reason_text: str, phone: str, email: str, sms: bool, restorable: bool = False) -> str:
+    """The text telling a learner their service is ended (seed §3.2); for a ground the learner can
+    cure alone (unreachable contact details), how to come back instead of "cannot sign in"."""
+    come_back = ("用原密码登录并验证新的手机号码即可恢复服务；" if restorable else "账号不能再登录；")
+    text = (f"您的账号已被平台终止服务，原因：{_short(reason_text) if sms else reason_text}。"
+            + come_back + "已付款订单的处理方式请见平台说明。您仍可在平台“受限账号下载个人信息”页面"
+            "验证手机后下载您的个人信息。" + objection_text(phone=phone, email=email))
+    return SMS_SIGNATURE + text if sms else text
+
+
 # --- re-registration (SPEC §12) ------------------------------------------------------------
 # "A person terminated for a violation who registers again (same ID number) is refused."
 # Only a violation bars the person: the other grounds (unreachable contact details, false data,
@@ -122,12 +173,45 @@ def ban_errors(*, reason: str, starts_at, ends_at, at) -> dict:
     return errors
 
 
-# Open even to a banned visitor: the staff site (staff lift bans there), static files, the
-# agreement and the notices (what a banned visitor may want to read), and what outside systems
-# call (payment notifications, the embedded gateway) — their requests carry no user and may come
-# from anywhere. Same list as maintenance's MAINTENANCE_OPEN_PATHS plus the agreement.
-BAN_OPEN_PATHS = ("/admin/", "/static/", "/agreement/", "/notices/", "/orders/notify/", "/sandbox/")
+# Open even to a banned visitor (SPEC §12: "banned requests get a clear page", and that page sends
+# them to support):
+# - always, any method: the staff site (staff lift bans there), static files, what outside systems
+#   call (payment notifications, the embedded gateway: no user, any address), support (the way to
+#   object the ban page points to; asking needs a signed-in learner, so an account ban's ended
+#   session cannot post there) and the sanctioned person's copy of their data (PIPL Art. 45 holds
+#   during a ban);
+# - read-only (GET/HEAD): the public pages (home, notices, the agreement, the public query,
+#   certificate verification). A banned address may read them but not submit the public query
+#   (a look-up of other people's records is what an abusive address gets banned for) nor accept an
+#   agreement.
+SANCTIONED_COPY_PATH = "/restricted/personal-data/"
+BAN_OPEN_PATHS = ("/admin/", "/static/", "/orders/notify/", "/sandbox/", "/support/", SANCTIONED_COPY_PATH)
+BAN_READ_ONLY_PATHS = ("/agreement/", "/notices/", "/credits/query/", "/credits/verify/")
+BAN_READ_ONLY_EXACT = ("/",)
+SAFE_METHODS = ("GET", "HEAD")
 
 
-def ban_path_open(path: str) -> bool:
-    return path.startswith(BAN_OPEN_PATHS)
+def ban_path_open(path: str, method: str = "GET") -> bool:
+    """Whether a banned visitor may make this request (see BAN_OPEN_PATHS above)."""
+    if path.startswith(BAN_OPEN_PATHS):
+        return True
+    if method in SAFE_METHODS:
+        return path in BAN_READ_ONLY_EXACT or path.startswith(BAN_READ_ONLY_PATHS)
+    return False
+
+
+# --- a sanctioned person's copy of their data (个人信息保护法 Art. 45) ------------------------
+# A ban or a termination ends the sign-in, not the right to a copy of one's personal data. Such a
+# person proves the account's verified mobile with an SMS code (as for a password reset, SPEC
+# §1.6) on a page open to them (SANCTIONED_COPY_PATH) and gets the same ZIP a signed-in learner
+# gets. A person in good standing is sent to the signed-in download instead (password again).
+SANCTIONED_COPY_RATE_PER_IP = "10/h"   # submissions of the page per address (codes and downloads)
+SANCTIONED_COPY_SENT_MESSAGE = "如该账号处于封禁或终止服务状态，验证码已发送至其绑定的手机号码。"
+
+
+def sanctioned_copy_allowed(*, status: str, banned: bool, is_staff: bool, mobile_verified: bool) -> bool:
+    """Whether this account's holder may take their data copy by SMS code without signing in:
+    a learner whose account is terminated or under a ban in force, with a verified mobile."""
+    if is_staff or not mobile_verified:
+        return False
+    return banned or status == AccountStatus.TERMINATED

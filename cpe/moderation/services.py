@@ -1,12 +1,13 @@
 """Every write of moderation (SPEC §12): staff terminations, bans and their lifting. Each checks
 policy.py first (a refusal changes nothing), writes inside a transaction and audits."""
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.core.audit import audit_record
 
-from . import policy
+from . import policy, selectors
 from .errors import ModerationError
 from .models import Ban
 from .selectors import forget_bans
@@ -56,7 +57,43 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
 
     with transaction.atomic():  # the ban revokes the account's play tokens at once (a replay earns nothing)
         play_sessions_revoke(user_id=user.pk, reason="banned", at=at, actor=actor)  # first: locks as play_start
-        return _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip)
+        ban = _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at,
+                          ip=ip)
+        _ban_notify(user, ban, at)
+    return ban
+
+
+SANCTION_SUBJECT = "内蒙古会计继续教育平台：账号处置通知"
+
+
+def sanction_notify(user, event: str, at, *, sms: str, email: str):
+    """Tell a sanctioned learner (SPEC §12) through the outbox, in the caller's transaction: SMS
+    to the mobile, e-mail when the address is verified (SPEC §1.4)."""
+    from cpe.notices.models import Channel
+    from cpe.notices.services import message_queue
+
+    if user.mobile:
+        message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event=event, body=sms)
+    if user.email and user.email_verified_at:
+        message_queue(channel=Channel.EMAIL, to=user.email, user=user, at=at, event=event,
+                      subject=SANCTION_SUBJECT, body=f"{user.name}，您好：\n\n{email}")
+
+
+def termination_notify(user, at, *, restorable: bool = False):
+    """Tell a learner their service was ended (seed §3.2, SPEC §12): the reason and how to object.
+    Called by accounts' `account_terminate` inside its transaction."""
+    reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
+    texts = {sms: policy.termination_notice(reason_text=reason, phone=settings.SUPPORT_PHONE,
+                                            email=settings.SUPPORT_EMAIL, sms=sms, restorable=restorable)
+             for sms in (True, False)}
+    sanction_notify(user, "account.terminated", at, sms=texts[True], email=texts[False])
+
+
+def _ban_notify(user, ban: Ban, at):
+    until = timezone.localtime(ban.ends_at).strftime("%Y-%m-%d %H:%M") if ban.ends_at else None
+    texts = {sms: policy.ban_notice(reason=ban.reason, until=until, phone=settings.SUPPORT_PHONE,
+                                    email=settings.SUPPORT_EMAIL, sms=sms) for sms in (True, False)}
+    sanction_notify(user, "account.banned", at, sms=texts[True], email=texts[False])
 
 
 def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
@@ -68,6 +105,30 @@ def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=N
     _raise_first(errors)
     return _ban_create(kind=BanKind.NETWORK, network=str(net), reason=reason, ends_at=ends_at, actor=actor,
                        at=at, ip=ip)
+
+
+def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
+    """A correct password for an account under a ban (SPEC §12): recorded as a refused sign-in
+    (the learner's login history and the audit log say so), never as a sign-in, and the
+    account's current session is left as it is. Returns the record, or None when no ban is in
+    force (then the caller signs in as usual). The response is BanMiddleware's ban page."""
+    import hashlib
+
+    from cpe.accounts.models import LoginRecord
+
+    at = at or timezone.now()
+    if user.is_staff:
+        return None
+    ban = selectors.account_ban_for(user.pk, at)
+    if ban is None:
+        return None
+    with transaction.atomic():
+        record = LoginRecord.objects.create(
+            user=user, at=at, ip=ip, user_agent=(user_agent or "")[:300], refused=True,
+            device_key=hashlib.sha256((user_agent or "").encode()).hexdigest()[:16])
+        audit_record("account.login_refused", actor=user, subject=user, ip=ip, at=at,
+                     data={"why": "banned", "ban": ban.id})
+    return record
 
 
 def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
@@ -86,3 +147,54 @@ def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
                      data={"ban": ban.pk, "kind": ban.kind, "network": ban.network, "note": ban.lift_note[:200]})
         transaction.on_commit(forget_bans)
     return ban
+
+
+# --- a sanctioned person's copy of their data (PIPL Art. 45; policy.sanctioned_copy_allowed) -----
+def _sanctioned_account(identifier: str, at):
+    from cpe.accounts.auth import user_for_identifier
+
+    user = user_for_identifier(identifier)
+    if user is None:
+        return None
+    allowed = policy.sanctioned_copy_allowed(
+        status=user.status, banned=selectors.account_ban_for(user.pk, at) is not None,
+        is_staff=user.is_staff, mobile_verified=bool(user.mobile and user.mobile_verified_at))
+    return user if allowed else None
+
+
+def sanctioned_copy_code_send(*, identifier: str, at=None) -> str:
+    """Send an SMS code to the verified mobile of a banned or terminated account. Any other
+    identifier gets the same answer and nothing is sent (no account enumeration)."""
+    from cpe.accounts.services import _code_issue, _sms_code_message
+    from cpe.accounts.states import CodePurpose
+
+    at = at or timezone.now()
+    user = _sanctioned_account(identifier, at)
+    if user is not None:
+        with transaction.atomic():
+            _, code = _code_issue(purpose=CodePurpose.SANCTIONED_COPY, target=user.mobile, user=user, at=at)
+            _sms_code_message(CodePurpose.SANCTIONED_COPY, user.mobile, code, user=user, at=at)
+    return policy.SANCTIONED_COPY_SENT_MESSAGE
+
+
+def sanctioned_copy_export(*, identifier: str, code: str, ip=None, at=None):
+    """The personal-data ZIP for a banned or terminated account's holder who proved its mobile
+    with the code just sent. A wrong code is counted (the brute-force throttle) and nothing is
+    built; the export is audited as the signed-in download is, marked as taken this way."""
+    from cpe.accounts import personal_data
+    from cpe.accounts import policy as accounts_policy
+    from cpe.accounts.errors import AccountError
+    from cpe.accounts.services import _code_consume, _counting_wrong_codes
+    from cpe.accounts.states import CodePurpose
+
+    at = at or timezone.now()
+    user = _sanctioned_account(identifier, at)
+    if user is None:
+        raise AccountError("wrong_code", "验证码不正确。", field="sms_code")
+    with _counting_wrong_codes(), transaction.atomic():
+        _code_consume(purpose=CodePurpose.SANCTIONED_COPY, target=user.mobile, code=code, at=at)
+        content = personal_data.personal_data_build(user, at=at)
+        audit_record("account.personal_data_exported", actor=user, subject=user, ip=ip, at=at,
+                     data={"format": "zip", "bytes": len(content), "via": "sanctioned_sms_code"})
+    name, ascii_name = accounts_policy.personal_data_filenames(at)
+    return personal_data.PersonalDataFile(name, ascii_name, content)

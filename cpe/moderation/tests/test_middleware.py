@@ -25,13 +25,13 @@ def operator(staff_with):
 def test_banned_ip_gets_the_403_page(client, ban_middleware, operator):
     end = timezone.now() + timedelta(days=2)
     services.ban_network(network="203.0.113.0/24", reason="短时间内大量注册", ends_at=end, actor=operator)
-    r = client.get("/", REMOTE_ADDR=BANNED_IP)
+    r = client.get("/accounts/login/", REMOTE_ADDR=BANNED_IP)
     assert r.status_code == 403 and r["Cache-Control"] == "no-store"
     page = r.content.decode()
     assert "访问受限" in page and "短时间内大量注册" in page
     assert timezone.localtime(end).strftime("%Y-%m-%d %H:%M") in page and "北京时间" in page
     assert settings.SUPPORT_PHONE in page and settings.SUPPORT_EMAIL in page
-    assert client.get("/", REMOTE_ADDR="203.0.114.9").status_code == 200  # next door is not banned
+    assert client.get("/accounts/login/", REMOTE_ADDR="203.0.114.9").status_code == 200  # next door is not banned
 
 
 def test_banned_ipv6_gets_json_under_api(client, ban_middleware, operator):

@@ -86,11 +86,57 @@ def test_ban_errors(reason, ends_at, fields):
     ("/admin/", True), ("/admin/moderation/ban/", True), ("/static/css/site.css", True),
     ("/agreement/", True), ("/agreement/v/1.0/", True), ("/notices/", True), ("/notices/3/", True),
     ("/orders/notify/alipay/", True), ("/sandbox/gateway/", True),
-    ("/", False), ("/accounts/login/", False), ("/learn/", False), ("/api/learning/sessions/", False),
+    ("/", True), ("/support/", True), ("/support/ask/", True), ("/credits/query/", True),
+    ("/credits/verify/ZS2026000001/", True), ("/restricted/personal-data/", True),
+    ("/accounts/login/", False), ("/learn/", False), ("/api/learning/sessions/", False),
     ("/orders/", False), ("/administrator/", False), ("/adminx", False), ("/notice", False),
+    ("/credits/", False), ("/credits/year/2026/", False), ("/accounts/dashboard/", False),
 ])
 def test_paths_open_to_banned_visitors(path, open_):
     assert policy.ban_path_open(path) is open_
+    assert policy.ban_path_open(path, "HEAD") is open_
+
+
+@pytest.mark.parametrize("path, open_", [
+    # posting: the machines, the staff site, support (the way to object) and the PIPL copy only
+    ("/admin/moderation/ban/add/", True), ("/orders/notify/alipay/", True), ("/sandbox/gateway/", True),
+    ("/support/ask/", True), ("/support/t/3/", True), ("/restricted/personal-data/", True),
+    ("/", False), ("/credits/query/", False), ("/agreement/accept/", False), ("/notices/", False),
+    ("/accounts/login/", False), ("/accounts/register/", False),
+])
+def test_what_a_banned_visitor_may_post_to(path, open_):
+    assert policy.ban_path_open(path, "POST") is open_
+    assert policy.ban_path_open(path, "PUT") is open_
+
+
+def test_ban_notice_tells_reason_period_and_how_to_object():
+    sms = policy.ban_notice(reason="多人\n共用账号", until="2026-12-31 18:00", phone="0471-1", email="a@b", sms=True)
+    assert sms.startswith(policy.SMS_SIGNATURE) and "多人 共用账号" in sms and "至 2026-12-31 18:00" in sms
+    assert "如有异议" in sms and "0471-1" in sms and "a@b" in sms
+    mail = policy.ban_notice(reason="y" * 300, until=None, phone="p", email="e", sms=False)
+    assert "直至平台解除" in mail and "y" * 300 in mail and not mail.startswith(policy.SMS_SIGNATURE)
+    cut = policy.ban_notice(reason="y" * 300, until=None, phone="p", email="e", sms=True)
+    assert "y" * policy.SANCTION_SMS_REASON_MAX not in cut and "y" * (policy.SANCTION_SMS_REASON_MAX - 1) + "…" in cut
+
+
+@pytest.mark.parametrize("reason, note, told", [
+    (TerminationReason.OTHER, " 冒用他人身份 ", "其他：冒用他人身份"),
+    (TerminationReason.VIOLATION, "内部工单", "违反用户协议"),
+    (TerminationReason.REFUSED_AGREEMENT, "", "明示不接受新的用户协议"),
+    ("no-such-reason", "", "其他"),
+])
+def test_termination_reason_told_to_the_learner(reason, note, told):
+    assert policy.termination_reason_text(reason=reason, note=note) == told
+
+
+@pytest.mark.parametrize("status, banned, staff, verified, allowed", [
+    ("terminated", False, False, True, True), ("active", True, False, True, True),
+    ("active", False, False, True, False), ("closed", False, False, True, False),
+    ("terminated", False, False, False, False), ("active", True, True, True, False),
+])
+def test_who_may_take_the_copy_by_sms_code(status, banned, staff, verified, allowed):
+    assert policy.sanctioned_copy_allowed(status=status, banned=banned, is_staff=staff,
+                                          mobile_verified=verified) is allowed
 
 
 @pytest.mark.parametrize("reason", [r for r in TerminationReason.values if r != TerminationReason.OTHER])
