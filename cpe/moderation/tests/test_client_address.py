@@ -19,28 +19,28 @@ def banned(ban_middleware, staff_with):
 def test_forged_forwarded_for_changes_nothing_without_a_proxy(client, settings, banned):
     settings.TRUSTED_PROXY_COUNT = 0
     # The banned address claiming to be somebody else is still banned ...
-    assert client.get("/", REMOTE_ADDR=BANNED, HTTP_X_FORWARDED_FOR=OTHER).status_code == 403
+    assert client.get("/courses/", REMOTE_ADDR=BANNED, HTTP_X_FORWARDED_FOR=OTHER).status_code == 403
     # ... and nobody is banned by writing a banned address into the header.
-    assert client.get("/", REMOTE_ADDR=OTHER, HTTP_X_FORWARDED_FOR=BANNED).status_code == 200
+    assert client.get("/courses/", REMOTE_ADDR=OTHER, HTTP_X_FORWARDED_FOR=BANNED).status_code == 200
 
 
 def test_ban_matches_the_forwarded_client_behind_one_proxy(client, settings, banned):
     settings.TRUSTED_PROXY_COUNT = 1
-    r = client.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=BANNED)
+    r = client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=BANNED)
     assert r.status_code == 403 and "撞库攻击" in r.content.decode()
     r = client.get("/api/courses", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=BANNED)
     assert r.status_code == 403 and r.json()["code"] == "banned_network"
     # A spoofed entry left of what nginx appended is ignored, both ways.
-    assert client.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{OTHER}, {BANNED}").status_code == 403
-    assert client.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {OTHER}").status_code == 200
+    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{OTHER}, {BANNED}").status_code == 403
+    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {OTHER}").status_code == 200
     # Garbage where nginx writes: the proxy's own address, not banned, and no error.
-    assert client.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, junk").status_code == 200
+    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, junk").status_code == 200
 
 
 def test_a_ban_on_the_proxy_address_does_not_ban_everybody_behind_it(client, settings, ban_middleware, staff_with):
     settings.TRUSTED_PROXY_COUNT = 1
     services.ban_network(network="10.0.0.0/24", reason="x", actor=staff_with())
-    assert client.get("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=OTHER).status_code == 200
+    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=OTHER).status_code == 200
 
 
 def test_staff_decisions_are_audited_with_the_staff_members_address(client, settings, staff_with):

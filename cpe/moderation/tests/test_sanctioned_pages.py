@@ -75,7 +75,7 @@ def test_banned_accounts_sign_in_is_recorded_as_refused_not_as_a_login(client, b
     other = client.__class__()
     other.force_login(learner)  # the account's current session, elsewhere
     learner.refresh_from_db()
-    current, logins = learner.session_key, LoginRecord.objects.filter(user=learner).count()
+    current, logins = learner.session_key_hash, LoginRecord.objects.filter(user=learner).count()
     services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator)
     events = AuditEvent.objects.filter(event_type="account.login").count()
     r = client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD},
@@ -87,7 +87,7 @@ def test_banned_accounts_sign_in_is_recorded_as_refused_not_as_a_login(client, b
     assert AuditEvent.objects.filter(event_type="account.login").count() == events  # not a sign-in
     assert AuditEvent.objects.filter(event_type="account.login_refused", subject_id=str(learner.pk)).count() == 1
     learner.refresh_from_db()
-    assert learner.session_key == current  # a refused sign-in ends no other session
+    assert learner.session_key_hash == current  # a refused sign-in ends no other session
     assert "_auth_user_id" not in client.session
 
 
