@@ -76,7 +76,8 @@ NOTIFY_RATE_PER_IP = "120/m"               # django-ratelimit rate, per client a
 # Only these request headers are kept with a notification (WeChat Pay's signature headers and
 # what helps to tell who sent it), each cut to NOTIFY_HEADER_VALUE_CHARS characters.
 NOTIFY_KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "Wechatpay-Timestamp",
-                       "Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Signature-Type")
+                       "Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Signature",
+                       "Wechatpay-Signature-Type")
 NOTIFY_HEADER_VALUE_CHARS = 512
 
 

@@ -452,7 +452,8 @@ def export_root():
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
-    root = Path(getattr(settings, "EXPORT_ROOT", Path(settings.MEDIA_ROOT).parent / "private" / "exports")).resolve()
+    default = Path(settings.MEDIA_ROOT).parent / "private" / "exports"
+    root = Path(getattr(settings, "EXPORT_ROOT", default)).resolve()
     for served in (settings.MEDIA_ROOT, settings.STATIC_ROOT):
         if served and root.is_relative_to(Path(served).resolve()):
             raise ImproperlyConfigured(f"EXPORT_ROOT ({root}) must be outside {served}: export files hold "
@@ -538,7 +539,8 @@ def exports_expire(*, at=None) -> int:
 
     at = at or timezone.now()
     expired = 0
-    due = ExportJob.objects.filter(Q(expires_at__lte=at) | Q(expires_at__isnull=True), status=ExportStatus.DONE)
+    due = ExportJob.objects.filter(Q(expires_at__lte=at) | Q(expires_at__isnull=True),
+                                   status=ExportStatus.DONE)
     for job_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             job = ExportJob.objects.select_for_update().filter(pk=job_id, status=ExportStatus.DONE).first()
@@ -560,7 +562,8 @@ def exports_expire(*, at=None) -> int:
             f.unlink(missing_ok=True)
     root = export_root()
     if root.is_dir():
-        live = set(ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="").values_list("file", flat=True))
+        live = set(ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="")
+                   .values_list("file", flat=True))
         cutoff = time.time() - policy.EXPORT_RETENTION.total_seconds()
         for f in root.iterdir():
             if f.is_file() and f.name not in live and f.stat().st_mtime < cutoff:

@@ -40,8 +40,8 @@ def _declared(ref):
 def _far_cell(xml):
     """No dimension, and one cell at the sheet's last row and column."""
     xml = re.sub(r'<dimension ref="[^"]*"/>', "", xml)
-    return xml.replace("</sheetData>", '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c>'
-                                       "</row></sheetData>")
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    return xml.replace("</sheetData>", far + "</sheetData>")
 
 
 def _peak_mib(fn):
