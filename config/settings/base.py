@@ -206,6 +206,9 @@ INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.l
 LEARNING_HEARTBEAT_SECONDS = int(os.environ.get("LEARNING_HEARTBEAT_SECONDS", "30"))
 LEARNING_SIGNED_URL_TTL = int(os.environ.get("LEARNING_SIGNED_URL_TTL", "600"))
 COURSEWARE_ROOT = Path(os.environ.get("COURSEWARE_ROOT", VAR_DIR / "courseware"))
+# Staff exports (full ID numbers and mobiles): never under MEDIA_ROOT/STATIC_ROOT; served only by
+# the staff download view (cpe.reporting.services.export_root refuses a served location).
+EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "private" / "exports"))
 COURSEWARE_ACCEL_PREFIX = os.environ.get("COURSEWARE_ACCEL_PREFIX", "")
 COURSEWARE_SERVE_DIRECT = False
 # "redis": token-authenticated heartbeats judged against Redis with write-behind to PostgreSQL
@@ -259,6 +262,7 @@ CELERY_BEAT_SCHEDULE = {
     "flush-heartbeats": {"task": "cpe.learning.tasks.flush_heartbeats", "schedule": float(LEARNING_HEARTBEAT_SECONDS)},
     "ais-report-sweep": {"task": "cpe.reporting.tasks.ais_report_sweep_task", "schedule": 60.0},
     "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
+    "exports-expire": {"task": "cpe.reporting.tasks.exports_expire_task", "schedule": 3600.0},
     # Closed accounts: archives past their purge date; closing confirmations wiped once sent.
     "closed-accounts-purge": {"task": "cpe.accounts.tasks.closed_accounts_purge", "schedule": 3600.0},
     # The audit chain's head, written outside the database (see AUDIT_HEADS_FILE above).

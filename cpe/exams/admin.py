@@ -13,6 +13,13 @@ from .models import Attempt, AttemptItem, Question
 class ImportForm(forms.Form):
     file = forms.FileField(label="题库文件（.xlsx）")
 
+    def clean_file(self):
+        f = self.cleaned_data["file"]
+        problem = policy.import_limits_problem(file_bytes=f.size)
+        if problem:
+            raise forms.ValidationError(problem + "。")
+        return f
+
 
 class QuestionForm(forms.ModelForm):
     class Meta:

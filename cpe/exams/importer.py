@@ -1,6 +1,7 @@
 """Question bank import from the Excel template (openpyxl). All rows are checked first; every
 bad row is reported by its row number; nothing is imported unless all rows are good."""
 import io
+import itertools
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -157,20 +158,80 @@ def parse_rows(rows, courses: dict, chapters: dict, pools: dict | None = None) -
     return out, errors
 
 
-def import_workbook(fileobj, *, actor=None) -> ImportReport:
+def _size_of(fileobj) -> int | None:
+    size = getattr(fileobj, "size", None)
+    if size is None and hasattr(fileobj, "seek"):
+        here = fileobj.tell()
+        size = fileobj.seek(0, 2)
+        fileobj.seek(here)
+    return size
+
+
+def _unpacked_bytes(fileobj) -> int | None:
+    """The uncompressed size of every part of the .xlsx (a zip), from its directory; None when
+    it is not a zip. zipfile never inflates a part beyond the size its directory states."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(fileobj) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    finally:
+        fileobj.seek(0)
+
+
+def read_rows(fileobj) -> tuple[list, str]:
+    """The first sheet's rows, only the template's columns (max_col), at most
+    IMPORT_MAX_ROWS + 1 data rows read; or ([], why) when the file is not a readable .xlsx or
+    exceeds a cap of policy.import_limits_problem (its size, its unpacked size, the sheet's
+    declared dimension, its rows). Nothing larger than the caps is ever held in memory."""
     from openpyxl import load_workbook
 
+    unreadable = "无法读取文件：请上传由模板填写的 .xlsx 文件"
+    problem = policy.import_limits_problem(file_bytes=_size_of(fileobj))
+    if problem:
+        return [], problem
+    unpacked = _unpacked_bytes(fileobj)
+    if unpacked is None:
+        return [], unreadable
+    problem = policy.import_limits_problem(unpacked_bytes=unpacked)
+    if problem:
+        return [], problem
+    try:
+        wb = load_workbook(fileobj, read_only=True, data_only=False)
+    except Exception:  # openpyxl raises many types for a non-xlsx file
+        return [], unreadable
+    try:
+        if not wb.worksheets:
+            return [], unreadable
+        ws = wb.worksheets[0]
+        problem = policy.import_limits_problem(declared_rows=ws.max_row, declared_columns=ws.max_column)
+        if problem:
+            return [], problem
+        # A sheet without (or with a false) dimension is still read no further than the caps:
+        # the header and IMPORT_MAX_ROWS rows, plus one to know there is more. Rows are made
+        # lazily, so a far-away row is never padded out to.
+        limit = policy.IMPORT_MAX_ROWS + 2
+        rows = list(itertools.islice(ws.iter_rows(max_col=len(HEADERS), values_only=True), limit))
+    except Exception:  # a damaged part inside a valid zip
+        return [], unreadable
+    finally:
+        wb.close()
+    if len(rows) == limit:   # a row (even an empty one) beyond the cap: refuse, never cut silently
+        return [], policy.import_limits_problem(data_rows=policy.IMPORT_MAX_ROWS + 1)
+    return rows, ""
+
+
+def import_workbook(fileobj, *, actor=None) -> ImportReport:
     from cpe.catalog.models import Chapter, Course
     from cpe.core.audit import audit_record
 
     report = ImportReport()
-    try:
-        wb = load_workbook(fileobj, read_only=True, data_only=False)
-    except Exception:  # openpyxl raises many types for a non-xlsx file
-        report.errors.append((0, "无法读取文件：请上传由模板填写的 .xlsx 文件"))
+    rows, problem = read_rows(fileobj)
+    if problem:
+        report.errors.append((0, problem))
         return report
-    ws = wb.worksheets[0]
-    rows = list(ws.iter_rows(values_only=True))
     header = [_text(v) for v in rows[0][:len(HEADERS)]] if rows else []
     while header and not header[-1]:
         header.pop()

@@ -272,3 +272,34 @@ def attempt_overdue(deadline: datetime, at: datetime) -> bool:
 
 def seconds_left(deadline: datetime, at: datetime) -> int:
     return max(0, int((deadline - at).total_seconds()))
+
+
+# --- question-bank import (staff upload) --------------------------------------------------------
+# An .xlsx is a zip of XML: a few KB can declare a sheet of 16 384 columns × 1 048 576 rows (which
+# a reader pads every row to) or unpack to gigabytes. The import checks all of these first.
+IMPORT_MAX_FILE_BYTES = 5 * 1024 * 1024         # the upload itself
+IMPORT_MAX_UNPACKED_BYTES = 50 * 1024 * 1024    # all parts of the zip together, uncompressed
+IMPORT_MAX_ROWS = 5000                          # question rows (the header row not counted)
+IMPORT_MAX_COLUMNS = 26                         # declared sheet width (A-Z; the template has 13)
+
+
+def import_limits_problem(*, file_bytes: int | None = None, unpacked_bytes: int | None = None,
+                          declared_rows: int | None = None, declared_columns: int | None = None,
+                          data_rows: int | None = None) -> str:
+    """Why an uploaded question bank is too big to read, in Chinese, or "" when it is within
+    every cap. `declared_*` are the sheet's own dimension (header row included), `data_rows`
+    the question rows actually found. Source: attacker review (a 6 KB file took 38 MiB)."""
+    mib = 1024 * 1024
+    if file_bytes is not None and file_bytes > IMPORT_MAX_FILE_BYTES:
+        return f"文件过大：题库文件不能超过 {IMPORT_MAX_FILE_BYTES // mib} MB，请拆分后分批导入"
+    if unpacked_bytes is not None and unpacked_bytes > IMPORT_MAX_UNPACKED_BYTES:
+        return f"文件内容过大：解压后超过 {IMPORT_MAX_UNPACKED_BYTES // mib} MB，请按模板重新填写"
+    if declared_columns is not None and declared_columns > IMPORT_MAX_COLUMNS:
+        return (f"工作表声明了 {declared_columns} 列，超过上限 {IMPORT_MAX_COLUMNS} 列："
+                "请只保留模板中的列后重新上传")
+    if declared_rows is not None and declared_rows - 1 > IMPORT_MAX_ROWS:
+        return (f"工作表声明了 {declared_rows} 行（含设置过格式的空行），超过上限 {IMPORT_MAX_ROWS + 1} 行："
+                "请删除多余的行，或把试题复制到新下载的模板中")
+    if data_rows is not None and data_rows > IMPORT_MAX_ROWS:
+        return f"试题行数超过上限：一次最多导入 {IMPORT_MAX_ROWS} 道试题，请拆分后分批导入"
+    return ""

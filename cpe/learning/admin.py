@@ -1,17 +1,39 @@
+from django import forms
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
 from cpe.core.admin_base import SafeModelAdmin
 
-from . import services
+from . import policy, services
 from .models import ChapterProgress, ChapterVideo, PlaySession, SuspiciousEvent
+
+
+class ChapterVideoForm(forms.ModelForm):
+    class Meta:
+        model = ChapterVideo
+        fields = "__all__"
+
+    def clean_source(self):
+        """Known containers only (by their first bytes), at most policy.VIDEO_MAX_BYTES: the
+        file is refused here, before it is stored or handed to ffmpeg."""
+        f = self.cleaned_data.get("source")
+        if f and "source" in self.changed_data:
+            pos = f.tell() if hasattr(f, "tell") else 0
+            f.seek(0)
+            head = f.read(policy.VIDEO_SNIFF_BYTES)
+            f.seek(pos)
+            problem = policy.video_upload_problem(size=f.size, head=head)
+            if problem:
+                raise forms.ValidationError(problem)
+        return f
 
 
 @admin.register(ChapterVideo)
 class ChapterVideoAdmin(SafeModelAdmin):
     """Content editors upload a chapter's lecture; a background job transcodes it. The list
     and the page show the job's progress and any error (reload to refresh)."""
+    form = ChapterVideoForm
     list_display = ["chapter", "status", "progress_bar", "duration", "uploaded_at", "ready_at"]
     list_filter = ["status"]
     search_fields = ["chapter__title", "chapter__course__title", "chapter__course__code"]

@@ -90,16 +90,27 @@ def hls_path(hls_dir: str, name: str = "index.m3u8") -> Path:
 
 
 # --- ffmpeg -------------------------------------------------------------------------------------
+# Input options for every ffmpeg/ffprobe run on an uploaded file: the file protocol only (no
+# http, tcp, concat:, data:, crypto...) and the allowed container demuxers only (no hls, concat,
+# image2 pattern...), so a playlist or script inside an upload can neither fetch a URL nor read
+# another local file. "file:" in front of the path stops a name from being read as a protocol.
+FFMPEG_INPUT_GUARD = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(policy.VIDEO_DEMUXERS)]
+
+
+def _input(src) -> str:
+    return "file:" + str(src)
+
+
 def ffprobe_cmd(src) -> list[str]:
-    return ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-            "stream=r_frame_rate:format=duration", "-of", "default=nw=1", str(src)]
+    return ["ffprobe", "-v", "error", *FFMPEG_INPUT_GUARD, "-select_streams", "v:0", "-show_entries",
+            "stream=r_frame_rate:format=duration,format_name", "-of", "default=nw=1", _input(src)]
 
 
 def ffmpeg_hls_cmd(src, out_dir: Path, key_info: Path, fps: float) -> list[str]:
     """H.264/AAC, AES-128 HLS, keyframes forced every SEGMENT_SECONDS so segments come out that
     long (without -g they come out ~10 s), at most 720p."""
     gop = max(1, round(fps * SEGMENT_SECONDS))
-    return ["ffmpeg", "-nostdin", "-y", "-v", "error", "-i", str(src),
+    return ["ffmpeg", "-nostdin", "-y", "-v", "error", *FFMPEG_INPUT_GUARD, "-i", _input(src),
             "-vf", "scale=-2:'min(720,ih)'", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
             "-profile:v", "main", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
             "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
@@ -116,6 +127,20 @@ def demo_source_cmd(dest, seconds: int, label: str = "") -> list[str]:
             "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
             "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
             "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(dest)]
+
+
+def probe_format_name(text: str) -> str:
+    """format_name from ffprobe_cmd's output ("" when absent)."""
+    for line in text.splitlines():
+        k, _, v = line.partition("=")
+        if k == "format_name":
+            return v.strip()
+    return ""
+
+
+def sniff(path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(policy.VIDEO_SNIFF_BYTES)
 
 
 def parse_probe(text: str) -> tuple[float, float]:

@@ -146,7 +146,11 @@ def _source_path(instance, filename):
     import os
     import secrets
 
-    ext = os.path.splitext(filename)[1].lower()[:8] or ".mp4"
+    from .policy import VIDEO_EXTENSIONS
+
+    ext = os.path.splitext(filename)[1].lower()
+    if ext not in VIDEO_EXTENSIONS:   # the container is checked by content; the name says nothing
+        ext = ".video"
     return f"{secrets.token_hex(8)}{ext}"
 
 

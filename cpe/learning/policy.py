@@ -297,3 +297,48 @@ def revoked_replay(revoked_at: datetime | None, at: datetime) -> bool:
     player was told to stop and a client kept reporting (a replayed token), which staff should
     see among the suspicious patterns."""
     return revoked_at is not None and (at - revoked_at).total_seconds() > REVOKED_GRACE
+
+
+# --- chapter video uploads (staff) ----------------------------------------------------------------
+# ffmpeg opens whatever its probe recognises: an "mp4" that is really an HLS playlist or an
+# ffconcat script makes it fetch URLs or read other local files (another chapter's source, the
+# server's files). Only these containers are accepted, by their first bytes and by the demuxer
+# ffprobe names; ffmpeg/ffprobe are also run with these demuxers and the file protocol only
+# (courseware.FFMPEG_INPUT_GUARD).
+VIDEO_MAX_BYTES = 4 * 1024 ** 3                 # a 45-minute 1080p lecture is ~1-2 GB
+VIDEO_CONTAINERS = ("mp4", "mkv", "flv")        # mp4 = ISO BMFF incl. QuickTime .mov; mkv incl. WebM
+VIDEO_DEMUXERS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "flv")
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".flv")
+VIDEO_SNIFF_BYTES = 12
+# ISO BMFF / QuickTime: the first box's type (bytes 4-8).
+_BMFF_FIRST_BOXES = (b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+VIDEO_FORMAT_MESSAGE = "只能上传 MP4、MOV、MKV、WebM 或 FLV 格式的视频文件。"
+
+
+def video_container(head: bytes) -> str | None:
+    """The container named by a file's first VIDEO_SNIFF_BYTES bytes, or None when it is none
+    of VIDEO_CONTAINERS (a playlist, a script, an image...). Source: ISO/IEC 14496-12 §4.2
+    (box header), Matroska/EBML magic 1A 45 DF A3, FLV header "FLV" version 1; attacker review."""
+    if len(head) >= 8 and head[4:8] in _BMFF_FIRST_BOXES:
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "mkv"
+    if head[:4] == b"FLV\x01":
+        return "flv"
+    return None
+
+
+def video_demuxer_allowed(format_name: str) -> bool:
+    """ffprobe's format_name (e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "flv", "hls")
+    is one of the allowed demuxers."""
+    names = [n for n in (format_name or "").split(",") if n]
+    return bool(names) and all(n in VIDEO_DEMUXERS for n in names)
+
+
+def video_upload_problem(*, size: int, head: bytes) -> str:
+    """Why an uploaded lecture is refused, in Chinese, or "" when it may be transcoded."""
+    if size > VIDEO_MAX_BYTES:
+        return f"视频文件不能超过 {VIDEO_MAX_BYTES // 1024 ** 3} GB。"
+    if video_container(head) is None:
+        return VIDEO_FORMAT_MESSAGE
+    return ""

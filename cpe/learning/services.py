@@ -399,6 +399,7 @@ def session_is_current(session: PlaySession) -> bool:
 # Courseware: the transcoding job (run by tasks.transcode_chapter_video, never in a request).
 # =============================================================================================
 import logging  # noqa: E402
+import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -436,7 +437,14 @@ def video_transcode(video_id: int) -> str:
     out_dir = courseware.hls_path(rel).parent
     try:
         src = v.source.path
+        # The upload form checks these too; a source that came another way is checked here.
+        problem = policy.video_upload_problem(size=os.path.getsize(src), head=courseware.sniff(src))
+        if problem:
+            raise RuntimeError(problem)
         probe = subprocess.run(courseware.ffprobe_cmd(src), capture_output=True, text=True, timeout=120)
+        demuxer = courseware.probe_format_name(probe.stdout)
+        if probe.returncode == 0 and not policy.video_demuxer_allowed(demuxer):
+            raise RuntimeError(policy.VIDEO_FORMAT_MESSAGE)
         duration, fps = courseware.parse_probe(probe.stdout)
         if probe.returncode != 0 or duration <= 0:
             raise RuntimeError("无法读取视频时长，请确认上传的是有效的视频文件。" + probe.stderr[-300:])

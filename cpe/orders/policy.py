@@ -1,4 +1,5 @@
 """Order, payment and refund rules (SPEC §4-5). Pure functions: facts and `at` in."""
+import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,3 +65,46 @@ def refund_decision(*, order_status: str, paid_at: datetime | None, year_complet
 
 def refund_deadline(paid_at: datetime) -> datetime:
     return paid_at + REFUND_WINDOW
+
+
+# --- payment notifications (the gateways' asynchronous calls) ---------------------------------
+# Anybody can POST to the notify URLs, so what one request may cost is bounded here. A real
+# notification is small (Alipay's form ~2-3 KB, WeChat Pay v3's JSON ~1 KB).
+NOTIFY_MAX_BODY_BYTES = 32 * 1024          # larger bodies get 413 before they are read or parsed
+NOTIFY_UNVERIFIED_EXCERPT_BYTES = 1024     # of a body that does not verify only this much is kept
+NOTIFY_RATE_PER_IP = "120/m"               # django-ratelimit rate, per client address (429 above)
+# Only these request headers are kept with a notification (WeChat Pay's signature headers and
+# what helps to tell who sent it), each cut to NOTIFY_HEADER_VALUE_CHARS characters.
+NOTIFY_KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "Wechatpay-Timestamp",
+                       "Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Signature",
+                       "Wechatpay-Signature-Type")
+NOTIFY_HEADER_VALUE_CHARS = 512
+
+
+def notification_body_too_large(declared_length: int | None, received_length: int = 0) -> bool:
+    """A notification body over NOTIFY_MAX_BODY_BYTES is refused (HTTP 413) unread: by its
+    Content-Length when it declares one, else by what was read (limit + 1 bytes at most).
+    Source: SPEC §4.2 (the notification is the truth: only a gateway's small signed message is
+    one); attacker review (unauthenticated 2.5 MB bodies were stored)."""
+    return (declared_length or 0) > NOTIFY_MAX_BODY_BYTES or received_length > NOTIFY_MAX_BODY_BYTES
+
+
+def notification_kept_headers(headers: dict) -> dict:
+    """The headers stored with a notification: NOTIFY_KEPT_HEADERS only (case-insensitive),
+    each value cut to NOTIFY_HEADER_VALUE_CHARS. Source: attacker review (storage bound)."""
+    wanted = {h.lower(): h for h in NOTIFY_KEPT_HEADERS}
+    return {wanted[k.lower()]: str(v)[:NOTIFY_HEADER_VALUE_CHARS] for k, v in headers.items()
+            if k.lower() in wanted}
+
+
+def notification_stored_body(body: bytes, *, verified: bool) -> str:
+    """What is kept of a notification's body: all of a verified one (it is at most
+    NOTIFY_MAX_BODY_BYTES), the first NOTIFY_UNVERIFIED_EXCERPT_BYTES of any other (its digest
+    goes with it, notification_body_digest). Source: SPEC §4.2; attacker review."""
+    kept = body if verified else body[:NOTIFY_UNVERIFIED_EXCERPT_BYTES]
+    return kept.decode("utf-8", "replace")
+
+
+def notification_body_digest(body: bytes) -> str:
+    """`sha256=<hex> bytes=<n>`: identifies a rejected body that was kept only in part."""
+    return f"sha256={hashlib.sha256(body).hexdigest()} bytes={len(body)}"

@@ -94,23 +94,32 @@ def payment_start(*, order: Order, channel: str, notify_url: str, return_url: st
 
 # --- notifications ----------------------------------------------------------------------------
 def notification_receive(*, gateway_name: str, headers: dict, body: bytes, at=None):
-    """Handle one asynchronous notification: store it raw, verify, apply once, answer as the
-    gateway's protocol wants. The state change happens once however many arrive."""
+    """Handle one asynchronous notification: store it (bounded), verify, apply once, answer as
+    the gateway's protocol wants. The state change happens once however many arrive. A body
+    over policy.NOTIFY_MAX_BODY_BYTES is refused (OrderError) and nothing is stored."""
     at = at or timezone.now()
     gateway = get_gateway(gateway_name)
-    raw = PaymentNotification.objects.create(gateway=gateway_name, received_at=at, headers=headers,
-                                             body=body.decode("utf-8", "replace"), outcome="received")
+    if policy.notification_body_too_large(len(body)):   # the view refuses these first (413)
+        raise OrderError("notification_too_large", "通知内容过大。")
+    # Stored before it is checked, but bounded: the kept headers only, and of the body only an
+    # excerpt plus its digest until the signature verifies (anybody can call this URL).
+    raw = PaymentNotification.objects.create(
+        gateway=gateway_name, received_at=at, headers=policy.notification_kept_headers(headers),
+        body=policy.notification_stored_body(body, verified=False), outcome="received",
+        detail=policy.notification_body_digest(body))
     try:
         notice = gateway.parse_notification(headers, body)
     except NotificationRejected as exc:
-        raw.outcome, raw.detail = f"rejected:{exc.code}", exc.detail[:2000]
+        raw.outcome = f"rejected:{exc.code}"
+        raw.detail = f"{raw.detail} {exc.detail[:500]}"
         raw.save(update_fields=["outcome", "detail"])
         return gateway.notification_answer(False)
     raw.notify_id = notice.notify_id[:100]
+    raw.body = policy.notification_stored_body(body, verified=True)
     outcome, ok = payment_confirm(gateway_name=gateway_name, notice=notice, at=at)
     raw.outcome = outcome
     raw.order = Order.objects.filter(number=notice.order_number).first()
-    raw.save(update_fields=["outcome", "notify_id", "order"])
+    raw.save(update_fields=["outcome", "notify_id", "order", "body"])
     return gateway.notification_answer(ok)
 
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from django_ratelimit.decorators import ratelimit
 
 from cpe.accounts.signals import client_ip
 from cpe.accounts.states import AisStatus
@@ -173,12 +174,28 @@ def refund(request, number):
                   status=400 if error else 200)
 
 
+def _declared_length(request) -> int | None:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+
+
 @csrf_exempt
 @require_POST
+@ratelimit(key="ip", group="orders.notify", rate=policy.NOTIFY_RATE_PER_IP, method="POST", block=True)
 def notify(request, gateway):
-    """The gateways' asynchronous notifications (the truth about payment, SPEC §4.2)."""
+    """The gateways' asynchronous notifications (the truth about payment, SPEC §4.2). Open to
+    anybody, so bounded: throttled per client address (429, the gateway retries later), and a
+    body over policy.NOTIFY_MAX_BODY_BYTES is refused with 413 before it is read or parsed."""
     if gateway not in settings.PAYMENT_GATEWAYS:
         raise Http404
+    too_large = HttpResponse("通知内容过大。", status=413, content_type="text/plain; charset=utf-8")
+    if policy.notification_body_too_large(_declared_length(request)):
+        return too_large
+    body = request.read(policy.NOTIFY_MAX_BODY_BYTES + 1)   # never more than the limit + 1 byte
+    if policy.notification_body_too_large(None, len(body)):
+        return too_large
     headers = {k: v for k, v in request.headers.items()}
-    answer = services.notification_receive(gateway_name=gateway, headers=headers, body=request.body)
+    answer = services.notification_receive(gateway_name=gateway, headers=headers, body=body)
     return HttpResponse(answer.body, status=answer.status, content_type=answer.content_type)

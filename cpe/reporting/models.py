@@ -99,7 +99,8 @@ class AisReport(models.Model):
 
 class ExportJob(models.Model):
     """A background Excel export of a year's results (SPEC §9.2). The file lands under
-    MEDIA_ROOT/exports/ and is served only through the staff download view."""
+    EXPORT_ROOT (outside every served directory) with a random name, is served only through
+    the permission-checked, audited staff download view, and is deleted at `expires_at`."""
 
     year = models.PositiveSmallIntegerField("年度")
     region = models.CharField("地区", max_length=6, blank=True, help_text="空：全部地区")
@@ -114,6 +115,7 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField("创建时间")
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)
+    expires_at = models.DateTimeField("文件保留至", null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -135,6 +135,23 @@ def learner_report_label(credit_state: str, reversal_state: str | None = None) -
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_CHUNK = 2000
 EXPORT_PROGRESS_EVERY = 5000
+# A finished export file (full ID numbers and mobiles) is kept this long, then deleted by the
+# scheduled clean-up (tasks.exports_expire_task) and its job marked expired.
+EXPORT_RETENTION = timedelta(days=7)
+
+
+def export_expires_at(finished_at: datetime) -> datetime:
+    """When a finished export's file stops being downloadable and is deleted: finished_at +
+    EXPORT_RETENTION. Source: 个人信息保护法 Art. 19 (kept no longer than the purpose needs:
+    the file exists to be handed to the authority, SPEC §9.2); attacker review."""
+    return finished_at + EXPORT_RETENTION
+
+
+def export_downloadable(*, done: bool, expires_at: datetime | None, at: datetime) -> bool:
+    """A job's file can be downloaded iff the job is done and `at` is in [finished, expires_at)
+    (half-open: at the expiry instant it is gone). A job without an expiry (made before expiry
+    existed) is not downloadable: its file is in the old, public location. Source: as above."""
+    return done and expires_at is not None and at < expires_at
 
 
 def excel_safe(value: str) -> str:

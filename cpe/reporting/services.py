@@ -1,6 +1,7 @@
 """Every write of the reporting app. The AIS is called outside any transaction; what it said
 is then applied under a row lock, audited, in one transaction."""
 import logging
+import re
 from datetime import timedelta
 
 from django.db import transaction
@@ -443,13 +444,46 @@ def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=No
     return job
 
 
-def export_run(*, job_id: int, at=None) -> ExportJob | None:
-    """Write the workbook for a queued job, updating its progress as it goes. A job already
-    running (a redelivered task) or done is left alone; a failure marks it failed."""
-    import os
+def export_root():
+    """Where export files live: settings.EXPORT_ROOT, which must be outside MEDIA_ROOT and
+    STATIC_ROOT (nothing may serve these files but staff_export_download)."""
     from pathlib import Path
 
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    default = Path(settings.MEDIA_ROOT).parent / "private" / "exports"
+    root = Path(getattr(settings, "EXPORT_ROOT", default)).resolve()
+    for served in (settings.MEDIA_ROOT, settings.STATIC_ROOT):
+        if served and root.is_relative_to(Path(served).resolve()):
+            raise ImproperlyConfigured(f"EXPORT_ROOT ({root}) must be outside {served}: export files hold "
+                                       "full ID numbers and mobiles and must never be served directly.")
+    return root
+
+
+_EXPORT_NAME = re.compile(r"[A-Za-z0-9_-]{32,}\.xlsx")
+
+
+def export_file_path(job: ExportJob):
+    """The job's file under export_root(), or None (no file, or a name this code never makes:
+    a legacy public path, anything with a separator)."""
+    if not job.file or not _EXPORT_NAME.fullmatch(job.file):
+        return None
+    return export_root() / job.file
+
+
+def export_download_name(job: ExportJob) -> str:
+    """The name the browser saves the file under (the stored name is random)."""
+    return f"ais-results-{job.year}-{job.region or 'all'}-{job.pk}.xlsx"
+
+
+def export_run(*, job_id: int, at=None) -> ExportJob | None:
+    """Write the workbook for a queued job, updating its progress as it goes. A job already
+    running (a redelivered task) or done is left alone; a failure marks it failed. The file gets
+    a random, unguessable name under export_root() (mode 0600 in a 0700 directory) and expires
+    policy.EXPORT_RETENTION after it is finished."""
+    import os
+    import secrets
 
     from . import exports
 
@@ -460,11 +494,13 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
             return None
         job.status, job.started_at, job.progress, job.rows_done, job.error = ExportStatus.RUNNING, at, 0, 0, ""
         job.save(update_fields=["status", "started_at", "progress", "rows_done", "error"])
-    rel = f"exports/ais-results-{job.year}-{job.region or 'all'}-{job.pk}.xlsx"
-    path = Path(settings.MEDIA_ROOT) / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
+    root = export_root()
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = secrets.token_urlsafe(32) + ".xlsx"
+    path = root / name
     tmp = path.with_suffix(".xlsx.part")
     try:
+        tmp.touch(mode=0o600)
         total, rows = exports.export_rows(job.year, job.region)
         ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
 
@@ -472,6 +508,7 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
             ExportJob.objects.filter(pk=job.pk).update(rows_done=n, progress=min(99, n * 100 // max(total, 1)))
 
         n = exports.write_workbook(tmp, job.year, rows, progress=progress)
+        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except Exception as exc:
         log.exception("export %s failed", job.pk)
@@ -482,6 +519,53 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
         return job
     done = timezone.now()
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, progress=100, rows_done=n, rows_total=n,
-                                               file=rel, finished_at=done)
+                                               file=name, finished_at=done,
+                                               expires_at=policy.export_expires_at(done))
     job.refresh_from_db()
     return job
+
+
+def exports_expire(*, at=None) -> int:
+    """The scheduled clean-up: delete the file of every done job whose expiry has come (or that
+    has none: made before files expired, in the old public MEDIA_ROOT/exports/ location) and
+    mark the job expired (audited); delete the old public files, and leftovers in export_root()
+    (a crashed worker's .part, a file no done job names) older than the retention.
+    Returns how many jobs expired."""
+    import time
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db.models import Q
+
+    at = at or timezone.now()
+    expired = 0
+    due = ExportJob.objects.filter(Q(expires_at__lte=at) | Q(expires_at__isnull=True),
+                                   status=ExportStatus.DONE)
+    for job_id in due.values_list("pk", flat=True):
+        with transaction.atomic():
+            job = ExportJob.objects.select_for_update().filter(pk=job_id, status=ExportStatus.DONE).first()
+            if job is None or policy.export_downloadable(done=True, expires_at=job.expires_at, at=at):
+                continue
+            path = export_file_path(job)
+            if path is not None:
+                path.unlink(missing_ok=True)
+            old_file = job.file
+            job.status, job.file = ExportStatus.EXPIRED, ""
+            job.save(update_fields=["status", "file"])
+            audit_record("reporting.export_expired", subject=job, at=at,
+                         data={"year": job.year, "region": job.region or "all", "legacy": path is None and
+                               bool(old_file)})
+            expired += 1
+    legacy = Path(settings.MEDIA_ROOT) / "exports"
+    if legacy.is_dir():   # files of the old scheme: guessable names in a served directory
+        for f in legacy.glob("ais-results-*.xlsx*"):
+            f.unlink(missing_ok=True)
+    root = export_root()
+    if root.is_dir():
+        live = set(ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="")
+                   .values_list("file", flat=True))
+        cutoff = time.time() - policy.EXPORT_RETENTION.total_seconds()
+        for f in root.iterdir():
+            if f.is_file() and f.name not in live and f.stat().st_mtime < cutoff:
+                f.unlink(missing_ok=True)
+    return expired

@@ -53,3 +53,4 @@ class ExportStatus(models.TextChoices):
     RUNNING = "running", "生成中"
     DONE = "done", "已完成"
     FAILED = "failed", "失败"
+    EXPIRED = "expired", "已过期"

@@ -60,9 +60,18 @@ def ais_report_sweep_task():
 
 @shared_task(acks_late=True)
 def ais_export_task(job_id: int):
-    """Write a year's results to MEDIA_ROOT/exports/ (services.export_run). Idempotent: a job
+    """Write a year's results to EXPORT_ROOT (services.export_run). Idempotent: a job
     already done or running elsewhere is left alone."""
     from .services import export_run
 
     job = export_run(job_id=job_id)
     return job.status if job is not None else "skipped"
+
+
+@shared_task
+def exports_expire_task():
+    """Periodic (CELERY_BEAT_SCHEDULE): delete export files past policy.EXPORT_RETENTION and mark
+    their jobs expired (services.exports_expire)."""
+    from .services import exports_expire
+
+    return exports_expire()

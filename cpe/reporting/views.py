@@ -1,6 +1,3 @@
-from pathlib import Path
-
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
@@ -20,7 +17,7 @@ from .clients import get_client
 from .clients.base import AisError
 from .errors import ReportingError
 from .models import ExportJob
-from .states import CheckResult
+from .states import CheckResult, ExportStatus
 
 
 @require_POST
@@ -96,7 +93,8 @@ def staff_exports(request):
             messages.success(request, "已开始导出，完成后可在下方下载。")
         return redirect("reporting:staff_exports")
     ctx = _staff_context(request, "年度学时导出")
-    ctx.update(_jobs_context(request), regions=Region.choices, default_year=timezone.localdate().year)
+    ctx.update(_jobs_context(request), regions=Region.choices, default_year=timezone.localdate().year,
+               retention_days=policy.EXPORT_RETENTION.days)
     return render(request, "reporting/staff/exports.html", ctx)
 
 
@@ -116,10 +114,23 @@ def _jobs_context(request):
 @staff_member_required
 @permission_required("reporting.export_results", raise_exception=True)
 def staff_export_download(request, pk):
-    job = get_object_or_404(ExportJob, pk=pk, status="done")
-    path = Path(settings.MEDIA_ROOT) / job.file
-    if not job.file or not path.is_file():
+    """The only way to an export file: staff with export_results, audited, until it expires
+    (policy.EXPORT_RETENTION); after that a clear 410 page."""
+    job = get_object_or_404(ExportJob, pk=pk, status__in=[ExportStatus.DONE, ExportStatus.EXPIRED])
+    if not policy.export_downloadable(done=job.status == ExportStatus.DONE, expires_at=job.expires_at,
+                                      at=timezone.now()):
+        ctx = _staff_context(request, "导出文件已过期")
+        ctx.update(job=job, retention_days=policy.EXPORT_RETENTION.days)
+        return render(request, "reporting/staff/export_expired.html", ctx, status=410)
+    path = services.export_file_path(job)
+    try:
+        handle = path.open("rb") if path is not None else None
+    except FileNotFoundError:
+        handle = None
+    if handle is None:
         raise Http404
     audit_record("reporting.export_downloaded", actor=request.user, subject=job, ip=client_ip(request),
                  data={"year": job.year, "region": job.region or "all", "rows": job.rows_done})
-    return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+    response = FileResponse(handle, as_attachment=True, filename=services.export_download_name(job))
+    response["Cache-Control"] = "private, no-store"
+    return response

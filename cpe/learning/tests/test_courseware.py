@@ -49,8 +49,16 @@ def test_transcode_makes_encrypted_4s_segments_and_is_idempotent(video, chapter)
 def test_a_broken_source_fails_with_an_error_for_the_editor(cw, chapter):
     from django.core.files.base import ContentFile
 
+    from cpe.learning import policy
+
     v = ChapterVideo(chapter=chapter)
     v.source.save("bad.mp4", ContentFile(b"not a video"), save=True)
+    assert services.video_transcode(v.pk) == "failed"
+    v.refresh_from_db()
+    # Not a known container by its first bytes: refused before ffprobe runs.
+    assert v.status == VideoStatus.FAILED and policy.VIDEO_FORMAT_MESSAGE in v.error and not v.hls_dir
+    # An MP4 header with nothing playable behind it: ffprobe finds no duration.
+    v.source.save("bad2.mp4", ContentFile(b"\0\0\0\x20ftypisom" + b"x" * 200), save=True)
     assert services.video_transcode(v.pk) == "failed"
     v.refresh_from_db()
     assert v.status == VideoStatus.FAILED and "无法读取视频时长" in v.error and not v.hls_dir

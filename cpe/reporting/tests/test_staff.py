@@ -122,6 +122,7 @@ def test_reconcile_page(found, year, ais_sim, client, django_user_model):
 @pytest.fixture
 def export_ledger(register_learner, year, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.EXPORT_ROOT = str(tmp_path / "private" / "exports")
     from cpe.accounts.models import User
 
     hostile = register_learner(name="张甲", region="150100")
@@ -143,9 +144,9 @@ def test_export_cells_are_text_and_escaped(export_ledger, django_capture_on_comm
         job = export_job_create(year=2026)
     job.refresh_from_db()
     assert job.status == ExportStatus.DONE and job.progress == 100 and job.rows_done == 4
-    from django.conf import settings
+    from cpe.reporting.services import export_file_path
 
-    wb = load_workbook(f"{settings.MEDIA_ROOT}/{job.file}")
+    wb = load_workbook(export_file_path(job))
     ws = wb.active
     rows = list(ws.iter_rows())
     header = [c.value for c in rows[0]]
