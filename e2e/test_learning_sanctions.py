@@ -8,6 +8,9 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from conftest import this_year
+from cpe.backoffice.demo import annual_code, course_code
+
 from .test_learning_journey import LEARNER_PASSWORD, PHONE, _pay, _play, _sign_in
 
 
@@ -25,11 +28,11 @@ def test_a_hold_stops_the_playing_player_and_says_why(new_page, screenshot, demo
     settings.COURSEWARE_ROOT = tmp_path / "courseware"
     settings.COURSEWARE_SERVE_DIRECT = True
     settings.COURSEWARE_ACCEL_PREFIX = ""
-    course = Course.objects.get(code="2026-P01")
+    course = Course.objects.get(code=course_code(this_year(), "P01"))
     chapter = course.chapters.order_by("position").first()
     assert make_demo_video(chapter, seconds=30).status == "ready"
     learner = User.objects.get(username="demo-learner")
-    _pay(learner, "2026-ANNUAL")
+    _pay(learner, annual_code(this_year()))
 
     page = new_page(*PHONE)
     _sign_in(page, "13800000001", LEARNER_PASSWORD)

@@ -148,6 +148,8 @@ def test_cleanup_removes_stale_leftovers_only(done_job, roots):
         f.write_bytes(b"x")
     for f in (stale_part, orphan, live):
         os.utime(f, (old, old))
+    just_now = timezone.now().timestamp()      # the platform's clock, which a test may have moved
+    os.utime(fresh, (just_now, just_now))
     exports_expire()
     assert not stale_part.exists() and not orphan.exists()
     assert fresh.exists() and live.exists()                               # a running job's file, a live one
