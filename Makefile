@@ -103,7 +103,7 @@ test-dates: sysdeps venv vendor
 	@mkdir -p var; status=0; for d in $(TEST_DATES); do \
 	  echo "=== the suite with the clock at $$d"; \
 	  CPE_TEST_CLOCK=$$d DJANGO_SETTINGS_MODULE=config.settings.test \
-	    $(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) > var/test-dates.log 2>&1 || status=1; \
+	    $(BIN)/python -m pytest $(PYTEST_ARGS) > var/test-dates.log 2>&1 || status=1; \
 	  tail -n 12 var/test-dates.log; \
 	done; exit $$status
 
