@@ -127,7 +127,7 @@ def seed(n):
         bank.setdefault(q.qtype, []).append(q.pk)
     by_id = {q.pk: q for q in questions}
     counts = {q.pk: len(q.options) for q in questions}
-    rng = random.Random(20261)
+    rng = random.Random(7)   # the same paper draw in every run
     attempts = Attempt.objects.bulk_create(
         [Attempt(user=e.user, course=course, enrolment=e, number=1, started_at=now - timedelta(minutes=20),
                  deadline=now + timedelta(minutes=40), pass_mark=policy.PASS_MARK) for e in enrolments],

@@ -11,7 +11,7 @@ DATETIME_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%
 
 
 def ends_at_field():
-    """The optional end of a ban, typed in a browser's datetime-local box ("2026-12-31T18:00",
+    """The optional end of a ban, typed in a browser's datetime-local box ("YYYY-MM-DDTHH:MM",
     Beijing time). Declared on each form: the staff site would otherwise turn a model
     DateTimeField into a two-box SplitDateTimeField, which refuses the single value this widget
     sends ("输入一系列值。"), so no ban could have an end."""

@@ -59,7 +59,7 @@ def _short(text: str) -> str:
 
 def ban_notice(*, reason: str, until: str | None, phone: str, email: str, sms: bool) -> str:
     """The text telling a learner their account is banned. `until`: the local end time as
-    shown ("2026-12-31 18:00"), None for "until lifted"."""
+    shown ("YYYY-MM-DD HH:MM"), None for "until lifted"."""
     period = f"至 {until}（北京时间）" if until else "直至平台解除"
     text = (f"您的账号已被平台封禁，期限：{period}。原因：{_short(reason) if sms else reason.strip()}。"
             "封禁期间不能登录、学习、考试或购买，已记录的学习进度和学时不受影响。"
