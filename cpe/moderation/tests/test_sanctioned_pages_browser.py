@@ -25,7 +25,7 @@ def _sign_in(page, base, learner):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, register_learner):  # noqa: F811
+def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, register_learner, tmp_path):  # noqa: F811
     from playwright.sync_api import sync_playwright
 
     from cpe.moderation import services
@@ -44,7 +44,7 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
             assert page.get_by_role("heading", name="账号已终止服务").is_visible()
             assert page.get_by_text("其他：经核实").is_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.screenshot(path="/tmp/f-terminated-375.png", full_page=True)
+            page.screenshot(path=str(tmp_path / "f-terminated-375.png"), full_page=True)
 
             page.get_by_role("link", name="验证手机后下载您的个人信息").click()
             assert page.get_by_role("heading", name="受限账号下载个人信息").is_visible()
@@ -52,7 +52,7 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
             page.get_by_role("button", name="发送短信验证码").click()
             assert page.get_by_text("验证码已发送").is_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.screenshot(path="/tmp/f-copy-375.png", full_page=True)
+            page.screenshot(path=str(tmp_path / "f-copy-375.png"), full_page=True)
 
             page.context.clear_cookies()
             _sign_in(page, base, banned)
@@ -61,7 +61,7 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
             assert response.status == 403
             assert page.get_by_role("link", name="常见问题").first.is_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.screenshot(path="/tmp/f-banned-account-375.png", full_page=True)
+            page.screenshot(path=str(tmp_path / "f-banned-account-375.png"), full_page=True)
 
             # a sign-in while banned is refused; once lifted, the profile's login list shows it as such
             page.goto(base + "/accounts/login/")
@@ -74,7 +74,7 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
             page.goto(base + "/accounts/profile/")
             assert page.get_by_text("登录被拒绝（封禁中）").is_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.screenshot(path="/tmp/f-profile-375.png", full_page=True)
+            page.screenshot(path=str(tmp_path / "f-profile-375.png"), full_page=True)
         finally:
             browser.close()
 
@@ -104,7 +104,7 @@ def test_staff_ban_forms_with_an_end_time_on_a_phone(server_with_ban_middleware,
             page.fill("#id_network", "198.51.100.0/24")
             page.fill("#id_reason", "短时间内大量注册")
             page.fill("#id_ends_at", end)
-            page.screenshot(path="/tmp/f-admin-ipban-375.png", full_page=True)
+            page.screenshot(path=str(tmp_path / "f-admin-ipban-375.png"), full_page=True)
             page.locator("input[name=_save]").click()
             page.wait_for_url("**/admin/moderation/ban/")
             assert Ban.objects.get().ends_at is not None
@@ -116,7 +116,7 @@ def test_staff_ban_forms_with_an_end_time_on_a_phone(server_with_ban_middleware,
             page.fill("#id_reason", "多人共用账号")
             page.fill("#id_ends_at", end)
             assert page.evaluate("document.documentElement.scrollWidth") <= 375
-            page.screenshot(path="/tmp/f-admin-accountban-375.png", full_page=True)
+            page.screenshot(path=str(tmp_path / "f-admin-accountban-375.png"), full_page=True)
             page.locator("input[type=submit], button[type=submit]").last.click()
             page.wait_for_url("**/admin/moderation/learneraccount/")
             assert Ban.objects.filter(user=learner, ends_at__isnull=False).exists()
