@@ -81,7 +81,7 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 def test_staff_ban_forms_with_an_end_time_on_a_phone(server_with_ban_middleware, staff_with,  # noqa: F811
-                                                    register_learner):
+                                                    register_learner, tmp_path):
     from django.utils import timezone
     from playwright.sync_api import sync_playwright
 
