@@ -471,7 +471,7 @@ def email_verification_send_decision(recent_sends: list[datetime], at: datetime)
 # password is checked. Never a full lock: a right captcha and password still sign in.
 LOGIN_CAPTCHA_AFTER_FAILURES = 10
 LOGIN_FAILURE_WINDOW = timedelta(minutes=30)
-LOGIN_CAPTCHA_MESSAGE = "该账号近期登录失败次数较多，请填写验证码后再登录。"
+LOGIN_CAPTCHA_MESSAGE = "该账号近期登录失败次数较多，请重新输入密码并填写验证码。"
 LOGIN_CAPTCHA_WRONG_MESSAGE = "验证码不正确，请重新计算。"
 
 

@@ -147,6 +147,8 @@ def login_view(request):
         form.data = form.data.copy()
         form.data["captcha"] = ""       # a new question is shown: its answer starts empty
         question = _new_login_captcha(request)
+        # The question is the field's label: read out with the input, seen next to it.
+        form["captcha"].label = f"验证码：请计算 {question}"
     return render(request, "accounts/login.html", {"form": form, "ended": ended, "captcha_question": question},
                   status=400)
 
