@@ -54,6 +54,37 @@ class LoginForm(AccessibleForm):
         attrs={**_INPUT, "autocomplete": "username"}))
     password = forms.CharField(label="密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))
+    # Shown and required only once the identifier has failed often (policy.login_captcha_required);
+    # the view checks it, before the password.
+    captcha = forms.CharField(label="验证码（计算结果）", max_length=4, required=False, widget=forms.TextInput(
+        attrs={**_INPUT, "inputmode": "numeric", "autocomplete": "off"}))
+
+
+class PasswordChangeForm(AccessibleForm):
+    """修改密码: the current password, the new one twice (the project's password validators)."""
+
+    current_password = forms.CharField(label="当前密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "current-password"}))
+    new_password = forms.CharField(label="新密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字。")
+    new_password2 = forms.CharField(label="确认新密码", widget=forms.PasswordInput(
+        attrs={**_INPUT, "autocomplete": "new-password"}))
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        data = super().clean()
+        p1, p2 = data.get("new_password"), data.get("new_password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("new_password2", "两次输入的新密码不一致。")
+        elif p1:
+            try:
+                validate_password(p1, self.user)
+            except forms.ValidationError as exc:
+                self.add_error("new_password", exc)
+        return data
 
 
 class ProfileForm(AccessibleForm):

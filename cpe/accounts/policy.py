@@ -429,3 +429,66 @@ def identity_change_decision(recent_requests: list[datetime], at: datetime) -> D
                         f"{days} 天内最多可提交 {IDENTITY_CHANGE_MAX_REQUESTS} 次姓名或身份证号码变更申请，"
                         "请稍后再试；如有急需，请联系客服。")
     return Decision(True)
+
+
+# --- password change by the signed-in learner (SPEC §1.6, §14 security log) -----------------
+# Per account, counted on every POST (right or wrong current password): a stolen session cannot
+# use the form to guess the password. A django-ratelimit rate string (the shared cache).
+PASSWORD_CHANGE_RATE_PER_USER = "5/h"
+WRONG_CURRENT_PASSWORD_MESSAGE = "当前密码不正确，密码未修改。"
+SAME_PASSWORD_MESSAGE = "新密码不能与当前密码相同。"
+PASSWORD_CHANGED_SMS = ("【内蒙古会计继续教育】您的密码已修改，其他设备上的登录已退出。"
+                        "若非本人操作请联系客服。")
+
+
+# --- e-mail verification links (SPEC §1.4): per account and per IP, across addresses -------
+# code_send_decision counts per address; an account could still send links to any number of
+# addresses. These bound the links one account may have sent, whatever the address.
+EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR = 3
+EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_DAY = 10
+EMAIL_VERIFY_RATE_PER_IP = "10/h"   # django-ratelimit rate string, the 更换邮箱 form's POSTs
+EMAIL_VERIFY_THROTTLED_MESSAGE = "发送验证链接过于频繁，请稍后再试。本次未发送。"
+
+
+def email_verification_send_decision(recent_sends: list[datetime], at: datetime) -> Decision:
+    """May one more verification link go out for this account? ``recent_sends``: when the
+    account's earlier links were created (any address). At most
+    EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR in the last hour and ..._PER_DAY in the last 24 h
+    (anti mail-bombing through the 更换邮箱 form; SPEC §1.4, §14)."""
+    hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(days=1)
+    last_day = [t for t in recent_sends if day_ago < t <= at]
+    last_hour = [t for t in last_day if t > hour_ago]
+    if (len(last_hour) >= EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR
+            or len(last_day) >= EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_DAY):
+        return Decision(False, "email_throttled", EMAIL_VERIFY_THROTTLED_MESSAGE)
+    return Decision(True)
+
+
+# --- sign-in failures per account across addresses (SPEC §1.6) ------------------------------
+# django-axes locks an (account, IP) pair after 5 failures; from many addresses one account can
+# still be guessed at. After LOGIN_CAPTCHA_AFTER_FAILURES failures for one typed identifier
+# within LOGIN_FAILURE_WINDOW (from any address), its sign-in needs a captcha answer before the
+# password is checked. Never a full lock: a right captcha and password still sign in.
+LOGIN_CAPTCHA_AFTER_FAILURES = 10
+LOGIN_FAILURE_WINDOW = timedelta(minutes=30)
+LOGIN_CAPTCHA_MESSAGE = "该账号近期登录失败次数较多，请重新输入密码并填写验证码。"
+LOGIN_CAPTCHA_WRONG_MESSAGE = "验证码不正确，请重新计算。"
+
+
+def login_identifier_normalised(raw: str) -> str:
+    """The identifier a sign-in counts failures against, known account or not: an ID number in
+    upper case, a mobile in its national form (+86 138… and 138… alike), anything else
+    stripped. Only its keyed hash is ever stored."""
+    value = unicodedata.normalize("NFKC", raw or "").strip()
+    normalised = normalise_id_number(value)
+    if _ID_SHAPE.match(normalised):
+        return "id:" + normalised
+    mobile, _ = check_mobile(value)
+    if mobile:
+        return "mobile:" + mobile
+    return "other:" + value
+
+
+def login_captcha_required(failures: int) -> bool:
+    """A sign-in for an identifier with this many recent failures needs a captcha answer."""
+    return failures >= LOGIN_CAPTCHA_AFTER_FAILURES

@@ -213,6 +213,15 @@ def _user_create(*, check, name, email, mobile, employer, region, password, capa
 
 # --- e-mail verification (SPEC §1.4: verified by a link before use for notices) ------------
 def _email_verification_send(user, email, at):
+    """Issue and queue one verification link. Besides the per-address throttle (_code_issue),
+    the account's links to any address are bounded (policy.email_verification_send_decision):
+    refused, nothing is written and nothing is sent."""
+    recent = list(VerificationCode.objects.filter(
+        purpose=CodePurpose.VERIFY_EMAIL, user=user, created_at__gt=at - timezone.timedelta(days=1),
+    ).values_list("created_at", flat=True)) if user is not None and user.pk else []
+    decision = policy.email_verification_send_decision(recent, at)
+    if not decision.allowed:
+        raise AccountError(decision.code, decision.message, field="email")
     row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at,
                              digits=False)
     link = reverse("accounts:email_confirm", args=[row.pk, token])
@@ -558,6 +567,69 @@ def session_key_rotated(*, user, session_key: str):
     digest = crypto.blind_index("session_key", session_key)
     User.objects.filter(pk=user.pk).update(session_key_hash=digest)
     user.session_key_hash = digest
+
+
+# --- password change by the signed-in learner ------------------------------------------------
+def password_change(*, user, current_password: str, new_password: str, ip=None, at=None) -> User:
+    """修改密码: the current password proves the person; the new one (already checked by the
+    project's validators in the form) replaces it. Every play token of the account is revoked,
+    an audit event is written (never a password) and an SMS notice is queued. A wrong current
+    password changes nothing. The caller then rotates this browser's session key and makes the
+    new key the account's current one (session_key_rotated): every other session is signed out
+    (Django's session hash follows the password; the single-session check follows the key)."""
+    from cpe.learning.services import play_sessions_revoke
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if not locked.check_password(current_password or ""):
+            raise AccountError("wrong_password", policy.WRONG_CURRENT_PASSWORD_MESSAGE,
+                               field="current_password")
+        if locked.check_password(new_password or ""):
+            raise AccountError("same_password", policy.SAME_PASSWORD_MESSAGE, field="new_password")
+        # "session_elsewhere": every web session but this one ends, and this one gets a new key,
+        # which the play tokens are bound to; the player says "已在其他地方登录或已退出".
+        revoked = play_sessions_revoke(user_id=locked.pk, reason="session_elsewhere", at=at, actor=locked)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        audit_record("account.password_changed", actor=locked, subject=locked, ip=ip, at=at,
+                     data={"play_sessions_revoked": revoked})
+        if locked.mobile:
+            message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
+                          event="account.password_changed", body=policy.PASSWORD_CHANGED_SMS)
+    user.password = locked.password
+    return locked
+
+
+# --- sign-in failures per typed identifier, across addresses (policy.LOGIN_*) ---------------
+def _login_failure_key(identifier: str) -> str:
+    bidx = crypto.blind_index("login_identifier", policy.login_identifier_normalised(identifier))
+    return f"accounts:login_failures:{bidx}"
+
+
+def login_failures(identifier: str) -> int:
+    """Recent sign-in failures for this identifier, from any address (the cache)."""
+    from django.core.cache import cache
+
+    return int(cache.get(_login_failure_key(identifier)) or 0)
+
+
+def login_failure_record(identifier: str) -> int:
+    """Count one failed sign-in for the typed identifier, known account or not (only its keyed
+    hash is the key). The count lives in the cache (Redis in production, atomic INCR) and
+    lapses LOGIN_FAILURE_WINDOW after the last failure. Returns the new count."""
+    from django.core.cache import cache
+
+    key, window = _login_failure_key(identifier), int(policy.LOGIN_FAILURE_WINDOW.total_seconds())
+    if cache.add(key, 1, timeout=window):
+        return 1
+    try:
+        count = cache.incr(key)
+    except ValueError:  # lapsed between add and incr
+        cache.add(key, 1, timeout=window)
+        return 1
+    cache.touch(key, timeout=window)
+    return count
 
 
 # --- password reset by SMS (SPEC §1.6) ------------------------------------------------------

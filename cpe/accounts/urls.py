@@ -12,6 +12,7 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("profile/edit/", views.profile_edit, name="profile_edit"),
     path("profile/mobile/", views.mobile_change, name="mobile_change"),
+    path("profile/password/", views.password_change, name="password_change"),
     path("profile/email/", views.email_change, name="email_change"),
     path("email/confirm/<int:code_id>/<str:token>/", views.email_confirm, name="email_confirm"),
     path("profile/identity/", views.identity_change, name="identity_change"),

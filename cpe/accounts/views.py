@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,8 +15,8 @@ from cpe.core.decorators import learner_required
 from . import closing, personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
-    AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm, PasswordResetForm,
-    PersonalDataForm, ProfileForm, RegistrationForm, RestoreForm,
+    AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm,
+    PasswordChangeForm, PasswordResetForm, PersonalDataForm, ProfileForm, RegistrationForm, RestoreForm,
 )
 from .signals import client_ip
 
@@ -84,11 +84,40 @@ ENDED_MESSAGES = {
 }
 
 
+LOGIN_CAPTCHA_SESSION_KEY = "accounts.login_captcha"
+
+
+def _new_login_captcha(request) -> str:
+    """A fresh arithmetic question (the public query page's kind, credits.policy); its answer
+    is kept in this browser's session and answers one sign-in attempt."""
+    import secrets
+
+    from cpe.credits.policy import captcha_question
+
+    rng = secrets.SystemRandom()
+    question, answer = captcha_question(rng.randint(2, 19), rng.randint(1, 9), rng.choice("+-"))
+    request.session[LOGIN_CAPTCHA_SESSION_KEY] = answer
+    return question
+
+
 @ratelimit(key="ip", rate=policy.LOGIN_RATE_PER_IP, method="POST", block=True)
 def login_view(request):
-    form = LoginForm(request.POST or None)
+    """登录. After policy.LOGIN_CAPTCHA_AFTER_FAILURES recent failures for the typed identifier
+    (any address, known account or not), a captcha answer is required before the password is
+    even checked; a right answer and password still sign in (never a full lock)."""
+    from cpe.credits.policy import captcha_ok
+
     ended = ENDED_MESSAGES.get(request.GET.get("ended", ""))
-    if request.method == "POST" and form.is_valid():
+    if request.method != "POST":
+        return render(request, "accounts/login.html", {"form": LoginForm(), "ended": ended})
+    identifier = request.POST.get("username", "")
+    expected = request.session.pop(LOGIN_CAPTCHA_SESSION_KEY, None)   # one attempt per question
+    needs_captcha = policy.login_captcha_required(services.login_failures(identifier))
+    form = LoginForm(request.POST)
+    if form.is_valid() and needs_captcha and not captcha_ok(expected, form.cleaned_data["captcha"]):
+        form.add_error("captcha", policy.LOGIN_CAPTCHA_WRONG_MESSAGE if expected is not None
+                       else policy.LOGIN_CAPTCHA_MESSAGE)
+    elif form.is_valid():
         user = authenticate(request, username=form.cleaned_data["username"],
                             password=form.cleaned_data["password"])
         restorable = None if user is not None else selectors.restorable_account(
@@ -99,9 +128,11 @@ def login_view(request):
                                                     "at": timezone.now().isoformat()}
             return redirect("accounts:restore")
         if user is None:
+            failures = services.login_failure_record(form.cleaned_data["username"])
             blocked = selectors.inactive_account_message(form.cleaned_data["username"],
                                                          form.cleaned_data["password"])
             form.add_error(None, blocked or "身份证号码/手机号码或密码不正确。")
+            needs_captcha = policy.login_captcha_required(failures)
         else:
             had_other = bool(user.session_key_hash)
             login(request, user)
@@ -111,8 +142,15 @@ def login_view(request):
             if nxt.startswith("/") and not nxt.startswith("//"):
                 return redirect(nxt)
             return redirect("admin:index" if user.is_staff else "accounts:dashboard")
-    return render(request, "accounts/login.html", {"form": form, "ended": ended},
-                  status=400 if request.method == "POST" else 200)
+    question = None
+    if needs_captcha:
+        form.data = form.data.copy()
+        form.data["captcha"] = ""       # a new question is shown: its answer starts empty
+        question = _new_login_captcha(request)
+        # The question is the field's label: read out with the input, seen next to it.
+        form["captcha"].label = f"验证码：请计算 {question}"
+    return render(request, "accounts/login.html", {"form": form, "ended": ended, "captcha_question": question},
+                  status=400)
 
 
 RESTORE_SESSION_KEY = "accounts.restore"
@@ -222,8 +260,39 @@ def mobile_change(request):
 
 
 @learner_required
+@ratelimit(key="user", rate=policy.PASSWORD_CHANGE_RATE_PER_USER, method="POST", block=True)
+def password_change(request):
+    """修改密码: this browser stays signed in under a new session key; every other session of
+    the account is signed out (services.password_change)."""
+    form = PasswordChangeForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.password_change(user=request.user,
+                                            current_password=form.cleaned_data["current_password"],
+                                            new_password=form.cleaned_data["new_password"],
+                                            ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            update_session_auth_hash(request, user)   # a new session key, the new password's hash
+            services.session_key_rotated(user=user, session_key=request.session.session_key)
+            messages.success(request, "密码已修改，其他设备上的登录已退出。")
+            return redirect("accounts:profile")
+    return render(request, "accounts/form_page.html", {
+        "form": form, "title": "修改密码", "submit": "修改密码",
+        "intro": "修改后，本浏览器保持登录，其他设备和浏览器上的登录将退出，并向您的手机发送短信通知。"},
+        status=400 if request.method == "POST" else 200)
+
+
+@learner_required
+@ratelimit(key="ip", rate=policy.EMAIL_VERIFY_RATE_PER_IP, method="POST", block=False)
 def email_change(request):
     form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and getattr(request, "limited", False):
+        form.is_valid()
+        form.add_error(None, policy.EMAIL_VERIFY_THROTTLED_MESSAGE)   # nothing sent
+        return render(request, "accounts/form_page.html", {"form": form, "title": "更换电子邮箱",
+                                                            "submit": "发送验证链接"}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             masked = services.email_change_request(user=request.user, new_email=form.cleaned_data["email"])
