@@ -82,6 +82,8 @@ class QuestionAdmin(SafeModelAdmin):
             "title": "导入题库"}, status=400 if report and not report.ok else 200)
 
     def template_view(self, request):
+        if not self.has_add_permission(request):  # the import's own right, like import_view
+            return HttpResponse(status=403)
         resp = HttpResponse(importer.template_bytes(),
                             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         resp["Content-Disposition"] = "attachment; filename*=UTF-8''question-bank-template.xlsx"
