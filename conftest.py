@@ -15,12 +15,16 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # (the AIS simulator) are started on the same moved clock by their launcher (`moved_clock_argv`).
 # PostgreSQL keeps its own clock: the platform never reads it (times come from the application).
 _CLOCK = os.environ.get("CPE_TEST_CLOCK", "")
+_OFFSET = [0.0]   # seconds the moved clock runs ahead of the real one
 
 
 def pytest_configure(config):
     if _CLOCK:
+        import time
+
         import time_machine
 
+        _OFFSET[0] = datetime.fromisoformat(_CLOCK).timestamp() - time.time()
         time_machine.travel(datetime.fromisoformat(_CLOCK), tick=True).start()
 
 
@@ -30,15 +34,16 @@ def pytest_report_header(config):
 
 def moved_clock_argv(module: str) -> list[str]:
     """The argv that runs `python -m module` on this process's clock: the real command when the
-    clock is real, else one that first moves the child's clock to this process's now."""
+    clock is real, else one that moves the child's clock by the same offset (an offset, not an
+    instant: the child's start-up time must not put its clock behind ours)."""
     import sys
-    import time
 
     if not _CLOCK:
         return [sys.executable, "-m", module]
-    boot = ("import runpy, sys, time_machine; time_machine.travel(float(sys.argv.pop(1)), tick=True).start(); "
+    boot = ("import runpy, sys, time, time_machine; "
+            "time_machine.travel(time.time() + float(sys.argv.pop(1)), tick=True).start(); "
             f"sys.argv[0] = {module!r}; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
-    return [sys.executable, "-c", boot, repr(time.time())]
+    return [sys.executable, "-c", boot, repr(_OFFSET[0])]
 
 
 # An instant before anything a test can fix: the test agreement is in force from here on.
