@@ -103,8 +103,8 @@ test-dates: sysdeps venv vendor
 	@mkdir -p var; status=0; for d in $(TEST_DATES); do \
 	  echo "=== the suite with the clock at $$d"; \
 	  CPE_TEST_CLOCK=$$d DJANGO_SETTINGS_MODULE=config.settings.test \
-	    $(BIN)/python -m pytest $(PYTEST_ARGS) > var/test-dates.log 2>&1 || status=1; \
-	  tail -n 12 var/test-dates.log; \
+	    $(BIN)/python -m pytest $(PYTEST_ARGS) > var/test-dates-$$d.log 2>&1 || status=1; \
+	  tail -n 12 var/test-dates-$$d.log; \
 	done; exit $$status
 
 clean:
