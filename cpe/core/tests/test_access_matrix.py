@@ -45,7 +45,7 @@ TABLE = {
     "accounts/dashboard/": SIGNED_IN, "accounts/profile/": SIGNED_IN, "accounts/profile/edit/": SIGNED_IN,
     "accounts/profile/mobile/": SIGNED_IN, "accounts/profile/email/": SIGNED_IN,
     "accounts/profile/identity/": SIGNED_IN, "accounts/profile/personal-data/": SIGNED_IN,
-    "accounts/profile/close/": SIGNED_IN,
+    "accounts/profile/close/": SIGNED_IN, "accounts/profile/password/": SIGNED_IN,
     # agreements
     "agreement/": PUBLIC, "agreement/closed/": PUBLIC, "agreement/v/<str:version>/": PUBLIC,
     "agreement/accept/": SIGNED_IN,

@@ -1,4 +1,6 @@
 """The player's API and the learner pages as a browser would use them."""
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
@@ -83,8 +85,9 @@ def test_course_page_and_player(signed_in, chapter, enrolment, learner):
 
 
 def test_pages_refuse_expired_and_not_enrolled(signed_in, chapter, enrolment, other_learner):
-    type(enrolment).objects.filter(pk=enrolment.pk).update(valid_until=enrolment.valid_from.replace(year=2000),
-                                                          valid_from=enrolment.valid_from.replace(year=1999))
+    # Long over (timedeltas, not replace(year=...): a leap day has no 29 February in 1999).
+    type(enrolment).objects.filter(pk=enrolment.pk).update(valid_until=enrolment.valid_from - timedelta(days=300),
+                                                          valid_from=enrolment.valid_from - timedelta(days=400))
     r = signed_in.get(f"/learn/chapter/{chapter.pk}/")
     assert r.status_code == 403 and "超过有效期" in r.content.decode() and "重新购买" in r.content.decode()
     other = Client()
