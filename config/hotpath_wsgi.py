@@ -162,13 +162,15 @@ def _secure(environ, hdr) -> bool:
 
 def hotpath_validate(data) -> list:
     """BeatIn's constraints (cpe/learning/api.py), as ninja reports them (422)."""
+    from cpe.learning.policy import MAX_SEQ
+
     if not isinstance(data, dict):
         return [{"type": "model_attributes_type", "loc": ["body", "payload"], "msg": "Input should be an object"}]
     errors = []
     seq = data.get("seq")
     if isinstance(seq, float) and seq.is_integer():
         seq = int(seq)  # 7.0 is a JSON integer: the ninja route (pydantic) accepts it too
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > 2 ** 31:
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > MAX_SEQ:
         errors.append({"type": "greater_than_equal", "loc": ["body", "payload", "seq"],
                        "msg": "Input should be an integer >= 1"})
     for name in ("start", "position"):

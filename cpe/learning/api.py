@@ -93,7 +93,7 @@ class StartOut(Schema):
 
 
 class BeatIn(Schema):
-    seq: int = Field(ge=1, description="本播放会话内递增的序号")
+    seq: int = Field(ge=1, le=policy.MAX_SEQ, description="本播放会话内递增的序号")
     start: float = Field(ge=0, le=86400, description="本段连续播放的起点（秒）")
     position: float = Field(ge=0, le=86400, description="当前位置（秒）")
 

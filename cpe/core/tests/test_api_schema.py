@@ -8,6 +8,8 @@ schema declares for the operation, with the declared content type and body shape
 
 Bounded for `make test`: a fixed number of examples per operation and mode, derandomized (the
 same inputs on every run)."""
+import os
+
 import pytest
 import schemathesis
 from django.middleware.csrf import _get_new_csrf_string
@@ -100,8 +102,17 @@ def test_every_operation_anonymous(schema, mode):
         _run(operation, mode)
 
 
+@pytest.fixture(params=["orm", "redis"])
+def learning_path(request, settings):
+    """The heartbeat judged on the database (ORM) path, and on the Redis hot path when Redis is there."""
+    if request.param == "redis" and not os.environ.get("REDIS_URL"):
+        pytest.skip("the hot path needs Redis: set REDIS_URL (CI does)")
+    settings.LEARNING_HOTPATH = request.param
+    return request.param
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_every_operation_as_learner(schema, learner_auth, mode):
+def test_every_operation_as_learner(schema, learning_path, learner_auth, mode):
     cookies, headers, key = learner_auth
     for operation in _operations(schema):
         _run(operation, mode, call={"headers": headers, "cookies": cookies})

@@ -45,6 +45,26 @@ def test_an_integral_float_seq_is_an_integer():
     assert hotpath_validate({"seq": 2.5, "start": 0, "position": 1})
 
 
+def test_seq_fits_the_database_column():
+    # Regression: the front door accepted seq 2**31 and the ninja route any size; on the ORM path
+    # seq 2**40 was a 500 (DataError: integer out of range; last_seq is a 32-bit column).
+    from config.hotpath_wsgi import hotpath_validate
+
+    assert hotpath_validate({"seq": 2 ** 31 - 1, "start": 0, "position": 1}) == []
+    assert hotpath_validate({"seq": 2 ** 31, "start": 0, "position": 1})
+
+
+@pytest.mark.parametrize("path", ["orm", "redis"])
+def test_huge_seq_is_a_validation_error_on_both_paths(signed_in, chapter, enrolment, settings, hot, path):  # noqa: F811
+    settings.LEARNING_HOTPATH = path
+    key = signed_in.post("/api/learning/sessions", {"chapter_id": chapter.pk},
+                         content_type="application/json").json()["session"]
+    signed_in.raise_request_exception = False
+    r = signed_in.post(f"/api/learning/sessions/{key}/heartbeat", {"seq": 2 ** 40, "start": 0, "position": 1},
+                       content_type="application/json")
+    assert r.status_code == 422
+
+
 @pytest.fixture
 def front_door(hot, learner, chapter, enrolment, settings):  # noqa: F811
     from django.core.signals import request_finished
