@@ -47,7 +47,7 @@ def chapter(annual):  # noqa: F811
 
 
 @pytest.fixture
-def learner_auth(client, learner, paid_order, chapter):  # noqa: F811
+def learner_auth(client, settings, learner, paid_order, chapter):  # noqa: F811
     """(cookies, headers, play session key) of a learner signed in as the account's one current
     session, with a play session started through the API."""
     from cpe.accounts.models import User
@@ -57,9 +57,9 @@ def learner_auth(client, learner, paid_order, chapter):  # noqa: F811
     session_key = client.session.session_key
     User.objects.filter(pk=learner.pk).update(session_key_hash=blind_index("session_key", session_key))
     csrf = _get_new_csrf_string()
-    cookies = {"sessionid": session_key, "csrftoken": csrf}
+    cookies = {settings.SESSION_COOKIE_NAME: session_key, settings.CSRF_COOKIE_NAME: csrf}
     headers = {"X-CSRFToken": csrf}
-    client.cookies["csrftoken"] = csrf
+    client.cookies[settings.CSRF_COOKIE_NAME] = csrf
     r = client.post("/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json",
                     headers=headers)
     assert r.status_code == 201, r.content
