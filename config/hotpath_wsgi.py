@@ -114,7 +114,7 @@ def wrap(django_app):
             return answer(environ, start_response, "413 Request Entity Too Large", {"detail": "body too large"})
         try:
             data = json.loads(environ["wsgi.input"].read(length) or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON; nested past the parser's depth ("[[[[...")
             return answer(environ, start_response, "400 Bad Request", {"detail": "Cannot parse request body"})
         errors = hotpath_validate(data)
         if errors:
@@ -127,7 +127,7 @@ def wrap(django_app):
             if maintenance_now(now)[0] == "active":  # as MaintenanceMiddleware answers /api/
                 return answer(environ, start_response, "503 Service Unavailable",
                               {"code": "maintenance", "message": MAINTENANCE_MESSAGE})
-            r = hotpath.beat(key=key, seq=data["seq"], start=float(data["start"]), position=float(data["position"]),
+            r = hotpath.beat(key=key, seq=int(data["seq"]), start=float(data["start"]), position=float(data["position"]),
                              ip=client_ip(environ), web_session=web_session(environ))
         except LearningError as exc:
             return answer(environ, start_response, f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
@@ -162,11 +162,15 @@ def _secure(environ, hdr) -> bool:
 
 def hotpath_validate(data) -> list:
     """BeatIn's constraints (cpe/learning/api.py), as ninja reports them (422)."""
+    from cpe.learning.policy import MAX_SEQ
+
     if not isinstance(data, dict):
         return [{"type": "model_attributes_type", "loc": ["body", "payload"], "msg": "Input should be an object"}]
     errors = []
     seq = data.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > 2 ** 31:
+    if isinstance(seq, float) and seq.is_integer():
+        seq = int(seq)  # 7.0 is a JSON integer: the ninja route (pydantic) accepts it too
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > MAX_SEQ:
         errors.append({"type": "greater_than_equal", "loc": ["body", "payload", "seq"],
                        "msg": "Input should be an integer >= 1"})
     for name in ("start", "position"):

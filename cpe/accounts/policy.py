@@ -22,7 +22,7 @@ ID_PROVINCES = frozenset(
     "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
 )
 ID_EARLIEST_BIRTH = date(1900, 1, 1)
-_ID_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")   # ASCII only: \d also matches other scripts' digits
 
 
 @dataclass(frozen=True)

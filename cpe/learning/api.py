@@ -59,6 +59,17 @@ class Unauthorized(Schema):
     message: str | None = Field(None, description="给学员看的中文说明")
 
 
+class Detail(Schema):
+    """django-ninja's own refusals, before the route runs: 400 "Cannot parse request body" (the
+    body is not JSON), 403 "CSRF check Failed" (session cookie without a matching X-CSRFToken)."""
+    detail: str
+
+
+class Invalid(Schema):
+    """422: the body or a parameter does not fit the schema (django-ninja's validation answer)."""
+    detail: list[dict] = Field(description="每个不符合的字段：type、loc、msg")
+
+
 class StartIn(Schema):
     chapter_id: int
 
@@ -82,7 +93,7 @@ class StartOut(Schema):
 
 
 class BeatIn(Schema):
-    seq: int = Field(ge=1, description="本播放会话内递增的序号")
+    seq: int = Field(ge=1, le=policy.MAX_SEQ, description="本播放会话内递增的序号")
     start: float = Field(ge=0, le=86400, description="本段连续播放的起点（秒）")
     position: float = Field(ge=0, le=86400, description="当前位置（秒）")
 
@@ -107,7 +118,7 @@ class Ok(Schema):
     ok: bool = True
 
 
-ERRORS = {400: Error, 401: Unauthorized, 403: Error, 404: Error, 409: Error}
+ERRORS = {400: Error | Detail, 401: Unauthorized, 403: Error | Detail, 404: Error, 409: Error, 422: Invalid}
 
 
 def heartbeat_seconds() -> int:

@@ -52,6 +52,7 @@ COMPLETION_TOLERANCE = 3.0       # s of a chapter that may stay unwatched (start
 ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (SPEC §7.4)
 ATTENTION_CHECK_SPREAD = 0.3     # ± share of ATTENTION_CHECK_EVERY, drawn by the caller
 ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (SPEC §7.4)
+MAX_SEQ = 2 ** 31 - 1            # largest heartbeat sequence number (PlaySession.last_seq is a 32-bit column)
 SIGNED_URL_TTL = 10 * 60         # s a signed segment/key URL lives (plus its segment's offset)
 
 # Why a report earned nothing (or less than claimed). Stable codes for the API and the tests.

@@ -173,12 +173,14 @@ class WechatPayGateway(PaymentGateway):
                 "wrong_app", f"mchid {resource.get('mchid')!r} appid {resource.get('appid')!r}")
         if resource.get("trade_state") != "SUCCESS":
             raise NotificationRejected("not_success", f"trade_state {resource.get('trade_state')!r}")
-        amount = resource.get("amount") or {}
+        amount = resource.get("amount")
+        if not isinstance(amount, dict):     # a string or list here was an AttributeError (a 500)
+            raise NotificationRejected("malformed", f"amount {amount!r}")
         total = amount.get("total")
         if type(total) is not int or amount.get("currency", "CNY") != "CNY":
             raise NotificationRejected("malformed", f"amount {amount!r}")
         order_number, txn = resource.get("out_trade_no"), resource.get("transaction_id")
-        if not order_number or not txn:
+        if not order_number or not txn or not isinstance(order_number, str) or not isinstance(txn, str):
             raise NotificationRejected("malformed", "out_trade_no or transaction_id missing")
         return PaymentNotice(order_number=order_number, gateway_txn_id=txn, amount_fen=total,
                              paid_at=_rfc3339(resource.get("success_time", "")),
