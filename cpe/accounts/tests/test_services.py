@@ -86,9 +86,10 @@ def test_database_enforces_one_account_per_id_number(register_learner):
 
 @pytest.mark.parametrize("overrides,code,field", [
     ({"id_number": "110105194912310021"}, "id_checksum", "id_number"),
-    # Ages counted from today (a fixed birth year turns a 17-year-old into an adult next year).
+    # Ages counted from today (a fixed birth year turns a 17-year-old into an adult next year);
+    # born 1 July: 16 or 17 for a year and a half, so a run that crosses New Year stays a minor.
     ({"id_number": make_id_number(birth=f"{this_year() - 14}0101")}, "under_16", "id_number"),
-    ({"id_number": make_id_number(birth=f"{this_year() - 17}0101")}, "minor_needs_declaration", "self_supporting"),
+    ({"id_number": make_id_number(birth=f"{this_year() - 17}0701")}, "minor_needs_declaration", "self_supporting"),
     ({"name": "张3"}, "bad_name", "name"),
     ({"region": "999999"}, "bad_region", "region"),
 ])
@@ -128,12 +129,12 @@ def test_sms_resend_throttled(agreement_v1):
 
 
 def test_minor_with_declaration_flagged_for_review(register_learner):
-    user = register_learner(id_number=make_id_number(birth=f"{this_year() - 17}0101"), self_supporting=True)
+    user = register_learner(id_number=make_id_number(birth=f"{this_year() - 17}0701"), self_supporting=True)
     assert user.self_supporting and user.minor_review == MinorReview.PENDING
 
 
 def test_minor_review_reject_terminates(register_learner, django_user_model):
-    user = register_learner(id_number=make_id_number(birth=f"{this_year() - 17}0101"), self_supporting=True)
+    user = register_learner(id_number=make_id_number(birth=f"{this_year() - 17}0701"), self_supporting=True)
     reviewer = django_user_model.objects.create_user("rev", "x", is_staff=True, name="审核")
     with pytest.raises(AccountError):
         services.minor_review_decide(user_id=user.pk, approve=False, reviewer=reviewer, note="")
