@@ -1,5 +1,5 @@
 """AIS simulator: a small stand-alone HTTP server that speaks the contract of
-/work/shared/AIS_INTERFACE.md (the regional accounting personnel information system, as the
+the AIS interface described in docs/decisions/0004-ais.md (the regional accounting personnel information system, as the
 platform defines it). Standard library only: http.server + sqlite3. Not a Django app.
 
 Run: python -m ais_sim --host 127.0.0.1 --port 8900 --db var/ais_sim.sqlite3 --seed demo

@@ -147,7 +147,7 @@ LOGIN_REDIRECT_URL = "accounts:dashboard"
 # 0: none, REMOTE_ADDR is the client. Production must set it (deploy check cpe.E004).
 TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or 0)
 
-# django-axes: lock the (account, IP) pair, never the IP alone (STACK-NOTES).
+# django-axes: lock the (account, IP) pair, never the IP alone (axes defaults lock by IP forever).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=30)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

@@ -60,7 +60,7 @@ def template_bytes() -> bytes:
         ws.append(row)
     for row in ws.iter_rows(min_row=2):
         for c in row:
-            c.data_type = "s"          # text, never a formula (STACK-NOTES: openpyxl and "=")
+            c.data_type = "s"          # text, never a formula (openpyxl writes "=..." as a formula)
     notes = wb.create_sheet("填写说明")
     for line in ["题型：单选 / 多选 / 判断", "单选、多选：填写 2-6 个选项（选项A 起连续填写），答案填写选项字母，如 A 或 ABD",
                  "判断：选项留空，答案填写 正确 或 错误", "章节序号可留空；填写时须为该课程已有章节的序号",
