@@ -38,7 +38,7 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def wait_for_idle_server(timeout: float = 15.0):
+def wait_for_idle_server(timeout: float = 30.0):
     """After the pages are closed, let the live server finish what they had already sent (a
     heartbeat, a play start) before the test database is flushed: otherwise that request's row
     locks and the flush's TRUNCATE can deadlock on PostgreSQL."""
@@ -49,12 +49,21 @@ def wait_for_idle_server(timeout: float = 15.0):
     if connection.vendor != "postgresql":
         return
     deadline = time.monotonic() + timeout
+    quiet_since = None
     while time.monotonic() < deadline:
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                         "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')")
-            if cur.fetchone()[0] == 0:
-                return
+            busy = cur.fetchone()[0]
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        # A closing page may still send one last report (a beacon on pagehide) that reaches the
+        # server after a first idle reading: wait until the database has been idle for a while.
+        elif now - quiet_since >= 0.5:
+            return
         time.sleep(0.1)
 
 
