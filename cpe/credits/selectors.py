@@ -138,6 +138,29 @@ def revocations(*, since=None, limit: int = 500):
     return qs.order_by("revoked_at", "pk")[:limit]
 
 
+def certificate_records(cert) -> list:
+    """The credit records a certificate states: its own record, or for a year certificate the
+    year's active records that existed when it was issued."""
+    if cert.kind == CertificateKind.COURSE:
+        return [cert.record] if cert.record_id else []
+    return list(CreditRecord.objects.filter(user_id=cert.user_id, year_id=cert.year_id, status=RecordStatus.ACTIVE,
+                                            created_at__lte=cert.issued_at).order_by("passed_at"))
+
+
+def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
+    """What the AIS acknowledged of the hours `cert` states (two queries at most)."""
+    from cpe.core.timewin import local_date
+    from cpe.reporting.selectors import acknowledged
+
+    records = certificate_records(cert) if records is None else records
+    acked = acknowledged(r.pk for r in records)
+    reported = sum(r.hours for r in records if r.pk in acked)
+    last = max((t for t in acked.values() if t is not None), default=None)
+    return policy.ReportFacts(hours=cert.hours, reported_hours=reported,
+                              last_reported_on=local_date(last) if last else None,
+                              person_status=cert.user.ais_status)
+
+
 def certificates_of(user):
     return Certificate.objects.filter(user=user).select_related("year").order_by("-issued_at")
 
