@@ -17,9 +17,15 @@ AIS_EXPLANATIONS = {
 
 
 def dashboard_context(user) -> dict:
-    from cpe.credits.selectors import year_summaries
+    from django.utils import timezone
 
-    enrolments = enrolments_for_dashboard(user)
+    from cpe.credits.selectors import year_plan_for, year_summaries
+
+    at = timezone.now()
+    enrolments = enrolments_for_dashboard(user, at=at)
+    # The years of the learner's enrolments and credit records: hours, progress, planner,
+    # certificates. A constant number of queries (credits.selectors.year_summaries).
+    credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
     blocked = [label for action, label in policy.HOLD_ACTION_LABELS.items()
                if not policy.hold_allows(action, on_hold=user.on_hold)]
     return {
@@ -28,9 +34,9 @@ def dashboard_context(user) -> dict:
         "hold_blocked": blocked,
         "minor_pending": user.minor_review == MinorReview.PENDING,
         "enrolments": enrolments,
-        # The years of the learner's enrolments and credit records: hours, progress, planner,
-        # certificates. A constant number of queries (credits.selectors.year_summaries).
-        "credit_years": year_summaries(user, years={e.year_id: e.year for e in enrolments}.values()),
+        "credit_years": credit_years,
+        # What is still missing this (Shanghai) year and which courses fill it.
+        "year_plan": year_plan_for(enrolments=enrolments, summaries=credit_years, at=at),
         "id_masked": mask_id_number(user.id_number),
     }
 

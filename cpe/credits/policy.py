@@ -260,3 +260,50 @@ def study_year_note(*, course_year: int, valid_until, today) -> str:
         return (f"这是往年（{course_year} 年度）的课程：学时记入 {course_year} 年度，不计入 {today.year} 年度。"
                 f"有效期至 {end}。")
     return f"学时记入 {course_year} 年度（学时不跨年度结转）。请在有效期（至 {end}）内完成学习和考试。"
+
+
+# --- the year planner (SPEC §8.4; 财会〔2018〕10号 第十五条) ---------------------------------------
+@dataclass(frozen=True)
+class PlanCourse:
+    course_id: int
+    title: str
+    category: str          # PROFESSIONAL / PUBLIC
+    hours: int
+    open_to_learner: bool  # in an enrolment valid now (else it must be bought)
+
+
+@dataclass(frozen=True)
+class YearPlan:
+    courses: tuple          # PlanCourse picks, in the order to take them
+    shortfall_hours: int    # what even every remaining course of the year cannot fill
+    shortfall_professional: int
+
+
+def year_plan(status: YearStatus, candidates) -> YearPlan:
+    """Which of the year's courses not yet passed fill what is still missing: first the
+    professional hours still missing (professional courses only: public hours never replace
+    them), then the rest of the total (any category). Courses the learner can already study
+    come before those to buy, otherwise the catalogue's order. Pure; `candidates` in catalogue
+    order, without the courses already passed."""
+    if status.complete:
+        return YearPlan((), 0, 0)
+    ordered = sorted(candidates, key=lambda c: not c.open_to_learner)   # stable: catalogue order kept
+    picks, chosen = [], set()
+    need_prof = status.missing_professional
+    for c in ordered:
+        if need_prof <= 0:
+            break
+        if c.category == PROFESSIONAL:
+            picks.append(c)
+            chosen.add(c.course_id)
+            need_prof -= c.hours
+    got = sum(c.hours for c in picks)
+    need = status.missing_hours - got
+    for c in ordered:
+        if need <= 0:
+            break
+        if c.course_id not in chosen:
+            picks.append(c)
+            chosen.add(c.course_id)
+            need -= c.hours
+    return YearPlan(tuple(picks), max(0, need), max(0, need_prof))
