@@ -156,8 +156,8 @@ def normalise_person_name(raw: str) -> str:
 
 
 def name_check_answer(*, certificate_found: bool, holder_closed: bool, holder_name: str, typed: str) -> str:
-    """核对姓名 on the verification page (SPEC §10: the page must expose an edited PDF; a masked
-    name alone cannot tell 张三 from 张四). "match" only when a valid-or-revoked certificate with
+    """核对姓名 on the verification page (the page must expose an edited PDF, and a masked
+    name alone cannot tell 张三 from 张四; decision 0009). "match" only when a valid-or-revoked certificate with
     that number exists, its holder has not closed the account (then only the masked name is
     kept) and the typed name equals the name it was issued to; every other case is "no_match",
     so an unknown number and a wrong name read alike. The view compares in constant time."""
@@ -185,7 +185,7 @@ def holder_after_closing(holder_name: str) -> str:
     return mask_name(holder_name)
 
 
-# --- what a certificate states (SPEC §8.4, §9.1, §1.9) ------------------------------------------
+# --- what a certificate states (decision 0009) ---------------------------------------------------
 # A certificate of this platform states what this platform knows: the hours recorded here and
 # whether the regional 《内蒙古自治区会计人员信息管理系统》 (the AIS, which keeps the credit bank
 # the authority counts) acknowledged them. It never claims that the person "completed the year's
@@ -213,8 +213,8 @@ def certificate_report_line(facts: ReportFacts, *, as_of) -> str:
     """The certificate's sentence about the AIS, true on `as_of` (the Shanghai day it is
     rendered or shown). Cases: everything acknowledged (with the day of the last receipt); part
     acknowledged; nothing acknowledged because the holder is not in the AIS (未纳入); nothing
-    acknowledged yet (待上报). Source: SPEC §1.9 ("credits of a person not in the AIS are kept
-    but cannot be reported; the learner is told this plainly"), §9.1, §8.4; issue 11 item 10."""
+    acknowledged yet (待上报). Source: a person not in the AIS keeps the credits earned here but
+    they cannot be reported, and the learner is told so plainly (decision 0004, decision 0009)."""
     day = cn_date(as_of)
     reported = max(0, min(facts.reported_hours, facts.hours))
     rest = facts.hours - reported
@@ -242,13 +242,14 @@ def year_certificate_lead(*, year: int, hours: int, credits: int, professional_h
             f"达到本平台 {year} 年度学时要求（应修 {required_hours} 学时，专业科目不少于 {professional_min_hours} 学时）。")
 
 
-# --- until when study counts for which year (SPEC §3.1, §4.3; 财会〔2018〕10号) ----------------------
+# --- until when study counts for which year (财会〔2018〕10号; decision 0009) ------------------------
 def study_year_note(*, course_year: int, valid_until, today) -> str:
     """Which training year the hours of a course count for, and until when: always the
     course's own year (credits.services records a pass for `course.year`), whatever the date of
-    the pass, and never for another year: hours do not carry over (SPEC §3.1 "no carry-over").
-    An enrolment bought late in the year stays valid into the next (SPEC §4.3: payment + the
-    product's validity days); a pass before its end still counts for the course's year, and the
+    the pass, and never for another year: hours do not carry over (training years are calendar
+    years without carry-over: 财会〔2018〕10号 第十五条, decision 0009).
+    An enrolment bought late in the year stays valid into the next (payment + the product's
+    validity days: learning.policy.validity_window); a pass before its end still counts for the course's year, and the
     next year's hours must come from that year's courses. `valid_until` and `today` are
     Asia/Shanghai dates (`valid_until`: the last day of validity, or the day it would end if
     bought today)."""
@@ -262,7 +263,7 @@ def study_year_note(*, course_year: int, valid_until, today) -> str:
     return f"学时记入 {course_year} 年度（学时不跨年度结转）。请在有效期（至 {end}）内完成学习和考试。"
 
 
-# --- the year planner (SPEC §8.4; 财会〔2018〕10号 第十五条) ---------------------------------------
+# --- the year planner (财会〔2018〕10号 第十五条; decision 0009) ---------------------------------------
 @dataclass(frozen=True)
 class PlanCourse:
     course_id: int

@@ -70,7 +70,7 @@ def _certificate_key(group, request):
 @ratelimit(key=_certificate_key, rate=policy.NAME_CHECK_RATE_PER_CERTIFICATE, method="POST", block=True)
 @never_cache
 def verify(request, number):
-    """Public: enough to expose an edited PDF (SPEC §10): masked name and the ID number's last
+    """Public: enough to expose an edited PDF (decision 0009): masked name and the ID number's last
     four, course or year, hours, issue date, status valid/revoked, what was reported to the AIS.
     POST 核对姓名: the checker types the full name on the paper; the server answers 一致 / 不一致
     (credits.policy.name_check_answer), the same page shape and status for an unknown number."""

@@ -9,8 +9,15 @@ from .states import ReportKind, ReportState
 
 
 class ReportStateView(NamedTuple):
-    label: str              # 待上报 / 已上报 / 上报失败 / 已撤回 ("" = nothing to show)
+    label: str              # 待上报 / 待上报（未纳入） / 已上报 / 上报失败 / 已撤回 ("" = nothing to show)
     receipt_no: str
+
+    @property
+    def tone(self) -> str:
+        """The badge's CSS tone (badge-<tone>) of the label (reporting.labels)."""
+        from .labels import REPORT_TONES
+
+        return REPORT_TONES.get(self.label, "pending")
 
 
 def report_states_for_user(user) -> dict[int, ReportStateView]:
