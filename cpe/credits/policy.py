@@ -279,6 +279,11 @@ class YearPlan:
     shortfall_hours: int    # what even every remaining course of the year cannot fill
     shortfall_professional: int
 
+    @property
+    def to_buy(self) -> bool:
+        """Some course of the plan must be bought first."""
+        return any(not c.open_to_learner for c in self.courses)
+
 
 def year_plan(status: YearStatus, candidates) -> YearPlan:
     """Which of the year's courses not yet passed fill what is still missing: first the

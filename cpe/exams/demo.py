@@ -120,7 +120,8 @@ def _explanation(qtype, opts, ans, given=None) -> str:
 def seed_question_banks(course_codes=None, per_type: int = PER_TYPE) -> int:
     """Give each course (or the ones named) its questions of each type in each pool where it has
     none of that type in that pool (an older demo database, whose questions all became exam
-    questions, gets its practice pool). Returns the number of questions created."""
+    questions, gets its practice pool). A demo course with its own bank gets exactly that bank:
+    questions of an older seed are retired (inactive). Returns the number of questions created."""
     from cpe.catalog.models import Course
 
     courses = Course.objects.prefetch_related("chapters").order_by("position", "id")
@@ -128,15 +129,27 @@ def seed_question_banks(course_codes=None, per_type: int = PER_TYPE) -> int:
         courses = courses.filter(code__in=course_codes)
     made = []
     types = (("single", policy.SINGLE), ("multiple", policy.MULTIPLE), ("judge", policy.JUDGE))
+    retired = 0
     for course in courses:
-        have = set(Question.objects.filter(course=course).values_list("pool", "qtype"))
         chapters = list(course.chapters.all())
         bank = bank_for(course.code)
+        own = bank is not GENERAL
+        existing = set(Question.objects.filter(course=course).values_list("stem", flat=True))
+        if own:
+            # A demo course with its own bank: questions not in it (the old shared bank of an
+            # older demo database, some of it wrong) leave both pools; papers already drawn keep
+            # their items. Only the bank's missing questions are added.
+            stems = {row[0] for pool in bank.values() for rows in pool.values() for row in rows}
+            retired += Question.objects.filter(course=course, is_active=True).exclude(stem__in=stems) \
+                .update(is_active=False)
+        have = set(Question.objects.filter(course=course).values_list("pool", "qtype"))
         for pool, key in ((policy.POOL_EXAM, "exam"), (policy.POOL_PRACTICE, "practice")):
             for name, qtype in types:
-                if (pool, qtype) in have:
+                if not own and (pool, qtype) in have:
                     continue
                 for i, row in enumerate(bank[key][name][:per_type]):
+                    if own and row[0] in existing:
+                        continue
                     if qtype == policy.JUDGE:
                         stem, ans, *rest = row
                         opts = list(policy.JUDGE_OPTIONS)

@@ -99,7 +99,8 @@ def test_dashboard_plan_offers_to_buy_when_nothing_is_open(december, client, lea
     _login(client, learner)
     html = client.get(reverse("accounts:dashboard")).content.decode()
     section = html[html.index('id="year-plan"'):]
-    assert "课程P1" in section and "去选课" in section and "去学习" not in section.split("</section>")[0]
+    section = section.split("</section>")[0]
+    assert "课程P1" in section and "需购买" in section and "查看课程目录并购买" in section and "去学习" not in section
     assert "本平台 2026 年度现有课程仍差 60 学时" in section
 
 

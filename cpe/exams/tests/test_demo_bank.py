@@ -88,3 +88,18 @@ def test_every_row_is_well_formed():
             stem, opts, ans = row[:3]
             assert len(set(opts)) == len(opts) >= 4 and all(0 <= i < len(opts) for i in ans), stem
             assert (len(ans) == 1) == (qtype == "single"), stem
+
+
+def test_an_older_demo_database_gets_the_courses_own_bank_and_the_wrong_questions_retired(year):
+    from cpe.exams.demo import GENERAL
+
+    course = make_course(year, "2026-G02", bank=False, chapters=1)
+    old = [Question(course=course, pool=pool, qtype=policy.JUDGE, stem=stem, options=list(policy.JUDGE_OPTIONS),
+                    answer=[0]) for pool, stem in ((policy.POOL_EXAM, "原始凭证金额有错误的，应当由出具单位重开或更正。"),
+                                                   (policy.POOL_PRACTICE, "旧练习题"))]
+    Question.objects.bulk_create(old)
+    assert demo.seed_question_banks(course_codes=["2026-G02"]) == 45
+    active = set(Question.objects.filter(course=course, is_active=True).values_list("stem", flat=True))
+    assert "原始凭证金额有错误的，应当由出具单位重开或更正。" not in active and "旧练习题" not in active
+    assert len(active) == 45 and demo.seed_question_banks(course_codes=["2026-G02"]) == 0
+    assert GENERAL["exam"]["judge"][0][0] not in active
