@@ -22,9 +22,11 @@ from .states import CheckResult, ExportStatus, ReportKind, ReportState
 log = logging.getLogger(__name__)
 
 AIS_RECIPIENT = "内蒙古自治区会计人员信息管理系统（AIS）"
+# The purpose written into each privacy.transfer audit event (rules R14.3): the person check of
+# rules R1.9 and the credit report of rules R9.1.
 TRANSFER_PURPOSES = {
-    "person_check": "核验是否已纳入会计人员信息管理系统（SPEC §1.9）",
-    "credit_report": "向会计人员信息管理系统上报继续教育学时（SPEC §9.1）",
+    "person_check": "核验是否已纳入会计人员信息管理系统",
+    "credit_report": "向会计人员信息管理系统上报继续教育学时",
 }
 REPORT_FIELDS = ["person_id", "id_number", "name", "year", "course_code", "course_title", "category", "hours",
                  "credits", "passed_at"]
