@@ -9,7 +9,7 @@ One service, account_close, in one transaction:
 - paid longer ago → as the previous one, without an archive (its retention has run out);
 - writes one audit event (no personal data: counts, outcome, dates).
 
-Decisions (see the report / docs/rules.md):
+Decisions (docs/decisions/0010-closing.md):
 - Agreement acceptances: deleted with a never-paid account (the consent they prove ends with the
   account; the audit chain keeps the pseudonymous fact "account N accepted version V at T");
   kept for an archived account (evidence of the contract under which it paid) with IP and user
