@@ -105,6 +105,35 @@ def test_every_ais_interface_citation_names_a_section():
     assert not missing, missing
 
 
+AGREEMENT = ROOT / "cpe" / "agreements" / "data" / "agreement_v1.txt"
+CHAPTERS = "一二三四五六七八九十"
+
+
+def agreement_sections() -> set[str]:
+    """"3", "3.2" and "3.2(1)" for chapter 三, its item 2 and that item's point (1)."""
+    known, chapter, item = set(), None, None
+    for line in AGREEMENT.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if len(line) > 1 and line[0] in CHAPTERS and line[1] == "、":
+            chapter, item = CHAPTERS.index(line[0]) + 1, None
+            known.add(str(chapter))
+        elif chapter and (m := re.match(r"(\d+)\.", line)):
+            item = int(m.group(1))
+            known.add(f"{chapter}.{item}")
+        elif chapter and item and (m := re.match(r"（(\d+)）", line)):
+            known.add(f"{chapter}.{item}({m.group(1)})")
+    return known
+
+
+def test_every_agreement_citation_names_a_clause_of_the_agreement():
+    known = agreement_sections()
+    assert {"1.1", "3.2(1)", "3.2(5)", "8.1"} <= known
+    missing = [(name, ref) for name, text in texts()
+               for m in re.finditer(r"agreement (§[\d.()]+(?:, §[\d.()]+)*)", text)
+               for ref in re.findall(r"§(\d+(?:\.\d+)?(?:\(\d+\))?)", m.group(1)) if ref not in known]
+    assert not missing, missing
+
+
 # --- decision records ---------------------------------------------------------------------------
 DECISIONS = ROOT / "docs" / "decisions"
 RECORD = re.compile(r"^(\d{4})-[a-z0-9-]+\.md$")
