@@ -7,6 +7,7 @@ Citation forms (docs/rules.md, first paragraphs): `rules R4.2` (docs/rules.md), 
 cpe/agreements/data/agreement_v1.txt), `decision 0004` (docs/decisions/)."""
 import re
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,16 @@ def tracked_files() -> list[Path]:
     return [ROOT / n for n in names if (ROOT / n).is_file() and not (ROOT / n).is_symlink()]
 
 
-def texts():
+@cache
+def texts() -> tuple[tuple[str, str], ...]:
+    """(path, text) of every tracked text file, read once per test run."""
+    out = []
     for path in tracked_files():
         data = path.read_bytes()
         if b"\0" in data[:8192]:                                # binary
             continue
-        yield path.relative_to(ROOT).as_posix(), data.decode("utf-8", errors="replace")
+        out.append((path.relative_to(ROOT).as_posix(), data.decode("utf-8", errors="replace")))
+    return tuple(out)
 
 
 def outside_references(name: str, text: str) -> list[str]:
