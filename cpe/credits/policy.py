@@ -1,4 +1,4 @@
-"""Credit and certificate rules (SPEC §8.3-8.4, §10; seed §4.4). Pure functions.
+"""Credit and certificate rules (rules R8.3-8.4, R10; agreement §4.4). Pure functions.
 
 The year's requirement lives in per-year rows that staff edit (catalog.TrainingYear:
 required_hours, credits_per_hour, professional_min_hours); the functions here take them as
@@ -20,7 +20,7 @@ VERIFICATION_RANDOM_BYTES = 10
 KIND_PREFIX = {"course": "HG", "year": "ZS"}   # 合格证明 / 学时证明
 _NUMBER = re.compile(r"^(HG|ZS)\d{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}$")
 
-PUBLIC_QUERY_RATE = "20/h"          # per IP; SPEC §10 "captcha and rate limit"
+PUBLIC_QUERY_RATE = "20/h"          # per IP; rules R10 "captcha and rate limit"
 PUBLIC_QUERY_RATE_BURST = "5/m"     # per IP
 VERIFY_RATE = "120/h"               # per IP, the verification page (numbers are unguessable)
 CAPTCHA_MAX_USES = 1                # a captcha answers one query
@@ -33,7 +33,7 @@ def credits_for(hours: int, credits_per_hour: int) -> int:
 
 def record_on_pass(*, passed: bool, has_active_record: bool) -> bool:
     """A pass records the course's credit hours for the training year (记载学时), once per course
-    per year however often it is passed (SPEC §7.6, §8.3; seed §4.4). A revoked record (refund)
+    per year however often it is passed (rules R7.6, R8.3; agreement §4.4). A revoked record (refund)
     does not count: passing again under a new purchase records again."""
     return passed and not has_active_record
 
@@ -58,7 +58,7 @@ class YearStatus:
 
 def year_status(*, required_hours: int, professional_min_hours: int, credits_per_hour: int,
                 professional_hours: int, public_hours: int) -> YearStatus:
-    """Annual completion (SPEC §8.4; 财会〔2018〕10号《会计专业技术人员继续教育规定》第十五条:
+    """Annual completion (rules R8.4; 财会〔2018〕10号《会计专业技术人员继续教育规定》第十五条:
     at least 90 credits a year, professional subjects at least two thirds). The year is complete
     when the recorded hours reach its required hours AND the professional hours reach its
     professional minimum. Public hours beyond what the total needs never replace professional
@@ -82,12 +82,12 @@ def planner_line(s: YearStatus) -> str:
 
 
 def course_certificate_allowed(record_status: str) -> bool:
-    """A pass certificate for each passed course whose credit record is active (SPEC §8.4)."""
+    """A pass certificate for each passed course whose credit record is active (rules R8.4)."""
     return record_status == ACTIVE
 
 
 def year_certificate_allowed(status: YearStatus) -> bool:
-    """A completion certificate (学时证明) once the year is complete (SPEC §8.4)."""
+    """A completion certificate (学时证明) once the year is complete (rules R8.4)."""
     return status.complete
 
 
@@ -116,10 +116,10 @@ def is_verification_number(value: str) -> bool:
     return bool(_NUMBER.match(value or ""))
 
 
-# --- public query (SPEC §10) ------------------------------------------------------------------
+# --- public query (rules R10) ------------------------------------------------------------------
 def public_query_visible(*, found: bool, name_matches: bool, account_status: str) -> bool:
     """A person is shown only when the ID number AND the name match an account that is active:
-    locked (closed) and terminated accounts are never found (SPEC §10, §11.3). The caller gives
+    locked (closed) and terminated accounts are never found (rules R10, R11.3). The caller gives
     one answer for every refusal, so a mismatch cannot be told from an unknown person."""
     return found and name_matches and account_status == "active"
 
@@ -141,7 +141,7 @@ def captcha_ok(expected, given: str) -> bool:
 
 def holder_after_closing(holder_name: str) -> str:
     """The name a certificate keeps when its holder closes a paid account (lock and archive,
-    SPEC §11.3): the masked name (张*, 欧阳**) that the public verification page showed before,
+    rules R11.3): the masked name (张*, 欧阳**) that the public verification page showed before,
     never the full name. An employer holding the printed certificate still sees the name match,
     so a genuine certificate does not look forged, and the live row holds nothing more than what
     anyone with the number could already read. The full name is only in the sealed archive.

@@ -1,5 +1,5 @@
 """我的学时 (a year's hours against its rule), certificate PDFs, the public verification page
-and the public query (SPEC §8.4, §10)."""
+and the public query (rules R8.4, R10)."""
 import secrets
 
 from django.contrib.auth.decorators import login_required
@@ -64,7 +64,7 @@ def certificate_download(request, number):
 @ratelimit(key="ip", rate=policy.VERIFY_RATE, block=True)
 @never_cache
 def verify(request, number):
-    """Public: enough to expose an edited PDF (SPEC §10): masked name, course or year, hours,
+    """Public: enough to expose an edited PDF (rules R10): masked name, course or year, hours,
     issue date, status valid/revoked."""
     cert = selectors.certificate_by_number(number)
     return render(request, "credits/verify.html", {"cert": cert, "number": number, "checked_at": timezone.now()},
