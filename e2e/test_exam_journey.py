@@ -1,4 +1,4 @@
-"""The exam journey in a real browser (SPEC §8, §10): chapters completed through the learning
+"""The exam journey in a real browser (rules R8, R10): chapters completed through the learning
 services in setup → take the exam → fail → retake → pass → see hours and the planner →
 download the certificate → verify it publicly (its QR code decoded) → find the record through
 the public query on a 375-px phone."""

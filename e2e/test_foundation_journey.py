@@ -102,7 +102,7 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
     expect(logins.first).to_contain_text("127.0.0.1")
     screenshot(learner, "profile-375")
 
-    # 3b. 下载我的个人信息 (SPEC §14): the password again, then a ZIP with the JSON copy.
+    # 3b. 下载我的个人信息 (rules R14): the password again, then a ZIP with the JSON copy.
     learner.get_by_role("link", name="下载我的个人信息").click()
     expect(learner.get_by_role("heading", name="下载我的个人信息")).to_be_visible()
     screenshot(learner, "personal-data-375")

@@ -1,4 +1,4 @@
-"""The learning journey in a real browser (SPEC §7): a learner with a paid annual course plays a
+"""The learning journey in a real browser (rules R7): a learner with a paid annual course plays a
 real AES-128 HLS chapter (made by ffmpeg from its test sources) until the server marks it
 complete; a seek ahead (and a fabricated heartbeat) does not complete a chapter; a second tab
 stops the first one's credit, which says why."""

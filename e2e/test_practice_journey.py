@@ -1,4 +1,4 @@
-"""Practice in a real browser on a 375-px phone (SPEC §7.5, §8.2): the demo's mock exam gives
+"""Practice in a real browser on a 375-px phone (rules R7.5, R8.2): the demo's mock exam gives
 feedback on its own questions; once an exam is open, a practice page already on screen answers
 each question with the refusal and nothing else, the practice pages refuse and lead back to the
 paper; after submitting, practice works again."""

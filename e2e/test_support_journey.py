@@ -1,4 +1,4 @@
-"""Support journey on a 375-px phone (SPEC §13): a learner searches the FAQ, finds nothing,
+"""Support journey on a 375-px phone (rules R13): a learner searches the FAQ, finds nothing,
 asks a question; staff (admin) answer in the staff site; the learner sees the answer and the
 SMS is in the outbox."""
 import re

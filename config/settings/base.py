@@ -186,7 +186,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
 
-# Ports to outside systems (DESIGN "External systems"), chosen by dotted path.
+# Ports to outside systems (conventions C3), chosen by dotted path.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "cpe.notices.sms.outbox.OutboxSmsBackend")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "cpe.notices.email.OutboxEmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@nmgjxjy.example")
@@ -217,7 +217,7 @@ COURSEWARE_SERVE_DIRECT = False
 # (cpe/learning/hotpath.py); "orm": every heartbeat in PostgreSQL (no Redis needed).
 LEARNING_HOTPATH = os.environ.get("LEARNING_HOTPATH") or ("redis" if REDIS_URL else "orm")
 
-# The regional accounting personnel information system (AIS_INTERFACE.md): the HTTP adapter
+# The regional accounting personnel information system (docs/ais-interface.md): the HTTP adapter
 # in cpe/reporting/clients/; the embedded default is the simulator in ais_sim/ on loopback.
 AIS_CLIENT = os.environ.get("AIS_CLIENT", "cpe.reporting.clients.http.HttpAisClient")
 AIS_BASE_URL = os.environ.get("AIS_BASE_URL", "http://127.0.0.1:8900")

@@ -61,7 +61,7 @@ class UserAdmin(SafeModelAdmin):
         ] + super().get_urls()
 
     def reveal_view(self, request, pk):
-        """The clear identity, for staff with the permission; every view is audited (SPEC §14)."""
+        """The clear identity, for staff with the permission; every view is audited (rules R14)."""
         if not request.user.has_perm("accounts.view_identity"):
             messages.error(request, "您没有查看完整身份信息的权限。")
             return redirect(reverse("admin:accounts_user_change", args=[pk]))
@@ -191,7 +191,7 @@ class LoginRecordAdmin(SafeModelAdmin):
 
 @admin.register(ArchivedAccount)
 class ArchivedAccountAdmin(SafeModelAdmin):
-    """Closed accounts' archives (SPEC §11.3): metadata for the superuser only, never the sealed
+    """Closed accounts' archives (rules R11.3): metadata for the superuser only, never the sealed
     content (not a field here, and nothing in the site opens it); no adding, editing or deleting
     (the scheduled purge deletes, and audits it)."""
 

@@ -1,4 +1,4 @@
-"""注销账号 (SPEC §11; seed §1.4; 电子商务法 Art. 24 & 31; 个人信息保护法 Art. 47).
+"""注销账号 (rules R11; agreement §1.4; 电子商务法 Art. 24 & 31; 个人信息保护法 Art. 47).
 
 One service, account_close, in one transaction:
 - checks the password and the refusal rule (policy.closing_refusal); a refusal changes nothing;
@@ -9,7 +9,7 @@ One service, account_close, in one transaction:
 - paid longer ago → as the previous one, without an archive (its retention has run out);
 - writes one audit event (no personal data: counts, outcome, dates).
 
-Decisions (see the report / docs/rules.md):
+Decisions (docs/decisions/0010-closing.md):
 - Agreement acceptances: deleted with a never-paid account (the consent they prove ends with the
   account; the audit chain keeps the pseudonymous fact "account N accepted version V at T");
   kept for an archived account (evidence of the contract under which it paid) with IP and user
@@ -109,7 +109,7 @@ def closing_preview(user, at=None) -> ClosingPreview:
 
 # --- the service ----------------------------------------------------------------------------
 def account_close(*, user, password: str, confirmed: bool, ip=None, at=None) -> str:
-    """Close the learner's own account now (SPEC §11). Returns the outcome
+    """Close the learner's own account now (rules R11). Returns the outcome
     (policy.ClosingOutcome). Refusals raise AccountError and change nothing."""
     at = at or timezone.now()
     if not user.is_active or user.is_staff or not password or not user.check_password(password):
@@ -148,7 +148,7 @@ def account_close(*, user, password: str, confirmed: bool, ip=None, at=None) -> 
 
 
 def _confirmation_queue(user, outcome, at):
-    """Queue the confirmation (SPEC §11.4) before the contact data goes. user=None: the row is
+    """Queue the confirmation (rules R11.4) before the contact data goes. user=None: the row is
     not the account's and survives its deletion, until outbox_scrub_closed wipes it."""
     if outcome == policy.ClosingOutcome.DELETE:
         what = "您的个人信息已全部删除。"
@@ -204,7 +204,7 @@ def _delete_common(user) -> dict:
 
 
 def _delete_everything(user) -> dict:
-    """Never paid (SPEC §11.2). Explicit for every PROTECT relation; a paid-only relation
+    """Never paid (rules R11.2). Explicit for every PROTECT relation; a paid-only relation
     (enrolment, exam, credit, certificate) cannot exist and would stop the deletion."""
     from cpe.agreements.models import AgreementAcceptance
     from cpe.orders.models import Order
@@ -218,7 +218,7 @@ def _delete_everything(user) -> dict:
 
 
 def _seal(user, last, at) -> ArchivedAccount:
-    """The archive (SPEC §11.3): identity and transaction records, sealed with the archive key."""
+    """The archive (rules R11.3): identity and transaction records, sealed with the archive key."""
     from cpe.agreements.models import AgreementAcceptance
     from cpe.credits.models import Certificate
     from cpe.invoicing.models import Invoice
@@ -259,7 +259,7 @@ def _seal(user, last, at) -> ArchivedAccount:
 
 
 def _scrub_live_rows(user, at) -> dict:
-    """Lock the account and leave no readable personal data in live rows (SPEC §11.3)."""
+    """Lock the account and leave no readable personal data in live rows (rules R11.3)."""
     from cpe.agreements.models import AgreementAcceptance
     from cpe.credits.models import Certificate
     from cpe.credits.policy import holder_after_closing
@@ -293,7 +293,7 @@ def _scrub_live_rows(user, at) -> dict:
 
 # --- the scheduled purge ----------------------------------------------------------------------
 def archives_purge(*, at=None) -> int:
-    """Delete every archive whose purge_after has passed (SPEC §11.3), one audit event each."""
+    """Delete every archive whose purge_after has passed (rules R11.3), one audit event each."""
     at = at or timezone.now()
     purged = 0
     for pk in ArchivedAccount.objects.filter(purge_after__lte=at).values_list("pk", flat=True):

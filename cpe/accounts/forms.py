@@ -12,7 +12,7 @@ _INPUT = {"class": "input"}
 
 
 class RegistrationForm(AccessibleForm):
-    """Exactly the six fields of SPEC §1.1, labelled as the agreement names them, plus the
+    """Exactly the six fields of rules R1.1, labelled as the agreement names them, plus the
     password, the SMS code, the 16-17 declaration and the agreement acceptance."""
 
     id_number = forms.CharField(label="身份证号码", max_length=18, widget=forms.TextInput(
@@ -146,7 +146,7 @@ class PersonalDataForm(AccessibleForm):
 
 
 class AccountCloseForm(AccessibleForm):
-    """注销账号: the password again and an explicit confirmation (SPEC §11.1)."""
+    """注销账号: the password again and an explicit confirmation (rules R11.1)."""
 
     password = forms.CharField(label="登录密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))

@@ -9,7 +9,7 @@ from cpe.core import crypto
 
 
 class SingleSessionMiddleware:
-    """One active session per account (SPEC §1.7): a session that is no longer the
+    """One active session per account (rules R1.7): a session that is no longer the
     account's current one is signed out, and the page says why. The account keeps only the
     keyed hash of its current session key (``User.session_key_hash``)."""
 

@@ -34,7 +34,7 @@ def new_public_username() -> str:
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A learner (real-name data of SPEC §1.1, encrypted) or a staff member (username)."""
+    """A learner (real-name data of rules R1.1, encrypted) or a staff member (username)."""
 
     username = models.CharField("用户名", max_length=64, unique=True)
     name = models.CharField("姓名", max_length=30)
@@ -68,7 +68,7 @@ class User(AbstractBaseUser, PermissionsMixin):
                                   default=AisStatus.UNKNOWN)
     ais_checked_at = models.DateTimeField("核验时间", null=True, blank=True)
 
-    # The account's current sign-in (SPEC §1.7), as crypto.blind_index("session_key", <session
+    # The account's current sign-in (rules R1.7), as crypto.blind_index("session_key", <session
     # key>): a keyed hash, never the key itself (a readable column is a stolen session).
     session_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     is_staff = models.BooleanField("工作人员", default=False)
@@ -120,7 +120,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class LoginRecord(models.Model):
-    """Each sign-in, shown to the learner (SPEC §1.7), kept ≥ 6 months (SPEC §14)."""
+    """Each sign-in, shown to the learner (rules R1.7), kept ≥ 6 months (rules R14)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="logins")
     at = models.DateTimeField("时间", db_index=True)
@@ -129,7 +129,7 @@ class LoginRecord(models.Model):
     device_key = models.CharField(max_length=16)
     is_new_device = models.BooleanField("新设备", default=False)
     ended_other_session = models.BooleanField("结束了其他登录", default=False)
-    # A correct password refused because the account is banned (SPEC §12): recorded, never a sign-in.
+    # A correct password refused because the account is banned (rules R12): recorded, never a sign-in.
     refused = models.BooleanField("登录被拒绝", default=False)
 
     class Meta:
@@ -168,7 +168,7 @@ class VerificationCode(models.Model):
 
 
 class IdentityChangeRequest(models.Model):
-    """A learner's request to change name or ID number, decided by a reviewer (SPEC §1.8)."""
+    """A learner's request to change name or ID number, decided by a reviewer (rules R1.8)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identity_changes",
                              verbose_name="用户")
@@ -203,7 +203,7 @@ class IdentityChangeRequest(models.Model):
 
 class ArchivedAccount(models.Model):
     """A closed account's personal data and transaction records, sealed with the archive key
-    (never a field key) until purge_after = last paid transaction + 3 years (SPEC §11.3). Staff
+    (never a field key) until purge_after = last paid transaction + 3 years (rules R11.3). Staff
     see this metadata only; the sealed content is opened by nothing in the site."""
 
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="archive", verbose_name="用户")

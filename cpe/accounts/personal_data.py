@@ -1,4 +1,4 @@
-""""下载我的个人信息" (SPEC §14, 个人信息保护法 Art. 45): everything the platform holds about one
+""""下载我的个人信息" (rules R14, 个人信息保护法 Art. 45): everything the platform holds about one
 learner, as a ZIP of a machine-readable JSON copy and a human-readable HTML page.
 
 Three layers, in this order:
@@ -191,7 +191,7 @@ def _identity_changes(user):
 
 
 def _sanctions(user):
-    """Bans of the account and its termination (SPEC §12), oldest first; what the learner was told
+    """Bans of the account and its termination (rules R12), oldest first; what the learner was told
     (reason, period, lifting), never the staff's internal notes or names."""
     from types import SimpleNamespace
 
@@ -339,7 +339,7 @@ SECTIONS = (
     )),
 )
 
-# --- transfers to third parties (SPEC §14 ¶3) ---------------------------------------------------
+# --- transfers to third parties (rules R14.3) ---------------------------------------------------
 TRANSFERS_KEY = "向第三方提供的个人信息"
 TRANSFER_COLUMNS = ("接收方", "目的", "提供的信息", "时间", "关联记录")
 AIS_FIELD_LABELS = {

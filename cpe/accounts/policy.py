@@ -1,4 +1,4 @@
-"""Account rules (SPEC §1). Pure functions: facts and an explicit time in, a decision out."""
+"""Account rules (rules R1). Pure functions: facts and an explicit time in, a decision out."""
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -10,13 +10,13 @@ from cpe.core.timewin import local_date
 
 from .states import AccountStatus, TerminationReason
 
-# --- ID numbers: GB 11643-1999 (ISO 7064 MOD 11-2) — SPEC §1.2 ----------------------------
+# --- ID numbers: GB 11643-1999 (ISO 7064 MOD 11-2) — rules R1.2 ----------------------------
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 # Province-level prefixes, including 71 (Taiwan) and the residence-permit prefixes
 # 81/82/83 (Hong Kong / Macao / Taiwan residents, GB 11643 applied by 国办发〔2018〕81号).
 # Only the province is checked: a county code that has since been retired stays valid,
-# because ID numbers are never renumbered (SPEC §1.2).
+# because ID numbers are never renumbered (rules R1.2).
 ID_PROVINCES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
     "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
@@ -43,7 +43,7 @@ def normalise_id_number(raw: str) -> str:
 
 
 def check_id_number(raw: str, *, today: date) -> IdCheck:
-    """SPEC §1.2: 18 characters, a real birth date not after today, the MOD 11-2 check
+    """rules R1.2: 18 characters, a real birth date not after today, the MOD 11-2 check
     character (`x` accepted as `X`)."""
     value = normalise_id_number(raw)
     if not value:
@@ -63,7 +63,7 @@ def check_id_number(raw: str, *, today: date) -> IdCheck:
     return IdCheck(True, value=value, birth_date=birth)
 
 
-# --- Capacity: 民法典 Art. 17-18 — SPEC §1.3 -----------------------------------------------
+# --- Capacity: 民法典 Art. 17-18 — rules R1.3 -----------------------------------------------
 ADULT_AGE = 18
 SELF_SUPPORTING_MIN_AGE = 16
 
@@ -106,7 +106,7 @@ def registration_capacity(birth: date, at: datetime, *, self_supporting: bool) -
     )
 
 
-# --- Mobile numbers — SPEC §1.4 ------------------------------------------------------------
+# --- Mobile numbers — rules R1.4 ------------------------------------------------------------
 def check_mobile(raw: str) -> tuple[str | None, str]:
     """A mainland mobile number (11 digits). Returns (normalised, "") or (None, message).
     phonenumbers calls a Beijing landline "valid": the MOBILE type is required."""
@@ -126,7 +126,7 @@ def check_mobile(raw: str) -> tuple[str | None, str]:
     return digits, ""
 
 
-# --- Verification codes and their throttles — SPEC §1.4, §1.6 ------------------------------
+# --- Verification codes and their throttles — rules R1.4, R1.6 ------------------------------
 CODE_LENGTH = 6
 CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
@@ -168,14 +168,14 @@ def code_use_decision(*, created_at: datetime, consumed: bool, attempts: int, at
     return Decision(True)
 
 
-# --- The "needs correction" hold — SPEC §1.8 ------------------------------------------------
+# --- The "needs correction" hold — rules R1.8 ------------------------------------------------
 HOLD_BLOCKED_ACTIONS = frozenset({"buy", "study", "exam"})
 HOLD_ACTION_LABELS = {"buy": "购买课程", "study": "学习", "exam": "考试"}
 
 
 def hold_allows(action: str, *, on_hold: bool) -> bool:
     """Under a correction hold the learner can sign in and fix data, but not buy, study or
-    take exams until staff lift it (SPEC §1.8, seed §1.2(1))."""
+    take exams until staff lift it (rules R1.8, agreement §1.2(1))."""
     return not (on_hold and action in HOLD_BLOCKED_ACTIONS)
 
 
@@ -195,7 +195,7 @@ def check_name(raw: str) -> tuple[str | None, str]:
     return value, ""
 
 
-# --- Downloading one's personal information — SPEC §14, 个人信息保护法 Art. 45 ------------------
+# --- Downloading one's personal information — rules R14, 个人信息保护法 Art. 45 ------------------
 # The learner may obtain a copy of everything the platform holds about them (PIPL Art. 45 ¶1-2).
 # The file carries the full ID number and mobile, so the page asks for the password again, and
 # it is throttled per account (every POST counts, right or wrong) so that a signed-in session
@@ -233,17 +233,17 @@ def personal_data_filenames(at: datetime) -> tuple[str, str]:
     return f"{PERSONAL_DATA_FILE_PREFIX}-{day}.zip", f"{PERSONAL_DATA_ASCII_PREFIX}-{day}.zip"
 
 
-# --- closing an account (注销账号) — SPEC §11; seed §1.4; 电子商务法 Art. 24 & 31; PIPL Art. 47 --
-CLOSING_ARCHIVE_YEARS = 3             # SPEC §11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
-CLOSING_DONE_WITHIN_WORKING_DAYS = 15  # SPEC §11.4; 电子商务法 Art. 24 ¶2 (we do it at once)
+# --- closing an account (注销账号) — rules R11; agreement §1.4; 电子商务法 Art. 24 & 31; PIPL Art. 47 --
+CLOSING_ARCHIVE_YEARS = 3             # rules R11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
+CLOSING_DONE_WITHIN_WORKING_DAYS = 15  # rules R11.4; 电子商务法 Art. 24 ¶2 (we do it at once)
 CLOSING_OUTBOX_SCRUB_AFTER = timedelta(days=7)   # the confirmation's address is wiped once sent, or by then
 CLOSED_NAME = "已注销用户"            # placeholder left in live rows that named the person
 CLOSING_RATE_PER_USER = "10/h"
 
 
 class ClosingOutcome:
-    DELETE = "delete"          # never paid: everything personal deleted now (SPEC §11.2)
-    ARCHIVE = "archive"        # paid within 3 years: locked, sealed, purged later (SPEC §11.3)
+    DELETE = "delete"          # never paid: everything personal deleted now (rules R11.2)
+    ARCHIVE = "archive"        # paid within 3 years: locked, sealed, purged later (rules R11.3)
     ANONYMISE = "anonymise"    # paid, but the last transaction is ≥ 3 years old: nothing left to keep
 
 
@@ -251,7 +251,7 @@ class ClosingOutcome:
 class EnrolmentFacts:
     """One enrolment as the closing rule sees it. `courses_recorded`/`courses_total`: for a
     single-course product its one course; for an annual product, whether the year is complete
-    (1/1) or not (0/1) — the annual product's task is the year's requirement (SPEC §4.3)."""
+    (1/1) or not (0/1) — the annual product's task is the year's requirement (rules R4.3)."""
 
     valid_from: datetime
     valid_until: datetime
@@ -261,11 +261,11 @@ class EnrolmentFacts:
 
 
 def enrolment_learning_unfinished(e: EnrolmentFacts, at: datetime) -> bool:
-    """SPEC §11.1 "a paid order still within validity whose learning is not finished": the
+    """rules R11.1 "a paid order still within validity whose learning is not finished": the
     enrolment is not closed (refunded), `at` lies in its half-open window [valid_from,
-    valid_until) (SPEC §4.3), and not all its courses have a recorded credit (SPEC §8.3) — for
+    valid_until) (rules R4.3), and not all its courses have a recorded credit (rules R8.3) — for
     an annual product, the year's required hours are not yet reached. At valid_until it has
-    expired (SPEC §4.4) and no longer holds the closing back."""
+    expired (rules R4.4) and no longer holds the closing back."""
     if e.closed or not (e.valid_from <= at < e.valid_until):
         return False
     return e.courses_recorded < e.courses_total
@@ -273,10 +273,10 @@ def enrolment_learning_unfinished(e: EnrolmentFacts, at: datetime) -> bool:
 
 def closing_refusal(*, enrolments: list[EnrolmentFacts], refund_in_progress: bool,
                     ais_report_pending: bool, at: datetime) -> Decision:
-    """May the learner close the account now? Refused, with the reason (SPEC §11.1):
+    """May the learner close the account now? Refused, with the reason (rules R11.1):
     - an enrolment still valid whose learning is not finished (enrolment_learning_unfinished);
-    - a refund requested, being paid, or failed and owed (SPEC §5: the money is not settled);
-    - recorded credits still on their way to the AIS (SPEC §9.1: closing erases the name and ID
+    - a refund requested, being paid, or failed and owed (rules R5: the money is not settled);
+    - recorded credits still on their way to the AIS (rules R9.1: closing erases the name and ID
       number the report needs — the learner would lose the hours in their 学分银行)."""
     if any(enrolment_learning_unfinished(e, at) for e in enrolments):
         return Decision(False, "learning_unfinished",
@@ -301,12 +301,12 @@ def add_years(at: datetime, years: int) -> datetime:
 
 def closing_purge_after(last_transaction_at: datetime) -> datetime:
     """When an archive is purged: 3 years after the last paid transaction (payment or refund),
-    SPEC §11.3; 电子商务法 Art. 31 (transaction information kept ≥ 3 years from completion)."""
+    rules R11.3; 电子商务法 Art. 31 (transaction information kept ≥ 3 years from completion)."""
     return add_years(last_transaction_at, CLOSING_ARCHIVE_YEARS)
 
 
 def closing_outcome(*, last_transaction_at: datetime | None, at: datetime) -> str:
-    """SPEC §11.2-11.3: never paid → DELETE; last paid transaction within the previous 3 years
+    """rules R11.2-11.3: never paid → DELETE; last paid transaction within the previous 3 years
     (at < last + 3 years) → ARCHIVE; older → ANONYMISE (the retention period has already passed,
     so nothing is archived: the live rows keep placeholders, as after a purge)."""
     if last_transaction_at is None:
@@ -317,7 +317,7 @@ def closing_outcome(*, last_transaction_at: datetime | None, at: datetime) -> st
 
 
 def archive_purge_due(*, purge_after: datetime, at: datetime) -> bool:
-    """An archive is purged from its purge_after on (SPEC §11.3)."""
+    """An archive is purged from its purge_after on (rules R11.3)."""
     return at >= purge_after
 
 
@@ -362,7 +362,7 @@ def code_sent_message(masked: str) -> str:
 def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderFacts | None,
                          same_account: bool) -> Decision:
     """Whether a registration whose SMS code has just proved the phone may go ahead, and what to
-    tell the person (SPEC §1.2 one account per ID number, §12; PIPL Art. 28).
+    tell the person (rules R1.2 one account per ID number, R12; PIPL Art. 28).
 
     Asked only after the code proves the phone. The person holds that phone, so they may learn
     what the platform would send to it anyway: that it has an account, whether that account was
@@ -391,7 +391,7 @@ def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderF
     return Decision(True)
 
 
-# --- Coming back after a termination for unreachable contact details — seed §3.2 -------------
+# --- Coming back after a termination for unreachable contact details — agreement §3.2 -------------
 # The ground is "contact details unreachable after notice": once the person proves a working
 # phone the ground is gone, so they may restore the service themselves: the password proves the
 # account, an SMS code proves the phone. Every other ground needs staff (or bars for good).
@@ -400,8 +400,8 @@ RESTORE_WINDOW = timedelta(minutes=15)   # from the sign-in with the right passw
 
 
 def account_restorable(*, status: str, status_reason: str) -> bool:
-    """A terminated account whose only ground was unreachable contact details (seed §3.2(2),
-    SPEC §12) can be restored by its holder once they prove a reachable mobile."""
+    """A terminated account whose only ground was unreachable contact details (agreement §3.2(2),
+    rules R12) can be restored by its holder once they prove a reachable mobile."""
     return status == AccountStatus.TERMINATED and status_reason in RESTORABLE_REASONS
 
 
@@ -410,7 +410,7 @@ def restore_window_open(*, started_at: datetime, at: datetime) -> bool:
     return started_at <= at < started_at + RESTORE_WINDOW
 
 
-# --- Identity change requests: per-account throttle — SPEC §1.8; PIPL Art. 51 ------------------
+# --- Identity change requests: per-account throttle — rules R1.8; PIPL Art. 51 ------------------
 # A reviewer reads each request; without a limit a learner could flood the queue, or use the
 # reviewer's answers to learn which ID numbers are taken. Counted over all the learner's
 # requests (pending, approved or rejected) in a sliding window.
@@ -431,7 +431,7 @@ def identity_change_decision(recent_requests: list[datetime], at: datetime) -> D
     return Decision(True)
 
 
-# --- password change by the signed-in learner (SPEC §1.6, §14 security log) -----------------
+# --- password change by the signed-in learner (rules R1.6, R14 security log) -----------------
 # Per account, counted on every POST (right or wrong current password): a stolen session cannot
 # use the form to guess the password. A django-ratelimit rate string (the shared cache).
 PASSWORD_CHANGE_RATE_PER_USER = "5/h"
@@ -441,7 +441,7 @@ PASSWORD_CHANGED_SMS = ("【内蒙古会计继续教育】您的密码已修改�
                         "若非本人操作请联系客服。")
 
 
-# --- e-mail verification links (SPEC §1.4): per account and per IP, across addresses -------
+# --- e-mail verification links (rules R1.4): per account and per IP, across addresses -------
 # code_send_decision counts per address; an account could still send links to any number of
 # addresses. These bound the links one account may have sent, whatever the address.
 EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR = 3
@@ -454,7 +454,7 @@ def email_verification_send_decision(recent_sends: list[datetime], at: datetime)
     """May one more verification link go out for this account? ``recent_sends``: when the
     account's earlier links were created (any address). At most
     EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR in the last hour and ..._PER_DAY in the last 24 h
-    (anti mail-bombing through the 更换邮箱 form; SPEC §1.4, §14)."""
+    (anti mail-bombing through the 更换邮箱 form; rules R1.4, R14)."""
     hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(days=1)
     last_day = [t for t in recent_sends if day_ago < t <= at]
     last_hour = [t for t in last_day if t > hour_ago]
@@ -464,7 +464,7 @@ def email_verification_send_decision(recent_sends: list[datetime], at: datetime)
     return Decision(True)
 
 
-# --- sign-in failures per account across addresses (SPEC §1.6) ------------------------------
+# --- sign-in failures per account across addresses (rules R1.6) ------------------------------
 # django-axes locks an (account, IP) pair after 5 failures; from many addresses one account can
 # still be guessed at. After LOGIN_CAPTCHA_AFTER_FAILURES failures for one typed identifier
 # within LOGIN_FAILURE_WINDOW (from any address), its sign-in needs a captcha answer before the
@@ -560,7 +560,7 @@ def password_personal_problem(password: str, *, name: str = "", id_number: str =
     (longest first, letter case ignored), fewer than PASSWORD_MIN_OWN_CHARS letters or digits
     remain ("Zhangsan1990!" for 张三 born 1990 leaves "!": refused); else None. Applies at
     registration, password reset and 修改密码. Source: 网络安全等级保护基本要求 GB/T 22239-2019
-    (identification and authentication: passwords of adequate complexity); decision 0009."""
+    (identification and authentication: passwords of adequate complexity); decision 0013."""
     rest = (password or "").lower()
     for fragment in sorted(password_personal_fragments(name=name, id_number=id_number, mobile=mobile),
                            key=len, reverse=True):

@@ -126,7 +126,7 @@ def registration_code_send(*, mobile_raw: str, at=None) -> str:
 def user_register(*, id_number: str, name: str, email: str, mobile: str, employer: str,
                   region: str, password: str, sms_code: str, self_supporting: bool,
                   agreement_version, ip=None, user_agent="", at=None) -> User:
-    """Create a learner (SPEC §1.1-1.4, §2.2). Refused input changes nothing (but a used code).
+    """Create a learner (rules R1.1-1.4, R2.2). Refused input changes nothing (but a used code).
     The input's own checks come first; who holds the ID number or the mobile is looked at only
     after the SMS code proves the phone (policy.registration_refusal)."""
     at = at or timezone.now()
@@ -205,13 +205,13 @@ def _user_create(*, check, name, email, mobile, employer, region, password, capa
         "self_supporting": capacity.needs_declaration,
     })
     agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
-    ais_check_after_registration(user)  # after commit: is the person in the AIS? (SPEC §1.9)
+    ais_check_after_registration(user)  # after commit: is the person in the AIS? (rules R1.9)
     if user.email:
         _email_verification_send(user, user.email, at)
     return user
 
 
-# --- e-mail verification (SPEC §1.4: verified by a link before use for notices) ------------
+# --- e-mail verification (rules R1.4: verified by a link before use for notices) ------------
 def _email_verification_send(user, email, at):
     """Issue and queue one verification link. Besides the per-address throttle (_code_issue),
     the account's links to any address are bounded (policy.email_verification_send_decision):
@@ -322,7 +322,7 @@ def profile_update(*, user, employer: str, region: str, at=None) -> User:
     return locked
 
 
-# --- identity changes through a reviewer (SPEC §1.8) ----------------------------------------
+# --- identity changes through a reviewer (rules R1.8) ----------------------------------------
 def _masked_identity(field, value):
     return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
 
@@ -437,8 +437,8 @@ def correction_hold_clear(*, user_id: int, actor, at=None) -> User:
 
 
 def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = "", at=None) -> User:
-    """A 16-17-year-old's self-supporting declaration (SPEC §1.3): approve, or terminate the
-    account for lack of capacity (seed §1.1)."""
+    """A 16-17-year-old's self-supporting declaration (rules R1.3): approve, or terminate the
+    account for lack of capacity (agreement §1.1)."""
     at = at or timezone.now()
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -457,7 +457,7 @@ def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = ""
 
 
 def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None) -> User:
-    """End the service for an account (seed §3.2): it can no longer sign in; its records stay."""
+    """End the service for an account (agreement §3.2): it can no longer sign in; its records stay."""
     at = at or timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -480,7 +480,7 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
     return locked
 
 
-# --- coming back after a termination for unreachable contact details (seed §3.2) -----------
+# --- coming back after a termination for unreachable contact details (agreement §3.2) -----------
 RESTORE_LABEL = "恢复账号服务"
 
 
@@ -509,7 +509,7 @@ def account_restore_code_send(*, user_id: int, mobile_raw: str, at=None) -> str:
 
 def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> User:
     """Restore the service of an account terminated for unreachable contact details: the code
-    proves a reachable mobile, which becomes the account's (seed §3.2(2): the ground is gone).
+    proves a reachable mobile, which becomes the account's (agreement §3.2(2): the ground is gone).
     Audited; the learner is told by SMS. Refused (nothing changed) for any other state."""
     at = at or timezone.now()
     mobile, err = policy.check_mobile(mobile_raw)
@@ -538,7 +538,7 @@ def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> Use
     return locked
 
 
-# --- sessions: one active session per account (SPEC §1.7) -----------------------------------
+# --- sessions: one active session per account (rules R1.7) -----------------------------------
 def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) -> LoginRecord:
     """Make ``session_key`` the account's one current session. Only its keyed hash is stored."""
     at = at or timezone.now()
@@ -632,7 +632,7 @@ def login_failure_record(identifier: str) -> int:
     return count
 
 
-# --- password reset by SMS (SPEC §1.6) ------------------------------------------------------
+# --- password reset by SMS (rules R1.6) ------------------------------------------------------
 def _find_by_identifier(identifier: str):
     from .auth import user_for_identifier
 

@@ -4,7 +4,7 @@ from cpe.reporting import labels as _ais
 
 
 class Region(models.TextChoices):
-    """The 15 management regions of SPEC §1.5 (administrative division codes)."""
+    """The 15 management regions of rules R1.5 (administrative division codes)."""
 
     QUZHI = "150000", "自治区直属（区直）"
     HOHHOT = "150100", "呼和浩特市"
@@ -37,7 +37,7 @@ TRANSITIONS = {
 
 
 class TerminationReason(models.TextChoices):
-    """The seed's grounds for ending the service (seed §3.2)."""
+    """The agreement's grounds for ending the service (agreement §3.2)."""
 
     VIOLATION = "violation", "违反用户协议"
     UNREACHABLE = "unreachable", "联系方式失效且经通知未更新"

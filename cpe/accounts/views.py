@@ -366,7 +366,7 @@ def password_reset(request):
 @learner_required
 @ratelimit(key="user", rate=policy.PERSONAL_DATA_RATE_PER_USER, method="POST", block=True)
 def personal_data_download(request):
-    """下载我的个人信息 (SPEC §14, PIPL Art. 45): the password again, then the ZIP."""
+    """下载我的个人信息 (rules R14, PIPL Art. 45): the password again, then the ZIP."""
     form = PersonalDataForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -396,7 +396,7 @@ CLOSED_SESSION_KEY = "accounts.closed_outcome"
 @learner_required
 @ratelimit(key="user", rate=policy.CLOSING_RATE_PER_USER, method="POST", block=True)
 def account_close(request):
-    """注销账号 (SPEC §11): what happens, the password again, a confirmation; done at once."""
+    """注销账号 (rules R11): what happens, the password again, a confirmation; done at once."""
     form = AccountCloseForm(request.POST or None)
     preview = closing.closing_preview(request.user)
     if request.method == "POST" and form.is_valid():

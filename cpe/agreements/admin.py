@@ -16,7 +16,7 @@ class PublishForm(forms.ModelForm):
 
 @admin.register(AgreementVersion)
 class AgreementVersionAdmin(SafeModelAdmin):
-    """Publishing a version is final: a published text is never edited (SPEC §2.1)."""
+    """Publishing a version is final: a published text is never edited (rules R2.1)."""
 
     form = PublishForm
     list_display = ["version", "title", "is_minor", "effective_at", "published_at", "published_by"]

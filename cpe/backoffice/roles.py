@@ -1,4 +1,4 @@
-"""Staff roles as groups with least privilege (SPEC "Who uses it"). Each later issue adds
+"""Staff roles as groups with least privilege (rules R0.1). Each later issue adds
 the permissions of its own models here."""
 
 ROLES = {

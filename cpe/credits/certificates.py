@@ -1,5 +1,5 @@
 """Certificate PDFs: rendered on request from the certificate's stored facts (never edited),
-with a QR code of the public verification URL (SPEC §8.4, §10)."""
+with a QR code of the public verification URL (rules R8.4, R10)."""
 from django.conf import settings
 from django.urls import reverse
 

@@ -1,4 +1,4 @@
-"""Credit and certificate rules (SPEC §8.3-8.4, §10; seed §4.4). Pure functions.
+"""Credit and certificate rules (rules R8.3-8.4, R10; agreement §4.4). Pure functions.
 
 The year's requirement lives in per-year rows that staff edit (catalog.TrainingYear:
 required_hours, credits_per_hour, professional_min_hours); the functions here take them as
@@ -21,7 +21,7 @@ VERIFICATION_RANDOM_BYTES = 10
 KIND_PREFIX = {"course": "HG", "year": "ZS"}   # 合格证明 / 学时证明
 _NUMBER = re.compile(r"^(HG|ZS)\d{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}$")
 
-PUBLIC_QUERY_RATE = "20/h"          # per IP; SPEC §10 "captcha and rate limit"
+PUBLIC_QUERY_RATE = "20/h"          # per IP; rules R10 "captcha and rate limit"
 PUBLIC_QUERY_RATE_BURST = "5/m"     # per IP
 VERIFY_RATE = "120/h"               # per IP, the verification page (numbers are unguessable)
 CAPTCHA_MAX_USES = 1                # a captcha answers one query
@@ -40,7 +40,7 @@ def credits_for(hours: int, credits_per_hour: int) -> int:
 
 def record_on_pass(*, passed: bool, has_active_record: bool) -> bool:
     """A pass records the course's credit hours for the training year (记载学时), once per course
-    per year however often it is passed (SPEC §7.6, §8.3; seed §4.4). A revoked record (refund)
+    per year however often it is passed (rules R7.6, R8.3; agreement §4.4). A revoked record (refund)
     does not count: passing again under a new purchase records again."""
     return passed and not has_active_record
 
@@ -65,7 +65,7 @@ class YearStatus:
 
 def year_status(*, required_hours: int, professional_min_hours: int, credits_per_hour: int,
                 professional_hours: int, public_hours: int) -> YearStatus:
-    """Annual completion (SPEC §8.4; 财会〔2018〕10号《会计专业技术人员继续教育规定》第十五条:
+    """Annual completion (rules R8.4; 财会〔2018〕10号《会计专业技术人员继续教育规定》第十五条:
     at least 90 credits a year, professional subjects at least two thirds). The year is complete
     when the recorded hours reach its required hours AND the professional hours reach its
     professional minimum. Public hours beyond what the total needs never replace professional
@@ -89,12 +89,12 @@ def planner_line(s: YearStatus) -> str:
 
 
 def course_certificate_allowed(record_status: str) -> bool:
-    """A pass certificate for each passed course whose credit record is active (SPEC §8.4)."""
+    """A pass certificate for each passed course whose credit record is active (rules R8.4)."""
     return record_status == ACTIVE
 
 
 def year_certificate_allowed(status: YearStatus) -> bool:
-    """A completion certificate (学时证明) once the year is complete (SPEC §8.4)."""
+    """A completion certificate (学时证明) once the year is complete (rules R8.4)."""
     return status.complete
 
 
@@ -123,10 +123,10 @@ def is_verification_number(value: str) -> bool:
     return bool(_NUMBER.match(value or ""))
 
 
-# --- public query (SPEC §10) ------------------------------------------------------------------
+# --- public query (rules R10) ------------------------------------------------------------------
 def public_query_visible(*, found: bool, name_matches: bool, account_status: str) -> bool:
     """A person is shown only when the ID number AND the name match an account that is active:
-    locked (closed) and terminated accounts are never found (SPEC §10, §11.3). The caller gives
+    locked (closed) and terminated accounts are never found (rules R10, R11.3). The caller gives
     one answer for every refusal, so a mismatch cannot be told from an unknown person."""
     return found and name_matches and account_status == "active"
 
@@ -157,7 +157,7 @@ def normalise_person_name(raw: str) -> str:
 
 def name_check_answer(*, certificate_found: bool, holder_closed: bool, holder_name: str, typed: str) -> str:
     """核对姓名 on the verification page (the page must expose an edited PDF, and a masked
-    name alone cannot tell 张三 from 张四; decision 0009). "match" only when a valid-or-revoked certificate with
+    name alone cannot tell 张三 from 张四; decision 0013). "match" only when a valid-or-revoked certificate with
     that number exists, its holder has not closed the account (then only the masked name is
     kept) and the typed name equals the name it was issued to; every other case is "no_match",
     so an unknown number and a wrong name read alike. The view compares in constant time."""
@@ -177,7 +177,7 @@ def id_last_four(id_number: str) -> str:
 
 def holder_after_closing(holder_name: str) -> str:
     """The name a certificate keeps when its holder closes a paid account (lock and archive,
-    SPEC §11.3): the masked name (张*, 欧阳**) that the public verification page showed before,
+    rules R11.3): the masked name (张*, 欧阳**) that the public verification page showed before,
     never the full name. An employer holding the printed certificate still sees the name match,
     so a genuine certificate does not look forged, and the live row holds nothing more than what
     anyone with the number could already read. The full name is only in the sealed archive.
@@ -185,7 +185,7 @@ def holder_after_closing(holder_name: str) -> str:
     return mask_name(holder_name)
 
 
-# --- what a certificate states (decision 0009) ---------------------------------------------------
+# --- what a certificate states (decision 0013) ---------------------------------------------------
 # A certificate of this platform states what this platform knows: the hours recorded here and
 # whether the regional 《内蒙古自治区会计人员信息管理系统》 (the AIS, which keeps the credit bank
 # the authority counts) acknowledged them. It never claims that the person "completed the year's
@@ -214,7 +214,7 @@ def certificate_report_line(facts: ReportFacts, *, as_of) -> str:
     rendered or shown). Cases: everything acknowledged (with the day of the last receipt); part
     acknowledged; nothing acknowledged because the holder is not in the AIS (未纳入); nothing
     acknowledged yet (待上报). Source: a person not in the AIS keeps the credits earned here but
-    they cannot be reported, and the learner is told so plainly (decision 0004, decision 0009)."""
+    they cannot be reported, and the learner is told so plainly (decision 0004, decision 0013)."""
     day = cn_date(as_of)
     reported = max(0, min(facts.reported_hours, facts.hours))
     rest = facts.hours - reported
@@ -242,12 +242,12 @@ def year_certificate_lead(*, year: int, hours: int, credits: int, professional_h
             f"达到本平台 {year} 年度学时要求（应修 {required_hours} 学时，专业科目不少于 {professional_min_hours} 学时）。")
 
 
-# --- until when study counts for which year (财会〔2018〕10号; decision 0009) ------------------------
+# --- until when study counts for which year (财会〔2018〕10号; decision 0013) ------------------------
 def study_year_note(*, course_year: int, valid_until, today) -> str:
     """Which training year the hours of a course count for, and until when: always the
     course's own year (credits.services records a pass for `course.year`), whatever the date of
     the pass, and never for another year: hours do not carry over (training years are calendar
-    years without carry-over: 财会〔2018〕10号 第十五条, decision 0009).
+    years without carry-over: 财会〔2018〕10号 第十五条, decision 0013).
     An enrolment bought late in the year stays valid into the next (payment + the product's
     validity days: learning.policy.validity_window); a pass before its end still counts for the course's year, and the
     next year's hours must come from that year's courses. `valid_until` and `today` are
@@ -263,7 +263,7 @@ def study_year_note(*, course_year: int, valid_until, today) -> str:
     return f"学时记入 {course_year} 年度（学时不跨年度结转）。请在有效期（至 {end}）内完成学习和考试。"
 
 
-# --- the year planner (财会〔2018〕10号 第十五条; decision 0009) ---------------------------------------
+# --- the year planner (财会〔2018〕10号 第十五条; decision 0013) ---------------------------------------
 @dataclass(frozen=True)
 class PlanCourse:
     course_id: int

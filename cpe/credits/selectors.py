@@ -103,7 +103,7 @@ def certificate_by_number(number: str):
 
 
 def public_query(*, id_number: str, name: str):
-    """SPEC §10: the person's years (hours, completion, certificate numbers) if the ID number AND
+    """rules R10: the person's years (hours, completion, certificate numbers) if the ID number AND
     the name match an active account; else None, the same for every kind of miss."""
     import re
 

@@ -1,5 +1,5 @@
 """我的学时 (a year's hours against its rule), certificate PDFs, the public verification page
-and the public query (SPEC §8.4, §10)."""
+and the public query (rules R8.4, R10)."""
 import secrets
 
 from django.contrib.auth.decorators import login_required
@@ -70,9 +70,9 @@ def _certificate_key(group, request):
 @ratelimit(key=_certificate_key, rate=policy.NAME_CHECK_RATE_PER_CERTIFICATE, method="POST", block=True)
 @never_cache
 def verify(request, number):
-    """Public: enough to expose an edited PDF (decision 0009): masked name and the ID number's last
-    four, course or year, hours, issue date, status valid/revoked, what was reported to the AIS.
-    POST 核对姓名: the checker types the full name on the paper; the server answers 一致 / 不一致
+    """Public: enough to expose an edited PDF (rules R10; decision 0013): masked name and the ID
+    number's last four, course or year, hours, issue date, status valid/revoked, what was reported
+    to the AIS. POST 核对姓名: the checker types the full name on the paper; the server answers 一致 / 不一致
     (credits.policy.name_check_answer), the same page shape and status for an unknown number."""
     cert = selectors.certificate_by_number(number)
     at = timezone.now()

@@ -70,7 +70,7 @@ class InvoiceAdmin(SafeModelAdmin):
         ] + super().get_urls()
 
     def pdf_view(self, request, pk):
-        """A staff download of an invoice (it names the buyer): audited (SPEC §14)."""
+        """A staff download of an invoice (it names the buyer): audited (rules R14)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         invoice = get_object_or_404(Invoice, pk=pk)

@@ -33,7 +33,7 @@ class InvoiceQuerySet(models.QuerySet):
 class Invoice(models.Model):
     """An issued VAT electronic ordinary invoice (数电票) or its red-letter reversal.
 
-    Immutable once issued (SPEC §6, §5.2): a mistake or a refund is corrected by a red invoice
+    Immutable once issued (rules R6, R5.2): a mistake or a refund is corrected by a red invoice
     that points at the blue one, never by editing. The only later change is the blue invoice's
     status moving to `reversed` (see `save`). Amounts are signed fen: a red invoice carries the
     negated figures of the blue one, so sums over invoices are right."""

@@ -77,7 +77,7 @@ def _audit_buyer(invoice: Invoice) -> str:
 
 
 def _email_learner(user, *, event: str, subject: str, body: str, at):
-    """SPEC §1.4: an e-mail address is used for notices only once verified."""
+    """rules R1.4: an e-mail address is used for notices only once verified."""
     if user.email and user.email_verified_at:
         message_queue(channel=Channel.EMAIL, to=user.email, event=event, subject=subject, body=body,
                       user=user, at=at)
@@ -85,7 +85,7 @@ def _email_learner(user, *, event: str, subject: str, body: str, at):
 
 def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str = "",
                     unit_kind: str = "", taxpayer_id: str = "", at=None) -> Invoice:
-    """Issue the blue invoice of one of the learner's orders (SPEC §6).
+    """Issue the blue invoice of one of the learner's orders (rules R6).
 
     For a personal invoice the buyer is the learner's registered name (`user.name`); a posted
     name is ignored. Raises InvoiceError (with `field` for form errors) and changes nothing
@@ -133,7 +133,7 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
                 "buyer_name": _audit_buyer(invoice), "unit_kind": invoice.unit_kind,
                 "taxpayer_id": invoice.taxpayer_id, "total_fen": invoice.total_fen,
                 "tax_fen": invoice.tax_fen, "tax_rate_permille": invoice.tax_rate_permille,
-                # SPEC §14: the buyer's name went to the e-invoice service.
+                # rules R14: the buyer's name went to the e-invoice service.
                 "transferred_to": invoice.provider,
             })
             _email_learner(
@@ -167,7 +167,7 @@ def _draft_of(invoice: Invoice) -> InvoiceDraft:
 
 
 def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Invoice | None:
-    """SPEC §5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
+    """rules R5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
     a red-letter invoice and mark the blue one reversed. Returns the red invoice, or None when
     there is nothing to reverse (no invoice, or already reversed: a second call does nothing).
 

@@ -1,5 +1,5 @@
 """Courseware files: where the HLS renditions live, the signed short-lived URLs of their
-segments and key, and the ffmpeg/ffprobe command lines (SPEC §7.1; without a forced GOP the segments come out 10 s long)."""
+segments and key, and the ffmpeg/ffprobe command lines (rules R7.1; without a forced GOP the segments come out 10 s long)."""
 import re
 import time
 from pathlib import Path

@@ -359,7 +359,7 @@ def stream_switch(user_id: int, key: str):
 
 
 def account_signed_out(user_id: int):
-    """The account signed in elsewhere or out: every open player stops (SPEC §1.7)."""
+    """The account signed in elsewhere or out: every open player stops (rules R1.7)."""
     client().set(f"{prefix()}c:{user_id}", ELSEWHERE, px=STATE_TTL_MS)
 
 

@@ -1,4 +1,4 @@
-"""Learning rules (SPEC §4.3-4.5, §7). Pure functions."""
+"""Learning rules (rules R4.3-4.5, R7). Pure functions."""
 from datetime import datetime, timedelta
 
 import hmac
@@ -7,17 +7,17 @@ from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AccountStatus
 from cpe.core.timewin import Window  # noqa: F401 (re-exported for selectors)
 
-DEFAULT_VALIDITY_DAYS = 90           # seed §4.2: 90 days from payment, unless the product says otherwise
-REMINDER_DAYS_BEFORE = (7, 1)        # SPEC §4.5: SMS and e-mail 7 days and 1 day before expiry
+DEFAULT_VALIDITY_DAYS = 90           # agreement §4.2: 90 days from payment, unless the product says otherwise
+REMINDER_DAYS_BEFORE = (7, 1)        # rules R4.5: SMS and e-mail 7 days and 1 day before expiry
 
 
 def validity_window(paid_at: datetime, days: int) -> Window:
-    """开通 at payment: valid in [paid_at, paid_at + days) (SPEC §4.3, seed §4.2)."""
+    """开通 at payment: valid in [paid_at, paid_at + days) (rules R4.3, agreement §4.2)."""
     return Window(paid_at, paid_at + timedelta(days=days))
 
 
 def enrolment_usable(*, closed: bool, window: Window, at: datetime) -> bool:
-    """Study and exams only inside the window and only if not closed by a refund (SPEC §4.4)."""
+    """Study and exams only inside the window and only if not closed by a refund (rules R4.4)."""
     return not closed and window.contains(at)
 
 
@@ -39,19 +39,19 @@ def reminders_due(*, valid_until: datetime, already_sent: list[int], at: datetim
 
 
 # =============================================================================================
-# Progress is measured by the server (SPEC §7.2-7.4). Everything below is pure: times are
+# Progress is measured by the server (rules R7.2-7.4). Everything below is pure: times are
 # server receipt times passed in, randomness is passed in, nothing the browser says about
 # time is used. Positions are seconds into the chapter's video.
 # =============================================================================================
 from dataclasses import dataclass, field, replace  # noqa: E402
 
-HEARTBEAT_INTERVAL = 30          # s; SPEC §7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
+HEARTBEAT_INTERVAL = 30          # s; rules R7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
 JITTER_TOLERANCE = 2.0           # s a single report may exceed the wall time since the previous one
 SEEK_TOLERANCE = 5.0             # s beyond the watched frontier where playback may (re)start
 COMPLETION_TOLERANCE = 3.0       # s of a chapter that may stay unwatched (start/end rounding)
-ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (SPEC §7.4)
+ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (rules R7.4)
 ATTENTION_CHECK_SPREAD = 0.3     # ± share of ATTENTION_CHECK_EVERY, drawn by the caller
-ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (SPEC §7.4)
+ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (rules R7.4)
 MAX_SEQ = 2 ** 31 - 1            # largest heartbeat sequence number (PlaySession.last_seq is a 32-bit column)
 SIGNED_URL_TTL = 10 * 60         # s a signed segment/key URL lives (plus its segment's offset)
 
@@ -100,7 +100,7 @@ def frontier_of(intervals) -> float:
 
 def chapter_complete(intervals, duration: float) -> bool:
     """Complete when the credited intervals cover the whole length, less a tolerance of a few
-    seconds for the player's start and end (SPEC §7.2 "its whole length has been watched")."""
+    seconds for the player's start and end (rules R7.2 "its whole length has been watched")."""
     return covers_chapter(covered_seconds(intervals), duration)
 
 
@@ -125,7 +125,7 @@ def share_of(covered: float, duration: float) -> float:
 
 def seek_allowed(target: float, intervals) -> bool:
     """The player may go anywhere already watched, and up to SEEK_TOLERANCE beyond the
-    furthest point (SPEC §7.2 "forbids seeking beyond the furthest point watched")."""
+    furthest point (rules R7.2 "forbids seeking beyond the furthest point watched")."""
     return target <= frontier_of(intervals) + SEEK_TOLERANCE
 
 
@@ -141,13 +141,13 @@ def resume_position(*, intervals, last_position: float, duration: float) -> floa
 # --- attention checks -------------------------------------------------------------------------
 def next_attention_check(u: float) -> float:
     """Seconds of play until the next attention check: ATTENTION_CHECK_EVERY ± SPREAD, from a
-    uniform draw u in [0, 1) the caller makes (SPEC §7.4 "at random intervals")."""
+    uniform draw u in [0, 1) the caller makes (rules R7.4 "at random intervals")."""
     u = min(max(u, 0.0), 1.0)
     return ATTENTION_CHECK_EVERY * (1 - ATTENTION_CHECK_SPREAD + 2 * ATTENTION_CHECK_SPREAD * u)
 
 
 def check_overdue(check_issued_at, at) -> bool:
-    """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (SPEC §7.4)."""
+    """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (rules R7.4)."""
     return check_issued_at is not None and (at - check_issued_at).total_seconds() > ATTENTION_ANSWER_WINDOW
 
 
@@ -190,7 +190,7 @@ class Outcome:
 
 def heartbeat(*, state: StreamState, report: Report, intervals, duration: float, at: datetime,
               is_current: bool, usable: bool) -> Outcome:
-    """Judge one heartbeat (SPEC §7.2-7.4). Credit is the played stretch [start, position],
+    """Judge one heartbeat (rules R7.2-7.4). Credit is the played stretch [start, position],
     provided it starts inside the watched frontier + SEEK_TOLERANCE, and at most:
       * the wall time since the previous accepted report + JITTER_TOLERANCE (1×), and
       * the wall time since the play session started, less what it was already credited, so a
@@ -271,8 +271,8 @@ REVOKED_GRACE = HEARTBEAT_INTERVAL * 1.5  # s: a player still running when its s
 
 def account_standing(*, is_staff: bool, status: str, is_active: bool, on_hold: bool, banned: bool) -> str:
     """Why the account may not earn study credit now ("" when it may): staff never study; a
-    terminated or closed account (SPEC §12, §11; seed §3.2) and a banned one (SPEC §12) stops at
-    once; a "needs correction" hold blocks studying (SPEC §1.8, accounts.policy.hold_allows)."""
+    terminated or closed account (rules R12, R11; agreement §3.2) and a banned one (rules R12) stops at
+    once; a "needs correction" hold blocks studying (rules R1.8, accounts.policy.hold_allows)."""
     if is_staff:
         return "not_learner"
     if status == AccountStatus.TERMINATED:
@@ -287,8 +287,8 @@ def account_standing(*, is_staff: bool, status: str, is_active: bool, on_hold: b
 
 
 def session_bound(bound: str, presented: str | None) -> bool:
-    """A report counts only from the web session the play session was started in (SPEC §1.7
-    "an account is one person's", §7.3): both are keyed hashes of the session key; a play
+    """A report counts only from the web session the play session was started in (rules R1.7
+    "an account is one person's", R7.3): both are keyed hashes of the session key; a play
     session bound to none (made outside a request) and a request without one never match."""
     return bool(bound) and bool(presented) and hmac.compare_digest(bound, presented)
 

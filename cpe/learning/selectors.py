@@ -20,7 +20,7 @@ def enrolments_for_dashboard(user, at=None):
                                          window=policy.Window(e.valid_from, e.valid_until), at=at)
         # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
         e.days_left = -((at - e.valid_until) // timezone.timedelta(days=1)) if e.state == "valid" else 0
-        # The courses it opens: all the year's courses, or the one course (SPEC §3.3).
+        # The courses it opens: all the year's courses, or the one course (rules R3.3).
         e.courses = [e.product.course] if e.product.course_id else list(e.year.courses.all())
         rows.append(e)
     return rows
@@ -28,7 +28,7 @@ def enrolments_for_dashboard(user, at=None):
 
 def enrolments_covering(user, chapter_or_course):
     """The learner's enrolments whose product opens this chapter's (or course's) course: the
-    year's annual product, or that single course (SPEC §3.3). Newest first."""
+    year's annual product, or that single course (rules R3.3). Newest first."""
     from django.db.models import Q
 
     course = getattr(chapter_or_course, "course", chapter_or_course)

@@ -9,7 +9,7 @@ from .models import Enrolment, EnrolmentStatus
 
 
 def enrolment_reminders_send(*, at=None) -> int:
-    """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (SPEC §4.5),
+    """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (rules R4.5),
     each sent once per enrolment."""
     at = at or timezone.now()
     horizon = at + timezone.timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
@@ -39,7 +39,7 @@ def enrolment_reminders_send(*, at=None) -> int:
 
 
 # =============================================================================================
-# Play sessions and heartbeats (SPEC §7.2-7.4). The rules are in policy.py; this module loads,
+# Play sessions and heartbeats (rules R7.2-7.4). The rules are in policy.py; this module loads,
 # locks, asks the policy and writes what it decided.
 # =============================================================================================
 import random  # noqa: E402
@@ -118,8 +118,8 @@ def _refuse_standing(user, at):
 def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_agent: str = "", at=None,
                rand=random.random) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
-    one is superseded (SPEC §7.3). Refused without a valid enrolment (SPEC §4.4), on hold, or
-    for an account banned, terminated or closed (SPEC §12, §11). `web_session`: the raw key of
+    one is superseded (rules R7.3). Refused without a valid enrolment (rules R4.4), on hold, or
+    for an account banned, terminated or closed (rules R12, R11). `web_session`: the raw key of
     the web session it is started in; only its keyed hash is stored, and every report must
     come with that session (policy.session_bound)."""
     from cpe.accounts.models import User

@@ -1,10 +1,10 @@
-"""Announcements and maintenance notices: the rules (SPEC §2.4; seed §4.5, §7.6, §8.1)."""
+"""Announcements and maintenance notices: the rules (rules R2.4; agreement §4.5, §7.6, §8.1)."""
 from datetime import timedelta
 
-# SPEC §2.4 "a maintenance notice carries the window and shows a banner before it starts"
-# (seed §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
+# rules R2.4 "a maintenance notice carries the window and shows a banner before it starts"
+# (agreement §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
 MAINTENANCE_BANNER_LEAD = timedelta(days=3)
-# During maintenance learners get a friendly 503 page; staff can still work (SPEC §2.4). These
+# During maintenance learners get a friendly 503 page; staff can still work (rules R2.4). These
 # paths stay open for everyone: the staff site, static files, the notices themselves (the page
 # links to them), and what outside systems call (payment notifications, the embedded gateway).
 MAINTENANCE_OPEN_PATHS = ("/admin/", "/static/", "/notices/", "/orders/notify/", "/sandbox/")
@@ -17,7 +17,7 @@ def announcement_live(*, published_at, at) -> bool:
 
 
 def audience_includes(*, audience: str, region: str, year_id, user_region: str, user_year_ids) -> bool:
-    """SPEC §2.4 audience: all, a region (the learner's 会计人员信息管理地区), or a year's buyers
+    """rules R2.4 audience: all, a region (the learner's 会计人员信息管理地区), or a year's buyers
     (learners with a paid order for a product of that training year). Anonymous visitors and
     staff see the "all" ones; `user_year_ids` is the set of years the learner bought."""
     if audience == "all":

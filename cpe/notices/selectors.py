@@ -1,4 +1,4 @@
-"""Reads of announcements (SPEC §2.4)."""
+"""Reads of announcements (rules R2.4)."""
 from cpe.core.memo import ProcessMemo
 
 from . import policy

@@ -14,7 +14,7 @@ def dev_outbox(request):
 
 
 def announcement_list(request):
-    """通知公告 (SPEC §2.4): public ones for everyone, plus a learner's region and years."""
+    """通知公告 (rules R2.4): public ones for everyone, plus a learner's region and years."""
     from django.utils import timezone
 
     from .selectors import announcements_for

@@ -1,4 +1,4 @@
-"""Order, payment and refund rules (SPEC §4-5). Pure functions: facts and `at` in."""
+"""Order, payment and refund rules (rules R4-5). Pure functions: facts and `at` in."""
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -8,8 +8,8 @@ from cpe.core.timewin import LOCAL_TZ
 
 from .states import OrderStatus
 
-ORDER_PAY_TIMEOUT = timedelta(minutes=30)   # SPEC §4.1: unpaid orders close after 30 minutes
-REFUND_WINDOW = timedelta(days=7)           # seed §2.5, SPEC §5.1: 7 × 24 h from the payment time
+ORDER_PAY_TIMEOUT = timedelta(minutes=30)   # rules R4.1: unpaid orders close after 30 minutes
+REFUND_WINDOW = timedelta(days=7)           # agreement §2.5, rules R5.1: 7 × 24 h from the payment time
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def order_expired(created_at: datetime, at: datetime) -> bool:
 
 def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool,
                       covered_by_annual: bool = False) -> Decision:
-    """One valid holding of a product at a time (SPEC §4.1). A single course that a valid
+    """One valid holding of a product at a time (rules R4.1). A single course that a valid
     annual course of its year already opens is not sold again (it would be paid twice)."""
     if not product_active or not year_open:
         return Decision(False, "not_on_sale", "该课程目前不在售。")
@@ -49,7 +49,7 @@ def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: boo
 def refund_decision(*, order_status: str, paid_at: datetime | None, year_complete: bool,
                     at: datetime) -> Decision:
     """A learner may request a refund iff the request is within 7 × 24 h of the payment time
-    and the year's training task is not complete (seed §2.5; SPEC §5.1)."""
+    and the year's training task is not complete (agreement §2.5; rules R5.1)."""
     if order_status == OrderStatus.REFUND_REQUESTED:
         return Decision(False, "refund_pending", "该订单的退款申请正在审核中。")
     if order_status != OrderStatus.PAID or paid_at is None:
@@ -84,7 +84,7 @@ NOTIFY_HEADER_VALUE_CHARS = 512
 def notification_body_too_large(declared_length: int | None, received_length: int = 0) -> bool:
     """A notification body over NOTIFY_MAX_BODY_BYTES is refused (HTTP 413) unread: by its
     Content-Length when it declares one, else by what was read (limit + 1 bytes at most).
-    Source: SPEC §4.2 (the notification is the truth: only a gateway's small signed message is
+    Source: rules R4.2 (the notification is the truth: only a gateway's small signed message is
     one); attacker review (unauthenticated 2.5 MB bodies were stored)."""
     return (declared_length or 0) > NOTIFY_MAX_BODY_BYTES or received_length > NOTIFY_MAX_BODY_BYTES
 
@@ -100,7 +100,7 @@ def notification_kept_headers(headers: dict) -> dict:
 def notification_stored_body(body: bytes, *, verified: bool) -> str:
     """What is kept of a notification's body: all of a verified one (it is at most
     NOTIFY_MAX_BODY_BYTES), the first NOTIFY_UNVERIFIED_EXCERPT_BYTES of any other (its digest
-    goes with it, notification_body_digest). Source: SPEC §4.2; attacker review."""
+    goes with it, notification_body_digest). Source: rules R4.2; attacker review."""
     kept = body if verified else body[:NOTIFY_UNVERIFIED_EXCERPT_BYTES]
     return kept.decode("utf-8", "replace")
 

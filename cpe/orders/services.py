@@ -1,4 +1,4 @@
-"""Every write to orders, payments and refunds (SPEC §4-5)."""
+"""Every write to orders, payments and refunds (rules R4-5)."""
 import logging
 import secrets
 
@@ -226,7 +226,7 @@ def _notify(user, event, at, text):
                       subject="内蒙古会计继续教育平台通知", body=f"{user.name}，您好：\n\n{text}")
 
 
-# --- refunds (SPEC §5) ------------------------------------------------------------------------
+# --- refunds (rules R5) ------------------------------------------------------------------------
 def refund_request(*, user, order_number: str, reason: str, at=None) -> Refund:
     at = at or timezone.now()
     if not (reason or "").strip():

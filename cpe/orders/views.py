@@ -185,7 +185,7 @@ def _declared_length(request) -> int | None:
 @require_POST
 @ratelimit(key="ip", group="orders.notify", rate=policy.NOTIFY_RATE_PER_IP, method="POST", block=True)
 def notify(request, gateway):
-    """The gateways' asynchronous notifications (the truth about payment, SPEC §4.2). Open to
+    """The gateways' asynchronous notifications (the truth about payment, rules R4.2). Open to
     anybody, so bounded: throttled per client address (429, the gateway retries later), and a
     body over policy.NOTIFY_MAX_BODY_BYTES is refused with 413 before it is read or parsed."""
     if gateway not in settings.PAYMENT_GATEWAYS:

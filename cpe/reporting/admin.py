@@ -64,7 +64,7 @@ class QueueFilter(admin.SimpleListFilter):
 
 @admin.register(AisReport)
 class AisReportAdmin(ReadOnlyAdmin):
-    """The reporting queue (SPEC §9.1): pending, retrying and failed rows with the AIS's
+    """The reporting queue (rules R9.1): pending, retrying and failed rows with the AIS's
     answer; 重试 sends a failed or retrying row again now. The body (ID number, name) is
     never shown."""
 

@@ -22,9 +22,11 @@ from .states import CheckResult, ExportStatus, ReportKind, ReportState
 log = logging.getLogger(__name__)
 
 AIS_RECIPIENT = "内蒙古自治区会计人员信息管理系统（AIS）"
+# The purpose written into each privacy.transfer audit event (rules R14.3): the person check of
+# rules R1.9 and the credit report of rules R9.1.
 TRANSFER_PURPOSES = {
-    "person_check": "核验是否已纳入会计人员信息管理系统（SPEC §1.9）",
-    "credit_report": "向会计人员信息管理系统上报继续教育学时（SPEC §9.1）",
+    "person_check": "核验是否已纳入会计人员信息管理系统",
+    "credit_report": "向会计人员信息管理系统上报继续教育学时",
 }
 REPORT_FIELDS = ["person_id", "id_number", "name", "year", "course_code", "course_title", "category", "hours",
                  "credits", "passed_at"]
@@ -43,7 +45,7 @@ def ais_exchange_record(*, at, method, path, purpose="", attempt=1, status=None,
 
 def privacy_transfer_record(*, user, purpose: str, fields: list[str], outcome: str, actor=None, ip=None,
                             at=None):
-    """SPEC §14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
+    """rules R14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
     return audit_record("privacy.transfer", actor=actor, subject=user, ip=ip, at=at, data={
         "recipient": AIS_RECIPIENT, "purpose": purpose, "purpose_text": TRANSFER_PURPOSES.get(purpose, purpose),
         "fields": fields, "id_number": mask_id_number(user.id_number), "outcome": outcome,
@@ -51,7 +53,7 @@ def privacy_transfer_record(*, user, purpose: str, fields: list[str], outcome: s
 
 
 def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None) -> AisPerson:
-    """Look the learner up in the AIS by ID number and name (SPEC §1.9) and record the answer:
+    """Look the learner up in the AIS by ID number and name (rules R1.9) and record the answer:
     the AisPerson row (person_id, region, the AIS's own status), the account's ais_status
     (policy.status_after_check) and ais_checked_at, an audit event and the transfer log entry.
 
@@ -105,7 +107,7 @@ def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None)
         privacy_transfer_record(user=user, purpose="person_check", fields=["id_number", "name"],
                                 outcome=result.value, actor=actor, ip=ip, at=at)
         # Credits kept while the person was not found are reported once they are found
-        # (SPEC §9.3): their waiting outbox rows get their bodies and are sent after commit.
+        # (rules R9.3): their waiting outbox rows get their bodies and are sent after commit.
         if new_status == AisStatus.FOUND and person.person_id:
             reports_release_for_user(user=user, person=person, at=at)
     return person
@@ -140,7 +142,7 @@ def ais_recheck_sweep(*, at=None, limit: int = 500) -> int:
     return len(ids)
 
 
-# --- the credit outbox (SPEC §9, DESIGN "External systems") ----------------------------------------
+# --- the credit outbox (rules R9, conventions C3) ----------------------------------------
 def _schedule_send(report_id: int, countdown: int | None = None) -> None:
     from .tasks import ais_report_send_task
 
@@ -430,7 +432,7 @@ def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
     return len(ids)
 
 
-# --- exports (SPEC §9.2) -------------------------------------------------------------------------
+# --- exports (rules R9.2) -------------------------------------------------------------------------
 def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=None) -> ExportJob:
     """Queue a year's export (after commit); audited: the file holds ID numbers and mobiles."""
     from .tasks import ais_export_task

@@ -1,4 +1,4 @@
-/* The chapter player (SPEC §7): hls.js playback, server-judged heartbeats, no seeking past the
+/* The chapter player (rules R7): hls.js playback, server-judged heartbeats, no seeking past the
  * watched frontier, 1x only, pause when hidden, attention checks, one stream per account, a
  * moving watermark. No framework; the server is the judge of every second credited. */
 (function () {

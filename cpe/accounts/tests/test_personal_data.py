@@ -1,4 +1,4 @@
-"""下载我的个人信息 (SPEC §14, PIPL Art. 45): the file holds the learner's own data, in full,
+"""下载我的个人信息 (rules R14, PIPL Art. 45): the file holds the learner's own data, in full,
 and nothing of anyone else, nor any secret; pages re-authenticate, throttle and audit."""
 import io
 import json

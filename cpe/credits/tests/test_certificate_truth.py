@@ -1,4 +1,4 @@
-"""The certificate states what is true (decision 0009): the hours recorded on this platform
+"""The certificate states what is true (decision 0013): the hours recorded on this platform
 and whether, and when, the AIS acknowledged them; never "已完成本年度继续教育任务". The
 verification page shows the masked name with the ID number's last four and checks a typed
 full name on the server."""

@@ -1,4 +1,4 @@
-"""Heartbeat crediting, completion and attention checks as tables (SPEC §7.2-7.4). No database:
+"""Heartbeat crediting, completion and attention checks as tables (rules R7.2-7.4). No database:
 times are injected, randomness is passed in."""
 from datetime import datetime, timedelta, timezone
 

@@ -1,4 +1,4 @@
-"""Play sessions and heartbeats on a real database, with injected times (SPEC §7.2-7.4). Each
+"""Play sessions and heartbeats on a real database, with injected times (rules R7.2-7.4). Each
 refusal also checks what did not change."""
 from datetime import timedelta
 

@@ -1,5 +1,5 @@
 """The termination page, the account-ban page and the sanctioned person's data-copy page on a
-375-px phone, in Debian's chromium (SPEC §12, §14; DESIGN "Pages")."""
+375-px phone, in Debian's chromium (rules R12, R14; conventions C5)."""
 
 import pytest
 

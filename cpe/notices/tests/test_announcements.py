@@ -1,4 +1,4 @@
-"""通知公告 and maintenance notices (SPEC §2.4): who sees what, the banner before a window, the
+"""通知公告 and maintenance notices (rules R2.4): who sees what, the banner before a window, the
 503 during it (staff still work), and the rules' boundaries."""
 from datetime import datetime, timedelta, timezone as dt_timezone
 

@@ -1,4 +1,4 @@
-"""SPEC §9: the credit outbox over real HTTP against the simulator. Every record ends up at the
+"""rules R9: the credit outbox over real HTTP against the simulator. Every record ends up at the
 AIS exactly once (checked in the simulator's own store) whatever the AIS does meanwhile."""
 import json
 import random
