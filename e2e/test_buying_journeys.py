@@ -371,5 +371,5 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
 
     _nav(pc, "我的订单").click()
     expect(pc.locator("section.order .order-head .badge")).to_have_text(["已支付", "已支付"])
-    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度")).to_contain_text("超期课程")
+    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度会计人员继续教育课程")).to_contain_text("超期课程")
     screenshot(pc, "orders-1280")
