@@ -127,7 +127,7 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     #    required by the browser, and the server refuses (and creates nothing) without it.
     assert _radio_labels(phone) == ["支付宝（手机网站支付）", "微信支付（H5 支付）"]
     warning = phone.locator(".card.warn")
-    expect(warning).to_contain_text("系统尚未确认您已纳入《内蒙古自治区会计人员信息管理系统》")
+    expect(warning).to_contain_text("在本平台注册不代表已纳入会计人员信息管理系统")
     confirm = phone.get_by_role("checkbox", name="我已知晓上述情况，仍要购买")
     expect(confirm).not_to_be_checked()
     expect(confirm).to_have_attribute("required", "")
@@ -371,5 +371,5 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
 
     _nav(pc, "我的订单").click()
     expect(pc.locator("section.order .order-head .badge")).to_have_text(["已支付", "已支付"])
-    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度")).to_contain_text("超期课程")
+    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度会计人员继续教育课程")).to_contain_text("超期课程")
     screenshot(pc, "orders-1280")

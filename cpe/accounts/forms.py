@@ -1,8 +1,11 @@
+from types import SimpleNamespace
+
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
 from cpe.core.forms import AccessibleForm
 
+from .policy import normalise_id_number
 from .states import IdentityField, Region
 
 _INPUT = {"class": "input"}
@@ -27,7 +30,7 @@ class RegistrationForm(AccessibleForm):
     region = forms.ChoiceField(label="会计人员信息管理地区",
                                choices=[("", "请选择")] + list(Region.choices))
     password = forms.CharField(label="密码", widget=forms.PasswordInput(
-        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字。")
+        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字，不能由姓名（含拼音）、身份证号码、出生日期或手机号码组成。")
     password2 = forms.CharField(label="确认密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "new-password"}))
     self_supporting = forms.BooleanField(
@@ -43,7 +46,10 @@ class RegistrationForm(AccessibleForm):
             self.add_error("password2", "两次输入的密码不一致。")
         elif p1:
             try:
-                validate_password(p1)
+                # The account does not exist yet: the validators read what the form was given.
+                validate_password(p1, SimpleNamespace(name=data.get("name") or "",
+                                                      id_number=normalise_id_number(data.get("id_number") or ""),
+                                                      mobile=data.get("mobile") or ""))
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return data
@@ -66,7 +72,8 @@ class PasswordChangeForm(AccessibleForm):
     current_password = forms.CharField(label="当前密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))
     new_password = forms.CharField(label="新密码", widget=forms.PasswordInput(
-        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字。")
+        attrs={**_INPUT, "autocomplete": "new-password"}),
+        help_text="至少 8 位，不能全为数字，不能由姓名（含拼音）、身份证号码、出生日期或手机号码组成。")
     new_password2 = forms.CharField(label="确认新密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "new-password"}))
 

@@ -492,3 +492,78 @@ def login_identifier_normalised(raw: str) -> str:
 def login_captcha_required(failures: int) -> bool:
     """A sign-in for an identifier with this many recent failures needs a captcha answer."""
     return failures >= LOGIN_CAPTCHA_AFTER_FAILURES
+
+
+# --- passwords built from the person's own data ----------------------------------------------------
+# Whoever knows a learner (a colleague, anyone holding a photocopy of the ID card) knows the name,
+# its pinyin, the ID number, the birth date and the mobile: a password made of them is guessed in
+# a few tries, and django-axes allows five per address. A password must keep at least this many
+# letters or digits once every piece of that data is taken out of it.
+PASSWORD_MIN_OWN_CHARS = 4
+PASSWORD_PERSONAL_MESSAGE = ("密码不能由您的姓名（含拼音）、身份证号码、出生日期（年份）或手机号码组成。"
+                             f"请加入至少 {PASSWORD_MIN_OWN_CHARS} 位与个人信息无关的字母或数字。")
+# Two-character family names, so 欧阳娜娜 gives ouyang + nana, not ou + yangnana.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 尉迟 长孙 宇文 公孙 夏侯 端木 独孤 南宫 西门 轩辕 司徒 呼延 "
+    "澹台 万俟 闻人 赫连 申屠 钟离 百里 东郭 拓跋".split())
+_MAX_READINGS = 16      # heteronym combinations tried per name part (单 = dan / shan / chan ...)
+
+
+def _pinyin_readings(text: str) -> set[str]:
+    """Every toneless pinyin reading of `text` (heteronyms combined, at most _MAX_READINGS)."""
+    from itertools import islice, product
+
+    from pypinyin import Style, pinyin
+
+    syllables = pinyin(text, style=Style.NORMAL, heteronym=True, errors="ignore")
+    return {"".join(combo).lower() for combo in islice(product(*syllables), _MAX_READINGS)} - {""}
+
+
+def _initials(text: str) -> set[str]:
+    from pypinyin import Style, lazy_pinyin
+
+    letters = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
+    return {letters} if len(letters) >= 2 else set()
+
+
+def password_personal_fragments(*, name: str = "", id_number: str = "", mobile: str = "") -> set[str]:
+    """The pieces of a person's data a password must not be made of (lower case): the name in
+    characters and pinyin (whole, family name, given name, initials), the ID number (whole, its
+    last 6 and 4), the birth date (YYYYMMDD, YYMMDD, MMDD, the year) and the mobile (whole, its
+    last 8 and 4). Latin-letter names give their words."""
+    out: set[str] = set()
+    name = (name or "").strip()
+    if name:
+        compact = "".join(ch for ch in name if not ch.isspace() and ch not in "·・.-")
+        out.add(compact.lower())
+        if any("\u4e00" <= ch <= "\u9fff" for ch in compact):
+            split = 2 if compact[:2] in COMPOUND_SURNAMES and len(compact) > 2 else 1
+            parts = [compact, compact[:split], compact[split:]] + name.replace("・", "·").split("·")
+            for part in filter(None, parts):
+                out.add(part)
+                out |= _pinyin_readings(part)
+            out |= _initials(compact)
+        else:
+            out |= {w.lower() for w in re.split(r"[\s·.\-]+", name) if len(w) >= 2}
+    idn = (id_number or "").strip().lower()
+    if len(idn) == 18:
+        birth = idn[6:14]
+        out |= {idn, idn[-6:], idn[-4:], birth, birth[2:], birth[4:], birth[:4]}
+    mob = (mobile or "").strip()
+    if len(mob) >= 8:
+        out |= {mob, mob[-8:], mob[-4:]}
+    return {f for f in out if f}
+
+
+def password_personal_problem(password: str, *, name: str = "", id_number: str = "", mobile: str = "") -> str | None:
+    """PASSWORD_PERSONAL_MESSAGE when, after taking out every piece of the person's data
+    (longest first, letter case ignored), fewer than PASSWORD_MIN_OWN_CHARS letters or digits
+    remain ("Zhangsan1990!" for 张三 born 1990 leaves "!": refused); else None. Applies at
+    registration, password reset and 修改密码. Source: 网络安全等级保护基本要求 GB/T 22239-2019
+    (identification and authentication: passwords of adequate complexity); decision 0013."""
+    rest = (password or "").lower()
+    for fragment in sorted(password_personal_fragments(name=name, id_number=id_number, mobile=mobile),
+                           key=len, reverse=True):
+        rest = rest.replace(fragment, " ")
+    own = sum(1 for ch in rest if ch.isalnum())
+    return PASSWORD_PERSONAL_MESSAGE if own < PASSWORD_MIN_OWN_CHARS else None

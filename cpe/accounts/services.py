@@ -661,6 +661,16 @@ def password_reset_code_send(*, identifier: str, at=None) -> str:
     return policy.PASSWORD_RESET_SENT_MESSAGE.format(minutes=int(policy.CODE_TTL.total_seconds() // 60))
 
 
+def _password_validate(password: str, user) -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise AccountError("weak_password", "".join(exc.messages), field="password") from exc
+
+
 def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=None) -> User:
     """Set a new password with the code sent to the account's mobile. Every failure (unknown or
     staff account, no code, wrong, used, expired, too many guesses) gets one answer."""
@@ -671,6 +681,10 @@ def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=
     with _neutral_code_refusal(), _counting_wrong_codes(), transaction.atomic():
         _code_consume(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, code=code, at=at)
         locked = User.objects.select_for_update().get(pk=user.pk)
+        # Only now that the code proved the phone may the answer depend on the account's data
+        # (a password built from its holder's name, ID number or mobile); refusing rolls the
+        # code's use back, so the learner tries another password with the same code.
+        _password_validate(new_password, locked)
         locked.set_password(new_password)
         locked.session_key_hash = ""
         locked.save(update_fields=["password", "session_key_hash"])

@@ -1,5 +1,7 @@
 from django.db import models
 
+from cpe.reporting import labels as _ais
+
 
 class Region(models.TextChoices):
     """The 15 management regions of rules R1.5 (administrative division codes)."""
@@ -46,10 +48,11 @@ class TerminationReason(models.TextChoices):
 
 
 class AisStatus(models.TextChoices):
-    UNKNOWN = "unknown", "未核验"
-    FOUND = "found", "已纳入"
-    NOT_FOUND = "not_found", "未纳入"
-    FAILED = "failed", "核验失败"
+    """Labels: cpe.reporting.labels (one AIS vocabulary on every page)."""
+    UNKNOWN = "unknown", _ais.PERSON_UNKNOWN
+    FOUND = "found", _ais.PERSON_FOUND
+    NOT_FOUND = "not_found", _ais.PERSON_NOT_FOUND
+    FAILED = "failed", _ais.PERSON_FAILED
 
 
 class MinorReview(models.TextChoices):

@@ -3,6 +3,8 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -25,8 +27,16 @@ def _ua(request):
     return request.META.get("HTTP_USER_AGENT", "")
 
 
+# Refusals that send the person to 找回密码: the message says so, and the page links it.
+RESET_LINK_CODES = frozenset({"id_taken", "mobile_taken"})
+
+
 def _attach(form, exc: AccountError):
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    message = exc.message
+    if exc.code in RESET_LINK_CODES:
+        message = format_html('{} <a class="reset-link" href="{}">去找回密码</a>', exc.message,
+                              reverse("accounts:password_reset"))
+    form.add_error(exc.field if exc.field in form.fields else None, message)
 
 
 def _register_page(request, form, *, version, code_status=None, status=200):

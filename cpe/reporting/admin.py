@@ -45,10 +45,12 @@ class QueueFilter(admin.SimpleListFilter):
     title = "队列"
     parameter_name = "queue"
     QUEUES = {
-        "open": ("未完成（待发送 / 发送中 / 等待重试）",
+        # Words from reporting.labels (the one AIS vocabulary), through ReportState's labels.
+        "open": ("待上报（待发送 / 发送中 / 等待重试）",
                  [ReportState.PENDING, ReportState.SENDING, ReportState.RETRYING]),
-        "waiting": ("等待中（人员未纳入 / 等待回执）", [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT]),
-        "failed": ("上报失败", [ReportState.FAILED]),
+        "waiting": (f"{ReportState.WAITING_PERSON.label} / {ReportState.WAITING_CREDIT.label}",
+                    [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT]),
+        "failed": (ReportState.FAILED.label, [ReportState.FAILED]),
     }
 
     def lookups(self, request, model_admin):

@@ -3,6 +3,7 @@ from datetime import datetime, timedelta
 
 from cpe.accounts.states import AisStatus
 
+from . import labels
 from .states import CheckResult
 
 # A learner may ask for a re-check this often (django-ratelimit rate string, per user).
@@ -52,10 +53,10 @@ def recheck_due(status: str, checked_at: datetime | None, at: datetime) -> bool:
 
 
 RECHECK_MESSAGES = {
-    CheckResult.FOUND: "核验完成：您已纳入《内蒙古自治区会计人员信息管理系统》，考试合格后的学时将上报该系统。",
+    CheckResult.FOUND: "核验完成：" + labels.PERSON_EXPLANATIONS["found"],
     CheckResult.NOT_FOUND: "核验完成：系统中暂未查到您的信息（已按身份证号码和姓名查询）。"
-                           "在本平台取得的学时会保留，您纳入该系统后平台将自动上报。",
-    CheckResult.FAILED: "暂时无法连接会计人员信息管理系统，本次未能完成核验，平台将稍后自动重试。",
+                           + labels.PERSON_EXPLANATIONS["not_found"],
+    CheckResult.FAILED: "本次未能完成核验：" + labels.PERSON_EXPLANATIONS["failed"],
 }
 
 
@@ -109,15 +110,18 @@ def report_cancellable(state: str, attempts: int, last_status: int | None) -> bo
     return state == ReportState.FAILED and last_status in NOT_RECORDED_STATUSES
 
 
-LEARNER_PENDING = "待上报"
-LEARNER_SENT = "已上报"
-LEARNER_FAILED = "上报失败"
-LEARNER_REVERSED = "已撤回"
+LEARNER_PENDING = labels.REPORT_PENDING
+LEARNER_WAITING_PERSON = labels.REPORT_WAITING_PERSON
+LEARNER_SENT = labels.REPORT_SENT
+LEARNER_FAILED = labels.REPORT_FAILED
+LEARNER_REVERSED = labels.REPORT_REVERSED
 
 
 def learner_report_label(credit_state: str, reversal_state: str | None = None) -> str:
     """What the learner sees for a course (rules R9.1): 待上报 / 已上报 / 上报失败 (and 已撤回
-    once a refund's reversal reached the AIS)."""
+    once a refund's reversal reached the AIS); 待上报（未纳入） while the person is not in the
+    AIS, so "待上报" never suggests that a report is on its way when none can be. Words from
+    reporting.labels, the one AIS vocabulary."""
     from .states import ReportState
 
     if reversal_state == ReportState.SENT:
@@ -128,6 +132,8 @@ def learner_report_label(credit_state: str, reversal_state: str | None = None) -
         return LEARNER_FAILED
     if credit_state == ReportState.CANCELLED:
         return ""
+    if credit_state == ReportState.WAITING_PERSON:
+        return LEARNER_WAITING_PERSON
     return LEARNER_PENDING
 
 
