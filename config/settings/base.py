@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "ninja",
     "axes",
+    "django_otp",
     "cpe.core",
     "cpe.accounts",
     "cpe.agreements",
@@ -52,12 +53,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",          # request.user.is_verified(): the staff second factor
     "cpe.moderation.middleware.BanMiddleware",
     "cpe.notices.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cpe.accounts.middleware.SingleSessionMiddleware",
+    "cpe.accounts.middleware.StaffSecondFactorMiddleware",   # after the single-session check
     "cpe.agreements.middleware.AgreementGateMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
