@@ -88,3 +88,13 @@ def test_the_payment_forms_may_move_on_to_the_gateways(monkeypatch):
                                       "https://wx.tenpay.com"]
     monkeypatch.setattr(base, "PAYMENT_SANDBOX", True)
     assert base.csp_form_action() == ["'self'", "https://www.example.cn"]
+
+
+def test_the_deploy_check_wants_the_gate_and_the_policy(settings):
+    from cpe.core.checks import staff_gate_and_csp_installed
+
+    assert staff_gate_and_csp_installed(None) == []
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "csp.middleware.CSPMiddleware"]
+    assert [e.id for e in staff_gate_and_csp_installed(None)] == ["cpe.E006"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "cpe.accounts.middleware.StaffSecondFactorMiddleware"]
+    assert "StaffSecondFactorMiddleware" in staff_gate_and_csp_installed(None)[0].msg
