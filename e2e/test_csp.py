@@ -65,6 +65,13 @@ def test_no_page_violates_the_content_security_policy(new_page, screenshot, demo
                  "/support/", "/notices/", "/agreement/"):
         page.goto(path)
         expect(page.locator("main")).to_be_visible()
+    # register.js (a static file now) still counts the code button down.
+    page.goto("/accounts/register/")
+    page.get_by_label("手机号码", exact=True).fill("13712345678")
+    page.get_by_role("button", name="获取验证码").click()
+    expect(page.locator("#code-status")).to_contain_text("验证码已发送")
+    expect(page.locator("#send-code")).to_be_disabled()
+    expect(page.locator("#send-code")).to_have_text(re.compile(r"^\d+ 秒后重新获取$"))
 
     # The learner's pages, the player playing, a practice page, an exam paper.
     _sign_in(page, "13800000001", LEARNER_PASSWORD)
