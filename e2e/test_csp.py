@@ -98,7 +98,8 @@ def test_no_page_violates_the_content_security_policy(new_page, screenshot, demo
     admin = _recording(new_page(1280, 900), seen)
     staff_browser_sign_in(admin, "admin", STAFF_PASSWORD)
     for path in ("/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{learner.pk}/change/",
-                 "/admin/notices/announcement/add/", "/reporting/staff/exports/", "/accounts/2fa/recovery-codes/"):
+                 "/admin/notices/announcement/add/", "/reporting/staff/exports/",
+                 "/accounts/2fa/recovery-codes/"):
         admin.goto(path)
         expect(admin.locator("body")).to_be_visible()
     screenshot(admin, "csp-admin-1280")

@@ -38,8 +38,8 @@ def test_first_staff_sign_in_enrols_the_second_factor(new_page, screenshot, tran
     assert page.evaluate("() => document.documentElement.scrollWidth") <= width
     screenshot(page, f"2fa-setup-{width}")
     # A wrong code first: refused, still on the page.
-    page.get_by_label("验证码").fill("000000" if _code_from_page_key(page.locator(".otp-key").inner_text()) != "000000"
-                                    else "111111")
+    right = _code_from_page_key(page.locator(".otp-key").inner_text())
+    page.get_by_label("验证码").fill("000000" if right != "000000" else "111111")
     page.get_by_role("button", name="确认绑定").click()
     expect(page.locator(".error")).to_contain_text("验证码不正确")
     page.get_by_label("验证码").fill(_code_from_page_key(page.locator(".otp-key").inner_text()))

@@ -37,7 +37,8 @@ def _enrolled(user, at=None):
 def _bare_client(user):
     """Signed in with the password only (the second factor not yet passed)."""
     client = Client()
-    assert client.post(reverse("admin:login"), {"username": user.username, "password": PASSWORD}).status_code == 302
+    r = client.post(reverse("admin:login"), {"username": user.username, "password": PASSWORD})
+    assert r.status_code == 302
     return client
 
 
@@ -146,7 +147,8 @@ def test_enrolment_at_first_sign_in_shows_the_key_once_confirmed_gives_ten_recov
     factor = StaffSecondFactor.objects.get(user=user)
     assert not factor.confirmed and "<svg" in page and second_factor.key_text(factor) in page
     # The same key on a reload (an app that scanned it keeps working).
-    assert second_factor.key_text(factor) in client.get(reverse("accounts:second_factor_setup")).content.decode()
+    again = client.get(reverse("accounts:second_factor_setup")).content.decode()
+    assert second_factor.key_text(factor) in again
     # A wrong code: refused, not enrolled, still shut out.
     r = client.post(reverse("accounts:second_factor_setup"), {"code": _wrong(factor)})
     assert r.status_code == 200 and policy.SECOND_FACTOR_WRONG_MESSAGE in r.content.decode()
@@ -159,11 +161,13 @@ def test_enrolment_at_first_sign_in_shows_the_key_once_confirmed_gives_ten_recov
                     {"code": second_factor.current_code(factor), "next": "/admin/accounts/"})
     assert r.status_code == 200 and "no-store" in r["Cache-Control"]
     codes = re.findall(r"<code>([2-9A-Z]{5}-[2-9A-Z]{5})</code>", r.content.decode())
-    assert len(set(codes)) == policy.RECOVERY_CODE_COUNT == StaffRecoveryCode.objects.filter(factor=factor).count()
+    stored = StaffRecoveryCode.objects.filter(factor=factor).count()
+    assert len(set(codes)) == policy.RECOVERY_CODE_COUNT == stored
     assert 'href="/admin/accounts/"' in r.content.decode()
     assert client.get("/admin/").status_code == 200
     # Shown once: the setup page now sends to verification, and no page shows them again.
-    assert client.get(reverse("accounts:second_factor_setup"))["Location"] == reverse("accounts:second_factor")
+    setup = client.get(reverse("accounts:second_factor_setup"))
+    assert setup["Location"] == reverse("accounts:second_factor")
     assert not any(c in client.get(reverse("accounts:recovery_codes")).content.decode() for c in codes)
     event = AuditEvent.objects.get(event_type="staff.second_factor_enrolled")
     assert event.subject_id == str(user.pk) and event.actor_id == user.pk
