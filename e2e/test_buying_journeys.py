@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
 from conftest import this_year
+from conftest import staff_browser_sign_in
 from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, single_code
 
 LEARNER_PASSWORD = "Zhang-san-2026"     # the root register_learner fixture's password
@@ -66,11 +67,7 @@ def _sign_in(page, identifier, password):
 
 
 def _staff_sign_in(page, username):
-    page.goto("/admin/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(STAFF_PASSWORD)
-    page.locator("input[type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    staff_browser_sign_in(page, username, STAFF_PASSWORD)
 
 
 def _nav(page, name):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from conftest import last_code, make_id_number
+from conftest import staff_browser_sign_in
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
@@ -122,11 +123,7 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
 
     # 4. Staff publish v2 in the admin on a desktop.
     admin = new_page(*DESKTOP)
-    admin.goto("/admin/login/")
-    admin.locator("#id_username").fill("admin")
-    admin.locator("#id_password").fill(STAFF_PASSWORD)
-    admin.locator("input[type=submit]").click()
-    expect(admin).to_have_url(re.compile(r"/admin/$"))
+    staff_browser_sign_in(admin, "admin", STAFF_PASSWORD)
     admin.goto("/admin/agreements/agreementversion/add/")
     admin.locator("[name=version]").fill("2.0")
     admin.locator("[name=body]").fill("第一条 总则\n第二条 本版本调整了个人信息保存期限。")

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "ninja",
     "axes",
+    "django_otp",
+    "csp",
     "cpe.core",
     "cpe.accounts",
     "cpe.agreements",
@@ -48,16 +50,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",                 # Content-Security-Policy with a per-request nonce
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",          # request.user.is_verified(): the staff second factor
     "cpe.moderation.middleware.BanMiddleware",
     "cpe.notices.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cpe.accounts.middleware.SingleSessionMiddleware",
+    "cpe.accounts.middleware.StaffSecondFactorMiddleware",   # after the single-session check
     "cpe.agreements.middleware.AgreementGateMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -77,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cpe.core.context_processors.site",
+                "csp.context_processors.nonce",   # {{ CSP_NONCE }} for the few inline scripts
                 "cpe.notices.context_processors.maintenance",
             ],
         },
@@ -202,6 +208,50 @@ PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "") == "1"
 # The platform's public base URL (notify and return URLs, QR codes on invoices/certificates).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.local.LocalInvoiceProvider")
+
+# Content-Security-Policy (django-csp; docs/security.md, "Content-Security-Policy"). Scripts only
+# from this site or carrying the response's nonce; no plugins, no framing, no <base> elsewhere.
+# Forms post here, and a payment form's answer redirects to the gateway's cashier (Alipay's
+# gateway, WeChat Pay's H5 page), which form-action must allow; in the sandbox that is SITE_URL.
+# hls.js plays through MediaSource blob: URLs, may run a blob: worker and fetches playlists, keys
+# and segments from this site.
+def _origin(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def csp_form_action() -> list[str]:
+    sources = ["'self'", _origin(SITE_URL)]
+    if not PAYMENT_SANDBOX:
+        from cpe.orders.gateways.config import ALIPAY_DEFAULT_GATEWAY
+
+        sources += [_origin(os.environ.get("ALIPAY_GATEWAY_URL") or ALIPAY_DEFAULT_GATEWAY),
+                    "https://wx.tenpay.com"]   # WeChat Pay H5: the h5_url's host
+    return list(dict.fromkeys(s for s in sources if s))
+
+
+def content_security_policy() -> dict:
+    from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+
+    return {"DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],   # style attributes in the admin and the templates
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF, "blob:"],
+        "worker-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": csp_form_action(),
+    }}
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 
 # Learning (cpe/learning): heartbeat cadence, where transcoded courseware lives, and how
 # segments are delivered in production (nginx internal location, X-Accel-Redirect).

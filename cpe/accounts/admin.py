@@ -31,7 +31,7 @@ class UserAdmin(SafeModelAdmin):
               "self_supporting", "minor_review", "ais_status", "date_joined", "last_login", "is_staff",
               "groups"]
     readonly_fields = [f for f in fields if f != "groups"]
-    actions = ["set_hold", "clear_hold", "approve_minor", "reject_minor"]
+    actions = ["set_hold", "clear_hold", "approve_minor", "reject_minor", "reset_second_factor"]
 
     @admin.display(description="身份证号码")
     def id_number_masked(self, obj):
@@ -112,6 +112,22 @@ class UserAdmin(SafeModelAdmin):
         return self._with_reason(
             request, queryset.filter(minor_review=MinorReview.PENDING), "reject_minor", "驳回未成年自立声明",
             lambda u, r: services.minor_review_decide(user_id=u.pk, approve=False, reviewer=request.user, note=r))
+
+    @admin.action(description="重置所选工作人员的两步验证（仅超级管理员）", permissions=["second_factor_reset"])
+    def reset_second_factor(self, request, queryset):
+        """Lost phone and recovery codes: the staff member enrols again at the next sign-in."""
+        from . import second_factor
+
+        done = 0
+        for user in queryset:
+            try:
+                done += second_factor.reset(actor=request.user, user=user, ip=client_ip(request.META))
+            except ApplicationError as exc:
+                self.message_user(request, f"{user}：{exc.message}", messages.ERROR)
+        self.message_user(request, f"已重置 {done} 个工作人员的两步验证；他们下次登录时需重新绑定。")
+
+    def has_second_factor_reset_permission(self, request):
+        return request.user.is_superuser
 
     def has_hold_permission(self, request):
         return request.user.has_perm("accounts.set_correction_hold")

@@ -152,3 +152,17 @@ class AccountCloseForm(AccessibleForm):
         attrs={**_INPUT, "autocomplete": "current-password"}))
     confirm = forms.BooleanField(label="我已了解注销后账号不能恢复，并确认注销本人账号",
                                  error_messages={"required": "请勾选确认已了解注销的后果。"})
+
+
+class SecondFactorForm(AccessibleForm):
+    code = forms.CharField(label="验证码", max_length=32, strip=True,
+                           help_text="身份验证器上的 6 位数字；手机不在身边时可输入一个恢复码。",
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false"}))
+
+
+class SecondFactorSetupForm(AccessibleForm):
+    code = forms.CharField(label="验证码", max_length=16, strip=True,
+                           help_text="添加密钥后，身份验证器上显示的 6 位数字。",
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "one-time-code", "inputmode": "numeric"}))

@@ -3,6 +3,7 @@ import secrets
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device
 
 from cpe.core.fields import BlindIndexField, EncryptedTextField
 from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
@@ -223,3 +224,39 @@ class ArchivedAccount(models.Model):
 
     def __str__(self):
         return f"归档 #{self.pk}（用户 {self.user_id}）"
+
+
+class StaffSecondFactor(Device):
+    """A staff member's second factor (django-otp device): a TOTP key and the account's recovery
+    codes. One per staff account. The key is stored only encrypted (AES-GCM, like the personal
+    data columns); the recovery codes only as keyed hashes (``StaffRecoveryCode``). The failure
+    count throttles wrong codes per account (``policy.second_factor_wait``)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor",
+                                verbose_name="工作人员")
+    key = EncryptedTextField("TOTP 密钥", editable=False)
+    last_step = models.BigIntegerField("最近接受的时间步", default=-1, editable=False)
+    created_at = models.DateTimeField("创建时间")
+    confirmed_at = models.DateTimeField("绑定时间", null=True, blank=True)
+    last_used_at = models.DateTimeField("最近验证时间", null=True, blank=True)
+    failures = models.PositiveIntegerField("连续错误次数", default=0)
+    last_failure_at = models.DateTimeField("最近错误时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "工作人员两步验证"
+
+    def __str__(self):
+        return f"两步验证（用户 {self.user_id}）"
+
+
+class StaffRecoveryCode(models.Model):
+    """One recovery code of a staff member: its keyed hash only (the code is shown once at
+    enrolment), usable once."""
+
+    factor = models.ForeignKey(StaffSecondFactor, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    used_at = models.DateTimeField("使用时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "恢复码"
+        constraints = [models.UniqueConstraint(fields=["factor", "code_hash"], name="recovery_code_unique")]

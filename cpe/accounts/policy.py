@@ -567,3 +567,71 @@ def password_personal_problem(password: str, *, name: str = "", id_number: str =
         rest = rest.replace(fragment, " ")
     own = sum(1 for ch in rest if ch.isalnum())
     return PASSWORD_PERSONAL_MESSAGE if own < PASSWORD_MIN_OWN_CHARS else None
+# --- the staff second factor (docs/rules.md, "Staff sign-in") --------------------------------
+# Every staff account proves a second factor (a TOTP app, RFC 6238, or one recovery code) in each
+# session before any page of the staff site. TOTP: 30-second steps, 6 digits, one step of clock
+# difference either way, each step accepted once.
+TOTP_STEP_SECONDS = 30
+TOTP_DIGITS = 6
+TOTP_TOLERANCE_STEPS = 1
+TOTP_KEY_BYTES = 20               # 160 bits, the size RFC 4226 §4 recommends for HMAC-SHA1
+RECOVERY_CODE_COUNT = 10
+RECOVERY_CODE_GROUPS = 2          # "ABCDE-FGHJK": 10 characters of a 31-letter alphabet ≈ 49 bits
+RECOVERY_CODE_GROUP_LENGTH = 5
+RECOVERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I
+# Wrong codes, counted per account (TOTP and recovery codes together): the first
+# SECOND_FACTOR_FREE_FAILURES are free; after that each further try waits
+# SECOND_FACTOR_FIRST_WAIT doubled per failure beyond the free ones, at most SECOND_FACTOR_MAX_WAIT.
+# A right code resets the count.
+SECOND_FACTOR_FREE_FAILURES = 5
+SECOND_FACTOR_FIRST_WAIT = timedelta(minutes=1)
+SECOND_FACTOR_MAX_WAIT = timedelta(hours=24)
+
+SECOND_FACTOR_WRONG_MESSAGE = "验证码不正确或已使用，请重新输入。"
+SECOND_FACTOR_LOCKED_MESSAGE = "验证码错误次数过多，请于 {until} 后再试。"
+SECOND_FACTOR_SHAPE_MESSAGE = "请输入身份验证器上的 6 位数字，或一个恢复码（如 ABCDE-FGHJK）。"
+SECOND_FACTOR_NOT_STAFF_MESSAGE = "只有工作人员账号需要两步验证。"
+SECOND_FACTOR_RESET_SELF_MESSAGE = "不能重置自己的两步验证；请用恢复码登录后重新绑定。"
+SECOND_FACTOR_RESET_NOT_STAFF_MESSAGE = "只能重置工作人员账号的两步验证。"
+SECOND_FACTOR_RESET_NOT_SUPERUSER_MESSAGE = "只有超级管理员可以重置他人的两步验证。"
+SECOND_FACTOR_ENROLLED_ALREADY_MESSAGE = "该账号已绑定身份验证器。"
+
+
+def second_factor_required(*, is_authenticated: bool, is_staff: bool, verified: bool) -> bool:
+    """A signed-in staff session that has not proven its second factor may use nothing but the
+    second-factor pages and sign-out. Learners and visitors are never asked."""
+    return is_authenticated and is_staff and not verified
+
+
+def second_factor_wait(*, failures: int, last_failure_at: datetime | None, at: datetime) -> datetime | None:
+    """When the next code may be tried, or None when it may be tried now. Free for the first
+    SECOND_FACTOR_FREE_FAILURES wrong codes; then 1, 2, 4 … minutes (capped at 24 hours) after the
+    last wrong one. Per account, so changing address or browser gains nothing."""
+    if failures < SECOND_FACTOR_FREE_FAILURES or last_failure_at is None:
+        return None
+    extra = failures - SECOND_FACTOR_FREE_FAILURES
+    wait = min(SECOND_FACTOR_FIRST_WAIT * (2 ** min(extra, 16)), SECOND_FACTOR_MAX_WAIT)
+    until = last_failure_at + wait
+    return until if at < until else None
+
+
+_TOTP_SHAPE = re.compile(r"^[0-9]{6}$")
+
+
+def second_factor_code_kind(raw: str) -> tuple[str, str]:
+    """("totp", digits), ("recovery", normalised code) or ("", "") for anything else. Spaces and
+    dashes are ignored, letters are compared in upper case, full-width characters as ASCII."""
+    value = unicodedata.normalize("NFKC", raw or "").upper()
+    value = "".join(ch for ch in value if ch not in " -\t")
+    if _TOTP_SHAPE.match(value) and len(value) == TOTP_DIGITS:
+        return "totp", value
+    length = RECOVERY_CODE_GROUPS * RECOVERY_CODE_GROUP_LENGTH
+    if len(value) == length and all(ch in RECOVERY_CODE_ALPHABET for ch in value):
+        return "recovery", value
+    return "", ""
+
+
+def recovery_code_display(normalised: str) -> str:
+    """ABCDEFGHJK → ABCDE-FGHJK."""
+    n = RECOVERY_CODE_GROUP_LENGTH
+    return "-".join(normalised[i:i + n] for i in range(0, len(normalised), n))

@@ -19,6 +19,7 @@ from .errors import AccountError
 from .forms import (
     AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm,
     PasswordChangeForm, PasswordResetForm, PersonalDataForm, ProfileForm, RegistrationForm, RestoreForm,
+    SecondFactorForm, SecondFactorSetupForm,
 )
 from .signals import client_ip
 
@@ -420,3 +421,116 @@ def account_closed(request):
         return redirect("home")
     return render(request, "accounts/closed.html", {"outcome": outcome, "outcomes": policy.ClosingOutcome,
                                                     "years": policy.CLOSING_ARCHIVE_YEARS})
+
+
+# --- the staff second factor (docs/security.md, "Staff second factor") ------------------------
+def _safe_next(request) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()) and nxt.startswith("/"):
+        return nxt
+    from django.urls import reverse
+
+    return reverse("admin:index")
+
+
+def _staff_only(request):
+    """The second-factor pages serve signed-in staff only: others are sent where they belong."""
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    if not request.user.is_staff:
+        return redirect("accounts:dashboard")
+    return None
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+def second_factor_verify(request):
+    """两步验证: a TOTP code or one recovery code, once per session."""
+    from django_otp import login as otp_login
+
+    from . import second_factor
+
+    refused = _staff_only(request)
+    if refused is not None:
+        return refused
+    factor = second_factor.factor_for(request.user)
+    if factor is None or not factor.confirmed:
+        return redirect("accounts:second_factor_setup")
+    if request.user.is_verified():
+        return redirect(_safe_next(request))
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            factor, kind = second_factor.verify(user=request.user, code=form.cleaned_data["code"],
+                                                ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            otp_login(request, factor)
+            if kind == "recovery":
+                left = second_factor.recovery_codes_left(factor)
+                messages.warning(request, f"已使用一个恢复码，还剩 {left} 个。请在“两步验证恢复码”页面生成新的恢复码。")
+            return redirect(_safe_next(request))
+    return _no_store(render(request, "accounts/second_factor.html", {
+        "form": form, "next": _safe_next(request)}))
+
+
+@never_cache
+def second_factor_setup(request):
+    """绑定身份验证器: the key as a QR code and as text, confirmed with a code; then the
+    recovery codes, shown on this one response only."""
+    import segno
+    from django_otp import login as otp_login
+
+    from . import second_factor
+
+    refused = _staff_only(request)
+    if refused is not None:
+        return refused
+    try:
+        factor = second_factor.enrol_start(user=request.user)
+    except AccountError:
+        return redirect("accounts:second_factor")   # already enrolled: verify instead
+    form = SecondFactorSetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            factor, codes = second_factor.enrol_confirm(user=request.user, code=form.cleaned_data["code"],
+                                                        ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            otp_login(request, factor)
+            return _no_store(render(request, "accounts/recovery_codes.html", {
+                "codes": codes, "next": _safe_next(request), "enrolled": True}))
+    qr = segno.make(second_factor.provisioning_uri(factor), error="m")
+    return _no_store(render(request, "accounts/second_factor_setup.html", {
+        "form": form, "qr_svg": qr.svg_inline(scale=4, dark="#1f2937", title="两步验证二维码"),
+        "key_text": second_factor.key_text(factor), "next": _safe_next(request)}))
+
+
+@never_cache
+def recovery_codes(request):
+    """两步验证恢复码: how many are left; new ones on request (the old ones stop working)."""
+    from . import second_factor
+
+    refused = _staff_only(request)
+    if refused is not None:
+        return refused
+    factor = second_factor.factor_for(request.user)
+    if request.method == "POST":
+        try:
+            codes = second_factor.recovery_codes_renew(user=request.user, ip=client_ip(request))
+        except AccountError as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:recovery_codes")
+        return _no_store(render(request, "accounts/recovery_codes.html", {
+            "codes": codes, "next": _safe_next(request), "enrolled": False}))
+    return render(request, "accounts/recovery_codes_status.html", {
+        "left": second_factor.recovery_codes_left(factor) if factor else 0})

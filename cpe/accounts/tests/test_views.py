@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import last_code, make_id_number
+from conftest import last_code, make_id_number, verify_staff_session
 from cpe.accounts.models import User
 from cpe.accounts import policy
 
@@ -183,6 +183,7 @@ def test_identity_change_reviewed_in_staff_site(client, register_learner, django
     reviewer.groups.add(Group.objects.get(name="审核人员"))
     staff = Client()
     assert staff.post(reverse("accounts:login"), {"username": "reviewer", "password": "Rev-pass-2026"}).status_code == 302
+    verify_staff_session(staff, reviewer)
     req = user.identity_changes.get()
     url = reverse("admin:accounts_identitychangerequest_change", args=[req.pk])
     assert "批准变更" in staff.get(url).content.decode()

@@ -46,6 +46,8 @@ TABLE = {
     "accounts/profile/mobile/": SIGNED_IN, "accounts/profile/email/": SIGNED_IN,
     "accounts/profile/identity/": SIGNED_IN, "accounts/profile/personal-data/": SIGNED_IN,
     "accounts/profile/close/": SIGNED_IN, "accounts/profile/password/": SIGNED_IN,
+    # the staff second factor: a verified staff session is sent on, everyone else away (never a 2xx)
+    "accounts/2fa/": NOBODY, "accounts/2fa/setup/": NOBODY, "accounts/2fa/recovery-codes/": ANY_STAFF,
     # agreements
     "agreement/": PUBLIC, "agreement/closed/": PUBLIC, "agreement/v/<str:version>/": PUBLIC,
     "agreement/accept/": SIGNED_IN,
