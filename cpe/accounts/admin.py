@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.audit import audit_record
@@ -126,11 +127,49 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
 
     list_display = ["id", "user", "field", "new_value_masked", "status", "created_at", "decided_by"]
     list_filter = ["status", "field"]
-    fields = ["user", "current_value", "field", "new_value_masked", "conflict", "reason", "status", "created_at",
-              "decided_at", "decided_by", "decision_note"]
-    readonly_fields = ["user", "current_value", "field", "new_value_masked", "conflict", "reason", "status",
-                       "created_at", "decided_at", "decided_by"]
+    fields = ["user", "current_value", "field", "new_value_masked", "full_values", "conflict", "reason", "status",
+              "created_at", "decided_at", "decided_by", "decision_note"]
+    readonly_fields = ["user", "current_value", "field", "new_value_masked", "full_values", "conflict", "reason",
+                       "status", "created_at", "decided_at", "decided_by"]
     change_form_template = "admin/accounts/identitychangerequest/change_form.html"
+
+    @staticmethod
+    def may_reveal(user) -> bool:
+        """Who may see the values in full: a reviewer who also holds view_identity."""
+        return user.has_perm("accounts.view_identity") and user.has_perm("accounts.review_identity")
+
+    @admin.display(description="完整信息")
+    def full_values(self, obj):
+        request = getattr(self, "_request", None)
+        if request is None or not self.may_reveal(request.user):
+            return "您没有查看完整身份信息的权限。"
+        url = reverse("admin:accounts_identitychangerequest_reveal", args=[obj.pk])
+        return format_html('<a href="{}" id="reveal-link">查看当前与申请的姓名、身份证号码（完整，记入审计日志）</a>', url)
+
+    def get_readonly_fields(self, request, obj=None):
+        self._request = request
+        if obj is not None and obj.status != ChangeStatus.PENDING:
+            return self.fields
+        return self.readonly_fields
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view),
+                 name="accounts_identitychangerequest_reveal"),
+        ] + super().get_urls()
+
+    def reveal_view(self, request, pk):
+        """The current and the requested name and ID number in full, for a reviewer with
+        view_identity; every view is audited (the same event as the user page's reveal)."""
+        if not self.may_reveal(request.user):
+            messages.error(request, "您没有查看完整身份信息的权限。")
+            return redirect(reverse("admin:accounts_identitychangerequest_changelist"))
+        req = get_object_or_404(IdentityChangeRequest.objects.select_related("user"), pk=pk)
+        audit_record("account.identity_viewed", actor=request.user, subject=req.user, ip=client_ip(request.META),
+                     data={"fields": ["name", "id_number"], "request": req.pk, "requested": req.field})
+        return render(request, "admin/accounts/identitychangerequest/reveal.html", {
+            **self.admin_site.each_context(request), "req": req, "subject": req.user,
+            "opts": self.model._meta, "title": "身份信息变更：完整信息"})
 
     @admin.display(description="当前值")
     def current_value(self, obj):
@@ -146,11 +185,6 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
         """The learner is told nothing about who holds an ID number; the reviewer is."""
         from .selectors import identity_change_conflict
         return "该身份证号码已属于其他账号，不能批准" if identity_change_conflict(obj) else "无"
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.status != ChangeStatus.PENDING:
-            return self.fields
-        return self.readonly_fields
 
     def has_add_permission(self, request):
         return False
