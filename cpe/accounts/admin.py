@@ -138,23 +138,34 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
         """Who may see the values in full: a reviewer who also holds view_identity."""
         return user.has_perm("accounts.view_identity") and user.has_perm("accounts.review_identity")
 
-    @admin.display(description="完整信息")
-    def full_values(self, obj):
+    @staticmethod
+    def _photo_line(obj):
         from .models import IdentityDocument
 
-        photo = "附有身份证照片。" if IdentityDocument.objects.filter(request=obj).exists() else "未附身份证照片。"
-        request = getattr(self, "_request", None)
-        if request is None or not self.may_reveal(request.user):
-            return f"{photo}您没有查看完整身份信息的权限。"
+        return "附有身份证照片。" if IdentityDocument.objects.filter(request=obj).exists() else "未附身份证照片。"
+
+    @admin.display(description="完整信息")
+    def full_values(self, obj):
         url = reverse("admin:accounts_identitychangerequest_reveal", args=[obj.pk])
         return format_html('{} <a href="{}" id="reveal-link">查看当前与申请的姓名、身份证号码及照片'
-                           '（完整，记入审计日志）</a>', photo, url)
+                           '（完整，记入审计日志）</a>', self._photo_line(obj), url)
+
+    @admin.display(description="完整信息")
+    def full_values_denied(self, obj):
+        return f"{self._photo_line(obj)}您没有查看完整身份信息的权限。"
+
+    def _for(self, request, names):
+        """The field list for this request: the reveal link only for who may reveal (chosen per
+        request, never stored on the shared admin instance)."""
+        return [n if n != "full_values" or self.may_reveal(request.user) else "full_values_denied" for n in names]
+
+    def get_fields(self, request, obj=None):
+        return self._for(request, self.fields)
 
     def get_readonly_fields(self, request, obj=None):
-        self._request = request
         if obj is not None and obj.status != ChangeStatus.PENDING:
-            return self.fields
-        return self.readonly_fields
+            return self._for(request, self.fields)
+        return self._for(request, self.readonly_fields)
 
     def get_urls(self):
         return [

@@ -64,7 +64,8 @@ class QueueFilter(admin.SimpleListFilter):
 class AisReportAdmin(ReadOnlyAdmin):
     """The reporting queue (SPEC §9.1): pending, retrying and failed rows with the AIS's
     answer; 重试 sends a failed or retrying row again now. The body (ID number, name) is
-    never shown."""
+    never shown; the learner's name is shown to who may retry (they chase the person), masked
+    to everyone else."""
 
     list_display = ["idempotency_key", "kind", "learner", "course", "state", "attempts", "next_attempt_at",
                     "receipt_no", "last_status", "last_error", "updated_at"]
@@ -79,6 +80,19 @@ class AisReportAdmin(ReadOnlyAdmin):
     @admin.display(description="学员")
     def learner(self, obj):
         return obj.record.user.name_masked
+
+    @admin.display(description="学员")
+    def learner_name(self, obj):
+        """The name and the masked mobile: whom to chase (never the ID number)."""
+        user = obj.record.user
+        return f"{user.name}（{user.mobile_masked}）"
+
+    def get_list_display(self, request):
+        """Who retries reports chases the people behind them: they see the name; everyone else
+        the masked name. Chosen per request."""
+        if request.user.has_perm("reporting.retry_aisreport"):
+            return [c if c != "learner" else "learner_name" for c in self.list_display]
+        return self.list_display
 
     @admin.display(description="课程")
     def course(self, obj):

@@ -291,3 +291,17 @@ def test_operator_starts_an_export_from_the_staff_site(export_ledger, client, dj
     assert (job.year, job.region, job.created_by_id, job.status) == (2026, "150200", operator.pk, ExportStatus.DONE)
     event = AuditEvent.objects.get(event_type="reporting.export_requested")
     assert event.subject_id == str(job.pk) and event.actor_id == operator.pk
+
+
+def test_ais_queue_names_the_learner_to_who_chases_masked_to_others(register_learner, year, client,
+                                                                   django_user_model):
+    learner = register_learner(name="巴特尔")
+    report = report_enqueue_for_record(make_record(learner, year, "N1"))
+    changelist = reverse("admin:reporting_aisreport_changelist")
+    client.force_login(staff(django_user_model, "reporting.view_aisreport", username="auditor"))
+    page = client.get(changelist).content.decode()
+    assert report.idempotency_key in page and "巴特尔" not in page and learner.name_masked in page
+    client.force_login(staff(django_user_model, "reporting.view_aisreport", "reporting.retry_aisreport"))
+    page = client.get(changelist).content.decode()
+    assert f"巴特尔（{learner.mobile_masked}）" in page
+    assert learner.id_number not in page and learner.mobile not in page
