@@ -31,15 +31,28 @@ class PublishForm(forms.ModelForm):
         return data
 
 
+DIFF_CONTEXT_LINES = 1   # unchanged lines shown around each change; longer runs are folded
+
+
 def text_diff(old: str, new: str) -> list[tuple[str, str]]:
-    """(kind, line) by line of the body: "same", "removed" or "added" (difflib's opcodes)."""
+    """(kind, line) by line of the body: "same", "removed", "added", or "folded" with the number
+    of unchanged lines left out (difflib's opcodes)."""
     import difflib
 
     a, b = old.splitlines(), new.splitlines()
+    ops = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes()
     out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+    for n, (op, i1, i2, j1, j2) in enumerate(ops):
         if op == "equal":
-            out.extend(("same", line) for line in a[i1:i2])
+            same = a[i1:i2]
+            head = same[:DIFF_CONTEXT_LINES] if n > 0 else []
+            tail = same[-DIFF_CONTEXT_LINES:] if n < len(ops) - 1 else []
+            if len(same) <= len(head) + len(tail) + 1:
+                out.extend(("same", line) for line in same)
+                continue
+            out.extend(("same", line) for line in head)
+            out.append(("folded", f"……（{len(same) - len(head) - len(tail)} 行未改动）"))
+            out.extend(("same", line) for line in tail)
         else:
             out.extend(("removed", line) for line in a[i1:i2])
             out.extend(("added", line) for line in b[j1:j2])

@@ -55,3 +55,14 @@ def test_publish_needs_the_difference_and_preview_first(operator, agreement_v1):
     assert published.status_code == 302
     v2 = AgreementVersion.objects.get(version="2.0")
     assert v2.body == NEW_BODY and v2.published_at is not None
+
+
+def test_unchanged_runs_are_folded():
+    from cpe.agreements.admin import text_diff
+
+    old = "\n".join(f"第{i}条" for i in range(1, 11))
+    new = old.replace("第5条", "第5条（修改）")
+    assert text_diff(old, new) == [
+        ("folded", "……（3 行未改动）"), ("same", "第4条"), ("removed", "第5条"), ("added", "第5条（修改）"),
+        ("same", "第6条"), ("folded", "……（4 行未改动）")]
+    assert text_diff("", "新") == [("added", "新")]
