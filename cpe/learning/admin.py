@@ -68,11 +68,20 @@ class _ReadOnly(SafeModelAdmin):
         return False
 
 
+class CourseListFilter(admin.RelatedFieldListFilter):
+    """Courses by code and title: the years repeat titles ("2025-P01", "2026-P01")."""
+
+    def field_choices(self, field, request, model_admin):
+        from cpe.catalog.models import Course
+
+        return [(c.pk, f"{c.code} {c.title}") for c in Course.objects.order_by("-year__year", "code")]
+
+
 @admin.register(SuspiciousEvent)
 class SuspiciousEventAdmin(_ReadOnly):
     """Suspicious study patterns, per learner: filter by a learner with the link in the 学员 column."""
     list_display = ["at", "learner", "kind", "course", "chapter", "ip", "repeats"]
-    list_filter = ["kind", "at", "chapter__course"]
+    list_filter = ["kind", "at", ("chapter__course", CourseListFilter)]
     search_fields = ["user__name", "user__username"]
     date_hierarchy = "at"
     list_select_related = ["user", "chapter__course", "session"]
