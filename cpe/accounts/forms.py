@@ -6,6 +6,7 @@ from django.contrib.auth.password_validation import validate_password
 from cpe.core.forms import AccessibleForm
 
 from .policy import normalise_id_number
+from .policy import ID_PHOTO_MAX_BYTES
 from .states import IdentityField, Region
 
 _INPUT = {"class": "input"}
@@ -122,6 +123,19 @@ class IdentityChangeForm(AccessibleForm):
     field = forms.ChoiceField(label="变更项目", choices=IdentityField.choices)
     new_value = forms.CharField(label="变更后的内容", max_length=30, widget=forms.TextInput(attrs=_INPUT))
     reason = forms.CharField(label="变更理由", max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    id_photo = forms.FileField(
+        label="身份证照片（可选）", required=False,
+        help_text=f"JPG 或 PNG，不超过 {ID_PHOTO_MAX_BYTES // (1024 * 1024)} MB；仅供审核人员核对，审核后即删除。",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+
+    def photo_bytes(self) -> bytes | None:
+        """The uploaded photo's bytes, at most ID_PHOTO_MAX_BYTES + 1 read (the service refuses
+        more), or None when none was chosen."""
+        upload = self.cleaned_data.get("id_photo")
+        if not upload:
+            return None
+        upload.seek(0)
+        return upload.read(ID_PHOTO_MAX_BYTES + 1)
 
 
 class PasswordResetForm(AccessibleForm):

@@ -202,6 +202,25 @@ class IdentityChangeRequest(models.Model):
         return mask_name(self.new_value)
 
 
+class IdentityDocument(models.Model):
+    """The ID card photo a learner attached to an identity change request: encrypted (base64 of
+    the image in an encrypted column), shown only to reviewers through an audited view, deleted
+    when the request is decided (accounts.services.identity_change_decide)."""
+
+    request = models.OneToOneField(IdentityChangeRequest, on_delete=models.CASCADE, related_name="document",
+                                   verbose_name="变更申请")
+    content_type = models.CharField("类型", max_length=20)
+    size = models.PositiveIntegerField("大小（字节）")
+    data = EncryptedTextField("图片（加密）")
+    uploaded_at = models.DateTimeField("上传时间")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "身份证照片"
+
+    def __str__(self):
+        return f"身份证照片（申请 #{self.request_id}）"
+
+
 class ArchivedAccount(models.Model):
     """A closed account's personal data and transaction records, sealed with the archive key
     (never a field key) until purge_after = last paid transaction + 3 years (rules R11.3). Staff

@@ -1,5 +1,6 @@
 """Every write to accounts. Each service validates with policy.py, locks what it changes,
 writes an audit event and schedules messages after commit."""
+import base64
 import hashlib
 import secrets
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from cpe.reporting.services import ais_check_after_registration
 
 from . import policy
 from .errors import AccountError
-from .models import IdentityChangeRequest, LoginRecord, User, VerificationCode
+from .models import IdentityChangeRequest, IdentityDocument, LoginRecord, User, VerificationCode
 from .states import (
     TRANSITIONS, AccountStatus, ChangeStatus, CodePurpose, IdentityField, MinorReview, Region,
     TerminationReason,
@@ -327,8 +328,16 @@ def _masked_identity(field, value):
     return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
 
 
-def identity_change_request(*, user, field: str, new_value: str, reason: str, at=None):
+def identity_change_request(*, user, field: str, new_value: str, reason: str, id_photo: bytes | None = None,
+                            at=None):
+    """A name or ID number change for a reviewer. `id_photo` (optional): the bytes of an ID card
+    photo, at most policy.ID_PHOTO_MAX_BYTES + 1 read; kept encrypted until the decision."""
     at = at or timezone.now()
+    photo_type = None
+    if id_photo is not None:
+        photo_type, photo_error = policy.id_photo_check(id_photo)
+        if photo_type is None:
+            raise AccountError("bad_id_photo", photo_error, field="id_photo")
     if field not in IdentityField.values:
         raise AccountError("bad_field", "请选择要变更的项目。", field="field")
     if not (reason or "").strip():
@@ -361,8 +370,11 @@ def identity_change_request(*, user, field: str, new_value: str, reason: str, at
                 raise AccountError("pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field")
             req = IdentityChangeRequest.objects.create(user=user, field=field, new_value=value,
                                                        reason=reason.strip(), created_at=at)
+            if photo_type is not None:
+                IdentityDocument.objects.create(request=req, content_type=photo_type, size=len(id_photo),
+                                                data=base64.b64encode(id_photo).decode("ascii"), uploaded_at=at)
             audit_record("identity_change.requested", actor=user, subject=req, at=at, data={
-                "field": field, "new": _masked_identity(field, value)})
+                "field": field, "new": _masked_identity(field, value), "id_photo": photo_type is not None})
     except IntegrityError as exc:
         raise AccountError("pending_exists", "已有一条同类申请在审核中。", field="field") from exc
     return req
@@ -391,13 +403,16 @@ def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str
             req.status = ChangeStatus.APPROVED if approve else ChangeStatus.REJECTED
             req.decided_at, req.decided_by, req.decision_note = at, reviewer, (note or "").strip()
             req.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+            # The ID card photo served its purpose: it goes with the decision.
+            photo_deleted, _ = IdentityDocument.objects.filter(request=req).delete()
             if approve:
                 ais_check_after_registration(user)  # new name/ID: check the AIS again after commit
             audit_record(f"identity_change.{'approved' if approve else 'rejected'}", actor=reviewer,
                          subject=user, at=at, data={
                              "request": req.pk, "field": req.field,
                              "old": _masked_identity(req.field, old),
-                             "new": _masked_identity(req.field, req.new_value), "note": req.decision_note})
+                             "new": _masked_identity(req.field, req.new_value), "note": req.decision_note,
+                             "id_photo_deleted": bool(photo_deleted)})
     except IntegrityError as exc:
         raise AccountError("id_taken", "新身份证号码已被其他账号使用，无法批准。") from exc
     return req

@@ -327,18 +327,20 @@ def email_confirm(request, code_id, token):
 
 @learner_required
 def identity_change(request):
-    form = IdentityChangeForm(request.POST or None)
+    form = IdentityChangeForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "id_photo"}
         try:
-            services.identity_change_request(user=request.user, **form.cleaned_data)
+            services.identity_change_request(user=request.user, id_photo=form.photo_bytes(), **data)
         except AccountError as exc:
             _attach(form, exc)
         else:
             messages.success(request, policy.IDENTITY_CHANGE_SUBMITTED_MESSAGE)
             return redirect("accounts:profile")
     return render(request, "accounts/form_page.html", {
-        "form": form, "title": "申请变更姓名或身份证号码",
-        "intro": "姓名、身份证号码须与身份证一致，变更需经工作人员审核。审核通过前仍以原信息为准。"})
+        "form": form, "title": "申请变更姓名或身份证号码", "multipart": True,
+        "intro": "姓名、身份证号码须与身份证一致，变更需经工作人员审核。审核通过前仍以原信息为准。"
+                 "附上身份证照片可帮助审核人员尽快核对。"})
 
 
 @ratelimit(key="ip", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)

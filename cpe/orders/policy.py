@@ -67,6 +67,65 @@ def refund_deadline(paid_at: datetime) -> datetime:
     return paid_at + REFUND_WINDOW
 
 
+# What a refund undoes beyond the money, told to the learner before they ask (refund page, order
+# list) and again in the refund SMS: the user agreement's clause 2.5 closes the course, and the
+# credits earned under the order are revoked here and reversed at the AIS.
+REFUND_CREDITS_NOTICE = ("退款成功后课程关闭，该订单下已取得的学时及学时证明将被撤销；"
+                         "已上报《内蒙古自治区会计人员信息管理系统》（AIS）的学时将在 AIS 撤回。")
+
+
+@dataclass(frozen=True)
+class RefundReview:
+    """The policy's verdict on a refund request as finance sees it, with each reason."""
+    allowed: bool
+    code: str
+    reasons: tuple[str, ...]
+    consequences: tuple[str, ...]
+
+
+def refund_review(*, paid_at: datetime, requested_at: datetime, year_complete: bool, earned_hours: int,
+                  required_hours: int, records: int, record_hours: int, records_reported: int) -> RefundReview:
+    """refund_decision's two conditions applied to a request under review (user agreement
+    clause 2.5): was it asked within REFUND_WINDOW of the payment, and is the year's task
+    complete now (learning goes on while a request waits, so it is judged on today's ledger).
+    The consequences name what approving undoes: the credits under the order, and their
+    reversal at the AIS for those already reported."""
+    deadline = refund_deadline(paid_at).astimezone(LOCAL_TZ)
+    asked = requested_at.astimezone(LOCAL_TZ)
+    in_window = requested_at < refund_deadline(paid_at)
+    reasons = [
+        (f"申请时间 {asked:%Y-%m-%d %H:%M} 在付款后 {REFUND_WINDOW.days} 日内（截止 {deadline:%Y-%m-%d %H:%M}）。"
+         if in_window else
+         f"申请时间 {asked:%Y-%m-%d %H:%M} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {deadline:%Y-%m-%d %H:%M}）。"),
+        (f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），依据用户协议不能退款。"
+         if year_complete else
+         f"该年度学习任务未完成（有效学时 {earned_hours} / 要求 {required_hours}）。"),
+    ]
+    if not in_window:
+        code = "window_passed"
+    elif year_complete:
+        code = "year_complete"
+    else:
+        code = "refundable"
+    consequences = []
+    if records:
+        line = f"批准后将撤销该订单下已取得的 {records} 条学时记录（共 {record_hours} 学时）及其学时证明"
+        line += (f"；其中 {records_reported} 条已上报 AIS，将向 AIS 发送撤回。" if records_reported
+                 else "；均未上报 AIS，待上报的将取消。")
+        consequences.append(line)
+    else:
+        consequences.append("该订单下尚无学时记录，批准后不涉及学时撤销。")
+    return RefundReview(code == "refundable", code, tuple(reasons), tuple(consequences))
+
+
+def refund_credits_sms_line(records_revoked: int) -> str:
+    """The refund SMS's sentence on credits (what a refund undoes): how many records were revoked and that
+    the reported ones are reversed at the AIS; empty when the order had earned none."""
+    if not records_revoked:
+        return ""
+    return f"该订单下已取得的 {records_revoked} 条学时记录已撤销，已上报 AIS 的学时将在 AIS 撤回。"
+
+
 # --- payment notifications (the gateways' asynchronous calls) ---------------------------------
 # Anybody can POST to the notify URLs, so what one request may cost is bounded here. A real
 # notification is small (Alipay's form ~2-3 KB, WeChat Pay v3's JSON ~1 KB).

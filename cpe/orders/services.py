@@ -320,11 +320,12 @@ def refund_execute(*, refund_id: int, at=None) -> Refund:
         _transition(order, OrderStatus.REFUNDED)
         order.save(update_fields=["status"])
         Enrolment.objects.filter(order=order).update(status=EnrolmentStatus.CLOSED, closed_at=at)
-        _after_refund(order, refund, at)
+        revoked = _after_refund(order, refund, at)
         audit_record("refund.succeeded", subject=refund, at=at, data={
             "order": order.number, "amount_fen": refund.amount_fen, "gateway_refund_id": result.gateway_refund_id})
         _notify(order.user, "refund.succeeded", at,
-                f"您的订单 {order.number} 已退款 {refund.amount_fen / 100:.2f} 元，将原路退回；该课程已关闭。")
+                f"您的订单 {order.number} 已退款 {refund.amount_fen / 100:.2f} 元，将原路退回；该课程已关闭。"
+                + policy.refund_credits_sms_line(revoked))
     return refund
 
 
@@ -332,17 +333,19 @@ def _after_refund(order, refund, at):
     """What else a refund undoes: the invoice (a red-letter invoice) and, once the credits
     issue exists, the credits earned under the order. The money has already gone back, so a
     failing invoice service must not roll the refund back: the red invoice is then issued by
-    the hourly `invoice_reverse_sweep`."""
+    the hourly `invoice_reverse_sweep`. Returns how many credit records were revoked."""
     from cpe.credits.services import credits_revoke_for_order
     from cpe.invoicing.errors import InvoiceError
     from cpe.invoicing.services import invoice_reverse_for_order
 
-    credits_revoke_for_order(order=order, reason=f"订单退款 {refund.refund_no}", at=at, actor=refund.decided_by)
+    revoked = credits_revoke_for_order(order=order, reason=f"订单退款 {refund.refund_no}", at=at,
+                                       actor=refund.decided_by)
     try:
         with transaction.atomic():
             invoice_reverse_for_order(order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at)
     except InvoiceError as exc:
         log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
+    return revoked
 
 
 def refunds_resume(*, at=None) -> int:

@@ -141,7 +141,8 @@ def order_list(request):
                      "last_refund": next(iter(o.refunds.all()), None),
                      "invoice": invoice_states.get(o.pk),
                      "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None})
-    return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now})
+    return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now,
+                                                "credits_notice": policy.REFUND_CREDITS_NOTICE})
 
 
 @learner_required
@@ -170,7 +171,9 @@ def refund(request, number):
             messages.success(request, "退款申请已提交，审核结果将通过短信通知您。")
             return redirect("orders:list")
     return render(request, "orders/refund.html", {"order": order, "decision": decision, "error": error,
-                                                  "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None},
+                                                  "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None,
+                                                  "credits_notice": policy.REFUND_CREDITS_NOTICE,
+                                                  "earned": selectors.credits_under_order(order)},
                   status=400 if error else 200)
 
 

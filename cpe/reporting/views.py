@@ -16,6 +16,7 @@ from . import policy, selectors, services
 from .clients import get_client
 from .clients.base import AisError
 from .errors import ReportingError
+from .forms import ExportStartForm
 from .models import ExportJob
 from .states import CheckResult, ExportStatus
 
@@ -85,11 +86,12 @@ def staff_exports(request):
         if not can_export:
             messages.error(request, "您没有导出年度学时的权限。")
             return redirect("reporting:staff_exports")
-        year, region = request.POST.get("year", ""), request.POST.get("region", "")
-        if not year.isdigit() or (region and region not in dict(Region.choices)):
-            messages.error(request, "请选择正确的年度和地区。")
+        form = ExportStartForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "请选择已设立的培训年度和正确的地区。")
         else:
-            services.export_job_create(year=int(year), region=region, actor=request.user, ip=client_ip(request))
+            services.export_job_create(year=form.cleaned_data["year"], region=form.cleaned_data["region"],
+                                       actor=request.user, ip=client_ip(request))
             messages.success(request, "已开始导出，完成后可在下方下载。")
         return redirect("reporting:staff_exports")
     ctx = _staff_context(request, "年度学时导出")
