@@ -1,33 +1,60 @@
-"""Courseware files: where the HLS renditions live, the signed short-lived URLs of their
-segments and key, and the ffmpeg/ffprobe command lines (SPEC §7.1; without a forced GOP the segments come out 10 s long)."""
+"""Courseware files: where the HLS renditions live (the "courseware" and "courseware_sources"
+storages: local directories or a private S3-compatible bucket, docs/storage.md), the signed
+short-lived URLs of their segments and key, and the ffmpeg/ffprobe command lines (SPEC §7.1;
+without a forced GOP the segments come out 10 s long)."""
 import re
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import FileSystemStorage
 from django.urls import reverse
+
+from cpe.core import storage as stores
 
 from . import policy
 
 SEGMENT_SECONDS = 4           # HLS segment length (4-6 s); keyframes are forced on this grid
 SEGMENT_NAME = re.compile(r"^seg_\d{4,6}\.ts$")
 KEY_URI_PLACEHOLDER = "key.bin"
+PLAYLIST_NAME = "index.m3u8"
 _SEG_SALT, _KEY_SALT = "learning.segment", "learning.key"
 
 
 def root() -> Path:
-    """Renditions and sources, outside MEDIA_ROOT so nothing serves them by accident."""
+    """The filesystem default's renditions (hls/) and sources (src/), outside MEDIA_ROOT so
+    nothing serves them by accident."""
     return Path(getattr(settings, "COURSEWARE_ROOT", Path(settings.MEDIA_ROOT).parent / "courseware"))
 
 
 def source_storage():
-    return FileSystemStorage(location=root() / "src")
+    return stores.courseware_sources()
+
+
+def rendition_storage():
+    return stores.courseware()
+
+
+def rendition_exists(hls_dir: str) -> bool:
+    return bool(hls_dir) and rendition_storage().exists(f"{hls_dir}/{PLAYLIST_NAME}")
+
+
+def read_playlist(hls_dir: str) -> str:
+    """The rendition's playlist as ffmpeg wrote it (FileNotFoundError/OSError when absent)."""
+    with rendition_storage().open(f"{hls_dir}/{PLAYLIST_NAME}", "rb") as f:
+        return f.read().decode("utf-8")
 
 
 def url_ttl() -> int:
     return int(getattr(settings, "LEARNING_SIGNED_URL_TTL", policy.SIGNED_URL_TTL))
+
+
+def segment_url(hls_dir: str, name: str, expires: float, now: float) -> str:
+    """Where the player fetches a segment until `expires`: a signed URL of the object store
+    itself (or the CDN in front of it), or else the platform's own signed segment URL."""
+    store_url = stores.signed_url(rendition_storage(), f"{hls_dir}/{name}", expires_in=int(expires - now),
+                                  content_type="video/mp2t")
+    return store_url or sign_segment(hls_dir, name, expires)
 
 
 def sign_segment(hls_dir: str, name: str, expires: float) -> str:
@@ -79,13 +106,14 @@ def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | N
         elif line and not line.startswith("#"):
             if not SEGMENT_NAME.match(line):
                 continue  # never point the player at anything but our own segments
-            line = sign_segment(hls_dir, line, now + offset + ttl)
+            line = segment_url(hls_dir, line, now + offset + ttl, now)
             offset += pending
         out.append(line)
     return "\n".join(out) + "\n"
 
 
-def hls_path(hls_dir: str, name: str = "index.m3u8") -> Path:
+def hls_path(hls_dir: str, name: str = PLAYLIST_NAME) -> Path:
+    """A rendition file in the filesystem default (tests and the nginx X-Accel location)."""
     return root() / "hls" / hls_dir / name
 
 
