@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, storages
+from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import FileResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
@@ -65,8 +65,22 @@ class PrivateS3Storage(S3Storage):
         return url
 
 
+class NamedStorage(Storage):
+    """`storages[name]` looked up at each use. A FileField evaluates its `storage` callable once,
+    at import; this proxy makes the field follow STORAGES as it is when the file is used."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattribute__(self, attr):
+        if attr == "_name" or attr.startswith("__"):
+            return object.__getattribute__(self, attr)
+        return getattr(storages[object.__getattribute__(self, "_name")], attr)
+
+
 def is_object_store(store) -> bool:
-    return isinstance(store, PrivateS3Storage)
+    """True for the S3 backend (or a NamedStorage standing for it)."""
+    return callable(getattr(store, "signed_url", None))
 
 
 def signed_url(store, name: str, *, expires_in: int = PRIVATE_URL_TTL, download_name: str = "",

@@ -23,9 +23,9 @@ def invoice_pdf_path(instance, filename):
 
 def _documents_storage():
     """The private "documents" storage (MEDIA_ROOT, or the bucket's private prefix)."""
-    from cpe.core.storage import documents
+    from cpe.core.storage import NamedStorage
 
-    return documents()
+    return NamedStorage("documents")
 
 
 class InvoiceQuerySet(models.QuerySet):

@@ -28,7 +28,8 @@ def root() -> Path:
 
 
 def source_storage():
-    return stores.courseware_sources()
+    """The uploaded sources' storage, as ChapterVideo.source holds it (follows STORAGES)."""
+    return stores.NamedStorage("courseware_sources")
 
 
 def rendition_storage():
