@@ -10,15 +10,21 @@ A private file reaches a browser only after the platform's own permission check,
 `file_response`: a redirect to a signed URL that lives PRIVATE_URL_TTL seconds (object store),
 or the file streamed by the platform (filesystem). Nothing here ever makes an object public.
 """
+import hashlib
+import hmac
+import logging
 import os
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import FileResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+log = logging.getLogger(__name__)
 
 # How long a signed link to an export or an invoice PDF works: long enough for the browser to
 # follow the redirect at once, too short to be worth passing on.
@@ -44,25 +50,104 @@ class SettingRootStorage(FileSystemStorage):
 
 
 class PrivateS3Storage(S3Storage):
-    """A prefix of the private bucket. `signed_url` is the only way a browser gets an object."""
+    """A prefix of the private bucket. `signed_url`/`signed_urls` are the only way a browser
+    gets an object."""
 
     def get_default_settings(self):
         return {**super().get_default_settings(), "cdn_base_url": None}
 
     def signed_url(self, name: str, *, expires_in: int, download_name: str = "",
                    content_type: str = "") -> str:
+        """One presigned GET URL (botocore), through the CDN if one is configured."""
         params = {}
         if download_name:
             params["ResponseContentDisposition"] = content_disposition_header(True, download_name)
         if content_type:
             params["ResponseContentType"] = content_type
-        url = self.url(name, parameters=params, expire=max(1, int(expires_in)))
-        if self.cdn_base_url:
-            # The CDN forwards the path and the whole query to the bucket, which checks the
-            # signature (made for the bucket's host, which the CDN sends upstream).
-            cdn, signed = urlsplit(self.cdn_base_url), urlsplit(url)
-            url = urlunsplit((cdn.scheme, cdn.netloc, cdn.path.rstrip("/") + signed.path, signed.query, ""))
-        return url
+        return self._via_cdn(self.url(name, parameters=params, expire=max(1, int(expires_in))))
+
+    def signed_urls(self, items: list[tuple[str, int]], *, content_type: str = "") -> list[str]:
+        """Presigned GET URLs for many objects at once (a playlist's segments): [(name, expires_in)]
+        in, URLs in the same order out. botocore presigns the first; the rest are signed here
+        with the same date, scope, host and parameters (AWS Signature Version 4, query-string
+        form): one HMAC each instead of a pass through botocore's request pipeline. The first is
+        signed here too and must come out equal to botocore's, otherwise botocore signs them all."""
+        if not items:
+            return []
+        params = {"ResponseContentType": content_type} if content_type else {}
+        keys = [self._normalize_name(clean_name(n)) for n, _e in items]
+        expiries = [max(1, int(e)) for _n, e in items]
+        first = self.url(items[0][0], parameters=params, expire=expiries[0])
+        signer = None
+        if self.access_key and self.secret_key and not self.security_token:
+            signer = _QuerySigner.from_url(first, self.secret_key, keys[0])
+        if signer is None or signer.sign(keys[0], expiries[0]) != first:
+            if signer is not None:
+                log.warning("hand-made presigned URL differs from botocore's; botocore signs every URL")
+            urls = [first] + [self.url(n, parameters=params, expire=e) for (n, _), e in zip(items[1:], expiries[1:])]
+        else:
+            urls = [first] + [signer.sign(k, e) for k, e in zip(keys[1:], expiries[1:])]
+        return [self._via_cdn(u) for u in urls]
+
+    def _via_cdn(self, url: str) -> str:
+        if not self.cdn_base_url:
+            return url
+        # The CDN forwards the path and the whole query to the bucket, which checks the
+        # signature (made for the bucket's host, which the CDN sends upstream).
+        cdn, signed = urlsplit(self.cdn_base_url), urlsplit(url)
+        return urlunsplit((cdn.scheme, cdn.netloc, cdn.path.rstrip("/") + signed.path, signed.query, ""))
+
+
+_UNRESERVED = "-_.~"
+
+
+def _q(value: str, safe: str = _UNRESERVED) -> str:
+    return quote(value, safe=safe)
+
+
+class _QuerySigner:
+    """Signs GET URLs exactly as one that botocore made (same scheme, host, path prefix, date,
+    credential scope and extra parameters), varying only the object key and X-Amz-Expires."""
+
+    def __init__(self, *, scheme: str, host: str, prefix: str, params: dict, key: bytes):
+        self.scheme, self.host, self.prefix, self.key = scheme, host, prefix, key
+        self.amz_date = params["X-Amz-Date"]
+        self.scope = params["X-Amz-Credential"].split("/", 1)[1]
+        # Everything but X-Amz-Expires is the same in every URL: quote it once, around a gap.
+        marker = "\0"
+        with_gap = {**params, "X-Amz-Expires": marker}
+        canonical = "&".join(f"{_q(k)}={marker if v == marker else _q(v)}" for k, v in sorted(with_gap.items()))
+        ordered = "&".join(f"{_q(k)}={marker if v == marker else _q(v)}" for k, v in with_gap.items())
+        self.canonical_parts = canonical.split(marker)
+        self.query_parts = ordered.split(marker)
+
+    @classmethod
+    def from_url(cls, url: str, secret: str, object_key: str) -> "_QuerySigner | None":
+        parts = urlsplit(url)
+        params = dict(parse_qsl(parts.query, keep_blank_values=True))
+        quoted = _q(object_key, "/" + _UNRESERVED)
+        if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or params.get("X-Amz-SignedHeaders") != "host" \
+                or "X-Amz-Date" not in params or not parts.path.endswith("/" + quoted):
+            return None
+        credential = params.get("X-Amz-Credential", "").split("/")   # key id/day/region/service/aws4_request
+        if len(credential) != 5:
+            return None
+        _key_id, day, region, service, terminal = credential
+        key = hmac.new(("AWS4" + secret).encode(), day.encode(), hashlib.sha256).digest()
+        for part in (region, service, terminal):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        params.pop("X-Amz-Signature", None)
+        return cls(scheme=parts.scheme, host=parts.netloc, prefix=parts.path[:-len(quoted)], params=params, key=key)
+
+    def sign(self, object_key: str, expires_in: int) -> str:
+        path = self.prefix + _q(object_key, "/" + _UNRESERVED)
+        expires = str(int(expires_in))
+        canonical_query = expires.join(self.canonical_parts)
+        canonical = f"GET\n{path}\n{canonical_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
+        to_sign = (f"AWS4-HMAC-SHA256\n{self.amz_date}\n{self.scope}\n"
+                   + hashlib.sha256(canonical.encode()).hexdigest())
+        signature = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return f"{self.scheme}://{self.host}{path}?{expires.join(self.query_parts)}&X-Amz-Signature={signature}"
 
 
 class NamedStorage(Storage):

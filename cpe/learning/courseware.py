@@ -50,14 +50,6 @@ def url_ttl() -> int:
     return int(getattr(settings, "LEARNING_SIGNED_URL_TTL", policy.SIGNED_URL_TTL))
 
 
-def segment_url(hls_dir: str, name: str, expires: float, now: float) -> str:
-    """Where the player fetches a segment until `expires`: a signed URL of the object store
-    itself (or the CDN in front of it), or else the platform's own signed segment URL."""
-    store_url = stores.signed_url(rendition_storage(), f"{hls_dir}/{name}", expires_in=int(expires - now),
-                                  content_type="video/mp2t")
-    return store_url or sign_segment(hls_dir, name, expires)
-
-
 def sign_segment(hls_dir: str, name: str, expires: float) -> str:
     return reverse("learning:segment", args=[signing.dumps({"d": hls_dir, "f": name, "e": int(expires)},
                                                            salt=_SEG_SALT)])
@@ -92,10 +84,12 @@ def verify_key(token: str, now: float | None = None) -> dict | None:
 def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | None = None) -> str:
     """Rewrite a VOD playlist: the key URI and each segment become signed URLs. A segment's URL
     lives SIGNED_URL_TTL past the moment it plays (its offset in the timeline), so an hour-long
-    lecture is not one long-lived set of links; the player reloads the playlist if one expires."""
+    lecture is not one long-lived set of links; the player reloads the playlist if one expires.
+    Segments come from the object store's own signed URLs when the courseware is there, else
+    from the platform's signed segment URL; the key always from the platform."""
     now = time.time() if now is None else now
     ttl = url_ttl()
-    out, offset, pending = [], 0.0, 0.0
+    out, segments, offset, pending = [], [], 0.0, 0.0
     for line in text.splitlines():
         if line.startswith("#EXT-X-KEY:"):
             line = line.replace(f'URI="{KEY_URI_PLACEHOLDER}"', f'URI="{sign_key(session_key, hls_dir, now + ttl)}"')
@@ -107,10 +101,21 @@ def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | N
         elif line and not line.startswith("#"):
             if not SEGMENT_NAME.match(line):
                 continue  # never point the player at anything but our own segments
-            line = segment_url(hls_dir, line, now + offset + ttl, now)
+            segments.append((len(out), line, now + offset + ttl))
             offset += pending
         out.append(line)
+    for (i, _name, _expires), url in zip(segments, segment_urls(hls_dir, segments, now)):
+        out[i] = url
     return "\n".join(out) + "\n"
+
+
+def segment_urls(hls_dir: str, segments: list[tuple[int, str, float]], now: float) -> list[str]:
+    """[(line, segment name, expires at)] -> the URLs the player fetches them from until then."""
+    store = rendition_storage()
+    if stores.is_object_store(store):
+        return store.signed_urls([(f"{hls_dir}/{name}", int(expires - now)) for _i, name, expires in segments],
+                                 content_type="video/mp2t")
+    return [sign_segment(hls_dir, name, expires) for _i, name, expires in segments]
 
 
 def hls_path(hls_dir: str, name: str = PLAYLIST_NAME) -> Path:
