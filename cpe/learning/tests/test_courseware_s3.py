@@ -125,3 +125,30 @@ def test_a_cdn_in_front_of_the_bucket_gets_the_signed_path_and_query(s3, video, 
     from cpe.core import storage as stores
 
     assert stores.signed_url(stores.exports(), "x.xlsx").startswith(s3.endpoint)
+
+
+def test_a_new_rendition_replaces_the_old_one_in_the_store(s3, video):  # noqa: F811
+    from cpe.learning import services
+    from cpe.learning.models import ChapterVideo
+
+    old = video.hls_dir
+    ChapterVideo.objects.filter(pk=video.pk).update(status=VideoStatus.PENDING)   # e.g. a new upload
+    assert services.video_transcode(video.pk) == "ready"
+    video.refresh_from_db()
+    assert video.hls_dir != old
+    hls = [k for k in s3.keys() if k.startswith("courseware/hls/")]
+    assert hls and all(k.startswith(f"courseware/hls/{video.hls_dir}/") for k in hls)   # the old folder is gone
+
+
+def test_a_broken_source_leaves_nothing_in_the_store(s3, local_root, chapter):  # noqa: F811
+    from django.core.files.base import ContentFile
+
+    from cpe.learning import services
+    from cpe.learning.models import ChapterVideo
+
+    v = ChapterVideo(chapter=chapter)
+    v.source.save("bad.mp4", ContentFile(b"\0\0\0\x20ftypisom" + b"x" * 200), save=True)
+    assert services.video_transcode(v.pk) == "failed"
+    v.refresh_from_db()
+    assert v.status == VideoStatus.FAILED and "无法读取视频时长" in v.error and not v.hls_dir
+    assert s3.keys() == [f"courseware/src/{v.source.name}"]          # the upload only; no rendition
