@@ -28,6 +28,9 @@ AREAS = {
     "documents": ("MEDIA_ROOT", "", "private/documents", {}),
 }
 ADDRESSING_STYLES = ("path", "virtual")
+# Seconds a signed link to a private object lives unless the caller asks otherwise (exports,
+# invoices, and any incidental FieldFile.url such as the admin's link to a video source).
+PRIVATE_URL_TTL = 60
 
 
 class StorageConfigError(ValueError):
@@ -61,6 +64,7 @@ def named_storages(env) -> dict:
         "signature_version": "s3v4",
         "default_acl": "private",       # never public-read, whatever the bucket's default
         "querystring_auth": True,       # every URL the store hands out is signed
+        "querystring_expire": PRIVATE_URL_TTL,
         "file_overwrite": False,
     }
     out = {}

@@ -24,11 +24,11 @@ from django.utils.http import content_disposition_header
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
-log = logging.getLogger(__name__)
-
 # How long a signed link to an export or an invoice PDF works: long enough for the browser to
-# follow the redirect at once, too short to be worth passing on.
-PRIVATE_URL_TTL = 60
+# follow the redirect at once, too short to be worth passing on (defined with the settings).
+from config.settings.storage import PRIVATE_URL_TTL  # noqa: F401 (used here and by callers)
+
+log = logging.getLogger(__name__)
 
 
 class SettingRootStorage(FileSystemStorage):

@@ -51,3 +51,10 @@ def test_optional_variables_may_be_absent():
     o = named_storages(env)["documents"]["OPTIONS"]
     assert o["access_key"] is None and o["secret_key"] is None and o["region_name"] is None
     assert o["addressing_style"] is None
+
+
+def test_any_url_of_a_private_object_is_short_lived():
+    from config.settings.storage import PRIVATE_URL_TTL
+
+    for s in named_storages(S3_ENV).values():
+        assert s["OPTIONS"]["querystring_expire"] == PRIVATE_URL_TTL <= 300   # django-storages' own default: 3600
