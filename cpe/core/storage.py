@@ -19,8 +19,9 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
-from django.http import FileResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
+from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
@@ -180,9 +181,14 @@ def signed_url(store, name: str, *, expires_in: int = PRIVATE_URL_TTL, download_
 def file_response(store, name: str, *, download_name: str, content_type: str = "application/octet-stream"):
     """Hand a private file to the browser that has just passed the caller's permission check:
     a redirect to a signed URL (object store) or the file streamed (filesystem). Raises
-    FileNotFoundError when the file is not there."""
+    FileNotFoundError when the file is not there; answers 503 when the store cannot be reached."""
     if is_object_store(store):
-        if not store.exists(name):
+        try:
+            found = store.exists(name)
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("object store unavailable for %s: %s", name, exc)
+            return store_unavailable()
+        if not found:
             raise FileNotFoundError(name)
         resp = HttpResponseRedirect(signed_url(store, name, download_name=download_name, content_type=content_type))
     else:
@@ -190,6 +196,12 @@ def file_response(store, name: str, *, download_name: str, content_type: str = "
                             content_type=content_type)
     resp["Cache-Control"] = "private, no-store"
     resp["Referrer-Policy"] = "no-referrer"   # the signed URL never leaks to another site
+    return resp
+
+
+def store_unavailable() -> HttpResponse:
+    resp = HttpResponse("文件存储暂时无法访问，请稍后再试。", status=503, content_type="text/plain; charset=utf-8")
+    resp["Retry-After"] = "30"
     return resp
 
 

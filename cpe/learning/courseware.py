@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.urls import reverse
 
 from cpe.core import storage as stores
@@ -40,10 +41,20 @@ def rendition_exists(hls_dir: str) -> bool:
     return bool(hls_dir) and rendition_storage().exists(f"{hls_dir}/{PLAYLIST_NAME}")
 
 
+# A rendition folder is written once under a fresh name and never changed, so its playlist may
+# be cached as long as the cache likes: a play then costs no round trip to the store.
+PLAYLIST_CACHE_SECONDS = 24 * 3600
+
+
 def read_playlist(hls_dir: str) -> str:
     """The rendition's playlist as ffmpeg wrote it (FileNotFoundError/OSError when absent)."""
-    with rendition_storage().open(f"{hls_dir}/{PLAYLIST_NAME}", "rb") as f:
-        return f.read().decode("utf-8")
+    key = f"learning:playlist:{hls_dir}"
+    text = cache.get(key)
+    if text is None:
+        with rendition_storage().open(f"{hls_dir}/{PLAYLIST_NAME}", "rb") as f:
+            text = f.read().decode("utf-8")
+        cache.set(key, text, PLAYLIST_CACHE_SECONDS)
+    return text
 
 
 def url_ttl() -> int:

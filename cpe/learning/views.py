@@ -1,7 +1,9 @@
 """Learner pages (a course's chapters, the player) and courseware delivery (signed playlist,
 key and segments). The rules are in policy.py; access checks go through selectors/services."""
+import logging
 import time
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
@@ -18,6 +20,8 @@ from cpe.core import storage as stores
 from . import courseware, policy, selectors, services
 from .api import heartbeat_seconds
 from .models import ChapterVideo, PlaySession
+
+log = logging.getLogger(__name__)
 
 
 def _refusal(request, code, course=None, enrolment=None, status=403):
@@ -106,6 +110,9 @@ def playlist(request, key):
         text = courseware.read_playlist(video.hls_dir)
     except OSError:
         raise Http404("该章节视频尚未就绪。")
+    except (BotoCoreError, ClientError) as exc:   # the object store is down or refuses us
+        log.warning("playlist of %s unavailable: %s", video.hls_dir, exc)
+        return stores.store_unavailable()
     body = courseware.signed_playlist(text, hls_dir=video.hls_dir, session_key=s.key)
     resp = HttpResponse(body, content_type="application/vnd.apple.mpegurl")
     resp["Cache-Control"] = "no-store"

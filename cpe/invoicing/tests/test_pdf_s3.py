@@ -68,3 +68,13 @@ def test_the_owner_downloads_and_another_learner_gets_no_link(s3, invoice, clien
     client.force_login(learner)
     got = requests.get(_signed(client.get(url), s3, invoice), timeout=10)
     assert got.status_code == 200 and got.content[:4] == b"%PDF"
+
+
+def test_a_store_that_cannot_be_reached_answers_503_in_chinese(s3, invoice, client, learner, settings):  # noqa: F811
+    from config.settings.storage import named_storages
+
+    dead = {**s3.env, "S3_ENDPOINT_URL": "http://127.0.0.1:9"}     # nothing listens on the discard port
+    settings.STORAGES = {**settings.STORAGES, **named_storages(dead)}
+    client.force_login(learner)
+    r = client.get(reverse("invoicing:pdf", args=[invoice.number]))
+    assert r.status_code == 503 and "文件存储暂时无法访问" in r.content.decode() and "Location" not in r

@@ -152,3 +152,20 @@ def test_a_broken_source_leaves_nothing_in_the_store(s3, local_root, chapter):  
     v.refresh_from_db()
     assert v.status == VideoStatus.FAILED and "无法读取视频时长" in v.error and not v.hls_dir
     assert s3.keys() == [f"courseware/src/{v.source.name}"]          # the upload only; no rendition
+
+
+def test_the_playlist_is_read_once_and_a_dead_store_answers_503(s3, video, signed_in, chapter, enrolment,  # noqa: F811
+                                                                settings):
+    from django.core.cache import cache
+
+    from config.settings.storage import named_storages
+
+    play = _session(signed_in, chapter)
+    assert signed_in.get(play["playlist_url"]).status_code == 200
+    dead = {**s3.env, "S3_ENDPOINT_URL": "http://127.0.0.1:9"}       # nothing listens on the discard port
+    settings.STORAGES = {**settings.STORAGES, **named_storages(dead)}
+    again = signed_in.get(play["playlist_url"])                       # from the cache: no round trip
+    assert again.status_code == 200 and again.content.decode().count("X-Amz-Signature=") == 3
+    cache.delete(f"learning:playlist:{video.hls_dir}")
+    r = signed_in.get(play["playlist_url"])
+    assert r.status_code == 503 and "文件存储暂时无法访问" in r.content.decode()
