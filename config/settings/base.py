@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from .storage import named_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CPE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -262,6 +264,13 @@ COURSEWARE_ROOT = Path(os.environ.get("COURSEWARE_ROOT", VAR_DIR / "courseware")
 # the staff download view (cpe.reporting.services.export_root refuses a served location).
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "private" / "exports"))
 COURSEWARE_ACCEL_PREFIX = os.environ.get("COURSEWARE_ACCEL_PREFIX", "")
+# Named storages for courseware, exports and invoice PDFs (config/settings/storage.py,
+# docs/storage.md): the directories above, or one private S3-compatible bucket when S3_BUCKET is set.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    **named_storages(os.environ),
+}
 COURSEWARE_SERVE_DIRECT = False
 # "redis": token-authenticated heartbeats judged against Redis with write-behind to PostgreSQL
 # (cpe/learning/hotpath.py); "orm": every heartbeat in PostgreSQL (no Redis needed).

@@ -14,6 +14,10 @@ EVENT_LABELS = {
     "account.email_changed": "更换电子邮箱",
     "account.email_verified": "验证电子邮箱",
     "account.identity_viewed": "工作人员查看完整身份信息",
+    "staff.second_factor_enrolled": "工作人员启用两步验证",
+    "staff.second_factor_reset": "重置工作人员的两步验证",
+    "staff.recovery_code_used": "工作人员使用恢复码登录",
+    "staff.recovery_codes_renewed": "工作人员重新生成恢复码",
     "account.correction_hold_set": "设置“待更正”",
     "account.correction_hold_cleared": "解除“待更正”",
     "account.minor_approved": "通过未成年自立声明",
@@ -63,6 +67,7 @@ EVENT_LABELS = {
     "certificate.issued": "签发学时证明",
     "certificate.revoked": "撤销学时证明",
     "credits.public_query": "公众查询学时",
+    "credits.name_check": "证书核验：核对持证人姓名",
     # reporting to the AIS
     "ais.person_checked": "AIS 人员核验",
     "ais.reconciled": "AIS 对账",

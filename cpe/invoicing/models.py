@@ -21,6 +21,13 @@ def invoice_pdf_path(instance, filename):
     return f"invoices/{instance.issued_at:%Y}/{instance.number}-{secrets.token_hex(8)}.pdf"
 
 
+def _documents_storage():
+    """The private "documents" storage (MEDIA_ROOT, or the bucket's private prefix)."""
+    from cpe.core.storage import NamedStorage
+
+    return NamedStorage("documents")
+
+
 class InvoiceQuerySet(models.QuerySet):
     def blue(self):
         return self.filter(kind=InvoiceKind.BLUE)
@@ -60,7 +67,7 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField("开票时间", db_index=True)
     reversed_at = models.DateTimeField("红冲时间", null=True, blank=True)
     reason = models.CharField("红冲原因", max_length=200, blank=True)
-    pdf = models.FileField("PDF", upload_to=invoice_pdf_path, max_length=200)
+    pdf = models.FileField("PDF", upload_to=invoice_pdf_path, storage=_documents_storage, max_length=200)
     verify_token = models.CharField("查验令牌", max_length=64, unique=True, default=new_verify_token,
                                     editable=False)
     provider = models.CharField("开票通道", max_length=100)

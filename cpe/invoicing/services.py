@@ -10,7 +10,6 @@ Settings read at call time (none is required):
 - SITE_URL: base of the verification URL in the QR code."""
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -68,8 +67,9 @@ def _store(invoice: Invoice, pdf_bytes: bytes, written: list) -> Invoice:
 
 
 def _cleanup(written: list):
+    store = Invoice._meta.get_field("pdf").storage
     for name in written:
-        default_storage.delete(name)
+        store.delete(name)
 
 
 def _audit_buyer(invoice: Invoice) -> str:

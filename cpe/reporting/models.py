@@ -98,9 +98,10 @@ class AisReport(models.Model):
 
 
 class ExportJob(models.Model):
-    """A background Excel export of a year's results (rules R9.2). The file lands under
-    EXPORT_ROOT (outside every served directory) with a random name, is served only through
-    the permission-checked, audited staff download view, and is deleted at `expires_at`."""
+    """A background Excel export of a year's results (rules R9.2). The file lands in the
+    "exports" storage (EXPORT_ROOT outside every served directory, or the private bucket's
+    exports prefix) with a random name, is handed out only by the permission-checked, audited
+    staff download view, and is deleted at `expires_at`."""
 
     year = models.PositiveSmallIntegerField("年度")
     region = models.CharField("地区", max_length=6, blank=True, help_text="空：全部地区")

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -10,6 +10,7 @@ from django_ratelimit.decorators import ratelimit
 from cpe.accounts.auth import user_for_identifier
 from cpe.accounts.signals import client_ip
 from cpe.accounts.states import Region
+from cpe.core import storage as stores
 from cpe.core.audit import audit_record
 
 from . import policy, selectors, services
@@ -19,6 +20,8 @@ from .errors import ReportingError
 from .forms import ExportStartForm
 from .models import ExportJob
 from .states import CheckResult, ExportStatus
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @require_POST
@@ -124,15 +127,14 @@ def staff_export_download(request, pk):
         ctx = _staff_context(request, "导出文件已过期")
         ctx.update(job=job, retention_days=policy.EXPORT_RETENTION.days)
         return render(request, "reporting/staff/export_expired.html", ctx, status=410)
-    path = services.export_file_path(job)
-    try:
-        handle = path.open("rb") if path is not None else None
+    name = services.export_file_name(job)
+    if name is None:
+        raise Http404
+    try:   # a redirect to a short-lived signed URL of the object store, or the file streamed
+        response = stores.file_response(services.export_storage(), name,
+                                        download_name=services.export_download_name(job), content_type=XLSX_TYPE)
     except FileNotFoundError:
-        handle = None
-    if handle is None:
         raise Http404
     audit_record("reporting.export_downloaded", actor=request.user, subject=job, ip=client_ip(request),
                  data={"year": job.year, "region": job.region or "all", "rows": job.rows_done})
-    response = FileResponse(handle, as_attachment=True, filename=services.export_download_name(job))
-    response["Cache-Control"] = "private, no-store"
     return response
