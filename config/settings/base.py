@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from cpe.ops.logs import logging_config as _ops_logging
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CPE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "cpe.support",
     "cpe.backoffice",
     "cpe.moderation",
+    "cpe.ops",
 ]
 
 MIDDLEWARE = [
@@ -247,12 +250,17 @@ SITE_NAME = "内蒙古会计人员继续教育平台"
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "0471-0000000")
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@nmgjxjy.example")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-}
+# --- Operations (cpe/ops, docs/deploy.md "Health, metrics, logs") ------------------------------
+# Logs: LOG_FORMAT json (production's default) or text; each line carries the request id.
+# LOG_ACCESS=1 adds one line per request (nginx keeps the access log otherwise).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
+LOG_ACCESS = os.environ.get("LOG_ACCESS", "") == "1"
+LOGGING = _ops_logging(LOG_FORMAT, LOG_LEVEL, LOG_ACCESS)
+# Who may read /-/live, /-/ready and /-/metrics (the client address cpe.core.net.client_ip
+# gives, so behind nginx the browser's): comma-separated networks. Loopback by default; add
+# the monitoring host's and the load balancer's addresses in production.
+OPS_ALLOWED_NETWORKS = [n for n in os.environ.get("OPS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n]
 
 CELERY_BEAT_SCHEDULE = {
     "close-expired-orders": {"task": "cpe.orders.tasks.close_expired_orders", "schedule": 60.0},
