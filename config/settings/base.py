@@ -281,3 +281,14 @@ CELERY_BEAT_SCHEDULE = {
 # consumed on the host that keeps AUDIT_HEADS_FILE (`celery worker -Q celery,<queue>`).
 if os.environ.get("CPE_AUDIT_HEAD_QUEUE"):
     CELERY_TASK_ROUTES = {"cpe.core.tasks.audit_head_record": {"queue": os.environ["CPE_AUDIT_HEAD_QUEUE"]}}
+
+# --- The AIS-report queue (deploy/systemd/cpe-ais.service, docs/deploy.md) --------------------
+# With CPE_AIS_QUEUE set, the AIS tasks go to that queue, consumed by a worker of their own: a
+# slow or failing AIS then never delays transcodes, exports or the heartbeat write-behind.
+if os.environ.get("CPE_AIS_QUEUE"):
+    CELERY_TASK_ROUTES = {
+        **globals().get("CELERY_TASK_ROUTES", {}),
+        **{f"cpe.reporting.tasks.{name}": {"queue": os.environ["CPE_AIS_QUEUE"]}
+           for name in ("ais_person_check_task", "ais_recheck_sweep_task", "ais_report_send_task",
+                        "ais_report_sweep_task")},
+    }
