@@ -47,6 +47,11 @@ PASSWORD = "drill-password-1"
 
 procs: dict = {}
 t0 = time.time()
+# systemd's Restart=always (RestartSec=2) for the units' processes: a process that exits is
+# started again, except while the drill holds it down on purpose.
+supervised: dict = {}
+held: set = set()
+restarts: list = []
 
 
 def say(msg):
@@ -95,6 +100,14 @@ def unit_exec(name: str) -> tuple[list, dict]:
     line = re.search(r"^ExecStart=(.+)$", text, re.M).group(1)
     argv = [a.replace("%%", "%").replace("/srv/cpe/app", str(ROOT)) for a in shlex.split(line)]
     env = dict(e.split("=", 1) for e in re.findall(r"^Environment=(\S+)$", text, re.M))
+    # What systemd would create: StateDirectory= under /var/lib, RuntimeDirectory= under /run;
+    # the drill's own directories instead.
+    for key, base in (("StateDirectory", "/var/lib/"), ("RuntimeDirectory", "/run/")):
+        for name in re.findall(rf"^{key}=(\S+)$", text, re.M):
+            mine = WORK / "state" / name
+            mine.mkdir(parents=True, exist_ok=True)
+            argv = [a.replace(base + name, str(mine)) for a in argv]
+            env = {k: v.replace(base + name, str(mine)) for k, v in env.items()}
     return argv, env
 
 
@@ -202,11 +215,25 @@ def start_node(n, keys):
            "WEB_THREADS": "4", **unit_env, "PROMETHEUS_MULTIPROC_DIR": str(WORK / f"prometheus-{n}")}
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(exist_ok=True)
     start(n, argv, env, netns=f"cpe-drill-{n}")
+    supervised[n] = lambda: start_node(n, keys)
 
 
 def start_worker(name, keys):
     argv, unit_env = unit_exec(name)
     start(name, argv, {**platform_env(keys), **unit_env})
+    supervised[name] = lambda: start_worker(name, keys)
+
+
+def supervise(stop):
+    while not stop.is_set():
+        for name, again in list(supervised.items()):
+            p = procs.get(name)
+            if name not in held and p is not None and p.poll() is not None:
+                restarts.append((time.time(), name, p.returncode))
+                say(f"{name} exited (code {p.returncode}): started again, as Restart=always does")
+                time.sleep(2)
+                again()
+        stop.wait(1)
 
 
 def manage(keys, *args, **kw):
@@ -257,6 +284,10 @@ class Learner:
                 self.stats.requests += 1
                 self.stats.conn_errors.append((time.time(), path))
             return None
+        # Production cookies are Secure; the drill's nginx serves plain HTTP (no certificate here),
+        # so the browser keeps sending them as it would over HTTPS.
+        for c in self.s.cookies:
+            c.secure = False
         with self.stats.lock:
             self.stats.requests += 1
             if r.status_code >= 500:
@@ -284,7 +315,7 @@ class Learner:
     def page(self, path):
         r = self.req("GET", path)
         if r is not None and r.status_code == 302 and "/accounts/login/" in r.headers.get("Location", ""):
-            self.stats.signed_out.append((self.name, path))
+            self.stats.signed_out.append((time.time(), self.name, path, r.headers["Location"]))
         return r
 
 
@@ -311,20 +342,30 @@ def payer(stats, data, source, out, stop):
     if order is None:
         out[data["username"]] = {"signed_in": True, "paid": False}
         return
-    # The sandbox cashier (on the platform itself): press 支付成功; the sandbox notifies the platform.
-    pay_path = "/" + order.split("://", 1)[-1].split("/", 1)[1] if "://" in order else order
-    pay_path = pay_path.split("?", 1)[0]
-    pressed = False
+    # The gateway (the sandbox, on the platform itself, reached through nginx like the real one
+    # would be): gateway.do moves on to its cashier, where the buyer presses 支付成功; the sandbox
+    # then notifies the platform's webhook from the node that served the press.
+    def local(url):
+        return "/" + url.split("://", 1)[1].split("/", 1)[1] if "://" in url else url
+
+    pressed, pay_path, nxt = False, "", local(order)
     for _ in range(6):
+        r = lr.req("GET", nxt)
+        if r is not None and r.status_code == 302 and "/sandbox/pay/" in r.headers.get("Location", ""):
+            pay_path = local(r.headers["Location"]).split("?", 1)[0]
+            break
+        time.sleep(2)
+    for _ in range(6 if pay_path else 0):
         page = lr.req("GET", pay_path)
         if page is None or page.status_code != 200:
             time.sleep(2)
             continue
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        r = lr.req("POST", pay_path, data={"csrfmiddlewaretoken": token.group(1) if token else lr.csrf(),
-                                           "outcome": "success"})
+        r = lr.req("POST", pay_path, data={"csrfmiddlewaretoken": token_of(page) or lr.csrf(), "outcome": "success"},
+                   headers={"Referer": lr.base + pay_path})
         if r is not None and r.status_code in (200, 302):
             pressed = True
+            if r.status_code == 302:
+                lr.page(local(r.headers["Location"]))   # the return page asks the gateway if no notification came
             break
         time.sleep(2)
     out[data["username"]] = {"signed_in": True, "paid": pressed, "pay_path": pay_path}
@@ -380,18 +421,17 @@ def examinee(stats, data, source, out, delay):
     out[data["username"]] = f"failed {r.status_code if r is not None else 'conn'}"
 
 
-def lockout_probe(stats, data):
-    """Sign-in failures from one address lock that address out for the account, not the others."""
+def lockout_probe(stats, data, other):
+    """Five wrong passwords for one account from one address: the lockout is recorded against
+    the browser's address (not nginx's); another account signs in from that address."""
     bad = Learner(stats, {**data, "username": data["username"] + "@bad"}, CLIENTS[0])
-    for _ in range(6):
-        page = bad.req("GET", "/accounts/login/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1) if page is not None \
-            and page.status_code == 200 else ""
-        bad.req("POST", "/accounts/login/", data={"csrfmiddlewaretoken": token, "username": data["mobile"],
-                                                  "password": "wrong-password"})
-    locked_out = Learner(stats, data, CLIENTS[0])
-    elsewhere = Learner(stats, data, CLIENTS[1])
-    return {"same_address_signs_in": locked_out.sign_in(), "other_address_signs_in": elsewhere.sign_in()}
+    codes = []
+    for _ in range(5):
+        r = bad.req("POST", "/accounts/login/", data={"csrfmiddlewaretoken": token_of(bad.req("GET", "/accounts/login/")),
+                                                      "username": data["mobile"], "password": "wrong-password"})
+        codes.append(getattr(r, "status_code", None))
+    return {"wrong_password_answers": codes,
+            "other_account_same_address_signs_in": Learner(stats, other, CLIENTS[0]).sign_in()}
 
 
 def banned_probe(stats):
@@ -400,25 +440,39 @@ def banned_probe(stats):
     return codes
 
 
+def token_of(page) -> str:
+    m = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text) if page is not None else None
+    return m.group(1) if m else ""
+
+
 def staff_export(stats, data, result, year, stop_at):
-    """A staff member starts the year's export (the worker writes it) and downloads it."""
+    """A staff member signs in, starts the year's export (the worker writes it) and downloads it."""
     lr = Learner(stats, data, CLIENTS[-1])
-    page = lr.req("GET", "/admin/login/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    r = lr.req("POST", "/admin/login/", data={"csrfmiddlewaretoken": token, "username": data["username"],
-                                               "password": PASSWORD, "next": "/admin/"})
-    result["staff_signed_in"] = r is not None and r.status_code == 302
-    page = lr.req("GET", "/reporting/staff/exports/")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    r = lr.req("POST", "/reporting/staff/exports/", data={"csrfmiddlewaretoken": token, "year": str(year)},
-               headers={"Referer": lr.base + "/reporting/staff/exports/"})
-    result["export"] = "started" if r is not None and r.status_code == 302 else f"refused {getattr(r, 'status_code', None)}"
-    while time.time() < stop_at:
+    result["staff_signed_in"] = False
+    for _ in range(5):
+        token = token_of(lr.req("GET", "/admin/login/"))
+        r = lr.req("POST", "/admin/login/", data={"csrfmiddlewaretoken": token, "username": data["username"],
+                                                   "password": PASSWORD, "next": "/admin/"})
+        if r is not None and r.status_code == 302:
+            result["staff_signed_in"] = True
+            break
+        time.sleep(2)
+    result["export"] = "not started"
+    for _ in range(5):
+        token = token_of(lr.req("GET", "/reporting/staff/exports/"))
+        r = lr.req("POST", "/reporting/staff/exports/", data={"csrfmiddlewaretoken": token, "year": str(year)},
+                   headers={"Referer": lr.base + "/reporting/staff/exports/"})
+        if r is not None and r.status_code == 302:
+            result["export"] = "started"
+            break
+        time.sleep(2)
+    while result["export"] == "started" and time.time() < stop_at:
         table = lr.req("GET", "/reporting/staff/exports/table/")
         m = re.search(r'href="(/reporting/staff/exports/(\d+)/download/)"', table.text if table is not None else "")
         if m:
             dl = lr.req("GET", m.group(1))
-            result["export"] = f"downloaded {len(dl.content)} bytes ({dl.status_code})"
+            result["export"] = (f"downloaded {len(dl.content)} bytes, HTTP {dl.status_code}, "
+                                f"{dl.headers.get('Content-Type', '')}") if dl is not None else "download failed"
             return
         time.sleep(3)
     result["export"] += ", not done in time"
@@ -605,6 +659,9 @@ def check_main(earned_path, payers_path, ais_credits_path):
     out["ais_credits"] = len(ais)
     out["double_reports"] = sum(n - 1 for n in by_person.values() if n > 1)
     out["unreported"] = sum(1 for r in records if by_person.get(r, 0) == 0)
+    from cpe.reporting.models import AisReport
+
+    out["outbox_states"] = dict(AisReport.objects.values_list("state").annotate(n=Count("id")))
     # seconds: what the server acknowledged vs what PostgreSQL holds
     users = {s.key: s.user_id for s in PlaySession.objects.filter(key__in=list(earned))}
     stored = dict(ChapterProgress.objects.filter(user_id__in=set(users.values())).values_list("user_id", "watched_seconds"))
@@ -626,6 +683,8 @@ def check_main(earned_path, payers_path, ais_credits_path):
 
     out["axes_ips"] = sorted(set(AccessAttempt.objects.values_list("ip_address", flat=True))
                              | set(AccessFailureLog.objects.values_list("ip_address", flat=True)))
+    out["axes_attempts"] = [f"{a.username}@{a.ip_address}: {a.failures_since_start} failures"
+                            for a in AccessAttempt.objects.all()]
     print(json.dumps(out))
 
 
@@ -646,6 +705,8 @@ def main():
     for d in ("logs", "var/courseware/hls", "private/exports", "var/staticfiles"):
         (WORK / d).mkdir(parents=True, exist_ok=True)
     keys = keys_env()
+    (WORK / "secrets").mkdir(mode=0o700)
+    (WORK / "secrets" / "keys.env").write_text("".join(f"{k}={v}\n" for k, v in keys.items()))
     stats = Stats()
     try:
         net_up()
@@ -675,6 +736,8 @@ def main():
             say(f"node {n} {addr}: /-/ready {ready.status_code} {ready.text}")
         for w in ("cpe-worker", "cpe-ais", "cpe-beat"):
             start_worker(w, keys)
+        supervisor_stop = threading.Event()
+        threading.Thread(target=supervise, args=(supervisor_stop,), daemon=True).start()
         nginx_conf()
         start("nginx", ["nginx", "-c", str(WORK / "nginx.conf"), "-g", "daemon off;"], os.environ.copy())
         wait_http(f"http://127.0.0.1:{NGINX_PORT}/")
@@ -709,31 +772,47 @@ def main():
 
         at(30)
         down = time.time()
+        held.add("n1")
         kill("n1")
         say("node n1 killed (SIGKILL)")
         at(45)
         start_node("n1", keys)
+        held.discard("n1")
         wait_http(f"http://{NODES['n1'][1]}:{NODE_PORT}/-/live")
         windows.append(("node n1 down", down, time.time() + 2))
         say(f"node n1 restarted after {time.time() - down:.1f}s")
-        at(62)   # the examinees are submitting: the worker has reports and the write-behind to run
+        at(50)
+        # The AIS records the next credits, then answers only 8 s later: the AIS-report worker is
+        # in the middle of a send when it is killed (the report is at the AIS, not yet marked sent).
+        requests.post(f"http://127.0.0.1:{AIS_PORT}/_sim/faults", timeout=5, json={
+            "mode": "slow", "count": 3, "path": "/api/v1/credits", "method": "POST", "delay": 8,
+            "after_processing": True})
+        at(64)   # the examinees are submitting (from +55): reports are being sent
+        sending = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
+                      "select count(*) from reporting_aisreport where state = 'sending'"],
+                     capture_output=True, text=True).stdout.strip()
+        held.update({"cpe-ais", "cpe-worker"})
+        kill("cpe-ais")
+        say(f"AIS-report worker killed (SIGKILL) with {sending} report(s) in the middle of a send")
         qlen = sh(f"redis-cli -p {REDIS_PORT} llen celery", capture_output=True, text=True).stdout.strip()
         kill("cpe-worker")
-        say(f"worker killed (SIGKILL) with {qlen} task(s) waiting in its queue")
-        kill("cpe-ais")
-        say("AIS-report worker killed (SIGKILL)")
-        at(72)
+        say(f"worker killed (SIGKILL) ({qlen} task(s) waiting in its queue; it runs the write-behind every {BEAT}s)")
+        at(74)
         start_worker("cpe-worker", keys)
         start_worker("cpe-ais", keys)
+        held.difference_update({"cpe-ais", "cpe-worker"})
         say("workers restarted")
-        at(95)
-        lr_probe = lockout_probe(stats, {"username": seed["payers"][0]["username"],
-                                         "mobile": seed["payers"][0]["mobile"]})
-        extra["lockout"] = lr_probe
-        extra["banned"] = banned_probe(stats)
+        at(80)
+        probes = threading.Thread(target=lambda: extra.update(
+            lockout=lockout_probe(stats, {"username": seed["payers"][0]["username"],
+                                          "mobile": seed["payers"][0]["mobile"]},
+                                  {"username": seed["payers"][1]["username"] + "@probe",
+                                   "mobile": seed["payers"][1]["mobile"]}),
+            banned=banned_probe(stats)), daemon=True)
+        probes.start()
         threading.Thread(target=staff_export, args=(stats, seed["staff"], extra, seed["year"],
                                                     load_start + RUN_SECONDS + 60), daemon=True).start()
-        at(100)
+        at(110)
         down = time.time()
         kill("redis")
         say("redis killed (SIGKILL)")
@@ -746,16 +825,21 @@ def main():
         for t in threads:
             t.join(60)
         say(f"load stopped: {stats.requests} requests")
+        restarts_during_load = list(restarts)
 
         # --- settle, then check ------------------------------------------------------------
-        deadline = time.time() + 150
-        depth = None
+        # Until every report is sent, except those whose send was cut by the kill: they stay
+        # claimed ("sending") for the send lease, then the sweep sends them again.
+        deadline = time.time() + 90
         while time.time() < deadline:
-            m = requests.get(f"http://{NODES['n2'][1]}:{NODE_PORT}/-/metrics", timeout=10).text
-            depth = float(re.search(r"^cpe_ais_outbox_depth (\S+)$", m, re.M).group(1))
-            if depth == 0 and sum(1 for v in exam_out.values() if v == "submitted") == len(exam_out):
+            left = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
+                       "select count(*) from reporting_aisreport where state in ('pending', 'retrying')"],
+                      capture_output=True, text=True).stdout.strip()
+            if left == "0" and len(exam_out) == len(seed["examinees"]):
                 break
-            time.sleep(5)
+            time.sleep(3)
+        m = requests.get(f"http://{NODES['n2'][1]}:{NODE_PORT}/-/metrics", timeout=10).text
+        depth = float(re.search(r"^cpe_ais_outbox_depth (\S+)$", m, re.M).group(1))
         time.sleep(3 * BEAT)   # the last write-behind
         say(f"outbox depth {depth:.0f} (from /-/metrics on n2)")
         m = requests.get(f"http://{NODES['n2'][1]}:{NODE_PORT}/-/metrics", timeout=10).text
@@ -791,7 +875,8 @@ def main():
             f"the sandbox, lost {res['lost_payments']}, activated twice {res['double_activations']}")
         say(f"exams: {sum(1 for v in exam_out.values() if v == 'submitted')}/{len(exam_out)} submitted; "
             f"{res['credit_records']} credit records, {res['ais_credits']} credits at the AIS, "
-            f"unreported {res['unreported']}, reported twice {res['double_reports']}")
+            f"unreported {res['unreported']}, reported twice {res['double_reports']}; platform outbox "
+            f"{res['outbox_states']}")
         say(f"seconds: acknowledged {res['acknowledged_seconds']}, lost {res['lost_seconds']} "
             f"(max {res['max_lost_seconds_per_learner']} per learner; write-behind window {BEAT}s), "
             f"credited more than acknowledged: {res['credited_more_than_acknowledged']} learners")
@@ -800,16 +885,21 @@ def main():
         served_both = sum(1 for v in per_learner_nodes.values() if v >= 2)
         say(f"sessions across nodes: {served_both}/{len(per_learner_nodes)} browsers served by both nodes; "
             f"sent back to sign-in: {len(stats.signed_out)}")
+        for t, name, path, where in stats.signed_out[:5]:
+            print(f"   signed out at +{t - load_start:.1f}s: {name} {path} -> {where}")
         say(f"addresses: login records {res['login_record_ips']}, sign-in lockout records {res['axes_ips']}; "
             f"lockout {extra.get('lockout')}; banned address answers {extra.get('banned')}; "
             f"staff signed in: {extra.get('staff_signed_in')}")
         nginx_seen = [ip for ip in res["login_record_ips"] + res["axes_ips"] if ip.startswith("10.77.")]
         say(f"nginx's addresses among them: {nginx_seen or 'none'}")
+        say(f"processes restarted after exiting on their own: "
+            f"{[(n, c, round(t - load_start, 1)) for t, n, c in restarts_during_load] or 'none'}")
         print(f"RESULT nodes={len(NODES)} requests={stats.requests} errors_5xx={len(stats.fivexx)} "
               f"lost_payments={res['lost_payments']} double_reports={res['double_reports']} "
               f"lost_seconds={res['lost_seconds']} max_lost_seconds_per_learner={res['max_lost_seconds_per_learner']}",
               flush=True)
     finally:
+        supervised.clear()
         for name in list(procs)[::-1]:
             kill(name, signal.SIGTERM)
         net_down()
