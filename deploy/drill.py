@@ -621,6 +621,27 @@ def person_checks_main():
     print(f"person checks: {found} found")
 
 
+def lease_expired_main():
+    """The beat's sweep as it will run once the send lease of the reports cut by the kill has
+    run out (SEND_LEASE after the claim): they are sent again with the same idempotency key."""
+    import django
+
+    django.setup()
+    from django.utils import timezone
+
+    from cpe.reporting import policy
+    from cpe.reporting.services import report_sweep
+
+    print(f"sweep after the lease: {report_sweep(at=timezone.now() + policy.SEND_LEASE + timedelta_s(60))} "
+          f"send(s) queued")
+
+
+def timedelta_s(seconds):
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
+
+
 def check_main(earned_path, payers_path, ais_credits_path):
     import django
 
@@ -848,6 +869,20 @@ def main():
             for line in m.splitlines():
                 if line.startswith(name):
                     print("   n2 " + line)
+        ais_before = len(requests.get(f"http://127.0.0.1:{AIS_PORT}/_sim/credits", timeout=10).json()["items"])
+        states = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
+                     "select state, count(*) from reporting_aisreport group by 1 order by 1"],
+                    capture_output=True, text=True).stdout.split()
+        say(f"outbox before the lease runs out: {states}; credits at the AIS: {ais_before}")
+        sh([PY, __file__, "lease-expired"], env=platform_env(keys), cwd=ROOT)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            left = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
+                       "select count(*) from reporting_aisreport where state <> 'sent'"],
+                      capture_output=True, text=True).stdout.strip()
+            if left == "0":
+                break
+            time.sleep(2)
         ais_credits = requests.get(f"http://127.0.0.1:{AIS_PORT}/_sim/credits", timeout=10).json()["items"]
         (WORK / "ais-credits.json").write_text(json.dumps(ais_credits))
         (WORK / "earned.json").write_text(json.dumps(earned))
@@ -869,8 +904,11 @@ def main():
             say(f"window {name}: {b - a:.1f}s")
         say(f"5xx: {len(stats.fivexx)} ({fivexx_in} inside the windows); connection errors: "
             f"{len(stats.conn_errors)} ({conn_in} inside)")
-        for t, code, path in stats.fivexx[:10]:
-            print(f"   5xx {code} at +{t - load_start:.1f}s {path}")
+        for t, code, path in stats.fivexx:
+            inside = next((n for n, a, b in windows if a <= t <= b), "outside the windows")
+            print(f"   5xx {code} at +{t - load_start:.1f}s ({inside}) {path}")
+        for name, a, b in windows:
+            print(f"   window {name}: +{a - load_start:.1f}s to +{b - load_start:.1f}s")
         say(f"payments: {res['payers_pressed_pay']} payers pressed 支付成功, {res['paid_trades']} trades paid at "
             f"the sandbox, lost {res['lost_payments']}, activated twice {res['double_activations']}")
         say(f"exams: {sum(1 for v in exam_out.values() if v == 'submitted')}/{len(exam_out)} submitted; "
@@ -885,11 +923,16 @@ def main():
         served_both = sum(1 for v in per_learner_nodes.values() if v >= 2)
         say(f"sessions across nodes: {served_both}/{len(per_learner_nodes)} browsers served by both nodes; "
             f"sent back to sign-in: {len(stats.signed_out)}")
-        for t, name, path, where in stats.signed_out[:5]:
-            print(f"   signed out at +{t - load_start:.1f}s: {name} {path} -> {where}")
+        by_user = {}
+        for t, name, path, where in stats.signed_out:
+            by_user.setdefault(name, []).append((t, where))
+        for name, events in by_user.items():
+            first = min(events)
+            print(f"   {name}: {len(events)} page(s) sent to sign-in, the first at +{first[0] - load_start:.1f}s "
+                  f"-> {first[1]}")
         say(f"addresses: login records {res['login_record_ips']}, sign-in lockout records {res['axes_ips']}; "
             f"lockout {extra.get('lockout')}; banned address answers {extra.get('banned')}; "
-            f"staff signed in: {extra.get('staff_signed_in')}")
+            f"staff signed in: {extra.get('staff_signed_in')}, export: {extra.get('export')}")
         nginx_seen = [ip for ip in res["login_record_ips"] + res["axes_ips"] if ip.startswith("10.77.")]
         say(f"nginx's addresses among them: {nginx_seen or 'none'}")
         say(f"processes restarted after exiting on their own: "
@@ -913,6 +956,8 @@ if __name__ == "__main__":
         seed_main(sys.argv[2])
     elif mode == "person-checks":
         person_checks_main()
+    elif mode == "lease-expired":
+        lease_expired_main()
     elif mode == "check":
         check_main(*sys.argv[2:5])
     else:
