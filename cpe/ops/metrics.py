@@ -45,12 +45,23 @@ def area_of(path: str) -> str:
     return first if first in AREAS else ("home" if first == "" else "other")
 
 
+# The labelled children, looked up once per label set (prometheus-client's labels() costs more
+# than the observation itself). The label sets are bounded (areas, methods, status codes).
+_latency: dict = {}
+_beats: dict = {}
+
+
 def observe_request(path: str, method: str, status: int, seconds: float, heartbeat: bool) -> None:
-    status_class = f"{status // 100}xx"
-    REQUEST_SECONDS.labels(HEARTBEAT_AREA if heartbeat else area_of(path),
-                           method if method in METHODS else "other", status_class).observe(seconds)
+    key = (HEARTBEAT_AREA if heartbeat else area_of(path), method if method in METHODS else "other", status // 100)
+    child = _latency.get(key)
+    if child is None:
+        child = _latency[key] = REQUEST_SECONDS.labels(key[0], key[1], f"{key[2]}xx")
+    child.observe(seconds)
     if heartbeat:
-        HEARTBEATS.labels("accepted" if status == 200 else "refused", str(status)).inc()
+        child = _beats.get(status)
+        if child is None:
+            child = _beats[status] = HEARTBEATS.labels("accepted" if status == 200 else "refused", str(status))
+        child.inc()
 
 
 def connect_signals() -> None:
