@@ -434,6 +434,22 @@ def lockout_probe(stats, data, other):
             "other_account_same_address_signs_in": Learner(stats, other, CLIENTS[0]).sign_in()}
 
 
+def throttle_probe(stats):
+    """The public query allows 5 POSTs a minute per address: the sixth from one address is
+    refused (429), while another address is still answered: the throttle counts browsers, not
+    nginx (through which all of them come)."""
+    one, other = Learner(stats, {"username": "query-a"}, CLIENTS[4]), Learner(stats, {"username": "query-b"}, CLIENTS[5])
+
+    def ask(lr):
+        token = token_of(lr.req("GET", "/credits/query/"))
+        r = lr.req("POST", "/credits/query/", data={"csrfmiddlewaretoken": token, "id_number": "150102199003071237",
+                                                    "name": "张明", "captcha": "0"},
+                   headers={"Referer": lr.base + "/credits/query/"})
+        return getattr(r, "status_code", None)
+
+    return {"same_address": [ask(one) for _ in range(6)], "other_address": ask(other)}
+
+
 def banned_probe(stats):
     lr = Learner(stats, {"username": "banned-visitor"}, BANNED)
     codes = [getattr(lr.req("GET", "/courses/"), "status_code", None) for _ in range(6)]
@@ -829,7 +845,7 @@ def main():
                                           "mobile": seed["payers"][0]["mobile"]},
                                   {"username": seed["payers"][1]["username"] + "@probe",
                                    "mobile": seed["payers"][1]["mobile"]}),
-            banned=banned_probe(stats)), daemon=True)
+            banned=banned_probe(stats), throttle=throttle_probe(stats)), daemon=True)
         probes.start()
         threading.Thread(target=staff_export, args=(stats, seed["staff"], extra, seed["year"],
                                                     load_start + RUN_SECONDS + 60), daemon=True).start()
@@ -931,7 +947,8 @@ def main():
             print(f"   {name}: {len(events)} page(s) sent to sign-in, the first at +{first[0] - load_start:.1f}s "
                   f"-> {first[1]}")
         say(f"addresses: login records {res['login_record_ips']}, sign-in lockout records {res['axes_ips']}; "
-            f"lockout {extra.get('lockout')}; banned address answers {extra.get('banned')}; "
+            f"lockout {extra.get('lockout')}; public-query throttle {extra.get('throttle')}; "
+            f"banned address answers {extra.get('banned')}; "
             f"staff signed in: {extra.get('staff_signed_in')}, export: {extra.get('export')}")
         nginx_seen = [ip for ip in res["login_record_ips"] + res["axes_ips"] if ip.startswith("10.77.")]
         say(f"nginx's addresses among them: {nginx_seen or 'none'}")
