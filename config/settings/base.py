@@ -11,6 +11,7 @@ from pathlib import Path
 import dj_database_url
 
 from .storage import named_storages
+from cpe.ops.logs import logging_config as _ops_logging
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CPE_VAR_DIR", BASE_DIR / "var"))
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "cpe.support",
     "cpe.backoffice",
     "cpe.moderation",
+    "cpe.ops",
 ]
 
 MIDDLEWARE = [
@@ -308,12 +310,17 @@ SITE_NAME = "内蒙古会计人员继续教育平台"
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "0471-0000000")
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@nmgjxjy.example")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-}
+# --- Operations (cpe/ops, docs/deploy.md "Health, metrics, logs") ------------------------------
+# Logs: LOG_FORMAT json (production's default) or text; each line carries the request id.
+# LOG_ACCESS=1 adds one line per request (nginx keeps the access log otherwise).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
+LOG_ACCESS = os.environ.get("LOG_ACCESS", "") == "1"
+LOGGING = _ops_logging(LOG_FORMAT, LOG_LEVEL, LOG_ACCESS)
+# Who may read /-/live, /-/ready and /-/metrics (the client address cpe.core.net.client_ip
+# gives, so behind nginx the browser's): comma-separated networks. Loopback by default; add
+# the monitoring host's and the load balancer's addresses in production.
+OPS_ALLOWED_NETWORKS = [n for n in os.environ.get("OPS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n]
 
 CELERY_BEAT_SCHEDULE = {
     "close-expired-orders": {"task": "cpe.orders.tasks.close_expired_orders", "schedule": 60.0},
@@ -334,3 +341,14 @@ CELERY_BEAT_SCHEDULE = {
 # consumed on the host that keeps AUDIT_HEADS_FILE (`celery worker -Q celery,<queue>`).
 if os.environ.get("CPE_AUDIT_HEAD_QUEUE"):
     CELERY_TASK_ROUTES = {"cpe.core.tasks.audit_head_record": {"queue": os.environ["CPE_AUDIT_HEAD_QUEUE"]}}
+
+# --- The AIS-report queue (deploy/systemd/cpe-ais.service, docs/deploy.md) --------------------
+# With CPE_AIS_QUEUE set, the AIS tasks go to that queue, consumed by a worker of their own: a
+# slow or failing AIS then never delays transcodes, exports or the heartbeat write-behind.
+if os.environ.get("CPE_AIS_QUEUE"):
+    CELERY_TASK_ROUTES = {
+        **globals().get("CELERY_TASK_ROUTES", {}),
+        **{f"cpe.reporting.tasks.{name}": {"queue": os.environ["CPE_AIS_QUEUE"]}
+           for name in ("ais_person_check_task", "ais_recheck_sweep_task", "ais_report_send_task",
+                        "ais_report_sweep_task")},
+    }
