@@ -77,6 +77,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cpe.core.context_processors.site",
+                "cpe.orders.context_processors.orders",
+                "cpe.invoicing.context_processors.invoicing",
                 "cpe.notices.context_processors.maintenance",
             ],
         },
