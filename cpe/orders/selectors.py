@@ -3,6 +3,7 @@ from django.db.models import Prefetch
 from cpe.learning.models import Enrolment, EnrolmentStatus
 
 from .models import Order, Refund
+from .states import OrderStatus
 
 
 def holds_valid(user, product, at) -> bool:
@@ -24,6 +25,13 @@ def year_task_complete(user, year) -> bool:
     from cpe.credits.selectors import year_complete
 
     return year_complete(user, year)
+
+
+def bought_year_ids(user) -> set:
+    """The training years of the learner's paid orders (announcements to a year's buyers,
+    registered with notices by OrdersConfig.ready)."""
+    paid = Order.objects.filter(user=user, status=OrderStatus.PAID)
+    return set(paid.values_list("product__year_id", flat=True))
 
 
 def orders_of(user):
