@@ -87,6 +87,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cpe.core.context_processors.site",
                 "csp.context_processors.nonce",   # {{ CSP_NONCE }} for the few inline scripts
+                "cpe.orders.context_processors.orders",
+                "cpe.invoicing.context_processors.invoicing",
                 "cpe.notices.context_processors.maintenance",
             ],
         },

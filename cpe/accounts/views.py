@@ -387,7 +387,7 @@ def personal_data_download(request):
             return response
     return render(request, "accounts/personal_data.html", {
         "form": form, "not_exported": policy.PERSONAL_DATA_NOT_EXPORTED,
-        "sections": [s.key for s in personal_data.SECTIONS] + [personal_data.TRANSFERS_KEY],
+        "sections": [s.key for s in personal_data.sections()] + [personal_data.TRANSFERS_KEY],
         "rate": policy.PERSONAL_DATA_RATE_PER_USER.split("/")[0]},
         status=400 if request.method == "POST" else 200)
 

@@ -5,3 +5,8 @@ class AgreementsConfig(AppConfig):
     name = "cpe.agreements"
     label = "agreements"
     verbose_name = "用户协议"
+
+    def ready(self):
+        from . import account_life
+
+        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)

@@ -1,6 +1,6 @@
 from django.db import models
 
-from cpe.learning.policy import DEFAULT_VALIDITY_DAYS
+from .policy import DEFAULT_VALIDITY_DAYS
 
 
 class Category(models.TextChoices):

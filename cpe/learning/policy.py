@@ -7,7 +7,6 @@ from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AccountStatus
 from cpe.core.timewin import Window  # noqa: F401 (re-exported for selectors)
 
-DEFAULT_VALIDITY_DAYS = 90           # agreement §4.2: 90 days from payment, unless the product says otherwise
 REMINDER_DAYS_BEFORE = (7, 1)        # rules R4.5: SMS and e-mail 7 days and 1 day before expiry
 
 

@@ -3,6 +3,7 @@ from django.db.models import Prefetch
 from cpe.learning.models import Enrolment, EnrolmentStatus
 
 from .models import Order, Refund
+from .states import OrderStatus
 
 
 def holds_valid(user, product, at) -> bool:
@@ -37,6 +38,13 @@ def credits_under_order(order) -> dict:
     reported = AisReport.objects.filter(record_id__in=[pk for pk, _ in records], kind=ReportKind.CREDIT,
                                         state=ReportState.SENT).count() if records else 0
     return {"records": len(records), "hours": sum(h for _, h in records), "reported": reported}
+
+
+def bought_year_ids(user) -> set:
+    """The training years of the learner's paid orders (announcements to a year's buyers,
+    registered with notices by OrdersConfig.ready)."""
+    paid = Order.objects.filter(user=user, status=OrderStatus.PAID)
+    return set(paid.values_list("product__year_id", flat=True))
 
 
 def orders_of(user):

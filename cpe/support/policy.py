@@ -20,8 +20,9 @@ FAQ_QUERY_MAX_CHARS = 50
 FAQ_QUERY_MAX_TERMS = 5
 
 # FAQ answers name the platform's numbers by placeholder, filled at display time from the
-# policies that own them (cpe.core.context_processors.site), so an answer never goes stale
-# when the refund window or the invoice cutoff changes: {placeholder} -> site() key.
+# policies that own them (through their apps' context processors, selectors.faq_facts), so an
+# answer never goes stale when the refund window or the invoice cutoff changes:
+# {placeholder} -> context key.
 FAQ_FACTS = {
     "退款天数": "REFUND_DAYS",
     "发票截止": "INVOICE_CUTOFF",
