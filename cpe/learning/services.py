@@ -309,11 +309,12 @@ def _judge(s, user, seq, start, position, ip, at):
     out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
                                                                          position=position),
                            intervals=progress.intervals, duration=duration, at=at,
-                           is_current=s.superseded_at is None, usable=usable)
+                           is_current=s.superseded_at is None, usable=usable, superseded_at=s.superseded_at)
     fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
               "check_issued_at", "heartbeats", "flags"]
-    if out.reason == policy.SUPERSEDED:
-        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat()})
+    if s.superseded_at is not None:  # what it played before the takeover is kept (policy.heartbeat)
+        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat(),
+                                                                  "credited": round(out.credited, 3)})
         refusal = "superseded"
     elif out.reason == policy.OUTSIDE_VALIDITY:
         refusal = enrol_state if enrol_state in REFUSALS else "expired"
