@@ -33,6 +33,20 @@ def order_expired(created_at: datetime, at: datetime) -> bool:
     return at >= order_pay_deadline(created_at)
 
 
+UNPAID = "unpaid"       # the gateway answered: no payment for this order (failed, cancelled, not yet)
+WAITING = "waiting"     # the gateway could not be asked (or no payment was started): no answer yet
+
+
+def pending_order_view(gateway_status: str | None) -> str:
+    """What the return page tells a learner whose order is still unpaid. The gateway's own query
+    is the truth: when it answers that it holds no payment (Alipay WAIT_BUYER_PAY, TRADE_CLOSED
+    or no trade; WeChat NOTPAY, USERPAYING, PAYERROR, CLOSED), the payment failed or was not
+    made, nothing was charged, and the learner may pay again now; only when it could not be
+    asked is the answer "waiting". Alipay returns the buyer to return_url only after a payment
+    (with its signed parameters), WeChat H5 after any outcome, so coming back proves nothing."""
+    return UNPAID if gateway_status in ("pending", "closed", "not_found") else WAITING
+
+
 def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool,
                       covered_by_annual: bool = False) -> Decision:
     """One valid holding of a product at a time (SPEC §4.1). A single course that a valid

@@ -115,7 +115,10 @@ def result(request, number):
     order = get_object_or_404(Order.objects.select_related("product"), number=number, user=request.user)
     order = services.order_sync(order=order)
     enrolment = getattr(order, "enrolment", None) if order.status != OrderStatus.PENDING else None
-    return render(request, "orders/result.html", {"order": order, "enrolment": enrolment})
+    pending = policy.pending_order_view(order.gateway_status) if order.status == OrderStatus.PENDING else ""
+    return render(request, "orders/result.html", {
+        "order": order, "enrolment": enrolment, "pending": pending, "channels": _channels(request),
+        "deadline": policy.order_pay_deadline(order.created_at)})
 
 
 @learner_required

@@ -108,3 +108,11 @@ def test_expiry_reminders(at, sent, due):
 ])
 def test_enrolment_state(closed, at, state):
     assert lp.enrolment_state(closed=closed, window=lp.validity_window(PAID, 90), at=at) == state
+
+
+@pytest.mark.parametrize("gateway_status,view", [
+    ("pending", policy.UNPAID), ("closed", policy.UNPAID), ("not_found", policy.UNPAID),
+    (None, policy.WAITING),       # the gateway could not be asked: no answer, so no claim of failure
+])
+def test_pending_order_view_says_failed_only_on_the_gateways_word(gateway_status, view):
+    assert policy.pending_order_view(gateway_status) == view
