@@ -87,7 +87,7 @@ def _product_row(page, title):
 
 
 def _radio_labels(page):
-    return [t.strip() for t in page.locator("fieldset.pay-methods label").all_inner_texts()]
+    return [t.strip() for t in page.locator("fieldset.pay-methods label:visible").all_inner_texts()]
 
 
 def _pdftotext(data: bytes, tmp_path, name: str) -> str:
@@ -301,6 +301,15 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     expect(pc.get_by_role("heading", name="确认购买")).to_be_visible()
     assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
     expect(pc.get_by_role("checkbox")).to_have_count(0)
+    # The same browser in a phone-wide window: the page switches to the phone channels (no QR).
+    pc.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    pc.reload()
+    assert _radio_labels(pc) == ["支付宝（手机网站支付）", "微信支付（H5 支付）"]
+    expect(pc.get_by_role("radio", name="支付宝（手机网站支付）")).to_be_checked()
+    screenshot(pc, "buy-desktop-ua-narrow-375")
+    pc.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+    pc.reload()
+    assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
     pc.get_by_role("radio", name="微信支付（扫码支付）").check()
     pc.get_by_role("button", name="去支付 ¥198.00").click()
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from cpe.core.timewin import LOCAL_TZ
 
-from .states import OrderStatus
+from .states import Channel, OrderStatus
 
 ORDER_PAY_TIMEOUT = timedelta(minutes=30)   # SPEC §4.1: unpaid orders close after 30 minutes
 REFUND_WINDOW = timedelta(days=7)           # seed §2.5, SPEC §5.1: 7 × 24 h from the payment time
@@ -122,3 +122,32 @@ def notification_stored_body(body: bytes, *, verified: bool) -> str:
 def notification_body_digest(body: bytes) -> str:
     """`sha256=<hex> bytes=<n>`: identifies a rejected body that was kept only in part."""
     return f"sha256={hashlib.sha256(body).hexdigest()} bytes={len(body)}"
+
+
+# --- payment channels by device --------------------------------------------------------------------
+# A phone cannot scan a QR code shown on its own screen, and Alipay's computer-website cashier is
+# made for a desktop: a phone gets Alipay's mobile-website pay (alipay.trade.wap.pay) and WeChat
+# Pay H5 (POST /v3/pay/transactions/h5), a computer Alipay page pay (alipay.trade.page.pay) and
+# WeChat Native (a QR code to scan with the phone). The server chooses by the user agent; the page
+# switches to the other set when the screen says otherwise (a phone asking for the desktop site, a
+# narrow window), so either set is accepted when posted.
+PHONE_CHANNELS = (Channel.ALIPAY_WAP, Channel.WECHAT_H5)
+PC_CHANNELS = (Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE)
+PHONE_SCREEN_MAX_PX = 600      # the page's switch: a viewport this wide or narrower is a phone
+_PHONE_UA = ("Mobile", "Android", "iPhone", "iPad", "iPod", "MicroMessenger", "HarmonyOS")
+
+
+def is_phone_user_agent(user_agent: str) -> bool:
+    """A phone or tablet browser, by the tokens their user agents carry (iOS Safari "iPhone" /
+    "Mobile", Android "Android", WeChat's browser "MicroMessenger", HarmonyOS)."""
+    ua = (user_agent or "").lower()
+    return any(token.lower() in ua for token in _PHONE_UA)
+
+
+def channels_for(*, phone: bool) -> tuple:
+    """The channels offered first on this device (the others stay on the page, hidden)."""
+    return PHONE_CHANNELS if phone else PC_CHANNELS
+
+
+def channel_accepted(channel: str) -> bool:
+    return channel in PHONE_CHANNELS or channel in PC_CHANNELS
