@@ -18,6 +18,21 @@ def covered_by_annual(user, product, at) -> bool:
                                     status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at).exists()
 
 
+def products_held(user, at) -> set:
+    """For the catalogue: the ids of the products the learner holds valid now, plus each single
+    course that a valid annual course of its year already opens (buying it would be refused:
+    policy.purchase_decision). Two small queries."""
+    from cpe.catalog.models import Product
+
+    valid = list(Enrolment.objects.filter(user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at,
+                                          valid_until__gt=at).values_list("product_id", "product__kind", "year_id"))
+    held = {pid for pid, _, _ in valid}
+    annual_years = {year for _, kind, year in valid if kind == "annual"}
+    if annual_years:
+        held |= set(Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list("pk", flat=True))
+    return held
+
+
 def year_task_complete(user, year) -> bool:
     """Whether the learner has completed the year's training task, from the credit ledger
     (credits.policy.year_status: required hours and the professional minimum)."""
