@@ -349,9 +349,14 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     assert PaymentNotification.objects.filter(order=order, outcome="activated").count() == 1
     screenshot(pc, "wechat-paid-1280")
 
-    # 5. The single course is part of the valid annual course: not sold again.
+    # 5. The single course is part of the valid annual course: the catalogue says so (no 购买),
+    #    and its purchase page, opened directly, does not sell it again.
     pc.goto("/courses/")
-    _product_row(pc, SINGLE_TITLE).get_by_role("link", name="购买").click()
+    expect(_product_row(pc, SINGLE_TITLE)).to_contain_text("年度课程已包含")
+    expect(_product_row(pc, SINGLE_TITLE).get_by_role("link", name="购买")).to_have_count(0)
+    expect(_product_row(pc, ANNUAL_TITLE)).to_contain_text("已购买")
+    screenshot(pc, "catalog-held-1280")
+    pc.goto(f"/orders/buy/{SINGLE}/")
     pc.get_by_role("radio", name="支付宝（电脑网站支付）").check()
     pc.get_by_role("button", name="去支付 ¥30.00").click()
     expect(pc.locator(".form-errors")).to_contain_text("年度课程包含该课程")
