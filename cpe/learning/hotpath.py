@@ -738,7 +738,8 @@ def flush_keys(keys) -> int:
                 pr, _ = ChapterProgress.objects.get_or_create(user_id=d["u"], chapter_id=d["ch"])
                 progress[(d["u"], d["ch"])] = pr
             merged = policy.merge_intervals([*pr.intervals, *d["iv"]])
-            newest = pr.updated_at is None or pr.updated_at <= _dt(d["la"])
+            # A superseded player's late report ("sup") adds seconds, never the resume point.
+            newest = d.get("sup") is None and (pr.updated_at is None or pr.updated_at <= _dt(d["la"]))
             if merged != policy.merge_intervals(pr.intervals) or (newest and pr.last_position != d["lp"]):
                 pr.intervals = merged
                 pr.watched_seconds = policy.covered_seconds(merged)

@@ -218,6 +218,7 @@ def test_superseded_stream_keeps_what_it_played_before_the_takeover(hot, learner
         _beat(first, sec(now, 90), 3, 60, 90)
     hot.flush_dirty()
     assert _stored(learner, chapter).intervals == [[0, 40]]  # the first's 30-40 s kept, nothing after
+    assert _stored(learner, chapter).last_position == 30     # the resume point is not the old player's
     assert _beat(second, sec(now, 70), 1, 30, 60).credited == 30  # its own state: 30-60
     hot.flush_dirty()
     assert _stored(learner, chapter).intervals == [[0, 60]]
