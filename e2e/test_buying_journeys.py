@@ -9,7 +9,8 @@ the DEBUG-only sandbox links).
    invoice reversed by a red-letter invoice.
 2. On a desktop: a learner buys the annual course with WeChat Pay Native (the QR code decodes
    to the sandbox cashier, paid from a phone; the QR page's poller moves on by itself), then a
-   single course with Alipay page pay pressing 只支付不通知: the return page asks the gateway.
+   single course with Alipay page pay: 支付失败 first (the return page says so and offers paying
+   again), then 只支付不通知: the return page asks the gateway.
 """
 import io
 import re
@@ -83,7 +84,7 @@ def _product_row(page, title):
 
 
 def _radio_labels(page):
-    return [t.strip() for t in page.locator("fieldset.pay-methods label").all_inner_texts()]
+    return [t.strip() for t in page.locator("fieldset.pay-methods label:visible").all_inner_texts()]
 
 
 def _pdftotext(data: bytes, tmp_path, name: str) -> str:
@@ -297,6 +298,15 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     expect(pc.get_by_role("heading", name="确认购买")).to_be_visible()
     assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
     expect(pc.get_by_role("checkbox")).to_have_count(0)
+    # The same browser in a phone-wide window: the page switches to the phone channels (no QR).
+    pc.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    pc.reload()
+    assert _radio_labels(pc) == ["支付宝（手机网站支付）", "微信支付（H5 支付）"]
+    expect(pc.get_by_role("radio", name="支付宝（手机网站支付）")).to_be_checked()
+    screenshot(pc, "buy-desktop-ua-narrow-375")
+    pc.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+    pc.reload()
+    assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
     pc.get_by_role("radio", name="微信支付（扫码支付）").check()
     pc.get_by_role("button", name="去支付 ¥198.00").click()
 
@@ -336,9 +346,14 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     assert PaymentNotification.objects.filter(order=order, outcome="activated").count() == 1
     screenshot(pc, "wechat-paid-1280")
 
-    # 5. The single course is part of the valid annual course: not sold again.
+    # 5. The single course is part of the valid annual course: the catalogue says so (no 购买),
+    #    and its purchase page, opened directly, does not sell it again.
     pc.goto("/courses/")
-    _product_row(pc, SINGLE_TITLE).get_by_role("link", name="购买").click()
+    expect(_product_row(pc, SINGLE_TITLE)).to_contain_text("年度课程已包含")
+    expect(_product_row(pc, SINGLE_TITLE).get_by_role("link", name="购买")).to_have_count(0)
+    expect(_product_row(pc, ANNUAL_TITLE)).to_contain_text("已购买")
+    screenshot(pc, "catalog-held-1280")
+    pc.goto(f"/orders/buy/{SINGLE}/")
     pc.get_by_role("radio", name="支付宝（电脑网站支付）").check()
     pc.get_by_role("button", name="去支付 ¥30.00").click()
     expect(pc.locator(".form-errors")).to_contain_text("年度课程包含该课程")
@@ -356,6 +371,21 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     expect(pc).to_have_url(re.compile(r"/sandbox/pay/[\w-]+/$"))
     expect(pc.get_by_label("应付金额 30.00 元")).to_be_visible()
     single = orders.get(product__code=SINGLE)
+    # 支付失败 first: back in the shop, the page says the payment failed (not 等待支付结果) and
+    # offers paying again; nothing is paid.
+    pc.get_by_role("button", name="支付失败").click()
+    expect(pc).to_have_url(re.compile(rf"/orders/{single.number}/result/$"))
+    expect(pc.get_by_role("heading", name="支付未完成")).to_be_visible()
+    expect(pc.get_by_role("alert")).to_contain_text("支付失败或已取消，未扣款")
+    expect(pc.locator("main")).not_to_contain_text("等待支付结果")
+    assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
+    expect(pc.get_by_role("radio", name="支付宝（电脑网站支付）")).to_be_checked()
+    screenshot(pc, "pay-failed-1280")
+    single.refresh_from_db()
+    assert single.status == "pending" and not single.paid_at
+    pc.get_by_role("button", name="重新支付 ¥30.00").click()
+    expect(pc).to_have_url(re.compile(r"/sandbox/pay/[\w-]+/$"))
+    expect(pc.get_by_label("应付金额 30.00 元")).to_be_visible()
     pc.get_by_role("button", name="只支付不通知").click()
     expect(pc).to_have_url(re.compile(rf"/orders/{single.number}/result/\?"))
     expect(pc.get_by_role("heading", name="支付成功")).to_be_visible()

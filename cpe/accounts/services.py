@@ -225,7 +225,9 @@ def _email_verification_send(user, email, at):
         raise AccountError(decision.code, decision.message, field="email")
     row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at,
                              digits=False)
-    link = reverse("accounts:email_confirm", args=[row.pk, token])
+    from cpe.core.documents import absolute_url
+
+    link = absolute_url(reverse("accounts:email_confirm", args=[row.pk, token]))
     message_queue(channel=Channel.EMAIL, to=email, user=user, at=at, event="email.verify",
                   subject="请验证您的电子邮箱",
                   body=f"{user.name}，您好：\n\n请在 {int(policy.CODE_TTL.total_seconds() // 60)} 分钟内"

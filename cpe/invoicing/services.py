@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.audit import audit_record
+from cpe.core.documents import absolute_url
 from cpe.core.masking import mask_name
 from cpe.core.money import fen_to_yuan
 from cpe.notices.models import Channel
@@ -44,7 +45,7 @@ def tax_rate_permille() -> int:
 
 
 def verify_url(token: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("invoicing:verify", args=[token])
+    return absolute_url(reverse("invoicing:verify", args=[token]))
 
 
 def _provider_call(fn, *args, **kwargs):
@@ -141,8 +142,7 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
                 body=(f"{user.name}，您好：\n\n您的订单 {order.number}（{order.subject}）的电子发票已开具。\n"
                       f"发票号码：{invoice.number}\n购买方：{invoice.buyer_name}\n"
                       f"价税合计：¥{fen_to_yuan(invoice.total_fen)}\n\n"
-                      f"请登录平台，在“我的发票”中下载 PDF：{settings.SITE_URL.rstrip('/')}"
-                      f"{reverse('invoicing:list')}\n"),
+                      f"请登录平台，在“我的发票”中下载 PDF：{absolute_url(reverse('invoicing:list'))}\n"),
             )
     except IntegrityError as exc:
         # The one-valid-blue-invoice constraint caught a request that raced past the lock.
@@ -212,7 +212,7 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
                 user, event="invoice.reversed", at=at, subject="您的电子发票已红冲",
                 body=(f"{user.name}，您好：\n\n因{red.reason}，订单 {blue.order.number} 的电子发票 {blue.number} "
                       f"已开具红字发票 {red.number} 冲销，原发票作废。\n"
-                      f"如需查看，请登录平台“我的发票”：{settings.SITE_URL.rstrip('/')}{reverse('invoicing:list')}\n"),
+                      f"如需查看，请登录平台“我的发票”：{absolute_url(reverse('invoicing:list'))}\n"),
             )
     except BaseException:
         _cleanup(written)

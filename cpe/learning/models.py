@@ -105,7 +105,7 @@ class ChapterProgress(models.Model):
 class SuspiciousKind(models.TextChoices):
     SKIP = "skip", "跳过未观看内容"
     RATE = "rate", "倍速/超实时上报"
-    CONCURRENT = "concurrent", "多窗口同时播放"
+    CONCURRENT = "concurrent", "被其他窗口或设备接管播放"
     IP_CHANGE = "ip_change", "学习中IP变化"
     REPLAY = "replay", "重复上报"
     REVOKED = "revoked", "凭证撤销后仍在上报（退出、封禁、终止或注销后）"

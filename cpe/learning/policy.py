@@ -188,51 +188,65 @@ class Outcome:
 
 
 def heartbeat(*, state: StreamState, report: Report, intervals, duration: float, at: datetime,
-              is_current: bool, usable: bool) -> Outcome:
+              is_current: bool, usable: bool, superseded_at: datetime | None = None) -> Outcome:
     """Judge one heartbeat (rules R7.2-7.4). Credit is the played stretch [start, position],
     provided it starts inside the watched frontier + SEEK_TOLERANCE, and at most:
       * the wall time since the previous accepted report + JITTER_TOLERANCE (1×), and
       * the wall time since the play session started, less what it was already credited, so a
         script posting many or inflated reports never earns more than real time.
-    Nothing while an attention check is overdue, for a stream that is not the account's current
-    one, or outside the enrolment's validity. Completion: `chapter_complete`."""
+    Nothing while an attention check is overdue, outside the enrolment's validity, or for a
+    stream that is not the account's current one and has no takeover time.
+
+    A takeover (another window or device opened the player at `superseded_at`) judges the old
+    player's report only up to that moment: what it played while it was the current stream is
+    kept (capped by the wall time until the takeover, with no jitter allowance, so the two
+    players never both earn the same seconds), and its reason stays SUPERSEDED, never RATE: a
+    cut made by the takeover is not a speed claim. Once the takeover time
+    is reached nothing more is credited. The new player is a new play session with its own
+    state: its first report is judged from its own start only."""
     intervals = merge_intervals(intervals)
     covered = _length(intervals)
     was_complete = covers_chapter(covered, duration)
-    if not is_current:
+    if not is_current and superseded_at is None:
         return Outcome(state, intervals, reason=SUPERSEDED, covered=covered)
     if not usable:
         return Outcome(state, intervals, reason=OUTSIDE_VALIDITY, covered=covered)
     if report.seq <= state.last_seq:
         return Outcome(state, intervals, reason=REPLAY, flags=(REPLAY,), covered=covered)
-    elapsed = (at - state.last_at).total_seconds()
+    until = at if is_current else min(at, superseded_at)
+    elapsed = (until - state.last_at).total_seconds()
     if elapsed <= 0:
+        if not is_current:  # the takeover came before anything this report could claim
+            return Outcome(replace(state, last_seq=report.seq), intervals, reason=SUPERSEDED, covered=covered)
         # A node whose clock is behind the one that took the previous report: take nothing,
         # keep the later time (no error, the next report is judged from it).
         return Outcome(replace(state, last_seq=report.seq), intervals, reason=CLOCK, covered=covered)
 
     start = max(0.0, min(float(report.start), duration))
     position = max(0.0, min(float(report.position), duration))
-    if start == state.last_position and state.last_end < start:
+    if state.last_seq and start == state.last_position and state.last_end < start:
         # Continuous playback since the previous report, whose credit was cut short (network
         # jitter, or a claim faster than 1x): this stretch continues where that credit ended.
         start = state.last_end
     if check_overdue(state.check_issued_at, at):
-        moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+        moved = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=position)
         return Outcome(moved, intervals, reason=CHECK_OVERDUE, covered=covered)
 
     frontier = frontier_of(intervals)
     flags: list[str] = []
     if start > frontier + SEEK_TOLERANCE:
-        moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+        moved = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=position)
         return Outcome(moved, intervals, reason=SKIP, flags=(SKIP,), covered=covered)
     claimed = max(0.0, position - start)
-    budget = max(0.0, (at - state.started_at).total_seconds() - state.session_credited)
-    cap = max(0.0, min(elapsed + JITTER_TOLERANCE, budget))
-    reason = ""
-    if claimed > elapsed + JITTER_TOLERANCE:
+    budget = max(0.0, (until - state.started_at).total_seconds() - state.session_credited)
+    jitter = JITTER_TOLERANCE if is_current else 0.0
+    cap = max(0.0, min(elapsed + jitter, budget))
+    reason = "" if is_current else SUPERSEDED
+    # Speed is judged against the real wall time since the previous report, whether or not a
+    # takeover cuts what may be credited of it.
+    if claimed > (at - state.last_at).total_seconds() + JITTER_TOLERANCE:
         flags.append(RATE)
-        reason = RATE
+        reason = reason or RATE
     credit = min(claimed, cap)
     if credit < claimed and not reason:
         reason = CAPPED
@@ -241,7 +255,7 @@ def heartbeat(*, state: StreamState, report: Report, intervals, duration: float,
     new_covered = _length(new_intervals)
     play_left = state.play_until_check - credit
     issue = state.check_issued_at is None and play_left <= 0
-    new_state = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=end,
+    new_state = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=end,
                         session_credited=state.session_credited + credit, play_until_check=play_left,
                         check_issued_at=at if issue else state.check_issued_at)
     return Outcome(new_state, new_intervals, credited=new_covered - covered, reason=reason, flags=tuple(flags),

@@ -309,11 +309,12 @@ def _judge(s, user, seq, start, position, ip, at):
     out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
                                                                          position=position),
                            intervals=progress.intervals, duration=duration, at=at,
-                           is_current=s.superseded_at is None, usable=usable)
+                           is_current=s.superseded_at is None, usable=usable, superseded_at=s.superseded_at)
     fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
               "check_issued_at", "heartbeats", "flags"]
-    if out.reason == policy.SUPERSEDED:
-        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat()})
+    if s.superseded_at is not None:  # what it played before the takeover is kept (policy.heartbeat)
+        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat(),
+                                                                  "credited": round(out.credited, 3)})
         refusal = "superseded"
     elif out.reason == policy.OUTSIDE_VALIDITY:
         refusal = enrol_state if enrol_state in REFUSALS else "expired"
@@ -331,11 +332,15 @@ def _judge(s, user, seq, start, position, ip, at):
         fields.append("check_token")
     s.heartbeats += 1
     s.save(update_fields=fields)
-    if out.credited_interval is not None or progress.last_position != st.last_position:
+    # A superseded player's late report adds what it earned, but where the learner is now is the
+    # current player's to say (the next page resumes there).
+    moved = s.superseded_at is None and progress.last_position != st.last_position
+    if out.credited_interval is not None or moved:
         progress.intervals = out.intervals
         progress.watched_seconds = policy.covered_seconds(out.intervals)
         progress.furthest_position = policy.frontier_of(out.intervals)
-        progress.last_position = st.last_position
+        if s.superseded_at is None:
+            progress.last_position = st.last_position
         progress.updated_at = at
         pfields = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
         if out.completed_now and progress.completed_at is None:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from cpe.core.timewin import LOCAL_TZ
 
-from .states import OrderStatus
+from .states import Channel, OrderStatus
 
 ORDER_PAY_TIMEOUT = timedelta(minutes=30)   # rules R4.1: unpaid orders close after 30 minutes
 REFUND_WINDOW = timedelta(days=7)           # agreement §2.5, rules R5.1: 7 × 24 h from the payment time
@@ -31,6 +31,20 @@ def order_pay_deadline(created_at: datetime) -> datetime:
 def order_expired(created_at: datetime, at: datetime) -> bool:
     """An unpaid order can be paid in [created_at, created_at + 30 min)."""
     return at >= order_pay_deadline(created_at)
+
+
+UNPAID = "unpaid"       # the gateway answered: no payment for this order (failed, cancelled, not yet)
+WAITING = "waiting"     # the gateway could not be asked (or no payment was started): no answer yet
+
+
+def pending_order_view(gateway_status: str | None) -> str:
+    """What the return page tells a learner whose order is still unpaid. The gateway's own query
+    is the truth: when it answers that it holds no payment (Alipay WAIT_BUYER_PAY, TRADE_CLOSED
+    or no trade; WeChat NOTPAY, USERPAYING, PAYERROR, CLOSED), the payment failed or was not
+    made, nothing was charged, and the learner may pay again now; only when it could not be
+    asked is the answer "waiting". Alipay returns the buyer to return_url only after a payment
+    (with its signed parameters), WeChat H5 after any outcome, so coming back proves nothing."""
+    return UNPAID if gateway_status in ("pending", "closed", "not_found") else WAITING
 
 
 def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool,
@@ -167,3 +181,32 @@ def notification_stored_body(body: bytes, *, verified: bool) -> str:
 def notification_body_digest(body: bytes) -> str:
     """`sha256=<hex> bytes=<n>`: identifies a rejected body that was kept only in part."""
     return f"sha256={hashlib.sha256(body).hexdigest()} bytes={len(body)}"
+
+
+# --- payment channels by device --------------------------------------------------------------------
+# A phone cannot scan a QR code shown on its own screen, and Alipay's computer-website cashier is
+# made for a desktop: a phone gets Alipay's mobile-website pay (alipay.trade.wap.pay) and WeChat
+# Pay H5 (POST /v3/pay/transactions/h5), a computer Alipay page pay (alipay.trade.page.pay) and
+# WeChat Native (a QR code to scan with the phone). The server chooses by the user agent; the page
+# switches to the other set when the screen says otherwise (a phone asking for the desktop site, a
+# narrow window), so either set is accepted when posted.
+PHONE_CHANNELS = (Channel.ALIPAY_WAP, Channel.WECHAT_H5)
+PC_CHANNELS = (Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE)
+PHONE_SCREEN_MAX_PX = 600      # the page's switch: a viewport this wide or narrower is a phone
+_PHONE_UA = ("Mobile", "Android", "iPhone", "iPad", "iPod", "MicroMessenger", "HarmonyOS")
+
+
+def is_phone_user_agent(user_agent: str) -> bool:
+    """A phone or tablet browser, by the tokens their user agents carry (iOS Safari "iPhone" /
+    "Mobile", Android "Android", WeChat's browser "MicroMessenger", HarmonyOS)."""
+    ua = (user_agent or "").lower()
+    return any(token.lower() in ua for token in _PHONE_UA)
+
+
+def channels_for(*, phone: bool) -> tuple:
+    """The channels offered first on this device (the others stay on the page, hidden)."""
+    return PHONE_CHANNELS if phone else PC_CHANNELS
+
+
+def channel_accepted(channel: str) -> bool:
+    return channel in PHONE_CHANNELS or channel in PC_CHANNELS

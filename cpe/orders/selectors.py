@@ -19,6 +19,22 @@ def covered_by_annual(user, product, at) -> bool:
                                     status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at).exists()
 
 
+def products_held(user, at) -> dict:
+    """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
+    {product id: "included"} for each single course that a valid annual course of its year
+    already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
+    from cpe.catalog.models import Product
+
+    valid = list(Enrolment.objects.filter(user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at,
+                                          valid_until__gt=at).values_list("product_id", "product__kind", "year_id"))
+    out = {pid: "held" for pid, _, _ in valid}
+    annual_years = {year for _, kind, year in valid if kind == "annual"}
+    if annual_years:
+        for pid in Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list("pk", flat=True):
+            out.setdefault(pid, "included")
+    return out
+
+
 def year_task_complete(user, year) -> bool:
     """Whether the learner has completed the year's training task, from the credit ledger
     (credits.policy.year_status: required hours and the professional minimum)."""

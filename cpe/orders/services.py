@@ -164,6 +164,7 @@ def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tup
 def order_sync(*, order: Order, at=None) -> Order:
     """The return page: if no notification came yet, ask the gateway; close a stale order."""
     at = at or timezone.now()
+    order.gateway_status = None  # what the gateway answered ("paid", "pending", ...), None: not asked
     if order.status != OrderStatus.PENDING:
         return order
     if order.gateway:
@@ -171,6 +172,7 @@ def order_sync(*, order: Order, at=None) -> Order:
             result = get_gateway(order.gateway).query(order.number)
         except GatewayError:
             result = None
+        order.gateway_status = result.status if result is not None else None
         if result is not None and result.status == "paid":
             payment_confirm(gateway_name=order.gateway, at=at, notice=PaymentNotice(
                 order_number=order.number, gateway_txn_id=result.gateway_txn_id,
