@@ -132,6 +132,11 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
     admin.locator("[name=effective_at_0]").fill(effective.strftime("%Y-%m-%d"))
     admin.locator("[name=effective_at_1]").fill(effective.strftime("%H:%M:%S"))
     admin.locator("[name=_save]").click()
+    # The first 保存 shows the difference from the version in force and a preview; nothing is
+    # published until the same text is saved again.
+    expect(admin.locator("#agreement-preview")).to_contain_text("本版本调整了个人信息保存期限")
+    assert not AgreementVersion.objects.filter(version="2.0").exists()
+    admin.locator("[name=_save]").click()
     expect(admin).to_have_url(re.compile(r"/admin/agreements/agreementversion/$"))
     expect(admin.locator(".messagelist")).to_contain_text("v2.0")
     screenshot(admin, "admin-publish-1280")

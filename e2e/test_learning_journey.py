@@ -38,7 +38,20 @@ def _sign_in(page, identifier, password):
 
 def _play(page):
     # Headless Chromium has no user gesture: muted playback is allowed to start from script.
-    page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; return v.play(); }")
+    # hls.js may still be attaching its MediaSource when the page says 点击播放 (the playlist comes
+    # from the object store in the S3 journey): a play() interrupted by that load is pressed again,
+    # as a learner would.
+    page.evaluate("""async () => {
+        const v = document.getElementById('video');
+        v.muted = true;
+        for (let i = 0; i < 20; i++) {
+            try { await v.play(); return; } catch (e) {
+                if (e.name !== 'AbortError') throw e;
+                await new Promise(r => setTimeout(r, 250));
+            }
+        }
+        throw new Error('play() kept being interrupted');
+    }""")
 
 
 @pytest.mark.e2e

@@ -34,7 +34,10 @@ def test_practice_journey(new_page, screenshot, demo_accounts, live_server, sett
     pay(learner, annual_code(this_year()))
     course = Course.objects.get(code=course_code(this_year(), "P01"))
     complete_chapters(learner, course)
-    assert Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).count() == 30
+    from cpe.exams.demo_bank import BANKS
+
+    practice = sum(len(rows) for rows in BANKS["P01"]["practice"].values())   # the course's own pool
+    assert Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).count() == practice
 
     page = new_page(*PHONE)
     _sign_in(page, "13800000001", LEARNER_PASSWORD)
@@ -43,7 +46,7 @@ def test_practice_journey(new_page, screenshot, demo_accounts, live_server, sett
     page.goto(f"/exams/practice/course/{course.pk}/")
     expect(page.get_by_role("heading", name=re.compile("模考题"))).to_be_visible()
     forms = page.locator("form.q")
-    expect(forms).to_have_count(30)
+    expect(forms).to_have_count(practice)
     first = forms.nth(0)
     first.locator("input").first.check()
     first.get_by_role("button", name="提交本题").click()

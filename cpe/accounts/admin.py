@@ -151,8 +151,10 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
 
     @staticmethod
     def may_reveal(user) -> bool:
-        """Who may see the values in full: a reviewer who also holds view_identity."""
-        return user.has_perm("accounts.view_identity") and user.has_perm("accounts.review_identity")
+        """Who may see a request's values in full: whoever reviews identity changes (they judge
+        exactly these values). Only this request's name and ID number, audited; the learner's
+        whole identity on the user page stays behind view_identity (superuser only)."""
+        return user.has_perm("accounts.review_identity")
 
     @staticmethod
     def _photo_line(obj):
@@ -216,8 +218,8 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
         return response
 
     def reveal_view(self, request, pk):
-        """The current and the requested name and ID number in full, for a reviewer with
-        view_identity; every view is audited (the same event as the user page's reveal)."""
+        """The current and the requested name and ID number in full, for a reviewer (may_reveal);
+        every view is audited (the same event as the user page's reveal)."""
         if not self.may_reveal(request.user):
             messages.error(request, "您没有查看完整身份信息的权限。")
             return redirect(reverse("admin:accounts_identitychangerequest_changelist"))

@@ -33,7 +33,7 @@ ROLES = {
         "catalog.set_price", "catalog.set_year_rules",
     ]),
     "reviewer": ("审核人员", [
-        "accounts.view_user", "accounts.review_identity", "accounts.view_identity",  # sees what it approves
+        "accounts.view_user", "accounts.review_identity",  # sees what it approves (a request's values only)
         "accounts.view_identitychangerequest", "accounts.change_identitychangerequest",
     ]),
     "auditor": ("审计人员", [

@@ -208,7 +208,7 @@ def test_sign_out_then_in_ends_nothing(register_learner):
 
 
 def test_reviewer_sees_current_and_requested_values_in_full_audited(client, register_learner, django_user_model):
-    """The review page masks; the reviewer with view_identity opens both values in full through
+    """The review page masks; the reviewer (review_identity) opens both values in full through
     an audited reveal; staff without it are refused and nothing is audited."""
     from django.contrib.auth.models import Group
 

@@ -62,9 +62,9 @@ TABLE = {
     "admin/(?P<url>.*)$": NOBODY,
     # admin custom views
     "admin/accounts/user/<int:pk>/reveal/": perm("accounts.view_user"),
-    # the current and requested name and ID number in full: reviewers (view_identity + review_identity)
-    "admin/accounts/identitychangerequest/<int:pk>/reveal/": perm("accounts.view_identity"),
-    "admin/accounts/identitychangerequest/<int:pk>/document/": perm("accounts.view_identity"),  # its ID photo
+    # the current and requested name and ID number in full: the identity-change reviewers
+    "admin/accounts/identitychangerequest/<int:pk>/reveal/": perm("accounts.review_identity"),
+    "admin/accounts/identitychangerequest/<int:pk>/document/": perm("accounts.review_identity"),  # its ID photo
     "admin/invoicing/invoice/<int:pk>/pdf/": perm("invoicing.view_invoice"),
     "admin/exams/question/import/": perm("exams.add_question"),
     "admin/exams/question/import/template/": perm("exams.add_question"),
