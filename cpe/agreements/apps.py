@@ -5,3 +5,6 @@ class AgreementsConfig(AppConfig):
     name = "cpe.agreements"
     label = "agreements"
     verbose_name = "用户协议"
+
+    def ready(self):
+        from . import selectors  # noqa: F401  (connects the version memo's reset to saves)
