@@ -84,7 +84,7 @@ def main():
         b2 = load(args.baseline_seconds / 2, tmp / "base2.json", "baseline")
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(90)  # graceful shutdown (graceful_timeout 30) takes longer on a busy machine
 
     from cpe.credits.models import CreditRecord
     from cpe.exams.models import Attempt

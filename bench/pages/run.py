@@ -93,7 +93,7 @@ def main():
                 results[phase] = combine(results.get(phase), load(phase, args.seconds / args.rounds))
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(90)  # graceful shutdown (graceful_timeout 30) takes longer on a busy machine
 
     load_avg = Path("/proc/loadavg").read_text().split()[:3]
     for phase in PHASES:

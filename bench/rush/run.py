@@ -110,7 +110,7 @@ def main():
         flusher.terminate()
         flusher.wait(60)
         server.terminate()
-        server.wait(10)
+        server.wait(90)  # graceful shutdown (graceful_timeout 30) takes longer on a busy machine
 
     from cpe.exams.models import Attempt
     from cpe.learning import hotpath
