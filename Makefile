@@ -109,3 +109,12 @@ test-dates: sysdeps venv vendor
 
 clean:
 	rm -rf $(VENV) var
+
+# The production profile's drills (docs/deploy.md), not part of `make test`: the failure drill
+# (as root: network namespaces, nginx; a few minutes) and the backup/restore drill.
+.PHONY: drill restore-drill
+drill: venv
+	deploy/drill
+
+restore-drill: venv
+	deploy/restore-drill

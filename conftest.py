@@ -150,3 +150,63 @@ def last_code(mobile: str) -> str:
         if msg.to == mobile:
             return re.search(r"验证码 (\d{6})", msg.body).group(1)
     raise AssertionError(f"no SMS to {mobile}")
+
+
+# --- staff sign-in in tests: the second factor -------------------------------------------------
+def verify_staff_session(client, user):
+    """Mark a test client's signed-in staff session as having passed the second factor, as the
+    verification page does (django-otp's session entry), giving the account a confirmed factor
+    first when it has none."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from cpe.accounts import second_factor
+
+    factor = second_factor.demo_enrol(user=user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = factor.persistent_id
+    session.save()
+
+
+@pytest.fixture(autouse=True)
+def _staff_second_factor(request, monkeypatch):
+    """Every `client.force_login(staff)` in the tests signs in *and* passes the second factor
+    (verify_staff_session), so staff tests test their page rather than the gate in front of it.
+    A test of the gate itself marks itself `staff_unverified` and gets the bare sign-in."""
+    if request.node.get_closest_marker("staff_unverified"):
+        yield
+        return
+    from django.test import Client
+
+    bare = Client.force_login
+
+    def force_login(self, user, backend=None):
+        bare(self, user, backend)
+        if user.is_staff:
+            verify_staff_session(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+    yield
+
+
+def staff_browser_sign_in(page, username, password, base=""):
+    """Sign a staff member in through the staff site's form in a real browser and pass the second
+    factor with the code their authenticator would show (a confirmed factor is made first when
+    the account has none)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from cpe.accounts import second_factor
+    from cpe.accounts.models import User
+
+    user = User.objects.get(username=username)
+    factor = second_factor.demo_enrol(user=user)
+    page.goto(base + "/admin/login/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.locator("input[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/"))
+    factor.refresh_from_db()
+    page.get_by_label("验证码").fill(second_factor.current_code(factor))
+    page.get_by_role("button", name="验证").click()
+    expect(page).to_have_url(re.compile(r"/admin/$"))

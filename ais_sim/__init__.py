@@ -1,6 +1,6 @@
 """AIS simulator: a small stand-alone HTTP server that speaks the contract of
-the AIS interface described in docs/decisions/0004-ais.md (the regional accounting personnel information system, as the
-platform defines it). Standard library only: http.server + sqlite3. Not a Django app.
+the AIS interface the platform defines for the regional accounting personnel information
+system (docs/ais-interface.md). Standard library only: http.server + sqlite3. Not a Django app.
 
 Run: python -m ais_sim --host 127.0.0.1 --port 8900 --db var/ais_sim.sqlite3 --seed demo
 See ais_sim/README.md for the admin endpoints (seeding persons, injecting faults).

@@ -43,7 +43,8 @@ def _dev_clock() -> None:
 
 def main(argv=None) -> int:
     _dev_clock()
-    parser = argparse.ArgumentParser(prog="python -m ais_sim", description="AIS simulator (AIS_INTERFACE.md)")
+    parser = argparse.ArgumentParser(prog="python -m ais_sim",
+                                     description="AIS simulator (docs/ais-interface.md)")
     parser.add_argument("--host", default=os.environ.get("AIS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=None, help="default: $AIS_PORT or 8900; 0 = a free port")
     parser.add_argument("--db", default=os.environ.get("AIS_SIM_DB", "var/ais_sim.sqlite3"),

@@ -1,4 +1,4 @@
-"""The HTTP side of the simulator: AIS_INTERFACE.md under /api/v1/, admin endpoints under /_sim/.
+"""The HTTP side of the simulator: docs/ais-interface.md under /api/v1/, admin endpoints under /_sim/.
 
 Authentication (every /api/ request), checked in this order, each failure a 401 with a code:
     X-AIS-Provider   must equal the configured provider code              unknown_provider

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
@@ -60,6 +60,17 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL
 );
 """
+
+
+# The AIS is the region's system and numbers its receipts by the Beijing day (UTC+8 all year,
+# no daylight saving), the day the platform shows: a credit recorded at 00:30 on 3 December
+# Beijing time carries 20261203, not the UTC day before.
+BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def beijing_day(at: datetime | None = None) -> str:
+    """YYYYMMDD of `at` (default now) in Beijing time; `at` must be aware."""
+    return (at or datetime.now(timezone.utc)).astimezone(BEIJING).strftime("%Y%m%d")
 
 
 def now_iso() -> str:
@@ -156,9 +167,10 @@ class Store:
         return True
 
     # -- credits ----------------------------------------------------------------------------
-    def credit_record(self, body: dict) -> tuple[bool, str]:
+    def credit_record(self, body: dict, *, at: datetime | None = None) -> tuple[bool, str]:
         """(created, receipt_no). Same key + same body: (False, the first receipt).
-        Same key + different body: Conflict."""
+        Same key + different body: Conflict. The receipt carries the Beijing day of `at`
+        (default now)."""
         digest = canonical_hash(body)
         with self._tx():
             row = self._db.execute("SELECT receipt_no, body_hash FROM credits WHERE idempotency_key = ?",
@@ -169,7 +181,7 @@ class Store:
                                    "idempotency_key was used with a different body")
                 return False, row["receipt_no"]
             seq = self._next("receipt")
-            receipt = f"AIS{datetime.now(timezone.utc):%Y%m%d}{seq:08d}"
+            receipt = f"AIS{beijing_day(at)}{seq:08d}"
             self._db.execute(
                 "INSERT INTO credits(receipt_no, idempotency_key, body_hash, person_id, year, body, recorded_at) "
                 "VALUES (?,?,?,?,?,?,?)",
@@ -182,7 +194,8 @@ class Store:
             return self._db.execute("SELECT 1 FROM credits WHERE idempotency_key = ?",
                                     (idempotency_key,)).fetchone() is not None
 
-    def credit_reverse(self, receipt_no: str, *, idempotency_key: str, reason: str) -> dict | None:
+    def credit_reverse(self, receipt_no: str, *, idempotency_key: str, reason: str,
+                      at: datetime | None = None) -> dict | None:
         """None: unknown receipt. Same key again: the same answer. A different key for an
         already reversed receipt, or a key already used for another receipt: Conflict."""
         with self._tx():
@@ -200,7 +213,7 @@ class Store:
             if self._db.execute("SELECT 1 FROM reversals WHERE receipt_no = ?", (receipt_no,)).fetchone():
                 raise Conflict("already_reversed", "the credit was reversed under another idempotency_key")
             seq = self._next("reversal")
-            reversal_no = f"REV{datetime.now(timezone.utc):%Y%m%d}{seq:08d}"
+            reversal_no = f"REV{beijing_day(at)}{seq:08d}"
             self._db.execute("INSERT INTO reversals(idempotency_key, receipt_no, reason, reversal_no, reversed_at) "
                              "VALUES (?,?,?,?,?)", (idempotency_key, receipt_no, reason, reversal_no, now_iso()))
             row = self._db.execute("SELECT * FROM reversals WHERE idempotency_key = ?",

@@ -22,3 +22,29 @@ limit_request_line = 4094
 limit_request_fields = 100
 loglevel = os.environ.get("WEB_LOG_LEVEL", "warning")
 accesslog = None
+
+# --- Prometheus multiprocess mode (cpe/ops/metrics.py) -----------------------------------------
+# Each worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and a scrape adds them up.
+# The directory must exist before the workers import prometheus-client and must be emptied when
+# the server starts (files left by a previous run would be counted again). The systemd unit
+# sets it (RuntimeDirectory); without it a private directory is made here, in the master,
+# before any worker is forked (so every worker inherits it).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpe-prometheus-")
+
+
+def on_starting(server):
+    import glob
+
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for name in glob.glob(os.path.join(path, "*.db")):
+        os.remove(name)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

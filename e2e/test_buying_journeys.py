@@ -9,7 +9,8 @@ the DEBUG-only sandbox links).
    invoice reversed by a red-letter invoice.
 2. On a desktop: a learner buys the annual course with WeChat Pay Native (the QR code decodes
    to the sandbox cashier, paid from a phone; the QR page's poller moves on by itself), then a
-   single course with Alipay page pay pressing 只支付不通知: the return page asks the gateway.
+   single course with Alipay page pay: 支付失败 first (the return page says so and offers paying
+   again), then 只支付不通知: the return page asks the gateway.
 """
 import io
 import re
@@ -23,6 +24,7 @@ from playwright.sync_api import expect
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
 from conftest import this_year
+from conftest import staff_browser_sign_in
 from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, single_code
 
 LEARNER_PASSWORD = "Zhang-san-2026"     # the root register_learner fixture's password
@@ -66,11 +68,7 @@ def _sign_in(page, identifier, password):
 
 
 def _staff_sign_in(page, username):
-    page.goto("/admin/login/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(STAFF_PASSWORD)
-    page.locator("input[type=submit]").click()
-    expect(page).to_have_url(re.compile(r"/admin/$"))
+    staff_browser_sign_in(page, username, STAFF_PASSWORD)
 
 
 def _nav(page, name):
@@ -86,7 +84,7 @@ def _product_row(page, title):
 
 
 def _radio_labels(page):
-    return [t.strip() for t in page.locator("fieldset.pay-methods label").all_inner_texts()]
+    return [t.strip() for t in page.locator("fieldset.pay-methods label:visible").all_inner_texts()]
 
 
 def _pdftotext(data: bytes, tmp_path, name: str) -> str:
@@ -127,7 +125,7 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     #    required by the browser, and the server refuses (and creates nothing) without it.
     assert _radio_labels(phone) == ["支付宝（手机网站支付）", "微信支付（H5 支付）"]
     warning = phone.locator(".card.warn")
-    expect(warning).to_contain_text("系统尚未确认您已纳入《内蒙古自治区会计人员信息管理系统》")
+    expect(warning).to_contain_text("在本平台注册不代表已纳入会计人员信息管理系统")
     confirm = phone.get_by_role("checkbox", name="我已知晓上述情况，仍要购买")
     expect(confirm).not_to_be_checked()
     expect(confirm).to_have_attribute("required", "")
@@ -300,6 +298,15 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     expect(pc.get_by_role("heading", name="确认购买")).to_be_visible()
     assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
     expect(pc.get_by_role("checkbox")).to_have_count(0)
+    # The same browser in a phone-wide window: the page switches to the phone channels (no QR).
+    pc.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    pc.reload()
+    assert _radio_labels(pc) == ["支付宝（手机网站支付）", "微信支付（H5 支付）"]
+    expect(pc.get_by_role("radio", name="支付宝（手机网站支付）")).to_be_checked()
+    screenshot(pc, "buy-desktop-ua-narrow-375")
+    pc.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+    pc.reload()
+    assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
     pc.get_by_role("radio", name="微信支付（扫码支付）").check()
     pc.get_by_role("button", name="去支付 ¥198.00").click()
 
@@ -339,9 +346,14 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     assert PaymentNotification.objects.filter(order=order, outcome="activated").count() == 1
     screenshot(pc, "wechat-paid-1280")
 
-    # 5. The single course is part of the valid annual course: not sold again.
+    # 5. The single course is part of the valid annual course: the catalogue says so (no 购买),
+    #    and its purchase page, opened directly, does not sell it again.
     pc.goto("/courses/")
-    _product_row(pc, SINGLE_TITLE).get_by_role("link", name="购买").click()
+    expect(_product_row(pc, SINGLE_TITLE)).to_contain_text("年度课程已包含")
+    expect(_product_row(pc, SINGLE_TITLE).get_by_role("link", name="购买")).to_have_count(0)
+    expect(_product_row(pc, ANNUAL_TITLE)).to_contain_text("已购买")
+    screenshot(pc, "catalog-held-1280")
+    pc.goto(f"/orders/buy/{SINGLE}/")
     pc.get_by_role("radio", name="支付宝（电脑网站支付）").check()
     pc.get_by_role("button", name="去支付 ¥30.00").click()
     expect(pc.locator(".form-errors")).to_contain_text("年度课程包含该课程")
@@ -359,6 +371,21 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     expect(pc).to_have_url(re.compile(r"/sandbox/pay/[\w-]+/$"))
     expect(pc.get_by_label("应付金额 30.00 元")).to_be_visible()
     single = orders.get(product__code=SINGLE)
+    # 支付失败 first: back in the shop, the page says the payment failed (not 等待支付结果) and
+    # offers paying again; nothing is paid.
+    pc.get_by_role("button", name="支付失败").click()
+    expect(pc).to_have_url(re.compile(rf"/orders/{single.number}/result/$"))
+    expect(pc.get_by_role("heading", name="支付未完成")).to_be_visible()
+    expect(pc.get_by_role("alert")).to_contain_text("支付失败或已取消，未扣款")
+    expect(pc.locator("main")).not_to_contain_text("等待支付结果")
+    assert _radio_labels(pc) == ["支付宝（电脑网站支付）", "微信支付（扫码支付）"]
+    expect(pc.get_by_role("radio", name="支付宝（电脑网站支付）")).to_be_checked()
+    screenshot(pc, "pay-failed-1280")
+    single.refresh_from_db()
+    assert single.status == "pending" and not single.paid_at
+    pc.get_by_role("button", name="重新支付 ¥30.00").click()
+    expect(pc).to_have_url(re.compile(r"/sandbox/pay/[\w-]+/$"))
+    expect(pc.get_by_label("应付金额 30.00 元")).to_be_visible()
     pc.get_by_role("button", name="只支付不通知").click()
     expect(pc).to_have_url(re.compile(rf"/orders/{single.number}/result/\?"))
     expect(pc.get_by_role("heading", name="支付成功")).to_be_visible()
@@ -371,5 +398,5 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
 
     _nav(pc, "我的订单").click()
     expect(pc.locator("section.order .order-head .badge")).to_have_text(["已支付", "已支付"])
-    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度")).to_contain_text("超期课程")
+    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度会计人员继续教育课程")).to_contain_text("超期课程")
     screenshot(pc, "orders-1280")

@@ -1,4 +1,4 @@
-"""The exam journey in a real browser (SPEC §8, §10): chapters completed through the learning
+"""The exam journey in a real browser (rules R8, R10): chapters completed through the learning
 services in setup → take the exam → fail → retake → pass → see hours and the planner →
 download the certificate → verify it publicly (its QR code decoded) → find the record through
 the public query on a 375-px phone."""
@@ -77,6 +77,21 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     page.get_by_role("button", name="开始考试").click()
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^(60:00|59:\d\d)$"))
     attempt = Attempt.objects.get(user=learner, course=course)
+    # One tap does not submit: 交卷 asks first and says how many questions are unanswered.
+    page.get_by_role("button", name="交卷").click()
+    ask = page.get_by_role("dialog", name="确认交卷")
+    expect(ask).to_be_visible()
+    expect(ask).to_contain_text("还有 30 题未作答（第 1、2、3、4、5、6、7、8、9、10 等 题）")
+    screenshot(page, "exam-confirm-375")
+    ask.get_by_role("button", name="返回检查").click()
+    expect(ask).to_be_hidden()
+    attempt.refresh_from_db()
+    assert attempt.status == "open"
+    page.locator("#q1 input").first.check()
+    expect(page.locator("#save-state")).to_contain_text("已保存第 1 题")
+    page.get_by_role("button", name="交卷").click()
+    expect(ask).to_contain_text("还有 29 题未作答（第 2、")
+    ask.get_by_role("button", name="返回检查").click()
     _answer(page, attempt, right=False)
     screenshot(page, "exam-paper-375")
     # A reload loses nothing (every answer was autosaved).
@@ -84,6 +99,8 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     expect(page.locator("#answered")).to_have_text("30")
     assert attempt.items.exclude(answer=[]).count() == 30
     page.get_by_role("button", name="交卷").click()
+    expect(ask).to_contain_text("全部 30 题均已作答")
+    ask.get_by_role("button", name="确认交卷").click()
     expect(page.locator("#verdict")).to_contain_text("不合格")
     expect(page.locator("#score")).to_have_text("0 分")
     screenshot(page, "exam-failed-375")
@@ -97,6 +114,7 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     assert second.number == 2
     _answer(page, second, right=True)
     page.get_by_role("button", name="交卷").click()
+    page.get_by_role("dialog", name="确认交卷").get_by_role("button", name="确认交卷").click()
     expect(page.locator("#verdict")).to_contain_text("合格")
     expect(page.locator("#score")).to_have_text("100 分")
     expect(page.get_by_role("status").filter(has_text="已记载 24 学时")).to_be_visible()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from conftest import last_code, make_id_number
+from conftest import staff_browser_sign_in
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
@@ -102,7 +103,7 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
     expect(logins.first).to_contain_text("127.0.0.1")
     screenshot(learner, "profile-375")
 
-    # 3b. 下载我的个人信息 (SPEC §14): the password again, then a ZIP with the JSON copy.
+    # 3b. 下载我的个人信息 (rules R14): the password again, then a ZIP with the JSON copy.
     learner.get_by_role("link", name="下载我的个人信息").click()
     expect(learner.get_by_role("heading", name="下载我的个人信息")).to_be_visible()
     screenshot(learner, "personal-data-375")
@@ -122,11 +123,7 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
 
     # 4. Staff publish v2 in the admin on a desktop.
     admin = new_page(*DESKTOP)
-    admin.goto("/admin/login/")
-    admin.locator("#id_username").fill("admin")
-    admin.locator("#id_password").fill(STAFF_PASSWORD)
-    admin.locator("input[type=submit]").click()
-    expect(admin).to_have_url(re.compile(r"/admin/$"))
+    staff_browser_sign_in(admin, "admin", STAFF_PASSWORD)
     admin.goto("/admin/agreements/agreementversion/add/")
     admin.locator("[name=version]").fill("2.0")
     admin.locator("[name=body]").fill("第一条 总则\n第二条 本版本调整了个人信息保存期限。")

@@ -1,4 +1,4 @@
-"""A sanction stops a playing player at once, in a real browser (SPEC §1.8, §12): staff put the
+"""A sanction stops a playing player at once, in a real browser (rules R1.8, R12): staff put the
 learner's account on a correction hold while a chapter plays; the player's next heartbeat is
 refused, the player stops and shows why, and nothing more is credited."""
 import re

@@ -1,4 +1,4 @@
-"""Practice in a real browser on a 375-px phone (SPEC §7.5, §8.2): the demo's mock exam gives
+"""Practice in a real browser on a 375-px phone (rules R7.5, R8.2): the demo's mock exam gives
 feedback on its own questions; once an exam is open, a practice page already on screen answers
 each question with the refusal and nothing else, the practice pages refuse and lead back to the
 paper; after submitting, practice works again."""
@@ -77,8 +77,8 @@ def test_practice_journey(new_page, screenshot, demo_accounts, live_server, sett
     expect(page).to_have_url(re.compile(rf"/exams/attempt/{attempt.pk}/$"))
 
     # 4. After submitting, practice works again.
-    exam.once("dialog", lambda d: d.accept())
     exam.get_by_role("button", name="交卷").click()
+    exam.get_by_role("dialog", name="确认交卷").get_by_role("button", name="确认交卷").click()
     expect(exam.locator("#verdict")).to_contain_text("不合格")
     page.goto(f"/exams/practice/course/{course.pk}/")
     again = page.locator("form.q").nth(0)

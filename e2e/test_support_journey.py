@@ -1,10 +1,12 @@
-"""Support journey on a 375-px phone (SPEC §13): a learner searches the FAQ, finds nothing,
+"""Support journey on a 375-px phone (rules R13): a learner searches the FAQ, finds nothing,
 asks a question; staff (admin) answer in the staff site; the learner sees the answer and the
 SMS is in the outbox."""
 import re
 
 import pytest
 from playwright.sync_api import expect
+
+from conftest import staff_browser_sign_in
 
 PHONE = (375, 812)
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
@@ -49,10 +51,7 @@ def test_support_journey(new_page, new_phone_page, screenshot, demo_accounts):
 
     # 3. Staff answer in the staff site.
     admin = new_page(1280, 900)
-    admin.goto("/admin/login/")
-    admin.locator("#id_username").fill("admin")
-    admin.locator("#id_password").fill(STAFF_PASSWORD)
-    admin.locator("input[type=submit]").click()
+    staff_browser_sign_in(admin, "admin", STAFF_PASSWORD)
     admin.goto("/admin/support/thread/?status__exact=waiting")
     admin.get_by_role("link", name="纸质证书可以邮寄吗").click()
     admin.get_by_label("回复学员").fill("平台不邮寄纸质证书，请在“我的学时”下载电子证书（带二维码，可查验）。")

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import dj_database_url
 
+from .storage import named_storages
+from cpe.ops.logs import logging_config as _ops_logging
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CPE_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -29,6 +32,8 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "ninja",
     "axes",
+    "django_otp",
+    "csp",
     "cpe.core",
     "cpe.accounts",
     "cpe.agreements",
@@ -44,20 +49,24 @@ INSTALLED_APPS = [
     "cpe.support",
     "cpe.backoffice",
     "cpe.moderation",
+    "cpe.ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",                 # Content-Security-Policy with a per-request nonce
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",          # request.user.is_verified(): the staff second factor
     "cpe.moderation.middleware.BanMiddleware",
     "cpe.notices.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cpe.accounts.middleware.SingleSessionMiddleware",
+    "cpe.accounts.middleware.StaffSecondFactorMiddleware",   # after the single-session check
     "cpe.agreements.middleware.AgreementGateMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -77,6 +86,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cpe.core.context_processors.site",
+                "csp.context_processors.nonce",   # {{ CSP_NONCE }} for the few inline scripts
+                "cpe.orders.context_processors.orders",
+                "cpe.invoicing.context_processors.invoicing",
                 "cpe.notices.context_processors.maintenance",
             ],
         },
@@ -138,6 +150,8 @@ AUTH_PASSWORD_VALIDATORS = [
      "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not made of the person's name (and its pinyin), ID number, birth date or mobile.
+    {"NAME": "cpe.accounts.password_validation.PersonalDataPasswordValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:dashboard"
@@ -184,7 +198,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
 
-# Ports to outside systems (DESIGN "External systems"), chosen by dotted path.
+# Ports to outside systems (conventions C3), chosen by dotted path.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "cpe.notices.sms.outbox.OutboxSmsBackend")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "cpe.notices.email.OutboxEmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@nmgjxjy.example")
@@ -201,6 +215,50 @@ PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "") == "1"
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.local.LocalInvoiceProvider")
 
+# Content-Security-Policy (django-csp; docs/security.md, "Content-Security-Policy"). Scripts only
+# from this site or carrying the response's nonce; no plugins, no framing, no <base> elsewhere.
+# Forms post here, and a payment form's answer redirects to the gateway's cashier (Alipay's
+# gateway, WeChat Pay's H5 page), which form-action must allow; in the sandbox that is SITE_URL.
+# hls.js plays through MediaSource blob: URLs, may run a blob: worker and fetches playlists, keys
+# and segments from this site.
+def _origin(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def csp_form_action() -> list[str]:
+    sources = ["'self'", _origin(SITE_URL)]
+    if not PAYMENT_SANDBOX:
+        from cpe.orders.gateways.config import ALIPAY_DEFAULT_GATEWAY
+
+        sources += [_origin(os.environ.get("ALIPAY_GATEWAY_URL") or ALIPAY_DEFAULT_GATEWAY),
+                    "https://wx.tenpay.com"]   # WeChat Pay H5: the h5_url's host
+    return list(dict.fromkeys(s for s in sources if s))
+
+
+def content_security_policy() -> dict:
+    from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+
+    return {"DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],   # style attributes in the admin and the templates
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF, "blob:"],
+        "worker-src": [SELF, "blob:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": csp_form_action(),
+    }}
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
 # Learning (cpe/learning): heartbeat cadence, where transcoded courseware lives, and how
 # segments are delivered in production (nginx internal location, X-Accel-Redirect).
 LEARNING_HEARTBEAT_SECONDS = int(os.environ.get("LEARNING_HEARTBEAT_SECONDS", "30"))
@@ -210,12 +268,19 @@ COURSEWARE_ROOT = Path(os.environ.get("COURSEWARE_ROOT", VAR_DIR / "courseware")
 # the staff download view (cpe.reporting.services.export_root refuses a served location).
 EXPORT_ROOT = Path(os.environ.get("EXPORT_ROOT", VAR_DIR / "private" / "exports"))
 COURSEWARE_ACCEL_PREFIX = os.environ.get("COURSEWARE_ACCEL_PREFIX", "")
+# Named storages for courseware, exports and invoice PDFs (config/settings/storage.py,
+# docs/storage.md): the directories above, or one private S3-compatible bucket when S3_BUCKET is set.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    **named_storages(os.environ),
+}
 COURSEWARE_SERVE_DIRECT = False
 # "redis": token-authenticated heartbeats judged against Redis with write-behind to PostgreSQL
 # (cpe/learning/hotpath.py); "orm": every heartbeat in PostgreSQL (no Redis needed).
 LEARNING_HOTPATH = os.environ.get("LEARNING_HOTPATH") or ("redis" if REDIS_URL else "orm")
 
-# The regional accounting personnel information system (AIS_INTERFACE.md): the HTTP adapter
+# The regional accounting personnel information system (docs/ais-interface.md): the HTTP adapter
 # in cpe/reporting/clients/; the embedded default is the simulator in ais_sim/ on loopback.
 AIS_CLIENT = os.environ.get("AIS_CLIENT", "cpe.reporting.clients.http.HttpAisClient")
 AIS_BASE_URL = os.environ.get("AIS_BASE_URL", "http://127.0.0.1:8900")
@@ -247,12 +312,17 @@ SITE_NAME = "内蒙古会计人员继续教育平台"
 SUPPORT_PHONE = os.environ.get("SUPPORT_PHONE", "0471-0000000")
 SUPPORT_EMAIL = os.environ.get("SUPPORT_EMAIL", "support@nmgjxjy.example")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
-}
+# --- Operations (cpe/ops, docs/deploy.md "Health, metrics, logs") ------------------------------
+# Logs: LOG_FORMAT json (production's default) or text; each line carries the request id.
+# LOG_ACCESS=1 adds one line per request (nginx keeps the access log otherwise).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING")
+LOG_ACCESS = os.environ.get("LOG_ACCESS", "") == "1"
+LOGGING = _ops_logging(LOG_FORMAT, LOG_LEVEL, LOG_ACCESS)
+# Who may read /-/live, /-/ready and /-/metrics (the client address cpe.core.net.client_ip
+# gives, so behind nginx the browser's): comma-separated networks. Loopback by default; add
+# the monitoring host's and the load balancer's addresses in production.
+OPS_ALLOWED_NETWORKS = [n for n in os.environ.get("OPS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n]
 
 CELERY_BEAT_SCHEDULE = {
     "close-expired-orders": {"task": "cpe.orders.tasks.close_expired_orders", "schedule": 60.0},
@@ -273,3 +343,14 @@ CELERY_BEAT_SCHEDULE = {
 # consumed on the host that keeps AUDIT_HEADS_FILE (`celery worker -Q celery,<queue>`).
 if os.environ.get("CPE_AUDIT_HEAD_QUEUE"):
     CELERY_TASK_ROUTES = {"cpe.core.tasks.audit_head_record": {"queue": os.environ["CPE_AUDIT_HEAD_QUEUE"]}}
+
+# --- The AIS-report queue (deploy/systemd/cpe-ais.service, docs/deploy.md) --------------------
+# With CPE_AIS_QUEUE set, the AIS tasks go to that queue, consumed by a worker of their own: a
+# slow or failing AIS then never delays transcodes, exports or the heartbeat write-behind.
+if os.environ.get("CPE_AIS_QUEUE"):
+    CELERY_TASK_ROUTES = {
+        **globals().get("CELERY_TASK_ROUTES", {}),
+        **{f"cpe.reporting.tasks.{name}": {"queue": os.environ["CPE_AIS_QUEUE"]}
+           for name in ("ais_person_check_task", "ais_recheck_sweep_task", "ais_report_send_task",
+                        "ais_report_sweep_task")},
+    }

@@ -40,3 +40,14 @@ COURSEWARE_SERVE_DIRECT = False
 # Audit chain: no plain (pre-key) event is accepted past this seq. 0 for a database that started
 # with keyed events; a database upgraded with history sets the last plain seq (docs/security.md).
 AUDIT_PLAIN_MAX_SEQ = int(os.environ.get("CPE_AUDIT_PLAIN_MAX_SEQ") or 0)
+
+# --- Operations (cpe/ops, docs/deploy.md "Health, metrics, logs") ------------------------------
+# JSON logs unless LOG_FORMAT says otherwise; the Celery worker logs through the same handler
+# (it would otherwise replace the root logger's with its own text format).
+from cpe.ops.logs import logging_config as _ops_logging  # noqa: E402
+
+from .base import LOG_ACCESS, LOG_LEVEL  # noqa: E402
+
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+LOGGING = _ops_logging(LOG_FORMAT, LOG_LEVEL, LOG_ACCESS)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

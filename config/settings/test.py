@@ -3,6 +3,7 @@ import os
 
 from .base import *  # noqa: F401,F403
 from .base import VAR_DIR
+from .storage import named_storages
 
 DEBUG = False
 SECRET_KEY = "test-only-not-a-secret"
@@ -15,6 +16,9 @@ STATIC_URL = "/static/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # The local filesystem, whatever S3_* the shell has: the S3 tests point these at their own
+    # S3-compatible server (cpe/core/tests/s3.py).
+    **named_storages({}),
 }
 CELERY_TASK_ALWAYS_EAGER = True
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.audit import audit_record
@@ -31,7 +32,7 @@ class UserAdmin(SafeModelAdmin):
               "self_supporting", "minor_review", "ais_status", "date_joined", "last_login", "is_staff",
               "groups"]
     readonly_fields = [f for f in fields if f != "groups"]
-    actions = ["set_hold", "clear_hold", "approve_minor", "reject_minor"]
+    actions = ["set_hold", "clear_hold", "approve_minor", "reject_minor", "reset_second_factor"]
 
     @admin.display(description="身份证号码")
     def id_number_masked(self, obj):
@@ -61,7 +62,7 @@ class UserAdmin(SafeModelAdmin):
         ] + super().get_urls()
 
     def reveal_view(self, request, pk):
-        """The clear identity, for staff with the permission; every view is audited (SPEC §14)."""
+        """The clear identity, for staff with the permission; every view is audited (rules R14)."""
         if not request.user.has_perm("accounts.view_identity"):
             messages.error(request, "您没有查看完整身份信息的权限。")
             return redirect(reverse("admin:accounts_user_change", args=[pk]))
@@ -113,6 +114,22 @@ class UserAdmin(SafeModelAdmin):
             request, queryset.filter(minor_review=MinorReview.PENDING), "reject_minor", "驳回未成年自立声明",
             lambda u, r: services.minor_review_decide(user_id=u.pk, approve=False, reviewer=request.user, note=r))
 
+    @admin.action(description="重置所选工作人员的两步验证（仅超级管理员）", permissions=["second_factor_reset"])
+    def reset_second_factor(self, request, queryset):
+        """Lost phone and recovery codes: the staff member enrols again at the next sign-in."""
+        from . import second_factor
+
+        done = 0
+        for user in queryset:
+            try:
+                done += second_factor.reset(actor=request.user, user=user, ip=client_ip(request.META))
+            except ApplicationError as exc:
+                self.message_user(request, f"{user}：{exc.message}", messages.ERROR)
+        self.message_user(request, f"已重置 {done} 个工作人员的两步验证；他们下次登录时需重新绑定。")
+
+    def has_second_factor_reset_permission(self, request):
+        return request.user.is_superuser
+
     def has_hold_permission(self, request):
         return request.user.has_perm("accounts.set_correction_hold")
 
@@ -126,11 +143,93 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
 
     list_display = ["id", "user", "field", "new_value_masked", "status", "created_at", "decided_by"]
     list_filter = ["status", "field"]
-    fields = ["user", "current_value", "field", "new_value_masked", "conflict", "reason", "status", "created_at",
-              "decided_at", "decided_by", "decision_note"]
-    readonly_fields = ["user", "current_value", "field", "new_value_masked", "conflict", "reason", "status",
-                       "created_at", "decided_at", "decided_by"]
+    fields = ["user", "current_value", "field", "new_value_masked", "full_values", "conflict", "reason", "status",
+              "created_at", "decided_at", "decided_by", "decision_note"]
+    readonly_fields = ["user", "current_value", "field", "new_value_masked", "full_values", "conflict", "reason",
+                       "status", "created_at", "decided_at", "decided_by"]
     change_form_template = "admin/accounts/identitychangerequest/change_form.html"
+
+    @staticmethod
+    def may_reveal(user) -> bool:
+        """Who may see the values in full: a reviewer who also holds view_identity."""
+        return user.has_perm("accounts.view_identity") and user.has_perm("accounts.review_identity")
+
+    @staticmethod
+    def _photo_line(obj):
+        from .models import IdentityDocument
+
+        return "附有身份证照片。" if IdentityDocument.objects.filter(request=obj).exists() else "未附身份证照片。"
+
+    @admin.display(description="完整信息")
+    def full_values(self, obj):
+        url = reverse("admin:accounts_identitychangerequest_reveal", args=[obj.pk])
+        return format_html('{} <a href="{}" id="reveal-link">查看当前与申请的姓名、身份证号码及照片'
+                           '（完整，记入审计日志）</a>', self._photo_line(obj), url)
+
+    @admin.display(description="完整信息")
+    def full_values_denied(self, obj):
+        return f"{self._photo_line(obj)}您没有查看完整身份信息的权限。"
+
+    def _for(self, request, names):
+        """The field list for this request: the reveal link only for who may reveal (chosen per
+        request, never stored on the shared admin instance)."""
+        return [n if n != "full_values" or self.may_reveal(request.user) else "full_values_denied" for n in names]
+
+    def get_fields(self, request, obj=None):
+        return self._for(request, self.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.status != ChangeStatus.PENDING:
+            return self._for(request, self.fields)
+        return self._for(request, self.readonly_fields)
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view),
+                 name="accounts_identitychangerequest_reveal"),
+            path("<int:pk>/document/", self.admin_site.admin_view(self.document_view),
+                 name="accounts_identitychangerequest_document"),
+        ] + super().get_urls()
+
+    def document_view(self, request, pk):
+        """The ID card photo of a pending request, for the same reviewers as the reveal; every
+        view is audited. Served as the image type its signature showed, never cached, never
+        sniffed into anything else."""
+        import base64
+
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404, HttpResponse
+
+        from .models import IdentityDocument
+
+        if not self.may_reveal(request.user):
+            raise PermissionDenied
+        doc = IdentityDocument.objects.select_related("request").filter(request_id=pk).first()
+        if doc is None:
+            raise Http404("该申请没有身份证照片（或已在审核后删除）。")
+        audit_record("identity_change.document_viewed", actor=request.user, subject=doc.request,
+                     ip=client_ip(request.META), data={"user": doc.request.user_id, "size": doc.size})
+        response = HttpResponse(base64.b64decode(doc.data), content_type=doc.content_type)
+        response["Cache-Control"] = "no-store, private"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Disposition"] = f'inline; filename="id-photo-{pk}"'
+        return response
+
+    def reveal_view(self, request, pk):
+        """The current and the requested name and ID number in full, for a reviewer with
+        view_identity; every view is audited (the same event as the user page's reveal)."""
+        if not self.may_reveal(request.user):
+            messages.error(request, "您没有查看完整身份信息的权限。")
+            return redirect(reverse("admin:accounts_identitychangerequest_changelist"))
+        req = get_object_or_404(IdentityChangeRequest.objects.select_related("user"), pk=pk)
+        audit_record("account.identity_viewed", actor=request.user, subject=req.user, ip=client_ip(request.META),
+                     data={"fields": ["name", "id_number"], "request": req.pk, "requested": req.field})
+        from .models import IdentityDocument
+
+        return render(request, "admin/accounts/identitychangerequest/reveal.html", {
+            **self.admin_site.each_context(request), "req": req, "subject": req.user,
+            "has_photo": IdentityDocument.objects.filter(request=req).exists(),
+            "opts": self.model._meta, "title": "身份信息变更：完整信息"})
 
     @admin.display(description="当前值")
     def current_value(self, obj):
@@ -146,11 +245,6 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
         """The learner is told nothing about who holds an ID number; the reviewer is."""
         from .selectors import identity_change_conflict
         return "该身份证号码已属于其他账号，不能批准" if identity_change_conflict(obj) else "无"
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.status != ChangeStatus.PENDING:
-            return self.fields
-        return self.readonly_fields
 
     def has_add_permission(self, request):
         return False
@@ -191,7 +285,7 @@ class LoginRecordAdmin(SafeModelAdmin):
 
 @admin.register(ArchivedAccount)
 class ArchivedAccountAdmin(SafeModelAdmin):
-    """Closed accounts' archives (SPEC §11.3): metadata for the superuser only, never the sealed
+    """Closed accounts' archives (rules R11.3): metadata for the superuser only, never the sealed
     content (not a field here, and nothing in the site opens it); no adding, editing or deleting
     (the scheduled purge deletes, and audits it)."""
 

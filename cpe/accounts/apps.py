@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401
+        from . import account_life
+
+        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)

@@ -1,4 +1,4 @@
-"""Sign-in by ID number or mobile (learners) or username (staff) — SPEC §1.6."""
+"""Sign-in by ID number or mobile (learners) or username (staff) — rules R1.6."""
 import hashlib
 import re
 

@@ -1,15 +1,19 @@
+from types import SimpleNamespace
+
 from django import forms
 from django.contrib.auth.password_validation import validate_password
 
 from cpe.core.forms import AccessibleForm
 
+from .policy import normalise_id_number
+from .policy import ID_PHOTO_MAX_BYTES
 from .states import IdentityField, Region
 
 _INPUT = {"class": "input"}
 
 
 class RegistrationForm(AccessibleForm):
-    """Exactly the six fields of SPEC §1.1, labelled as the agreement names them, plus the
+    """Exactly the six fields of rules R1.1, labelled as the agreement names them, plus the
     password, the SMS code, the 16-17 declaration and the agreement acceptance."""
 
     id_number = forms.CharField(label="身份证号码", max_length=18, widget=forms.TextInput(
@@ -27,7 +31,7 @@ class RegistrationForm(AccessibleForm):
     region = forms.ChoiceField(label="会计人员信息管理地区",
                                choices=[("", "请选择")] + list(Region.choices))
     password = forms.CharField(label="密码", widget=forms.PasswordInput(
-        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字。")
+        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字，不能由姓名（含拼音）、身份证号码、出生日期或手机号码组成。")
     password2 = forms.CharField(label="确认密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "new-password"}))
     self_supporting = forms.BooleanField(
@@ -43,7 +47,10 @@ class RegistrationForm(AccessibleForm):
             self.add_error("password2", "两次输入的密码不一致。")
         elif p1:
             try:
-                validate_password(p1)
+                # The account does not exist yet: the validators read what the form was given.
+                validate_password(p1, SimpleNamespace(name=data.get("name") or "",
+                                                      id_number=normalise_id_number(data.get("id_number") or ""),
+                                                      mobile=data.get("mobile") or ""))
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return data
@@ -66,7 +73,8 @@ class PasswordChangeForm(AccessibleForm):
     current_password = forms.CharField(label="当前密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))
     new_password = forms.CharField(label="新密码", widget=forms.PasswordInput(
-        attrs={**_INPUT, "autocomplete": "new-password"}), help_text="至少 8 位，不能全为数字。")
+        attrs={**_INPUT, "autocomplete": "new-password"}),
+        help_text="至少 8 位，不能全为数字，不能由姓名（含拼音）、身份证号码、出生日期或手机号码组成。")
     new_password2 = forms.CharField(label="确认新密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "new-password"}))
 
@@ -115,6 +123,19 @@ class IdentityChangeForm(AccessibleForm):
     field = forms.ChoiceField(label="变更项目", choices=IdentityField.choices)
     new_value = forms.CharField(label="变更后的内容", max_length=30, widget=forms.TextInput(attrs=_INPUT))
     reason = forms.CharField(label="变更理由", max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    id_photo = forms.FileField(
+        label="身份证照片（可选）", required=False,
+        help_text=f"JPG 或 PNG，不超过 {ID_PHOTO_MAX_BYTES // (1024 * 1024)} MB；仅供审核人员核对，审核后即删除。",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+
+    def photo_bytes(self) -> bytes | None:
+        """The uploaded photo's bytes, at most ID_PHOTO_MAX_BYTES + 1 read (the service refuses
+        more), or None when none was chosen."""
+        upload = self.cleaned_data.get("id_photo")
+        if not upload:
+            return None
+        upload.seek(0)
+        return upload.read(ID_PHOTO_MAX_BYTES + 1)
 
 
 class PasswordResetForm(AccessibleForm):
@@ -139,9 +160,23 @@ class PersonalDataForm(AccessibleForm):
 
 
 class AccountCloseForm(AccessibleForm):
-    """注销账号: the password again and an explicit confirmation (SPEC §11.1)."""
+    """注销账号: the password again and an explicit confirmation (rules R11.1)."""
 
     password = forms.CharField(label="登录密码", widget=forms.PasswordInput(
         attrs={**_INPUT, "autocomplete": "current-password"}))
     confirm = forms.BooleanField(label="我已了解注销后账号不能恢复，并确认注销本人账号",
                                  error_messages={"required": "请勾选确认已了解注销的后果。"})
+
+
+class SecondFactorForm(AccessibleForm):
+    code = forms.CharField(label="验证码", max_length=32, strip=True,
+                           help_text="身份验证器上的 6 位数字；手机不在身边时可输入一个恢复码。",
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "one-time-code", "autocapitalize": "characters", "spellcheck": "false"}))
+
+
+class SecondFactorSetupForm(AccessibleForm):
+    code = forms.CharField(label="验证码", max_length=16, strip=True,
+                           help_text="添加密钥后，身份验证器上显示的 6 位数字。",
+                           widget=forms.TextInput(attrs={
+                               "autocomplete": "one-time-code", "inputmode": "numeric"}))

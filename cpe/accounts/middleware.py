@@ -9,7 +9,7 @@ from cpe.core import crypto
 
 
 class SingleSessionMiddleware:
-    """One active session per account (SPEC §1.7): a session that is no longer the
+    """One active session per account (rules R1.7): a session that is no longer the
     account's current one is signed out, and the page says why. The account keeps only the
     keyed hash of its current session key (``User.session_key_hash``)."""
 
@@ -33,3 +33,42 @@ def _is_current(session_key, current_hash: str) -> bool:
     if not session_key:
         return False
     return hmac.compare_digest(crypto.blind_index("session_key", session_key), current_hash)
+
+
+class StaffSecondFactorMiddleware:
+    """A staff session that has not proven its second factor (django-otp's ``is_verified``) may
+    open only the second-factor pages and sign out: every other page, the admin and the API
+    included, sends it to verification (to enrolment when it has no confirmed factor yet).
+    Learners and visitors pass untouched (``policy.second_factor_required``). Runs after
+    ``django_otp.middleware.OTPMiddleware``."""
+
+    ALLOWED = ("accounts:second_factor", "accounts:second_factor_setup", "accounts:logout", "admin:logout")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from . import policy
+
+        user = getattr(request, "user", None)
+        if user is not None and policy.second_factor_required(
+                is_authenticated=user.is_authenticated, is_staff=user.is_staff,
+                verified=user.is_authenticated and user.is_verified()):
+            allowed = {reverse(name) for name in self.ALLOWED}
+            if request.path not in allowed:
+                return _to_second_factor(request, user)
+        return self.get_response(request)
+
+
+def _to_second_factor(request, user):
+    from urllib.parse import urlencode
+
+    from .models import StaffSecondFactor
+
+    if request.path.startswith("/api/") or getattr(request, "htmx", False):
+        return JsonResponse({"code": "second_factor_required", "message": "请先完成两步验证。"}, status=401)
+    enrolled = StaffSecondFactor.objects.filter(user=user, confirmed=True).exists()
+    target = reverse("accounts:second_factor" if enrolled else "accounts:second_factor_setup")
+    if request.method == "GET":
+        target += "?" + urlencode({"next": request.get_full_path()})
+    return redirect(target)

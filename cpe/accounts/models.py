@@ -3,6 +3,7 @@ import secrets
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django_otp.models import Device
 
 from cpe.core.fields import BlindIndexField, EncryptedTextField
 from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
@@ -34,7 +35,7 @@ def new_public_username() -> str:
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A learner (real-name data of SPEC §1.1, encrypted) or a staff member (username)."""
+    """A learner (real-name data of rules R1.1, encrypted) or a staff member (username)."""
 
     username = models.CharField("用户名", max_length=64, unique=True)
     name = models.CharField("姓名", max_length=30)
@@ -68,7 +69,7 @@ class User(AbstractBaseUser, PermissionsMixin):
                                   default=AisStatus.UNKNOWN)
     ais_checked_at = models.DateTimeField("核验时间", null=True, blank=True)
 
-    # The account's current sign-in (SPEC §1.7), as crypto.blind_index("session_key", <session
+    # The account's current sign-in (rules R1.7), as crypto.blind_index("session_key", <session
     # key>): a keyed hash, never the key itself (a readable column is a stolen session).
     session_key_hash = models.CharField(max_length=64, blank=True, editable=False)
     is_staff = models.BooleanField("工作人员", default=False)
@@ -120,7 +121,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 class LoginRecord(models.Model):
-    """Each sign-in, shown to the learner (SPEC §1.7), kept ≥ 6 months (SPEC §14)."""
+    """Each sign-in, shown to the learner (rules R1.7), kept ≥ 6 months (rules R14)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="logins")
     at = models.DateTimeField("时间", db_index=True)
@@ -129,7 +130,7 @@ class LoginRecord(models.Model):
     device_key = models.CharField(max_length=16)
     is_new_device = models.BooleanField("新设备", default=False)
     ended_other_session = models.BooleanField("结束了其他登录", default=False)
-    # A correct password refused because the account is banned (SPEC §12): recorded, never a sign-in.
+    # A correct password refused because the account is banned (rules R12): recorded, never a sign-in.
     refused = models.BooleanField("登录被拒绝", default=False)
 
     class Meta:
@@ -168,7 +169,7 @@ class VerificationCode(models.Model):
 
 
 class IdentityChangeRequest(models.Model):
-    """A learner's request to change name or ID number, decided by a reviewer (SPEC §1.8)."""
+    """A learner's request to change name or ID number, decided by a reviewer (rules R1.8)."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identity_changes",
                              verbose_name="用户")
@@ -201,9 +202,28 @@ class IdentityChangeRequest(models.Model):
         return mask_name(self.new_value)
 
 
+class IdentityDocument(models.Model):
+    """The ID card photo a learner attached to an identity change request: encrypted (base64 of
+    the image in an encrypted column), shown only to reviewers through an audited view, deleted
+    when the request is decided (accounts.services.identity_change_decide)."""
+
+    request = models.OneToOneField(IdentityChangeRequest, on_delete=models.CASCADE, related_name="document",
+                                   verbose_name="变更申请")
+    content_type = models.CharField("类型", max_length=20)
+    size = models.PositiveIntegerField("大小（字节）")
+    data = EncryptedTextField("图片（加密）")
+    uploaded_at = models.DateTimeField("上传时间")
+
+    class Meta:
+        verbose_name = verbose_name_plural = "身份证照片"
+
+    def __str__(self):
+        return f"身份证照片（申请 #{self.request_id}）"
+
+
 class ArchivedAccount(models.Model):
     """A closed account's personal data and transaction records, sealed with the archive key
-    (never a field key) until purge_after = last paid transaction + 3 years (SPEC §11.3). Staff
+    (never a field key) until purge_after = last paid transaction + 3 years (rules R11.3). Staff
     see this metadata only; the sealed content is opened by nothing in the site."""
 
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="archive", verbose_name="用户")
@@ -223,3 +243,39 @@ class ArchivedAccount(models.Model):
 
     def __str__(self):
         return f"归档 #{self.pk}（用户 {self.user_id}）"
+
+
+class StaffSecondFactor(Device):
+    """A staff member's second factor (django-otp device): a TOTP key and the account's recovery
+    codes. One per staff account. The key is stored only encrypted (AES-GCM, like the personal
+    data columns); the recovery codes only as keyed hashes (``StaffRecoveryCode``). The failure
+    count throttles wrong codes per account (``policy.second_factor_wait``)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor",
+                                verbose_name="工作人员")
+    key = EncryptedTextField("TOTP 密钥", editable=False)
+    last_step = models.BigIntegerField("最近接受的时间步", default=-1, editable=False)
+    created_at = models.DateTimeField("创建时间")
+    confirmed_at = models.DateTimeField("绑定时间", null=True, blank=True)
+    last_used_at = models.DateTimeField("最近验证时间", null=True, blank=True)
+    failures = models.PositiveIntegerField("连续错误次数", default=0)
+    last_failure_at = models.DateTimeField("最近错误时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "工作人员两步验证"
+
+    def __str__(self):
+        return f"两步验证（用户 {self.user_id}）"
+
+
+class StaffRecoveryCode(models.Model):
+    """One recovery code of a staff member: its keyed hash only (the code is shown once at
+    enrolment), usable once."""
+
+    factor = models.ForeignKey(StaffSecondFactor, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=64, editable=False)
+    used_at = models.DateTimeField("使用时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "恢复码"
+        constraints = [models.UniqueConstraint(fields=["factor", "code_hash"], name="recovery_code_unique")]

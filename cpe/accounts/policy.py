@@ -1,4 +1,4 @@
-"""Account rules (SPEC §1). Pure functions: facts and an explicit time in, a decision out."""
+"""Account rules (rules R1). Pure functions: facts and an explicit time in, a decision out."""
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -10,13 +10,13 @@ from cpe.core.timewin import local_date
 
 from .states import AccountStatus, TerminationReason
 
-# --- ID numbers: GB 11643-1999 (ISO 7064 MOD 11-2) — SPEC §1.2 ----------------------------
+# --- ID numbers: GB 11643-1999 (ISO 7064 MOD 11-2) — rules R1.2 ----------------------------
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 # Province-level prefixes, including 71 (Taiwan) and the residence-permit prefixes
 # 81/82/83 (Hong Kong / Macao / Taiwan residents, GB 11643 applied by 国办发〔2018〕81号).
 # Only the province is checked: a county code that has since been retired stays valid,
-# because ID numbers are never renumbered (SPEC §1.2).
+# because ID numbers are never renumbered (rules R1.2).
 ID_PROVINCES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
     "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
@@ -43,7 +43,7 @@ def normalise_id_number(raw: str) -> str:
 
 
 def check_id_number(raw: str, *, today: date) -> IdCheck:
-    """SPEC §1.2: 18 characters, a real birth date not after today, the MOD 11-2 check
+    """rules R1.2: 18 characters, a real birth date not after today, the MOD 11-2 check
     character (`x` accepted as `X`)."""
     value = normalise_id_number(raw)
     if not value:
@@ -63,7 +63,7 @@ def check_id_number(raw: str, *, today: date) -> IdCheck:
     return IdCheck(True, value=value, birth_date=birth)
 
 
-# --- Capacity: 民法典 Art. 17-18 — SPEC §1.3 -----------------------------------------------
+# --- Capacity: 民法典 Art. 17-18 — rules R1.3 -----------------------------------------------
 ADULT_AGE = 18
 SELF_SUPPORTING_MIN_AGE = 16
 
@@ -106,7 +106,7 @@ def registration_capacity(birth: date, at: datetime, *, self_supporting: bool) -
     )
 
 
-# --- Mobile numbers — SPEC §1.4 ------------------------------------------------------------
+# --- Mobile numbers — rules R1.4 ------------------------------------------------------------
 def check_mobile(raw: str) -> tuple[str | None, str]:
     """A mainland mobile number (11 digits). Returns (normalised, "") or (None, message).
     phonenumbers calls a Beijing landline "valid": the MOBILE type is required."""
@@ -126,7 +126,7 @@ def check_mobile(raw: str) -> tuple[str | None, str]:
     return digits, ""
 
 
-# --- Verification codes and their throttles — SPEC §1.4, §1.6 ------------------------------
+# --- Verification codes and their throttles — rules R1.4, R1.6 ------------------------------
 CODE_LENGTH = 6
 CODE_TTL = timedelta(minutes=10)
 CODE_MAX_ATTEMPTS = 5
@@ -168,14 +168,14 @@ def code_use_decision(*, created_at: datetime, consumed: bool, attempts: int, at
     return Decision(True)
 
 
-# --- The "needs correction" hold — SPEC §1.8 ------------------------------------------------
+# --- The "needs correction" hold — rules R1.8 ------------------------------------------------
 HOLD_BLOCKED_ACTIONS = frozenset({"buy", "study", "exam"})
 HOLD_ACTION_LABELS = {"buy": "购买课程", "study": "学习", "exam": "考试"}
 
 
 def hold_allows(action: str, *, on_hold: bool) -> bool:
     """Under a correction hold the learner can sign in and fix data, but not buy, study or
-    take exams until staff lift it (SPEC §1.8, seed §1.2(1))."""
+    take exams until staff lift it (rules R1.8, agreement §1.2(1))."""
     return not (on_hold and action in HOLD_BLOCKED_ACTIONS)
 
 
@@ -195,7 +195,7 @@ def check_name(raw: str) -> tuple[str | None, str]:
     return value, ""
 
 
-# --- Downloading one's personal information — SPEC §14, 个人信息保护法 Art. 45 ------------------
+# --- Downloading one's personal information — rules R14, 个人信息保护法 Art. 45 ------------------
 # The learner may obtain a copy of everything the platform holds about them (PIPL Art. 45 ¶1-2).
 # The file carries the full ID number and mobile, so the page asks for the password again, and
 # it is throttled per account (every POST counts, right or wrong) so that a signed-in session
@@ -233,17 +233,17 @@ def personal_data_filenames(at: datetime) -> tuple[str, str]:
     return f"{PERSONAL_DATA_FILE_PREFIX}-{day}.zip", f"{PERSONAL_DATA_ASCII_PREFIX}-{day}.zip"
 
 
-# --- closing an account (注销账号) — SPEC §11; seed §1.4; 电子商务法 Art. 24 & 31; PIPL Art. 47 --
-CLOSING_ARCHIVE_YEARS = 3             # SPEC §11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
-CLOSING_DONE_WITHIN_WORKING_DAYS = 15  # SPEC §11.4; 电子商务法 Art. 24 ¶2 (we do it at once)
+# --- closing an account (注销账号) — rules R11; agreement §1.4; 电子商务法 Art. 24 & 31; PIPL Art. 47 --
+CLOSING_ARCHIVE_YEARS = 3             # rules R11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
+CLOSING_DONE_WITHIN_WORKING_DAYS = 15  # rules R11.4; 电子商务法 Art. 24 ¶2 (we do it at once)
 CLOSING_OUTBOX_SCRUB_AFTER = timedelta(days=7)   # the confirmation's address is wiped once sent, or by then
 CLOSED_NAME = "已注销用户"            # placeholder left in live rows that named the person
 CLOSING_RATE_PER_USER = "10/h"
 
 
 class ClosingOutcome:
-    DELETE = "delete"          # never paid: everything personal deleted now (SPEC §11.2)
-    ARCHIVE = "archive"        # paid within 3 years: locked, sealed, purged later (SPEC §11.3)
+    DELETE = "delete"          # never paid: everything personal deleted now (rules R11.2)
+    ARCHIVE = "archive"        # paid within 3 years: locked, sealed, purged later (rules R11.3)
     ANONYMISE = "anonymise"    # paid, but the last transaction is ≥ 3 years old: nothing left to keep
 
 
@@ -251,7 +251,7 @@ class ClosingOutcome:
 class EnrolmentFacts:
     """One enrolment as the closing rule sees it. `courses_recorded`/`courses_total`: for a
     single-course product its one course; for an annual product, whether the year is complete
-    (1/1) or not (0/1) — the annual product's task is the year's requirement (SPEC §4.3)."""
+    (1/1) or not (0/1) — the annual product's task is the year's requirement (rules R4.3)."""
 
     valid_from: datetime
     valid_until: datetime
@@ -261,11 +261,11 @@ class EnrolmentFacts:
 
 
 def enrolment_learning_unfinished(e: EnrolmentFacts, at: datetime) -> bool:
-    """SPEC §11.1 "a paid order still within validity whose learning is not finished": the
+    """rules R11.1 "a paid order still within validity whose learning is not finished": the
     enrolment is not closed (refunded), `at` lies in its half-open window [valid_from,
-    valid_until) (SPEC §4.3), and not all its courses have a recorded credit (SPEC §8.3) — for
+    valid_until) (rules R4.3), and not all its courses have a recorded credit (rules R8.3) — for
     an annual product, the year's required hours are not yet reached. At valid_until it has
-    expired (SPEC §4.4) and no longer holds the closing back."""
+    expired (rules R4.4) and no longer holds the closing back."""
     if e.closed or not (e.valid_from <= at < e.valid_until):
         return False
     return e.courses_recorded < e.courses_total
@@ -273,10 +273,10 @@ def enrolment_learning_unfinished(e: EnrolmentFacts, at: datetime) -> bool:
 
 def closing_refusal(*, enrolments: list[EnrolmentFacts], refund_in_progress: bool,
                     ais_report_pending: bool, at: datetime) -> Decision:
-    """May the learner close the account now? Refused, with the reason (SPEC §11.1):
+    """May the learner close the account now? Refused, with the reason (rules R11.1):
     - an enrolment still valid whose learning is not finished (enrolment_learning_unfinished);
-    - a refund requested, being paid, or failed and owed (SPEC §5: the money is not settled);
-    - recorded credits still on their way to the AIS (SPEC §9.1: closing erases the name and ID
+    - a refund requested, being paid, or failed and owed (rules R5: the money is not settled);
+    - recorded credits still on their way to the AIS (rules R9.1: closing erases the name and ID
       number the report needs — the learner would lose the hours in their 学分银行)."""
     if any(enrolment_learning_unfinished(e, at) for e in enrolments):
         return Decision(False, "learning_unfinished",
@@ -301,12 +301,12 @@ def add_years(at: datetime, years: int) -> datetime:
 
 def closing_purge_after(last_transaction_at: datetime) -> datetime:
     """When an archive is purged: 3 years after the last paid transaction (payment or refund),
-    SPEC §11.3; 电子商务法 Art. 31 (transaction information kept ≥ 3 years from completion)."""
+    rules R11.3; 电子商务法 Art. 31 (transaction information kept ≥ 3 years from completion)."""
     return add_years(last_transaction_at, CLOSING_ARCHIVE_YEARS)
 
 
 def closing_outcome(*, last_transaction_at: datetime | None, at: datetime) -> str:
-    """SPEC §11.2-11.3: never paid → DELETE; last paid transaction within the previous 3 years
+    """rules R11.2-11.3: never paid → DELETE; last paid transaction within the previous 3 years
     (at < last + 3 years) → ARCHIVE; older → ANONYMISE (the retention period has already passed,
     so nothing is archived: the live rows keep placeholders, as after a purge)."""
     if last_transaction_at is None:
@@ -317,7 +317,7 @@ def closing_outcome(*, last_transaction_at: datetime | None, at: datetime) -> st
 
 
 def archive_purge_due(*, purge_after: datetime, at: datetime) -> bool:
-    """An archive is purged from its purge_after on (SPEC §11.3)."""
+    """An archive is purged from its purge_after on (rules R11.3)."""
     return at >= purge_after
 
 
@@ -362,7 +362,7 @@ def code_sent_message(masked: str) -> str:
 def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderFacts | None,
                          same_account: bool) -> Decision:
     """Whether a registration whose SMS code has just proved the phone may go ahead, and what to
-    tell the person (SPEC §1.2 one account per ID number, §12; PIPL Art. 28).
+    tell the person (rules R1.2 one account per ID number, R12; PIPL Art. 28).
 
     Asked only after the code proves the phone. The person holds that phone, so they may learn
     what the platform would send to it anyway: that it has an account, whether that account was
@@ -391,7 +391,7 @@ def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderF
     return Decision(True)
 
 
-# --- Coming back after a termination for unreachable contact details — seed §3.2 -------------
+# --- Coming back after a termination for unreachable contact details — agreement §3.2 -------------
 # The ground is "contact details unreachable after notice": once the person proves a working
 # phone the ground is gone, so they may restore the service themselves: the password proves the
 # account, an SMS code proves the phone. Every other ground needs staff (or bars for good).
@@ -400,8 +400,8 @@ RESTORE_WINDOW = timedelta(minutes=15)   # from the sign-in with the right passw
 
 
 def account_restorable(*, status: str, status_reason: str) -> bool:
-    """A terminated account whose only ground was unreachable contact details (seed §3.2(2),
-    SPEC §12) can be restored by its holder once they prove a reachable mobile."""
+    """A terminated account whose only ground was unreachable contact details (agreement §3.2(2),
+    rules R12) can be restored by its holder once they prove a reachable mobile."""
     return status == AccountStatus.TERMINATED and status_reason in RESTORABLE_REASONS
 
 
@@ -410,7 +410,7 @@ def restore_window_open(*, started_at: datetime, at: datetime) -> bool:
     return started_at <= at < started_at + RESTORE_WINDOW
 
 
-# --- Identity change requests: per-account throttle — SPEC §1.8; PIPL Art. 51 ------------------
+# --- Identity change requests: per-account throttle — rules R1.8; PIPL Art. 51 ------------------
 # A reviewer reads each request; without a limit a learner could flood the queue, or use the
 # reviewer's answers to learn which ID numbers are taken. Counted over all the learner's
 # requests (pending, approved or rejected) in a sliding window.
@@ -431,7 +431,29 @@ def identity_change_decision(recent_requests: list[datetime], at: datetime) -> D
     return Decision(True)
 
 
-# --- password change by the signed-in learner (SPEC §1.6, §14 security log) -----------------
+# --- the ID card photo attached to an identity change request ---------------------------------
+# Personal data kept no longer than needed (个人信息保护法 Art. 19, Art. 28 on sensitive data): a
+# photo is only what the reviewer compares with, so it is capped, stored encrypted, deleted when
+# the request is decided, and only JPEG or PNG (told apart by their signatures, not by the name
+# or the Content-Type the browser sends).
+ID_PHOTO_MAX_BYTES = 2 * 1024 * 1024
+ID_PHOTO_SIGNATURES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+
+
+def id_photo_check(data: bytes) -> tuple[str | None, str]:
+    """(content type, "") for an acceptable photo, else (None, the learner's message). `data` is
+    what was read: at most ID_PHOTO_MAX_BYTES + 1 bytes."""
+    if not data:
+        return None, "身份证照片是空文件，请重新选择。"
+    if len(data) > ID_PHOTO_MAX_BYTES:
+        return None, f"身份证照片不能超过 {ID_PHOTO_MAX_BYTES // (1024 * 1024)} MB，请压缩后再上传。"
+    for content_type, signature in ID_PHOTO_SIGNATURES.items():
+        if data.startswith(signature):
+            return content_type, ""
+    return None, "身份证照片只能是 JPG 或 PNG 图片。"
+
+
+# --- password change by the signed-in learner (rules R1.6, R14 security log) -----------------
 # Per account, counted on every POST (right or wrong current password): a stolen session cannot
 # use the form to guess the password. A django-ratelimit rate string (the shared cache).
 PASSWORD_CHANGE_RATE_PER_USER = "5/h"
@@ -441,7 +463,7 @@ PASSWORD_CHANGED_SMS = ("【内蒙古会计继续教育】您的密码已修改�
                         "若非本人操作请联系客服。")
 
 
-# --- e-mail verification links (SPEC §1.4): per account and per IP, across addresses -------
+# --- e-mail verification links (rules R1.4): per account and per IP, across addresses -------
 # code_send_decision counts per address; an account could still send links to any number of
 # addresses. These bound the links one account may have sent, whatever the address.
 EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR = 3
@@ -454,7 +476,7 @@ def email_verification_send_decision(recent_sends: list[datetime], at: datetime)
     """May one more verification link go out for this account? ``recent_sends``: when the
     account's earlier links were created (any address). At most
     EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR in the last hour and ..._PER_DAY in the last 24 h
-    (anti mail-bombing through the 更换邮箱 form; SPEC §1.4, §14)."""
+    (anti mail-bombing through the 更换邮箱 form; rules R1.4, R14)."""
     hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(days=1)
     last_day = [t for t in recent_sends if day_ago < t <= at]
     last_hour = [t for t in last_day if t > hour_ago]
@@ -464,7 +486,7 @@ def email_verification_send_decision(recent_sends: list[datetime], at: datetime)
     return Decision(True)
 
 
-# --- sign-in failures per account across addresses (SPEC §1.6) ------------------------------
+# --- sign-in failures per account across addresses (rules R1.6) ------------------------------
 # django-axes locks an (account, IP) pair after 5 failures; from many addresses one account can
 # still be guessed at. After LOGIN_CAPTCHA_AFTER_FAILURES failures for one typed identifier
 # within LOGIN_FAILURE_WINDOW (from any address), its sign-in needs a captcha answer before the
@@ -492,3 +514,146 @@ def login_identifier_normalised(raw: str) -> str:
 def login_captcha_required(failures: int) -> bool:
     """A sign-in for an identifier with this many recent failures needs a captcha answer."""
     return failures >= LOGIN_CAPTCHA_AFTER_FAILURES
+
+
+# --- passwords built from the person's own data ----------------------------------------------------
+# Whoever knows a learner (a colleague, anyone holding a photocopy of the ID card) knows the name,
+# its pinyin, the ID number, the birth date and the mobile: a password made of them is guessed in
+# a few tries, and django-axes allows five per address. A password must keep at least this many
+# letters or digits once every piece of that data is taken out of it.
+PASSWORD_MIN_OWN_CHARS = 4
+PASSWORD_PERSONAL_MESSAGE = ("密码不能由您的姓名（含拼音）、身份证号码、出生日期（年份）或手机号码组成。"
+                             f"请加入至少 {PASSWORD_MIN_OWN_CHARS} 位与个人信息无关的字母或数字。")
+# Two-character family names, so 欧阳娜娜 gives ouyang + nana, not ou + yangnana.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 尉迟 长孙 宇文 公孙 夏侯 端木 独孤 南宫 西门 轩辕 司徒 呼延 "
+    "澹台 万俟 闻人 赫连 申屠 钟离 百里 东郭 拓跋".split())
+_MAX_READINGS = 16      # heteronym combinations tried per name part (单 = dan / shan / chan ...)
+
+
+def _pinyin_readings(text: str) -> set[str]:
+    """Every toneless pinyin reading of `text` (heteronyms combined, at most _MAX_READINGS)."""
+    from itertools import islice, product
+
+    from pypinyin import Style, pinyin
+
+    syllables = pinyin(text, style=Style.NORMAL, heteronym=True, errors="ignore")
+    return {"".join(combo).lower() for combo in islice(product(*syllables), _MAX_READINGS)} - {""}
+
+
+def _initials(text: str) -> set[str]:
+    from pypinyin import Style, lazy_pinyin
+
+    letters = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
+    return {letters} if len(letters) >= 2 else set()
+
+
+def password_personal_fragments(*, name: str = "", id_number: str = "", mobile: str = "") -> set[str]:
+    """The pieces of a person's data a password must not be made of (lower case): the name in
+    characters and pinyin (whole, family name, given name, initials), the ID number (whole, its
+    last 6 and 4), the birth date (YYYYMMDD, YYMMDD, MMDD, the year) and the mobile (whole, its
+    last 8 and 4). Latin-letter names give their words."""
+    out: set[str] = set()
+    name = (name or "").strip()
+    if name:
+        compact = "".join(ch for ch in name if not ch.isspace() and ch not in "·・.-")
+        out.add(compact.lower())
+        if any("\u4e00" <= ch <= "\u9fff" for ch in compact):
+            split = 2 if compact[:2] in COMPOUND_SURNAMES and len(compact) > 2 else 1
+            parts = [compact, compact[:split], compact[split:]] + name.replace("・", "·").split("·")
+            for part in filter(None, parts):
+                out.add(part)
+                out |= _pinyin_readings(part)
+            out |= _initials(compact)
+        else:
+            out |= {w.lower() for w in re.split(r"[\s·.\-]+", name) if len(w) >= 2}
+    idn = (id_number or "").strip().lower()
+    if len(idn) == 18:
+        birth = idn[6:14]
+        out |= {idn, idn[-6:], idn[-4:], birth, birth[2:], birth[4:], birth[:4]}
+    mob = (mobile or "").strip()
+    if len(mob) >= 8:
+        out |= {mob, mob[-8:], mob[-4:]}
+    return {f for f in out if f}
+
+
+def password_personal_problem(password: str, *, name: str = "", id_number: str = "", mobile: str = "") -> str | None:
+    """PASSWORD_PERSONAL_MESSAGE when, after taking out every piece of the person's data
+    (longest first, letter case ignored), fewer than PASSWORD_MIN_OWN_CHARS letters or digits
+    remain ("Zhangsan1990!" for 张三 born 1990 leaves "!": refused); else None. Applies at
+    registration, password reset and 修改密码. Source: 网络安全等级保护基本要求 GB/T 22239-2019
+    (identification and authentication: passwords of adequate complexity); decision 0013."""
+    rest = (password or "").lower()
+    for fragment in sorted(password_personal_fragments(name=name, id_number=id_number, mobile=mobile),
+                           key=len, reverse=True):
+        rest = rest.replace(fragment, " ")
+    own = sum(1 for ch in rest if ch.isalnum())
+    return PASSWORD_PERSONAL_MESSAGE if own < PASSWORD_MIN_OWN_CHARS else None
+# --- the staff second factor (docs/rules.md, "Staff sign-in") --------------------------------
+# Every staff account proves a second factor (a TOTP app, RFC 6238, or one recovery code) in each
+# session before any page of the staff site. TOTP: 30-second steps, 6 digits, one step of clock
+# difference either way, each step accepted once.
+TOTP_STEP_SECONDS = 30
+TOTP_DIGITS = 6
+TOTP_TOLERANCE_STEPS = 1
+TOTP_KEY_BYTES = 20               # 160 bits, the size RFC 4226 §4 recommends for HMAC-SHA1
+RECOVERY_CODE_COUNT = 10
+RECOVERY_CODE_GROUPS = 2          # "ABCDE-FGHJK": 10 characters of a 31-letter alphabet ≈ 49 bits
+RECOVERY_CODE_GROUP_LENGTH = 5
+RECOVERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I
+# Wrong codes, counted per account (TOTP and recovery codes together): the first
+# SECOND_FACTOR_FREE_FAILURES are free; after that each further try waits
+# SECOND_FACTOR_FIRST_WAIT doubled per failure beyond the free ones, at most SECOND_FACTOR_MAX_WAIT.
+# A right code resets the count.
+SECOND_FACTOR_FREE_FAILURES = 5
+SECOND_FACTOR_FIRST_WAIT = timedelta(minutes=1)
+SECOND_FACTOR_MAX_WAIT = timedelta(hours=24)
+
+SECOND_FACTOR_WRONG_MESSAGE = "验证码不正确或已使用，请重新输入。"
+SECOND_FACTOR_LOCKED_MESSAGE = "验证码错误次数过多，请于 {until} 后再试。"
+SECOND_FACTOR_SHAPE_MESSAGE = "请输入身份验证器上的 6 位数字，或一个恢复码（如 ABCDE-FGHJK）。"
+SECOND_FACTOR_NOT_STAFF_MESSAGE = "只有工作人员账号需要两步验证。"
+SECOND_FACTOR_RESET_SELF_MESSAGE = "不能重置自己的两步验证；请用恢复码登录后重新绑定。"
+SECOND_FACTOR_RESET_NOT_STAFF_MESSAGE = "只能重置工作人员账号的两步验证。"
+SECOND_FACTOR_RESET_NOT_SUPERUSER_MESSAGE = "只有超级管理员可以重置他人的两步验证。"
+SECOND_FACTOR_ENROLLED_ALREADY_MESSAGE = "该账号已绑定身份验证器。"
+
+
+def second_factor_required(*, is_authenticated: bool, is_staff: bool, verified: bool) -> bool:
+    """A signed-in staff session that has not proven its second factor may use nothing but the
+    second-factor pages and sign-out. Learners and visitors are never asked."""
+    return is_authenticated and is_staff and not verified
+
+
+def second_factor_wait(*, failures: int, last_failure_at: datetime | None, at: datetime) -> datetime | None:
+    """When the next code may be tried, or None when it may be tried now. Free for the first
+    SECOND_FACTOR_FREE_FAILURES wrong codes; then 1, 2, 4 … minutes (capped at 24 hours) after the
+    last wrong one. Per account, so changing address or browser gains nothing."""
+    if failures < SECOND_FACTOR_FREE_FAILURES or last_failure_at is None:
+        return None
+    extra = failures - SECOND_FACTOR_FREE_FAILURES
+    wait = min(SECOND_FACTOR_FIRST_WAIT * (2 ** min(extra, 16)), SECOND_FACTOR_MAX_WAIT)
+    until = last_failure_at + wait
+    return until if at < until else None
+
+
+_TOTP_SHAPE = re.compile(r"^[0-9]{6}$")
+
+
+def second_factor_code_kind(raw: str) -> tuple[str, str]:
+    """("totp", digits), ("recovery", normalised code) or ("", "") for anything else. Spaces and
+    dashes are ignored, letters are compared in upper case, full-width characters as ASCII."""
+    value = unicodedata.normalize("NFKC", raw or "").upper()
+    value = "".join(ch for ch in value if ch not in " -\t")
+    if _TOTP_SHAPE.match(value) and len(value) == TOTP_DIGITS:
+        return "totp", value
+    length = RECOVERY_CODE_GROUPS * RECOVERY_CODE_GROUP_LENGTH
+    if len(value) == length and all(ch in RECOVERY_CODE_ALPHABET for ch in value):
+        return "recovery", value
+    return "", ""
+
+
+def recovery_code_display(normalised: str) -> str:
+    """ABCDEFGHJK → ABCDE-FGHJK."""
+    n = RECOVERY_CODE_GROUP_LENGTH
+    return "-".join(normalised[i:i + n] for i in range(0, len(normalised), n))

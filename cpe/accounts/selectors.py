@@ -1,25 +1,27 @@
 from cpe.core import crypto
 from cpe.core.masking import mask_id_number
 from cpe.learning.selectors import enrolments_for_dashboard
+from cpe.reporting.labels import PERSON_EXPLANATIONS
 
 from . import policy
 from .auth import user_for_identifier
 from .models import User
 from .states import AccountStatus, AisStatus, IdentityField, MinorReview
 
-AIS_EXPLANATIONS = {
-    AisStatus.UNKNOWN: "尚未核验您是否已纳入《内蒙古自治区会计人员信息管理系统》。",
-    AisStatus.FOUND: "您已纳入《内蒙古自治区会计人员信息管理系统》，考试合格后的学时将上报该系统。",
-    AisStatus.NOT_FOUND: "您尚未纳入《内蒙古自治区会计人员信息管理系统》：在本平台取得的学时会保留，"
-                         "但在您纳入该系统之前无法记载到会计人员继续教育档案。请向所在地财政部门办理纳入手续。",
-    AisStatus.FAILED: "暂时无法核验您的会计人员信息，平台将稍后重试。",
-}
+# The AIS words come from one place (reporting.labels).
+AIS_EXPLANATIONS = {AisStatus(k): v for k, v in PERSON_EXPLANATIONS.items()}
 
 
 def dashboard_context(user) -> dict:
-    from cpe.credits.selectors import year_summaries
+    from django.utils import timezone
 
-    enrolments = enrolments_for_dashboard(user)
+    from cpe.credits.selectors import year_plan_for, year_summaries
+
+    at = timezone.now()
+    enrolments = enrolments_for_dashboard(user, at=at)
+    # The years of the learner's enrolments and credit records: hours, progress, planner,
+    # certificates. A constant number of queries (credits.selectors.year_summaries).
+    credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
     blocked = [label for action, label in policy.HOLD_ACTION_LABELS.items()
                if not policy.hold_allows(action, on_hold=user.on_hold)]
     return {
@@ -28,9 +30,9 @@ def dashboard_context(user) -> dict:
         "hold_blocked": blocked,
         "minor_pending": user.minor_review == MinorReview.PENDING,
         "enrolments": enrolments,
-        # The years of the learner's enrolments and credit records: hours, progress, planner,
-        # certificates. A constant number of queries (credits.selectors.year_summaries).
-        "credit_years": year_summaries(user, years={e.year_id: e.year for e in enrolments}.values()),
+        "credit_years": credit_years,
+        # What is still missing this (Shanghai) year and which courses fill it.
+        "year_plan": year_plan_for(enrolments=enrolments, summaries=credit_years, at=at),
         "id_masked": mask_id_number(user.id_number),
     }
 

@@ -1,5 +1,6 @@
 """Every write to accounts. Each service validates with policy.py, locks what it changes,
 writes an audit event and schedules messages after commit."""
+import base64
 import hashlib
 import secrets
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from cpe.reporting.services import ais_check_after_registration
 
 from . import policy
 from .errors import AccountError
-from .models import IdentityChangeRequest, LoginRecord, User, VerificationCode
+from .models import IdentityChangeRequest, IdentityDocument, LoginRecord, User, VerificationCode
 from .states import (
     TRANSITIONS, AccountStatus, ChangeStatus, CodePurpose, IdentityField, MinorReview, Region,
     TerminationReason,
@@ -126,7 +127,7 @@ def registration_code_send(*, mobile_raw: str, at=None) -> str:
 def user_register(*, id_number: str, name: str, email: str, mobile: str, employer: str,
                   region: str, password: str, sms_code: str, self_supporting: bool,
                   agreement_version, ip=None, user_agent="", at=None) -> User:
-    """Create a learner (SPEC §1.1-1.4, §2.2). Refused input changes nothing (but a used code).
+    """Create a learner (rules R1.1-1.4, R2.2). Refused input changes nothing (but a used code).
     The input's own checks come first; who holds the ID number or the mobile is looked at only
     after the SMS code proves the phone (policy.registration_refusal)."""
     at = at or timezone.now()
@@ -205,13 +206,13 @@ def _user_create(*, check, name, email, mobile, employer, region, password, capa
         "self_supporting": capacity.needs_declaration,
     })
     agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
-    ais_check_after_registration(user)  # after commit: is the person in the AIS? (SPEC §1.9)
+    ais_check_after_registration(user)  # after commit: is the person in the AIS? (rules R1.9)
     if user.email:
         _email_verification_send(user, user.email, at)
     return user
 
 
-# --- e-mail verification (SPEC §1.4: verified by a link before use for notices) ------------
+# --- e-mail verification (rules R1.4: verified by a link before use for notices) ------------
 def _email_verification_send(user, email, at):
     """Issue and queue one verification link. Besides the per-address throttle (_code_issue),
     the account's links to any address are bounded (policy.email_verification_send_decision):
@@ -224,7 +225,9 @@ def _email_verification_send(user, email, at):
         raise AccountError(decision.code, decision.message, field="email")
     row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at,
                              digits=False)
-    link = reverse("accounts:email_confirm", args=[row.pk, token])
+    from cpe.core.documents import absolute_url
+
+    link = absolute_url(reverse("accounts:email_confirm", args=[row.pk, token]))
     message_queue(channel=Channel.EMAIL, to=email, user=user, at=at, event="email.verify",
                   subject="请验证您的电子邮箱",
                   body=f"{user.name}，您好：\n\n请在 {int(policy.CODE_TTL.total_seconds() // 60)} 分钟内"
@@ -322,13 +325,21 @@ def profile_update(*, user, employer: str, region: str, at=None) -> User:
     return locked
 
 
-# --- identity changes through a reviewer (SPEC §1.8) ----------------------------------------
+# --- identity changes through a reviewer (rules R1.8) ----------------------------------------
 def _masked_identity(field, value):
     return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
 
 
-def identity_change_request(*, user, field: str, new_value: str, reason: str, at=None):
+def identity_change_request(*, user, field: str, new_value: str, reason: str, id_photo: bytes | None = None,
+                            at=None):
+    """A name or ID number change for a reviewer. `id_photo` (optional): the bytes of an ID card
+    photo, at most policy.ID_PHOTO_MAX_BYTES + 1 read; kept encrypted until the decision."""
     at = at or timezone.now()
+    photo_type = None
+    if id_photo is not None:
+        photo_type, photo_error = policy.id_photo_check(id_photo)
+        if photo_type is None:
+            raise AccountError("bad_id_photo", photo_error, field="id_photo")
     if field not in IdentityField.values:
         raise AccountError("bad_field", "请选择要变更的项目。", field="field")
     if not (reason or "").strip():
@@ -361,8 +372,11 @@ def identity_change_request(*, user, field: str, new_value: str, reason: str, at
                 raise AccountError("pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field")
             req = IdentityChangeRequest.objects.create(user=user, field=field, new_value=value,
                                                        reason=reason.strip(), created_at=at)
+            if photo_type is not None:
+                IdentityDocument.objects.create(request=req, content_type=photo_type, size=len(id_photo),
+                                                data=base64.b64encode(id_photo).decode("ascii"), uploaded_at=at)
             audit_record("identity_change.requested", actor=user, subject=req, at=at, data={
-                "field": field, "new": _masked_identity(field, value)})
+                "field": field, "new": _masked_identity(field, value), "id_photo": photo_type is not None})
     except IntegrityError as exc:
         raise AccountError("pending_exists", "已有一条同类申请在审核中。", field="field") from exc
     return req
@@ -391,13 +405,16 @@ def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str
             req.status = ChangeStatus.APPROVED if approve else ChangeStatus.REJECTED
             req.decided_at, req.decided_by, req.decision_note = at, reviewer, (note or "").strip()
             req.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
+            # The ID card photo served its purpose: it goes with the decision.
+            photo_deleted, _ = IdentityDocument.objects.filter(request=req).delete()
             if approve:
                 ais_check_after_registration(user)  # new name/ID: check the AIS again after commit
             audit_record(f"identity_change.{'approved' if approve else 'rejected'}", actor=reviewer,
                          subject=user, at=at, data={
                              "request": req.pk, "field": req.field,
                              "old": _masked_identity(req.field, old),
-                             "new": _masked_identity(req.field, req.new_value), "note": req.decision_note})
+                             "new": _masked_identity(req.field, req.new_value), "note": req.decision_note,
+                             "id_photo_deleted": bool(photo_deleted)})
     except IntegrityError as exc:
         raise AccountError("id_taken", "新身份证号码已被其他账号使用，无法批准。") from exc
     return req
@@ -437,8 +454,8 @@ def correction_hold_clear(*, user_id: int, actor, at=None) -> User:
 
 
 def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = "", at=None) -> User:
-    """A 16-17-year-old's self-supporting declaration (SPEC §1.3): approve, or terminate the
-    account for lack of capacity (seed §1.1)."""
+    """A 16-17-year-old's self-supporting declaration (rules R1.3): approve, or terminate the
+    account for lack of capacity (agreement §1.1)."""
     at = at or timezone.now()
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -457,7 +474,7 @@ def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = ""
 
 
 def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None) -> User:
-    """End the service for an account (seed §3.2): it can no longer sign in; its records stay."""
+    """End the service for an account (agreement §3.2): it can no longer sign in; its records stay."""
     at = at or timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -480,7 +497,7 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
     return locked
 
 
-# --- coming back after a termination for unreachable contact details (seed §3.2) -----------
+# --- coming back after a termination for unreachable contact details (agreement §3.2) -----------
 RESTORE_LABEL = "恢复账号服务"
 
 
@@ -509,7 +526,7 @@ def account_restore_code_send(*, user_id: int, mobile_raw: str, at=None) -> str:
 
 def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> User:
     """Restore the service of an account terminated for unreachable contact details: the code
-    proves a reachable mobile, which becomes the account's (seed §3.2(2): the ground is gone).
+    proves a reachable mobile, which becomes the account's (agreement §3.2(2): the ground is gone).
     Audited; the learner is told by SMS. Refused (nothing changed) for any other state."""
     at = at or timezone.now()
     mobile, err = policy.check_mobile(mobile_raw)
@@ -538,7 +555,7 @@ def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> Use
     return locked
 
 
-# --- sessions: one active session per account (SPEC §1.7) -----------------------------------
+# --- sessions: one active session per account (rules R1.7) -----------------------------------
 def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) -> LoginRecord:
     """Make ``session_key`` the account's one current session. Only its keyed hash is stored."""
     at = at or timezone.now()
@@ -632,7 +649,7 @@ def login_failure_record(identifier: str) -> int:
     return count
 
 
-# --- password reset by SMS (SPEC §1.6) ------------------------------------------------------
+# --- password reset by SMS (rules R1.6) ------------------------------------------------------
 def _find_by_identifier(identifier: str):
     from .auth import user_for_identifier
 
@@ -661,6 +678,16 @@ def password_reset_code_send(*, identifier: str, at=None) -> str:
     return policy.PASSWORD_RESET_SENT_MESSAGE.format(minutes=int(policy.CODE_TTL.total_seconds() // 60))
 
 
+def _password_validate(password: str, user) -> None:
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise AccountError("weak_password", "".join(exc.messages), field="password") from exc
+
+
 def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=None) -> User:
     """Set a new password with the code sent to the account's mobile. Every failure (unknown or
     staff account, no code, wrong, used, expired, too many guesses) gets one answer."""
@@ -671,6 +698,10 @@ def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=
     with _neutral_code_refusal(), _counting_wrong_codes(), transaction.atomic():
         _code_consume(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, code=code, at=at)
         locked = User.objects.select_for_update().get(pk=user.pk)
+        # Only now that the code proved the phone may the answer depend on the account's data
+        # (a password built from its holder's name, ID number or mobile); refusing rolls the
+        # code's use back, so the learner tries another password with the same code.
+        _password_validate(new_password, locked)
         locked.set_password(new_password)
         locked.session_key_hash = ""
         locked.save(update_fields=["password", "session_key_hash"])

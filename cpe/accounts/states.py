@@ -1,8 +1,10 @@
 from django.db import models
 
+from cpe.reporting import labels as _ais
+
 
 class Region(models.TextChoices):
-    """The 15 management regions of SPEC §1.5 (administrative division codes)."""
+    """The 15 management regions of rules R1.5 (administrative division codes)."""
 
     QUZHI = "150000", "自治区直属（区直）"
     HOHHOT = "150100", "呼和浩特市"
@@ -35,7 +37,7 @@ TRANSITIONS = {
 
 
 class TerminationReason(models.TextChoices):
-    """The seed's grounds for ending the service (seed §3.2)."""
+    """The agreement's grounds for ending the service (agreement §3.2)."""
 
     VIOLATION = "violation", "违反用户协议"
     UNREACHABLE = "unreachable", "联系方式失效且经通知未更新"
@@ -46,10 +48,11 @@ class TerminationReason(models.TextChoices):
 
 
 class AisStatus(models.TextChoices):
-    UNKNOWN = "unknown", "未核验"
-    FOUND = "found", "已纳入"
-    NOT_FOUND = "not_found", "未纳入"
-    FAILED = "failed", "核验失败"
+    """Labels: cpe.reporting.labels (one AIS vocabulary on every page)."""
+    UNKNOWN = "unknown", _ais.PERSON_UNKNOWN
+    FOUND = "found", _ais.PERSON_FOUND
+    NOT_FOUND = "not_found", _ais.PERSON_NOT_FOUND
+    FAILED = "failed", _ais.PERSON_FAILED
 
 
 class MinorReview(models.TextChoices):

@@ -3,7 +3,7 @@ from celery import shared_task
 
 @shared_task(ignore_result=True)
 def closed_accounts_purge():
-    """Daily: delete archives whose purge_after has passed (SPEC §11.3; each purge audited) and
+    """Daily: delete archives whose purge_after has passed (rules R11.3; each purge audited) and
     wipe sent closing confirmations from the outbox. Idempotent."""
     from .closing import archives_purge, outbox_scrub_closed
 

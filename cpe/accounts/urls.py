@@ -21,4 +21,7 @@ urlpatterns = [
     path("closed/", views.account_closed, name="closed"),
     path("password/reset/", views.password_reset, name="password_reset"),
     path("restore/", views.account_restore, name="restore"),
+    path("2fa/", views.second_factor_verify, name="second_factor"),
+    path("2fa/setup/", views.second_factor_setup, name="second_factor_setup"),
+    path("2fa/recovery-codes/", views.recovery_codes, name="recovery_codes"),
 ]

@@ -3,6 +3,8 @@ from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -17,6 +19,7 @@ from .errors import AccountError
 from .forms import (
     AccountCloseForm, EmailChangeForm, IdentityChangeForm, LoginForm, MobileChangeForm,
     PasswordChangeForm, PasswordResetForm, PersonalDataForm, ProfileForm, RegistrationForm, RestoreForm,
+    SecondFactorForm, SecondFactorSetupForm,
 )
 from .signals import client_ip
 
@@ -25,8 +28,16 @@ def _ua(request):
     return request.META.get("HTTP_USER_AGENT", "")
 
 
+# Refusals that send the person to 找回密码: the message says so, and the page links it.
+RESET_LINK_CODES = frozenset({"id_taken", "mobile_taken"})
+
+
 def _attach(form, exc: AccountError):
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+    message = exc.message
+    if exc.code in RESET_LINK_CODES:
+        message = format_html('{} <a class="reset-link" href="{}">去找回密码</a>', exc.message,
+                              reverse("accounts:password_reset"))
+    form.add_error(exc.field if exc.field in form.fields else None, message)
 
 
 def _register_page(request, form, *, version, code_status=None, status=200):
@@ -316,18 +327,20 @@ def email_confirm(request, code_id, token):
 
 @learner_required
 def identity_change(request):
-    form = IdentityChangeForm(request.POST or None)
+    form = IdentityChangeForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "id_photo"}
         try:
-            services.identity_change_request(user=request.user, **form.cleaned_data)
+            services.identity_change_request(user=request.user, id_photo=form.photo_bytes(), **data)
         except AccountError as exc:
             _attach(form, exc)
         else:
             messages.success(request, policy.IDENTITY_CHANGE_SUBMITTED_MESSAGE)
             return redirect("accounts:profile")
     return render(request, "accounts/form_page.html", {
-        "form": form, "title": "申请变更姓名或身份证号码",
-        "intro": "姓名、身份证号码须与身份证一致，变更需经工作人员审核。审核通过前仍以原信息为准。"})
+        "form": form, "title": "申请变更姓名或身份证号码", "multipart": True,
+        "intro": "姓名、身份证号码须与身份证一致，变更需经工作人员审核。审核通过前仍以原信息为准。"
+                 "附上身份证照片可帮助审核人员尽快核对。"})
 
 
 @ratelimit(key="ip", rate=policy.SMS_RATE_PER_IP, method="POST", block=True)
@@ -356,7 +369,7 @@ def password_reset(request):
 @learner_required
 @ratelimit(key="user", rate=policy.PERSONAL_DATA_RATE_PER_USER, method="POST", block=True)
 def personal_data_download(request):
-    """下载我的个人信息 (SPEC §14, PIPL Art. 45): the password again, then the ZIP."""
+    """下载我的个人信息 (rules R14, PIPL Art. 45): the password again, then the ZIP."""
     form = PersonalDataForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -374,7 +387,7 @@ def personal_data_download(request):
             return response
     return render(request, "accounts/personal_data.html", {
         "form": form, "not_exported": policy.PERSONAL_DATA_NOT_EXPORTED,
-        "sections": [s.key for s in personal_data.SECTIONS] + [personal_data.TRANSFERS_KEY],
+        "sections": [s.key for s in personal_data.sections()] + [personal_data.TRANSFERS_KEY],
         "rate": policy.PERSONAL_DATA_RATE_PER_USER.split("/")[0]},
         status=400 if request.method == "POST" else 200)
 
@@ -386,7 +399,7 @@ CLOSED_SESSION_KEY = "accounts.closed_outcome"
 @learner_required
 @ratelimit(key="user", rate=policy.CLOSING_RATE_PER_USER, method="POST", block=True)
 def account_close(request):
-    """注销账号 (SPEC §11): what happens, the password again, a confirmation; done at once."""
+    """注销账号 (rules R11): what happens, the password again, a confirmation; done at once."""
     form = AccountCloseForm(request.POST or None)
     preview = closing.closing_preview(request.user)
     if request.method == "POST" and form.is_valid():
@@ -410,3 +423,116 @@ def account_closed(request):
         return redirect("home")
     return render(request, "accounts/closed.html", {"outcome": outcome, "outcomes": policy.ClosingOutcome,
                                                     "years": policy.CLOSING_ARCHIVE_YEARS})
+
+
+# --- the staff second factor (docs/security.md, "Staff second factor") ------------------------
+def _safe_next(request) -> str:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()},
+                                               require_https=request.is_secure()) and nxt.startswith("/"):
+        return nxt
+    from django.urls import reverse
+
+    return reverse("admin:index")
+
+
+def _staff_only(request):
+    """The second-factor pages serve signed-in staff only: others are sent where they belong."""
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    if not request.user.is_staff:
+        return redirect("accounts:dashboard")
+    return None
+
+
+def _no_store(response):
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@never_cache
+def second_factor_verify(request):
+    """两步验证: a TOTP code or one recovery code, once per session."""
+    from django_otp import login as otp_login
+
+    from . import second_factor
+
+    refused = _staff_only(request)
+    if refused is not None:
+        return refused
+    factor = second_factor.factor_for(request.user)
+    if factor is None or not factor.confirmed:
+        return redirect("accounts:second_factor_setup")
+    if request.user.is_verified():
+        return redirect(_safe_next(request))
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            factor, kind = second_factor.verify(user=request.user, code=form.cleaned_data["code"],
+                                                ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            otp_login(request, factor)
+            if kind == "recovery":
+                left = second_factor.recovery_codes_left(factor)
+                messages.warning(request, f"已使用一个恢复码，还剩 {left} 个。请在“两步验证恢复码”页面生成新的恢复码。")
+            return redirect(_safe_next(request))
+    return _no_store(render(request, "accounts/second_factor.html", {
+        "form": form, "next": _safe_next(request)}))
+
+
+@never_cache
+def second_factor_setup(request):
+    """绑定身份验证器: the key as a QR code and as text, confirmed with a code; then the
+    recovery codes, shown on this one response only."""
+    import segno
+    from django_otp import login as otp_login
+
+    from . import second_factor
+
+    refused = _staff_only(request)
+    if refused is not None:
+        return refused
+    try:
+        factor = second_factor.enrol_start(user=request.user)
+    except AccountError:
+        return redirect("accounts:second_factor")   # already enrolled: verify instead
+    form = SecondFactorSetupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            factor, codes = second_factor.enrol_confirm(user=request.user, code=form.cleaned_data["code"],
+                                                        ip=client_ip(request))
+        except AccountError as exc:
+            _attach(form, exc)
+        else:
+            otp_login(request, factor)
+            return _no_store(render(request, "accounts/recovery_codes.html", {
+                "codes": codes, "next": _safe_next(request), "enrolled": True}))
+    qr = segno.make(second_factor.provisioning_uri(factor), error="m")
+    return _no_store(render(request, "accounts/second_factor_setup.html", {
+        "form": form, "qr_svg": qr.svg_inline(scale=4, dark="#1f2937", title="两步验证二维码"),
+        "key_text": second_factor.key_text(factor), "next": _safe_next(request)}))
+
+
+@never_cache
+def recovery_codes(request):
+    """两步验证恢复码: how many are left; new ones on request (the old ones stop working)."""
+    from . import second_factor
+
+    refused = _staff_only(request)
+    if refused is not None:
+        return refused
+    factor = second_factor.factor_for(request.user)
+    if request.method == "POST":
+        try:
+            codes = second_factor.recovery_codes_renew(user=request.user, ip=client_ip(request))
+        except AccountError as exc:
+            messages.error(request, exc.message)
+            return redirect("accounts:recovery_codes")
+        return _no_store(render(request, "accounts/recovery_codes.html", {
+            "codes": codes, "next": _safe_next(request), "enrolled": False}))
+    return render(request, "accounts/recovery_codes_status.html", {
+        "left": second_factor.recovery_codes_left(factor) if factor else 0})

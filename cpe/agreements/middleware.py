@@ -11,7 +11,7 @@ EXEMPT_PREFIXES = ("/agreement/", "/accounts/logout/", "/static/", "/admin/", "/
 
 
 class AgreementGateMiddleware:
-    """A signed-in learner must accept the version in force before anything else (SPEC §2.3).
+    """A signed-in learner must accept the version in force before anything else (rules R2.3).
 
     The accepted major version is remembered in the session, so a learner who is up to date
     costs one small query per request (the id of the version in force)."""

@@ -3,7 +3,7 @@ from django.db import models
 
 
 class AgreementVersion(models.Model):
-    """One published text of 用户服务协议与隐私政策 (SPEC §2.1). Never edited after publishing:
+    """One published text of 用户服务协议与隐私政策 (rules R2.1). Never edited after publishing:
     a correction is a new row, marked minor when it changes no obligation."""
 
     version = models.CharField("版本号", max_length=20, unique=True)
@@ -42,7 +42,7 @@ class Decision(models.TextChoices):
 
 
 class AgreementAcceptance(models.Model):
-    """Who accepted (or declined) which text, when, from where (SPEC §2.2). Append-only."""
+    """Who accepted (or declined) which text, when, from where (rules R2.2). Append-only."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="agreement_decisions", verbose_name="用户")

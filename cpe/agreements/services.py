@@ -12,7 +12,7 @@ from .policy import text_hash
 def agreement_publish(*, version: str, title: str, body: str, effective_at, is_minor: bool,
                       summary: str = "", actor=None, at=None) -> AgreementVersion:
     """Publish a new text. A minor edit amends the major version in force at its effective
-    time and needs no new acceptance (SPEC §2.1)."""
+    time and needs no new acceptance (rules R2.1)."""
     at = at or timezone.now()
     if not body.strip():
         raise ApplicationError("empty_body", "协议正文不能为空。", field="body")
@@ -58,7 +58,7 @@ def agreement_accept(*, user, version: AgreementVersion, ip=None, user_agent="",
 
 
 def agreement_decline(*, user, version: AgreementVersion, ip=None, user_agent="", at=None):
-    """Declining a new version ends the service for the account (seed §3.2(4), SPEC §2.3)."""
+    """Declining a new version ends the service for the account (agreement §3.2(4), rules R2.3)."""
     from cpe.accounts.services import account_terminate
     from cpe.accounts.states import TerminationReason
 

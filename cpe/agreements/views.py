@@ -26,7 +26,7 @@ def detail(request, version):
 
 @login_required
 def accept(request):
-    """The gate: accept the version in force, or decline and end the service (SPEC §2.3)."""
+    """The gate: accept the version in force, or decline and end the service (rules R2.3)."""
     now = timezone.now()
     version = selectors.version_to_accept(now)
     required = selectors.required_major_id(now)

@@ -97,7 +97,18 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
     if not User.objects.filter(username="admin").exists():
         User.objects.create_superuser("admin", STAFF_PASSWORD, name="超级管理员")
     accounts.append(("超级管理员", "admin", STAFF_PASSWORD))
+    demo_staff_second_factors()
     return accounts
+
+
+def demo_staff_second_factors():
+    """Each demo staff account gets a confirmed second factor with a random key (encrypted like
+    any other), so that `make run` can print the keys and `manage.py demo_otp_code` the current
+    code. {username: factor}."""
+    from cpe.accounts.second_factor import demo_enrol
+
+    return {user.username: demo_enrol(user=user)
+            for user in User.objects.filter(is_staff=True, username__in=[*ROLES, "admin"]).order_by("pk")}
 
 
 def _agreement_since(now):

@@ -1,4 +1,4 @@
-"""Staff roles as groups with least privilege (SPEC "Who uses it"). Each later issue adds
+"""Staff roles as groups with least privilege (rules R0.1). Each later issue adds
 the permissions of its own models here."""
 
 ROLES = {
@@ -12,7 +12,7 @@ ROLES = {
         "learning.view_suspiciousevent", "learning.view_playsession", "learning.view_chapterprogress",
         "reporting.view_aisexchange", "reporting.view_aisperson",
         "reporting.view_aisreport", "reporting.retry_aisreport", "reporting.reconcile_aisreport",
-        "reporting.view_exportjob", "reporting.export_results",
+        "reporting.view_exportjob", "reporting.add_exportjob", "reporting.export_results",
         "credits.view_creditrecord", "credits.view_certificate",
         "support.view_faqentry", "support.add_faqentry", "support.change_faqentry", "support.delete_faqentry",
         "support.view_thread", "support.change_thread", "support.view_message",
@@ -33,7 +33,7 @@ ROLES = {
         "catalog.set_price", "catalog.set_year_rules",
     ]),
     "reviewer": ("审核人员", [
-        "accounts.view_user", "accounts.review_identity",
+        "accounts.view_user", "accounts.review_identity", "accounts.view_identity",  # sees what it approves
         "accounts.view_identitychangerequest", "accounts.change_identitychangerequest",
     ]),
     "auditor": ("审计人员", [

@@ -1,6 +1,6 @@
 from django.db import models
 
-from cpe.learning.policy import DEFAULT_VALIDITY_DAYS
+from .policy import DEFAULT_VALIDITY_DAYS
 
 
 class Category(models.TextChoices):
@@ -9,7 +9,7 @@ class Category(models.TextChoices):
 
 
 class TrainingYear(models.Model):
-    """A calendar training year and its requirement (SPEC §3.1), edited by staff."""
+    """A calendar training year and its requirement (rules R3.1), edited by staff."""
 
     year = models.PositiveSmallIntegerField("培训年度", unique=True)
     required_hours = models.PositiveSmallIntegerField("应修学时", default=90)
@@ -68,7 +68,7 @@ class ProductKind(models.TextChoices):
 
 
 class Product(models.Model):
-    """What is sold: the year's annual course (all its courses) or one course (SPEC §3.3)."""
+    """What is sold: the year's annual course (all its courses) or one course (rules R3.3)."""
 
     code = models.CharField("商品编号", max_length=32, unique=True)
     title = models.CharField("名称", max_length=200)

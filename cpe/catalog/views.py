@@ -1,4 +1,5 @@
 from django.shortcuts import render
+from django.utils import timezone
 
 from .models import Category
 from .selectors import catalog_years
@@ -9,4 +10,11 @@ def catalog(request):
     for y in years:
         y.by_category = [(label, [c for c in y.courses.all() if c.category == value])
                          for value, label in Category.choices]
+    if request.user.is_authenticated and not request.user.is_staff:
+        from cpe.orders.selectors import products_held
+
+        held = products_held(request.user, timezone.now())
+        for y in years:
+            for p in y.products.all():  # the prefetched rows the page shows
+                p.held = held.get(p.pk, "")
     return render(request, "catalog/catalog.html", {"years": years})

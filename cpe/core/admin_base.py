@@ -38,6 +38,11 @@ class SafeModelAdmin(admin.ModelAdmin):
     # Exact query parameters (not prefixes) that this admin's own links put on its list.
     extra_lookups: tuple[str, ...] = ()
 
+    class Media:
+        # Layout of lists and read-only blocks (static/css/staff.css): filters above the list
+        # so that every column fits at 1280 px.
+        css = {"all": ["css/staff.css"]}
+
     def declared_lookups(self, request) -> frozenset[str]:
         """Every query parameter this list accepts as a filter."""
         allowed = set(self.extra_lookups)

@@ -62,3 +62,31 @@ def audit_key_configured(app_configs, **kwargs):
     except (ImproperlyConfigured, ValueError, KeyError) as exc:
         return [Error(f"the audit keys are unusable: {exc}", hint=hint, id="cpe.E005")]
     return []
+
+
+# Middleware that the staff second factor and the Content-Security-Policy depend on, in order.
+REQUIRED_MIDDLEWARE = (
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "cpe.accounts.middleware.SingleSessionMiddleware",
+    "cpe.accounts.middleware.StaffSecondFactorMiddleware",
+)
+
+
+@register(Tags.security, deploy=True)
+def staff_gate_and_csp_installed(app_configs, **kwargs):
+    """cpe.E006: without these, staff would reach the staff site on a password alone, or pages
+    would go out without a Content-Security-Policy (docs/security.md)."""
+    from django.conf import settings
+
+    installed = list(settings.MIDDLEWARE)
+    missing = [m for m in REQUIRED_MIDDLEWARE if m not in installed]
+    if missing:
+        return [Error(f"middleware missing: {', '.join(missing)}", id="cpe.E006",
+                      hint="keep the MIDDLEWARE of config/settings/base.py")]
+    order = [installed.index(m) for m in REQUIRED_MIDDLEWARE[1:]]
+    if order != sorted(order):
+        return [Error("OTPMiddleware must follow AuthenticationMiddleware, and StaffSecondFactorMiddleware "
+                      "must follow both and SingleSessionMiddleware", id="cpe.E006")]
+    return []

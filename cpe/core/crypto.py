@@ -144,7 +144,7 @@ def blind_index(kind: str, value: str) -> str:
     return hmac.new(field_keys().index_key, msg, hashlib.sha256).hexdigest()
 
 
-# --- the archive key (closed accounts, SPEC §11.3) --------------------------------------------
+# --- the archive key (closed accounts, rules R11.3) --------------------------------------------
 # A key of its own, never one of the field keys: a sealed archive must not open with the keys the
 # live site holds in memory for every request. From the environment (CPE_ARCHIVE_KEYS="a2:<b64>,
 # a1:<b64>", CPE_ARCHIVE_ACTIVE_KEY), or in the embedded default from a JSON file next to the

@@ -1,4 +1,4 @@
-"""How personal data is shown on pages, in the admin and in the audit log (SPEC §14)."""
+"""How personal data is shown on pages, in the admin and in the audit log (rules R14)."""
 
 
 def mask_id_number(value: str) -> str:

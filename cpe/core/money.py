@@ -1,4 +1,4 @@
-"""Money is an integer number of fen (DESIGN "Data and time")."""
+"""Money is an integer number of fen (conventions C4)."""
 from decimal import Decimal, DecimalException
 
 

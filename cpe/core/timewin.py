@@ -1,4 +1,4 @@
-"""Time windows, defined once (DESIGN "Data and time"): stored in UTC, reasoned about in
+"""Time windows, defined once (conventions C4): stored in UTC, reasoned about in
 Asia/Shanghai, half-open [start, end)."""
 from dataclasses import dataclass
 from datetime import date, datetime, time

@@ -103,7 +103,7 @@ def certificate_by_number(number: str):
 
 
 def public_query(*, id_number: str, name: str):
-    """SPEC §10: the person's years (hours, completion, certificate numbers) if the ID number AND
+    """rules R10: the person's years (hours, completion, certificate numbers) if the ID number AND
     the name match an active account; else None, the same for every kind of miss."""
     import re
 
@@ -136,6 +136,64 @@ def revocations(*, since=None, limit: int = 500):
     if since is not None:
         qs = qs.filter(revoked_at__gt=since)
     return qs.order_by("revoked_at", "pk")[:limit]
+
+
+class YearPlanView:
+    """The dashboard's planner for the current training year: its status, the plan and the
+    year row (for links)."""
+
+    def __init__(self, year, status, plan):
+        self.year, self.status, self.plan = year, status, plan
+
+    @property
+    def planner_line(self):
+        return policy.planner_line(self.status)
+
+
+def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
+    """The planner of the Shanghai calendar year of `at` (two queries at most: the year row when
+    the learner has nothing in it yet, and its published courses)."""
+    from cpe.catalog.models import Course
+    from cpe.core.timewin import local_date
+
+    this_year = local_date(at).year
+    summary = next((s for s in summaries if s.year.year == this_year), None)
+    year = summary.year if summary else TrainingYear.objects.filter(year=this_year).first()
+    if year is None:
+        return None
+    status = summary.status if summary else policy.year_status(
+        required_hours=year.required_hours, professional_min_hours=year.professional_min_hours,
+        credits_per_hour=year.credits_per_hour, professional_hours=0, public_hours=0)
+    passed = {r.course_id for r in summary.active} if summary else set()
+    open_ids = {c.pk for e in enrolments if e.year_id == year.pk and getattr(e, "state", "") == "valid"
+                for c in e.courses}
+    candidates = [policy.PlanCourse(c.pk, c.title, c.category, c.credit_hours, c.pk in open_ids)
+                  for c in Course.objects.filter(year=year, is_published=True).order_by("position", "id")
+                  if c.pk not in passed]
+    return YearPlanView(year, status, policy.year_plan(status, candidates))
+
+
+def certificate_records(cert) -> list:
+    """The credit records a certificate states: its own record, or for a year certificate the
+    year's active records that existed when it was issued."""
+    if cert.kind == CertificateKind.COURSE:
+        return [cert.record] if cert.record_id else []
+    return list(CreditRecord.objects.filter(user_id=cert.user_id, year_id=cert.year_id, status=RecordStatus.ACTIVE,
+                                            created_at__lte=cert.issued_at).order_by("passed_at"))
+
+
+def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
+    """What the AIS acknowledged of the hours `cert` states (two queries at most)."""
+    from cpe.core.timewin import local_date
+    from cpe.reporting.selectors import acknowledged
+
+    records = certificate_records(cert) if records is None else records
+    acked = acknowledged(r.pk for r in records)
+    reported = sum(r.hours for r in records if r.pk in acked)
+    last = max((t for t in acked.values() if t is not None), default=None)
+    return policy.ReportFacts(hours=cert.hours, reported_hours=reported,
+                              last_reported_on=local_date(last) if last else None,
+                              person_status=cert.user.ais_status)
 
 
 def certificates_of(user):

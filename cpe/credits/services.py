@@ -1,4 +1,4 @@
-"""Every write to the credit ledger and certificates (SPEC §8.3-8.4, §5 refunds).
+"""Every write to the credit ledger and certificates (rules R8.3-8.4, R5 refunds).
 
 - `credit_record_for_pass` runs inside the exam's grading transaction: a pass and its record
   commit together or not at all.
@@ -17,7 +17,7 @@ from .models import Certificate, CertificateKind, CertificateStatus, CreditRecor
 
 def credit_record_created(record: CreditRecord) -> None:
     """Called inside the transaction that created `record`: the AIS outbox row is written in
-    the same transaction, keyed on record.uid (SPEC §9.1)."""
+    the same transaction, keyed on record.uid (rules R9.1)."""
     from cpe.reporting.services import report_enqueue_for_record
 
     report_enqueue_for_record(record, at=record.created_at)
@@ -25,7 +25,7 @@ def credit_record_created(record: CreditRecord) -> None:
 
 def credit_record_revoked(record: CreditRecord) -> None:
     """Called inside the transaction that revoked `record`: the AIS reversal (or the
-    cancellation of a report never sent) is queued in the same transaction (SPEC §9.3)."""
+    cancellation of a report never sent) is queued in the same transaction (rules R9.3)."""
     from cpe.reporting.services import reversal_enqueue_for_record
 
     reversal_enqueue_for_record(record, at=record.revoked_at)
@@ -107,7 +107,7 @@ def _revoke_certificate(cert, reason, at, actor=None):
 
 def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -> CreditRecord:
     """active → revoked, with the reason; its certificate is revoked, and the year's
-    completion certificate follows the ledger (SPEC §5, §8)."""
+    completion certificate follows the ledger (rules R5, R8)."""
     from cpe.accounts.models import User
 
     if not (reason or "").strip():

@@ -1,5 +1,5 @@
 """我的学时 (a year's hours against its rule), certificate PDFs, the public verification page
-and the public query (SPEC §8.4, §10)."""
+and the public query (rules R8.4, R10)."""
 import secrets
 
 from django.contrib.auth.decorators import login_required
@@ -61,13 +61,40 @@ def certificate_download(request, number):
     return resp
 
 
+def _certificate_key(group, request):
+    return "cert:" + policy.normalise_number(request.resolver_match.kwargs.get("number", ""))[:40]
+
+
 @ratelimit(key="ip", rate=policy.VERIFY_RATE, block=True)
+@ratelimit(key="ip", rate=policy.NAME_CHECK_RATE_PER_IP, method="POST", block=True)
+@ratelimit(key=_certificate_key, rate=policy.NAME_CHECK_RATE_PER_CERTIFICATE, method="POST", block=True)
 @never_cache
 def verify(request, number):
-    """Public: enough to expose an edited PDF (SPEC §10): masked name, course or year, hours,
-    issue date, status valid/revoked."""
+    """Public: enough to expose an edited PDF (rules R10; decision 0013): masked name and the ID
+    number's last four, course or year, hours, issue date, status valid/revoked, what was reported
+    to the AIS. POST 核对姓名: the checker types the full name on the paper; the server answers 一致 / 不一致
+    (credits.policy.name_check_answer), the same page shape and status for an unknown number."""
     cert = selectors.certificate_by_number(number)
-    return render(request, "credits/verify.html", {"cert": cert, "number": number, "checked_at": timezone.now()},
+    at = timezone.now()
+    name_check = None
+    if request.method == "POST":
+        name_check = policy.name_check_answer(
+            certificate_found=cert is not None, holder_closed=bool(cert and cert.holder_closed),
+            holder_name=cert.holder_name if cert else "", typed=request.POST.get("name", ""))
+        audit_record("credits.name_check", subject=None, ip=client_ip(request), at=at,
+                     data={"found": cert is not None, "result": name_check})
+        # One answer for every miss: the page of an unknown number is not shown to a POST.
+        return render(request, "credits/verify_name_check.html", {"number": number, "result": name_check},
+                      status=200)
+    statement = id_tail = None
+    if cert is not None:
+        from .certificates import certificate_statement
+
+        statement = certificate_statement(cert, at=at)
+        if not cert.holder_closed:
+            id_tail = policy.id_last_four(cert.user.id_number or "")
+    return render(request, "credits/verify.html", {"cert": cert, "number": number, "checked_at": at,
+                                                   "statement": statement, "id_tail": id_tail},
                   status=200 if cert else 404)
 
 

@@ -1,12 +1,14 @@
-"""Demo question banks for the demo courses, in two pools that share no question: an exam pool
-(10 single + 10 multiple + 10 true/false, enough for a paper) and a practice pool (as many, each
-tagged to a chapter for 章节练习; the mock exam draws a full paper from them). Made-up teaching
-content; idempotent.
+"""Demo question banks, in two pools that share no question: an exam pool (10 single + 10
+multiple + 10 true/false, enough for a paper) and a practice pool (each question tagged to a
+chapter for 章节练习; the mock exam draws a paper from them). Each demo course has its own bank
+(demo_bank.BANKS, by the course code's suffix); any other course gets the general bank below
+(会计基础). Every question is checked against the law or standard it teaches; idempotent.
 
 Call from cpe/backoffice/demo.py::demo_seed after the catalog: `seed_question_banks()`."""
 from django.db import transaction
 
 from . import policy
+from .demo_bank import BANKS
 from .models import Question
 
 SINGLE = [
@@ -26,7 +28,8 @@ SINGLE = [
 MULTIPLE = [
     ("下列属于会计要素的有？", ["资产", "负债", "收入", "预算"], [0, 1, 2]),
     ("会计人员继续教育的内容包括？", ["公需科目", "专业科目", "体育科目", "艺术科目"], [0, 1]),
-    ("下列属于原始凭证的有？", ["发票", "入库单", "银行对账单", "科目汇总表"], [0, 1, 2]),
+    ("下列属于原始凭证的有？", ["发票", "入库单", "领料单", "银行对账单"], [0, 1, 2],
+     "银行对账单是银行提供的核对资料，不能证明经济业务的发生和完成情况，不属于原始凭证。"),
     ("会计职业道德的内容包括？", ["爱岗敬业", "诚实守信", "廉洁自律", "弄虚作假"], [0, 1, 2]),
     ("下列各项中，影响营业利润的有？", ["营业收入", "营业成本", "销售费用", "所得税费用"], [0, 1, 2]),
     ("财务报表至少应当包括？", ["资产负债表", "利润表", "现金流量表", "工资表"], [0, 1, 2]),
@@ -40,7 +43,9 @@ MULTIPLE = [
 JUDGE = [
     ("会计人员应当按照规定参加继续教育。", [0]),
     ("企业可以根据需要随意变更会计政策。", [1]),
-    ("原始凭证金额有错误的，应当由出具单位重开或更正。", [0]),
+    ("原始凭证金额有错误的，应当由出具单位重开，不得在原始凭证上更正。", [0],
+     "《会计法》第十四条：原始凭证有错误的，应当由出具单位重开或者更正，更正处应当加盖出具单位印章；"
+     "原始凭证金额有错误的，应当由出具单位重开，不得在原始凭证上更正。"),
     ("会计档案可以由出纳人员兼管。", [1]),
     ("谨慎性要求企业不应高估资产或收益、低估负债或费用。", [0]),
     ("现金流量表以权责发生制为基础编制。", [1]),
@@ -71,7 +76,7 @@ PRACTICE_MULTIPLE = [
     ("记账凭证应当具备的内容有？", ["填制日期", "凭证编号", "会计科目", "经办人的家庭住址"], [0, 1, 2]),
     ("下列属于财产清查方法的有？", ["实地盘点", "技术推算", "核对账目", "估计代替"], [0, 1, 2]),
     ("下列费用中，应计入产品成本的有？", ["直接材料", "直接人工", "制造费用", "销售费用"], [0, 1, 2]),
-    ("企业的负债按偿还期限可分为？", ["流动负债", "非流动负债"], [0, 1]),
+    ("企业的负债按偿还期限可分为？", ["流动负债", "非流动负债", "所有者权益", "期间费用"], [0, 1]),
     ("对账的内容包括？", ["账证核对", "账账核对", "账实核对", "账表随意调整"], [0, 1, 2]),
     ("下列属于会计计量属性的有？", ["历史成本", "重置成本", "公允价值", "预算价格"], [0, 1, 2]),
     ("下列属于利润表项目的有？", ["营业收入", "利润总额", "净利润", "货币资金"], [0, 1, 2]),
@@ -91,42 +96,70 @@ PRACTICE_JUDGE = [
 PER_TYPE = 10
 
 
+GENERAL = {
+    "exam": {"single": SINGLE, "multiple": MULTIPLE, "judge": JUDGE},
+    "practice": {"single": PRACTICE_SINGLE, "multiple": PRACTICE_MULTIPLE, "judge": PRACTICE_JUDGE},
+}
+
+
+def bank_for(course_code: str) -> dict:
+    """The demo course's own bank (its code's last part: 2026-P01 → P01), else the general one."""
+    return BANKS.get(course_code.rsplit("-", 1)[-1], GENERAL)
+
+
+def _explanation(qtype, opts, ans, given=None) -> str:
+    if given:
+        return given
+    if qtype == policy.SINGLE:
+        return f"正确答案是“{opts[ans[0]]}”。"
+    if qtype == policy.MULTIPLE:
+        return "正确答案是：" + "、".join(opts[j] for j in ans) + "。"
+    return f"本题{policy.JUDGE_OPTIONS[ans[0]]}。"
+
+
 def seed_question_banks(course_codes=None, per_type: int = PER_TYPE) -> int:
-    """Give each course (or the ones named) per_type questions of each type in each pool where
-    it has none of that type in that pool (an older demo database, whose questions all became
-    exam questions, gets its practice pool). Returns the number of questions created."""
+    """Give each course (or the ones named) its questions of each type in each pool where it has
+    none of that type in that pool (an older demo database, whose questions all became exam
+    questions, gets its practice pool). A demo course with its own bank gets exactly that bank:
+    questions of an older seed are retired (inactive). Returns the number of questions created."""
     from cpe.catalog.models import Course
 
     courses = Course.objects.prefetch_related("chapters").order_by("position", "id")
     if course_codes:
         courses = courses.filter(code__in=course_codes)
     made = []
+    types = (("single", policy.SINGLE), ("multiple", policy.MULTIPLE), ("judge", policy.JUDGE))
+    retired = 0
     for course in courses:
-        have = set(Question.objects.filter(course=course).values_list("pool", "qtype"))
         chapters = list(course.chapters.all())
-        tag = f"（{course.title}）"
-        for pool, singles, multiples, judges in (
-                (policy.POOL_EXAM, SINGLE, MULTIPLE, JUDGE),
-                (policy.POOL_PRACTICE, PRACTICE_SINGLE, PRACTICE_MULTIPLE, PRACTICE_JUDGE)):
-            # Practice questions go to the chapters in turn (章节练习); exam questions need none.
-            def chapter(i, pool=pool):
-                return chapters[i % len(chapters)] if chapters and pool == policy.POOL_PRACTICE else None
-
-            if (pool, policy.SINGLE) not in have:
-                for i, (stem, opts, ans) in enumerate(singles[:per_type]):
-                    made.append(Question(course=course, chapter=chapter(i), pool=pool, qtype=policy.SINGLE,
-                                         stem=stem + tag if i == 0 else stem, options=opts, answer=ans,
-                                         explanation=f"正确答案是“{opts[ans[0]]}”。"))
-            if (pool, policy.MULTIPLE) not in have:
-                for i, (stem, opts, ans) in enumerate(multiples[:per_type]):
-                    made.append(Question(course=course, chapter=chapter(i), pool=pool, qtype=policy.MULTIPLE,
-                                         stem=stem, options=opts, answer=ans,
-                                         explanation="正确答案是：" + "、".join(opts[j] for j in ans) + "。"))
-            if (pool, policy.JUDGE) not in have:
-                for i, (stem, ans) in enumerate(judges[:per_type]):
-                    made.append(Question(course=course, chapter=chapter(i), pool=pool, qtype=policy.JUDGE,
-                                         stem=stem, options=list(policy.JUDGE_OPTIONS), answer=ans,
-                                         explanation=f"本题{policy.JUDGE_OPTIONS[ans[0]]}。"))
+        bank = bank_for(course.code)
+        own = bank is not GENERAL
+        existing = set(Question.objects.filter(course=course).values_list("stem", flat=True))
+        if own:
+            # A demo course with its own bank: questions not in it (the old shared bank of an
+            # older demo database, some of it wrong) leave both pools; papers already drawn keep
+            # their items. Only the bank's missing questions are added.
+            stems = {row[0] for pool in bank.values() for rows in pool.values() for row in rows}
+            retired += Question.objects.filter(course=course, is_active=True).exclude(stem__in=stems) \
+                .update(is_active=False)
+        have = set(Question.objects.filter(course=course).values_list("pool", "qtype"))
+        for pool, key in ((policy.POOL_EXAM, "exam"), (policy.POOL_PRACTICE, "practice")):
+            for name, qtype in types:
+                if not own and (pool, qtype) in have:
+                    continue
+                for i, row in enumerate(bank[key][name][:per_type]):
+                    if own and row[0] in existing:
+                        continue
+                    if qtype == policy.JUDGE:
+                        stem, ans, *rest = row
+                        opts = list(policy.JUDGE_OPTIONS)
+                    else:
+                        stem, opts, ans, *rest = row
+                    # Practice questions go to the chapters in turn (章节练习); exam questions need none.
+                    chapter = chapters[i % len(chapters)] if chapters and pool == policy.POOL_PRACTICE else None
+                    made.append(Question(course=course, chapter=chapter, pool=pool, qtype=qtype, stem=stem,
+                                         options=list(opts), answer=list(ans),
+                                         explanation=_explanation(qtype, opts, ans, rest[0] if rest else None)))
     with transaction.atomic():
         Question.objects.bulk_create(made)
     return len(made)

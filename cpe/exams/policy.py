@@ -1,7 +1,7 @@
-"""Exam rules (SPEC §8, seed §4.4). Pure functions: facts and an explicit `at` in, a value or a
+"""Exam rules (rules R8, agreement §4.4). Pure functions: facts and an explicit `at` in, a value or a
 decision with a coded reason out. No ORM, no clock, no settings read at import.
 
-The numbers are defaults (SPEC "every number below is a default"): each one can be overridden
+The numbers are defaults (rules R0.3): each one can be overridden
 by a setting of the same idea, read by `exams.services.current_rules()`:
 EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES, EXAM_MAX_ATTEMPTS, EXAM_PAPER_COMPOSITION,
 EXAM_MULTIPLE_PARTIAL_CREDIT."""
@@ -17,17 +17,17 @@ TYPE_LABELS = {SINGLE: "单选题", MULTIPLE: "多选题", JUDGE: "判断题"}
 JUDGE_OPTIONS = ("正确", "错误")
 
 # --- defaults ---------------------------------------------------------------------------------
-PASS_MARK = 60                                  # SPEC §8.3: pass at 60/100
-TIME_LIMIT = timedelta(minutes=60)              # SPEC §8.2: 60 minutes, enforced by the server
-MAX_ATTEMPTS = None                             # SPEC §8.3: unlimited within validity by default
-MULTIPLE_PARTIAL_CREDIT = False                 # SPEC/issue: multiple choice all-or-nothing
+PASS_MARK = 60                                  # rules R8.3: pass at 60/100
+TIME_LIMIT = timedelta(minutes=60)              # rules R8.2: 60 minutes, enforced by the server
+MAX_ATTEMPTS = None                             # rules R8.3: unlimited within validity by default
+MULTIPLE_PARTIAL_CREDIT = False                 # issue 5: multiple choice all-or-nothing
 SUBMIT_GRACE = timedelta(seconds=15)            # network latency allowed after the deadline
 OPTIONS_MIN, OPTIONS_MAX = 2, 8                 # options per choice question
 
 # --- question pools ---------------------------------------------------------------------------
-# Practice shows the right answer at once (SPEC §7.5), so it must never show an exam question's:
+# Practice shows the right answer at once (rules R7.5), so it must never show an exam question's:
 # each question is in one pool. Chapter exercises and mock exams draw only from the practice
-# pool, exam papers only from the exam pool (SPEC §8.2 "drawn from the course's question bank").
+# pool, exam papers only from the exam pool (rules R8.2 "drawn from the course's question bank").
 POOL_PRACTICE = "practice"   # 练习题: chapter exercises and mock exams, answers shown
 POOL_EXAM = "exam"           # 考试题: exam papers only, answers never shown to a learner
 POOL_LABELS = {POOL_PRACTICE: "练习题", POOL_EXAM: "考试题"}
@@ -41,7 +41,7 @@ class Part:
     points: int
 
 
-# SPEC §8.2: 10 single × 3 + 10 multiple × 4 + 10 true/false × 3 = 100.
+# rules R8.2: 10 single × 3 + 10 multiple × 4 + 10 true/false × 3 = 100.
 PAPER_COMPOSITION = (Part(SINGLE, 10, 3), Part(MULTIPLE, 10, 4), Part(JUDGE, 10, 3))
 FULL_MARKS = 100
 
@@ -62,7 +62,7 @@ def composition_total(composition) -> int:
 
 def composition_valid(composition) -> tuple[bool, str]:
     """A paper's composition must add up to FULL_MARKS with positive counts and points, each
-    type once (SPEC §8.2 "= 100")."""
+    type once (rules R8.2 "= 100")."""
     seen = set()
     for p in composition:
         if p.qtype not in TYPE_LABELS:
@@ -99,8 +99,8 @@ def exam_eligibility(*, is_staff: bool, on_hold: bool, enrolment_state: str, cha
                      chapters_done: int, attempts_used: int, max_attempts: int | None,
                      bank_ok: bool = True) -> Decision:
     """【我要考试】 opens when every chapter of the course is complete and the enrolment is valid
-    (SPEC §8.1, seed §4.4), not under a correction hold (SPEC §1.8, accounts.policy.hold_allows
-    "exam"), and while attempts remain (SPEC §8.3, unlimited by default). The enrolment state is
+    (rules R8.1, agreement §4.4), not under a correction hold (rules R1.8, accounts.policy.hold_allows
+    "exam"), and while attempts remain (rules R8.3, unlimited by default). The enrolment state is
     learning.policy.enrolment_state's: valid in [valid_from, valid_until), half-open."""
     if is_staff:
         return Decision(False, "not_learner", "工作人员账号不能参加考试。")
@@ -123,14 +123,14 @@ def exam_eligibility(*, is_staff: bool, on_hold: bool, enrolment_state: str, cha
 
 
 def attempts_left(used: int, max_attempts: int | None) -> int | None:
-    """None means unlimited (SPEC §8.3)."""
+    """None means unlimited (rules R8.3)."""
     return None if max_attempts is None else max(0, max_attempts - used)
 
 
 # --- the paper --------------------------------------------------------------------------------
 def bank_sufficient(available: dict, composition) -> tuple[bool, dict]:
     """Whether the bank holds enough active questions of each type; returns the shortfall by
-    type (SPEC §8.2 "drawn from the course's question bank by type")."""
+    type (rules R8.2 "drawn from the course's question bank by type")."""
     short = {p.qtype: p.count - available.get(p.qtype, 0) for p in composition
              if available.get(p.qtype, 0) < p.count}
     return not short, short
@@ -146,7 +146,7 @@ class DrawnItem:
 
 def draw_paper(bank: dict, option_counts: dict, composition, rng: random.Random, *,
                allow_short: bool = False) -> list[DrawnItem]:
-    """Draw a paper at random (SPEC §8.2): `count` questions of each type without repetition,
+    """Draw a paper at random (rules R8.2): `count` questions of each type without repetition,
     in the composition's order, each question's options shuffled (true/false keeps 正确/错误 in
     place). `bank` maps type -> question ids; `option_counts` maps id -> number of options.
     With allow_short (the mock exam) a small bank gives a shorter paper instead of failing."""
@@ -164,13 +164,13 @@ def draw_paper(bank: dict, option_counts: dict, composition, rng: random.Random,
 
 
 def paper_pool() -> str:
-    """The pool an exam paper is drawn from (SPEC §8.2): the exam pool, never practice questions,
+    """The pool an exam paper is drawn from (rules R8.2): the exam pool, never practice questions,
     whose answers any learner can read in practice feedback."""
     return POOL_EXAM
 
 
 def practice_pool() -> str:
-    """The pool chapter exercises and mock exams draw from and give feedback on (SPEC §7.5): the
+    """The pool chapter exercises and mock exams draw from and give feedback on (rules R7.5): the
     practice pool, never exam questions (their answers would score an exam 100)."""
     return POOL_PRACTICE
 
@@ -183,8 +183,8 @@ def question_key(stem: str) -> str:
 
 def pool_conflict(pool: str, other_pool: str | None) -> bool:
     """A question text is in one pool of its course only: the same question as a practice
-    question and an exam question would show the exam question's answer in practice (SPEC §7.5
-    feedback against §8.2-8.3 an exam is the learner's own work). `other_pool` is the pool the
+    question and an exam question would show the exam question's answer in practice (rules R7.5
+    feedback against R8.2-8.3 an exam is the learner's own work). `other_pool` is the pool the
     course already holds that text in (None: nowhere)."""
     return other_pool is not None and other_pool != pool
 
@@ -196,15 +196,15 @@ PRACTICE_NOT_ENROLLED_MESSAGE = "您尚未开通该课程或课程已不在有�
 def attempt_blocks_practice(*, is_open: bool, deadline: datetime, at: datetime) -> bool:
     """An attempt blocks practice feedback while its answers can still be saved or submitted
     (open, before the deadline plus the grace, half-open): the window in which a revealed answer
-    could still be used (SPEC §8.2, answers_accepted)."""
+    could still be used (rules R8.2, answers_accepted)."""
     return is_open and answers_accepted(deadline, at)
 
 
 def practice_decision(*, enrolment_state: str, exam_in_progress: bool) -> Decision:
-    """Whether the learner may practise a course now (chapter exercises, mock exams; SPEC §7.5):
+    """Whether the learner may practise a course now (chapter exercises, mock exams; rules R7.5):
     under a valid enrolment of the course (learning.policy.enrolment_state), and never while the
     learner has an exam in progress on any course (attempt_blocks_practice): practice shows
-    answers, an exam is the learner's own work (SPEC §8.2-8.3)."""
+    answers, an exam is the learner's own work (rules R8.2-8.3)."""
     if enrolment_state != "valid":
         return Decision(False, "not_enrolled", PRACTICE_NOT_ENROLLED_MESSAGE)
     if exam_in_progress:
@@ -214,7 +214,7 @@ def practice_decision(*, enrolment_state: str, exam_in_progress: bool) -> Decisi
 
 def practice_feedback_decision(*, question_pool: str | None, enrolment_state: str,
                                exam_in_progress: bool) -> Decision:
-    """Whether a question's right answer, verdict and explanation may be shown (SPEC §7.5
+    """Whether a question's right answer, verdict and explanation may be shown (rules R7.5
     immediate feedback). Only a practice-pool question ever gets feedback: an exam question and
     an id that does not exist (question_pool=None) get the same "not_found", so the refusal
     tells nothing about the exam pool. Then practice_decision (valid enrolment, no exam in
@@ -250,7 +250,7 @@ def score_item(qtype: str, correct, given, points: int, *, partial_credit: bool 
 
 
 def passed(score: int, pass_mark: int = PASS_MARK) -> bool:
-    """Pass at `pass_mark` or more out of 100 (SPEC §8.3: 60/100)."""
+    """Pass at `pass_mark` or more out of 100 (rules R8.3: 60/100)."""
     return score >= pass_mark
 
 
@@ -260,7 +260,7 @@ def attempt_deadline(started_at: datetime, time_limit: timedelta = TIME_LIMIT) -
 
 
 def answers_accepted(deadline: datetime, at: datetime) -> bool:
-    """Answers are saved until the deadline plus a short grace for the network (SPEC §8.2: the
+    """Answers are saved until the deadline plus a short grace for the network (rules R8.2: the
     time limit is enforced by the server). After it, what was saved before is what is graded."""
     return at < deadline + SUBMIT_GRACE
 

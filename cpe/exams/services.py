@@ -1,4 +1,4 @@
-"""Every write of the exams app: starting a paper, saving answers, grading (SPEC §8.1-8.3).
+"""Every write of the exams app: starting a paper, saving answers, grading (rules R8.1-8.3).
 
 Settings (all optional; defaults in policy.py): EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES,
 EXAM_MAX_ATTEMPTS (None = unlimited), EXAM_PAPER_COMPOSITION ([("single", 10, 3), ...]),
@@ -72,7 +72,7 @@ def exam_gate(user, course, at, *, chapters=None) -> Gate:
 
 def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
     """Open the exam: resume the learner's open attempt if it is still within its time, else
-    (after grading an overdue one) draw a new paper (SPEC §8.2)."""
+    (after grading an overdue one) draw a new paper (rules R8.2)."""
     from cpe.accounts.models import User
 
     at = at or timezone.now()
@@ -203,7 +203,7 @@ def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None
 
 def attempt_submit(*, user, attempt_id: int, answers: dict | None = None, at=None,
                    whole_paper: bool = False) -> Attempt:
-    """Submit once, graded at once (SPEC §8.2-8.3). `answers` (position -> chosen original
+    """Submit once, graded at once (rules R8.2-8.3). `answers` (position -> chosen original
     indexes) are saved first if the time allows. With `whole_paper` (the exam page's form),
     `answers` is the whole paper: a position it does not list was left unanswered. A second
     submission (a double click, a retry, ten at once) finds the attempt graded under the row
@@ -344,7 +344,7 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
         credit_record_for_pass(attempt=attempt, at=at)
 
 
-# --- practice (SPEC §7.5): immediate feedback, unlimited, no credit -----------------------------
+# --- practice (rules R7.5): immediate feedback, unlimited, no credit -----------------------------
 def exam_in_progress(user, at) -> bool:
     """Whether the learner has an exam attempt (on any course) whose answers can still be saved
     or submitted (exams.policy.attempt_blocks_practice): practice shows no answer meanwhile."""
@@ -390,7 +390,7 @@ def _shuffled(q, rng):
 
 
 def practice_check(*, user, question_id, chosen, at=None) -> dict:
-    """Immediate feedback on one practice question (SPEC §7.5): verdict, right answer and
+    """Immediate feedback on one practice question (rules R7.5): verdict, right answer and
     explanation, only when policy.practice_feedback_decision allows it. Refused (ExamError,
     nothing revealed) for an exam question exactly as for an id that does not exist, without a
     valid enrolment of its course, and while the learner has an exam in progress."""

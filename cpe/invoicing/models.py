@@ -21,6 +21,13 @@ def invoice_pdf_path(instance, filename):
     return f"invoices/{instance.issued_at:%Y}/{instance.number}-{secrets.token_hex(8)}.pdf"
 
 
+def _documents_storage():
+    """The private "documents" storage (MEDIA_ROOT, or the bucket's private prefix)."""
+    from cpe.core.storage import NamedStorage
+
+    return NamedStorage("documents")
+
+
 class InvoiceQuerySet(models.QuerySet):
     def blue(self):
         return self.filter(kind=InvoiceKind.BLUE)
@@ -33,7 +40,7 @@ class InvoiceQuerySet(models.QuerySet):
 class Invoice(models.Model):
     """An issued VAT electronic ordinary invoice (数电票) or its red-letter reversal.
 
-    Immutable once issued (SPEC §6, §5.2): a mistake or a refund is corrected by a red invoice
+    Immutable once issued (rules R6, R5.2): a mistake or a refund is corrected by a red invoice
     that points at the blue one, never by editing. The only later change is the blue invoice's
     status moving to `reversed` (see `save`). Amounts are signed fen: a red invoice carries the
     negated figures of the blue one, so sums over invoices are right."""
@@ -60,7 +67,7 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField("开票时间", db_index=True)
     reversed_at = models.DateTimeField("红冲时间", null=True, blank=True)
     reason = models.CharField("红冲原因", max_length=200, blank=True)
-    pdf = models.FileField("PDF", upload_to=invoice_pdf_path, max_length=200)
+    pdf = models.FileField("PDF", upload_to=invoice_pdf_path, storage=_documents_storage, max_length=200)
     verify_token = models.CharField("查验令牌", max_length=64, unique=True, default=new_verify_token,
                                     editable=False)
     provider = models.CharField("开票通道", max_length=100)

@@ -1,4 +1,4 @@
-"""Invoice rules (SPEC §6, §5.2). Pure functions: plain facts and an explicit `at` in, a value or
+"""Invoice rules (rules R6, R5.2). Pure functions: plain facts and an explicit `at` in, a value or
 a decision with a coded reason out. No ORM, no clock, no settings: the services read the
 settings named below and pass their values in."""
 import re
@@ -11,7 +11,7 @@ from cpe.core.timewin import local_date, local_midnight
 
 from .states import BuyerType, UnitKind
 
-# --- Cutoff: SPEC §6.1 (seed §4.2) ----------------------------------------------------------
+# --- Cutoff: rules R6.1 (agreement §4.2) ----------------------------------------------------------
 # An order paid in year Y (Asia/Shanghai) can be invoiced until 31 March of Y + 1, 23:59:59
 # Shanghai time; from 1 April 00:00:00 it cannot.
 INVOICE_CUTOFF_MONTH = 3
@@ -52,17 +52,17 @@ def _day_label(day: date) -> str:
 
 def invoice_decision(order_status: str, paid_at: datetime | None, has_valid_invoice: bool,
                      at: datetime) -> InvoiceDecision:
-    """May the learner request an invoice for this order now (SPEC §6.1)?
+    """May the learner request an invoice for this order now (rules R6.1)?
 
     Refused when the order is not paid, is refunded, already has an invoice that has not
-    been reversed (SPEC §6.3: one invoice per order), or the cutoff has passed.
+    been reversed (rules R6.3: one invoice per order), or the cutoff has passed.
 
     A refund under review (`refund_requested`) is refused too, with a message saying so.
-    Why: if the refund is approved, SPEC §5.2 requires the invoice to be reversed at once
+    Why: if the refund is approved, rules R5.2 requires the invoice to be reversed at once
     with a red-letter invoice, so issuing during the review produces two tax documents for
     nothing, and a unit buyer that has already booked the blue invoice must confirm the red
     one in the tax system (红字确认单), which could hold the refund up. Waiting costs the
-    learner nothing: a refund can only be requested within 7 days of payment (SPEC §5.1)
+    learner nothing: a refund can only be requested within 7 days of payment (rules R5.1)
     while the cutoff is at least three months after payment, and a rejected request returns
     the order to `paid`, when it can be invoiced again."""
     if order_status not in (ORDER_PAID, ORDER_REFUND_REQUESTED, ORDER_REFUNDED) or paid_at is None:
@@ -133,7 +133,7 @@ def check_uscc(raw: str) -> UsccCheck:
     return UsccCheck(True, value=value)
 
 
-# --- Buyer: SPEC §6.2 -----------------------------------------------------------------------
+# --- Buyer: rules R6.2 -----------------------------------------------------------------------
 BUYER_NAME_MAX = 100
 BUYER_NAME_MIN = 2
 
@@ -152,7 +152,7 @@ class BuyerCheck:
 
 def check_buyer(*, buyer_type: str, learner_name: str, unit_name: str, unit_kind: str,
                 taxpayer_id: str) -> BuyerCheck:
-    """SPEC §6.2. A personal invoice is made out to the learner's real name only (the name
+    """rules R6.2. A personal invoice is made out to the learner's real name only (the name
     the learner registered with, never a typed one) and carries no taxpayer ID. A unit
     invoice carries the unit's name and, for an enterprise, its taxpayer ID (the unified
     social credit code) — required, since an enterprise can only book an invoice that names
@@ -186,7 +186,7 @@ def check_buyer(*, buyer_type: str, learner_name: str, unit_name: str, unit_kind
                       taxpayer_id=uscc.value)
 
 
-# --- Item and tax: SPEC §6.2 ----------------------------------------------------------------
+# --- Item and tax: rules R6.2 ----------------------------------------------------------------
 # The item as the 数电票 prints it: *short name of the tax classification*goods name. The
 # platform sells non-degree education and training (非学历教育服务).
 ITEM_NAME = "*教育服务*非学历教育培训服务"

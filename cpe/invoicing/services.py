@@ -10,12 +10,12 @@ Settings read at call time (none is required):
 - SITE_URL: base of the verification URL in the QR code."""
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.audit import audit_record
+from cpe.core.documents import absolute_url
 from cpe.core.masking import mask_name
 from cpe.core.money import fen_to_yuan
 from cpe.notices.models import Channel
@@ -45,7 +45,7 @@ def tax_rate_permille() -> int:
 
 
 def verify_url(token: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("invoicing:verify", args=[token])
+    return absolute_url(reverse("invoicing:verify", args=[token]))
 
 
 def _provider_call(fn, *args, **kwargs):
@@ -68,8 +68,9 @@ def _store(invoice: Invoice, pdf_bytes: bytes, written: list) -> Invoice:
 
 
 def _cleanup(written: list):
+    store = Invoice._meta.get_field("pdf").storage
     for name in written:
-        default_storage.delete(name)
+        store.delete(name)
 
 
 def _audit_buyer(invoice: Invoice) -> str:
@@ -77,7 +78,7 @@ def _audit_buyer(invoice: Invoice) -> str:
 
 
 def _email_learner(user, *, event: str, subject: str, body: str, at):
-    """SPEC §1.4: an e-mail address is used for notices only once verified."""
+    """rules R1.4: an e-mail address is used for notices only once verified."""
     if user.email and user.email_verified_at:
         message_queue(channel=Channel.EMAIL, to=user.email, event=event, subject=subject, body=body,
                       user=user, at=at)
@@ -85,7 +86,7 @@ def _email_learner(user, *, event: str, subject: str, body: str, at):
 
 def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str = "",
                     unit_kind: str = "", taxpayer_id: str = "", at=None) -> Invoice:
-    """Issue the blue invoice of one of the learner's orders (SPEC §6).
+    """Issue the blue invoice of one of the learner's orders (rules R6).
 
     For a personal invoice the buyer is the learner's registered name (`user.name`); a posted
     name is ignored. Raises InvoiceError (with `field` for form errors) and changes nothing
@@ -133,7 +134,7 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
                 "buyer_name": _audit_buyer(invoice), "unit_kind": invoice.unit_kind,
                 "taxpayer_id": invoice.taxpayer_id, "total_fen": invoice.total_fen,
                 "tax_fen": invoice.tax_fen, "tax_rate_permille": invoice.tax_rate_permille,
-                # SPEC §14: the buyer's name went to the e-invoice service.
+                # rules R14: the buyer's name went to the e-invoice service.
                 "transferred_to": invoice.provider,
             })
             _email_learner(
@@ -141,8 +142,7 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
                 body=(f"{user.name}，您好：\n\n您的订单 {order.number}（{order.subject}）的电子发票已开具。\n"
                       f"发票号码：{invoice.number}\n购买方：{invoice.buyer_name}\n"
                       f"价税合计：¥{fen_to_yuan(invoice.total_fen)}\n\n"
-                      f"请登录平台，在“我的发票”中下载 PDF：{settings.SITE_URL.rstrip('/')}"
-                      f"{reverse('invoicing:list')}\n"),
+                      f"请登录平台，在“我的发票”中下载 PDF：{absolute_url(reverse('invoicing:list'))}\n"),
             )
     except IntegrityError as exc:
         # The one-valid-blue-invoice constraint caught a request that raced past the lock.
@@ -167,7 +167,7 @@ def _draft_of(invoice: Invoice) -> InvoiceDraft:
 
 
 def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Invoice | None:
-    """SPEC §5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
+    """rules R5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
     a red-letter invoice and mark the blue one reversed. Returns the red invoice, or None when
     there is nothing to reverse (no invoice, or already reversed: a second call does nothing).
 
@@ -212,7 +212,7 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
                 user, event="invoice.reversed", at=at, subject="您的电子发票已红冲",
                 body=(f"{user.name}，您好：\n\n因{red.reason}，订单 {blue.order.number} 的电子发票 {blue.number} "
                       f"已开具红字发票 {red.number} 冲销，原发票作废。\n"
-                      f"如需查看，请登录平台“我的发票”：{settings.SITE_URL.rstrip('/')}{reverse('invoicing:list')}\n"),
+                      f"如需查看，请登录平台“我的发票”：{absolute_url(reverse('invoicing:list'))}\n"),
             )
     except BaseException:
         _cleanup(written)

@@ -27,7 +27,7 @@ class BuyerType(models.TextChoices):
 
 
 class UnitKind(models.TextChoices):
-    """Whether a unit buyer must give its taxpayer ID (SPEC §6.2: required for enterprises).
+    """Whether a unit buyer must give its taxpayer ID (rules R6.2: required for enterprises).
     Non-enterprise units (government bodies, public institutions, associations) may leave it
     blank, as the 数电票 rules allow for buyers that are not VAT taxpayers."""
 

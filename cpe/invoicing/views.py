@@ -1,10 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from cpe.core.storage import file_response
 from cpe.orders.models import Order
 
 from . import policy, selectors, services
@@ -59,10 +60,11 @@ def invoice_pdf(request, number):
     invoice = selectors.invoice_of_user(request.user, number)
     if invoice is None or not invoice.pdf:
         raise Http404("发票不存在")
-    response = FileResponse(invoice.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
-                            filename=f"电子发票_{invoice.number}.pdf")
-    response["Cache-Control"] = "private, no-store"
-    return response
+    try:   # a redirect to a short-lived signed URL of the object store, or the file streamed
+        return file_response(invoice.pdf.storage, invoice.pdf.name, download_name=f"电子发票_{invoice.number}.pdf",
+                             content_type="application/pdf")
+    except FileNotFoundError:
+        raise Http404("发票文件不存在")
 
 
 def invoice_verify(request, token):

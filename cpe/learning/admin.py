@@ -68,20 +68,35 @@ class _ReadOnly(SafeModelAdmin):
         return False
 
 
+class CourseListFilter(admin.RelatedFieldListFilter):
+    """Courses by code and title: the years repeat titles ("2025-P01", "2026-P01")."""
+
+    def field_choices(self, field, request, model_admin):
+        from cpe.catalog.models import Course
+
+        return [(c.pk, f"{c.code} {c.title}") for c in Course.objects.order_by("-year__year", "code")]
+
+
 @admin.register(SuspiciousEvent)
 class SuspiciousEventAdmin(_ReadOnly):
     """Suspicious study patterns, per learner: filter by a learner with the link in the 学员 column."""
-    list_display = ["at", "learner", "kind", "chapter", "ip", "repeats"]
-    list_filter = ["kind", "at"]
+    list_display = ["at", "learner", "kind", "course", "chapter", "ip", "repeats"]
+    list_filter = ["kind", "at", ("chapter__course", CourseListFilter)]
     search_fields = ["user__name", "user__username"]
     date_hierarchy = "at"
-    list_select_related = ["user", "chapter", "session"]
+    list_select_related = ["user", "chapter__course", "session"]
     extra_lookups = ("user__id__exact",)  # the 学员 column's link
 
     @admin.display(description="学员", ordering="user__name")
     def learner(self, obj):
         url = reverse("admin:learning_suspiciousevent_changelist") + f"?user__id__exact={obj.user_id}"
         return format_html('<a href="{}">{}</a>', url, obj.user.name_masked or obj.user.username)
+
+    @admin.display(description="课程", ordering="chapter__course__code")
+    def course(self, obj):
+        """A chapter title alone ("1. 总则") does not say which course it belongs to."""
+        c = obj.chapter.course
+        return f"{c.code} {c.title}"
 
     @admin.display(description="本会话心跳数")
     def repeats(self, obj):

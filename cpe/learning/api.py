@@ -1,4 +1,4 @@
-"""The player's JSON API (SPEC §7.2-7.4): start a play session, heartbeat, answer an attention
+"""The player's JSON API (rules R7.2-7.4): start a play session, heartbeat, answer an attention
 check, end. Starting needs the signed-in learner (session cookie + CSRF header); it returns a
 play token, and the session's other calls are authorised by that token in the X-Play-Token
 header (bound to the play session by an HMAC; a cross-site page can neither read nor send it,

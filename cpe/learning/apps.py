@@ -8,3 +8,6 @@ class LearningConfig(AppConfig):
 
     def ready(self):
         from . import hotpath, signals  # noqa: F401  (settings hook; the sign-in/sign-out hooks that revoke play tokens)
+        from . import account_life
+
+        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)

@@ -1,29 +1,60 @@
-"""Courseware files: where the HLS renditions live, the signed short-lived URLs of their
-segments and key, and the ffmpeg/ffprobe command lines (SPEC §7.1; without a forced GOP the segments come out 10 s long)."""
+"""Courseware files: where the HLS renditions live (the "courseware" and "courseware_sources"
+storages: local directories or a private S3-compatible bucket, docs/storage.md), the signed
+short-lived URLs of their segments and key, and the ffmpeg/ffprobe command lines (rules R7.1;
+without a forced GOP the segments come out 10 s long)."""
 import re
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import FileSystemStorage
+from django.core.cache import cache
 from django.urls import reverse
+
+from cpe.core import storage as stores
 
 from . import policy
 
 SEGMENT_SECONDS = 4           # HLS segment length (4-6 s); keyframes are forced on this grid
 SEGMENT_NAME = re.compile(r"^seg_\d{4,6}\.ts$")
 KEY_URI_PLACEHOLDER = "key.bin"
+PLAYLIST_NAME = "index.m3u8"
 _SEG_SALT, _KEY_SALT = "learning.segment", "learning.key"
 
 
 def root() -> Path:
-    """Renditions and sources, outside MEDIA_ROOT so nothing serves them by accident."""
+    """The filesystem default's renditions (hls/) and sources (src/), outside MEDIA_ROOT so
+    nothing serves them by accident."""
     return Path(getattr(settings, "COURSEWARE_ROOT", Path(settings.MEDIA_ROOT).parent / "courseware"))
 
 
 def source_storage():
-    return FileSystemStorage(location=root() / "src")
+    """The uploaded sources' storage, as ChapterVideo.source holds it (follows STORAGES)."""
+    return stores.NamedStorage("courseware_sources")
+
+
+def rendition_storage():
+    return stores.courseware()
+
+
+def rendition_exists(hls_dir: str) -> bool:
+    return bool(hls_dir) and rendition_storage().exists(f"{hls_dir}/{PLAYLIST_NAME}")
+
+
+# A rendition folder is written once under a fresh name and never changed, so its playlist may
+# be cached as long as the cache likes: a play then costs no round trip to the store.
+PLAYLIST_CACHE_SECONDS = 24 * 3600
+
+
+def read_playlist(hls_dir: str) -> str:
+    """The rendition's playlist as ffmpeg wrote it (FileNotFoundError/OSError when absent)."""
+    key = f"learning:playlist:{hls_dir}"
+    text = cache.get(key)
+    if text is None:
+        with rendition_storage().open(f"{hls_dir}/{PLAYLIST_NAME}", "rb") as f:
+            text = f.read().decode("utf-8")
+        cache.set(key, text, PLAYLIST_CACHE_SECONDS)
+    return text
 
 
 def url_ttl() -> int:
@@ -64,10 +95,12 @@ def verify_key(token: str, now: float | None = None) -> dict | None:
 def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | None = None) -> str:
     """Rewrite a VOD playlist: the key URI and each segment become signed URLs. A segment's URL
     lives SIGNED_URL_TTL past the moment it plays (its offset in the timeline), so an hour-long
-    lecture is not one long-lived set of links; the player reloads the playlist if one expires."""
+    lecture is not one long-lived set of links; the player reloads the playlist if one expires.
+    Segments come from the object store's own signed URLs when the courseware is there, else
+    from the platform's signed segment URL; the key always from the platform."""
     now = time.time() if now is None else now
     ttl = url_ttl()
-    out, offset, pending = [], 0.0, 0.0
+    out, segments, offset, pending = [], [], 0.0, 0.0
     for line in text.splitlines():
         if line.startswith("#EXT-X-KEY:"):
             line = line.replace(f'URI="{KEY_URI_PLACEHOLDER}"', f'URI="{sign_key(session_key, hls_dir, now + ttl)}"')
@@ -79,13 +112,25 @@ def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | N
         elif line and not line.startswith("#"):
             if not SEGMENT_NAME.match(line):
                 continue  # never point the player at anything but our own segments
-            line = sign_segment(hls_dir, line, now + offset + ttl)
+            segments.append((len(out), line, now + offset + ttl))
             offset += pending
         out.append(line)
+    for (i, _name, _expires), url in zip(segments, segment_urls(hls_dir, segments, now)):
+        out[i] = url
     return "\n".join(out) + "\n"
 
 
-def hls_path(hls_dir: str, name: str = "index.m3u8") -> Path:
+def segment_urls(hls_dir: str, segments: list[tuple[int, str, float]], now: float) -> list[str]:
+    """[(line, segment name, expires at)] -> the URLs the player fetches them from until then."""
+    store = rendition_storage()
+    if stores.is_object_store(store):
+        return store.signed_urls([(f"{hls_dir}/{name}", int(expires - now)) for _i, name, expires in segments],
+                                 content_type="video/mp2t")
+    return [sign_segment(hls_dir, name, expires) for _i, name, expires in segments]
+
+
+def hls_path(hls_dir: str, name: str = PLAYLIST_NAME) -> Path:
+    """A rendition file in the filesystem default (tests and the nginx X-Accel location)."""
     return root() / "hls" / hls_dir / name
 
 

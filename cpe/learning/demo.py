@@ -44,7 +44,7 @@ def make_demo_videos(*, seconds: int = 30, course_codes=None, only_missing: bool
     made = []
     for ch in chapters:
         existing = ChapterVideo.objects.filter(chapter=ch, status=VideoStatus.READY).first()
-        if only_missing and existing and existing.is_ready and courseware.hls_path(existing.hls_dir).exists():
+        if only_missing and existing and existing.is_ready and courseware.rendition_exists(existing.hls_dir):
             continue
         made.append(make_demo_video(ch, seconds))
     return made

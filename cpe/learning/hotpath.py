@@ -359,7 +359,7 @@ def stream_switch(user_id: int, key: str):
 
 
 def account_signed_out(user_id: int):
-    """The account signed in elsewhere or out: every open player stops (SPEC §1.7)."""
+    """The account signed in elsewhere or out: every open player stops (rules R1.7)."""
     client().set(f"{prefix()}c:{user_id}", ELSEWHERE, px=STATE_TTL_MS)
 
 
@@ -526,10 +526,11 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
         enrol_state = policy.enrolment_state(closed=d["blk"] == "closed",
                                              window=policy.Window(_dt(d["vf"]), _dt(d["vu"])), at=at)
         usable = enrol_state == "valid" and not d["blk"]
+        takeover, known = (None, False) if cur == key else _takeover_at(key, d, cur, at)
         out = policy.heartbeat(state=_stream_state(d), report=report, intervals=d["iv"], duration=d["d"], at=at,
-                               is_current=cur == key, usable=usable)
+                               is_current=cur == key, usable=usable, superseded_at=takeover)
         refusal, kinds = None, list(out.flags)
-        if out.reason == policy.SUPERSEDED:
+        if cur != key:  # what it played before the takeover is kept (policy.heartbeat)
             kinds.append("concurrent")
             refusal = "session_elsewhere" if cur == ELSEWHERE else "superseded"
         elif out.reason == policy.OUTSIDE_VALIDITY:
@@ -547,6 +548,8 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
             nd["ct"] = secrets.token_hex(8)
         if out.completed_now:
             nd["done"], nd["cat"] = True, _ts(at)
+        if known:
+            nd["sup"] = _ts(takeover)
         loaded = _commit(r, p, key, v, nd, cur)
         if loaded is True:
             break
@@ -567,6 +570,22 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
         watched_share=policy.share_of(out.covered, duration), frontier=policy.frontier_of(iv), duration=duration,
         completed=nd["done"], completed_now=out.completed_now, attention_token=nd["ct"] if pending else "",
         attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at.timestamp() - nd["ci"]) if pending else 0.0))
+
+
+def _takeover_at(key: str, d: dict, cur: str, at) -> tuple[datetime | None, bool]:
+    """When another player took over from this play session (its row's `superseded_at`, which
+    play_start writes under the user-row lock; kept in the state as "sup" once read, so this
+    rare path queries once); `at` while that start has not committed yet (the takeover is
+    happening now). None when no player took over (signed out or in elsewhere: those stop at
+    once and keep nothing). Second: whether the time is the row's (worth keeping in the state)."""
+    if not cur or cur in (NO_STREAM, ELSEWHERE):
+        return None, False
+    if d.get("sup") is not None:
+        return _dt(d["sup"]), True
+    from .models import PlaySession
+
+    row = PlaySession.objects.filter(key=key).values_list("superseded_at", flat=True).first()
+    return (row, True) if row is not None else (at, False)
 
 
 def _legacy_binding(key, d) -> dict:
@@ -719,7 +738,8 @@ def flush_keys(keys) -> int:
                 pr, _ = ChapterProgress.objects.get_or_create(user_id=d["u"], chapter_id=d["ch"])
                 progress[(d["u"], d["ch"])] = pr
             merged = policy.merge_intervals([*pr.intervals, *d["iv"]])
-            newest = pr.updated_at is None or pr.updated_at <= _dt(d["la"])
+            # A superseded player's late report ("sup") adds seconds, never the resume point.
+            newest = d.get("sup") is None and (pr.updated_at is None or pr.updated_at <= _dt(d["la"]))
             if merged != policy.merge_intervals(pr.intervals) or (newest and pr.last_position != d["lp"]):
                 pr.intervals = merged
                 pr.watched_seconds = policy.covered_seconds(merged)

@@ -8,7 +8,7 @@ class EnrolmentStatus(models.TextChoices):
 
 
 class Enrolment(models.Model):
-    """开通: the right to study a product's courses in [valid_from, valid_until) (SPEC §4.3).
+    """开通: the right to study a product's courses in [valid_from, valid_until) (rules R4.3).
     Expiry is derived from the window; a refund closes it."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments",
@@ -36,7 +36,7 @@ class Enrolment(models.Model):
 
 class PlaySession(models.Model):
     """One player (a tab or a device) playing one chapter under one enrolment. The account's
-    current stream is its newest open session; starting another supersedes it (SPEC §7.3).
+    current stream is its newest open session; starting another supersedes it (rules R7.3).
     The fields from last_at on are the policy's StreamState."""
 
     key = models.CharField(max_length=32, unique=True, editable=False)
@@ -105,7 +105,7 @@ class ChapterProgress(models.Model):
 class SuspiciousKind(models.TextChoices):
     SKIP = "skip", "跳过未观看内容"
     RATE = "rate", "倍速/超实时上报"
-    CONCURRENT = "concurrent", "多窗口同时播放"
+    CONCURRENT = "concurrent", "被其他窗口或设备接管播放"
     IP_CHANGE = "ip_change", "学习中IP变化"
     REPLAY = "replay", "重复上报"
     REVOKED = "revoked", "凭证撤销后仍在上报（退出、封禁、终止或注销后）"
@@ -113,7 +113,7 @@ class SuspiciousKind(models.TextChoices):
 
 
 class SuspiciousEvent(models.Model):
-    """A pattern staff may want to look at (SPEC §7.2-7.3), recorded once per play session
+    """A pattern staff may want to look at (rules R7.2-7.3), recorded once per play session
     and kind (the session counts repeats)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suspicious_events",

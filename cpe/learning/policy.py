@@ -1,4 +1,4 @@
-"""Learning rules (SPEC §4.3-4.5, §7). Pure functions."""
+"""Learning rules (rules R4.3-4.5, R7). Pure functions."""
 from datetime import datetime, timedelta
 
 import hmac
@@ -7,17 +7,16 @@ from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AccountStatus
 from cpe.core.timewin import Window  # noqa: F401 (re-exported for selectors)
 
-DEFAULT_VALIDITY_DAYS = 90           # seed §4.2: 90 days from payment, unless the product says otherwise
-REMINDER_DAYS_BEFORE = (7, 1)        # SPEC §4.5: SMS and e-mail 7 days and 1 day before expiry
+REMINDER_DAYS_BEFORE = (7, 1)        # rules R4.5: SMS and e-mail 7 days and 1 day before expiry
 
 
 def validity_window(paid_at: datetime, days: int) -> Window:
-    """开通 at payment: valid in [paid_at, paid_at + days) (SPEC §4.3, seed §4.2)."""
+    """开通 at payment: valid in [paid_at, paid_at + days) (rules R4.3, agreement §4.2)."""
     return Window(paid_at, paid_at + timedelta(days=days))
 
 
 def enrolment_usable(*, closed: bool, window: Window, at: datetime) -> bool:
-    """Study and exams only inside the window and only if not closed by a refund (SPEC §4.4)."""
+    """Study and exams only inside the window and only if not closed by a refund (rules R4.4)."""
     return not closed and window.contains(at)
 
 
@@ -39,19 +38,19 @@ def reminders_due(*, valid_until: datetime, already_sent: list[int], at: datetim
 
 
 # =============================================================================================
-# Progress is measured by the server (SPEC §7.2-7.4). Everything below is pure: times are
+# Progress is measured by the server (rules R7.2-7.4). Everything below is pure: times are
 # server receipt times passed in, randomness is passed in, nothing the browser says about
 # time is used. Positions are seconds into the chapter's video.
 # =============================================================================================
 from dataclasses import dataclass, field, replace  # noqa: E402
 
-HEARTBEAT_INTERVAL = 30          # s; SPEC §7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
+HEARTBEAT_INTERVAL = 30          # s; rules R7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
 JITTER_TOLERANCE = 2.0           # s a single report may exceed the wall time since the previous one
 SEEK_TOLERANCE = 5.0             # s beyond the watched frontier where playback may (re)start
 COMPLETION_TOLERANCE = 3.0       # s of a chapter that may stay unwatched (start/end rounding)
-ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (SPEC §7.4)
+ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (rules R7.4)
 ATTENTION_CHECK_SPREAD = 0.3     # ± share of ATTENTION_CHECK_EVERY, drawn by the caller
-ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (SPEC §7.4)
+ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (rules R7.4)
 MAX_SEQ = 2 ** 31 - 1            # largest heartbeat sequence number (PlaySession.last_seq is a 32-bit column)
 SIGNED_URL_TTL = 10 * 60         # s a signed segment/key URL lives (plus its segment's offset)
 
@@ -100,7 +99,7 @@ def frontier_of(intervals) -> float:
 
 def chapter_complete(intervals, duration: float) -> bool:
     """Complete when the credited intervals cover the whole length, less a tolerance of a few
-    seconds for the player's start and end (SPEC §7.2 "its whole length has been watched")."""
+    seconds for the player's start and end (rules R7.2 "its whole length has been watched")."""
     return covers_chapter(covered_seconds(intervals), duration)
 
 
@@ -125,7 +124,7 @@ def share_of(covered: float, duration: float) -> float:
 
 def seek_allowed(target: float, intervals) -> bool:
     """The player may go anywhere already watched, and up to SEEK_TOLERANCE beyond the
-    furthest point (SPEC §7.2 "forbids seeking beyond the furthest point watched")."""
+    furthest point (rules R7.2 "forbids seeking beyond the furthest point watched")."""
     return target <= frontier_of(intervals) + SEEK_TOLERANCE
 
 
@@ -141,13 +140,13 @@ def resume_position(*, intervals, last_position: float, duration: float) -> floa
 # --- attention checks -------------------------------------------------------------------------
 def next_attention_check(u: float) -> float:
     """Seconds of play until the next attention check: ATTENTION_CHECK_EVERY ± SPREAD, from a
-    uniform draw u in [0, 1) the caller makes (SPEC §7.4 "at random intervals")."""
+    uniform draw u in [0, 1) the caller makes (rules R7.4 "at random intervals")."""
     u = min(max(u, 0.0), 1.0)
     return ATTENTION_CHECK_EVERY * (1 - ATTENTION_CHECK_SPREAD + 2 * ATTENTION_CHECK_SPREAD * u)
 
 
 def check_overdue(check_issued_at, at) -> bool:
-    """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (SPEC §7.4)."""
+    """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (rules R7.4)."""
     return check_issued_at is not None and (at - check_issued_at).total_seconds() > ATTENTION_ANSWER_WINDOW
 
 
@@ -189,51 +188,65 @@ class Outcome:
 
 
 def heartbeat(*, state: StreamState, report: Report, intervals, duration: float, at: datetime,
-              is_current: bool, usable: bool) -> Outcome:
-    """Judge one heartbeat (SPEC §7.2-7.4). Credit is the played stretch [start, position],
+              is_current: bool, usable: bool, superseded_at: datetime | None = None) -> Outcome:
+    """Judge one heartbeat (rules R7.2-7.4). Credit is the played stretch [start, position],
     provided it starts inside the watched frontier + SEEK_TOLERANCE, and at most:
       * the wall time since the previous accepted report + JITTER_TOLERANCE (1×), and
       * the wall time since the play session started, less what it was already credited, so a
         script posting many or inflated reports never earns more than real time.
-    Nothing while an attention check is overdue, for a stream that is not the account's current
-    one, or outside the enrolment's validity. Completion: `chapter_complete`."""
+    Nothing while an attention check is overdue, outside the enrolment's validity, or for a
+    stream that is not the account's current one and has no takeover time.
+
+    A takeover (another window or device opened the player at `superseded_at`) judges the old
+    player's report only up to that moment: what it played while it was the current stream is
+    kept (capped by the wall time until the takeover, with no jitter allowance, so the two
+    players never both earn the same seconds), and its reason stays SUPERSEDED, never RATE: a
+    cut made by the takeover is not a speed claim. Once the takeover time
+    is reached nothing more is credited. The new player is a new play session with its own
+    state: its first report is judged from its own start only."""
     intervals = merge_intervals(intervals)
     covered = _length(intervals)
     was_complete = covers_chapter(covered, duration)
-    if not is_current:
+    if not is_current and superseded_at is None:
         return Outcome(state, intervals, reason=SUPERSEDED, covered=covered)
     if not usable:
         return Outcome(state, intervals, reason=OUTSIDE_VALIDITY, covered=covered)
     if report.seq <= state.last_seq:
         return Outcome(state, intervals, reason=REPLAY, flags=(REPLAY,), covered=covered)
-    elapsed = (at - state.last_at).total_seconds()
+    until = at if is_current else min(at, superseded_at)
+    elapsed = (until - state.last_at).total_seconds()
     if elapsed <= 0:
+        if not is_current:  # the takeover came before anything this report could claim
+            return Outcome(replace(state, last_seq=report.seq), intervals, reason=SUPERSEDED, covered=covered)
         # A node whose clock is behind the one that took the previous report: take nothing,
         # keep the later time (no error, the next report is judged from it).
         return Outcome(replace(state, last_seq=report.seq), intervals, reason=CLOCK, covered=covered)
 
     start = max(0.0, min(float(report.start), duration))
     position = max(0.0, min(float(report.position), duration))
-    if start == state.last_position and state.last_end < start:
+    if state.last_seq and start == state.last_position and state.last_end < start:
         # Continuous playback since the previous report, whose credit was cut short (network
         # jitter, or a claim faster than 1x): this stretch continues where that credit ended.
         start = state.last_end
     if check_overdue(state.check_issued_at, at):
-        moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+        moved = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=position)
         return Outcome(moved, intervals, reason=CHECK_OVERDUE, covered=covered)
 
     frontier = frontier_of(intervals)
     flags: list[str] = []
     if start > frontier + SEEK_TOLERANCE:
-        moved = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=position)
+        moved = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=position)
         return Outcome(moved, intervals, reason=SKIP, flags=(SKIP,), covered=covered)
     claimed = max(0.0, position - start)
-    budget = max(0.0, (at - state.started_at).total_seconds() - state.session_credited)
-    cap = max(0.0, min(elapsed + JITTER_TOLERANCE, budget))
-    reason = ""
-    if claimed > elapsed + JITTER_TOLERANCE:
+    budget = max(0.0, (until - state.started_at).total_seconds() - state.session_credited)
+    jitter = JITTER_TOLERANCE if is_current else 0.0
+    cap = max(0.0, min(elapsed + jitter, budget))
+    reason = "" if is_current else SUPERSEDED
+    # Speed is judged against the real wall time since the previous report, whether or not a
+    # takeover cuts what may be credited of it.
+    if claimed > (at - state.last_at).total_seconds() + JITTER_TOLERANCE:
         flags.append(RATE)
-        reason = RATE
+        reason = reason or RATE
     credit = min(claimed, cap)
     if credit < claimed and not reason:
         reason = CAPPED
@@ -242,7 +255,7 @@ def heartbeat(*, state: StreamState, report: Report, intervals, duration: float,
     new_covered = _length(new_intervals)
     play_left = state.play_until_check - credit
     issue = state.check_issued_at is None and play_left <= 0
-    new_state = replace(state, last_at=at, last_seq=report.seq, last_position=position, last_end=end,
+    new_state = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=end,
                         session_credited=state.session_credited + credit, play_until_check=play_left,
                         check_issued_at=at if issue else state.check_issued_at)
     return Outcome(new_state, new_intervals, credited=new_covered - covered, reason=reason, flags=tuple(flags),
@@ -271,8 +284,8 @@ REVOKED_GRACE = HEARTBEAT_INTERVAL * 1.5  # s: a player still running when its s
 
 def account_standing(*, is_staff: bool, status: str, is_active: bool, on_hold: bool, banned: bool) -> str:
     """Why the account may not earn study credit now ("" when it may): staff never study; a
-    terminated or closed account (SPEC §12, §11; seed §3.2) and a banned one (SPEC §12) stops at
-    once; a "needs correction" hold blocks studying (SPEC §1.8, accounts.policy.hold_allows)."""
+    terminated or closed account (rules R12, R11; agreement §3.2) and a banned one (rules R12) stops at
+    once; a "needs correction" hold blocks studying (rules R1.8, accounts.policy.hold_allows)."""
     if is_staff:
         return "not_learner"
     if status == AccountStatus.TERMINATED:
@@ -287,8 +300,8 @@ def account_standing(*, is_staff: bool, status: str, is_active: bool, on_hold: b
 
 
 def session_bound(bound: str, presented: str | None) -> bool:
-    """A report counts only from the web session the play session was started in (SPEC §1.7
-    "an account is one person's", §7.3): both are keyed hashes of the session key; a play
+    """A report counts only from the web session the play session was started in (rules R1.7
+    "an account is one person's", R7.3): both are keyed hashes of the session key; a play
     session bound to none (made outside a request) and a request without one never match."""
     return bool(bound) and bool(presented) and hmac.compare_digest(bound, presented)
 

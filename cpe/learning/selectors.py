@@ -9,9 +9,11 @@ def enrolments_for_dashboard(user, at=None):
     from django.db.models import Prefetch
 
     from cpe.catalog.models import Course
+    from cpe.credits.models import CreditRecord, RecordStatus
 
     at = at or timezone.now()
     rows = []
+    passed = set(CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True))
     published = Course.objects.filter(is_published=True).order_by("position", "id")
     enrolments = (Enrolment.objects.filter(user=user).select_related("product__course", "year", "order")
                   .prefetch_related(Prefetch("year__courses", queryset=published)).order_by("-valid_from"))
@@ -20,15 +22,19 @@ def enrolments_for_dashboard(user, at=None):
                                          window=policy.Window(e.valid_from, e.valid_until), at=at)
         # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
         e.days_left = -((at - e.valid_until) // timezone.timedelta(days=1)) if e.state == "valid" else 0
-        # The courses it opens: all the year's courses, or the one course (SPEC §3.3).
+        # The courses it opens: all the year's courses, or the one course (rules R3.3).
         e.courses = [e.product.course] if e.product.course_id else list(e.year.courses.all())
+        for c in e.courses:
+            c.passed = c.pk in passed
+        # Every course it opens passed (credits recorded): no longer "学习中".
+        e.all_passed = bool(e.courses) and all(c.passed for c in e.courses)
         rows.append(e)
     return rows
 
 
 def enrolments_covering(user, chapter_or_course):
     """The learner's enrolments whose product opens this chapter's (or course's) course: the
-    year's annual product, or that single course (SPEC §3.3). Newest first."""
+    year's annual product, or that single course (rules R3.3). Newest first."""
     from django.db.models import Q
 
     course = getattr(chapter_or_course, "course", chapter_or_course)

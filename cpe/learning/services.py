@@ -9,7 +9,7 @@ from .models import Enrolment, EnrolmentStatus
 
 
 def enrolment_reminders_send(*, at=None) -> int:
-    """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (SPEC §4.5),
+    """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (rules R4.5),
     each sent once per enrolment."""
     at = at or timezone.now()
     horizon = at + timezone.timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
@@ -39,7 +39,7 @@ def enrolment_reminders_send(*, at=None) -> int:
 
 
 # =============================================================================================
-# Play sessions and heartbeats (SPEC §7.2-7.4). The rules are in policy.py; this module loads,
+# Play sessions and heartbeats (rules R7.2-7.4). The rules are in policy.py; this module loads,
 # locks, asks the policy and writes what it decided.
 # =============================================================================================
 import random  # noqa: E402
@@ -118,8 +118,8 @@ def _refuse_standing(user, at):
 def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_agent: str = "", at=None,
                rand=random.random) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
-    one is superseded (SPEC §7.3). Refused without a valid enrolment (SPEC §4.4), on hold, or
-    for an account banned, terminated or closed (SPEC §12, §11). `web_session`: the raw key of
+    one is superseded (rules R7.3). Refused without a valid enrolment (rules R4.4), on hold, or
+    for an account banned, terminated or closed (rules R12, R11). `web_session`: the raw key of
     the web session it is started in; only its keyed hash is stored, and every report must
     come with that session (policy.session_bound)."""
     from cpe.accounts.models import User
@@ -309,11 +309,12 @@ def _judge(s, user, seq, start, position, ip, at):
     out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
                                                                          position=position),
                            intervals=progress.intervals, duration=duration, at=at,
-                           is_current=s.superseded_at is None, usable=usable)
+                           is_current=s.superseded_at is None, usable=usable, superseded_at=s.superseded_at)
     fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
               "check_issued_at", "heartbeats", "flags"]
-    if out.reason == policy.SUPERSEDED:
-        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat()})
+    if s.superseded_at is not None:  # what it played before the takeover is kept (policy.heartbeat)
+        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat(),
+                                                                  "credited": round(out.credited, 3)})
         refusal = "superseded"
     elif out.reason == policy.OUTSIDE_VALIDITY:
         refusal = enrol_state if enrol_state in REFUSALS else "expired"
@@ -331,11 +332,15 @@ def _judge(s, user, seq, start, position, ip, at):
         fields.append("check_token")
     s.heartbeats += 1
     s.save(update_fields=fields)
-    if out.credited_interval is not None or progress.last_position != st.last_position:
+    # A superseded player's late report adds what it earned, but where the learner is now is the
+    # current player's to say (the next page resumes there).
+    moved = s.superseded_at is None and progress.last_position != st.last_position
+    if out.credited_interval is not None or moved:
         progress.intervals = out.intervals
         progress.watched_seconds = policy.covered_seconds(out.intervals)
         progress.furthest_position = policy.frontier_of(out.intervals)
-        progress.last_position = st.last_position
+        if s.superseded_at is None:
+            progress.last_position = st.last_position
         progress.updated_at = at
         pfields = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
         if out.completed_now and progress.completed_at is None:
@@ -405,6 +410,10 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from django.core.files import File  # noqa: E402
+
+from cpe.core import storage as stores  # noqa: E402
+
 from . import courseware  # noqa: E402
 from .models import ChapterVideo, VideoStatus  # noqa: E402
 
@@ -422,57 +431,32 @@ def video_enqueue(video: ChapterVideo):
 def video_transcode(video_id: int) -> str:
     """Probe the source's duration and make its AES-128 HLS rendition. Idempotent: a ready
     video is left alone; a redelivered job (Redis visibility timeout) runs under a new job
-    token and only the newest run may publish its output, so a duplicate never mixes files."""
+    token and only the newest run may publish its output, so a duplicate never mixes files.
+    ffmpeg works on local files only: the source is fetched into a private temporary directory
+    (unless the source storage is the local filesystem), the rendition is written there and then
+    uploaded to the courseware storage; the AES key never leaves the temporary directory except
+    into the database."""
     token = secrets.token_hex(8)
     with transaction.atomic():
         v = ChapterVideo.objects.select_for_update().filter(pk=video_id).first()
         if v is None:
             return "missing"
-        if v.status == VideoStatus.READY and v.hls_dir and courseware.hls_path(v.hls_dir).exists():
+        if v.status == VideoStatus.READY and courseware.rendition_exists(v.hls_dir):
             return "ready"
         v.status, v.progress, v.error, v.job_token = VideoStatus.PROCESSING, 0, "", token
         v.save(update_fields=["status", "progress", "error", "job_token"])
     mine = ChapterVideo.objects.filter(pk=video_id, job_token=token)
     rel = f"{v.chapter_id}/{v.pk}-{token}"
-    out_dir = courseware.hls_path(rel).parent
+    renditions = courseware.rendition_storage()
     try:
-        src = v.source.path
-        # The upload form checks these too; a source that came another way is checked here.
-        problem = policy.video_upload_problem(size=os.path.getsize(src), head=courseware.sniff(src))
-        if problem:
-            raise RuntimeError(problem)
-        probe = subprocess.run(courseware.ffprobe_cmd(src), capture_output=True, text=True, timeout=120)
-        demuxer = courseware.probe_format_name(probe.stdout)
-        if probe.returncode == 0 and not policy.video_demuxer_allowed(demuxer):
-            raise RuntimeError(policy.VIDEO_FORMAT_MESSAGE)
-        duration, fps = courseware.parse_probe(probe.stdout)
-        if probe.returncode != 0 or duration <= 0:
-            raise RuntimeError("无法读取视频时长，请确认上传的是有效的视频文件。" + probe.stderr[-300:])
-        out_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(16)
         with tempfile.TemporaryDirectory() as tmp:
-            key_file, key_info = Path(tmp) / "k", Path(tmp) / "keyinfo"
-            key_file.write_bytes(key)
-            key_info.write_text(f"{courseware.KEY_URI_PLACEHOLDER}\n{key_file}\n{secrets.token_hex(16)}\n")
-            proc = subprocess.Popen(courseware.ffmpeg_hls_cmd(src, out_dir, key_info, fps),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            last = 0
-            for line in proc.stdout:
-                if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
-                    try:
-                        pct = min(99, int(int(line.split("=", 1)[1]) / 1e6 / duration * 100))
-                    except ValueError:
-                        continue
-                    if pct >= last + 5:
-                        last = pct
-                        mine.update(progress=pct)
-            err = proc.stderr.read()
-            if proc.wait() != 0:
-                raise RuntimeError("转码失败：" + err[-500:])
+            src = _local_source(v, Path(tmp))
+            duration, key = _transcode_into(src, Path(tmp), mine)
+            _publish(Path(tmp) / "out", renditions, rel)
         with transaction.atomic():
             v = ChapterVideo.objects.select_for_update().select_related("chapter").get(pk=video_id)
             if v.job_token != token:  # a newer run owns the video now
-                shutil.rmtree(out_dir, ignore_errors=True)
+                stores.delete_folder(renditions, rel)
                 return "superseded"
             old = v.hls_dir
             v.status, v.progress, v.duration, v.hls_dir, v.key_hex = (VideoStatus.READY, 100, duration, rel,
@@ -484,10 +468,81 @@ def video_transcode(video_id: int) -> str:
             audit_record("learning.video_ready", subject=v, data={"chapter": v.chapter_id,
                                                                    "duration": round(duration, 2)})
         if old and old != rel:
-            shutil.rmtree(courseware.hls_path(old).parent, ignore_errors=True)
+            stores.delete_folder(renditions, old)
         return "ready"
     except Exception as exc:  # the editor sees the error; the job does not retry a bad file
         log.warning("transcode of video %s failed: %s", video_id, exc)
-        shutil.rmtree(out_dir, ignore_errors=True)
+        try:
+            stores.delete_folder(renditions, rel)
+        except Exception:  # the store is down: the half-written folder stays; nothing names it
+            log.warning("could not delete the partial rendition %s", rel)
         mine.update(status=VideoStatus.FAILED, error=str(exc)[:2000])
         return "failed"
+
+
+def _local_source(v: ChapterVideo, tmp: Path) -> str:
+    """A local path of the video's source: the file itself on the filesystem storage, else a
+    copy fetched into `tmp`."""
+    store = v.source.storage
+    try:
+        return store.path(v.source.name)
+    except NotImplementedError:   # an object store has no local path
+        pass
+    local = tmp / ("source" + Path(v.source.name).suffix)
+    with store.open(v.source.name, "rb") as remote, open(local, "wb") as out:
+        shutil.copyfileobj(remote, out, 1024 * 1024)
+    return str(local)
+
+
+def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
+    """Check and probe `src`, then write its AES-128 HLS rendition into tmp/out. Returns the
+    duration and the key. Raises RuntimeError with the editor's message on a bad file."""
+    # The upload form checks these too; a source that came another way is checked here.
+    problem = policy.video_upload_problem(size=os.path.getsize(src), head=courseware.sniff(src))
+    if problem:
+        raise RuntimeError(problem)
+    probe = subprocess.run(courseware.ffprobe_cmd(src), capture_output=True, text=True, timeout=120)
+    demuxer = courseware.probe_format_name(probe.stdout)
+    if probe.returncode == 0 and not policy.video_demuxer_allowed(demuxer):
+        raise RuntimeError(policy.VIDEO_FORMAT_MESSAGE)
+    duration, fps = courseware.parse_probe(probe.stdout)
+    if probe.returncode != 0 or duration <= 0:
+        raise RuntimeError("无法读取视频时长，请确认上传的是有效的视频文件。" + probe.stderr[-300:])
+    out_dir = tmp / "out"
+    out_dir.mkdir()
+    key = secrets.token_bytes(16)
+    key_file, key_info = tmp / "k", tmp / "keyinfo"
+    key_file.write_bytes(key)
+    key_info.write_text(f"{courseware.KEY_URI_PLACEHOLDER}\n{key_file}\n{secrets.token_hex(16)}\n")
+    proc = subprocess.Popen(courseware.ffmpeg_hls_cmd(src, out_dir, key_info, fps),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    last = 0
+    for line in proc.stdout:
+        if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
+            try:
+                pct = min(99, int(int(line.split("=", 1)[1]) / 1e6 / duration * 100))
+            except ValueError:
+                continue
+            if pct >= last + 5:
+                last = pct
+                mine.update(progress=pct)
+    err = proc.stderr.read()
+    if proc.wait() != 0:
+        raise RuntimeError("转码失败：" + err[-500:])
+    return duration, key
+
+
+_RENDITION_TYPES = {".ts": "video/mp2t", ".m3u8": "application/vnd.apple.mpegurl"}
+
+
+def _publish(out_dir: Path, store, rel: str) -> None:
+    """Upload the rendition's segments, then its playlist last: a folder with a playlist is
+    complete."""
+    files = sorted(out_dir.iterdir(), key=lambda p: (p.name == courseware.PLAYLIST_NAME, p.name))
+    for f in files:
+        if f.suffix not in _RENDITION_TYPES:
+            continue   # nothing but segments and the playlist leaves the temporary directory
+        with open(f, "rb") as fh:
+            content = File(fh, name=f.name)
+            content.content_type = _RENDITION_TYPES[f.suffix]
+            store.save(f"{rel}/{f.name}", content)

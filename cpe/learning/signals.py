@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 @receiver(user_logged_in)
 @receiver(user_logged_out)
 def _signed_in_or_out(sender, request=None, user=None, **kwargs):
-    """A new sign-in ends the account's other web sessions (SPEC §1.7) and signing out ends this
+    """A new sign-in ends the account's other web sessions (rules R1.7) and signing out ends this
     one: every player of the account stops for good (its play session is revoked: a new page
     starts a new one), on both doors, and the hot path's current-stream marker says so too."""
     from . import hotpath, services

@@ -1,11 +1,13 @@
 """Learner pages (a course's chapters, the player) and courseware delivery (signed playlist,
 key and segments). The rules are in policy.py; access checks go through selectors/services."""
+import logging
 import time
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -13,10 +15,13 @@ from django.views.decorators.http import require_GET
 
 from cpe.accounts.policy import hold_allows
 from cpe.catalog.models import Chapter, Course
+from cpe.core import storage as stores
 
 from . import courseware, policy, selectors, services
 from .api import heartbeat_seconds
 from .models import ChapterVideo, PlaySession
+
+log = logging.getLogger(__name__)
 
 
 def _refusal(request, code, course=None, enrolment=None, status=403):
@@ -102,9 +107,12 @@ def playlist(request, key):
     if video is None or not video.is_ready:
         raise Http404("该章节视频尚未就绪。")
     try:
-        text = courseware.hls_path(video.hls_dir).read_text()
+        text = courseware.read_playlist(video.hls_dir)
     except OSError:
         raise Http404("该章节视频尚未就绪。")
+    except (BotoCoreError, ClientError) as exc:   # the object store is down or refuses us
+        log.warning("playlist of %s unavailable: %s", video.hls_dir, exc)
+        return stores.store_unavailable()
     body = courseware.signed_playlist(text, hls_dir=video.hls_dir, session_key=s.key)
     resp = HttpResponse(body, content_type="application/vnd.apple.mpegurl")
     resp["Cache-Control"] = "no-store"
@@ -131,13 +139,20 @@ def key(request, token):
 
 @require_GET
 def segment(request, token):
-    """An encrypted segment behind a signed, short-lived URL. Production hands the file to nginx
-    (X-Accel-Redirect, COURSEWARE_ACCEL_PREFIX) or object storage; Django itself streams it only
-    when COURSEWARE_SERVE_DIRECT (default: DEBUG) is on."""
-    data = courseware.verify_segment(token, now=time.time())
+    """An encrypted segment behind the platform's signed, short-lived URL (the filesystem
+    default; with an object store the playlist points at the store's own signed URLs, and an
+    old platform URL is redirected to one). Production on the filesystem hands the file to nginx
+    (X-Accel-Redirect, COURSEWARE_ACCEL_PREFIX); Django itself streams it only when
+    COURSEWARE_SERVE_DIRECT (default: DEBUG) is on."""
+    now = time.time()
+    data = courseware.verify_segment(token, now=now)
     if data is None:
         return HttpResponseForbidden("链接已失效。")
     rel = f"{data['d']}/{data['f']}"
+    store = courseware.rendition_storage()
+    store_url = stores.signed_url(store, rel, expires_in=int(float(data["e"]) - now), content_type="video/mp2t")
+    if store_url:
+        return HttpResponseRedirect(store_url)
     prefix = getattr(settings, "COURSEWARE_ACCEL_PREFIX", "")
     if prefix:
         resp = HttpResponse(content_type="video/mp2t")
@@ -145,9 +160,10 @@ def segment(request, token):
         return resp
     if not getattr(settings, "COURSEWARE_SERVE_DIRECT", settings.DEBUG):
         raise Http404()
-    path = courseware.hls_path(data["d"], data["f"])
-    if not path.is_file():
+    try:
+        handle = store.open(rel, "rb")
+    except (FileNotFoundError, IsADirectoryError):
         raise Http404()
-    resp = FileResponse(open(path, "rb"), content_type="video/mp2t")
+    resp = FileResponse(handle, content_type="video/mp2t")
     resp["Cache-Control"] = "private, max-age=600"
     return resp

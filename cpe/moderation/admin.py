@@ -1,4 +1,4 @@
-"""Staff site for SPEC §12: "账号处置" (learners: terminate, ban) and "封禁" (IP bans, lifting).
+"""Staff site for rules R12: "账号处置" (learners: terminate, ban) and "封禁" (IP bans, lifting).
 Masked data only; every decision goes through services.py (which audits)."""
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, Q
@@ -25,7 +25,7 @@ class LearnerAccountAdmin(SafeModelAdmin):
     list_filter = ["status", "status_reason", "region"]
     search_fields = ["name"]
     # By name only: a full ID number typed here would travel in every link's ?q= and the access
-    # log (SPEC §14 keeps it encrypted and masked).
+    # log (rules R14 keeps it encrypted and masked).
     search_help_text = "按姓名搜索"
     ordering = ["-date_joined"]
     fields = ["name", "id_number_masked", "region", "status", "status_reason", "status_note",

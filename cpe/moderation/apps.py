@@ -8,3 +8,6 @@ class ModerationConfig(AppConfig):
 
     def ready(self):
         from . import selectors  # noqa: F401  (connects the memo's reset to saves of Ban)
+        from . import account_life
+
+        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)

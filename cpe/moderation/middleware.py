@@ -20,7 +20,7 @@ TERMINATED_MESSAGE = "您的账号已被平台终止服务，当前登录已退�
 
 
 class BanMiddleware:
-    """SPEC §12: a banned IP address/range or account gets a clear 403 page (JSON under /api/);
+    """rules R12: a banned IP address/range or account gets a clear 403 page (JSON under /api/);
     policy.BAN_OPEN_PATHS stay open. Cheap on every request: the bans come from a per-process
     memo (selectors, re-read every BAN_MEMO_SECONDS); with no ban in force nothing else happens,
     and the session and user are loaded only while an account ban is in force and the request
@@ -86,7 +86,7 @@ def _user_loaded(request) -> bool:
 
 
 def terminated_session_response(request):
-    """A session still signed in to an account the platform has since terminated (SPEC §12): the
+    """A session still signed in to an account the platform has since terminated (rules R12): the
     auth backend no longer loads an inactive user, so without this the learner would meet a bare
     login page. Instead its next request ends the session and shows why, once. Costs nothing
     without a session cookie; with one, the session and user are what SingleSessionMiddleware

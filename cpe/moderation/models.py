@@ -9,7 +9,7 @@ from .states import BanKind
 
 
 class Ban(models.Model):
-    """A ban of one account or of an IP address/range (SPEC §12), in force during
+    """A ban of one account or of an IP address/range (rules R12), in force during
     [starts_at, ends_at) (no end: until lifted). Rows are never deleted: lifting records who and when."""
 
     kind = models.CharField("类型", max_length=16, choices=BanKind.choices)

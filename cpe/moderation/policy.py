@@ -1,20 +1,20 @@
-"""Termination by the platform and bans: the rules (SPEC §12; seed §2.1(3), §3.2).
+"""Termination by the platform and bans: the rules (rules R12; agreement §2.1(3), §3.2).
 
 Pure functions: plain facts and an explicit `at` in, a decision out. No ORM, no clock."""
 import ipaddress
 
 from cpe.accounts.states import AccountStatus, TerminationReason
 
-# --- termination (seed §3.2) ---------------------------------------------------------------
-# SPEC §12: "other with text": a termination for "other" must say why. Decision: at most
+# --- termination (agreement §3.2) ---------------------------------------------------------------
+# rules R12: "other with text": a termination for "other" must say why. Decision: at most
 # TERMINATION_NOTE_MAX characters (it goes into the audit log and the learner's file).
 TERMINATION_NOTE_MAX = 500
 
 
 def termination_errors(*, reason: str, note: str) -> dict:
     """What is wrong with a staff termination (field -> Chinese message); {} when it may go ahead.
-    The reason must be one of the seed's grounds (seed §3.2, `TerminationReason`); "other" needs a
-    note (SPEC §12)."""
+    The reason must be one of the agreement's grounds (agreement §3.2, `TerminationReason`); "other" needs a
+    note (rules R12)."""
     errors = {}
     note = (note or "").strip()
     if reason not in TerminationReason.values:
@@ -27,9 +27,9 @@ def termination_errors(*, reason: str, note: str) -> dict:
 
 
 def termination_reason_text(*, reason: str, note: str) -> str:
-    """The reason a terminated learner is told (page, SMS, e-mail, data copy): the seed's ground;
-    for "other" the staff's note is the reason itself, so it is told too (SPEC §12 "other with
-    text"). For the seed's grounds the note stays internal (audit log, staff site)."""
+    """The reason a terminated learner is told (page, SMS, e-mail, data copy): the agreement's ground;
+    for "other" the staff's note is the reason itself, so it is told too (rules R12 "other with
+    text"). For the agreement's grounds the note stays internal (audit log, staff site)."""
     try:
         label = TerminationReason(reason).label
     except ValueError:
@@ -40,7 +40,7 @@ def termination_reason_text(*, reason: str, note: str) -> str:
     return label
 
 
-# --- notifying the sanctioned person (SPEC §12 "the learner is notified") ----------------------
+# --- notifying the sanctioned person (rules R12 "the learner is notified") ----------------------
 # Both a termination and an account ban are told by SMS (and e-mail when verified), with the
 # reason and how to object. The SMS carries at most SANCTION_SMS_REASON_MAX characters of the
 # reason (a long ban reason would split into many SMS); the e-mail and the pages carry it whole.
@@ -68,7 +68,7 @@ def ban_notice(*, reason: str, until: str | None, phone: str, email: str, sms: b
 
 
 def termination_notice(*, reason_text: str, phone: str, email: str, sms: bool, restorable: bool = False) -> str:
-    """The text telling a learner their service is ended (seed §3.2); for a ground the learner can
+    """The text telling a learner their service is ended (agreement §3.2); for a ground the learner can
     cure alone (unreachable contact details), how to come back instead of "cannot sign in"."""
     come_back = ("用原密码登录并验证新的手机号码即可恢复服务；" if restorable else "账号不能再登录；")
     text = (f"您的账号已被平台终止服务，原因：{_short(reason_text) if sms else reason_text}。"
@@ -77,7 +77,7 @@ def termination_notice(*, reason_text: str, phone: str, email: str, sms: bool, r
     return SMS_SIGNATURE + text if sms else text
 
 
-# --- re-registration (SPEC §12) ------------------------------------------------------------
+# --- re-registration (rules R12) ------------------------------------------------------------
 # "A person terminated for a violation who registers again (same ID number) is refused."
 # Only a violation bars the person: the other grounds (unreachable contact details, false data,
 # refusing a new agreement, capacity) are cured by registering again correctly.
@@ -88,15 +88,15 @@ REREGISTRATION_REFUSED_MESSAGE = (
 
 def reregistration_refusal(*, status: str, status_reason: str) -> str | None:
     """The Chinese refusal for a registration whose ID number belongs to an existing account in
-    this state, or None when this rule does not refuse it (SPEC §12; seed §3.2). (An active or
+    this state, or None when this rule does not refuse it (rules R12; agreement §3.2). (An active or
     otherwise closed account with the same ID number is refused by accounts' own "one account per
-    ID number" rule, SPEC §1.2.)"""
+    ID number" rule, rules R1.2.)"""
     if status == AccountStatus.TERMINATED and status_reason in REREGISTRATION_BARRED_REASONS:
         return REREGISTRATION_REFUSED_MESSAGE
     return None
 
 
-# --- bans (SPEC §12: "Staff can ban an account or an IP address/range") --------------------
+# --- bans (rules R12: "Staff can ban an account or an IP address/range") --------------------
 # Decision: the narrowest range staff may ban in one row. Learners reach us through mobile
 # carriers' shared (CGNAT) addresses: a wider range would shut out a city. IPv6: a /32 is a
 # whole provider's allocation.
@@ -149,7 +149,7 @@ def address_banned(addr, networks) -> bool:
 
 
 def ban_active(*, starts_at, ends_at, lifted_at, at) -> bool:
-    """A ban applies in the half-open window [starts_at, ends_at) (DESIGN "Data and time");
+    """A ban applies in the half-open window [starts_at, ends_at) (conventions C4);
     no end means until lifted; a lifted ban stops applying from the moment it was lifted."""
     if at < starts_at:
         return False
@@ -173,7 +173,7 @@ def ban_errors(*, reason: str, starts_at, ends_at, at) -> dict:
     return errors
 
 
-# Open even to a banned visitor (SPEC §12: "banned requests get a clear page", and that page sends
+# Open even to a banned visitor (rules R12: "banned requests get a clear page", and that page sends
 # them to support):
 # - always, any method: the staff site (staff lift bans there), static files, what outside systems
 #   call (payment notifications, the embedded gateway: no user, any address), support (the way to
@@ -202,8 +202,8 @@ def ban_path_open(path: str, method: str = "GET") -> bool:
 
 # --- a sanctioned person's copy of their data (个人信息保护法 Art. 45) ------------------------
 # A ban or a termination ends the sign-in, not the right to a copy of one's personal data. Such a
-# person proves the account's verified mobile with an SMS code (as for a password reset, SPEC
-# §1.6) on a page open to them (SANCTIONED_COPY_PATH) and gets the same ZIP a signed-in learner
+# person proves the account's verified mobile with an SMS code (as for a password reset, rules
+# R1.6) on a page open to them (SANCTIONED_COPY_PATH) and gets the same ZIP a signed-in learner
 # gets. A person in good standing is sent to the signed-in download instead (password again).
 SANCTIONED_COPY_RATE_PER_IP = "10/h"   # submissions of the page per address (codes and downloads)
 SANCTIONED_COPY_SENT_MESSAGE = "如该账号处于封禁或终止服务状态，验证码已发送至其绑定的手机号码。"

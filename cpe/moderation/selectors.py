@@ -90,7 +90,7 @@ def ip_banned(raw_ip: str | None, at) -> ActiveBan | None:
 
 def registration_refused(id_number_clear: str) -> str | None:
     """The Chinese refusal when this ID number belongs to a person terminated for a violation
-    (SPEC §12), else None. Looks the person up by the blind index only."""
+    (rules R12), else None. Looks the person up by the blind index only."""
     if not (id_number_clear or "").strip():
         return None
     row = (User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number_clear))

@@ -1,4 +1,4 @@
-"""Every write of moderation (SPEC §12): staff terminations, bans and their lifting. Each checks
+"""Every write of moderation (rules R12): staff terminations, bans and their lifting. Each checks
 policy.py first (a refusal changes nothing), writes inside a transaction and audits."""
 from django.conf import settings
 from django.db import transaction
@@ -21,7 +21,7 @@ def _raise_first(errors: dict):
 
 
 def learner_terminate(*, user_id: int, reason: str, note: str = "", actor, at=None) -> User:
-    """Staff end a learner's service on one of the seed's grounds (seed §3.2, SPEC §12). The
+    """Staff end a learner's service on one of the agreement's grounds (agreement §3.2, rules R12). The
     write, the audit event and the SMS to the learner are accounts' `account_terminate`."""
     from cpe.accounts.services import account_terminate
 
@@ -46,7 +46,7 @@ def _ban_create(*, kind, user=None, network="", reason, ends_at, actor, at, ip) 
 
 
 def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
-    """Ban one learner's account (SPEC §12): from its next request its session ends and every
+    """Ban one learner's account (rules R12): from its next request its session ends and every
     page but the open ones (policy.BAN_OPEN_PATHS) shows the ban."""
     at = at or timezone.now()
     _raise_first(policy.ban_errors(reason=reason, starts_at=at, ends_at=ends_at, at=at))
@@ -67,8 +67,8 @@ SANCTION_SUBJECT = "内蒙古会计继续教育平台：账号处置通知"
 
 
 def sanction_notify(user, event: str, at, *, sms: str, email: str):
-    """Tell a sanctioned learner (SPEC §12) through the outbox, in the caller's transaction: SMS
-    to the mobile, e-mail when the address is verified (SPEC §1.4)."""
+    """Tell a sanctioned learner (rules R12) through the outbox, in the caller's transaction: SMS
+    to the mobile, e-mail when the address is verified (rules R1.4)."""
     from cpe.notices.models import Channel
     from cpe.notices.services import message_queue
 
@@ -80,7 +80,7 @@ def sanction_notify(user, event: str, at, *, sms: str, email: str):
 
 
 def termination_notify(user, at, *, restorable: bool = False):
-    """Tell a learner their service was ended (seed §3.2, SPEC §12): the reason and how to object.
+    """Tell a learner their service was ended (agreement §3.2, rules R12): the reason and how to object.
     Called by accounts' `account_terminate` inside its transaction."""
     reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
     texts = {sms: policy.termination_notice(reason_text=reason, phone=settings.SUPPORT_PHONE,
@@ -97,7 +97,7 @@ def _ban_notify(user, ban: Ban, at):
 
 
 def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
-    """Ban an IP address or CIDR range, IPv4 or IPv6 (SPEC §12)."""
+    """Ban an IP address or CIDR range, IPv4 or IPv6 (rules R12)."""
     at = at or timezone.now()
     net, message = policy.parse_network(network)
     errors = {} if net is not None else {"network": message}
@@ -108,7 +108,7 @@ def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=N
 
 
 def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
-    """A correct password for an account under a ban (SPEC §12): recorded as a refused sign-in
+    """A correct password for an account under a ban (rules R12): recorded as a refused sign-in
     (the learner's login history and the audit log say so), never as a sign-in, and the
     account's current session is left as it is. Returns the record, or None when no ban is in
     force (then the caller signs in as usual). The response is BanMiddleware's ban page."""

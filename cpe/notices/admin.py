@@ -22,7 +22,7 @@ class OutboundMessageAdmin(SafeModelAdmin):
 
 @admin.register(Announcement)
 class AnnouncementAdmin(SafeModelAdmin):
-    """通知公告 and maintenance notices (SPEC §2.4), published by the operator. Each save is
+    """通知公告 and maintenance notices (rules R2.4), published by the operator. Each save is
     written to the audit log."""
 
     list_display = ["title", "kind", "audience", "published_at", "maintenance_start", "maintenance_end"]

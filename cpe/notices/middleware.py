@@ -8,7 +8,7 @@ MAINTENANCE_MESSAGE = "平台正在进行系统维护，请稍后再试。"
 
 
 class MaintenanceMiddleware:
-    """SPEC §2.4: during a maintenance window learners get a friendly 503 page; staff can still
+    """rules R2.4: during a maintenance window learners get a friendly 503 page; staff can still
     work. Before it, the page shows a banner (context processor `maintenance`)."""
 
     def __init__(self, get_response):

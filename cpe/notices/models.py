@@ -17,7 +17,7 @@ class MessageStatus(models.TextChoices):
 
 class OutboundMessage(models.Model):
     """Every SMS and e-mail, written in the transaction of the event it reports and sent
-    after commit by a retry-safe task: a failed send never loses the event (SPEC §13)."""
+    after commit by a retry-safe task: a failed send never loses the event (rules R13)."""
 
     channel = models.CharField("渠道", max_length=8, choices=Channel.choices)
     event = models.CharField("事件", max_length=40)
@@ -52,9 +52,9 @@ class Audience(models.TextChoices):
 
 
 class Announcement(models.Model):
-    """通知、公告 (SPEC §2.4; seed §4.5, §8.1: they are part of the agreement). A maintenance
+    """通知、公告 (rules R2.4; agreement §4.5, §8.1: they are part of the agreement). A maintenance
     notice carries its window: a banner before it starts, and learners get a 503 page during it
-    (seed §7.6); staff can still work."""
+    (agreement §7.6); staff can still work."""
 
     kind = models.CharField("类型", max_length=16, choices=AnnouncementKind.choices, default=AnnouncementKind.NOTICE)
     title = models.CharField("标题", max_length=100)

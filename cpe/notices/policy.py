@@ -1,10 +1,11 @@
-"""Announcements and maintenance notices: the rules (SPEC §2.4; seed §4.5, §7.6, §8.1)."""
+"""Announcements and maintenance notices: the rules (rules R2.4; agreement §4.5, §7.6, §8.1)."""
+import re
 from datetime import timedelta
 
-# SPEC §2.4 "a maintenance notice carries the window and shows a banner before it starts"
-# (seed §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
+# rules R2.4 "a maintenance notice carries the window and shows a banner before it starts"
+# (agreement §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
 MAINTENANCE_BANNER_LEAD = timedelta(days=3)
-# During maintenance learners get a friendly 503 page; staff can still work (SPEC §2.4). These
+# During maintenance learners get a friendly 503 page; staff can still work (rules R2.4). These
 # paths stay open for everyone: the staff site, static files, the notices themselves (the page
 # links to them), and what outside systems call (payment notifications, the embedded gateway).
 MAINTENANCE_OPEN_PATHS = ("/admin/", "/static/", "/notices/", "/orders/notify/", "/sandbox/")
@@ -17,7 +18,7 @@ def announcement_live(*, published_at, at) -> bool:
 
 
 def audience_includes(*, audience: str, region: str, year_id, user_region: str, user_year_ids) -> bool:
-    """SPEC §2.4 audience: all, a region (the learner's 会计人员信息管理地区), or a year's buyers
+    """rules R2.4 audience: all, a region (the learner's 会计人员信息管理地区), or a year's buyers
     (learners with a paid order for a product of that training year). Anonymous visitors and
     staff see the "all" ones; `user_year_ids` is the set of years the learner bought."""
     if audience == "all":
@@ -69,3 +70,24 @@ def announcement_errors(*, kind: str, audience: str, region: str, year_id, start
     elif start is not None or end is not None:
         errors["kind"] = "只有系统维护通知可以填写维护时间。"
     return errors
+
+
+# A link in an SMS or e-mail is opened outside the platform (a mail app, the SMS app), where a
+# bare path ("/accounts/email/confirm/…") leads nowhere: every link is absolute, built from
+# SITE_URL by cpe.core.documents.absolute_url. A relative link is a path standing on its own: a
+# "/" not preceded by a letter, digit, dot, colon or slash (so "2026/12", "学时/年" and the
+# path inside "https://host/path" are not one), followed by a path character.
+_RELATIVE_LINK = re.compile(r"(?<![\w.:/])/[A-Za-z0-9_\-][\w\-./?=&%#~+]*", re.ASCII)
+
+
+def relative_links(text: str) -> list[str]:
+    """The bare paths in a message body ([] when every link is absolute)."""
+    # re.ASCII keeps \w to ASCII in the path; the look-behind must still see Chinese text as
+    # "a word" (学时/年), so it is checked separately.
+    out = []
+    for m in _RELATIVE_LINK.finditer(text or ""):
+        before = text[m.start() - 1] if m.start() else ""
+        if before and before.isalnum():
+            continue
+        out.append(m.group(0))
+    return out

@@ -1,4 +1,6 @@
-"""Reads of announcements (SPEC §2.4)."""
+"""Reads of announcements (rules R2.4)."""
+from typing import Any, Callable
+
 from cpe.core.memo import ProcessMemo
 
 from . import policy
@@ -7,24 +9,35 @@ from .models import Announcement, AnnouncementKind
 MAINTENANCE_MEMO_SECONDS = 15  # every request asks; each process reads the windows this often
 
 
-def announcements_for(user, at) -> list:
+# Which training years a learner bought is orders' to know (paid orders); notices is below orders
+# and never imports it (docs/architecture.md). orders registers its reader at start-up
+# (OrdersConfig.ready) and the views pass it to announcements_for; nothing registered: no years.
+_bought_year_ids: Callable[[Any], set] | None = None
+
+
+def register_bought_year_ids(reader: Callable[[Any], set]) -> None:
+    global _bought_year_ids
+    _bought_year_ids = reader
+
+
+def bought_year_ids_reader() -> Callable[[Any], set]:
+    return _bought_year_ids or (lambda user: set())
+
+
+def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> list:
     """The published announcements this visitor may see, newest first. Anonymous visitors and
-    staff see those for everyone; a learner also those for their region and bought years."""
+    staff see those for everyone; a learner also those for their region and bought years.
+    `bought_year_ids(user)` gives the ids of the training years the learner bought; it is called
+    only when an announcement is for a year's buyers."""
     rows = [a for a in Announcement.objects.filter(published_at__lte=at).select_related("year")
             if policy.announcement_live(published_at=a.published_at, at=at)]
     learner = user is not None and user.is_authenticated and not user.is_staff
     years = set()
     if learner and any(a.audience == "year_buyers" for a in rows):
-        years = _bought_year_ids(user)
+        years = set(bought_year_ids(user))
     return [a for a in rows if policy.audience_includes(
         audience=a.audience, region=a.region, year_id=a.year_id,
         user_region=user.region if learner else "", user_year_ids=years)]
-
-
-def _bought_year_ids(user) -> set:
-    from cpe.orders.models import Order, OrderStatus
-
-    return set(Order.objects.filter(user=user, status=OrderStatus.PAID).values_list("product__year_id", flat=True))
 
 
 def maintenance_now(at):

@@ -16,8 +16,12 @@ def message_queue(*, channel: str, to: str, body: str, event: str, subject: str 
     """Record a message in the caller's transaction; deliver it after commit. `params`: the
     values a template-based SMS provider fills its approved template with (e.g. {"code": …});
     stored encrypted like the body."""
+    from .policy import relative_links
     from .tasks import message_deliver
 
+    bare = relative_links(body)
+    if bare:  # a programming error: the message would carry a link that opens nothing
+        raise ValueError(f"message {event!r}: links must be absolute (cpe.core.documents.absolute_url): {bare}")
     masked = mask_mobile(to) if channel == Channel.SMS else mask_email(to)
     msg = OutboundMessage.objects.create(
         channel=channel, to=to, to_masked=masked, subject=subject, body=body, event=event,

@@ -1,8 +1,11 @@
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
 
+from . import selectors
 from .models import OutboundMessage
+from .selectors import announcements_for
 
 
 def dev_outbox(request):
@@ -14,21 +17,14 @@ def dev_outbox(request):
 
 
 def announcement_list(request):
-    """通知公告 (SPEC §2.4): public ones for everyone, plus a learner's region and years."""
-    from django.utils import timezone
-
-    from .selectors import announcements_for
-
-    return render(request, "notices/announcements.html",
-                  {"announcements": announcements_for(request.user, timezone.now())})
+    """通知公告 (rules R2.4): public ones for everyone, plus a learner's region and years."""
+    return render(request, "notices/announcements.html", {"announcements": announcements_for(
+        request.user, timezone.now(), bought_year_ids=selectors.bought_year_ids_reader())})
 
 
 def announcement_detail(request, pk: int):
-    from django.utils import timezone
-
-    from .selectors import announcements_for
-
-    found = [a for a in announcements_for(request.user, timezone.now()) if a.pk == pk]
+    found = [a for a in announcements_for(request.user, timezone.now(),
+                                          bought_year_ids=selectors.bought_year_ids_reader()) if a.pk == pk]
     if not found:
         raise Http404
     return render(request, "notices/announcement.html", {"a": found[0]})

@@ -1,6 +1,7 @@
 """Finance's view of orders, payments and the refund queue. Decisions go through services."""
 from django.contrib import admin, messages
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,6 +13,7 @@ from cpe.core.errors import ApplicationError
 from . import services
 from .models import Order, PaymentNotification, Refund
 from .policy import refund_deadline
+from .selectors import refund_evidence
 from .states import RefundStatus
 
 
@@ -52,8 +54,8 @@ class RefundAdmin(SafeModelAdmin):
     list_display = ["refund_no", "order", "learner", "amount", "status", "requested_at", "decided_by"]
     list_filter = ["status"]
     search_fields = ["refund_no", "order__number"]
-    fields = ["refund_no", "order", "learner", "amount", "payment", "refund_deadline", "reason", "status",
-              "requested_at", "decided_at", "decided_by", "gateway_refund_id", "refunded_at", "last_error",
+    fields = ["refund_no", "order", "learner", "amount", "payment", "refund_deadline", "reason", "verdict",
+              "evidence", "status", "requested_at", "decided_at", "decided_by", "gateway_refund_id", "refunded_at", "last_error",
               "decision_note"]
     readonly_fields = [f for f in fields if f != "decision_note"]
     change_form_template = "admin/orders/refund/change_form.html"
@@ -70,6 +72,20 @@ class RefundAdmin(SafeModelAdmin):
     def payment(self, obj):
         o = obj.order
         return f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{timezone.localtime(o.paid_at):%Y-%m-%d %H:%M}" if o.paid_at else "-"
+
+    @admin.display(description="退款政策判断")
+    def verdict(self, obj):
+        return render_to_string("admin/orders/refund/_verdict.html", {"review": self._evidence(obj).review})
+
+    @admin.display(description="学习与学时情况")
+    def evidence(self, obj):
+        return render_to_string("admin/orders/refund/_evidence.html", {"ev": self._evidence(obj)})
+
+    def _evidence(self, obj):
+        """Read once per page (both fields show parts of it)."""
+        if getattr(obj, "_evidence", None) is None:
+            obj._evidence = refund_evidence(obj)
+        return obj._evidence
 
     @admin.display(description="退款申请截止")
     def refund_deadline(self, obj):

@@ -43,7 +43,7 @@ class Order(models.Model):
 
 
 class PaymentNotification(models.Model):
-    """Every asynchronous notification as received, verified or not (SPEC §4.2)."""
+    """Every asynchronous notification as received, verified or not (rules R4.2)."""
 
     gateway = models.CharField(max_length=8, choices=Gateway.choices)
     received_at = models.DateTimeField(db_index=True)

@@ -3,6 +3,7 @@ from django.db.models import Prefetch
 from cpe.learning.models import Enrolment, EnrolmentStatus
 
 from .models import Order, Refund
+from .states import OrderStatus
 
 
 def holds_valid(user, product, at) -> bool:
@@ -18,6 +19,22 @@ def covered_by_annual(user, product, at) -> bool:
                                     status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at).exists()
 
 
+def products_held(user, at) -> dict:
+    """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
+    {product id: "included"} for each single course that a valid annual course of its year
+    already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
+    from cpe.catalog.models import Product
+
+    valid = list(Enrolment.objects.filter(user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at,
+                                          valid_until__gt=at).values_list("product_id", "product__kind", "year_id"))
+    out = {pid: "held" for pid, _, _ in valid}
+    annual_years = {year for _, kind, year in valid if kind == "annual"}
+    if annual_years:
+        for pid in Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list("pk", flat=True):
+            out.setdefault(pid, "included")
+    return out
+
+
 def year_task_complete(user, year) -> bool:
     """Whether the learner has completed the year's training task, from the credit ledger
     (credits.policy.year_status: required hours and the professional minimum)."""
@@ -26,7 +43,88 @@ def year_task_complete(user, year) -> bool:
     return year_complete(user, year)
 
 
+def credits_under_order(order) -> dict:
+    """The learner's own active credit records under an order: how many, how many hours, and
+    how many already reported to the AIS (a receipt came back), for the refund page."""
+    from cpe.credits.models import CreditRecord, RecordStatus
+    from cpe.reporting.models import AisReport
+    from cpe.reporting.states import ReportKind, ReportState
+
+    records = list(CreditRecord.objects.filter(order=order, status=RecordStatus.ACTIVE).values_list("pk", "hours"))
+    reported = AisReport.objects.filter(record_id__in=[pk for pk, _ in records], kind=ReportKind.CREDIT,
+                                        state=ReportState.SENT).count() if records else 0
+    return {"records": len(records), "hours": sum(h for _, h in records), "reported": reported}
+
+
+def bought_year_ids(user) -> set:
+    """The training years of the learner's paid orders (announcements to a year's buyers,
+    registered with notices by OrdersConfig.ready)."""
+    paid = Order.objects.filter(user=user, status=OrderStatus.PAID)
+    return set(paid.values_list("product__year_id", flat=True))
+
+
 def orders_of(user):
     return (Order.objects.filter(user=user).select_related("product", "product__year", "enrolment")
             .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
             .order_by("-created_at"))
+
+
+class RefundEvidence:
+    """What finance weighs beside a refund request (one learner, one order): the AIS status,
+    each course the order opened with its watched chapters, passed exam and credit record (and
+    that record's AIS report state), the year's hours, and the policy's verdict with reasons."""
+
+    def __init__(self, *, ais_status, courses, year_status, review):
+        self.ais_status = ais_status
+        self.courses = courses
+        self.year_status = year_status
+        self.review = review
+
+
+def refund_evidence(refund) -> RefundEvidence:
+    """A bounded number of queries, whatever the number of courses and attempts."""
+    from cpe.catalog.models import Chapter, Course
+    from cpe.credits.models import CreditRecord, RecordStatus
+    from cpe.credits.selectors import year_status_for
+    from cpe.exams.models import Attempt
+    from cpe.learning.models import ChapterProgress
+    from cpe.reporting.selectors import report_states_for_user
+
+    from . import policy
+
+    order = Order.objects.select_related("user", "product__year", "product__course").get(pk=refund.order_id)
+    user, product, year = order.user, order.product, order.product.year
+    courses = ([product.course] if product.course_id else
+               list(Course.objects.filter(year=year, is_published=True).order_by("position", "id")))
+    course_ids = [c.pk for c in courses]
+    chapters = list(Chapter.objects.filter(course_id__in=course_ids).values_list("pk", "course_id"))
+    done = set(ChapterProgress.objects.filter(user=user, chapter_id__in=[pk for pk, _ in chapters],
+                                              completed_at__isnull=False).values_list("chapter_id", flat=True))
+    best = {}
+    for course_id, score, passed in (Attempt.objects.filter(user=user, course_id__in=course_ids,
+                                                            submitted_at__isnull=False)
+                                     .values_list("course_id", "score", "passed")):
+        held = best.get(course_id, (False, -1))
+        best[course_id] = max(held, (bool(passed), score or 0))
+    records = {r.course_id: r for r in CreditRecord.objects.filter(order=order).order_by("status", "-passed_at")}
+    report = report_states_for_user(user)
+    rows = []
+    for c in courses:
+        ch = [pk for pk, cid in chapters if cid == c.pk]
+        record = records.get(c.pk)
+        passed, score = best.get(c.pk, (False, -1))
+        rows.append({
+            "course": c, "chapters_total": len(ch), "chapters_done": sum(1 for pk in ch if pk in done),
+            "exam": (f"已合格（{score} 分）" if passed else f"未合格（最高 {score} 分）" if score >= 0 else "未参加"),
+            "record": record,
+            "report": (report[record.pk].label if record is not None and record.pk in report else ""),
+        })
+    active = [r for r in records.values() if r.status == RecordStatus.ACTIVE]
+    status = year_status_for(user, year)
+    review = policy.refund_review(
+        paid_at=order.paid_at, requested_at=refund.requested_at, year_complete=status.complete,
+        earned_hours=status.total_hours, required_hours=status.required_hours, records=len(active),
+        record_hours=sum(r.hours for r in active),
+        records_reported=sum(1 for r in active if r.pk in report and report[r.pk].receipt_no))
+    return RefundEvidence(ais_status=user.get_ais_status_display(), courses=rows, year_status=status,
+                          review=review)

@@ -1,4 +1,4 @@
-"""Every write to orders, payments and refunds (SPEC §4-5)."""
+"""Every write to orders, payments and refunds (rules R4-5)."""
 import logging
 import secrets
 
@@ -164,6 +164,7 @@ def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tup
 def order_sync(*, order: Order, at=None) -> Order:
     """The return page: if no notification came yet, ask the gateway; close a stale order."""
     at = at or timezone.now()
+    order.gateway_status = None  # what the gateway answered ("paid", "pending", ...), None: not asked
     if order.status != OrderStatus.PENDING:
         return order
     if order.gateway:
@@ -171,6 +172,7 @@ def order_sync(*, order: Order, at=None) -> Order:
             result = get_gateway(order.gateway).query(order.number)
         except GatewayError:
             result = None
+        order.gateway_status = result.status if result is not None else None
         if result is not None and result.status == "paid":
             payment_confirm(gateway_name=order.gateway, at=at, notice=PaymentNotice(
                 order_number=order.number, gateway_txn_id=result.gateway_txn_id,
@@ -226,7 +228,7 @@ def _notify(user, event, at, text):
                       subject="内蒙古会计继续教育平台通知", body=f"{user.name}，您好：\n\n{text}")
 
 
-# --- refunds (SPEC §5) ------------------------------------------------------------------------
+# --- refunds (rules R5) ------------------------------------------------------------------------
 def refund_request(*, user, order_number: str, reason: str, at=None) -> Refund:
     at = at or timezone.now()
     if not (reason or "").strip():
@@ -320,11 +322,12 @@ def refund_execute(*, refund_id: int, at=None) -> Refund:
         _transition(order, OrderStatus.REFUNDED)
         order.save(update_fields=["status"])
         Enrolment.objects.filter(order=order).update(status=EnrolmentStatus.CLOSED, closed_at=at)
-        _after_refund(order, refund, at)
+        revoked = _after_refund(order, refund, at)
         audit_record("refund.succeeded", subject=refund, at=at, data={
             "order": order.number, "amount_fen": refund.amount_fen, "gateway_refund_id": result.gateway_refund_id})
         _notify(order.user, "refund.succeeded", at,
-                f"您的订单 {order.number} 已退款 {refund.amount_fen / 100:.2f} 元，将原路退回；该课程已关闭。")
+                f"您的订单 {order.number} 已退款 {refund.amount_fen / 100:.2f} 元，将原路退回；该课程已关闭。"
+                + policy.refund_credits_sms_line(revoked))
     return refund
 
 
@@ -332,17 +335,19 @@ def _after_refund(order, refund, at):
     """What else a refund undoes: the invoice (a red-letter invoice) and, once the credits
     issue exists, the credits earned under the order. The money has already gone back, so a
     failing invoice service must not roll the refund back: the red invoice is then issued by
-    the hourly `invoice_reverse_sweep`."""
+    the hourly `invoice_reverse_sweep`. Returns how many credit records were revoked."""
     from cpe.credits.services import credits_revoke_for_order
     from cpe.invoicing.errors import InvoiceError
     from cpe.invoicing.services import invoice_reverse_for_order
 
-    credits_revoke_for_order(order=order, reason=f"订单退款 {refund.refund_no}", at=at, actor=refund.decided_by)
+    revoked = credits_revoke_for_order(order=order, reason=f"订单退款 {refund.refund_no}", at=at,
+                                       actor=refund.decided_by)
     try:
         with transaction.atomic():
             invoice_reverse_for_order(order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at)
     except InvoiceError as exc:
         log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
+    return revoked
 
 
 def refunds_resume(*, at=None) -> int:

@@ -9,7 +9,7 @@ class OrderStatus(models.TextChoices):
     CLOSED = "closed", "已关闭"
 
 
-# SPEC §4.1: pending → paid → (refund_requested → refunded | back to paid); pending → closed.
+# rules R4.1: pending → paid → (refund_requested → refunded | back to paid); pending → closed.
 TRANSITIONS = {
     OrderStatus.PENDING: {OrderStatus.PAID, OrderStatus.CLOSED},
     OrderStatus.PAID: {OrderStatus.REFUND_REQUESTED},

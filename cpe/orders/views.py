@@ -1,5 +1,3 @@
-import re
-
 import segno
 from django.conf import settings
 from django.contrib import messages
@@ -21,18 +19,14 @@ from .errors import OrderError
 from .models import Order
 from .states import Channel, OrderStatus
 
-_PHONE_UA = re.compile(r"Mobile|Android|iPhone|iPad|MicroMessenger", re.I)
-
-
-def _is_phone(request) -> bool:
-    return bool(_PHONE_UA.search(request.META.get("HTTP_USER_AGENT", "")))
-
-
 def _channels(request):
-    """Alipay page pay and WeChat Native QR on a PC; Alipay mobile web pay and WeChat H5 on a phone."""
-    if _is_phone(request):
-        return [Channel.ALIPAY_WAP, Channel.WECHAT_H5]
-    return [Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE]
+    """Every channel, phone ones and computer ones, each marked with its device and whether the
+    server offers it to this user agent (policy.channels_for); the page may switch sets by the
+    screen's width (static/js/pay-channels.js)."""
+    offered = policy.channels_for(phone=policy.is_phone_user_agent(request.META.get("HTTP_USER_AGENT", "")))
+    return [{"value": ch.value, "label": ch.label, "device": "phone" if ch in policy.PHONE_CHANNELS else "pc",
+             "offered": ch in offered} for ch in (*offered, *(c for c in (*policy.PHONE_CHANNELS, *policy.PC_CHANNELS)
+                                                            if c not in offered))]
 
 
 def _start(request, order, channel):
@@ -60,7 +54,7 @@ def buy(request, code):
     if request.method == "POST":
         channel = request.POST.get("channel", "")
         try:
-            if channel not in channels:
+            if not policy.channel_accepted(channel):
                 raise OrderError("bad_channel", "请选择支付方式。")
             order = services.order_create(user=request.user, product_code=code,
                                           ais_confirmed=bool(request.POST.get("ais_confirmed")))
@@ -68,7 +62,7 @@ def buy(request, code):
         except OrderError as exc:
             error = exc.message
     return render(request, "orders/buy.html", {
-        "product": product, "channels": channels, "error": error,
+        "product": product, "channels": channels, "error": error, "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
         "ais_found": request.user.ais_status == AisStatus.FOUND,
         "refund_days": policy.REFUND_WINDOW.days,
     }, status=400 if error else 200)
@@ -79,7 +73,7 @@ def buy(request, code):
 def pay(request, number):
     order = get_object_or_404(Order, number=number, user=request.user)
     try:
-        if request.POST.get("channel") not in _channels(request):
+        if not policy.channel_accepted(request.POST.get("channel", "")):
             raise OrderError("bad_channel", "请选择支付方式。")
         return _start(request, order, request.POST["channel"])
     except OrderError as exc:
@@ -115,7 +109,13 @@ def result(request, number):
     order = get_object_or_404(Order.objects.select_related("product"), number=number, user=request.user)
     order = services.order_sync(order=order)
     enrolment = getattr(order, "enrolment", None) if order.status != OrderStatus.PENDING else None
-    return render(request, "orders/result.html", {"order": order, "enrolment": enrolment})
+    pending = policy.pending_order_view(order.gateway_status) if order.status == OrderStatus.PENDING else ""
+    channels = _channels(request)
+    offered = {c["value"] for c in channels if c["offered"]}
+    return render(request, "orders/result.html", {
+        "order": order, "enrolment": enrolment, "pending": pending, "channels": channels,
+        "selected": order.channel if order.channel in offered else "", "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
+        "deadline": policy.order_pay_deadline(order.created_at)})
 
 
 @learner_required
@@ -141,7 +141,9 @@ def order_list(request):
                      "last_refund": next(iter(o.refunds.all()), None),
                      "invoice": invoice_states.get(o.pk),
                      "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None})
-    return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now})
+    return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now,
+                                                "credits_notice": policy.REFUND_CREDITS_NOTICE,
+                                                "phone_max_px": policy.PHONE_SCREEN_MAX_PX})
 
 
 @learner_required
@@ -170,7 +172,9 @@ def refund(request, number):
             messages.success(request, "退款申请已提交，审核结果将通过短信通知您。")
             return redirect("orders:list")
     return render(request, "orders/refund.html", {"order": order, "decision": decision, "error": error,
-                                                  "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None},
+                                                  "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None,
+                                                  "credits_notice": policy.REFUND_CREDITS_NOTICE,
+                                                  "earned": selectors.credits_under_order(order)},
                   status=400 if error else 200)
 
 
@@ -185,7 +189,7 @@ def _declared_length(request) -> int | None:
 @require_POST
 @ratelimit(key="ip", group="orders.notify", rate=policy.NOTIFY_RATE_PER_IP, method="POST", block=True)
 def notify(request, gateway):
-    """The gateways' asynchronous notifications (the truth about payment, SPEC §4.2). Open to
+    """The gateways' asynchronous notifications (the truth about payment, rules R4.2). Open to
     anybody, so bounded: throttled per client address (429, the gateway retries later), and a
     body over policy.NOTIFY_MAX_BODY_BYTES is refused with 413 before it is read or parsed."""
     if gateway not in settings.PAYMENT_GATEWAYS:

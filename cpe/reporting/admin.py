@@ -45,10 +45,12 @@ class QueueFilter(admin.SimpleListFilter):
     title = "队列"
     parameter_name = "queue"
     QUEUES = {
-        "open": ("未完成（待发送 / 发送中 / 等待重试）",
+        # Words from reporting.labels (the one AIS vocabulary), through ReportState's labels.
+        "open": ("待上报（待发送 / 发送中 / 等待重试）",
                  [ReportState.PENDING, ReportState.SENDING, ReportState.RETRYING]),
-        "waiting": ("等待中（人员未纳入 / 等待回执）", [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT]),
-        "failed": ("上报失败", [ReportState.FAILED]),
+        "waiting": (f"{ReportState.WAITING_PERSON.label} / {ReportState.WAITING_CREDIT.label}",
+                    [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT]),
+        "failed": (ReportState.FAILED.label, [ReportState.FAILED]),
     }
 
     def lookups(self, request, model_admin):
@@ -62,9 +64,10 @@ class QueueFilter(admin.SimpleListFilter):
 
 @admin.register(AisReport)
 class AisReportAdmin(ReadOnlyAdmin):
-    """The reporting queue (SPEC §9.1): pending, retrying and failed rows with the AIS's
+    """The reporting queue (rules R9.1): pending, retrying and failed rows with the AIS's
     answer; 重试 sends a failed or retrying row again now. The body (ID number, name) is
-    never shown."""
+    never shown; the learner's name is shown to who may retry (they chase the person), masked
+    to everyone else."""
 
     list_display = ["idempotency_key", "kind", "learner", "course", "state", "attempts", "next_attempt_at",
                     "receipt_no", "last_status", "last_error", "updated_at"]
@@ -79,6 +82,19 @@ class AisReportAdmin(ReadOnlyAdmin):
     @admin.display(description="学员")
     def learner(self, obj):
         return obj.record.user.name_masked
+
+    @admin.display(description="学员")
+    def learner_name(self, obj):
+        """The name and the masked mobile: whom to chase (never the ID number)."""
+        user = obj.record.user
+        return f"{user.name}（{user.mobile_masked}）"
+
+    def get_list_display(self, request):
+        """Who retries reports chases the people behind them: they see the name; everyone else
+        the masked name. Chosen per request."""
+        if request.user.has_perm("reporting.retry_aisreport"):
+            return [c if c != "learner" else "learner_name" for c in self.list_display]
+        return self.list_display
 
     @admin.display(description="课程")
     def course(self, obj):
@@ -112,6 +128,33 @@ class AisReportAdmin(ReadOnlyAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyAdmin):
+    """The export jobs. 增加 starts one (a form: year and region; the job runs in the background
+    and its file is downloaded from the exports page). Starting needs both the add right and
+    export_results (the file holds full ID numbers and mobiles); the service audits it."""
+
     list_display = ["created_at", "year", "region", "status", "progress", "rows_done", "created_by", "finished_at"]
     list_filter = ["status", "year"]
     readonly_fields = [f.name for f in ExportJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("reporting.add_exportjob") and request.user.has_perm("reporting.export_results")
+
+    def add_view(self, request, form_url="", extra_context=None):
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import redirect, render
+
+        from .forms import ExportStartForm
+        from .policy import EXPORT_RETENTION
+        from .services import export_job_create
+
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ExportStartForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            export_job_create(year=form.cleaned_data["year"], region=form.cleaned_data["region"],
+                              actor=request.user, ip=client_ip(request.META))
+            self.message_user(request, "已开始导出，完成后可在“年度学时导出”页面下载。", messages.SUCCESS)
+            return redirect(reverse("admin:reporting_exportjob_changelist"))
+        return render(request, "admin/reporting/exportjob/add.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "title": "开始年度学时导出",
+            "form": form, "retention_days": EXPORT_RETENTION.days}, status=400 if form.errors else 200)

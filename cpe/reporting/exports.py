@@ -1,4 +1,4 @@
-"""The year's results as an Excel workbook (SPEC §9.2), streamed.
+"""The year's results as an Excel workbook (rules R9.2), streamed.
 
 The ledger is read with `.values_list(...).iterator(chunk_size=…)` (one server-side cursor on
 PostgreSQL, no model instances, no list of the table) and written straight into the .xlsx zip

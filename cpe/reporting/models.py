@@ -56,7 +56,7 @@ class AisExchange(models.Model):
 
 
 class AisReport(models.Model):
-    """The outbox (DESIGN "External systems"): one row per credit record to report (kind
+    """The outbox (conventions C3): one row per credit record to report (kind
     credit) and per reported record revoked (kind reversal), written in the transaction of the
     fact it reports. `body` is the exact JSON sent, encrypted (it holds the ID number and the
     name): every resend sends these bytes with the same idempotency key, so the AIS answers a
@@ -98,9 +98,10 @@ class AisReport(models.Model):
 
 
 class ExportJob(models.Model):
-    """A background Excel export of a year's results (SPEC §9.2). The file lands under
-    EXPORT_ROOT (outside every served directory) with a random name, is served only through
-    the permission-checked, audited staff download view, and is deleted at `expires_at`."""
+    """A background Excel export of a year's results (rules R9.2). The file lands in the
+    "exports" storage (EXPORT_ROOT outside every served directory, or the private bucket's
+    exports prefix) with a random name, is handed out only by the permission-checked, audited
+    staff download view, and is deleted at `expires_at`."""
 
     year = models.PositiveSmallIntegerField("年度")
     region = models.CharField("地区", max_length=6, blank=True, help_text="空：全部地区")

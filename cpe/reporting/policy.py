@@ -1,8 +1,9 @@
-"""Rules of reporting to the AIS (SPEC §1.9, §9). Pure functions: no ORM, no clock."""
+"""Rules of reporting to the AIS (rules R1.9, R9). Pure functions: no ORM, no clock."""
 from datetime import datetime, timedelta
 
 from cpe.accounts.states import AisStatus
 
+from . import labels
 from .states import CheckResult
 
 # A learner may ask for a re-check this often (django-ratelimit rate string, per user).
@@ -10,7 +11,7 @@ RECHECK_RATE = "5/h"
 # A page a person waits on (the re-check button, registration in the embedded default) gets
 # one retry; background tasks get the adapter's full budget (AIS_MAX_RETRIES).
 INTERACTIVE_MAX_RETRIES = 1
-# Background re-checks (SPEC §1.9 "平台将稍后重试"; §9.3 a person found later gets their credits
+# Background re-checks (rules R1.9 "平台将稍后重试"; R9.3 a person found later gets their credits
 # reported): a failed check is retried by the task with these waits, then by the sweep.
 CHECK_TASK_RETRY_COUNTDOWNS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600)
 RECHECK_FAILED_AFTER = timedelta(hours=1)
@@ -19,7 +20,7 @@ RECHECK_UNKNOWN_AFTER = timedelta(minutes=10)
 
 
 def status_after_check(previous: str, result: str) -> AisStatus:
-    """The account's AIS status after a check (SPEC §1.9).
+    """The account's AIS status after a check (rules R1.9).
 
     found / not_found are the AIS's answer and replace whatever was there. A failed check
     (the AIS unreachable or refusing us after the retries) says nothing about the person: it
@@ -52,14 +53,14 @@ def recheck_due(status: str, checked_at: datetime | None, at: datetime) -> bool:
 
 
 RECHECK_MESSAGES = {
-    CheckResult.FOUND: "核验完成：您已纳入《内蒙古自治区会计人员信息管理系统》，考试合格后的学时将上报该系统。",
+    CheckResult.FOUND: "核验完成：" + labels.PERSON_EXPLANATIONS["found"],
     CheckResult.NOT_FOUND: "核验完成：系统中暂未查到您的信息（已按身份证号码和姓名查询）。"
-                           "在本平台取得的学时会保留，您纳入该系统后平台将自动上报。",
-    CheckResult.FAILED: "暂时无法连接会计人员信息管理系统，本次未能完成核验，平台将稍后自动重试。",
+                           + labels.PERSON_EXPLANATIONS["not_found"],
+    CheckResult.FAILED: "本次未能完成核验：" + labels.PERSON_EXPLANATIONS["failed"],
 }
 
 
-# --- the credit outbox (SPEC §9.1, §9.3) --------------------------------------------------------
+# --- the credit outbox (rules R9.1, R9.3) --------------------------------------------------------
 # A send claims the row for this long; a worker killed mid-send leaves it `sending`, and the
 # sweep takes it back after the lease (longer than one call can last: AIS_MAX_RETRIES + 1
 # attempts × the read timeout + the backoffs).
@@ -109,15 +110,18 @@ def report_cancellable(state: str, attempts: int, last_status: int | None) -> bo
     return state == ReportState.FAILED and last_status in NOT_RECORDED_STATUSES
 
 
-LEARNER_PENDING = "待上报"
-LEARNER_SENT = "已上报"
-LEARNER_FAILED = "上报失败"
-LEARNER_REVERSED = "已撤回"
+LEARNER_PENDING = labels.REPORT_PENDING
+LEARNER_WAITING_PERSON = labels.REPORT_WAITING_PERSON
+LEARNER_SENT = labels.REPORT_SENT
+LEARNER_FAILED = labels.REPORT_FAILED
+LEARNER_REVERSED = labels.REPORT_REVERSED
 
 
 def learner_report_label(credit_state: str, reversal_state: str | None = None) -> str:
-    """What the learner sees for a course (SPEC §9.1): 待上报 / 已上报 / 上报失败 (and 已撤回
-    once a refund's reversal reached the AIS)."""
+    """What the learner sees for a course (rules R9.1): 待上报 / 已上报 / 上报失败 (and 已撤回
+    once a refund's reversal reached the AIS); 待上报（未纳入） while the person is not in the
+    AIS, so "待上报" never suggests that a report is on its way when none can be. Words from
+    reporting.labels, the one AIS vocabulary."""
     from .states import ReportState
 
     if reversal_state == ReportState.SENT:
@@ -128,10 +132,12 @@ def learner_report_label(credit_state: str, reversal_state: str | None = None) -
         return LEARNER_FAILED
     if credit_state == ReportState.CANCELLED:
         return ""
+    if credit_state == ReportState.WAITING_PERSON:
+        return LEARNER_WAITING_PERSON
     return LEARNER_PENDING
 
 
-# --- exports (SPEC §9.2) -----------------------------------------------------------------------
+# --- exports (rules R9.2) -----------------------------------------------------------------------
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_CHUNK = 2000
 EXPORT_PROGRESS_EVERY = 5000
@@ -143,7 +149,7 @@ EXPORT_RETENTION = timedelta(days=7)
 def export_expires_at(finished_at: datetime) -> datetime:
     """When a finished export's file stops being downloadable and is deleted: finished_at +
     EXPORT_RETENTION. Source: 个人信息保护法 Art. 19 (kept no longer than the purpose needs:
-    the file exists to be handed to the authority, SPEC §9.2); attacker review."""
+    the file exists to be handed to the authority, rules R9.2); attacker review."""
     return finished_at + EXPORT_RETENTION
 
 

@@ -9,8 +9,15 @@ from .states import ReportKind, ReportState
 
 
 class ReportStateView(NamedTuple):
-    label: str              # 待上报 / 已上报 / 上报失败 / 已撤回 ("" = nothing to show)
+    label: str              # 待上报 / 待上报（未纳入） / 已上报 / 上报失败 / 已撤回 ("" = nothing to show)
     receipt_no: str
+
+    @property
+    def tone(self) -> str:
+        """The badge's CSS tone (badge-<tone>) of the label (reporting.labels)."""
+        from .labels import REPORT_TONES
+
+        return REPORT_TONES.get(self.label, "pending")
 
 
 def report_states_for_user(user) -> dict[int, ReportStateView]:
@@ -159,3 +166,20 @@ def reconcile_person_year(*, user, year: int, client=None) -> Reconciliation:
     client = client or get_client()
     items = client.list_credits(person_id=person.person_id, year=year)
     return reconcile(ledger_rows=ledger_rows_for(user, year), ais_items=items, person_id=person.person_id, year=year)
+
+
+def acknowledged(record_ids) -> dict:
+    """{credit record id: sent_at} of the records whose credit report the AIS acknowledged
+    (state sent, with a receipt) and whose reversal it has not (one query). What a certificate
+    may call 已上报."""
+    rows = AisReport.objects.filter(record_id__in=list(record_ids)).values_list("record_id", "kind", "state",
+                                                                                  "sent_at")
+    sent, reversed_ = {}, set()
+    for record_id, kind, state, sent_at in rows:
+        if state != ReportState.SENT:
+            continue
+        if kind == ReportKind.CREDIT:
+            sent[record_id] = sent_at
+        else:
+            reversed_.add(record_id)
+    return {k: v for k, v in sent.items() if k not in reversed_}

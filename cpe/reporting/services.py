@@ -22,9 +22,11 @@ from .states import CheckResult, ExportStatus, ReportKind, ReportState
 log = logging.getLogger(__name__)
 
 AIS_RECIPIENT = "内蒙古自治区会计人员信息管理系统（AIS）"
+# The purpose written into each privacy.transfer audit event (rules R14.3): the person check of
+# rules R1.9 and the credit report of rules R9.1.
 TRANSFER_PURPOSES = {
-    "person_check": "核验是否已纳入会计人员信息管理系统（SPEC §1.9）",
-    "credit_report": "向会计人员信息管理系统上报继续教育学时（SPEC §9.1）",
+    "person_check": "核验是否已纳入会计人员信息管理系统",
+    "credit_report": "向会计人员信息管理系统上报继续教育学时",
 }
 REPORT_FIELDS = ["person_id", "id_number", "name", "year", "course_code", "course_title", "category", "hours",
                  "credits", "passed_at"]
@@ -43,7 +45,7 @@ def ais_exchange_record(*, at, method, path, purpose="", attempt=1, status=None,
 
 def privacy_transfer_record(*, user, purpose: str, fields: list[str], outcome: str, actor=None, ip=None,
                             at=None):
-    """SPEC §14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
+    """rules R14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
     return audit_record("privacy.transfer", actor=actor, subject=user, ip=ip, at=at, data={
         "recipient": AIS_RECIPIENT, "purpose": purpose, "purpose_text": TRANSFER_PURPOSES.get(purpose, purpose),
         "fields": fields, "id_number": mask_id_number(user.id_number), "outcome": outcome,
@@ -51,7 +53,7 @@ def privacy_transfer_record(*, user, purpose: str, fields: list[str], outcome: s
 
 
 def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None) -> AisPerson:
-    """Look the learner up in the AIS by ID number and name (SPEC §1.9) and record the answer:
+    """Look the learner up in the AIS by ID number and name (rules R1.9) and record the answer:
     the AisPerson row (person_id, region, the AIS's own status), the account's ais_status
     (policy.status_after_check) and ais_checked_at, an audit event and the transfer log entry.
 
@@ -105,7 +107,7 @@ def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None)
         privacy_transfer_record(user=user, purpose="person_check", fields=["id_number", "name"],
                                 outcome=result.value, actor=actor, ip=ip, at=at)
         # Credits kept while the person was not found are reported once they are found
-        # (SPEC §9.3): their waiting outbox rows get their bodies and are sent after commit.
+        # (rules R9.3): their waiting outbox rows get their bodies and are sent after commit.
         if new_status == AisStatus.FOUND and person.person_id:
             reports_release_for_user(user=user, person=person, at=at)
     return person
@@ -140,7 +142,7 @@ def ais_recheck_sweep(*, at=None, limit: int = 500) -> int:
     return len(ids)
 
 
-# --- the credit outbox (SPEC §9, DESIGN "External systems") ----------------------------------------
+# --- the credit outbox (rules R9, conventions C3) ----------------------------------------
 def _schedule_send(report_id: int, countdown: int | None = None) -> None:
     from .tasks import ais_report_send_task
 
@@ -430,7 +432,7 @@ def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
     return len(ids)
 
 
-# --- exports (SPEC §9.2) -------------------------------------------------------------------------
+# --- exports (rules R9.2) -------------------------------------------------------------------------
 def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=None) -> ExportJob:
     """Queue a year's export (after commit); audited: the file holds ID numbers and mobiles."""
     from .tasks import ais_export_task
@@ -445,8 +447,9 @@ def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=No
 
 
 def export_root():
-    """Where export files live: settings.EXPORT_ROOT, which must be outside MEDIA_ROOT and
-    STATIC_ROOT (nothing may serve these files but staff_export_download)."""
+    """Where the filesystem default keeps export files: settings.EXPORT_ROOT, which must be
+    outside MEDIA_ROOT and STATIC_ROOT (nothing may serve these files but staff_export_download).
+    With an object store the files live under the private bucket's exports prefix instead."""
     from pathlib import Path
 
     from django.conf import settings
@@ -461,15 +464,31 @@ def export_root():
     return root
 
 
+def export_storage():
+    """The "exports" storage, after checking that a filesystem one is in no served directory."""
+    from cpe.core import storage as stores
+
+    store = stores.exports()
+    if not stores.is_object_store(store):
+        export_root()
+    return store
+
+
 _EXPORT_NAME = re.compile(r"[A-Za-z0-9_-]{32,}\.xlsx")
 
 
-def export_file_path(job: ExportJob):
-    """The job's file under export_root(), or None (no file, or a name this code never makes:
-    a legacy public path, anything with a separator)."""
+def export_file_name(job: ExportJob) -> str | None:
+    """The job's file name in export_storage(), or None (no file, or a name this code never
+    makes: a legacy public path, anything with a separator)."""
     if not job.file or not _EXPORT_NAME.fullmatch(job.file):
         return None
-    return export_root() / job.file
+    return job.file
+
+
+def export_file_path(job: ExportJob):
+    """The job's file on the filesystem default, or None (see export_file_name)."""
+    name = export_file_name(job)
+    return export_root() / name if name else None
 
 
 def export_download_name(job: ExportJob) -> str:
@@ -480,10 +499,14 @@ def export_download_name(job: ExportJob) -> str:
 def export_run(*, job_id: int, at=None) -> ExportJob | None:
     """Write the workbook for a queued job, updating its progress as it goes. A job already
     running (a redelivered task) or done is left alone; a failure marks it failed. The file gets
-    a random, unguessable name under export_root() (mode 0600 in a 0700 directory) and expires
-    policy.EXPORT_RETENTION after it is finished."""
-    import os
+    a random, unguessable name in export_storage() (on the filesystem: mode 0600 in a 0700
+    directory; in the object store: a private object) and expires policy.EXPORT_RETENTION after
+    it is finished."""
     import secrets
+    import tempfile
+    from pathlib import Path
+
+    from django.core.files import File
 
     from . import exports
 
@@ -494,25 +517,27 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
             return None
         job.status, job.started_at, job.progress, job.rows_done, job.error = ExportStatus.RUNNING, at, 0, 0, ""
         job.save(update_fields=["status", "started_at", "progress", "rows_done", "error"])
-    root = export_root()
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store = export_storage()
     name = secrets.token_urlsafe(32) + ".xlsx"
-    path = root / name
-    tmp = path.with_suffix(".xlsx.part")
     try:
-        tmp.touch(mode=0o600)
-        total, rows = exports.export_rows(job.year, job.region)
-        ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
+        # The workbook is written in a private temporary directory (0700), then stored; a
+        # crashed worker leaves nothing in the store.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            total, rows = exports.export_rows(job.year, job.region)
+            ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
 
-        def progress(n):
-            ExportJob.objects.filter(pk=job.pk).update(rows_done=n, progress=min(99, n * 100 // max(total, 1)))
+            def progress(n):
+                ExportJob.objects.filter(pk=job.pk).update(rows_done=n, progress=min(99, n * 100 // max(total, 1)))
 
-        n = exports.write_workbook(tmp, job.year, rows, progress=progress)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+            n = exports.write_workbook(path, job.year, rows, progress=progress)
+            with open(path, "rb") as fh:
+                stored = store.save(name, File(fh, name=name))
+            if stored != name:   # never: 43 random characters; refuse rather than lose track
+                store.delete(stored)
+                raise RuntimeError("导出文件名冲突，请重新导出。")
     except Exception as exc:
         log.exception("export %s failed", job.pk)
-        tmp.unlink(missing_ok=True)
         ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(exc)[:400],
                                                    finished_at=timezone.now())
         job.refresh_from_db()
@@ -528,16 +553,16 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
 def exports_expire(*, at=None) -> int:
     """The scheduled clean-up: delete the file of every done job whose expiry has come (or that
     has none: made before files expired, in the old public MEDIA_ROOT/exports/ location) and
-    mark the job expired (audited); delete the old public files, and leftovers in export_root()
-    (a crashed worker's .part, a file no done job names) older than the retention.
-    Returns how many jobs expired."""
-    import time
+    mark the job expired (audited); delete the old public files, and leftovers in
+    export_storage() (a file no done job names, e.g. a job whose row was lost) older than the
+    retention. Returns how many jobs expired."""
     from pathlib import Path
 
     from django.conf import settings
     from django.db.models import Q
 
     at = at or timezone.now()
+    store = export_storage()
     expired = 0
     due = ExportJob.objects.filter(Q(expires_at__lte=at) | Q(expires_at__isnull=True),
                                    status=ExportStatus.DONE)
@@ -546,26 +571,27 @@ def exports_expire(*, at=None) -> int:
             job = ExportJob.objects.select_for_update().filter(pk=job_id, status=ExportStatus.DONE).first()
             if job is None or policy.export_downloadable(done=True, expires_at=job.expires_at, at=at):
                 continue
-            path = export_file_path(job)
-            if path is not None:
-                path.unlink(missing_ok=True)
+            name = export_file_name(job)
+            if name is not None:
+                store.delete(name)
             old_file = job.file
             job.status, job.file = ExportStatus.EXPIRED, ""
             job.save(update_fields=["status", "file"])
             audit_record("reporting.export_expired", subject=job, at=at,
-                         data={"year": job.year, "region": job.region or "all", "legacy": path is None and
+                         data={"year": job.year, "region": job.region or "all", "legacy": name is None and
                                bool(old_file)})
             expired += 1
     legacy = Path(settings.MEDIA_ROOT) / "exports"
     if legacy.is_dir():   # files of the old scheme: guessable names in a served directory
         for f in legacy.glob("ais-results-*.xlsx*"):
             f.unlink(missing_ok=True)
-    root = export_root()
-    if root.is_dir():
-        live = set(ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="")
-                   .values_list("file", flat=True))
-        cutoff = time.time() - policy.EXPORT_RETENTION.total_seconds()
-        for f in root.iterdir():
-            if f.is_file() and f.name not in live and f.stat().st_mtime < cutoff:
-                f.unlink(missing_ok=True)
+    live = set(ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="").values_list("file", flat=True))
+    cutoff = at - policy.EXPORT_RETENTION
+    try:
+        _dirs, files = store.listdir("")
+    except FileNotFoundError:
+        files = []
+    for f in files:
+        if f not in live and store.get_modified_time(f) < cutoff:
+            store.delete(f)
     return expired

@@ -1,13 +1,15 @@
 from django.db import models
 
+from . import labels
+
 
 class CheckResult(models.TextChoices):
     """The outcome of the latest AIS person check (the User's ais_status keeps the last
     definitive answer; see services.ais_person_check)."""
 
-    FOUND = "found", "已纳入"
-    NOT_FOUND = "not_found", "未纳入"
-    FAILED = "failed", "核验失败"
+    FOUND = "found", labels.PERSON_FOUND
+    NOT_FOUND = "not_found", labels.PERSON_NOT_FOUND
+    FAILED = "failed", labels.PERSON_FAILED
 
 
 class Purpose(models.TextChoices):
@@ -26,14 +28,15 @@ class ReportState(models.TextChoices):
     """An outbox row's state (see TRANSITIONS). `sending` is a claim with a lease: a worker
     killed mid-send leaves the row there and the sweep takes it back when the lease ends."""
 
-    WAITING_PERSON = "waiting_person", "待纳入（人员未纳入 AIS）"
-    WAITING_CREDIT = "waiting_credit", "待学时上报回执"
-    PENDING = "pending", "待发送"
-    SENDING = "sending", "发送中"
-    RETRYING = "retrying", "等待重试"
-    SENT = "sent", "已上报"
-    FAILED = "failed", "上报失败"
-    CANCELLED = "cancelled", "已取消"
+    # Labels: labels.REPORT_STATE_LABELS (the same words the learner reads).
+    WAITING_PERSON = "waiting_person", labels.REPORT_STATE_LABELS["waiting_person"]
+    WAITING_CREDIT = "waiting_credit", labels.REPORT_STATE_LABELS["waiting_credit"]
+    PENDING = "pending", labels.REPORT_STATE_LABELS["pending"]
+    SENDING = "sending", labels.REPORT_STATE_LABELS["sending"]
+    RETRYING = "retrying", labels.REPORT_STATE_LABELS["retrying"]
+    SENT = "sent", labels.REPORT_STATE_LABELS["sent"]
+    FAILED = "failed", labels.REPORT_STATE_LABELS["failed"]
+    CANCELLED = "cancelled", labels.REPORT_STATE_LABELS["cancelled"]
 
 
 TRANSITIONS = {

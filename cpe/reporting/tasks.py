@@ -60,7 +60,7 @@ def ais_report_sweep_task():
 
 @shared_task(acks_late=True)
 def ais_export_task(job_id: int):
-    """Write a year's results to EXPORT_ROOT (services.export_run). Idempotent: a job
+    """Write a year's results to the exports storage (services.export_run). Idempotent: a job
     already done or running elsewhere is left alone."""
     from .services import export_run
 

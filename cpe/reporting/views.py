@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -10,14 +10,18 @@ from django_ratelimit.decorators import ratelimit
 from cpe.accounts.auth import user_for_identifier
 from cpe.accounts.signals import client_ip
 from cpe.accounts.states import Region
+from cpe.core import storage as stores
 from cpe.core.audit import audit_record
 
 from . import policy, selectors, services
 from .clients import get_client
 from .clients.base import AisError
 from .errors import ReportingError
+from .forms import ExportStartForm
 from .models import ExportJob
 from .states import CheckResult, ExportStatus
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @require_POST
@@ -85,11 +89,12 @@ def staff_exports(request):
         if not can_export:
             messages.error(request, "您没有导出年度学时的权限。")
             return redirect("reporting:staff_exports")
-        year, region = request.POST.get("year", ""), request.POST.get("region", "")
-        if not year.isdigit() or (region and region not in dict(Region.choices)):
-            messages.error(request, "请选择正确的年度和地区。")
+        form = ExportStartForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "请选择已设立的培训年度和正确的地区。")
         else:
-            services.export_job_create(year=int(year), region=region, actor=request.user, ip=client_ip(request))
+            services.export_job_create(year=form.cleaned_data["year"], region=form.cleaned_data["region"],
+                                       actor=request.user, ip=client_ip(request))
             messages.success(request, "已开始导出，完成后可在下方下载。")
         return redirect("reporting:staff_exports")
     ctx = _staff_context(request, "年度学时导出")
@@ -122,15 +127,14 @@ def staff_export_download(request, pk):
         ctx = _staff_context(request, "导出文件已过期")
         ctx.update(job=job, retention_days=policy.EXPORT_RETENTION.days)
         return render(request, "reporting/staff/export_expired.html", ctx, status=410)
-    path = services.export_file_path(job)
-    try:
-        handle = path.open("rb") if path is not None else None
+    name = services.export_file_name(job)
+    if name is None:
+        raise Http404
+    try:   # a redirect to a short-lived signed URL of the object store, or the file streamed
+        response = stores.file_response(services.export_storage(), name,
+                                        download_name=services.export_download_name(job), content_type=XLSX_TYPE)
     except FileNotFoundError:
-        handle = None
-    if handle is None:
         raise Http404
     audit_record("reporting.export_downloaded", actor=request.user, subject=job, ip=client_ip(request),
                  data={"year": job.year, "region": job.region or "all", "rows": job.rows_done})
-    response = FileResponse(handle, as_attachment=True, filename=services.export_download_name(job))
-    response["Cache-Control"] = "private, no-store"
     return response

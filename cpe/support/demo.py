@@ -1,4 +1,4 @@
-"""Demo FAQ entries (SPEC §13). Numbers are placeholders (policy.FAQ_FACTS) filled when shown
+"""Demo FAQ entries (rules R13). Numbers are placeholders (policy.FAQ_FACTS) filled when shown
 from the policies that own them: never typed here. Idempotent: an existing question is kept."""
 from .models import Category, FaqEntry
 

@@ -15,7 +15,7 @@ class Category(models.TextChoices):
 
 
 class FaqEntry(models.Model):
-    """One 自主答疑 entry (SPEC §13), edited by staff. The answer may name the platform's
+    """One 自主答疑 entry (rules R13), edited by staff. The answer may name the platform's
     numbers by placeholder (policy.FAQ_FACTS), filled when shown."""
 
     category = models.CharField("分类", max_length=20, choices=Category.choices,
@@ -37,7 +37,7 @@ class FaqEntry(models.Model):
 
 
 class Thread(models.Model):
-    """A learner's question and its conversation with staff (SPEC §13 在线交互)."""
+    """A learner's question and its conversation with staff (rules R13 在线交互)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                              related_name="support_threads",

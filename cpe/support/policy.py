@@ -1,4 +1,4 @@
-"""Support rules (SPEC §13: 自主答疑 and 在线交互, seed §2.6). Pure functions: no ORM, no clock."""
+"""Support rules (rules R13: 自主答疑 and 在线交互, agreement §2.6). Pure functions: no ORM, no clock."""
 import re
 from dataclasses import dataclass
 
@@ -20,8 +20,9 @@ FAQ_QUERY_MAX_CHARS = 50
 FAQ_QUERY_MAX_TERMS = 5
 
 # FAQ answers name the platform's numbers by placeholder, filled at display time from the
-# policies that own them (cpe.core.context_processors.site), so an answer never goes stale
-# when the refund window or the invoice cutoff changes: {placeholder} -> site() key.
+# policies that own them (through their apps' context processors, selectors.faq_facts), so an
+# answer never goes stale when the refund window or the invoice cutoff changes:
+# {placeholder} -> context key.
 FAQ_FACTS = {
     "退款天数": "REFUND_DAYS",
     "发票截止": "INVOICE_CUTOFF",
@@ -39,7 +40,7 @@ ANSWERED_NOTICE = "您在平台提出的问题（编号 {number}）已有客服�
 
 
 def answered_notice_text(thread_number: int) -> str:
-    """The notice of a staff answer (SPEC §13 notifications): the platform's words and the
+    """The notice of a staff answer (rules R13 notifications): the platform's words and the
     question's number only, nothing the learner wrote."""
     return ANSWERED_NOTICE.format(number=int(thread_number))
 
@@ -76,7 +77,7 @@ def check_body(body: str, label: str = "问题描述") -> Decision:
 
 def ask_decision(waiting_count: int) -> Decision:
     """A learner may ask a new question while fewer than MAX_WAITING_THREADS of theirs wait
-    for a reply (SPEC §13; the queue's fairness)."""
+    for a reply (rules R13; the queue's fairness)."""
     if waiting_count >= MAX_WAITING_THREADS:
         return Decision(False, "too_many_waiting",
                         f"您已有 {waiting_count} 个问题等待回复（最多 {MAX_WAITING_THREADS} 个），"

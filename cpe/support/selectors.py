@@ -1,8 +1,18 @@
 """Reads of the support app."""
 from dataclasses import dataclass
 
+from cpe.core.context_processors import site
+from cpe.invoicing.context_processors import invoicing
+from cpe.orders.context_processors import orders
+
 from . import policy
 from .models import Category, FaqEntry, Thread
+
+
+def faq_facts(request) -> dict:
+    """The platform's facts an FAQ answer may name by placeholder (policy.FAQ_FACTS), from the
+    context processors of the apps that own them."""
+    return {**site(request), **orders(request), **invoicing(request)}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The only writes of the support app (SPEC §13)."""
+"""The only writes of the support app (rules R13)."""
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone

@@ -4,7 +4,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_ratelimit.decorators import ratelimit
 
-from cpe.core.context_processors import site
 from cpe.core.decorators import learner_required
 
 from . import policy, selectors, services
@@ -16,7 +15,7 @@ from .states import ThreadStatus
 def faq(request):
     """常见问题: published entries by category, with a search box (public)."""
     query = request.GET.get("q", "").strip()[:policy.FAQ_QUERY_MAX_CHARS]
-    groups = selectors.faq_search(query, site(request))
+    groups = selectors.faq_search(query, selectors.faq_facts(request))
     return render(request, "support/faq.html", {"groups": groups, "q": query})
 
 

@@ -1,4 +1,4 @@
-/* The chapter player (SPEC §7): hls.js playback, server-judged heartbeats, no seeking past the
+/* The chapter player (rules R7): hls.js playback, server-judged heartbeats, no seeking past the
  * watched frontier, 1x only, pause when hidden, attention checks, one stream per account, a
  * moving watermark. No framework; the server is the judge of every second credited. */
 (function () {
@@ -14,7 +14,10 @@
   var TOL = parseFloat(cfg.tolerance) || 5;
   var ANSWER = (parseFloat(cfg.answerWindow) || 60) * 1000;
 
+  /* frontier: the furthest point watched, as the server last said or as played here since
+   * (what was played continuously is reported before any seek, so the server agrees). */
   var session = null, hls = null, seq = 0, stretchStart = 0, frontier = 0, lastTime = 0;
+  var heldUntil = 0;  // a warning stays readable this long before the routine status replaces it
   var stopped = false, completed = cfg.completed === "1", queue = Promise.resolve();
   var checkToken = "", checkTimer = null, courseDone = parseInt(cfg.courseDone, 10) || 0;
   var yearDone = document.getElementById("year-done");
@@ -22,6 +25,26 @@
   function say(text, isError) {
     statusEl.textContent = text;
     statusEl.className = "player-status" + (isError ? " error" : "");
+  }
+
+  function warn(text) {
+    say(text, true);
+    heldUntil = Date.now() + 6000;
+  }
+
+  function clock(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2);
+  }
+
+  /* The routine status line: what the player is doing now (never 学习中 while paused or done).
+   * A report's answer leaves a recent warning readable; the learner's own pause or play does not. */
+  function sayState(byLearner) {
+    if (byLearner) heldUntil = 0;
+    if (stopped || Date.now() < heldUntil) return;
+    if (video.ended) say(completed ? "本章节已播放完毕，已完成学习。" : "本章节已播放完毕。");
+    else if (video.paused) say(completed ? "已暂停（本章节已完成）。" : "已暂停，点击播放继续学习。");
+    else say("学习中（系统每 " + HEARTBEAT / 1000 + " 秒记录一次进度）");
   }
 
   /* Start: the session cookie + CSRF token. Then the play session's own token (X-Play-Token),
@@ -84,7 +107,7 @@
         showProgress(d);
         if (d.attention && d.attention.token !== checkToken) askAttention(d.attention);
         if (d.reason === "check_overdue") say("防挂机确认已超时，计时已暂停，请点击“我在学习”。", true);
-        else if (!stopped && !video.paused) say("学习中（系统每 " + HEARTBEAT / 1000 + " 秒记录一次进度）");
+        else sayState();
       }, function () { say("网络不稳定，进度将在恢复后继续记录。", true); });
     });
     return queue;
@@ -117,14 +140,21 @@
   });
 
   // --- no seeking past the frontier, 1x only, pause when hidden --------------------------------
+  /* Anything up to the furthest point watched may be replayed; past it the player goes back to
+   * where it was and says why. */
   video.addEventListener("timeupdate", function () {
-    if (!video.seeking) lastTime = video.currentTime;
+    if (video.seeking) return;
+    lastTime = video.currentTime;
+    if (!video.paused && !returning) frontier = Math.max(frontier, lastTime);
   });
+  var returning = false;
   video.addEventListener("seeking", function () {
     var target = video.currentTime;
-    if (target > Math.max(frontier, stretchStart) + TOL) {
-      video.currentTime = Math.min(lastTime, Math.max(frontier, stretchStart));
-      say("不能拖动到尚未观看的位置。", true);
+    if (returning) { returning = false; return; }
+    if (target > frontier + 1) {
+      returning = true;
+      video.currentTime = lastTime;
+      warn("只能拖动到已观看过的位置（最远已观看到 " + clock(frontier) + "），已返回原位置。");
       return;
     }
     if (Math.abs(target - lastTime) > 0.5) {
@@ -133,19 +163,25 @@
       lastTime = target;
     }
   });
+  video.addEventListener("contextmenu", function (e) { e.preventDefault(); });  // no "save video as"
   video.addEventListener("ratechange", function () {
     if (video.playbackRate !== 1) video.playbackRate = 1;
   });
   document.addEventListener("visibilitychange", function () {
     if (document.hidden && !video.paused) video.pause();
   });
-  video.addEventListener("pause", function () { if (!stopped && !video.seeking) beat(); });
-  video.addEventListener("ended", function () { beat(video.duration || video.currentTime); });
+  video.addEventListener("pause", function () {
+    if (!stopped && !video.seeking && !video.ended) beat();
+    sayState(true);
+  });
+  video.addEventListener("ended", function () { beat(video.duration || video.currentTime); sayState(true); });
   video.addEventListener("play", function () {
     if (stopped) { video.pause(); return; }
     if (checkToken) { video.pause(); dialog.showModal && !dialog.open && dialog.showModal(); return; }
-    stretchStart = video.currentTime;
-    say("学习中（系统每 " + HEARTBEAT / 1000 + " 秒记录一次进度）");
+    // Before the media is loaded (a play tapped while hls.js still positions it at the resume
+    // point) currentTime is 0, not where playback will start: the seek that follows sets it.
+    if (video.readyState >= 1) stretchStart = lastTime = video.currentTime;
+    sayState(true);
   });
   setInterval(function () { if (!video.paused && !stopped) beat(); }, HEARTBEAT);
   window.addEventListener("pagehide", function () {
@@ -163,8 +199,11 @@
   // --- the moving watermark ------------------------------------------------------------------
   var mark = document.getElementById("watermark");
   function moveMark() {
-    mark.style.left = (5 + Math.random() * 55) + "%";
-    mark.style.top = (5 + Math.random() * 80) + "%";
+    // Whole inside the picture at any width: the room left of the mark's own size.
+    var roomX = Math.max(0, box.clientWidth - mark.offsetWidth - 8);
+    var roomY = Math.max(0, box.clientHeight - mark.offsetHeight - 8);
+    mark.style.left = Math.round(4 + Math.random() * roomX) + "px";
+    mark.style.top = Math.round(4 + Math.random() * roomY) + "px";
   }
   moveMark();
   setInterval(moveMark, 8000);

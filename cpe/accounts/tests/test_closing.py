@@ -1,4 +1,4 @@
-"""注销账号 (SPEC §11) on a real database: what goes, what stays, what a refusal leaves."""
+"""注销账号 (rules R11) on a real database: what goes, what stays, what a refusal leaves."""
 import json
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Closing rules (SPEC §11) as tables: refusal, outcome, purge date. No database."""
+"""Closing rules (rules R11) as tables: refusal, outcome, purge date. No database."""
 from datetime import datetime, timedelta, timezone as dt_tz
 
 import pytest

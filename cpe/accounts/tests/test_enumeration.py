@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import last_code, make_id_number
+from conftest import last_code, make_id_number, verify_staff_session
 from cpe.accounts import policy, services
 from cpe.accounts.models import IdentityChangeRequest, User, VerificationCode
 from cpe.accounts.states import AccountStatus, ChangeStatus, TerminationReason
@@ -274,9 +274,10 @@ def test_the_reviewer_sees_the_conflict_the_learner_was_not_told(register_learne
     taken = services.identity_change_request(user=a, field="id_number", new_value=holder.id_number, reason="x")
     free = services.identity_change_request(user=holder, field="id_number", new_value=make_id_number(seq="782"),
                                             reason="x")
-    django_user_model.objects.create_superuser("chief", "Chief-pass-2026")
+    chief = django_user_model.objects.create_superuser("chief", "Chief-pass-2026")
     staff = Client()
     staff.post(reverse("accounts:login"), {"username": "chief", "password": "Chief-pass-2026"})
+    verify_staff_session(staff, chief)
     url = "admin:accounts_identitychangerequest_change"
     assert "该身份证号码已属于其他账号" in staff.get(reverse(url, args=[taken.pk])).content.decode()
     assert "该身份证号码已属于其他账号" not in staff.get(reverse(url, args=[free.pk])).content.decode()

@@ -1,4 +1,4 @@
-"""下载我的个人信息 (SPEC §14, PIPL Art. 45): the file holds the learner's own data, in full,
+"""下载我的个人信息 (rules R14, PIPL Art. 45): the file holds the learner's own data, in full,
 and nothing of anyone else, nor any secret; pages re-authenticate, throttle and audit."""
 import io
 import json
@@ -17,6 +17,8 @@ from cpe.core.models import AuditEvent
 from cpe.exams.tests.fixtures import (  # noqa: F401 (fixtures)
     _media_in_tmp, complete_chapters, course, learner, pass_course, pay, year,
 )
+from cpe.invoicing.account_life import INVOICE_RECIPIENT
+from cpe.reporting.account_life import AIS_PURPOSE_LABELS
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Zhang-san-2026"   # the root register_learner fixture's password
@@ -92,10 +94,10 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
     sent = {(m["类型"], m["渠道"]) for m in data["发送给您的通知"]}
     assert {("支付成功通知", "短信"), ("邮箱验证链接", "电子邮件")} <= sent
     recipients = {t["接收方"] for t in data["向第三方提供的个人信息"]}
-    assert {"支付宝", personal_data.INVOICE_RECIPIENT} <= recipients
+    assert {"支付宝", INVOICE_RECIPIENT} <= recipients
     ais = [t for t in data["向第三方提供的个人信息"] if "会计人员信息管理系统" in t["接收方"]]
     assert [(t["目的"], t["提供的信息"]) for t in ais] == [
-        (personal_data.AIS_PURPOSE_LABELS["person_check"], "身份证号码、姓名")]
+        (AIS_PURPOSE_LABELS["person_check"], "身份证号码、姓名")]
     # The same content, readable: the full ID number and the order number are in the HTML too.
     assert learner.id_number in html and history["order"].number in html and "向第三方提供的个人信息" in html
 

@@ -1,4 +1,4 @@
-"""Coming back after a termination for unreachable contact details (seed §3.2(2)): the password
+"""Coming back after a termination for unreachable contact details (agreement §3.2(2)): the password
 proves the account at sign-in, an SMS code proves a reachable mobile, and the service resumes."""
 from datetime import timedelta
 

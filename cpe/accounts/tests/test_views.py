@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import last_code, make_id_number
+from conftest import last_code, make_id_number, verify_staff_session
 from cpe.accounts.models import User
 from cpe.accounts import policy
 
@@ -183,6 +183,7 @@ def test_identity_change_reviewed_in_staff_site(client, register_learner, django
     reviewer.groups.add(Group.objects.get(name="审核人员"))
     staff = Client()
     assert staff.post(reverse("accounts:login"), {"username": "reviewer", "password": "Rev-pass-2026"}).status_code == 302
+    verify_staff_session(staff, reviewer)
     req = user.identity_changes.get()
     url = reverse("admin:accounts_identitychangerequest_change", args=[req.pk])
     assert "批准变更" in staff.get(url).content.decode()
@@ -204,3 +205,41 @@ def test_sign_out_then_in_ends_nothing(register_learner):
     r = c.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}, follow=True)
     assert "已结束您在其他设备" not in r.content.decode()
     assert not LoginRecord.objects.filter(user=user).latest("at").ended_other_session
+
+
+def test_reviewer_sees_current_and_requested_values_in_full_audited(client, register_learner, django_user_model):
+    """The review page masks; the reviewer with view_identity opens both values in full through
+    an audited reveal; staff without it are refused and nothing is audited."""
+    from django.contrib.auth.models import Group
+
+    from cpe.backoffice.services import roles_sync
+    from cpe.core.models import AuditEvent
+
+    roles_sync()
+    user = register_learner(name="巴特尔")
+    client.force_login(user)
+    new_id = make_id_number(seq="977")
+    client.post(reverse("accounts:identity_change"), {"field": "id_number", "new_value": new_id, "reason": "录入错误"})
+    req = user.identity_changes.get()
+    change = reverse("admin:accounts_identitychangerequest_change", args=[req.pk])
+    reveal = reverse("admin:accounts_identitychangerequest_reveal", args=[req.pk])
+
+    auditor = django_user_model.objects.create_user("aud", "x", is_staff=True, name="审计")
+    auditor.groups.add(Group.objects.get(name="审计人员"))
+    staff = Client()
+    staff.force_login(auditor)
+    assert reveal not in staff.get(change).content.decode()
+    html = staff.get(reveal, follow=True).content.decode()
+    assert new_id not in html and user.id_number not in html and "没有查看完整身份信息的权限" in html
+    assert not AuditEvent.objects.filter(event_type="account.identity_viewed").exists()
+
+    reviewer = django_user_model.objects.create_user("rev", "x", is_staff=True, name="审核")
+    reviewer.groups.add(Group.objects.get(name="审核人员"))
+    staff.force_login(reviewer)
+    page = staff.get(change).content.decode()
+    assert reveal in page and new_id not in page                       # masked until revealed
+    html = staff.get(reveal).content.decode()
+    assert new_id in html and user.id_number in html and "巴特尔" in html
+    event = AuditEvent.objects.get(event_type="account.identity_viewed")
+    assert event.actor_id == reviewer.pk and event.subject_id == str(user.pk)
+    assert event.data["request"] == req.pk and new_id not in str(event.data)

@@ -17,3 +17,11 @@ from cpe.catalog import policy
 ])
 def test_restricted_change(changed, restricted, may_change, refused):
     assert policy.restricted_change(changed, restricted, may_change=may_change) == refused
+
+
+def test_a_product_is_valid_90_days_unless_it_says_otherwise():
+    """agreement §4.2; the default belongs to the catalog, which owns products."""
+    from cpe.catalog.models import Product
+
+    assert policy.DEFAULT_VALIDITY_DAYS == 90
+    assert Product._meta.get_field("validity_days").default == policy.DEFAULT_VALIDITY_DAYS

@@ -46,6 +46,8 @@ TABLE = {
     "accounts/profile/mobile/": SIGNED_IN, "accounts/profile/email/": SIGNED_IN,
     "accounts/profile/identity/": SIGNED_IN, "accounts/profile/personal-data/": SIGNED_IN,
     "accounts/profile/close/": SIGNED_IN, "accounts/profile/password/": SIGNED_IN,
+    # the staff second factor: a verified staff session is sent on, everyone else away (never a 2xx)
+    "accounts/2fa/": NOBODY, "accounts/2fa/setup/": NOBODY, "accounts/2fa/recovery-codes/": ANY_STAFF,
     # agreements
     "agreement/": PUBLIC, "agreement/closed/": PUBLIC, "agreement/v/<str:version>/": PUBLIC,
     "agreement/accept/": SIGNED_IN,
@@ -60,6 +62,9 @@ TABLE = {
     "admin/(?P<url>.*)$": NOBODY,
     # admin custom views
     "admin/accounts/user/<int:pk>/reveal/": perm("accounts.view_user"),
+    # the current and requested name and ID number in full: reviewers (view_identity + review_identity)
+    "admin/accounts/identitychangerequest/<int:pk>/reveal/": perm("accounts.view_identity"),
+    "admin/accounts/identitychangerequest/<int:pk>/document/": perm("accounts.view_identity"),  # its ID photo
     "admin/invoicing/invoice/<int:pk>/pdf/": perm("invoicing.view_invoice"),
     "admin/exams/question/import/": perm("exams.add_question"),
     "admin/exams/question/import/template/": perm("exams.add_question"),
@@ -304,6 +309,10 @@ def test_access_matrix(world, capsys):
         "support/t/<int:pk>/": f"support/t/{w['thread'].pk}/",
         "reporting/staff/exports/<int:pk>/download/": f"reporting/staff/exports/{w['job'].pk}/download/",
         "admin/invoicing/invoice/<int:pk>/pdf/": f"admin/invoicing/invoice/{w['invoice'].pk}/pdf/",
+        "admin/accounts/identitychangerequest/<int:pk>/reveal/":
+            f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/reveal/",
+        "admin/accounts/identitychangerequest/<int:pk>/document/":
+            f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/document/",
         "notices/<int:pk>/": "notices/999999/",
         # B's unpaid order where paying or cancelling would act on it
         **{f"orders/<str:number>/{p}/": f"orders/{w['pending'].number}/{p}/"

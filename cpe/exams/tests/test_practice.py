@@ -1,4 +1,4 @@
-"""Practice and exam share no answer (SPEC §7.5 immediate feedback; §8.2-8.3 the exam is the
+"""Practice and exam share no answer (rules R7.5 immediate feedback; R8.2-8.3 the exam is the
 learner's own work): practice feedback only ever answers for a practice-pool question, never
 while the learner has an exam in progress, and exam papers are drawn from the exam pool only."""
 import random

@@ -177,7 +177,7 @@ def test_numbers_are_unique_across_orders(learner):
     assert len(numbers) == 3
 
 
-# --- reversal (SPEC §5.2) -------------------------------------------------------------------
+# --- reversal (rules R5.2) -------------------------------------------------------------------
 def test_reversal_issues_red_marks_blue_and_is_idempotent(learner, settings):
     order = make_order(learner, paid_at=PAID)
     blue = _personal(learner, order)

@@ -85,3 +85,18 @@ def test_play_api_records_the_client_address(hot, settings, signed_in, chapter, 
                        REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {CLIENT}")
     assert r.status_code == 201
     assert PlaySession.objects.get(key=r.json()["session"]).ip == CLIENT
+
+
+def test_door_keeps_the_old_players_seconds_until_a_takeover(door, settings, learner, chapter, enrolment, now):
+    """The front door judges by the same rule as the ninja route and the plain path: the old
+    player's report after a takeover is credited up to the takeover, then refused (409)."""
+    from cpe.learning.models import ChapterProgress
+
+    first = _start(learner, chapter, now - timedelta(seconds=60), ip=CLIENT)
+    _start(learner, chapter, now - timedelta(seconds=20), ip=CLIENT)          # a second tab, 40 s in
+    status, body = _beat(door, first, 1, 0, 55, CLIENT)
+    assert status == 409 and body["code"] == "superseded"
+    hotpath.flush_dirty()
+    assert ChapterProgress.objects.get(user=learner, chapter=chapter).intervals == [[0, 40]]
+    ev = SuspiciousEvent.objects.get(session=first)
+    assert ev.kind == "concurrent" and not SuspiciousEvent.objects.filter(kind="rate").exists()

@@ -1,5 +1,5 @@
 """Transcoding to AES-128 HLS, and delivery: signed playlist, key and segments; the key only for
-the signed-in learner's current play session (SPEC §7.1)."""
+the signed-in learner's current play session (rules R7.1)."""
 import shutil
 import time
 

@@ -205,7 +205,7 @@ def test_a_web_process_dying_mid_report_loses_nothing_committed(hot, learner, ch
     assert _stored(learner, chapter).intervals == [[0, 60]]
 
 
-def test_superseded_stream_earns_nothing(hot, learner, chapter, enrolment, now):
+def test_superseded_stream_keeps_what_it_played_before_the_takeover(hot, learner, chapter, enrolment, now):
     first = _start(learner, chapter, now)
     _beat(first, sec(now, 30), 1, 0, 30)
     second = _start(learner, chapter, sec(now, 40))  # flushes the first before reading progress
@@ -214,9 +214,14 @@ def test_superseded_stream_earns_nothing(hot, learner, chapter, enrolment, now):
         _beat(first, sec(now, 60), 2, 30, 60)
     assert exc.value.code == "superseded" and exc.value.status == 409
     assert SuspiciousEvent.objects.get().kind == "concurrent"
-    assert _beat(second, sec(now, 70), 1, 30, 60).credited == 30
+    with pytest.raises(LearningError):  # a later report of the first earns nothing
+        _beat(first, sec(now, 90), 3, 60, 90)
     hot.flush_dirty()
-    assert _stored(learner, chapter).intervals == [[0, 60]]  # nothing from the first after 40 s
+    assert _stored(learner, chapter).intervals == [[0, 40]]  # the first's 30-40 s kept, nothing after
+    assert _stored(learner, chapter).last_position == 30     # the resume point is not the old player's
+    assert _beat(second, sec(now, 70), 1, 30, 60).credited == 30  # its own state: 30-60
+    hot.flush_dirty()
+    assert _stored(learner, chapter).intervals == [[0, 60]]
 
 
 def test_fabricated_fast_beats_earn_no_more_than_real_time(hot, learner, chapter, enrolment, now):

@@ -1,4 +1,4 @@
-"""Heartbeat crediting, completion and attention checks as tables (SPEC §7.2-7.4). No database:
+"""Heartbeat crediting, completion and attention checks as tables (rules R7.2-7.4). No database:
 times are injected, randomness is passed in."""
 from datetime import datetime, timedelta, timezone
 
@@ -84,6 +84,44 @@ def test_no_credit_for_other_streams_or_outside_validity(is_current, usable, rea
     outs, state, ivs = run([(30, 1, 0, 30)], is_current=is_current, usable=usable)
     assert outs[0].credited == 0 and outs[0].reason == reason and ivs == []
     assert state.last_seq == 0  # not even the sequence moves
+
+
+def test_takeover_keeps_what_the_old_player_played_until_then_and_nothing_after():
+    """Two tabs: the old player's report after the takeover is credited up to the takeover
+    (no jitter allowance past it), is not called a speed claim, and its next report earns nothing."""
+    outs, state, ivs = run([(30, 1, 0, 30)])
+    out = p.heartbeat(state=state, report=p.Report(seq=2, start=30, position=60), intervals=ivs, duration=DUR,
+                      at=s(60), is_current=False, usable=True, superseded_at=s(45))
+    assert out.credited == pytest.approx(15) and out.reason == p.SUPERSEDED and out.flags == ()
+    assert p.merge_intervals(out.intervals) == [[0, 45]]
+    later = p.heartbeat(state=out.state, report=p.Report(seq=3, start=60, position=90), intervals=out.intervals,
+                        duration=DUR, at=s(90), is_current=False, usable=True, superseded_at=s(45))
+    assert later.credited == 0 and later.reason == p.SUPERSEDED and later.intervals == out.intervals
+
+
+def test_takeover_before_the_old_players_last_report_earns_it_nothing():
+    outs, state, ivs = run([(30, 1, 0, 30)])
+    out = p.heartbeat(state=state, report=p.Report(seq=2, start=30, position=60), intervals=ivs, duration=DUR,
+                      at=s(60), is_current=False, usable=True, superseded_at=s(29))
+    assert out.credited == 0 and out.reason == p.SUPERSEDED and out.intervals == [[0.0, 30.0]]
+
+
+def test_a_sped_up_old_player_is_still_called_a_speed_claim():
+    outs, state, ivs = run([(30, 1, 0, 30)])
+    out = p.heartbeat(state=state, report=p.Report(seq=2, start=30, position=120), intervals=ivs, duration=DUR,
+                      at=s(60), is_current=False, usable=True, superseded_at=s(45))
+    assert out.flags == (p.RATE,) and out.reason == p.SUPERSEDED and out.credited == pytest.approx(15)
+
+
+def test_new_player_after_a_takeover_is_judged_from_its_own_start():
+    """The new tab resumes where the old one was last saved: its first report is credited in
+    full against its own clock, with no speed flag."""
+    started = s(100)
+    state = p.StreamState(started_at=started, last_at=started, last_position=14.5, last_end=14.5,
+                          play_until_check=10_000)
+    out = p.heartbeat(state=state, report=p.Report(seq=1, start=14.5, position=44.5), intervals=[[0, 14.5]],
+                      duration=DUR, at=s(130), is_current=True, usable=True)
+    assert out.credited == pytest.approx(30) and out.reason == "" and out.flags == ()
 
 
 def test_attention_check_issued_stops_credit_when_overdue_and_resumes_after_answer():

@@ -1,4 +1,4 @@
-"""Play sessions and heartbeats on a real database, with injected times (SPEC §7.2-7.4). Each
+"""Play sessions and heartbeats on a real database, with injected times (rules R7.2-7.4). Each
 refusal also checks what did not change."""
 from datetime import timedelta
 
@@ -94,10 +94,17 @@ def test_second_player_takes_over_and_the_first_is_told_why(learner, chapter, en
     with pytest.raises(LearningError) as exc:
         _beat(learner, first, sec(now, 60), 2, 30, 60)
     assert exc.value.code == "superseded" and exc.value.status == 409 and "其他窗口" in exc.value.message
-    assert _progress(learner, chapter).watched_seconds == 30  # nothing credited to the first
-    assert SuspiciousEvent.objects.get().kind == "concurrent"
+    # What the first played until the takeover (30 to 40 s) is kept, nothing after it; where the
+    # learner resumes stays the new player's business.
+    assert _progress(learner, chapter).intervals == [[0, 40]]
+    assert _progress(learner, chapter).last_position == 30
+    ev = SuspiciousEvent.objects.get()
+    assert ev.kind == "concurrent" and ev.get_kind_display() == "被其他窗口或设备接管播放"
+    with pytest.raises(LearningError):
+        _beat(learner, first, sec(now, 90), 3, 60, 90)
+    assert _progress(learner, chapter).intervals == [[0, 40]]
     assert second.resume_at == 30
-    assert _beat(learner, second, sec(now, 70), 1, 30, 60).credited == 30
+    assert _beat(learner, second, sec(now, 70), 1, 30, 60).credited == 20  # 40-60: new coverage
 
 
 def test_another_learners_session_is_refused(learner, other_learner, chapter, enrolment, now):

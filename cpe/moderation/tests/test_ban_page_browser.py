@@ -1,4 +1,4 @@
-"""The ban page on a 375-px phone, in Debian's chromium (SPEC §12; DESIGN "Pages")."""
+"""The ban page on a 375-px phone, in Debian's chromium (rules R12; conventions C5)."""
 import threading
 from datetime import timedelta
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""IP bans (SPEC §12) match the client's address behind the proxy (cpe/core/net.py); a forged
+"""IP bans (rules R12) match the client's address behind the proxy (cpe/core/net.py); a forged
 X-Forwarded-For neither escapes a ban nor brings one onto somebody else."""
 import pytest
 from django.urls import reverse

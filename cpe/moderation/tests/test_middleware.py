@@ -1,4 +1,4 @@
-"""BanMiddleware as a visitor meets it (SPEC §12)."""
+"""BanMiddleware as a visitor meets it (rules R12)."""
 from datetime import timedelta
 
 import pytest

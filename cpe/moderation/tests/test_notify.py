@@ -1,5 +1,5 @@
 """The sanctioned learner is told, by SMS and (verified) e-mail through the outbox: the reason,
-the period and how to object (SPEC §12)."""
+the period and how to object (rules R12)."""
 from datetime import timedelta
 
 import pytest

@@ -1,4 +1,4 @@
-"""Tables for the rules of SPEC §12 (no database)."""
+"""Tables for the rules of rules R12 (no database)."""
 import ipaddress
 from datetime import datetime, timedelta, timezone
 

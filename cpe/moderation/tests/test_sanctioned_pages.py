@@ -1,4 +1,4 @@
-"""What a banned or terminated person meets (SPEC §12, PIPL Art. 45): the reason on their next
+"""What a banned or terminated person meets (rules R12, PIPL Art. 45): the reason on their next
 page, a refused sign-in recorded as refused, the public pages and support still open, and a copy
 of their data after proving their phone."""
 import io

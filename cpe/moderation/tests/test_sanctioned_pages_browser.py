@@ -1,8 +1,9 @@
 """The termination page, the account-ban page and the sanctioned person's data-copy page on a
-375-px phone, in Debian's chromium (SPEC §12, §14; DESIGN "Pages")."""
+375-px phone, in Debian's chromium (rules R12, R14; conventions C5)."""
 
 import pytest
 
+from conftest import staff_browser_sign_in
 from cpe.accounts.states import TerminationReason
 
 from .test_ban_page_browser import CHROMIUM, server_with_ban_middleware  # noqa: F401 (fixture)
@@ -96,10 +97,7 @@ def test_staff_ban_forms_with_an_end_time_on_a_phone(server_with_ban_middleware,
     with sync_playwright() as p:
         browser, page = _phone(p)
         try:
-            page.goto(base + "/admin/login/")
-            page.fill("#id_username", "op375")
-            page.fill("#id_password", "Staff-pass-2026")
-            page.locator("input[type=submit]").click()
+            staff_browser_sign_in(page, "op375", "Staff-pass-2026", base=base)
             page.goto(base + "/admin/moderation/ban/add/")
             page.fill("#id_network", "198.51.100.0/24")
             page.fill("#id_reason", "短时间内大量注册")

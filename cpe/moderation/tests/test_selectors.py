@@ -1,4 +1,4 @@
-"""Re-registration after a termination for a violation (SPEC §12)."""
+"""Re-registration after a termination for a violation (rules R12)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Services and the staff pages of SPEC §12, on a real database."""
+"""Services and the staff pages of rules R12, on a real database."""
 from datetime import timedelta
 
 import pytest

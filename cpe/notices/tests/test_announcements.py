@@ -1,4 +1,4 @@
-"""通知公告 and maintenance notices (SPEC §2.4): who sees what, the banner before a window, the
+"""通知公告 and maintenance notices (rules R2.4): who sees what, the banner before a window, the
 503 during it (staff still work), and the rules' boundaries."""
 from datetime import datetime, timedelta, timezone as dt_timezone
 
@@ -174,3 +174,25 @@ def test_saving_an_announcement_in_the_staff_site_is_audited(client, django_user
     a = Announcement.objects.get()
     assert a.created_by == staff
     assert AuditEvent.objects.filter(event_type="announcement.saved").count() == 1
+
+
+def test_a_years_buyers_see_its_announcements_by_the_years_the_caller_gives(register_learner):
+    """notices does not know orders: the caller gives the learner's bought years, and is asked
+    only when an announcement is for a year's buyers."""
+    from cpe.catalog.models import TrainingYear
+
+    learner = register_learner()
+    asked = []
+
+    def years_of(user):
+        asked.append(user.pk)
+        return {year.pk}
+
+    everyone = _notice(title="全体通知")
+    assert selectors.announcements_for(learner, timezone.now(), bought_year_ids=years_of) == [everyone]
+    assert asked == []
+    year = TrainingYear.objects.create(year=2026)
+    buyers = _notice(title="2026 年度学员通知", audience="year_buyers", year=year)
+    shown = selectors.announcements_for(learner, timezone.now(), bought_year_ids=years_of)
+    assert buyers in shown and asked == [learner.pk]
+    assert buyers not in selectors.announcements_for(learner, timezone.now(), bought_year_ids=lambda u: set())

@@ -108,3 +108,30 @@ def test_expiry_reminders(at, sent, due):
 ])
 def test_enrolment_state(closed, at, state):
     assert lp.enrolment_state(closed=closed, window=lp.validity_window(PAID, 90), at=at) == state
+
+
+@pytest.mark.parametrize("gateway_status,view", [
+    ("pending", policy.UNPAID), ("closed", policy.UNPAID), ("not_found", policy.UNPAID),
+    (None, policy.WAITING),       # the gateway could not be asked: no answer, so no claim of failure
+])
+def test_pending_order_view_says_failed_only_on_the_gateways_word(gateway_status, view):
+    assert policy.pending_order_view(gateway_status) == view
+
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+ANDROID_WECHAT = ("Mozilla/5.0 (Linux; Android 14; V2301A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0 "
+                  "Mobile Safari/537.36 MicroMessenger/8.0.47")
+DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+@pytest.mark.parametrize("ua,phone", [(IPHONE, True), (ANDROID_WECHAT, True), (DESKTOP, False), ("", False)])
+def test_channels_by_device_never_offer_a_qr_code_or_the_computer_cashier_on_a_phone(ua, phone):
+    from cpe.orders.states import Channel
+
+    offered = policy.channels_for(phone=policy.is_phone_user_agent(ua))
+    if phone:
+        assert offered == (Channel.ALIPAY_WAP, Channel.WECHAT_H5)
+    else:
+        assert offered == (Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE)
+    assert all(policy.channel_accepted(c) for c in Channel.values)
+    assert not policy.channel_accepted("alipay_app") and not policy.channel_accepted("")

@@ -1,4 +1,4 @@
-"""The AIS port (AIS_INTERFACE.md): four calls, plain dataclasses in and out.
+"""The AIS port (docs/ais-interface.md): four calls, plain dataclasses in and out.
 
 Errors say what the caller may do next:
 - `AisUnavailable`: the AIS could not be reached or kept answering 429/5xx after the

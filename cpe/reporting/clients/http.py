@@ -1,4 +1,4 @@
-"""The AIS adapter: AIS_INTERFACE.md over HTTP(S) with `requests`.
+"""The AIS adapter: docs/ais-interface.md over HTTP(S) with `requests`.
 
 Every request is signed (X-AIS-Provider, X-AIS-Timestamp, X-AIS-Nonce, X-AIS-Signature =
 base64 HMAC-SHA256(secret, METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nhex(SHA-256(body)))), where PATH is
@@ -14,7 +14,7 @@ is safe: lookups only read; reports and reversals carry an idempotency key, so a
 timeout gets the first receipt back.
 
 Every attempt is recorded (cpe.reporting.models.AisExchange) with the ID number and name
-masked: personal data is not stored in clear (SPEC §14).
+masked: personal data is not stored in clear (rules R14).
 
 Settings (read when the client is made, so tests can change them):
     AIS_BASE_URL        default http://127.0.0.1:8900 (the simulator)

@@ -1,4 +1,4 @@
-"""Contract tests: AIS_INTERFACE.md over real HTTP against the simulator. Requests are built
+"""Contract tests: docs/ais-interface.md over real HTTP against the simulator. Requests are built
 by hand with the adapter's signing function (cpe.reporting.clients.http.sign), so the
 adapter's signature and the simulator's check are verified against each other."""
 import json

@@ -1,4 +1,4 @@
-"""SPEC §9: the credit outbox over real HTTP against the simulator. Every record ends up at the
+"""rules R9: the credit outbox over real HTTP against the simulator. Every record ends up at the
 AIS exactly once (checked in the simulator's own store) whatever the AIS does meanwhile."""
 import json
 import random
@@ -220,7 +220,7 @@ def test_waiting_person_is_reported_once_a_recheck_finds_them(ais_settings, ais_
     record, report = queued(user, year)
     assert report.state == ReportState.WAITING_PERSON and report.body == ""
     assert report_sweep(at=timezone.now() + timedelta(days=1)) == 0
-    assert report_states_for_user(user)[record.pk].label == "待上报"
+    assert report_states_for_user(user)[record.pk].label == "待上报（未纳入）"  # the person is not in the AIS yet
     ais_sim.seed({"id_number": user.id_number, "name": user.name})
     with django_capture_on_commit_callbacks(execute=True):
         ais_person_check(user_id=user.pk)

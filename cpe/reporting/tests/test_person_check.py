@@ -1,4 +1,4 @@
-"""SPEC §1.9: the AIS person check, its task, the 重新核验 button and its throttle."""
+"""rules R1.9: the AIS person check, its task, the 重新核验 button and its throttle."""
 from datetime import timedelta
 
 import pytest

@@ -255,3 +255,53 @@ def test_admin_queue_and_retry_action(found, year, ais_sim, client, django_user_
     assert report.state == ReportState.SENT
     detail = client.get(reverse("admin:reporting_aisreport_change", args=[report.pk])).content.decode()
     assert found.id_number not in detail
+
+
+def test_operator_starts_an_export_from_the_staff_site(export_ledger, client, django_user_model,
+                                                       django_capture_on_commit_callbacks):
+    """The job list offers 增加 to who may export; the form takes a year that exists and a
+    region; bad input changes nothing; the start is audited with its actor."""
+    from cpe.backoffice.services import roles_sync
+    from django.contrib.auth.models import Group
+
+    changelist = reverse("admin:reporting_exportjob_changelist")
+    add = reverse("admin:reporting_exportjob_add")
+    client.force_login(staff(django_user_model, "reporting.view_exportjob", username="viewer"))
+    assert add not in client.get(changelist).content.decode()
+    assert client.get(add).status_code == 403
+    assert client.post(add, {"year": "2026", "region": ""}).status_code == 403
+    assert ExportJob.objects.count() == 0
+
+    roles_sync()
+    operator = django_user_model.objects.create_user("op2", "x", is_staff=True, name="运营乙")
+    operator.groups.add(Group.objects.get(name="运营人员"))
+    client.force_login(operator)
+    assert add in client.get(changelist).content.decode()
+    page = client.get(add).content.decode()
+    assert "2026 年度" in page and "全部地区" in page
+    for bad in ({"year": "1999", "region": ""}, {"year": "2026", "region": "999999"}, {"year": "x"}, {}):
+        resp = client.post(add, bad)
+        assert resp.status_code == 400 and "errorlist" in resp.content.decode()
+    assert ExportJob.objects.count() == 0 and not AuditEvent.objects.filter(
+        event_type="reporting.export_requested").exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = client.post(add, {"year": "2026", "region": "150200"})
+    assert resp.status_code == 302 and resp.url == changelist
+    job = ExportJob.objects.get()
+    assert (job.year, job.region, job.created_by_id, job.status) == (2026, "150200", operator.pk, ExportStatus.DONE)
+    event = AuditEvent.objects.get(event_type="reporting.export_requested")
+    assert event.subject_id == str(job.pk) and event.actor_id == operator.pk
+
+
+def test_ais_queue_names_the_learner_to_who_chases_masked_to_others(register_learner, year, client,
+                                                                   django_user_model):
+    learner = register_learner(name="巴特尔")
+    report = report_enqueue_for_record(make_record(learner, year, "N1"))
+    changelist = reverse("admin:reporting_aisreport_changelist")
+    client.force_login(staff(django_user_model, "reporting.view_aisreport", username="auditor"))
+    page = client.get(changelist).content.decode()
+    assert report.idempotency_key in page and "巴特尔" not in page and learner.name_masked in page
+    client.force_login(staff(django_user_model, "reporting.view_aisreport", "reporting.retry_aisreport"))
+    page = client.get(changelist).content.decode()
+    assert f"巴特尔（{learner.mobile_masked}）" in page
+    assert learner.id_number not in page and learner.mobile not in page

@@ -84,9 +84,9 @@ def test_fill_facts_uses_the_owners_values_and_leaves_unknown_braces():
 
 
 def test_every_placeholder_names_a_site_fact():
-    from cpe.core.context_processors import site
+    from cpe.support.selectors import faq_facts
 
-    facts = site(None)
+    facts = faq_facts(None)
     assert set(policy.FAQ_FACTS.values()) <= set(facts)
 
 

@@ -10,7 +10,7 @@ from cpe.reporting.services import ais_person_check, ais_recheck_sweep
 
 
 class Command(BaseCommand):
-    help = "Look learners up in the AIS (SPEC §1.9)."
+    help = "Look learners up in the AIS (docs/rules.md R1.9)."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", action="append", default=[])
