@@ -64,6 +64,7 @@ def _clean_cache(request):
         yield
         return
     cache.clear()
+    from cpe.agreements.selectors import forget_versions
     from cpe.moderation.selectors import bans_known, forget_bans
     from cpe.notices.selectors import forget_windows, windows_known
 
@@ -71,9 +72,11 @@ def _clean_cache(request):
     # a page's query count must not depend on when these per-process memos were last read.
     windows_known()
     bans_known()
+    forget_versions()  # the agreement versions of a rolled-back test must not stay memoised
     yield
     forget_windows()
     forget_bans()
+    forget_versions()
 
 
 @pytest.fixture

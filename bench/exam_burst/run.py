@@ -6,9 +6,19 @@ pass (a credit record and a certificate are written in the grading transaction).
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_exams,
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/13, flushed).
-Last line: RESULT submitted=… graded=… lost=… p99_ms=…
+Baseline, measured in the same run against the same server (--baseline-seconds, half before the
+burst and half after): the same learners post the same signed-in form to the trivial view
+/bench/hello/ as fast as they are answered. It gives what this machine, at this moment, does
+with a signed-in POST that does no work: its throughput, its p99 and the gunicorn CPU per request.
+The submissions are printed beside it as ratios (their CPU per request over the baseline's; the
+burst's arrival rate over the baseline's throughput), which move far less with the machine's other
+load than the absolute figures do.
+
+Last line: RESULT submitted=… graded=… lost=… p99_ms=… elapsed_s=… baseline_rps=… baseline_p99_ms=…
+cpu_per_baseline=…
 (submitted: answered 302 by the server; graded: attempts graded in the database afterwards;
-lost: submitted but not graded, or graded with a score other than the one its answers earn)."""
+lost: submitted but not graded, or graded with a score other than the one its answers earn;
+cpu_per_baseline: gunicorn CPU per submission over gunicorn CPU per baseline request)."""
 import argparse
 import json
 import os
@@ -30,6 +40,7 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)  # config/gunicorn.conf.py's
+    ap.add_argument("--baseline-seconds", type=float, default=6)
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_exams")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -40,6 +51,7 @@ def main():
     sys.path.insert(0, str(ROOT))
 
     from bench.common import fresh_stores, start_gunicorn
+    from bench.heartbeat.run import cpu_ticks
 
     fresh_stores(db_url, redis_url, env)
 
@@ -52,14 +64,27 @@ def main():
 
     server, port = start_gunicorn("bench.exam_burst.wsgi:application", workers=args.workers, threads=args.threads,
                                   env=env)
-    try:
-        out = tmp / "out.json"
-        subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), str(args.seconds),
-                        str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def load(seconds, out, *extra):
+        before = cpu_ticks(server.pid, None)
+        subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), str(seconds),
+                        str(args.connections), str(tmp / "learners.json"), str(out), *extra], check=True, env=env)
+        after = cpu_ticks(server.pid, None)
         r = json.loads(out.read_text())
+        r["server_cpu"] = (after["server"] - before["server"]) / hz
+        r["machine_cpu"] = (after["machine"] - before["machine"]) / hz
+        return r
+
+    try:
+        load(2, tmp / "warm.json", "baseline")  # every worker thread's connections opened
+        b1 = load(args.baseline_seconds / 2, tmp / "base1.json", "baseline")
+        uptime_burst = Path("/proc/loadavg").read_text().split()[:3]
+        r = load(args.seconds, tmp / "out.json")
+        b2 = load(args.baseline_seconds / 2, tmp / "base2.json", "baseline")
     finally:
         server.terminate()
-        server.wait(10)
+        server.wait(90)  # graceful shutdown (graceful_timeout 30) takes longer on a busy machine
 
     from cpe.credits.models import CreditRecord
     from cpe.exams.models import Attempt
@@ -72,7 +97,20 @@ def main():
     print(f"{len(expected)} submissions over {r['elapsed']:.1f} s: {len(submitted)} answered 302, "
           f"p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms; "
           f"{len(graded)} graded in the database, {credits} credit records for {passes} passes")
-    print(f"RESULT submitted={len(submitted)} graded={len(graded)} lost={lost} p99_ms={r['p99_ms']:.0f}")
+    n_base = b1["requests"] + b2["requests"]
+    base_rps = n_base / (b1["elapsed"] + b2["elapsed"])
+    base_p99 = max(b1["p99_ms"], b2["p99_ms"])
+    base_cpu = (b1["server_cpu"] + b2["server_cpu"]) / max(1, n_base) * 1e6
+    sub_cpu = r["server_cpu"] / max(1, len(expected)) * 1e6
+    print(f"baseline (signed-in trivial POST of the same form, same server, same run): {base_rps:.0f} req/s, "
+          f"p99 {base_p99:.0f} ms, gunicorn CPU {base_cpu:.0f} us/request, errors {b1['errors'] + b2['errors']}")
+    print(f"submission: gunicorn CPU {sub_cpu:.0f} us/request = {sub_cpu / base_cpu:.1f} x the baseline's; "
+          f"arrivals {len(expected) / args.seconds:.0f}/s = {len(expected) / args.seconds / base_rps:.2f} x the "
+          f"baseline's throughput; p99 {r['p99_ms']:.0f} ms = {r['p99_ms'] / base_p99:.1f} x the baseline's p99")
+    print(f"machine load average at the burst (1, 5, 15 min): {' '.join(uptime_burst)}")
+    print(f"RESULT submitted={len(submitted)} graded={len(graded)} lost={lost} p99_ms={r['p99_ms']:.0f} "
+          f"elapsed_s={r['elapsed']:.1f} baseline_rps={base_rps:.0f} baseline_p99_ms={base_p99:.0f} "
+          f"cpu_per_baseline={sub_cpu / base_cpu:.1f}")
 
 
 def seed(n):

@@ -5,6 +5,7 @@ import re
 from django.contrib.auth.backends import ModelBackend
 
 from cpe.core import crypto
+from cpe.core.rows import PkReader
 
 from . import policy
 from .models import User
@@ -33,7 +34,16 @@ def axes_username(request, credentials) -> str:
     return "unknown:" + hashlib.sha256(identifier.strip().upper().encode()).hexdigest()[:24]
 
 
+_users = PkReader(User)
+
+
 class IdentifierBackend(ModelBackend):
+    def get_user(self, user_id):
+        """The signed-in user of every request: one read by primary key, its SQL built once per
+        process (cpe.core.rows). The same checks as Django's: an inactive account is nobody."""
+        user = _users.get(user_id)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
     def authenticate(self, request, username=None, password=None, **kwargs):
         user = user_for_identifier(username)
         if user is None:

@@ -1,7 +1,17 @@
+"""Reads of agreement versions and acceptances. The agreement gate asks for the version in force
+on every signed-in request: it is computed from a per-process memo of every version's facts (a
+table of a few rows), so an up-to-date learner costs no query."""
 from django.db.models import Q
+
+from cpe.core.memo import ProcessMemo
 
 from .models import AgreementAcceptance, AgreementVersion, Decision
 from .policy import VersionFacts, displayed_version, required_major
+
+# Each process re-reads the versions this often, and at once after a save in this process. A
+# version published ahead of its effective time is in the memo before it takes effect, so it is
+# required from its effective instant in every process.
+VERSIONS_MEMO_SECONDS = 15
 
 
 def _facts(at):
@@ -31,8 +41,19 @@ def accepted_major_ids(user) -> set[int]:
                .values_list("major_version_id", flat=True))
 
 
+def _load_versions():
+    return [VersionFacts(*r) for r in AgreementVersion.objects.order_by().values_list(
+        "id", "is_minor", "amends_id", "effective_at")]
+
+
+_versions_memo = ProcessMemo(seconds=VERSIONS_MEMO_SECONDS, load=_load_versions, model=AgreementVersion,
+                             name="agreements.versions")
+forget_versions = _versions_memo.forget
+
+
 def required_major_id(at) -> int | None:
-    return required_major(_facts(at), at)
+    """The id of the major version in force at `at` (no query within the memo)."""
+    return required_major(list(_versions_memo.get()), at)
 
 
 def user_has_accepted(user, major_id: int) -> bool:

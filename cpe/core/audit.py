@@ -29,6 +29,8 @@ import logging
 import os
 import re
 import secrets
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timezone as dt_timezone
 from functools import lru_cache
@@ -159,32 +161,65 @@ def event_hash(e: AuditEvent, keys: AuditKeys | None = None) -> str:
 
 def audit_record(event_type: str, *, actor=None, subject=None, data=None, ip=None, at=None) -> AuditEvent:
     """Append one event. Runs inside the caller's transaction, so the event exists if and
-    only if the change it describes was committed."""
+    only if the change it describes was committed. Inside `audit_deferred()` the event is
+    appended when that block ends (its `pk` is set then)."""
     # No savepoint of its own: an event that fails to append fails the caller's transaction
     # (the change it describes must not commit without it). Outside a transaction, this is one.
     keys = audit_keys()  # before the lock: a missing key fails without holding anyone up
+    actor_label = ""
+    if actor is not None:
+        actor_label = getattr(actor, "audit_label", None) or str(actor.pk)
+    event = AuditEvent(
+        at=at or timezone.now(),
+        actor_id=getattr(actor, "pk", None),
+        actor_label=actor_label,
+        event_type=event_type,
+        subject_type=subject._meta.label_lower if subject is not None else "",
+        subject_id=str(subject.pk) if subject is not None else "",
+        data=data or {},
+        ip=ip,
+    )
+    queue = getattr(_deferred, "events", None)
+    if queue is not None:
+        queue.append(event)
+        return event
+    _append_chained([event], keys)
+    return event
+
+
+_deferred = threading.local()
+
+
+@contextmanager
+def audit_deferred():
+    """Inside the caller's transaction: the events recorded within the block are appended
+    together when it ends, under one lock of the chain's head and in one statement, in the order
+    they were recorded. Without it each event locks the head at its own append, and the lock is
+    held until the transaction ends: every audited change on the platform then waits for
+    whatever the transaction still does after its first event (a passed exam writes its credit
+    record, certificate and AIS report after the exam's event). If the block raises, nothing is
+    appended (the transaction is rolled back anyway). Nested blocks append with the outermost."""
+    if getattr(_deferred, "events", None) is not None:
+        yield
+        return
+    _deferred.events = queue = []
+    try:
+        yield
+    finally:
+        _deferred.events = None
+    if queue:
+        _append_chained(queue, audit_keys())
+
+
+def _append_chained(events: list, keys) -> None:
+    """Chain `events` after the head (locked until the caller's transaction ends) and append them."""
     with transaction.atomic(savepoint=False):
         head = _lock_head()
-        actor_label = ""
-        if actor is not None:
-            actor_label = getattr(actor, "audit_label", None) or str(actor.pk)
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=at or timezone.now(),
-            actor_id=getattr(actor, "pk", None),
-            actor_label=actor_label,
-            event_type=event_type,
-            subject_type=subject._meta.label_lower if subject is not None else "",
-            subject_id=str(subject.pk) if subject is not None else "",
-            data=data or {},
-            ip=ip,
-            prev_hash=head.hash,
-            key_id=keys.active,
-        )
-        event.hash = event_hash(event, keys)
-        head.seq, head.hash = event.seq, event.hash
-        _append(event, head)
-    return event
+        for event in events:
+            event.seq, event.prev_hash, event.key_id = head.seq + 1, head.hash, keys.active
+            event.hash = event_hash(event, keys)
+            head.seq, head.hash = event.seq, event.hash
+        _append(events, head)
 
 
 def _lock_head() -> AuditHead:
@@ -207,28 +242,34 @@ def _lock_head() -> AuditHead:
     return head
 
 
-def _append(event: AuditEvent, head: AuditHead) -> None:
-    """Insert the event and move the head to it. On PostgreSQL one statement (the head's
+def _append(events: list, head: AuditHead) -> None:
+    """Insert the events and move the head to the last. On PostgreSQL one statement (the head's
     UPDATE in a WITH before the INSERT: the lock holder's round trips are everyone's wait);
-    elsewhere two saves."""
+    elsewhere a save each."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        event.save()
+        for event in events:
+            event.save()
         head.save(update_fields=["seq", "hash"])
         return
     qn = connection.ops.quote_name
     fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+    row = f"({', '.join(['%s'] * len(fields))})"
     sql = (f"WITH h AS (UPDATE {qn(AuditHead._meta.db_table)} SET {qn('seq')} = %s, {qn('hash')} = %s "
            f"WHERE {qn('id')} = %s) "
            f"INSERT INTO {qn(AuditEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(AuditEvent._meta.pk.column)}")
-    params = [head.seq, head.hash, head.pk,
-              *(f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields)]
+           f"VALUES {', '.join([row] * len(events))} "
+           f"RETURNING {qn(AuditEvent._meta.pk.column)}, {qn('seq')}")
+    params = [head.seq, head.hash, head.pk]
+    for event in events:
+        params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
     with connection.cursor() as cur:
         cur.execute(sql, params)
-        event.pk = cur.fetchone()[0]
-    event._state.adding, event._state.db = False, connection.alias
+        pks = dict((seq, pk) for pk, seq in cur.fetchall())
+    for event in events:
+        event.pk = pks[event.seq]
+        event._state.adding, event._state.db = False, connection.alias
 
 
 # --- verifying ---------------------------------------------------------------------------------

@@ -1,19 +1,24 @@
 """A per-process memo of a small, rarely changing table read on every request (maintenance
-windows, bans): re-read at most every `seconds`, and at once after a save or delete of `model`
-in this process (other processes see a change within `seconds`)."""
+windows, bans, agreement versions): re-read at most every `seconds`, and at once after a save or
+delete of `model` in this process (other processes see a change within `seconds`).
+
+A save inside a transaction forgets the rows twice: at once, and again when the transaction
+commits. Without the second, another thread of this process could re-read the table between the
+save and the commit, memoise the rows without the change, and keep them for `seconds`."""
 import threading
 import time
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 
 class ProcessMemo:
     def __init__(self, *, seconds: float, load, model, name: str):
-        self.seconds, self.load = seconds, load
+        self.seconds, self.load, self.name = seconds, load, name
         self.rows, self.fetched = (), -1e9
         self.lock = threading.Lock()
-        post_save.connect(self.forget, sender=model, dispatch_uid=f"{name}.save", weak=False)
-        post_delete.connect(self.forget, sender=model, dispatch_uid=f"{name}.delete", weak=False)
+        post_save.connect(self._changed, sender=model, dispatch_uid=f"{name}.save", weak=False)
+        post_delete.connect(self._changed, sender=model, dispatch_uid=f"{name}.delete", weak=False)
 
     def get(self) -> tuple:
         now = time.monotonic()
@@ -25,6 +30,10 @@ class ProcessMemo:
 
     def forget(self, **kwargs):
         self.fetched = -1e9
+
+    def _changed(self, using=None, **kwargs):
+        self.forget()
+        transaction.on_commit(self.forget, using=using)  # runs at once outside a transaction
 
     def known(self, rows=()):
         """Set what this process knows (tests start from "none", so that a page's query count

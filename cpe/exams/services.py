@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cpe.accounts.policy import hold_allows
-from cpe.core.audit import audit_record
+from cpe.core.audit import audit_deferred, audit_record
 from cpe.learning import selectors as learning_selectors
 
 from . import policy
@@ -209,7 +209,10 @@ def attempt_submit(*, user, attempt_id: int, answers: dict | None = None, at=Non
     submission (a double click, a retry, ten at once) finds the attempt graded under the row
     lock and returns it unchanged."""
     at = at or timezone.now()
-    with transaction.atomic():
+    # Its audit events (the exam's; a pass's credit record, certificate and AIS report) are
+    # appended together at the end: the chain's head is then locked for two statements and the
+    # commit, not for the whole grading (every audited change on the platform waits for it).
+    with transaction.atomic(), audit_deferred():
         attempt = _load_open(user, attempt_id)
         if attempt.status != AttemptStatus.OPEN:
             return attempt
