@@ -45,7 +45,9 @@ def _play(page):
         const v = document.getElementById('video');
         v.muted = true;
         for (let i = 0; i < 20; i++) {
-            try { await v.play(); return; } catch (e) {
+            // play() settles when playback starts; never wait on it for long (a player that has
+            // stopped the stream leaves it pending), the test's own expectations wait instead.
+            try { await Promise.race([v.play(), new Promise(r => setTimeout(r, 5000))]); return; } catch (e) {
                 if (e.name !== 'AbortError') throw e;
                 await new Promise(r => setTimeout(r, 250));
             }

@@ -129,6 +129,19 @@ def segment_urls(hls_dir: str, segments: list[tuple[int, str, float]], now: floa
     return [sign_segment(hls_dir, name, expires) for _i, name, expires in segments]
 
 
+def segment_origins() -> list[str]:
+    """The origins the player fetches segments from besides the platform itself: the object
+    store's (or its CDN's) when renditions live in a bucket, none on the filesystem. The player
+    page adds them to its Content-Security-Policy's connect-src and media-src."""
+    from urllib.parse import urlsplit
+
+    store = rendition_storage()
+    if not stores.is_object_store(store):
+        return []
+    url = urlsplit(store.signed_urls([("origin-probe.ts", 60)], content_type="video/mp2t")[0])
+    return [f"{url.scheme}://{url.netloc}"]
+
+
 def hls_path(hls_dir: str, name: str = PLAYLIST_NAME) -> Path:
     """A rendition file in the filesystem default (tests and the nginx X-Accel location)."""
     return root() / "hls" / hls_dir / name

@@ -74,7 +74,7 @@ def chapter_player(request, chapter_id):
     current = next(c for c in chapters if c.pk == chapter.pk)
     idx = chapters.index(current)
     user = request.user
-    return render(request, "learning/player.html", {
+    response = render(request, "learning/player.html", {
         "chapter": chapter, "course": chapter.course, "video": video, "enrolment": enrolment,
         "ready": bool(video and video.is_ready), "current": current, "chapters": chapters,
         "next_chapter": chapters[idx + 1] if idx + 1 < len(chapters) else None,
@@ -83,6 +83,10 @@ def chapter_player(request, chapter_id):
         "heartbeat_seconds": heartbeat_seconds(), "seek_tolerance": policy.SEEK_TOLERANCE,
         "answer_window": policy.ATTENTION_ANSWER_WINDOW,
     })
+    origins = courseware.segment_origins() if video and video.is_ready else []
+    if origins:   # segments come from the object store: let hls.js fetch them (django-csp)
+        response._csp_update = {"connect-src": origins, "media-src": origins}
+    return response
 
 
 def _current_session(request, key):
