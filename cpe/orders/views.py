@@ -53,7 +53,7 @@ def buy(request, code):
     error = None
     if request.method == "GET":
         refused = services.purchase_check(user=request.user, product=product, at=timezone.now())
-        if not refused.allowed:   # said at once, not after the learner has chosen how to pay
+        if refused.code == "not_on_sale":   # said at once, not after the learner has chosen how to pay
             return render(request, "orders/buy.html", {"product": product, "refused": refused})
     if request.method == "POST":
         channel = request.POST.get("channel", "")
