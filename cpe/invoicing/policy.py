@@ -75,8 +75,8 @@ def invoice_decision(order_status: str, paid_at: datetime | None, has_valid_invo
                                last_day)
     if order_status == ORDER_REFUND_REQUESTED:
         return InvoiceDecision(False, "refund_pending",
-                               "该订单正在退款审核中，暂不能开具发票；如退款申请被驳回，可在 "
-                               f"{_day_label(last_day)}前再申请。", last_day)
+                               "该订单正在退款审核中，暂不能开具发票；如退款申请被驳回，仍可在 "
+                               f"{_day_label(last_day)}（含）前申请发票。", last_day)
     if at >= invoice_deadline(paid_at):
         return InvoiceDecision(False, "past_cutoff",
                                f"{local_date(paid_at).year} 年度的订单开票截止于 {_day_label(last_day)}，"

@@ -132,6 +132,18 @@ def refund_review(*, paid_at: datetime, requested_at: datetime, year_complete: b
     return RefundReview(code == "refundable", code, tuple(reasons), tuple(consequences))
 
 
+def exam_evidence_label(*, passed: bool, best_score: int | None, in_progress: bool) -> str:
+    """The 考试 cell of a refund's evidence for one course: a pass first, then an attempt still
+    taking answers (考试中, with any earlier best score), then the best failed score, else 未参加."""
+    if passed:
+        return f"已合格（{best_score} 分）"
+    if in_progress:
+        return "考试中" + (f"（此前最高 {best_score} 分）" if best_score is not None else "")
+    if best_score is not None:
+        return f"未合格（最高 {best_score} 分）"
+    return "未参加"
+
+
 def refund_credits_sms_line(records_revoked: int) -> str:
     """The refund SMS's sentence on credits (what a refund undoes): how many records were revoked and that
     the reported ones are reversed at the AIS; empty when the order had earned none."""

@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from cpe.learning.models import Enrolment, EnrolmentStatus
 
@@ -106,6 +107,13 @@ def refund_evidence(refund) -> RefundEvidence:
                                      .values_list("course_id", "score", "passed")):
         held = best.get(course_id, (False, -1))
         best[course_id] = max(held, (bool(passed), score or 0))
+    from cpe.exams.models import AttemptStatus
+    from cpe.exams.policy import answers_accepted
+
+    now = timezone.now()
+    in_progress = {course_id for course_id, deadline in Attempt.objects.filter(
+        user=user, course_id__in=course_ids, status=AttemptStatus.OPEN).values_list("course_id", "deadline")
+        if answers_accepted(deadline, now)}
     records = {r.course_id: r for r in CreditRecord.objects.filter(order=order).order_by("status", "-passed_at")}
     report = report_states_for_user(user)
     rows = []
@@ -115,7 +123,8 @@ def refund_evidence(refund) -> RefundEvidence:
         passed, score = best.get(c.pk, (False, -1))
         rows.append({
             "course": c, "chapters_total": len(ch), "chapters_done": sum(1 for pk in ch if pk in done),
-            "exam": (f"已合格（{score} 分）" if passed else f"未合格（最高 {score} 分）" if score >= 0 else "未参加"),
+            "exam": policy.exam_evidence_label(passed=passed, best_score=score if score >= 0 else None,
+                                               in_progress=c.pk in in_progress),
             "record": record,
             "report": (report[record.pk].label if record is not None and record.pk in report else ""),
         })

@@ -31,6 +31,14 @@ def _transition(order: Order, to: str):
 
 
 # --- ordering ---------------------------------------------------------------------------------
+def purchase_check(*, user, product, at) -> policy.Decision:
+    """Whether the learner may buy the product now (policy.purchase_decision, rules R4.1): the one
+    rule behind the buy page, the order list's 再次购买 and order_create."""
+    return policy.purchase_decision(holds_valid=selectors.holds_valid(user, product, at),
+                                    product_active=product.is_active, year_open=product.year.is_open,
+                                    covered_by_annual=selectors.covered_by_annual(user, product, at))
+
+
 def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=None) -> Order:
     """Create an order for a product, or return the learner's open one for it."""
     from cpe.accounts.models import User
@@ -47,9 +55,7 @@ def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=Non
                          field="ais_confirmed")
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)  # one purchase decision per learner at a time
-        decision = policy.purchase_decision(holds_valid=selectors.holds_valid(user, product, at),
-                                            product_active=product.is_active, year_open=product.year.is_open,
-                                            covered_by_annual=selectors.covered_by_annual(user, product, at))
+        decision = purchase_check(user=user, product=product, at=at)
         if not decision.allowed:
             raise OrderError(decision.code, decision.message)
         open_order = (Order.objects.filter(user=user, product=product, status=OrderStatus.PENDING,

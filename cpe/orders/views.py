@@ -51,6 +51,10 @@ def buy(request, code):
     product = get_object_or_404(Product.objects.select_related("year", "course"), code=code, is_active=True)
     channels = _channels(request)
     error = None
+    if request.method == "GET":
+        refused = services.purchase_check(user=request.user, product=product, at=timezone.now())
+        if refused.code == "not_on_sale":   # said at once, not after the learner has chosen how to pay
+            return render(request, "orders/buy.html", {"product": product, "refused": refused})
     if request.method == "POST":
         channel = request.POST.get("channel", "")
         try:
@@ -137,7 +141,11 @@ def order_list(request):
     for o in orders:
         refund = policy.refund_decision(order_status=o.status, paid_at=o.paid_at, at=now,
                                         year_complete=year_done(o.product.year))
-        rows.append({"order": o, "refund": refund, "enrolment": getattr(o, "enrolment", None),
+        enrolment = getattr(o, "enrolment", None)
+        # 再次购买 only for an expired course that can be bought now (the buy page's own rule)
+        rebuy = (o.status == OrderStatus.PAID and enrolment is not None and enrolment.valid_until < now
+                 and services.purchase_check(user=request.user, product=o.product, at=now).allowed)
+        rows.append({"order": o, "refund": refund, "enrolment": enrolment, "rebuy": rebuy,
                      "last_refund": next(iter(o.refunds.all()), None),
                      "invoice": invoice_states.get(o.pk),
                      "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None})

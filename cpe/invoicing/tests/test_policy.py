@@ -77,6 +77,8 @@ def test_invoice_decision_by_order_status(status, paid_at, has_invoice, code):
 def test_refund_pending_message_explains():
     d = policy.invoice_decision("refund_requested", utc(2025, 6, 1), False, utc(2025, 6, 2))
     assert "退款审核中" in d.message and "2026 年 3 月 31 日" in d.message
+    # The date is the invoice deadline: it must not read as a date for asking the refund again.
+    assert "仍可在 2026 年 3 月 31 日（含）前申请发票" in d.message and "再申请" not in d.message
 
 
 # --- unified social credit code -------------------------------------------------------------

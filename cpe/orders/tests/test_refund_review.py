@@ -131,3 +131,27 @@ def test_refund_sms_says_credits_are_revoked_and_reversed(live_server, settings,
     sms = OutboundMessage.objects.get(event="refund.succeeded", channel="sms")
     assert "已退款" in sms.body and "1 条学时记录已撤销" in sms.body and "在 AIS 撤回" in sms.body
     stop_retries()
+
+
+@pytest.mark.parametrize("passed, best, in_progress, label", [
+    (False, None, False, "未参加"),
+    (False, None, True, "考试中"),
+    (False, 40, True, "考试中（此前最高 40 分）"),
+    (False, 40, False, "未合格（最高 40 分）"),
+    (True, 80, False, "已合格（80 分）"),
+])
+def test_exam_evidence_label(passed, best, in_progress, label):
+    assert policy.exam_evidence_label(passed=passed, best_score=best, in_progress=in_progress) == label
+
+
+def test_refund_review_says_an_open_attempt_is_in_progress(studied, finance_client):
+    from cpe.catalog.models import Course
+    from cpe.exams.models import Attempt
+
+    p2 = Course.objects.get(code="P2")
+    now = timezone.now()
+    Attempt.objects.create(user=studied.order.user, course=p2, enrolment=studied.order.enrolment, number=1,
+                           started_at=now, deadline=now + timedelta(minutes=60), pass_mark=60)
+    html = finance_client.get(reverse("admin:orders_refund_change", args=[studied.pk])).content.decode()
+    p2_row = html[html.index("P2 课程P2"):html.index("</tr>", html.index("P2 课程P2"))]
+    assert '<td style="white-space:nowrap">考试中</td>' in p2_row and "未参加" not in p2_row
