@@ -1,7 +1,9 @@
 """Fixtures shared by every test: a published agreement, learners made through the real
 services, and a clean cache (throttle counters live there)."""
+
 import os
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.cache import cache
@@ -15,7 +17,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # (the AIS simulator) are started on the same moved clock by their launcher (`moved_clock_argv`).
 # PostgreSQL keeps its own clock: the platform never reads it (times come from the application).
 _CLOCK = os.environ.get("CPE_TEST_CLOCK", "")
-_OFFSET = [0.0]   # seconds the moved clock runs ahead of the real one
+_OFFSET = [0.0]  # seconds the moved clock runs ahead of the real one
 
 
 def pytest_configure(config):
@@ -40,9 +42,11 @@ def moved_clock_argv(module: str) -> list[str]:
 
     if not _CLOCK:
         return [sys.executable, "-m", module]
-    boot = ("import runpy, sys, time, time_machine; "
-            "time_machine.travel(time.time() + float(sys.argv.pop(1)), tick=True).start(); "
-            f"sys.argv[0] = {module!r}; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+    boot = (
+        "import runpy, sys, time, time_machine; "
+        "time_machine.travel(time.time() + float(sys.argv.pop(1)), tick=True).start(); "
+        f"sys.argv[0] = {module!r}; runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+    )
     return [sys.executable, "-c", boot, repr(_OFFSET[0])]
 
 
@@ -85,8 +89,14 @@ def agreement_v1(db):
 
     # In force since long before any instant a test fixes (a test at 2026-11-28 must not meet an
     # agreement that took effect at the real "now").
-    return agreement_publish(version="1.0", title="用户服务协议与隐私政策", body="第一条 测试协议正文。",
-                             is_minor=False, effective_at=LONG_AGO, at=LONG_AGO)
+    return agreement_publish(
+        version="1.0",
+        title="用户服务协议与隐私政策",
+        body="第一条 测试协议正文。",
+        is_minor=False,
+        effective_at=LONG_AGO,
+        at=LONG_AGO,
+    )
 
 
 def this_year() -> int:
@@ -115,16 +125,22 @@ def register_learner(db, agreement_v1):
         counter["n"] += 1
         n = counter["n"]
         data = {
-            "id_number": make_id_number(seq=f"{100 + n:03d}"), "name": "李四", "email": f"l{n}@example.com",
-            "mobile": f"1390000{n:04d}", "employer": "包头市某公司", "region": "150200",
-            "password": "Zhang-san-2026", "self_supporting": False,
+            "id_number": make_id_number(seq=f"{100 + n:03d}"),
+            "name": "李四",
+            "email": f"l{n}@example.com",
+            "mobile": f"1390000{n:04d}",
+            "employer": "包头市某公司",
+            "region": "150200",
+            "password": "Zhang-san-2026",
+            "self_supporting": False,
         }
         data.update(overrides)
         at = data.pop("at", None) or timezone.now()
         services.registration_code_send(mobile_raw=data["mobile"], at=at)
         code = last_code(data["mobile"])
-        return services.user_register(sms_code=code, agreement_version=agreement_v1, ip="127.0.0.1",
-                                      user_agent="pytest", at=at, **data)
+        return services.user_register(
+            sms_code=code, agreement_version=agreement_v1, ip="127.0.0.1", user_agent="pytest", at=at, **data
+        )
 
     return _register
 

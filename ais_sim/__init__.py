@@ -5,6 +5,7 @@ system (docs/ais-interface.md). Standard library only: http.server + sqlite3. No
 Run: python -m ais_sim --host 127.0.0.1 --port 8900 --db var/ais_sim.sqlite3 --seed demo
 See ais_sim/README.md for the admin endpoints (seeding persons, injecting faults).
 """
+
 from .server import SimConfig, make_server, serve_in_thread  # noqa: F401
 from .store import Store  # noqa: F401
 

@@ -5,6 +5,7 @@ Provider code and secret: --provider-code / --secret, else AIS_PROVIDER_CODE / A
 the demo pair (CPE-DEMO and the demo secret in .env.example).
 The first line on stdout is "AIS simulator listening on http://HOST:PORT" (tests read it).
 """
+
 import argparse
 import ipaddress
 import json
@@ -43,14 +44,23 @@ def _dev_clock() -> None:
 
 def main(argv=None) -> int:
     _dev_clock()
-    parser = argparse.ArgumentParser(prog="python -m ais_sim",
-                                     description="AIS simulator (docs/ais-interface.md)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ais_sim", description="AIS simulator (docs/ais-interface.md)"
+    )
     parser.add_argument("--host", default=os.environ.get("AIS_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=None, help="default: $AIS_PORT or 8900; 0 = a free port")
-    parser.add_argument("--db", default=os.environ.get("AIS_SIM_DB", "var/ais_sim.sqlite3"),
-                        help="SQLite file of the simulator's own state (':memory:' for none)")
-    parser.add_argument("--seed", action="append", default=[], metavar="demo|FILE.json",
-                        help="persons to add (upsert) at start; repeatable")
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("AIS_SIM_DB", "var/ais_sim.sqlite3"),
+        help="SQLite file of the simulator's own state (':memory:' for none)",
+    )
+    parser.add_argument(
+        "--seed",
+        action="append",
+        default=[],
+        metavar="demo|FILE.json",
+        help="persons to add (upsert) at start; repeatable",
+    )
     parser.add_argument("--reset", action="store_true", help="empty the store before seeding")
     parser.add_argument("--provider-code", default=os.environ.get("AIS_PROVIDER_CODE", DEMO_PROVIDER_CODE))
     parser.add_argument("--secret", default=os.environ.get("AIS_SECRET", DEMO_SECRET))
@@ -66,8 +76,10 @@ def main(argv=None) -> int:
     except ValueError:
         loopback = args.host == "localhost"
     if not loopback and not args.allow_remote:
-        parser.error(f"--host {args.host} is not loopback; the simulator is for this machine only "
-                     "(pass --allow-remote to insist)")
+        parser.error(
+            f"--host {args.host} is not loopback; the simulator is for this machine only "
+            "(pass --allow-remote to insist)"
+        )
     if args.db != ":memory:":
         Path(args.db).parent.mkdir(parents=True, exist_ok=True)
     store = Store(args.db)
@@ -76,8 +88,13 @@ def main(argv=None) -> int:
     for spec in args.seed:
         seeded = seed_persons(store, load_seed(spec))
         print(f"seeded {len(seeded)} person(s) from {spec}", file=sys.stderr)
-    config = SimConfig(provider_code=args.provider_code, secret=args.secret, window=args.window,
-                       admin=not args.no_admin, verbose=args.verbose)
+    config = SimConfig(
+        provider_code=args.provider_code,
+        secret=args.secret,
+        window=args.window,
+        admin=not args.no_admin,
+        verbose=args.verbose,
+    )
     server = make_server(args.host, port, config=config, store=store)
     host, real_port = server.server_address[:2]
     print(f"AIS simulator listening on http://{host}:{real_port}", flush=True)

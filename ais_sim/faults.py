@@ -14,6 +14,7 @@ Rules are tried in the order they were added; the first that matches and fires d
 Faults 429/500/503 and a drop before processing happen before authentication, as a proxy or
 an overloaded server would answer: no nonce is used up and nothing is recorded.
 """
+
 import random
 import threading
 from dataclasses import dataclass, field
@@ -34,8 +35,20 @@ class Fault:
     fired: int = 0
 
     def as_dict(self):
-        return {k: getattr(self, k) for k in ("mode", "count", "rate", "path", "method", "delay",
-                                             "retry_after", "after_processing", "fired")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "mode",
+                "count",
+                "rate",
+                "path",
+                "method",
+                "delay",
+                "retry_after",
+                "after_processing",
+                "fired",
+            )
+        }
 
 
 def parse_fault(data: dict) -> Fault:
@@ -54,10 +67,16 @@ def parse_fault(data: dict) -> Fault:
         count = int(count)
         if count < 1:
             raise ValueError("count must be >= 1")
-    return Fault(mode=mode, count=count, rate=rate, path=str(data.get("path", "")),
-                 method=str(data.get("method", "")).upper(), delay=float(data.get("delay", 5.0)),
-                 retry_after=int(data.get("retry_after", 1)),
-                 after_processing=bool(data.get("after_processing", mode == "slow")))
+    return Fault(
+        mode=mode,
+        count=count,
+        rate=rate,
+        path=str(data.get("path", "")),
+        method=str(data.get("method", "")).upper(),
+        delay=float(data.get("delay", 5.0)),
+        retry_after=int(data.get("retry_after", 1)),
+        after_processing=bool(data.get("after_processing", mode == "slow")),
+    )
 
 
 @dataclass

@@ -11,6 +11,7 @@ PATH is the request target exactly as sent: the path and, when there is one, "?"
 query string (so the query of GET /api/v1/credits is signed too). The nonce is used up only
 by a request whose signature verifies (a stranger cannot burn nonces).
 """
+
 import base64
 import hashlib
 import hmac
@@ -35,8 +36,19 @@ ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 NONCE = re.compile(r"^[\x21-\x7e]{16,128}$")
 RECEIPT_PATH = re.compile(r"^/api/v1/credits/([A-Za-z0-9\-]{1,64})/reversal$")
-CREDIT_FIELDS = {"idempotency_key", "person_id", "id_number", "name", "year", "course_code",
-                 "course_title", "category", "hours", "credits", "passed_at"}
+CREDIT_FIELDS = {
+    "idempotency_key",
+    "person_id",
+    "id_number",
+    "name",
+    "year",
+    "course_code",
+    "course_title",
+    "category",
+    "hours",
+    "credits",
+    "passed_at",
+}
 CATEGORIES = {"professional", "public"}
 
 
@@ -44,8 +56,8 @@ CATEGORIES = {"professional", "public"}
 class SimConfig:
     provider_code: str = DEMO_PROVIDER_CODE
     secret: str = DEMO_SECRET
-    window: int = 300                      # seconds a timestamp may be off
-    admin: bool = True                     # /_sim/ endpoints (loopback clients only)
+    window: int = 300  # seconds a timestamp may be off
+    admin: bool = True  # /_sim/ endpoints (loopback clients only)
     verbose: bool = False
     clock: callable = field(default=time.time)
 
@@ -174,7 +186,7 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header(name, str(value))
             self.end_headers()
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):     # the client gave up (timeout)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             self.close_connection = True
 
     def _drop(self):
@@ -215,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             if fault.mode == "drop":
                 sim.store.request_end(req_id, None)
                 return self._drop()
-            time.sleep(fault.delay)                      # slow, before doing the work
+            time.sleep(fault.delay)  # slow, before doing the work
         try:
             self._authenticate(target, raw)
             status, payload = self._route(path, query, raw)
@@ -230,7 +242,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._drop()
         sim.store.request_end(req_id, status, idempotency_key=key)
         if fault is not None and fault.after_processing:
-            time.sleep(fault.delay)                      # slow, after the work is committed
+            time.sleep(fault.delay)  # slow, after the work is committed
         self._send(status, payload, headers)
 
     def _authenticate(self, target: str, raw: bytes):
@@ -240,7 +252,9 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(401, "unknown_provider", "X-AIS-Provider is missing or unknown")
         ts = self.headers.get("X-AIS-Timestamp", "")
         if not ts.isdigit() or abs(int(cfg.clock()) - int(ts)) > cfg.window:
-            raise ApiError(401, "stale_timestamp", f"X-AIS-Timestamp is missing or more than {cfg.window} s off")
+            raise ApiError(
+                401, "stale_timestamp", f"X-AIS-Timestamp is missing or more than {cfg.window} s off"
+            )
         nonce = self.headers.get("X-AIS-Nonce", "")
         if not NONCE.match(nonce):
             raise ApiError(401, "bad_nonce", "X-AIS-Nonce must be 16-128 visible ASCII characters")
@@ -260,8 +274,12 @@ class Handler(BaseHTTPRequestHandler):
             person = store.person_lookup(id_number, name)
             if person is None:
                 return 200, {"found": False}
-            return 200, {"found": True, "person_id": person["person_id"],
-                         "region_code": person["region_code"], "status": person["status"]}
+            return 200, {
+                "found": True,
+                "person_id": person["person_id"],
+                "region_code": person["region_code"],
+                "status": person["status"],
+            }
         if path == "/api/v1/credits":
             if method == "GET":
                 return self._credits_list(query)
@@ -334,8 +352,9 @@ class Handler(BaseHTTPRequestHandler):
         params = parse_qs(query)
         try:
             if path == "/_sim/health":
-                return self._send(200, {"ok": True, "provider_code": sim.config.provider_code,
-                                        "db": sim.store.path})
+                return self._send(
+                    200, {"ok": True, "provider_code": sim.config.provider_code, "db": sim.store.path}
+                )
             if path == "/_sim/persons" and method == "GET":
                 return self._send(200, {"persons": sim.store.persons()})
             if path == "/_sim/persons" and method == "POST":
@@ -365,8 +384,9 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_sim/credits" and method == "GET":
                 person_id = (params.get("person_id") or [None])[0]
                 year = (params.get("year") or [None])[0]
-                return self._send(200, {"items": sim.store.credits(
-                    person_id=person_id, year=int(year) if year else None)})
+                return self._send(
+                    200, {"items": sim.store.credits(person_id=person_id, year=int(year) if year else None)}
+                )
             if path == "/_sim/reset" and method == "POST":
                 sim.faults.clear()
                 sim.store.reset(keep_persons=bool(data.get("keep_persons", False)))
@@ -381,13 +401,21 @@ def seed_persons(store: Store, rows) -> list[dict]:
         raise ValueError("persons must be a list of objects")
     out = []
     for row in rows:
-        if not isinstance(row, dict) or not ID_NUMBER.match(str(row.get("id_number", "")).upper()) \
-                or not str(row.get("name", "")).strip():
+        if (
+            not isinstance(row, dict)
+            or not ID_NUMBER.match(str(row.get("id_number", "")).upper())
+            or not str(row.get("name", "")).strip()
+        ):
             raise ValueError(f"a person needs a valid id_number and a name: {row!r}")
-        out.append(store.person_upsert(id_number=row["id_number"], name=row["name"],
-                                       person_id=row.get("person_id", ""),
-                                       region_code=row.get("region_code", ""),
-                                       status=row.get("status", "active")))
+        out.append(
+            store.person_upsert(
+                id_number=row["id_number"],
+                name=row["name"],
+                person_id=row.get("person_id", ""),
+                region_code=row.get("region_code", ""),
+                status=row.get("status", "active"),
+            )
+        )
     return out
 
 
@@ -406,8 +434,9 @@ class SimServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
 
-def make_server(host: str = "127.0.0.1", port: int = 8900, *, config: SimConfig | None = None,
-                store: Store | None = None) -> SimServer:
+def make_server(
+    host: str = "127.0.0.1", port: int = 8900, *, config: SimConfig | None = None, store: Store | None = None
+) -> SimServer:
     return SimServer((host, port), config or SimConfig(), store or Store())
 
 

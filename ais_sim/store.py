@@ -9,6 +9,7 @@ Tables
     reversals  one per reversed credit, with its own idempotency key
     requests   every /api/ request the simulator saw (tests count them), with the answer status
 """
+
 import hashlib
 import json
 import sqlite3
@@ -112,37 +113,55 @@ class Store:
         return _Tx(self)
 
     def _next(self, name: str) -> int:
-        self._db.execute("INSERT INTO counters(name, value) VALUES (?, 1) "
-                         "ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
+        self._db.execute(
+            "INSERT INTO counters(name, value) VALUES (?, 1) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (name,),
+        )
         return self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
 
     # -- persons ----------------------------------------------------------------------------
-    def person_upsert(self, *, id_number: str, name: str, person_id: str = "", region_code: str = "",
-                      status: str = "active") -> dict:
+    def person_upsert(
+        self, *, id_number: str, name: str, person_id: str = "", region_code: str = "", status: str = "active"
+    ) -> dict:
         id_number = id_number.strip().upper()
         with self._tx():
-            row = self._db.execute("SELECT person_id FROM persons WHERE id_number = ?", (id_number,)).fetchone()
+            row = self._db.execute(
+                "SELECT person_id FROM persons WHERE id_number = ?", (id_number,)
+            ).fetchone()
             pid = person_id or (row["person_id"] if row else person_id_for(id_number))
             region = region_code or (id_number[:4] + "00")
             self._db.execute(
                 "INSERT INTO persons(id_number, name, person_id, region_code, status) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(id_number) DO UPDATE SET name=excluded.name, person_id=excluded.person_id, "
                 "region_code=excluded.region_code, status=excluded.status",
-                (id_number, name.strip(), pid, region, status))
-        return {"id_number": id_number, "name": name.strip(), "person_id": pid, "region_code": region,
-                "status": status}
+                (id_number, name.strip(), pid, region, status),
+            )
+        return {
+            "id_number": id_number,
+            "name": name.strip(),
+            "person_id": pid,
+            "region_code": region,
+            "status": status,
+        }
 
     def person_delete(self, id_number: str) -> bool:
         with self._tx():
-            return self._db.execute("DELETE FROM persons WHERE id_number = ?",
-                                    (id_number.strip().upper(),)).rowcount > 0
+            return (
+                self._db.execute(
+                    "DELETE FROM persons WHERE id_number = ?", (id_number.strip().upper(),)
+                ).rowcount
+                > 0
+            )
 
     def person_lookup(self, id_number: str, name: str) -> dict | None:
         """Found only when both the ID number and the name match (a name mismatch reveals
         nothing about whether the ID number is known)."""
         with self._lock:
-            row = self._db.execute("SELECT * FROM persons WHERE id_number = ? AND name = ?",
-                                   (id_number.strip().upper(), name.strip())).fetchone()
+            row = self._db.execute(
+                "SELECT * FROM persons WHERE id_number = ? AND name = ?",
+                (id_number.strip().upper(), name.strip()),
+            ).fetchone()
         return dict(row) if row else None
 
     def person_by_id(self, person_id: str) -> dict | None:
@@ -173,61 +192,88 @@ class Store:
         (default now)."""
         digest = canonical_hash(body)
         with self._tx():
-            row = self._db.execute("SELECT receipt_no, body_hash FROM credits WHERE idempotency_key = ?",
-                                   (body["idempotency_key"],)).fetchone()
+            row = self._db.execute(
+                "SELECT receipt_no, body_hash FROM credits WHERE idempotency_key = ?",
+                (body["idempotency_key"],),
+            ).fetchone()
             if row is not None:
                 if row["body_hash"] != digest:
-                    raise Conflict("idempotency_conflict",
-                                   "idempotency_key was used with a different body")
+                    raise Conflict("idempotency_conflict", "idempotency_key was used with a different body")
                 return False, row["receipt_no"]
             seq = self._next("receipt")
             receipt = f"AIS{beijing_day(at)}{seq:08d}"
             self._db.execute(
                 "INSERT INTO credits(receipt_no, idempotency_key, body_hash, person_id, year, body, recorded_at) "
                 "VALUES (?,?,?,?,?,?,?)",
-                (receipt, body["idempotency_key"], digest, body["person_id"], int(body["year"]),
-                 json.dumps(body, ensure_ascii=False), now_iso()))
+                (
+                    receipt,
+                    body["idempotency_key"],
+                    digest,
+                    body["person_id"],
+                    int(body["year"]),
+                    json.dumps(body, ensure_ascii=False),
+                    now_iso(),
+                ),
+            )
         return True, receipt
 
     def credit_known(self, idempotency_key: str) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM credits WHERE idempotency_key = ?",
-                                    (idempotency_key,)).fetchone() is not None
+            return (
+                self._db.execute(
+                    "SELECT 1 FROM credits WHERE idempotency_key = ?", (idempotency_key,)
+                ).fetchone()
+                is not None
+            )
 
-    def credit_reverse(self, receipt_no: str, *, idempotency_key: str, reason: str,
-                      at: datetime | None = None) -> dict | None:
+    def credit_reverse(
+        self, receipt_no: str, *, idempotency_key: str, reason: str, at: datetime | None = None
+    ) -> dict | None:
         """None: unknown receipt. Same key again: the same answer. A different key for an
         already reversed receipt, or a key already used for another receipt: Conflict."""
         with self._tx():
-            credit = self._db.execute("SELECT receipt_no FROM credits WHERE receipt_no = ?",
-                                      (receipt_no,)).fetchone()
+            credit = self._db.execute(
+                "SELECT receipt_no FROM credits WHERE receipt_no = ?", (receipt_no,)
+            ).fetchone()
             if credit is None:
                 return None
-            by_key = self._db.execute("SELECT * FROM reversals WHERE idempotency_key = ?",
-                                      (idempotency_key,)).fetchone()
+            by_key = self._db.execute(
+                "SELECT * FROM reversals WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
             if by_key is not None:
                 if by_key["receipt_no"] != receipt_no or by_key["reason"] != reason:
-                    raise Conflict("idempotency_conflict",
-                                   "idempotency_key was used with a different reversal")
+                    raise Conflict(
+                        "idempotency_conflict", "idempotency_key was used with a different reversal"
+                    )
                 return self._reversal_answer(by_key)
             if self._db.execute("SELECT 1 FROM reversals WHERE receipt_no = ?", (receipt_no,)).fetchone():
                 raise Conflict("already_reversed", "the credit was reversed under another idempotency_key")
             seq = self._next("reversal")
             reversal_no = f"REV{beijing_day(at)}{seq:08d}"
-            self._db.execute("INSERT INTO reversals(idempotency_key, receipt_no, reason, reversal_no, reversed_at) "
-                             "VALUES (?,?,?,?,?)", (idempotency_key, receipt_no, reason, reversal_no, now_iso()))
-            row = self._db.execute("SELECT * FROM reversals WHERE idempotency_key = ?",
-                                   (idempotency_key,)).fetchone()
+            self._db.execute(
+                "INSERT INTO reversals(idempotency_key, receipt_no, reason, reversal_no, reversed_at) "
+                "VALUES (?,?,?,?,?)",
+                (idempotency_key, receipt_no, reason, reversal_no, now_iso()),
+            )
+            row = self._db.execute(
+                "SELECT * FROM reversals WHERE idempotency_key = ?", (idempotency_key,)
+            ).fetchone()
         return self._reversal_answer(row)
 
     @staticmethod
     def _reversal_answer(row) -> dict:
-        return {"receipt_no": row["receipt_no"], "reversal_no": row["reversal_no"],
-                "reversed_at": row["reversed_at"], "status": "reversed"}
+        return {
+            "receipt_no": row["receipt_no"],
+            "reversal_no": row["reversal_no"],
+            "reversed_at": row["reversed_at"],
+            "status": "reversed",
+        }
 
     def credits(self, *, person_id: str | None = None, year: int | None = None) -> list[dict]:
-        sql = ("SELECT c.*, r.reversal_no, r.reversed_at, r.reason AS reversal_reason "
-               "FROM credits c LEFT JOIN reversals r ON r.receipt_no = c.receipt_no WHERE 1=1")
+        sql = (
+            "SELECT c.*, r.reversal_no, r.reversed_at, r.reason AS reversal_reason "
+            "FROM credits c LEFT JOIN reversals r ON r.receipt_no = c.receipt_no WHERE 1=1"
+        )
         args = []
         if person_id is not None:
             sql += " AND c.person_id = ?"
@@ -240,15 +286,24 @@ class Store:
         items = []
         for r in rows:
             body = json.loads(r["body"])
-            items.append({
-                "receipt_no": r["receipt_no"], "idempotency_key": r["idempotency_key"],
-                "person_id": r["person_id"], "year": r["year"],
-                "course_code": body["course_code"], "course_title": body["course_title"],
-                "category": body["category"], "hours": body["hours"], "credits": body["credits"],
-                "passed_at": body["passed_at"], "recorded_at": r["recorded_at"],
-                "status": "reversed" if r["reversal_no"] else "recorded",
-                "reversal_no": r["reversal_no"], "reversed_at": r["reversed_at"],
-            })
+            items.append(
+                {
+                    "receipt_no": r["receipt_no"],
+                    "idempotency_key": r["idempotency_key"],
+                    "person_id": r["person_id"],
+                    "year": r["year"],
+                    "course_code": body["course_code"],
+                    "course_title": body["course_title"],
+                    "category": body["category"],
+                    "hours": body["hours"],
+                    "credits": body["credits"],
+                    "passed_at": body["passed_at"],
+                    "recorded_at": r["recorded_at"],
+                    "status": "reversed" if r["reversal_no"] else "recorded",
+                    "reversal_no": r["reversal_no"],
+                    "reversed_at": r["reversed_at"],
+                }
+            )
         return items
 
     # -- the request log ----------------------------------------------------------------------
@@ -256,17 +311,22 @@ class Store:
         with self._tx():
             return self._db.execute(
                 "INSERT INTO requests(at, method, path, fault, idempotency_key) VALUES (?,?,?,?,?)",
-                (now_iso(), method, path, fault, idempotency_key)).lastrowid
+                (now_iso(), method, path, fault, idempotency_key),
+            ).lastrowid
 
     def request_end(self, request_id: int, status: int | None, *, idempotency_key: str = ""):
         with self._tx():
-            self._db.execute("UPDATE requests SET status = ?, idempotency_key = COALESCE(NULLIF(?, ''), "
-                             "idempotency_key) WHERE id = ?", (status, idempotency_key, request_id))
+            self._db.execute(
+                "UPDATE requests SET status = ?, idempotency_key = COALESCE(NULLIF(?, ''), "
+                "idempotency_key) WHERE id = ?",
+                (status, idempotency_key, request_id),
+            )
 
     def requests(self, since: int = 0) -> list[dict]:
         with self._lock:
-            return [dict(r) for r in self._db.execute("SELECT * FROM requests WHERE id > ? ORDER BY id",
-                                                      (since,))]
+            return [
+                dict(r) for r in self._db.execute("SELECT * FROM requests WHERE id > ? ORDER BY id", (since,))
+            ]
 
     def reset(self, *, keep_persons: bool = False):
         with self._tx():

@@ -1,5 +1,6 @@
 """What every benchmark does before it measures: a fresh PostgreSQL database and Redis db,
 migrated (each benchmark uses its own names), and gunicorn started on a free loopback port."""
+
 import socket
 import subprocess
 import sys
@@ -36,9 +37,22 @@ def start_gunicorn(app: str, *, workers: int, threads: int, env: dict):
     """The platform as production runs it (config/gunicorn.conf.py) on a free loopback port,
     once it accepts connections: (process, port)."""
     port = free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "config/gunicorn.conf.py",
-                               "-w", str(workers), "--threads", str(threads), "-b", f"127.0.0.1:{port}", app],
-                              cwd=ROOT, env=env)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "config/gunicorn.conf.py",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            app,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -56,5 +70,5 @@ async def exchange(reader, writer, request: bytes) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])  # "HTTP/1.1 200 …"
     at = head.lower().find(b"\r\ncontent-length:")
-    length = int(head[at + 17:head.index(b"\r\n", at + 17)]) if at >= 0 else 0
+    length = int(head[at + 17 : head.index(b"\r\n", at + 17)]) if at >= 0 else 0
     return status, (await reader.readexactly(length) if length else b"")

@@ -4,6 +4,7 @@ router here.
 The interactive docs and the schema describe every endpoint and error: in production they are
 served to signed-in staff only (``API_DOCS_PUBLIC`` off, the default); the local and test settings
 turn the setting on so a developer (and the schema tests) read them without signing in."""
+
 from functools import wraps
 
 from django.conf import settings
@@ -27,6 +28,7 @@ def docs_guard(view):
     return guarded
 
 
-api = NinjaAPI(title="内蒙古会计人员继续教育平台 API", version="1", urls_namespace="api",
-               docs_decorator=docs_guard)
+api = NinjaAPI(
+    title="内蒙古会计人员继续教育平台 API", version="1", urls_namespace="api", docs_decorator=docs_guard
+)
 api.add_router("/learning/", learning_router)

@@ -5,6 +5,7 @@ X-Accel-Redirect, the courseware segments):
 
 The benchmarks start the platform with this file too (overriding the bind address, and the
 worker and thread counts when asked). Environment: WEB_BIND, WEB_WORKERS, WEB_THREADS."""
+
 import multiprocessing
 import os
 

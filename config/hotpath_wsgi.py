@@ -18,6 +18,7 @@ which applies `policy.heartbeat`.
 
     application = wrap(get_wsgi_application())
 """
+
 import json
 import logging
 import re
@@ -32,22 +33,21 @@ def wrap(django_app):
     from django.core.signals import request_finished
     from django.db import connections
     from django.dispatch import receiver
-    from django.test.signals import setting_changed
     from django.http import parse_cookie
     from django.http.request import split_domain_port, validate_host
-
+    from django.test.signals import setting_changed
     from django.utils import timezone
 
     from cpe.core.net import client_ip
     from cpe.learning import hotpath
     from cpe.learning.api import beat_body
-    from cpe.learning.services import web_session_hash
     from cpe.learning.errors import LearningError
-    from cpe.notices.middleware import MAINTENANCE_MESSAGE
-    from cpe.notices.selectors import maintenance_now
+    from cpe.learning.services import web_session_hash
     from cpe.moderation.middleware import BANNED_MESSAGE
     from cpe.moderation.selectors import ip_banned
     from cpe.moderation.states import BanKind
+    from cpe.notices.middleware import MAINTENANCE_MESSAGE
+    from cpe.notices.selectors import maintenance_now
 
     conf = {}  # what the settings decide, worked out once per process (reset when tests change them)
 
@@ -57,13 +57,18 @@ def wrap(django_app):
 
     def configured():
         if not conf:
-            conf["allowed"] = settings.ALLOWED_HOSTS or ([".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else [])
+            conf["allowed"] = settings.ALLOWED_HOSTS or (
+                [".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else []
+            )
             conf["hosts"] = {}
             conf["headers"] = [
-                ("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                ("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                ("Content-Type", "application/json"),
+                ("Cache-Control", "no-store"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("X-Frame-Options", "DENY"),
                 ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
-                ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin")]
+                ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin"),
+            ]
             hsts = None
             if settings.SECURE_HSTS_SECONDS:
                 hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
@@ -111,7 +116,9 @@ def wrap(django_app):
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
-            return answer(environ, start_response, "413 Request Entity Too Large", {"detail": "body too large"})
+            return answer(
+                environ, start_response, "413 Request Entity Too Large", {"detail": "body too large"}
+            )
         try:
             data = json.loads(environ["wsgi.input"].read(length) or b"null")
         except (ValueError, RecursionError):  # not JSON; nested past the parser's depth ("[[[[...")
@@ -122,16 +129,34 @@ def wrap(django_app):
         try:
             now = timezone.now()
             if ip_banned(client_ip(environ), now) is not None:  # as BanMiddleware answers /api/
-                return answer(environ, start_response, "403 Forbidden",
-                              {"code": "banned_network", "message": BANNED_MESSAGE[BanKind.NETWORK]})
+                return answer(
+                    environ,
+                    start_response,
+                    "403 Forbidden",
+                    {"code": "banned_network", "message": BANNED_MESSAGE[BanKind.NETWORK]},
+                )
             if maintenance_now(now)[0] == "active":  # as MaintenanceMiddleware answers /api/
-                return answer(environ, start_response, "503 Service Unavailable",
-                              {"code": "maintenance", "message": MAINTENANCE_MESSAGE})
-            r = hotpath.beat(key=key, seq=int(data["seq"]), start=float(data["start"]), position=float(data["position"]),
-                             ip=client_ip(environ), web_session=web_session(environ))
+                return answer(
+                    environ,
+                    start_response,
+                    "503 Service Unavailable",
+                    {"code": "maintenance", "message": MAINTENANCE_MESSAGE},
+                )
+            r = hotpath.beat(
+                key=key,
+                seq=int(data["seq"]),
+                start=float(data["start"]),
+                position=float(data["position"]),
+                ip=client_ip(environ),
+                web_session=web_session(environ),
+            )
         except LearningError as exc:
-            return answer(environ, start_response, f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
-                          {"code": exc.code, "message": exc.message})
+            return answer(
+                environ,
+                start_response,
+                f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
+                {"code": exc.code, "message": exc.message},
+            )
         finally:
             if connections["default"].connection is not None:  # a rare write (flag, completion):
                 request_finished.send(sender=None)  # Django's end of request: the connection goes back
@@ -165,17 +190,29 @@ def hotpath_validate(data) -> list:
     from cpe.learning.policy import MAX_SEQ
 
     if not isinstance(data, dict):
-        return [{"type": "model_attributes_type", "loc": ["body", "payload"], "msg": "Input should be an object"}]
+        return [
+            {"type": "model_attributes_type", "loc": ["body", "payload"], "msg": "Input should be an object"}
+        ]
     errors = []
     seq = data.get("seq")
     if isinstance(seq, float) and seq.is_integer():
         seq = int(seq)  # 7.0 is a JSON integer: the ninja route (pydantic) accepts it too
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1 or seq > MAX_SEQ:
-        errors.append({"type": "greater_than_equal", "loc": ["body", "payload", "seq"],
-                       "msg": "Input should be an integer >= 1"})
+        errors.append(
+            {
+                "type": "greater_than_equal",
+                "loc": ["body", "payload", "seq"],
+                "msg": "Input should be an integer >= 1",
+            }
+        )
     for name in ("start", "position"):
         v = data.get(name)
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 86400:
-            errors.append({"type": "value_error", "loc": ["body", "payload", name],
-                           "msg": "Input should be a number in [0, 86400]"})
+            errors.append(
+                {
+                    "type": "value_error",
+                    "loc": ["body", "payload", name],
+                    "msg": "Input should be a number in [0, 86400]",
+                }
+            )
     return errors

@@ -16,6 +16,7 @@ knows, is not redirected to HTTPS, and is not turned away by a maintenance windo
 only to clients inside: the address `cpe.core.net.client_ip` gives (the browser's, behind
 nginx) must be in OPS_ALLOWED_NETWORKS. Anyone else gets the same 404 as an unknown page.
 nginx refuses these paths from outside as well (deploy/nginx/cpe.conf)."""
+
 import ipaddress
 import json
 import logging
@@ -44,8 +45,11 @@ def wrap(inner):
 
     def inside(environ) -> bool:
         if not nets:
-            nets.extend(ipaddress.ip_network(n.strip(), strict=False)
-                        for n in settings.OPS_ALLOWED_NETWORKS if n.strip())
+            nets.extend(
+                ipaddress.ip_network(n.strip(), strict=False)
+                for n in settings.OPS_ALLOWED_NETWORKS
+                if n.strip()
+            )
             nets.append(None)  # parsed (an empty allow-list admits nobody)
         ip = client_ip(environ)
         if ip is None:
@@ -54,8 +58,15 @@ def wrap(inner):
         return any(n is not None and addr.version == n.version and addr in n for n in nets)
 
     def plain(start_response, status, body: bytes, ctype="application/json", extra=()):
-        start_response(status, [("Content-Type", ctype), ("Content-Length", str(len(body))),
-                                ("Cache-Control", "no-store"), *extra])
+        start_response(
+            status,
+            [
+                ("Content-Type", ctype),
+                ("Content-Length", str(len(body))),
+                ("Cache-Control", "no-store"),
+                *extra,
+            ],
+        )
         return [body]
 
     def ops(environ, start_response, path):
@@ -65,7 +76,7 @@ def wrap(inner):
             return plain(start_response, "200 OK", b'{"status":"ok"}')
         if path not in ("/-/ready", "/-/metrics"):
             return plain(start_response, "404 Not Found", b'{"detail":"Not Found"}')
-        signals.request_started.send(sender=None)   # Django's connection bookkeeping, as a view has
+        signals.request_started.send(sender=None)  # Django's connection bookkeeping, as a view has
         try:
             if path == "/-/ready":
                 ready, parts = health.readiness()
@@ -97,12 +108,21 @@ def wrap(inner):
             code = int(seen[-1][:3]) if seen and seen[-1][:3].isdigit() else 500
             method = environ.get("REQUEST_METHOD", "")
             took = metrics.now() - began
-            metrics.observe_request(path, method, code, took,
-                                    heartbeat=method == "POST" and HEARTBEAT.match(path) is not None)
+            metrics.observe_request(
+                path, method, code, took, heartbeat=method == "POST" and HEARTBEAT.match(path) is not None
+            )
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info("%s %s %s", method, path, code,
-                                extra={"status": code, "duration_ms": round(took * 1000, 1),
-                                       "client": client_ip(environ)})
+                access_log.info(
+                    "%s %s %s",
+                    method,
+                    path,
+                    code,
+                    extra={
+                        "status": code,
+                        "duration_ms": round(took * 1000, 1),
+                        "client": client_ip(environ),
+                    },
+                )
             logs.request_id.reset(token)
 
     return application

@@ -18,6 +18,7 @@ examinees (submit a paper: credit, then an AIS report), a staff export; clients 
 (SIGKILL) while its queue is busy and restarted, Redis killed (SIGKILL) and restarted from its AOF.
 Last line: RESULT nodes=2 requests=… errors_5xx=… lost_payments=… double_reports=… lost_seconds=…
 max_lost_seconds_per_learner=…"""
+
 import json
 import os
 import random
@@ -40,7 +41,7 @@ NODES = {"n1": ("10.77.1.1", "10.77.1.2"), "n2": ("10.77.2.1", "10.77.2.2")}
 NODE_PORT = 8000
 CLIENTS = [f"127.0.0.{i}" for i in range(2, 10)]
 BANNED = "127.0.0.66"
-BEAT = 5              # LEARNING_HEARTBEAT_SECONDS in the drill: the write-behind interval too
+BEAT = 5  # LEARNING_HEARTBEAT_SECONDS in the drill: the write-behind interval too
 RUN_SECONDS = int(os.environ.get("DRILL_SECONDS", "150"))
 PAYERS, PLAYERS, OLD_STREAMS, EXAMINEES = 12, 16, 4, 8
 PASSWORD = "drill-password-1"
@@ -64,31 +65,44 @@ def sh(cmd, check=True, **kw):
 
 # --- environment ---------------------------------------------------------------------------------
 def keys_env() -> dict:
-    out = subprocess.run([str(ROOT / "deploy" / "keys-generate")], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(ROOT / "deploy" / "keys-generate")], capture_output=True, text=True, check=True
+    ).stdout
     return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
 
 def platform_env(keys, *, node=None) -> dict:
     host = NODES[node][0] if node else "127.0.0.1"
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(WORK), "LANG": "C.UTF-8",
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(WORK),
+        "LANG": "C.UTF-8",
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DATABASE_URL": f"postgres://postgres@%2Fvar%2Frun%2Fpostgresql/{DB}",
-        "REDIS_URL": f"redis://{host}:{REDIS_PORT}/0", "CACHE_KEY_PREFIX": "drill",
-        "TRUSTED_PROXY_COUNT": "1", "SECURE_SSL_REDIRECT": "0",
+        "REDIS_URL": f"redis://{host}:{REDIS_PORT}/0",
+        "CACHE_KEY_PREFIX": "drill",
+        "TRUSTED_PROXY_COUNT": "1",
+        "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": ",".join(["127.0.0.1", *(h for h, _ in NODES.values())]),
         "PAYMENT_SANDBOX": "1",
         # The sandbox gateway runs inside the platform and notifies SITE_URL: the node reaches
         # nginx at its own host-side address.
         "SITE_URL": f"http://{host}:{NGINX_PORT}",
-        "CPE_VAR_DIR": str(WORK / "var"), "COURSEWARE_ROOT": str(WORK / "var" / "courseware"),
-        "EXPORT_ROOT": str(WORK / "private" / "exports"), "COURSEWARE_ACCEL_PREFIX": "/_courseware",
-        "CPE_AIS_QUEUE": "ais", "AIS_BASE_URL": f"http://{host}:{AIS_PORT}",
+        "CPE_VAR_DIR": str(WORK / "var"),
+        "COURSEWARE_ROOT": str(WORK / "var" / "courseware"),
+        "EXPORT_ROOT": str(WORK / "private" / "exports"),
+        "COURSEWARE_ACCEL_PREFIX": "/_courseware",
+        "CPE_AIS_QUEUE": "ais",
+        "AIS_BASE_URL": f"http://{host}:{AIS_PORT}",
         "LEARNING_HEARTBEAT_SECONDS": str(BEAT),
-        "OPS_ALLOWED_NETWORKS": "127.0.0.1/32,10.77.0.0/16", "LOG_FORMAT": "json",
+        "OPS_ALLOWED_NETWORKS": "127.0.0.1/32,10.77.0.0/16",
+        "LOG_FORMAT": "json",
         "CPE_AUDIT_HEADS_FILE": str(WORK / "audit-heads.log"),
-        "S3_ENDPOINT_URL": f"http://{host}:{S3_PORT}", "S3_BUCKET": "cpe-drill", "S3_ACCESS_KEY_ID": "drill",
-        "S3_SECRET_ACCESS_KEY": "drill-secret", "S3_REGION": "us-east-1",
+        "S3_ENDPOINT_URL": f"http://{host}:{S3_PORT}",
+        "S3_BUCKET": "cpe-drill",
+        "S3_ACCESS_KEY_ID": "drill",
+        "S3_SECRET_ACCESS_KEY": "drill-secret",
+        "S3_REGION": "us-east-1",
         **keys,
     }
 
@@ -115,8 +129,9 @@ def start(name, argv, env, *, netns=None, log=None):
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
     out = open(WORK / "logs" / f"{log or name}.log", "ab")
-    procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+    procs[name] = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     return procs[name]
 
 
@@ -158,8 +173,10 @@ def net_up():
         sh(f"ip link add {h} type veth peer name {g}")
         sh(f"ip link set {g} netns {ns}")
         sh(f"ip addr add {host}/24 dev {h} && ip link set {h} up")
-        sh(f"ip netns exec {ns} sh -c 'ip link set lo up && ip addr add {addr}/24 dev {g} && ip link set {g} up "
-           f"&& ip route add default via {host}'")
+        sh(
+            f"ip netns exec {ns} sh -c 'ip link set lo up && ip addr add {addr}/24 dev {g} && ip link set {g} up "
+            f"&& ip route add default via {host}'"
+        )
     say("network namespaces cpe-drill-n1 (10.77.1.2) and cpe-drill-n2 (10.77.2.2) up")
 
 
@@ -173,9 +190,26 @@ def net_down():
 def start_redis():
     (WORK / "redis").mkdir(exist_ok=True)
     binds = " ".join(["127.0.0.1", *(h for h, _ in NODES.values())])
-    start("redis", ["redis-server", str(ROOT / "deploy" / "redis" / "cpe-redis.conf"), "--port", str(REDIS_PORT),
-                    "--bind", *binds.split(), "--dir", str(WORK / "redis"), "--protected-mode", "no",
-                    "--daemonize", "no", "--save", ""], os.environ.copy())
+    start(
+        "redis",
+        [
+            "redis-server",
+            str(ROOT / "deploy" / "redis" / "cpe-redis.conf"),
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            *binds.split(),
+            "--dir",
+            str(WORK / "redis"),
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+        ],
+        os.environ.copy(),
+    )
     for _ in range(100):
         if sh(f"redis-cli -p {REDIS_PORT} ping", check=False, capture_output=True).stdout.strip() == b"PONG":
             # AOF loaded (or empty): ready
@@ -190,11 +224,16 @@ def nginx_conf():
     src = (ROOT / "deploy" / "nginx" / "cpe.conf").read_text()
     # the TLS server only: plain HTTP on the drill's port, no port-80 redirect server
     src = re.sub(r"server \{\n    listen 80;.*?\n\}\n", "", src, flags=re.S)
-    src = src.replace("listen 443 ssl http2;", f"listen 127.0.0.1:{NGINX_PORT};\n    listen 10.77.1.1:{NGINX_PORT};\n"
-                      f"    listen 10.77.2.1:{NGINX_PORT};")
+    src = src.replace(
+        "listen 443 ssl http2;",
+        f"listen 127.0.0.1:{NGINX_PORT};\n    listen 10.77.1.1:{NGINX_PORT};\n"
+        f"    listen 10.77.2.1:{NGINX_PORT};",
+    )
     src = re.sub(r"\n    listen \[::\]:443 ssl http2;", "", src)
     src = re.sub(r"\n    ssl_\S+ [^\n]*;", "", src)
-    upstream = "".join(f"    server {addr}:{NODE_PORT} max_fails=1 fail_timeout=5s;\n" for _, addr in NODES.values())
+    upstream = "".join(
+        f"    server {addr}:{NODE_PORT} max_fails=1 fail_timeout=5s;\n" for _, addr in NODES.values()
+    )
     src = re.sub(r"(    server \S+ max_fails=1 fail_timeout=5s;   # cpe-upstream\n)+", upstream, src)
     src = src.replace("/srv/cpe/app", str(ROOT)).replace("/srv/cpe/var", str(WORK / "var"))
     src = src.replace("/var/log/nginx/", str(WORK / "logs") + "/nginx-")
@@ -204,15 +243,22 @@ def nginx_conf():
         f"events {{ worker_connections 1024; }}\n"
         f"http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
         f"  client_body_temp_path {WORK}/nginx-tmp;\n  proxy_temp_path {WORK}/nginx-tmp;\n"
-        f"  include {WORK}/nginx-site.conf;\n}}\n")
+        f"  include {WORK}/nginx-site.conf;\n}}\n"
+    )
     (WORK / "nginx-tmp").mkdir(exist_ok=True)
     sh(["nginx", "-t", "-c", str(WORK / "nginx.conf")], capture_output=True)
 
 
 def start_node(n, keys):
     argv, unit_env = unit_exec("cpe-web")
-    env = {**platform_env(keys, node=n), "WEB_BIND": f"{NODES[n][1]}:{NODE_PORT}", "WEB_WORKERS": "2",
-           "WEB_THREADS": "4", **unit_env, "PROMETHEUS_MULTIPROC_DIR": str(WORK / f"prometheus-{n}")}
+    env = {
+        **platform_env(keys, node=n),
+        "WEB_BIND": f"{NODES[n][1]}:{NODE_PORT}",
+        "WEB_WORKERS": "2",
+        "WEB_THREADS": "4",
+        **unit_env,
+        "PROMETHEUS_MULTIPROC_DIR": str(WORK / f"prometheus-{n}"),
+    }
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(exist_ok=True)
     start(n, argv, env, netns=f"cpe-drill-{n}")
     supervised[n] = lambda: start_node(n, keys)
@@ -245,10 +291,10 @@ class Stats:
     def __init__(self):
         self.lock = threading.Lock()
         self.requests = 0
-        self.fivexx = []       # (time, status, path)
+        self.fivexx = []  # (time, status, path)
         self.conn_errors = []  # (time, path)
         self.request_ids = {}  # learner -> [request ids]
-        self.signed_out = []   # learners sent to the sign-in page after signing in
+        self.signed_out = []  # learners sent to the sign-in page after signing in
 
 
 def client(source: str):
@@ -305,9 +351,16 @@ class Learner:
                 time.sleep(1)
                 continue
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-            r = self.req("POST", "/accounts/login/", data={"csrfmiddlewaretoken": token,
-                                                           "username": self.d["mobile"], "password": PASSWORD})
-            if r is not None and r.status_code == 302 and "/accounts/login/" not in r.headers.get("Location", ""):
+            r = self.req(
+                "POST",
+                "/accounts/login/",
+                data={"csrfmiddlewaretoken": token, "username": self.d["mobile"], "password": PASSWORD},
+            )
+            if (
+                r is not None
+                and r.status_code == 302
+                and "/accounts/login/" not in r.headers.get("Location", "")
+            ):
                 return True
             time.sleep(1)
         return False
@@ -333,8 +386,11 @@ def payer(stats, data, source, out, stop):
             time.sleep(2)
             continue
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-        r = lr.req("POST", f"/orders/buy/{data['product']}/", data={
-            "csrfmiddlewaretoken": token, "channel": "alipay_page", "ais_confirmed": "1"})
+        r = lr.req(
+            "POST",
+            f"/orders/buy/{data['product']}/",
+            data={"csrfmiddlewaretoken": token, "channel": "alipay_page", "ais_confirmed": "1"},
+        )
         if r is not None and r.status_code == 302:
             order = r.headers["Location"]
             break
@@ -342,6 +398,7 @@ def payer(stats, data, source, out, stop):
     if order is None:
         out[data["username"]] = {"signed_in": True, "paid": False}
         return
+
     # The gateway (the sandbox, on the platform itself, reached through nginx like the real one
     # would be): gateway.do moves on to its cashier, where the buyer presses 支付成功; the sandbox
     # then notifies the platform's webhook from the node that served the press.
@@ -360,12 +417,18 @@ def payer(stats, data, source, out, stop):
         if page is None or page.status_code != 200:
             time.sleep(2)
             continue
-        r = lr.req("POST", pay_path, data={"csrfmiddlewaretoken": token_of(page) or lr.csrf(), "outcome": "success"},
-                   headers={"Referer": lr.base + pay_path})
+        r = lr.req(
+            "POST",
+            pay_path,
+            data={"csrfmiddlewaretoken": token_of(page) or lr.csrf(), "outcome": "success"},
+            headers={"Referer": lr.base + pay_path},
+        )
         if r is not None and r.status_code in (200, 302):
             pressed = True
             if r.status_code == 302:
-                lr.page(local(r.headers["Location"]))   # the return page asks the gateway if no notification came
+                lr.page(
+                    local(r.headers["Location"])
+                )  # the return page asks the gateway if no notification came
             break
         time.sleep(2)
     out[data["username"]] = {"signed_in": True, "paid": pressed, "pay_path": pay_path}
@@ -381,15 +444,20 @@ def player(stats, data, source, earned, stop, old=False):
     key = data["old_key"] if old else data["key"]
     token = data["old_token"] if old else data["token"]
     seq, pos, last = 0, 0.0, time.time() - BEAT
-    got = earned.setdefault(key, {"user": data["username"], "acked": 0.0, "reports": 0, "refused": {}, "old": old})
+    got = earned.setdefault(
+        key, {"user": data["username"], "acked": 0.0, "reports": 0, "refused": {}, "old": old}
+    )
     n = 0
     while not stop.is_set():
         now = time.time()
         claim = round(max(0.0, now - last - 0.2), 3)
         seq += 1
-        r = lr.req("POST", f"/api/learning/sessions/{key}/heartbeat",
-                   data=json.dumps({"seq": seq, "start": pos, "position": round(pos + claim, 3)}),
-                   headers={"X-Play-Token": token, "Content-Type": "application/json"})
+        r = lr.req(
+            "POST",
+            f"/api/learning/sessions/{key}/heartbeat",
+            data=json.dumps({"seq": seq, "start": pos, "position": round(pos + claim, 3)}),
+            headers={"X-Play-Token": token, "Content-Type": "application/json"},
+        )
         if r is not None and r.status_code == 200:
             body = r.json()
             got["acked"] += body["credited"]
@@ -412,8 +480,9 @@ def examinee(stats, data, source, out, delay):
     body = [(f"q{pos}", v) for pos, vals in data["answers"].items() for v in vals]
     body.append(("csrfmiddlewaretoken", data["csrf"]))
     for _ in range(5):
-        r = lr.req("POST", f"/exams/attempt/{data['attempt']}/submit/", data=body,
-                   headers={"Referer": lr.base + "/"})
+        r = lr.req(
+            "POST", f"/exams/attempt/{data['attempt']}/submit/", data=body, headers={"Referer": lr.base + "/"}
+        )
         if r is not None and r.status_code == 302:
             out[data["username"]] = "submitted"
             return
@@ -427,24 +496,44 @@ def lockout_probe(stats, data, other):
     bad = Learner(stats, {**data, "username": data["username"] + "@bad"}, CLIENTS[0])
     codes = []
     for _ in range(5):
-        r = bad.req("POST", "/accounts/login/", data={"csrfmiddlewaretoken": token_of(bad.req("GET", "/accounts/login/")),
-                                                      "username": data["mobile"], "password": "wrong-password"})
+        r = bad.req(
+            "POST",
+            "/accounts/login/",
+            data={
+                "csrfmiddlewaretoken": token_of(bad.req("GET", "/accounts/login/")),
+                "username": data["mobile"],
+                "password": "wrong-password",
+            },
+        )
         codes.append(getattr(r, "status_code", None))
-    return {"wrong_password_answers": codes,
-            "other_account_same_address_signs_in": Learner(stats, other, CLIENTS[0]).sign_in()}
+    return {
+        "wrong_password_answers": codes,
+        "other_account_same_address_signs_in": Learner(stats, other, CLIENTS[0]).sign_in(),
+    }
 
 
 def throttle_probe(stats):
     """The public query allows 5 POSTs a minute per address: the sixth from one address is
     refused (429), while another address is still answered: the throttle counts browsers, not
     nginx (through which all of them come)."""
-    one, other = Learner(stats, {"username": "query-a"}, CLIENTS[4]), Learner(stats, {"username": "query-b"}, CLIENTS[5])
+    one, other = (
+        Learner(stats, {"username": "query-a"}, CLIENTS[4]),
+        Learner(stats, {"username": "query-b"}, CLIENTS[5]),
+    )
 
     def ask(lr):
         token = token_of(lr.req("GET", "/credits/query/"))
-        r = lr.req("POST", "/credits/query/", data={"csrfmiddlewaretoken": token, "id_number": "150102199003071237",
-                                                    "name": "张明", "captcha": "0"},
-                   headers={"Referer": lr.base + "/credits/query/"})
+        r = lr.req(
+            "POST",
+            "/credits/query/",
+            data={
+                "csrfmiddlewaretoken": token,
+                "id_number": "150102199003071237",
+                "name": "张明",
+                "captcha": "0",
+            },
+            headers={"Referer": lr.base + "/credits/query/"},
+        )
         return getattr(r, "status_code", None)
 
     return {"same_address": [ask(one) for _ in range(6)], "other_address": ask(other)}
@@ -467,8 +556,16 @@ def staff_export(stats, data, result, year, stop_at):
     result["staff_signed_in"] = False
     for _ in range(5):
         token = token_of(lr.req("GET", "/admin/login/"))
-        r = lr.req("POST", "/admin/login/", data={"csrfmiddlewaretoken": token, "username": data["username"],
-                                                   "password": PASSWORD, "next": "/admin/"})
+        r = lr.req(
+            "POST",
+            "/admin/login/",
+            data={
+                "csrfmiddlewaretoken": token,
+                "username": data["username"],
+                "password": PASSWORD,
+                "next": "/admin/",
+            },
+        )
         if r is not None and r.status_code == 302:
             result["staff_signed_in"] = True
             break
@@ -476,19 +573,31 @@ def staff_export(stats, data, result, year, stop_at):
     result["export"] = "not started"
     for _ in range(5):
         token = token_of(lr.req("GET", "/reporting/staff/exports/"))
-        r = lr.req("POST", "/reporting/staff/exports/", data={"csrfmiddlewaretoken": token, "year": str(year)},
-                   headers={"Referer": lr.base + "/reporting/staff/exports/"})
+        r = lr.req(
+            "POST",
+            "/reporting/staff/exports/",
+            data={"csrfmiddlewaretoken": token, "year": str(year)},
+            headers={"Referer": lr.base + "/reporting/staff/exports/"},
+        )
         if r is not None and r.status_code == 302:
             result["export"] = "started"
             break
         time.sleep(2)
     while result["export"] == "started" and time.time() < stop_at:
         table = lr.req("GET", "/reporting/staff/exports/table/")
-        m = re.search(r'href="(/reporting/staff/exports/(\d+)/download/)"', table.text if table is not None else "")
+        m = re.search(
+            r'href="(/reporting/staff/exports/(\d+)/download/)"', table.text if table is not None else ""
+        )
         if m:
             dl = lr.req("GET", m.group(1))
-            result["export"] = (f"downloaded {len(dl.content)} bytes, HTTP {dl.status_code}, "
-                                f"{dl.headers.get('Content-Type', '')}") if dl is not None else "download failed"
+            result["export"] = (
+                (
+                    f"downloaded {len(dl.content)} bytes, HTTP {dl.status_code}, "
+                    f"{dl.headers.get('Content-Type', '')}"
+                )
+                if dl is not None
+                else "download failed"
+            )
             return
         time.sleep(3)
     result["export"] += ", not done in time"
@@ -523,12 +632,20 @@ def seed_main(out_path):
     from cpe.orders.models import Order
 
     now = timezone.now()
-    agreement_publish(version="1.0", title="协议", body="正文", is_minor=False,
-                      effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+    agreement_publish(
+        version="1.0",
+        title="协议",
+        body="正文",
+        is_minor=False,
+        effective_at=now - timedelta(days=1),
+        at=now - timedelta(days=1),
+    )
     version = AgreementVersion.objects.get(version="1.0")
     required = agreement_selectors.required_major_id(now)
     year = TrainingYear.objects.create(year=local_date(now).year)
-    course = Course.objects.create(year=year, code="D1", title="演练课程", category="professional", credit_hours=24)
+    course = Course.objects.create(
+        year=year, code="D1", title="演练课程", category="professional", credit_hours=24
+    )
     chapter = Chapter.objects.create(course=course, position=1, title="演练章节", duration_seconds=36000)
     make_bank(course, per_type=15)
     product = Product.objects.create(code="D-ANNUAL", title="演练年度课程", year=year, price_fen=100)
@@ -541,20 +658,53 @@ def seed_main(out_path):
 
     total = PAYERS + PLAYERS + EXAMINEES
     users = User.objects.bulk_create(
-        [User(username=f"d{i}", name=f"演练学员{i}", password=pw.password, id_number=ident(i),
-              mobile=f"137{i:08d}", ais_status="found") for i in range(total)])
+        [
+            User(
+                username=f"d{i}",
+                name=f"演练学员{i}",
+                password=pw.password,
+                id_number=ident(i),
+                mobile=f"137{i:08d}",
+                ais_status="found",
+            )
+            for i in range(total)
+        ]
+    )
     for u in users:
         agreement_accept(user=u, version=version, at=now - timedelta(hours=1))
     persons = [{"id_number": u.id_number, "name": u.name, "region_code": "150100"} for u in users]
-    payers, players, examinees = users[:PAYERS], users[PAYERS:PAYERS + PLAYERS], users[PAYERS + PLAYERS:]
+    payers, players, examinees = users[:PAYERS], users[PAYERS : PAYERS + PLAYERS], users[PAYERS + PLAYERS :]
 
     def paid(us):
         orders = Order.objects.bulk_create(
-            [Order(number=f"D{u.pk:010d}", user=u, product=product, subject="演练", amount_fen=100,
-                   validity_days=90, status="paid", created_at=now, paid_at=now - timedelta(minutes=5)) for u in us])
+            [
+                Order(
+                    number=f"D{u.pk:010d}",
+                    user=u,
+                    product=product,
+                    subject="演练",
+                    amount_fen=100,
+                    validity_days=90,
+                    status="paid",
+                    created_at=now,
+                    paid_at=now - timedelta(minutes=5),
+                )
+                for u in us
+            ]
+        )
         return Enrolment.objects.bulk_create(
-            [Enrolment(user=o.user, product=product, order=o, year=year, valid_from=o.paid_at,
-                       valid_until=o.paid_at + timedelta(days=90)) for o in orders])
+            [
+                Enrolment(
+                    user=o.user,
+                    product=product,
+                    order=o,
+                    year=year,
+                    valid_from=o.paid_at,
+                    valid_until=o.paid_at + timedelta(days=90),
+                )
+                for o in orders
+            ]
+        )
 
     def web_session(u):
         store = SessionStore()
@@ -579,24 +729,47 @@ def seed_main(out_path):
         sid = web_session(e.user)
         keys = []
         for _ in range(2 if i < OLD_STREAMS else 1):
-            s = PlaySession.objects.create(key=os.urandom(16).hex(), user=e.user, enrolment=e, chapter=chapter,
-                                           ip="127.0.0.1", started_at=started, last_at=started,
-                                           play_until_check=10 ** 9, web_session=web_session_hash(sid))
+            s = PlaySession.objects.create(
+                key=os.urandom(16).hex(),
+                user=e.user,
+                enrolment=e,
+                chapter=chapter,
+                ip="127.0.0.1",
+                started_at=started,
+                last_at=started,
+                play_until_check=10**9,
+                web_session=web_session_hash(sid),
+            )
             d = hotpath.state_from_rows(s, progress[e.user_id], 36000.0)
             r.hset(f"{p}s:{s.key}", mapping={"v": "1", "u": str(s.user_id), "j": json.dumps(d)})
             r.pexpire(f"{p}s:{s.key}", hotpath.STATE_TTL_MS)
-            r.set(f"{p}c:{s.user_id}", s.key, px=hotpath.STATE_TTL_MS)   # the last one opened is current
+            r.set(f"{p}c:{s.user_id}", s.key, px=hotpath.STATE_TTL_MS)  # the last one opened is current
             keys.append(s.key)
-        entry = {"username": e.user.username, "sid": sid, "csrf": os.urandom(16).hex(),
-                 "key": keys[-1], "token": hotpath.play_token(keys[-1])}
+        entry = {
+            "username": e.user.username,
+            "sid": sid,
+            "csrf": os.urandom(16).hex(),
+            "key": keys[-1],
+            "token": hotpath.play_token(keys[-1]),
+        }
         if len(keys) == 2:
             entry.update(old_key=keys[0], old_token=hotpath.play_token(keys[0]))
         out["players"].append(entry)
     # examinees: every chapter complete, an open attempt, answers that pass
     enrolments = paid(examinees)
-    ChapterProgress.objects.bulk_create([ChapterProgress(user=u, chapter=chapter, intervals=[[0, 36000]],
-                                                         watched_seconds=36000, furthest_position=36000,
-                                                         completed_at=now) for u in examinees])
+    ChapterProgress.objects.bulk_create(
+        [
+            ChapterProgress(
+                user=u,
+                chapter=chapter,
+                intervals=[[0, 36000]],
+                watched_seconds=36000,
+                furthest_position=36000,
+                completed_at=now,
+            )
+            for u in examinees
+        ]
+    )
     questions = list(Question.objects.filter(course=course))
     bank, by_id = {}, {q.pk: q for q in questions}
     for q in questions:
@@ -604,17 +777,38 @@ def seed_main(out_path):
     counts = {q.pk: len(q.options) for q in questions}
     rng = random.Random(7)
     for e in enrolments:
-        a = Attempt.objects.create(user=e.user, course=course, enrolment=e, number=1,
-                                   started_at=now - timedelta(minutes=20), deadline=now + timedelta(hours=2),
-                                   pass_mark=exam_policy.PASS_MARK)
+        a = Attempt.objects.create(
+            user=e.user,
+            course=course,
+            enrolment=e,
+            number=1,
+            started_at=now - timedelta(minutes=20),
+            deadline=now + timedelta(hours=2),
+            pass_mark=exam_policy.PASS_MARK,
+        )
         answers, items = {}, []
         for pos, dq in enumerate(exam_policy.draw_paper(bank, counts, exam_policy.PAPER_COMPOSITION, rng), 1):
             answers[pos] = list(by_id[dq.question_id].answer)
-            items.append(AttemptItem(attempt=a, position=pos, question_id=dq.question_id, qtype=dq.qtype,
-                                     points=dq.points, option_order=list(dq.option_order)))
+            items.append(
+                AttemptItem(
+                    attempt=a,
+                    position=pos,
+                    question_id=dq.question_id,
+                    qtype=dq.qtype,
+                    points=dq.points,
+                    option_order=list(dq.option_order),
+                )
+            )
         AttemptItem.objects.bulk_create(items)
-        out["examinees"].append({"username": e.user.username, "sid": web_session(e.user),
-                                 "csrf": os.urandom(16).hex(), "attempt": a.pk, "answers": answers})
+        out["examinees"].append(
+            {
+                "username": e.user.username,
+                "sid": web_session(e.user),
+                "csrf": os.urandom(16).hex(),
+                "attempt": a.pk,
+                "answers": answers,
+            }
+        )
     staff = User.objects.create_superuser(username="drill-staff", password=PASSWORD)
     out["staff"] = {"username": staff.username}
     out["year"] = year.year
@@ -648,8 +842,10 @@ def lease_expired_main():
     from cpe.reporting import policy
     from cpe.reporting.services import report_sweep
 
-    print(f"sweep after the lease: {report_sweep(at=timezone.now() + policy.SEND_LEASE + timedelta_s(60))} "
-          f"send(s) queued")
+    print(
+        f"sweep after the lease: {report_sweep(at=timezone.now() + policy.SEND_LEASE + timedelta_s(60))} "
+        f"send(s) queued"
+    )
 
 
 def timedelta_s(seconds):
@@ -675,18 +871,25 @@ def check_main(earned_path, payers_path, ais_credits_path):
     payers = json.loads(Path(payers_path).read_text())
     # payments: every trade the sandbox settled as paid is a paid order with exactly one enrolment
     paid_trades = set(SandboxTrade.objects.filter(status="paid").values_list("out_trade_no", flat=True))
-    orders = {o.number: o for o in Order.objects.filter(number__in=paid_trades).annotate(n=Count("enrolment"))}
+    orders = {
+        o.number: o for o in Order.objects.filter(number__in=paid_trades).annotate(n=Count("enrolment"))
+    }
     out["paid_trades"] = len(paid_trades)
-    out["lost_payments"] = sum(1 for n in paid_trades if n not in orders or orders[n].status != "paid"
-                               or orders[n].n != 1)
+    out["lost_payments"] = sum(
+        1 for n in paid_trades if n not in orders or orders[n].status != "paid" or orders[n].n != 1
+    )
     out["double_activations"] = sum(1 for o in orders.values() if o.n > 1)
     out["payers_pressed_pay"] = sum(1 for v in payers.values() if v.get("paid"))
     # credits: each credit record reported once, no more
     from cpe.reporting.models import AisPerson
 
     person = dict(AisPerson.objects.values_list("user_id", "person_id"))
-    records = [(person.get(u), code) for u, code in
-               CreditRecord.objects.filter(user__username__regex=r"^d[0-9]+$").values_list("user_id", "course_code")]
+    records = [
+        (person.get(u), code)
+        for u, code in CreditRecord.objects.filter(user__username__regex=r"^d[0-9]+$").values_list(
+            "user_id", "course_code"
+        )
+    ]
     ais = json.loads(Path(ais_credits_path).read_text())
     by_person = {}
     for c in ais:
@@ -701,7 +904,11 @@ def check_main(earned_path, payers_path, ais_credits_path):
     out["outbox_states"] = dict(AisReport.objects.values_list("state").annotate(n=Count("id")))
     # seconds: what the server acknowledged vs what PostgreSQL holds
     users = {s.key: s.user_id for s in PlaySession.objects.filter(key__in=list(earned))}
-    stored = dict(ChapterProgress.objects.filter(user_id__in=set(users.values())).values_list("user_id", "watched_seconds"))
+    stored = dict(
+        ChapterProgress.objects.filter(user_id__in=set(users.values())).values_list(
+            "user_id", "watched_seconds"
+        )
+    )
     acked = {}
     for key, e in earned.items():
         acked[users[key]] = acked.get(users[key], 0.0) + e["acked"]
@@ -718,10 +925,13 @@ def check_main(earned_path, payers_path, ais_credits_path):
     out["login_record_ips"] = sorted(i for i in ips if i)
     from axes.models import AccessAttempt, AccessFailureLog
 
-    out["axes_ips"] = sorted(set(AccessAttempt.objects.values_list("ip_address", flat=True))
-                             | set(AccessFailureLog.objects.values_list("ip_address", flat=True)))
-    out["axes_attempts"] = [f"{a.username}@{a.ip_address}: {a.failures_since_start} failures"
-                            for a in AccessAttempt.objects.all()]
+    out["axes_ips"] = sorted(
+        set(AccessAttempt.objects.values_list("ip_address", flat=True))
+        | set(AccessFailureLog.objects.values_list("ip_address", flat=True))
+    )
+    out["axes_attempts"] = [
+        f"{a.username}@{a.ip_address}: {a.failures_since_start} failures" for a in AccessAttempt.objects.all()
+    ]
     print(json.dumps(out))
 
 
@@ -757,14 +967,32 @@ def main():
         sh([PY, __file__, "seed", str(seed_file)], env=platform_env(keys), cwd=ROOT)
         seed = json.loads(seed_file.read_text())
         (WORK / "persons.json").write_text(json.dumps({"persons": seed["persons"]}))
-        start("ais", [PY, "-m", "ais_sim", "--host", "0.0.0.0", "--allow-remote", "--port", str(AIS_PORT),
-                      "--db", str(WORK / "ais.sqlite3"), "--seed", str(WORK / "persons.json")], os.environ.copy())
+        start(
+            "ais",
+            [
+                PY,
+                "-m",
+                "ais_sim",
+                "--host",
+                "0.0.0.0",
+                "--allow-remote",
+                "--port",
+                str(AIS_PORT),
+                "--db",
+                str(WORK / "ais.sqlite3"),
+                "--seed",
+                str(WORK / "persons.json"),
+            ],
+            os.environ.copy(),
+        )
         start("s3", ["moto_server", "-H", "0.0.0.0", "-p", str(S3_PORT)], os.environ.copy())
         wait_http(f"http://127.0.0.1:{AIS_PORT}/_sim/health")
         wait_http(f"http://127.0.0.1:{S3_PORT}/")
         sh([PY, __file__, "person-checks"], env=platform_env(keys), cwd=ROOT)
-        say(f"seeded {PAYERS} payers, {PLAYERS} players ({OLD_STREAMS} with an old stream), {EXAMINEES} examinees; "
-            f"AIS simulator on {AIS_PORT}, moto S3 on {S3_PORT}")
+        say(
+            f"seeded {PAYERS} payers, {PLAYERS} players ({OLD_STREAMS} with an old stream), {EXAMINEES} examinees; "
+            f"AIS simulator on {AIS_PORT}, moto S3 on {S3_PORT}"
+        )
         for n in NODES:
             start_node(n, keys)
         for n, (_, addr) in NODES.items():
@@ -786,20 +1014,32 @@ def main():
         earned, payers_out, exam_out, extra = {}, {}, {}, {}
         threads = []
         for i, d in enumerate(seed["players"]):
-            threads.append(threading.Thread(target=player, args=(stats, d, CLIENTS[i % len(CLIENTS)], earned, stop)))
+            threads.append(
+                threading.Thread(target=player, args=(stats, d, CLIENTS[i % len(CLIENTS)], earned, stop))
+            )
             if "old_key" in d:
-                threads.append(threading.Thread(target=player, args=(stats, d, CLIENTS[(i + 3) % len(CLIENTS)],
-                                                                     earned, stop, True)))
+                threads.append(
+                    threading.Thread(
+                        target=player, args=(stats, d, CLIENTS[(i + 3) % len(CLIENTS)], earned, stop, True)
+                    )
+                )
         for i, d in enumerate(seed["payers"]):
-            threads.append(threading.Thread(target=payer, args=(stats, d, CLIENTS[i % len(CLIENTS)], payers_out, stop)))
+            threads.append(
+                threading.Thread(target=payer, args=(stats, d, CLIENTS[i % len(CLIENTS)], payers_out, stop))
+            )
         for i, d in enumerate(seed["examinees"]):
-            threads.append(threading.Thread(target=examinee, args=(stats, d, CLIENTS[i % len(CLIENTS)], exam_out,
-                                                                   55 + 4 * i)))
+            threads.append(
+                threading.Thread(
+                    target=examinee, args=(stats, d, CLIENTS[i % len(CLIENTS)], exam_out, 55 + 4 * i)
+                )
+            )
         load_start = time.time()
         for t in threads:
             t.start()
             time.sleep(0.05)
-        say(f"load started: {len(threads)} simulated browsers from {len(CLIENTS)} addresses for {RUN_SECONDS}s")
+        say(
+            f"load started: {len(threads)} simulated browsers from {len(CLIENTS)} addresses for {RUN_SECONDS}s"
+        )
         windows = []
 
         def at(sec):
@@ -821,34 +1061,68 @@ def main():
         at(50)
         # The AIS records the next credits, then answers only 8 s later: the AIS-report worker is
         # in the middle of a send when it is killed (the report is at the AIS, not yet marked sent).
-        requests.post(f"http://127.0.0.1:{AIS_PORT}/_sim/faults", timeout=5, json={
-            "mode": "slow", "count": 3, "path": "/api/v1/credits", "method": "POST", "delay": 8,
-            "after_processing": True})
-        at(64)   # the examinees are submitting (from +55): reports are being sent
-        sending = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
-                      "select count(*) from reporting_aisreport where state = 'sending'"],
-                     capture_output=True, text=True).stdout.strip()
+        requests.post(
+            f"http://127.0.0.1:{AIS_PORT}/_sim/faults",
+            timeout=5,
+            json={
+                "mode": "slow",
+                "count": 3,
+                "path": "/api/v1/credits",
+                "method": "POST",
+                "delay": 8,
+                "after_processing": True,
+            },
+        )
+        at(64)  # the examinees are submitting (from +55): reports are being sent
+        sending = sh(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                DB,
+                "-Atc",
+                "select count(*) from reporting_aisreport where state = 'sending'",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         held.update({"cpe-ais", "cpe-worker"})
         kill("cpe-ais")
         say(f"AIS-report worker killed (SIGKILL) with {sending} report(s) in the middle of a send")
         qlen = sh(f"redis-cli -p {REDIS_PORT} llen celery", capture_output=True, text=True).stdout.strip()
         kill("cpe-worker")
-        say(f"worker killed (SIGKILL) ({qlen} task(s) waiting in its queue; it runs the write-behind every {BEAT}s)")
+        say(
+            f"worker killed (SIGKILL) ({qlen} task(s) waiting in its queue; it runs the write-behind every {BEAT}s)"
+        )
         at(74)
         start_worker("cpe-worker", keys)
         start_worker("cpe-ais", keys)
         held.difference_update({"cpe-ais", "cpe-worker"})
         say("workers restarted")
         at(80)
-        probes = threading.Thread(target=lambda: extra.update(
-            lockout=lockout_probe(stats, {"username": seed["payers"][0]["username"],
-                                          "mobile": seed["payers"][0]["mobile"]},
-                                  {"username": seed["payers"][1]["username"] + "@probe",
-                                   "mobile": seed["payers"][1]["mobile"]}),
-            banned=banned_probe(stats), throttle=throttle_probe(stats)), daemon=True)
+        probes = threading.Thread(
+            target=lambda: extra.update(
+                lockout=lockout_probe(
+                    stats,
+                    {"username": seed["payers"][0]["username"], "mobile": seed["payers"][0]["mobile"]},
+                    {
+                        "username": seed["payers"][1]["username"] + "@probe",
+                        "mobile": seed["payers"][1]["mobile"],
+                    },
+                ),
+                banned=banned_probe(stats),
+                throttle=throttle_probe(stats),
+            ),
+            daemon=True,
+        )
         probes.start()
-        threading.Thread(target=staff_export, args=(stats, seed["staff"], extra, seed["year"],
-                                                    load_start + RUN_SECONDS + 60), daemon=True).start()
+        threading.Thread(
+            target=staff_export,
+            args=(stats, seed["staff"], extra, seed["year"], load_start + RUN_SECONDS + 60),
+            daemon=True,
+        ).start()
         at(110)
         down = time.time()
         kill("redis")
@@ -869,33 +1143,72 @@ def main():
         # claimed ("sending") for the send lease, then the sweep sends them again.
         deadline = time.time() + 90
         while time.time() < deadline:
-            left = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
-                       "select count(*) from reporting_aisreport where state in ('pending', 'retrying')"],
-                      capture_output=True, text=True).stdout.strip()
+            left = sh(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    DB,
+                    "-Atc",
+                    "select count(*) from reporting_aisreport where state in ('pending', 'retrying')",
+                ],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
             if left == "0" and len(exam_out) == len(seed["examinees"]):
                 break
             time.sleep(3)
         m = requests.get(f"http://{NODES['n2'][1]}:{NODE_PORT}/-/metrics", timeout=10).text
         depth = float(re.search(r"^cpe_ais_outbox_depth (\S+)$", m, re.M).group(1))
-        time.sleep(3 * BEAT)   # the last write-behind
+        time.sleep(3 * BEAT)  # the last write-behind
         say(f"outbox depth {depth:.0f} (from /-/metrics on n2)")
         m = requests.get(f"http://{NODES['n2'][1]}:{NODE_PORT}/-/metrics", timeout=10).text
-        for name in ("cpe_heartbeats_total", "cpe_payment_notifications_total", "cpe_ais_outbox_oldest_age",
-                     "cpe_celery_queue_length"):
+        for name in (
+            "cpe_heartbeats_total",
+            "cpe_payment_notifications_total",
+            "cpe_ais_outbox_oldest_age",
+            "cpe_celery_queue_length",
+        ):
             for line in m.splitlines():
                 if line.startswith(name):
                     print("   n2 " + line)
-        ais_before = len(requests.get(f"http://127.0.0.1:{AIS_PORT}/_sim/credits", timeout=10).json()["items"])
-        states = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
-                     "select state, count(*) from reporting_aisreport group by 1 order by 1"],
-                    capture_output=True, text=True).stdout.split()
+        ais_before = len(
+            requests.get(f"http://127.0.0.1:{AIS_PORT}/_sim/credits", timeout=10).json()["items"]
+        )
+        states = sh(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                DB,
+                "-Atc",
+                "select state, count(*) from reporting_aisreport group by 1 order by 1",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         say(f"outbox before the lease runs out: {states}; credits at the AIS: {ais_before}")
         sh([PY, __file__, "lease-expired"], env=platform_env(keys), cwd=ROOT)
         deadline = time.time() + 60
         while time.time() < deadline:
-            left = sh(["psql", "-h", "127.0.0.1", "-U", "postgres", DB, "-Atc",
-                       "select count(*) from reporting_aisreport where state <> 'sent'"],
-                      capture_output=True, text=True).stdout.strip()
+            left = sh(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    DB,
+                    "-Atc",
+                    "select count(*) from reporting_aisreport where state <> 'sent'",
+                ],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
             if left == "0":
                 break
             time.sleep(2)
@@ -903,9 +1216,24 @@ def main():
         (WORK / "ais-credits.json").write_text(json.dumps(ais_credits))
         (WORK / "earned.json").write_text(json.dumps(earned))
         (WORK / "payers.json").write_text(json.dumps(payers_out))
-        res = json.loads(sh([PY, __file__, "check", str(WORK / "earned.json"), str(WORK / "payers.json"),
-                             str(WORK / "ais-credits.json")], env=platform_env(keys), cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        res = json.loads(
+            sh(
+                [
+                    PY,
+                    __file__,
+                    "check",
+                    str(WORK / "earned.json"),
+                    str(WORK / "payers.json"),
+                    str(WORK / "ais-credits.json"),
+                ],
+                env=platform_env(keys),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         upstreams = {}
         for line in (WORK / "logs" / "nginx-cpe.access.log").read_text().splitlines():
             e = json.loads(line)
@@ -918,46 +1246,66 @@ def main():
         conn_in = sum(1 for t, _ in stats.conn_errors if any(a <= t <= b for _, a, b in windows))
         for name, a, b in windows:
             say(f"window {name}: {b - a:.1f}s")
-        say(f"5xx: {len(stats.fivexx)} ({fivexx_in} inside the windows); connection errors: "
-            f"{len(stats.conn_errors)} ({conn_in} inside)")
+        say(
+            f"5xx: {len(stats.fivexx)} ({fivexx_in} inside the windows); connection errors: "
+            f"{len(stats.conn_errors)} ({conn_in} inside)"
+        )
         for t, code, path in stats.fivexx:
             inside = next((n for n, a, b in windows if a <= t <= b), "outside the windows")
             print(f"   5xx {code} at +{t - load_start:.1f}s ({inside}) {path}")
         for name, a, b in windows:
             print(f"   window {name}: +{a - load_start:.1f}s to +{b - load_start:.1f}s")
-        say(f"payments: {res['payers_pressed_pay']} payers pressed 支付成功, {res['paid_trades']} trades paid at "
-            f"the sandbox, lost {res['lost_payments']}, activated twice {res['double_activations']}")
-        say(f"exams: {sum(1 for v in exam_out.values() if v == 'submitted')}/{len(exam_out)} submitted; "
+        say(
+            f"payments: {res['payers_pressed_pay']} payers pressed 支付成功, {res['paid_trades']} trades paid at "
+            f"the sandbox, lost {res['lost_payments']}, activated twice {res['double_activations']}"
+        )
+        say(
+            f"exams: {sum(1 for v in exam_out.values() if v == 'submitted')}/{len(exam_out)} submitted; "
             f"{res['credit_records']} credit records, {res['ais_credits']} credits at the AIS, "
             f"unreported {res['unreported']}, reported twice {res['double_reports']}; platform outbox "
-            f"{res['outbox_states']}")
-        say(f"seconds: acknowledged {res['acknowledged_seconds']}, lost {res['lost_seconds']} "
+            f"{res['outbox_states']}"
+        )
+        say(
+            f"seconds: acknowledged {res['acknowledged_seconds']}, lost {res['lost_seconds']} "
             f"(max {res['max_lost_seconds_per_learner']} per learner; write-behind window {BEAT}s), "
-            f"credited more than acknowledged: {res['credited_more_than_acknowledged']} learners")
-        say(f"single stream: old streams credited {res['old_stream_credited']}s, refusals "
-            f"{res['old_stream_refusals']}")
+            f"credited more than acknowledged: {res['credited_more_than_acknowledged']} learners"
+        )
+        say(
+            f"single stream: old streams credited {res['old_stream_credited']}s, refusals "
+            f"{res['old_stream_refusals']}"
+        )
         served_both = sum(1 for v in per_learner_nodes.values() if v >= 2)
-        say(f"sessions across nodes: {served_both}/{len(per_learner_nodes)} browsers served by both nodes; "
-            f"sent back to sign-in: {len(stats.signed_out)}")
+        say(
+            f"sessions across nodes: {served_both}/{len(per_learner_nodes)} browsers served by both nodes; "
+            f"sent back to sign-in: {len(stats.signed_out)}"
+        )
         by_user = {}
         for t, name, path, where in stats.signed_out:
             by_user.setdefault(name, []).append((t, where))
         for name, events in by_user.items():
             first = min(events)
-            print(f"   {name}: {len(events)} page(s) sent to sign-in, the first at +{first[0] - load_start:.1f}s "
-                  f"-> {first[1]}")
-        say(f"addresses: login records {res['login_record_ips']}, sign-in lockout records {res['axes_ips']}; "
+            print(
+                f"   {name}: {len(events)} page(s) sent to sign-in, the first at +{first[0] - load_start:.1f}s "
+                f"-> {first[1]}"
+            )
+        say(
+            f"addresses: login records {res['login_record_ips']}, sign-in lockout records {res['axes_ips']}; "
             f"lockout {extra.get('lockout')}; public-query throttle {extra.get('throttle')}; "
             f"banned address answers {extra.get('banned')}; "
-            f"staff signed in: {extra.get('staff_signed_in')}, export: {extra.get('export')}")
+            f"staff signed in: {extra.get('staff_signed_in')}, export: {extra.get('export')}"
+        )
         nginx_seen = [ip for ip in res["login_record_ips"] + res["axes_ips"] if ip.startswith("10.77.")]
         say(f"nginx's addresses among them: {nginx_seen or 'none'}")
-        say(f"processes restarted after exiting on their own: "
-            f"{[(n, c, round(t - load_start, 1)) for t, n, c in restarts_during_load] or 'none'}")
-        print(f"RESULT nodes={len(NODES)} requests={stats.requests} errors_5xx={len(stats.fivexx)} "
-              f"lost_payments={res['lost_payments']} double_reports={res['double_reports']} "
-              f"lost_seconds={res['lost_seconds']} max_lost_seconds_per_learner={res['max_lost_seconds_per_learner']}",
-              flush=True)
+        say(
+            f"processes restarted after exiting on their own: "
+            f"{[(n, c, round(t - load_start, 1)) for t, n, c in restarts_during_load] or 'none'}"
+        )
+        print(
+            f"RESULT nodes={len(NODES)} requests={stats.requests} errors_5xx={len(stats.fivexx)} "
+            f"lost_payments={res['lost_payments']} double_reports={res['double_reports']} "
+            f"lost_seconds={res['lost_seconds']} max_lost_seconds_per_learner={res['max_lost_seconds_per_learner']}",
+            flush=True,
+        )
     finally:
         supervised.clear()
         for name in list(procs)[::-1]:

@@ -1,6 +1,7 @@
 """Browser fixtures for the Playwright journeys: Debian's chromium (never a downloaded one),
 one browser per session, a fresh context per simulated device, screenshots in
 e2e/screenshots/ (gitignored)."""
+
 import os
 import re
 from pathlib import Path
@@ -8,8 +9,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 DEFAULT_TIMEOUT_MS = 15_000
 
@@ -52,8 +60,10 @@ def wait_for_idle_server(timeout: float = 30.0):
     quiet_since = None
     while time.monotonic() < deadline:
         with connection.cursor() as cur:
-            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')")
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"
+            )
             busy = cur.fetchone()[0]
         now = time.monotonic()
         if busy:
@@ -74,8 +84,12 @@ def new_page(browser, live_server, request):
     contexts = []
 
     def _new_page(width: int, height: int):
-        context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                      viewport={"width": width, "height": height})
+        context = browser.new_context(
+            base_url=live_server.url,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            viewport={"width": width, "height": height},
+        )
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
@@ -125,8 +139,10 @@ def agreement_v1(demo_accounts):
 
 
 # --- phones with a phone's user agent (added for the buying journeys) ---------------------------
-IPHONE_SAFARI_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
-                    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+IPHONE_SAFARI_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
 
 
 @pytest.fixture
@@ -138,9 +154,15 @@ def new_phone_page(browser, live_server, request):
     contexts = []
 
     def _new_phone_page(width: int = 375, height: int = 812):
-        context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai",
-                                      viewport={"width": width, "height": height},
-                                      user_agent=IPHONE_SAFARI_UA, is_mobile=True, has_touch=True)
+        context = browser.new_context(
+            base_url=live_server.url,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+            viewport={"width": width, "height": height},
+            user_agent=IPHONE_SAFARI_UA,
+            is_mobile=True,
+            has_touch=True,
+        )
         context.set_default_timeout(DEFAULT_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()

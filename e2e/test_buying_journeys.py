@@ -12,6 +12,7 @@ the DEBUG-only sandbox links).
    single course with Alipay page pay: 支付失败 first (the return page says so and offers paying
    again), then 只支付不通知: the return page asks the gateway.
 """
+
 import io
 import re
 import subprocess
@@ -23,18 +24,17 @@ from playwright.sync_api import expect
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
-from conftest import this_year
-from conftest import staff_browser_sign_in
+from conftest import staff_browser_sign_in, this_year
 from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, single_code
 
-LEARNER_PASSWORD = "Zhang-san-2026"     # the root register_learner fixture's password
-YEAR = this_year()                      # the demo offers this year's course (and last year's)
-ANNUAL = annual_code(YEAR)              # cpe.backoffice.demo: ¥198.00, 90 days
+LEARNER_PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
+YEAR = this_year()  # the demo offers this year's course (and last year's)
+ANNUAL = annual_code(YEAR)  # cpe.backoffice.demo: ¥198.00, 90 days
 ANNUAL_TITLE = f"{YEAR} 年度会计人员继续教育课程"
-SINGLE = single_code(YEAR)              # cpe.backoffice.demo: ¥30.00
+SINGLE = single_code(YEAR)  # cpe.backoffice.demo: ¥30.00
 SINGLE_TITLE = "单门课程：数字化转型与数据安全"
 AIS_ERROR = "您尚未被确认纳入《内蒙古自治区会计人员信息管理系统》"
-PAY_TIMEOUT_MS = 20_000                 # the QR page polls every 2 s
+PAY_TIMEOUT_MS = 20_000  # the QR page polls every 2 s
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -90,12 +90,14 @@ def _radio_labels(page):
 def _pdftotext(data: bytes, tmp_path, name: str) -> str:
     path = tmp_path / name
     path.write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
 
 
-def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, screenshot, site, register_learner,
-                                                 tmp_path):
+def test_phone_alipay_buy_invoice_refund_journey(
+    new_phone_page, new_page, screenshot, site, register_learner, tmp_path
+):
     from cpe.invoicing.models import Invoice
     from cpe.learning.models import Enrolment
     from cpe.orders.models import Order, PaymentNotification, Refund
@@ -130,10 +132,10 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     expect(confirm).not_to_be_checked()
     expect(confirm).to_have_attribute("required", "")
     screenshot(phone, "buy-375")
-    phone.get_by_role("button", name="去支付 ¥198.00").click()           # the browser blocks it
+    phone.get_by_role("button", name="去支付 ¥198.00").click()  # the browser blocks it
     expect(phone).to_have_url(re.compile(rf"/orders/buy/{ANNUAL}/$"))
     assert confirm.evaluate("el => el.validity.valueMissing")
-    confirm.evaluate("el => el.removeAttribute('required')")             # now ask the server
+    confirm.evaluate("el => el.removeAttribute('required')")  # now ask the server
     phone.get_by_role("button", name="去支付 ¥198.00").click()
     expect(phone.get_by_role("alert")).to_contain_text(AIS_ERROR)
     expect(phone.get_by_role("checkbox", name="我已知晓上述情况，仍要购买")).not_to_be_checked()
@@ -149,7 +151,11 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     expect(phone.get_by_label("应付金额 198.00 元")).to_be_visible()
     order = orders.get()
     assert (order.status, order.channel, order.amount_fen, order.ais_warning_confirmed) == (
-        "pending", "alipay_wap", 19800, True)
+        "pending",
+        "alipay_wap",
+        19800,
+        True,
+    )
     expect(phone.locator("main")).to_contain_text(order.number)
     screenshot(phone, "alipay-sandbox-375")
 
@@ -194,7 +200,11 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     expect(phone).to_have_url(re.compile(r"/invoices/$"))
     invoice = Invoice.objects.get(order=order)
     assert (invoice.kind, invoice.status, invoice.buyer_name, invoice.total_fen) == (
-        "blue", "issued", "王小红", 19800)
+        "blue",
+        "issued",
+        "王小红",
+        19800,
+    )
     expect(phone.get_by_role("status")).to_contain_text(f"发票已开具，发票号码 {invoice.number}")
     item = phone.locator("li.invoice-item", has_text=invoice.number)
     expect(item).to_contain_text("正常")
@@ -226,7 +236,11 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     expect(card.get_by_role("link", name="申请退款")).to_have_count(0)
     screenshot(phone, "refund-requested-375")
     refund = Refund.objects.get(order=order)
-    assert (refund.status, refund.amount_fen, refund.reason) == ("requested", 19800, "单位已统一安排培训，无需个人购买。")
+    assert (refund.status, refund.amount_fen, refund.reason) == (
+        "requested",
+        19800,
+        "单位已统一安排培训，无需个人购买。",
+    )
 
     # 8. Finance approves in the staff site: the money goes back through Alipay.
     admin = new_page(*DESKTOP)
@@ -241,10 +255,13 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     screenshot(admin, "admin-refund-1280")
     approve.click()
     expect(admin).to_have_url(re.compile(r"/admin/orders/refund/$"))
-    expect(admin.locator(".messagelist"), message=(
-        "the approval should refund at once; '退款处理中' means the gateway call failed (on SQLite: the "
-        "admin's transaction holds the write lock while the sandbox answers the refund call)"
-    )).to_contain_text("已退款 198.00 元，课程已关闭。")
+    expect(
+        admin.locator(".messagelist"),
+        message=(
+            "the approval should refund at once; '退款处理中' means the gateway call failed (on SQLite: the "
+            "admin's transaction holds the write lock while the sandbox answers the refund call)"
+        ),
+    ).to_contain_text("已退款 198.00 元，课程已关闭。")
     screenshot(admin, "admin-refunded-1280")
     refund.refresh_from_db()
     order.refresh_from_db()
@@ -278,8 +295,9 @@ def test_phone_alipay_buy_invoice_refund_journey(new_phone_page, new_page, scree
     assert "红字" in text and "-198.00" in text and invoice.number in text
 
 
-def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page, screenshot, site,
-                                                        register_learner):
+def test_desktop_wechat_native_and_alipay_query_journey(
+    new_page, new_phone_page, screenshot, site, register_learner
+):
     import zxingcpp
     from PIL import Image
 
@@ -317,7 +335,7 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
     expect(pc.locator(".qr svg")).to_be_visible()
     expect(pc.locator("#pay-status")).to_have_text("等待支付……")
     expect(pc.locator("main")).to_contain_text("¥198.00")
-    expect(pc.get_by_role("link", name=re.compile("模拟扫码"))).to_have_count(0)   # DEBUG is off
+    expect(pc.get_by_role("link", name=re.compile("模拟扫码"))).to_have_count(0)  # DEBUG is off
     screenshot(pc, "wechat-qr-1280")
     with Image.open(io.BytesIO(pc.locator(".qr").screenshot())) as img:
         codes = [b.text for b in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)]
@@ -398,5 +416,7 @@ def test_desktop_wechat_native_and_alipay_query_journey(new_page, new_phone_page
 
     _nav(pc, "我的订单").click()
     expect(pc.locator("section.order .order-head .badge")).to_have_text(["已支付", "已支付"])
-    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度会计人员继续教育课程")).to_contain_text("超期课程")
+    expect(pc.locator("section.order").filter(has_text=f"{YEAR} 年度会计人员继续教育课程")).to_contain_text(
+        "超期课程"
+    )
     screenshot(pc, "orders-1280")

@@ -3,6 +3,7 @@ encrypted HLS chapter (hls.js: MediaSource blob: URLs, segment and key fetches, 
 exam paper, a practice page, the staff second factor and the admin. Every
 `securitypolicyviolation` event and every console message about the policy is recorded, on
 every page of the browser context; none may occur."""
+
 import re
 import shutil
 
@@ -24,8 +25,14 @@ def _recording(page, seen: list):
     context = page.context
     context.expose_function("cspViolation", lambda text: seen.append(text))
     context.add_init_script(RECORDER)
-    page.on("console", lambda m: seen.append(f"console: {m.text}")
-            if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text else None)
+    page.on(
+        "console",
+        lambda m: (
+            seen.append(f"console: {m.text}")
+            if "Content Security Policy" in m.text or "Content-Security-Policy" in m.text
+            else None
+        ),
+    )
     return page
 
 
@@ -39,8 +46,9 @@ def _sign_in(page, identifier, password):
 
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
-def test_no_page_violates_the_content_security_policy(new_page, screenshot, demo_accounts, settings, tmp_path,
-                                                      live_server):
+def test_no_page_violates_the_content_security_policy(
+    new_page, screenshot, demo_accounts, settings, tmp_path, live_server
+):
     from cpe.accounts.models import User
     from cpe.catalog.models import Course
     from cpe.exams.tests.fixtures import complete_chapters, pay
@@ -61,8 +69,16 @@ def test_no_page_violates_the_content_security_policy(new_page, screenshot, demo
 
     # Anonymous pages.
     page = _recording(new_page(375, 812), seen)
-    for path in ("/", "/courses/", "/accounts/register/", "/accounts/password/reset/", "/credits/query/",
-                 "/support/", "/notices/", "/agreement/"):
+    for path in (
+        "/",
+        "/courses/",
+        "/accounts/register/",
+        "/accounts/password/reset/",
+        "/credits/query/",
+        "/support/",
+        "/notices/",
+        "/agreement/",
+    ):
         page.goto(path)
         expect(page.locator("main")).to_be_visible()
     # register.js (a static file now) still counts the code button down.
@@ -75,8 +91,14 @@ def test_no_page_violates_the_content_security_policy(new_page, screenshot, demo
 
     # The learner's pages, the player playing, a practice page, an exam paper.
     _sign_in(page, "13800000001", LEARNER_PASSWORD)
-    for path in ("/accounts/dashboard/", "/accounts/profile/", "/credits/", "/orders/", "/invoices/",
-                 f"/learn/course/{course.pk}/"):
+    for path in (
+        "/accounts/dashboard/",
+        "/accounts/profile/",
+        "/credits/",
+        "/orders/",
+        "/invoices/",
+        f"/learn/course/{course.pk}/",
+    ):
         page.goto(path)
         expect(page.locator("main")).to_be_visible()
     page.goto(f"/learn/chapter/{first.pk}/")
@@ -97,9 +119,14 @@ def test_no_page_violates_the_content_security_policy(new_page, screenshot, demo
     # Staff: the second factor, the admin index, a list, a change form and an add form.
     admin = _recording(new_page(1280, 900), seen)
     staff_browser_sign_in(admin, "admin", STAFF_PASSWORD)
-    for path in ("/admin/", "/admin/accounts/user/", f"/admin/accounts/user/{learner.pk}/change/",
-                 "/admin/notices/announcement/add/", "/reporting/staff/exports/",
-                 "/accounts/2fa/recovery-codes/"):
+    for path in (
+        "/admin/",
+        "/admin/accounts/user/",
+        f"/admin/accounts/user/{learner.pk}/change/",
+        "/admin/notices/announcement/add/",
+        "/reporting/staff/exports/",
+        "/accounts/2fa/recovery-codes/",
+    ):
         admin.goto(path)
         expect(admin.locator("body")).to_be_visible()
     screenshot(admin, "csp-admin-1280")

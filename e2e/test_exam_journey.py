@@ -2,6 +2,7 @@
 services in setup → take the exam → fail → retake → pass → see hours and the planner →
 download the certificate → verify it publicly (its QR code decoded) → find the record through
 the public query on a 375-px phone."""
+
 import re
 import subprocess
 
@@ -35,8 +36,10 @@ def _qr_url(pdf_path, tmp_path):
     import zxingcpp
     from PIL import Image
 
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf_path), str(tmp_path / "pg")],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(pdf_path), str(tmp_path / "pg")],
+        check=True,
+    )
     with Image.open(next(tmp_path.glob("pg*.png"))) as img:
         return [b.text for b in zxingcpp.read_barcodes(img, formats=zxingcpp.BarcodeFormat.QRCode)][0]
 
@@ -54,6 +57,7 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     settings.MEDIA_ROOT = str(tmp_path / "media")
     seed_question_banks()  # demo_seed has already done it: safe to repeat
     from cpe.exams.models import Question
+
     assert Question.objects.count() >= 150
     learner = User.objects.get(username="demo-learner")
     year = this_year()
@@ -61,9 +65,9 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     courses = {c.code: c for c in Course.objects.filter(year__year=year)}
     for c in courses.values():
         complete_chapters(learner, c)
-    for suffix in ("P02", "P03", "G01", "G02"):                       # 66 hours, 40 professional
+    for suffix in ("P02", "P03", "G01", "G02"):  # 66 hours, 40 professional
         pass_course(learner, courses[course_code(year, suffix)])
-    course = courses[course_code(year, "P01")]                        # 24 professional hours
+    course = courses[course_code(year, "P01")]  # 24 professional hours
 
     page = new_page(*PHONE)
     _sign_in(page, "13800000001", LEARNER_PASSWORD)

@@ -2,6 +2,7 @@
 first), sign out and in, see the masked profile; staff publish agreement v2 in the admin;
 the learner is gated and accepts; a second learner declines and is terminated; a sign-in
 elsewhere ends the first device's session."""
+
 import json
 import re
 import zipfile
@@ -11,12 +12,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import last_code, make_id_number
-from conftest import staff_browser_sign_in
+from conftest import last_code, make_id_number, staff_browser_sign_in
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
 from cpe.backoffice.demo import STAFF_PASSWORD
+
 LEARNER_PASSWORD = "Bao-tou-2026"
 SECOND_PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
 
@@ -111,7 +112,9 @@ def test_foundation_journey(new_page, screenshot, demo_accounts, register_learne
     with learner.expect_download() as download_info:
         learner.get_by_role("button", name="确认并下载").click()
     download = download_info.value
-    assert download.suggested_filename.startswith("个人信息-") and download.suggested_filename.endswith(".zip")
+    assert download.suggested_filename.startswith("个人信息-") and download.suggested_filename.endswith(
+        ".zip"
+    )
     with zipfile.ZipFile(download.path()) as zf:
         exported = json.loads(zf.read("个人信息.json"))
     assert exported["账户信息"]["身份证号码"] == id_number

@@ -3,6 +3,7 @@ real AES-128 HLS chapter (made by ffmpeg from its test sources) until the server
 complete; seeking back up to the furthest point played is allowed, a seek past it returns and
 says why, and a fabricated heartbeat earns nothing; a second tab takes over midway: the first
 keeps what it played until then, stops and says why, the second completes the chapter."""
+
 import re
 import shutil
 from datetime import timedelta
@@ -15,6 +16,7 @@ PHONE = (375, 812)
 from conftest import this_year
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import annual_code, course_code
+
 H264 = 'video/mp4; codecs="avc1.4d401f,mp4a.40.2"'
 
 
@@ -23,9 +25,15 @@ def _pay(user, product_code):
     from cpe.orders.services import order_create, payment_confirm
 
     order = order_create(user=user, product_code=product_code, ais_confirmed=True)
-    payment_confirm(gateway_name="alipay", notice=PaymentNotice(
-        order_number=order.number, gateway_txn_id="T" + order.number, amount_fen=order.amount_fen,
-        paid_at=timezone.now() - timedelta(minutes=1)))
+    payment_confirm(
+        gateway_name="alipay",
+        notice=PaymentNotice(
+            order_number=order.number,
+            gateway_txn_id="T" + order.number,
+            amount_fen=order.amount_fen,
+            paid_at=timezone.now() - timedelta(minutes=1),
+        ),
+    )
 
 
 def _sign_in(page, identifier, password):
@@ -96,8 +104,13 @@ def test_learning_journey(new_page, screenshot, demo_accounts, settings, tmp_pat
     p1 = ChapterProgress.objects.get(user=learner, chapter=first)
     assert p1.completed_at is not None and p1.watched_seconds >= 5
     # The playback rate is locked to 1x.
-    assert page.evaluate("() => { const v = document.getElementById('video'); v.playbackRate = 2; "
-                         "return new Promise(r => setTimeout(() => r(v.playbackRate), 100)); }") == 1
+    assert (
+        page.evaluate(
+            "() => { const v = document.getElementById('video'); v.playbackRate = 2; "
+            "return new Promise(r => setTimeout(() => r(v.playbackRate), 100)); }"
+        )
+        == 1
+    )
 
     # 2. The next chapter, saved only every 30 s: anything up to the furthest point played may be
     # replayed (nothing of it was saved yet); a seek past it returns and says why, and a
@@ -110,21 +123,26 @@ def test_learning_journey(new_page, screenshot, demo_accounts, settings, tmp_pat
     page.evaluate("() => { document.getElementById('video').currentTime = 6.5; }")
     page.wait_for_timeout(400)
     back = page.evaluate("() => document.getElementById('video').currentTime")
-    assert 6.4 <= back < 8, back                    # not snapped to the last saved point (0 s)
+    assert 6.4 <= back < 8, back  # not snapped to the last saved point (0 s)
     expect(page.locator("#status")).not_to_contain_text("已观看过的位置")
     page.evaluate("() => { document.getElementById('video').currentTime = 18; }")
-    expect(page.locator("#status")).to_contain_text(re.compile(r"只能拖动到已观看过的位置（最远已观看到 0:0[789]）"))
+    expect(page.locator("#status")).to_contain_text(
+        re.compile(r"只能拖动到已观看过的位置（最远已观看到 0:0[789]）")
+    )
     assert 6.4 <= page.evaluate("() => document.getElementById('video').currentTime") < 10
     screenshot(page, "learning-seek-refused-375")
     page.evaluate("() => document.getElementById('video').pause()")
     expect(page.locator("#status")).to_contain_text("已暂停")
     key = page.locator("#player").get_attribute("data-session")
-    fabricated = page.evaluate("""async (key) => {
+    fabricated = page.evaluate(
+        """async (key) => {
         const csrf = document.getElementById('player').dataset.csrf;
         const r = await fetch('/api/learning/sessions/' + key + '/heartbeat', {method: 'POST',
             headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrf},
             body: JSON.stringify({seq: 100000, start: 17, position: 20})});
-        return await r.json(); }""", key)
+        return await r.json(); }""",
+        key,
+    )
     assert fabricated["credited"] == 0 and fabricated["reason"] == "skip" and not fabricated["completed"]
     assert SuspiciousEvent.objects.filter(user=learner, kind="skip").exists()
     p2 = _flushed_progress(learner, second)
@@ -159,10 +177,10 @@ def test_learning_journey(new_page, screenshot, demo_accounts, settings, tmp_pat
     played_before = (first_tab.superseded_at - first_tab.started_at).total_seconds()
     # The first tab's seconds until the takeover (it played ~5 s of them, none saved before).
     assert 4 <= first_tab.credited_seconds <= played_before
-    assert second_tab.credited_seconds >= 11      # its own clock: 0-14 s played, judged in full
+    assert second_tab.credited_seconds >= 11  # its own clock: 0-14 s played, judged in full
     assert p3.completed_at is not None and p3.watched_seconds >= 11
     kinds = set(SuspiciousEvent.objects.filter(user=learner, chapter=third).values_list("kind", flat=True))
-    assert kinds == {"concurrent"}, kinds          # no "rate": nothing was sped up
+    assert kinds == {"concurrent"}, kinds  # no "rate": nothing was sped up
     assert SuspiciousEvent.objects.get(chapter=third).get_kind_display() == "被其他窗口或设备接管播放"
 
 

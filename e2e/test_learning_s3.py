@@ -1,6 +1,7 @@
 """A demo chapter plays in a real browser with the courseware in an S3-compatible store (moto's
 server over HTTP): hls.js fetches every segment from the store by its signed URL, the key from
 the platform, and the server marks the chapter complete."""
+
 import re
 import shutil
 from urllib.parse import urlsplit
@@ -19,20 +20,39 @@ from .test_learning_journey import _pay, _play, _sign_in
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
 @pytest.mark.parametrize("width,height", [(375, 812), (1280, 900)])
-def test_a_chapter_plays_from_the_object_store(width, height, s3, new_page, screenshot,  # noqa: F811
-                                               demo_accounts, settings, tmp_path, live_server):
+def test_a_chapter_plays_from_the_object_store(
+    width,
+    height,
+    s3,
+    new_page,
+    screenshot,  # noqa: F811
+    demo_accounts,
+    settings,
+    tmp_path,
+    live_server,
+):
     from cpe.accounts.models import User
     from cpe.catalog.models import Course
     from cpe.learning.demo import make_demo_video
     from cpe.learning.models import ChapterProgress
 
     settings.LEARNING_HEARTBEAT_SECONDS = 2
-    settings.COURSEWARE_ROOT = tmp_path / "courseware"   # must stay empty
+    settings.COURSEWARE_ROOT = tmp_path / "courseware"  # must stay empty
     settings.COURSEWARE_SERVE_DIRECT = True
     settings.COURSEWARE_ACCEL_PREFIX = ""
     # The player fetches segments cross-origin: the bucket admits the platform's origin (docs/storage.md).
-    s3.client.put_bucket_cors(Bucket=s3.bucket, CORSConfiguration={"CORSRules": [
-        {"AllowedOrigins": [live_server.url], "AllowedMethods": ["GET", "HEAD"], "AllowedHeaders": ["*"]}]})
+    s3.client.put_bucket_cors(
+        Bucket=s3.bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [live_server.url],
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedHeaders": ["*"],
+                }
+            ]
+        },
+    )
     course = Course.objects.get(code=course_code(this_year(), "P01"))
     chapter = course.chapters.order_by("position").first()
     video = make_demo_video(chapter, seconds=8)
@@ -56,7 +76,9 @@ def test_a_chapter_plays_from_the_object_store(width, height, s3, new_page, scre
     assert all("X-Amz-Signature=" in u for u, _ in segments)
     assert {u.split("?")[0].rsplit("/", 1)[1] for u, _ in segments} >= {"seg_0000.ts", "seg_0001.ts"}
     keys = [(u, st) for u, st in seen if "/learn/key/" in u]
-    assert keys and all(u.startswith(live_server.url) and st == 200 for u, st in keys)   # the key: the platform's
+    assert keys and all(
+        u.startswith(live_server.url) and st == 200 for u, st in keys
+    )  # the key: the platform's
     assert not any(urlsplit(u).netloc == store and "/learn/" in u for u, _ in seen)
     assert not any(p.is_file() for p in (tmp_path / "courseware").rglob("*"))
     assert ChapterProgress.objects.get(user=learner, chapter=chapter).completed_at is not None

@@ -1,6 +1,7 @@
 """A sanction stops a playing player at once, in a real browser (rules R1.8, R12): staff put the
 learner's account on a correction hold while a chapter plays; the player's next heartbeat is
 refused, the player stops and shows why, and nothing more is credited."""
+
 import re
 import shutil
 import time
@@ -16,7 +17,9 @@ from .test_learning_journey import LEARNER_PASSWORD, PHONE, _pay, _play, _sign_i
 
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")
-def test_a_hold_stops_the_playing_player_and_says_why(new_page, screenshot, demo_accounts, settings, tmp_path):
+def test_a_hold_stops_the_playing_player_and_says_why(
+    new_page, screenshot, demo_accounts, settings, tmp_path
+):
     from cpe.accounts.models import User
     from cpe.accounts.services import correction_hold_set
     from cpe.catalog.models import Course

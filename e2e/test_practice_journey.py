@@ -2,6 +2,7 @@
 feedback on its own questions; once an exam is open, a practice page already on screen answers
 each question with the refusal and nothing else, the practice pages refuse and lead back to the
 paper; after submitting, practice works again."""
+
 import re
 
 import pytest
@@ -36,7 +37,7 @@ def test_practice_journey(new_page, screenshot, demo_accounts, live_server, sett
     complete_chapters(learner, course)
     from cpe.exams.demo_bank import BANKS
 
-    practice = sum(len(rows) for rows in BANKS["P01"]["practice"].values())   # the course's own pool
+    practice = sum(len(rows) for rows in BANKS["P01"]["practice"].values())  # the course's own pool
     assert Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).count() == practice
 
     page = new_page(*PHONE)

@@ -1,6 +1,7 @@
 """获取验证码 on the registration page, on a phone: a registered mobile gets the same answer as a
 free one, and an error (too soon, a malformed number) shows next to the button, with or without
 script, the filled form kept."""
+
 import re
 from datetime import timedelta
 
@@ -21,7 +22,9 @@ def _fill(page, mobile):
 
 
 @pytest.mark.e2e
-def test_code_answers_inline_and_alike_on_a_phone(new_page, browser, live_server, screenshot, register_learner):
+def test_code_answers_inline_and_alike_on_a_phone(
+    new_page, browser, live_server, screenshot, register_learner
+):
     # Registered two hours ago (its own code is past the resend interval).
     taken = register_learner(mobile="13712340001", at=timezone.now() - timedelta(hours=2)).mobile
     page = new_page(*PHONE)
@@ -40,8 +43,12 @@ def test_code_answers_inline_and_alike_on_a_phone(new_page, browser, live_server
     screenshot(page, "register-code-too-soon-375")
 
     # Without script the button posts the form; the page comes back whole, the message inline.
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", java_script_enabled=False,
-                                  viewport={"width": PHONE[0], "height": PHONE[1]})
+    context = browser.new_context(
+        base_url=live_server.url,
+        locale="zh-CN",
+        java_script_enabled=False,
+        viewport={"width": PHONE[0], "height": PHONE[1]},
+    )
     try:
         bare = context.new_page()
         _fill(bare, "1371234")

@@ -1,6 +1,7 @@
 """A new staff member's first sign-in in a real browser: password, then enrolment (the QR code
 and the key as text, confirmed with a code the authenticator would show), the recovery codes
 shown once, the admin; on a 375-px phone and a 1280-px desktop."""
+
 import base64
 import re
 
@@ -22,8 +23,9 @@ def _code_from_page_key(key_text: str) -> str:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("width, height", [(375, 812), (1280, 900)])
-def test_first_staff_sign_in_enrols_the_second_factor(new_page, screenshot, transactional_db, width, height,
-                                                      django_user_model):
+def test_first_staff_sign_in_enrols_the_second_factor(
+    new_page, screenshot, transactional_db, width, height, django_user_model
+):
     django_user_model.objects.create_user(f"op{width}", PASSWORD, name="运营", is_staff=True)
     page = new_page(width, height)
     page.goto("/admin/")

@@ -1,6 +1,7 @@
 """Support journey on a 375-px phone (rules R13): a learner searches the FAQ, finds nothing,
 asks a question; staff (admin) answer in the staff site; the learner sees the answer and the
 SMS is in the outbox."""
+
 import re
 
 import pytest
@@ -30,7 +31,7 @@ def test_support_journey(new_page, new_phone_page, screenshot, demo_accounts):
     phone.get_by_label("搜索常见问题").fill("发票")
     phone.get_by_role("button", name="搜索").click()
     expect(phone.get_by_text("发票最晚什么时候开具？")).to_be_visible()
-    expect(phone.get_by_text("次年 3 月 31 日").first).to_be_visible()   # filled from invoicing.policy
+    expect(phone.get_by_text("次年 3 月 31 日").first).to_be_visible()  # filled from invoicing.policy
     screenshot(phone, "support-faq-search-375")
     phone.get_by_label("搜索常见问题").fill("证书邮寄")
     phone.get_by_role("button", name="搜索").click()
@@ -38,7 +39,7 @@ def test_support_journey(new_page, new_phone_page, screenshot, demo_accounts):
     screenshot(phone, "support-faq-empty-375")
 
     # 2. Ask: an empty body is refused in Chinese, then the question is sent.
-    phone.get_by_role("status").get_by_role("link", name="在线提问").click()   # the empty result offers it
+    phone.get_by_role("status").get_by_role("link", name="在线提问").click()  # the empty result offers it
     phone.get_by_label("标题").fill("纸质证书可以邮寄吗")
     phone.get_by_role("button", name="提交问题").click()
     expect(phone.get_by_text("请填写问题描述。")).to_be_visible()
@@ -54,7 +55,9 @@ def test_support_journey(new_page, new_phone_page, screenshot, demo_accounts):
     staff_browser_sign_in(admin, "admin", STAFF_PASSWORD)
     admin.goto("/admin/support/thread/?status__exact=waiting")
     admin.get_by_role("link", name="纸质证书可以邮寄吗").click()
-    admin.get_by_label("回复学员").fill("平台不邮寄纸质证书，请在“我的学时”下载电子证书（带二维码，可查验）。")
+    admin.get_by_label("回复学员").fill(
+        "平台不邮寄纸质证书，请在“我的学时”下载电子证书（带二维码，可查验）。"
+    )
     admin.locator("input[name=_save]").click()
     expect(admin.locator(".messagelist")).to_contain_text("回复已发送，已通知学员。")
     expect(admin.locator(".inline-related")).to_contain_text("请在“我的学时”下载电子证书")

@@ -5,6 +5,7 @@ opened midway (both tabs' honest seconds count), fail and then pass the exam (ea
 first), download the certificate, request an invoice, and be refused a refund because the year's
 task is complete. Setup shortcut: the other courses' chapters and exams go through the services
 (the learning and exam journeys cover those pages), so this stays short."""
+
 import re
 import shutil
 
@@ -12,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import last_code, make_id_number, this_year
-from cpe.backoffice.demo import annual_code, course_code
+from cpe.backoffice.demo import course_code
 from e2e.test_buying_journeys import _nav, _product_row, _radio_labels
 from e2e.test_exam_journey import _answer
 from e2e.test_learning_journey import _flushed_progress, _play
@@ -23,7 +24,10 @@ NAME = "乌兰图雅"
 MOBILE = "13712349901"
 EMAIL = "wulan@example.com"
 
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed"),
+]
 
 
 def test_whole_journey_on_a_phone(new_phone_page, screenshot, demo_accounts, live_server, settings, tmp_path):
@@ -39,7 +43,7 @@ def test_whole_journey_on_a_phone(new_phone_page, screenshot, demo_accounts, liv
     from cpe.orders.models import Order, Refund
     from cpe.sandbox.testing import stop_retries
 
-    settings.SITE_URL = live_server.url          # the gateway adapters and every message link
+    settings.SITE_URL = live_server.url  # the gateway adapters and every message link
     settings.LEARNING_HEARTBEAT_SECONDS = 2
     settings.COURSEWARE_ROOT = tmp_path / "courseware"
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -70,8 +74,11 @@ def test_whole_journey_on_a_phone(new_phone_page, screenshot, demo_accounts, liv
     learner = User.objects.get(name=NAME)
 
     # 2. The e-mail's link is absolute (the platform's address) and verifies the address.
-    mail = next(m for m in OutboundMessage.objects.filter(channel=Channel.EMAIL, event="email.verify").order_by("-id")
-                if m.to == EMAIL)
+    mail = next(
+        m
+        for m in OutboundMessage.objects.filter(channel=Channel.EMAIL, event="email.verify").order_by("-id")
+        if m.to == EMAIL
+    )
     link = re.search(r"https?://\S+", mail.body).group(0)
     assert link.startswith(live_server.url + "/accounts/email/confirm/"), mail.body
     assert not re.search(r"(?<![\w:/.])/accounts/", mail.body.replace(link, "")), "a bare path in the e-mail"
@@ -84,7 +91,7 @@ def test_whole_journey_on_a_phone(new_phone_page, screenshot, demo_accounts, liv
     _nav(phone, "选课").click()
     _product_row(phone, f"{year} 年度会计人员继续教育课程").get_by_role("link", name="购买").click()
     assert _radio_labels(phone) == ["支付宝（手机网站支付）", "微信支付（H5 支付）"]
-    phone.get_by_role("checkbox", name="我已知晓上述情况，仍要购买").check()   # not in the AIS (yet)
+    phone.get_by_role("checkbox", name="我已知晓上述情况，仍要购买").check()  # not in the AIS (yet)
     phone.get_by_role("radio", name="支付宝（手机网站支付）").check()
     phone.get_by_role("button", name=re.compile(r"^去支付")).click()
     expect(phone).to_have_url(re.compile(r"/sandbox/pay/[\w-]+/$"))
@@ -121,11 +128,14 @@ def test_whole_journey_on_a_phone(new_phone_page, screenshot, demo_accounts, liv
     screenshot(second_tab, "journey-chapter-complete-375")
     progress = _flushed_progress(learner, first)
     old, new = PlaySession.objects.filter(user=learner, chapter=first).order_by("started_at")
-    assert old.credited_seconds >= 3 and new.credited_seconds >= 5, (old.credited_seconds, new.credited_seconds)
+    assert old.credited_seconds >= 3 and new.credited_seconds >= 5, (
+        old.credited_seconds,
+        new.credited_seconds,
+    )
     assert progress.completed_at is not None
     assert not SuspiciousEvent.objects.filter(user=learner, kind="rate").exists()
     second_tab.close()
-    complete_chapters(learner, course)   # the remaining chapters (the first one is already complete)
+    complete_chapters(learner, course)  # the remaining chapters (the first one is already complete)
 
     # 5. The exam: fail (交卷 asks first), retake, pass. The course no longer says 学习中.
     phone.goto(f"/learn/course/{course.pk}/")

@@ -6,6 +6,7 @@ usage: load.py PORT SECONDS CONNECTIONS learners.json out.json [baseline]
 baseline: instead, for SECONDS, each connection posts the same signed-in form (its learners'
 cookies, CSRF token and answers) to the trivial view /bench/hello/ as fast as it is answered:
 what the same server costs for a signed-in POST of the same size that does no work."""
+
 import asyncio
 import json
 import sys
@@ -34,11 +35,15 @@ async def conn(port, jobs, t0, spacing, lat, statuses):
 
 
 def _post(lr, path):
-    body = urlencode([(f"q{pos}", v) for pos, vals in lr["answers"].items() for v in vals]
-                     + [("csrfmiddlewaretoken", lr["csrf"])])
-    return (f"POST {path} HTTP/1.1\r\nHost: b\r\n"
-            f"Cookie: sessionid={lr['sid']}; csrftoken={lr['csrf']}\r\nReferer: http://b/\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}").encode()
+    body = urlencode(
+        [(f"q{pos}", v) for pos, vals in lr["answers"].items() for v in vals]
+        + [("csrfmiddlewaretoken", lr["csrf"])]
+    )
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: b\r\n"
+        f"Cookie: sessionid={lr['sid']}; csrftoken={lr['csrf']}\r\nReferer: http://b/\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
 
 
 async def baseline_conn(port, learners, deadline, lat, statuses):
@@ -60,13 +65,22 @@ async def baseline(port, seconds, conns, learners, out):
     lat, statuses = [], {}
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    await asyncio.gather(*(baseline_conn(port, learners[c::conns], t0 + seconds, lat, statuses)
-                           for c in range(conns)))
+    await asyncio.gather(
+        *(baseline_conn(port, learners[c::conns], t0 + seconds, lat, statuses) for c in range(conns))
+    )
     elapsed = time.perf_counter() - t0
     lat.sort()
-    json.dump({"elapsed": elapsed, "requests": len(lat), "errors": sum(n for s, n in statuses.items() if s != 200),
-               "p50_ms": lat[len(lat) // 2] * 1000, "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
-               "client_cpu": time.process_time() - cpu0}, open(out, "w"))
+    json.dump(
+        {
+            "elapsed": elapsed,
+            "requests": len(lat),
+            "errors": sum(n for s, n in statuses.items() if s != 200),
+            "p50_ms": lat[len(lat) // 2] * 1000,
+            "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+            "client_cpu": time.process_time() - cpu0,
+        },
+        open(out, "w"),
+    )
 
 
 async def main():
@@ -81,9 +95,16 @@ async def main():
     await asyncio.gather(*(conn(port, jobs[c::conns], t0, spacing, lat, statuses) for c in range(conns)))
     elapsed = time.perf_counter() - t0
     lat.sort()
-    json.dump({"elapsed": elapsed, "statuses": statuses, "p50_ms": lat[len(lat) // 2] * 1000,
-               "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, "max_ms": lat[-1] * 1000},
-              open(sys.argv[5], "w"))
+    json.dump(
+        {
+            "elapsed": elapsed,
+            "statuses": statuses,
+            "p50_ms": lat[len(lat) // 2] * 1000,
+            "p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+            "max_ms": lat[-1] * 1000,
+        },
+        open(sys.argv[5], "w"),
+    )
 
 
 if __name__ == "__main__":

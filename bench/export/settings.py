@@ -1,4 +1,5 @@
 """bench/export: the platform's production settings (PostgreSQL, Redis) with quiet logging."""
+
 import os
 
 from config.settings.base import *  # noqa: F401,F403

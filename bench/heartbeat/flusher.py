@@ -4,10 +4,11 @@ cpe.learning.tasks.flush_heartbeats), in its own process: every N seconds until 
 usage: flusher.py SECONDS [PAUSE_FILE]
 While PAUSE_FILE exists it does not flush (the benchmark's baseline rounds); it acknowledges by
 creating PAUSE_FILE.ack between flushes."""
-from pathlib import Path
+
 import signal
 import sys
 import time
+from pathlib import Path
 
 import django
 

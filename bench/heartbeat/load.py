@@ -8,6 +8,7 @@ usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json [players.js
 PHASE: bare | django | django_anon | heartbeat
 players.json (heartbeat): the simulated players' state and what they earned, carried from one
 round to the next (read if present, written at the end)."""
+
 import asyncio
 import json
 import sys
@@ -28,7 +29,8 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, 
         heads[lr["key"]] = (
             f"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n".encode(),
             f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n"
-            f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\nContent-Length: ".encode())
+            f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\nContent-Length: ".encode(),
+        )
     i = 0
     while time.perf_counter() < deadline:
         lr = learners[i % len(learners)]
@@ -61,12 +63,12 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, 
             st["pos"] = round(st["pos"] + claim, 3)
             # What the server says this report earned ({"credited":…,"reason":…}); less than the
             # claim only when the server saw less time pass (a report delayed > 2 s in a queue).
-            credited = float(payload[12:payload.index(b",")])
+            credited = float(payload[12 : payload.index(b",")])
             got = earned.setdefault(lr["key"], [0.0, 0])
             got[0] += credited
             got[1] += 1
             if credited < claim - 0.0005:
-                short.append(payload[payload.index(b'"reason":') + 10:].split(b'"', 1)[0].decode())
+                short.append(payload[payload.index(b'"reason":') + 10 :].split(b'"', 1)[0].decode())
     writer.close()
 
 
@@ -80,14 +82,26 @@ async def main():
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     cpu0 = time.process_time()
-    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned, short, state)
-                           for c in range(conns)))
+    await asyncio.gather(
+        *(
+            run_conn(port, phase, deadline, learners[c::conns], lat, errors, earned, short, state)
+            for c in range(conns)
+        )
+    )
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     lat.sort()
-    out = {"phase": phase, "requests": len(lat), "rps": len(lat) / elapsed, "errors": len(errors),
-           "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0, "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0,
-           "earned": earned, "short": short, "client_cpu": cpu}
+    out = {
+        "phase": phase,
+        "requests": len(lat),
+        "rps": len(lat) / elapsed,
+        "errors": len(errors),
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0,
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0,
+        "earned": earned,
+        "short": short,
+        "client_cpu": cpu,
+    }
     json.dump(out, open(sys.argv[6], "w"))
     if players:
         players.write_text(json.dumps(carried))

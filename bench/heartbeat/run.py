@@ -24,6 +24,7 @@ Baselines: `django_anon` is the trivial Django view through the full production 
 anonymous (no cookie): RESULT's heartbeat_per_django compares with it. `django` is the same view
 with the learner's session cookie (session + user + agreement loads), printed for reference.
 Last line: RESULT heartbeat_per_django=… heartbeat_per_wsgi=… p99_ms=… errors=… lost=…"""
+
 import argparse
 import json
 import os
@@ -50,9 +51,15 @@ def main():
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_learning")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "CACHE_KEY_PREFIX": "cpebench",
-           "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings", "PYTHONPATH": str(ROOT),
-           "DB_POOL_MAX": str(args.threads + 1)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": "cpebench",
+        "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings",
+        "PYTHONPATH": str(ROOT),
+        "DB_POOL_MAX": str(args.threads + 1),
+    }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
@@ -70,17 +77,24 @@ def main():
     import redis
 
     redis_pid = redis.Redis.from_url(redis_url).info("server").get("process_id")
-    server, port = start_gunicorn("bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads,
-                                  env=env)
+    server, port = start_gunicorn(
+        "bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads, env=env
+    )
     flusher, pause = None, tmp / "flusher-pause"
     try:
         pause.touch()
-        flusher = subprocess.Popen([PY, str(Path(__file__).parent / "flusher.py"), str(args.flush_every), str(pause)],
-                                   cwd=ROOT, env=env)
+        flusher = subprocess.Popen(
+            [PY, str(Path(__file__).parent / "flusher.py"), str(args.flush_every), str(pause)],
+            cwd=ROOT,
+            env=env,
+        )
         for phase in ("bare", "django_anon", "django"):  # warm-up
             load(port, phase, 3, args.connections, tmp, tmp / "warm.json", env)
-        results = {"django": measure(port, "django", args.seconds / args.rounds, args.connections, tmp, env,
-                                     server.pid, redis_pid)}
+        results = {
+            "django": measure(
+                port, "django", args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid
+            )
+        }
         # Rounds, so that a change in the machine's other load affects all phases alike.
         for _ in range(args.rounds):
             for phase in ("bare", "django_anon", "heartbeat"):
@@ -89,15 +103,20 @@ def main():
                 else:
                     while not Path(f"{pause}.ack").exists():  # the flusher is between flushes
                         time.sleep(0.05)
-                r = measure(port, phase, args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid)
+                r = measure(
+                    port, phase, args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid
+                )
                 results[phase] = combine(results.get(phase), r)
                 if phase == "heartbeat":
                     pause.touch()
         for phase in ("bare", "django_anon", "django", "heartbeat"):
             r = results[phase]
-            print(f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
-                  f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
-                  f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}", flush=True)
+            print(
+                f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
+                f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
+                f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}",
+                flush=True,
+            )
     finally:
         if flusher is not None:
             pause.unlink(missing_ok=True)
@@ -113,23 +132,44 @@ def main():
     print(f"final flush: {flushed} play sessions written in {time.time() - t:.1f}s", flush=True)
     lost, checked = check(results["heartbeat"]["earned"])
     hb, dj, anon, bare = results["heartbeat"], results["django"], results["django_anon"], results["bare"]
-    print(f"heartbeat path: {'redis hot path (X-Play-Token, WSGI route before the middleware)' if hotpath.enabled() else 'ORM'}")
-    print(f"ratios: heartbeat/django(anonymous, full production middleware) {hb['rps'] / anon['rps']:.2f}  "
-          f"heartbeat/django(signed-in) {hb['rps'] / dj['rps']:.2f}  "
-          f"heartbeat/wsgi {hb['rps'] / bare['rps']:.2f}  (target >= 1.0 and >= 0.5, p99 < 100 ms)")
+    print(
+        f"heartbeat path: {'redis hot path (X-Play-Token, WSGI route before the middleware)' if hotpath.enabled() else 'ORM'}"
+    )
+    print(
+        f"ratios: heartbeat/django(anonymous, full production middleware) {hb['rps'] / anon['rps']:.2f}  "
+        f"heartbeat/django(signed-in) {hb['rps'] / dj['rps']:.2f}  "
+        f"heartbeat/wsgi {hb['rps'] / bare['rps']:.2f}  (target >= 1.0 and >= 0.5, p99 < 100 ms)"
+    )
     short = hb.get("short", [])
     why = ", ".join(f"{r or 'capped'}: {short.count(r)}" for r in sorted(set(short))) or "none"
-    print(f"credit check: {checked} learners' stored seconds compared with what the server acknowledged to them, "
-          f"{lost} differ; {len(short)} of {hb['requests']} reports were credited less than claimed "
-          f"({why})")
+    print(
+        f"credit check: {checked} learners' stored seconds compared with what the server acknowledged to them, "
+        f"{lost} differ; {len(short)} of {hb['requests']} reports were credited less than claimed "
+        f"({why})"
+    )
     print("RESULT compares with the anonymous trivial Django view (full production middleware stack)")
-    print(f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
-          f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}")
+    print(
+        f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
+        f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}"
+    )
 
 
 def load(port, phase, seconds, connections, tmp, out, env):
-    subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, str(seconds), str(connections),
-                    str(tmp / "learners.json"), str(out), str(tmp / "players.json")], check=True, env=env)
+    subprocess.run(
+        [
+            PY,
+            str(Path(__file__).parent / "load.py"),
+            str(port),
+            phase,
+            str(seconds),
+            str(connections),
+            str(tmp / "learners.json"),
+            str(out),
+            str(tmp / "players.json"),
+        ],
+        check=True,
+        env=env,
+    )
     return json.loads(out.read_text())
 
 
@@ -146,10 +186,16 @@ def measure(port, phase, seconds, connections, tmp, env, server_pid, redis_pid) 
 def combine(acc, r) -> dict:
     """Rounds of one phase added up: throughput over their total time, the worst round's p99."""
     if acc is not None:
-        r = {**r, "requests": acc["requests"] + r["requests"], "elapsed": acc["elapsed"] + r["elapsed"],
-             "errors": acc["errors"] + r["errors"], "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
-             "client_cpu": acc["client_cpu"] + r["client_cpu"], "short": acc["short"] + r["short"],
-             "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]}}
+        r = {
+            **r,
+            "requests": acc["requests"] + r["requests"],
+            "elapsed": acc["elapsed"] + r["elapsed"],
+            "errors": acc["errors"] + r["errors"],
+            "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
+            "client_cpu": acc["client_cpu"] + r["client_cpu"],
+            "short": acc["short"] + r["short"],
+            "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]},
+        }
     hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
     r["rps"] = r["requests"] / r["elapsed"]
     r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
@@ -159,6 +205,7 @@ def combine(acc, r) -> dict:
 def cpu_ticks(server_pid, redis_pid) -> dict:
     """CPU clock ticks so far: the whole machine (all cores, /proc/stat), the gunicorn master and
     its workers, and Redis (when it runs on this machine)."""
+
     def proc(pid):
         try:
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -168,8 +215,11 @@ def cpu_ticks(server_pid, redis_pid) -> dict:
 
     kids = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     machine = sum(int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
-    return {"machine": machine, "server": proc(server_pid) + sum(proc(k) for k in kids),
-            "redis": proc(redis_pid) if redis_pid else 0}
+    return {
+        "machine": machine,
+        "server": proc(server_pid) + sum(proc(k) for k in kids),
+        "redis": proc(redis_pid) if redis_pid else 0,
+    }
 
 
 def seed(n):
@@ -182,10 +232,10 @@ def seed(n):
     from django.utils import timezone
 
     from cpe.accounts.models import User
-    from cpe.core.crypto import blind_index
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.services import agreement_publish
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear
+    from cpe.core.crypto import blind_index
     from cpe.core.timewin import local_date
     from cpe.learning import hotpath
     from cpe.learning.models import ChapterProgress, Enrolment, PlaySession
@@ -194,32 +244,89 @@ def seed(n):
 
     t = time.time()
     now = timezone.now()
-    v1 = agreement_publish(version="1.0", title="协议", body="正文", is_minor=False,
-                           effective_at=now - timedelta(days=1), at=now - timedelta(days=1))
+    v1 = agreement_publish(
+        version="1.0",
+        title="协议",
+        body="正文",
+        is_minor=False,
+        effective_at=now - timedelta(days=1),
+        at=now - timedelta(days=1),
+    )
     year = TrainingYear.objects.create(year=local_date(timezone.now()).year)
-    course = Course.objects.create(year=year, code="B1", title="基准课程", category="professional", credit_hours=10)
+    course = Course.objects.create(
+        year=year, code="B1", title="基准课程", category="professional", credit_hours=10
+    )
     chapter = Chapter.objects.create(course=course, position=1, title="十小时章节", duration_seconds=36000)
     product = Product.objects.create(code="B-ANNUAL", title="基准年度课程", year=year, price_fen=100)
     pw = User(username="x")
     pw.set_password("bench-password-1")
     users = User.objects.bulk_create(
-        [User(username=f"b{i}", name="基准学员", password=pw.password, id_number=f"15010219900101{i:04d}",
-              mobile=f"139{i:08d}", ais_status="found") for i in range(n)], batch_size=2000)
+        [
+            User(
+                username=f"b{i}",
+                name="基准学员",
+                password=pw.password,
+                id_number=f"15010219900101{i:04d}",
+                mobile=f"139{i:08d}",
+                ais_status="found",
+            )
+            for i in range(n)
+        ],
+        batch_size=2000,
+    )
     # The agreement gate reads the accepted version from the session (set below), as it does
     # for a learner who accepted at sign-in.
     orders = Order.objects.bulk_create(
-        [Order(number=f"B{i:010d}", user=u, product=product, subject="基准", amount_fen=100, validity_days=90,
-               status="paid", created_at=now, paid_at=now - timedelta(minutes=5)) for i, u in enumerate(users)],
-        batch_size=2000)
+        [
+            Order(
+                number=f"B{i:010d}",
+                user=u,
+                product=product,
+                subject="基准",
+                amount_fen=100,
+                validity_days=90,
+                status="paid",
+                created_at=now,
+                paid_at=now - timedelta(minutes=5),
+            )
+            for i, u in enumerate(users)
+        ],
+        batch_size=2000,
+    )
     enrolments = Enrolment.objects.bulk_create(
-        [Enrolment(user=o.user, product=product, order=o, year=year, valid_from=o.paid_at,
-                   valid_until=o.paid_at + timedelta(days=90)) for o in orders], batch_size=2000)
-    ChapterProgress.objects.bulk_create([ChapterProgress(user=u, chapter=chapter) for u in users], batch_size=2000)
+        [
+            Enrolment(
+                user=o.user,
+                product=product,
+                order=o,
+                year=year,
+                valid_from=o.paid_at,
+                valid_until=o.paid_at + timedelta(days=90),
+            )
+            for o in orders
+        ],
+        batch_size=2000,
+    )
+    ChapterProgress.objects.bulk_create(
+        [ChapterProgress(user=u, chapter=chapter) for u in users], batch_size=2000
+    )
     started = now - timedelta(seconds=30)
     sessions = PlaySession.objects.bulk_create(
-        [PlaySession(key=secrets.token_hex(16), user=e.user, enrolment=e, chapter=chapter, ip="127.0.0.1",
-                     started_at=started, last_at=started, play_until_check=10 ** 9) for e in enrolments],
-        batch_size=2000)
+        [
+            PlaySession(
+                key=secrets.token_hex(16),
+                user=e.user,
+                enrolment=e,
+                chapter=chapter,
+                ip="127.0.0.1",
+                started_at=started,
+                last_at=started,
+                play_until_check=10**9,
+            )
+            for e in enrolments
+        ],
+        batch_size=2000,
+    )
     required = agreement_selectors.required_major_id(now)
     out = []
     for u, s in zip(users, sessions):
@@ -252,7 +359,7 @@ def prime(sessions, progress, duration):
     r, p = hotpath.client(), hotpath.prefix()
     for i in range(0, len(sessions), 1000):
         pipe = r.pipeline(transaction=False)
-        for s in sessions[i:i + 1000]:
+        for s in sessions[i : i + 1000]:
             d = hotpath.state_from_rows(s, progress[s.user_id], duration)
             pipe.hset(f"{p}s:{s.key}", mapping={"v": "1", "u": str(s.user_id), "j": _json.dumps(d)})
             pipe.pexpire(f"{p}s:{s.key}", hotpath.STATE_TTL_MS)
@@ -266,10 +373,16 @@ def check(earned):
     from cpe.learning.models import ChapterProgress, PlaySession
 
     by_key = dict(PlaySession.objects.filter(key__in=list(earned)).values_list("key", "user_id"))
-    stored = dict(ChapterProgress.objects.filter(user_id__in=list(by_key.values()))
-                  .values_list("user_id", "watched_seconds"))
-    differ = [(k, secs, stored.get(by_key[k], 0.0)) for k, (secs, n) in earned.items()
-              if abs(stored.get(by_key[k], 0.0) - secs) > 0.001 + 0.0005 * n]
+    stored = dict(
+        ChapterProgress.objects.filter(user_id__in=list(by_key.values())).values_list(
+            "user_id", "watched_seconds"
+        )
+    )
+    differ = [
+        (k, secs, stored.get(by_key[k], 0.0))
+        for k, (secs, n) in earned.items()
+        if abs(stored.get(by_key[k], 0.0) - secs) > 0.001 + 0.0005 * n
+    ]
     for k, secs, got in differ[:5]:
         print(f"  differs: session {k[:8]}… acknowledged {secs:.3f} s, stored {got:.3f} s")
     return len(differ), len(earned)

@@ -1,5 +1,6 @@
 """The platform as production runs it (PostgreSQL, Redis sessions/cache), plus two bench-only
 routes: a trivial Django JSON view. DEBUG off."""
+
 import os
 
 from config.settings.base import *  # noqa: F401,F403

@@ -1,6 +1,7 @@
 """gunicorn entry: the platform's WSGI app as production mounts it (the heartbeat's hot route in
 front of Django, config/hotpath_wsgi.py), with a bare WSGI "hello" at /bare/ served by the same
 workers (same server settings, same run)."""
+
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.heartbeat.settings")

@@ -6,6 +6,7 @@ PHASE: django_anon (GET /bench/hello/, no cookie) | django (the same, signed in)
        pages (each learner's real pages in turn, signed in)
 Every answer must be 200 (a redirect is an error here: a signed-in learner with a valid
 session and an accepted agreement is never sent elsewhere by these pages)."""
+
 import asyncio
 import json
 import random
@@ -52,8 +53,9 @@ async def main():
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     cpu0 = time.process_time()
-    await asyncio.gather(*(run_conn(port, phase, deadline, learners[c::conns], lat, errors, per_page)
-                           for c in range(conns)))
+    await asyncio.gather(
+        *(run_conn(port, phase, deadline, learners[c::conns], lat, errors, per_page) for c in range(conns))
+    )
     elapsed = time.perf_counter() - start
     lat.sort()
 
@@ -61,10 +63,21 @@ async def main():
         xs = sorted(xs)
         return xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1000 if xs else 0
 
-    json.dump({"phase": phase, "requests": len(lat), "elapsed": elapsed, "errors": len(errors),
-               "p99_ms": p99(lat), "client_cpu": time.process_time() - cpu0,
-               "pages": {k: {"n": len(v), "p99_ms": p99(v), "mean_ms": sum(v) / len(v) * 1000}
-                         for k, v in per_page.items()}}, open(sys.argv[6], "w"))
+    json.dump(
+        {
+            "phase": phase,
+            "requests": len(lat),
+            "elapsed": elapsed,
+            "errors": len(errors),
+            "p99_ms": p99(lat),
+            "client_cpu": time.process_time() - cpu0,
+            "pages": {
+                k: {"n": len(v), "p99_ms": p99(v), "mean_ms": sum(v) / len(v) * 1000}
+                for k, v in per_page.items()
+            },
+        },
+        open(sys.argv[6], "w"),
+    )
 
 
 asyncio.run(main())

@@ -24,6 +24,7 @@ mix of real pages). Each prints its throughput, p99 and the CPU the machine, the
 and Redis spent per request (/proc). Last line:
 RESULT signed_in_per_anonymous=… pages_per_anonymous=… p99_ms=… errors=…
 (p99 and errors of the real pages; the ratios are throughputs over the anonymous trivial view's)."""
+
 import argparse
 import json
 import os
@@ -50,9 +51,15 @@ def main():
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_pages")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "CACHE_KEY_PREFIX": "cpebenchp",
-           "DJANGO_SETTINGS_MODULE": "bench.pages.settings", "PYTHONPATH": str(ROOT),
-           "DB_POOL_MAX": str(args.threads + 1)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": "cpebenchp",
+        "DJANGO_SETTINGS_MODULE": "bench.pages.settings",
+        "PYTHONPATH": str(ROOT),
+        "DB_POOL_MAX": str(args.threads + 1),
+    }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
@@ -71,14 +78,27 @@ def main():
     import redis
 
     redis_pid = redis.Redis.from_url(redis_url).info("server").get("process_id")
-    server, port = start_gunicorn("bench.pages.wsgi:application", workers=args.workers, threads=args.threads,
-                                  env=env)
+    server, port = start_gunicorn(
+        "bench.pages.wsgi:application", workers=args.workers, threads=args.threads, env=env
+    )
 
     def load(phase, seconds):
         out = tmp / f"{phase}.json"
         before = cpu_ticks(server.pid, redis_pid)
-        subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), phase, str(seconds),
-                        str(args.connections), str(tmp / "learners.json"), str(out)], check=True, env=env)
+        subprocess.run(
+            [
+                PY,
+                str(Path(__file__).parent / "load.py"),
+                str(port),
+                phase,
+                str(seconds),
+                str(args.connections),
+                str(tmp / "learners.json"),
+                str(out),
+            ],
+            check=True,
+            env=env,
+        )
         after = cpu_ticks(server.pid, redis_pid)
         r = json.loads(out.read_text())
         r["ticks"] = {k: after[k] - before[k] for k in after}
@@ -98,16 +118,23 @@ def main():
     load_avg = Path("/proc/loadavg").read_text().split()[:3]
     for phase in PHASES:
         r = results[phase]
-        print(f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
-              f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
-              f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}", flush=True)
+        print(
+            f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
+            f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
+            f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}",
+            flush=True,
+        )
     for name, p in sorted(results["pages"]["pages"].items()):
-        print(f"  page {name:12s} mean {p['mean_ms']:6.1f} ms  p99 {p['p99_ms']:6.1f} ms  ({p['n']} requests)")
+        print(
+            f"  page {name:12s} mean {p['mean_ms']:6.1f} ms  p99 {p['p99_ms']:6.1f} ms  ({p['n']} requests)"
+        )
     anon, signed, pages = results["django_anon"], results["django"], results["pages"]
     print(f"machine load average during the run (1, 5, 15 min): {' '.join(load_avg)}")
-    print(f"RESULT signed_in_per_anonymous={signed['rps'] / anon['rps']:.2f} "
-          f"pages_per_anonymous={pages['rps'] / anon['rps']:.2f} p99_ms={pages['p99_ms']:.0f} "
-          f"errors={pages['errors'] + signed['errors'] + anon['errors']}")
+    print(
+        f"RESULT signed_in_per_anonymous={signed['rps'] / anon['rps']:.2f} "
+        f"pages_per_anonymous={pages['rps'] / anon['rps']:.2f} p99_ms={pages['p99_ms']:.0f} "
+        f"errors={pages['errors'] + signed['errors'] + anon['errors']}"
+    )
 
 
 def combine(acc, r) -> dict:
@@ -117,14 +144,23 @@ def combine(acc, r) -> dict:
         for k, v in r["pages"].items():
             if k in pages:
                 n = pages[k]["n"] + v["n"]
-                pages[k] = {"n": n, "p99_ms": max(pages[k]["p99_ms"], v["p99_ms"]),
-                            "mean_ms": (pages[k]["mean_ms"] * pages[k]["n"] + v["mean_ms"] * v["n"]) / n}
+                pages[k] = {
+                    "n": n,
+                    "p99_ms": max(pages[k]["p99_ms"], v["p99_ms"]),
+                    "mean_ms": (pages[k]["mean_ms"] * pages[k]["n"] + v["mean_ms"] * v["n"]) / n,
+                }
             else:
                 pages[k] = v
-        r = {**r, "requests": acc["requests"] + r["requests"], "elapsed": acc["elapsed"] + r["elapsed"],
-             "errors": acc["errors"] + r["errors"], "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
-             "client_cpu": acc["client_cpu"] + r["client_cpu"], "pages": pages,
-             "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]}}
+        r = {
+            **r,
+            "requests": acc["requests"] + r["requests"],
+            "elapsed": acc["elapsed"] + r["elapsed"],
+            "errors": acc["errors"] + r["errors"],
+            "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
+            "client_cpu": acc["client_cpu"] + r["client_cpu"],
+            "pages": pages,
+            "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]},
+        }
     hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
     r["rps"] = r["requests"] / r["elapsed"]
     r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
@@ -156,14 +192,18 @@ def seed(n):
     t = time.time()
     now = timezone.now()
     long_ago = now - timedelta(days=60)
-    v1 = agreement_publish(version="1.0", title="协议", body="正文", is_minor=False, effective_at=long_ago, at=long_ago)
+    v1 = agreement_publish(
+        version="1.0", title="协议", body="正文", is_minor=False, effective_at=long_ago, at=long_ago
+    )
     year = TrainingYear.objects.create(year=local_date(now).year)
     courses = []
     for i, category in enumerate(("professional", "professional", "professional", "public"), 1):
-        c = Course.objects.create(year=year, code=f"P{i}", title=f"基准课程{i}", category=category, credit_hours=24,
-                                  position=i)
-        Chapter.objects.bulk_create([Chapter(course=c, position=p, title=f"第{p}章", duration_seconds=1800)
-                                     for p in range(1, 6)])
+        c = Course.objects.create(
+            year=year, code=f"P{i}", title=f"基准课程{i}", category=category, credit_hours=24, position=i
+        )
+        Chapter.objects.bulk_create(
+            [Chapter(course=c, position=p, title=f"第{p}章", duration_seconds=1800) for p in range(1, 6)]
+        )
         make_bank(c, per_type=10)
         courses.append(c)
     chapters = {c.pk: list(Chapter.objects.filter(course=c).order_by("position")) for c in courses}
@@ -171,50 +211,158 @@ def seed(n):
     pw = User(username="x")
     pw.set_password("bench-password-1")
     users = User.objects.bulk_create(
-        [User(username=f"p{i}", name="基准学员", password=pw.password, id_number=f"15010219900101{i:04d}",
-              mobile=f"139{i:08d}", email=f"p{i}@example.com", region="150200", ais_status="found")
-         for i in range(n)], batch_size=2000)
+        [
+            User(
+                username=f"p{i}",
+                name="基准学员",
+                password=pw.password,
+                id_number=f"15010219900101{i:04d}",
+                mobile=f"139{i:08d}",
+                email=f"p{i}@example.com",
+                region="150200",
+                ais_status="found",
+            )
+            for i in range(n)
+        ],
+        batch_size=2000,
+    )
     AgreementAcceptance.objects.bulk_create(
-        [AgreementAcceptance(user=u, version=v1, major_version=v1, decision="accepted", text_hash=v1.text_hash,
-                             at=long_ago) for u in users], batch_size=2000)
+        [
+            AgreementAcceptance(
+                user=u, version=v1, major_version=v1, decision="accepted", text_hash=v1.text_hash, at=long_ago
+            )
+            for u in users
+        ],
+        batch_size=2000,
+    )
     paid = now - timedelta(days=30)
     orders = Order.objects.bulk_create(
-        [Order(number=f"P{i:010d}", user=u, product=product, subject="基准年度课程", amount_fen=19800,
-               validity_days=365, status="paid", created_at=paid, paid_at=paid) for i, u in enumerate(users)],
-        batch_size=2000)
+        [
+            Order(
+                number=f"P{i:010d}",
+                user=u,
+                product=product,
+                subject="基准年度课程",
+                amount_fen=19800,
+                validity_days=365,
+                status="paid",
+                created_at=paid,
+                paid_at=paid,
+            )
+            for i, u in enumerate(users)
+        ],
+        batch_size=2000,
+    )
     enrolments = Enrolment.objects.bulk_create(
-        [Enrolment(user=o.user, product=product, order=o, year=year, valid_from=o.paid_at,
-                   valid_until=o.paid_at + timedelta(days=365)) for o in orders], batch_size=2000)
+        [
+            Enrolment(
+                user=o.user,
+                product=product,
+                order=o,
+                year=year,
+                valid_from=o.paid_at,
+                valid_until=o.paid_at + timedelta(days=365),
+            )
+            for o in orders
+        ],
+        batch_size=2000,
+    )
     progress, attempts = [], []
     c1, c2, c3, _c4 = courses
     for e in enrolments:
         for c in (c1, c2):
-            progress += [ChapterProgress(user=e.user, chapter=ch, intervals=[[0, 1800]], watched_seconds=1800,
-                                         furthest_position=1800, completed_at=paid + timedelta(days=1))
-                         for ch in chapters[c.pk]]
-        progress += [ChapterProgress(user=e.user, chapter=ch, intervals=[[0, 1800]], watched_seconds=1800,
-                                     furthest_position=1800, completed_at=paid + timedelta(days=2))
-                     for ch in chapters[c3.pk][:2]]
-        progress.append(ChapterProgress(user=e.user, chapter=chapters[c3.pk][2], intervals=[[0, 600]],
-                                        watched_seconds=600, furthest_position=600))
+            progress += [
+                ChapterProgress(
+                    user=e.user,
+                    chapter=ch,
+                    intervals=[[0, 1800]],
+                    watched_seconds=1800,
+                    furthest_position=1800,
+                    completed_at=paid + timedelta(days=1),
+                )
+                for ch in chapters[c.pk]
+            ]
+        progress += [
+            ChapterProgress(
+                user=e.user,
+                chapter=ch,
+                intervals=[[0, 1800]],
+                watched_seconds=1800,
+                furthest_position=1800,
+                completed_at=paid + timedelta(days=2),
+            )
+            for ch in chapters[c3.pk][:2]
+        ]
+        progress.append(
+            ChapterProgress(
+                user=e.user,
+                chapter=chapters[c3.pk][2],
+                intervals=[[0, 600]],
+                watched_seconds=600,
+                furthest_position=600,
+            )
+        )
         started = paid + timedelta(days=3)
         for course, number, score in ((c1, 1, 88), (c2, 1, 42), (c2, 2, 76)):
-            attempts.append(Attempt(user=e.user, course=course, enrolment=e, number=number, status="graded",
-                                    started_at=started, deadline=started + timedelta(minutes=60),
-                                    submitted_at=started + timedelta(minutes=30), score=score,
-                                    pass_mark=exam_policy.PASS_MARK, passed=score >= exam_policy.PASS_MARK))
+            attempts.append(
+                Attempt(
+                    user=e.user,
+                    course=course,
+                    enrolment=e,
+                    number=number,
+                    status="graded",
+                    started_at=started,
+                    deadline=started + timedelta(minutes=60),
+                    submitted_at=started + timedelta(minutes=30),
+                    score=score,
+                    pass_mark=exam_policy.PASS_MARK,
+                    passed=score >= exam_policy.PASS_MARK,
+                )
+            )
     ChapterProgress.objects.bulk_create(progress, batch_size=5000)
     attempts = Attempt.objects.bulk_create(attempts, batch_size=5000)
     by_user = {o.user_id: o for o in orders}
     records = CreditRecord.objects.bulk_create(
-        [CreditRecord(user_id=a.user_id, year=year, course=a.course, course_code=a.course.code,
-                      course_title=a.course.title, category=a.course.category, hours=24, credits=24, score=a.score,
-                      passed_at=a.submitted_at, attempt=a, order=by_user[a.user_id], created_at=a.submitted_at)
-         for a in attempts if a.passed], batch_size=5000)
+        [
+            CreditRecord(
+                user_id=a.user_id,
+                year=year,
+                course=a.course,
+                course_code=a.course.code,
+                course_title=a.course.title,
+                category=a.course.category,
+                hours=24,
+                credits=24,
+                score=a.score,
+                passed_at=a.submitted_at,
+                attempt=a,
+                order=by_user[a.user_id],
+                created_at=a.submitted_at,
+            )
+            for a in attempts
+            if a.passed
+        ],
+        batch_size=5000,
+    )
     Certificate.objects.bulk_create(
-        [Certificate(number=f"PC{i:09d}", kind="course", user_id=r.user_id, year=year, record=r,
-                     holder_name="基准学员", title=r.course_title, hours=24, professional_hours=24, credits=24,
-                     issued_at=r.passed_at) for i, r in enumerate(records)], batch_size=5000)
+        [
+            Certificate(
+                number=f"PC{i:09d}",
+                kind="course",
+                user_id=r.user_id,
+                year=year,
+                record=r,
+                holder_name="基准学员",
+                title=r.course_title,
+                hours=24,
+                professional_hours=24,
+                credits=24,
+                issued_at=r.passed_at,
+            )
+            for i, r in enumerate(records)
+        ],
+        batch_size=5000,
+    )
     required = agreement_selectors.required_major_id(now)
     out = []
     for u in users:
@@ -224,10 +372,21 @@ def seed(n):
         store["agreement_ok"] = required
         store.create()
         u.session_key_hash = blind_index("session_key", store.session_key)
-        out.append({"sid": store.session_key, "csrf": secrets.token_hex(16), "pages": [
-            ("dashboard", "/accounts/dashboard/"), ("catalog", "/courses/"), ("course", f"/learn/course/{c3.pk}/"),
-            ("player", f"/learn/chapter/{chapters[c3.pk][2].pk}/"), ("exam", f"/exams/course/{c2.pk}/"),
-            ("year", f"/credits/year/{year.year}/"), ("orders", "/orders/")]})
+        out.append(
+            {
+                "sid": store.session_key,
+                "csrf": secrets.token_hex(16),
+                "pages": [
+                    ("dashboard", "/accounts/dashboard/"),
+                    ("catalog", "/courses/"),
+                    ("course", f"/learn/course/{c3.pk}/"),
+                    ("player", f"/learn/chapter/{chapters[c3.pk][2].pk}/"),
+                    ("exam", f"/exams/course/{c2.pk}/"),
+                    ("year", f"/credits/year/{year.year}/"),
+                    ("orders", "/orders/"),
+                ],
+            }
+        )
     User.objects.bulk_update(users, ["session_key_hash"], batch_size=2000)
     print(f"seeded {n} learners with a year's history in {time.time() - t:.0f}s", flush=True)
     return out

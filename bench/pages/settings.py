@@ -1,3 +1,4 @@
 """The platform as production runs it (PostgreSQL, Redis sessions/cache), plus the trivial
 Django view at /bench/hello/ (bench/heartbeat/urls.py). DEBUG off."""
+
 from bench.heartbeat.settings import *  # noqa: F401,F403

@@ -11,6 +11,7 @@ counts). Writes latencies per kind, errors, and per play session the credit the 
 acknowledged (for the check after the final flush).
 
 usage: load.py PORT N SECONDS CONNECTIONS learners.json out.json players.json"""
+
 import asyncio
 import json
 import random
@@ -77,14 +78,23 @@ async def main():
         tasks = []
         hb_at = t0 + rng.random() * HEARTBEAT_EVERY
         page_at = t0 + rng.random() * PAGE_EVERY
-        pages = ["/accounts/dashboard/", "/courses/", f"/learn/course/{lr['course']}/",
-                 f"/credits/year/{lr['year']}/", "/orders/"]
+        pages = [
+            "/accounts/dashboard/",
+            "/courses/",
+            f"/learn/course/{lr['course']}/",
+            f"/credits/year/{lr['year']}/",
+            "/orders/",
+        ]
         if lr.get("attempt") and f"exam:{lr['attempt']}" not in once:
             once[f"exam:{lr['attempt']}"] = None
-            body = urlencode([(f"q{p}", v) for p, vals in lr["answers"].items() for v in vals]
-                             + [("csrfmiddlewaretoken", lr["csrf"])])
-            raw = (f"POST /exams/attempt/{lr['attempt']}/submit/ HTTP/1.1\r\nHost: b\r\n{cookie}Referer: http://b/\r\n"
-                   f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}")
+            body = urlencode(
+                [(f"q{p}", v) for p, vals in lr["answers"].items() for v in vals]
+                + [("csrfmiddlewaretoken", lr["csrf"])]
+            )
+            raw = (
+                f"POST /exams/attempt/{lr['attempt']}/submit/ HTTP/1.1\r\nHost: b\r\n{cookie}Referer: http://b/\r\n"
+                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+            )
             tasks.append(asyncio.create_task(exam(lr["attempt"], t0 + rng.random() * seconds, raw.encode())))
         if lr.get("buyer") and f"buy:{lr['key']}" not in once:
             once[f"buy:{lr['key']}"] = None
@@ -105,14 +115,16 @@ async def main():
             claim = round(max(0.0, now - st["t"] - 0.2), 3)
             st["seq"] += 1
             body = b'{"seq":%d,"start":%.3f,"position":%.3f}' % (st["seq"], st["pos"], st["pos"] + claim)
-            raw = (f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\n{cookie}"
-                   f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            raw = (
+                f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\n{cookie}"
+                f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
             answer = await send("heartbeat", hb_at, raw, 200)
             if answer is not None:
                 st["t"], st["pos"] = now, round(st["pos"] + claim, 3)
                 got = earned.setdefault(lr["key"], [0.0, 0])
-                got[0] += float(answer[12:answer.index(b",")])
+                got[0] += float(answer[12 : answer.index(b",")])
                 got[1] += 1
             else:
                 st["seq"] -= 1  # not acknowledged: the player reports the same interval again
@@ -126,9 +138,17 @@ async def main():
         return xs[min(len(xs) - 1, int(len(xs) * 0.99))] * 1000 if xs else 0.0
 
     every = [x for xs in lat.values() for x in xs]
-    json.dump({"requests": {k: len(v) for k, v in lat.items()}, "p99_ms": p99(every),
-               "p99_by_kind": {k: p99(v) for k, v in lat.items()}, "errors": sum(errors.values()),
-               "errors_by_kind": errors, "elapsed": time.perf_counter() - t0}, open(sys.argv[6], "w"))
+    json.dump(
+        {
+            "requests": {k: len(v) for k, v in lat.items()},
+            "p99_ms": p99(every),
+            "p99_by_kind": {k: p99(v) for k, v in lat.items()},
+            "errors": sum(errors.values()),
+            "errors_by_kind": errors,
+            "elapsed": time.perf_counter() - t0,
+        },
+        open(sys.argv[6], "w"),
+    )
     players.write_text(json.dumps(carried))
 
 

@@ -18,6 +18,7 @@ must equal what the server acknowledged to it, and every submission answered 302
 Not simulated: the payment itself (the gateway's round trip); a buyer opens the purchase page.
 Last line: RESULT learners=… per_core=… p99_ms=… errors=… lost=…
 (learners: the largest step that held; p99_ms and errors: that step's; lost: over the run)."""
+
 import argparse
 import json
 import os
@@ -48,9 +49,15 @@ def main():
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_rush")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "CACHE_KEY_PREFIX": "cpebenchr",
-           "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings", "PYTHONPATH": str(ROOT),
-           "DB_POOL_MAX": str(args.threads + 1)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": "cpebenchr",
+        "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings",
+        "PYTHONPATH": str(ROOT),
+        "DB_POOL_MAX": str(args.threads + 1),
+    }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
@@ -69,10 +76,12 @@ def main():
     import redis
 
     redis_pid = redis.Redis.from_url(redis_url).info("server").get("process_id")
-    server, port = start_gunicorn("bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads,
-                                  env=env)
-    flusher = subprocess.Popen([PY, str(ROOT / "bench/heartbeat/flusher.py"), str(args.flush_every)], cwd=ROOT,
-                               env=env)
+    server, port = start_gunicorn(
+        "bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads, env=env
+    )
+    flusher = subprocess.Popen(
+        [PY, str(ROOT / "bench/heartbeat/flusher.py"), str(args.flush_every)], cwd=ROOT, env=env
+    )
     warm_up(port, learners)
     hz, cores = os.sysconf("SC_CLK_TCK"), os.cpu_count()
     held, steps, n = None, [], args.start
@@ -82,23 +91,41 @@ def main():
             pg_pids = postgres_backends(db_url)
             before, pg0 = cpu_ticks(server.pid, redis_pid), postgres_ticks(pg_pids)
             out = tmp / f"step-{n}.json"
-            subprocess.run([PY, str(Path(__file__).parent / "load.py"), str(port), str(n), str(args.step_seconds),
-                            str(args.connections), str(tmp / "learners.json"), str(out), str(tmp / "players.json")],
-                           check=True, env=env)
+            subprocess.run(
+                [
+                    PY,
+                    str(Path(__file__).parent / "load.py"),
+                    str(port),
+                    str(n),
+                    str(args.step_seconds),
+                    str(args.connections),
+                    str(tmp / "learners.json"),
+                    str(out),
+                    str(tmp / "players.json"),
+                ],
+                check=True,
+                env=env,
+            )
             after, pg1 = cpu_ticks(server.pid, redis_pid), postgres_ticks(pg_pids)
             r = json.loads(out.read_text())
             secs = r["elapsed"]
-            cpu = {"gunicorn": (after["server"] - before["server"]) / hz / secs,
-                   "postgres": sum(pg1[p] - pg0[p] for p in pg1 if p in pg0) / hz / secs, "redis": (after["redis"] - before["redis"]) / hz / secs,
-                   "machine": (after["machine"] - before["machine"]) / hz / secs}
+            cpu = {
+                "gunicorn": (after["server"] - before["server"]) / hz / secs,
+                "postgres": sum(pg1[p] - pg0[p] for p in pg1 if p in pg0) / hz / secs,
+                "redis": (after["redis"] - before["redis"]) / hz / secs,
+                "machine": (after["machine"] - before["machine"]) / hz / secs,
+            }
             ok = r["p99_ms"] <= P99_LIMIT_MS and r["errors"] == 0
             load_avg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-            print(f"{n:6d} learners: {sum(r['requests'].values())} requests "
-                  f"({', '.join(f'{k} {v}' for k, v in sorted(r['requests'].items()))}) in {secs:.0f} s, "
-                  f"p99 {r['p99_ms']:.0f} ms ({', '.join(f'{k} {v:.0f}' for k, v in sorted(r['p99_by_kind'].items()))}), "
-                  f"errors {r['errors']} {r['errors_by_kind'] or ''}; CPU cores busy: gunicorn {cpu['gunicorn']:.2f}, "
-                  f"PostgreSQL {cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, machine {cpu['machine']:.2f} of "
-                  f"{cores} (load average {load_avg}) -> {'held' if ok else 'NOT held'}", flush=True)
+            print(
+                f"{n:6d} learners: {sum(r['requests'].values())} requests "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(r['requests'].items()))}) in {secs:.0f} s, "
+                f"p99 {r['p99_ms']:.0f} ms ({', '.join(f'{k} {v:.0f}' for k, v in sorted(r['p99_by_kind'].items()))}), "
+                f"errors {r['errors']} {r['errors_by_kind'] or ''}; CPU cores busy: gunicorn {cpu['gunicorn']:.2f}, "
+                f"PostgreSQL {cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, machine {cpu['machine']:.2f} of "
+                f"{cores} (load average {load_avg}) -> {'held' if ok else 'NOT held'}",
+                flush=True,
+            )
             steps.append((n, r))
             if not ok:
                 break
@@ -116,16 +143,22 @@ def main():
     from cpe.learning import hotpath
 
     flushed = hotpath.flush_dirty() if hotpath.enabled() else 0
-    players = json.loads((tmp / "players.json").read_text()) if (tmp / "players.json").exists() else {"earned": {}}
+    players = (
+        json.loads((tmp / "players.json").read_text()) if (tmp / "players.json").exists() else {"earned": {}}
+    )
     lost_credit, checked = check(players["earned"])
     submitted = [int(k[5:]) for k, ok in players.get("once", {}).items() if k.startswith("exam:") and ok]
     graded = Attempt.objects.filter(pk__in=submitted, status="graded").count()
     lost_exams = len(submitted) - graded
-    print(f"final flush: {flushed} play sessions; credit check: {checked} learners compared, {lost_credit} differ; "
-          f"exams: {len(submitted)} answered 302, {graded} of them graded, {lost_exams} lost")
+    print(
+        f"final flush: {flushed} play sessions; credit check: {checked} learners compared, {lost_credit} differ; "
+        f"exams: {len(submitted)} answered 302, {graded} of them graded, {lost_exams} lost"
+    )
     n_held, r_held = held if held else (0, steps[-1][1])
-    print(f"RESULT learners={n_held} per_core={n_held // cores} p99_ms={r_held['p99_ms']:.0f} "
-          f"errors={r_held['errors']} lost={lost_credit + lost_exams}")
+    print(
+        f"RESULT learners={n_held} per_core={n_held // cores} p99_ms={r_held['p99_ms']:.0f} "
+        f"errors={r_held['errors']} lost={lost_credit + lost_exams}"
+    )
 
 
 def warm_up(port, learners):
@@ -136,8 +169,10 @@ def warm_up(port, learners):
     for lr in learners[:24]:
         for path in ("/accounts/dashboard/", "/courses/"):
             with socket.create_connection(("127.0.0.1", port), timeout=120) as s:
-                s.sendall(f"GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n"
-                          f"Cookie: sessionid={lr['sid']}\r\n\r\n".encode())
+                s.sendall(
+                    f"GET {path} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n"
+                    f"Cookie: sessionid={lr['sid']}\r\n\r\n".encode()
+                )
                 while s.recv(65536):
                     pass
 
@@ -148,8 +183,13 @@ def postgres_backends(db_url) -> list[int]:
     import psycopg
 
     with psycopg.connect(db_url, autocommit=True) as c:
-        return [r[0] for r in c.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                        "AND pid <> pg_backend_pid()")]
+        return [
+            r[0]
+            for r in c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ]
 
 
 def postgres_ticks(pids) -> dict:
@@ -183,9 +223,12 @@ def seed(n, exam_share, buyer_share):
     learners = seed_players(n)
     t = time.time()
     course = Course.objects.get(code="B1")
-    other = Course.objects.create(year=course.year, code="B2", title="基准单门课程", category="public", credit_hours=4)
-    Product.objects.create(code="B-ONE", title="基准单门课程", kind="single", year=course.year, course=other,
-                           price_fen=3000)
+    other = Course.objects.create(
+        year=course.year, code="B2", title="基准单门课程", category="public", credit_hours=4
+    )
+    Product.objects.create(
+        code="B-ONE", title="基准单门课程", kind="single", year=course.year, course=other, price_fen=3000
+    )
     make_bank(course, per_type=15)
     questions = list(Question.objects.filter(course=course, pool=policy.paper_pool()))
     bank, by_id = {}, {q.pk: q for q in questions}
@@ -197,17 +240,36 @@ def seed(n, exam_share, buyer_share):
     now = timezone.now()
     takers = [i for i in range(n) if rng.random() < exam_share]
     attempts = Attempt.objects.bulk_create(
-        [Attempt(user=enrolments[f"b{i}"].user, course=course, enrolment=enrolments[f"b{i}"], number=1,
-                 started_at=now, deadline=now + timedelta(hours=6), pass_mark=policy.PASS_MARK) for i in takers],
-        batch_size=2000)
+        [
+            Attempt(
+                user=enrolments[f"b{i}"].user,
+                course=course,
+                enrolment=enrolments[f"b{i}"],
+                number=1,
+                started_at=now,
+                deadline=now + timedelta(hours=6),
+                pass_mark=policy.PASS_MARK,
+            )
+            for i in takers
+        ],
+        batch_size=2000,
+    )
     items = []
     for i, a in zip(takers, attempts):
         answers = {}
         for pos, d in enumerate(policy.draw_paper(bank, counts, policy.PAPER_COMPOSITION, rng), 1):
             q = by_id[d.question_id]
             answers[pos] = list(q.answer) if rng.random() < 0.8 else [0]
-            items.append(AttemptItem(attempt=a, position=pos, question_id=d.question_id, qtype=d.qtype,
-                                     points=d.points, option_order=list(d.option_order)))
+            items.append(
+                AttemptItem(
+                    attempt=a,
+                    position=pos,
+                    question_id=d.question_id,
+                    qtype=d.qtype,
+                    points=d.points,
+                    option_order=list(d.option_order),
+                )
+            )
         learners[i].update(attempt=a.pk, answers=answers)
     AttemptItem.objects.bulk_create(items, batch_size=5000)
     for i, lr in enumerate(learners):

@@ -4,14 +4,16 @@ Everything that differs between a laptop and production comes from the environme
 DATABASE_URL (PostgreSQL; SQLite file in var/ when unset), REDIS_URL (cache, sessions,
 throttles, Celery broker; database cache and eager tasks when unset).
 """
+
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from .storage import named_storages
 from cpe.ops.logs import logging_config as _ops_logging
+
+from .storage import named_storages
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("CPE_VAR_DIR", BASE_DIR / "var"))
@@ -54,19 +56,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",                 # Content-Security-Policy with a per-request nonce
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy with a per-request nonce
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",          # request.user.is_verified(): the staff second factor
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the staff second factor
     "cpe.moderation.middleware.BanMiddleware",
     "cpe.notices.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cpe.accounts.middleware.SingleSessionMiddleware",
-    "cpe.accounts.middleware.StaffSecondFactorMiddleware",   # after the single-session check
+    "cpe.accounts.middleware.StaffSecondFactorMiddleware",  # after the single-session check
     "cpe.agreements.middleware.AgreementGateMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -86,7 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cpe.core.context_processors.site",
-                "csp.context_processors.nonce",   # {{ CSP_NONCE }} for the few inline scripts
+                "csp.context_processors.nonce",  # {{ CSP_NONCE }} for the few inline scripts
                 "cpe.orders.context_processors.orders",
                 "cpe.invoicing.context_processors.invoicing",
                 "cpe.notices.context_processors.maintenance",
@@ -95,11 +97,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=0
-    )
-}
+DATABASES = {"default": dj_database_url.config(default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}", conn_max_age=0)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 1, "max_size": int(os.environ.get("DB_POOL_MAX", "8"))}
@@ -146,8 +144,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Not made of the person's name (and its pinyin), ID number, birth date or mobile.
@@ -215,6 +212,7 @@ PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "") == "1"
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.local.LocalInvoiceProvider")
 
+
 # Content-Security-Policy (django-csp; docs/security.md, "Content-Security-Policy"). Scripts only
 # from this site or carrying the response's nonce; no plugins, no framing, no <base> elsewhere.
 # Forms post here, and a payment form's answer redirects to the gateway's cashier (Alipay's
@@ -233,28 +231,32 @@ def csp_form_action() -> list[str]:
     if not PAYMENT_SANDBOX:
         from cpe.orders.gateways.config import ALIPAY_DEFAULT_GATEWAY
 
-        sources += [_origin(os.environ.get("ALIPAY_GATEWAY_URL") or ALIPAY_DEFAULT_GATEWAY),
-                    "https://wx.tenpay.com"]   # WeChat Pay H5: the h5_url's host
+        sources += [
+            _origin(os.environ.get("ALIPAY_GATEWAY_URL") or ALIPAY_DEFAULT_GATEWAY),
+            "https://wx.tenpay.com",
+        ]  # WeChat Pay H5: the h5_url's host
     return list(dict.fromkeys(s for s in sources if s))
 
 
 def content_security_policy() -> dict:
     from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
-    return {"DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF, NONCE],
-        "style-src": [SELF, UNSAFE_INLINE],   # style attributes in the admin and the templates
-        "img-src": [SELF, "data:"],
-        "media-src": [SELF, "blob:"],
-        "worker-src": [SELF, "blob:"],
-        "connect-src": [SELF],
-        "font-src": [SELF],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "frame-ancestors": [NONE],
-        "form-action": csp_form_action(),
-    }}
+    return {
+        "DIRECTIVES": {
+            "default-src": [SELF],
+            "script-src": [SELF, NONCE],
+            "style-src": [SELF, UNSAFE_INLINE],  # style attributes in the admin and the templates
+            "img-src": [SELF, "data:"],
+            "media-src": [SELF, "blob:"],
+            "worker-src": [SELF, "blob:"],
+            "connect-src": [SELF],
+            "font-src": [SELF],
+            "object-src": [NONE],
+            "base-uri": [SELF],
+            "frame-ancestors": [NONE],
+            "form-action": csp_form_action(),
+        }
+    }
 
 
 CONTENT_SECURITY_POLICY = content_security_policy()
@@ -322,22 +324,26 @@ LOGGING = _ops_logging(LOG_FORMAT, LOG_LEVEL, LOG_ACCESS)
 # Who may read /-/live, /-/ready and /-/metrics (the client address cpe.core.net.client_ip
 # gives, so behind nginx the browser's): comma-separated networks. Loopback by default; add
 # the monitoring host's and the load balancer's addresses in production.
-OPS_ALLOWED_NETWORKS = [n for n in os.environ.get("OPS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n]
+OPS_ALLOWED_NETWORKS = [
+    n for n in os.environ.get("OPS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n
+]
 
 CELERY_BEAT_SCHEDULE = {
     "close-expired-orders": {"task": "cpe.orders.tasks.close_expired_orders", "schedule": 60.0},
     "resume-refunds": {"task": "cpe.orders.tasks.resume_refunds", "schedule": 300.0},
     "enrolment-reminders": {"task": "cpe.learning.tasks.enrolment_reminders", "schedule": 3600.0},
     "invoice-reverse-sweep": {"task": "cpe.invoicing.tasks.invoice_reverse_sweep", "schedule": 3600.0},
-    "flush-heartbeats": {"task": "cpe.learning.tasks.flush_heartbeats", "schedule": float(LEARNING_HEARTBEAT_SECONDS)},
+    "flush-heartbeats": {
+        "task": "cpe.learning.tasks.flush_heartbeats",
+        "schedule": float(LEARNING_HEARTBEAT_SECONDS),
+    },
     "ais-report-sweep": {"task": "cpe.reporting.tasks.ais_report_sweep_task", "schedule": 60.0},
     "ais-recheck-sweep": {"task": "cpe.reporting.tasks.ais_recheck_sweep_task", "schedule": 900.0},
     "exports-expire": {"task": "cpe.reporting.tasks.exports_expire_task", "schedule": 3600.0},
     # Closed accounts: archives past their purge date; closing confirmations wiped once sent.
     "closed-accounts-purge": {"task": "cpe.accounts.tasks.closed_accounts_purge", "schedule": 3600.0},
     # The audit chain's head, written outside the database (see AUDIT_HEADS_FILE above).
-    "audit-head-record": {"task": "cpe.core.tasks.audit_head_record",
-                          "schedule": float(AUDIT_HEAD_INTERVAL)},
+    "audit-head-record": {"task": "cpe.core.tasks.audit_head_record", "schedule": float(AUDIT_HEAD_INTERVAL)},
 }
 # Any worker may run a beat task: on several nodes, send the head recording to the one queue
 # consumed on the host that keeps AUDIT_HEADS_FILE (`celery worker -Q celery,<queue>`).
@@ -350,7 +356,13 @@ if os.environ.get("CPE_AUDIT_HEAD_QUEUE"):
 if os.environ.get("CPE_AIS_QUEUE"):
     CELERY_TASK_ROUTES = {
         **globals().get("CELERY_TASK_ROUTES", {}),
-        **{f"cpe.reporting.tasks.{name}": {"queue": os.environ["CPE_AIS_QUEUE"]}
-           for name in ("ais_person_check_task", "ais_recheck_sweep_task", "ais_report_send_task",
-                        "ais_report_sweep_task")},
+        **{
+            f"cpe.reporting.tasks.{name}": {"queue": os.environ["CPE_AIS_QUEUE"]}
+            for name in (
+                "ais_person_check_task",
+                "ais_recheck_sweep_task",
+                "ais_report_send_task",
+                "ais_report_sweep_task",
+            )
+        },
     }

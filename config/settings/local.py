@@ -1,4 +1,5 @@
 """The embedded default: one person trying the platform on one machine."""
+
 import os as _os
 import secrets
 
@@ -41,7 +42,8 @@ if not REDIS_URL:  # noqa: F405
     _celery_dir = VAR_DIR / "celery"
     _celery_dir.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_celery_dir), "data_folder_out": str(_celery_dir),
-        "control_folder": str(_celery_dir / "control"),   # not ./control in the working tree
+        "data_folder_in": str(_celery_dir),
+        "data_folder_out": str(_celery_dir),
+        "control_folder": str(_celery_dir / "control"),  # not ./control in the working tree
         "visibility_timeout": 6 * 3600,
     }

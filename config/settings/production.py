@@ -4,6 +4,7 @@ HTTPS (docs/security.md, "HTTPS"): every request is redirected to HTTPS, browser
 use nothing else (HSTS), cookies are sent over HTTPS only. The scheme a request came in on is
 read from X-Forwarded-Proto only when the platform runs behind trusted proxies
 (TRUSTED_PROXY_COUNT > 0); the nearest proxy must then set that header itself."""
+
 import os
 
 from .base import *  # noqa: F401,F403

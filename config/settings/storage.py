@@ -23,8 +23,12 @@ S3_BACKEND = "cpe.core.storage.PrivateS3Storage"
 AREAS = {
     "courseware": ("COURSEWARE_ROOT", "hls", "courseware/hls", {}),
     "courseware_sources": ("COURSEWARE_ROOT", "src", "courseware/src", {}),
-    "exports": ("EXPORT_ROOT", "", "private/exports",
-                {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700}),
+    "exports": (
+        "EXPORT_ROOT",
+        "",
+        "private/exports",
+        {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    ),
     "documents": ("MEDIA_ROOT", "", "private/documents", {}),
 }
 ADDRESSING_STYLES = ("path", "virtual")
@@ -41,9 +45,13 @@ def named_storages(env) -> dict:
     """The STORAGES entries for AREAS, from the environment mapping `env`."""
     bucket = (env.get("S3_BUCKET") or "").strip()
     if not bucket:
-        return {name: {"BACKEND": FILESYSTEM_BACKEND,
-                       "OPTIONS": {"root_setting": setting, "subdir": subdir, **fs_options}}
-                for name, (setting, subdir, _prefix, fs_options) in AREAS.items()}
+        return {
+            name: {
+                "BACKEND": FILESYSTEM_BACKEND,
+                "OPTIONS": {"root_setting": setting, "subdir": subdir, **fs_options},
+            }
+            for name, (setting, subdir, _prefix, fs_options) in AREAS.items()
+        }
     style = (env.get("S3_ADDRESSING_STYLE") or "").strip().lower() or None
     if style is not None and style not in ADDRESSING_STYLES:
         raise StorageConfigError(f"S3_ADDRESSING_STYLE must be 'path' or 'virtual', not {style!r}")
@@ -62,8 +70,8 @@ def named_storages(env) -> dict:
         "region_name": (env.get("S3_REGION") or "").strip() or None,
         "addressing_style": style,
         "signature_version": "s3v4",
-        "default_acl": "private",       # never public-read, whatever the bucket's default
-        "querystring_auth": True,       # every URL the store hands out is signed
+        "default_acl": "private",  # never public-read, whatever the bucket's default
+        "querystring_auth": True,  # every URL the store hands out is signed
         "querystring_expire": PRIVATE_URL_TTL,
         "file_overwrite": False,
     }

@@ -1,4 +1,5 @@
 """Test settings: PostgreSQL when DATABASE_URL is set, SQLite otherwise."""
+
 import os
 
 from .base import *  # noqa: F401,F403

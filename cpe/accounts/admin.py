@@ -1,4 +1,5 @@
 """Staff site for accounts: masked data only; decisions go through services."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,15 +23,41 @@ class ReasonForm(forms.Form):
 
 @admin.register(User)
 class UserAdmin(SafeModelAdmin):
-    list_display = ["name", "id_number_masked", "mobile_masked", "region", "status", "on_hold_flag",
-                    "minor_review", "ais_status", "date_joined"]
+    list_display = [
+        "name",
+        "id_number_masked",
+        "mobile_masked",
+        "region",
+        "status",
+        "on_hold_flag",
+        "minor_review",
+        "ais_status",
+        "date_joined",
+    ]
     list_filter = ["is_staff", "status", "minor_review", "region", "ais_status"]
     search_fields = ["name", "username"]
     ordering = ["-date_joined"]
-    fields = ["username", "name", "id_number_masked", "mobile_masked", "email_masked", "employer", "region",
-              "status", "status_reason", "status_note", "correction_reason", "correction_set_at",
-              "self_supporting", "minor_review", "ais_status", "date_joined", "last_login", "is_staff",
-              "groups"]
+    fields = [
+        "username",
+        "name",
+        "id_number_masked",
+        "mobile_masked",
+        "email_masked",
+        "employer",
+        "region",
+        "status",
+        "status_reason",
+        "status_note",
+        "correction_reason",
+        "correction_set_at",
+        "self_supporting",
+        "minor_review",
+        "ais_status",
+        "date_joined",
+        "last_login",
+        "is_staff",
+        "groups",
+    ]
     readonly_fields = [f for f in fields if f != "groups"]
     actions = ["set_hold", "clear_hold", "approve_minor", "reject_minor", "reset_second_factor"]
 
@@ -58,7 +85,9 @@ class UserAdmin(SafeModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view), name="accounts_user_reveal"),
+            path(
+                "<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view), name="accounts_user_reveal"
+            ),
         ] + super().get_urls()
 
     def reveal_view(self, request, pk):
@@ -67,10 +96,18 @@ class UserAdmin(SafeModelAdmin):
             messages.error(request, "您没有查看完整身份信息的权限。")
             return redirect(reverse("admin:accounts_user_change", args=[pk]))
         user = get_object_or_404(User, pk=pk)
-        audit_record("account.identity_viewed", actor=request.user, subject=user,
-                     ip=client_ip(request.META), data={"fields": ["id_number", "mobile", "email"]})
-        return render(request, "admin/accounts/reveal.html", {
-            **self.admin_site.each_context(request), "subject": user, "title": "完整身份信息"})
+        audit_record(
+            "account.identity_viewed",
+            actor=request.user,
+            subject=user,
+            ip=client_ip(request.META),
+            data={"fields": ["id_number", "mobile", "email"]},
+        )
+        return render(
+            request,
+            "admin/accounts/reveal.html",
+            {**self.admin_site.each_context(request), "subject": user, "title": "完整身份信息"},
+        )
 
     def _with_reason(self, request, queryset, action, title, apply):
         if "apply" in request.POST:
@@ -87,14 +124,28 @@ class UserAdmin(SafeModelAdmin):
                 return None
         else:
             form = ReasonForm()
-        return render(request, "admin/accounts/reason_action.html", {
-            **self.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
-            "action": action, "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        return render(
+            request,
+            "admin/accounts/reason_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "action": action,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(description="设置“待更正”（需填写原因）", permissions=["hold"])
     def set_hold(self, request, queryset):
-        return self._with_reason(request, queryset, "set_hold", "设置待更正",
-                                 lambda u, r: services.correction_hold_set(user_id=u.pk, reason=r, actor=request.user))
+        return self._with_reason(
+            request,
+            queryset,
+            "set_hold",
+            "设置待更正",
+            lambda u, r: services.correction_hold_set(user_id=u.pk, reason=r, actor=request.user),
+        )
 
     @admin.action(description="解除“待更正”", permissions=["hold"])
     def clear_hold(self, request, queryset):
@@ -111,10 +162,18 @@ class UserAdmin(SafeModelAdmin):
     @admin.action(description="驳回未成年自立声明（终止服务，需填写原因）", permissions=["review"])
     def reject_minor(self, request, queryset):
         return self._with_reason(
-            request, queryset.filter(minor_review=MinorReview.PENDING), "reject_minor", "驳回未成年自立声明",
-            lambda u, r: services.minor_review_decide(user_id=u.pk, approve=False, reviewer=request.user, note=r))
+            request,
+            queryset.filter(minor_review=MinorReview.PENDING),
+            "reject_minor",
+            "驳回未成年自立声明",
+            lambda u, r: services.minor_review_decide(
+                user_id=u.pk, approve=False, reviewer=request.user, note=r
+            ),
+        )
 
-    @admin.action(description="重置所选工作人员的两步验证（仅超级管理员）", permissions=["second_factor_reset"])
+    @admin.action(
+        description="重置所选工作人员的两步验证（仅超级管理员）", permissions=["second_factor_reset"]
+    )
     def reset_second_factor(self, request, queryset):
         """Lost phone and recovery codes: the staff member enrols again at the next sign-in."""
         from . import second_factor
@@ -141,14 +200,45 @@ class UserAdmin(SafeModelAdmin):
 class IdentityChangeRequestAdmin(SafeModelAdmin):
     """The reviewer queue for name and ID number changes."""
 
-    list_display = ["id", "learner", "field", "current_value", "new_value_masked", "status", "created_at",
-                    "decided_by"]
+    list_display = [
+        "id",
+        "learner",
+        "field",
+        "current_value",
+        "new_value_masked",
+        "status",
+        "created_at",
+        "decided_by",
+    ]
     list_select_related = ["user", "decided_by"]
     list_filter = ["status", "field"]
-    fields = ["learner", "current_value", "field", "new_value_masked", "full_values", "conflict", "reason", "status",
-              "created_at", "decided_at", "decided_by", "decision_note"]
-    readonly_fields = ["learner", "current_value", "field", "new_value_masked", "full_values", "conflict", "reason",
-                       "status", "created_at", "decided_at", "decided_by"]
+    fields = [
+        "learner",
+        "current_value",
+        "field",
+        "new_value_masked",
+        "full_values",
+        "conflict",
+        "reason",
+        "status",
+        "created_at",
+        "decided_at",
+        "decided_by",
+        "decision_note",
+    ]
+    readonly_fields = [
+        "learner",
+        "current_value",
+        "field",
+        "new_value_masked",
+        "full_values",
+        "conflict",
+        "reason",
+        "status",
+        "created_at",
+        "decided_at",
+        "decided_by",
+    ]
     change_form_template = "admin/accounts/identitychangerequest/change_form.html"
 
     @staticmethod
@@ -162,13 +252,21 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
     def _photo_line(obj):
         from .models import IdentityDocument
 
-        return "附有身份证照片。" if IdentityDocument.objects.filter(request=obj).exists() else "未附身份证照片。"
+        return (
+            "附有身份证照片。"
+            if IdentityDocument.objects.filter(request=obj).exists()
+            else "未附身份证照片。"
+        )
 
     @admin.display(description="完整信息")
     def full_values(self, obj):
         url = reverse("admin:accounts_identitychangerequest_reveal", args=[obj.pk])
-        return format_html('{} <a href="{}" id="reveal-link">查看当前与申请的姓名、身份证号码及照片'
-                           '（完整，记入审计日志）</a>', self._photo_line(obj), url)
+        return format_html(
+            '{} <a href="{}" id="reveal-link">查看当前与申请的姓名、身份证号码及照片'
+            "（完整，记入审计日志）</a>",
+            self._photo_line(obj),
+            url,
+        )
 
     @admin.display(description="完整信息")
     def full_values_denied(self, obj):
@@ -177,7 +275,9 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
     def _for(self, request, names):
         """The field list for this request: the reveal link only for who may reveal (chosen per
         request, never stored on the shared admin instance)."""
-        return [n if n != "full_values" or self.may_reveal(request.user) else "full_values_denied" for n in names]
+        return [
+            n if n != "full_values" or self.may_reveal(request.user) else "full_values_denied" for n in names
+        ]
 
     def get_fields(self, request, obj=None):
         return self._for(request, self.fields)
@@ -189,10 +289,16 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
 
     def get_urls(self):
         return [
-            path("<int:pk>/reveal/", self.admin_site.admin_view(self.reveal_view),
-                 name="accounts_identitychangerequest_reveal"),
-            path("<int:pk>/document/", self.admin_site.admin_view(self.document_view),
-                 name="accounts_identitychangerequest_document"),
+            path(
+                "<int:pk>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="accounts_identitychangerequest_reveal",
+            ),
+            path(
+                "<int:pk>/document/",
+                self.admin_site.admin_view(self.document_view),
+                name="accounts_identitychangerequest_document",
+            ),
         ] + super().get_urls()
 
     def document_view(self, request, pk):
@@ -211,8 +317,13 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
         doc = IdentityDocument.objects.select_related("request").filter(request_id=pk).first()
         if doc is None:
             raise Http404("该申请没有身份证照片（或已在审核后删除）。")
-        audit_record("identity_change.document_viewed", actor=request.user, subject=doc.request,
-                     ip=client_ip(request.META), data={"user": doc.request.user_id, "size": doc.size})
+        audit_record(
+            "identity_change.document_viewed",
+            actor=request.user,
+            subject=doc.request,
+            ip=client_ip(request.META),
+            data={"user": doc.request.user_id, "size": doc.size},
+        )
         response = HttpResponse(base64.b64decode(doc.data), content_type=doc.content_type)
         response["Cache-Control"] = "no-store, private"
         response["X-Content-Type-Options"] = "nosniff"
@@ -226,14 +337,27 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
             messages.error(request, "您没有查看完整身份信息的权限。")
             return redirect(reverse("admin:accounts_identitychangerequest_changelist"))
         req = get_object_or_404(IdentityChangeRequest.objects.select_related("user"), pk=pk)
-        audit_record("account.identity_viewed", actor=request.user, subject=req.user, ip=client_ip(request.META),
-                     data={"fields": ["name", "id_number"], "request": req.pk, "requested": req.field})
+        audit_record(
+            "account.identity_viewed",
+            actor=request.user,
+            subject=req.user,
+            ip=client_ip(request.META),
+            data={"fields": ["name", "id_number"], "request": req.pk, "requested": req.field},
+        )
         from .models import IdentityDocument
 
-        return render(request, "admin/accounts/identitychangerequest/reveal.html", {
-            **self.admin_site.each_context(request), "req": req, "subject": req.user,
-            "has_photo": IdentityDocument.objects.filter(request=req).exists(),
-            "opts": self.model._meta, "title": "身份信息变更：完整信息"})
+        return render(
+            request,
+            "admin/accounts/identitychangerequest/reveal.html",
+            {
+                **self.admin_site.each_context(request),
+                "req": req,
+                "subject": req.user,
+                "has_photo": IdentityDocument.objects.filter(request=req).exists(),
+                "opts": self.model._meta,
+                "title": "身份信息变更：完整信息",
+            },
+        )
 
     # Current and requested values masked alike on the list and change pages (rules R14); in
     # full only on the audited reveal page. The learner is named masked too (User.__str__ is the
@@ -241,11 +365,13 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
     @admin.display(description="学员")
     def learner(self, obj):
         from cpe.core.masking import mask_name
+
         return f"{mask_name(obj.user.name)}（{obj.user.username}）"
 
     @admin.display(description="当前值")
     def current_value(self, obj):
         from cpe.core.masking import mask_id_number, mask_name
+
         return mask_id_number(obj.user.id_number) if obj.field == "id_number" else mask_name(obj.user.name)
 
     @admin.display(description="新值")
@@ -256,6 +382,7 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
     def conflict(self, obj):
         """The learner is told nothing about who holds an ID number; the reviewer is."""
         from .selectors import identity_change_conflict
+
         return "该身份证号码已属于其他账号，不能批准" if identity_change_conflict(obj) else "无"
 
     def has_add_permission(self, request):
@@ -271,8 +398,13 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
         decision = "_approve" in request.POST, "_reject" in request.POST
         if any(decision):
             try:
-                services.identity_change_decide(change_id=obj.pk, approve=decision[0], reviewer=request.user,
-                                                note=request.POST.get("decision_note", ""), at=timezone.now())
+                services.identity_change_decide(
+                    change_id=obj.pk,
+                    approve=decision[0],
+                    reviewer=request.user,
+                    note=request.POST.get("decision_note", ""),
+                    at=timezone.now(),
+                )
             except ApplicationError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return redirect(request.path)

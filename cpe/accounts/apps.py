@@ -7,7 +7,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "用户与账号"
 
     def ready(self):
-        from . import signals  # noqa: F401
-        from . import account_life
+        from . import (
+            account_life,
+            signals,  # noqa: F401
+        )
 
-        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)
+        account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)

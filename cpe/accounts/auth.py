@@ -1,4 +1,5 @@
 """Sign-in by ID number or mobile (learners) or username (staff) — rules R1.6."""
+
 import hashlib
 import re
 

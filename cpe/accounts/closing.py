@@ -23,6 +23,7 @@ Decisions (docs/decisions/0010-closing.md):
   by outbox_scrub_closed (run by the daily purge task). Until then its address is encrypted
   under the live field key, as every queued message's is.
 """
+
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,9 +48,12 @@ CLOSED_EVENT = "account.closed"
 # --- facts: each registered by the app that owns it (lifecycle.register_closing_fact) ------------
 def _refusal(user, at) -> policy.Decision:
     fact = lifecycle.closing_fact
-    return policy.closing_refusal(enrolments=fact("enrolments", user),
-                                  refund_in_progress=fact("refund_in_progress", user),
-                                  ais_report_pending=fact("ais_report_pending", user), at=at)
+    return policy.closing_refusal(
+        enrolments=fact("enrolments", user),
+        refund_in_progress=fact("refund_in_progress", user),
+        ais_report_pending=fact("ais_report_pending", user),
+        at=at,
+    )
 
 
 def last_transaction_at(user) -> datetime | None:
@@ -71,7 +75,8 @@ def closing_preview(user, at=None) -> ClosingPreview:
     return ClosingPreview(
         refusal=_refusal(user, at),
         outcome=policy.closing_outcome(last_transaction_at=last, at=at),
-        purge_after=policy.closing_purge_after(last) if last else None)
+        purge_after=policy.closing_purge_after(last) if last else None,
+    )
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -93,7 +98,7 @@ def account_close(*, user, password: str, confirmed: bool, ip=None, at=None) -> 
         last = last_transaction_at(locked)
         outcome = policy.closing_outcome(last_transaction_at=last, at=at)
         steps = lifecycle.closing_steps()
-        for step in steps:   # before rows go: e.g. players stop
+        for step in steps:  # before rows go: e.g. players stop
             if step.stop:
                 step.stop(locked, at)
         _confirmation_queue(locked, outcome, at)
@@ -103,10 +108,13 @@ def account_close(*, user, password: str, confirmed: bool, ip=None, at=None) -> 
         else:
             archive = _seal(locked, last, at, steps) if outcome == policy.ClosingOutcome.ARCHIVE else None
             counts = _scrub_live_rows(locked, at, steps)
-            data = {"outcome": outcome, "scrubbed": counts,
-                    "archive": archive.pk if archive else None,
-                    "key_id": archive.key_id if archive else "",
-                    "purge_after": archive.purge_after.isoformat() if archive else ""}
+            data = {
+                "outcome": outcome,
+                "scrubbed": counts,
+                "archive": archive.pk if archive else None,
+                "key_id": archive.key_id if archive else "",
+                "purge_after": archive.purge_after.isoformat() if archive else "",
+            }
         # Ids only (the actor label is the random username): after a deletion the row is gone,
         # the event stays and the chain still verifies.
         audit_record(CLOSED_EVENT, actor=locked, subject=locked, ip=ip, at=at, data={"by": "self", **data})
@@ -120,17 +128,30 @@ def _confirmation_queue(user, outcome, at):
     if outcome == policy.ClosingOutcome.DELETE:
         what = "您的个人信息已全部删除。"
     else:
-        what = (f"账号已锁定，交易记录依法加密封存 {policy.CLOSING_ARCHIVE_YEARS} 年后删除，"
-                "其余个人信息已删除。")
+        what = (
+            f"账号已锁定，交易记录依法加密封存 {policy.CLOSING_ARCHIVE_YEARS} 年后删除，其余个人信息已删除。"
+        )
     when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
     if user.mobile:
-        message_queue(channel=Channel.SMS, to=user.mobile, user=None, at=at, event=CLOSED_EVENT,
-                      body=f"【内蒙古会计继续教育】您的账号已于 {when} 注销。{what}如非本人操作请联系客服。")
+        message_queue(
+            channel=Channel.SMS,
+            to=user.mobile,
+            user=None,
+            at=at,
+            event=CLOSED_EVENT,
+            body=f"【内蒙古会计继续教育】您的账号已于 {when} 注销。{what}如非本人操作请联系客服。",
+        )
     if user.email and user.email_verified_at:
-        message_queue(channel=Channel.EMAIL, to=user.email, user=None, at=at, event=CLOSED_EVENT,
-                      subject="账号注销确认",
-                      body=f"您好：\n\n您在内蒙古会计人员继续教育平台的账号已于 {when} 注销。{what}\n\n"
-                           "如非本人操作，请立即联系客服。")
+        message_queue(
+            channel=Channel.EMAIL,
+            to=user.email,
+            user=None,
+            at=at,
+            event=CLOSED_EVENT,
+            subject="账号注销确认",
+            body=f"您好：\n\n您在内蒙古会计人员继续教育平台的账号已于 {when} 注销。{what}\n\n"
+            "如非本人操作，请立即联系客服。",
+        )
 
 
 def _delete_everything(user, steps) -> dict:
@@ -138,29 +159,43 @@ def _delete_everything(user, steps) -> dict:
     take (PROTECT relations, rows found by address); a paid-only relation (enrolment, exam,
     credit, certificate) cannot exist and would stop the deletion."""
     counts = {step.key: step.delete(user) for step in steps if step.delete}
-    User.objects.filter(pk=user.pk).delete()   # cascades: AIS check, progress, admin log
+    User.objects.filter(pk=user.pk).delete()  # cascades: AIS check, progress, admin log
     return counts
 
 
 def _seal(user, last, at, steps) -> ArchivedAccount:
     """The archive (rules R11.3): identity and the apps' transaction records, sealed with the
     archive key."""
+
     def iso(t):
         return t.isoformat() if t else None
 
     content = {
-        "user_id": user.pk, "username": user.username, "archived_at": iso(at),
-        "identity": {"name": user.name, "id_number": user.id_number, "mobile": user.mobile,
-                     "email": user.email, "employer": user.employer, "region": user.region,
-                     "date_joined": iso(user.date_joined)},
+        "user_id": user.pk,
+        "username": user.username,
+        "archived_at": iso(at),
+        "identity": {
+            "name": user.name,
+            "id_number": user.id_number,
+            "mobile": user.mobile,
+            "email": user.email,
+            "employer": user.employer,
+            "region": user.region,
+            "date_joined": iso(user.date_joined),
+        },
     }
     for step in steps:
         if step.archive:
             content.update(step.archive(user))
     key_id, sealed = crypto.archive_seal(json.dumps(content, ensure_ascii=False), ArchivedAccount.AAD)
-    return ArchivedAccount.objects.create(user=user, sealed=sealed, key_id=key_id, archived_at=at,
-                                          last_transaction_at=last,
-                                          purge_after=policy.closing_purge_after(last))
+    return ArchivedAccount.objects.create(
+        user=user,
+        sealed=sealed,
+        key_id=key_id,
+        archived_at=at,
+        last_transaction_at=last,
+        purge_after=policy.closing_purge_after(last),
+    )
 
 
 def _scrub_live_rows(user, at, steps) -> dict:
@@ -175,7 +210,7 @@ def _scrub_live_rows(user, at, steps) -> dict:
     user.status, user.status_reason, user.status_changed_at = AccountStatus.CLOSED, "", at
     user.is_active, user.session_key_hash = False, ""
     user.set_unusable_password()
-    user.save()   # save(), not update(): the blind indexes are recomputed (to NULL)
+    user.save()  # save(), not update(): the blind indexes are recomputed (to NULL)
     return counts
 
 
@@ -189,8 +224,12 @@ def archives_purge(*, at=None) -> int:
             row = ArchivedAccount.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
             if row is None or not policy.archive_purge_due(purge_after=row.purge_after, at=at):
                 continue
-            data = {"archive": row.pk, "user_id": row.user_id, "key_id": row.key_id,
-                    "purge_after": row.purge_after.isoformat()}
+            data = {
+                "archive": row.pk,
+                "user_id": row.user_id,
+                "key_id": row.key_id,
+                "purge_after": row.purge_after.isoformat(),
+            }
             row.delete()
             audit_record("account.archive_purged", actor=None, subject=None, at=at, data=data)
             purged += 1
@@ -201,6 +240,9 @@ def outbox_scrub_closed(*, at=None) -> int:
     """Wipe the address and text of closing confirmations once sent (or after
     CLOSING_OUTBOX_SCRUB_AFTER if the provider keeps failing). The masked address stays."""
     at = at or timezone.now()
-    qs = OutboundMessage.objects.filter(event=CLOSED_EVENT).exclude(to="").filter(
-        Q(status=MessageStatus.SENT) | Q(created_at__lte=at - policy.CLOSING_OUTBOX_SCRUB_AFTER))
-    return qs.update(to="", body="", params="")   # "" is stored as is (no ciphertext to keep)
+    qs = (
+        OutboundMessage.objects.filter(event=CLOSED_EVENT)
+        .exclude(to="")
+        .filter(Q(status=MessageStatus.SENT) | Q(created_at__lte=at - policy.CLOSING_OUTBOX_SCRUB_AFTER))
+    )
+    return qs.update(to="", body="", params="")  # "" is stored as is (no ciphertext to keep)

@@ -16,6 +16,7 @@ Registering is idempotent (by key), so a second ready() (tests) changes nothing.
 cpe/accounts/tests/test_lifecycle_registry.py fails for a model that reaches the user through
 foreign keys and is registered nowhere.
 """
+
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable
@@ -30,13 +31,13 @@ from . import policy
 # --- the data copy ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Section:
-    key: str                    # the JSON key and the HTML heading
-    rows: Callable              # user -> iterable of objects (read-only, the learner's own)
-    columns: tuple              # (label, attribute path or callable)
-    single: bool = False        # one object shown as label/value pairs (the account)
+    key: str  # the JSON key and the HTML heading
+    rows: Callable  # user -> iterable of objects (read-only, the learner's own)
+    columns: tuple  # (label, attribute path or callable)
+    single: bool = False  # one object shown as label/value pairs (the account)
     note: str = ""
-    order: int = 0              # the place in the copy (lower first)
-    models: tuple = ()          # labels ("app.Model") of the models whose rows the section shows
+    order: int = 0  # the place in the copy (lower first)
+    models: tuple = ()  # labels ("app.Model") of the models whose rows the section shows
 
     def __post_init__(self):
         for label, spec in self.columns:
@@ -86,10 +87,11 @@ class ClosingStep:
       personal fields; what stays is a pseudonymous transaction record;
     - archive(user) -> {key: [dict]}: outcome ARCHIVE: the records sealed into the archive.
     """
-    key: str                    # the count's name in the audit event
+
+    key: str  # the count's name in the audit event
     order: int
-    models: tuple               # labels ("app.Model") of the models this step handles
-    reason: str                 # what happens and why (the legal ground for what is kept)
+    models: tuple  # labels ("app.Model") of the models this step handles
+    reason: str  # what happens and why (the legal ground for what is kept)
     stop: Callable[[Any, datetime], Any] | None = None
     delete: Callable[[Any], int] | None = None
     scrub: Callable[[Any, datetime], int] | None = None

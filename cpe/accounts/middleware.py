@@ -52,8 +52,10 @@ class StaffSecondFactorMiddleware:
 
         user = getattr(request, "user", None)
         if user is not None and policy.second_factor_required(
-                is_authenticated=user.is_authenticated, is_staff=user.is_staff,
-                verified=user.is_authenticated and user.is_verified()):
+            is_authenticated=user.is_authenticated,
+            is_staff=user.is_staff,
+            verified=user.is_authenticated and user.is_verified(),
+        ):
             allowed = {reverse(name) for name in self.ALLOWED}
             if request.path not in allowed:
                 return _to_second_factor(request, user)

@@ -9,7 +9,13 @@ from cpe.core.fields import BlindIndexField, EncryptedTextField
 from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
 
 from .states import (
-    AccountStatus, AisStatus, ChangeStatus, CodePurpose, IdentityField, MinorReview, Region,
+    AccountStatus,
+    AisStatus,
+    ChangeStatus,
+    CodePurpose,
+    IdentityField,
+    MinorReview,
+    Region,
     TerminationReason,
 )
 
@@ -51,10 +57,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     mobile_verified_at = models.DateTimeField("手机验证时间", null=True, blank=True)
     email_verified_at = models.DateTimeField("邮箱验证时间", null=True, blank=True)
 
-    status = models.CharField("账号状态", max_length=16, choices=AccountStatus.choices,
-                              default=AccountStatus.ACTIVE)
-    status_reason = models.CharField("终止原因", max_length=32, choices=TerminationReason.choices,
-                                     blank=True)
+    status = models.CharField(
+        "账号状态", max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    status_reason = models.CharField("终止原因", max_length=32, choices=TerminationReason.choices, blank=True)
     status_note = models.TextField("状态说明", blank=True)
     status_changed_at = models.DateTimeField("状态变更时间", null=True, blank=True)
 
@@ -62,11 +68,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     correction_set_at = models.DateTimeField("待更正设置时间", null=True, blank=True)
 
     self_supporting = models.BooleanField("16-17 周岁自立声明", default=False)
-    minor_review = models.CharField("未成年审核", max_length=16, choices=MinorReview.choices,
-                                    blank=True, default=MinorReview.NONE)
+    minor_review = models.CharField(
+        "未成年审核", max_length=16, choices=MinorReview.choices, blank=True, default=MinorReview.NONE
+    )
 
-    ais_status = models.CharField("会计信息系统状态", max_length=16, choices=AisStatus.choices,
-                                  default=AisStatus.UNKNOWN)
+    ais_status = models.CharField(
+        "会计信息系统状态", max_length=16, choices=AisStatus.choices, default=AisStatus.UNKNOWN
+    )
     ais_checked_at = models.DateTimeField("核验时间", null=True, blank=True)
 
     # The account's current sign-in (rules R1.7), as crypto.blind_index("session_key", <session
@@ -139,16 +147,38 @@ class LoginRecord(models.Model):
 
     @property
     def device_label(self):
-        """"Chrome · Android" from the user agent, for people rather than parsers."""
+        """ "Chrome · Android" from the user agent, for people rather than parsers."""
         import re
 
         ua = self.user_agent or ""
-        browser = next((name for pattern, name in [
-            (r"MicroMessenger", "微信"), (r"Edg/", "Edge"), (r"Firefox/", "Firefox"),
-            (r"Chrome/|Chromium/|HeadlessChrome/", "Chrome"), (r"Safari/", "Safari")] if re.search(pattern, ua)), "浏览器")
-        system = next((name for pattern, name in [
-            (r"iPhone|iPad", "iOS"), (r"Android", "Android"), (r"Windows", "Windows"),
-            (r"Mac OS X", "macOS"), (r"Linux", "Linux")] if re.search(pattern, ua)), "未知系统")
+        browser = next(
+            (
+                name
+                for pattern, name in [
+                    (r"MicroMessenger", "微信"),
+                    (r"Edg/", "Edge"),
+                    (r"Firefox/", "Firefox"),
+                    (r"Chrome/|Chromium/|HeadlessChrome/", "Chrome"),
+                    (r"Safari/", "Safari"),
+                ]
+                if re.search(pattern, ua)
+            ),
+            "浏览器",
+        )
+        system = next(
+            (
+                name
+                for pattern, name in [
+                    (r"iPhone|iPad", "iOS"),
+                    (r"Android", "Android"),
+                    (r"Windows", "Windows"),
+                    (r"Mac OS X", "macOS"),
+                    (r"Linux", "Linux"),
+                ]
+                if re.search(pattern, ua)
+            ),
+            "未知系统",
+        )
         return f"{browser} · {system}"
 
 
@@ -171,25 +201,31 @@ class VerificationCode(models.Model):
 class IdentityChangeRequest(models.Model):
     """A learner's request to change name or ID number, decided by a reviewer (rules R1.8)."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="identity_changes",
-                             verbose_name="用户")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="identity_changes", verbose_name="用户"
+    )
     field = models.CharField("变更项", max_length=16, choices=IdentityField.choices)
     new_value = EncryptedTextField("新值")
     reason = models.TextField("申请理由")
-    status = models.CharField("状态", max_length=16, choices=ChangeStatus.choices,
-                              default=ChangeStatus.PENDING)
+    status = models.CharField(
+        "状态", max_length=16, choices=ChangeStatus.choices, default=ChangeStatus.PENDING
+    )
     created_at = models.DateTimeField("申请时间")
     decided_at = models.DateTimeField("审核时间", null=True, blank=True)
-    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", verbose_name="审核人")
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name="审核人"
+    )
     decision_note = models.TextField("审核意见", blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = "身份信息变更申请"
         constraints = [
-            models.UniqueConstraint(fields=["user", "field"], condition=models.Q(status="pending"),
-                                    name="one_pending_change_per_field"),
+            models.UniqueConstraint(
+                fields=["user", "field"],
+                condition=models.Q(status="pending"),
+                name="one_pending_change_per_field",
+            ),
         ]
 
     def __str__(self):
@@ -207,8 +243,9 @@ class IdentityDocument(models.Model):
     the image in an encrypted column), shown only to reviewers through an audited view, deleted
     when the request is decided (accounts.services.identity_change_decide)."""
 
-    request = models.OneToOneField(IdentityChangeRequest, on_delete=models.CASCADE, related_name="document",
-                                   verbose_name="变更申请")
+    request = models.OneToOneField(
+        IdentityChangeRequest, on_delete=models.CASCADE, related_name="document", verbose_name="变更申请"
+    )
     content_type = models.CharField("类型", max_length=20)
     size = models.PositiveIntegerField("大小（字节）")
     data = EncryptedTextField("图片（加密）")
@@ -238,8 +275,12 @@ class ArchivedAccount(models.Model):
     class Meta:
         ordering = ["purge_after"]
         verbose_name = verbose_name_plural = "已注销账号归档"
-        constraints = [models.CheckConstraint(condition=models.Q(purge_after__gt=models.F("archived_at")),
-                                              name="archive_purge_after_archiving")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(purge_after__gt=models.F("archived_at")),
+                name="archive_purge_after_archiving",
+            )
+        ]
 
     def __str__(self):
         return f"归档 #{self.pk}（用户 {self.user_id}）"
@@ -251,8 +292,9 @@ class StaffSecondFactor(Device):
     data columns); the recovery codes only as keyed hashes (``StaffRecoveryCode``). The failure
     count throttles wrong codes per account (``policy.second_factor_wait``)."""
 
-    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor",
-                                verbose_name="工作人员")
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="second_factor", verbose_name="工作人员"
+    )
     key = EncryptedTextField("TOTP 密钥", editable=False)
     last_step = models.BigIntegerField("最近接受的时间步", default=-1, editable=False)
     created_at = models.DateTimeField("创建时间")

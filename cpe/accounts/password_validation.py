@@ -2,6 +2,7 @@
 (accounts.policy.password_personal_problem), for AUTH_PASSWORD_VALIDATORS. It reads `name`,
 `id_number` and `mobile` from the user it is given: the account (修改密码, password reset) or,
 at registration, an object holding what the form was given."""
+
 from django.core.exceptions import ValidationError
 
 from . import policy
@@ -12,8 +13,11 @@ class PersonalDataPasswordValidator:
         if user is None:
             return
         problem = policy.password_personal_problem(
-            password, name=getattr(user, "name", "") or "", id_number=getattr(user, "id_number", "") or "",
-            mobile=getattr(user, "mobile", "") or "")
+            password,
+            name=getattr(user, "name", "") or "",
+            id_number=getattr(user, "id_number", "") or "",
+            mobile=getattr(user, "mobile", "") or "",
+        )
         if problem:
             raise ValidationError(problem, code="password_personal_data")
 

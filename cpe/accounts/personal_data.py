@@ -1,4 +1,4 @@
-""""下载我的个人信息" (rules R14, 个人信息保护法 Art. 45): everything the platform holds about one
+""" "下载我的个人信息" (rules R14, 个人信息保护法 Art. 45): everything the platform holds about one
 learner, as a ZIP of a machine-readable JSON copy and a human-readable HTML page.
 
 Three layers, in this order:
@@ -13,6 +13,7 @@ Three layers, in this order:
 What never goes into the file is policy (policy.PERSONAL_DATA_FORBIDDEN_ATTRS): a column that
 names a forbidden attribute fails at import, before any learner could download it.
 """
+
 import io
 import json
 import zipfile
@@ -78,8 +79,9 @@ def personal_data_collect(user, *, at: datetime) -> dict:
         "格式版本": SCHEMA_VERSION,
     }
     for section in sections():
-        rows = [{label: _fmt(_get(obj, spec)) for label, spec in section.columns}
-                for obj in section.rows(user)]
+        rows = [
+            {label: _fmt(_get(obj, spec)) for label, spec in section.columns} for obj in section.rows(user)
+        ]
         data[section.key] = (rows[0] if rows else {}) if section.single else rows
     data[TRANSFERS_KEY] = _transfers(user)
     data["不包含的信息"] = list(policy.PERSONAL_DATA_NOT_EXPORTED)
@@ -91,18 +93,32 @@ def personal_data_html(data: dict) -> str:
     shown = []
     for section in sections():
         labels = [label for label, _ in section.columns]
-        shown.append({"title": section.key, "single": section.single, "labels": labels,
-                         "note": section.note,
-                         "rows": data[section.key] if not section.single else None,
-                         "pairs": list(data[section.key].items()) if section.single else None})
-    shown.append({"title": TRANSFERS_KEY, "single": False, "labels": list(TRANSFER_COLUMNS),
-                     "rows": data[TRANSFERS_KEY],
-                     "note": "平台仅为各接收方的处理目的向其提供个人信息，每次向会计信息系统提供均有记录。"})
+        shown.append(
+            {
+                "title": section.key,
+                "single": section.single,
+                "labels": labels,
+                "note": section.note,
+                "rows": data[section.key] if not section.single else None,
+                "pairs": list(data[section.key].items()) if section.single else None,
+            }
+        )
+    shown.append(
+        {
+            "title": TRANSFERS_KEY,
+            "single": False,
+            "labels": list(TRANSFER_COLUMNS),
+            "rows": data[TRANSFERS_KEY],
+            "note": "平台仅为各接收方的处理目的向其提供个人信息，每次向会计信息系统提供均有记录。",
+        }
+    )
     for s in shown:
         if s["rows"] is not None:
             s["cells"] = [[row.get(label, "") for label in s["labels"]] for row in s["rows"]]
-    return render_to_string("accounts/personal_data_file.html", {
-        "data": data, "sections": shown, "not_exported": data["不包含的信息"]})
+    return render_to_string(
+        "accounts/personal_data_file.html",
+        {"data": data, "sections": shown, "not_exported": data["不包含的信息"]},
+    )
 
 
 def personal_data_build(user, *, at: datetime) -> bytes:
@@ -111,8 +127,10 @@ def personal_data_build(user, *, at: datetime) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         stamp = timezone.localtime(at).timetuple()[:6]
-        for name, text in ((JSON_NAME, json.dumps(data, ensure_ascii=False, indent=2)),
-                           (HTML_NAME, personal_data_html(data))):
+        for name, text in (
+            (JSON_NAME, json.dumps(data, ensure_ascii=False, indent=2)),
+            (HTML_NAME, personal_data_html(data)),
+        ):
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, text.encode("utf-8"))
@@ -127,15 +145,24 @@ class PersonalDataFile:
     content: bytes
 
 
-def personal_data_export(*, user, password: str, ip: str | None = None, at: datetime | None = None
-                         ) -> PersonalDataFile:
+def personal_data_export(
+    *, user, password: str, ip: str | None = None, at: datetime | None = None
+) -> PersonalDataFile:
     """Re-authenticate, build the file, record the export in the audit log (who, when, IP; no
     personal data in the event). A wrong password raises AccountError and records nothing."""
     at = at or timezone.now()
     if not user.is_active or user.is_staff or not password or not user.check_password(password):
-        raise AccountError("wrong_password", "密码不正确，未生成文件。请重新输入您的登录密码。", field="password")
+        raise AccountError(
+            "wrong_password", "密码不正确，未生成文件。请重新输入您的登录密码。", field="password"
+        )
     content = personal_data_build(user, at=at)
     name, ascii_name = policy.personal_data_filenames(at)
-    audit_record("account.personal_data_exported", actor=user, subject=user, ip=ip, at=at,
-                 data={"format": "zip", "bytes": len(content)})
+    audit_record(
+        "account.personal_data_exported",
+        actor=user,
+        subject=user,
+        ip=ip,
+        at=at,
+        data={"format": "zip", "bytes": len(content)},
+    )
     return PersonalDataFile(name, ascii_name, content)

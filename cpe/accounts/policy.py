@@ -1,4 +1,5 @@
 """Account rules (rules R1). Pure functions: facts and an explicit time in, a decision out."""
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ ID_PROVINCES = frozenset(
     "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
 )
 ID_EARLIEST_BIRTH = date(1900, 1, 1)
-_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")   # ASCII only: \d also matches other scripts' digits
+_ID_SHAPE = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII only: \d also matches other scripts' digits
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,16 @@ def registration_capacity(birth: date, at: datetime, *, self_supporting: bool) -
         if self_supporting:
             return CapacityDecision(True, needs_declaration=True, code="self_supporting")
         return CapacityDecision(
-            False, True, "minor_needs_declaration",
+            False,
+            True,
+            "minor_needs_declaration",
             "您未满 18 周岁。依据《民法典》第十八条，16 周岁以上、以自己的劳动收入为主要生活来源的"
             "未成年人视为完全民事行为能力人；如符合，请勾选相应声明，账号将由工作人员审核。",
         )
     return CapacityDecision(
-        False, False, "under_16",
+        False,
+        False,
+        "under_16",
         "您未满 16 周岁，不具备完全民事行为能力，依据用户协议第一条第 1 款不能注册。",
     )
 
@@ -120,7 +125,8 @@ def check_mobile(raw: str) -> tuple[str | None, str]:
     except phonenumbers.NumberParseException:
         return None, "手机号码格式不正确。"
     if phonenumbers.number_type(parsed) not in (
-        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ) or not phonenumbers.is_valid_number(parsed):
         return None, "该号码不是有效的手机号码。"
     return digits, ""
@@ -202,7 +208,7 @@ def check_name(raw: str) -> tuple[str | None, str]:
 # cannot be used to guess the password: 5 per hour, then the 429 page.
 PERSONAL_DATA_RATE_PER_USER = "5/h"
 PERSONAL_DATA_FILE_PREFIX = "个人信息"
-PERSONAL_DATA_ASCII_PREFIX = "personal-data"   # the fallback name for clients without RFC 5987
+PERSONAL_DATA_ASCII_PREFIX = "personal-data"  # the fallback name for clients without RFC 5987
 
 # What the copy never contains, and why (shown on the download page). Secrets that protect the
 # account (PIPL Art. 51: security measures) are not "personal information held about" the learner
@@ -217,12 +223,25 @@ PERSONAL_DATA_NOT_EXPORTED = (
 )
 # The model attributes that must never reach the file, whatever a future section adds (checked
 # by personal_data.personal_data_build before anything is written).
-PERSONAL_DATA_FORBIDDEN_ATTRS = frozenset({
-    "password", "session_key", "session_key_hash", "id_number_bidx", "mobile_bidx", "email_bidx",
-    "target_bidx",
-    "code_hash", "status_note", "decided_by", "last_error", "check_token", "key_hex", "verify_token",
-    "body",
-})
+PERSONAL_DATA_FORBIDDEN_ATTRS = frozenset(
+    {
+        "password",
+        "session_key",
+        "session_key_hash",
+        "id_number_bidx",
+        "mobile_bidx",
+        "email_bidx",
+        "target_bidx",
+        "code_hash",
+        "status_note",
+        "decided_by",
+        "last_error",
+        "check_token",
+        "key_hex",
+        "verify_token",
+        "body",
+    }
+)
 
 
 def personal_data_filenames(at: datetime) -> tuple[str, str]:
@@ -234,17 +253,17 @@ def personal_data_filenames(at: datetime) -> tuple[str, str]:
 
 
 # --- closing an account (注销账号) — rules R11; agreement §1.4; 电子商务法 Art. 24 & 31; PIPL Art. 47 --
-CLOSING_ARCHIVE_YEARS = 3             # rules R11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
+CLOSING_ARCHIVE_YEARS = 3  # rules R11.3; 电子商务法 Art. 31: transaction records kept ≥ 3 years
 CLOSING_DONE_WITHIN_WORKING_DAYS = 15  # rules R11.4; 电子商务法 Art. 24 ¶2 (we do it at once)
-CLOSING_OUTBOX_SCRUB_AFTER = timedelta(days=7)   # the confirmation's address is wiped once sent, or by then
-CLOSED_NAME = "已注销用户"            # placeholder left in live rows that named the person
+CLOSING_OUTBOX_SCRUB_AFTER = timedelta(days=7)  # the confirmation's address is wiped once sent, or by then
+CLOSED_NAME = "已注销用户"  # placeholder left in live rows that named the person
 CLOSING_RATE_PER_USER = "10/h"
 
 
 class ClosingOutcome:
-    DELETE = "delete"          # never paid: everything personal deleted now (rules R11.2)
-    ARCHIVE = "archive"        # paid within 3 years: locked, sealed, purged later (rules R11.3)
-    ANONYMISE = "anonymise"    # paid, but the last transaction is ≥ 3 years old: nothing left to keep
+    DELETE = "delete"  # never paid: everything personal deleted now (rules R11.2)
+    ARCHIVE = "archive"  # paid within 3 years: locked, sealed, purged later (rules R11.3)
+    ANONYMISE = "anonymise"  # paid, but the last transaction is ≥ 3 years old: nothing left to keep
 
 
 @dataclass(frozen=True)
@@ -271,23 +290,31 @@ def enrolment_learning_unfinished(e: EnrolmentFacts, at: datetime) -> bool:
     return e.courses_recorded < e.courses_total
 
 
-def closing_refusal(*, enrolments: list[EnrolmentFacts], refund_in_progress: bool,
-                    ais_report_pending: bool, at: datetime) -> Decision:
+def closing_refusal(
+    *, enrolments: list[EnrolmentFacts], refund_in_progress: bool, ais_report_pending: bool, at: datetime
+) -> Decision:
     """May the learner close the account now? Refused, with the reason (rules R11.1):
     - an enrolment still valid whose learning is not finished (enrolment_learning_unfinished);
     - a refund requested, being paid, or failed and owed (rules R5: the money is not settled);
     - recorded credits still on their way to the AIS (rules R9.1: closing erases the name and ID
       number the report needs — the learner would lose the hours in their 学分银行)."""
     if any(enrolment_learning_unfinished(e, at) for e in enrolments):
-        return Decision(False, "learning_unfinished",
-                        "您有已付款且仍在有效期内、尚未完成学习的课程，暂不能注销。"
-                        "请在完成学习（全部课程学时已记载）或课程到期后再申请注销。")
+        return Decision(
+            False,
+            "learning_unfinished",
+            "您有已付款且仍在有效期内、尚未完成学习的课程，暂不能注销。"
+            "请在完成学习（全部课程学时已记载）或课程到期后再申请注销。",
+        )
     if refund_in_progress:
-        return Decision(False, "refund_in_progress",
-                        "您有正在处理中的退款，暂不能注销。请在退款完成后再申请注销。")
+        return Decision(
+            False, "refund_in_progress", "您有正在处理中的退款，暂不能注销。请在退款完成后再申请注销。"
+        )
     if ais_report_pending:
-        return Decision(False, "ais_report_pending",
-                        "您有学时正在上报会计人员信息管理系统，暂不能注销。请在上报完成后（通常数分钟内）再申请。")
+        return Decision(
+            False,
+            "ais_report_pending",
+            "您有学时正在上报会计人员信息管理系统，暂不能注销。请在上报完成后（通常数分钟内）再申请。",
+        )
     return Decision(True)
 
 
@@ -321,7 +348,6 @@ def archive_purge_due(*, purge_after: datetime, at: datetime) -> bool:
     return at >= purge_after
 
 
-
 # --- Who holds this ID number or mobile? Neutral answers — 个人信息保护法 Art. 28, 51 -----------
 # An ID number is sensitive personal information (PIPL Art. 28): whether a person has an account
 # here, and why it was terminated, is theirs. Until an SMS code proves a phone, every answer is
@@ -331,13 +357,14 @@ def archive_purge_due(*, purge_after: datetime, at: datetime) -> bool:
 CODE_SENT_MESSAGE = "验证码已发送至 {masked}，{minutes} 分钟内有效。"
 ID_TAKEN_MESSAGE = (
     "该身份证号码已有账号，不能重复注册。如是您本人的账号，请直接登录，或通过账号绑定的手机号码找回密码；"
-    "原手机号码已停用的，请用原密码登录后按提示验证新手机号码，或联系客服（页面底部有客服电话和邮箱）。")
+    "原手机号码已停用的，请用原密码登录后按提示验证新手机号码，或联系客服（页面底部有客服电话和邮箱）。"
+)
 MOBILE_TAKEN_MESSAGE = "该手机号码已注册账号，请直接登录；如忘记密码，可通过本手机号码找回密码。"
-MOBILE_TERMINATED_MESSAGE = (
-    "该手机号码绑定的账号已终止服务（原因：{reason}），不能用于注册。如有疑问，请联系客服（页面底部有客服电话和邮箱）。")
+MOBILE_TERMINATED_MESSAGE = "该手机号码绑定的账号已终止服务（原因：{reason}），不能用于注册。如有疑问，请联系客服（页面底部有客服电话和邮箱）。"
 MOBILE_RESTORABLE_MESSAGE = (
     "该手机号码绑定的账号因联系方式失效已终止服务，可以恢复：请用原密码登录，按提示验证手机号码后即恢复服务。"
-    "忘记密码的，请联系客服（页面底部有客服电话和邮箱）。")
+    "忘记密码的，请联系客服（页面底部有客服电话和邮箱）。"
+)
 PASSWORD_RESET_SENT_MESSAGE = "若该账号存在，验证码已发送至其绑定的手机号码，{minutes} 分钟内有效。"
 # Registration and password reset: every code failure (none requested, wrong, used, expired, too
 # many guesses) gets this one answer; "used" or "expired" would tell that someone registered with,
@@ -359,8 +386,9 @@ def code_sent_message(masked: str) -> str:
     return CODE_SENT_MESSAGE.format(masked=masked, minutes=int(CODE_TTL.total_seconds() // 60))
 
 
-def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderFacts | None,
-                         same_account: bool) -> Decision:
+def registration_refusal(
+    *, phone_holder: HolderFacts | None, id_holder: HolderFacts | None, same_account: bool
+) -> Decision:
     """Whether a registration whose SMS code has just proved the phone may go ahead, and what to
     tell the person (rules R1.2 one account per ID number, R12; PIPL Art. 28).
 
@@ -379,12 +407,18 @@ def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderF
             if same_account:
                 from cpe.moderation.policy import reregistration_refusal
 
-                barred = reregistration_refusal(status=phone_holder.status,
-                                                status_reason=phone_holder.status_reason)
+                barred = reregistration_refusal(
+                    status=phone_holder.status, status_reason=phone_holder.status_reason
+                )
                 if barred is not None:
                     return Decision(False, "banned_person", barred)
-            return Decision(False, "mobile_terminated", MOBILE_TERMINATED_MESSAGE.format(
-                reason=phone_holder.status_reason_label or phone_holder.status_reason))
+            return Decision(
+                False,
+                "mobile_terminated",
+                MOBILE_TERMINATED_MESSAGE.format(
+                    reason=phone_holder.status_reason_label or phone_holder.status_reason
+                ),
+            )
         return Decision(False, "mobile_taken", MOBILE_TAKEN_MESSAGE)
     if id_holder is not None:
         return Decision(False, "id_taken", ID_TAKEN_MESSAGE)
@@ -396,7 +430,7 @@ def registration_refusal(*, phone_holder: HolderFacts | None, id_holder: HolderF
 # phone the ground is gone, so they may restore the service themselves: the password proves the
 # account, an SMS code proves the phone. Every other ground needs staff (or bars for good).
 RESTORABLE_REASONS = frozenset({TerminationReason.UNREACHABLE})
-RESTORE_WINDOW = timedelta(minutes=15)   # from the sign-in with the right password to the code
+RESTORE_WINDOW = timedelta(minutes=15)  # from the sign-in with the right password to the code
 
 
 def account_restorable(*, status: str, status_reason: str) -> bool:
@@ -425,9 +459,12 @@ def identity_change_decision(recent_requests: list[datetime], at: datetime) -> D
     since = at - IDENTITY_CHANGE_WINDOW
     if sum(1 for t in recent_requests if since < t <= at) >= IDENTITY_CHANGE_MAX_REQUESTS:
         days = IDENTITY_CHANGE_WINDOW.days
-        return Decision(False, "identity_change_limit",
-                        f"{days} 天内最多可提交 {IDENTITY_CHANGE_MAX_REQUESTS} 次姓名或身份证号码变更申请，"
-                        "请稍后再试；如有急需，请联系客服。")
+        return Decision(
+            False,
+            "identity_change_limit",
+            f"{days} 天内最多可提交 {IDENTITY_CHANGE_MAX_REQUESTS} 次姓名或身份证号码变更申请，"
+            "请稍后再试；如有急需，请联系客服。",
+        )
     return Decision(True)
 
 
@@ -459,8 +496,9 @@ def id_photo_check(data: bytes) -> tuple[str | None, str]:
 PASSWORD_CHANGE_RATE_PER_USER = "5/h"
 WRONG_CURRENT_PASSWORD_MESSAGE = "当前密码不正确，密码未修改。"
 SAME_PASSWORD_MESSAGE = "新密码不能与当前密码相同。"
-PASSWORD_CHANGED_SMS = ("【内蒙古会计继续教育】您的密码已修改，其他设备上的登录已退出。"
-                        "若非本人操作请联系客服。")
+PASSWORD_CHANGED_SMS = (
+    "【内蒙古会计继续教育】您的密码已修改，其他设备上的登录已退出。若非本人操作请联系客服。"
+)
 
 
 # --- e-mail verification links (rules R1.4): per account and per IP, across addresses -------
@@ -468,7 +506,7 @@ PASSWORD_CHANGED_SMS = ("【内蒙古会计继续教育】您的密码已修改�
 # addresses. These bound the links one account may have sent, whatever the address.
 EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR = 3
 EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_DAY = 10
-EMAIL_VERIFY_RATE_PER_IP = "10/h"   # django-ratelimit rate string, the 更换邮箱 form's POSTs
+EMAIL_VERIFY_RATE_PER_IP = "10/h"  # django-ratelimit rate string, the 更换邮箱 form's POSTs
 EMAIL_VERIFY_THROTTLED_MESSAGE = "发送验证链接过于频繁，请稍后再试。本次未发送。"
 
 
@@ -480,8 +518,10 @@ def email_verification_send_decision(recent_sends: list[datetime], at: datetime)
     hour_ago, day_ago = at - timedelta(hours=1), at - timedelta(days=1)
     last_day = [t for t in recent_sends if day_ago < t <= at]
     last_hour = [t for t in last_day if t > hour_ago]
-    if (len(last_hour) >= EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR
-            or len(last_day) >= EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_DAY):
+    if (
+        len(last_hour) >= EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR
+        or len(last_day) >= EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_DAY
+    ):
         return Decision(False, "email_throttled", EMAIL_VERIFY_THROTTLED_MESSAGE)
     return Decision(True)
 
@@ -522,13 +562,16 @@ def login_captcha_required(failures: int) -> bool:
 # a few tries, and django-axes allows five per address. A password must keep at least this many
 # letters or digits once every piece of that data is taken out of it.
 PASSWORD_MIN_OWN_CHARS = 4
-PASSWORD_PERSONAL_MESSAGE = ("密码不能由您的姓名（含拼音）、身份证号码、出生日期（年份）或手机号码组成。"
-                             f"请加入至少 {PASSWORD_MIN_OWN_CHARS} 位与个人信息无关的字母或数字。")
+PASSWORD_PERSONAL_MESSAGE = (
+    "密码不能由您的姓名（含拼音）、身份证号码、出生日期（年份）或手机号码组成。"
+    f"请加入至少 {PASSWORD_MIN_OWN_CHARS} 位与个人信息无关的字母或数字。"
+)
 # Two-character family names, so 欧阳娜娜 gives ouyang + nana, not ou + yangnana.
 COMPOUND_SURNAMES = frozenset(
     "欧阳 司马 上官 诸葛 东方 皇甫 令狐 慕容 尉迟 长孙 宇文 公孙 夏侯 端木 独孤 南宫 西门 轩辕 司徒 呼延 "
-    "澹台 万俟 闻人 赫连 申屠 钟离 百里 东郭 拓跋".split())
-_MAX_READINGS = 16      # heteronym combinations tried per name part (单 = dan / shan / chan ...)
+    "澹台 万俟 闻人 赫连 申屠 钟离 百里 东郭 拓跋".split()
+)
+_MAX_READINGS = 16  # heteronym combinations tried per name part (单 = dan / shan / chan ...)
 
 
 def _pinyin_readings(text: str) -> set[str]:
@@ -577,18 +620,23 @@ def password_personal_fragments(*, name: str = "", id_number: str = "", mobile: 
     return {f for f in out if f}
 
 
-def password_personal_problem(password: str, *, name: str = "", id_number: str = "", mobile: str = "") -> str | None:
+def password_personal_problem(
+    password: str, *, name: str = "", id_number: str = "", mobile: str = ""
+) -> str | None:
     """PASSWORD_PERSONAL_MESSAGE when, after taking out every piece of the person's data
     (longest first, letter case ignored), fewer than PASSWORD_MIN_OWN_CHARS letters or digits
     remain ("Zhangsan1990!" for 张三 born 1990 leaves "!": refused); else None. Applies at
     registration, password reset and 修改密码. Source: 网络安全等级保护基本要求 GB/T 22239-2019
     (identification and authentication: passwords of adequate complexity); decision 0013."""
     rest = (password or "").lower()
-    for fragment in sorted(password_personal_fragments(name=name, id_number=id_number, mobile=mobile),
-                           key=len, reverse=True):
+    for fragment in sorted(
+        password_personal_fragments(name=name, id_number=id_number, mobile=mobile), key=len, reverse=True
+    ):
         rest = rest.replace(fragment, " ")
     own = sum(1 for ch in rest if ch.isalnum())
     return PASSWORD_PERSONAL_MESSAGE if own < PASSWORD_MIN_OWN_CHARS else None
+
+
 # --- the staff second factor (docs/rules.md, "Staff sign-in") --------------------------------
 # Every staff account proves a second factor (a TOTP app, RFC 6238, or one recovery code) in each
 # session before any page of the staff site. TOTP: 30-second steps, 6 digits, one step of clock
@@ -596,11 +644,11 @@ def password_personal_problem(password: str, *, name: str = "", id_number: str =
 TOTP_STEP_SECONDS = 30
 TOTP_DIGITS = 6
 TOTP_TOLERANCE_STEPS = 1
-TOTP_KEY_BYTES = 20               # 160 bits, the size RFC 4226 §4 recommends for HMAC-SHA1
+TOTP_KEY_BYTES = 20  # 160 bits, the size RFC 4226 §4 recommends for HMAC-SHA1
 RECOVERY_CODE_COUNT = 10
-RECOVERY_CODE_GROUPS = 2          # "ABCDE-FGHJK": 10 characters of a 31-letter alphabet ≈ 49 bits
+RECOVERY_CODE_GROUPS = 2  # "ABCDE-FGHJK": 10 characters of a 31-letter alphabet ≈ 49 bits
 RECOVERY_CODE_GROUP_LENGTH = 5
-RECOVERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"   # no 0/O, 1/I
+RECOVERY_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 # Wrong codes, counted per account (TOTP and recovery codes together): the first
 # SECOND_FACTOR_FREE_FAILURES are free; after that each further try waits
 # SECOND_FACTOR_FIRST_WAIT doubled per failure beyond the free ones, at most SECOND_FACTOR_MAX_WAIT.
@@ -656,4 +704,4 @@ def second_factor_code_kind(raw: str) -> tuple[str, str]:
 def recovery_code_display(normalised: str) -> str:
     """ABCDEFGHJK → ABCDE-FGHJK."""
     n = RECOVERY_CODE_GROUP_LENGTH
-    return "-".join(normalised[i:i + n] for i in range(0, len(normalised), n))
+    return "-".join(normalised[i : i + n] for i in range(0, len(normalised), n))

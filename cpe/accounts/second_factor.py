@@ -4,6 +4,7 @@ factor"; the rules are in policy.py). Every write is here; the views only parse 
 Stored: the TOTP key encrypted (``EncryptedTextField``), recovery codes as keyed hashes
 (HMAC with the field index key and the account id), the failure count. Never stored: a code,
 a recovery code in clear, the key in clear."""
+
 import base64
 import secrets
 from urllib.parse import quote, urlencode
@@ -39,14 +40,22 @@ def key_bytes(factor: StaffSecondFactor) -> bytes:
 
 def key_text(factor: StaffSecondFactor) -> str:
     """The key as an authenticator app takes it by hand: base32 in groups of four."""
-    return " ".join(factor.key[i:i + 4] for i in range(0, len(factor.key), 4))
+    return " ".join(factor.key[i : i + 4] for i in range(0, len(factor.key), 4))
 
 
 def provisioning_uri(factor: StaffSecondFactor) -> str:
     """otpauth:// URI (Google Authenticator's key URI format), for the QR code."""
     label = quote(f"{ISSUER}:{factor.user.username}")
-    params = urlencode({"secret": factor.key, "issuer": ISSUER, "algorithm": "SHA1",
-                        "digits": policy.TOTP_DIGITS, "period": policy.TOTP_STEP_SECONDS}, quote_via=quote)
+    params = urlencode(
+        {
+            "secret": factor.key,
+            "issuer": ISSUER,
+            "algorithm": "SHA1",
+            "digits": policy.TOTP_DIGITS,
+            "period": policy.TOTP_STEP_SECONDS,
+        },
+        quote_via=quote,
+    )
     return f"otpauth://totp/{label}?{params}"
 
 
@@ -91,8 +100,9 @@ def enrol_start(*, user, at=None) -> StaffSecondFactor:
             raise SecondFactorError("enrolled", policy.SECOND_FACTOR_ENROLLED_ALREADY_MESSAGE)
         if factor is None:
             key = base64.b32encode(secrets.token_bytes(policy.TOTP_KEY_BYTES)).decode()
-            factor = StaffSecondFactor.objects.create(user=user, name=DEVICE_NAME, key=key, confirmed=False,
-                                                      created_at=at)
+            factor = StaffSecondFactor.objects.create(
+                user=user, name=DEVICE_NAME, key=key, confirmed=False, created_at=at
+            )
     return factor
 
 
@@ -100,8 +110,9 @@ def _check_wait(factor: StaffSecondFactor, at) -> None:
     until = policy.second_factor_wait(failures=factor.failures, last_failure_at=factor.last_failure_at, at=at)
     if until is not None:
         shown = date_format(timezone.localtime(until), "Y-m-d H:i:s")
-        raise SecondFactorError("throttled", policy.SECOND_FACTOR_LOCKED_MESSAGE.format(until=shown),
-                                field="code")
+        raise SecondFactorError(
+            "throttled", policy.SECOND_FACTOR_LOCKED_MESSAGE.format(until=shown), field="code"
+        )
 
 
 def _totp_step(factor: StaffSecondFactor, digits: str, at) -> int | None:
@@ -121,9 +132,13 @@ def _attempt(*, user, raw_code: str, at, enrolling: bool):
         if factor is None:
             raise SecondFactorError("no_factor", policy.SECOND_FACTOR_WRONG_MESSAGE, field="code")
         if factor.confirmed == enrolling:
-            raise SecondFactorError("enrolled" if enrolling else "not_enrolled",
-                                    policy.SECOND_FACTOR_ENROLLED_ALREADY_MESSAGE if enrolling
-                                    else policy.SECOND_FACTOR_WRONG_MESSAGE, field="code")
+            raise SecondFactorError(
+                "enrolled" if enrolling else "not_enrolled",
+                policy.SECOND_FACTOR_ENROLLED_ALREADY_MESSAGE
+                if enrolling
+                else policy.SECOND_FACTOR_WRONG_MESSAGE,
+                field="code",
+            )
         _check_wait(factor, at)
         if not kind or (enrolling and kind != "totp"):
             refused = SecondFactorError("shape", policy.SECOND_FACTOR_SHAPE_MESSAGE, field="code")
@@ -134,8 +149,11 @@ def _attempt(*, user, raw_code: str, at, enrolling: bool):
             if ok:
                 factor.last_step = step
         else:
-            code = (factor.recovery_codes.select_for_update()
-                    .filter(code_hash=_recovery_hash(user.pk, value), used_at__isnull=True).first())
+            code = (
+                factor.recovery_codes.select_for_update()
+                .filter(code_hash=_recovery_hash(user.pk, value), used_at__isnull=True)
+                .first()
+            )
             ok = code is not None
             if ok:
                 code.used_at = at
@@ -166,8 +184,14 @@ def enrol_confirm(*, user, code: str, ip=None, at=None) -> tuple[StaffSecondFact
         factor.confirmed_at = at
         factor.save(update_fields=["confirmed", "confirmed_at"])
         codes = _issue_recovery_codes(factor)
-        audit_record("staff.second_factor_enrolled", actor=user, subject=user, ip=ip, at=at,
-                     data={"recovery_codes": len(codes)})
+        audit_record(
+            "staff.second_factor_enrolled",
+            actor=user,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={"recovery_codes": len(codes)},
+        )
     return factor, codes
 
 
@@ -178,7 +202,8 @@ def _issue_recovery_codes(factor: StaffSecondFactor) -> list[str]:
     while len(codes) < policy.RECOVERY_CODE_COUNT:
         codes.add("".join(secrets.choice(policy.RECOVERY_CODE_ALPHABET) for _ in range(length)))
     StaffRecoveryCode.objects.bulk_create(
-        StaffRecoveryCode(factor=factor, code_hash=_recovery_hash(factor.user_id, c)) for c in codes)
+        StaffRecoveryCode(factor=factor, code_hash=_recovery_hash(factor.user_id, c)) for c in codes
+    )
     return sorted(policy.recovery_code_display(c) for c in codes)
 
 
@@ -189,8 +214,14 @@ def verify(*, user, code: str, ip=None, at=None) -> tuple[StaffSecondFactor, str
     at = at or timezone.now()
     factor, kind = _attempt(user=user, raw_code=code, at=at, enrolling=False)
     if kind == "recovery":
-        audit_record("staff.recovery_code_used", actor=user, subject=user, ip=ip, at=at,
-                     data={"left": recovery_codes_left(factor)})
+        audit_record(
+            "staff.recovery_code_used",
+            actor=user,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={"left": recovery_codes_left(factor)},
+        )
     return factor, kind
 
 
@@ -203,8 +234,14 @@ def recovery_codes_renew(*, user, ip=None, at=None) -> list[str]:
         if factor is None:
             raise SecondFactorError("no_factor", policy.SECOND_FACTOR_WRONG_MESSAGE)
         codes = _issue_recovery_codes(factor)
-        audit_record("staff.recovery_codes_renewed", actor=user, subject=user, ip=ip, at=at,
-                     data={"recovery_codes": len(codes)})
+        audit_record(
+            "staff.recovery_codes_renewed",
+            actor=user,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={"recovery_codes": len(codes)},
+        )
     return codes
 
 
@@ -222,8 +259,14 @@ def reset(*, actor, user, ip=None, at=None) -> bool:
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)
         deleted, _ = StaffSecondFactor.objects.filter(user=user).delete()
-        audit_record("staff.second_factor_reset", actor=actor, subject=user, ip=ip, at=at,
-                     data={"had_factor": bool(deleted)})
+        audit_record(
+            "staff.second_factor_reset",
+            actor=actor,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={"had_factor": bool(deleted)},
+        )
     return bool(deleted)
 
 

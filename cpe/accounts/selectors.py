@@ -22,8 +22,11 @@ def dashboard_context(user) -> dict:
     # The years of the learner's enrolments and credit records: hours, progress, planner,
     # certificates. A constant number of queries (credits.selectors.year_summaries).
     credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
-    blocked = [label for action, label in policy.HOLD_ACTION_LABELS.items()
-               if not policy.hold_allows(action, on_hold=user.on_hold)]
+    blocked = [
+        label
+        for action, label in policy.HOLD_ACTION_LABELS.items()
+        if not policy.hold_allows(action, on_hold=user.on_hold)
+    ]
     return {
         "ais_status": AisStatus(user.ais_status),
         "ais_explanation": AIS_EXPLANATIONS[AisStatus(user.ais_status)],
@@ -69,5 +72,8 @@ def identity_change_conflict(req) -> bool:
     (approving would fail on the unique index). The learner is never told (PIPL Art. 28)."""
     if req.field != IdentityField.ID_NUMBER:
         return False
-    return User.objects.filter(id_number_bidx=crypto.blind_index("id_number", req.new_value)).exclude(
-        pk=req.user_id).exists()
+    return (
+        User.objects.filter(id_number_bidx=crypto.blind_index("id_number", req.new_value))
+        .exclude(pk=req.user_id)
+        .exists()
+    )

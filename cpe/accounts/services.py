@@ -1,5 +1,6 @@
 """Every write to accounts. Each service validates with policy.py, locks what it changes,
 writes an audit event and schedules messages after commit."""
+
 import base64
 import hashlib
 import secrets
@@ -22,7 +23,13 @@ from . import policy
 from .errors import AccountError
 from .models import IdentityChangeRequest, IdentityDocument, LoginRecord, User, VerificationCode
 from .states import (
-    TRANSITIONS, AccountStatus, ChangeStatus, CodePurpose, IdentityField, MinorReview, Region,
+    TRANSITIONS,
+    AccountStatus,
+    ChangeStatus,
+    CodePurpose,
+    IdentityField,
+    MinorReview,
+    Region,
     TerminationReason,
 )
 
@@ -34,19 +41,25 @@ def _code_hash(code: str) -> str:
 
 def _recent_sends(purpose, target, at):
     bidx = crypto.blind_index("code_target", target)
-    return list(VerificationCode.objects.filter(
-        purpose=purpose, target_bidx=bidx, created_at__gt=at - timezone.timedelta(days=1),
-    ).values_list("created_at", flat=True))
+    return list(
+        VerificationCode.objects.filter(
+            purpose=purpose,
+            target_bidx=bidx,
+            created_at__gt=at - timezone.timedelta(days=1),
+        ).values_list("created_at", flat=True)
+    )
 
 
 def _code_issue(*, purpose, target, user=None, at, length=policy.CODE_LENGTH, digits=True):
     decision = policy.code_send_decision(_recent_sends(purpose, target, at), at)
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field="sms_code")
-    code = ("".join(secrets.choice("0123456789") for _ in range(length)) if digits
-            else secrets.token_urlsafe(24))
-    row = VerificationCode.objects.create(purpose=purpose, target=target, user=user,
-                                          code_hash=_code_hash(code), created_at=at)
+    code = (
+        "".join(secrets.choice("0123456789") for _ in range(length)) if digits else secrets.token_urlsafe(24)
+    )
+    row = VerificationCode.objects.create(
+        purpose=purpose, target=target, user=user, code_hash=_code_hash(code), created_at=at
+    )
     return row, code
 
 
@@ -86,12 +99,17 @@ def _code_consume(*, purpose, target, code, at, field="sms_code"):
     """Check and use up the newest code for (purpose, target). A wrong guess is counted
     even though the caller's action is refused (the counter is the throttle)."""
     bidx = crypto.blind_index("code_target", target)
-    row = (VerificationCode.objects.select_for_update()
-           .filter(purpose=purpose, target_bidx=bidx).order_by("-created_at").first())
+    row = (
+        VerificationCode.objects.select_for_update()
+        .filter(purpose=purpose, target_bidx=bidx)
+        .order_by("-created_at")
+        .first()
+    )
     if row is None:
         raise AccountError("no_code", "请先获取验证码。", field=field)
-    decision = policy.code_use_decision(created_at=row.created_at, consumed=row.consumed_at is not None,
-                                        attempts=row.attempts, at=at)
+    decision = policy.code_use_decision(
+        created_at=row.created_at, consumed=row.consumed_at is not None, attempts=row.attempts, at=at
+    )
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field=field)
     if not constant_time_compare(row.code_hash, _code_hash((code or "").strip())):
@@ -103,10 +121,16 @@ def _code_consume(*, purpose, target, code, at, field="sms_code"):
 
 def _sms_code_message(purpose, mobile, code, user=None, at=None, label=None):
     label = label or CodePurpose(purpose).label
-    message_queue(channel=Channel.SMS, to=mobile, event=f"code.{purpose}", user=user, at=at,
-                  params={"code": code},  # a template-based provider's verification-code template
-                  body=f"【内蒙古会计继续教育】您正在{label}，验证码 {code}，"
-                       f"{int(policy.CODE_TTL.total_seconds() // 60)} 分钟内有效。如非本人操作请忽略。")
+    message_queue(
+        channel=Channel.SMS,
+        to=mobile,
+        event=f"code.{purpose}",
+        user=user,
+        at=at,
+        params={"code": code},  # a template-based provider's verification-code template
+        body=f"【内蒙古会计继续教育】您正在{label}，验证码 {code}，"
+        f"{int(policy.CODE_TTL.total_seconds() // 60)} 分钟内有效。如非本人操作请忽略。",
+    )
 
 
 def registration_code_send(*, mobile_raw: str, at=None) -> str:
@@ -124,9 +148,22 @@ def registration_code_send(*, mobile_raw: str, at=None) -> str:
 
 
 # --- registration ---------------------------------------------------------------------------
-def user_register(*, id_number: str, name: str, email: str, mobile: str, employer: str,
-                  region: str, password: str, sms_code: str, self_supporting: bool,
-                  agreement_version, ip=None, user_agent="", at=None) -> User:
+def user_register(
+    *,
+    id_number: str,
+    name: str,
+    email: str,
+    mobile: str,
+    employer: str,
+    region: str,
+    password: str,
+    sms_code: str,
+    self_supporting: bool,
+    agreement_version,
+    ip=None,
+    user_agent="",
+    at=None,
+) -> User:
     """Create a learner (rules R1.1-1.4, R2.2). Refused input changes nothing (but a used code).
     The input's own checks come first; who holds the ID number or the mobile is looked at only
     after the SMS code proves the phone (policy.registration_refusal)."""
@@ -144,8 +181,11 @@ def user_register(*, id_number: str, name: str, email: str, mobile: str, employe
         raise AccountError("bad_region", "请选择会计人员信息管理地区。", field="region")
     capacity = policy.registration_capacity(check.birth_date, at, self_supporting=self_supporting)
     if not capacity.allowed:
-        raise AccountError(capacity.code, capacity.message,
-                           field="self_supporting" if capacity.needs_declaration else "id_number")
+        raise AccountError(
+            capacity.code,
+            capacity.message,
+            field="self_supporting" if capacity.needs_declaration else "id_number",
+        )
     if agreement_version is None:
         raise AccountError("no_agreement", "用户协议尚未发布，暂不能注册。")
     refusal = None
@@ -157,23 +197,39 @@ def user_register(*, id_number: str, name: str, email: str, mobile: str, employe
             _code_consume(purpose=CodePurpose.REGISTER, target=clean_mobile, code=sms_code, at=at)
             refusal = _registration_refusal(check.value, clean_mobile)
             if refusal is None:
-                user = _user_create(check=check, name=clean_name, email=email, mobile=clean_mobile,
-                                    employer=employer, region=region, password=password,
-                                    capacity=capacity, agreement_version=agreement_version, ip=ip,
-                                    user_agent=user_agent, at=at)
+                user = _user_create(
+                    check=check,
+                    name=clean_name,
+                    email=email,
+                    mobile=clean_mobile,
+                    employer=employer,
+                    region=region,
+                    password=password,
+                    capacity=capacity,
+                    agreement_version=agreement_version,
+                    ip=ip,
+                    user_agent=user_agent,
+                    at=at,
+                )
     except IntegrityError as exc:  # a concurrent registration won the unique index
         raise AccountError("id_taken", policy.ID_TAKEN_MESSAGE, field="id_number") from exc
     if refusal is not None:
-        raise AccountError(refusal.code, refusal.message,
-                           field="mobile" if refusal.code.startswith("mobile") else "id_number")
+        raise AccountError(
+            refusal.code,
+            refusal.message,
+            field="mobile" if refusal.code.startswith("mobile") else "id_number",
+        )
     return user
 
 
 def _holder_facts(user):
     if user is None:
         return None
-    return policy.HolderFacts(status=user.status, status_reason=user.status_reason,
-                              status_reason_label=user.get_status_reason_display())
+    return policy.HolderFacts(
+        status=user.status,
+        status_reason=user.status_reason,
+        status_reason_label=user.get_status_reason_display(),
+    )
 
 
 def _registration_refusal(id_number: str, mobile: str):
@@ -182,29 +238,47 @@ def _registration_refusal(id_number: str, mobile: str):
     id_holder = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number)).first()
     phone_holder = User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).first()
     decision = policy.registration_refusal(
-        phone_holder=_holder_facts(phone_holder), id_holder=_holder_facts(id_holder),
-        same_account=id_holder is not None and phone_holder is not None and id_holder.pk == phone_holder.pk)
+        phone_holder=_holder_facts(phone_holder),
+        id_holder=_holder_facts(id_holder),
+        same_account=id_holder is not None and phone_holder is not None and id_holder.pk == phone_holder.pk,
+    )
     return None if decision.allowed else decision
 
 
-def _user_create(*, check, name, email, mobile, employer, region, password, capacity,
-                 agreement_version, ip, user_agent, at) -> User:
+def _user_create(
+    *, check, name, email, mobile, employer, region, password, capacity, agreement_version, ip, user_agent, at
+) -> User:
     from cpe.agreements.services import agreement_accept
 
     user = User(
-        name=name, id_number=check.value, email=email.strip().lower(),
-        mobile=mobile, employer=employer.strip(), region=region,
-        mobile_verified_at=at, date_joined=at, self_supporting=capacity.needs_declaration,
+        name=name,
+        id_number=check.value,
+        email=email.strip().lower(),
+        mobile=mobile,
+        employer=employer.strip(),
+        region=region,
+        mobile_verified_at=at,
+        date_joined=at,
+        self_supporting=capacity.needs_declaration,
         minor_review=MinorReview.PENDING if capacity.needs_declaration else MinorReview.NONE,
     )
     user.username = "u" + secrets.token_hex(6)
     user.set_password(password)
     user.save()
-    audit_record("account.registered", actor=user, subject=user, ip=ip, at=at, data={
-        "id_number": mask_id_number(check.value), "mobile": mask_mobile(mobile),
-        "email": mask_email(user.email), "region": region,
-        "self_supporting": capacity.needs_declaration,
-    })
+    audit_record(
+        "account.registered",
+        actor=user,
+        subject=user,
+        ip=ip,
+        at=at,
+        data={
+            "id_number": mask_id_number(check.value),
+            "mobile": mask_mobile(mobile),
+            "email": mask_email(user.email),
+            "region": region,
+            "self_supporting": capacity.needs_declaration,
+        },
+    )
     agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
     ais_check_after_registration(user)  # after commit: is the person in the AIS? (rules R1.9)
     if user.email:
@@ -217,27 +291,40 @@ def _email_verification_send(user, email, at):
     """Issue and queue one verification link. Besides the per-address throttle (_code_issue),
     the account's links to any address are bounded (policy.email_verification_send_decision):
     refused, nothing is written and nothing is sent."""
-    recent = list(VerificationCode.objects.filter(
-        purpose=CodePurpose.VERIFY_EMAIL, user=user, created_at__gt=at - timezone.timedelta(days=1),
-    ).values_list("created_at", flat=True)) if user is not None and user.pk else []
+    recent = (
+        list(
+            VerificationCode.objects.filter(
+                purpose=CodePurpose.VERIFY_EMAIL,
+                user=user,
+                created_at__gt=at - timezone.timedelta(days=1),
+            ).values_list("created_at", flat=True)
+        )
+        if user is not None and user.pk
+        else []
+    )
     decision = policy.email_verification_send_decision(recent, at)
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field="email")
-    row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at,
-                             digits=False)
+    row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at, digits=False)
     from cpe.core.documents import absolute_url
 
     link = absolute_url(reverse("accounts:email_confirm", args=[row.pk, token]))
-    message_queue(channel=Channel.EMAIL, to=email, user=user, at=at, event="email.verify",
-                  subject="请验证您的电子邮箱",
-                  body=f"{user.name}，您好：\n\n请在 {int(policy.CODE_TTL.total_seconds() // 60)} 分钟内"
-                       f"打开以下链接验证电子邮箱：\n{link}\n\n如非本人操作，请忽略本邮件。")
+    message_queue(
+        channel=Channel.EMAIL,
+        to=email,
+        user=user,
+        at=at,
+        event="email.verify",
+        subject="请验证您的电子邮箱",
+        body=f"{user.name}，您好：\n\n请在 {int(policy.CODE_TTL.total_seconds() // 60)} 分钟内"
+        f"打开以下链接验证电子邮箱：\n{link}\n\n如非本人操作，请忽略本邮件。",
+    )
 
 
 def email_change_request(*, user, new_email: str, at=None):
     """Send a confirmation link to the new address; nothing changes until it is opened."""
-    from django.core.validators import validate_email
     from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
 
     at = at or timezone.now()
     new_email = (new_email or "").strip().lower()
@@ -253,19 +340,25 @@ def email_change_request(*, user, new_email: str, at=None):
 def email_confirm(*, code_id: int, token: str, at=None) -> User:
     at = at or timezone.now()
     with _counting_wrong_codes(), transaction.atomic():
-        row = VerificationCode.objects.select_for_update().filter(
-            pk=code_id, purpose=CodePurpose.VERIFY_EMAIL).first()
+        row = (
+            VerificationCode.objects.select_for_update()
+            .filter(pk=code_id, purpose=CodePurpose.VERIFY_EMAIL)
+            .first()
+        )
         if row is None or row.user_id is None:
             raise AccountError("bad_link", "验证链接无效。")
-        _code_consume(purpose=CodePurpose.VERIFY_EMAIL, target=row.target, code=token, at=at,
-                      field="email")
+        _code_consume(purpose=CodePurpose.VERIFY_EMAIL, target=row.target, code=token, at=at, field="email")
         user = User.objects.select_for_update().get(pk=row.user_id)
         old = user.email
         user.email, user.email_verified_at = row.target, at
         user.save(update_fields=["email", "email_bidx", "email_verified_at"])
-        audit_record("account.email_changed" if old != row.target else "account.email_verified",
-                     actor=user, subject=user, at=at,
-                     data={"old": mask_email(old), "new": mask_email(row.target)})
+        audit_record(
+            "account.email_changed" if old != row.target else "account.email_verified",
+            actor=user,
+            subject=user,
+            at=at,
+            data={"old": mask_email(old), "new": mask_email(row.target)},
+        )
     return user
 
 
@@ -293,14 +386,23 @@ def mobile_change_confirm(*, user, new_mobile_raw: str, code: str, at=None) -> U
     try:
         with _counting_wrong_codes(), transaction.atomic():
             _code_consume(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, code=code, at=at)
-            if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exclude(pk=user.pk).exists():
+            if (
+                User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile))
+                .exclude(pk=user.pk)
+                .exists()
+            ):
                 raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile")
             locked = User.objects.select_for_update().get(pk=user.pk)
             old = locked.mobile
             locked.mobile, locked.mobile_verified_at = mobile, at
             locked.save(update_fields=["mobile", "mobile_bidx", "mobile_verified_at"])
-            audit_record("account.mobile_changed", actor=locked, subject=locked, at=at,
-                         data={"old": mask_mobile(old), "new": mask_mobile(mobile)})
+            audit_record(
+                "account.mobile_changed",
+                actor=locked,
+                subject=locked,
+                at=at,
+                data={"old": mask_mobile(old), "new": mask_mobile(mobile)},
+            )
     except IntegrityError as exc:
         raise AccountError("mobile_taken", "该手机号码已被其他账号使用。", field="mobile") from exc
     return locked
@@ -320,8 +422,13 @@ def profile_update(*, user, employer: str, region: str, at=None) -> User:
         locked.employer, locked.region = employer, region
         locked.save(update_fields=["employer", "region"])
         # The employer's name is personal data: the audit row says that it changed, not what to.
-        audit_record("account.profile_updated", actor=locked, subject=locked, at=at,
-                     data={"employer_changed": employer_changed, "region": [old_region, region]})
+        audit_record(
+            "account.profile_updated",
+            actor=locked,
+            subject=locked,
+            at=at,
+            data={"employer_changed": employer_changed, "region": [old_region, region]},
+        )
     return locked
 
 
@@ -330,8 +437,9 @@ def _masked_identity(field, value):
     return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
 
 
-def identity_change_request(*, user, field: str, new_value: str, reason: str, id_photo: bytes | None = None,
-                            at=None):
+def identity_change_request(
+    *, user, field: str, new_value: str, reason: str, id_photo: bytes | None = None, at=None
+):
     """A name or ID number change for a reviewer. `id_photo` (optional): the bytes of an ID card
     photo, at most policy.ID_PHOTO_MAX_BYTES + 1 read; kept encrypted until the decision."""
     at = at or timezone.now()
@@ -363,20 +471,42 @@ def identity_change_request(*, user, field: str, new_value: str, reason: str, id
         with transaction.atomic():
             # Serialise one learner's requests on their own row: two tabs cannot pass the limit together.
             User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
-            recent = list(IdentityChangeRequest.objects.filter(
-                user=user, created_at__gt=at - policy.IDENTITY_CHANGE_WINDOW).values_list("created_at", flat=True))
+            recent = list(
+                IdentityChangeRequest.objects.filter(
+                    user=user, created_at__gt=at - policy.IDENTITY_CHANGE_WINDOW
+                ).values_list("created_at", flat=True)
+            )
             decision = policy.identity_change_decision(recent, at)
             if not decision.allowed:
                 raise AccountError(decision.code, decision.message)
-            if IdentityChangeRequest.objects.filter(user=user, field=field, status=ChangeStatus.PENDING).exists():
-                raise AccountError("pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field")
-            req = IdentityChangeRequest.objects.create(user=user, field=field, new_value=value,
-                                                       reason=reason.strip(), created_at=at)
+            if IdentityChangeRequest.objects.filter(
+                user=user, field=field, status=ChangeStatus.PENDING
+            ).exists():
+                raise AccountError(
+                    "pending_exists", "已有一条同类申请在审核中，请等待审核结果。", field="field"
+                )
+            req = IdentityChangeRequest.objects.create(
+                user=user, field=field, new_value=value, reason=reason.strip(), created_at=at
+            )
             if photo_type is not None:
-                IdentityDocument.objects.create(request=req, content_type=photo_type, size=len(id_photo),
-                                                data=base64.b64encode(id_photo).decode("ascii"), uploaded_at=at)
-            audit_record("identity_change.requested", actor=user, subject=req, at=at, data={
-                "field": field, "new": _masked_identity(field, value), "id_photo": photo_type is not None})
+                IdentityDocument.objects.create(
+                    request=req,
+                    content_type=photo_type,
+                    size=len(id_photo),
+                    data=base64.b64encode(id_photo).decode("ascii"),
+                    uploaded_at=at,
+                )
+            audit_record(
+                "identity_change.requested",
+                actor=user,
+                subject=req,
+                at=at,
+                data={
+                    "field": field,
+                    "new": _masked_identity(field, value),
+                    "id_photo": photo_type is not None,
+                },
+            )
     except IntegrityError as exc:
         raise AccountError("pending_exists", "已有一条同类申请在审核中。", field="field") from exc
     return req
@@ -409,12 +539,20 @@ def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str
             photo_deleted, _ = IdentityDocument.objects.filter(request=req).delete()
             if approve:
                 ais_check_after_registration(user)  # new name/ID: check the AIS again after commit
-            audit_record(f"identity_change.{'approved' if approve else 'rejected'}", actor=reviewer,
-                         subject=user, at=at, data={
-                             "request": req.pk, "field": req.field,
-                             "old": _masked_identity(req.field, old),
-                             "new": _masked_identity(req.field, req.new_value), "note": req.decision_note,
-                             "id_photo_deleted": bool(photo_deleted)})
+            audit_record(
+                f"identity_change.{'approved' if approve else 'rejected'}",
+                actor=reviewer,
+                subject=user,
+                at=at,
+                data={
+                    "request": req.pk,
+                    "field": req.field,
+                    "old": _masked_identity(req.field, old),
+                    "new": _masked_identity(req.field, req.new_value),
+                    "note": req.decision_note,
+                    "id_photo_deleted": bool(photo_deleted),
+                },
+            )
     except IntegrityError as exc:
         raise AccountError("id_taken", "新身份证号码已被其他账号使用，无法批准。") from exc
     return req
@@ -430,12 +568,24 @@ def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
         user.correction_reason, user.correction_set_at = reason.strip(), at
         user.save(update_fields=["correction_reason", "correction_set_at"])
         from cpe.learning.services import play_sessions_revoke
+
         play_sessions_revoke(user_id=user.pk, reason="on_hold", at=at, actor=actor)  # studying stops now
-        audit_record("account.correction_hold_set", actor=actor, subject=user, at=at,
-                     data={"reason": user.correction_reason})
+        audit_record(
+            "account.correction_hold_set",
+            actor=actor,
+            subject=user,
+            at=at,
+            data={"reason": user.correction_reason},
+        )
         if user.mobile:
-            message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event="account.hold",
-                          body="【内蒙古会计继续教育】您的注册资料需要更正，请登录平台查看原因并修改。")
+            message_queue(
+                channel=Channel.SMS,
+                to=user.mobile,
+                user=user,
+                at=at,
+                event="account.hold",
+                body="【内蒙古会计继续教育】您的注册资料需要更正，请登录平台查看原因并修改。",
+            )
     return user
 
 
@@ -448,8 +598,9 @@ def correction_hold_clear(*, user_id: int, actor, at=None) -> User:
         old = user.correction_reason
         user.correction_reason, user.correction_set_at = "", None
         user.save(update_fields=["correction_reason", "correction_set_at"])
-        audit_record("account.correction_hold_cleared", actor=actor, subject=user, at=at,
-                     data={"reason": old})
+        audit_record(
+            "account.correction_hold_cleared", actor=actor, subject=user, at=at, data={"reason": old}
+        )
     return user
 
 
@@ -465,11 +616,17 @@ def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = ""
             raise AccountError("note_required", "驳回时请填写审核意见。")
         user.minor_review = MinorReview.APPROVED if approve else MinorReview.REJECTED
         user.save(update_fields=["minor_review"])
-        audit_record(f"account.minor_{'approved' if approve else 'rejected'}", actor=reviewer,
-                     subject=user, at=at, data={"note": note})
+        audit_record(
+            f"account.minor_{'approved' if approve else 'rejected'}",
+            actor=reviewer,
+            subject=user,
+            at=at,
+            data={"note": note},
+        )
         if not approve:
-            account_terminate(user=user, reason=TerminationReason.NO_CAPACITY, note=note,
-                              actor=reviewer, at=at)
+            account_terminate(
+                user=user, reason=TerminationReason.NO_CAPACITY, note=note, actor=reviewer, at=at
+            )
     return user
 
 
@@ -482,17 +639,30 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
             raise AccountError("bad_state", "该账号已不在服务中。")
         locked.status, locked.status_reason, locked.status_note = AccountStatus.TERMINATED, reason, note
         locked.status_changed_at, locked.is_active, locked.session_key_hash = at, False, ""
-        locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
-                                   "is_active", "session_key_hash"])
+        locked.save(
+            update_fields=[
+                "status",
+                "status_reason",
+                "status_note",
+                "status_changed_at",
+                "is_active",
+                "session_key_hash",
+            ]
+        )
         from cpe.learning.services import play_sessions_revoke
-        play_sessions_revoke(user_id=locked.pk, reason="terminated", at=at, actor=actor)  # its players stop now
-        audit_record("account.terminated", actor=actor, subject=locked, at=at,
-                     data={"reason": reason, "note": note})
+
+        play_sessions_revoke(
+            user_id=locked.pk, reason="terminated", at=at, actor=actor
+        )  # its players stop now
+        audit_record(
+            "account.terminated", actor=actor, subject=locked, at=at, data={"reason": reason, "note": note}
+        )
         from cpe.moderation.services import termination_notify
 
         # SMS and e-mail: the reason, how to object, and (unreachable contact details) how to come back.
-        termination_notify(locked, at, restorable=policy.account_restorable(status=locked.status,
-                                                                            status_reason=reason))
+        termination_notify(
+            locked, at, restorable=policy.account_restorable(status=locked.status, status_reason=reason)
+        )
     user.status, user.is_active = locked.status, False
     return locked
 
@@ -504,7 +674,9 @@ RESTORE_LABEL = "恢复账号服务"
 def _restorable_locked(user_id: int) -> User:
     user = User.objects.select_for_update().filter(pk=user_id).first()
     if user is None or not policy.account_restorable(status=user.status, status_reason=user.status_reason):
-        raise AccountError("not_restorable", "该账号不能自助恢复服务，请联系客服（页面底部有客服电话和邮箱）。")
+        raise AccountError(
+            "not_restorable", "该账号不能自助恢复服务，请联系客服（页面底部有客服电话和邮箱）。"
+        )
     return user
 
 
@@ -538,20 +710,53 @@ def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> Use
             row = _code_consume(purpose=CodePurpose.CHANGE_MOBILE, target=mobile, code=code, at=at)
             if row.user_id != locked.pk:
                 raise AccountError("no_code", "请先获取验证码。", field="sms_code")
-            if User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile)).exclude(pk=locked.pk).exists():
-                raise AccountError("mobile_taken", "该手机号码已被其他账号使用，请换一个号码。", field="mobile")
+            if (
+                User.objects.filter(mobile_bidx=crypto.blind_index("mobile", mobile))
+                .exclude(pk=locked.pk)
+                .exists()
+            ):
+                raise AccountError(
+                    "mobile_taken", "该手机号码已被其他账号使用，请换一个号码。", field="mobile"
+                )
             old_reason, old_mobile = locked.status_reason, locked.mobile
             locked.status, locked.status_reason, locked.status_note = AccountStatus.ACTIVE, "", ""
             locked.status_changed_at, locked.is_active = at, True
             locked.mobile, locked.mobile_verified_at = mobile, at
-            locked.save(update_fields=["status", "status_reason", "status_note", "status_changed_at",
-                                       "is_active", "mobile", "mobile_bidx", "mobile_verified_at"])
-            audit_record("account.restored", actor=locked, subject=locked, at=at, data={
-                "reason": old_reason, "old_mobile": mask_mobile(old_mobile), "new_mobile": mask_mobile(mobile)})
-            message_queue(channel=Channel.SMS, to=mobile, user=locked, at=at, event="account.restored",
-                          body="【内蒙古会计继续教育】您的账号已恢复服务，今后的通知将发送至本手机号码。")
+            locked.save(
+                update_fields=[
+                    "status",
+                    "status_reason",
+                    "status_note",
+                    "status_changed_at",
+                    "is_active",
+                    "mobile",
+                    "mobile_bidx",
+                    "mobile_verified_at",
+                ]
+            )
+            audit_record(
+                "account.restored",
+                actor=locked,
+                subject=locked,
+                at=at,
+                data={
+                    "reason": old_reason,
+                    "old_mobile": mask_mobile(old_mobile),
+                    "new_mobile": mask_mobile(mobile),
+                },
+            )
+            message_queue(
+                channel=Channel.SMS,
+                to=mobile,
+                user=locked,
+                at=at,
+                event="account.restored",
+                body="【内蒙古会计继续教育】您的账号已恢复服务，今后的通知将发送至本手机号码。",
+            )
     except IntegrityError as exc:
-        raise AccountError("mobile_taken", "该手机号码已被其他账号使用，请换一个号码。", field="mobile") from exc
+        raise AccountError(
+            "mobile_taken", "该手机号码已被其他账号使用，请换一个号码。", field="mobile"
+        ) from exc
     return locked
 
 
@@ -565,16 +770,30 @@ def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) ->
         locked = User.objects.select_for_update().get(pk=user.pk)
         ended_other = bool(locked.session_key_hash) and locked.session_key_hash != digest
         seen_before = LoginRecord.objects.filter(user=locked, refused=False).exists()
-        new_device = seen_before and not LoginRecord.objects.filter(user=locked, device_key=device_key,
-                                                                    refused=False).exists()
+        new_device = (
+            seen_before
+            and not LoginRecord.objects.filter(user=locked, device_key=device_key, refused=False).exists()
+        )
         locked.session_key_hash = digest
         locked.last_login = at
         locked.save(update_fields=["session_key_hash", "last_login"])
-        record = LoginRecord.objects.create(user=locked, at=at, ip=ip, user_agent=(user_agent or "")[:300],
-                                            device_key=device_key, is_new_device=new_device,
-                                            ended_other_session=ended_other)
-        audit_record("account.login", actor=locked, subject=locked, ip=ip, at=at,
-                     data={"new_device": new_device, "ended_other_session": ended_other})
+        record = LoginRecord.objects.create(
+            user=locked,
+            at=at,
+            ip=ip,
+            user_agent=(user_agent or "")[:300],
+            device_key=device_key,
+            is_new_device=new_device,
+            ended_other_session=ended_other,
+        )
+        audit_record(
+            "account.login",
+            actor=locked,
+            subject=locked,
+            ip=ip,
+            at=at,
+            data={"new_device": new_device, "ended_other_session": ended_other},
+        )
     user.session_key_hash = digest
     return record
 
@@ -600,8 +819,9 @@ def password_change(*, user, current_password: str, new_password: str, ip=None, 
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if not locked.check_password(current_password or ""):
-            raise AccountError("wrong_password", policy.WRONG_CURRENT_PASSWORD_MESSAGE,
-                               field="current_password")
+            raise AccountError(
+                "wrong_password", policy.WRONG_CURRENT_PASSWORD_MESSAGE, field="current_password"
+            )
         if locked.check_password(new_password or ""):
             raise AccountError("same_password", policy.SAME_PASSWORD_MESSAGE, field="new_password")
         # "session_elsewhere": every web session but this one ends, and this one gets a new key,
@@ -609,11 +829,23 @@ def password_change(*, user, current_password: str, new_password: str, ip=None, 
         revoked = play_sessions_revoke(user_id=locked.pk, reason="session_elsewhere", at=at, actor=locked)
         locked.set_password(new_password)
         locked.save(update_fields=["password"])
-        audit_record("account.password_changed", actor=locked, subject=locked, ip=ip, at=at,
-                     data={"play_sessions_revoked": revoked})
+        audit_record(
+            "account.password_changed",
+            actor=locked,
+            subject=locked,
+            ip=ip,
+            at=at,
+            data={"play_sessions_revoked": revoked},
+        )
         if locked.mobile:
-            message_queue(channel=Channel.SMS, to=locked.mobile, user=locked, at=at,
-                          event="account.password_changed", body=policy.PASSWORD_CHANGED_SMS)
+            message_queue(
+                channel=Channel.SMS,
+                to=locked.mobile,
+                user=locked,
+                at=at,
+                event="account.password_changed",
+                body=policy.PASSWORD_CHANGED_SMS,
+            )
     user.password = locked.password
     return locked
 
@@ -671,7 +903,9 @@ def password_reset_code_send(*, identifier: str, at=None) -> str:
     if _resettable(user):
         try:
             with transaction.atomic():
-                _, code = _code_issue(purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, user=user, at=at)
+                _, code = _code_issue(
+                    purpose=CodePurpose.RESET_PASSWORD, target=user.mobile, user=user, at=at
+                )
                 _sms_code_message(CodePurpose.RESET_PASSWORD, user.mobile, code, user=user, at=at)
         except AccountError:
             pass  # throttled: nothing sent, and the answer does not say so (it would tell the account exists)

@@ -1,5 +1,6 @@
 """Auth infrastructure hooks: every sign-in path (ours and the staff admin's) records the
 session as the account's current one."""
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
@@ -22,8 +23,12 @@ def _on_login(sender, request, user, **kwargs):
         return  # a banned account: a refused sign-in, not a session (BanMiddleware ends it)
     if not request.session.session_key:
         request.session.save()
-    session_begin(user=user, session_key=request.session.session_key, ip=client_ip(request),
-                  user_agent=request.META.get("HTTP_USER_AGENT", ""))
+    session_begin(
+        user=user,
+        session_key=request.session.session_key,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
 
 
 @receiver(user_logged_out)
@@ -34,5 +39,6 @@ def _on_logout(sender, request, user, **kwargs):
 
         from .models import User
 
-        User.objects.filter(pk=user.pk, session_key_hash=crypto.blind_index(
-            "session_key", request.session.session_key)).update(session_key_hash="")
+        User.objects.filter(
+            pk=user.pk, session_key_hash=crypto.blind_index("session_key", request.session.session_key)
+        ).update(session_key_hash="")

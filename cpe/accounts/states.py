@@ -49,6 +49,7 @@ class TerminationReason(models.TextChoices):
 
 class AisStatus(models.TextChoices):
     """Labels: cpe.reporting.labels (one AIS vocabulary on every page)."""
+
     UNKNOWN = "unknown", _ais.PERSON_UNKNOWN
     FOUND = "found", _ais.PERSON_FOUND
     NOT_FOUND = "not_found", _ais.PERSON_NOT_FOUND

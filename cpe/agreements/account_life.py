@@ -2,6 +2,7 @@
 the data copy (rules R14) and on closing (rules R11; docs/decisions/0010-closing.md): deleted with
 a never-paid account, kept without IP and browser, and sealed into the archive, for a paid one.
 Registered by AgreementsConfig.ready()."""
+
 from cpe.accounts import lifecycle
 from cpe.accounts.lifecycle import ClosingStep, Section, display
 
@@ -28,24 +29,50 @@ def _scrub(user, at) -> int:
 
 
 def _archive(user) -> dict:
-    return {"agreement_acceptances": [
-        {"version": a.version_id, "decision": a.decision, "at": _iso(a.at), "ip": a.ip,
-         "user_agent": a.user_agent}
-        for a in AgreementAcceptance.objects.filter(user=user).order_by("id")]}
+    return {
+        "agreement_acceptances": [
+            {
+                "version": a.version_id,
+                "decision": a.decision,
+                "at": _iso(a.at),
+                "ip": a.ip,
+                "user_agent": a.user_agent,
+            }
+            for a in AgreementAcceptance.objects.filter(user=user).order_by("id")
+        ]
+    }
 
 
 COLUMNS = (
-    ("协议版本", "version.version"), ("协议标题", "version.title"), ("决定", display("decision")),
-    ("时间", "at"), ("IP", "ip"), ("浏览器", "user_agent"),
+    ("协议版本", "version.version"),
+    ("协议标题", "version.title"),
+    ("决定", display("decision")),
+    ("时间", "at"),
+    ("IP", "ip"),
+    ("浏览器", "user_agent"),
 )
 
 
 def register() -> None:
-    lifecycle.register_section(Section("协议同意记录", _acceptances, order=30,
-                                       models=("agreements.AgreementAcceptance",), columns=COLUMNS))
-    lifecycle.register_closing_step(ClosingStep(
-        "agreement_acceptances", order=80, models=("agreements.AgreementAcceptance",),
-        reason="never paid: deleted (the consent ends with the account); paid: kept without IP and "
-               "browser as evidence of the contract the payment was made under (电子商务法 Art. 31), "
-               "sealed with them into the archive",
-        delete=_delete, scrub=_scrub, archive=_archive))
+    lifecycle.register_section(
+        Section(
+            "协议同意记录",
+            _acceptances,
+            order=30,
+            models=("agreements.AgreementAcceptance",),
+            columns=COLUMNS,
+        )
+    )
+    lifecycle.register_closing_step(
+        ClosingStep(
+            "agreement_acceptances",
+            order=80,
+            models=("agreements.AgreementAcceptance",),
+            reason="never paid: deleted (the consent ends with the account); paid: kept without IP and "
+            "browser as evidence of the contract the payment was made under (电子商务法 Art. 31), "
+            "sealed with them into the archive",
+            delete=_delete,
+            scrub=_scrub,
+            archive=_archive,
+        )
+    )

@@ -26,12 +26,14 @@ class PublishForm(forms.ModelForm):
         if title is not None and body is not None:
             self.previewed_hash = text_hash(title, body)
             if data.get("preview_token") != self.previewed_hash:
-                raise forms.ValidationError("请先核对下方与现行版本的差异和预览，确认无误后再点击“保存”发布。",
-                                            code="preview_required")
+                raise forms.ValidationError(
+                    "请先核对下方与现行版本的差异和预览，确认无误后再点击“保存”发布。",
+                    code="preview_required",
+                )
         return data
 
 
-DIFF_CONTEXT_LINES = 1   # unchanged lines shown around each change; longer runs are folded
+DIFF_CONTEXT_LINES = 1  # unchanged lines shown around each change; longer runs are folded
 
 
 def text_diff(old: str, new: str) -> list[tuple[str, str]]:
@@ -104,7 +106,8 @@ class AgreementVersionAdmin(SafeModelAdmin):
                 preview={"title": title, "body": body, "token": form.previewed_hash},
                 current=current,
                 diff=text_diff(current.body if current else "", body),
-                title_changed=current is not None and current.title != title)
+                title_changed=current is not None and current.title != title,
+            )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def has_delete_permission(self, request, obj=None):
@@ -114,9 +117,15 @@ class AgreementVersionAdmin(SafeModelAdmin):
         if change:
             return
         d = form.cleaned_data
-        obj_new = services.agreement_publish(version=d["version"], title=d["title"], body=d["body"],
-                                             summary=d.get("summary", ""), is_minor=d["is_minor"],
-                                             effective_at=d["effective_at"], actor=request.user)
+        obj_new = services.agreement_publish(
+            version=d["version"],
+            title=d["title"],
+            body=d["body"],
+            summary=d.get("summary", ""),
+            is_minor=d["is_minor"],
+            effective_at=d["effective_at"],
+            actor=request.user,
+        )
         obj.pk = obj_new.pk
 
     def add_view(self, request, form_url="", extra_context=None):
@@ -125,6 +134,7 @@ class AgreementVersionAdmin(SafeModelAdmin):
         except ApplicationError as exc:
             messages.error(request, exc.message)
             from django.shortcuts import redirect
+
             return redirect(request.path)
 
 

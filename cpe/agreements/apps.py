@@ -9,4 +9,4 @@ class AgreementsConfig(AppConfig):
     def ready(self):
         from . import account_life, selectors  # noqa: F401  (selectors: connects the version memo's reset to saves)
 
-        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)
+        account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)

@@ -6,8 +6,16 @@ from django.utils import timezone
 
 from . import selectors
 
-EXEMPT_PREFIXES = ("/agreement/", "/accounts/logout/", "/static/", "/admin/", "/dev/", "/media/", "/sandbox/",
-                   "/orders/notify/")
+EXEMPT_PREFIXES = (
+    "/agreement/",
+    "/accounts/logout/",
+    "/static/",
+    "/admin/",
+    "/dev/",
+    "/media/",
+    "/sandbox/",
+    "/orders/notify/",
+)
 
 
 class AgreementGateMiddleware:
@@ -21,12 +29,18 @@ class AgreementGateMiddleware:
 
     def __call__(self, request):
         user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated and not user.is_staff
-                and not request.path.startswith(EXEMPT_PREFIXES)):
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_staff
+            and not request.path.startswith(EXEMPT_PREFIXES)
+        ):
             required = selectors.required_major_id(timezone.now())
             if required is not None and request.session.get("agreement_ok") != required:
                 if selectors.user_has_accepted(user, required):
                     request.session["agreement_ok"] = required
                 else:
-                    return redirect(reverse("agreements:accept") + "?" + urlencode({"next": request.get_full_path()}))
+                    return redirect(
+                        reverse("agreements:accept") + "?" + urlencode({"next": request.get_full_path()})
+                    )
         return self.get_response(request)

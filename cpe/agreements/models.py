@@ -11,17 +11,31 @@ class AgreementVersion(models.Model):
     body = models.TextField("正文")
     text_hash = models.CharField("正文哈希", max_length=64, editable=False)
     is_minor = models.BooleanField(
-        "勘误（无需重新同意）", default=False,
-        help_text="仅更正错别字等、不改变任何权利义务时勾选；用户无需重新同意。")
-    amends = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="minor_edits", verbose_name="所更正的版本",
-                               editable=False)
+        "勘误（无需重新同意）",
+        default=False,
+        help_text="仅更正错别字等、不改变任何权利义务时勾选；用户无需重新同意。",
+    )
+    amends = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="minor_edits",
+        verbose_name="所更正的版本",
+        editable=False,
+    )
     summary = models.TextField("主要变更说明", blank=True)
     published_at = models.DateTimeField("发布时间", editable=False)
     effective_at = models.DateTimeField("生效时间")
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+",
-                                     verbose_name="发布人", editable=False)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="发布人",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["-effective_at", "-id"]
@@ -44,11 +58,16 @@ class Decision(models.TextChoices):
 class AgreementAcceptance(models.Model):
     """Who accepted (or declined) which text, when, from where (rules R2.2). Append-only."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="agreement_decisions", verbose_name="用户")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="agreement_decisions",
+        verbose_name="用户",
+    )
     version = models.ForeignKey(AgreementVersion, on_delete=models.PROTECT, verbose_name="版本")
-    major_version = models.ForeignKey(AgreementVersion, on_delete=models.PROTECT,
-                                      related_name="+", verbose_name="对应主版本")
+    major_version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="+", verbose_name="对应主版本"
+    )
     decision = models.CharField("决定", max_length=10, choices=Decision.choices)
     text_hash = models.CharField("正文哈希", max_length=64)
     at = models.DateTimeField("时间")

@@ -1,4 +1,5 @@
 """Agreement rules (rules R2). Pure functions."""
+
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime

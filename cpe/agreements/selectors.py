@@ -1,6 +1,7 @@
 """Reads of agreement versions and acceptances. The agreement gate asks for the version in force
 on every signed-in request: it is computed from a per-process memo of every version's facts (a
 table of a few rows), so an up-to-date learner costs no query."""
+
 from django.db.models import Q
 
 from cpe.core.memo import ProcessMemo
@@ -16,7 +17,8 @@ VERSIONS_MEMO_SECONDS = 15
 
 def _facts(at):
     rows = AgreementVersion.objects.filter(effective_at__lte=at).values_list(
-        "id", "is_minor", "amends_id", "effective_at")
+        "id", "is_minor", "amends_id", "effective_at"
+    )
     return [VersionFacts(*r) for r in rows]
 
 
@@ -37,17 +39,25 @@ def version_to_accept(at) -> AgreementVersion | None:
 
 
 def accepted_major_ids(user) -> set[int]:
-    return set(AgreementAcceptance.objects.filter(user=user, decision=Decision.ACCEPTED)
-               .values_list("major_version_id", flat=True))
+    return set(
+        AgreementAcceptance.objects.filter(user=user, decision=Decision.ACCEPTED).values_list(
+            "major_version_id", flat=True
+        )
+    )
 
 
 def _load_versions():
-    return [VersionFacts(*r) for r in AgreementVersion.objects.order_by().values_list(
-        "id", "is_minor", "amends_id", "effective_at")]
+    return [
+        VersionFacts(*r)
+        for r in AgreementVersion.objects.order_by().values_list(
+            "id", "is_minor", "amends_id", "effective_at"
+        )
+    ]
 
 
-_versions_memo = ProcessMemo(seconds=VERSIONS_MEMO_SECONDS, load=_load_versions, model=AgreementVersion,
-                             name="agreements.versions")
+_versions_memo = ProcessMemo(
+    seconds=VERSIONS_MEMO_SECONDS, load=_load_versions, model=AgreementVersion, name="agreements.versions"
+)
 forget_versions = _versions_memo.forget
 
 
@@ -58,4 +68,5 @@ def required_major_id(at) -> int | None:
 
 def user_has_accepted(user, major_id: int) -> bool:
     return AgreementAcceptance.objects.filter(
-        Q(user=user) & Q(major_version_id=major_id) & Q(decision=Decision.ACCEPTED)).exists()
+        Q(user=user) & Q(major_version_id=major_id) & Q(decision=Decision.ACCEPTED)
+    ).exists()

@@ -9,8 +9,17 @@ from .models import AgreementAcceptance, AgreementVersion, Decision
 from .policy import text_hash
 
 
-def agreement_publish(*, version: str, title: str, body: str, effective_at, is_minor: bool,
-                      summary: str = "", actor=None, at=None) -> AgreementVersion:
+def agreement_publish(
+    *,
+    version: str,
+    title: str,
+    body: str,
+    effective_at,
+    is_minor: bool,
+    summary: str = "",
+    actor=None,
+    at=None,
+) -> AgreementVersion:
     """Publish a new text. A minor edit amends the major version in force at its effective
     time and needs no new acceptance (rules R2.1)."""
     at = at or timezone.now()
@@ -23,28 +32,58 @@ def agreement_publish(*, version: str, title: str, body: str, effective_at, is_m
         if is_minor:
             amends = selectors.version_required(effective_at)
             if amends is None:
-                raise ApplicationError("minor_without_major", "尚无生效的协议版本，勘误版无可更正的对象。",
-                                       field="is_minor")
+                raise ApplicationError(
+                    "minor_without_major", "尚无生效的协议版本，勘误版无可更正的对象。", field="is_minor"
+                )
         v = AgreementVersion.objects.create(
-            version=version, title=title, body=body, text_hash=text_hash(title, body),
-            is_minor=is_minor, amends=amends, summary=summary, published_at=at,
-            effective_at=effective_at, published_by=actor,
+            version=version,
+            title=title,
+            body=body,
+            text_hash=text_hash(title, body),
+            is_minor=is_minor,
+            amends=amends,
+            summary=summary,
+            published_at=at,
+            effective_at=effective_at,
+            published_by=actor,
         )
-        audit_record("agreement.published", actor=actor, subject=v, at=at, data={
-            "version": version, "is_minor": is_minor, "text_hash": v.text_hash,
-            "effective_at": effective_at.isoformat(),
-        })
+        audit_record(
+            "agreement.published",
+            actor=actor,
+            subject=v,
+            at=at,
+            data={
+                "version": version,
+                "is_minor": is_minor,
+                "text_hash": v.text_hash,
+                "effective_at": effective_at.isoformat(),
+            },
+        )
     return v
 
 
 def _decide(user, version: AgreementVersion, decision: str, ip, user_agent, at):
     row = AgreementAcceptance.objects.create(
-        user=user, version=version, major_version_id=version.major_id, decision=decision,
-        text_hash=version.text_hash, at=at, ip=ip, user_agent=(user_agent or "")[:300],
+        user=user,
+        version=version,
+        major_version_id=version.major_id,
+        decision=decision,
+        text_hash=version.text_hash,
+        at=at,
+        ip=ip,
+        user_agent=(user_agent or "")[:300],
     )
-    audit_record(f"agreement.{decision}", actor=user, subject=row, ip=ip, at=at, data={
-        "version": version.version, "text_hash": version.text_hash,
-    })
+    audit_record(
+        f"agreement.{decision}",
+        actor=user,
+        subject=row,
+        ip=ip,
+        at=at,
+        data={
+            "version": version.version,
+            "text_hash": version.text_hash,
+        },
+    )
     return row
 
 
@@ -65,6 +104,11 @@ def agreement_decline(*, user, version: AgreementVersion, ip=None, user_agent=""
     at = at or timezone.now()
     with transaction.atomic():
         row = _decide(user, version, Decision.DECLINED, ip, user_agent, at)
-        account_terminate(user=user, reason=TerminationReason.REFUSED_AGREEMENT,
-                          note=f"不接受用户协议 v{version.version}", actor=user, at=at)
+        account_terminate(
+            user=user,
+            reason=TerminationReason.REFUSED_AGREEMENT,
+            note=f"不接受用户协议 v{version.version}",
+            actor=user,
+            at=at,
+        )
     return row

@@ -2,7 +2,6 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from cpe.accounts.signals import client_ip
 from cpe.core.errors import ApplicationError
@@ -34,14 +33,20 @@ def accept(request):
         return redirect("accounts:dashboard")
     error = None
     if request.method == "POST":
-        meta = {"user": request.user, "version": version, "ip": client_ip(request),
-                "user_agent": request.META.get("HTTP_USER_AGENT", "")}
+        meta = {
+            "user": request.user,
+            "version": version,
+            "ip": client_ip(request),
+            "user_agent": request.META.get("HTTP_USER_AGENT", ""),
+        }
         try:
             if request.POST.get("decision") == "accept":
                 services.agreement_accept(**meta)
                 request.session["agreement_ok"] = required
                 nxt = request.GET.get("next", "")
-                return redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "accounts:dashboard")
+                return redirect(
+                    nxt if nxt.startswith("/") and not nxt.startswith("//") else "accounts:dashboard"
+                )
             if request.POST.get("decision") == "decline":
                 if not request.POST.get("confirm_decline"):
                     error = "如确定不接受新协议，请勾选确认框。"
@@ -51,10 +56,17 @@ def accept(request):
                     return redirect("agreements:closed")
         except ApplicationError as exc:
             error = exc.message
-    previous = (AgreementVersion.objects.filter(agreementacceptance__user=request.user)
-                .order_by("-effective_at").first())
-    return render(request, "agreements/accept.html", {"version": version, "previous": previous,
-                                                      "error": error}, status=400 if error else 200)
+    previous = (
+        AgreementVersion.objects.filter(agreementacceptance__user=request.user)
+        .order_by("-effective_at")
+        .first()
+    )
+    return render(
+        request,
+        "agreements/accept.html",
+        {"version": version, "previous": previous, "error": error},
+        status=400 if error else 200,
+    )
 
 
 def closed(request):

@@ -6,6 +6,7 @@ year).
 With `history`, the demo learner also has last year's record made through the real services: the
 annual course paid on 1 September of last year, every chapter watched and every exam passed, so
 the year is complete with its certificate; until 31 March an invoice can still be asked for it."""
+
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -27,8 +28,12 @@ from .services import roles_sync
 AGREEMENT_V1 = Path(__file__).resolve().parent.parent / "agreements" / "data" / "agreement_v1.txt"
 DEMO_ID_17 = "15010219900307123"
 DEMO_LEARNER = {
-    "name": "张明", "id_number": DEMO_ID_17 + id_check_char(DEMO_ID_17), "mobile": "13800000001",
-    "email": "zhangming@example.com", "employer": "呼和浩特市某会计师事务所", "region": Region.HOHHOT,
+    "name": "张明",
+    "id_number": DEMO_ID_17 + id_check_char(DEMO_ID_17),
+    "mobile": "13800000001",
+    "email": "zhangming@example.com",
+    "employer": "呼和浩特市某会计师事务所",
+    "region": Region.HOHHOT,
 }
 DEMO_LEARNER_PASSWORD = "xuexi-demo"
 STAFF_PASSWORD = "houtai-demo"
@@ -59,9 +64,14 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
     now = at or timezone.now()
     v1 = AgreementVersion.objects.filter(version="1.0").first()
     if v1 is None:
-        v1 = agreement_publish(version="1.0", title="用户服务协议与隐私政策",
-                               body=AGREEMENT_V1.read_text(), is_minor=False,
-                               effective_at=_agreement_since(now), at=_agreement_since(now))
+        v1 = agreement_publish(
+            version="1.0",
+            title="用户服务协议与隐私政策",
+            body=AGREEMENT_V1.read_text(),
+            is_minor=False,
+            effective_at=_agreement_since(now),
+            at=_agreement_since(now),
+        )
     last, this = demo_years(now)
     _demo_catalog(last)
     _demo_catalog(this)
@@ -76,8 +86,13 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
     if learner is None:
         # Registered when the demo agreement took effect, before last year's record.
         joined = v1.effective_at
-        learner = User(username="demo-learner", mobile_verified_at=joined, email_verified_at=joined,
-                       date_joined=joined, **DEMO_LEARNER)
+        learner = User(
+            username="demo-learner",
+            mobile_verified_at=joined,
+            email_verified_at=joined,
+            date_joined=joined,
+            **DEMO_LEARNER,
+        )
         learner.set_password(DEMO_LEARNER_PASSWORD)
         learner.save()
         agreement_accept(user=learner, version=v1, ip="127.0.0.1", user_agent="demo seed", at=joined)
@@ -85,7 +100,9 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
         _demo_last_year(learner, last, now)
     # Last year is over: its record is shown, its course no longer sold.
     TrainingYear.objects.filter(year=last, is_open=True).update(is_open=False)
-    accounts.append(("学员", f"{DEMO_LEARNER['id_number']} 或 {DEMO_LEARNER['mobile']}", DEMO_LEARNER_PASSWORD))
+    accounts.append(
+        ("学员", f"{DEMO_LEARNER['id_number']} 或 {DEMO_LEARNER['mobile']}", DEMO_LEARNER_PASSWORD)
+    )
     for key, (group_name, _perms) in ROLES.items():
         user = User.objects.filter(username=key).first()
         if user is None:
@@ -107,8 +124,10 @@ def demo_staff_second_factors():
     code. {username: factor}."""
     from cpe.accounts.second_factor import demo_enrol
 
-    return {user.username: demo_enrol(user=user)
-            for user in User.objects.filter(is_staff=True, username__in=[*ROLES, "admin"]).order_by("pk")}
+    return {
+        user.username: demo_enrol(user=user)
+        for user in User.objects.filter(is_staff=True, username__in=[*ROLES, "admin"]).order_by("pk")
+    }
 
 
 def _agreement_since(now):
@@ -119,8 +138,14 @@ def _agreement_since(now):
 
 DEMO_COURSES = [
     # code suffix, title, category, hours, teacher, chapters (title, seconds)
-    ("P01", "《企业会计准则》重点解读", "professional", 24, "王会计师",
-     [("收入准则", 150), ("租赁准则", 150), ("金融工具", 120)]),
+    (
+        "P01",
+        "《企业会计准则》重点解读",
+        "professional",
+        24,
+        "王会计师",
+        [("收入准则", 150), ("租赁准则", 150), ("金融工具", 120)],
+    ),
     ("P02", "政府会计制度实务", "professional", 24, "李教授", [("预算会计", 120), ("财务会计", 120)]),
     ("P03", "管理会计工具与应用", "professional", 16, "赵博士", [("全面预算", 120), ("成本管理", 120)]),
     ("G01", "会计职业道德与诚信建设", "public", 16, "孙老师", [("职业道德规范", 120)]),
@@ -131,21 +156,46 @@ DEMO_COURSES = [
 def _demo_catalog(year_number: int):
     from cpe.catalog.models import Chapter, Course, Product, ProductKind
 
-    year, _ = TrainingYear.objects.get_or_create(year=year_number, defaults={
-        "required_hours": 90, "credits_per_hour": 1, "professional_min_hours": 60})
+    year, _ = TrainingYear.objects.get_or_create(
+        year=year_number, defaults={"required_hours": 90, "credits_per_hour": 1, "professional_min_hours": 60}
+    )
     for i, (suffix, title, category, hours, teacher, chapters) in enumerate(DEMO_COURSES):
-        course, created = Course.objects.get_or_create(code=course_code(year_number, suffix), defaults={
-            "year": year, "title": title, "category": category, "credit_hours": hours, "teacher": teacher,
-            "position": i, "description": "演示课程（章节视频由 ffmpeg 测试源生成）。"})
+        course, created = Course.objects.get_or_create(
+            code=course_code(year_number, suffix),
+            defaults={
+                "year": year,
+                "title": title,
+                "category": category,
+                "credit_hours": hours,
+                "teacher": teacher,
+                "position": i,
+                "description": "演示课程（章节视频由 ffmpeg 测试源生成）。",
+            },
+        )
         if created:
-            Chapter.objects.bulk_create(Chapter(course=course, position=n + 1, title=t, duration_seconds=sec)
-                                        for n, (t, sec) in enumerate(chapters))
-    Product.objects.get_or_create(code=annual_code(year_number), defaults={
-        "title": f"{year_number} 年度会计人员继续教育课程", "kind": ProductKind.ANNUAL, "year": year,
-        "price_fen": 19800})
-    Product.objects.get_or_create(code=single_code(year_number), defaults={
-        "title": "单门课程：数字化转型与数据安全", "kind": ProductKind.SINGLE, "year": year,
-        "course": Course.objects.get(code=course_code(year_number, "G02")), "price_fen": 3000})
+            Chapter.objects.bulk_create(
+                Chapter(course=course, position=n + 1, title=t, duration_seconds=sec)
+                for n, (t, sec) in enumerate(chapters)
+            )
+    Product.objects.get_or_create(
+        code=annual_code(year_number),
+        defaults={
+            "title": f"{year_number} 年度会计人员继续教育课程",
+            "kind": ProductKind.ANNUAL,
+            "year": year,
+            "price_fen": 19800,
+        },
+    )
+    Product.objects.get_or_create(
+        code=single_code(year_number),
+        defaults={
+            "title": "单门课程：数字化转型与数据安全",
+            "kind": ProductKind.SINGLE,
+            "year": year,
+            "course": Course.objects.get(code=course_code(year_number, "G02")),
+            "price_fen": 3000,
+        },
+    )
 
 
 def _demo_last_year(learner, year: int, now):
@@ -162,8 +212,16 @@ def _demo_last_year(learner, year: int, now):
         return
     at = datetime.combine(date(year, 9, 1), time(10), tzinfo=LOCAL_TZ)
     order = order_create(user=learner, product_code=annual_code(year), ais_confirmed=True, at=at)
-    payment_confirm(gateway_name="alipay", at=at, notice=PaymentNotice(
-        order_number=order.number, gateway_txn_id="DEMO" + order.number, amount_fen=order.amount_fen, paid_at=at))
+    payment_confirm(
+        gateway_name="alipay",
+        at=at,
+        notice=PaymentNotice(
+            order_number=order.number,
+            gateway_txn_id="DEMO" + order.number,
+            amount_fen=order.amount_fen,
+            paid_at=at,
+        ),
+    )
     for course in Course.objects.filter(year__year=year).prefetch_related("chapters").order_by("position"):
         at += timedelta(days=1)
         for chapter in course.chapters.all():

@@ -78,6 +78,6 @@ class ProductAdmin(_FinanceFieldsAdmin):
         services.product_save(product=obj, **kwargs)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "price_fen":   # the admin's integer input (5em) cuts off a price in fen
+        if db_field.name == "price_fen":  # the admin's integer input (5em) cuts off a price in fen
             kwargs["widget"] = forms.NumberInput(attrs={"class": "vTextField", "min": 1})
         return super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -21,15 +21,21 @@ class TrainingYear(models.Model):
         ordering = ["-year"]
         verbose_name = verbose_name_plural = "培训年度"
         permissions = [("set_year_rules", "可设置培训年度的学时要求与开放购买")]
-        constraints = [models.CheckConstraint(condition=models.Q(professional_min_hours__lte=models.F("required_hours")),
-                                              name="professional_min_within_required")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(professional_min_hours__lte=models.F("required_hours")),
+                name="professional_min_within_required",
+            )
+        ]
 
     def __str__(self):
         return f"{self.year} 年度"
 
 
 class Course(models.Model):
-    year = models.ForeignKey(TrainingYear, on_delete=models.PROTECT, related_name="courses", verbose_name="培训年度")
+    year = models.ForeignKey(
+        TrainingYear, on_delete=models.PROTECT, related_name="courses", verbose_name="培训年度"
+    )
     code = models.CharField("课程编号", max_length=32, unique=True)
     title = models.CharField("课程名称", max_length=200)
     category = models.CharField("类别", max_length=16, choices=Category.choices)
@@ -73,7 +79,9 @@ class Product(models.Model):
     code = models.CharField("商品编号", max_length=32, unique=True)
     title = models.CharField("名称", max_length=200)
     kind = models.CharField("类型", max_length=8, choices=ProductKind.choices, default=ProductKind.ANNUAL)
-    year = models.ForeignKey(TrainingYear, on_delete=models.PROTECT, related_name="products", verbose_name="培训年度")
+    year = models.ForeignKey(
+        TrainingYear, on_delete=models.PROTECT, related_name="products", verbose_name="培训年度"
+    )
     course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.PROTECT, verbose_name="课程")
     price_fen = models.PositiveIntegerField("价格（分）")
     validity_days = models.PositiveSmallIntegerField("有效期（天）", default=DEFAULT_VALIDITY_DAYS)
@@ -87,8 +95,12 @@ class Product(models.Model):
             models.CheckConstraint(condition=models.Q(price_fen__gt=0), name="product_price_positive"),
             models.CheckConstraint(condition=models.Q(validity_days__gt=0), name="product_validity_positive"),
             models.CheckConstraint(
-                condition=(models.Q(kind="annual", course__isnull=True) | models.Q(kind="single", course__isnull=False)),
-                name="product_kind_matches_course"),
+                condition=(
+                    models.Q(kind="annual", course__isnull=True)
+                    | models.Q(kind="single", course__isnull=False)
+                ),
+                name="product_kind_matches_course",
+            ),
         ]
 
     def __str__(self):

@@ -5,7 +5,7 @@
 # conversion to credits, the professional minimum) plus whether it is on sale. These are
 # finance's (rules R0.1: finance owns orders, refunds and invoices; the content editor
 # owns courses, chapters and question banks).
-DEFAULT_VALIDITY_DAYS = 90   # agreement §4.2: 90 days from payment, unless the product says otherwise
+DEFAULT_VALIDITY_DAYS = 90  # agreement §4.2: 90 days from payment, unless the product says otherwise
 PRICE_FIELDS = frozenset({"price_fen", "validity_days"})
 YEAR_RULE_FIELDS = frozenset({"required_hours", "credits_per_hour", "professional_min_hours", "is_open"})
 

@@ -8,8 +8,9 @@ from .selectors import catalog_years
 def catalog(request):
     years = list(catalog_years())
     for y in years:
-        y.by_category = [(label, [c for c in y.courses.all() if c.category == value])
-                         for value, label in Category.choices]
+        y.by_category = [
+            (label, [c for c in y.courses.all() if c.category == value]) for value, label in Category.choices
+        ]
     if request.user.is_authenticated and not request.user.is_staff:
         from cpe.orders.selectors import products_held
 

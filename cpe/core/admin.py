@@ -38,16 +38,23 @@ class AuditEventAdmin(SafeModelAdmin):
     list_filter = [EventTypeFilter]
     search_fields = ["event_type", "subject_id", "actor_label"]
     readonly_fields = ["seq", "at", "event", "actor", "subject"] + [
-        f.name for f in AuditEvent._meta.fields if f.name not in ("id", "seq", "at")]
+        f.name for f in AuditEvent._meta.fields if f.name not in ("id", "seq", "at")
+    ]
 
     def get_queryset(self, request):
         from django.contrib.auth import get_user_model
         from django.db.models import OuterRef, Subquery
 
         users = get_user_model().objects.filter(pk=OuterRef("actor_id"))
-        return super().get_queryset(request).annotate(
-            actor_name=Subquery(users.values("name")[:1]), actor_is_staff=Subquery(users.values("is_staff")[:1]),
-            actor_username=Subquery(users.values("username")[:1]))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                actor_name=Subquery(users.values("name")[:1]),
+                actor_is_staff=Subquery(users.values("is_staff")[:1]),
+                actor_username=Subquery(users.values("username")[:1]),
+            )
+        )
 
     @admin.display(description="事件", ordering="event_type")
     def event(self, obj):
@@ -56,9 +63,13 @@ class AuditEventAdmin(SafeModelAdmin):
 
     @admin.display(description="操作人")
     def actor(self, obj):
-        return actor_display(actor_id=obj.actor_id, label=obj.actor_label, name=getattr(obj, "actor_name", None),
-                             is_staff=getattr(obj, "actor_is_staff", None),
-                             username=getattr(obj, "actor_username", None))
+        return actor_display(
+            actor_id=obj.actor_id,
+            label=obj.actor_label,
+            name=getattr(obj, "actor_name", None),
+            is_staff=getattr(obj, "actor_is_staff", None),
+            username=getattr(obj, "actor_username", None),
+        )
 
     @admin.display(description="对象")
     def subject(self, obj):

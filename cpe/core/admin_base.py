@@ -20,6 +20,7 @@ neither reaches a field the list does not declare. What a list may declare (no p
 token, hash or blind index) is checked by ``cpe/core/tests/test_admin_base.py`` over every
 registered admin.
 """
+
 from django.contrib import admin
 from django.contrib.admin import widgets
 from django.contrib.admin.filters import ListFilter, SimpleListFilter

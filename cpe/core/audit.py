@@ -20,6 +20,7 @@ The chain's head (seq and hash) is appended on a schedule to ``settings.AUDIT_HE
 (``audit_head_record``). ``audit_verify`` compares every recorded head with the database: an
 event rewritten, or a tail truncated, after its head was recorded no longer matches.
 """
+
 import base64
 import binascii
 import hashlib
@@ -128,8 +129,9 @@ class UnknownAuditKey(Exception):
     """An event names a key id that is not configured."""
 
 
-def _canonical(seq, at, actor_id, actor_label, event_type, subject_type, subject_id, data, ip, prev_hash,
-               key_id="") -> bytes:
+def _canonical(
+    seq, at, actor_id, actor_label, event_type, subject_type, subject_id, data, ip, prev_hash, key_id=""
+) -> bytes:
     payload = {
         "seq": seq,
         "at": at.astimezone(dt_timezone.utc).isoformat(timespec="microseconds"),
@@ -149,8 +151,19 @@ def _canonical(seq, at, actor_id, actor_label, event_type, subject_type, subject
 
 def event_hash(e: AuditEvent, keys: AuditKeys | None = None) -> str:
     """The event's chain hash: HMAC-SHA256 under its key id, or plain SHA-256 for a pre-key event."""
-    message = _canonical(e.seq, e.at, e.actor_id, e.actor_label, e.event_type, e.subject_type,
-                         e.subject_id, e.data, e.ip, e.prev_hash, e.key_id)
+    message = _canonical(
+        e.seq,
+        e.at,
+        e.actor_id,
+        e.actor_label,
+        e.event_type,
+        e.subject_type,
+        e.subject_id,
+        e.data,
+        e.ip,
+        e.prev_hash,
+        e.key_id,
+    )
     if not e.key_id:
         return hashlib.sha256(message).hexdigest()
     key = (keys or audit_keys()).keys.get(e.key_id)
@@ -230,13 +243,16 @@ def _lock_head() -> AuditHead:
     if connection.vendor == "postgresql":
         qn = connection.ops.quote_name
         with connection.cursor() as cur:
-            cur.execute(f"SELECT {qn('seq')}, {qn('hash')} FROM {qn(AuditHead._meta.db_table)} "
-                        f"WHERE {qn('id')} = %s FOR UPDATE", [1])
+            cur.execute(
+                f"SELECT {qn('seq')}, {qn('hash')} FROM {qn(AuditHead._meta.db_table)} "
+                f"WHERE {qn('id')} = %s FOR UPDATE",
+                [1],
+            )
             row = cur.fetchone()
         if row is not None:
             return AuditHead.from_db(connection.alias, ["id", "seq", "hash"], (1, *row))
     head = AuditHead.objects.select_for_update().filter(id=1).first()
-    if head is None:                        # the very first event
+    if head is None:  # the very first event
         AuditHead.objects.get_or_create(id=1)
         head = AuditHead.objects.select_for_update().get(id=1)
     return head
@@ -256,11 +272,13 @@ def _append(events: list, head: AuditHead) -> None:
     qn = connection.ops.quote_name
     fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
     row = f"({', '.join(['%s'] * len(fields))})"
-    sql = (f"WITH h AS (UPDATE {qn(AuditHead._meta.db_table)} SET {qn('seq')} = %s, {qn('hash')} = %s "
-           f"WHERE {qn('id')} = %s) "
-           f"INSERT INTO {qn(AuditEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-           f"VALUES {', '.join([row] * len(events))} "
-           f"RETURNING {qn(AuditEvent._meta.pk.column)}, {qn('seq')}")
+    sql = (
+        f"WITH h AS (UPDATE {qn(AuditHead._meta.db_table)} SET {qn('seq')} = %s, {qn('hash')} = %s "
+        f"WHERE {qn('id')} = %s) "
+        f"INSERT INTO {qn(AuditEvent._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(events))} "
+        f"RETURNING {qn(AuditEvent._meta.pk.column)}, {qn('seq')}"
+    )
     params = [head.seq, head.hash, head.pk]
     for event in events:
         params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
@@ -279,9 +297,9 @@ class ChainReport:
     ok: bool
     first_bad_seq: int | None = None
     problem: str = ""
-    plain: int = 0            # events from before the chain had a key
-    heads_checked: int = 0    # recorded heads found and matched
-    heads_source: str = ""    # where they were read from ("" when none)
+    plain: int = 0  # events from before the chain had a key
+    heads_checked: int = 0  # recorded heads found and matched
+    heads_source: str = ""  # where they were read from ("" when none)
 
 
 def audit_verify(batch: int = 2000, heads_file=None) -> ChainReport:
@@ -363,7 +381,9 @@ def read_recorded_heads(path) -> dict:
             except (ValueError, KeyError, TypeError) as exc:
                 raise RecordedHeadsError(f"链头记录文件第 {n} 行无法解析") from exc
             if heads.get(seq, digest) != digest:
-                raise RecordedHeadsError(f"链头记录文件中序号 {seq} 有两个不同的哈希（第 {n} 行：数据库在两次记录之间被改写）")
+                raise RecordedHeadsError(
+                    f"链头记录文件中序号 {seq} 有两个不同的哈希（第 {n} 行：数据库在两次记录之间被改写）"
+                )
             heads[seq] = digest
     return heads
 
@@ -394,8 +414,12 @@ def audit_head_record(path=None, at=None) -> dict | None:
         if last.get("seq") == head.seq and last.get("hash") == head.hash:
             return None
     key_id = AuditEvent.objects.filter(seq=head.seq).values_list("key_id", flat=True).first() or ""
-    record = {"at": (at or timezone.now()).astimezone(dt_timezone.utc).isoformat(timespec="seconds"),
-              "seq": head.seq, "hash": head.hash, "key_id": key_id}
+    record = {
+        "at": (at or timezone.now()).astimezone(dt_timezone.utc).isoformat(timespec="seconds"),
+        "seq": head.seq,
+        "hash": head.hash,
+        "key_id": key_id,
+    }
     line = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

@@ -3,6 +3,7 @@ call. Django builds a new `redis.Redis` for every cache operation; with redis-py
 costs more CPU than the round trip itself (it fills a table of response callbacks), and every
 signed-in request makes at least one cache call (the session). The client object holds no
 connection of its own (the pool does), so sharing it between calls is what redis-py intends."""
+
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 

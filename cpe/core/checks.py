@@ -1,6 +1,7 @@
 """Deploy checks: no embedded stand-in may be configured with DEBUG off; the client address
 (cpe/core/net.py) must be configured for the proxies production runs behind; the audit log's
 HMAC key must come from the environment."""
+
 import os
 
 from django.conf import settings
@@ -18,8 +19,7 @@ def fakes_off_in_production(app_configs, **kwargs):
     for name in PORT_SETTINGS:
         path = getattr(settings, name, None)
         if path and getattr(import_string(path), "is_fake", False):
-            errors.append(Error(f"{name} is an embedded stand-in ({path}) while DEBUG is off",
-                                id="cpe.E001"))
+            errors.append(Error(f"{name} is an embedded stand-in ({path}) while DEBUG is off", id="cpe.E001"))
     if getattr(settings, "AIS_SECRET", "") == getattr(settings, "AIS_DEMO_SECRET", None):
         errors.append(Error("AIS_SECRET is the simulator's demo secret while DEBUG is off", id="cpe.E003"))
     return errors
@@ -31,16 +31,19 @@ def client_address_configured(app_configs, **kwargs):
     default (0) behind nginx, every per-address control (bans, lockout, throttles, records)
     would see the proxy's address: one client could lock everybody out, and no IP ban would
     ever match. Set too high, a client could choose its own address."""
-    hint = ("Set TRUSTED_PROXY_COUNT to the number of reverse proxies in front of the platform "
-            "that append to X-Forwarded-For (nginx alone: 1; none: 0). See docs/security.md.")
+    hint = (
+        "Set TRUSTED_PROXY_COUNT to the number of reverse proxies in front of the platform "
+        "that append to X-Forwarded-For (nginx alone: 1; none: 0). See docs/security.md."
+    )
     if os.environ.get("PROXY_COUNT"):  # what axes alone once read (and nothing else did)
         hint += " PROXY_COUNT is no longer read: TRUSTED_PROXY_COUNT replaces it."
     if not (os.environ.get("TRUSTED_PROXY_COUNT") or "").strip():
         return [Error("TRUSTED_PROXY_COUNT is not set in the environment", hint=hint, id="cpe.E004")]
     value = getattr(settings, "TRUSTED_PROXY_COUNT", None)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return [Error(f"TRUSTED_PROXY_COUNT must be a whole number >= 0, not {value!r}", hint=hint,
-                      id="cpe.E004")]
+        return [
+            Error(f"TRUSTED_PROXY_COUNT must be a whole number >= 0, not {value!r}", hint=hint, id="cpe.E004")
+        ]
     return []
 
 
@@ -52,11 +55,14 @@ def audit_key_configured(app_configs, **kwargs):
 
     from .audit import load_audit_keys
 
-    hint = ("Set CPE_AUDIT_KEYS=\"a1:<base64 of 32 random bytes>\" (and CPE_AUDIT_ACTIVE_KEY when there "
-            "are several). See docs/security.md, \"The audit log\".")
+    hint = (
+        'Set CPE_AUDIT_KEYS="a1:<base64 of 32 random bytes>" (and CPE_AUDIT_ACTIVE_KEY when there '
+        'are several). See docs/security.md, "The audit log".'
+    )
     if not settings.DEBUG and not (os.environ.get("CPE_AUDIT_KEYS") or "").strip():
-        return [Error("CPE_AUDIT_KEYS is not set in the environment while DEBUG is off", hint=hint,
-                      id="cpe.E005")]
+        return [
+            Error("CPE_AUDIT_KEYS is not set in the environment while DEBUG is off", hint=hint, id="cpe.E005")
+        ]
     try:
         load_audit_keys()
     except (ImproperlyConfigured, ValueError, KeyError) as exc:
@@ -83,10 +89,20 @@ def staff_gate_and_csp_installed(app_configs, **kwargs):
     installed = list(settings.MIDDLEWARE)
     missing = [m for m in REQUIRED_MIDDLEWARE if m not in installed]
     if missing:
-        return [Error(f"middleware missing: {', '.join(missing)}", id="cpe.E006",
-                      hint="keep the MIDDLEWARE of config/settings/base.py")]
+        return [
+            Error(
+                f"middleware missing: {', '.join(missing)}",
+                id="cpe.E006",
+                hint="keep the MIDDLEWARE of config/settings/base.py",
+            )
+        ]
     order = [installed.index(m) for m in REQUIRED_MIDDLEWARE[1:]]
     if order != sorted(order):
-        return [Error("OTPMiddleware must follow AuthenticationMiddleware, and StaffSecondFactorMiddleware "
-                      "must follow both and SingleSessionMiddleware", id="cpe.E006")]
+        return [
+            Error(
+                "OTPMiddleware must follow AuthenticationMiddleware, and StaffSecondFactorMiddleware "
+                "must follow both and SingleSessionMiddleware",
+                id="cpe.E006",
+            )
+        ]
     return []

@@ -11,6 +11,7 @@ Keys come from the environment (CPE_FIELD_KEYS="k2:<b64>,k1:<b64>", CPE_FIELD_AC
 CPE_BLIND_INDEX_KEY), or, in the embedded default only, from a JSON file generated on
 first run in the untracked var/ folder.
 """
+
 import base64
 import binascii
 import hashlib

@@ -1,6 +1,7 @@
 """PDF documents (invoices, certificates): HTML rendered by WeasyPrint with Noto Sans CJK
 embedded, and QR codes made by segno as SVG data URIs WeasyPrint embeds
 (ReportLab cannot embed Noto CJK). The same approach as cpe/invoicing/providers/local.py, shared here."""
+
 import segno
 from django.conf import settings
 from django.template.loader import render_to_string

@@ -1,4 +1,5 @@
 """Model fields for personal data: an encrypted text column and its blind index."""
+
 from django.db import models
 
 from . import crypto

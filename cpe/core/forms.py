@@ -8,7 +8,9 @@ class AccessibleForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            if "required" not in field.error_messages or field.error_messages["required"].startswith("这个字段"):
+            if "required" not in field.error_messages or field.error_messages["required"].startswith(
+                "这个字段"
+            ):
                 verb = "选择" if isinstance(field, forms.ChoiceField) else "填写"
                 field.error_messages["required"] = f"请{verb}{field.label}。"
 

@@ -5,6 +5,7 @@ delete of `model` in this process (other processes see a change within `seconds`
 A save inside a transaction forgets the rows twice: at once, and again when the transaction
 commits. Without the second, another thread of this process could re-read the table between the
 save and the commit, memoise the rows without the change, and keep them for `seconds`."""
+
 import threading
 import time
 

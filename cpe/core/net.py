@@ -11,6 +11,7 @@ TRUSTED_PROXY_COUNT (0: no proxy, REMOTE_ADDR is the client).
 `client_ip` works on a WSGI environ or `request.META`, so the WSGI door in front of Django
 (config/hotpath_wsgi.py) uses it as the views do.
 """
+
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -79,8 +80,9 @@ def forwarded_client(remote_addr, forwarded_for, trusted_proxies: int) -> str | 
 def client_ip(meta: Mapping) -> str | None:
     """The client's address for a WSGI environ or `request.META` (TRUSTED_PROXY_COUNT applied),
     or None when unknown. Every per-address control reads the address through this."""
-    return forwarded_client(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"),
-                            settings.TRUSTED_PROXY_COUNT)
+    return forwarded_client(
+        meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), settings.TRUSTED_PROXY_COUNT
+    )
 
 
 def lockout_address(request) -> str | None:

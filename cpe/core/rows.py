@@ -6,6 +6,7 @@ the round trip. Here the statement is built once from the model's own field list
 is read too) and each value goes through the field's own database converters (an encrypted
 field decrypts as it does through the ORM), so the instance is the one `Model.objects.get`
 would give. Other databases (SQLite, the embedded default) use the ORM."""
+
 from django.db import connections
 
 
@@ -17,8 +18,10 @@ class PkReader:
     def _prepare(self, connection):
         fields = list(self.model._meta.concrete_fields)
         qn = connection.ops.quote_name
-        sql = (f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(self.model._meta.db_table)} "
-               f"WHERE {qn(self.model._meta.pk.column)} = %s")
+        sql = (
+            f"SELECT {', '.join(qn(f.column) for f in fields)} FROM {qn(self.model._meta.db_table)} "
+            f"WHERE {qn(self.model._meta.pk.column)} = %s"
+        )
         converters = [(i, f.get_db_converters(connection)) for i, f in enumerate(fields)]
         return sql, [f.attname for f in fields], [(i, c) for i, c in converters if c]
 

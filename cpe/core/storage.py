@@ -10,6 +10,7 @@ A private file reaches a browser only after the platform's own permission check,
 `file_response`: a redirect to a signed URL that lives PRIVATE_URL_TTL seconds (object store),
 or the file streamed by the platform (filesystem). Nothing here ever makes an object public.
 """
+
 import hashlib
 import hmac
 import logging
@@ -17,11 +18,11 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
-from botocore.exceptions import BotoCoreError, ClientError
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
@@ -57,8 +58,9 @@ class PrivateS3Storage(S3Storage):
     def get_default_settings(self):
         return {**super().get_default_settings(), "cdn_base_url": None}
 
-    def signed_url(self, name: str, *, expires_in: int, download_name: str = "",
-                   content_type: str = "") -> str:
+    def signed_url(
+        self, name: str, *, expires_in: int, download_name: str = "", content_type: str = ""
+    ) -> str:
         """One presigned GET URL (botocore), through the CDN if one is configured."""
         params = {}
         if download_name:
@@ -85,7 +87,9 @@ class PrivateS3Storage(S3Storage):
         if signer is None or signer.sign(keys[0], expiries[0]) != first:
             if signer is not None:
                 log.warning("hand-made presigned URL differs from botocore's; botocore signs every URL")
-            urls = [first] + [self.url(n, parameters=params, expire=e) for (n, _), e in zip(items[1:], expiries[1:])]
+            urls = [first] + [
+                self.url(n, parameters=params, expire=e) for (n, _), e in zip(items[1:], expiries[1:])
+            ]
         else:
             urls = [first] + [signer.sign(k, e) for k, e in zip(keys[1:], expiries[1:])]
         return [self._via_cdn(u) for u in urls]
@@ -117,7 +121,9 @@ class _QuerySigner:
         # Everything but X-Amz-Expires is the same in every URL: quote it once, around a gap.
         marker = "\0"
         with_gap = {**params, "X-Amz-Expires": marker}
-        canonical = "&".join(f"{_q(k)}={marker if v == marker else _q(v)}" for k, v in sorted(with_gap.items()))
+        canonical = "&".join(
+            f"{_q(k)}={marker if v == marker else _q(v)}" for k, v in sorted(with_gap.items())
+        )
         ordered = "&".join(f"{_q(k)}={marker if v == marker else _q(v)}" for k, v in with_gap.items())
         self.canonical_parts = canonical.split(marker)
         self.query_parts = ordered.split(marker)
@@ -127,10 +133,14 @@ class _QuerySigner:
         parts = urlsplit(url)
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         quoted = _q(object_key, "/" + _UNRESERVED)
-        if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or params.get("X-Amz-SignedHeaders") != "host" \
-                or "X-Amz-Date" not in params or not parts.path.endswith("/" + quoted):
+        if (
+            params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256"
+            or params.get("X-Amz-SignedHeaders") != "host"
+            or "X-Amz-Date" not in params
+            or not parts.path.endswith("/" + quoted)
+        ):
             return None
-        credential = params.get("X-Amz-Credential", "").split("/")   # key id/day/region/service/aws4_request
+        credential = params.get("X-Amz-Credential", "").split("/")  # key id/day/region/service/aws4_request
         if len(credential) != 5:
             return None
         _key_id, day, region, service, terminal = credential
@@ -138,17 +148,23 @@ class _QuerySigner:
         for part in (region, service, terminal):
             key = hmac.new(key, part.encode(), hashlib.sha256).digest()
         params.pop("X-Amz-Signature", None)
-        return cls(scheme=parts.scheme, host=parts.netloc, prefix=parts.path[:-len(quoted)], params=params, key=key)
+        return cls(
+            scheme=parts.scheme, host=parts.netloc, prefix=parts.path[: -len(quoted)], params=params, key=key
+        )
 
     def sign(self, object_key: str, expires_in: int) -> str:
         path = self.prefix + _q(object_key, "/" + _UNRESERVED)
         expires = str(int(expires_in))
         canonical_query = expires.join(self.canonical_parts)
         canonical = f"GET\n{path}\n{canonical_query}\nhost:{self.host}\n\nhost\nUNSIGNED-PAYLOAD"
-        to_sign = (f"AWS4-HMAC-SHA256\n{self.amz_date}\n{self.scope}\n"
-                   + hashlib.sha256(canonical.encode()).hexdigest())
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{self.amz_date}\n{self.scope}\n"
+            + hashlib.sha256(canonical.encode()).hexdigest()
+        )
         signature = hmac.new(self.key, to_sign.encode(), hashlib.sha256).hexdigest()
-        return f"{self.scheme}://{self.host}{path}?{expires.join(self.query_parts)}&X-Amz-Signature={signature}"
+        return (
+            f"{self.scheme}://{self.host}{path}?{expires.join(self.query_parts)}&X-Amz-Signature={signature}"
+        )
 
 
 class NamedStorage(Storage):
@@ -169,13 +185,16 @@ def is_object_store(store) -> bool:
     return callable(getattr(store, "signed_url", None))
 
 
-def signed_url(store, name: str, *, expires_in: int = PRIVATE_URL_TTL, download_name: str = "",
-               content_type: str = "") -> str | None:
+def signed_url(
+    store, name: str, *, expires_in: int = PRIVATE_URL_TTL, download_name: str = "", content_type: str = ""
+) -> str | None:
     """A short-lived signed URL for `name` in `store`, or None when the store is the local
     filesystem (the platform then streams the file itself)."""
     if not is_object_store(store):
         return None
-    return store.signed_url(name, expires_in=expires_in, download_name=download_name, content_type=content_type)
+    return store.signed_url(
+        name, expires_in=expires_in, download_name=download_name, content_type=content_type
+    )
 
 
 def file_response(store, name: str, *, download_name: str, content_type: str = "application/octet-stream"):
@@ -190,17 +209,22 @@ def file_response(store, name: str, *, download_name: str, content_type: str = "
             return store_unavailable()
         if not found:
             raise FileNotFoundError(name)
-        resp = HttpResponseRedirect(signed_url(store, name, download_name=download_name, content_type=content_type))
+        resp = HttpResponseRedirect(
+            signed_url(store, name, download_name=download_name, content_type=content_type)
+        )
     else:
-        resp = FileResponse(store.open(name, "rb"), as_attachment=True, filename=download_name,
-                            content_type=content_type)
+        resp = FileResponse(
+            store.open(name, "rb"), as_attachment=True, filename=download_name, content_type=content_type
+        )
     resp["Cache-Control"] = "private, no-store"
-    resp["Referrer-Policy"] = "no-referrer"   # the signed URL never leaks to another site
+    resp["Referrer-Policy"] = "no-referrer"  # the signed URL never leaks to another site
     return resp
 
 
 def store_unavailable() -> HttpResponse:
-    resp = HttpResponse("文件存储暂时无法访问，请稍后再试。", status=503, content_type="text/plain; charset=utf-8")
+    resp = HttpResponse(
+        "文件存储暂时无法访问，请稍后再试。", status=503, content_type="text/plain; charset=utf-8"
+    )
     resp["Retry-After"] = "30"
     return resp
 

@@ -1,5 +1,6 @@
 """Time windows, defined once (conventions C4): stored in UTC, reasoned about in
 Asia/Shanghai, half-open [start, end)."""
+
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo

@@ -20,8 +20,19 @@ class ReadOnly(SafeModelAdmin):
 
 @admin.register(CreditRecord)
 class CreditRecordAdmin(ReadOnly):
-    list_display = ["id", "uid", "user", "year", "course_code", "course_title", "category", "hours", "credits",
-                    "passed_at", "status"]
+    list_display = [
+        "id",
+        "uid",
+        "user",
+        "year",
+        "course_code",
+        "course_title",
+        "category",
+        "hours",
+        "credits",
+        "passed_at",
+        "status",
+    ]
     list_filter = ["status", "category", "year"]
     search_fields = ["course_code", "course_title", "uid"]
 

@@ -19,23 +19,33 @@ class CreditRecord(models.Model):
     category and hours are copied at the pass, so later catalog edits never rewrite history."""
 
     uid = models.UUIDField("记录编号", default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_records",
-                             verbose_name="学员")
-    year = models.ForeignKey("catalog.TrainingYear", on_delete=models.PROTECT, related_name="credit_records",
-                             verbose_name="培训年度")
-    course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="credit_records",
-                               verbose_name="课程")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_records", verbose_name="学员"
+    )
+    year = models.ForeignKey(
+        "catalog.TrainingYear",
+        on_delete=models.PROTECT,
+        related_name="credit_records",
+        verbose_name="培训年度",
+    )
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.PROTECT, related_name="credit_records", verbose_name="课程"
+    )
     course_code = models.CharField("课程编号", max_length=32)
     course_title = models.CharField("课程名称", max_length=200)
-    category = models.CharField("类别", max_length=16, choices=[("professional", "专业科目"), ("public", "公需科目")])
+    category = models.CharField(
+        "类别", max_length=16, choices=[("professional", "专业科目"), ("public", "公需科目")]
+    )
     hours = models.PositiveSmallIntegerField("学时")
     credits = models.PositiveSmallIntegerField("学分")
     score = models.PositiveSmallIntegerField("考试成绩")
     passed_at = models.DateTimeField("考试合格时间")
-    attempt = models.OneToOneField("exams.Attempt", on_delete=models.PROTECT, related_name="credit_record",
-                                   verbose_name="考试记录")
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="credit_records",
-                              verbose_name="订单")
+    attempt = models.OneToOneField(
+        "exams.Attempt", on_delete=models.PROTECT, related_name="credit_record", verbose_name="考试记录"
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="credit_records", verbose_name="订单"
+    )
     status = models.CharField("状态", max_length=8, choices=RecordStatus.choices, default=RecordStatus.ACTIVE)
     revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
     revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
@@ -45,11 +55,16 @@ class CreditRecord(models.Model):
         ordering = ["-passed_at"]
         verbose_name = verbose_name_plural = "学时记录"
         constraints = [
-            models.UniqueConstraint(fields=["user", "course", "year"], condition=models.Q(status="active"),
-                                    name="one_active_credit_per_course_year"),
-            models.CheckConstraint(condition=models.Q(status="active", revoked_at__isnull=True)
-                                   | models.Q(status="revoked", revoked_at__isnull=False),
-                                   name="revoked_record_has_time"),
+            models.UniqueConstraint(
+                fields=["user", "course", "year"],
+                condition=models.Q(status="active"),
+                name="one_active_credit_per_course_year",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="active", revoked_at__isnull=True)
+                | models.Q(status="revoked", revoked_at__isnull=False),
+                name="revoked_record_has_time",
+            ),
         ]
         indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["status", "created_at"])]
 
@@ -74,12 +89,20 @@ class Certificate(models.Model):
 
     number = models.CharField("证书编号", max_length=32, unique=True)
     kind = models.CharField("类型", max_length=8, choices=CertificateKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certificates",
-                             verbose_name="学员")
-    year = models.ForeignKey("catalog.TrainingYear", on_delete=models.PROTECT, related_name="certificates",
-                             verbose_name="培训年度")
-    record = models.OneToOneField(CreditRecord, null=True, blank=True, on_delete=models.PROTECT,
-                                  related_name="certificate", verbose_name="学时记录")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="certificates", verbose_name="学员"
+    )
+    year = models.ForeignKey(
+        "catalog.TrainingYear", on_delete=models.PROTECT, related_name="certificates", verbose_name="培训年度"
+    )
+    record = models.OneToOneField(
+        CreditRecord,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="certificate",
+        verbose_name="学时记录",
+    )
     holder_name = models.CharField("姓名", max_length=30)
     title = models.CharField("内容", max_length=200)
     hours = models.PositiveSmallIntegerField("学时")
@@ -87,8 +110,9 @@ class Certificate(models.Model):
     public_hours = models.PositiveSmallIntegerField("公需科目学时", default=0)
     credits = models.PositiveSmallIntegerField("学分")
     issued_at = models.DateTimeField("签发时间")
-    status = models.CharField("状态", max_length=8, choices=CertificateStatus.choices,
-                              default=CertificateStatus.VALID)
+    status = models.CharField(
+        "状态", max_length=8, choices=CertificateStatus.choices, default=CertificateStatus.VALID
+    )
     revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
     revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
 
@@ -96,10 +120,15 @@ class Certificate(models.Model):
         ordering = ["-issued_at"]
         verbose_name = verbose_name_plural = "证书"
         constraints = [
-            models.UniqueConstraint(fields=["user", "year"], condition=models.Q(kind="year", status="valid"),
-                                    name="one_valid_year_certificate"),
-            models.CheckConstraint(condition=models.Q(kind="year") | models.Q(record__isnull=False),
-                                   name="course_certificate_has_record"),
+            models.UniqueConstraint(
+                fields=["user", "year"],
+                condition=models.Q(kind="year", status="valid"),
+                name="one_valid_year_certificate",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="year") | models.Q(record__isnull=False),
+                name="course_certificate_has_record",
+            ),
         ]
 
     def __str__(self):

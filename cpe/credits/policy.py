@@ -3,9 +3,10 @@
 The year's requirement lives in per-year rows that staff edit (catalog.TrainingYear:
 required_hours, credits_per_hour, professional_min_hours); the functions here take them as
 plain numbers."""
+
 import re
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 
 from cpe.core.masking import mask_name
 
@@ -18,13 +19,13 @@ PUBLIC = "public"
 # naming the kind and the year, e.g. ZS<year>-7K3M-Q9XD-2HTB-W4NF. Unguessable: 2^80.
 VERIFICATION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 VERIFICATION_RANDOM_BYTES = 10
-KIND_PREFIX = {"course": "HG", "year": "ZS"}   # 合格证明 / 学时证明
+KIND_PREFIX = {"course": "HG", "year": "ZS"}  # 合格证明 / 学时证明
 _NUMBER = re.compile(r"^(HG|ZS)\d{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}$")
 
-PUBLIC_QUERY_RATE = "20/h"          # per IP; rules R10 "captcha and rate limit"
-PUBLIC_QUERY_RATE_BURST = "5/m"     # per IP
-VERIFY_RATE = "120/h"               # per IP, the verification page (numbers are unguessable)
-CAPTCHA_MAX_USES = 1                # a captcha answers one query
+PUBLIC_QUERY_RATE = "20/h"  # per IP; rules R10 "captcha and rate limit"
+PUBLIC_QUERY_RATE_BURST = "5/m"  # per IP
+VERIFY_RATE = "120/h"  # per IP, the verification page (numbers are unguessable)
+CAPTCHA_MAX_USES = 1  # a captcha answers one query
 # 核对姓名 on the verification page: a checker types the full name printed on the certificate
 # and is told whether it matches. Each answer is one guess at a name, so guesses are counted per
 # address and per certificate (a spread-out guesser still meets the second).
@@ -54,17 +55,23 @@ class YearStatus:
     public_hours: int
     credits: int
     complete: bool
-    missing_hours: int            # still needed in all
-    missing_professional: int     # of which professional
-    percent: int                  # 0-100, of the total requirement
+    missing_hours: int  # still needed in all
+    missing_professional: int  # of which professional
+    percent: int  # 0-100, of the total requirement
 
     @property
     def planner_line(self) -> str:
         return planner_line(self)
 
 
-def year_status(*, required_hours: int, professional_min_hours: int, credits_per_hour: int,
-                professional_hours: int, public_hours: int) -> YearStatus:
+def year_status(
+    *,
+    required_hours: int,
+    professional_min_hours: int,
+    credits_per_hour: int,
+    professional_hours: int,
+    public_hours: int,
+) -> YearStatus:
     """Annual completion (rules R8.4; 财会〔2018〕10号《会计专业技术人员继续教育规定》第十五条:
     at least 90 credits a year, professional subjects at least two thirds). The year is complete
     when the recorded hours reach its required hours AND the professional hours reach its
@@ -75,12 +82,22 @@ def year_status(*, required_hours: int, professional_min_hours: int, credits_per
     missing = max(required_hours - total, missing_prof, 0)
     complete = missing == 0
     percent = 100 if required_hours <= 0 else min(100, (100 * (required_hours - missing)) // required_hours)
-    return YearStatus(required_hours, professional_min_hours, total, professional_hours, public_hours,
-                      credits_for(total, credits_per_hour), complete, missing, missing_prof, percent)
+    return YearStatus(
+        required_hours,
+        professional_min_hours,
+        total,
+        professional_hours,
+        public_hours,
+        credits_for(total, credits_per_hour),
+        complete,
+        missing,
+        missing_prof,
+        percent,
+    )
 
 
 def planner_line(s: YearStatus) -> str:
-    """"还需 12 学时，其中专业科目 8 学时" (or that the year is complete)."""
+    """ "还需 12 学时，其中专业科目 8 学时" (or that the year is complete)."""
     if s.complete:
         return f"本年度学时已达标（{s.total_hours}/{s.required_hours} 学时），可下载学时证明。"
     if s.missing_professional:
@@ -108,7 +125,7 @@ def verification_number(kind: str, year: int, random_bytes: bytes) -> str:
         n, r = divmod(n, 32)
         chars.append(VERIFICATION_ALPHABET[r])
     body = "".join(reversed(chars))
-    return f"{KIND_PREFIX[kind]}{year:04d}-" + "-".join(body[i:i + 4] for i in range(0, 16, 4))
+    return f"{KIND_PREFIX[kind]}{year:04d}-" + "-".join(body[i : i + 4] for i in range(0, 16, 4))
 
 
 def normalise_number(raw: str) -> str:
@@ -192,17 +209,18 @@ def holder_after_closing(holder_name: str) -> str:
 # continuing-education task": that is the AIS's record, not ours, and for a person not in the AIS
 # nothing here reaches it.
 AIS_NAME = "《内蒙古自治区会计人员信息管理系统》"
-PERSON_NOT_FOUND = "not_found"          # accounts.states.AisStatus values (kept as plain strings)
+PERSON_NOT_FOUND = "not_found"  # accounts.states.AisStatus values (kept as plain strings)
 PERSON_FOUND = "found"
 
 
 @dataclass(frozen=True)
 class ReportFacts:
     """What the AIS acknowledged of the hours a certificate states, as of one day."""
-    hours: int                      # the hours the certificate states
-    reported_hours: int             # of which the AIS gave a receipt (report sent, not reversed)
-    last_reported_on: date | None    # Asia/Shanghai day of the latest receipt among them
-    person_status: str              # the holder's AIS status (accounts.states.AisStatus value)
+
+    hours: int  # the hours the certificate states
+    reported_hours: int  # of which the AIS gave a receipt (report sent, not reversed)
+    last_reported_on: date | None  # Asia/Shanghai day of the latest receipt among them
+    person_status: str  # the holder's AIS status (accounts.states.AisStatus value)
 
 
 def cn_date(d) -> str:
@@ -219,27 +237,41 @@ def certificate_report_line(facts: ReportFacts, *, as_of) -> str:
     reported = max(0, min(facts.reported_hours, facts.hours))
     rest = facts.hours - reported
     if facts.hours > 0 and rest == 0:
-        return (f"截至{day}，上述 {facts.hours} 学时已全部上报{AIS_NAME}"
-                f"（最近一次上报于{cn_date(facts.last_reported_on)}）。" if facts.last_reported_on else
-                f"截至{day}，上述 {facts.hours} 学时已全部上报{AIS_NAME}。")
+        return (
+            f"截至{day}，上述 {facts.hours} 学时已全部上报{AIS_NAME}"
+            f"（最近一次上报于{cn_date(facts.last_reported_on)}）。"
+            if facts.last_reported_on
+            else f"截至{day}，上述 {facts.hours} 学时已全部上报{AIS_NAME}。"
+        )
     if reported:
         when = f"（最近一次上报于{cn_date(facts.last_reported_on)}）" if facts.last_reported_on else ""
-        return (f"截至{day}，其中 {reported} 学时已上报{AIS_NAME}{when}，"
-                f"其余 {rest} 学时尚未上报。")
+        return f"截至{day}，其中 {reported} 学时已上报{AIS_NAME}{when}，其余 {rest} 学时尚未上报。"
     if facts.person_status == PERSON_NOT_FOUND:
-        return (f"截至{day}，持证人尚未纳入{AIS_NAME}，上述学时均未上报该系统，"
-                f"未记入会计人员继续教育档案；纳入后本平台将自动上报。")
+        return (
+            f"截至{day}，持证人尚未纳入{AIS_NAME}，上述学时均未上报该系统，"
+            f"未记入会计人员继续教育档案；纳入后本平台将自动上报。"
+        )
     return f"截至{day}，上述学时尚未上报{AIS_NAME}（待上报）。"
 
 
-def year_certificate_lead(*, year: int, hours: int, credits: int, professional_hours: int, public_hours: int,
-                          required_hours: int, professional_min_hours: int) -> str:
+def year_certificate_lead(
+    *,
+    year: int,
+    hours: int,
+    credits: int,
+    professional_hours: int,
+    public_hours: int,
+    required_hours: int,
+    professional_min_hours: int,
+) -> str:
     """The year certificate's statement after the holder's name: the hours recorded on this
     platform against the year's requirement as configured here. Never "已完成本年度继续教育
     任务" (whether the task is done is the AIS's record; see certificate_report_line)."""
-    return (f"在本平台参加 {year} 年度会计人员继续教育，经考试合格记载学时共 {hours} 学时（折合 {credits} 学分），"
-            f"其中专业科目 {professional_hours} 学时、公需科目 {public_hours} 学时，"
-            f"达到本平台 {year} 年度学时要求（应修 {required_hours} 学时，专业科目不少于 {professional_min_hours} 学时）。")
+    return (
+        f"在本平台参加 {year} 年度会计人员继续教育，经考试合格记载学时共 {hours} 学时（折合 {credits} 学分），"
+        f"其中专业科目 {professional_hours} 学时、公需科目 {public_hours} 学时，"
+        f"达到本平台 {year} 年度学时要求（应修 {required_hours} 学时，专业科目不少于 {professional_min_hours} 学时）。"
+    )
 
 
 # --- until when study counts for which year (财会〔2018〕10号; decision 0013) ------------------------
@@ -255,11 +287,15 @@ def study_year_note(*, course_year: int, valid_until, today) -> str:
     bought today)."""
     end = f"{valid_until:%Y-%m-%d}"
     if valid_until.year > course_year:
-        return (f"学时记入 {course_year} 年度：有效期至 {end}，在此之前考试合格的学时仍记入 {course_year} 年度，"
-                f"不计入 {valid_until.year} 年度（学时不跨年度结转；{valid_until.year} 年度的学时须学习该年度课程取得）。")
+        return (
+            f"学时记入 {course_year} 年度：有效期至 {end}，在此之前考试合格的学时仍记入 {course_year} 年度，"
+            f"不计入 {valid_until.year} 年度（学时不跨年度结转；{valid_until.year} 年度的学时须学习该年度课程取得）。"
+        )
     if today.year > course_year:
-        return (f"这是往年（{course_year} 年度）的课程：学时记入 {course_year} 年度，不计入 {today.year} 年度。"
-                f"有效期至 {end}。")
+        return (
+            f"这是往年（{course_year} 年度）的课程：学时记入 {course_year} 年度，不计入 {today.year} 年度。"
+            f"有效期至 {end}。"
+        )
     return f"学时记入 {course_year} 年度（学时不跨年度结转）。请在有效期（至 {end}）内完成学习和考试。"
 
 
@@ -268,15 +304,15 @@ def study_year_note(*, course_year: int, valid_until, today) -> str:
 class PlanCourse:
     course_id: int
     title: str
-    category: str          # PROFESSIONAL / PUBLIC
+    category: str  # PROFESSIONAL / PUBLIC
     hours: int
     open_to_learner: bool  # in an enrolment valid now (else it must be bought)
 
 
 @dataclass(frozen=True)
 class YearPlan:
-    courses: tuple          # PlanCourse picks, in the order to take them
-    shortfall_hours: int    # what even every remaining course of the year cannot fill
+    courses: tuple  # PlanCourse picks, in the order to take them
+    shortfall_hours: int  # what even every remaining course of the year cannot fill
     shortfall_professional: int
 
     @property
@@ -293,7 +329,7 @@ def year_plan(status: YearStatus, candidates) -> YearPlan:
     order, without the courses already passed."""
     if status.complete:
         return YearPlan((), 0, 0)
-    ordered = sorted(candidates, key=lambda c: not c.open_to_learner)   # stable: catalogue order kept
+    ordered = sorted(candidates, key=lambda c: not c.open_to_learner)  # stable: catalogue order kept
     picks, chosen = [], set()
     need_prof = status.missing_professional
     for c in ordered:

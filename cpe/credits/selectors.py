@@ -1,5 +1,6 @@
 """Reads of the credit ledger: a learner's years (constant query count), the public query, and
 what the AIS reporting reads (records to report, revocations)."""
+
 from collections import defaultdict
 
 from django.db.models import Sum
@@ -12,28 +13,40 @@ from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
 def year_status_for(user, year) -> policy.YearStatus:
     """The year's status from the learner's active records (one query)."""
-    sums = dict(CreditRecord.objects.filter(user=user, year=year, status=RecordStatus.ACTIVE)
-                .values_list("category").annotate(h=Sum("hours")).values_list("category", "h"))
-    return policy.year_status(required_hours=year.required_hours, professional_min_hours=year.professional_min_hours,
-                              credits_per_hour=year.credits_per_hour,
-                              professional_hours=sums.get(policy.PROFESSIONAL) or 0,
-                              public_hours=sums.get(policy.PUBLIC) or 0)
+    sums = dict(
+        CreditRecord.objects.filter(user=user, year=year, status=RecordStatus.ACTIVE)
+        .values_list("category")
+        .annotate(h=Sum("hours"))
+        .values_list("category", "h")
+    )
+    return policy.year_status(
+        required_hours=year.required_hours,
+        professional_min_hours=year.professional_min_hours,
+        credits_per_hour=year.credits_per_hour,
+        professional_hours=sums.get(policy.PROFESSIONAL) or 0,
+        public_hours=sums.get(policy.PUBLIC) or 0,
+    )
 
 
 def year_active_records(user_id, year) -> list[tuple[int, str, int]]:
     """(course_id, category, hours) of the learner's active records in the year (one query;
     a handful of rows: one per course passed that year)."""
-    return list(CreditRecord.objects.filter(user_id=user_id, year=year, status=RecordStatus.ACTIVE)
-                .values_list("course_id", "category", "hours"))
+    return list(
+        CreditRecord.objects.filter(user_id=user_id, year=year, status=RecordStatus.ACTIVE).values_list(
+            "course_id", "category", "hours"
+        )
+    )
 
 
 def year_status_of(year, active: list[tuple[int, str, int]]) -> policy.YearStatus:
     """The year's status from rows of year_active_records (no query)."""
     return policy.year_status(
-        required_hours=year.required_hours, professional_min_hours=year.professional_min_hours,
+        required_hours=year.required_hours,
+        professional_min_hours=year.professional_min_hours,
         credits_per_hour=year.credits_per_hour,
         professional_hours=sum(h for _, cat, h in active if cat == policy.PROFESSIONAL),
-        public_hours=sum(h for _, cat, h in active if cat == policy.PUBLIC))
+        public_hours=sum(h for _, cat, h in active if cat == policy.PUBLIC),
+    )
 
 
 class YearSummary:
@@ -41,16 +54,21 @@ class YearSummary:
 
     def __init__(self, year, records, certificates):
         self.year = year
-        self.records = records                     # all, newest first (active and revoked)
+        self.records = records  # all, newest first (active and revoked)
         self.active = [r for r in records if r.status == RecordStatus.ACTIVE]
         prof = sum(r.hours for r in self.active if r.category == policy.PROFESSIONAL)
         pub = sum(r.hours for r in self.active if r.category == policy.PUBLIC)
-        self.status = policy.year_status(required_hours=year.required_hours,
-                                         professional_min_hours=year.professional_min_hours,
-                                         credits_per_hour=year.credits_per_hour,
-                                         professional_hours=prof, public_hours=pub)
+        self.status = policy.year_status(
+            required_hours=year.required_hours,
+            professional_min_hours=year.professional_min_hours,
+            credits_per_hour=year.credits_per_hour,
+            professional_hours=prof,
+            public_hours=pub,
+        )
         self.certificates = certificates
-        self.year_certificate = next((c for c in certificates if c.kind == CertificateKind.YEAR and c.is_valid), None)
+        self.year_certificate = next(
+            (c for c in certificates if c.kind == CertificateKind.YEAR and c.is_valid), None
+        )
         by_record = {c.record_id: c for c in certificates if c.kind == CertificateKind.COURSE}
         for r in records:
             r.cert = by_record.get(r.pk)
@@ -116,8 +134,11 @@ def public_query(*, id_number: str, name: str):
     if re.fullmatch(r"\d{17}[\dX]", value):
         user = User.objects.filter(id_number_bidx=blind_index("id_number", value), is_staff=False).first()
     name = (name or "").strip()
-    visible = policy.public_query_visible(found=user is not None, name_matches=bool(user and user.name == name),
-                                          account_status=getattr(user, "status", ""))
+    visible = policy.public_query_visible(
+        found=user is not None,
+        name_matches=bool(user and user.name == name),
+        account_status=getattr(user, "status", ""),
+    )
     if not visible:
         return None
     return {"user": user, "years": [y for y in year_summaries(user) if y.records]}
@@ -126,8 +147,11 @@ def public_query(*, id_number: str, name: str):
 # --- for the AIS reporting (issue "reporting") -------------------------------------------------
 def records_to_report(*, since_id: int = 0, limit: int = 500):
     """Active records in ledger order (stable id), with the person, for the AIS report."""
-    return (CreditRecord.objects.filter(status=RecordStatus.ACTIVE, pk__gt=since_id).select_related("user", "year")
-            .order_by("pk")[:limit])
+    return (
+        CreditRecord.objects.filter(status=RecordStatus.ACTIVE, pk__gt=since_id)
+        .select_related("user", "year")
+        .order_by("pk")[:limit]
+    )
 
 
 def revocations(*, since=None, limit: int = 500):
@@ -161,15 +185,29 @@ def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
     year = summary.year if summary else TrainingYear.objects.filter(year=this_year).first()
     if year is None:
         return None
-    status = summary.status if summary else policy.year_status(
-        required_hours=year.required_hours, professional_min_hours=year.professional_min_hours,
-        credits_per_hour=year.credits_per_hour, professional_hours=0, public_hours=0)
+    status = (
+        summary.status
+        if summary
+        else policy.year_status(
+            required_hours=year.required_hours,
+            professional_min_hours=year.professional_min_hours,
+            credits_per_hour=year.credits_per_hour,
+            professional_hours=0,
+            public_hours=0,
+        )
+    )
     passed = {r.course_id for r in summary.active} if summary else set()
-    open_ids = {c.pk for e in enrolments if e.year_id == year.pk and getattr(e, "state", "") == "valid"
-                for c in e.courses}
-    candidates = [policy.PlanCourse(c.pk, c.title, c.category, c.credit_hours, c.pk in open_ids)
-                  for c in Course.objects.filter(year=year, is_published=True).order_by("position", "id")
-                  if c.pk not in passed]
+    open_ids = {
+        c.pk
+        for e in enrolments
+        if e.year_id == year.pk and getattr(e, "state", "") == "valid"
+        for c in e.courses
+    }
+    candidates = [
+        policy.PlanCourse(c.pk, c.title, c.category, c.credit_hours, c.pk in open_ids)
+        for c in Course.objects.filter(year=year, is_published=True).order_by("position", "id")
+        if c.pk not in passed
+    ]
     return YearPlanView(year, status, policy.year_plan(status, candidates))
 
 
@@ -178,8 +216,14 @@ def certificate_records(cert) -> list:
     year's active records that existed when it was issued."""
     if cert.kind == CertificateKind.COURSE:
         return [cert.record] if cert.record_id else []
-    return list(CreditRecord.objects.filter(user_id=cert.user_id, year_id=cert.year_id, status=RecordStatus.ACTIVE,
-                                            created_at__lte=cert.issued_at).order_by("passed_at"))
+    return list(
+        CreditRecord.objects.filter(
+            user_id=cert.user_id,
+            year_id=cert.year_id,
+            status=RecordStatus.ACTIVE,
+            created_at__lte=cert.issued_at,
+        ).order_by("passed_at")
+    )
 
 
 def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
@@ -191,11 +235,13 @@ def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
     acked = acknowledged(r.pk for r in records)
     reported = sum(r.hours for r in records if r.pk in acked)
     last = max((t for t in acked.values() if t is not None), default=None)
-    return policy.ReportFacts(hours=cert.hours, reported_hours=reported,
-                              last_reported_on=local_date(last) if last else None,
-                              person_status=cert.user.ais_status)
+    return policy.ReportFacts(
+        hours=cert.hours,
+        reported_hours=reported,
+        last_reported_on=local_date(last) if last else None,
+        person_status=cert.user.ais_status,
+    )
 
 
 def certificates_of(user):
     return Certificate.objects.filter(user=user).select_related("year").order_by("-issued_at")
-

@@ -5,6 +5,7 @@
 - `credit_record_created(record)` is THE place where what must happen in the same transaction
   as a new record goes (the AIS reporting outbox row, issue "reporting").
 - `credits_revoke_for_order` runs inside the refund's transaction (orders.services._after_refund)."""
+
 import secrets
 
 from django.db import transaction
@@ -54,21 +55,52 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
     if not policy.record_on_pass(passed=bool(attempt.passed), has_active_record=has_active):
         return None
     record = CreditRecord.objects.create(
-        user_id=attempt.user_id, year=year, course=course, course_code=course.code, course_title=course.title,
-        category=course.category, hours=course.credit_hours,
-        credits=policy.credits_for(course.credit_hours, year.credits_per_hour), score=attempt.score,
-        passed_at=attempt.submitted_at, attempt=attempt, order_id=attempt.enrolment.order_id, created_at=at)
+        user_id=attempt.user_id,
+        year=year,
+        course=course,
+        course_code=course.code,
+        course_title=course.title,
+        category=course.category,
+        hours=course.credit_hours,
+        credits=policy.credits_for(course.credit_hours, year.credits_per_hour),
+        score=attempt.score,
+        passed_at=attempt.submitted_at,
+        attempt=attempt,
+        order_id=attempt.enrolment.order_id,
+        created_at=at,
+    )
     user = attempt.user
     cert = Certificate.objects.create(
-        number=_new_number("course", year.year), kind=CertificateKind.COURSE, user=user, year=year, record=record,
-        holder_name=user.name, title=course.title, hours=record.hours,
+        number=_new_number("course", year.year),
+        kind=CertificateKind.COURSE,
+        user=user,
+        year=year,
+        record=record,
+        holder_name=user.name,
+        title=course.title,
+        hours=record.hours,
         professional_hours=record.hours if record.category == policy.PROFESSIONAL else 0,
-        public_hours=record.hours if record.category == policy.PUBLIC else 0, credits=record.credits, issued_at=at)
+        public_hours=record.hours if record.category == policy.PUBLIC else 0,
+        credits=record.credits,
+        issued_at=at,
+    )
     # One audit event for the record and its pass certificate (the chain's lock is global: keep
     # the grading transaction's share of it short).
-    audit_record("credit.recorded", actor=user, subject=record, at=at, data={
-        "course": course.code, "year": year.year, "hours": record.hours, "credits": record.credits,
-        "attempt": attempt.pk, "score": attempt.score, "certificate": cert.number})
+    audit_record(
+        "credit.recorded",
+        actor=user,
+        subject=record,
+        at=at,
+        data={
+            "course": course.code,
+            "year": year.year,
+            "hours": record.hours,
+            "credits": record.credits,
+            "attempt": attempt.pk,
+            "score": attempt.score,
+            "certificate": cert.number,
+        },
+    )
     credit_record_created(record)
     with_new = [*active, (course.pk, record.category, record.hours)]
     _year_certificate_sync(user, year, at, reason="", status=selectors.year_status_of(year, with_new))
@@ -83,20 +115,36 @@ def _year_certificate_sync(user, year, at, *, reason: str, status=None):
     if status is None:
         status = selectors.year_status_for(user, year)
     if not reason and not policy.year_certificate_allowed(status):
-        return      # nothing to revoke, nothing to issue (most passes: the year is not complete yet)
-    current = Certificate.objects.select_for_update().filter(
-        user=user, year=year, kind=CertificateKind.YEAR, status=CertificateStatus.VALID).first()
+        return  # nothing to revoke, nothing to issue (most passes: the year is not complete yet)
+    current = (
+        Certificate.objects.select_for_update()
+        .filter(user=user, year=year, kind=CertificateKind.YEAR, status=CertificateStatus.VALID)
+        .first()
+    )
     if current is not None and reason:
         _revoke_certificate(current, reason, at)
         current = None
     if current is None and policy.year_certificate_allowed(status):
         cert = Certificate.objects.create(
-            number=_new_number("year", year.year), kind=CertificateKind.YEAR, user=user, year=year,
-            holder_name=user.name, title=f"{year.year} 年度会计人员继续教育学时证明", hours=status.total_hours,
-            professional_hours=status.professional_hours, public_hours=status.public_hours,
-            credits=status.credits, issued_at=at)
-        audit_record("certificate.issued", actor=user, subject=cert, at=at,
-                     data={"kind": cert.kind, "year": year.year, "hours": cert.hours})
+            number=_new_number("year", year.year),
+            kind=CertificateKind.YEAR,
+            user=user,
+            year=year,
+            holder_name=user.name,
+            title=f"{year.year} 年度会计人员继续教育学时证明",
+            hours=status.total_hours,
+            professional_hours=status.professional_hours,
+            public_hours=status.public_hours,
+            credits=status.credits,
+            issued_at=at,
+        )
+        audit_record(
+            "certificate.issued",
+            actor=user,
+            subject=cert,
+            at=at,
+            data={"kind": cert.kind, "year": year.year, "hours": cert.hours},
+        )
 
 
 def _revoke_certificate(cert, reason, at, actor=None):
@@ -114,14 +162,31 @@ def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -
         raise ValueError("a revocation needs a reason")
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=record.user_id).first()
-        record = CreditRecord.objects.select_for_update(of=("self",)).select_related("user", "year").get(pk=record.pk)
+        record = (
+            CreditRecord.objects.select_for_update(of=("self",))
+            .select_related("user", "year")
+            .get(pk=record.pk)
+        )
         if record.status != RecordStatus.ACTIVE:
             return record
-        record.status, record.revoked_at, record.revoke_reason = RecordStatus.REVOKED, at, reason.strip()[:200]
+        record.status, record.revoked_at, record.revoke_reason = (
+            RecordStatus.REVOKED,
+            at,
+            reason.strip()[:200],
+        )
         record.save(update_fields=["status", "revoked_at", "revoke_reason"])
-        audit_record("credit.revoked", actor=actor, subject=record, at=at, data={
-            "reason": record.revoke_reason, "course": record.course_code, "hours": record.hours})
-        cert = Certificate.objects.select_for_update().filter(record=record, status=CertificateStatus.VALID).first()
+        audit_record(
+            "credit.revoked",
+            actor=actor,
+            subject=record,
+            at=at,
+            data={"reason": record.revoke_reason, "course": record.course_code, "hours": record.hours},
+        )
+        cert = (
+            Certificate.objects.select_for_update()
+            .filter(record=record, status=CertificateStatus.VALID)
+            .first()
+        )
         if cert is not None:
             _revoke_certificate(cert, record.revoke_reason, at, actor)
         credit_record_revoked(record)

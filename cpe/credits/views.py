@@ -1,5 +1,6 @@
 """我的学时 (a year's hours against its rule), certificate PDFs, the public verification page
 and the public query (rules R8.4, R10)."""
+
 import secrets
 
 from django.contrib.auth.decorators import login_required
@@ -39,17 +40,28 @@ def year_page(request, year):
     summary = next(s for s in summaries if s.year.pk == ty.pk)
     from cpe.reporting.selectors import report_states_for_user
 
-    return render(request, "credits/year.html", {
-        "summary": summary, "s": summary.status, "ty": ty, "report_states": report_states_for_user(request.user),
-        "other_years": [s.year.year for s in summaries if s.year.pk != ty.pk]})
+    return render(
+        request,
+        "credits/year.html",
+        {
+            "summary": summary,
+            "s": summary.status,
+            "ty": ty,
+            "report_states": report_states_for_user(request.user),
+            "other_years": [s.year.year for s in summaries if s.year.pk != ty.pk],
+        },
+    )
 
 
 @login_required
 def certificate_download(request, number):
     """The holder's own certificate as a PDF; anyone else gets 404 (the number is public
     through the QR code, the PDF with the masked ID number is not)."""
-    cert = Certificate.objects.select_related("year", "record", "user").filter(number=number,
-                                                                                user=request.user).first()
+    cert = (
+        Certificate.objects.select_related("year", "record", "user")
+        .filter(number=number, user=request.user)
+        .first()
+    )
     if cert is None:
         raise Http404("证书不存在。")
     pdf = certificate_pdf(cert, id_masked=request.user.id_number_masked)
@@ -79,13 +91,22 @@ def verify(request, number):
     name_check = None
     if request.method == "POST":
         name_check = policy.name_check_answer(
-            certificate_found=cert is not None, holder_closed=bool(cert and cert.holder_closed),
-            holder_name=cert.holder_name if cert else "", typed=request.POST.get("name", ""))
-        audit_record("credits.name_check", subject=None, ip=client_ip(request), at=at,
-                     data={"found": cert is not None, "result": name_check})
+            certificate_found=cert is not None,
+            holder_closed=bool(cert and cert.holder_closed),
+            holder_name=cert.holder_name if cert else "",
+            typed=request.POST.get("name", ""),
+        )
+        audit_record(
+            "credits.name_check",
+            subject=None,
+            ip=client_ip(request),
+            at=at,
+            data={"found": cert is not None, "result": name_check},
+        )
         # One answer for every miss: the page of an unknown number is not shown to a POST.
-        return render(request, "credits/verify_name_check.html", {"number": number, "result": name_check},
-                      status=200)
+        return render(
+            request, "credits/verify_name_check.html", {"number": number, "result": name_check}, status=200
+        )
     statement = id_tail = None
     if cert is not None:
         from .certificates import certificate_statement
@@ -93,9 +114,12 @@ def verify(request, number):
         statement = certificate_statement(cert, at=at)
         if not cert.holder_closed:
             id_tail = policy.id_last_four(cert.user.id_number or "")
-    return render(request, "credits/verify.html", {"cert": cert, "number": number, "checked_at": at,
-                                                   "statement": statement, "id_tail": id_tail},
-                  status=200 if cert else 404)
+    return render(
+        request,
+        "credits/verify.html",
+        {"cert": cert, "number": number, "checked_at": at, "statement": statement, "id_tail": id_tail},
+        status=200 if cert else 404,
+    )
 
 
 def _new_captcha(request):
@@ -114,21 +138,29 @@ def public_query(request):
     form = PublicQueryForm(request.POST or None)
     result, searched, status = None, False, 200
     if request.method == "POST":
-        expected = request.session.pop(CAPTCHA_SESSION_KEY, None)   # one use per captcha
+        expected = request.session.pop(CAPTCHA_SESSION_KEY, None)  # one use per captcha
         if form.is_valid():
             if not policy.captcha_ok(expected, form.cleaned_data["captcha"]):
                 form.add_error("captcha", "验证码不正确，请重新计算。")
                 status = 400
             else:
                 searched = True
-                result = selectors.public_query(id_number=form.cleaned_data["id_number"],
-                                                name=form.cleaned_data["name"])
-                audit_record("credits.public_query", subject=None, ip=client_ip(request),
-                             data={"found": result is not None})
+                result = selectors.public_query(
+                    id_number=form.cleaned_data["id_number"], name=form.cleaned_data["name"]
+                )
+                audit_record(
+                    "credits.public_query",
+                    subject=None,
+                    ip=client_ip(request),
+                    data={"found": result is not None},
+                )
         else:
             status = 400
         form.data = form.data.copy()
-        form.data["captcha"] = ""       # a new captcha is shown: its answer starts empty
-    return render(request, "credits/query.html", {
-        "form": form, "result": result, "searched": searched, "captcha_question": _new_captcha(request)},
-        status=status)
+        form.data["captcha"] = ""  # a new captcha is shown: its answer starts empty
+    return render(
+        request,
+        "credits/query.html",
+        {"form": form, "result": result, "searched": searched, "captcha_question": _new_captcha(request)},
+        status=status,
+    )

@@ -33,12 +33,16 @@ class QuestionForm(forms.ModelForm):
         course, pool, stem = data.get("course"), data.get("pool"), data.get("stem")
         if course is not None and pool and stem:
             key = policy.question_key(stem)
-            others = (Question.objects.filter(course=course).exclude(pk=self.instance.pk)
-                      .values_list("stem", "pool"))
+            others = (
+                Question.objects.filter(course=course)
+                .exclude(pk=self.instance.pk)
+                .values_list("stem", "pool")
+            )
             other = next((p for s, p in others if policy.question_key(s) == key and p != pool), None)
             if policy.pool_conflict(pool, other):
-                raise forms.ValidationError(f"本课程{policy.POOL_LABELS[other]}中已有同一题干，"
-                                            "同一道题不能同时作为练习题和考试题。")
+                raise forms.ValidationError(
+                    f"本课程{policy.POOL_LABELS[other]}中已有同一题干，同一道题不能同时作为练习题和考试题。"
+                )
         return data
 
 
@@ -62,8 +66,11 @@ class QuestionAdmin(SafeModelAdmin):
     def get_urls(self):
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name="exams_question_import"),
-            path("import/template/", self.admin_site.admin_view(self.template_view),
-                 name="exams_question_template"),
+            path(
+                "import/template/",
+                self.admin_site.admin_view(self.template_view),
+                name="exams_question_template",
+            ),
             *super().get_urls(),
         ]
 
@@ -77,15 +84,26 @@ class QuestionAdmin(SafeModelAdmin):
             if report.ok:
                 messages.success(request, f"已导入 {report.created} 道试题。")
                 return redirect("admin:exams_question_changelist")
-        return render(request, "admin/exams/question/import.html", {
-            **self.admin_site.each_context(request), "form": form, "report": report, "opts": self.model._meta,
-            "title": "导入题库"}, status=400 if report and not report.ok else 200)
+        return render(
+            request,
+            "admin/exams/question/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "report": report,
+                "opts": self.model._meta,
+                "title": "导入题库",
+            },
+            status=400 if report and not report.ok else 200,
+        )
 
     def template_view(self, request):
         if not self.has_add_permission(request):  # the import's own right, like import_view
             return HttpResponse(status=403)
-        resp = HttpResponse(importer.template_bytes(),
-                            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        resp = HttpResponse(
+            importer.template_bytes(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
         resp["Content-Disposition"] = "attachment; filename*=UTF-8''question-bank-template.xlsx"
         return resp
 
@@ -100,7 +118,17 @@ class AttemptItemInline(admin.TabularInline):
 
 @admin.register(Attempt)
 class AttemptAdmin(SafeModelAdmin):
-    list_display = ["id", "user", "course", "number", "status", "score", "passed", "started_at", "submitted_at"]
+    list_display = [
+        "id",
+        "user",
+        "course",
+        "number",
+        "status",
+        "score",
+        "passed",
+        "started_at",
+        "submitted_at",
+    ]
     list_filter = ["status", "passed", "course"]
     inlines = [AttemptItemInline]
     readonly_fields = [f.name for f in Attempt._meta.fields]

@@ -1,5 +1,6 @@
 """Question bank import from the Excel template (openpyxl). All rows are checked first; every
 bad row is reported by its row number; nothing is imported unless all rows are good."""
+
 import io
 import itertools
 from dataclasses import dataclass, field
@@ -12,21 +13,44 @@ from cpe.core.timewin import local_date
 from . import policy
 from .models import Question
 
-HEADERS = ["课程编号", "章节序号", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "答案", "解析",
-           "题库"]
+HEADERS = [
+    "课程编号",
+    "章节序号",
+    "题型",
+    "题干",
+    "选项A",
+    "选项B",
+    "选项C",
+    "选项D",
+    "选项E",
+    "选项F",
+    "答案",
+    "解析",
+    "题库",
+]
 # Files made from the template before the 题库 column existed: every row is an exam question.
 LEGACY_HEADERS = HEADERS[:-1]
-POOL_NAMES = {"练习": policy.POOL_PRACTICE, "练习题": policy.POOL_PRACTICE,
-              "考试": policy.POOL_EXAM, "考试题": policy.POOL_EXAM}
-TYPE_NAMES = {"单选": policy.SINGLE, "单选题": policy.SINGLE, "多选": policy.MULTIPLE, "多选题": policy.MULTIPLE,
-              "判断": policy.JUDGE, "判断题": policy.JUDGE}
+POOL_NAMES = {
+    "练习": policy.POOL_PRACTICE,
+    "练习题": policy.POOL_PRACTICE,
+    "考试": policy.POOL_EXAM,
+    "考试题": policy.POOL_EXAM,
+}
+TYPE_NAMES = {
+    "单选": policy.SINGLE,
+    "单选题": policy.SINGLE,
+    "多选": policy.MULTIPLE,
+    "多选题": policy.MULTIPLE,
+    "判断": policy.JUDGE,
+    "判断题": policy.JUDGE,
+}
 JUDGE_ANSWERS = {"正确": 0, "对": 0, "√": 0, "T": 0, "错误": 1, "错": 1, "×": 1, "F": 1}
 LETTERS = "ABCDEF"
 
 
 @dataclass
 class ImportReport:
-    errors: list = field(default_factory=list)    # (row number, message)
+    errors: list = field(default_factory=list)  # (row number, message)
     created: int = 0
 
     @property
@@ -45,29 +69,85 @@ def template_bytes() -> bytes:
     ws.append(HEADERS)
     for c in ws[1]:
         c.font = Font(bold=True)
-    code = f"{local_date(timezone.now()).year}-P01"   # an example course code of this year
+    code = f"{local_date(timezone.now()).year}-P01"  # an example course code of this year
     examples = [
-        [code, "1", "单选", "收入确认的核心原则是什么？", "控制权转移", "收到现金", "开具发票", "签订合同", "", "", "A",
-         "新收入准则以控制权转移为确认时点。", "考试"],
-        [code, "", "多选", "以下属于金融资产分类的有？", "以摊余成本计量", "以公允价值计量且其变动计入其他综合收益",
-         "以公允价值计量且其变动计入当期损益", "长期股权投资", "", "", "ABC", "", "考试"],
-        [code, "", "判断", "承租人应对所有租赁确认使用权资产。", "", "", "", "", "", "", "错误", "短期和低价值资产租赁可简化处理。",
-         "考试"],
-        [code, "1", "单选", "合同资产与应收款项的区别在于？", "是否仅取决于时间流逝", "金额大小", "是否开具发票",
-         "是否签订合同", "", "", "A", "应收款项是仅取决于时间流逝的无条件收款权。", "练习"],
+        [
+            code,
+            "1",
+            "单选",
+            "收入确认的核心原则是什么？",
+            "控制权转移",
+            "收到现金",
+            "开具发票",
+            "签订合同",
+            "",
+            "",
+            "A",
+            "新收入准则以控制权转移为确认时点。",
+            "考试",
+        ],
+        [
+            code,
+            "",
+            "多选",
+            "以下属于金融资产分类的有？",
+            "以摊余成本计量",
+            "以公允价值计量且其变动计入其他综合收益",
+            "以公允价值计量且其变动计入当期损益",
+            "长期股权投资",
+            "",
+            "",
+            "ABC",
+            "",
+            "考试",
+        ],
+        [
+            code,
+            "",
+            "判断",
+            "承租人应对所有租赁确认使用权资产。",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "错误",
+            "短期和低价值资产租赁可简化处理。",
+            "考试",
+        ],
+        [
+            code,
+            "1",
+            "单选",
+            "合同资产与应收款项的区别在于？",
+            "是否仅取决于时间流逝",
+            "金额大小",
+            "是否开具发票",
+            "是否签订合同",
+            "",
+            "",
+            "A",
+            "应收款项是仅取决于时间流逝的无条件收款权。",
+            "练习",
+        ],
     ]
     for row in examples:
         ws.append(row)
     for row in ws.iter_rows(min_row=2):
         for c in row:
-            c.data_type = "s"          # text, never a formula (openpyxl writes "=..." as a formula)
+            c.data_type = "s"  # text, never a formula (openpyxl writes "=..." as a formula)
     notes = wb.create_sheet("填写说明")
-    for line in ["题型：单选 / 多选 / 判断", "单选、多选：填写 2-6 个选项（选项A 起连续填写），答案填写选项字母，如 A 或 ABD",
-                 "判断：选项留空，答案填写 正确 或 错误", "章节序号可留空；填写时须为该课程已有章节的序号",
-                 "题库：练习 或 考试，留空为考试。练习题用于章节练习和模考题，学员作答后即显示答案和解析；"
-                 "考试题只用于正式考试，从不向学员显示答案。同一道题不要同时放入两个题库",
-                 "章节练习只出现填写了章节序号的练习题",
-                 "任何一行有误时整份文件都不会导入，请按提示的行号修改后重新上传"]:
+    for line in [
+        "题型：单选 / 多选 / 判断",
+        "单选、多选：填写 2-6 个选项（选项A 起连续填写），答案填写选项字母，如 A 或 ABD",
+        "判断：选项留空，答案填写 正确 或 错误",
+        "章节序号可留空；填写时须为该课程已有章节的序号",
+        "题库：练习 或 考试，留空为考试。练习题用于章节练习和模考题，学员作答后即显示答案和解析；"
+        "考试题只用于正式考试，从不向学员显示答案。同一道题不要同时放入两个题库",
+        "章节练习只出现填写了章节序号的练习题",
+        "任何一行有误时整份文件都不会导入，请按提示的行号修改后重新上传",
+    ]:
         notes.append([line])
     buf = io.BytesIO()
     wb.save(buf)
@@ -91,7 +171,7 @@ def parse_rows(rows, courses: dict, chapters: dict, pools: dict | None = None) -
     out, errors = [], []
     pools = dict(pools or {})
     for n, row in enumerate(rows, start=2):
-        cells = [_text(v) for v in list(row) + [None] * (len(HEADERS) - len(row))][:len(HEADERS)]
+        cells = [_text(v) for v in list(row) + [None] * (len(HEADERS) - len(row))][: len(HEADERS)]
         if not any(cells):
             continue
         code, chap, tname, stem, *rest = cells
@@ -138,7 +218,11 @@ def parse_rows(rows, courses: dict, chapters: dict, pools: dict | None = None) -
                 problems.append("选项应为 2-6 个")
             options = filled
             letters = answer_raw.upper().replace(",", "").replace("，", "").replace(" ", "").replace("、", "")
-            if not letters or any(ch not in LETTERS[:len(filled)] for ch in letters) or len(set(letters)) != len(letters):
+            if (
+                not letters
+                or any(ch not in LETTERS[: len(filled)] for ch in letters)
+                or len(set(letters)) != len(letters)
+            ):
                 problems.append(f"答案“{answer_raw}”应为已填写选项的字母")
             else:
                 answer = sorted(LETTERS.index(ch) for ch in letters)
@@ -148,13 +232,25 @@ def parse_rows(rows, courses: dict, chapters: dict, pools: dict | None = None) -
                     problems.append("多选题至少有两个答案")
         key = (course_id, policy.question_key(stem))
         if course_id is not None and stem and pool is not None and policy.pool_conflict(pool, pools.get(key)):
-            problems.append(f"本课程{policy.POOL_LABELS[pools[key]]}中已有同一题干，同一道题不能同时作为练习题和考试题")
+            problems.append(
+                f"本课程{policy.POOL_LABELS[pools[key]]}中已有同一题干，同一道题不能同时作为练习题和考试题"
+            )
         if problems:
             errors.append((n, "；".join(problems)))
         else:
             pools.setdefault(key, pool)
-            out.append(Question(course_id=course_id, chapter_id=chapter_id, qtype=qtype, pool=pool, stem=stem,
-                                options=options, answer=answer, explanation=explanation))
+            out.append(
+                Question(
+                    course_id=course_id,
+                    chapter_id=chapter_id,
+                    qtype=qtype,
+                    pool=pool,
+                    stem=stem,
+                    options=options,
+                    answer=answer,
+                    explanation=explanation,
+                )
+            )
     return out, errors
 
 
@@ -218,7 +314,7 @@ def read_rows(fileobj) -> tuple[list, str]:
         return [], unreadable
     finally:
         wb.close()
-    if len(rows) == limit:   # a row (even an empty one) beyond the cap: refuse, never cut silently
+    if len(rows) == limit:  # a row (even an empty one) beyond the cap: refuse, never cut silently
         return [], policy.import_limits_problem(data_rows=policy.IMPORT_MAX_ROWS + 1)
     return rows, ""
 
@@ -232,18 +328,20 @@ def import_workbook(fileobj, *, actor=None) -> ImportReport:
     if problem:
         report.errors.append((0, problem))
         return report
-    header = [_text(v) for v in rows[0][:len(HEADERS)]] if rows else []
+    header = [_text(v) for v in rows[0][: len(HEADERS)]] if rows else []
     while header and not header[-1]:
         header.pop()
     if header not in (HEADERS, LEGACY_HEADERS):
         report.errors.append((1, "表头与模板不一致，请下载模板后填写"))
         return report
     if header == LEGACY_HEADERS:
-        rows = [row[:len(LEGACY_HEADERS)] for row in rows]
+        rows = [row[: len(LEGACY_HEADERS)] for row in rows]
     courses = dict(Course.objects.values_list("code", "id"))
     chapters = {(c, p): i for i, c, p in Chapter.objects.values_list("id", "course_id", "position")}
-    pools = {(c, policy.question_key(stem)): pool
-             for c, stem, pool in Question.objects.values_list("course_id", "stem", "pool")}
+    pools = {
+        (c, policy.question_key(stem)): pool
+        for c, stem, pool in Question.objects.values_list("course_id", "stem", "pool")
+    }
     questions, errors = parse_rows(rows[1:], courses, chapters, pools)
     if errors:
         report.errors = errors

@@ -22,13 +22,25 @@ class Question(models.Model):
     only, answer never shown); see exams.policy.paper_pool / practice_pool. A chapter, when set
     on a practice question, puts it in that chapter's exercises (章节练习)."""
 
-    course = models.ForeignKey("catalog.Course", on_delete=models.CASCADE, related_name="questions",
-                               verbose_name="课程")
-    chapter = models.ForeignKey("catalog.Chapter", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="questions", verbose_name="章节")
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.CASCADE, related_name="questions", verbose_name="课程"
+    )
+    chapter = models.ForeignKey(
+        "catalog.Chapter",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="questions",
+        verbose_name="章节",
+    )
     qtype = models.CharField("题型", max_length=8, choices=QuestionType.choices)
-    pool = models.CharField("题库", max_length=8, choices=QuestionPool.choices, default=policy.DEFAULT_POOL,
-                            help_text="练习题用于章节练习和模考题，作答后显示答案；考试题只用于正式考试，从不向学员显示答案。")
+    pool = models.CharField(
+        "题库",
+        max_length=8,
+        choices=QuestionPool.choices,
+        default=policy.DEFAULT_POOL,
+        help_text="练习题用于章节练习和模考题，作答后显示答案；考试题只用于正式考试，从不向学员显示答案。",
+    )
     stem = models.TextField("题干")
     options = models.JSONField("选项", default=list)
     answer = models.JSONField("答案（选项序号）", default=list)
@@ -39,16 +51,20 @@ class Question(models.Model):
     class Meta:
         ordering = ["course", "qtype", "id"]
         verbose_name = verbose_name_plural = "试题"
-        indexes = [models.Index(fields=["course", "pool", "qtype", "is_active"],
-                                name="exams_q_course_pool_type")]
+        indexes = [
+            models.Index(fields=["course", "pool", "qtype", "is_active"], name="exams_q_course_pool_type")
+        ]
 
     def __str__(self):
         return f"[{self.get_qtype_display()}] {self.stem[:40]}"
 
     @property
     def answer_letters(self) -> str:
-        return "".join("ABCDEFGH"[i] for i in self.answer) if self.qtype != policy.JUDGE else \
-            "、".join(policy.JUDGE_OPTIONS[i] for i in self.answer)
+        return (
+            "".join("ABCDEFGH"[i] for i in self.answer)
+            if self.qtype != policy.JUDGE
+            else "、".join(policy.JUDGE_OPTIONS[i] for i in self.answer)
+        )
 
 
 class AttemptStatus(models.TextChoices):
@@ -60,12 +76,15 @@ class Attempt(models.Model):
     """One sitting of a course's exam: a paper drawn at start, answers saved as the learner
     goes, graded once at submission (or at the deadline with what was saved)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exam_attempts",
-                             verbose_name="学员")
-    course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="attempts",
-                               verbose_name="课程")
-    enrolment = models.ForeignKey("learning.Enrolment", on_delete=models.PROTECT, related_name="exam_attempts",
-                                  verbose_name="开通记录")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exam_attempts", verbose_name="学员"
+    )
+    course = models.ForeignKey(
+        "catalog.Course", on_delete=models.PROTECT, related_name="attempts", verbose_name="课程"
+    )
+    enrolment = models.ForeignKey(
+        "learning.Enrolment", on_delete=models.PROTECT, related_name="exam_attempts", verbose_name="开通记录"
+    )
     number = models.PositiveSmallIntegerField("第几次")
     status = models.CharField("状态", max_length=8, choices=AttemptStatus.choices, default=AttemptStatus.OPEN)
     started_at = models.DateTimeField("开始时间")
@@ -80,11 +99,16 @@ class Attempt(models.Model):
         ordering = ["-started_at"]
         verbose_name = verbose_name_plural = "考试记录"
         constraints = [
-            models.UniqueConstraint(fields=["user", "course"], condition=models.Q(status="open"),
-                                    name="one_open_attempt_per_course"),
+            models.UniqueConstraint(
+                fields=["user", "course"],
+                condition=models.Q(status="open"),
+                name="one_open_attempt_per_course",
+            ),
             models.UniqueConstraint(fields=["user", "course", "number"], name="attempt_number_unique"),
-            models.CheckConstraint(condition=models.Q(status="open") | models.Q(score__isnull=False),
-                                   name="graded_attempt_has_score"),
+            models.CheckConstraint(
+                condition=models.Q(status="open") | models.Q(score__isnull=False),
+                name="graded_attempt_has_score",
+            ),
         ]
 
     def __str__(self):
@@ -111,4 +135,6 @@ class AttemptItem(models.Model):
 
     class Meta:
         ordering = ["attempt", "position"]
-        constraints = [models.UniqueConstraint(fields=["attempt", "position"], name="attempt_item_position_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "position"], name="attempt_item_position_unique")
+        ]

@@ -5,33 +5,34 @@ The numbers are defaults (rules R0.3): each one can be overridden
 by a setting of the same idea, read by `exams.services.current_rules()`:
 EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES, EXAM_MAX_ATTEMPTS, EXAM_PAPER_COMPOSITION,
 EXAM_MULTIPLE_PARTIAL_CREDIT."""
+
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 # --- question types ---------------------------------------------------------------------------
-SINGLE = "single"        # 单选题
-MULTIPLE = "multiple"    # 多选题
-JUDGE = "judge"          # 判断题
+SINGLE = "single"  # 单选题
+MULTIPLE = "multiple"  # 多选题
+JUDGE = "judge"  # 判断题
 TYPE_LABELS = {SINGLE: "单选题", MULTIPLE: "多选题", JUDGE: "判断题"}
 JUDGE_OPTIONS = ("正确", "错误")
 
 # --- defaults ---------------------------------------------------------------------------------
-PASS_MARK = 60                                  # rules R8.3: pass at 60/100
-TIME_LIMIT = timedelta(minutes=60)              # rules R8.2: 60 minutes, enforced by the server
-MAX_ATTEMPTS = None                             # rules R8.3: unlimited within validity by default
-MULTIPLE_PARTIAL_CREDIT = False                 # issue 5: multiple choice all-or-nothing
-SUBMIT_GRACE = timedelta(seconds=15)            # network latency allowed after the deadline
-OPTIONS_MIN, OPTIONS_MAX = 2, 8                 # options per choice question
+PASS_MARK = 60  # rules R8.3: pass at 60/100
+TIME_LIMIT = timedelta(minutes=60)  # rules R8.2: 60 minutes, enforced by the server
+MAX_ATTEMPTS = None  # rules R8.3: unlimited within validity by default
+MULTIPLE_PARTIAL_CREDIT = False  # issue 5: multiple choice all-or-nothing
+SUBMIT_GRACE = timedelta(seconds=15)  # network latency allowed after the deadline
+OPTIONS_MIN, OPTIONS_MAX = 2, 8  # options per choice question
 
 # --- question pools ---------------------------------------------------------------------------
 # Practice shows the right answer at once (rules R7.5), so it must never show an exam question's:
 # each question is in one pool. Chapter exercises and mock exams draw only from the practice
 # pool, exam papers only from the exam pool (rules R8.2 "drawn from the course's question bank").
-POOL_PRACTICE = "practice"   # 练习题: chapter exercises and mock exams, answers shown
-POOL_EXAM = "exam"           # 考试题: exam papers only, answers never shown to a learner
+POOL_PRACTICE = "practice"  # 练习题: chapter exercises and mock exams, answers shown
+POOL_EXAM = "exam"  # 考试题: exam papers only, answers never shown to a learner
 POOL_LABELS = {POOL_PRACTICE: "练习题", POOL_EXAM: "考试题"}
-DEFAULT_POOL = POOL_EXAM     # a question nobody placed is never revealed
+DEFAULT_POOL = POOL_EXAM  # a question nobody placed is never revealed
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ FULL_MARKS = 100
 @dataclass(frozen=True)
 class Rules:
     """The exam rules in force (defaults above, or the settings that override them)."""
+
     pass_mark: int = PASS_MARK
     time_limit: timedelta = TIME_LIMIT
     max_attempts: int | None = MAX_ATTEMPTS
@@ -84,7 +86,7 @@ class Decision:
     allowed: bool
     code: str = ""
     message: str = ""
-    missing: tuple = ()      # what the learner still has to do, in words
+    missing: tuple = ()  # what the learner still has to do, in words
 
 
 ENROLMENT_MESSAGES = {
@@ -95,9 +97,17 @@ ENROLMENT_MESSAGES = {
 }
 
 
-def exam_eligibility(*, is_staff: bool, on_hold: bool, enrolment_state: str, chapters_total: int,
-                     chapters_done: int, attempts_used: int, max_attempts: int | None,
-                     bank_ok: bool = True) -> Decision:
+def exam_eligibility(
+    *,
+    is_staff: bool,
+    on_hold: bool,
+    enrolment_state: str,
+    chapters_total: int,
+    chapters_done: int,
+    attempts_used: int,
+    max_attempts: int | None,
+    bank_ok: bool = True,
+) -> Decision:
     """【我要考试】 opens when every chapter of the course is complete and the enrolment is valid
     (rules R8.1, agreement §4.4), not under a correction hold (rules R1.8, accounts.policy.hold_allows
     "exam"), and while attempts remain (rules R8.3, unlimited by default). The enrolment state is
@@ -113,8 +123,12 @@ def exam_eligibility(*, is_staff: bool, on_hold: bool, enrolment_state: str, cha
     if chapters_total <= 0:
         return Decision(False, "no_chapters", "该课程尚无章节，暂不能考试。")
     if left > 0:
-        return Decision(False, "chapters_incomplete", f"还有 {left} 个章节未学完，全部章节学完后才能考试。",
-                        (f"学完其余 {left} 个章节",))
+        return Decision(
+            False,
+            "chapters_incomplete",
+            f"还有 {left} 个章节未学完，全部章节学完后才能考试。",
+            (f"学完其余 {left} 个章节",),
+        )
     if max_attempts is not None and attempts_used >= max_attempts:
         return Decision(False, "no_attempts", f"考试次数已用完（共 {max_attempts} 次）。")
     if not bank_ok:
@@ -131,8 +145,11 @@ def attempts_left(used: int, max_attempts: int | None) -> int | None:
 def bank_sufficient(available: dict, composition) -> tuple[bool, dict]:
     """Whether the bank holds enough active questions of each type; returns the shortfall by
     type (rules R8.2 "drawn from the course's question bank by type")."""
-    short = {p.qtype: p.count - available.get(p.qtype, 0) for p in composition
-             if available.get(p.qtype, 0) < p.count}
+    short = {
+        p.qtype: p.count - available.get(p.qtype, 0)
+        for p in composition
+        if available.get(p.qtype, 0) < p.count
+    }
     return not short, short
 
 
@@ -141,11 +158,12 @@ class DrawnItem:
     question_id: int
     qtype: str
     points: int
-    option_order: tuple       # display position -> original option index
+    option_order: tuple  # display position -> original option index
 
 
-def draw_paper(bank: dict, option_counts: dict, composition, rng: random.Random, *,
-               allow_short: bool = False) -> list[DrawnItem]:
+def draw_paper(
+    bank: dict, option_counts: dict, composition, rng: random.Random, *, allow_short: bool = False
+) -> list[DrawnItem]:
     """Draw a paper at random (rules R8.2): `count` questions of each type without repetition,
     in the composition's order, each question's options shuffled (true/false keeps 正确/错误 in
     place). `bank` maps type -> question ids; `option_counts` maps id -> number of options.
@@ -212,8 +230,9 @@ def practice_decision(*, enrolment_state: str, exam_in_progress: bool) -> Decisi
     return Decision(True)
 
 
-def practice_feedback_decision(*, question_pool: str | None, enrolment_state: str,
-                               exam_in_progress: bool) -> Decision:
+def practice_feedback_decision(
+    *, question_pool: str | None, enrolment_state: str, exam_in_progress: bool
+) -> Decision:
     """Whether a question's right answer, verdict and explanation may be shown (rules R7.5
     immediate feedback). Only a practice-pool question ever gets feedback: an exam question and
     an id that does not exist (question_pool=None) get the same "not_found", so the refusal
@@ -277,15 +296,20 @@ def seconds_left(deadline: datetime, at: datetime) -> int:
 # --- question-bank import (staff upload) --------------------------------------------------------
 # An .xlsx is a zip of XML: a few KB can declare a sheet of 16 384 columns × 1 048 576 rows (which
 # a reader pads every row to) or unpack to gigabytes. The import checks all of these first.
-IMPORT_MAX_FILE_BYTES = 5 * 1024 * 1024         # the upload itself
-IMPORT_MAX_UNPACKED_BYTES = 50 * 1024 * 1024    # all parts of the zip together, uncompressed
-IMPORT_MAX_ROWS = 5000                          # question rows (the header row not counted)
-IMPORT_MAX_COLUMNS = 26                         # declared sheet width (A-Z; the template has 13)
+IMPORT_MAX_FILE_BYTES = 5 * 1024 * 1024  # the upload itself
+IMPORT_MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # all parts of the zip together, uncompressed
+IMPORT_MAX_ROWS = 5000  # question rows (the header row not counted)
+IMPORT_MAX_COLUMNS = 26  # declared sheet width (A-Z; the template has 13)
 
 
-def import_limits_problem(*, file_bytes: int | None = None, unpacked_bytes: int | None = None,
-                          declared_rows: int | None = None, declared_columns: int | None = None,
-                          data_rows: int | None = None) -> str:
+def import_limits_problem(
+    *,
+    file_bytes: int | None = None,
+    unpacked_bytes: int | None = None,
+    declared_rows: int | None = None,
+    declared_columns: int | None = None,
+    data_rows: int | None = None,
+) -> str:
     """Why an uploaded question bank is too big to read, in Chinese, or "" when it is within
     every cap. `declared_*` are the sheet's own dimension (header row included), `data_rows`
     the question rows actually found. Source: attacker review (a 6 KB file took 38 MiB)."""
@@ -295,11 +319,15 @@ def import_limits_problem(*, file_bytes: int | None = None, unpacked_bytes: int 
     if unpacked_bytes is not None and unpacked_bytes > IMPORT_MAX_UNPACKED_BYTES:
         return f"文件内容过大：解压后超过 {IMPORT_MAX_UNPACKED_BYTES // mib} MB，请按模板重新填写"
     if declared_columns is not None and declared_columns > IMPORT_MAX_COLUMNS:
-        return (f"工作表声明了 {declared_columns} 列，超过上限 {IMPORT_MAX_COLUMNS} 列："
-                "请只保留模板中的列后重新上传")
+        return (
+            f"工作表声明了 {declared_columns} 列，超过上限 {IMPORT_MAX_COLUMNS} 列："
+            "请只保留模板中的列后重新上传"
+        )
     if declared_rows is not None and declared_rows - 1 > IMPORT_MAX_ROWS:
-        return (f"工作表声明了 {declared_rows} 行（含设置过格式的空行），超过上限 {IMPORT_MAX_ROWS + 1} 行："
-                "请删除多余的行，或把试题复制到新下载的模板中")
+        return (
+            f"工作表声明了 {declared_rows} 行（含设置过格式的空行），超过上限 {IMPORT_MAX_ROWS + 1} 行："
+            "请删除多余的行，或把试题复制到新下载的模板中"
+        )
     if data_rows is not None and data_rows > IMPORT_MAX_ROWS:
         return f"试题行数超过上限：一次最多导入 {IMPORT_MAX_ROWS} 道试题，请拆分后分批导入"
     return ""

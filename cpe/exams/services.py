@@ -3,6 +3,7 @@
 Settings (all optional; defaults in policy.py): EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES,
 EXAM_MAX_ATTEMPTS (None = unlimited), EXAM_PAPER_COMPOSITION ([("single", 10, 3), ...]),
 EXAM_MULTIPLE_PARTIAL_CREDIT."""
+
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,7 +35,8 @@ def current_rules() -> policy.Rules:
         time_limit=timedelta(minutes=minutes) if minutes else policy.TIME_LIMIT,
         max_attempts=getattr(settings, "EXAM_MAX_ATTEMPTS", policy.MAX_ATTEMPTS),
         composition=composition,
-        partial_credit=getattr(settings, "EXAM_MULTIPLE_PARTIAL_CREDIT", policy.MULTIPLE_PARTIAL_CREDIT))
+        partial_credit=getattr(settings, "EXAM_MULTIPLE_PARTIAL_CREDIT", policy.MULTIPLE_PARTIAL_CREDIT),
+    )
 
 
 @dataclass
@@ -50,8 +52,12 @@ class Gate:
 def bank_counts(course) -> dict:
     from django.db.models import Count
 
-    return dict(Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True)
-                .values_list("qtype").annotate(n=Count("id")).values_list("qtype", "n"))
+    return dict(
+        Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True)
+        .values_list("qtype")
+        .annotate(n=Count("id"))
+        .values_list("qtype", "n")
+    )
 
 
 def exam_gate(user, course, at, *, chapters=None) -> Gate:
@@ -64,9 +70,15 @@ def exam_gate(user, course, at, *, chapters=None) -> Gate:
     used = Attempt.objects.filter(user=user, course=course, enrolment=enrolment).count() if enrolment else 0
     bank_ok, _ = policy.bank_sufficient(bank_counts(course), rules.composition)
     decision = policy.exam_eligibility(
-        is_staff=user.is_staff, on_hold=not hold_allows("exam", on_hold=user.on_hold), enrolment_state=state,
-        chapters_total=len(chapters), chapters_done=done, attempts_used=used, max_attempts=rules.max_attempts,
-        bank_ok=bank_ok)
+        is_staff=user.is_staff,
+        on_hold=not hold_allows("exam", on_hold=user.on_hold),
+        enrolment_state=state,
+        chapters_total=len(chapters),
+        chapters_done=done,
+        attempts_used=used,
+        max_attempts=rules.max_attempts,
+        bank_ok=bank_ok,
+    )
     return Gate(decision, enrolment, len(chapters), done, used, rules)
 
 
@@ -78,9 +90,12 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
     at = at or timezone.now()
     rng = rng or _sysrand
     with transaction.atomic():
-        User.objects.select_for_update().filter(pk=user.pk).first()   # one start per learner at a time
-        open_attempt = Attempt.objects.select_for_update().filter(user=user, course=course,
-                                                                  status=AttemptStatus.OPEN).first()
+        User.objects.select_for_update().filter(pk=user.pk).first()  # one start per learner at a time
+        open_attempt = (
+            Attempt.objects.select_for_update()
+            .filter(user=user, course=course, status=AttemptStatus.OPEN)
+            .first()
+        )
         if open_attempt is not None:
             if not policy.attempt_overdue(open_attempt.deadline, at):
                 return open_attempt
@@ -89,8 +104,11 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
         if not gate.decision.allowed:
             raise ExamError(gate.decision.code, gate.decision.message)
         rules = gate.rules
-        questions = list(Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True)
-                         .values_list("id", "qtype", "options"))
+        questions = list(
+            Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True).values_list(
+                "id", "qtype", "options"
+            )
+        )
         bank, counts = {}, {}
         for qid, qtype, options in questions:
             bank.setdefault(qtype, []).append(qid)
@@ -98,13 +116,32 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
         drawn = policy.draw_paper(bank, counts, rules.composition, rng)
         number = Attempt.objects.filter(user=user, course=course).count() + 1
         attempt = Attempt.objects.create(
-            user=user, course=course, enrolment=gate.enrolment, number=number, started_at=at,
-            deadline=policy.attempt_deadline(at, rules.time_limit), pass_mark=rules.pass_mark)
+            user=user,
+            course=course,
+            enrolment=gate.enrolment,
+            number=number,
+            started_at=at,
+            deadline=policy.attempt_deadline(at, rules.time_limit),
+            pass_mark=rules.pass_mark,
+        )
         AttemptItem.objects.bulk_create(
-            AttemptItem(attempt=attempt, position=i + 1, question_id=d.question_id, qtype=d.qtype, points=d.points,
-                        option_order=list(d.option_order)) for i, d in enumerate(drawn))
-        audit_record("exam.started", actor=user, subject=attempt, at=at,
-                     data={"course": course.code, "number": number, "deadline": attempt.deadline.isoformat()})
+            AttemptItem(
+                attempt=attempt,
+                position=i + 1,
+                question_id=d.question_id,
+                qtype=d.qtype,
+                points=d.points,
+                option_order=list(d.option_order),
+            )
+            for i, d in enumerate(drawn)
+        )
+        audit_record(
+            "exam.started",
+            actor=user,
+            subject=attempt,
+            at=at,
+            data={"course": course.code, "number": number, "deadline": attempt.deadline.isoformat()},
+        )
     return attempt
 
 
@@ -119,8 +156,11 @@ class _RowShape:
     def __init__(self, connection, model, fields):
         self.model, self.fields = model, list(fields)
         self.attnames = [f.attname for f in self.fields]
-        self.converters = [(i, f.get_db_converters(connection)) for i, f in enumerate(self.fields)
-                           if f.get_db_converters(connection)]
+        self.converters = [
+            (i, f.get_db_converters(connection))
+            for i, f in enumerate(self.fields)
+            if f.get_db_converters(connection)
+        ]
 
     def instance(self, connection, values):
         values = list(values)
@@ -143,14 +183,18 @@ def _load_open_sql(connection):
 
     if "open" not in _sql_cache:
         qn = connection.ops.quote_name
-        parts = [(_RowShape(connection, m, m._meta.concrete_fields), a)
-                 for m, a in ((Attempt, "a"), (Course, "c"), (TrainingYear, "y"), (Enrolment, "e"))]
-        sql = (f"SELECT {', '.join(_select_list(connection, a, shape.fields) for shape, a in parts)} "
-               f"FROM {qn(Attempt._meta.db_table)} a "
-               f"JOIN {qn(Course._meta.db_table)} c ON c.{qn('id')} = a.{qn('course_id')} "
-               f"JOIN {qn(TrainingYear._meta.db_table)} y ON y.{qn('id')} = c.{qn('year_id')} "
-               f"JOIN {qn(Enrolment._meta.db_table)} e ON e.{qn('id')} = a.{qn('enrolment_id')} "
-               f"WHERE a.{qn('id')} = %s AND a.{qn('user_id')} = %s FOR UPDATE OF a")
+        parts = [
+            (_RowShape(connection, m, m._meta.concrete_fields), a)
+            for m, a in ((Attempt, "a"), (Course, "c"), (TrainingYear, "y"), (Enrolment, "e"))
+        ]
+        sql = (
+            f"SELECT {', '.join(_select_list(connection, a, shape.fields) for shape, a in parts)} "
+            f"FROM {qn(Attempt._meta.db_table)} a "
+            f"JOIN {qn(Course._meta.db_table)} c ON c.{qn('id')} = a.{qn('course_id')} "
+            f"JOIN {qn(TrainingYear._meta.db_table)} y ON y.{qn('id')} = c.{qn('year_id')} "
+            f"JOIN {qn(Enrolment._meta.db_table)} e ON e.{qn('id')} = a.{qn('enrolment_id')} "
+            f"WHERE a.{qn('id')} = %s AND a.{qn('user_id')} = %s FOR UPDATE OF a"
+        )
         _sql_cache["open"] = (sql, parts)
     return _sql_cache["open"]
 
@@ -161,8 +205,12 @@ def _load_open(user, attempt_id):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        attempt = (Attempt.objects.select_for_update(of=("self",)).select_related("course__year", "enrolment")
-                   .filter(pk=attempt_id, user=user).first())
+        attempt = (
+            Attempt.objects.select_for_update(of=("self",))
+            .select_related("course__year", "enrolment")
+            .filter(pk=attempt_id, user=user)
+            .first()
+        )
     else:
         sql, parts = _load_open_sql(connection)
         with connection.cursor() as cur:
@@ -172,7 +220,7 @@ def _load_open(user, attempt_id):
         if row is not None:
             objs, i = [], 0
             for shape, _ in parts:
-                objs.append(shape.instance(connection, row[i:i + len(shape.fields)]))
+                objs.append(shape.instance(connection, row[i : i + len(shape.fields)]))
                 i += len(shape.fields)
             attempt, course, year, enrolment = objs
             course.year, attempt.course, attempt.enrolment = year, course, enrolment
@@ -192,7 +240,9 @@ def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None
             raise ExamError("submitted", "本次考试已交卷。")
         if not policy.answers_accepted(attempt.deadline, at):
             raise ExamError("time_up", "考试时间已到，答案未能保存；系统已按已保存的答案交卷。")
-        item = (AttemptItem.objects.select_related("question").filter(attempt=attempt, position=position).first())
+        item = (
+            AttemptItem.objects.select_related("question").filter(attempt=attempt, position=position).first()
+        )
         if item is None:
             raise ExamError("no_item", "题目不存在。")
         item.answer = list(policy.normalise_answer(item.qtype, chosen, len(item.question.options)))
@@ -201,8 +251,9 @@ def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None
     return item
 
 
-def attempt_submit(*, user, attempt_id: int, answers: dict | None = None, at=None,
-                   whole_paper: bool = False) -> Attempt:
+def attempt_submit(
+    *, user, attempt_id: int, answers: dict | None = None, at=None, whole_paper: bool = False
+) -> Attempt:
     """Submit once, graded at once (rules R8.2-8.3). `answers` (position -> chosen original
     indexes) are saved first if the time allows. With `whole_paper` (the exam page's form),
     `answers` is the whole paper: a position it does not list was left unanswered. A second
@@ -249,8 +300,17 @@ def attempt_close_if_overdue(attempt: Attempt, at=None) -> Attempt:
     return attempt
 
 
-_ITEM_FIELDS = ("id", "attempt_id", "position", "question_id", "qtype", "points", "answer", "saved_at",
-                "earned")
+_ITEM_FIELDS = (
+    "id",
+    "attempt_id",
+    "position",
+    "question_id",
+    "qtype",
+    "points",
+    "answer",
+    "saved_at",
+    "earned",
+)
 _QUESTION_FIELDS = ("id", "answer", "options")
 
 
@@ -258,15 +318,21 @@ def _locked_items_sql(connection):
     if "items" not in _sql_cache:
         qn = connection.ops.quote_name
         # In the models' field order: Model.from_db places a partial row by that order.
-        items = _RowShape(connection, AttemptItem,
-                          [f for f in AttemptItem._meta.concrete_fields if f.attname in _ITEM_FIELDS])
-        questions = _RowShape(connection, Question,
-                              [f for f in Question._meta.concrete_fields if f.attname in _QUESTION_FIELDS])
-        sql = (f"SELECT {_select_list(connection, 'i', items.fields)}, "
-               f"{_select_list(connection, 'q', questions.fields)} "
-               f"FROM {qn(AttemptItem._meta.db_table)} i "
-               f"JOIN {qn(Question._meta.db_table)} q ON q.{qn('id')} = i.{qn('question_id')} "
-               f"WHERE i.{qn('attempt_id')} = %s ORDER BY i.{qn('position')} FOR UPDATE OF i")
+        items = _RowShape(
+            connection,
+            AttemptItem,
+            [f for f in AttemptItem._meta.concrete_fields if f.attname in _ITEM_FIELDS],
+        )
+        questions = _RowShape(
+            connection, Question, [f for f in Question._meta.concrete_fields if f.attname in _QUESTION_FIELDS]
+        )
+        sql = (
+            f"SELECT {_select_list(connection, 'i', items.fields)}, "
+            f"{_select_list(connection, 'q', questions.fields)} "
+            f"FROM {qn(AttemptItem._meta.db_table)} i "
+            f"JOIN {qn(Question._meta.db_table)} q ON q.{qn('id')} = i.{qn('question_id')} "
+            f"WHERE i.{qn('attempt_id')} = %s ORDER BY i.{qn('position')} FOR UPDATE OF i"
+        )
         _sql_cache["items"] = (sql, items, questions)
     return _sql_cache["items"]
 
@@ -277,9 +343,13 @@ def _locked_items(attempt):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        return list(AttemptItem.objects.select_for_update(of=("self",)).select_related("question")
-                    .only(*_ITEM_FIELDS[1:], *(f"question__{n}" for n in _QUESTION_FIELDS[1:]))
-                    .filter(attempt=attempt).order_by("position"))
+        return list(
+            AttemptItem.objects.select_for_update(of=("self",))
+            .select_related("question")
+            .only(*_ITEM_FIELDS[1:], *(f"question__{n}" for n in _QUESTION_FIELDS[1:]))
+            .filter(attempt=attempt)
+            .order_by("position")
+        )
     sql, item_shape, question_shape = _locked_items_sql(connection)
     with connection.cursor() as cur:
         cur.execute(sql, [attempt.pk])
@@ -301,19 +371,25 @@ def _write_items(items, with_answers: bool):
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        AttemptItem.objects.bulk_update(items, ["earned", "answer", "saved_at"] if with_answers else ["earned"])
+        AttemptItem.objects.bulk_update(
+            items, ["earned", "answer", "saved_at"] if with_answers else ["earned"]
+        )
         return
     table = AttemptItem._meta.db_table
     ids, earned = [i.pk for i in items], [i.earned for i in items]
     if with_answers:
-        sql = (f'UPDATE "{table}" AS t '
-               "SET earned = v.earned, answer = v.answer::jsonb, saved_at = v.saved_at "
-               "FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::timestamptz[]) "
-               "AS v(id, earned, answer, saved_at) WHERE t.id = v.id")
+        sql = (
+            f'UPDATE "{table}" AS t '
+            "SET earned = v.earned, answer = v.answer::jsonb, saved_at = v.saved_at "
+            "FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::timestamptz[]) "
+            "AS v(id, earned, answer, saved_at) WHERE t.id = v.id"
+        )
         params = [ids, earned, [json.dumps(i.answer) for i in items], [i.saved_at for i in items]]
     else:
-        sql = (f'UPDATE "{table}" AS t SET earned = v.earned FROM unnest(%s::bigint[], %s::integer[]) '
-               "AS v(id, earned) WHERE t.id = v.id")
+        sql = (
+            f'UPDATE "{table}" AS t SET earned = v.earned FROM unnest(%s::bigint[], %s::integer[]) '
+            "AS v(id, earned) WHERE t.id = v.id"
+        )
         params = [ids, earned]
     with connection.cursor() as cur:
         cur.execute(sql, params)
@@ -328,8 +404,9 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
         items = _locked_items(attempt)
     total = 0
     for item in items:
-        item.earned = policy.score_item(item.qtype, item.question.answer, item.answer, item.points,
-                                        partial_credit=rules.partial_credit)
+        item.earned = policy.score_item(
+            item.qtype, item.question.answer, item.answer, item.points, partial_credit=rules.partial_credit
+        )
         total += item.earned
     if items:
         _write_items(items, answers_changed)
@@ -338,8 +415,13 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
     attempt.auto_submitted = auto
     attempt.submitted_at = min(at, attempt.deadline + policy.SUBMIT_GRACE) if auto else at
     attempt.save(update_fields=["status", "score", "passed", "auto_submitted", "submitted_at"])
-    audit_record("exam.graded", actor=attempt.user, subject=attempt, at=at, data={
-        "course": attempt.course.code, "score": total, "passed": attempt.passed, "auto": auto})
+    audit_record(
+        "exam.graded",
+        actor=attempt.user,
+        subject=attempt,
+        at=at,
+        data={"course": attempt.course.code, "score": total, "passed": attempt.passed, "auto": auto},
+    )
     if attempt.passed:
         credit_record_for_pass(attempt=attempt, at=at)
 
@@ -348,9 +430,12 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
 def exam_in_progress(user, at) -> bool:
     """Whether the learner has an exam attempt (on any course) whose answers can still be saved
     or submitted (exams.policy.attempt_blocks_practice): practice shows no answer meanwhile."""
-    return any(policy.attempt_blocks_practice(is_open=True, deadline=deadline, at=at)
-               for deadline in Attempt.objects.filter(user=user, status=AttemptStatus.OPEN)
-               .values_list("deadline", flat=True))
+    return any(
+        policy.attempt_blocks_practice(is_open=True, deadline=deadline, at=at)
+        for deadline in Attempt.objects.filter(user=user, status=AttemptStatus.OPEN).values_list(
+            "deadline", flat=True
+        )
+    )
 
 
 def practice_gate(user, course, at) -> policy.Decision:
@@ -377,9 +462,15 @@ def practice_questions(*, course, chapter=None, rng=None) -> list[dict]:
             counts[q.pk] = len(q.options)
         drawn = policy.draw_paper(bank, counts, current_rules().composition, rng, allow_short=True)
     by_id = {q.pk: q for q in questions}
-    return [{"position": i + 1, "question": by_id[d.question_id], "order": d.option_order,
-             "options": [(orig, by_id[d.question_id].options[orig]) for orig in d.option_order]}
-            for i, d in enumerate(drawn)]
+    return [
+        {
+            "position": i + 1,
+            "question": by_id[d.question_id],
+            "order": d.option_order,
+            "options": [(orig, by_id[d.question_id].options[orig]) for orig in d.option_order],
+        }
+        for i, d in enumerate(drawn)
+    ]
 
 
 def _shuffled(q, rng):
@@ -398,15 +489,21 @@ def practice_check(*, user, question_id, chosen, at=None) -> dict:
     question = Question.objects.filter(pk=question_id, is_active=True).select_related("course").first()
     pool = question.pool if question is not None else None
     state, in_exam = "not_enrolled", False
-    if pool == policy.practice_pool():      # the other facts only matter for a practice question
+    if pool == policy.practice_pool():  # the other facts only matter for a practice question
         state = learning_selectors.enrolment_for(user, question.course, at)[1]
         in_exam = exam_in_progress(user, at)
-    decision = policy.practice_feedback_decision(question_pool=pool, enrolment_state=state,
-                                                 exam_in_progress=in_exam)
+    decision = policy.practice_feedback_decision(
+        question_pool=pool, enrolment_state=state, exam_in_progress=in_exam
+    )
     if not decision.allowed:
         raise ExamError(decision.code, decision.message)
     given = policy.normalise_answer(question.qtype, chosen, len(question.options))
     correct = policy.score_item(question.qtype, question.answer, given, 1) == 1
-    return {"correct": correct, "answered": bool(given), "answer": question.answer_letters,
-            "answer_text": "；".join(question.options[i] for i in question.answer),
-            "explanation": question.explanation, "question": question}
+    return {
+        "correct": correct,
+        "answered": bool(given),
+        "answer": question.answer_letters,
+        "answer_text": "；".join(question.options[i] for i in question.answer),
+        "explanation": question.explanation,
+        "question": question,
+    }

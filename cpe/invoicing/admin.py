@@ -1,5 +1,6 @@
 """Staff site for invoices (finance): read-only. Invoices are never added, edited or deleted
 here: they are issued by the learner's request and reversed by a refund (services.py)."""
+
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -17,16 +18,47 @@ from .models import Invoice
 
 @admin.register(Invoice)
 class InvoiceAdmin(SafeModelAdmin):
-    list_display = ["number", "kind", "status", "buyer_type", "buyer_name", "taxpayer_id", "total_display",
-                    "tax_display", "tax_rate_label", "issued_at", "order_number"]
+    list_display = [
+        "number",
+        "kind",
+        "status",
+        "buyer_type",
+        "buyer_name",
+        "taxpayer_id",
+        "total_display",
+        "tax_display",
+        "tax_rate_label",
+        "issued_at",
+        "order_number",
+    ]
     list_filter = ["kind", "status", "buyer_type", "unit_kind", "tax_rate_permille", "issued_at"]
     search_fields = ["number", "order__number", "buyer_name", "taxpayer_id"]
     date_hierarchy = "issued_at"
     list_select_related = ["order"]
     ordering = ["-issued_at"]
-    fields = ["number", "kind", "status", "original", "order_number", "buyer_type", "buyer_name", "unit_kind",
-              "taxpayer_id", "seller_name", "seller_taxpayer_id", "item_name", "total_display", "net_display",
-              "tax_display", "tax_rate_label", "issued_at", "reversed_at", "reason", "provider", "pdf_link"]
+    fields = [
+        "number",
+        "kind",
+        "status",
+        "original",
+        "order_number",
+        "buyer_type",
+        "buyer_name",
+        "unit_kind",
+        "taxpayer_id",
+        "seller_name",
+        "seller_taxpayer_id",
+        "item_name",
+        "total_display",
+        "net_display",
+        "tax_display",
+        "tax_rate_label",
+        "issued_at",
+        "reversed_at",
+        "reason",
+        "provider",
+        "pdf_link",
+    ]
     readonly_fields = fields
 
     @admin.display(description="价税合计（元）", ordering="total_fen")
@@ -53,8 +85,9 @@ class InvoiceAdmin(SafeModelAdmin):
     def pdf_link(self, obj):
         if not obj.pk or not obj.pdf:
             return "-"
-        return format_html('<a href="{}">下载 PDF（记入审计日志）</a>',
-                           reverse("admin:invoicing_invoice_pdf", args=[obj.pk]))
+        return format_html(
+            '<a href="{}">下载 PDF（记入审计日志）</a>', reverse("admin:invoicing_invoice_pdf", args=[obj.pk])
+        )
 
     def has_add_permission(self, request):
         return False
@@ -77,10 +110,19 @@ class InvoiceAdmin(SafeModelAdmin):
         invoice = get_object_or_404(Invoice, pk=pk)
         if not invoice.pdf:
             raise Http404
-        audit_record("invoice.pdf_viewed_by_staff", actor=request.user, subject=invoice,
-                     data={"number": invoice.number}, ip=client_ip(request.META))
-        try:   # a redirect to a short-lived signed URL of the object store, or the file streamed
-            return file_response(invoice.pdf.storage, invoice.pdf.name, download_name=f"电子发票_{invoice.number}.pdf",
-                                 content_type="application/pdf")
+        audit_record(
+            "invoice.pdf_viewed_by_staff",
+            actor=request.user,
+            subject=invoice,
+            data={"number": invoice.number},
+            ip=client_ip(request.META),
+        )
+        try:  # a redirect to a short-lived signed URL of the object store, or the file streamed
+            return file_response(
+                invoice.pdf.storage,
+                invoice.pdf.name,
+                download_name=f"电子发票_{invoice.number}.pdf",
+                content_type="application/pdf",
+            )
         except FileNotFoundError:
             raise Http404("发票文件不存在")

@@ -45,11 +45,18 @@ class Invoice(models.Model):
     status moving to `reversed` (see `save`). Amounts are signed fen: a red invoice carries the
     negated figures of the blue one, so sums over invoices are right."""
 
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="invoices",
-                              verbose_name="订单")
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="invoices", verbose_name="订单"
+    )
     kind = models.CharField("发票类型", max_length=8, choices=InvoiceKind.choices, default=InvoiceKind.BLUE)
-    original = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="reversal", verbose_name="被冲销的蓝字发票")
+    original = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversal",
+        verbose_name="被冲销的蓝字发票",
+    )
     number = models.CharField("发票号码", max_length=20, unique=True)
     buyer_type = models.CharField("抬头类型", max_length=10, choices=BuyerType.choices)
     buyer_name = models.CharField("购买方名称", max_length=policy.BUYER_NAME_MAX)
@@ -62,14 +69,16 @@ class Invoice(models.Model):
     net_fen = models.BigIntegerField("金额（分）")
     tax_fen = models.BigIntegerField("税额（分）")
     tax_rate_permille = models.PositiveSmallIntegerField("税率（‰）")
-    status = models.CharField("状态", max_length=10, choices=InvoiceStatus.choices,
-                              default=InvoiceStatus.ISSUED)
+    status = models.CharField(
+        "状态", max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.ISSUED
+    )
     issued_at = models.DateTimeField("开票时间", db_index=True)
     reversed_at = models.DateTimeField("红冲时间", null=True, blank=True)
     reason = models.CharField("红冲原因", max_length=200, blank=True)
     pdf = models.FileField("PDF", upload_to=invoice_pdf_path, storage=_documents_storage, max_length=200)
-    verify_token = models.CharField("查验令牌", max_length=64, unique=True, default=new_verify_token,
-                                    editable=False)
+    verify_token = models.CharField(
+        "查验令牌", max_length=64, unique=True, default=new_verify_token, editable=False
+    )
     provider = models.CharField("开票通道", max_length=100)
 
     objects = InvoiceQuerySet.as_manager()
@@ -81,23 +90,34 @@ class Invoice(models.Model):
         ordering = ["-issued_at", "-id"]
         verbose_name = verbose_name_plural = "发票"
         constraints = [
-            models.UniqueConstraint(fields=["order"], condition=models.Q(kind="blue", status="issued"),
-                                    name="one_valid_blue_invoice_per_order"),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(kind="blue", status="issued"),
+                name="one_valid_blue_invoice_per_order",
+            ),
             models.CheckConstraint(
-                condition=(models.Q(kind="blue", original__isnull=True, total_fen__gt=0)
-                           | models.Q(kind="red", original__isnull=False, total_fen__lt=0,
-                                      status="issued")),
-                name="invoice_kind_sign_and_original"),
-            models.CheckConstraint(condition=models.Q(total_fen=models.F("net_fen") + models.F("tax_fen")),
-                                   name="invoice_total_is_net_plus_tax"),
+                condition=(
+                    models.Q(kind="blue", original__isnull=True, total_fen__gt=0)
+                    | models.Q(kind="red", original__isnull=False, total_fen__lt=0, status="issued")
+                ),
+                name="invoice_kind_sign_and_original",
+            ),
             models.CheckConstraint(
-                condition=(models.Q(buyer_type="personal", taxpayer_id="", unit_kind="")
-                           | (models.Q(buyer_type="unit") & ~models.Q(unit_kind=""))),
-                name="invoice_buyer_fields_match_type"),
+                condition=models.Q(total_fen=models.F("net_fen") + models.F("tax_fen")),
+                name="invoice_total_is_net_plus_tax",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(buyer_type="personal", taxpayer_id="", unit_kind="")
+                    | (models.Q(buyer_type="unit") & ~models.Q(unit_kind=""))
+                ),
+                name="invoice_buyer_fields_match_type",
+            ),
             models.CheckConstraint(
                 condition=models.Q(status="issued", reversed_at__isnull=True)
                 | models.Q(status="reversed", reversed_at__isnull=False),
-                name="invoice_reversed_has_time"),
+                name="invoice_reversed_has_time",
+            ),
         ]
 
     def __str__(self):
@@ -125,7 +145,7 @@ class Invoice(models.Model):
 
     @property
     def total_display(self):
-        """"¥198.00", or "-¥198.00" on a red-letter invoice."""
+        """ "¥198.00", or "-¥198.00" on a red-letter invoice."""
         return ("-" if self.total_fen < 0 else "") + "¥" + fen_to_yuan(abs(self.total_fen))
 
     @property

@@ -1,6 +1,7 @@
 """Invoice rules (rules R6, R5.2). Pure functions: plain facts and an explicit `at` in, a value or
 a decision with a coded reason out. No ORM, no clock, no settings: the services read the
 settings named below and pass their values in."""
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class InvoiceDecision:
     allowed: bool
     code: str = ""
     message: str = ""
-    last_day: date | None = None      # the last Shanghai calendar day an invoice can be requested
+    last_day: date | None = None  # the last Shanghai calendar day an invoice can be requested
 
 
 def invoice_last_day(paid_at: datetime) -> date:
@@ -50,8 +51,9 @@ def _day_label(day: date) -> str:
     return f"{day.year} 年 {day.month} 月 {day.day} 日"
 
 
-def invoice_decision(order_status: str, paid_at: datetime | None, has_valid_invoice: bool,
-                     at: datetime) -> InvoiceDecision:
+def invoice_decision(
+    order_status: str, paid_at: datetime | None, has_valid_invoice: bool, at: datetime
+) -> InvoiceDecision:
     """May the learner request an invoice for this order now (rules R6.1)?
 
     Refused when the order is not paid, is refunded, already has an invoice that has not
@@ -71,16 +73,24 @@ def invoice_decision(order_status: str, paid_at: datetime | None, has_valid_invo
         return InvoiceDecision(False, "refunded", "该订单已退款，不能开具发票。")
     last_day = invoice_last_day(paid_at)
     if has_valid_invoice:
-        return InvoiceDecision(False, "already_invoiced", "该订单已开具发票，每个订单只能开具一张发票。",
-                               last_day)
+        return InvoiceDecision(
+            False, "already_invoiced", "该订单已开具发票，每个订单只能开具一张发票。", last_day
+        )
     if order_status == ORDER_REFUND_REQUESTED:
-        return InvoiceDecision(False, "refund_pending",
-                               "该订单正在退款审核中，暂不能开具发票；如退款申请被驳回，仍可在 "
-                               f"{_day_label(last_day)}（含）前申请发票。", last_day)
+        return InvoiceDecision(
+            False,
+            "refund_pending",
+            "该订单正在退款审核中，暂不能开具发票；如退款申请被驳回，仍可在 "
+            f"{_day_label(last_day)}（含）前申请发票。",
+            last_day,
+        )
     if at >= invoice_deadline(paid_at):
-        return InvoiceDecision(False, "past_cutoff",
-                               f"{local_date(paid_at).year} 年度的订单开票截止于 {_day_label(last_day)}，"
-                               "现已不能开具。", last_day)
+        return InvoiceDecision(
+            False,
+            "past_cutoff",
+            f"{local_date(paid_at).year} 年度的订单开票截止于 {_day_label(last_day)}，现已不能开具。",
+            last_day,
+        )
     return InvoiceDecision(True, "", f"请在 {_day_label(last_day)}（含）前申请开具发票。", last_day)
 
 
@@ -124,8 +134,11 @@ def check_uscc(raw: str) -> UsccCheck:
         return UsccCheck(False, "uscc_length", f"统一社会信用代码应为 18 位，您填写了 {len(value)} 位。")
     bad = sorted({c for c in value if c not in USCC_CHARS})
     if bad:
-        return UsccCheck(False, "uscc_chars",
-                         f"统一社会信用代码不含字符 {'、'.join(bad)}（代码中不使用 I、O、Z、S、V），请核对。")
+        return UsccCheck(
+            False,
+            "uscc_chars",
+            f"统一社会信用代码不含字符 {'、'.join(bad)}（代码中不使用 I、O、Z、S、V），请核对。",
+        )
     if not _USCC_SHAPE.match(value):
         return UsccCheck(False, "uscc_shape", "统一社会信用代码第 3-8 位应为行政区划代码（数字），请核对。")
     if uscc_check_char(value[:17]) != value[17]:
@@ -150,8 +163,9 @@ class BuyerCheck:
     taxpayer_id: str = ""
 
 
-def check_buyer(*, buyer_type: str, learner_name: str, unit_name: str, unit_kind: str,
-                taxpayer_id: str) -> BuyerCheck:
+def check_buyer(
+    *, buyer_type: str, learner_name: str, unit_name: str, unit_kind: str, taxpayer_id: str
+) -> BuyerCheck:
     """rules R6.2. A personal invoice is made out to the learner's real name only (the name
     the learner registered with, never a typed one) and carries no taxpayer ID. A unit
     invoice carries the unit's name and, for an enterprise, its taxpayer ID (the unified
@@ -169,21 +183,24 @@ def check_buyer(*, buyer_type: str, learner_name: str, unit_name: str, unit_kind
     if not name:
         return BuyerCheck(False, "unit_name_required", "请填写单位名称。", "buyer_name")
     if not BUYER_NAME_MIN <= len(name) <= BUYER_NAME_MAX:
-        return BuyerCheck(False, "unit_name_length",
-                          f"单位名称应为 {BUYER_NAME_MIN}-{BUYER_NAME_MAX} 个字。", "buyer_name")
+        return BuyerCheck(
+            False, "unit_name_length", f"单位名称应为 {BUYER_NAME_MIN}-{BUYER_NAME_MAX} 个字。", "buyer_name"
+        )
     if unit_kind not in UnitKind.values:
         return BuyerCheck(False, "unit_kind", "请选择单位类型。", "unit_kind")
     raw_id = normalise_uscc(taxpayer_id)
     if not raw_id and unit_kind != UnitKind.ENTERPRISE:
         return BuyerCheck(True, buyer_type=BuyerType.UNIT, buyer_name=name, unit_kind=unit_kind)
     if not raw_id:
-        return BuyerCheck(False, "taxpayer_id_required",
-                          "企业抬头必须填写统一社会信用代码（纳税人识别号）。", "taxpayer_id")
+        return BuyerCheck(
+            False, "taxpayer_id_required", "企业抬头必须填写统一社会信用代码（纳税人识别号）。", "taxpayer_id"
+        )
     uscc = check_uscc(raw_id)
     if not uscc.ok:
         return BuyerCheck(False, uscc.code, uscc.message, "taxpayer_id")
-    return BuyerCheck(True, buyer_type=BuyerType.UNIT, buyer_name=name, unit_kind=unit_kind,
-                      taxpayer_id=uscc.value)
+    return BuyerCheck(
+        True, buyer_type=BuyerType.UNIT, buyer_name=name, unit_kind=unit_kind, taxpayer_id=uscc.value
+    )
 
 
 # --- Item and tax: rules R6.2 ----------------------------------------------------------------
@@ -200,16 +217,17 @@ ALLOWED_TAX_RATES_PERMILLE = (10, 30, 60)
 
 @dataclass(frozen=True)
 class TaxSplit:
-    total_fen: int      # price including tax (价税合计)
-    net_fen: int        # amount excluding tax (金额)
-    tax_fen: int        # tax (税额)
+    total_fen: int  # price including tax (价税合计)
+    net_fen: int  # amount excluding tax (金额)
+    tax_fen: int  # tax (税额)
     rate_permille: int
 
 
 def check_tax_rate(rate_permille: int) -> int:
     if rate_permille not in ALLOWED_TAX_RATES_PERMILLE:
-        raise ValueError(f"INVOICE_TAX_RATE_PERMILLE must be one of {ALLOWED_TAX_RATES_PERMILLE}, "
-                         f"not {rate_permille!r}")
+        raise ValueError(
+            f"INVOICE_TAX_RATE_PERMILLE must be one of {ALLOWED_TAX_RATES_PERMILLE}, not {rate_permille!r}"
+        )
     return rate_permille
 
 
@@ -242,7 +260,7 @@ def tax_rate_label(rate_permille: int) -> str:
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _SMALL_UNITS = ("", "拾", "佰", "仟")
 _BIG_UNITS = ("", "万", "亿")
-CAPITALS_MAX_YUAN = 10 ** 12 - 1
+CAPITALS_MAX_YUAN = 10**12 - 1
 NEGATIVE_PREFIX = "（负数）"
 
 
@@ -297,8 +315,11 @@ _NUMBER_SHAPE = re.compile(r"^\d{20}$")
 
 
 def compose_invoice_number(*, year: int, region_code: str, channel: int, sequence: int) -> str:
-    if not (0 < sequence < 10 ** SEQUENCE_DIGITS) or not (0 <= channel <= 9) \
-            or not re.fullmatch(r"\d{2}", region_code):
+    if (
+        not (0 < sequence < 10**SEQUENCE_DIGITS)
+        or not (0 <= channel <= 9)
+        or not re.fullmatch(r"\d{2}", region_code)
+    ):
         raise ValueError("invoice number part out of range")
     return f"{year % 100:02d}{region_code}{channel}{sequence:0{SEQUENCE_DIGITS}d}"
 

@@ -1,4 +1,5 @@
 """Reads shared by pages, the orders app and tasks."""
+
 from dataclasses import dataclass
 from datetime import date
 
@@ -13,8 +14,11 @@ from .states import InvoiceKind, InvoiceStatus
 
 def invoices_of_user(user):
     """The learner's invoices, blue and red, newest first (one query, with order and original)."""
-    return (Invoice.objects.filter(order__user=user)
-            .select_related("order", "original").order_by("-issued_at", "-id"))
+    return (
+        Invoice.objects.filter(order__user=user)
+        .select_related("order", "original")
+        .order_by("-issued_at", "-id")
+    )
 
 
 def invoice_of_user(user, number: str) -> Invoice | None:
@@ -37,7 +41,7 @@ class OrderInvoiceState:
     code: str
     message: str
     last_day: date | None
-    invoice: Invoice | None        # the valid blue invoice, if any
+    invoice: Invoice | None  # the valid blue invoice, if any
 
 
 def invoice_state_for_orders(user, orders, at=None) -> dict[int, OrderInvoiceState]:
@@ -56,6 +60,6 @@ def invoice_state_for_orders(user, orders, at=None) -> dict[int, OrderInvoiceSta
 
 
 def refunded_orders_with_valid_invoice():
-    return (Order.objects.filter(status=policy.ORDER_REFUNDED,
-                                 invoices__kind=InvoiceKind.BLUE, invoices__status=InvoiceStatus.ISSUED)
-            .distinct())
+    return Order.objects.filter(
+        status=policy.ORDER_REFUNDED, invoices__kind=InvoiceKind.BLUE, invoices__status=InvoiceStatus.ISSUED
+    ).distinct()

@@ -8,6 +8,7 @@ Settings read at call time (none is required):
 - INVOICE_SELLER_NAME, INVOICE_SELLER_TAXPAYER_ID: the seller printed on the invoice
   (demonstration defaults below).
 - SITE_URL: base of the verification URL in the QR code."""
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -26,22 +27,30 @@ from . import policy
 from .errors import InvoiceError
 from .models import Invoice, new_verify_token
 from .providers.base import (
-    InvoiceDraft, InvoiceProviderError, InvoiceRejected, OriginalInvoice, Party, get_provider,
+    InvoiceDraft,
+    InvoiceProviderError,
+    InvoiceRejected,
+    OriginalInvoice,
+    Party,
+    get_provider,
 )
 from .states import BuyerType, InvoiceKind, InvoiceStatus
 
 DEMO_SELLER_NAME = "内蒙古会计继续教育服务有限公司（演示）"
-DEMO_SELLER_TAXPAYER_ID = "91150100MA0N000000"   # a valid GB 32100 code, made up for the demo
+DEMO_SELLER_TAXPAYER_ID = "91150100MA0N000000"  # a valid GB 32100 code, made up for the demo
 
 
 def seller() -> Party:
-    return Party(name=getattr(settings, "INVOICE_SELLER_NAME", DEMO_SELLER_NAME),
-                 taxpayer_id=getattr(settings, "INVOICE_SELLER_TAXPAYER_ID", DEMO_SELLER_TAXPAYER_ID))
+    return Party(
+        name=getattr(settings, "INVOICE_SELLER_NAME", DEMO_SELLER_NAME),
+        taxpayer_id=getattr(settings, "INVOICE_SELLER_TAXPAYER_ID", DEMO_SELLER_TAXPAYER_ID),
+    )
 
 
 def tax_rate_permille() -> int:
-    return policy.check_tax_rate(int(getattr(settings, "INVOICE_TAX_RATE_PERMILLE",
-                                             policy.DEFAULT_TAX_RATE_PERMILLE)))
+    return policy.check_tax_rate(
+        int(getattr(settings, "INVOICE_TAX_RATE_PERMILLE", policy.DEFAULT_TAX_RATE_PERMILLE))
+    )
 
 
 def verify_url(token: str) -> str:
@@ -52,8 +61,9 @@ def _provider_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except InvoiceRejected as exc:
-        raise InvoiceError("provider_rejected", f"开票服务拒绝了本次开票（{exc.detail or exc.code}），"
-                                                "请联系客服。") from exc
+        raise InvoiceError(
+            "provider_rejected", f"开票服务拒绝了本次开票（{exc.detail or exc.code}），请联系客服。"
+        ) from exc
     except InvoiceProviderError as exc:
         raise InvoiceError("provider_unavailable", "开票服务暂时不可用，请稍后再试。") from exc
 
@@ -80,12 +90,21 @@ def _audit_buyer(invoice: Invoice) -> str:
 def _email_learner(user, *, event: str, subject: str, body: str, at):
     """rules R1.4: an e-mail address is used for notices only once verified."""
     if user.email and user.email_verified_at:
-        message_queue(channel=Channel.EMAIL, to=user.email, event=event, subject=subject, body=body,
-                      user=user, at=at)
+        message_queue(
+            channel=Channel.EMAIL, to=user.email, event=event, subject=subject, body=body, user=user, at=at
+        )
 
 
-def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str = "",
-                    unit_kind: str = "", taxpayer_id: str = "", at=None) -> Invoice:
+def invoice_request(
+    *,
+    user,
+    order_number: str,
+    buyer_type: str,
+    buyer_name: str = "",
+    unit_kind: str = "",
+    taxpayer_id: str = "",
+    at=None,
+) -> Invoice:
     """Issue the blue invoice of one of the learner's orders (rules R6).
 
     For a personal invoice the buyer is the learner's registered name (`user.name`); a posted
@@ -95,16 +114,24 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
     written: list[str] = []
     try:
         with transaction.atomic():
-            order = (Order.objects.select_for_update()
-                     .filter(number=(order_number or "").strip(), user=user).first())
+            order = (
+                Order.objects.select_for_update()
+                .filter(number=(order_number or "").strip(), user=user)
+                .first()
+            )
             if order is None:
                 raise InvoiceError("order_not_found", "订单不存在。")
             has_valid = Invoice.objects.valid_blue().filter(order=order).exists()
             decision = policy.invoice_decision(order.status, order.paid_at, has_valid, at)
             if not decision.allowed:
                 raise InvoiceError(decision.code, decision.message)
-            buyer = policy.check_buyer(buyer_type=buyer_type, learner_name=user.name, unit_name=buyer_name,
-                                       unit_kind=unit_kind, taxpayer_id=taxpayer_id)
+            buyer = policy.check_buyer(
+                buyer_type=buyer_type,
+                learner_name=user.name,
+                unit_name=buyer_name,
+                unit_kind=unit_kind,
+                taxpayer_id=taxpayer_id,
+            )
             if not buyer.ok:
                 raise InvoiceError(buyer.code, buyer.message, field=buyer.field)
 
@@ -113,36 +140,75 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
             attempt = Invoice.objects.blue().filter(order=order).count() + 1
             provider = get_provider()
             draft = InvoiceDraft(
-                serial=f"{order.number}-B{attempt}", order_number=order.number, buyer_type=buyer.buyer_type,
-                buyer=Party(buyer.buyer_name, buyer.taxpayer_id), seller=seller(),
-                item_name=policy.ITEM_NAME, item_unit=policy.ITEM_UNIT, total_fen=split.total_fen,
-                net_fen=split.net_fen, tax_fen=split.tax_fen, tax_rate_permille=split.rate_permille,
-                at=at, verify_url=verify_url(token),
+                serial=f"{order.number}-B{attempt}",
+                order_number=order.number,
+                buyer_type=buyer.buyer_type,
+                buyer=Party(buyer.buyer_name, buyer.taxpayer_id),
+                seller=seller(),
+                item_name=policy.ITEM_NAME,
+                item_unit=policy.ITEM_UNIT,
+                total_fen=split.total_fen,
+                net_fen=split.net_fen,
+                tax_fen=split.tax_fen,
+                tax_rate_permille=split.rate_permille,
+                at=at,
+                verify_url=verify_url(token),
             )
             issued = _provider_call(provider.issue, draft)
-            invoice = _store(Invoice(
-                order=order, kind=InvoiceKind.BLUE, number=issued.number, buyer_type=buyer.buyer_type,
-                buyer_name=buyer.buyer_name, unit_kind=buyer.unit_kind, taxpayer_id=buyer.taxpayer_id,
-                seller_name=draft.seller.name, seller_taxpayer_id=draft.seller.taxpayer_id,
-                item_name=draft.item_name, total_fen=split.total_fen, net_fen=split.net_fen,
-                tax_fen=split.tax_fen, tax_rate_permille=split.rate_permille, status=InvoiceStatus.ISSUED,
-                issued_at=issued.issued_at, verify_token=token,
-                provider=type(provider).__module__ + "." + type(provider).__qualname__,
-            ), issued.pdf_bytes, written)
-            audit_record("invoice.issued", actor=user, subject=invoice, at=at, data={
-                "number": invoice.number, "order": order.number, "buyer_type": invoice.buyer_type,
-                "buyer_name": _audit_buyer(invoice), "unit_kind": invoice.unit_kind,
-                "taxpayer_id": invoice.taxpayer_id, "total_fen": invoice.total_fen,
-                "tax_fen": invoice.tax_fen, "tax_rate_permille": invoice.tax_rate_permille,
-                # rules R14: the buyer's name went to the e-invoice service.
-                "transferred_to": invoice.provider,
-            })
+            invoice = _store(
+                Invoice(
+                    order=order,
+                    kind=InvoiceKind.BLUE,
+                    number=issued.number,
+                    buyer_type=buyer.buyer_type,
+                    buyer_name=buyer.buyer_name,
+                    unit_kind=buyer.unit_kind,
+                    taxpayer_id=buyer.taxpayer_id,
+                    seller_name=draft.seller.name,
+                    seller_taxpayer_id=draft.seller.taxpayer_id,
+                    item_name=draft.item_name,
+                    total_fen=split.total_fen,
+                    net_fen=split.net_fen,
+                    tax_fen=split.tax_fen,
+                    tax_rate_permille=split.rate_permille,
+                    status=InvoiceStatus.ISSUED,
+                    issued_at=issued.issued_at,
+                    verify_token=token,
+                    provider=type(provider).__module__ + "." + type(provider).__qualname__,
+                ),
+                issued.pdf_bytes,
+                written,
+            )
+            audit_record(
+                "invoice.issued",
+                actor=user,
+                subject=invoice,
+                at=at,
+                data={
+                    "number": invoice.number,
+                    "order": order.number,
+                    "buyer_type": invoice.buyer_type,
+                    "buyer_name": _audit_buyer(invoice),
+                    "unit_kind": invoice.unit_kind,
+                    "taxpayer_id": invoice.taxpayer_id,
+                    "total_fen": invoice.total_fen,
+                    "tax_fen": invoice.tax_fen,
+                    "tax_rate_permille": invoice.tax_rate_permille,
+                    # rules R14: the buyer's name went to the e-invoice service.
+                    "transferred_to": invoice.provider,
+                },
+            )
             _email_learner(
-                user, event="invoice.ready", at=at, subject="您的电子发票已开具",
-                body=(f"{user.name}，您好：\n\n您的订单 {order.number}（{order.subject}）的电子发票已开具。\n"
-                      f"发票号码：{invoice.number}\n购买方：{invoice.buyer_name}\n"
-                      f"价税合计：¥{fen_to_yuan(invoice.total_fen)}\n\n"
-                      f"请登录平台，在“我的发票”中下载 PDF：{absolute_url(reverse('invoicing:list'))}\n"),
+                user,
+                event="invoice.ready",
+                at=at,
+                subject="您的电子发票已开具",
+                body=(
+                    f"{user.name}，您好：\n\n您的订单 {order.number}（{order.subject}）的电子发票已开具。\n"
+                    f"发票号码：{invoice.number}\n购买方：{invoice.buyer_name}\n"
+                    f"价税合计：¥{fen_to_yuan(invoice.total_fen)}\n\n"
+                    f"请登录平台，在“我的发票”中下载 PDF：{absolute_url(reverse('invoicing:list'))}\n"
+                ),
             )
     except IntegrityError as exc:
         # The one-valid-blue-invoice constraint caught a request that raced past the lock.
@@ -157,11 +223,18 @@ def invoice_request(*, user, order_number: str, buyer_type: str, buyer_name: str
 def _draft_of(invoice: Invoice) -> InvoiceDraft:
     """The content of an issued blue invoice, as the provider saw it."""
     return InvoiceDraft(
-        serial=f"{invoice.order.number}-{invoice.number}", order_number=invoice.order.number,
-        buyer_type=invoice.buyer_type, buyer=Party(invoice.buyer_name, invoice.taxpayer_id),
-        seller=Party(invoice.seller_name, invoice.seller_taxpayer_id), item_name=invoice.item_name,
-        item_unit=policy.ITEM_UNIT, total_fen=invoice.total_fen, net_fen=invoice.net_fen,
-        tax_fen=invoice.tax_fen, tax_rate_permille=invoice.tax_rate_permille, at=invoice.issued_at,
+        serial=f"{invoice.order.number}-{invoice.number}",
+        order_number=invoice.order.number,
+        buyer_type=invoice.buyer_type,
+        buyer=Party(invoice.buyer_name, invoice.taxpayer_id),
+        seller=Party(invoice.seller_name, invoice.seller_taxpayer_id),
+        item_name=invoice.item_name,
+        item_unit=policy.ITEM_UNIT,
+        total_fen=invoice.total_fen,
+        net_fen=invoice.net_fen,
+        tax_fen=invoice.tax_fen,
+        tax_rate_permille=invoice.tax_rate_permille,
+        at=invoice.issued_at,
         verify_url=verify_url(invoice.verify_token),
     )
 
@@ -180,39 +253,79 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
     written: list[str] = []
     try:
         with transaction.atomic():
-            blue = (Invoice.objects.select_for_update().valid_blue()
-                    .filter(order_id=order.pk).select_related("order", "order__user").first())
+            blue = (
+                Invoice.objects.select_for_update()
+                .valid_blue()
+                .filter(order_id=order.pk)
+                .select_related("order", "order__user")
+                .first()
+            )
             if blue is None:
                 return None
             token = new_verify_token()
             provider = get_provider()
             issued = _provider_call(
-                provider.issue_red, OriginalInvoice(number=blue.number, issued_at=blue.issued_at,
-                                                    draft=_draft_of(blue)),
-                reason, serial=f"{blue.number}-R", at=at, verify_url=verify_url(token))
-            red = _store(Invoice(
-                order=blue.order, kind=InvoiceKind.RED, original=blue, number=issued.number,
-                buyer_type=blue.buyer_type, buyer_name=blue.buyer_name, unit_kind=blue.unit_kind,
-                taxpayer_id=blue.taxpayer_id, seller_name=blue.seller_name,
-                seller_taxpayer_id=blue.seller_taxpayer_id, item_name=blue.item_name,
-                total_fen=-blue.total_fen, net_fen=-blue.net_fen, tax_fen=-blue.tax_fen,
-                tax_rate_permille=blue.tax_rate_permille, status=InvoiceStatus.ISSUED,
-                issued_at=issued.issued_at, reason=reason[:200], verify_token=token,
-                provider=type(provider).__module__ + "." + type(provider).__qualname__,
-            ), issued.pdf_bytes, written)
+                provider.issue_red,
+                OriginalInvoice(number=blue.number, issued_at=blue.issued_at, draft=_draft_of(blue)),
+                reason,
+                serial=f"{blue.number}-R",
+                at=at,
+                verify_url=verify_url(token),
+            )
+            red = _store(
+                Invoice(
+                    order=blue.order,
+                    kind=InvoiceKind.RED,
+                    original=blue,
+                    number=issued.number,
+                    buyer_type=blue.buyer_type,
+                    buyer_name=blue.buyer_name,
+                    unit_kind=blue.unit_kind,
+                    taxpayer_id=blue.taxpayer_id,
+                    seller_name=blue.seller_name,
+                    seller_taxpayer_id=blue.seller_taxpayer_id,
+                    item_name=blue.item_name,
+                    total_fen=-blue.total_fen,
+                    net_fen=-blue.net_fen,
+                    tax_fen=-blue.tax_fen,
+                    tax_rate_permille=blue.tax_rate_permille,
+                    status=InvoiceStatus.ISSUED,
+                    issued_at=issued.issued_at,
+                    reason=reason[:200],
+                    verify_token=token,
+                    provider=type(provider).__module__ + "." + type(provider).__qualname__,
+                ),
+                issued.pdf_bytes,
+                written,
+            )
             blue.status, blue.reversed_at = InvoiceStatus.REVERSED, at
             blue.save(update_fields=["status", "reversed_at"])
-            audit_record("invoice.reversed", actor=actor, subject=blue, at=at, data={
-                "number": blue.number, "red_number": red.number, "order": blue.order.number,
-                "old": {"status": InvoiceStatus.ISSUED}, "new": {"status": InvoiceStatus.REVERSED},
-                "total_fen": red.total_fen, "reason": red.reason,
-            })
+            audit_record(
+                "invoice.reversed",
+                actor=actor,
+                subject=blue,
+                at=at,
+                data={
+                    "number": blue.number,
+                    "red_number": red.number,
+                    "order": blue.order.number,
+                    "old": {"status": InvoiceStatus.ISSUED},
+                    "new": {"status": InvoiceStatus.REVERSED},
+                    "total_fen": red.total_fen,
+                    "reason": red.reason,
+                },
+            )
             user = blue.order.user
             _email_learner(
-                user, event="invoice.reversed", at=at, subject="您的电子发票已红冲",
-                body=(f"{user.name}，您好：\n\n因{red.reason}，订单 {blue.order.number} 的电子发票 {blue.number} "
-                      f"已开具红字发票 {red.number} 冲销，原发票作废。\n"
-                      f"如需查看，请登录平台“我的发票”：{absolute_url(reverse('invoicing:list'))}\n"),
+                user,
+                event="invoice.reversed",
+                at=at,
+                subject="您的电子发票已红冲",
+                body=(
+                    f"{user.name}，您好：\n\n因{red.reason}，订单 {blue.order.number} 的电子发票 {blue.number} "
+                    f"已开具红字发票 {red.number} 冲销，原发票作废。\n"
+                    f"如需查看，请登录平台“我的发票”：{absolute_url(reverse('invoicing:list'))}\n"
+                ),
             )
     except BaseException:
         _cleanup(written)

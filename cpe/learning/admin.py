@@ -33,6 +33,7 @@ class ChapterVideoForm(forms.ModelForm):
 class ChapterVideoAdmin(SafeModelAdmin):
     """Content editors upload a chapter's lecture; a background job transcodes it. The list
     and the page show the job's progress and any error (reload to refresh)."""
+
     form = ChapterVideoForm
     list_display = ["chapter", "status", "progress_bar", "duration", "uploaded_at", "ready_at"]
     list_filter = ["status"]
@@ -80,6 +81,7 @@ class CourseListFilter(admin.RelatedFieldListFilter):
 @admin.register(SuspiciousEvent)
 class SuspiciousEventAdmin(_ReadOnly):
     """Suspicious study patterns, per learner: filter by a learner with the link in the 学员 column."""
+
     list_display = ["at", "learner", "kind", "course", "chapter", "ip", "repeats"]
     list_filter = ["kind", "at", ("chapter__course", CourseListFilter)]
     search_fields = ["user__name", "user__username"]
@@ -105,14 +107,39 @@ class SuspiciousEventAdmin(_ReadOnly):
 
 @admin.register(PlaySession)
 class PlaySessionAdmin(_ReadOnly):
-    list_display = ["started_at", "user", "chapter", "credited_seconds", "heartbeats", "superseded_at", "ended_at",
-                    "revoked_at", "revoked_reason", "flags", "ip"]
+    list_display = [
+        "started_at",
+        "user",
+        "chapter",
+        "credited_seconds",
+        "heartbeats",
+        "superseded_at",
+        "ended_at",
+        "revoked_at",
+        "revoked_reason",
+        "flags",
+        "ip",
+    ]
     list_filter = ["started_at", "revoked_reason"]
     search_fields = ["user__name", "user__username"]
     list_select_related = ["user", "chapter"]
     # Listed, not excluded: a column added later (a key, a token, a session digest) stays off the page.
-    fields = ["user", "enrolment", "chapter", "ip", "user_agent", "started_at", "superseded_at", "ended_at",
-              "last_at", "last_position", "credited_seconds", "check_issued_at", "heartbeats", "flags"]
+    fields = [
+        "user",
+        "enrolment",
+        "chapter",
+        "ip",
+        "user_agent",
+        "started_at",
+        "superseded_at",
+        "ended_at",
+        "last_at",
+        "last_position",
+        "credited_seconds",
+        "check_issued_at",
+        "heartbeats",
+        "flags",
+    ]
 
 
 @admin.register(ChapterProgress)

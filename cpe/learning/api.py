@@ -12,6 +12,7 @@ This router is the documented contract. With the Redis hot path on (hotpath.enab
 heartbeat is judged by hotpath.beat here, and production also mounts the same route in front of
 Django's middleware for requests carrying X-Play-Token (config/hotpath_wsgi.py): one rule set
 (policy.heartbeat), one state (Redis), two doors."""
+
 from django.conf import settings
 from django.urls import reverse
 from ninja import Field, Router, Schema
@@ -37,7 +38,9 @@ class PlayToken(APIKeyHeader):
     param_name = "X-Play-Token"
 
     def authenticate(self, request, key):
-        path_key = (getattr(request, "resolver_match", None) and request.resolver_match.kwargs.get("key")) or ""
+        path_key = (
+            getattr(request, "resolver_match", None) and request.resolver_match.kwargs.get("key")
+        ) or ""
         if key and path_key and hotpath.token_valid(path_key, key):
             return PlayGrant(path_key)
         return None
@@ -54,19 +57,24 @@ class Error(Schema):
 
 class Unauthorized(Schema):
     detail: str | None = None
-    code: str | None = Field(None, description="session_elsewhere：账号已在其他地方登录或已退出；"
-                                               "unbound：播放凭证未随其登录会话使用（须带开始播放时的登录 Cookie）")
+    code: str | None = Field(
+        None,
+        description="session_elsewhere：账号已在其他地方登录或已退出；"
+        "unbound：播放凭证未随其登录会话使用（须带开始播放时的登录 Cookie）",
+    )
     message: str | None = Field(None, description="给学员看的中文说明")
 
 
 class Detail(Schema):
     """django-ninja's own refusals, before the route runs: 400 "Cannot parse request body" (the
     body is not JSON), 403 "CSRF check Failed" (session cookie without a matching X-CSRFToken)."""
+
     detail: str
 
 
 class Invalid(Schema):
     """422: the body or a parameter does not fit the schema (django-ninja's validation answer)."""
+
     detail: list[dict] = Field(description="每个不符合的字段：type、loc、msg")
 
 
@@ -136,16 +144,30 @@ def _fail(exc: LearningError):
 @router.post("/sessions", response={201: StartOut, **ERRORS}, summary="开始播放（成为本账号当前的播放窗口）")
 def start(request, payload: StartIn):
     try:
-        s = services.play_start(user=request.user, chapter_id=payload.chapter_id,
-                                web_session=request.session.session_key or "", ip=_client_ip(request),
-                                user_agent=request.META.get("HTTP_USER_AGENT", ""))
+        s = services.play_start(
+            user=request.user,
+            chapter_id=payload.chapter_id,
+            web_session=request.session.session_key or "",
+            ip=_client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
     except LearningError as exc:
         return _fail(exc)
-    return Status(201, {"session": s.key, "token": hotpath.play_token(s.key), "playlist_url": reverse("learning:playlist", args=[s.key]),
-                 "resume_at": s.resume_at, "frontier": policy.frontier_of(s.progress.intervals),
-                 "seek_tolerance": policy.SEEK_TOLERANCE, "duration": s.duration,
-                 "watched_share": policy.watched_share(s.progress.intervals, s.duration),
-                 "completed": s.progress.completed_at is not None, "heartbeat_seconds": heartbeat_seconds()})
+    return Status(
+        201,
+        {
+            "session": s.key,
+            "token": hotpath.play_token(s.key),
+            "playlist_url": reverse("learning:playlist", args=[s.key]),
+            "resume_at": s.resume_at,
+            "frontier": policy.frontier_of(s.progress.intervals),
+            "seek_tolerance": policy.SEEK_TOLERANCE,
+            "duration": s.duration,
+            "watched_share": policy.watched_share(s.progress.intervals, s.duration),
+            "completed": s.progress.completed_at is not None,
+            "heartbeat_seconds": heartbeat_seconds(),
+        },
+    )
 
 
 def _who(request, key):
@@ -155,8 +177,12 @@ def _who(request, key):
     return request.user.pk, request.user
 
 
-@router.post("/sessions/{key}/heartbeat", response={200: BeatOut, **ERRORS}, auth=play_auth,
-             summary="播放心跳（服务器计时）")
+@router.post(
+    "/sessions/{key}/heartbeat",
+    response={200: BeatOut, **ERRORS},
+    auth=play_auth,
+    summary="播放心跳（服务器计时）",
+)
 def heartbeat(request, key: str, payload: BeatIn):
     try:
         r = beat(request, key, payload.seq, payload.start, payload.position)
@@ -178,28 +204,48 @@ def beat(request, key, seq, start, position, ip=None):
     if hotpath.enabled():
         if user is not None:
             services._check_learner(user)
-        return hotpath.beat(key=key, seq=seq, start=start, position=position, ip=ip, user_id=user_id,
-                            web_session=web_session)
-    return services.play_heartbeat(user=user or services.play_session_owner(key), key=key, seq=seq, start=start,
-                                   position=position, ip=ip, web_session=web_session)
+        return hotpath.beat(
+            key=key, seq=seq, start=start, position=position, ip=ip, user_id=user_id, web_session=web_session
+        )
+    return services.play_heartbeat(
+        user=user or services.play_session_owner(key),
+        key=key,
+        seq=seq,
+        start=start,
+        position=position,
+        ip=ip,
+        web_session=web_session,
+    )
 
 
 def beat_body(r) -> dict:
-    return {"credited": r.credited, "reason": r.reason, "watched_seconds": r.watched_seconds,
-            "watched_share": r.watched_share, "frontier": r.frontier, "duration": r.duration,
-            "completed": r.completed, "completed_now": r.completed_now,
-            "attention": ({"token": r.attention_token, "seconds_left": r.attention_deadline}
-                          if r.attention_token else None)}
+    return {
+        "credited": r.credited,
+        "reason": r.reason,
+        "watched_seconds": r.watched_seconds,
+        "watched_share": r.watched_share,
+        "frontier": r.frontier,
+        "duration": r.duration,
+        "completed": r.completed,
+        "completed_now": r.completed_now,
+        "attention": (
+            {"token": r.attention_token, "seconds_left": r.attention_deadline} if r.attention_token else None
+        ),
+    }
 
 
-@router.post("/sessions/{key}/attention", response={200: Ok, **ERRORS}, auth=play_auth, summary="回答防挂机确认")
+@router.post(
+    "/sessions/{key}/attention", response={200: Ok, **ERRORS}, auth=play_auth, summary="回答防挂机确认"
+)
 def attention(request, key: str, payload: AnswerIn):
     user_id, user = _who(request, key)
     try:
         if hotpath.enabled():
             hotpath.attention_answer(key=key, token=payload.token, user_id=user_id)
         else:
-            services.attention_answer(user=user or services.play_session_owner(key), key=key, token=payload.token)
+            services.attention_answer(
+                user=user or services.play_session_owner(key), key=key, token=payload.token
+            )
     except LearningError as exc:
         return _fail(exc)
     return Status(200, {"ok": True})

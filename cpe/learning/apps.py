@@ -7,7 +7,6 @@ class LearningConfig(AppConfig):
     verbose_name = "学习"
 
     def ready(self):
-        from . import hotpath, signals  # noqa: F401  (settings hook; the sign-in/sign-out hooks that revoke play tokens)
-        from . import account_life
+        from . import account_life, hotpath, signals  # noqa: F401  (settings hook; the sign-in/sign-out hooks that revoke play tokens)
 
-        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)
+        account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)

@@ -2,6 +2,7 @@
 storages: local directories or a private S3-compatible bucket, docs/storage.md), the signed
 short-lived URLs of their segments and key, and the ffmpeg/ffprobe command lines (rules R7.1;
 without a forced GOP the segments come out 10 s long)."""
+
 import re
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from cpe.core import storage as stores
 
 from . import policy
 
-SEGMENT_SECONDS = 4           # HLS segment length (4-6 s); keyframes are forced on this grid
+SEGMENT_SECONDS = 4  # HLS segment length (4-6 s); keyframes are forced on this grid
 SEGMENT_NAME = re.compile(r"^seg_\d{4,6}\.ts$")
 KEY_URI_PLACEHOLDER = "key.bin"
 PLAYLIST_NAME = "index.m3u8"
@@ -62,13 +63,16 @@ def url_ttl() -> int:
 
 
 def sign_segment(hls_dir: str, name: str, expires: float) -> str:
-    return reverse("learning:segment", args=[signing.dumps({"d": hls_dir, "f": name, "e": int(expires)},
-                                                           salt=_SEG_SALT)])
+    return reverse(
+        "learning:segment", args=[signing.dumps({"d": hls_dir, "f": name, "e": int(expires)}, salt=_SEG_SALT)]
+    )
 
 
 def sign_key(session_key: str, hls_dir: str, expires: float) -> str:
-    return reverse("learning:key", args=[signing.dumps({"s": session_key, "d": hls_dir, "e": int(expires)},
-                                                       salt=_KEY_SALT)])
+    return reverse(
+        "learning:key",
+        args=[signing.dumps({"s": session_key, "d": hls_dir, "e": int(expires)}, salt=_KEY_SALT)],
+    )
 
 
 def _unsign(token: str, salt: str, now: float) -> dict | None:
@@ -103,7 +107,9 @@ def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | N
     out, segments, offset, pending = [], [], 0.0, 0.0
     for line in text.splitlines():
         if line.startswith("#EXT-X-KEY:"):
-            line = line.replace(f'URI="{KEY_URI_PLACEHOLDER}"', f'URI="{sign_key(session_key, hls_dir, now + ttl)}"')
+            line = line.replace(
+                f'URI="{KEY_URI_PLACEHOLDER}"', f'URI="{sign_key(session_key, hls_dir, now + ttl)}"'
+            )
         elif line.startswith("#EXTINF:"):
             try:
                 pending = float(line[8:].split(",", 1)[0])
@@ -124,8 +130,10 @@ def segment_urls(hls_dir: str, segments: list[tuple[int, str, float]], now: floa
     """[(line, segment name, expires at)] -> the URLs the player fetches them from until then."""
     store = rendition_storage()
     if stores.is_object_store(store):
-        return store.signed_urls([(f"{hls_dir}/{name}", int(expires - now)) for _i, name, expires in segments],
-                                 content_type="video/mp2t")
+        return store.signed_urls(
+            [(f"{hls_dir}/{name}", int(expires - now)) for _i, name, expires in segments],
+            content_type="video/mp2t",
+        )
     return [sign_segment(hls_dir, name, expires) for _i, name, expires in segments]
 
 
@@ -160,31 +168,103 @@ def _input(src) -> str:
 
 
 def ffprobe_cmd(src) -> list[str]:
-    return ["ffprobe", "-v", "error", *FFMPEG_INPUT_GUARD, "-select_streams", "v:0", "-show_entries",
-            "stream=r_frame_rate:format=duration,format_name", "-of", "default=nw=1", _input(src)]
+    return [
+        "ffprobe",
+        "-v",
+        "error",
+        *FFMPEG_INPUT_GUARD,
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=r_frame_rate:format=duration,format_name",
+        "-of",
+        "default=nw=1",
+        _input(src),
+    ]
 
 
 def ffmpeg_hls_cmd(src, out_dir: Path, key_info: Path, fps: float) -> list[str]:
     """H.264/AAC, AES-128 HLS, keyframes forced every SEGMENT_SECONDS so segments come out that
     long (without -g they come out ~10 s), at most 720p."""
     gop = max(1, round(fps * SEGMENT_SECONDS))
-    return ["ffmpeg", "-nostdin", "-y", "-v", "error", *FFMPEG_INPUT_GUARD, "-i", _input(src),
-            "-vf", "scale=-2:'min(720,ih)'", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            "-profile:v", "main", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-force_key_frames", f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
-            "-c:a", "aac", "-b:a", "96k", "-ac", "2",
-            "-f", "hls", "-hls_time", str(SEGMENT_SECONDS), "-hls_playlist_type", "vod",
-            "-hls_key_info_file", str(key_info), "-hls_segment_filename", str(out_dir / "seg_%04d.ts"),
-            "-progress", "pipe:1", "-nostats", str(out_dir / "index.m3u8")]
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        *FFMPEG_INPUT_GUARD,
+        "-i",
+        _input(src),
+        "-vf",
+        "scale=-2:'min(720,ih)'",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-profile:v",
+        "main",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{SEGMENT_SECONDS})",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-ac",
+        "2",
+        "-f",
+        "hls",
+        "-hls_time",
+        str(SEGMENT_SECONDS),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_key_info_file",
+        str(key_info),
+        "-hls_segment_filename",
+        str(out_dir / "seg_%04d.ts"),
+        "-progress",
+        "pipe:1",
+        "-nostats",
+        str(out_dir / "index.m3u8"),
+    ]
 
 
 def demo_source_cmd(dest, seconds: int, label: str = "") -> list[str]:
     """A test lecture from ffmpeg's own sources (no one's content): a test pattern with a
     running clock and a tone."""
-    return ["ffmpeg", "-nostdin", "-y", "-v", "error",
-            "-f", "lavfi", "-i", f"testsrc2=size=640x360:rate=25:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(dest)]
+    return [
+        "ffmpeg",
+        "-nostdin",
+        "-y",
+        "-v",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size=640x360:rate=25:duration={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency=440:sample_rate=44100:duration={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(dest),
+    ]
 
 
 def probe_format_name(text: str) -> str:

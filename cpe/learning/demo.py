@@ -1,4 +1,5 @@
 """Demo courseware: short test lectures made with ffmpeg's test sources (nobody's content)."""
+
 import shutil
 import subprocess
 import tempfile
@@ -33,13 +34,15 @@ def make_demo_video(chapter, seconds: int = 30) -> ChapterVideo:
     return video
 
 
-def make_demo_videos(*, seconds: int = 30, course_codes=None, only_missing: bool = True) -> list[ChapterVideo]:
+def make_demo_videos(
+    *, seconds: int = 30, course_codes=None, only_missing: bool = True
+) -> list[ChapterVideo]:
     from cpe.catalog.models import Chapter
 
     chapters = Chapter.objects.select_related("course").order_by("course__position", "position")
     if course_codes:
         chapters = chapters.filter(course__code__in=course_codes)
-    else:   # this year's courses: last year's demo record is never played again
+    else:  # this year's courses: last year's demo record is never played again
         chapters = chapters.filter(course__year__year=local_date(timezone.now()).year)
     made = []
     for ch in chapters:

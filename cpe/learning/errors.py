@@ -6,10 +6,24 @@ class LearningError(ApplicationError):
     the API answers with (each one declared in the OpenAPI schema)."""
 
     STATUS = {
-        "not_enrolled": 403, "expired": 403, "closed": 403, "not_started": 403, "on_hold": 403,
-        "not_learner": 403, "no_video": 409, "superseded": 409, "ended": 409, "no_check": 409,
-        "bad_check": 400, "no_session": 404, "no_chapter": 404,
-        "banned": 403, "terminated": 403, "account_closed": 403, "session_elsewhere": 401, "unbound": 401,
+        "not_enrolled": 403,
+        "expired": 403,
+        "closed": 403,
+        "not_started": 403,
+        "on_hold": 403,
+        "not_learner": 403,
+        "no_video": 409,
+        "superseded": 409,
+        "ended": 409,
+        "no_check": 409,
+        "bad_check": 400,
+        "no_session": 404,
+        "no_chapter": 404,
+        "banned": 403,
+        "terminated": 403,
+        "account_closed": 403,
+        "session_elsewhere": 401,
+        "unbound": 401,
     }
 
     @property

@@ -15,6 +15,7 @@ set). Keys (prefix settings.LEARNING_HOTPATH_PREFIX, default "<cache prefix>:pla
     c:<user id>      the account's current stream: a session key, "-" none, "!elsewhere"
     dirty            set of session keys whose state is newer than PostgreSQL
 """
+
 import hashlib
 import hmac
 import json
@@ -25,7 +26,8 @@ import secrets
 import socket
 import threading
 from collections import OrderedDict
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,11 +43,11 @@ from .errors import LearningError
 
 log = logging.getLogger(__name__)
 UTC = dt_timezone.utc
-STATE_TTL_MS = 12 * 3600 * 1000   # an idle session's state expires (after it was flushed)
-MAX_TRIES = 50                    # compare-and-set retries of one report
-HINTS_MAX = 20000                 # play sessions this process remembers (about 2 KB each)
+STATE_TTL_MS = 12 * 3600 * 1000  # an idle session's state expires (after it was flushed)
+MAX_TRIES = 50  # compare-and-set retries of one report
+HINTS_MAX = 20000  # play sessions this process remembers (about 2 KB each)
 NO_STREAM = "-"
-ELSEWHERE = "!elsewhere"          # the account signed in elsewhere or out: every player stops
+ELSEWHERE = "!elsewhere"  # the account signed in elsewhere or out: every player stops
 
 
 class SignedOut(LearningError):
@@ -64,10 +66,14 @@ _clients: dict = {}
 def _config():
     global _conf
     if _conf is None:
-        mode = getattr(settings, "LEARNING_HOTPATH", None) or ("redis" if getattr(settings, "REDIS_URL", "") else "orm")
+        mode = getattr(settings, "LEARNING_HOTPATH", None) or (
+            "redis" if getattr(settings, "REDIS_URL", "") else "orm"
+        )
         url = getattr(settings, "LEARNING_HOTPATH_REDIS_URL", None) or getattr(settings, "REDIS_URL", "")
-        prefix = getattr(settings, "LEARNING_HOTPATH_PREFIX", None) or (
-            settings.CACHES.get("default", {}).get("KEY_PREFIX") or "cpe") + ":play:"
+        prefix = (
+            getattr(settings, "LEARNING_HOTPATH_PREFIX", None)
+            or (settings.CACHES.get("default", {}).get("KEY_PREFIX") or "cpe") + ":play:"
+        )
         _conf = (mode == "redis" and bool(url), url, prefix)
     return _conf
 
@@ -113,12 +119,15 @@ class _Resp:
         c = getattr(self.local, "conn", None)
         if c is not None and c[2] == _pid:
             return c
-        sock = socket.create_connection((self.params.get("host", "127.0.0.1"), self.params.get("port", 6379)),
-                                        timeout=5)
+        sock = socket.create_connection(
+            (self.params.get("host", "127.0.0.1"), self.params.get("port", 6379)), timeout=5
+        )
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         c = self.local.conn = (sock, sock.makefile("rb"), _pid)
         if self.params.get("password"):
-            auth = ([self.params["username"]] if self.params.get("username") else []) + [self.params["password"]]
+            auth = ([self.params["username"]] if self.params.get("username") else []) + [
+                self.params["password"]
+            ]
             self._call(c, ["AUTH", *auth])
         if self.params.get("db"):
             self._call(c, ["SELECT", str(self.params["db"])])
@@ -139,7 +148,9 @@ class _Resp:
         numbers, JSON with ensure_ascii), so the command is usually built as text, encoded once."""
         try:
             strs = [a.decode("ascii") if isinstance(a, bytes) else str(a) for a in args]
-            return ("*%d\r\n" % len(strs) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in strs)).encode("ascii")
+            return ("*%d\r\n" % len(strs) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in strs)).encode(
+                "ascii"
+            )
         except (UnicodeEncodeError, UnicodeDecodeError):
             out = [b"*%d\r\n" % len(args)]
             for a in args:
@@ -228,7 +239,9 @@ def play_token(key: str) -> str:
     secret = settings.SECRET_KEY
     derived = _token_keys.get(secret)
     if derived is None:  # salted_hmac's key derivation, done once per process
-        derived = _token_keys[secret] = hashlib.sha256(b"cpe.learning.play-token" + force_bytes(secret)).digest()
+        derived = _token_keys[secret] = hashlib.sha256(
+            b"cpe.learning.play-token" + force_bytes(secret)
+        ).digest()
     return hmac.new(derived, key.encode(), hashlib.sha256).hexdigest()
 
 
@@ -316,28 +329,61 @@ def _blocked(user, enrolment, *, banned: bool | None = None, at=None) -> str:
 def state_from_rows(s, progress, duration: float, blk: str = "") -> dict:
     e = s.enrolment
     return {
-        "u": s.user_id, "ch": s.chapter_id, "sid": s.pk, "e": s.enrolment_id,
-        "vf": _ts(e.valid_from), "vu": _ts(e.valid_until), "blk": blk, "d": float(duration),
-        "ip": s.ip or "", "st": _ts(s.started_at), "la": _ts(s.last_at), "sq": s.last_seq,
-        "lp": s.last_position, "le": s.last_end, "cr": s.credited_seconds, "pc": s.play_until_check,
-        "ci": _ts(s.check_issued_at), "ct": s.check_token or "", "hb": s.heartbeats, "fl": list(s.flags or []),
-        "end": _ts(s.ended_at), "iv": policy.merge_intervals(progress.intervals or []),
-        "done": progress.completed_at is not None, "cat": None,
+        "u": s.user_id,
+        "ch": s.chapter_id,
+        "sid": s.pk,
+        "e": s.enrolment_id,
+        "vf": _ts(e.valid_from),
+        "vu": _ts(e.valid_until),
+        "blk": blk,
+        "d": float(duration),
+        "ip": s.ip or "",
+        "st": _ts(s.started_at),
+        "la": _ts(s.last_at),
+        "sq": s.last_seq,
+        "lp": s.last_position,
+        "le": s.last_end,
+        "cr": s.credited_seconds,
+        "pc": s.play_until_check,
+        "ci": _ts(s.check_issued_at),
+        "ct": s.check_token or "",
+        "hb": s.heartbeats,
+        "fl": list(s.flags or []),
+        "end": _ts(s.ended_at),
+        "iv": policy.merge_intervals(progress.intervals or []),
+        "done": progress.completed_at is not None,
+        "cat": None,
         # the web session it is bound to (keyed hash), and its revocation (reason, time)
-        "ws": s.web_session or "", "rv": s.revoked_reason if s.revoked_at else "", "rva": _ts(s.revoked_at),
+        "ws": s.web_session or "",
+        "rv": s.revoked_reason if s.revoked_at else "",
+        "rva": _ts(s.revoked_at),
     }
 
 
 def _stream_state(d) -> policy.StreamState:
-    return policy.StreamState(started_at=_dt(d["st"]), last_at=_dt(d["la"]), last_seq=d["sq"], last_position=d["lp"],
-                              last_end=d["le"], session_credited=d["cr"], play_until_check=d["pc"],
-                              check_issued_at=_dt(d["ci"]))
+    return policy.StreamState(
+        started_at=_dt(d["st"]),
+        last_at=_dt(d["la"]),
+        last_seq=d["sq"],
+        last_position=d["lp"],
+        last_end=d["le"],
+        session_credited=d["cr"],
+        play_until_check=d["pc"],
+        check_issued_at=_dt(d["ci"]),
+    )
 
 
 def _apply(d, st: policy.StreamState) -> dict:
     nd = dict(d)
-    nd.update(la=_ts(st.last_at), sq=st.last_seq, lp=st.last_position, le=st.last_end, cr=st.session_credited,
-              pc=st.play_until_check, ci=_ts(st.check_issued_at))
+    nd.update(
+        la=_ts(st.last_at),
+        sq=st.last_seq,
+        lp=st.last_position,
+        le=st.last_end,
+        cr=st.session_credited,
+        pc=st.play_until_check,
+        ci=_ts(st.check_issued_at),
+    )
     return nd
 
 
@@ -347,7 +393,9 @@ def session_opened(session, progress, duration: float):
     d = state_from_rows(session, progress, duration)
     pipe = r.pipeline(transaction=True)
     pipe.delete(_k_state(p, session.key))
-    pipe.hset(_k_state(p, session.key), mapping={"v": new_version(), "u": str(session.user_id), "j": json.dumps(d)})
+    pipe.hset(
+        _k_state(p, session.key), mapping={"v": new_version(), "u": str(session.user_id), "j": json.dumps(d)}
+    )
     pipe.pexpire(_k_state(p, session.key), STATE_TTL_MS)
     pipe.set(f"{p}c:{session.user_id}", session.key, px=STATE_TTL_MS)
     pipe.execute()
@@ -368,6 +416,7 @@ def revoke(keys, reason: str, at) -> None:
     next report is refused wherever it arrives (a compare-and-set: a report being judged on
     the old state is judged again). A state Redis does not hold is left alone: when it is
     rebuilt, it is rebuilt from the row, which is revoked."""
+
     def mark(d, cur):
         return None if d.get("rv") else {**d, "rv": reason, "rva": _ts(at)}
 
@@ -391,7 +440,9 @@ def _hydrate(r, p, key):
         return False
     progress, _ = ChapterProgress.objects.get_or_create(user_id=s.user_id, chapter_id=s.chapter_id)
     d = state_from_rows(s, progress, selectors.chapter_duration(s.chapter), _blocked(s.user, s.enrolment))
-    client()._cpe_put_nx(keys=[_k_state(p, key)], args=[str(s.user_id), json.dumps(d), STATE_TTL_MS, new_version()])
+    client()._cpe_put_nx(
+        keys=[_k_state(p, key)], args=[str(s.user_id), json.dumps(d), STATE_TTL_MS, new_version()]
+    )
     _hydrate_current(r, p, s.user_id)
     return True
 
@@ -399,8 +450,12 @@ def _hydrate(r, p, key):
 def _hydrate_current(r, p, user_id):
     from .models import PlaySession
 
-    cur = (PlaySession.objects.filter(user_id=user_id, ended_at__isnull=True, superseded_at__isnull=True)
-           .order_by("-started_at", "-pk").values_list("key", flat=True).first())
+    cur = (
+        PlaySession.objects.filter(user_id=user_id, ended_at__isnull=True, superseded_at__isnull=True)
+        .order_by("-started_at", "-pk")
+        .values_list("key", flat=True)
+        .first()
+    )
     r.set(f"{p}c:{user_id}", cur or NO_STREAM, nx=True, px=STATE_TTL_MS)
 
 
@@ -488,8 +543,17 @@ def _refuse(code):
 
 
 # --- the hot operations ------------------------------------------------------------------------------
-def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None, user_id=None,
-         web_session: str | None = None):
+def beat(
+    *,
+    key: str,
+    seq: int,
+    start: float,
+    position: float,
+    ip=None,
+    at=None,
+    user_id=None,
+    web_session: str | None = None,
+):
     """Judge one heartbeat against the Redis state (policy.heartbeat, as the ORM path does) and
     commit it atomically. `user_id`: the signed-in user when authenticated by the session cookie
     (None when by the play token, which is bound to the key). `web_session`: the keyed hash of
@@ -523,12 +587,21 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
                 _record_flags(d, [kind], at=at, ip=ip, cur=cur, detail={"seq": seq, "reason": gate})
                 raise _refuse(gate)
             continue
-        enrol_state = policy.enrolment_state(closed=d["blk"] == "closed",
-                                             window=policy.Window(_dt(d["vf"]), _dt(d["vu"])), at=at)
+        enrol_state = policy.enrolment_state(
+            closed=d["blk"] == "closed", window=policy.Window(_dt(d["vf"]), _dt(d["vu"])), at=at
+        )
         usable = enrol_state == "valid" and not d["blk"]
         takeover, known = (None, False) if cur == key else _takeover_at(key, d, cur, at)
-        out = policy.heartbeat(state=_stream_state(d), report=report, intervals=d["iv"], duration=d["d"], at=at,
-                               is_current=cur == key, usable=usable, superseded_at=takeover)
+        out = policy.heartbeat(
+            state=_stream_state(d),
+            report=report,
+            intervals=d["iv"],
+            duration=d["d"],
+            at=at,
+            is_current=cur == key,
+            usable=usable,
+            superseded_at=takeover,
+        )
         refusal, kinds = None, list(out.flags)
         if cur != key:  # what it played before the takeover is kept (policy.heartbeat)
             kinds.append("concurrent")
@@ -556,9 +629,19 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
     else:
         raise RuntimeError("heartbeat: too much contention on one play session")
     if new_kinds:
-        _record_flags(nd, new_kinds, at=at, ip=ip, cur=cur,
-                      detail={"seq": seq, "start": start, "position": position,
-                              "frontier": policy.frontier_of(d["iv"])})
+        _record_flags(
+            nd,
+            new_kinds,
+            at=at,
+            ip=ip,
+            cur=cur,
+            detail={
+                "seq": seq,
+                "start": start,
+                "position": position,
+                "frontier": policy.frontier_of(d["iv"]),
+            },
+        )
     if out.completed_now:
         flush_keys([key])  # completion is recorded (and audited) now, not in the next flush
     if refusal:
@@ -566,10 +649,17 @@ def beat(*, key: str, seq: int, start: float, position: float, ip=None, at=None,
     iv, duration = nd["iv"], nd["d"]
     pending = nd["ci"] is not None
     return HeartbeatResult(
-        credited=round(out.credited, 3), reason=out.reason, watched_seconds=round(out.covered, 3),
-        watched_share=policy.share_of(out.covered, duration), frontier=policy.frontier_of(iv), duration=duration,
-        completed=nd["done"], completed_now=out.completed_now, attention_token=nd["ct"] if pending else "",
-        attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at.timestamp() - nd["ci"]) if pending else 0.0))
+        credited=round(out.credited, 3),
+        reason=out.reason,
+        watched_seconds=round(out.covered, 3),
+        watched_share=policy.share_of(out.covered, duration),
+        frontier=policy.frontier_of(iv),
+        duration=duration,
+        completed=nd["done"],
+        completed_now=out.completed_now,
+        attention_token=nd["ct"] if pending else "",
+        attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at.timestamp() - nd["ci"]) if pending else 0.0),
+    )
 
 
 def _takeover_at(key: str, d: dict, cur: str, at) -> tuple[datetime | None, bool]:
@@ -593,9 +683,16 @@ def _legacy_binding(key, d) -> dict:
     its digest and revocation from the row, kept in the state by the next commit."""
     from .models import PlaySession
 
-    row = PlaySession.objects.filter(key=key).values("web_session", "revoked_at", "revoked_reason").first() or {}
-    return {**d, "ws": row.get("web_session") or "", "rv": row.get("revoked_reason") if row.get("revoked_at") else "",
-            "rva": _ts(row.get("revoked_at"))}
+    row = (
+        PlaySession.objects.filter(key=key).values("web_session", "revoked_at", "revoked_reason").first()
+        or {}
+    )
+    return {
+        **d,
+        "ws": row.get("web_session") or "",
+        "rv": row.get("revoked_reason") if row.get("revoked_at") else "",
+        "rva": _ts(row.get("revoked_at")),
+    }
 
 
 def _gate(d, web_session, at) -> tuple[str, str]:
@@ -614,12 +711,24 @@ def _record_flags(d, kinds, *, at, ip, cur, detail):
     from .models import SuspiciousEvent
 
     for kind in kinds:
-        det = ({"current": cur} if kind == "concurrent" else {"first_ip": d["ip"]} if kind == "ip_change"
-               else detail)
+        det = (
+            {"current": cur}
+            if kind == "concurrent"
+            else {"first_ip": d["ip"]}
+            if kind == "ip_change"
+            else detail
+        )
         try:
             with transaction.atomic():
-                SuspiciousEvent.objects.create(user_id=d["u"], session_id=d["sid"], chapter_id=d["ch"], kind=kind,
-                                               at=at, ip=ip, detail=det)
+                SuspiciousEvent.objects.create(
+                    user_id=d["u"],
+                    session_id=d["sid"],
+                    chapter_id=d["ch"],
+                    kind=kind,
+                    at=at,
+                    ip=ip,
+                    detail=det,
+                )
         except IntegrityError:
             pass
 
@@ -644,7 +753,7 @@ def _update(key, fn, *, user_id=None, hydrate=True):
 
 
 def attention_answer(*, key: str, token: str, user_id=None, at=None, rand=None):
-    """"请确认您仍在学习" answered (same refusals as services.attention_answer)."""
+    """ "请确认您仍在学习" answered (same refusals as services.attention_answer)."""
     import random
 
     rand = rand or random.random
@@ -679,11 +788,34 @@ def end(*, key: str, user_id=None, at=None):
 
 
 # --- write-behind to PostgreSQL -----------------------------------------------------------------------
-SESSION_FIELDS = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
-                  "check_issued_at", "check_token", "heartbeats", "flags"]
-_SESSION_LOAD = ["key", "user_id", "chapter_id", "enrolment_id", "ended_at", "revoked_at", "revoked_reason",
-                 *SESSION_FIELDS, "enrolment__status", "user__is_staff", "user__is_active", "user__status",
-                 "user__correction_reason", "user__username"]
+SESSION_FIELDS = [
+    "last_at",
+    "last_seq",
+    "last_position",
+    "last_end",
+    "credited_seconds",
+    "play_until_check",
+    "check_issued_at",
+    "check_token",
+    "heartbeats",
+    "flags",
+]
+_SESSION_LOAD = [
+    "key",
+    "user_id",
+    "chapter_id",
+    "enrolment_id",
+    "ended_at",
+    "revoked_at",
+    "revoked_reason",
+    *SESSION_FIELDS,
+    "enrolment__status",
+    "user__is_staff",
+    "user__is_active",
+    "user__status",
+    "user__correction_reason",
+    "user__username",
+]
 PROGRESS_FIELDS = ["intervals", "watched_seconds", "furthest_position", "last_position", "updated_at"]
 
 
@@ -721,9 +853,17 @@ def flush_keys(keys) -> int:
                 continue
             if d["hb"] >= s.heartbeats:
                 st = _stream_state(d)
-                s.last_at, s.last_seq, s.last_position, s.last_end = st.last_at, st.last_seq, st.last_position, st.last_end
-                s.credited_seconds, s.play_until_check, s.check_issued_at = (st.session_credited, st.play_until_check,
-                                                                             st.check_issued_at)
+                s.last_at, s.last_seq, s.last_position, s.last_end = (
+                    st.last_at,
+                    st.last_seq,
+                    st.last_position,
+                    st.last_end,
+                )
+                s.credited_seconds, s.play_until_check, s.check_issued_at = (
+                    st.session_credited,
+                    st.play_until_check,
+                    st.check_issued_at,
+                )
                 s.check_token, s.heartbeats, s.flags = d["ct"], d["hb"], d["fl"]
                 if d["end"] is not None and s.ended_at is None:
                     s.ended_at = _dt(d["end"])
@@ -756,9 +896,19 @@ def flush_keys(keys) -> int:
             _update_rows(ChapterProgress, PROGRESS_FIELDS, list(p_dirty.values()))
         for pr, s, d in completed:
             ChapterProgress.objects.filter(pk=pr.pk).update(completed_at=pr.completed_at)
-            audit_record("learning.chapter_completed", actor=s.user, subject=pr, at=pr.completed_at, data={
-                "chapter": s.chapter_id, "enrolment": s.enrolment_id, "session": s.pk,
-                "watched_seconds": round(pr.watched_seconds, 1), "duration": d["d"]})
+            audit_record(
+                "learning.chapter_completed",
+                actor=s.user,
+                subject=pr,
+                at=pr.completed_at,
+                data={
+                    "chapter": s.chapter_id,
+                    "enrolment": s.enrolment_id,
+                    "session": s.pk,
+                    "watched_seconds": round(pr.watched_seconds, 1),
+                    "duration": d["d"],
+                },
+            )
         written = len(s_dirty)
     r._cpe_undirty(keys=[p + "dirty"], args=[p, *(x for k, (v, _) in snaps.items() for x in (k, v or b""))])
     for k, blk in blocked_now.items():  # a refund, hold or closed account stops the player
@@ -775,8 +925,12 @@ def _batch_sessions(keys):
 
     from .models import PlaySession
 
-    qs = (PlaySession.objects.select_for_update(of=("self",)).select_related("enrolment", "user")
-          .only(*_SESSION_LOAD).order_by("pk"))
+    qs = (
+        PlaySession.objects.select_for_update(of=("self",))
+        .select_related("enrolment", "user")
+        .only(*_SESSION_LOAD)
+        .order_by("pk")
+    )
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(PlaySession._meta.db_table)
         return qs.extra(where=[f"{table}.{connection.ops.quote_name('key')} = ANY(%s)"], params=[keys])
@@ -794,9 +948,13 @@ def _batch_progress(states):
     qs = ChapterProgress.objects.select_for_update().order_by("pk")
     if connection.vendor == "postgresql":
         qn, table = connection.ops.quote_name, connection.ops.quote_name(ChapterProgress._meta.db_table)
-        return qs.extra(where=[f"({table}.{qn('user_id')}, {table}.{qn('chapter_id')}) IN "
-                               f"(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"],
-                        params=[[u for u, _ in pairs], [c for _, c in pairs]])
+        return qs.extra(
+            where=[
+                f"({table}.{qn('user_id')}, {table}.{qn('chapter_id')}) IN "
+                f"(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))"
+            ],
+            params=[[u for u, _ in pairs], [c for _, c in pairs]],
+        )
     by_chapter: dict = {}
     for u, ch in pairs:
         by_chapter.setdefault(ch, []).append(u)
@@ -823,13 +981,16 @@ def _update_rows(model, names, objs):
                 arrays.append([json.dumps(getattr(o, f.attname)) for o in objs])
             else:
                 cast = {"FloatField": float, "IntegerField": int, "PositiveIntegerField": int}.get(
-                    f.get_internal_type())
+                    f.get_internal_type()
+                )
                 vals = [getattr(o, f.attname) for o in objs]
                 arrays.append([cast(x) if cast and x is not None else x for x in vals])
         types = [("jsonb" if f.get_internal_type() == "JSONField" else f.db_type(connection)) for f in fields]
-        sql = (f"UPDATE {table} AS t SET {', '.join(f'{qn(f.column)} = v.{c}' for f, c in zip(fields, cols))} "
-               f"FROM unnest(%s::bigint[], {', '.join(f'%s::text[]::{ty}[]' if ty == 'jsonb' else f'%s::{ty}[]' for ty in types)}) "
-               f"AS v(id, {', '.join(cols)}) WHERE t.{pk} = v.id")
+        sql = (
+            f"UPDATE {table} AS t SET {', '.join(f'{qn(f.column)} = v.{c}' for f, c in zip(fields, cols))} "
+            f"FROM unnest(%s::bigint[], {', '.join(f'%s::text[]::{ty}[]' if ty == 'jsonb' else f'%s::{ty}[]' for ty in types)}) "
+            f"AS v(id, {', '.join(cols)}) WHERE t.{pk} = v.id"
+        )
         with connection.cursor() as cur:
             cur.execute(sql, [[o.pk for o in objs], *arrays])
         return
@@ -858,7 +1019,9 @@ def flush_user(user_id: int) -> int:
     from .models import PlaySession
 
     r, p = client(), prefix()
-    keys = list(PlaySession.objects.filter(user_id=user_id, ended_at__isnull=True).values_list("key", flat=True))
+    keys = list(
+        PlaySession.objects.filter(user_id=user_id, ended_at__isnull=True).values_list("key", flat=True)
+    )
     if not keys:
         return 0
     member = r.smismember(p + "dirty", keys)

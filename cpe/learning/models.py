@@ -11,15 +11,19 @@ class Enrolment(models.Model):
     """开通: the right to study a product's courses in [valid_from, valid_until) (rules R4.3).
     Expiry is derived from the window; a refund closes it."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments",
-                             verbose_name="学员")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments", verbose_name="学员"
+    )
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, verbose_name="商品")
-    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="enrolment",
-                                 verbose_name="订单")
+    order = models.OneToOneField(
+        "orders.Order", on_delete=models.PROTECT, related_name="enrolment", verbose_name="订单"
+    )
     year = models.ForeignKey("catalog.TrainingYear", on_delete=models.PROTECT, verbose_name="培训年度")
     valid_from = models.DateTimeField("生效时间")
     valid_until = models.DateTimeField("到期时间")
-    status = models.CharField("状态", max_length=8, choices=EnrolmentStatus.choices, default=EnrolmentStatus.ACTIVE)
+    status = models.CharField(
+        "状态", max_length=8, choices=EnrolmentStatus.choices, default=EnrolmentStatus.ACTIVE
+    )
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     reminded_days = models.JSONField("已发送的到期提醒", default=list, blank=True)
 
@@ -27,8 +31,11 @@ class Enrolment(models.Model):
         ordering = ["-valid_from"]
         verbose_name = verbose_name_plural = "开通记录"
         indexes = [models.Index(fields=["user", "product", "valid_until"])]
-        constraints = [models.CheckConstraint(condition=models.Q(valid_until__gt=models.F("valid_from")),
-                                              name="enrolment_window_not_empty")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gt=models.F("valid_from")), name="enrolment_window_not_empty"
+            )
+        ]
 
     def __str__(self):
         return f"{self.user} · {self.product}"
@@ -40,11 +47,15 @@ class PlaySession(models.Model):
     The fields from last_at on are the policy's StreamState."""
 
     key = models.CharField(max_length=32, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="play_sessions",
-                             verbose_name="学员")
-    enrolment = models.ForeignKey(Enrolment, on_delete=models.CASCADE, related_name="play_sessions",
-                                  verbose_name="开通记录")
-    chapter = models.ForeignKey("catalog.Chapter", on_delete=models.CASCADE, related_name="+", verbose_name="章节")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="play_sessions", verbose_name="学员"
+    )
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.CASCADE, related_name="play_sessions", verbose_name="开通记录"
+    )
+    chapter = models.ForeignKey(
+        "catalog.Chapter", on_delete=models.CASCADE, related_name="+", verbose_name="章节"
+    )
     # The web session the player was started in, as cpe.core.crypto.blind_index("session_key", key):
     # a keyed hash, never the key itself (whoever reads this table must not be able to sign in).
     web_session = models.CharField("登录会话（摘要）", max_length=64, blank=True, editable=False)
@@ -83,10 +94,15 @@ class ChapterProgress(models.Model):
     """A learner's progress on a chapter: the union of credited intervals of the video, the
     furthest point reached, and when the chapter was complete."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chapter_progress",
-                             verbose_name="学员")
-    chapter = models.ForeignKey("catalog.Chapter", on_delete=models.CASCADE, related_name="progress",
-                                verbose_name="章节")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chapter_progress",
+        verbose_name="学员",
+    )
+    chapter = models.ForeignKey(
+        "catalog.Chapter", on_delete=models.CASCADE, related_name="progress", verbose_name="章节"
+    )
     intervals = models.JSONField("已计时区间", default=list, blank=True)
     watched_seconds = models.FloatField("已计时（秒）", default=0)
     furthest_position = models.FloatField("最远位置（秒）", default=0)
@@ -116,11 +132,18 @@ class SuspiciousEvent(models.Model):
     """A pattern staff may want to look at (rules R7.2-7.3), recorded once per play session
     and kind (the session counts repeats)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="suspicious_events",
-                             verbose_name="学员")
-    session = models.ForeignKey(PlaySession, on_delete=models.CASCADE, related_name="events",
-                                verbose_name="播放会话")
-    chapter = models.ForeignKey("catalog.Chapter", on_delete=models.CASCADE, related_name="+", verbose_name="章节")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="suspicious_events",
+        verbose_name="学员",
+    )
+    session = models.ForeignKey(
+        PlaySession, on_delete=models.CASCADE, related_name="events", verbose_name="播放会话"
+    )
+    chapter = models.ForeignKey(
+        "catalog.Chapter", on_delete=models.CASCADE, related_name="+", verbose_name="章节"
+    )
     kind = models.CharField("类型", max_length=16, choices=SuspiciousKind.choices)
     at = models.DateTimeField("时间", db_index=True)
     ip = models.GenericIPAddressField("IP", null=True, blank=True)
@@ -149,7 +172,7 @@ def _source_path(instance, filename):
     from .policy import VIDEO_EXTENSIONS
 
     ext = os.path.splitext(filename)[1].lower()
-    if ext not in VIDEO_EXTENSIONS:   # the container is checked by content; the name says nothing
+    if ext not in VIDEO_EXTENSIONS:  # the container is checked by content; the name says nothing
         ext = ".video"
     return f"{secrets.token_hex(8)}{ext}"
 
@@ -164,8 +187,9 @@ class ChapterVideo(models.Model):
     """A chapter's lecture video: the uploaded source and its AES-128 HLS rendition, made by a
     background job (tasks.transcode_chapter_video)."""
 
-    chapter = models.OneToOneField("catalog.Chapter", on_delete=models.CASCADE, related_name="video",
-                                   verbose_name="章节")
+    chapter = models.OneToOneField(
+        "catalog.Chapter", on_delete=models.CASCADE, related_name="video", verbose_name="章节"
+    )
     source = models.FileField("源视频文件", upload_to=_source_path, storage=_source_storage, max_length=200)
     status = models.CharField("状态", max_length=16, choices=VideoStatus.choices, default=VideoStatus.PENDING)
     progress = models.PositiveSmallIntegerField("转码进度（%）", default=0)

@@ -1,13 +1,13 @@
 """Learning rules (rules R4.3-4.5, R7). Pure functions."""
-from datetime import datetime, timedelta
 
 import hmac
+from datetime import datetime, timedelta
 
 from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AccountStatus
 from cpe.core.timewin import Window  # noqa: F401 (re-exported for selectors)
 
-REMINDER_DAYS_BEFORE = (7, 1)        # rules R4.5: SMS and e-mail 7 days and 1 day before expiry
+REMINDER_DAYS_BEFORE = (7, 1)  # rules R4.5: SMS and e-mail 7 days and 1 day before expiry
 
 
 def validity_window(paid_at: datetime, days: int) -> Window:
@@ -42,28 +42,28 @@ def reminders_due(*, valid_until: datetime, already_sent: list[int], at: datetim
 # server receipt times passed in, randomness is passed in, nothing the browser says about
 # time is used. Positions are seconds into the chapter's video.
 # =============================================================================================
-from dataclasses import dataclass, field, replace  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 
-HEARTBEAT_INTERVAL = 30          # s; rules R7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
-JITTER_TOLERANCE = 2.0           # s a single report may exceed the wall time since the previous one
-SEEK_TOLERANCE = 5.0             # s beyond the watched frontier where playback may (re)start
-COMPLETION_TOLERANCE = 3.0       # s of a chapter that may stay unwatched (start/end rounding)
+HEARTBEAT_INTERVAL = 30  # s; rules R7.2 "every 30 s (a setting)": settings.LEARNING_HEARTBEAT_SECONDS
+JITTER_TOLERANCE = 2.0  # s a single report may exceed the wall time since the previous one
+SEEK_TOLERANCE = 5.0  # s beyond the watched frontier where playback may (re)start
+COMPLETION_TOLERANCE = 3.0  # s of a chapter that may stay unwatched (start/end rounding)
 ATTENTION_CHECK_EVERY = 15 * 60  # s of play between attention checks, on average (rules R7.4)
-ATTENTION_CHECK_SPREAD = 0.3     # ± share of ATTENTION_CHECK_EVERY, drawn by the caller
-ATTENTION_ANSWER_WINDOW = 60     # s to answer before crediting stops (rules R7.4)
-MAX_SEQ = 2 ** 31 - 1            # largest heartbeat sequence number (PlaySession.last_seq is a 32-bit column)
-SIGNED_URL_TTL = 10 * 60         # s a signed segment/key URL lives (plus its segment's offset)
+ATTENTION_CHECK_SPREAD = 0.3  # ± share of ATTENTION_CHECK_EVERY, drawn by the caller
+ATTENTION_ANSWER_WINDOW = 60  # s to answer before crediting stops (rules R7.4)
+MAX_SEQ = 2**31 - 1  # largest heartbeat sequence number (PlaySession.last_seq is a 32-bit column)
+SIGNED_URL_TTL = 10 * 60  # s a signed segment/key URL lives (plus its segment's offset)
 
 # Why a report earned nothing (or less than claimed). Stable codes for the API and the tests.
-SUPERSEDED = "superseded"              # another player became the account's current stream
+SUPERSEDED = "superseded"  # another player became the account's current stream
 OUTSIDE_VALIDITY = "outside_validity"  # enrolment expired, not started or closed
-CHECK_OVERDUE = "check_overdue"        # an attention check went unanswered for 60 s
-REPLAY = "replay"                      # a report with a sequence number already seen
-CLOCK = "clock"                        # server time not after the previous accepted report
-SKIP = "skip"                          # playback started beyond the watched frontier
-RATE = "rate"                          # more position than wall time (faster than 1×)
-CAPPED = "capped"                      # within jitter, but over the session's wall-time budget
-ENDED = "ended"                        # the play session was ended
+CHECK_OVERDUE = "check_overdue"  # an attention check went unanswered for 60 s
+REPLAY = "replay"  # a report with a sequence number already seen
+CLOCK = "clock"  # server time not after the previous accepted report
+SKIP = "skip"  # playback started beyond the watched frontier
+RATE = "rate"  # more position than wall time (faster than 1×)
+CAPPED = "capped"  # within jitter, but over the session's wall-time budget
+ENDED = "ended"  # the play session was ended
 
 SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY, "revoked", "unbound")
 
@@ -154,12 +154,13 @@ def check_overdue(check_issued_at, at) -> bool:
 @dataclass(frozen=True)
 class StreamState:
     """What the server remembers of one play session between reports."""
+
     started_at: datetime
-    last_at: datetime                 # server time of the previous accepted report (or the start)
+    last_at: datetime  # server time of the previous accepted report (or the start)
     last_seq: int = 0
     last_position: float = 0.0
-    last_end: float = 0.0             # where the previous report's credit ended (<= last_position)
-    session_credited: float = 0.0     # seconds credited in this play session
+    last_end: float = 0.0  # where the previous report's credit ended (<= last_position)
+    session_credited: float = 0.0  # seconds credited in this play session
     play_until_check: float = ATTENTION_CHECK_EVERY  # credited seconds left before the next check
     check_issued_at: datetime | None = None
 
@@ -169,6 +170,7 @@ class Report:
     """One heartbeat as the player sends it: its sequence number, where the current stretch of
     continuous playback began (after a seek or resume) and where it is now. Nothing else the
     browser says is used."""
+
     seq: int
     start: float
     position: float
@@ -179,16 +181,25 @@ class Outcome:
     state: StreamState
     intervals: list
     credited: float = 0.0
-    reason: str = ""                  # "" when credited normally, else why (not) less
-    flags: tuple = ()                 # suspicious patterns seen in this report
-    issue_check: bool = False         # an attention check is due now
+    reason: str = ""  # "" when credited normally, else why (not) less
+    flags: tuple = ()  # suspicious patterns seen in this report
+    issue_check: bool = False  # an attention check is due now
     completed_now: bool = False
     credited_interval: tuple | None = None
-    covered: float = 0.0              # seconds the intervals cover after this report
+    covered: float = 0.0  # seconds the intervals cover after this report
 
 
-def heartbeat(*, state: StreamState, report: Report, intervals, duration: float, at: datetime,
-              is_current: bool, usable: bool, superseded_at: datetime | None = None) -> Outcome:
+def heartbeat(
+    *,
+    state: StreamState,
+    report: Report,
+    intervals,
+    duration: float,
+    at: datetime,
+    is_current: bool,
+    usable: bool,
+    superseded_at: datetime | None = None,
+) -> Outcome:
     """Judge one heartbeat (rules R7.2-7.4). Credit is the played stretch [start, position],
     provided it starts inside the watched frontier + SEEK_TOLERANCE, and at most:
       * the wall time since the previous accepted report + JITTER_TOLERANCE (1×), and
@@ -255,12 +266,27 @@ def heartbeat(*, state: StreamState, report: Report, intervals, duration: float,
     new_covered = _length(new_intervals)
     play_left = state.play_until_check - credit
     issue = state.check_issued_at is None and play_left <= 0
-    new_state = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=end,
-                        session_credited=state.session_credited + credit, play_until_check=play_left,
-                        check_issued_at=at if issue else state.check_issued_at)
-    return Outcome(new_state, new_intervals, credited=new_covered - covered, reason=reason, flags=tuple(flags),
-                   issue_check=issue, completed_now=not was_complete and covers_chapter(new_covered, duration),
-                   credited_interval=(start, end) if credit > 0 else None, covered=new_covered)
+    new_state = replace(
+        state,
+        last_at=until,
+        last_seq=report.seq,
+        last_position=position,
+        last_end=end,
+        session_credited=state.session_credited + credit,
+        play_until_check=play_left,
+        check_issued_at=at if issue else state.check_issued_at,
+    )
+    return Outcome(
+        new_state,
+        new_intervals,
+        credited=new_covered - covered,
+        reason=reason,
+        flags=tuple(flags),
+        issue_check=issue,
+        completed_now=not was_complete and covers_chapter(new_covered, duration),
+        credited_interval=(start, end) if credit > 0 else None,
+        covered=new_covered,
+    )
 
 
 def attention_answered(state: StreamState, *, u: float) -> StreamState:
@@ -319,8 +345,8 @@ def revoked_replay(revoked_at: datetime | None, at: datetime) -> bool:
 # server's files). Only these containers are accepted, by their first bytes and by the demuxer
 # ffprobe names; ffmpeg/ffprobe are also run with these demuxers and the file protocol only
 # (courseware.FFMPEG_INPUT_GUARD).
-VIDEO_MAX_BYTES = 4 * 1024 ** 3                 # a 45-minute 1080p lecture is ~1-2 GB
-VIDEO_CONTAINERS = ("mp4", "mkv", "flv")        # mp4 = ISO BMFF incl. QuickTime .mov; mkv incl. WebM
+VIDEO_MAX_BYTES = 4 * 1024**3  # a 45-minute 1080p lecture is ~1-2 GB
+VIDEO_CONTAINERS = ("mp4", "mkv", "flv")  # mp4 = ISO BMFF incl. QuickTime .mov; mkv incl. WebM
 VIDEO_DEMUXERS = ("mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "flv")
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".flv")
 VIDEO_SNIFF_BYTES = 12
@@ -352,7 +378,7 @@ def video_demuxer_allowed(format_name: str) -> bool:
 def video_upload_problem(*, size: int, head: bytes) -> str:
     """Why an uploaded lecture is refused, in Chinese, or "" when it may be transcoded."""
     if size > VIDEO_MAX_BYTES:
-        return f"视频文件不能超过 {VIDEO_MAX_BYTES // 1024 ** 3} GB。"
+        return f"视频文件不能超过 {VIDEO_MAX_BYTES // 1024**3} GB。"
     if video_container(head) is None:
         return VIDEO_FORMAT_MESSAGE
     return ""

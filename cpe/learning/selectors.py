@@ -13,13 +13,22 @@ def enrolments_for_dashboard(user, at=None):
 
     at = at or timezone.now()
     rows = []
-    passed = set(CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True))
+    passed = set(
+        CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True)
+    )
     published = Course.objects.filter(is_published=True).order_by("position", "id")
-    enrolments = (Enrolment.objects.filter(user=user).select_related("product__course", "year", "order")
-                  .prefetch_related(Prefetch("year__courses", queryset=published)).order_by("-valid_from"))
+    enrolments = (
+        Enrolment.objects.filter(user=user)
+        .select_related("product__course", "year", "order")
+        .prefetch_related(Prefetch("year__courses", queryset=published))
+        .order_by("-valid_from")
+    )
     for e in enrolments:
-        e.state = policy.enrolment_state(closed=e.status == EnrolmentStatus.CLOSED,
-                                         window=policy.Window(e.valid_from, e.valid_until), at=at)
+        e.state = policy.enrolment_state(
+            closed=e.status == EnrolmentStatus.CLOSED,
+            window=policy.Window(e.valid_from, e.valid_until),
+            at=at,
+        )
         # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
         e.days_left = -((at - e.valid_until) // timezone.timedelta(days=1)) if e.state == "valid" else 0
         # The courses it opens: all the year's courses, or the one course (rules R3.3).
@@ -38,9 +47,12 @@ def enrolments_covering(user, chapter_or_course):
     from django.db.models import Q
 
     course = getattr(chapter_or_course, "course", chapter_or_course)
-    return (Enrolment.objects.filter(user=user, year_id=course.year_id)
-            .filter(Q(product__kind="annual") | Q(product__course_id=course.pk))
-            .select_related("product").order_by("-valid_until"))
+    return (
+        Enrolment.objects.filter(user=user, year_id=course.year_id)
+        .filter(Q(product__kind="annual") | Q(product__course_id=course.pk))
+        .select_related("product")
+        .order_by("-valid_until")
+    )
 
 
 def enrolment_for(user, chapter_or_course, at):
@@ -48,8 +60,11 @@ def enrolment_for(user, chapter_or_course, at):
     expired, closed, not started, or (None, "not_enrolled")."""
     best = None
     for e in enrolments_covering(user, chapter_or_course):
-        state = policy.enrolment_state(closed=e.status == EnrolmentStatus.CLOSED,
-                                       window=policy.Window(e.valid_from, e.valid_until), at=at)
+        state = policy.enrolment_state(
+            closed=e.status == EnrolmentStatus.CLOSED,
+            window=policy.Window(e.valid_from, e.valid_until),
+            at=at,
+        )
         if state == "valid":
             return e, state
         if best is None:
@@ -113,13 +128,25 @@ def banned_user_ids(user_ids, at) -> set:
     ids = list(user_ids)
     if not ids:
         return set()
-    return set(Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=at), kind=BanKind.ACCOUNT, user_id__in=ids,
-                                  lifted_at__isnull=True, starts_at__lte=at).values_list("user_id", flat=True))
+    return set(
+        Ban.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=at),
+            kind=BanKind.ACCOUNT,
+            user_id__in=ids,
+            lifted_at__isnull=True,
+            starts_at__lte=at,
+        ).values_list("user_id", flat=True)
+    )
 
 
 def account_standing(user, at, *, banned: bool | None = None) -> str:
     """policy.account_standing for this user row ("" when it may study now)."""
     if banned is None:
         banned = user.pk in banned_user_ids([user.pk], at)
-    return policy.account_standing(is_staff=user.is_staff, status=user.status, is_active=user.is_active,
-                                   on_hold=user.on_hold, banned=banned)
+    return policy.account_standing(
+        is_staff=user.is_staff,
+        status=user.status,
+        is_active=user.is_active,
+        on_hold=user.on_hold,
+        banned=banned,
+    )

@@ -14,8 +14,9 @@ def enrolment_reminders_send(*, at=None) -> int:
     at = at or timezone.now()
     horizon = at + timezone.timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
     sent = 0
-    candidates = Enrolment.objects.filter(status=EnrolmentStatus.ACTIVE, valid_until__gt=at,
-                                          valid_until__lte=horizon).values_list("pk", flat=True)
+    candidates = Enrolment.objects.filter(
+        status=EnrolmentStatus.ACTIVE, valid_until__gt=at, valid_until__lte=horizon
+    ).values_list("pk", flat=True)
     for pk in candidates:
         with transaction.atomic():
             e = Enrolment.objects.select_for_update().select_related("user", "product").get(pk=pk)
@@ -23,15 +24,29 @@ def enrolment_reminders_send(*, at=None) -> int:
             if not due:
                 continue
             days = min(due)
-            text = (f"您购买的“{e.product.title}”将于 {timezone.localtime(e.valid_until):%Y-%m-%d %H:%M} 到期"
-                    f"（剩余不足 {days} 天），请尽快完成学习和考试。")
+            text = (
+                f"您购买的“{e.product.title}”将于 {timezone.localtime(e.valid_until):%Y-%m-%d %H:%M} 到期"
+                f"（剩余不足 {days} 天），请尽快完成学习和考试。"
+            )
             if e.user.mobile:
-                message_queue(channel=Channel.SMS, to=e.user.mobile, user=e.user, at=at,
-                              event=f"enrolment.expiry_{days}d", body=f"【内蒙古会计继续教育】{text}")
+                message_queue(
+                    channel=Channel.SMS,
+                    to=e.user.mobile,
+                    user=e.user,
+                    at=at,
+                    event=f"enrolment.expiry_{days}d",
+                    body=f"【内蒙古会计继续教育】{text}",
+                )
             if e.user.email:
-                message_queue(channel=Channel.EMAIL, to=e.user.email, user=e.user, at=at,
-                              event=f"enrolment.expiry_{days}d", subject="课程即将到期提醒",
-                              body=f"{e.user.name}，您好：\n\n{text}")
+                message_queue(
+                    channel=Channel.EMAIL,
+                    to=e.user.email,
+                    user=e.user,
+                    at=at,
+                    event=f"enrolment.expiry_{days}d",
+                    subject="课程即将到期提醒",
+                    body=f"{e.user.name}，您好：\n\n{text}",
+                )
             e.reminded_days = sorted(set(e.reminded_days) | set(due))
             e.save(update_fields=["reminded_days"])
             sent += 1
@@ -91,7 +106,7 @@ class HeartbeatResult:
     completed: bool
     completed_now: bool
     attention_token: str
-    attention_deadline: float   # seconds left to answer (negative: overdue)
+    attention_deadline: float  # seconds left to answer (negative: overdue)
 
 
 def _check_learner(user):
@@ -115,8 +130,16 @@ def _refuse_standing(user, at):
         raise _refuse(code)
 
 
-def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_agent: str = "", at=None,
-               rand=random.random) -> PlaySession:
+def play_start(
+    *,
+    user,
+    chapter_id: int,
+    web_session: str = "",
+    ip=None,
+    user_agent: str = "",
+    at=None,
+    rand=random.random,
+) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
     one is superseded (rules R7.3). Refused without a valid enrolment (rules R4.4), on hold, or
     for an account banned, terminated or closed (rules R12, R11). `web_session`: the raw key of
@@ -128,7 +151,9 @@ def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_ag
     at = at or timezone.now()
     _check_learner(user)
     _refuse_standing(user, at)
-    chapter = Chapter.objects.select_related("course").filter(pk=chapter_id, course__is_published=True).first()
+    chapter = (
+        Chapter.objects.select_related("course").filter(pk=chapter_id, course__is_published=True).first()
+    )
     if chapter is None:
         raise _refuse("no_chapter")
     enrolment, state = selectors.enrolment_for(user, chapter, at)
@@ -142,18 +167,32 @@ def play_start(*, user, chapter_id: int, web_session: str = "", ip=None, user_ag
         hot.stream_switch(user.pk, key)
         hot.flush_user(user.pk)
     with transaction.atomic():
-        locked = User.objects.select_for_update().filter(pk=user.pk).first()  # one start per account at a time
+        locked = (
+            User.objects.select_for_update().filter(pk=user.pk).first()
+        )  # one start per account at a time
         _refuse_standing(locked, at)  # again under the lock a revocation takes (play_sessions_revoke)
         PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
-            superseded_at=at)
+            superseded_at=at
+        )
         progress, _ = ChapterProgress.objects.get_or_create(user=user, chapter=chapter)
         duration = selectors.chapter_duration(chapter)
-        resume = policy.resume_position(intervals=progress.intervals, last_position=progress.last_position,
-                                        duration=duration)
+        resume = policy.resume_position(
+            intervals=progress.intervals, last_position=progress.last_position, duration=duration
+        )
         session = PlaySession.objects.create(
-            key=key, user=user, enrolment=enrolment, chapter=chapter, web_session=web_session_hash(web_session),
-            ip=ip, user_agent=(user_agent or "")[:300], started_at=at, last_at=at, last_position=resume, last_end=resume,
-            play_until_check=policy.next_attention_check(rand()))
+            key=key,
+            user=user,
+            enrolment=enrolment,
+            chapter=chapter,
+            web_session=web_session_hash(web_session),
+            ip=ip,
+            user_agent=(user_agent or "")[:300],
+            started_at=at,
+            last_at=at,
+            last_position=resume,
+            last_end=resume,
+            play_until_check=policy.next_attention_check(rand()),
+        )
     if hot is not None:
         hot.session_opened(session, progress, duration)
         # A revocation that committed between our commit and the state written above found no
@@ -210,13 +249,21 @@ def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> i
         # The lock play_start takes: a start racing this one either commits first (and its
         # session is revoked below) or waits and sees the new standing.
         User.objects.select_for_update().filter(pk=user_id).first()
-        keys = list(PlaySession.objects.select_for_update().filter(
-            user_id=user_id, ended_at__isnull=True, revoked_at__isnull=True).order_by("pk").values_list("key", flat=True))
+        keys = list(
+            PlaySession.objects.select_for_update()
+            .filter(user_id=user_id, ended_at__isnull=True, revoked_at__isnull=True)
+            .order_by("pk")
+            .values_list("key", flat=True)
+        )
         if not keys:
             return 0
         PlaySession.objects.filter(key__in=keys).update(revoked_at=at, revoked_reason=reason)
-        audit_record("learning.play_revoked", actor=actor, at=at,
-                     data={"user": user_id, "reason": reason, "sessions": len(keys)})
+        audit_record(
+            "learning.play_revoked",
+            actor=actor,
+            at=at,
+            data={"user": user_id, "reason": reason, "sessions": len(keys)},
+        )
         hot = _hot()
         if hot is not None:
             transaction.on_commit(lambda: hot.revoke(keys, reason, at))
@@ -234,9 +281,16 @@ def _load(user, key, *, lock=True) -> PlaySession:
 
 
 def _stream_state(s: PlaySession) -> policy.StreamState:
-    return policy.StreamState(started_at=s.started_at, last_at=s.last_at, last_seq=s.last_seq,
-                              last_position=s.last_position, last_end=s.last_end, session_credited=s.credited_seconds,
-                              play_until_check=s.play_until_check, check_issued_at=s.check_issued_at)
+    return policy.StreamState(
+        started_at=s.started_at,
+        last_at=s.last_at,
+        last_seq=s.last_seq,
+        last_position=s.last_position,
+        last_end=s.last_end,
+        session_credited=s.credited_seconds,
+        play_until_check=s.play_until_check,
+        check_issued_at=s.check_issued_at,
+    )
 
 
 def _flag(session, kind, *, at, ip=None, detail=None):
@@ -246,16 +300,24 @@ def _flag(session, kind, *, at, ip=None, detail=None):
     session.flags = [*session.flags, kind]
     try:
         with transaction.atomic():
-            SuspiciousEvent.objects.create(user_id=session.user_id, session=session, chapter_id=session.chapter_id,
-                                           kind=kind, at=at, ip=ip, detail=detail or {})
+            SuspiciousEvent.objects.create(
+                user_id=session.user_id,
+                session=session,
+                chapter_id=session.chapter_id,
+                kind=kind,
+                at=at,
+                ip=ip,
+                detail=detail or {},
+            )
     except IntegrityError:
         pass
 
 
 def _usable(session, at) -> tuple[bool, str]:
     e = session.enrolment
-    state = policy.enrolment_state(closed=e.status == "closed", window=policy.Window(e.valid_from, e.valid_until),
-                                   at=at)
+    state = policy.enrolment_state(
+        closed=e.status == "closed", window=policy.Window(e.valid_from, e.valid_until), at=at
+    )
     return state == "valid", state
 
 
@@ -264,15 +326,26 @@ def _gate(s: PlaySession, web_session: str | None, at) -> tuple[str, str]:
     session, one reported without the web session it was started in, or an account that may
     not study now (read from the rows: the truth). ("", "") when the report may be judged."""
     if s.revoked_at is not None:
-        return (s.revoked_reason or "session_elsewhere",
-                SuspiciousKind.REVOKED if policy.revoked_replay(s.revoked_at, at) else "")
+        return (
+            s.revoked_reason or "session_elsewhere",
+            SuspiciousKind.REVOKED if policy.revoked_replay(s.revoked_at, at) else "",
+        )
     if web_session is not None and not policy.session_bound(s.web_session, web_session):
         return "unbound", SuspiciousKind.UNBOUND
     return selectors.account_standing(s.user, at), ""
 
 
-def play_heartbeat(*, user, key: str, seq: int, start: float, position: float, ip=None, at=None,
-                   web_session: str | None = None) -> HeartbeatResult:
+def play_heartbeat(
+    *,
+    user,
+    key: str,
+    seq: int,
+    start: float,
+    position: float,
+    ip=None,
+    at=None,
+    web_session: str | None = None,
+) -> HeartbeatResult:
     """Judge one report of the player and store what it earned. A superseded, ended or expired
     session is told why (LearningError) after its suspicious patterns are recorded; so is a
     revoked one, one reported without its web session, and one of an account banned,
@@ -306,27 +379,65 @@ def _judge(s, user, seq, start, position, ip, at):
     progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
     duration = selectors.chapter_duration(s.chapter)
     usable, enrol_state = _usable(s, at)
-    out = policy.heartbeat(state=_stream_state(s), report=policy.Report(seq=int(seq), start=start,
-                                                                         position=position),
-                           intervals=progress.intervals, duration=duration, at=at,
-                           is_current=s.superseded_at is None, usable=usable, superseded_at=s.superseded_at)
-    fields = ["last_at", "last_seq", "last_position", "last_end", "credited_seconds", "play_until_check",
-              "check_issued_at", "heartbeats", "flags"]
+    out = policy.heartbeat(
+        state=_stream_state(s),
+        report=policy.Report(seq=int(seq), start=start, position=position),
+        intervals=progress.intervals,
+        duration=duration,
+        at=at,
+        is_current=s.superseded_at is None,
+        usable=usable,
+        superseded_at=s.superseded_at,
+    )
+    fields = [
+        "last_at",
+        "last_seq",
+        "last_position",
+        "last_end",
+        "credited_seconds",
+        "play_until_check",
+        "check_issued_at",
+        "heartbeats",
+        "flags",
+    ]
     if s.superseded_at is not None:  # what it played before the takeover is kept (policy.heartbeat)
-        _flag(s, SuspiciousKind.CONCURRENT, at=at, ip=ip, detail={"superseded_at": s.superseded_at.isoformat(),
-                                                                  "credited": round(out.credited, 3)})
+        _flag(
+            s,
+            SuspiciousKind.CONCURRENT,
+            at=at,
+            ip=ip,
+            detail={"superseded_at": s.superseded_at.isoformat(), "credited": round(out.credited, 3)},
+        )
         refusal = "superseded"
     elif out.reason == policy.OUTSIDE_VALIDITY:
         refusal = enrol_state if enrol_state in REFUSALS else "expired"
     for kind in out.flags:
-        _flag(s, kind, at=at, ip=ip, detail={"seq": seq, "start": start, "position": position,
-                                             "frontier": policy.frontier_of(progress.intervals)})
+        _flag(
+            s,
+            kind,
+            at=at,
+            ip=ip,
+            detail={
+                "seq": seq,
+                "start": start,
+                "position": position,
+                "frontier": policy.frontier_of(progress.intervals),
+            },
+        )
     if policy.ip_changed(s.ip, ip):
         _flag(s, SuspiciousKind.IP_CHANGE, at=at, ip=ip, detail={"first_ip": s.ip})
     st = out.state
-    s.last_at, s.last_seq, s.last_position, s.last_end = st.last_at, st.last_seq, st.last_position, st.last_end
-    s.credited_seconds, s.play_until_check, s.check_issued_at = (st.session_credited, st.play_until_check,
-                                                                 st.check_issued_at)
+    s.last_at, s.last_seq, s.last_position, s.last_end = (
+        st.last_at,
+        st.last_seq,
+        st.last_position,
+        st.last_end,
+    )
+    s.credited_seconds, s.play_until_check, s.check_issued_at = (
+        st.session_credited,
+        st.play_until_check,
+        st.check_issued_at,
+    )
     if out.issue_check:
         s.check_token = secrets.token_hex(8)
         fields.append("check_token")
@@ -346,9 +457,20 @@ def _judge(s, user, seq, start, position, ip, at):
         if out.completed_now and progress.completed_at is None:
             progress.completed_at = at
             pfields.append("completed_at")
-            audit_record("learning.chapter_completed", actor=user, subject=progress, at=at, ip=ip, data={
-                "chapter": s.chapter_id, "enrolment": s.enrolment_id, "session": s.pk,
-                "watched_seconds": round(progress.watched_seconds, 1), "duration": duration})
+            audit_record(
+                "learning.chapter_completed",
+                actor=user,
+                subject=progress,
+                at=at,
+                ip=ip,
+                data={
+                    "chapter": s.chapter_id,
+                    "enrolment": s.enrolment_id,
+                    "session": s.pk,
+                    "watched_seconds": round(progress.watched_seconds, 1),
+                    "duration": duration,
+                },
+            )
         progress.save(update_fields=pfields)
     return out, progress, duration, refusal
 
@@ -356,17 +478,23 @@ def _judge(s, user, seq, start, position, ip, at):
 def _result(s, progress, duration, credited, reason, completed_now, at) -> HeartbeatResult:
     pending = s.check_issued_at is not None
     return HeartbeatResult(
-        credited=round(credited, 3), reason=reason, watched_seconds=round(progress.watched_seconds, 3),
+        credited=round(credited, 3),
+        reason=reason,
+        watched_seconds=round(progress.watched_seconds, 3),
         watched_share=policy.watched_share(progress.intervals, duration),
-        frontier=policy.frontier_of(progress.intervals), duration=duration,
-        completed=progress.completed_at is not None, completed_now=completed_now,
+        frontier=policy.frontier_of(progress.intervals),
+        duration=duration,
+        completed=progress.completed_at is not None,
+        completed_now=completed_now,
         attention_token=s.check_token if pending else "",
-        attention_deadline=(policy.ATTENTION_ANSWER_WINDOW - (at - s.check_issued_at).total_seconds()
-                            if pending else 0.0))
+        attention_deadline=(
+            policy.ATTENTION_ANSWER_WINDOW - (at - s.check_issued_at).total_seconds() if pending else 0.0
+        ),
+    )
 
 
 def attention_answer(*, user, key: str, token: str, at=None, rand=random.random) -> PlaySession:
-    """"请确认您仍在学习" answered: crediting resumes and the next check is scheduled."""
+    """ "请确认您仍在学习" answered: crediting resumes and the next check is scheduled."""
     at = at or timezone.now()
     _check_learner(user)
     with transaction.atomic():
@@ -459,14 +587,22 @@ def video_transcode(video_id: int) -> str:
                 stores.delete_folder(renditions, rel)
                 return "superseded"
             old = v.hls_dir
-            v.status, v.progress, v.duration, v.hls_dir, v.key_hex = (VideoStatus.READY, 100, duration, rel,
-                                                                      key.hex())
+            v.status, v.progress, v.duration, v.hls_dir, v.key_hex = (
+                VideoStatus.READY,
+                100,
+                duration,
+                rel,
+                key.hex(),
+            )
             v.ready_at = timezone.now()
             v.save(update_fields=["status", "progress", "duration", "hls_dir", "key_hex", "ready_at"])
             v.chapter.duration_seconds = max(1, round(duration))
             v.chapter.save(update_fields=["duration_seconds"])
-            audit_record("learning.video_ready", subject=v, data={"chapter": v.chapter_id,
-                                                                   "duration": round(duration, 2)})
+            audit_record(
+                "learning.video_ready",
+                subject=v,
+                data={"chapter": v.chapter_id, "duration": round(duration, 2)},
+            )
         if old and old != rel:
             stores.delete_folder(renditions, old)
         return "ready"
@@ -486,7 +622,7 @@ def _local_source(v: ChapterVideo, tmp: Path) -> str:
     store = v.source.storage
     try:
         return store.path(v.source.name)
-    except NotImplementedError:   # an object store has no local path
+    except NotImplementedError:  # an object store has no local path
         pass
     local = tmp / ("source" + Path(v.source.name).suffix)
     with store.open(v.source.name, "rb") as remote, open(local, "wb") as out:
@@ -514,8 +650,12 @@ def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
     key_file, key_info = tmp / "k", tmp / "keyinfo"
     key_file.write_bytes(key)
     key_info.write_text(f"{courseware.KEY_URI_PLACEHOLDER}\n{key_file}\n{secrets.token_hex(16)}\n")
-    proc = subprocess.Popen(courseware.ffmpeg_hls_cmd(src, out_dir, key_info, fps),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        courseware.ffmpeg_hls_cmd(src, out_dir, key_info, fps),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     last = 0
     for line in proc.stdout:
         if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
@@ -541,7 +681,7 @@ def _publish(out_dir: Path, store, rel: str) -> None:
     files = sorted(out_dir.iterdir(), key=lambda p: (p.name == courseware.PLAYLIST_NAME, p.name))
     for f in files:
         if f.suffix not in _RENDITION_TYPES:
-            continue   # nothing but segments and the playlist leaves the temporary directory
+            continue  # nothing but segments and the playlist leaves the temporary directory
         with open(f, "rb") as fh:
             content = File(fh, name=f.name)
             content.content_type = _RENDITION_TYPES[f.suffix]

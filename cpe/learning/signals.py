@@ -1,6 +1,7 @@
 """Django's sign-in and sign-out signals, which every path fires (our pages, the staff admin,
 the ban middleware and the single-session middleware signing a browser out): the account's play
 tokens are revoked, as a sanction revokes them (services.play_sessions_revoke)."""
+
 import logging
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out

@@ -1,5 +1,6 @@
 """Learner pages (a course's chapters, the player) and courseware delivery (signed playlist,
 key and segments). The rules are in policy.py; access checks go through selectors/services."""
+
 import logging
 import time
 
@@ -25,9 +26,17 @@ log = logging.getLogger(__name__)
 
 
 def _refusal(request, code, course=None, enrolment=None, status=403):
-    return render(request, "learning/refused.html", {
-        "message": services.REFUSALS.get(code, "暂不能学习该课程。"), "code": code, "course": course,
-        "enrolment": enrolment}, status=status)
+    return render(
+        request,
+        "learning/refused.html",
+        {
+            "message": services.REFUSALS.get(code, "暂不能学习该课程。"),
+            "code": code,
+            "course": course,
+            "enrolment": enrolment,
+        },
+        status=status,
+    )
 
 
 def _gate(request, course, at):
@@ -51,17 +60,26 @@ def course_detail(request, course_id):
     if refused:
         return refused
     chapters = selectors.course_progress(request.user, course)
-    return render(request, "learning/course.html", {
-        "course": course, "chapters": chapters, "enrolment": enrolment,
-        "done": sum(1 for c in chapters if c.completed), "year": selectors.year_progress(request.user, course.year)})
+    return render(
+        request,
+        "learning/course.html",
+        {
+            "course": course,
+            "chapters": chapters,
+            "enrolment": enrolment,
+            "done": sum(1 for c in chapters if c.completed),
+            "year": selectors.year_progress(request.user, course.year),
+        },
+    )
 
 
 @login_required
 @never_cache
 def chapter_player(request, chapter_id):
     services.progress_flush(request.user.pk)
-    chapter = get_object_or_404(Chapter.objects.select_related("course__year"), pk=chapter_id,
-                                course__is_published=True)
+    chapter = get_object_or_404(
+        Chapter.objects.select_related("course__year"), pk=chapter_id, course__is_published=True
+    )
     at = timezone.now()
     enrolment, refused = _gate(request, chapter.course, at)
     if refused:
@@ -74,17 +92,28 @@ def chapter_player(request, chapter_id):
     current = next(c for c in chapters if c.pk == chapter.pk)
     idx = chapters.index(current)
     user = request.user
-    response = render(request, "learning/player.html", {
-        "chapter": chapter, "course": chapter.course, "video": video, "enrolment": enrolment,
-        "ready": bool(video and video.is_ready), "current": current, "chapters": chapters,
-        "next_chapter": chapters[idx + 1] if idx + 1 < len(chapters) else None,
-        "done": sum(1 for c in chapters if c.completed), "year": selectors.year_progress(user, chapter.course.year),
-        "watermark": f"{user.name} {user.id_number_masked}".strip(),
-        "heartbeat_seconds": heartbeat_seconds(), "seek_tolerance": policy.SEEK_TOLERANCE,
-        "answer_window": policy.ATTENTION_ANSWER_WINDOW,
-    })
+    response = render(
+        request,
+        "learning/player.html",
+        {
+            "chapter": chapter,
+            "course": chapter.course,
+            "video": video,
+            "enrolment": enrolment,
+            "ready": bool(video and video.is_ready),
+            "current": current,
+            "chapters": chapters,
+            "next_chapter": chapters[idx + 1] if idx + 1 < len(chapters) else None,
+            "done": sum(1 for c in chapters if c.completed),
+            "year": selectors.year_progress(user, chapter.course.year),
+            "watermark": f"{user.name} {user.id_number_masked}".strip(),
+            "heartbeat_seconds": heartbeat_seconds(),
+            "seek_tolerance": policy.SEEK_TOLERANCE,
+            "answer_window": policy.ATTENTION_ANSWER_WINDOW,
+        },
+    )
     origins = courseware.segment_origins() if video and video.is_ready else []
-    if origins:   # segments come from the object store: let hls.js fetch them (django-csp)
+    if origins:  # segments come from the object store: let hls.js fetch them (django-csp)
         response._csp_update = {"connect-src": origins, "media-src": origins}
     return response
 
@@ -114,7 +143,7 @@ def playlist(request, key):
         text = courseware.read_playlist(video.hls_dir)
     except OSError:
         raise Http404("该章节视频尚未就绪。")
-    except (BotoCoreError, ClientError) as exc:   # the object store is down or refuses us
+    except (BotoCoreError, ClientError) as exc:  # the object store is down or refuses us
         log.warning("playlist of %s unavailable: %s", video.hls_dir, exc)
         return stores.store_unavailable()
     body = courseware.signed_playlist(text, hls_dir=video.hls_dir, session_key=s.key)
@@ -154,7 +183,9 @@ def segment(request, token):
         return HttpResponseForbidden("链接已失效。")
     rel = f"{data['d']}/{data['f']}"
     store = courseware.rendition_storage()
-    store_url = stores.signed_url(store, rel, expires_in=int(float(data["e"]) - now), content_type="video/mp2t")
+    store_url = stores.signed_url(
+        store, rel, expires_in=int(float(data["e"]) - now), content_type="video/mp2t"
+    )
     if store_url:
         return HttpResponseRedirect(store_url)
     prefix = getattr(settings, "COURSEWARE_ACCEL_PREFIX", "")

@@ -1,5 +1,6 @@
 """Staff site for rules R12: "账号处置" (learners: terminate, ban) and "封禁" (IP bans, lifting).
 Masked data only; every decision goes through services.py (which audits)."""
+
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef, Q
 from django.shortcuts import render
@@ -28,15 +29,28 @@ class LearnerAccountAdmin(SafeModelAdmin):
     # log (rules R14 keeps it encrypted and masked).
     search_help_text = "按姓名搜索"
     ordering = ["-date_joined"]
-    fields = ["name", "id_number_masked", "region", "status", "status_reason", "status_note",
-              "status_changed_at", "date_joined"]
+    fields = [
+        "name",
+        "id_number_masked",
+        "region",
+        "status",
+        "status_reason",
+        "status_note",
+        "status_changed_at",
+        "date_joined",
+    ]
     readonly_fields = fields
     actions = ["terminate", "ban"]
 
     def get_queryset(self, request):
         now = timezone.now()
-        live = Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now), user=OuterRef("pk"),
-                                  kind=BanKind.ACCOUNT, lifted_at__isnull=True, starts_at__lte=now)
+        live = Ban.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+            user=OuterRef("pk"),
+            kind=BanKind.ACCOUNT,
+            lifted_at__isnull=True,
+            starts_at__lte=now,
+        )
         return super().get_queryset(request).filter(is_staff=False).annotate(banned=Exists(live))
 
     @admin.display(description="身份证号码")
@@ -71,34 +85,61 @@ class LearnerAccountAdmin(SafeModelAdmin):
                     apply(user, form.cleaned_data)
                     done += 1
                 except ApplicationError as exc:
-                    self.message_user(request, f"{user.name}（{user.id_number_masked}）：{exc.message}",
-                                      messages.ERROR)
+                    self.message_user(
+                        request, f"{user.name}（{user.id_number_masked}）：{exc.message}", messages.ERROR
+                    )
             if done:
                 self.message_user(request, f"已处理 {done} 个账号。", messages.SUCCESS)
             return None
-        return render(request, "moderation/action_form.html", {
-            **self.admin_site.each_context(request), "title": title, "form": form, "queryset": queryset,
-            "action": action, "notice": notice, "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        return render(
+            request,
+            "moderation/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "action": action,
+                "notice": notice,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
     @admin.action(description="终止服务（选择原因）", permissions=["terminate"])
     def terminate(self, request, queryset):
         return self._form_action(
-            request, queryset, action="terminate", title="终止账号服务", form_class=TerminateForm,
-            notice=("终止后该账号不能再登录，学员会收到短信（邮箱已验证的还有邮件）通知，内含原因和申诉方式。"
-                    "因“联系方式失效”终止的，学员用原密码登录并验证手机号码后即自行恢复服务；"
-                    "因“违反用户协议”终止的，本人不能以同一身份证号码再次注册。"),
-            apply=lambda u, d: services.learner_terminate(user_id=u.pk, reason=d["reason"], note=d["note"],
-                                                          actor=request.user))
+            request,
+            queryset,
+            action="terminate",
+            title="终止账号服务",
+            form_class=TerminateForm,
+            notice=(
+                "终止后该账号不能再登录，学员会收到短信（邮箱已验证的还有邮件）通知，内含原因和申诉方式。"
+                "因“联系方式失效”终止的，学员用原密码登录并验证手机号码后即自行恢复服务；"
+                "因“违反用户协议”终止的，本人不能以同一身份证号码再次注册。"
+            ),
+            apply=lambda u, d: services.learner_terminate(
+                user_id=u.pk, reason=d["reason"], note=d["note"], actor=request.user
+            ),
+        )
 
     @admin.action(description="封禁账号", permissions=["ban"])
     def ban(self, request, queryset):
         return self._form_action(
-            request, queryset, action="ban", title="封禁账号", form_class=AccountBanForm,
-            notice=("封禁立即生效：学员当前的登录会在下一次访问时退出，并看到封禁说明；"
-                    "学员会收到短信（邮箱已验证的还有邮件）通知，内含原因、期限和申诉方式。"),
-            apply=lambda u, d: services.ban_account(user_id=u.pk, reason=d["reason"], ends_at=d["ends_at"],
-                                                    actor=request.user, ip=_ip(request)))
+            request,
+            queryset,
+            action="ban",
+            title="封禁账号",
+            form_class=AccountBanForm,
+            notice=(
+                "封禁立即生效：学员当前的登录会在下一次访问时退出，并看到封禁说明；"
+                "学员会收到短信（邮箱已验证的还有邮件）通知，内含原因、期限和申诉方式。"
+            ),
+            apply=lambda u, d: services.ban_account(
+                user_id=u.pk, reason=d["reason"], ends_at=d["ends_at"], actor=request.user, ip=_ip(request)
+            ),
+        )
 
 
 @admin.register(Ban)
@@ -114,8 +155,19 @@ class BanAdmin(SafeModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ["network", "reason", "ends_at"]
-        return ["kind", "target", "reason", "starts_at", "ends_at", "state", "created_by", "created_at",
-                "lifted_at", "lifted_by", "lift_note"]
+        return [
+            "kind",
+            "target",
+            "reason",
+            "starts_at",
+            "ends_at",
+            "state",
+            "created_by",
+            "created_at",
+            "lifted_at",
+            "lifted_by",
+            "lift_note",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.get_fields(request, obj)
@@ -137,8 +189,11 @@ class BanAdmin(SafeModelAdmin):
             return "已解除"
         if obj.starts_at > now:
             return "未开始"
-        return "生效中" if policy.ban_active(starts_at=obj.starts_at, ends_at=obj.ends_at, lifted_at=None,
-                                             at=now) else "已到期"
+        return (
+            "生效中"
+            if policy.ban_active(starts_at=obj.starts_at, ends_at=obj.ends_at, lifted_at=None, at=now)
+            else "已到期"
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "created_by")
@@ -153,8 +208,13 @@ class BanAdmin(SafeModelAdmin):
         return request.user.has_perm("moderation.change_ban")
 
     def save_model(self, request, obj, form, change):
-        ban = services.ban_network(network=form.cleaned_data["network"], reason=form.cleaned_data["reason"],
-                                   ends_at=form.cleaned_data.get("ends_at"), actor=request.user, ip=_ip(request))
+        ban = services.ban_network(
+            network=form.cleaned_data["network"],
+            reason=form.cleaned_data["reason"],
+            ends_at=form.cleaned_data.get("ends_at"),
+            actor=request.user,
+            ip=_ip(request),
+        )
         obj.__dict__.update({k: v for k, v in ban.__dict__.items() if k != "_state"})
         obj._state.adding, obj._state.db = False, ban._state.db
 

@@ -7,7 +7,9 @@ class ModerationConfig(AppConfig):
     verbose_name = "账号处置与封禁"
 
     def ready(self):
-        from . import selectors  # noqa: F401  (connects the memo's reset to saves of Ban)
-        from . import account_life
+        from . import (
+            account_life,
+            selectors,  # noqa: F401  (connects the memo's reset to saves of Ban)
+        )
 
-        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)
+        account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)

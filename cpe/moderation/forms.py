@@ -15,10 +15,13 @@ def ends_at_field():
     Beijing time). Declared on each form: the staff site would otherwise turn a model
     DateTimeField into a two-box SplitDateTimeField, which refuses the single value this widget
     sends ("输入一系列值。"), so no ban could have an end."""
-    return forms.DateTimeField(label="结束时间（北京时间）", required=False, widget=DATETIME_LOCAL,
-                               input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-                                              "%Y-%m-%d %H:%M:%S"],
-                               help_text="留空表示直至解除。")
+    return forms.DateTimeField(
+        label="结束时间（北京时间）",
+        required=False,
+        widget=DATETIME_LOCAL,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        help_text="留空表示直至解除。",
+    )
 
 
 def _add_errors(form, errors):
@@ -28,8 +31,12 @@ def _add_errors(form, errors):
 
 class TerminateForm(forms.Form):
     reason = forms.ChoiceField(label="终止原因", choices=[("", "请选择")] + TerminationReason.choices)
-    note = forms.CharField(label="说明", required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                           help_text="原因为“其他”时必填，并会作为终止原因告知学员；其他原因下仅记入审计日志。")
+    note = forms.CharField(
+        label="说明",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="原因为“其他”时必填，并会作为终止原因告知学员；其他原因下仅记入审计日志。",
+    )
 
     def clean(self):
         data = super().clean()
@@ -39,15 +46,22 @@ class TerminateForm(forms.Form):
 
 
 class AccountBanForm(forms.Form):
-    reason = forms.CharField(label="封禁原因", widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-                             help_text="会显示给被封禁的学员。")
+    reason = forms.CharField(
+        label="封禁原因",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="会显示给被封禁的学员。",
+    )
     ends_at = ends_at_field()
 
     def clean(self):
         data = super().clean()
         now = timezone.now()
-        _add_errors(self, policy.ban_errors(reason=data.get("reason", ""), starts_at=now,
-                                            ends_at=data.get("ends_at"), at=now))
+        _add_errors(
+            self,
+            policy.ban_errors(
+                reason=data.get("reason", ""), starts_at=now, ends_at=data.get("ends_at"), at=now
+            ),
+        )
         return data
 
 
@@ -65,15 +79,28 @@ class NetworkBanForm(forms.ModelForm):
         net, message = policy.parse_network(data.get("network", ""))
         if net is None:
             self.add_error("network", message)
-        _add_errors(self, policy.ban_errors(reason=data.get("reason", ""), starts_at=now,
-                                            ends_at=data.get("ends_at"), at=now))
+        _add_errors(
+            self,
+            policy.ban_errors(
+                reason=data.get("reason", ""), starts_at=now, ends_at=data.get("ends_at"), at=now
+            ),
+        )
         return data
 
 
 class SanctionedCopyForm(AccessibleForm):
     """受限账号下载个人信息: the account, then the SMS code sent to its verified mobile."""
 
-    identifier = forms.CharField(label="身份证号码或手机号码", max_length=64,
-                                 widget=forms.TextInput(attrs={"class": "input", "autocomplete": "username"}))
-    sms_code = forms.CharField(label="短信验证码", max_length=6, required=False, widget=forms.TextInput(
-        attrs={"class": "input", "inputmode": "numeric", "autocomplete": "one-time-code"}))
+    identifier = forms.CharField(
+        label="身份证号码或手机号码",
+        max_length=64,
+        widget=forms.TextInput(attrs={"class": "input", "autocomplete": "username"}),
+    )
+    sms_code = forms.CharField(
+        label="短信验证码",
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(
+            attrs={"class": "input", "inputmode": "numeric", "autocomplete": "one-time-code"}
+        ),
+    )

@@ -99,18 +99,26 @@ def terminated_session_response(request):
     from cpe.accounts.models import User
     from cpe.accounts.states import AccountStatus
 
-    user = User.objects.filter(pk=uid, status=AccountStatus.TERMINATED).only(
-        "status", "status_reason", "status_note", "status_changed_at").first()
+    user = (
+        User.objects.filter(pk=uid, status=AccountStatus.TERMINATED)
+        .only("status", "status_reason", "status_note", "status_changed_at")
+        .first()
+    )
     if user is None:
         return None
     logout(request)
     reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
     if request.path_info.startswith("/api/"):
-        r = JsonResponse({"code": "account_terminated", "message": TERMINATED_MESSAGE, "reason": reason},
-                         status=401)
+        r = JsonResponse(
+            {"code": "account_terminated", "message": TERMINATED_MESSAGE, "reason": reason}, status=401
+        )
     else:
-        r = render(request, "errors/terminated.html", {
-            "message": TERMINATED_MESSAGE, "reason": reason, "at": user.status_changed_at}, status=403)
+        r = render(
+            request,
+            "errors/terminated.html",
+            {"message": TERMINATED_MESSAGE, "reason": reason, "at": user.status_changed_at},
+            status=403,
+        )
         if request.headers.get("HX-Request"):
             r["HX-Refresh"] = "true"
     r["Cache-Control"] = "no-store"
@@ -120,11 +128,22 @@ def terminated_session_response(request):
 def banned_response(request, ban):
     message = BANNED_MESSAGE[ban.kind]
     if request.path_info.startswith("/api/"):
-        r = JsonResponse({"code": f"banned_{ban.kind}", "message": message, "reason": ban.reason,
-                          "until": ban.ends_at.isoformat() if ban.ends_at else None}, status=403)
+        r = JsonResponse(
+            {
+                "code": f"banned_{ban.kind}",
+                "message": message,
+                "reason": ban.reason,
+                "until": ban.ends_at.isoformat() if ban.ends_at else None,
+            },
+            status=403,
+        )
     else:
-        r = render(request, "errors/banned.html", {"ban": ban, "message": message,
-                                                    "is_account": ban.kind == BanKind.ACCOUNT}, status=403)
+        r = render(
+            request,
+            "errors/banned.html",
+            {"ban": ban, "message": message, "is_account": ban.kind == BanKind.ACCOUNT},
+            status=403,
+        )
         if request.headers.get("HX-Request"):
             r["HX-Refresh"] = "true"  # htmx does not swap a 403: reload the whole page to show this one
     r["Cache-Control"] = "no-store"

@@ -1,6 +1,7 @@
 """Termination by the platform and bans: the rules (rules R12; agreement §2.1(3), §3.2).
 
 Pure functions: plain facts and an explicit `at` in, a decision out. No ORM, no clock."""
+
 import ipaddress
 
 from cpe.accounts.states import AccountStatus, TerminationReason
@@ -54,26 +55,33 @@ def objection_text(*, phone: str, email: str) -> str:
 
 def _short(text: str) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= SANCTION_SMS_REASON_MAX else text[:SANCTION_SMS_REASON_MAX - 1] + "…"
+    return text if len(text) <= SANCTION_SMS_REASON_MAX else text[: SANCTION_SMS_REASON_MAX - 1] + "…"
 
 
 def ban_notice(*, reason: str, until: str | None, phone: str, email: str, sms: bool) -> str:
     """The text telling a learner their account is banned. `until`: the local end time as
     shown ("YYYY-MM-DD HH:MM"), None for "until lifted"."""
     period = f"至 {until}（北京时间）" if until else "直至平台解除"
-    text = (f"您的账号已被平台封禁，期限：{period}。原因：{_short(reason) if sms else reason.strip()}。"
-            "封禁期间不能登录、学习、考试或购买，已记录的学习进度和学时不受影响。"
-            + objection_text(phone=phone, email=email))
+    text = (
+        f"您的账号已被平台封禁，期限：{period}。原因：{_short(reason) if sms else reason.strip()}。"
+        "封禁期间不能登录、学习、考试或购买，已记录的学习进度和学时不受影响。"
+        + objection_text(phone=phone, email=email)
+    )
     return SMS_SIGNATURE + text if sms else text
 
 
-def termination_notice(*, reason_text: str, phone: str, email: str, sms: bool, restorable: bool = False) -> str:
+def termination_notice(
+    *, reason_text: str, phone: str, email: str, sms: bool, restorable: bool = False
+) -> str:
     """The text telling a learner their service is ended (agreement §3.2); for a ground the learner can
     cure alone (unreachable contact details), how to come back instead of "cannot sign in"."""
-    come_back = ("用原密码登录并验证新的手机号码即可恢复服务；" if restorable else "账号不能再登录；")
-    text = (f"您的账号已被平台终止服务，原因：{_short(reason_text) if sms else reason_text}。"
-            + come_back + "已付款订单的处理方式请见平台说明。您仍可在平台“受限账号下载个人信息”页面"
-            "验证手机后下载您的个人信息。" + objection_text(phone=phone, email=email))
+    come_back = "用原密码登录并验证新的手机号码即可恢复服务；" if restorable else "账号不能再登录；"
+    text = (
+        f"您的账号已被平台终止服务，原因：{_short(reason_text) if sms else reason_text}。"
+        + come_back
+        + "已付款订单的处理方式请见平台说明。您仍可在平台“受限账号下载个人信息”页面"
+        "验证手机后下载您的个人信息。" + objection_text(phone=phone, email=email)
+    )
     return SMS_SIGNATURE + text if sms else text
 
 
@@ -83,7 +91,8 @@ def termination_notice(*, reason_text: str, phone: str, email: str, sms: bool, r
 # refusing a new agreement, capacity) are cured by registering again correctly.
 REREGISTRATION_BARRED_REASONS = frozenset({TerminationReason.VIOLATION})
 REREGISTRATION_REFUSED_MESSAGE = (
-    "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。如有异议，请联系客服。")
+    "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。如有异议，请联系客服。"
+)
 
 
 def reregistration_refusal(*, status: str, status_reason: str) -> str | None:
@@ -123,8 +132,10 @@ def parse_network(text: str):
     if net.version == 6 and net.prefixlen == 128 and net.network_address.ipv4_mapped is not None:
         net = ipaddress.ip_network(net.network_address.ipv4_mapped)
     if net.prefixlen < MIN_PREFIX[net.version]:
-        return None, (f"地址段过大：IPv{net.version} 至少须为 /{MIN_PREFIX[net.version]}"
-                      "（过大的地址段会封禁大量正常学员）。")
+        return None, (
+            f"地址段过大：IPv{net.version} 至少须为 /{MIN_PREFIX[net.version]}"
+            "（过大的地址段会封禁大量正常学员）。"
+        )
     return net, ""
 
 
@@ -205,7 +216,7 @@ def ban_path_open(path: str, method: str = "GET") -> bool:
 # person proves the account's verified mobile with an SMS code (as for a password reset, rules
 # R1.6) on a page open to them (SANCTIONED_COPY_PATH) and gets the same ZIP a signed-in learner
 # gets. A person in good standing is sent to the signed-in download instead (password again).
-SANCTIONED_COPY_RATE_PER_IP = "10/h"   # submissions of the page per address (codes and downloads)
+SANCTIONED_COPY_RATE_PER_IP = "10/h"  # submissions of the page per address (codes and downloads)
 SANCTIONED_COPY_SENT_MESSAGE = "如该账号处于封禁或终止服务状态，验证码已发送至其绑定的手机号码。"
 
 

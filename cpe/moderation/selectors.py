@@ -1,4 +1,5 @@
 """Reads for moderation: the active bans (memoised per process) and the re-registration check."""
+
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,9 @@ def _load_bans():
     from django.utils import timezone
 
     rows = []
-    for b in Ban.objects.filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()), lifted_at__isnull=True):
+    for b in Ban.objects.filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()), lifted_at__isnull=True
+    ):
         net = None
         if b.kind == BanKind.NETWORK:
             try:
@@ -64,8 +67,11 @@ def network_ban_for(addr, at) -> ActiveBan | None:
     """The network ban in force for this address (the one lasting longest), or None."""
     if addr is None:
         return None
-    hits = [b for b in _rows() if b.kind == BanKind.NETWORK and b.active(at)
-            and policy.address_banned(addr, [b.network])]
+    hits = [
+        b
+        for b in _rows()
+        if b.kind == BanKind.NETWORK and b.active(at) and policy.address_banned(addr, [b.network])
+    ]
     return _longest(hits)
 
 
@@ -93,10 +99,11 @@ def registration_refused(id_number_clear: str) -> str | None:
     (rules R12), else None. Looks the person up by the blind index only."""
     if not (id_number_clear or "").strip():
         return None
-    row = (User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number_clear))
-           .values("status", "status_reason").first())
+    row = (
+        User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number_clear))
+        .values("status", "status_reason")
+        .first()
+    )
     if row is None:
         return None
     return policy.reregistration_refusal(status=row["status"], status_reason=row["status_reason"])
-
-

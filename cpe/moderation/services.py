@@ -1,5 +1,6 @@
 """Every write of moderation (rules R12): staff terminations, bans and their lifting. Each checks
 policy.py first (a refusal changes nothing), writes inside a transaction and audits."""
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -36,11 +37,30 @@ def learner_terminate(*, user_id: int, reason: str, note: str = "", actor, at=No
 
 def _ban_create(*, kind, user=None, network="", reason, ends_at, actor, at, ip) -> Ban:
     with transaction.atomic():
-        ban = Ban.objects.create(kind=kind, user=user, network=network, reason=reason.strip(), starts_at=at,
-                                 ends_at=ends_at, created_by=actor, created_at=at)
-        audit_record("moderation.banned", actor=actor, subject=user if user is not None else ban, ip=ip, at=at,
-                     data={"ban": ban.pk, "kind": kind, "network": network, "reason": ban.reason[:200],
-                           "ends_at": ends_at.isoformat() if ends_at else None})
+        ban = Ban.objects.create(
+            kind=kind,
+            user=user,
+            network=network,
+            reason=reason.strip(),
+            starts_at=at,
+            ends_at=ends_at,
+            created_by=actor,
+            created_at=at,
+        )
+        audit_record(
+            "moderation.banned",
+            actor=actor,
+            subject=user if user is not None else ban,
+            ip=ip,
+            at=at,
+            data={
+                "ban": ban.pk,
+                "kind": kind,
+                "network": network,
+                "reason": ban.reason[:200],
+                "ends_at": ends_at.isoformat() if ends_at else None,
+            },
+        )
         transaction.on_commit(forget_bans)  # other requests of this process see it at once
     return ban
 
@@ -56,9 +76,12 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
     from cpe.learning.services import play_sessions_revoke
 
     with transaction.atomic():  # the ban revokes the account's play tokens at once (a replay earns nothing)
-        play_sessions_revoke(user_id=user.pk, reason="banned", at=at, actor=actor)  # first: locks as play_start
-        ban = _ban_create(kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at,
-                          ip=ip)
+        play_sessions_revoke(
+            user_id=user.pk, reason="banned", at=at, actor=actor
+        )  # first: locks as play_start
+        ban = _ban_create(
+            kind=BanKind.ACCOUNT, user=user, reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip
+        )
         _ban_notify(user, ban, at)
     return ban
 
@@ -75,24 +98,46 @@ def sanction_notify(user, event: str, at, *, sms: str, email: str):
     if user.mobile:
         message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event=event, body=sms)
     if user.email and user.email_verified_at:
-        message_queue(channel=Channel.EMAIL, to=user.email, user=user, at=at, event=event,
-                      subject=SANCTION_SUBJECT, body=f"{user.name}，您好：\n\n{email}")
+        message_queue(
+            channel=Channel.EMAIL,
+            to=user.email,
+            user=user,
+            at=at,
+            event=event,
+            subject=SANCTION_SUBJECT,
+            body=f"{user.name}，您好：\n\n{email}",
+        )
 
 
 def termination_notify(user, at, *, restorable: bool = False):
     """Tell a learner their service was ended (agreement §3.2, rules R12): the reason and how to object.
     Called by accounts' `account_terminate` inside its transaction."""
     reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
-    texts = {sms: policy.termination_notice(reason_text=reason, phone=settings.SUPPORT_PHONE,
-                                            email=settings.SUPPORT_EMAIL, sms=sms, restorable=restorable)
-             for sms in (True, False)}
+    texts = {
+        sms: policy.termination_notice(
+            reason_text=reason,
+            phone=settings.SUPPORT_PHONE,
+            email=settings.SUPPORT_EMAIL,
+            sms=sms,
+            restorable=restorable,
+        )
+        for sms in (True, False)
+    }
     sanction_notify(user, "account.terminated", at, sms=texts[True], email=texts[False])
 
 
 def _ban_notify(user, ban: Ban, at):
     until = timezone.localtime(ban.ends_at).strftime("%Y-%m-%d %H:%M") if ban.ends_at else None
-    texts = {sms: policy.ban_notice(reason=ban.reason, until=until, phone=settings.SUPPORT_PHONE,
-                                    email=settings.SUPPORT_EMAIL, sms=sms) for sms in (True, False)}
+    texts = {
+        sms: policy.ban_notice(
+            reason=ban.reason,
+            until=until,
+            phone=settings.SUPPORT_PHONE,
+            email=settings.SUPPORT_EMAIL,
+            sms=sms,
+        )
+        for sms in (True, False)
+    }
     sanction_notify(user, "account.banned", at, sms=texts[True], email=texts[False])
 
 
@@ -103,8 +148,9 @@ def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=N
     errors = {} if net is not None else {"network": message}
     errors.update(policy.ban_errors(reason=reason, starts_at=at, ends_at=ends_at, at=at))
     _raise_first(errors)
-    return _ban_create(kind=BanKind.NETWORK, network=str(net), reason=reason, ends_at=ends_at, actor=actor,
-                       at=at, ip=ip)
+    return _ban_create(
+        kind=BanKind.NETWORK, network=str(net), reason=reason, ends_at=ends_at, actor=actor, at=at, ip=ip
+    )
 
 
 def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
@@ -124,10 +170,21 @@ def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
         return None
     with transaction.atomic():
         record = LoginRecord.objects.create(
-            user=user, at=at, ip=ip, user_agent=(user_agent or "")[:300], refused=True,
-            device_key=hashlib.sha256((user_agent or "").encode()).hexdigest()[:16])
-        audit_record("account.login_refused", actor=user, subject=user, ip=ip, at=at,
-                     data={"why": "banned", "ban": ban.id})
+            user=user,
+            at=at,
+            ip=ip,
+            user_agent=(user_agent or "")[:300],
+            refused=True,
+            device_key=hashlib.sha256((user_agent or "").encode()).hexdigest()[:16],
+        )
+        audit_record(
+            "account.login_refused",
+            actor=user,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={"why": "banned", "ban": ban.id},
+        )
     return record
 
 
@@ -139,12 +196,19 @@ def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
         if ban is None:
             raise ModerationError("not_found", "找不到该封禁记录。")
         if ban.lifted_at is not None or not policy.ban_active(
-                starts_at=min(ban.starts_at, at), ends_at=ban.ends_at, lifted_at=None, at=at):
+            starts_at=min(ban.starts_at, at), ends_at=ban.ends_at, lifted_at=None, at=at
+        ):
             raise ModerationError("not_active", "该封禁已解除或已到期。")
         ban.lifted_at, ban.lifted_by, ban.lift_note = at, actor, (note or "").strip()
         ban.save(update_fields=["lifted_at", "lifted_by", "lift_note"])
-        audit_record("moderation.ban_lifted", actor=actor, subject=ban.user if ban.user_id else ban, ip=ip, at=at,
-                     data={"ban": ban.pk, "kind": ban.kind, "network": ban.network, "note": ban.lift_note[:200]})
+        audit_record(
+            "moderation.ban_lifted",
+            actor=actor,
+            subject=ban.user if ban.user_id else ban,
+            ip=ip,
+            at=at,
+            data={"ban": ban.pk, "kind": ban.kind, "network": ban.network, "note": ban.lift_note[:200]},
+        )
         transaction.on_commit(forget_bans)
     return ban
 
@@ -157,8 +221,11 @@ def _sanctioned_account(identifier: str, at):
     if user is None:
         return None
     allowed = policy.sanctioned_copy_allowed(
-        status=user.status, banned=selectors.account_ban_for(user.pk, at) is not None,
-        is_staff=user.is_staff, mobile_verified=bool(user.mobile and user.mobile_verified_at))
+        status=user.status,
+        banned=selectors.account_ban_for(user.pk, at) is not None,
+        is_staff=user.is_staff,
+        mobile_verified=bool(user.mobile and user.mobile_verified_at),
+    )
     return user if allowed else None
 
 
@@ -194,7 +261,13 @@ def sanctioned_copy_export(*, identifier: str, code: str, ip=None, at=None):
     with _counting_wrong_codes(), transaction.atomic():
         _code_consume(purpose=CodePurpose.SANCTIONED_COPY, target=user.mobile, code=code, at=at)
         content = personal_data.personal_data_build(user, at=at)
-        audit_record("account.personal_data_exported", actor=user, subject=user, ip=ip, at=at,
-                     data={"format": "zip", "bytes": len(content), "via": "sanctioned_sms_code"})
+        audit_record(
+            "account.personal_data_exported",
+            actor=user,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={"format": "zip", "bytes": len(content), "via": "sanctioned_sms_code"},
+        )
     name, ascii_name = accounts_policy.personal_data_filenames(at)
     return personal_data.PersonalDataFile(name, ascii_name, content)

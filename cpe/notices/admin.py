@@ -31,9 +31,14 @@ class AnnouncementAdmin(SafeModelAdmin):
     fieldsets = [
         (None, {"fields": ["kind", "title", "body"]}),
         ("对象", {"fields": ["audience", "region", "year"]}),
-        ("时间", {"fields": ["published_at", "effective_at", "maintenance_start", "maintenance_end"],
+        (
+            "时间",
+            {
+                "fields": ["published_at", "effective_at", "maintenance_start", "maintenance_end"],
                 "description": f"北京时间。系统维护通知在开始前 {policy.MAINTENANCE_BANNER_LEAD.days} 天起显示横幅；"
-                               "维护期间学员看到维护页面，工作人员仍可使用后台。"}),
+                "维护期间学员看到维护页面，工作人员仍可使用后台。",
+            },
+        ),
     ]
 
     def save_model(self, request, obj, form, change):
@@ -42,8 +47,17 @@ class AnnouncementAdmin(SafeModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        audit_record("announcement.saved", actor=request.user, subject=obj, data={
-            "kind": obj.kind, "audience": obj.audience, "title": obj.title[:100],
-            "published_at": obj.published_at.isoformat() if obj.published_at else None,
-            "maintenance": [obj.maintenance_start.isoformat(), obj.maintenance_end.isoformat()]
-            if obj.maintenance_start and obj.maintenance_end else None})
+        audit_record(
+            "announcement.saved",
+            actor=request.user,
+            subject=obj,
+            data={
+                "kind": obj.kind,
+                "audience": obj.audience,
+                "title": obj.title[:100],
+                "published_at": obj.published_at.isoformat() if obj.published_at else None,
+                "maintenance": [obj.maintenance_start.isoformat(), obj.maintenance_end.isoformat()]
+                if obj.maintenance_start and obj.maintenance_end
+                else None,
+            },
+        )

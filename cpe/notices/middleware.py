@@ -31,8 +31,14 @@ def _is_staff(request) -> bool:
 def maintenance_response(request, notice, at):
     retry = str(policy.retry_after(end=notice.maintenance_end, at=at))
     if request.path.startswith("/api/"):
-        r = JsonResponse({"code": "maintenance", "message": MAINTENANCE_MESSAGE,
-                          "until": notice.maintenance_end.isoformat()}, status=503)
+        r = JsonResponse(
+            {
+                "code": "maintenance",
+                "message": MAINTENANCE_MESSAGE,
+                "until": notice.maintenance_end.isoformat(),
+            },
+            status=503,
+        )
     else:
         r = render(request, "errors/maintenance.html", {"notice": notice}, status=503)
     r["Retry-After"] = retry

@@ -27,8 +27,9 @@ class OutboundMessage(models.Model):
     subject = models.CharField("主题", max_length=200, blank=True)
     body = EncryptedTextField("内容")
     params = EncryptedTextField("模板参数", blank=True)  # JSON, for template-based SMS providers
-    status = models.CharField("状态", max_length=8, choices=MessageStatus.choices,
-                              default=MessageStatus.QUEUED)
+    status = models.CharField(
+        "状态", max_length=8, choices=MessageStatus.choices, default=MessageStatus.QUEUED
+    )
     attempts = models.PositiveSmallIntegerField("尝试次数", default=0)
     last_error = models.TextField("错误", blank=True)
     provider_id = models.CharField(max_length=100, blank=True)
@@ -56,21 +57,36 @@ class Announcement(models.Model):
     notice carries its window: a banner before it starts, and learners get a 503 page during it
     (agreement §7.6); staff can still work."""
 
-    kind = models.CharField("类型", max_length=16, choices=AnnouncementKind.choices, default=AnnouncementKind.NOTICE)
+    kind = models.CharField(
+        "类型", max_length=16, choices=AnnouncementKind.choices, default=AnnouncementKind.NOTICE
+    )
     title = models.CharField("标题", max_length=100)
     body = models.TextField("正文")
     audience = models.CharField("对象", max_length=16, choices=Audience.choices, default=Audience.ALL)
-    region = models.CharField("地区", max_length=6, blank=True, choices=Region.choices,
-                              help_text="对象为“指定地区的学员”时填写（会计人员信息管理地区）。")
-    year = models.ForeignKey("catalog.TrainingYear", verbose_name="培训年度", null=True, blank=True,
-                             on_delete=models.PROTECT, help_text="对象为“已购买指定年度课程的学员”时填写。")
-    published_at = models.DateTimeField("发布时间", null=True, blank=True, db_index=True,
-                                        help_text="留空为草稿；到发布时间后才显示。")
+    region = models.CharField(
+        "地区",
+        max_length=6,
+        blank=True,
+        choices=Region.choices,
+        help_text="对象为“指定地区的学员”时填写（会计人员信息管理地区）。",
+    )
+    year = models.ForeignKey(
+        "catalog.TrainingYear",
+        verbose_name="培训年度",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="对象为“已购买指定年度课程的学员”时填写。",
+    )
+    published_at = models.DateTimeField(
+        "发布时间", null=True, blank=True, db_index=True, help_text="留空为草稿；到发布时间后才显示。"
+    )
     effective_at = models.DateTimeField("生效时间", null=True, blank=True)
     maintenance_start = models.DateTimeField("维护开始", null=True, blank=True)
     maintenance_end = models.DateTimeField("维护结束", null=True, blank=True)
-    created_by = models.ForeignKey("accounts.User", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", editable=False)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     created_at = models.DateTimeField("创建时间", auto_now_add=True)
 
     class Meta:
@@ -86,8 +102,13 @@ class Announcement(models.Model):
 
         from . import policy
 
-        errors = policy.announcement_errors(kind=self.kind, audience=self.audience, region=self.region,
-                                            year_id=self.year_id, start=self.maintenance_start,
-                                            end=self.maintenance_end)
+        errors = policy.announcement_errors(
+            kind=self.kind,
+            audience=self.audience,
+            region=self.region,
+            year_id=self.year_id,
+            start=self.maintenance_start,
+            end=self.maintenance_end,
+        )
         if errors:
             raise ValidationError(errors)

@@ -1,4 +1,5 @@
 """Announcements and maintenance notices: the rules (rules R2.4; agreement §4.5, §7.6, §8.1)."""
+
 import re
 from datetime import timedelta
 
@@ -31,7 +32,7 @@ def audience_includes(*, audience: str, region: str, year_id, user_region: str, 
 
 
 def maintenance_phase(*, start, end, at) -> str:
-    """"upcoming" within MAINTENANCE_BANNER_LEAD before the start (the banner), "active" from
+    """ "upcoming" within MAINTENANCE_BANNER_LEAD before the start (the banner), "active" from
     start until end (the 503), else ""."""
     if start is None or end is None or end <= start:
         return ""

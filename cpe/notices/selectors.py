@@ -1,4 +1,5 @@
 """Reads of announcements (rules R2.4)."""
+
 from typing import Any, Callable
 
 from cpe.core.memo import ProcessMemo
@@ -29,15 +30,26 @@ def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> lis
     staff see those for everyone; a learner also those for their region and bought years.
     `bought_year_ids(user)` gives the ids of the training years the learner bought; it is called
     only when an announcement is for a year's buyers."""
-    rows = [a for a in Announcement.objects.filter(published_at__lte=at).select_related("year")
-            if policy.announcement_live(published_at=a.published_at, at=at)]
+    rows = [
+        a
+        for a in Announcement.objects.filter(published_at__lte=at).select_related("year")
+        if policy.announcement_live(published_at=a.published_at, at=at)
+    ]
     learner = user is not None and user.is_authenticated and not user.is_staff
     years = set()
     if learner and any(a.audience == "year_buyers" for a in rows):
         years = set(bought_year_ids(user))
-    return [a for a in rows if policy.audience_includes(
-        audience=a.audience, region=a.region, year_id=a.year_id,
-        user_region=user.region if learner else "", user_year_ids=years)]
+    return [
+        a
+        for a in rows
+        if policy.audience_includes(
+            audience=a.audience,
+            region=a.region,
+            year_id=a.year_id,
+            user_region=user.region if learner else "",
+            user_year_ids=years,
+        )
+    ]
 
 
 def maintenance_now(at):
@@ -45,13 +57,19 @@ def maintenance_now(at):
     else the next published one within the banner lead ("upcoming"), else ("", None). Each process re-reads the windows every
     MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""
     rows = _windows()
-    active = [a for a in rows if policy.maintenance_phase(start=a.maintenance_start, end=a.maintenance_end,
-                                                          at=at) == "active"]
+    active = [
+        a
+        for a in rows
+        if policy.maintenance_phase(start=a.maintenance_start, end=a.maintenance_end, at=at) == "active"
+    ]
     if active:
         return "active", max(active, key=lambda a: a.maintenance_end)
-    upcoming = [a for a in rows if policy.maintenance_phase(start=a.maintenance_start, end=a.maintenance_end,
-                                                            at=at) == "upcoming"
-                and policy.announcement_live(published_at=a.published_at, at=at)]
+    upcoming = [
+        a
+        for a in rows
+        if policy.maintenance_phase(start=a.maintenance_start, end=a.maintenance_end, at=at) == "upcoming"
+        and policy.announcement_live(published_at=a.published_at, at=at)
+    ]
     if upcoming:
         return "upcoming", min(upcoming, key=lambda a: a.maintenance_start)
     return "", None
@@ -61,12 +79,14 @@ def _load_windows():
     from django.utils import timezone
 
     # Not drafts: a window blocks at its start even if its notice is scheduled later.
-    return Announcement.objects.filter(kind=AnnouncementKind.MAINTENANCE, maintenance_end__gt=timezone.now(),
-                                       published_at__isnull=False).order_by("maintenance_start")[:20]
+    return Announcement.objects.filter(
+        kind=AnnouncementKind.MAINTENANCE, maintenance_end__gt=timezone.now(), published_at__isnull=False
+    ).order_by("maintenance_start")[:20]
 
 
-_windows_memo = ProcessMemo(seconds=MAINTENANCE_MEMO_SECONDS, load=_load_windows, model=Announcement,
-                            name="notices.maintenance")
+_windows_memo = ProcessMemo(
+    seconds=MAINTENANCE_MEMO_SECONDS, load=_load_windows, model=Announcement, name="notices.maintenance"
+)
 _windows = _windows_memo.get
 forget_windows = _windows_memo.forget
 windows_known = _windows_memo.known

@@ -11,8 +11,17 @@ from cpe.core.masking import mask_email, mask_mobile
 from .models import Channel, MessageStatus, OutboundMessage
 
 
-def message_queue(*, channel: str, to: str, body: str, event: str, subject: str = "",
-                  user=None, at=None, params: dict | None = None) -> OutboundMessage:
+def message_queue(
+    *,
+    channel: str,
+    to: str,
+    body: str,
+    event: str,
+    subject: str = "",
+    user=None,
+    at=None,
+    params: dict | None = None,
+) -> OutboundMessage:
     """Record a message in the caller's transaction; deliver it after commit. `params`: the
     values a template-based SMS provider fills its approved template with (e.g. {"code": …});
     stored encrypted like the body."""
@@ -21,11 +30,20 @@ def message_queue(*, channel: str, to: str, body: str, event: str, subject: str 
 
     bare = relative_links(body)
     if bare:  # a programming error: the message would carry a link that opens nothing
-        raise ValueError(f"message {event!r}: links must be absolute (cpe.core.documents.absolute_url): {bare}")
+        raise ValueError(
+            f"message {event!r}: links must be absolute (cpe.core.documents.absolute_url): {bare}"
+        )
     masked = mask_mobile(to) if channel == Channel.SMS else mask_email(to)
     msg = OutboundMessage.objects.create(
-        channel=channel, to=to, to_masked=masked, subject=subject, body=body, event=event,
-        params=json.dumps(params, ensure_ascii=False) if params else "", user=user, created_at=at or timezone.now(),
+        channel=channel,
+        to=to,
+        to_masked=masked,
+        subject=subject,
+        body=body,
+        event=event,
+        params=json.dumps(params, ensure_ascii=False) if params else "",
+        user=user,
+        created_at=at or timezone.now(),
     )
     transaction.on_commit(lambda: message_deliver.delay(msg.pk))
     return msg
@@ -42,10 +60,12 @@ def message_send(message_id: int) -> bool:
         try:
             if msg.channel == Channel.SMS:
                 provider_id = import_string(settings.SMS_BACKEND)().send(
-                    msg.to, msg.body, event=msg.event, params=json.loads(msg.params) if msg.params else None)
+                    msg.to, msg.body, event=msg.event, params=json.loads(msg.params) if msg.params else None
+                )
             else:
-                EmailMessage(msg.subject, msg.body, settings.DEFAULT_FROM_EMAIL, [msg.to],
-                             connection=get_connection()).send()
+                EmailMessage(
+                    msg.subject, msg.body, settings.DEFAULT_FROM_EMAIL, [msg.to], connection=get_connection()
+                ).send()
                 provider_id = ""
         except Exception as exc:  # provider failures are retried by the task
             failure = exc

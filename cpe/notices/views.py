@@ -18,13 +18,25 @@ def dev_outbox(request):
 
 def announcement_list(request):
     """通知公告 (rules R2.4): public ones for everyone, plus a learner's region and years."""
-    return render(request, "notices/announcements.html", {"announcements": announcements_for(
-        request.user, timezone.now(), bought_year_ids=selectors.bought_year_ids_reader())})
+    return render(
+        request,
+        "notices/announcements.html",
+        {
+            "announcements": announcements_for(
+                request.user, timezone.now(), bought_year_ids=selectors.bought_year_ids_reader()
+            )
+        },
+    )
 
 
 def announcement_detail(request, pk: int):
-    found = [a for a in announcements_for(request.user, timezone.now(),
-                                          bought_year_ids=selectors.bought_year_ids_reader()) if a.pk == pk]
+    found = [
+        a
+        for a in announcements_for(
+            request.user, timezone.now(), bought_year_ids=selectors.bought_year_ids_reader()
+        )
+        if a.pk == pk
+    ]
     if not found:
         raise Http404
     return render(request, "notices/announcement.html", {"a": found[0]})

@@ -4,6 +4,7 @@ Liveness: the process answers (no dependency is touched: a database outage must 
 orchestrator restart every web process). Readiness: this node can serve learners now, checked
 part by part: the database answers, Redis answers (when configured), the file storage can be
 listed, and every migration in the code is applied to the database."""
+
 from django.conf import settings
 
 # Once a process has seen every migration applied it stays so (the code it runs does not
@@ -54,8 +55,12 @@ def check_migrations() -> None:
     _migrated[0] = True
 
 
-CHECKS = (("database", check_database), ("redis", check_redis), ("storage", check_storage),
-          ("migrations", check_migrations))
+CHECKS = (
+    ("database", check_database),
+    ("redis", check_redis),
+    ("storage", check_storage),
+    ("migrations", check_migrations),
+)
 
 
 def readiness() -> tuple[bool, dict]:

@@ -5,13 +5,15 @@ $request_id`, which overwrites whatever the client sent) when the platform runs 
 trusted proxies (TRUSTED_PROXY_COUNT > 0) and the value looks like an id; a new one
 otherwise. The id is held in a context variable for the request's thread, added to every log
 record by `RequestIdFilter`, and sent back in the response's `X-Request-ID`."""
+
 import contextvars
 import json
 import logging
 import re
 import traceback
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from random import getrandbits as _bits
-from datetime import datetime, timezone as dt_timezone
 
 from django.conf import settings
 
@@ -57,7 +59,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record):
         out = {
-            "time": datetime.fromtimestamp(record.created, dt_timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, dt_timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -74,15 +78,19 @@ class JsonFormatter(logging.Formatter):
 def logging_config(fmt: str, level: str = "WARNING", access: bool = False) -> dict:
     """The LOGGING setting: `json` (production) or `text`, the request id in both; `access`
     logs one line per request (logger cpe.access; nginx keeps the access log otherwise)."""
-    formatter = ({"()": "cpe.ops.logs.JsonFormatter"} if fmt == "json" else
-                 {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"})
+    formatter = (
+        {"()": "cpe.ops.logs.JsonFormatter"}
+        if fmt == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"request_id": {"()": "cpe.ops.logs.RequestIdFilter"}},
         "formatters": {"main": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "main",
-                                 "filters": ["request_id"]}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "main", "filters": ["request_id"]}
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"cpe.access": {"level": "INFO" if access else "WARNING"}},
     }

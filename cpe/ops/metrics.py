@@ -10,6 +10,7 @@ oldest waiting row, the Celery queue's length.
 Several gunicorn workers: PROMETHEUS_MULTIPROC_DIR names a directory each process writes its
 counters to (config/gunicorn.conf.py sets and empties it); a scrape, answered by any worker,
 adds every process's files up (prometheus-client's multiprocess mode)."""
+
 import os
 import time
 
@@ -19,21 +20,44 @@ from prometheus_client.registry import REGISTRY
 
 # Areas of the site: the first path segment, among the site's top-level prefixes (config/urls.py);
 # anything else is "other", so a scanner's made-up paths cannot grow the label set.
-AREAS = frozenset({"accounts", "agreement", "admin", "api", "courses", "orders", "learn", "exams", "credits",
-                   "reporting", "invoices", "sandbox", "support", "notices", "restricted", "static", "-"})
+AREAS = frozenset(
+    {
+        "accounts",
+        "agreement",
+        "admin",
+        "api",
+        "courses",
+        "orders",
+        "learn",
+        "exams",
+        "credits",
+        "reporting",
+        "invoices",
+        "sandbox",
+        "support",
+        "notices",
+        "restricted",
+        "static",
+        "-",
+    }
+)
 HEARTBEAT_AREA = "heartbeat"
 METHODS = frozenset({"GET", "POST", "HEAD"})
 
 REQUEST_SECONDS = Histogram(
-    "cpe_http_request_duration_seconds", "Time to answer a request (until the response starts), by area",
+    "cpe_http_request_duration_seconds",
+    "Time to answer a request (until the response starts), by area",
     ["area", "method", "status"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 HEARTBEATS = Counter(
-    "cpe_heartbeats_total", "Learning heartbeats answered: accepted (200) or refused (the HTTP status)",
-    ["result", "status"])
+    "cpe_heartbeats_total",
+    "Learning heartbeats answered: accepted (200) or refused (the HTTP status)",
+    ["result", "status"],
+)
 PAYMENT_NOTIFICATIONS = Counter(
-    "cpe_payment_notifications_total", "Payment notifications by gateway and outcome",
-    ["gateway", "outcome"])
+    "cpe_payment_notifications_total", "Payment notifications by gateway and outcome", ["gateway", "outcome"]
+)
 # The outbox states still to be sent (reporting.states.ReportState): a growing depth or age
 # means the AIS or the worker is not keeping up. Rows waiting for the person or for another
 # report are waiting on something outside the platform and are not counted.
@@ -52,7 +76,11 @@ _beats: dict = {}
 
 
 def observe_request(path: str, method: str, status: int, seconds: float, heartbeat: bool) -> None:
-    key = (HEARTBEAT_AREA if heartbeat else area_of(path), method if method in METHODS else "other", status // 100)
+    key = (
+        HEARTBEAT_AREA if heartbeat else area_of(path),
+        method if method in METHODS else "other",
+        status // 100,
+    )
     child = _latency.get(key)
     if child is None:
         child = _latency[key] = REQUEST_SECONDS.labels(key[0], key[1], f"{key[2]}xx")
@@ -60,7 +88,9 @@ def observe_request(path: str, method: str, status: int, seconds: float, heartbe
     if heartbeat:
         child = _beats.get(status)
         if child is None:
-            child = _beats[status] = HEARTBEATS.labels("accepted" if status == 200 else "refused", str(status))
+            child = _beats[status] = HEARTBEATS.labels(
+                "accepted" if status == 200 else "refused", str(status)
+            )
         child.inc()
 
 
@@ -69,8 +99,9 @@ def connect_signals() -> None:
 
     from cpe.orders.models import PaymentNotification
 
-    post_save.connect(_payment_notification_saved, sender=PaymentNotification,
-                      dispatch_uid="cpe.ops.payment_notification")
+    post_save.connect(
+        _payment_notification_saved, sender=PaymentNotification, dispatch_uid="cpe.ops.payment_notification"
+    )
 
 
 def _payment_notification_saved(sender, instance, created, update_fields=None, **kwargs):
@@ -86,18 +117,25 @@ class LiveCollector:
     cpe_scrape_error says which): a scrape must answer while PostgreSQL or Redis is down."""
 
     def collect(self):
-        errors = GaugeMetricFamily("cpe_scrape_error", "1 when a live metric could not be read", labels=["part"])
+        errors = GaugeMetricFamily(
+            "cpe_scrape_error", "1 when a live metric could not be read", labels=["part"]
+        )
         try:
             depth, age = outbox_state()
             yield GaugeMetricFamily("cpe_ais_outbox_depth", "AIS reports waiting to be sent", value=depth)
-            yield GaugeMetricFamily("cpe_ais_outbox_oldest_age_seconds",
-                                    "Age of the oldest AIS report waiting to be sent (0: none)", value=age)
+            yield GaugeMetricFamily(
+                "cpe_ais_outbox_oldest_age_seconds",
+                "Age of the oldest AIS report waiting to be sent (0: none)",
+                value=age,
+            )
             errors.add_metric(["outbox"], 0)
         except Exception:  # noqa: BLE001 - reported as a metric
             errors.add_metric(["outbox"], 1)
         try:
             queues = celery_queue_lengths()
-            g = GaugeMetricFamily("cpe_celery_queue_length", "Tasks waiting in a Celery queue", labels=["queue"])
+            g = GaugeMetricFamily(
+                "cpe_celery_queue_length", "Tasks waiting in a Celery queue", labels=["queue"]
+            )
             for name, n in queues.items():
                 g.add_metric([name], n)
             yield g
@@ -113,7 +151,9 @@ def outbox_state() -> tuple[int, float]:
 
     from cpe.reporting.models import AisReport
 
-    row = AisReport.objects.filter(state__in=OUTBOX_WAITING).aggregate(n=Count("id"), oldest=Min("created_at"))
+    row = AisReport.objects.filter(state__in=OUTBOX_WAITING).aggregate(
+        n=Count("id"), oldest=Min("created_at")
+    )
     age = (timezone.now() - row["oldest"]).total_seconds() if row["oldest"] else 0.0
     return row["n"], max(age, 0.0)
 
@@ -128,8 +168,11 @@ def celery_queue_lengths() -> dict:
         return {}
     import redis
 
-    names = {"celery"} | {r.get("queue") for r in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values()
-                          if isinstance(r, dict) and r.get("queue")}
+    names = {"celery"} | {
+        r.get("queue")
+        for r in (getattr(settings, "CELERY_TASK_ROUTES", None) or {}).values()
+        if isinstance(r, dict) and r.get("queue")
+    }
     client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
     try:
         pipe = client.pipeline(transaction=False)

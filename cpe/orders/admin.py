@@ -1,4 +1,5 @@
 """Finance's view of orders, payments and the refund queue. Decisions go through services."""
+
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -6,9 +7,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.admin_base import SafeModelAdmin
-from cpe.core.money import fen_to_yuan
-
 from cpe.core.errors import ApplicationError
+from cpe.core.money import fen_to_yuan
 
 from . import services
 from .models import Order, PaymentNotification, Refund
@@ -35,6 +35,7 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="金额（元）")
     def amount(self, obj):
         return fen_to_yuan(obj.amount_fen)
+
     list_filter = ["status", "gateway", "product__year"]
     search_fields = ["number", "gateway_txn_id"]
     date_hierarchy = "created_at"
@@ -54,9 +55,25 @@ class RefundAdmin(SafeModelAdmin):
     list_display = ["refund_no", "order", "learner", "amount", "status", "requested_at", "decided_by"]
     list_filter = ["status"]
     search_fields = ["refund_no", "order__number"]
-    fields = ["refund_no", "order", "learner", "amount", "payment", "refund_deadline", "reason", "verdict",
-              "evidence", "status", "requested_at", "decided_at", "decided_by", "gateway_refund_id", "refunded_at", "last_error",
-              "decision_note"]
+    fields = [
+        "refund_no",
+        "order",
+        "learner",
+        "amount",
+        "payment",
+        "refund_deadline",
+        "reason",
+        "verdict",
+        "evidence",
+        "status",
+        "requested_at",
+        "decided_at",
+        "decided_by",
+        "gateway_refund_id",
+        "refunded_at",
+        "last_error",
+        "decision_note",
+    ]
     readonly_fields = [f for f in fields if f != "decision_note"]
     change_form_template = "admin/orders/refund/change_form.html"
 
@@ -71,7 +88,11 @@ class RefundAdmin(SafeModelAdmin):
     @admin.display(description="原支付")
     def payment(self, obj):
         o = obj.order
-        return f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{timezone.localtime(o.paid_at):%Y-%m-%d %H:%M}" if o.paid_at else "-"
+        return (
+            f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{timezone.localtime(o.paid_at):%Y-%m-%d %H:%M}"
+            if o.paid_at
+            else "-"
+        )
 
     @admin.display(description="退款政策判断")
     def verdict(self, obj):
@@ -110,10 +131,15 @@ class RefundAdmin(SafeModelAdmin):
         """Decisions are taken here, outside the admin's request-wide transaction: approving
         commits `processing` before the gateway is called (refund_approve's crash safety),
         and the gateway call must never run inside an open database transaction."""
-        if request.method == "POST" and object_id and ("_approve" in request.POST or "_reject" in request.POST):
+        if (
+            request.method == "POST"
+            and object_id
+            and ("_approve" in request.POST or "_reject" in request.POST)
+        ):
             obj = self.get_object(request, object_id)
             if obj is None or not self.has_change_permission(request, obj):
                 from django.core.exceptions import PermissionDenied
+
                 raise PermissionDenied
             return self._decide(request, obj)
         return super().changeform_view(request, object_id, form_url, extra_context)
@@ -126,8 +152,11 @@ class RefundAdmin(SafeModelAdmin):
                 if refund.status == RefundStatus.SUCCEEDED:
                     self.message_user(request, f"已退款 {fen_to_yuan(refund.amount_fen)} 元，课程已关闭。")
                 else:
-                    self.message_user(request, "已批准，支付平台暂未确认退款，系统将自动重试；"
-                                               "可在本页查看最新状态。", messages.WARNING)
+                    self.message_user(
+                        request,
+                        "已批准，支付平台暂未确认退款，系统将自动重试；可在本页查看最新状态。",
+                        messages.WARNING,
+                    )
             else:
                 services.refund_reject(refund_id=obj.pk, reviewer=request.user, note=note)
                 self.message_user(request, "已驳回。")

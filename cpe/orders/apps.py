@@ -12,5 +12,5 @@ class OrdersConfig(AppConfig):
         from . import account_life
         from .selectors import bought_year_ids
 
-        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)
-        register_bought_year_ids(bought_year_ids)   # notices' announcements to a year's buyers
+        account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)
+        register_bought_year_ids(bought_year_ids)  # notices' announcements to a year's buyers

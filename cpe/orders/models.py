@@ -6,8 +6,9 @@ from .states import REFUND_OPEN, Channel, Gateway, OrderStatus, RefundStatus
 
 class Order(models.Model):
     number = models.CharField("订单号", max_length=32, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
-                             verbose_name="学员")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", verbose_name="学员"
+    )
     product = models.ForeignKey("catalog.Product", on_delete=models.PROTECT, verbose_name="商品")
     subject = models.CharField("商品名称", max_length=200)
     amount_fen = models.PositiveIntegerField("金额（分）")
@@ -28,8 +29,11 @@ class Order(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(amount_fen__gt=0), name="order_amount_positive"),
             models.CheckConstraint(
-                condition=models.Q(status="pending") | models.Q(status="closed") | models.Q(paid_at__isnull=False),
-                name="paid_orders_have_paid_at"),
+                condition=models.Q(status="pending")
+                | models.Q(status="closed")
+                | models.Q(paid_at__isnull=False),
+                name="paid_orders_have_paid_at",
+            ),
         ]
 
     def __str__(self):
@@ -50,7 +54,9 @@ class PaymentNotification(models.Model):
     headers = models.JSONField(default=dict)
     body = models.TextField()
     notify_id = models.CharField(max_length=100, blank=True, db_index=True)
-    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
     outcome = models.CharField(max_length=40)
     detail = models.TextField(blank=True)
 
@@ -64,11 +70,19 @@ class Refund(models.Model):
     refund_no = models.CharField("退款单号", max_length=40, unique=True)
     amount_fen = models.PositiveIntegerField("退款金额（分）")
     reason = models.TextField("退款原因")
-    status = models.CharField("状态", max_length=12, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
+    status = models.CharField(
+        "状态", max_length=12, choices=RefundStatus.choices, default=RefundStatus.REQUESTED
+    )
     requested_at = models.DateTimeField("申请时间")
     decided_at = models.DateTimeField("审核时间", null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", verbose_name="审核人")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="审核人",
+    )
     decision_note = models.TextField("审核意见", blank=True)
     gateway_refund_id = models.CharField("退款流水号", max_length=64, blank=True)
     refunded_at = models.DateTimeField("退款时间", null=True, blank=True)
@@ -78,8 +92,9 @@ class Refund(models.Model):
         ordering = ["-requested_at"]
         verbose_name = verbose_name_plural = "退款"
         constraints = [
-            models.UniqueConstraint(fields=["order"], condition=models.Q(status__in=REFUND_OPEN),
-                                    name="one_open_refund_per_order"),
+            models.UniqueConstraint(
+                fields=["order"], condition=models.Q(status__in=REFUND_OPEN), name="one_open_refund_per_order"
+            ),
         ]
 
     def __str__(self):

@@ -1,4 +1,5 @@
 """Order, payment and refund rules (rules R4-5). Pure functions: facts and `at` in."""
+
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -8,8 +9,8 @@ from cpe.core.timewin import LOCAL_TZ
 
 from .states import Channel, OrderStatus
 
-ORDER_PAY_TIMEOUT = timedelta(minutes=30)   # rules R4.1: unpaid orders close after 30 minutes
-REFUND_WINDOW = timedelta(days=7)           # agreement §2.5, rules R5.1: 7 × 24 h from the payment time
+ORDER_PAY_TIMEOUT = timedelta(minutes=30)  # rules R4.1: unpaid orders close after 30 minutes
+REFUND_WINDOW = timedelta(days=7)  # agreement §2.5, rules R5.1: 7 × 24 h from the payment time
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ def order_expired(created_at: datetime, at: datetime) -> bool:
     return at >= order_pay_deadline(created_at)
 
 
-UNPAID = "unpaid"       # the gateway answered: no payment for this order (failed, cancelled, not yet)
-WAITING = "waiting"     # the gateway could not be asked (or no payment was started): no answer yet
+UNPAID = "unpaid"  # the gateway answered: no payment for this order (failed, cancelled, not yet)
+WAITING = "waiting"  # the gateway could not be asked (or no payment was started): no answer yet
 
 
 def pending_order_view(gateway_status: str | None) -> str:
@@ -47,8 +48,9 @@ def pending_order_view(gateway_status: str | None) -> str:
     return UNPAID if gateway_status in ("pending", "closed", "not_found") else WAITING
 
 
-def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: bool,
-                      covered_by_annual: bool = False) -> Decision:
+def purchase_decision(
+    *, holds_valid: bool, product_active: bool, year_open: bool, covered_by_annual: bool = False
+) -> Decision:
     """One valid holding of a product at a time (rules R4.1). A single course that a valid
     annual course of its year already opens is not sold again (it would be paid twice)."""
     if not product_active or not year_open:
@@ -56,12 +58,15 @@ def purchase_decision(*, holds_valid: bool, product_active: bool, year_open: boo
     if holds_valid:
         return Decision(False, "already_held", "您已购买该课程且仍在有效期内，无需重复购买。")
     if covered_by_annual:
-        return Decision(False, "covered_by_annual", "您已购买的年度课程包含该课程，且仍在有效期内，无需单独购买。")
+        return Decision(
+            False, "covered_by_annual", "您已购买的年度课程包含该课程，且仍在有效期内，无需单独购买。"
+        )
     return Decision(True)
 
 
-def refund_decision(*, order_status: str, paid_at: datetime | None, year_complete: bool,
-                    at: datetime) -> Decision:
+def refund_decision(
+    *, order_status: str, paid_at: datetime | None, year_complete: bool, at: datetime
+) -> Decision:
     """A learner may request a refund iff the request is within 7 × 24 h of the payment time
     and the year's training task is not complete (agreement §2.5; rules R5.1)."""
     if order_status == OrderStatus.REFUND_REQUESTED:
@@ -70,8 +75,11 @@ def refund_decision(*, order_status: str, paid_at: datetime | None, year_complet
         return Decision(False, "not_paid", "只有已支付的订单可以申请退款。")
     if at >= paid_at + REFUND_WINDOW:
         deadline = (paid_at + REFUND_WINDOW).astimezone(LOCAL_TZ)
-        return Decision(False, "window_passed",
-                        f"退款须在付款后 7 日内申请（截止 {deadline:%Y-%m-%d %H:%M}），现已超过期限。")
+        return Decision(
+            False,
+            "window_passed",
+            f"退款须在付款后 7 日内申请（截止 {deadline:%Y-%m-%d %H:%M}），现已超过期限。",
+        )
     if year_complete:
         return Decision(False, "year_complete", "您已完成该年度的学习任务，依据用户协议不能退款。")
     return Decision(True)
@@ -84,21 +92,33 @@ def refund_deadline(paid_at: datetime) -> datetime:
 # What a refund undoes beyond the money, told to the learner before they ask (refund page, order
 # list) and again in the refund SMS: the user agreement's clause 2.5 closes the course, and the
 # credits earned under the order are revoked here and reversed at the AIS.
-REFUND_CREDITS_NOTICE = ("退款成功后课程关闭，该订单下已取得的学时及学时证明将被撤销；"
-                         "已上报《内蒙古自治区会计人员信息管理系统》（AIS）的学时将在 AIS 撤回。")
+REFUND_CREDITS_NOTICE = (
+    "退款成功后课程关闭，该订单下已取得的学时及学时证明将被撤销；"
+    "已上报《内蒙古自治区会计人员信息管理系统》（AIS）的学时将在 AIS 撤回。"
+)
 
 
 @dataclass(frozen=True)
 class RefundReview:
     """The policy's verdict on a refund request as finance sees it, with each reason."""
+
     allowed: bool
     code: str
     reasons: tuple[str, ...]
     consequences: tuple[str, ...]
 
 
-def refund_review(*, paid_at: datetime, requested_at: datetime, year_complete: bool, earned_hours: int,
-                  required_hours: int, records: int, record_hours: int, records_reported: int) -> RefundReview:
+def refund_review(
+    *,
+    paid_at: datetime,
+    requested_at: datetime,
+    year_complete: bool,
+    earned_hours: int,
+    required_hours: int,
+    records: int,
+    record_hours: int,
+    records_reported: int,
+) -> RefundReview:
     """refund_decision's two conditions applied to a request under review (user agreement
     clause 2.5): was it asked within REFUND_WINDOW of the payment, and is the year's task
     complete now (learning goes on while a request waits, so it is judged on today's ledger).
@@ -108,12 +128,16 @@ def refund_review(*, paid_at: datetime, requested_at: datetime, year_complete: b
     asked = requested_at.astimezone(LOCAL_TZ)
     in_window = requested_at < refund_deadline(paid_at)
     reasons = [
-        (f"申请时间 {asked:%Y-%m-%d %H:%M} 在付款后 {REFUND_WINDOW.days} 日内（截止 {deadline:%Y-%m-%d %H:%M}）。"
-         if in_window else
-         f"申请时间 {asked:%Y-%m-%d %H:%M} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {deadline:%Y-%m-%d %H:%M}）。"),
-        (f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），依据用户协议不能退款。"
-         if year_complete else
-         f"该年度学习任务未完成（有效学时 {earned_hours} / 要求 {required_hours}）。"),
+        (
+            f"申请时间 {asked:%Y-%m-%d %H:%M} 在付款后 {REFUND_WINDOW.days} 日内（截止 {deadline:%Y-%m-%d %H:%M}）。"
+            if in_window
+            else f"申请时间 {asked:%Y-%m-%d %H:%M} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {deadline:%Y-%m-%d %H:%M}）。"
+        ),
+        (
+            f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），依据用户协议不能退款。"
+            if year_complete
+            else f"该年度学习任务未完成（有效学时 {earned_hours} / 要求 {required_hours}）。"
+        ),
     ]
     if not in_window:
         code = "window_passed"
@@ -124,8 +148,11 @@ def refund_review(*, paid_at: datetime, requested_at: datetime, year_complete: b
     consequences = []
     if records:
         line = f"批准后将撤销该订单下已取得的 {records} 条学时记录（共 {record_hours} 学时）及其学时证明"
-        line += (f"；其中 {records_reported} 条已上报 AIS，将向 AIS 发送撤回。" if records_reported
-                 else "；均未上报 AIS，待上报的将取消。")
+        line += (
+            f"；其中 {records_reported} 条已上报 AIS，将向 AIS 发送撤回。"
+            if records_reported
+            else "；均未上报 AIS，待上报的将取消。"
+        )
         consequences.append(line)
     else:
         consequences.append("该订单下尚无学时记录，批准后不涉及学时撤销。")
@@ -155,14 +182,21 @@ def refund_credits_sms_line(records_revoked: int) -> str:
 # --- payment notifications (the gateways' asynchronous calls) ---------------------------------
 # Anybody can POST to the notify URLs, so what one request may cost is bounded here. A real
 # notification is small (Alipay's form ~2-3 KB, WeChat Pay v3's JSON ~1 KB).
-NOTIFY_MAX_BODY_BYTES = 32 * 1024          # larger bodies get 413 before they are read or parsed
-NOTIFY_UNVERIFIED_EXCERPT_BYTES = 1024     # of a body that does not verify only this much is kept
-NOTIFY_RATE_PER_IP = "120/m"               # django-ratelimit rate, per client address (429 above)
+NOTIFY_MAX_BODY_BYTES = 32 * 1024  # larger bodies get 413 before they are read or parsed
+NOTIFY_UNVERIFIED_EXCERPT_BYTES = 1024  # of a body that does not verify only this much is kept
+NOTIFY_RATE_PER_IP = "120/m"  # django-ratelimit rate, per client address (429 above)
 # Only these request headers are kept with a notification (WeChat Pay's signature headers and
 # what helps to tell who sent it), each cut to NOTIFY_HEADER_VALUE_CHARS characters.
-NOTIFY_KEPT_HEADERS = ("Content-Type", "Content-Length", "User-Agent", "Wechatpay-Timestamp",
-                       "Wechatpay-Nonce", "Wechatpay-Serial", "Wechatpay-Signature",
-                       "Wechatpay-Signature-Type")
+NOTIFY_KEPT_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "User-Agent",
+    "Wechatpay-Timestamp",
+    "Wechatpay-Nonce",
+    "Wechatpay-Serial",
+    "Wechatpay-Signature",
+    "Wechatpay-Signature-Type",
+)
 NOTIFY_HEADER_VALUE_CHARS = 512
 
 
@@ -178,8 +212,11 @@ def notification_kept_headers(headers: dict) -> dict:
     """The headers stored with a notification: NOTIFY_KEPT_HEADERS only (case-insensitive),
     each value cut to NOTIFY_HEADER_VALUE_CHARS. Source: attacker review (storage bound)."""
     wanted = {h.lower(): h for h in NOTIFY_KEPT_HEADERS}
-    return {wanted[k.lower()]: str(v)[:NOTIFY_HEADER_VALUE_CHARS] for k, v in headers.items()
-            if k.lower() in wanted}
+    return {
+        wanted[k.lower()]: str(v)[:NOTIFY_HEADER_VALUE_CHARS]
+        for k, v in headers.items()
+        if k.lower() in wanted
+    }
 
 
 def notification_stored_body(body: bytes, *, verified: bool) -> str:
@@ -204,7 +241,7 @@ def notification_body_digest(body: bytes) -> str:
 # narrow window), so either set is accepted when posted.
 PHONE_CHANNELS = (Channel.ALIPAY_WAP, Channel.WECHAT_H5)
 PC_CHANNELS = (Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE)
-PHONE_SCREEN_MAX_PX = 600      # the page's switch: a viewport this wide or narrower is a phone
+PHONE_SCREEN_MAX_PX = 600  # the page's switch: a viewport this wide or narrower is a phone
 _PHONE_UA = ("Mobile", "Android", "iPhone", "iPad", "iPod", "MicroMessenger", "HarmonyOS")
 
 

@@ -8,16 +8,23 @@ from .states import OrderStatus
 
 
 def holds_valid(user, product, at) -> bool:
-    return Enrolment.objects.filter(user=user, product=product, status=EnrolmentStatus.ACTIVE,
-                                    valid_from__lte=at, valid_until__gt=at).exists()
+    return Enrolment.objects.filter(
+        user=user, product=product, status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at
+    ).exists()
 
 
 def covered_by_annual(user, product, at) -> bool:
     """A single course whose year's annual course the learner holds valid."""
     if not product.course_id:
         return False
-    return Enrolment.objects.filter(user=user, year_id=product.year_id, product__kind="annual",
-                                    status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at).exists()
+    return Enrolment.objects.filter(
+        user=user,
+        year_id=product.year_id,
+        product__kind="annual",
+        status=EnrolmentStatus.ACTIVE,
+        valid_from__lte=at,
+        valid_until__gt=at,
+    ).exists()
 
 
 def products_held(user, at) -> dict:
@@ -26,12 +33,17 @@ def products_held(user, at) -> dict:
     already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
     from cpe.catalog.models import Product
 
-    valid = list(Enrolment.objects.filter(user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at,
-                                          valid_until__gt=at).values_list("product_id", "product__kind", "year_id"))
+    valid = list(
+        Enrolment.objects.filter(
+            user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at
+        ).values_list("product_id", "product__kind", "year_id")
+    )
     out = {pid: "held" for pid, _, _ in valid}
     annual_years = {year for _, kind, year in valid if kind == "annual"}
     if annual_years:
-        for pid in Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list("pk", flat=True):
+        for pid in Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list(
+            "pk", flat=True
+        ):
             out.setdefault(pid, "included")
     return out
 
@@ -51,9 +63,16 @@ def credits_under_order(order) -> dict:
     from cpe.reporting.models import AisReport
     from cpe.reporting.states import ReportKind, ReportState
 
-    records = list(CreditRecord.objects.filter(order=order, status=RecordStatus.ACTIVE).values_list("pk", "hours"))
-    reported = AisReport.objects.filter(record_id__in=[pk for pk, _ in records], kind=ReportKind.CREDIT,
-                                        state=ReportState.SENT).count() if records else 0
+    records = list(
+        CreditRecord.objects.filter(order=order, status=RecordStatus.ACTIVE).values_list("pk", "hours")
+    )
+    reported = (
+        AisReport.objects.filter(
+            record_id__in=[pk for pk, _ in records], kind=ReportKind.CREDIT, state=ReportState.SENT
+        ).count()
+        if records
+        else 0
+    )
     return {"records": len(records), "hours": sum(h for _, h in records), "reported": reported}
 
 
@@ -65,9 +84,12 @@ def bought_year_ids(user) -> set:
 
 
 def orders_of(user):
-    return (Order.objects.filter(user=user).select_related("product", "product__year", "enrolment")
-            .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
-            .order_by("-created_at"))
+    return (
+        Order.objects.filter(user=user)
+        .select_related("product", "product__year", "enrolment")
+        .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
+        .order_by("-created_at")
+    )
 
 
 class RefundEvidence:
@@ -95,45 +117,68 @@ def refund_evidence(refund) -> RefundEvidence:
 
     order = Order.objects.select_related("user", "product__year", "product__course").get(pk=refund.order_id)
     user, product, year = order.user, order.product, order.product.year
-    courses = ([product.course] if product.course_id else
-               list(Course.objects.filter(year=year, is_published=True).order_by("position", "id")))
+    courses = (
+        [product.course]
+        if product.course_id
+        else list(Course.objects.filter(year=year, is_published=True).order_by("position", "id"))
+    )
     course_ids = [c.pk for c in courses]
     chapters = list(Chapter.objects.filter(course_id__in=course_ids).values_list("pk", "course_id"))
-    done = set(ChapterProgress.objects.filter(user=user, chapter_id__in=[pk for pk, _ in chapters],
-                                              completed_at__isnull=False).values_list("chapter_id", flat=True))
+    done = set(
+        ChapterProgress.objects.filter(
+            user=user, chapter_id__in=[pk for pk, _ in chapters], completed_at__isnull=False
+        ).values_list("chapter_id", flat=True)
+    )
     best = {}
-    for course_id, score, passed in (Attempt.objects.filter(user=user, course_id__in=course_ids,
-                                                            submitted_at__isnull=False)
-                                     .values_list("course_id", "score", "passed")):
+    for course_id, score, passed in Attempt.objects.filter(
+        user=user, course_id__in=course_ids, submitted_at__isnull=False
+    ).values_list("course_id", "score", "passed"):
         held = best.get(course_id, (False, -1))
         best[course_id] = max(held, (bool(passed), score or 0))
     from cpe.exams.models import AttemptStatus
     from cpe.exams.policy import answers_accepted
 
     now = timezone.now()
-    in_progress = {course_id for course_id, deadline in Attempt.objects.filter(
-        user=user, course_id__in=course_ids, status=AttemptStatus.OPEN).values_list("course_id", "deadline")
-        if answers_accepted(deadline, now)}
-    records = {r.course_id: r for r in CreditRecord.objects.filter(order=order).order_by("status", "-passed_at")}
+    in_progress = {
+        course_id
+        for course_id, deadline in Attempt.objects.filter(
+            user=user, course_id__in=course_ids, status=AttemptStatus.OPEN
+        ).values_list("course_id", "deadline")
+        if answers_accepted(deadline, now)
+    }
+    records = {
+        r.course_id: r for r in CreditRecord.objects.filter(order=order).order_by("status", "-passed_at")
+    }
     report = report_states_for_user(user)
     rows = []
     for c in courses:
         ch = [pk for pk, cid in chapters if cid == c.pk]
         record = records.get(c.pk)
         passed, score = best.get(c.pk, (False, -1))
-        rows.append({
-            "course": c, "chapters_total": len(ch), "chapters_done": sum(1 for pk in ch if pk in done),
-            "exam": policy.exam_evidence_label(passed=passed, best_score=score if score >= 0 else None,
-                                               in_progress=c.pk in in_progress),
-            "record": record,
-            "report": (report[record.pk].label if record is not None and record.pk in report else ""),
-        })
+        rows.append(
+            {
+                "course": c,
+                "chapters_total": len(ch),
+                "chapters_done": sum(1 for pk in ch if pk in done),
+                "exam": policy.exam_evidence_label(
+                    passed=passed, best_score=score if score >= 0 else None, in_progress=c.pk in in_progress
+                ),
+                "record": record,
+                "report": (report[record.pk].label if record is not None and record.pk in report else ""),
+            }
+        )
     active = [r for r in records.values() if r.status == RecordStatus.ACTIVE]
     status = year_status_for(user, year)
     review = policy.refund_review(
-        paid_at=order.paid_at, requested_at=refund.requested_at, year_complete=status.complete,
-        earned_hours=status.total_hours, required_hours=status.required_hours, records=len(active),
+        paid_at=order.paid_at,
+        requested_at=refund.requested_at,
+        year_complete=status.complete,
+        earned_hours=status.total_hours,
+        required_hours=status.required_hours,
+        records=len(active),
         record_hours=sum(r.hours for r in active),
-        records_reported=sum(1 for r in active if r.pk in report and report[r.pk].receipt_no))
-    return RefundEvidence(ais_status=user.get_ais_status_display(), courses=rows, year_status=status,
-                          review=review)
+        records_reported=sum(1 for r in active if r.pk in report and report[r.pk].receipt_no),
+    )
+    return RefundEvidence(
+        ais_status=user.get_ais_status_display(), courses=rows, year_status=status, review=review
+    )

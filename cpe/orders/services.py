@@ -1,4 +1,5 @@
 """Every write to orders, payments and refunds (rules R4-5)."""
+
 import logging
 import secrets
 
@@ -34,9 +35,12 @@ def _transition(order: Order, to: str):
 def purchase_check(*, user, product, at) -> policy.Decision:
     """Whether the learner may buy the product now (policy.purchase_decision, rules R4.1): the one
     rule behind the buy page, the order list's 再次购买 and order_create."""
-    return policy.purchase_decision(holds_valid=selectors.holds_valid(user, product, at),
-                                    product_active=product.is_active, year_open=product.year.is_open,
-                                    covered_by_annual=selectors.covered_by_annual(user, product, at))
+    return policy.purchase_decision(
+        holds_valid=selectors.holds_valid(user, product, at),
+        product_active=product.is_active,
+        year_open=product.year.is_open,
+        covered_by_annual=selectors.covered_by_annual(user, product, at),
+    )
 
 
 def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=None) -> Order:
@@ -50,31 +54,51 @@ def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=Non
     if product is None:
         raise OrderError("no_product", "该课程不存在。")
     if user.ais_status != AisStatus.FOUND and not ais_confirmed:
-        raise OrderError("ais_confirm_required",
-                         "您尚未被确认纳入《内蒙古自治区会计人员信息管理系统》，学时暂不能上报。请确认已知晓后再购买。",
-                         field="ais_confirmed")
+        raise OrderError(
+            "ais_confirm_required",
+            "您尚未被确认纳入《内蒙古自治区会计人员信息管理系统》，学时暂不能上报。请确认已知晓后再购买。",
+            field="ais_confirmed",
+        )
     with transaction.atomic():
         User.objects.select_for_update().get(pk=user.pk)  # one purchase decision per learner at a time
         decision = purchase_check(user=user, product=product, at=at)
         if not decision.allowed:
             raise OrderError(decision.code, decision.message)
-        open_order = (Order.objects.filter(user=user, product=product, status=OrderStatus.PENDING,
-                                           created_at__gt=at - policy.ORDER_PAY_TIMEOUT)
-                      .order_by("-created_at").first())
+        open_order = (
+            Order.objects.filter(
+                user=user,
+                product=product,
+                status=OrderStatus.PENDING,
+                created_at__gt=at - policy.ORDER_PAY_TIMEOUT,
+            )
+            .order_by("-created_at")
+            .first()
+        )
         if open_order is not None:
             return open_order
         order = Order.objects.create(
-            number=policy.order_number(at), user=user, product=product, subject=product.title,
-            amount_fen=product.price_fen, validity_days=product.validity_days, created_at=at,
+            number=policy.order_number(at),
+            user=user,
+            product=product,
+            subject=product.title,
+            amount_fen=product.price_fen,
+            validity_days=product.validity_days,
+            created_at=at,
             ais_warning_confirmed=user.ais_status != AisStatus.FOUND,
         )
-        audit_record("order.created", actor=user, subject=order, at=at,
-                     data={"product": product.code, "amount_fen": order.amount_fen})
+        audit_record(
+            "order.created",
+            actor=user,
+            subject=order,
+            at=at,
+            data={"product": product.code, "amount_fen": order.amount_fen},
+        )
     return order
 
 
-def payment_start(*, order: Order, channel: str, notify_url: str, return_url: str, client_ip="127.0.0.1",
-                  at=None):
+def payment_start(
+    *, order: Order, channel: str, notify_url: str, return_url: str, client_ip="127.0.0.1", at=None
+):
     """Ask the gateway for a payment of the order's exact amount. The order's gateway is the
     last one chosen; a learner may switch while the order is unpaid."""
     at = at or timezone.now()
@@ -90,10 +114,18 @@ def payment_start(*, order: Order, channel: str, notify_url: str, return_url: st
         order.gateway, order.channel = CHANNEL_GATEWAY[channel], channel
         order.save(update_fields=["gateway", "channel"])
     try:
-        return get_gateway(order.gateway).create_payment(PaymentRequest(
-            order_number=order.number, amount_fen=order.amount_fen, subject=order.subject, channel=channel,
-            notify_url=notify_url, return_url=return_url, client_ip=client_ip,
-            expires_at=policy.order_pay_deadline(order.created_at)))
+        return get_gateway(order.gateway).create_payment(
+            PaymentRequest(
+                order_number=order.number,
+                amount_fen=order.amount_fen,
+                subject=order.subject,
+                channel=channel,
+                notify_url=notify_url,
+                return_url=return_url,
+                client_ip=client_ip,
+                expires_at=policy.order_pay_deadline(order.created_at),
+            )
+        )
     except GatewayError as exc:
         raise OrderError("gateway_unavailable", "支付服务暂时不可用，请稍后再试或换用其他支付方式。") from exc
 
@@ -105,14 +137,18 @@ def notification_receive(*, gateway_name: str, headers: dict, body: bytes, at=No
     over policy.NOTIFY_MAX_BODY_BYTES is refused (OrderError) and nothing is stored."""
     at = at or timezone.now()
     gateway = get_gateway(gateway_name)
-    if policy.notification_body_too_large(len(body)):   # the view refuses these first (413)
+    if policy.notification_body_too_large(len(body)):  # the view refuses these first (413)
         raise OrderError("notification_too_large", "通知内容过大。")
     # Stored before it is checked, but bounded: the kept headers only, and of the body only an
     # excerpt plus its digest until the signature verifies (anybody can call this URL).
     raw = PaymentNotification.objects.create(
-        gateway=gateway_name, received_at=at, headers=policy.notification_kept_headers(headers),
-        body=policy.notification_stored_body(body, verified=False), outcome="received",
-        detail=policy.notification_body_digest(body))
+        gateway=gateway_name,
+        received_at=at,
+        headers=policy.notification_kept_headers(headers),
+        body=policy.notification_stored_body(body, verified=False),
+        outcome="received",
+        detail=policy.notification_body_digest(body),
+    )
     try:
         notice = gateway.parse_notification(headers, body)
     except NotificationRejected as exc:
@@ -145,23 +181,49 @@ def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tup
                     return "duplicate", True
                 # Money arrived for an order that is already paid or closed: keep it visible to
                 # finance (a refund by hand), acknowledge so the gateway stops retrying.
-                audit_record("payment.unmatched", subject=order, at=at, data={
-                    "gateway": gateway_name, "txn": notice.gateway_txn_id, "amount_fen": notice.amount_fen,
-                    "order_status": order.status})
+                audit_record(
+                    "payment.unmatched",
+                    subject=order,
+                    at=at,
+                    data={
+                        "gateway": gateway_name,
+                        "txn": notice.gateway_txn_id,
+                        "amount_fen": notice.amount_fen,
+                        "order_status": order.status,
+                    },
+                )
                 return "unmatched_payment", True
             paid_at = min(notice.paid_at or at, at)
             _transition(order, OrderStatus.PAID)
             order.paid_at, order.gateway, order.gateway_txn_id = paid_at, gateway_name, notice.gateway_txn_id
             order.save(update_fields=["status", "paid_at", "gateway", "gateway_txn_id"])
             window = validity_window(paid_at, order.validity_days)
-            Enrolment.objects.create(user=order.user, product=order.product, order=order,
-                                     year=order.product.year, valid_from=window.start, valid_until=window.end)
-            audit_record("order.paid", subject=order, at=at, data={
-                "gateway": gateway_name, "txn": notice.gateway_txn_id, "amount_fen": order.amount_fen,
-                "valid_until": window.end.isoformat()})
-            _notify(order.user, "order.paid", at,
-                    f"您已成功支付订单 {order.number}（{order.subject}，{order.amount_yuan} 元），"
-                    f"课程有效期至 {timezone.localtime(window.end):%Y-%m-%d %H:%M}，请在有效期内完成学习和考试。")
+            Enrolment.objects.create(
+                user=order.user,
+                product=order.product,
+                order=order,
+                year=order.product.year,
+                valid_from=window.start,
+                valid_until=window.end,
+            )
+            audit_record(
+                "order.paid",
+                subject=order,
+                at=at,
+                data={
+                    "gateway": gateway_name,
+                    "txn": notice.gateway_txn_id,
+                    "amount_fen": order.amount_fen,
+                    "valid_until": window.end.isoformat(),
+                },
+            )
+            _notify(
+                order.user,
+                "order.paid",
+                at,
+                f"您已成功支付订单 {order.number}（{order.subject}，{order.amount_yuan} 元），"
+                f"课程有效期至 {timezone.localtime(window.end):%Y-%m-%d %H:%M}，请在有效期内完成学习和考试。",
+            )
     except IntegrityError:
         return "duplicate", True
     return "activated", True
@@ -180,9 +242,16 @@ def order_sync(*, order: Order, at=None) -> Order:
             result = None
         order.gateway_status = result.status if result is not None else None
         if result is not None and result.status == "paid":
-            payment_confirm(gateway_name=order.gateway, at=at, notice=PaymentNotice(
-                order_number=order.number, gateway_txn_id=result.gateway_txn_id,
-                amount_fen=result.amount_fen, paid_at=result.paid_at))
+            payment_confirm(
+                gateway_name=order.gateway,
+                at=at,
+                notice=PaymentNotice(
+                    order_number=order.number,
+                    gateway_txn_id=result.gateway_txn_id,
+                    amount_fen=result.amount_fen,
+                    paid_at=result.paid_at,
+                ),
+            )
             order.refresh_from_db()
             return order
     if policy.order_expired(order.created_at, at):
@@ -227,11 +296,24 @@ def order_cancel(*, user, order_number: str, at=None) -> Order:
 
 def _notify(user, event, at, text):
     if user.mobile:
-        message_queue(channel=MsgChannel.SMS, to=user.mobile, user=user, at=at, event=event,
-                      body=f"【内蒙古会计继续教育】{text}")
+        message_queue(
+            channel=MsgChannel.SMS,
+            to=user.mobile,
+            user=user,
+            at=at,
+            event=event,
+            body=f"【内蒙古会计继续教育】{text}",
+        )
     if user.email and user.email_verified_at:
-        message_queue(channel=MsgChannel.EMAIL, to=user.email, user=user, at=at, event=event,
-                      subject="内蒙古会计继续教育平台通知", body=f"{user.name}，您好：\n\n{text}")
+        message_queue(
+            channel=MsgChannel.EMAIL,
+            to=user.email,
+            user=user,
+            at=at,
+            event=event,
+            subject="内蒙古会计继续教育平台通知",
+            body=f"{user.name}，您好：\n\n{text}",
+        )
 
 
 # --- refunds (rules R5) ------------------------------------------------------------------------
@@ -240,21 +322,38 @@ def refund_request(*, user, order_number: str, reason: str, at=None) -> Refund:
     if not (reason or "").strip():
         raise OrderError("reason_required", "请填写退款原因。", field="reason")
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("product__year").filter(
-            number=order_number, user=user).first()
+        order = (
+            Order.objects.select_for_update()
+            .select_related("product__year")
+            .filter(number=order_number, user=user)
+            .first()
+        )
         if order is None:
             raise OrderError("no_order", "订单不存在。")
         decision = policy.refund_decision(
-            order_status=order.status, paid_at=order.paid_at, at=at,
-            year_complete=selectors.year_task_complete(user, order.product.year))
+            order_status=order.status,
+            paid_at=order.paid_at,
+            at=at,
+            year_complete=selectors.year_task_complete(user, order.product.year),
+        )
         if not decision.allowed:
             raise OrderError(decision.code, decision.message)
         _transition(order, OrderStatus.REFUND_REQUESTED)
         order.save(update_fields=["status"])
-        refund = Refund.objects.create(order=order, refund_no="RF" + order.number[3:] + secrets.token_hex(2).upper(),
-                                       amount_fen=order.amount_fen, reason=reason.strip(), requested_at=at)
-        audit_record("refund.requested", actor=user, subject=refund, at=at,
-                     data={"order": order.number, "amount_fen": refund.amount_fen})
+        refund = Refund.objects.create(
+            order=order,
+            refund_no="RF" + order.number[3:] + secrets.token_hex(2).upper(),
+            amount_fen=order.amount_fen,
+            reason=reason.strip(),
+            requested_at=at,
+        )
+        audit_record(
+            "refund.requested",
+            actor=user,
+            subject=refund,
+            at=at,
+            data={"order": order.number, "amount_fen": refund.amount_fen},
+        )
     return refund
 
 
@@ -270,10 +369,21 @@ def refund_reject(*, refund_id: int, reviewer, note: str, at=None) -> Refund:
         _transition(order, OrderStatus.PAID)
         order.save(update_fields=["status"])
         refund.status, refund.decided_at, refund.decided_by, refund.decision_note = (
-            RefundStatus.REJECTED, at, reviewer, note.strip())
+            RefundStatus.REJECTED,
+            at,
+            reviewer,
+            note.strip(),
+        )
         refund.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
-        audit_record("refund.rejected", actor=reviewer, subject=refund, at=at, data={"note": refund.decision_note})
-        _notify(order.user, "refund.rejected", at, f"您的订单 {order.number} 退款申请未通过：{refund.decision_note}")
+        audit_record(
+            "refund.rejected", actor=reviewer, subject=refund, at=at, data={"note": refund.decision_note}
+        )
+        _notify(
+            order.user,
+            "refund.rejected",
+            at,
+            f"您的订单 {order.number} 退款申请未通过：{refund.decision_note}",
+        )
     return refund
 
 
@@ -289,9 +399,15 @@ def refund_approve(*, refund_id: int, reviewer, note: str = "", at=None) -> Refu
         if refund.status != RefundStatus.REQUESTED:
             raise OrderError("already_decided", "该退款申请已处理。")
         refund.status, refund.decided_at, refund.decided_by, refund.decision_note = (
-            RefundStatus.PROCESSING, at, reviewer, (note or "").strip())
+            RefundStatus.PROCESSING,
+            at,
+            reviewer,
+            (note or "").strip(),
+        )
         refund.save(update_fields=["status", "decided_at", "decided_by", "decision_note"])
-        audit_record("refund.approved", actor=reviewer, subject=refund, at=at, data={"note": refund.decision_note})
+        audit_record(
+            "refund.approved", actor=reviewer, subject=refund, at=at, data={"note": refund.decision_note}
+        )
     return refund_execute(refund_id=refund.pk, at=at)
 
 
@@ -302,9 +418,13 @@ def refund_execute(*, refund_id: int, at=None) -> Refund:
         return refund
     order = refund.order
     try:
-        result = get_gateway(order.gateway).refund(order_number=order.number, refund_no=refund.refund_no,
-                                                   amount_fen=refund.amount_fen, total_fen=order.amount_fen,
-                                                   reason=refund.reason[:80])
+        result = get_gateway(order.gateway).refund(
+            order_number=order.number,
+            refund_no=refund.refund_no,
+            amount_fen=refund.amount_fen,
+            total_fen=order.amount_fen,
+            reason=refund.reason[:80],
+        )
     except GatewayError as exc:
         Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000])
         log.warning("refund %s: gateway error, will retry: %s", refund.refund_no, exc)
@@ -323,17 +443,32 @@ def refund_execute(*, refund_id: int, at=None) -> Refund:
             audit_record("refund.failed", subject=refund, at=at, data={"detail": result.detail[:500]})
             return refund
         refund.status, refund.gateway_refund_id, refund.refunded_at = (
-            RefundStatus.SUCCEEDED, result.gateway_refund_id, at)
+            RefundStatus.SUCCEEDED,
+            result.gateway_refund_id,
+            at,
+        )
         refund.save(update_fields=["status", "gateway_refund_id", "refunded_at"])
         _transition(order, OrderStatus.REFUNDED)
         order.save(update_fields=["status"])
         Enrolment.objects.filter(order=order).update(status=EnrolmentStatus.CLOSED, closed_at=at)
         revoked = _after_refund(order, refund, at)
-        audit_record("refund.succeeded", subject=refund, at=at, data={
-            "order": order.number, "amount_fen": refund.amount_fen, "gateway_refund_id": result.gateway_refund_id})
-        _notify(order.user, "refund.succeeded", at,
-                f"您的订单 {order.number} 已退款 {refund.amount_fen / 100:.2f} 元，将原路退回；该课程已关闭。"
-                + policy.refund_credits_sms_line(revoked))
+        audit_record(
+            "refund.succeeded",
+            subject=refund,
+            at=at,
+            data={
+                "order": order.number,
+                "amount_fen": refund.amount_fen,
+                "gateway_refund_id": result.gateway_refund_id,
+            },
+        )
+        _notify(
+            order.user,
+            "refund.succeeded",
+            at,
+            f"您的订单 {order.number} 已退款 {refund.amount_fen / 100:.2f} 元，将原路退回；该课程已关闭。"
+            + policy.refund_credits_sms_line(revoked),
+        )
     return refund
 
 
@@ -346,11 +481,14 @@ def _after_refund(order, refund, at):
     from cpe.invoicing.errors import InvoiceError
     from cpe.invoicing.services import invoice_reverse_for_order
 
-    revoked = credits_revoke_for_order(order=order, reason=f"订单退款 {refund.refund_no}", at=at,
-                                       actor=refund.decided_by)
+    revoked = credits_revoke_for_order(
+        order=order, reason=f"订单退款 {refund.refund_no}", at=at, actor=refund.decided_by
+    )
     try:
         with transaction.atomic():
-            invoice_reverse_for_order(order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at)
+            invoice_reverse_for_order(
+                order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at
+            )
     except InvoiceError as exc:
         log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
     return revoked

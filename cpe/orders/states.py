@@ -32,8 +32,10 @@ class Channel(models.TextChoices):
 
 
 CHANNEL_GATEWAY = {
-    Channel.ALIPAY_PAGE: Gateway.ALIPAY, Channel.ALIPAY_WAP: Gateway.ALIPAY,
-    Channel.WECHAT_NATIVE: Gateway.WECHAT, Channel.WECHAT_H5: Gateway.WECHAT,
+    Channel.ALIPAY_PAGE: Gateway.ALIPAY,
+    Channel.ALIPAY_WAP: Gateway.ALIPAY,
+    Channel.WECHAT_NATIVE: Gateway.WECHAT,
+    Channel.WECHAT_H5: Gateway.WECHAT,
 }
 
 

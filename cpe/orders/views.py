@@ -17,23 +17,33 @@ from cpe.core.decorators import learner_required
 from . import policy, selectors, services
 from .errors import OrderError
 from .models import Order
-from .states import Channel, OrderStatus
+from .states import OrderStatus
+
 
 def _channels(request):
     """Every channel, phone ones and computer ones, each marked with its device and whether the
     server offers it to this user agent (policy.channels_for); the page may switch sets by the
     screen's width (static/js/pay-channels.js)."""
     offered = policy.channels_for(phone=policy.is_phone_user_agent(request.META.get("HTTP_USER_AGENT", "")))
-    return [{"value": ch.value, "label": ch.label, "device": "phone" if ch in policy.PHONE_CHANNELS else "pc",
-             "offered": ch in offered} for ch in (*offered, *(c for c in (*policy.PHONE_CHANNELS, *policy.PC_CHANNELS)
-                                                            if c not in offered))]
+    return [
+        {
+            "value": ch.value,
+            "label": ch.label,
+            "device": "phone" if ch in policy.PHONE_CHANNELS else "pc",
+            "offered": ch in offered,
+        }
+        for ch in (*offered, *(c for c in (*policy.PHONE_CHANNELS, *policy.PC_CHANNELS) if c not in offered))
+    ]
 
 
 def _start(request, order, channel):
     start = services.payment_start(
-        order=order, channel=channel, client_ip=client_ip(request) or "127.0.0.1",
+        order=order,
+        channel=channel,
+        client_ip=client_ip(request) or "127.0.0.1",
         notify_url=settings.SITE_URL + reverse("orders:notify", args=[order.gateway or _gw(channel)]),
-        return_url=settings.SITE_URL + reverse("orders:result", args=[order.number]))
+        return_url=settings.SITE_URL + reverse("orders:result", args=[order.number]),
+    )
     if start.kind == "qr":
         request.session[f"qr:{order.number}"] = start.url
         return redirect("orders:qr", number=order.number)
@@ -53,23 +63,32 @@ def buy(request, code):
     error = None
     if request.method == "GET":
         refused = services.purchase_check(user=request.user, product=product, at=timezone.now())
-        if refused.code == "not_on_sale":   # said at once, not after the learner has chosen how to pay
+        if refused.code == "not_on_sale":  # said at once, not after the learner has chosen how to pay
             return render(request, "orders/buy.html", {"product": product, "refused": refused})
     if request.method == "POST":
         channel = request.POST.get("channel", "")
         try:
             if not policy.channel_accepted(channel):
                 raise OrderError("bad_channel", "请选择支付方式。")
-            order = services.order_create(user=request.user, product_code=code,
-                                          ais_confirmed=bool(request.POST.get("ais_confirmed")))
+            order = services.order_create(
+                user=request.user, product_code=code, ais_confirmed=bool(request.POST.get("ais_confirmed"))
+            )
             return _start(request, order, channel)
         except OrderError as exc:
             error = exc.message
-    return render(request, "orders/buy.html", {
-        "product": product, "channels": channels, "error": error, "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
-        "ais_found": request.user.ais_status == AisStatus.FOUND,
-        "refund_days": policy.REFUND_WINDOW.days,
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "orders/buy.html",
+        {
+            "product": product,
+            "channels": channels,
+            "error": error,
+            "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
+            "ais_found": request.user.ais_status == AisStatus.FOUND,
+            "refund_days": policy.REFUND_WINDOW.days,
+        },
+        status=400 if error else 200,
+    )
 
 
 @learner_required
@@ -93,8 +112,16 @@ def qr(request, number):
     if order.status != OrderStatus.PENDING or not code_url:
         return redirect("orders:result", number=number)
     svg = segno.make(code_url, error="m").svg_inline(scale=6, border=2)
-    return render(request, "orders/qr.html", {"order": order, "qr_svg": svg, "code_url": code_url,
-                                              "deadline": policy.order_pay_deadline(order.created_at)})
+    return render(
+        request,
+        "orders/qr.html",
+        {
+            "order": order,
+            "qr_svg": svg,
+            "code_url": code_url,
+            "deadline": policy.order_pay_deadline(order.created_at),
+        },
+    )
 
 
 @learner_required
@@ -116,10 +143,19 @@ def result(request, number):
     pending = policy.pending_order_view(order.gateway_status) if order.status == OrderStatus.PENDING else ""
     channels = _channels(request)
     offered = {c["value"] for c in channels if c["offered"]}
-    return render(request, "orders/result.html", {
-        "order": order, "enrolment": enrolment, "pending": pending, "channels": channels,
-        "selected": order.channel if order.channel in offered else "", "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
-        "deadline": policy.order_pay_deadline(order.created_at)})
+    return render(
+        request,
+        "orders/result.html",
+        {
+            "order": order,
+            "enrolment": enrolment,
+            "pending": pending,
+            "channels": channels,
+            "selected": order.channel if order.channel in offered else "",
+            "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
+            "deadline": policy.order_pay_deadline(order.created_at),
+        },
+    )
 
 
 @learner_required
@@ -139,19 +175,39 @@ def order_list(request):
         return done_by_year[year.pk]
 
     for o in orders:
-        refund = policy.refund_decision(order_status=o.status, paid_at=o.paid_at, at=now,
-                                        year_complete=year_done(o.product.year))
+        refund = policy.refund_decision(
+            order_status=o.status, paid_at=o.paid_at, at=now, year_complete=year_done(o.product.year)
+        )
         enrolment = getattr(o, "enrolment", None)
         # 再次购买 only for an expired course that can be bought now (the buy page's own rule)
-        rebuy = (o.status == OrderStatus.PAID and enrolment is not None and enrolment.valid_until < now
-                 and services.purchase_check(user=request.user, product=o.product, at=now).allowed)
-        rows.append({"order": o, "refund": refund, "enrolment": enrolment, "rebuy": rebuy,
-                     "last_refund": next(iter(o.refunds.all()), None),
-                     "invoice": invoice_states.get(o.pk),
-                     "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None})
-    return render(request, "orders/list.html", {"rows": rows, "channels": _channels(request), "now": now,
-                                                "credits_notice": policy.REFUND_CREDITS_NOTICE,
-                                                "phone_max_px": policy.PHONE_SCREEN_MAX_PX})
+        rebuy = (
+            o.status == OrderStatus.PAID
+            and enrolment is not None
+            and enrolment.valid_until < now
+            and services.purchase_check(user=request.user, product=o.product, at=now).allowed
+        )
+        rows.append(
+            {
+                "order": o,
+                "refund": refund,
+                "enrolment": enrolment,
+                "rebuy": rebuy,
+                "last_refund": next(iter(o.refunds.all()), None),
+                "invoice": invoice_states.get(o.pk),
+                "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None,
+            }
+        )
+    return render(
+        request,
+        "orders/list.html",
+        {
+            "rows": rows,
+            "channels": _channels(request),
+            "now": now,
+            "credits_notice": policy.REFUND_CREDITS_NOTICE,
+            "phone_max_px": policy.PHONE_SCREEN_MAX_PX,
+        },
+    )
 
 
 @learner_required
@@ -168,22 +224,36 @@ def cancel(request, number):
 @learner_required
 def refund(request, number):
     order = get_object_or_404(Order.objects.select_related("product__year"), number=number, user=request.user)
-    decision = policy.refund_decision(order_status=order.status, paid_at=order.paid_at, at=timezone.now(),
-                                      year_complete=selectors.year_task_complete(request.user, order.product.year))
+    decision = policy.refund_decision(
+        order_status=order.status,
+        paid_at=order.paid_at,
+        at=timezone.now(),
+        year_complete=selectors.year_task_complete(request.user, order.product.year),
+    )
     error = None
     if request.method == "POST":
         try:
-            services.refund_request(user=request.user, order_number=number, reason=request.POST.get("reason", ""))
+            services.refund_request(
+                user=request.user, order_number=number, reason=request.POST.get("reason", "")
+            )
         except OrderError as exc:
             error = exc.message
         else:
             messages.success(request, "退款申请已提交，审核结果将通过短信通知您。")
             return redirect("orders:list")
-    return render(request, "orders/refund.html", {"order": order, "decision": decision, "error": error,
-                                                  "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None,
-                                                  "credits_notice": policy.REFUND_CREDITS_NOTICE,
-                                                  "earned": selectors.credits_under_order(order)},
-                  status=400 if error else 200)
+    return render(
+        request,
+        "orders/refund.html",
+        {
+            "order": order,
+            "decision": decision,
+            "error": error,
+            "deadline": policy.refund_deadline(order.paid_at) if order.paid_at else None,
+            "credits_notice": policy.REFUND_CREDITS_NOTICE,
+            "earned": selectors.credits_under_order(order),
+        },
+        status=400 if error else 200,
+    )
 
 
 def _declared_length(request) -> int | None:
@@ -205,7 +275,7 @@ def notify(request, gateway):
     too_large = HttpResponse("通知内容过大。", status=413, content_type="text/plain; charset=utf-8")
     if policy.notification_body_too_large(_declared_length(request)):
         return too_large
-    body = request.read(policy.NOTIFY_MAX_BODY_BYTES + 1)   # never more than the limit + 1 byte
+    body = request.read(policy.NOTIFY_MAX_BODY_BYTES + 1)  # never more than the limit + 1 byte
     if policy.notification_body_too_large(None, len(body)):
         return too_large
     headers = {k: v for k, v in request.headers.items()}

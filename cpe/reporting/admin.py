@@ -46,10 +46,14 @@ class QueueFilter(admin.SimpleListFilter):
     parameter_name = "queue"
     QUEUES = {
         # Words from reporting.labels (the one AIS vocabulary), through ReportState's labels.
-        "open": ("待上报（待发送 / 发送中 / 等待重试）",
-                 [ReportState.PENDING, ReportState.SENDING, ReportState.RETRYING]),
-        "waiting": (f"{ReportState.WAITING_PERSON.label} / {ReportState.WAITING_CREDIT.label}",
-                    [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT]),
+        "open": (
+            "待上报（待发送 / 发送中 / 等待重试）",
+            [ReportState.PENDING, ReportState.SENDING, ReportState.RETRYING],
+        ),
+        "waiting": (
+            f"{ReportState.WAITING_PERSON.label} / {ReportState.WAITING_CREDIT.label}",
+            [ReportState.WAITING_PERSON, ReportState.WAITING_CREDIT],
+        ),
         "failed": (ReportState.FAILED.label, [ReportState.FAILED]),
     }
 
@@ -69,8 +73,19 @@ class AisReportAdmin(ReadOnlyAdmin):
     never shown; the learner's name is shown to who may retry (they chase the person), masked
     to everyone else."""
 
-    list_display = ["idempotency_key", "kind", "learner", "course", "state", "attempts", "next_attempt_at",
-                    "receipt_no", "last_status", "last_error", "updated_at"]
+    list_display = [
+        "idempotency_key",
+        "kind",
+        "learner",
+        "course",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "receipt_no",
+        "last_status",
+        "last_error",
+        "updated_at",
+    ]
     list_filter = [QueueFilter, "state", "kind", "last_status", "record__year"]
     search_fields = ["idempotency_key", "receipt_no", "record__course_code"]
     date_hierarchy = "created_at"
@@ -132,12 +147,23 @@ class ExportJobAdmin(ReadOnlyAdmin):
     and its file is downloaded from the exports page). Starting needs both the add right and
     export_results (the file holds full ID numbers and mobiles); the service audits it."""
 
-    list_display = ["created_at", "year", "region", "status", "progress", "rows_done", "created_by", "finished_at"]
+    list_display = [
+        "created_at",
+        "year",
+        "region",
+        "status",
+        "progress",
+        "rows_done",
+        "created_by",
+        "finished_at",
+    ]
     list_filter = ["status", "year"]
     readonly_fields = [f.name for f in ExportJob._meta.fields]
 
     def has_add_permission(self, request):
-        return request.user.has_perm("reporting.add_exportjob") and request.user.has_perm("reporting.export_results")
+        return request.user.has_perm("reporting.add_exportjob") and request.user.has_perm(
+            "reporting.export_results"
+        )
 
     def add_view(self, request, form_url="", extra_context=None):
         from django.core.exceptions import PermissionDenied
@@ -151,10 +177,23 @@ class ExportJobAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         form = ExportStartForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
-            export_job_create(year=form.cleaned_data["year"], region=form.cleaned_data["region"],
-                              actor=request.user, ip=client_ip(request.META))
+            export_job_create(
+                year=form.cleaned_data["year"],
+                region=form.cleaned_data["region"],
+                actor=request.user,
+                ip=client_ip(request.META),
+            )
             self.message_user(request, "已开始导出，完成后可在“年度学时导出”页面下载。", messages.SUCCESS)
             return redirect(reverse("admin:reporting_exportjob_changelist"))
-        return render(request, "admin/reporting/exportjob/add.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "title": "开始年度学时导出",
-            "form": form, "retention_days": EXPORT_RETENTION.days}, status=400 if form.errors else 200)
+        return render(
+            request,
+            "admin/reporting/exportjob/add.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": "开始年度学时导出",
+                "form": form,
+                "retention_days": EXPORT_RETENTION.days,
+            },
+            status=400 if form.errors else 200,
+        )

@@ -12,11 +12,13 @@ Cell rules: ID numbers and mobiles are text cells with the "@" (text, numFmtId 4
 every other free-text cell is passed through policy.excel_safe; nothing is ever written as a
 formula (only `t="inlineStr"` and numeric cells exist). Text is XML-escaped; characters XML
 1.0 cannot carry (C0 controls other than tab/LF/CR, U+FFFE/U+FFFF) become U+FFFD."""
+
 import queue
 import re
 import threading
 import zipfile
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from functools import lru_cache
 
 from django.db.models import FilteredRelation, Q
@@ -28,8 +30,24 @@ from cpe.accounts.states import Region
 from . import policy
 from .states import ReportKind, ReportState
 
-HEADERS = ["年度", "管理地区", "姓名", "身份证号码", "手机号码", "工作单位", "课程编号", "课程名称", "类别",
-           "学时", "学分", "成绩", "考试合格时间", "学时记录编号", "上报状态", "上报回执号"]
+HEADERS = [
+    "年度",
+    "管理地区",
+    "姓名",
+    "身份证号码",
+    "手机号码",
+    "工作单位",
+    "课程编号",
+    "课程名称",
+    "类别",
+    "学时",
+    "学分",
+    "成绩",
+    "考试合格时间",
+    "学时记录编号",
+    "上报状态",
+    "上报回执号",
+]
 CATEGORY = {"professional": "专业科目", "public": "公需科目"}
 REGIONS = dict(Region.choices)
 STATE_LABELS = dict(ReportState.choices)
@@ -38,8 +56,9 @@ STATE_LABELS = dict(ReportState.choices)
 def export_queryset(year: int, region: str = ""):
     from cpe.credits.models import CreditRecord, RecordStatus
 
-    qs = (CreditRecord.objects.filter(year__year=year, status=RecordStatus.ACTIVE)
-          .annotate(credit_report=FilteredRelation("ais_reports", condition=Q(ais_reports__kind=ReportKind.CREDIT))))
+    qs = CreditRecord.objects.filter(year__year=year, status=RecordStatus.ACTIVE).annotate(
+        credit_report=FilteredRelation("ais_reports", condition=Q(ais_reports__kind=ReportKind.CREDIT))
+    )
     if region:
         qs = qs.filter(user__region=region)
     return qs
@@ -50,11 +69,23 @@ def export_rows(year: int, region: str = ""):
     qs = export_queryset(year, region)
     total = qs.count()
     values = qs.order_by("user__region", "user_id", "passed_at", "id").values_list(
-        "user__region", "user__name", "user__id_number", "user__mobile", "user__employer", "course_code",
-        "course_title", "category", "hours", "credits", "score", "passed_at", "uid", "credit_report__state",
-        "credit_report__receipt_no")
+        "user__region",
+        "user__name",
+        "user__id_number",
+        "user__mobile",
+        "user__employer",
+        "course_code",
+        "course_title",
+        "category",
+        "hours",
+        "credits",
+        "score",
+        "passed_at",
+        "uid",
+        "credit_report__state",
+        "credit_report__receipt_no",
+    )
     return total, values.iterator(chunk_size=policy.EXPORT_CHUNK)
-
 
 
 # --- the SpreadsheetML package -----------------------------------------------------------------
@@ -78,9 +109,12 @@ _SHEET_HEAD = (
     '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
     '<sheetFormatPr defaultRowHeight="15"/><cols>'
     + "".join(f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>' for i, w in _WIDTHS.items())
-    + "</cols><sheetData>")
-_SHEET_TAIL = ('</sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
-               'footer="0.5"/></worksheet>')
+    + "</cols><sheetData>"
+)
+_SHEET_TAIL = (
+    '</sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" '
+    'footer="0.5"/></worksheet>'
+)
 
 
 def _xml(value: str) -> str:
@@ -91,7 +125,7 @@ def _xml(value: str) -> str:
     if ">" in value:
         value = value.replace(">", "&gt;")
     if "\r" in value:
-        value = value.replace("\r", "&#13;")                   # a parser would turn a raw CR into LF
+        value = value.replace("\r", "&#13;")  # a parser would turn a raw CR into LF
     if _ILLEGAL_XML.search(value):
         value = _ILLEGAL_XML.sub("\ufffd", value)
     return value
@@ -121,52 +155,80 @@ def _package_parts(sheet_name: str):
     """Every part but the sheet's data: (name in the zip, XML)."""
     now = datetime.now(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     decl = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    yield "[Content_Types].xml", (
-        f'{decl}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
-        f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
-        f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
-        f'<Override PartName="/xl/theme/theme1.xml" ContentType="{_CT}.theme+xml"/>'
-        '<Override PartName="/docProps/core.xml" '
-        'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-        f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/></Types>')
-    yield "_rels/.rels", (
-        f'{decl}<Relationships xmlns="{_PKG_REL}">'
-        f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
-        f'<Relationship Id="rId2" Type="{_PKG_REL}/metadata/core-properties" Target="docProps/core.xml"/>'
-        f'<Relationship Id="rId3" Type="{_REL}/extended-properties" Target="docProps/app.xml"/>'
-        "</Relationships>")
-    yield "docProps/app.xml", (
-        f'{decl}<Properties xmlns="{_OD}/extended-properties"><Application>Microsoft Excel</Application>'
-        "</Properties>")
-    yield "docProps/core.xml", (
-        f'{decl}<cp:coreProperties xmlns:cp="{_PKG}/metadata/core-properties" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>cpe</dc:creator>'
-        f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
-        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>')
-    yield "xl/workbook.xml", (
-        f'{decl}<workbook xmlns="{_NS}" xmlns:r="{_REL}"><workbookPr/>'
-        f'<bookViews><workbookView activeTab="0"/></bookViews>'
-        f'<sheets><sheet name="{_xml(sheet_name)}" sheetId="1" r:id="rId1"/></sheets></workbook>')
-    yield "xl/_rels/workbook.xml.rels", (
-        f'{decl}<Relationships xmlns="{_PKG_REL}">'
-        f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
-        f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
-        f'<Relationship Id="rId3" Type="{_REL}/theme" Target="theme/theme1.xml"/></Relationships>')
+    yield (
+        "[Content_Types].xml",
+        (
+            f'{decl}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
+            f'<Override PartName="/xl/theme/theme1.xml" ContentType="{_CT}.theme+xml"/>'
+            '<Override PartName="/docProps/core.xml" '
+            'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
+            f'<Override PartName="/docProps/app.xml" ContentType="{_CT}.extended-properties+xml"/></Types>'
+        ),
+    )
+    yield (
+        "_rels/.rels",
+        (
+            f'{decl}<Relationships xmlns="{_PKG_REL}">'
+            f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+            f'<Relationship Id="rId2" Type="{_PKG_REL}/metadata/core-properties" Target="docProps/core.xml"/>'
+            f'<Relationship Id="rId3" Type="{_REL}/extended-properties" Target="docProps/app.xml"/>'
+            "</Relationships>"
+        ),
+    )
+    yield (
+        "docProps/app.xml",
+        (
+            f'{decl}<Properties xmlns="{_OD}/extended-properties"><Application>Microsoft Excel</Application>'
+            "</Properties>"
+        ),
+    )
+    yield (
+        "docProps/core.xml",
+        (
+            f'{decl}<cp:coreProperties xmlns:cp="{_PKG}/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dc:creator>cpe</dc:creator>'
+            f'<dcterms:created xsi:type="dcterms:W3CDTF">{now}</dcterms:created>'
+            f'<dcterms:modified xsi:type="dcterms:W3CDTF">{now}</dcterms:modified></cp:coreProperties>'
+        ),
+    )
+    yield (
+        "xl/workbook.xml",
+        (
+            f'{decl}<workbook xmlns="{_NS}" xmlns:r="{_REL}"><workbookPr/>'
+            f'<bookViews><workbookView activeTab="0"/></bookViews>'
+            f'<sheets><sheet name="{_xml(sheet_name)}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+    )
+    yield (
+        "xl/_rels/workbook.xml.rels",
+        (
+            f'{decl}<Relationships xmlns="{_PKG_REL}">'
+            f'<Relationship Id="rId1" Type="{_REL}/worksheet" Target="worksheets/sheet1.xml"/>'
+            f'<Relationship Id="rId2" Type="{_REL}/styles" Target="styles.xml"/>'
+            f'<Relationship Id="rId3" Type="{_REL}/theme" Target="theme/theme1.xml"/></Relationships>'
+        ),
+    )
     # Two cell formats: 0 the default, 1 text ("@", built-in number format 49) for IDs and mobiles.
-    yield "xl/styles.xml", (
-        f'{decl}<styleSheet xmlns="{_NS}"><fonts count="1"><font><sz val="11"/><color theme="1"/>'
-        '<name val="Calibri"/><family val="2"/><scheme val="minor"/></font></fonts>'
-        '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-        '<fill><patternFill patternType="gray125"/></fill></fills>'
-        '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-        '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-        '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
-        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>')
+    yield (
+        "xl/styles.xml",
+        (
+            f'{decl}<styleSheet xmlns="{_NS}"><fonts count="1"><font><sz val="11"/><color theme="1"/>'
+            '<name val="Calibri"/><family val="2"/><scheme val="minor"/></font></fonts>'
+            '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+            '<fill><patternFill patternType="gray125"/></fill></fills>'
+            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+            '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+            '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+        ),
+    )
     yield "xl/theme/theme1.xml", theme_xml
 
 
@@ -216,14 +278,34 @@ def write_workbook(path, year: int, rows, *, progress=None) -> int:
             zf.writestr(name, xml)
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as raw, _BackgroundWriter(raw) as out:
             out.write(_SHEET_HEAD.encode())
-            out.write(("<row r=\"1\">" + "".join(
-                f'<c r="{col}1"{_text(h)}' for col, h in zip(_COLS, HEADERS)) + "</row>").encode())
+            out.write(
+                (
+                    '<row r="1">'
+                    + "".join(f'<c r="{col}1"{_text(h)}' for col, h in zip(_COLS, HEADERS))
+                    + "</row>"
+                ).encode()
+            )
             buf = []
-            for (region, name, id_number, mobile, employer, course_code, course_title, category, hours,
-                 credits, score, passed_at, uid, state, receipt) in rows:
+            for (
+                region,
+                name,
+                id_number,
+                mobile,
+                employer,
+                course_code,
+                course_title,
+                category,
+                hours,
+                credits,
+                score,
+                passed_at,
+                uid,
+                state,
+                receipt,
+            ) in rows:
                 n += 1
                 r = str(n + 1)
-                passed = passed_at.astimezone(tz).isoformat(" ", "seconds")[:19]   # YYYY-MM-DD HH:MM:SS
+                passed = passed_at.astimezone(tz).isoformat(" ", "seconds")[:19]  # YYYY-MM-DD HH:MM:SS
                 buf.append(
                     f'<row r="{r}"><c r="A{r}"><v>{ys}</v></c>'
                     f'<c r="B{r}"{_label(REGIONS.get(region, region))}'
@@ -239,7 +321,8 @@ def write_workbook(path, year: int, rows, *, progress=None) -> int:
                     f'<c r="M{r}" t="inlineStr"><is><t>{passed}</t></is></c>'
                     f'<c r="N{r}" t="inlineStr"><is><t>{uid}</t></is></c>'
                     f'<c r="O{r}"{_label(STATE_LABELS.get(state, "未上报") if state else "未上报")}'
-                    f'<c r="P{r}"{_text(safe(receipt or ""))}</row>')  # unique: not cached
+                    f'<c r="P{r}"{_text(safe(receipt or ""))}</row>'
+                )  # unique: not cached
                 if len(buf) == _ROWS_PER_WRITE:
                     out.write("".join(buf).encode())
                     buf.clear()

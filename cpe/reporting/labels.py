@@ -21,8 +21,8 @@ PERSON_EXPLANATIONS = {
     "unknown": f"尚未核验您是否已纳入{AIS_NAME}。核验完成前取得的学时会保留，状态为“待上报”。",
     "found": f"您已纳入{AIS_NAME}，考试合格后的学时将上报该系统（状态：待上报 → 已上报）。",
     "not_found": f"您尚未纳入{AIS_NAME}：在本平台取得的学时会保留，但在您纳入该系统之前无法上报，"
-                 "不能记入会计人员继续教育档案（状态：待上报（未纳入））。请向所在地财政部门办理纳入手续，"
-                 "纳入后平台将自动上报。",
+    "不能记入会计人员继续教育档案（状态：待上报（未纳入））。请向所在地财政部门办理纳入手续，"
+    "纳入后平台将自动上报。",
     "failed": f"暂时无法连接{AIS_NAME}核验您的信息，平台将稍后自动重试。",
 }
 
@@ -46,5 +46,10 @@ REPORT_STATE_LABELS = {
 }
 
 # Badge tone of each learner word (CSS class badge-<tone>).
-REPORT_TONES = {REPORT_SENT: "found", REPORT_FAILED: "failed", REPORT_REVERSED: "closed",
-                REPORT_PENDING: "pending", REPORT_WAITING_PERSON: "not_found"}
+REPORT_TONES = {
+    REPORT_SENT: "found",
+    REPORT_FAILED: "failed",
+    REPORT_REVERSED: "closed",
+    REPORT_PENDING: "pending",
+    REPORT_WAITING_PERSON: "not_found",
+}

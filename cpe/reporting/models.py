@@ -10,8 +10,9 @@ class AisPerson(models.Model):
     """What the AIS said about a learner: its person_id (needed to report credits) and the
     latest check. One row per user; the User's ais_status/ais_checked_at are kept in step."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ais_person",
-                                verbose_name="用户")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ais_person", verbose_name="用户"
+    )
     person_id = models.CharField("AIS 人员编号", max_length=64, blank=True, db_index=True)
     region_code = models.CharField("AIS 管理地区代码", max_length=12, blank=True)
     status = models.CharField("AIS 人员状态", max_length=32, blank=True)
@@ -63,8 +64,9 @@ class AisReport(models.Model):
     resend with the first receipt (ADR 0004)."""
 
     kind = models.CharField("类型", max_length=8, choices=ReportKind.choices)
-    record = models.ForeignKey("credits.CreditRecord", on_delete=models.PROTECT, related_name="ais_reports",
-                               verbose_name="学时记录")
+    record = models.ForeignKey(
+        "credits.CreditRecord", on_delete=models.PROTECT, related_name="ais_reports", verbose_name="学时记录"
+    )
     idempotency_key = models.CharField("幂等键", max_length=128, unique=True)
     body = EncryptedTextField("请求正文（加密）", blank=True)
     state = models.CharField("状态", max_length=16, choices=ReportState.choices, default=ReportState.PENDING)
@@ -84,8 +86,9 @@ class AisReport(models.Model):
         verbose_name = verbose_name_plural = "AIS 上报队列"
         constraints = [
             models.UniqueConstraint(fields=["record", "kind"], name="one_ais_report_per_record_kind"),
-            models.CheckConstraint(condition=~models.Q(state="sent") | ~models.Q(receipt_no=""),
-                                   name="sent_report_has_receipt"),
+            models.CheckConstraint(
+                condition=~models.Q(state="sent") | ~models.Q(receipt_no=""), name="sent_report_has_receipt"
+            ),
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
         permissions = [
@@ -111,8 +114,14 @@ class ExportJob(models.Model):
     rows_done = models.PositiveIntegerField("已写行数", default=0)
     file = models.CharField("文件", max_length=300, blank=True)
     error = models.CharField("错误", max_length=400, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+", verbose_name="发起人")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="发起人",
+    )
     created_at = models.DateTimeField("创建时间")
     started_at = models.DateTimeField("开始时间", null=True, blank=True)
     finished_at = models.DateTimeField("完成时间", null=True, blank=True)

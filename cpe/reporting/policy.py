@@ -1,4 +1,5 @@
 """Rules of reporting to the AIS (rules R1.9, R9). Pure functions: no ORM, no clock."""
+
 from datetime import datetime, timedelta
 
 from cpe.accounts.states import AisStatus
@@ -47,15 +48,18 @@ def recheck_due(status: str, checked_at: datetime | None, at: datetime) -> bool:
         return False
     if checked_at is None:
         return True
-    wait = {AisStatus.FAILED: RECHECK_FAILED_AFTER, AisStatus.NOT_FOUND: RECHECK_NOT_FOUND_AFTER,
-            AisStatus.UNKNOWN: RECHECK_UNKNOWN_AFTER}.get(AisStatus(status), RECHECK_FAILED_AFTER)
+    wait = {
+        AisStatus.FAILED: RECHECK_FAILED_AFTER,
+        AisStatus.NOT_FOUND: RECHECK_NOT_FOUND_AFTER,
+        AisStatus.UNKNOWN: RECHECK_UNKNOWN_AFTER,
+    }.get(AisStatus(status), RECHECK_FAILED_AFTER)
     return checked_at <= at - wait
 
 
 RECHECK_MESSAGES = {
     CheckResult.FOUND: "核验完成：" + labels.PERSON_EXPLANATIONS["found"],
     CheckResult.NOT_FOUND: "核验完成：系统中暂未查到您的信息（已按身份证号码和姓名查询）。"
-                           + labels.PERSON_EXPLANATIONS["not_found"],
+    + labels.PERSON_EXPLANATIONS["not_found"],
     CheckResult.FAILED: "本次未能完成核验：" + labels.PERSON_EXPLANATIONS["failed"],
 }
 

@@ -1,5 +1,6 @@
 """Reads of the reporting app: the learner's report state per course and the reconciliation
 of our ledger with what the AIS lists."""
+
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -9,7 +10,7 @@ from .states import ReportKind, ReportState
 
 
 class ReportStateView(NamedTuple):
-    label: str              # 待上报 / 待上报（未纳入） / 已上报 / 上报失败 / 已撤回 ("" = nothing to show)
+    label: str  # 待上报 / 待上报（未纳入） / 已上报 / 上报失败 / 已撤回 ("" = nothing to show)
     receipt_no: str
 
     @property
@@ -24,7 +25,9 @@ def report_states_for_user(user) -> dict[int, ReportStateView]:
     """{credit record id: (label, receipt_no)} for every record of the learner that has an
     outbox row. One query. A record without a row (not yet queued) is absent: show nothing."""
     credit, reversal = {}, {}
-    rows = AisReport.objects.filter(record__user_id=user.pk).values_list("record_id", "kind", "state", "receipt_no")
+    rows = AisReport.objects.filter(record__user_id=user.pk).values_list(
+        "record_id", "kind", "state", "receipt_no"
+    )
     for record_id, kind, state, receipt_no in rows:
         (credit if kind == ReportKind.CREDIT else reversal)[record_id] = (state, receipt_no)
     out = {}
@@ -75,7 +78,7 @@ class Reconciliation:
     theirs: int = 0
     matched: int = 0
     diffs: list[ReconRow] = field(default_factory=list)
-    pending: list = field(default_factory=list)   # our rows not yet sent: not a difference yet
+    pending: list = field(default_factory=list)  # our rows not yet sent: not a difference yet
 
 
 def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconciliation:
@@ -99,18 +102,30 @@ def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconcili
             if row["credit_state"] != ReportState.CANCELLED:
                 result.pending.append(row)
             continue
-        base = dict(receipt_no=receipt, course_code=row["course_code"], course_title=row["course_title"],
-                    record_id=row["record_id"])
+        base = dict(
+            receipt_no=receipt,
+            course_code=row["course_code"],
+            course_title=row["course_title"],
+            record_id=row["record_id"],
+        )
         item = by_receipt.get(receipt)
         if item is None:
-            result.diffs.append(ReconRow(Diff.MISSING_AT_AIS, ours=f"{row['hours']} 学时", theirs="无", **base))
+            result.diffs.append(
+                ReconRow(Diff.MISSING_AT_AIS, ours=f"{row['hours']} 学时", theirs="无", **base)
+            )
             continue
         seen.add(receipt)
         ok = True
         if float(item.hours) != float(row["hours"]) or float(item.credits) != float(row["credits"]):
             ok = False
-            result.diffs.append(ReconRow(Diff.HOURS_MISMATCH, ours=f"{row['hours']} 学时 / {row['credits']} 学分",
-                                         theirs=f"{item.hours} 学时 / {item.credits} 学分", **base))
+            result.diffs.append(
+                ReconRow(
+                    Diff.HOURS_MISMATCH,
+                    ours=f"{row['hours']} 学时 / {row['credits']} 学分",
+                    theirs=f"{item.hours} 学时 / {item.credits} 学分",
+                    **base,
+                )
+            )
         revoked = row["status"] == "revoked"
         reversed_at_ais = item.status == "reversed"
         if reversed_at_ais and not revoked:
@@ -119,16 +134,28 @@ def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconcili
         elif revoked and not reversed_at_ais:
             ok = False
             sent = row["reversal_state"] == ReportState.SENT
-            result.diffs.append(ReconRow(Diff.NOT_REVERSED_AT_AIS,
-                                         ours="已撤销" + ("（撤销已上报）" if sent else "（撤销未上报）"),
-                                         theirs="有效", **base))
+            result.diffs.append(
+                ReconRow(
+                    Diff.NOT_REVERSED_AT_AIS,
+                    ours="已撤销" + ("（撤销已上报）" if sent else "（撤销未上报）"),
+                    theirs="有效",
+                    **base,
+                )
+            )
         if ok:
             result.matched += 1
     for item in ais_items:
         if item.receipt_no not in seen:
-            result.diffs.append(ReconRow(Diff.EXTRA_AT_AIS, receipt_no=item.receipt_no, course_code=item.course_code,
-                                         course_title=item.course_title, ours="无",
-                                         theirs=f"{item.hours} 学时（{item.status}）"))
+            result.diffs.append(
+                ReconRow(
+                    Diff.EXTRA_AT_AIS,
+                    receipt_no=item.receipt_no,
+                    course_code=item.course_code,
+                    course_title=item.course_title,
+                    ours="无",
+                    theirs=f"{item.hours} 学时（{item.status}）",
+                )
+            )
     return result
 
 
@@ -136,19 +163,32 @@ def ledger_rows_for(user, year: int) -> list[dict]:
     """Our side of the reconciliation for one person and year (one query per table)."""
     from cpe.credits.models import CreditRecord
 
-    records = list(CreditRecord.objects.filter(user=user, year__year=year).order_by("passed_at")
-                   .values("id", "course_code", "course_title", "hours", "credits", "status"))
+    records = list(
+        CreditRecord.objects.filter(user=user, year__year=year)
+        .order_by("passed_at")
+        .values("id", "course_code", "course_title", "hours", "credits", "status")
+    )
     reports = {}
-    for record_id, kind, state, receipt in AisReport.objects.filter(record_id__in=[r["id"] for r in records]) \
-            .values_list("record_id", "kind", "state", "receipt_no"):
+    for record_id, kind, state, receipt in AisReport.objects.filter(
+        record_id__in=[r["id"] for r in records]
+    ).values_list("record_id", "kind", "state", "receipt_no"):
         reports[(record_id, kind)] = (state, receipt)
     rows = []
     for r in records:
         credit_state, receipt = reports.get((r["id"], ReportKind.CREDIT), ("", ""))
-        rows.append({"record_id": r["id"], "course_code": r["course_code"], "course_title": r["course_title"],
-                     "hours": r["hours"], "credits": r["credits"], "status": r["status"],
-                     "credit_state": credit_state, "receipt_no": receipt,
-                     "reversal_state": reports.get((r["id"], ReportKind.REVERSAL), ("", ""))[0]})
+        rows.append(
+            {
+                "record_id": r["id"],
+                "course_code": r["course_code"],
+                "course_title": r["course_title"],
+                "hours": r["hours"],
+                "credits": r["credits"],
+                "status": r["status"],
+                "credit_state": credit_state,
+                "receipt_no": receipt,
+                "reversal_state": reports.get((r["id"], ReportKind.REVERSAL), ("", ""))[0],
+            }
+        )
     return rows
 
 
@@ -165,15 +205,18 @@ def reconcile_person_year(*, user, year: int, client=None) -> Reconciliation:
         raise ReportingError("no_person", "该学员尚未在 AIS 中核验到人员编号，无法对账。")
     client = client or get_client()
     items = client.list_credits(person_id=person.person_id, year=year)
-    return reconcile(ledger_rows=ledger_rows_for(user, year), ais_items=items, person_id=person.person_id, year=year)
+    return reconcile(
+        ledger_rows=ledger_rows_for(user, year), ais_items=items, person_id=person.person_id, year=year
+    )
 
 
 def acknowledged(record_ids) -> dict:
     """{credit record id: sent_at} of the records whose credit report the AIS acknowledged
     (state sent, with a receipt) and whose reversal it has not (one query). What a certificate
     may call 已上报."""
-    rows = AisReport.objects.filter(record_id__in=list(record_ids)).values_list("record_id", "kind", "state",
-                                                                                  "sent_at")
+    rows = AisReport.objects.filter(record_id__in=list(record_ids)).values_list(
+        "record_id", "kind", "state", "sent_at"
+    )
     sent, reversed_ = {}, set()
     for record_id, kind, state, sent_at in rows:
         if state != ReportState.SENT:

@@ -1,5 +1,6 @@
 """Every write of the reporting app. The AIS is called outside any transaction; what it said
 is then applied under a row lock, audited, in one transaction."""
+
 import logging
 import re
 from datetime import timedelta
@@ -28,28 +29,71 @@ TRANSFER_PURPOSES = {
     "person_check": "核验是否已纳入会计人员信息管理系统",
     "credit_report": "向会计人员信息管理系统上报继续教育学时",
 }
-REPORT_FIELDS = ["person_id", "id_number", "name", "year", "course_code", "course_title", "category", "hours",
-                 "credits", "passed_at"]
+REPORT_FIELDS = [
+    "person_id",
+    "id_number",
+    "name",
+    "year",
+    "course_code",
+    "course_title",
+    "category",
+    "hours",
+    "credits",
+    "passed_at",
+]
 
 
-def ais_exchange_record(*, at, method, path, purpose="", attempt=1, status=None, duration_ms=0,
-                        request_body=None, answer_body=None, error="", idempotency_key="") -> AisExchange:
+def ais_exchange_record(
+    *,
+    at,
+    method,
+    path,
+    purpose="",
+    attempt=1,
+    status=None,
+    duration_ms=0,
+    request_body=None,
+    answer_body=None,
+    error="",
+    idempotency_key="",
+) -> AisExchange:
     """Store one attempt (bodies already masked by the adapter). A savepoint: a failure here
     cannot poison the caller's transaction."""
     with transaction.atomic():
         return AisExchange.objects.create(
-            at=at, method=method, path=path[:300], purpose=purpose, attempt=attempt, status=status,
-            duration_ms=duration_ms, request_body=request_body, answer_body=answer_body,
-            error=(error or "")[:400], idempotency_key=(idempotency_key or "")[:128])
+            at=at,
+            method=method,
+            path=path[:300],
+            purpose=purpose,
+            attempt=attempt,
+            status=status,
+            duration_ms=duration_ms,
+            request_body=request_body,
+            answer_body=answer_body,
+            error=(error or "")[:400],
+            idempotency_key=(idempotency_key or "")[:128],
+        )
 
 
-def privacy_transfer_record(*, user, purpose: str, fields: list[str], outcome: str, actor=None, ip=None,
-                            at=None):
+def privacy_transfer_record(
+    *, user, purpose: str, fields: list[str], outcome: str, actor=None, ip=None, at=None
+):
     """rules R14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
-    return audit_record("privacy.transfer", actor=actor, subject=user, ip=ip, at=at, data={
-        "recipient": AIS_RECIPIENT, "purpose": purpose, "purpose_text": TRANSFER_PURPOSES.get(purpose, purpose),
-        "fields": fields, "id_number": mask_id_number(user.id_number), "outcome": outcome,
-    })
+    return audit_record(
+        "privacy.transfer",
+        actor=actor,
+        subject=user,
+        ip=ip,
+        at=at,
+        data={
+            "recipient": AIS_RECIPIENT,
+            "purpose": purpose,
+            "purpose_text": TRANSFER_PURPOSES.get(purpose, purpose),
+            "fields": fields,
+            "id_number": mask_id_number(user.id_number),
+            "outcome": outcome,
+        },
+    )
 
 
 def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None) -> AisPerson:
@@ -93,19 +137,40 @@ def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None)
             user.save(update_fields=["ais_status", "ais_checked_at"])
         old_person_id = person.person_id
         if lookup is not None and lookup.found:
-            person.person_id, person.region_code, person.status = lookup.person_id, lookup.region_code, lookup.status
+            person.person_id, person.region_code, person.status = (
+                lookup.person_id,
+                lookup.region_code,
+                lookup.status,
+            )
             person.found_at = person.found_at or at
         elif lookup is not None:
-            person.status = ""                  # not found: the old person_id stays for history
+            person.status = ""  # not found: the old person_id stays for history
         person.last_result, person.last_error, person.checked_at = result, error[:300], at
         person.save()
-        audit_record("ais.person_checked", actor=actor, subject=user, ip=ip, at=at, data={
-            "result": result.value, "old_status": old_status, "new_status": new_status.value,
-            "person_id": person.person_id, "old_person_id": old_person_id,
-            "error": error[:200],
-        })
-        privacy_transfer_record(user=user, purpose="person_check", fields=["id_number", "name"],
-                                outcome=result.value, actor=actor, ip=ip, at=at)
+        audit_record(
+            "ais.person_checked",
+            actor=actor,
+            subject=user,
+            ip=ip,
+            at=at,
+            data={
+                "result": result.value,
+                "old_status": old_status,
+                "new_status": new_status.value,
+                "person_id": person.person_id,
+                "old_person_id": old_person_id,
+                "error": error[:200],
+            },
+        )
+        privacy_transfer_record(
+            user=user,
+            purpose="person_check",
+            fields=["id_number", "name"],
+            outcome=result.value,
+            actor=actor,
+            ip=ip,
+            at=at,
+        )
         # Credits kept while the person was not found are reported once they are found
         # (rules R9.3): their waiting outbox rows get their bodies and are sent after commit.
         if new_status == AisStatus.FOUND and person.person_id:
@@ -130,13 +195,18 @@ def ais_recheck_sweep(*, at=None, limit: int = 500) -> int:
     from .tasks import ais_person_check_task
 
     at = at or timezone.now()
-    due = (Q(ais_status=AisStatus.UNKNOWN) & (Q(ais_checked_at__isnull=True)
-                                              | Q(ais_checked_at__lte=at - policy.RECHECK_UNKNOWN_AFTER))
-           | Q(ais_status=AisStatus.FAILED) & (Q(ais_checked_at__isnull=True)
-                                               | Q(ais_checked_at__lte=at - policy.RECHECK_FAILED_AFTER))
-           | Q(ais_status=AisStatus.NOT_FOUND, ais_checked_at__lte=at - policy.RECHECK_NOT_FOUND_AFTER))
-    ids = list(User.objects.filter(due, is_staff=False, status=AccountStatus.ACTIVE)
-               .order_by("ais_checked_at", "pk").values_list("pk", flat=True)[:limit])
+    due = (
+        Q(ais_status=AisStatus.UNKNOWN)
+        & (Q(ais_checked_at__isnull=True) | Q(ais_checked_at__lte=at - policy.RECHECK_UNKNOWN_AFTER))
+        | Q(ais_status=AisStatus.FAILED)
+        & (Q(ais_checked_at__isnull=True) | Q(ais_checked_at__lte=at - policy.RECHECK_FAILED_AFTER))
+        | Q(ais_status=AisStatus.NOT_FOUND, ais_checked_at__lte=at - policy.RECHECK_NOT_FOUND_AFTER)
+    )
+    ids = list(
+        User.objects.filter(due, is_staff=False, status=AccountStatus.ACTIVE)
+        .order_by("ais_checked_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
     for user_id in ids:
         ais_person_check_task.delay(user_id)
     return len(ids)
@@ -155,11 +225,21 @@ def _schedule_send(report_id: int, countdown: int | None = None) -> None:
 def _credit_body(record, user, person) -> str:
     from .clients.base import CreditReport, report_body_text
 
-    return report_body_text(CreditReport(
-        idempotency_key=policy.credit_idempotency_key(record.uid), person_id=person.person_id,
-        id_number=user.id_number, name=user.name, year=record.year.year, course_code=record.course_code,
-        course_title=record.course_title, category=record.category, hours=record.hours, credits=record.credits,
-        passed_at=timezone.localtime(record.passed_at)).as_json())
+    return report_body_text(
+        CreditReport(
+            idempotency_key=policy.credit_idempotency_key(record.uid),
+            person_id=person.person_id,
+            id_number=user.id_number,
+            name=user.name,
+            year=record.year.year,
+            course_code=record.course_code,
+            course_title=record.course_title,
+            category=record.category,
+            hours=record.hours,
+            credits=record.credits,
+            passed_at=timezone.localtime(record.passed_at),
+        ).as_json()
+    )
 
 
 def _audit_head_lock() -> None:
@@ -190,20 +270,32 @@ def report_enqueue_for_record(record, *, at=None) -> AisReport:
     if existing is not None:
         return existing
     # The learner and their AIS person row (if any) in one query, only what the body needs.
-    user = (User.objects.select_related("ais_person")
-            .only("name", "id_number", "ais_status", "ais_person__person_id").get(pk=record.user_id))
+    user = (
+        User.objects.select_related("ais_person")
+        .only("name", "id_number", "ais_status", "ais_person__person_id")
+        .get(pk=record.user_id)
+    )
     try:
         person = user.ais_person
     except AisPerson.DoesNotExist:
         person = None
     found = user.ais_status == AisStatus.FOUND and person is not None and bool(person.person_id)
     report = AisReport.objects.create(
-        kind=ReportKind.CREDIT, record=record, idempotency_key=key,
+        kind=ReportKind.CREDIT,
+        record=record,
+        idempotency_key=key,
         body=_credit_body(record, user, person) if found else "",
         state=ReportState.PENDING if found else ReportState.WAITING_PERSON,
-        next_attempt_at=at + policy.PENDING_GRACE if found else None, created_at=at, updated_at=at)
-    audit_record("ais.report_queued", subject=report, at=at, data={
-        "kind": report.kind, "record": str(record.uid), "state": report.state})
+        next_attempt_at=at + policy.PENDING_GRACE if found else None,
+        created_at=at,
+        updated_at=at,
+    )
+    audit_record(
+        "ais.report_queued",
+        subject=report,
+        at=at,
+        data={"kind": report.kind, "record": str(record.uid), "state": report.state},
+    )
     if found:
         _schedule_send(report.pk)
     return report
@@ -216,15 +308,23 @@ def reports_release_for_user(*, user, person, at=None) -> int:
 
     at = at or timezone.now()
     n = 0
-    waiting = (AisReport.objects.select_for_update(of=("self",)).select_related("record", "record__year")
-               .filter(record__user_id=user.pk, kind=ReportKind.CREDIT, state=ReportState.WAITING_PERSON)
-               .order_by("pk"))
+    waiting = (
+        AisReport.objects.select_for_update(of=("self",))
+        .select_related("record", "record__year")
+        .filter(record__user_id=user.pk, kind=ReportKind.CREDIT, state=ReportState.WAITING_PERSON)
+        .order_by("pk")
+    )
     for report in waiting:
         if report.record.status != RecordStatus.ACTIVE:
             _set_state(report, ReportState.CANCELLED, at, last_error="学时已撤销，无需上报")
             continue
-        _set_state(report, ReportState.PENDING, at, body=_credit_body(report.record, user, person),
-                   next_attempt_at=at + policy.PENDING_GRACE)
+        _set_state(
+            report,
+            ReportState.PENDING,
+            at,
+            body=_credit_body(report.record, user, person),
+            next_attempt_at=at + policy.PENDING_GRACE,
+        )
         audit_record("ais.report_released", subject=report, at=at, data={"record": str(report.record.uid)})
         _schedule_send(report.pk)
         n += 1
@@ -241,8 +341,13 @@ def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
     if credit is None or credit.state == ReportState.CANCELLED:
         return None
     if policy.report_cancellable(credit.state, credit.attempts, credit.last_status):
-        _set_state(credit, ReportState.CANCELLED, at, next_attempt_at=None,
-                   last_error=f"学时已撤销（{record.revoke_reason}），未上报，取消")
+        _set_state(
+            credit,
+            ReportState.CANCELLED,
+            at,
+            next_attempt_at=None,
+            last_error=f"学时已撤销（{record.revoke_reason}），未上报，取消",
+        )
         audit_record("ais.report_cancelled", subject=credit, at=at, data={"record": str(record.uid)})
         return None
     key = policy.reversal_idempotency_key(record.uid)
@@ -253,13 +358,23 @@ def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
 
     ready = credit.state == ReportState.SENT
     reversal = AisReport.objects.create(
-        kind=ReportKind.REVERSAL, record=record, idempotency_key=key,
-        body=report_body_text({"idempotency_key": key,
-                               "reason": (record.revoke_reason or policy.REVERSAL_REASON_DEFAULT)[:200]}),
+        kind=ReportKind.REVERSAL,
+        record=record,
+        idempotency_key=key,
+        body=report_body_text(
+            {"idempotency_key": key, "reason": (record.revoke_reason or policy.REVERSAL_REASON_DEFAULT)[:200]}
+        ),
         state=ReportState.PENDING if ready else ReportState.WAITING_CREDIT,
-        next_attempt_at=at + policy.PENDING_GRACE if ready else None, created_at=at, updated_at=at)
-    audit_record("ais.report_queued", subject=reversal, at=at, data={
-        "kind": reversal.kind, "record": str(record.uid), "state": reversal.state})
+        next_attempt_at=at + policy.PENDING_GRACE if ready else None,
+        created_at=at,
+        updated_at=at,
+    )
+    audit_record(
+        "ais.report_queued",
+        subject=reversal,
+        at=at,
+        data={"kind": reversal.kind, "record": str(record.uid), "state": reversal.state},
+    )
     if ready:
         _schedule_send(reversal.pk)
     return reversal
@@ -288,8 +403,14 @@ def _claim(report_id: int, at, due: bool):
                 _set_state(report, ReportState.WAITING_CREDIT, at, next_attempt_at=None)
                 return None
             receipt = credit.receipt_no
-        _set_state(report, ReportState.SENDING, at, attempts=report.attempts + 1, last_attempt_at=at,
-                   next_attempt_at=at + policy.SEND_LEASE)
+        _set_state(
+            report,
+            ReportState.SENDING,
+            at,
+            attempts=report.attempts + 1,
+            last_attempt_at=at,
+            next_attempt_at=at + policy.SEND_LEASE,
+        )
         return report, receipt
 
 
@@ -313,8 +434,9 @@ def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> A
             import json
 
             body = json.loads(report.body)
-            result = client.reverse_credit(receipt_no=credit_receipt, idempotency_key=body["idempotency_key"],
-                                           reason=body["reason"])
+            result = client.reverse_credit(
+                receipt_no=credit_receipt, idempotency_key=body["idempotency_key"], reason=body["reason"]
+            )
     except (AisUnavailable, AisRejected) as exc:
         error = exc
     return _record_answer(report.pk, report.attempts, result, error, timezone.now())
@@ -323,61 +445,126 @@ def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> A
 def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
     with transaction.atomic():
         _audit_head_lock()
-        report = AisReport.objects.select_for_update(of=("self",)).select_related("record", "record__user").get(
-            pk=report_id)
+        report = (
+            AisReport.objects.select_for_update(of=("self",))
+            .select_related("record", "record__user")
+            .get(pk=report_id)
+        )
         if result is not None:
             if report.state == ReportState.SENT:
-                return report                   # another worker recorded the same receipt
-            fields = dict(receipt_no=result.receipt_no, sent_at=at, next_attempt_at=None, last_error="",
-                          last_status=(201 if getattr(result, "created", True) else 200)
-                          if report.kind == ReportKind.CREDIT else 200)
+                return report  # another worker recorded the same receipt
+            fields = dict(
+                receipt_no=result.receipt_no,
+                sent_at=at,
+                next_attempt_at=None,
+                last_error="",
+                last_status=(201 if getattr(result, "created", True) else 200)
+                if report.kind == ReportKind.CREDIT
+                else 200,
+            )
             if report.kind == ReportKind.REVERSAL:
                 fields["reversal_no"] = result.reversal_no
             _set_state(report, ReportState.SENT, at, **fields)
-            audit_record("ais.report_sent", subject=report, at=at, data={
-                "kind": report.kind, "record": str(report.record.uid), "receipt_no": report.receipt_no,
-                "reversal_no": report.reversal_no, "attempts": report.attempts})
+            audit_record(
+                "ais.report_sent",
+                subject=report,
+                at=at,
+                data={
+                    "kind": report.kind,
+                    "record": str(report.record.uid),
+                    "receipt_no": report.receipt_no,
+                    "reversal_no": report.reversal_no,
+                    "attempts": report.attempts,
+                },
+            )
             if report.kind == ReportKind.CREDIT:
-                privacy_transfer_record(user=report.record.user, purpose="credit_report", fields=REPORT_FIELDS,
-                                        outcome="sent", at=at)
+                privacy_transfer_record(
+                    user=report.record.user,
+                    purpose="credit_report",
+                    fields=REPORT_FIELDS,
+                    outcome="sent",
+                    at=at,
+                )
                 _release_reversal(report, at)
             return report
         if report.state != ReportState.SENDING or report.attempts != attempt_no:
-            return report                       # the sweep took it back meanwhile; its send decides
+            return report  # the sweep took it back meanwhile; its send decides
         message = f"{error.status or ''} {error.code}: {error}".strip()[:400]
         if isinstance(error, AisRejected):
-            _set_state(report, ReportState.FAILED, at, last_status=error.status, last_error=message,
-                       next_attempt_at=None)
-            audit_record("ais.report_failed", subject=report, at=at, data={
-                "kind": report.kind, "record": str(report.record.uid), "status": error.status, "code": error.code})
+            _set_state(
+                report,
+                ReportState.FAILED,
+                at,
+                last_status=error.status,
+                last_error=message,
+                next_attempt_at=None,
+            )
+            audit_record(
+                "ais.report_failed",
+                subject=report,
+                at=at,
+                data={
+                    "kind": report.kind,
+                    "record": str(report.record.uid),
+                    "status": error.status,
+                    "code": error.code,
+                },
+            )
             log.error("AIS refused %s: %s", report.idempotency_key, message)
             if report.kind == ReportKind.CREDIT and error.status in policy.NOT_RECORDED_STATUSES:
                 _cancel_waiting_reversal(report, at)
             return report
         if policy.report_gives_up(report.attempts):
-            _set_state(report, ReportState.FAILED, at, last_status=error.status, last_error=message,
-                       next_attempt_at=None)
-            audit_record("ais.report_failed", subject=report, at=at, data={
-                "kind": report.kind, "record": str(report.record.uid), "status": error.status, "code": "exhausted"})
+            _set_state(
+                report,
+                ReportState.FAILED,
+                at,
+                last_status=error.status,
+                last_error=message,
+                next_attempt_at=None,
+            )
+            audit_record(
+                "ais.report_failed",
+                subject=report,
+                at=at,
+                data={
+                    "kind": report.kind,
+                    "record": str(report.record.uid),
+                    "status": error.status,
+                    "code": "exhausted",
+                },
+            )
             return report
         countdown = policy.report_retry_countdown(report.attempts, error.retry_after)
-        _set_state(report, ReportState.RETRYING, at, last_status=error.status, last_error=message,
-                   next_attempt_at=at + timedelta(seconds=countdown))
+        _set_state(
+            report,
+            ReportState.RETRYING,
+            at,
+            last_status=error.status,
+            last_error=message,
+            next_attempt_at=at + timedelta(seconds=countdown),
+        )
         _schedule_send(report.pk, countdown=countdown)
         return report
 
 
 def _release_reversal(credit: AisReport, at) -> None:
-    waiting = AisReport.objects.select_for_update().filter(
-        record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT).first()
+    waiting = (
+        AisReport.objects.select_for_update()
+        .filter(record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT)
+        .first()
+    )
     if waiting is not None:
         _set_state(waiting, ReportState.PENDING, at, next_attempt_at=at + policy.PENDING_GRACE)
         _schedule_send(waiting.pk)
 
 
 def _cancel_waiting_reversal(credit: AisReport, at) -> None:
-    waiting = AisReport.objects.select_for_update().filter(
-        record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT).first()
+    waiting = (
+        AisReport.objects.select_for_update()
+        .filter(record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT)
+        .first()
+    )
     if waiting is not None:
         _set_state(waiting, ReportState.CANCELLED, at, last_error="学时上报未被 AIS 记载，无需撤销")
         audit_record("ais.report_cancelled", subject=waiting, at=at, data={"record": str(credit.record.uid)})
@@ -410,22 +597,36 @@ def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
     from .tasks import ais_report_send_task
 
     at = at or timezone.now()
-    due = Q(state__in=[ReportState.PENDING, ReportState.RETRYING, ReportState.SENDING], next_attempt_at__lte=at)
-    ids = list(AisReport.objects.filter(due).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit])
+    due = Q(
+        state__in=[ReportState.PENDING, ReportState.RETRYING, ReportState.SENDING], next_attempt_at__lte=at
+    )
+    ids = list(
+        AisReport.objects.filter(due).order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:limit]
+    )
     with transaction.atomic():
-        stuck = AisReport.objects.select_for_update().filter(pk__in=ids, state=ReportState.SENDING,
-                                                             next_attempt_at__lte=at)
+        stuck = AisReport.objects.select_for_update().filter(
+            pk__in=ids, state=ReportState.SENDING, next_attempt_at__lte=at
+        )
         for report in stuck:
-            _set_state(report, ReportState.RETRYING, at, next_attempt_at=at,
-                       last_error="发送中断（租约已过期），重新发送")
+            _set_state(
+                report,
+                ReportState.RETRYING,
+                at,
+                next_attempt_at=at,
+                last_error="发送中断（租约已过期），重新发送",
+            )
     # A reversal whose credit got its receipt while the release was missed.
-    orphans = AisReport.objects.filter(kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT,
-                                       record__ais_reports__kind=ReportKind.CREDIT,
-                                       record__ais_reports__state=ReportState.SENT)
+    orphans = AisReport.objects.filter(
+        kind=ReportKind.REVERSAL,
+        state=ReportState.WAITING_CREDIT,
+        record__ais_reports__kind=ReportKind.CREDIT,
+        record__ais_reports__state=ReportState.SENT,
+    )
     for report in orphans[:limit]:
         with transaction.atomic():
             AisReport.objects.filter(pk=report.pk, state=ReportState.WAITING_CREDIT).update(
-                state=ReportState.PENDING, next_attempt_at=at, updated_at=at)
+                state=ReportState.PENDING, next_attempt_at=at, updated_at=at
+            )
         ids.append(report.pk)
     for report_id in ids:
         ais_report_send_task.delay(report_id, True)
@@ -440,8 +641,14 @@ def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=No
     at = at or timezone.now()
     with transaction.atomic():
         job = ExportJob.objects.create(year=year, region=region or "", created_by=actor, created_at=at)
-        audit_record("reporting.export_requested", actor=actor, subject=job, ip=ip, at=at,
-                     data={"year": year, "region": region or "all"})
+        audit_record(
+            "reporting.export_requested",
+            actor=actor,
+            subject=job,
+            ip=ip,
+            at=at,
+            data={"year": year, "region": region or "all"},
+        )
         transaction.on_commit(lambda: ais_export_task.delay(job.pk))
     return job
 
@@ -459,8 +666,10 @@ def export_root():
     root = Path(getattr(settings, "EXPORT_ROOT", default)).resolve()
     for served in (settings.MEDIA_ROOT, settings.STATIC_ROOT):
         if served and root.is_relative_to(Path(served).resolve()):
-            raise ImproperlyConfigured(f"EXPORT_ROOT ({root}) must be outside {served}: export files hold "
-                                       "full ID numbers and mobiles and must never be served directly.")
+            raise ImproperlyConfigured(
+                f"EXPORT_ROOT ({root}) must be outside {served}: export files hold "
+                "full ID numbers and mobiles and must never be served directly."
+            )
     return root
 
 
@@ -515,7 +724,13 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
         job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status not in (ExportStatus.QUEUED, ExportStatus.FAILED):
             return None
-        job.status, job.started_at, job.progress, job.rows_done, job.error = ExportStatus.RUNNING, at, 0, 0, ""
+        job.status, job.started_at, job.progress, job.rows_done, job.error = (
+            ExportStatus.RUNNING,
+            at,
+            0,
+            0,
+            "",
+        )
         job.save(update_fields=["status", "started_at", "progress", "rows_done", "error"])
     store = export_storage()
     name = secrets.token_urlsafe(32) + ".xlsx"
@@ -528,24 +743,33 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
             ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
 
             def progress(n):
-                ExportJob.objects.filter(pk=job.pk).update(rows_done=n, progress=min(99, n * 100 // max(total, 1)))
+                ExportJob.objects.filter(pk=job.pk).update(
+                    rows_done=n, progress=min(99, n * 100 // max(total, 1))
+                )
 
             n = exports.write_workbook(path, job.year, rows, progress=progress)
             with open(path, "rb") as fh:
                 stored = store.save(name, File(fh, name=name))
-            if stored != name:   # never: 43 random characters; refuse rather than lose track
+            if stored != name:  # never: 43 random characters; refuse rather than lose track
                 store.delete(stored)
                 raise RuntimeError("导出文件名冲突，请重新导出。")
     except Exception as exc:
         log.exception("export %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.FAILED, error=str(exc)[:400],
-                                                   finished_at=timezone.now())
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportStatus.FAILED, error=str(exc)[:400], finished_at=timezone.now()
+        )
         job.refresh_from_db()
         return job
     done = timezone.now()
-    ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.DONE, progress=100, rows_done=n, rows_total=n,
-                                               file=name, finished_at=done,
-                                               expires_at=policy.export_expires_at(done))
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportStatus.DONE,
+        progress=100,
+        rows_done=n,
+        rows_total=n,
+        file=name,
+        finished_at=done,
+        expires_at=policy.export_expires_at(done),
+    )
     job.refresh_from_db()
     return job
 
@@ -564,8 +788,9 @@ def exports_expire(*, at=None) -> int:
     at = at or timezone.now()
     store = export_storage()
     expired = 0
-    due = ExportJob.objects.filter(Q(expires_at__lte=at) | Q(expires_at__isnull=True),
-                                   status=ExportStatus.DONE)
+    due = ExportJob.objects.filter(
+        Q(expires_at__lte=at) | Q(expires_at__isnull=True), status=ExportStatus.DONE
+    )
     for job_id in due.values_list("pk", flat=True):
         with transaction.atomic():
             job = ExportJob.objects.select_for_update().filter(pk=job_id, status=ExportStatus.DONE).first()
@@ -577,15 +802,24 @@ def exports_expire(*, at=None) -> int:
             old_file = job.file
             job.status, job.file = ExportStatus.EXPIRED, ""
             job.save(update_fields=["status", "file"])
-            audit_record("reporting.export_expired", subject=job, at=at,
-                         data={"year": job.year, "region": job.region or "all", "legacy": name is None and
-                               bool(old_file)})
+            audit_record(
+                "reporting.export_expired",
+                subject=job,
+                at=at,
+                data={
+                    "year": job.year,
+                    "region": job.region or "all",
+                    "legacy": name is None and bool(old_file),
+                },
+            )
             expired += 1
     legacy = Path(settings.MEDIA_ROOT) / "exports"
-    if legacy.is_dir():   # files of the old scheme: guessable names in a served directory
+    if legacy.is_dir():  # files of the old scheme: guessable names in a served directory
         for f in legacy.glob("ais-results-*.xlsx*"):
             f.unlink(missing_ok=True)
-    live = set(ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="").values_list("file", flat=True))
+    live = set(
+        ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="").values_list("file", flat=True)
+    )
     cutoff = at - policy.EXPORT_RETENTION
     try:
         _dirs, files = store.listdir("")

@@ -17,7 +17,8 @@ def ais_person_check_task(self, user_id: int):
     eager = bool(self.request.is_eager)
     try:
         person = ais_person_check(
-            user_id=user_id, client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES) if eager else None)
+            user_id=user_id, client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES) if eager else None
+        )
     except ReportingError as exc:
         return exc.code
     if person.last_result == CheckResult.FAILED and not eager and self.request.retries < self.max_retries:
@@ -45,8 +46,11 @@ def ais_report_send_task(report_id: int, due: bool = False):
     from .services import report_send
 
     eager = bool(ais_report_send_task.request.is_eager)
-    report = report_send(report_id=report_id, due=due,
-                         client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES) if eager else None)
+    report = report_send(
+        report_id=report_id,
+        due=due,
+        client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES) if eager else None,
+    )
     return report.state if report is not None else "skipped"
 
 

@@ -33,14 +33,20 @@ def recheck(request):
         return redirect("admin:index")
     try:
         person = services.ais_person_check(
-            user_id=request.user.pk, actor=request.user, ip=client_ip(request),
-            client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES))
+            user_id=request.user.pk,
+            actor=request.user,
+            ip=client_ip(request),
+            client=get_client(max_retries=policy.INTERACTIVE_MAX_RETRIES),
+        )
     except ReportingError as exc:
         messages.error(request, exc.message)
     else:
         result = CheckResult(person.last_result)
-        level = messages.SUCCESS if result == CheckResult.FOUND else (
-            messages.WARNING if result == CheckResult.NOT_FOUND else messages.ERROR)
+        level = (
+            messages.SUCCESS
+            if result == CheckResult.FOUND
+            else (messages.WARNING if result == CheckResult.NOT_FOUND else messages.ERROR)
+        )
         messages.add_message(request, level, policy.RECHECK_MESSAGES[result])
     return redirect("accounts:dashboard")
 
@@ -75,8 +81,13 @@ def staff_reconcile(request):
                 ctx["error"] = f"AIS 暂时无法查询：{exc}"
             else:
                 ctx.update(result=result, learner=learner)
-                audit_record("ais.reconciled", actor=request.user, subject=learner, ip=client_ip(request), data={
-                    "year": int(year), "differences": len(result.diffs), "matched": result.matched})
+                audit_record(
+                    "ais.reconciled",
+                    actor=request.user,
+                    subject=learner,
+                    ip=client_ip(request),
+                    data={"year": int(year), "differences": len(result.diffs), "matched": result.matched},
+                )
     return render(request, "reporting/staff/reconcile.html", ctx)
 
 
@@ -93,13 +104,21 @@ def staff_exports(request):
         if not form.is_valid():
             messages.error(request, "请选择已设立的培训年度和正确的地区。")
         else:
-            services.export_job_create(year=form.cleaned_data["year"], region=form.cleaned_data["region"],
-                                       actor=request.user, ip=client_ip(request))
+            services.export_job_create(
+                year=form.cleaned_data["year"],
+                region=form.cleaned_data["region"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
             messages.success(request, "已开始导出，完成后可在下方下载。")
         return redirect("reporting:staff_exports")
     ctx = _staff_context(request, "年度学时导出")
-    ctx.update(_jobs_context(request), regions=Region.choices, default_year=timezone.localdate().year,
-               retention_days=policy.EXPORT_RETENTION.days)
+    ctx.update(
+        _jobs_context(request),
+        regions=Region.choices,
+        default_year=timezone.localdate().year,
+        retention_days=policy.EXPORT_RETENTION.days,
+    )
     return render(request, "reporting/staff/exports.html", ctx)
 
 
@@ -112,8 +131,11 @@ def staff_exports_table(request):
 
 def _jobs_context(request):
     jobs = list(ExportJob.objects.select_related("created_by")[:20])
-    return {"jobs": jobs, "can_export": request.user.has_perm("reporting.export_results"),
-            "polling": any(j.status in ("queued", "running") for j in jobs)}
+    return {
+        "jobs": jobs,
+        "can_export": request.user.has_perm("reporting.export_results"),
+        "polling": any(j.status in ("queued", "running") for j in jobs),
+    }
 
 
 @staff_member_required
@@ -122,19 +144,29 @@ def staff_export_download(request, pk):
     """The only way to an export file: staff with export_results, audited, until it expires
     (policy.EXPORT_RETENTION); after that a clear 410 page."""
     job = get_object_or_404(ExportJob, pk=pk, status__in=[ExportStatus.DONE, ExportStatus.EXPIRED])
-    if not policy.export_downloadable(done=job.status == ExportStatus.DONE, expires_at=job.expires_at,
-                                      at=timezone.now()):
+    if not policy.export_downloadable(
+        done=job.status == ExportStatus.DONE, expires_at=job.expires_at, at=timezone.now()
+    ):
         ctx = _staff_context(request, "导出文件已过期")
         ctx.update(job=job, retention_days=policy.EXPORT_RETENTION.days)
         return render(request, "reporting/staff/export_expired.html", ctx, status=410)
     name = services.export_file_name(job)
     if name is None:
         raise Http404
-    try:   # a redirect to a short-lived signed URL of the object store, or the file streamed
-        response = stores.file_response(services.export_storage(), name,
-                                        download_name=services.export_download_name(job), content_type=XLSX_TYPE)
+    try:  # a redirect to a short-lived signed URL of the object store, or the file streamed
+        response = stores.file_response(
+            services.export_storage(),
+            name,
+            download_name=services.export_download_name(job),
+            content_type=XLSX_TYPE,
+        )
     except FileNotFoundError:
         raise Http404
-    audit_record("reporting.export_downloaded", actor=request.user, subject=job, ip=client_ip(request),
-                 data={"year": job.year, "region": job.region or "all", "rows": job.rows_done})
+    audit_record(
+        "reporting.export_downloaded",
+        actor=request.user,
+        subject=job,
+        ip=client_ip(request),
+        data={"year": job.year, "region": job.region or "all", "rows": job.rows_done},
+    )
     return response

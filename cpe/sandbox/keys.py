@@ -16,6 +16,7 @@ private keys PEM PKCS#8, which is what wechatpayv3 needs for the merchant key):
 Files are created atomically (written under a temporary name, then hard-linked into place), so
 concurrent first uses in several processes agree on one key set.
 """
+
 import hashlib
 import os
 import secrets
@@ -44,11 +45,11 @@ class SandboxKeys:
     alipay_gateway_public_pem: str
     wechat_merchant_private_pem: str
     wechat_merchant_public_pem: str
-    wechat_merchant_serial: str          # stands for the merchant API certificate's serial number
+    wechat_merchant_serial: str  # stands for the merchant API certificate's serial number
     wechat_platform_private_pem: str
     wechat_platform_public_pem: str
     wechat_apiv3_key: str
-    aliyun_sms_secret: str               # the AccessKeySecret of the embedded Aliyun SMS stand-in
+    aliyun_sms_secret: str  # the AccessKeySecret of the embedded Aliyun SMS stand-in
 
 
 def key_dir() -> Path:
@@ -65,7 +66,7 @@ def _create_once(path: Path, content: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(content)
         try:
-            os.link(tmp, path)          # atomic; fails if another process won the race
+            os.link(tmp, path)  # atomic; fails if another process won the race
         except FileExistsError:
             pass
     finally:
@@ -74,8 +75,9 @@ def _create_once(path: Path, content: bytes) -> None:
 
 def _new_private_pem() -> bytes:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _private_pem(path: Path) -> str:
@@ -86,8 +88,11 @@ def _private_pem(path: Path) -> str:
 
 def _public_pem(private_pem: str) -> str:
     key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _apiv3_key(path: Path) -> str:
@@ -110,11 +115,15 @@ def sandbox_keys() -> SandboxKeys:
         platform = _private_pem(folder / "wechat_platform_private.pem")
         merchant_public = _public_pem(merchant)
         _cache[folder] = SandboxKeys(
-            alipay_app_private_pem=app, alipay_app_public_pem=_public_pem(app),
-            alipay_gateway_private_pem=gateway, alipay_gateway_public_pem=_public_pem(gateway),
-            wechat_merchant_private_pem=merchant, wechat_merchant_public_pem=merchant_public,
+            alipay_app_private_pem=app,
+            alipay_app_public_pem=_public_pem(app),
+            alipay_gateway_private_pem=gateway,
+            alipay_gateway_public_pem=_public_pem(gateway),
+            wechat_merchant_private_pem=merchant,
+            wechat_merchant_public_pem=merchant_public,
             wechat_merchant_serial=hashlib.sha1(merchant_public.encode()).hexdigest().upper(),
-            wechat_platform_private_pem=platform, wechat_platform_public_pem=_public_pem(platform),
+            wechat_platform_private_pem=platform,
+            wechat_platform_public_pem=_public_pem(platform),
             wechat_apiv3_key=_apiv3_key(folder / "wechat_apiv3.key"),
             aliyun_sms_secret=_apiv3_key(folder / "aliyun_sms.key"),
         )

@@ -1,5 +1,6 @@
 """State of the embedded sandbox gateway: its trades, refunds and notification deliveries.
 Nothing here belongs to the shop: these tables stand for Alipay's and WeChat Pay's books."""
+
 from django.db import models
 from django.utils import timezone
 
@@ -19,10 +20,10 @@ class SandboxTrade(models.Model):
         CLOSED = "closed", "已关闭"
 
     gateway = models.CharField(max_length=8, choices=Gateway.choices)
-    kind = models.CharField(max_length=8)       # alipay: page | wap; wechat: native | h5
+    kind = models.CharField(max_length=8)  # alipay: page | wap; wechat: native | h5
     out_trade_no = models.CharField("商户订单号", max_length=64)
     trade_no = models.CharField("交易号", max_length=64, unique=True)
-    token = models.CharField(max_length=43, unique=True)    # pay page address
+    token = models.CharField(max_length=43, unique=True)  # pay page address
     subject = models.CharField("商品", max_length=256)
     amount_fen = models.PositiveIntegerField("金额（分）")
     notify_url = models.CharField(max_length=500)
@@ -31,9 +32,9 @@ class SandboxTrade(models.Model):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAIT)
     created_at = models.DateTimeField(default=timezone.now)
     paid_at = models.DateTimeField(null=True, blank=True)
-    notify_id = models.CharField(max_length=64, blank=True)   # shared by every retry of one notification
+    notify_id = models.CharField(max_length=64, blank=True)  # shared by every retry of one notification
     refunded_fen = models.PositiveIntegerField(default=0)
-    request = models.JSONField(default=dict)                  # the merchant's last create request
+    request = models.JSONField(default=dict)  # the merchant's last create request
 
     class Meta:
         ordering = ["-created_at"]
@@ -57,8 +58,11 @@ class SandboxTrade(models.Model):
 
     @property
     def expired(self) -> bool:
-        return (self.status == self.Status.WAIT and self.expires_at is not None
-                and self.expires_at < timezone.now())
+        return (
+            self.status == self.Status.WAIT
+            and self.expires_at is not None
+            and self.expires_at < timezone.now()
+        )
 
     @property
     def effective_status(self) -> str:
@@ -68,7 +72,7 @@ class SandboxTrade(models.Model):
 
 class SandboxRefund(models.Model):
     trade = models.ForeignKey(SandboxTrade, on_delete=models.CASCADE, related_name="refunds")
-    refund_no = models.CharField("商户退款单号", max_length=64)    # out_request_no / out_refund_no
+    refund_no = models.CharField("商户退款单号", max_length=64)  # out_request_no / out_refund_no
     refund_id = models.CharField("退款单号", max_length=64, unique=True)
     amount_fen = models.PositiveIntegerField("退款金额（分）")
     reason = models.CharField(max_length=256, blank=True)

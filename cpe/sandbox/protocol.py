@@ -17,6 +17,7 @@ WeChat Pay v3 (SHA256withRSA, PKCS#1 v1.5, base64):
 - a notification's resource is AES-256-GCM encrypted with the APIv3 key (12-byte nonce,
   associated data "transaction", base64 of ciphertext + tag).
 """
+
 import base64
 import json
 import re
@@ -46,8 +47,12 @@ def rsa_sign(private_pem: str, message: str) -> str:
 def rsa_verify(public_pem: str, message: str, signature: str) -> bool:
     key = serialization.load_pem_public_key(public_pem.encode())
     try:
-        key.verify(base64.b64decode(signature, validate=True), message.encode("utf-8"),
-                   padding.PKCS1v15(), hashes.SHA256())
+        key.verify(
+            base64.b64decode(signature, validate=True),
+            message.encode("utf-8"),
+            padding.PKCS1v15(),
+            hashes.SHA256(),
+        )
     except (InvalidSignature, ValueError):
         return False
     return True
@@ -114,8 +119,9 @@ def wechat_request_message(method: str, path: str, timestamp: str, nonce_str: st
     return f"{method}\n{path}\n{timestamp}\n{nonce_str}\n{body}\n"
 
 
-def wechat_signed_headers(body: str, private_pem: str, serial: str, *, timestamp: int | None = None,
-                          nonce_str: str | None = None) -> dict:
+def wechat_signed_headers(
+    body: str, private_pem: str, serial: str, *, timestamp: int | None = None, nonce_str: str | None = None
+) -> dict:
     """The headers WeChat Pay signs its answers and notifications with."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     nonce_str = nonce_str or nonce()
@@ -133,48 +139,108 @@ def wechat_encrypt_resource(plain: dict, apiv3_key: str, *, original_type: str =
     associated = original_type
     data = json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     ciphertext = AESGCM(apiv3_key.encode()).encrypt(nonce_str.encode(), data, associated.encode())
-    return {"original_type": original_type, "algorithm": "AEAD_AES_256_GCM",
-            "ciphertext": base64.b64encode(ciphertext).decode(), "associated_data": associated,
-            "nonce": nonce_str}
+    return {
+        "original_type": original_type,
+        "algorithm": "AEAD_AES_256_GCM",
+        "ciphertext": base64.b64encode(ciphertext).decode(),
+        "associated_data": associated,
+        "nonce": nonce_str,
+    }
 
 
-def wechat_notification_body(notify_id: str, resource: dict, *, event_type: str = "TRANSACTION.SUCCESS",
-                             summary: str = "支付成功", created: datetime | None = None) -> str:
-    envelope = {"id": notify_id, "create_time": rfc3339(created or datetime.now(SHANGHAI)),
-                "resource_type": "encrypt-resource", "event_type": event_type, "summary": summary,
-                "resource": resource}
+def wechat_notification_body(
+    notify_id: str,
+    resource: dict,
+    *,
+    event_type: str = "TRANSACTION.SUCCESS",
+    summary: str = "支付成功",
+    created: datetime | None = None,
+) -> str:
+    envelope = {
+        "id": notify_id,
+        "create_time": rfc3339(created or datetime.now(SHANGHAI)),
+        "resource_type": "encrypt-resource",
+        "event_type": event_type,
+        "summary": summary,
+        "resource": resource,
+    }
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
 # -- Payloads -----------------------------------------------------------------------------------
-def alipay_notification_params(*, app_id: str, seller_id: str, out_trade_no: str, trade_no: str,
-                               total_amount: str, subject: str, notify_id: str, gmt_create: datetime,
-                               gmt_payment: datetime, trade_status: str = "TRADE_SUCCESS") -> dict:
+def alipay_notification_params(
+    *,
+    app_id: str,
+    seller_id: str,
+    out_trade_no: str,
+    trade_no: str,
+    total_amount: str,
+    subject: str,
+    notify_id: str,
+    gmt_create: datetime,
+    gmt_payment: datetime,
+    trade_status: str = "TRADE_SUCCESS",
+) -> dict:
     """The parameters of an Alipay trade_status_sync notification (before signing)."""
     return {
-        "notify_time": beijing(datetime.now(SHANGHAI)), "notify_type": "trade_status_sync",
-        "notify_id": notify_id, "app_id": app_id, "auth_app_id": app_id, "charset": "utf-8",
-        "version": "1.0", "trade_no": trade_no, "out_trade_no": out_trade_no,
-        "buyer_id": "2088102000000001", "buyer_logon_id": "sandbox***@example.com",
-        "seller_id": seller_id, "trade_status": trade_status, "total_amount": total_amount,
-        "receipt_amount": total_amount, "invoice_amount": total_amount, "buyer_pay_amount": total_amount,
-        "point_amount": "0.00", "subject": subject, "gmt_create": beijing(gmt_create),
+        "notify_time": beijing(datetime.now(SHANGHAI)),
+        "notify_type": "trade_status_sync",
+        "notify_id": notify_id,
+        "app_id": app_id,
+        "auth_app_id": app_id,
+        "charset": "utf-8",
+        "version": "1.0",
+        "trade_no": trade_no,
+        "out_trade_no": out_trade_no,
+        "buyer_id": "2088102000000001",
+        "buyer_logon_id": "sandbox***@example.com",
+        "seller_id": seller_id,
+        "trade_status": trade_status,
+        "total_amount": total_amount,
+        "receipt_amount": total_amount,
+        "invoice_amount": total_amount,
+        "buyer_pay_amount": total_amount,
+        "point_amount": "0.00",
+        "subject": subject,
+        "gmt_create": beijing(gmt_create),
         "gmt_payment": beijing(gmt_payment),
-        "fund_bill_list": json.dumps([{"amount": total_amount, "fundChannel": "ALIPAYACCOUNT"}],
-                                     separators=(",", ":")),
+        "fund_bill_list": json.dumps(
+            [{"amount": total_amount, "fundChannel": "ALIPAYACCOUNT"}], separators=(",", ":")
+        ),
     }
 
 
-def wechat_transaction(*, mchid: str, appid: str, out_trade_no: str, transaction_id: str, trade_type: str,
-                       amount_fen: int, success_time: datetime | None, trade_state: str = "SUCCESS") -> dict:
+def wechat_transaction(
+    *,
+    mchid: str,
+    appid: str,
+    out_trade_no: str,
+    transaction_id: str,
+    trade_type: str,
+    amount_fen: int,
+    success_time: datetime | None,
+    trade_state: str = "SUCCESS",
+) -> dict:
     """A WeChat Pay v3 transaction object (query answer; decrypted notification resource)."""
     descriptions = {"SUCCESS": "支付成功", "NOTPAY": "未支付", "CLOSED": "已关闭", "REFUND": "转入退款"}
-    data = {"mchid": mchid, "appid": appid, "out_trade_no": out_trade_no, "trade_type": trade_type,
-            "trade_state": trade_state, "trade_state_desc": descriptions.get(trade_state, trade_state),
-            "attach": "", "amount": {"total": amount_fen, "currency": "CNY"}}
+    data = {
+        "mchid": mchid,
+        "appid": appid,
+        "out_trade_no": out_trade_no,
+        "trade_type": trade_type,
+        "trade_state": trade_state,
+        "trade_state_desc": descriptions.get(trade_state, trade_state),
+        "attach": "",
+        "amount": {"total": amount_fen, "currency": "CNY"},
+    }
     if trade_state in ("SUCCESS", "REFUND"):
-        data.update({"transaction_id": transaction_id, "bank_type": "OTHERS",
-                     "success_time": rfc3339(success_time),
-                     "payer": {"openid": "oSandboxPayer0000000000000001"}})
+        data.update(
+            {
+                "transaction_id": transaction_id,
+                "bank_type": "OTHERS",
+                "success_time": rfc3339(success_time),
+                "payer": {"openid": "oSandboxPayer0000000000000001"},
+            }
+        )
         data["amount"].update({"payer_total": amount_fen, "payer_currency": "CNY"})
     return data

@@ -6,6 +6,7 @@ Notification retries imitate the real schedules (Alipay: 4 min ... 15 h over 25 
 Pay: 15 s ... 3 h) compressed to seconds: RETRY_DELAYS, until the answer is "success" (Alipay)
 or 2xx (WeChat Pay).
 """
+
 import json
 import logging
 import secrets
@@ -26,8 +27,8 @@ from .models import SandboxDelivery, SandboxRefund, SandboxTrade
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (1, 2, 4, 8, 16, 32)       # seconds between attempts after the first one
-SEND_TIMEOUT = (3, 10)                    # (connect, read) seconds per attempt
+RETRY_DELAYS = (1, 2, 4, 8, 16, 32)  # seconds between attempts after the first one
+SEND_TIMEOUT = (3, 10)  # (connect, read) seconds per attempt
 OUTCOMES = ("success", "fail", "no_notify")
 
 
@@ -47,8 +48,18 @@ def _trade_no(gateway: str) -> str:
     return f"{day}22001{digits}" if gateway == "alipay" else f"4200{day[2:]}{digits}{secrets.randbelow(10)}"
 
 
-def _open(gateway: str, kind: str, out_trade_no: str, *, subject: str, amount_fen: int, notify_url: str,
-          return_url: str, expires_at: datetime | None, request: dict) -> SandboxTrade:
+def _open(
+    gateway: str,
+    kind: str,
+    out_trade_no: str,
+    *,
+    subject: str,
+    amount_fen: int,
+    notify_url: str,
+    return_url: str,
+    expires_at: datetime | None,
+    request: dict,
+) -> SandboxTrade:
     """Create the trade, or update an unpaid one opened before with the same out_trade_no (as
     both gateways let a buyer come back to the cashier). A paid or closed trade is refused."""
     if not out_trade_no or len(out_trade_no) > 64:
@@ -57,18 +68,29 @@ def _open(gateway: str, kind: str, out_trade_no: str, *, subject: str, amount_fe
         raise Refused("invalid", "金额必须大于 0")
     if not notify_url.startswith(("http://", "https://")):
         raise Refused("invalid", "notify_url 无效")
-    fields = dict(kind=kind, subject=subject, amount_fen=amount_fen, notify_url=notify_url,
-                  return_url=return_url, expires_at=expires_at, request=request)
+    fields = dict(
+        kind=kind,
+        subject=subject,
+        amount_fen=amount_fen,
+        notify_url=notify_url,
+        return_url=return_url,
+        expires_at=expires_at,
+        request=request,
+    )
     mine = SandboxTrade.objects.select_for_update().filter(gateway=gateway, out_trade_no=out_trade_no)
     with transaction.atomic():
         trade = mine.first()
         if trade is None:
             try:
                 with transaction.atomic():
-                    return SandboxTrade.objects.create(gateway=gateway, out_trade_no=out_trade_no,
-                                                       trade_no=_trade_no(gateway),
-                                                       token=secrets.token_urlsafe(24), **fields)
-            except IntegrityError:      # opened concurrently: use that one
+                    return SandboxTrade.objects.create(
+                        gateway=gateway,
+                        out_trade_no=out_trade_no,
+                        trade_no=_trade_no(gateway),
+                        token=secrets.token_urlsafe(24),
+                        **fields,
+                    )
+            except IntegrityError:  # opened concurrently: use that one
                 trade = mine.get()
         if trade.status == SandboxTrade.Status.PAID:
             raise Refused("paid", "该订单已支付")
@@ -95,9 +117,17 @@ def alipay_open(params: dict) -> SandboxTrade:
         except ValueError as exc:
             raise Refused("invalid", "time_expire 格式错误") from exc
     kind = "page" if params.get("method") == "alipay.trade.page.pay" else "wap"
-    return _open("alipay", kind, str(biz.get("out_trade_no", "")), subject=str(biz.get("subject", ""))[:256],
-                 amount_fen=amount_fen, notify_url=params.get("notify_url", ""),
-                 return_url=params.get("return_url", ""), expires_at=expires_at, request=params)
+    return _open(
+        "alipay",
+        kind,
+        str(biz.get("out_trade_no", "")),
+        subject=str(biz.get("subject", ""))[:256],
+        amount_fen=amount_fen,
+        notify_url=params.get("notify_url", ""),
+        return_url=params.get("return_url", ""),
+        expires_at=expires_at,
+        request=params,
+    )
 
 
 def wechat_open(kind: str, body: dict) -> SandboxTrade:
@@ -116,17 +146,25 @@ def wechat_open(kind: str, body: dict) -> SandboxTrade:
             expires_at = datetime.fromisoformat(body["time_expire"])
         except ValueError as exc:
             raise Refused("invalid", "time_expire 格式错误") from exc
-    return _open("wechat", kind, str(body.get("out_trade_no", "")), subject=str(body["description"])[:256],
-                 amount_fen=total, notify_url=str(body.get("notify_url", "")), return_url="",
-                 expires_at=expires_at, request=body)
+    return _open(
+        "wechat",
+        kind,
+        str(body.get("out_trade_no", "")),
+        subject=str(body["description"])[:256],
+        amount_fen=total,
+        notify_url=str(body.get("notify_url", "")),
+        return_url="",
+        expires_at=expires_at,
+        request=body,
+    )
 
 
 # -- settling (the three buttons) -------------------------------------------------------------
 @dataclass
 class Settled:
     trade: SandboxTrade
-    delivery: SandboxDelivery | None      # the first notification attempt, if one was made
-    redirect_url: str                     # where the buyer's browser goes next ("" = stay)
+    delivery: SandboxDelivery | None  # the first notification attempt, if one was made
+    redirect_url: str  # where the buyer's browser goes next ("" = stay)
 
 
 def settle(trade: SandboxTrade, outcome: str, *, redirect_url: str = "", send=None) -> Settled:
@@ -147,7 +185,8 @@ def settle(trade: SandboxTrade, outcome: str, *, redirect_url: str = "", send=No
             raise Refused("closed", "该交易已关闭")
         now = timezone.now()
         newly_paid = SandboxTrade.objects.filter(pk=trade.pk, status=SandboxTrade.Status.WAIT).update(
-            status=SandboxTrade.Status.PAID, paid_at=now, notify_id=_notify_id(trade))
+            status=SandboxTrade.Status.PAID, paid_at=now, notify_id=_notify_id(trade)
+        )
         trade.refresh_from_db()
         if newly_paid and outcome == "success":
             delivery = deliver(trade, attempt=1, send=send)
@@ -165,19 +204,28 @@ def _notify_id(trade: SandboxTrade) -> str:
 
 def _return_to(trade: SandboxTrade, outcome: str, redirect_url: str) -> str:
     if trade.gateway == "wechat":
-        return redirect_url           # h5: redirect_url appended to h5_url; native: none
+        return redirect_url  # h5: redirect_url appended to h5_url; native: none
     if not trade.return_url:
         return ""
     if outcome == "fail" or trade.status != SandboxTrade.Status.PAID:
         return trade.return_url
     # Alipay appends signed synchronous-return parameters to return_url.
     app = keys.ALIPAY_APP_ID
-    params = protocol.alipay_sign_notification({
-        "method": f"alipay.trade.{trade.kind}.pay.return", "app_id": app, "auth_app_id": app,
-        "charset": "utf-8", "version": "1.0", "timestamp": protocol.beijing(timezone.now()),
-        "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no,
-        "total_amount": fen_to_yuan(trade.amount_fen), "seller_id": keys.ALIPAY_SELLER_ID,
-    }, keys.sandbox_keys().alipay_gateway_private_pem)
+    params = protocol.alipay_sign_notification(
+        {
+            "method": f"alipay.trade.{trade.kind}.pay.return",
+            "app_id": app,
+            "auth_app_id": app,
+            "charset": "utf-8",
+            "version": "1.0",
+            "timestamp": protocol.beijing(timezone.now()),
+            "out_trade_no": trade.out_trade_no,
+            "trade_no": trade.trade_no,
+            "total_amount": fen_to_yuan(trade.amount_fen),
+            "seller_id": keys.ALIPAY_SELLER_ID,
+        },
+        keys.sandbox_keys().alipay_gateway_private_pem,
+    )
     sep = "&" if "?" in trade.return_url else "?"
     return trade.return_url + sep + urlencode(params)
 
@@ -188,21 +236,37 @@ def notification(trade: SandboxTrade) -> tuple[dict, bytes]:
     k = keys.sandbox_keys()
     if trade.gateway == "alipay":
         params = protocol.alipay_notification_params(
-            app_id=keys.ALIPAY_APP_ID, seller_id=keys.ALIPAY_SELLER_ID, out_trade_no=trade.out_trade_no,
-            trade_no=trade.trade_no, total_amount=fen_to_yuan(trade.amount_fen), subject=trade.subject,
-            notify_id=trade.notify_id, gmt_create=trade.created_at, gmt_payment=trade.paid_at)
+            app_id=keys.ALIPAY_APP_ID,
+            seller_id=keys.ALIPAY_SELLER_ID,
+            out_trade_no=trade.out_trade_no,
+            trade_no=trade.trade_no,
+            total_amount=fen_to_yuan(trade.amount_fen),
+            subject=trade.subject,
+            notify_id=trade.notify_id,
+            gmt_create=trade.created_at,
+            gmt_payment=trade.paid_at,
+        )
         signed = protocol.alipay_sign_notification(params, k.alipay_gateway_private_pem)
-        return ({"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-                protocol.alipay_form(signed))
+        return (
+            {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+            protocol.alipay_form(signed),
+        )
     resource = protocol.wechat_encrypt_resource(
-        protocol.wechat_transaction(mchid=keys.WECHAT_MCHID, appid=keys.WECHAT_APPID,
-                                    out_trade_no=trade.out_trade_no, transaction_id=trade.trade_no,
-                                    trade_type="NATIVE" if trade.kind == "native" else "MWEB",
-                                    amount_fen=trade.amount_fen, success_time=trade.paid_at),
-        k.wechat_apiv3_key)
+        protocol.wechat_transaction(
+            mchid=keys.WECHAT_MCHID,
+            appid=keys.WECHAT_APPID,
+            out_trade_no=trade.out_trade_no,
+            transaction_id=trade.trade_no,
+            trade_type="NATIVE" if trade.kind == "native" else "MWEB",
+            amount_fen=trade.amount_fen,
+            success_time=trade.paid_at,
+        ),
+        k.wechat_apiv3_key,
+    )
     body = protocol.wechat_notification_body(trade.notify_id, resource)
-    headers = protocol.wechat_signed_headers(body, k.wechat_platform_private_pem,
-                                             keys.WECHAT_PLATFORM_PUBLIC_KEY_ID)
+    headers = protocol.wechat_signed_headers(
+        body, k.wechat_platform_private_pem, keys.WECHAT_PLATFORM_PUBLIC_KEY_ID
+    )
     headers["Content-Type"] = "application/json"
     return headers, body.encode("utf-8")
 
@@ -218,7 +282,7 @@ def accepted(gateway: str, status: int | None, text: str) -> bool:
 
 def http_send(url: str, headers: dict, body: bytes) -> tuple[int, str]:
     with requests.Session() as session:
-        session.trust_env = False         # the merchant is this machine: never via a proxy
+        session.trust_env = False  # the merchant is this machine: never via a proxy
         resp = session.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT, allow_redirects=False)
         return resp.status_code, resp.text
 
@@ -229,12 +293,13 @@ def deliver(trade: SandboxTrade, *, attempt: int, send=None) -> SandboxDelivery:
     status, text, error = None, "", ""
     try:
         status, text = (send or http_send)(trade.notify_url, headers, body)
-    except Exception as exc:       # connection refused, timeout...: a failed attempt, retried later
+    except Exception as exc:  # connection refused, timeout...: a failed attempt, retried later
         error = f"{type(exc).__name__}: {exc}"[:500]
     ok = accepted(trade.gateway, status, text)
     log.info("sandbox notification %s attempt %s -> %s %s", trade, attempt, status, error or text[:40])
-    return SandboxDelivery.objects.create(trade=trade, attempt=attempt, status_code=status,
-                                          answer=(text or "")[:500], ok=ok, error=error)
+    return SandboxDelivery.objects.create(
+        trade=trade, attempt=attempt, status_code=status, answer=(text or "")[:500], ok=ok, error=error
+    )
 
 
 _retry_lock = threading.Lock()
@@ -248,8 +313,9 @@ def schedule_retries(trade: SandboxTrade) -> None:
         if running and running[0].is_alive():
             return
         stop = threading.Event()
-        thread = threading.Thread(target=_retry_loop, args=(trade.pk, stop), daemon=True,
-                                  name=f"sandbox-notify-{trade.pk}")
+        thread = threading.Thread(
+            target=_retry_loop, args=(trade.pk, stop), daemon=True, name=f"sandbox-notify-{trade.pk}"
+        )
         _retries[trade.pk] = (thread, stop)
         thread.start()
 
@@ -263,12 +329,12 @@ def _retry_loop(trade_pk: int, stop: threading.Event) -> None:
                 trade = SandboxTrade.objects.get(pk=trade_pk)
                 if deliver(trade, attempt=attempt).ok:
                     return
-            except Exception:          # the database went away (e.g. a test ended): give up quietly
+            except Exception:  # the database went away (e.g. a test ended): give up quietly
                 log.exception("sandbox notification retry failed")
                 return
             finally:
                 close_old_connections()
-                connection.close()     # never hold a connection while sleeping
+                connection.close()  # never hold a connection while sleeping
     finally:
         with _retry_lock:
             if _retries.get(trade_pk, (None,))[0] is threading.current_thread():
@@ -298,8 +364,14 @@ def find(gateway: str, out_trade_no: str) -> SandboxTrade | None:
     return SandboxTrade.objects.filter(gateway=gateway, out_trade_no=out_trade_no).first()
 
 
-def refund(trade: SandboxTrade | None, *, refund_no: str, amount_fen: int, reason: str = "",
-           total_fen: int | None = None) -> tuple[SandboxRefund, bool]:
+def refund(
+    trade: SandboxTrade | None,
+    *,
+    refund_no: str,
+    amount_fen: int,
+    reason: str = "",
+    total_fen: int | None = None,
+) -> tuple[SandboxRefund, bool]:
     """(refund, created). Idempotent by refund_no: the same refund_no answers the refund made
     before (a different amount under the same refund_no is refused)."""
     if trade is None:
@@ -319,11 +391,16 @@ def refund(trade: SandboxTrade | None, *, refund_no: str, amount_fen: int, reaso
             raise Refused("invalid", "订单金额与原交易不一致")
         if amount_fen <= 0 or trade.refunded_fen + amount_fen > trade.amount_fen:
             raise Refused("exceeds", "退款金额超过可退金额")
-        made = SandboxRefund.objects.create(trade=trade, refund_no=refund_no, amount_fen=amount_fen,
-                                            reason=reason[:256], refund_id=_refund_id())
+        made = SandboxRefund.objects.create(
+            trade=trade,
+            refund_no=refund_no,
+            amount_fen=amount_fen,
+            reason=reason[:256],
+            refund_id=_refund_id(),
+        )
         trade.refunded_fen += amount_fen
         if trade.refunded_fen == trade.amount_fen and trade.gateway == "alipay":
-            trade.status = SandboxTrade.Status.CLOSED       # Alipay: fully refunded = TRADE_CLOSED
+            trade.status = SandboxTrade.Status.CLOSED  # Alipay: fully refunded = TRADE_CLOSED
         trade.save(update_fields=["refunded_fen", "status"])
         return made, True
 
@@ -337,4 +414,3 @@ def parse_yuan(text: str) -> int:
         return yuan_to_fen(text)
     except (ValueError, InvalidOperation) as exc:
         raise Refused("invalid", f"金额格式错误：{text}") from exc
-

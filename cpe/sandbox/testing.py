@@ -13,6 +13,7 @@ Django's test client in-process (no server needed; no retries are scheduled then
 the sandbox sends them, with switches for the catalogue of bad notifications. Call
 `stop_retries()` at the end of a test that left a notification unacknowledged.
 """
+
 import json
 import time
 from datetime import datetime
@@ -30,9 +31,19 @@ from . import keys, protocol, services
 from .models import SandboxTrade
 from .services import Settled, stop_retries, wait_retries  # noqa: F401  (re-exported)
 
-__all__ = ["sandbox_open", "sandbox_pay", "sandbox_trade", "client_send", "signed_alipay_notification",
-           "signed_wechat_notification", "foreign_private_pem", "NotifyCatcher", "stop_retries",
-           "wait_retries", "Settled"]
+__all__ = [
+    "sandbox_open",
+    "sandbox_pay",
+    "sandbox_trade",
+    "client_send",
+    "signed_alipay_notification",
+    "signed_wechat_notification",
+    "foreign_private_pem",
+    "NotifyCatcher",
+    "stop_retries",
+    "wait_retries",
+    "Settled",
+]
 
 
 def sandbox_trade(order_number: str, gateway: str | None = None) -> SandboxTrade:
@@ -68,13 +79,25 @@ def client_send(url: str, headers: dict, body: bytes) -> tuple[int, str]:
     parsed = urlparse(url)
     path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
     extra = {k: v for k, v in headers.items() if k.lower() != "content-type"}
-    resp = Client().generic("POST", path, data=body, content_type=headers.get("Content-Type", ""),
-                            headers=extra, secure=parsed.scheme == "https")
+    resp = Client().generic(
+        "POST",
+        path,
+        data=body,
+        content_type=headers.get("Content-Type", ""),
+        headers=extra,
+        secure=parsed.scheme == "https",
+    )
     return resp.status_code, resp.content.decode("utf-8", "replace")
 
 
-def sandbox_pay(order_number: str | None = None, outcome: str = "success", *, pay_url: str | None = None,
-                gateway: str | None = None, via: str = "http") -> Settled:
+def sandbox_pay(
+    order_number: str | None = None,
+    outcome: str = "success",
+    *,
+    pay_url: str | None = None,
+    gateway: str | None = None,
+    via: str = "http",
+) -> Settled:
     """Press a button of the sandbox cashier: "success", "fail" or "no_notify".
 
     Name the trade by `pay_url` (PaymentStart.url; for Alipay this also opens the trade, as the
@@ -90,25 +113,35 @@ def sandbox_pay(order_number: str | None = None, outcome: str = "success", *, pa
         raise TypeError("give order_number or pay_url")
     if via not in ("http", "client"):
         raise ValueError(via)
-    return services.settle(trade, outcome, redirect_url=redirect_url,
-                           send=client_send if via == "client" else None)
+    return services.settle(
+        trade, outcome, redirect_url=redirect_url, send=client_send if via == "client" else None
+    )
 
 
 @lru_cache(maxsize=1)
 def foreign_private_pem() -> str:
     """A key nobody trusts (for bad-signature cases)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
-def signed_alipay_notification(order_number: str, amount_fen: int, *,
-                               trade_no: str = "",
-                               trade_status: str = "TRADE_SUCCESS", app_id: str | None = None,
-                               seller_id: str | None = None, notify_id: str | None = None,
-                               subject: str = "沙箱测试商品", paid_at: datetime | None = None,
-                               bad_signature: bool = False, tamper: dict | None = None,
-                               extra: dict | None = None) -> tuple[dict, bytes]:
+def signed_alipay_notification(
+    order_number: str,
+    amount_fen: int,
+    *,
+    trade_no: str = "",
+    trade_status: str = "TRADE_SUCCESS",
+    app_id: str | None = None,
+    seller_id: str | None = None,
+    notify_id: str | None = None,
+    subject: str = "沙箱测试商品",
+    paid_at: datetime | None = None,
+    bad_signature: bool = False,
+    tamper: dict | None = None,
+    extra: dict | None = None,
+) -> tuple[dict, bytes]:
     """(headers, body) of an Alipay payment notification, signed by the sandbox Alipay key.
 
     app_id / seller_id: other values than ours (signed correctly) -> wrong_app / wrong_seller;
@@ -116,11 +149,17 @@ def signed_alipay_notification(order_number: str, amount_fen: int, *,
     {"total_amount": "0.01"}); extra: fields added before signing."""
     paid_at = paid_at or timezone.now()
     params = protocol.alipay_notification_params(
-        app_id=app_id or keys.ALIPAY_APP_ID, seller_id=seller_id or keys.ALIPAY_SELLER_ID,
-        out_trade_no=order_number, trade_no=trade_no or f"{paid_at:%Y%m%d}22001000000000000001",
-        total_amount=fen_to_yuan(amount_fen), subject=subject,
-        notify_id=notify_id or f"{paid_at:%Y%m%d}{int(time.time() * 1e6)}", gmt_create=paid_at, gmt_payment=paid_at,
-        trade_status=trade_status)
+        app_id=app_id or keys.ALIPAY_APP_ID,
+        seller_id=seller_id or keys.ALIPAY_SELLER_ID,
+        out_trade_no=order_number,
+        trade_no=trade_no or f"{paid_at:%Y%m%d}22001000000000000001",
+        total_amount=fen_to_yuan(amount_fen),
+        subject=subject,
+        notify_id=notify_id or f"{paid_at:%Y%m%d}{int(time.time() * 1e6)}",
+        gmt_create=paid_at,
+        gmt_payment=paid_at,
+        trade_status=trade_status,
+    )
     params.update(extra or {})
     key = foreign_private_pem() if bad_signature else keys.sandbox_keys().alipay_gateway_private_pem
     signed = protocol.alipay_sign_notification(params, key)
@@ -129,16 +168,25 @@ def signed_alipay_notification(order_number: str, amount_fen: int, *,
     return headers, protocol.alipay_form(signed)
 
 
-def signed_wechat_notification(order_number: str, amount_fen: int, *,
-                               transaction_id: str = "4200002601010000000000000001",
-                               trade_state: str = "SUCCESS", event_type: str = "TRANSACTION.SUCCESS",
-                               mchid: str | None = None, appid: str | None = None,
-                               notify_id: str | None = None,
-                               paid_at: datetime | None = None, timestamp: int | None = None,
-                               serial: str | None = None, omit_headers: tuple = (),
-                               bad_signature: bool = False, altered_amount_fen: int | None = None,
-                               apiv3_key: str | None = None,
-                               trade_type: str = "NATIVE") -> tuple[dict, bytes]:
+def signed_wechat_notification(
+    order_number: str,
+    amount_fen: int,
+    *,
+    transaction_id: str = "4200002601010000000000000001",
+    trade_state: str = "SUCCESS",
+    event_type: str = "TRANSACTION.SUCCESS",
+    mchid: str | None = None,
+    appid: str | None = None,
+    notify_id: str | None = None,
+    paid_at: datetime | None = None,
+    timestamp: int | None = None,
+    serial: str | None = None,
+    omit_headers: tuple = (),
+    bad_signature: bool = False,
+    altered_amount_fen: int | None = None,
+    apiv3_key: str | None = None,
+    trade_type: str = "NATIVE",
+) -> tuple[dict, bytes]:
     """(headers, body) of a WeChat Pay v3 payment notification, as the sandbox sends it.
 
     mchid / appid: other values (correctly signed and encrypted) -> wrong_app; timestamp: a
@@ -151,17 +199,25 @@ def signed_wechat_notification(order_number: str, amount_fen: int, *,
 
     def body_for(total: int) -> str:
         plain = protocol.wechat_transaction(
-            mchid=mchid or keys.WECHAT_MCHID, appid=appid or keys.WECHAT_APPID, out_trade_no=order_number,
-            transaction_id=transaction_id, trade_type=trade_type, amount_fen=total, success_time=paid_at,
-            trade_state=trade_state)
+            mchid=mchid or keys.WECHAT_MCHID,
+            appid=appid or keys.WECHAT_APPID,
+            out_trade_no=order_number,
+            transaction_id=transaction_id,
+            trade_type=trade_type,
+            amount_fen=total,
+            success_time=paid_at,
+            trade_state=trade_state,
+        )
         resource = protocol.wechat_encrypt_resource(plain, apiv3_key or k.wechat_apiv3_key)
-        return protocol.wechat_notification_body(notify_id or f"EV-{int(time.time() * 1e6)}", resource,
-                                                 event_type=event_type)
+        return protocol.wechat_notification_body(
+            notify_id or f"EV-{int(time.time() * 1e6)}", resource, event_type=event_type
+        )
 
     body = body_for(amount_fen)
     key = foreign_private_pem() if bad_signature else k.wechat_platform_private_pem
-    headers = protocol.wechat_signed_headers(body, key, serial or keys.WECHAT_PLATFORM_PUBLIC_KEY_ID,
-                                             timestamp=timestamp)
+    headers = protocol.wechat_signed_headers(
+        body, key, serial or keys.WECHAT_PLATFORM_PUBLIC_KEY_ID, timestamp=timestamp
+    )
     if altered_amount_fen is not None:
         envelope = json.loads(body)
         altered = json.loads(body_for(altered_amount_fen))

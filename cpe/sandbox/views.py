@@ -3,6 +3,7 @@ endpoints the adapters use, and the cashier page with its three buttons.
 
 Served only when settings.PAYMENT_SANDBOX is on (404 otherwise).
 """
+
 import json
 import time
 from functools import wraps
@@ -31,12 +32,17 @@ def sandbox_only(view):
         if not settings.PAYMENT_SANDBOX:
             raise Http404
         return view(request, *args, **kwargs)
+
     return wrapped
 
 
 def _message(request, title: str, text: str, *, status: int = 200, link: str = "", gateway: str = ""):
-    return render(request, "sandbox/message.html",
-                  {"title": title, "text": text, "link": link, "gateway": gateway}, status=status)
+    return render(
+        request,
+        "sandbox/message.html",
+        {"title": title, "text": text, "link": link, "gateway": gateway},
+        status=status,
+    )
 
 
 # -- overview -------------------------------------------------------------------------------------
@@ -74,8 +80,9 @@ def _alipay_answer(method: str, payload: dict) -> HttpResponse:
 
 
 def _alipay_refusal(method: str, sub_code: str, sub_msg: str) -> HttpResponse:
-    return _alipay_answer(method, {"code": "40004", "msg": "Business Failed", "sub_code": sub_code,
-                                   "sub_msg": sub_msg})
+    return _alipay_answer(
+        method, {"code": "40004", "msg": "Business Failed", "sub_code": sub_code, "sub_msg": sub_msg}
+    )
 
 
 @csrf_exempt
@@ -92,9 +99,20 @@ def alipay_gateway(request):
     def invalid(sub_code: str, sub_msg: str):
         if is_page:
             return _message(request, "支付请求错误", f"{sub_code}：{sub_msg}", status=400, gateway="alipay")
-        return _alipay_json(json.dumps({answer_key: {"code": "40002", "msg": "Invalid Arguments",
-                                                     "sub_code": sub_code, "sub_msg": sub_msg}},
-                                       ensure_ascii=False, separators=(",", ":")))
+        return _alipay_json(
+            json.dumps(
+                {
+                    answer_key: {
+                        "code": "40002",
+                        "msg": "Invalid Arguments",
+                        "sub_code": sub_code,
+                        "sub_msg": sub_msg,
+                    }
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+        )
 
     if params.get("app_id") != keys.ALIPAY_APP_ID:
         return invalid("isv.invalid-app-id", "无效的AppID参数")
@@ -111,9 +129,15 @@ def alipay_gateway(request):
         try:
             trade = services.alipay_open(params)
         except services.Refused as exc:
-            return _message(request, "无法支付", exc.message, status=400, gateway="alipay",
-                            link=params.get("return_url", ""))
-        return redirect("sandbox:pay", token=trade.token)     # Alipay also moves on to its cashier page
+            return _message(
+                request,
+                "无法支付",
+                exc.message,
+                status=400,
+                gateway="alipay",
+                link=params.get("return_url", ""),
+            )
+        return redirect("sandbox:pay", token=trade.token)  # Alipay also moves on to its cashier page
     if method == "alipay.trade.query":
         return _alipay_query(method, biz)
     if method == "alipay.trade.refund":
@@ -136,13 +160,24 @@ def _alipay_query(method: str, biz: dict) -> HttpResponse:
     status = trade.effective_status
     amount = fen_to_yuan(trade.amount_fen)
     trade_status = {"wait": "WAIT_BUYER_PAY", "paid": "TRADE_SUCCESS", "closed": "TRADE_CLOSED"}[status]
-    payload = {"code": "10000", "msg": "Success", "trade_no": trade.trade_no,
-               "out_trade_no": trade.out_trade_no, "buyer_logon_id": "sandbox***@example.com",
-               "total_amount": amount, "trade_status": trade_status}
+    payload = {
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": trade.trade_no,
+        "out_trade_no": trade.out_trade_no,
+        "buyer_logon_id": "sandbox***@example.com",
+        "total_amount": amount,
+        "trade_status": trade_status,
+    }
     if trade.paid_at:
-        payload.update({"buyer_pay_amount": amount, "receipt_amount": amount,
-                        "buyer_user_id": "2088102000000001",
-                        "send_pay_date": protocol.beijing(trade.paid_at)})
+        payload.update(
+            {
+                "buyer_pay_amount": amount,
+                "receipt_amount": amount,
+                "buyer_user_id": "2088102000000001",
+                "send_pay_date": protocol.beijing(trade.paid_at),
+            }
+        )
     return _alipay_answer(method, payload)
 
 
@@ -152,18 +187,32 @@ def _alipay_refund(method: str, biz: dict) -> HttpResponse:
         amount_fen = services.parse_yuan(str(biz.get("refund_amount", "")))
         # Without out_request_no Alipay treats the call as the (single) full refund of the trade.
         refund_no = str(biz.get("out_request_no") or biz.get("out_trade_no") or biz.get("trade_no") or "")
-        made, created = services.refund(trade, refund_no=refund_no, amount_fen=amount_fen,
-                                        reason=str(biz.get("refund_reason", "")))
+        made, created = services.refund(
+            trade, refund_no=refund_no, amount_fen=amount_fen, reason=str(biz.get("refund_reason", ""))
+        )
     except services.Refused as exc:
-        sub_code = {"not_found": "ACQ.TRADE_NOT_EXIST", "not_paid": "ACQ.TRADE_STATUS_ERROR",
-                    "exceeds": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL"}.get(exc.reason, "ACQ.INVALID_PARAMETER")
+        sub_code = {
+            "not_found": "ACQ.TRADE_NOT_EXIST",
+            "not_paid": "ACQ.TRADE_STATUS_ERROR",
+            "exceeds": "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL",
+        }.get(exc.reason, "ACQ.INVALID_PARAMETER")
         return _alipay_refusal(method, sub_code, exc.message)
     trade = made.trade
-    return _alipay_answer(method, {
-        "code": "10000", "msg": "Success", "trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no,
-        "buyer_logon_id": "sandbox***@example.com", "buyer_user_id": "2088102000000001",
-        "fund_change": "Y" if created else "N", "refund_fee": fen_to_yuan(trade.refunded_fen),
-        "send_back_fee": fen_to_yuan(made.amount_fen), "gmt_refund_pay": protocol.beijing(made.created_at)})
+    return _alipay_answer(
+        method,
+        {
+            "code": "10000",
+            "msg": "Success",
+            "trade_no": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "buyer_logon_id": "sandbox***@example.com",
+            "buyer_user_id": "2088102000000001",
+            "fund_change": "Y" if created else "N",
+            "refund_fee": fen_to_yuan(trade.refunded_fen),
+            "send_back_fee": fen_to_yuan(made.amount_fen),
+            "gmt_refund_pay": protocol.beijing(made.created_at),
+        },
+    )
 
 
 # -- WeChat Pay v3 ----------------------------------------------------------------------------------
@@ -172,8 +221,9 @@ def _wechat_answer(status: int, payload: dict | None = None) -> HttpResponse:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")) if payload is not None else ""
     resp = HttpResponse(body.encode("utf-8"), status=status, content_type="application/json; charset=utf-8")
     k = keys.sandbox_keys()
-    for name, value in protocol.wechat_signed_headers(body, k.wechat_platform_private_pem,
-                                                      keys.WECHAT_PLATFORM_PUBLIC_KEY_ID).items():
+    for name, value in protocol.wechat_signed_headers(
+        body, k.wechat_platform_private_pem, keys.WECHAT_PLATFORM_PUBLIC_KEY_ID
+    ).items():
         resp[name] = value
     resp["Request-ID"] = protocol.nonce(24)
     return resp
@@ -185,6 +235,7 @@ def _wechat_error(status: int, code: str, message: str) -> HttpResponse:
 
 def wechat_api(view):
     """Verify the merchant's Authorization header, then call view(request, body_dict)."""
+
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         auth = protocol.wechat_parse_authorization(request.headers.get("Authorization", ""))
@@ -202,13 +253,14 @@ def wechat_api(view):
         if skew is None or skew > WECHAT_MAX_SKEW:
             return _wechat_error(401, "SIGN_ERROR", "签名时间戳已过期")
         prefix = reverse("sandbox:index") + "wechat"
-        path = request.get_full_path()[len(prefix):]           # the path the merchant signed: /v3/...
+        path = request.get_full_path()[len(prefix) :]  # the path the merchant signed: /v3/...
         try:
             text = request.body.decode("utf-8")
         except UnicodeDecodeError:
             return _wechat_error(400, "PARAM_ERROR", "请求体不是 UTF-8")
-        message = protocol.wechat_request_message(request.method, path, auth["timestamp"], auth["nonce_str"],
-                                                  text)
+        message = protocol.wechat_request_message(
+            request.method, path, auth["timestamp"], auth["nonce_str"], text
+        )
         if not protocol.rsa_verify(k.wechat_merchant_public_pem, message, auth["signature"]):
             return _wechat_error(401, "SIGN_ERROR", "签名错误")
         body = {}
@@ -220,6 +272,7 @@ def wechat_api(view):
             if not isinstance(body, dict):
                 return _wechat_error(400, "PARAM_ERROR", "请求体不是合法的 JSON 对象")
         return view(request, body, *args, **kwargs)
+
     return csrf_exempt(sandbox_only(wrapped))
 
 
@@ -230,7 +283,8 @@ def _wechat_open(request, body: dict, kind: str) -> HttpResponse:
         trade = services.wechat_open(kind, body)
     except services.Refused as exc:
         status, code = {"paid": (400, "ORDERPAID"), "closed": (400, "ORDER_CLOSED")}.get(
-            exc.reason, (400, "PARAM_ERROR"))
+            exc.reason, (400, "PARAM_ERROR")
+        )
         return _wechat_error(status, code, exc.message)
     url = request.build_absolute_uri(reverse("sandbox:pay", args=[trade.token]))
     if kind == "native":
@@ -261,10 +315,19 @@ def wechat_query(request, body, out_trade_no):
     state = {"wait": "NOTPAY", "paid": "SUCCESS", "closed": "CLOSED"}[trade.effective_status]
     if state == "SUCCESS" and trade.refunded_fen:
         state = "REFUND"
-    return _wechat_answer(200, protocol.wechat_transaction(
-        mchid=keys.WECHAT_MCHID, appid=keys.WECHAT_APPID, out_trade_no=trade.out_trade_no,
-        transaction_id=trade.trade_no, trade_type="NATIVE" if trade.kind == "native" else "MWEB",
-        amount_fen=trade.amount_fen, success_time=trade.paid_at, trade_state=state))
+    return _wechat_answer(
+        200,
+        protocol.wechat_transaction(
+            mchid=keys.WECHAT_MCHID,
+            appid=keys.WECHAT_APPID,
+            out_trade_no=trade.out_trade_no,
+            transaction_id=trade.trade_no,
+            trade_type="NATIVE" if trade.kind == "native" else "MWEB",
+            amount_fen=trade.amount_fen,
+            success_time=trade.paid_at,
+            trade_state=state,
+        ),
+    )
 
 
 @require_POST
@@ -277,24 +340,50 @@ def wechat_refund(request, body):
     if body.get("out_trade_no"):
         trade = services.find("wechat", str(body["out_trade_no"]))
     else:
-        trade = SandboxTrade.objects.filter(gateway="wechat",
-                                            trade_no=str(body.get("transaction_id", ""))).first()
+        trade = SandboxTrade.objects.filter(
+            gateway="wechat", trade_no=str(body.get("transaction_id", ""))
+        ).first()
     try:
-        made, _ = services.refund(trade, refund_no=str(body.get("out_refund_no", "")), amount_fen=refund_fen,
-                                  reason=str(body.get("reason", "")), total_fen=total_fen)
+        made, _ = services.refund(
+            trade,
+            refund_no=str(body.get("out_refund_no", "")),
+            amount_fen=refund_fen,
+            reason=str(body.get("reason", "")),
+            total_fen=total_fen,
+        )
     except services.Refused as exc:
-        status, code = {"not_found": (404, "RESOURCE_NOT_EXISTS"), "not_paid": (400, "INVALID_REQUEST"),
-                        "exceeds": (400, "INVALID_REQUEST")}.get(exc.reason, (400, "PARAM_ERROR"))
+        status, code = {
+            "not_found": (404, "RESOURCE_NOT_EXISTS"),
+            "not_paid": (400, "INVALID_REQUEST"),
+            "exceeds": (400, "INVALID_REQUEST"),
+        }.get(exc.reason, (400, "PARAM_ERROR"))
         return _wechat_error(status, code, exc.message)
     trade = made.trade
-    return _wechat_answer(200, {
-        "refund_id": made.refund_id, "out_refund_no": made.refund_no, "transaction_id": trade.trade_no,
-        "out_trade_no": trade.out_trade_no, "channel": "ORIGINAL", "user_received_account": "支付用户零钱",
-        "success_time": protocol.rfc3339(made.created_at), "create_time": protocol.rfc3339(made.created_at),
-        "status": "SUCCESS", "funds_account": "AVAILABLE",
-        "amount": {"total": trade.amount_fen, "refund": made.amount_fen, "payer_total": trade.amount_fen,
-                   "payer_refund": made.amount_fen, "settlement_total": trade.amount_fen,
-                   "settlement_refund": made.amount_fen, "discount_refund": 0, "currency": "CNY"}})
+    return _wechat_answer(
+        200,
+        {
+            "refund_id": made.refund_id,
+            "out_refund_no": made.refund_no,
+            "transaction_id": trade.trade_no,
+            "out_trade_no": trade.out_trade_no,
+            "channel": "ORIGINAL",
+            "user_received_account": "支付用户零钱",
+            "success_time": protocol.rfc3339(made.created_at),
+            "create_time": protocol.rfc3339(made.created_at),
+            "status": "SUCCESS",
+            "funds_account": "AVAILABLE",
+            "amount": {
+                "total": trade.amount_fen,
+                "refund": made.amount_fen,
+                "payer_total": trade.amount_fen,
+                "payer_refund": made.amount_fen,
+                "settlement_total": trade.amount_fen,
+                "settlement_refund": made.amount_fen,
+                "discount_refund": 0,
+                "currency": "CNY",
+            },
+        },
+    )
 
 
 # -- the cashier page -------------------------------------------------------------------------------
@@ -323,7 +412,14 @@ def pay(request, token):
         title = "支付成功" if done.trade.status == SandboxTrade.Status.PAID else "已取消支付"
         return _message(request, title, "请回到商户页面查看订单状态。", gateway=trade.gateway)
     back = redirect_url if trade.gateway == "wechat" else trade.return_url
-    return render(request, "sandbox/pay.html", {
-        "trade": trade, "amount_yuan": fen_to_yuan(trade.amount_fen), "redirect_url": redirect_url,
-        "status": trade.effective_status, "back": back,
-    })
+    return render(
+        request,
+        "sandbox/pay.html",
+        {
+            "trade": trade,
+            "amount_yuan": fen_to_yuan(trade.amount_fen),
+            "redirect_url": redirect_url,
+            "status": trade.effective_status,
+            "back": back,
+        },
+    )

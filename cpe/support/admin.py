@@ -2,8 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import redirect
 
-from cpe.core.admin_base import SafeModelAdmin
 from cpe.accounts.signals import client_ip
+from cpe.core.admin_base import SafeModelAdmin
 
 from . import policy, services
 from .errors import SupportError
@@ -31,8 +31,11 @@ class MessageInline(admin.TabularInline):
 
     @admin.display(description="发言")
     def speaker(self, obj):
-        return f"客服（{obj.author.name or obj.author.username}）" if obj.from_staff and obj.author else (
-            "客服" if obj.from_staff else "学员")
+        return (
+            f"客服（{obj.author.name or obj.author.username}）"
+            if obj.from_staff and obj.author
+            else ("客服" if obj.from_staff else "学员")
+        )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -42,11 +45,15 @@ class MessageInline(admin.TabularInline):
 
 
 class ThreadAnswerForm(forms.ModelForm):
-    reply = forms.CharField(label="回复学员", required=False,
-                            widget=forms.Textarea(attrs={"rows": 6, "maxlength": policy.BODY_MAX_CHARS}),
-                            help_text="提交后学员会收到短信（已验证邮箱的同时收到邮件）通知。")
-    close = forms.BooleanField(label="关闭该问题", required=False,
-                               help_text="关闭后学员不能再补充，如有新问题需重新提问。")
+    reply = forms.CharField(
+        label="回复学员",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "maxlength": policy.BODY_MAX_CHARS}),
+        help_text="提交后学员会收到短信（已验证邮箱的同时收到邮件）通知。",
+    )
+    close = forms.BooleanField(
+        label="关闭该问题", required=False, help_text="关闭后学员不能再补充，如有新问题需重新提问。"
+    )
 
     class Meta:
         model = Thread
@@ -77,8 +84,16 @@ class ThreadAdmin(SafeModelAdmin):
     search_fields = ["title"]
     date_hierarchy = "created_at"
     inlines = [MessageInline]
-    readonly_fields = ["learner", "title", "category", "status", "created_at", "last_message_at",
-                       "closed_at", "closed_by"]
+    readonly_fields = [
+        "learner",
+        "title",
+        "category",
+        "status",
+        "created_at",
+        "last_message_at",
+        "closed_at",
+        "closed_by",
+    ]
 
     @admin.display(description="学员")
     def learner(self, obj):

@@ -9,4 +9,4 @@ class SupportConfig(AppConfig):
     def ready(self):
         from . import account_life
 
-        account_life.register()   # its part of the account's life (cpe.accounts.lifecycle)
+        account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)

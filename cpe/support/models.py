@@ -18,12 +18,13 @@ class FaqEntry(models.Model):
     """One 自主答疑 entry (rules R13), edited by staff. The answer may name the platform's
     numbers by placeholder (policy.FAQ_FACTS), filled when shown."""
 
-    category = models.CharField("分类", max_length=20, choices=Category.choices,
-                                default=Category.OTHER)
+    category = models.CharField("分类", max_length=20, choices=Category.choices, default=Category.OTHER)
     question = models.CharField("问题", max_length=200)
     answer = models.TextField(
-        "解答", help_text="可使用占位符，显示时自动替换为平台当前规定：{退款天数}、{发票截止}、{支付时限分钟}、"
-                          "{客服电话}、{客服邮箱}。")
+        "解答",
+        help_text="可使用占位符，显示时自动替换为平台当前规定：{退款天数}、{发票截止}、{支付时限分钟}、"
+        "{客服电话}、{客服邮箱}。",
+    )
     position = models.PositiveSmallIntegerField("排序", default=0, help_text="同一分类内按数字从小到大排列。")
     is_published = models.BooleanField("发布", default=False, help_text="勾选后学员可在“常见问题”页面看到。")
     updated_at = models.DateTimeField("更新时间", auto_now=True)
@@ -39,23 +40,36 @@ class FaqEntry(models.Model):
 class Thread(models.Model):
     """A learner's question and its conversation with staff (rules R13 在线交互)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                             related_name="support_threads",
-                             verbose_name="学员")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="support_threads",
+        verbose_name="学员",
+    )
     title = models.CharField("标题", max_length=100)
     category = models.CharField("分类", max_length=20, choices=Category.choices, blank=True)
-    status = models.CharField("状态", max_length=10, choices=ThreadStatus.choices,
-                              default=ThreadStatus.WAITING)
+    status = models.CharField(
+        "状态", max_length=10, choices=ThreadStatus.choices, default=ThreadStatus.WAITING
+    )
     created_at = models.DateTimeField("提问时间")
     last_message_at = models.DateTimeField("最后回复时间")
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
-    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+", verbose_name="关闭人")
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="关闭人",
+    )
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
         verbose_name = verbose_name_plural = "学员提问"
-        indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["status", "last_message_at"])]
+        indexes = [
+            models.Index(fields=["user", "status"]),
+            models.Index(fields=["status", "last_message_at"]),
+        ]
 
     def __str__(self):
         return self.title
@@ -68,10 +82,14 @@ class Thread(models.Model):
 class Message(models.Model):
     """One message of a thread: the question, a follow-up, or a staff answer. Never edited."""
 
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages",
-                               verbose_name="提问")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
-                               verbose_name="发言人")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages", verbose_name="提问")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="发言人",
+    )
     from_staff = models.BooleanField("客服回复", default=False)
     body = models.TextField("内容")
     created_at = models.DateTimeField("时间")

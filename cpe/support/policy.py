@@ -1,4 +1,5 @@
 """Support rules (rules R13: 自主答疑 and 在线交互, agreement §2.6). Pure functions: no ORM, no clock."""
+
 import re
 from dataclasses import dataclass
 
@@ -79,9 +80,12 @@ def ask_decision(waiting_count: int) -> Decision:
     """A learner may ask a new question while fewer than MAX_WAITING_THREADS of theirs wait
     for a reply (rules R13; the queue's fairness)."""
     if waiting_count >= MAX_WAITING_THREADS:
-        return Decision(False, "too_many_waiting",
-                        f"您已有 {waiting_count} 个问题等待回复（最多 {MAX_WAITING_THREADS} 个），"
-                        "请等客服回复后再提新问题，或在原问题中补充说明。")
+        return Decision(
+            False,
+            "too_many_waiting",
+            f"您已有 {waiting_count} 个问题等待回复（最多 {MAX_WAITING_THREADS} 个），"
+            "请等客服回复后再提新问题，或在原问题中补充说明。",
+        )
     return OK
 
 
@@ -119,7 +123,9 @@ def faq_matches(terms: list[str], question: str, answer: str) -> bool:
 def fill_facts(text: str, facts: dict) -> str:
     """Replace each {placeholder} of FAQ_FACTS with the value the owning policy gives today;
     anything else in braces is left as written."""
+
     def _sub(m):
         key = FAQ_FACTS.get(m.group(1))
         return str(facts[key]) if key is not None and key in facts else m.group(0)
+
     return re.sub(r"\{([^{}]{1,20})\}", _sub, text or "")

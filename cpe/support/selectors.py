@@ -1,4 +1,5 @@
 """Reads of the support app."""
+
 from dataclasses import dataclass
 
 from cpe.core.context_processors import site
@@ -53,4 +54,4 @@ def threads_of(user):
 
 def thread_of(user, thread_id: int) -> Thread | None:
     """The learner's own thread with its messages, or None (another learner's is never found)."""
-    return (Thread.objects.filter(user=user, pk=thread_id).prefetch_related("messages").first())
+    return Thread.objects.filter(user=user, pk=thread_id).prefetch_related("messages").first()

@@ -1,4 +1,5 @@
 """The only writes of the support app (rules R13)."""
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -33,8 +34,9 @@ def thread_ask(*, user, title: str, body: str, category: str = "", at=None) -> T
         get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).get()
         waiting = Thread.objects.filter(user=user, status=ThreadStatus.WAITING).count()
         _require(policy.ask_decision(waiting))
-        thread = Thread.objects.create(user=user, title=title, category=category, created_at=at,
-                                       last_message_at=at)
+        thread = Thread.objects.create(
+            user=user, title=title, category=category, created_at=at, last_message_at=at
+        )
         Message.objects.create(thread=thread, author=user, body=body, created_at=at)
     return thread
 
@@ -79,8 +81,14 @@ def thread_answer(*, staff, thread_id: int, body: str, ip=None, at=None) -> Mess
         _move(thread, ThreadEvent.ANSWER, at)
         msg = Message.objects.create(thread=thread, author=staff, from_staff=True, body=body, created_at=at)
         thread.save(update_fields=["status", "last_message_at"])
-        audit_record("support.answered", actor=staff, subject=thread, ip=ip, at=at,
-                     data={"message_id": msg.pk, "chars": len(body)})
+        audit_record(
+            "support.answered",
+            actor=staff,
+            subject=thread,
+            ip=ip,
+            at=at,
+            data={"message_id": msg.pk, "chars": len(body)},
+        )
         _notify(thread.user, thread, at)
     return msg
 
@@ -97,16 +105,28 @@ def thread_close(*, staff, thread_id: int, ip=None, at=None) -> Thread:
         thread.status = policy.next_status(thread.status, ThreadEvent.CLOSE)
         thread.closed_at, thread.closed_by = at, staff
         thread.save(update_fields=["status", "closed_at", "closed_by"])
-        audit_record("support.closed", actor=staff, subject=thread, ip=ip, at=at,
-                     data={"from": previous})
+        audit_record("support.closed", actor=staff, subject=thread, ip=ip, at=at, data={"from": previous})
     return thread
 
 
 def _notify(user, thread: Thread, at):
     text = policy.answered_notice_text(thread.pk)
     if user.mobile:
-        message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event="support.answered",
-                      body=f"【内蒙古会计继续教育】{text}")
+        message_queue(
+            channel=Channel.SMS,
+            to=user.mobile,
+            user=user,
+            at=at,
+            event="support.answered",
+            body=f"【内蒙古会计继续教育】{text}",
+        )
     if user.email and user.email_verified_at:
-        message_queue(channel=Channel.EMAIL, to=user.email, user=user, at=at, event="support.answered",
-                      subject="内蒙古会计继续教育平台：您的提问已有回复", body=f"{user.name}，您好：\n\n{text}")
+        message_queue(
+            channel=Channel.EMAIL,
+            to=user.email,
+            user=user,
+            at=at,
+            event="support.answered",
+            subject="内蒙古会计继续教育平台：您的提问已有回复",
+            body=f"{user.name}，您好：\n\n{text}",
+        )

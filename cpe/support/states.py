@@ -1,4 +1,5 @@
 """A question thread's status and its moves (rules R13 在线交互)."""
+
 from django.db import models
 
 

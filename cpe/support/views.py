@@ -14,7 +14,7 @@ from .states import ThreadStatus
 
 def faq(request):
     """常见问题: published entries by category, with a search box (public)."""
-    query = request.GET.get("q", "").strip()[:policy.FAQ_QUERY_MAX_CHARS]
+    query = request.GET.get("q", "").strip()[: policy.FAQ_QUERY_MAX_CHARS]
     groups = selectors.faq_search(query, selectors.faq_facts(request))
     return render(request, "support/faq.html", {"groups": groups, "q": query})
 
@@ -31,15 +31,20 @@ def ask(request):
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
-            thread = services.thread_ask(user=request.user, title=d["title"], body=d["body"],
-                                         category=d["category"])
+            thread = services.thread_ask(
+                user=request.user, title=d["title"], body=d["body"], category=d["category"]
+            )
         except SupportError as exc:
             _apply_error(form, exc)
         else:
             messages.success(request, "问题已提交，客服回复后会通过短信通知您。")
             return redirect("support:thread", thread.pk)
-    return render(request, "support/ask.html", {"form": form, "MAX_WAITING": policy.MAX_WAITING_THREADS},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "support/ask.html",
+        {"form": form, "MAX_WAITING": policy.MAX_WAITING_THREADS},
+        status=400 if form.errors else 200,
+    )
 
 
 @learner_required
@@ -64,6 +69,9 @@ def thread(request, pk: int):
         else:
             messages.success(request, "补充内容已提交。")
             return redirect(reverse("support:thread", args=[t.pk]) + "#latest")
-    return render(request, "support/thread.html",
-                  {"thread": t, "form": form, "closed": t.status == ThreadStatus.CLOSED},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "support/thread.html",
+        {"thread": t, "form": form, "closed": t.status == ThreadStatus.CLOSED},
+        status=400 if form.errors else 200,
+    )

@@ -6,28 +6,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ArchivedAccount',
+            name="ArchivedAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sealed', models.TextField(editable=False, verbose_name='封存内容')),
-                ('key_id', models.CharField(max_length=16, verbose_name='归档密钥编号')),
-                ('archived_at', models.DateTimeField(verbose_name='归档时间')),
-                ('last_transaction_at', models.DateTimeField(verbose_name='最后交易时间')),
-                ('purge_after', models.DateTimeField(db_index=True, verbose_name='到期清除时间')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='archive', to=settings.AUTH_USER_MODEL, verbose_name='用户')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sealed", models.TextField(editable=False, verbose_name="封存内容")),
+                ("key_id", models.CharField(max_length=16, verbose_name="归档密钥编号")),
+                ("archived_at", models.DateTimeField(verbose_name="归档时间")),
+                ("last_transaction_at", models.DateTimeField(verbose_name="最后交易时间")),
+                ("purge_after", models.DateTimeField(db_index=True, verbose_name="到期清除时间")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="archive",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="用户",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '已注销账号归档',
-                'verbose_name_plural': '已注销账号归档',
-                'ordering': ['purge_after'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('purge_after__gt', models.F('archived_at'))), name='archive_purge_after_archiving')],
+                "verbose_name": "已注销账号归档",
+                "verbose_name_plural": "已注销账号归档",
+                "ordering": ["purge_after"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("purge_after__gt", models.F("archived_at"))),
+                        name="archive_purge_after_archiving",
+                    )
+                ],
             },
         ),
     ]

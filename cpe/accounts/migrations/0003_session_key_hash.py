@@ -3,7 +3,8 @@ filter that column could sign in as the account. It becomes session_key_hash, th
 crypto.blind_index("session_key", <key>); existing values are hashed in place, so signed-in
 users stay signed in. Going back cannot recover the keys: it empties the column (the next
 sign-in of each account records its session again)."""
-from django.db import migrations, models
+
+from django.db import migrations
 
 BATCH = 2000
 
@@ -29,7 +30,6 @@ def forget_all(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("accounts", "0002_archived_account"),
     ]

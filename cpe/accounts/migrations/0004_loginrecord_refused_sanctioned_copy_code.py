@@ -4,20 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_session_key_hash'),
+        ("accounts", "0003_session_key_hash"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='loginrecord',
-            name='refused',
-            field=models.BooleanField(default=False, verbose_name='登录被拒绝'),
+            model_name="loginrecord",
+            name="refused",
+            field=models.BooleanField(default=False, verbose_name="登录被拒绝"),
         ),
         migrations.AlterField(
-            model_name='verificationcode',
-            name='purpose',
-            field=models.CharField(choices=[('register', '注册'), ('change_mobile', '更换手机号码'), ('verify_email', '验证电子邮箱'), ('reset_password', '找回密码'), ('sanctioned_copy', '下载个人信息')], max_length=20),
+            model_name="verificationcode",
+            name="purpose",
+            field=models.CharField(
+                choices=[
+                    ("register", "注册"),
+                    ("change_mobile", "更换手机号码"),
+                    ("verify_email", "验证电子邮箱"),
+                    ("reset_password", "找回密码"),
+                    ("sanctioned_copy", "下载个人信息"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -1,5 +1,6 @@
 """The learner account pages against an attacker: 修改密码, e-mail verification throttles and the
 per-account sign-in captcha across addresses (docs/security.md, "账号安全")."""
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -24,8 +25,10 @@ def _signed_in(user, password=PASSWORD, **kw):
 
 
 def _change(c, current=PASSWORD, new=NEW_PASSWORD, again=None):
-    return c.post(reverse("accounts:password_change"), {
-        "current_password": current, "new_password": new, "new_password2": again or new})
+    return c.post(
+        reverse("accounts:password_change"),
+        {"current_password": current, "new_password": new, "new_password2": again or new},
+    )
 
 
 # --- 1. 修改密码 --------------------------------------------------------------------------------
@@ -39,27 +42,30 @@ def test_password_change_keeps_this_browser_signs_out_a_copy_of_the_session(regi
     user = register_learner()
     c = _signed_in(user)
     stolen = Client()
-    stolen.cookies["sessionid"] = c.cookies["sessionid"].value   # a copied session cookie
+    stolen.cookies["sessionid"] = c.cookies["sessionid"].value  # a copied session cookie
     assert stolen.get(reverse("accounts:dashboard")).status_code == 200
     revoked = []
-    monkeypatch.setattr("cpe.learning.services.play_sessions_revoke",
-                        lambda **kw: revoked.append(kw) or 0)
+    monkeypatch.setattr("cpe.learning.services.play_sessions_revoke", lambda **kw: revoked.append(kw) or 0)
     old_key = c.cookies["sessionid"].value
 
     r = _change(c)
     assert r.status_code == 302 and r.url == reverse("accounts:profile")
-    assert c.cookies["sessionid"].value != old_key                  # the key was rotated
+    assert c.cookies["sessionid"].value != old_key  # the key was rotated
     assert c.get(reverse("accounts:dashboard")).status_code == 200  # this browser stays in
     r = stolen.get(reverse("accounts:dashboard"))
-    assert r.status_code == 302 and "login" in r.url                # the other one is out
+    assert r.status_code == 302 and "login" in r.url  # the other one is out
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD) and not user.check_password(PASSWORD)
-    assert [kw["user_id"] for kw in revoked] == [user.pk]            # play tokens revoked
+    assert [kw["user_id"] for kw in revoked] == [user.pk]  # play tokens revoked
     event = AuditEvent.objects.get(event_type="account.password_changed")
     assert PASSWORD not in str(event.data) and NEW_PASSWORD not in str(event.data)
     # The new password signs in; the old one does not.
-    assert Client().post(reverse("accounts:login"), {"username": user.id_number,
-                                                     "password": PASSWORD}).status_code == 400
+    assert (
+        Client()
+        .post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
+        .status_code
+        == 400
+    )
     _signed_in(user, NEW_PASSWORD)
 
 
@@ -123,7 +129,7 @@ def _links_sent(user):
 def test_email_links_are_bounded_per_account_across_addresses(register_learner):
     user = register_learner()
     c = _signed_in(user)
-    sent_before = _links_sent(user)   # the registration's own link
+    sent_before = _links_sent(user)  # the registration's own link
     allowed = policy.EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR - sent_before
     for i in range(allowed):
         assert _email(c, f"new{i}@example.com").status_code == 302
@@ -135,7 +141,7 @@ def test_email_links_are_bounded_per_account_across_addresses(register_learner):
 
 def test_email_links_are_bounded_per_ip(register_learner):
     limit = int(policy.EMAIL_VERIFY_RATE_PER_IP.split("/")[0])
-    per_account = policy.EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR - 1   # the registration sent one
+    per_account = policy.EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR - 1  # the registration sent one
     users = [register_learner() for _ in range(limit // per_account + 2)]
     sent = 0
     for n, user in enumerate(users):
@@ -152,7 +158,8 @@ def test_email_links_are_bounded_per_ip(register_learner):
 
 
 def test_email_send_decision_policy():
-    from datetime import datetime, timedelta, timezone as tz
+    from datetime import datetime, timedelta
+    from datetime import timezone as tz
 
     at = datetime(2030, 5, 1, 12, tzinfo=tz.utc)
     hour = [at - timedelta(minutes=m) for m in range(policy.EMAIL_VERIFY_MAX_PER_ACCOUNT_PER_HOUR)]
@@ -168,7 +175,8 @@ def _spray(identifier, times, password="wrong-pass-1"):
     r = None
     for i in range(times):
         r = Client(REMOTE_ADDR=f"10.7.{i // 200}.{i % 200 + 1}").post(
-            reverse("accounts:login"), {"username": identifier, "password": password})
+            reverse("accounts:login"), {"username": identifier, "password": password}
+        )
     return r
 
 
@@ -206,11 +214,15 @@ def test_a_right_captcha_and_password_still_sign_in(register_learner):
     # A wrong answer: refused, the password not checked (no failure counted for it).
     before = services.login_failures(user.id_number)
     wrong = str(int(_captcha_answer(c)) + 1)
-    r = c.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD, "captcha": wrong})
+    r = c.post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD, "captcha": wrong}
+    )
     assert r.status_code == 400 and policy.LOGIN_CAPTCHA_WRONG_MESSAGE in r.content.decode()
     assert services.login_failures(user.id_number) == before
-    r = c.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD,
-                                           "captcha": _captcha_answer(c)})
+    r = c.post(
+        reverse("accounts:login"),
+        {"username": user.id_number, "password": PASSWORD, "captcha": _captcha_answer(c)},
+    )
     assert r.status_code == 302 and r.url == reverse("accounts:dashboard")
     assert c.get(reverse("accounts:dashboard")).status_code == 200
 
@@ -220,8 +232,10 @@ def test_a_right_captcha_with_a_wrong_password_is_still_a_failure(register_learn
     _spray(user.id_number, policy.LOGIN_CAPTCHA_AFTER_FAILURES)
     c = Client(REMOTE_ADDR="10.8.0.3")
     c.post(reverse("accounts:login"), {"username": user.id_number, "password": "x-wrong-1"})
-    r = c.post(reverse("accounts:login"), {"username": user.id_number, "password": "x-wrong-2",
-                                           "captcha": _captcha_answer(c)})
+    r = c.post(
+        reverse("accounts:login"),
+        {"username": user.id_number, "password": "x-wrong-2", "captcha": _captcha_answer(c)},
+    )
     assert r.status_code == 400 and "密码不正确" in r.content.decode() and "captcha-q" in r.content.decode()
     assert "_auth_user_id" not in c.session
 
@@ -231,7 +245,7 @@ def _page_shape(html: str) -> str:
 
     html = re.sub(r'"X-CSRFToken": "[^"]+"', "", html)
     html = re.sub(r'value="[^"]*"', "", html)
-    return re.sub(r"请计算 [^<]*", "", html)   # the random question
+    return re.sub(r"请计算 [^<]*", "", html)  # the random question
 
 
 def test_an_unknown_identifier_behaves_the_same(register_learner):
@@ -244,8 +258,14 @@ def test_an_unknown_identifier_behaves_the_same(register_learner):
         before = _spray(ident, n - 1)
         after = _spray(ident, 1)
         assert "captcha-q" not in before.content.decode() and "captcha-q" in after.content.decode()
-        pages.append((before.status_code, _page_shape(before.content.decode()),
-                      after.status_code, _page_shape(after.content.decode())))
+        pages.append(
+            (
+                before.status_code,
+                _page_shape(before.content.decode()),
+                after.status_code,
+                _page_shape(after.content.decode()),
+            )
+        )
         c = Client(REMOTE_ADDR="10.8.1.1")
         r = c.post(reverse("accounts:login"), {"username": ident, "password": "anything-1"})
         pages.append((r.status_code, _page_shape(r.content.decode())))
@@ -254,7 +274,11 @@ def test_an_unknown_identifier_behaves_the_same(register_learner):
 
 def test_login_identifier_normalised_policy():
     ident = make_id_number().lower()
-    assert policy.login_identifier_normalised(ident) == policy.login_identifier_normalised(f" {ident.upper()} ")
-    assert policy.login_identifier_normalised("+86 139 0000 0001") == policy.login_identifier_normalised("13900000001")
+    assert policy.login_identifier_normalised(ident) == policy.login_identifier_normalised(
+        f" {ident.upper()} "
+    )
+    assert policy.login_identifier_normalised("+86 139 0000 0001") == policy.login_identifier_normalised(
+        "13900000001"
+    )
     assert not policy.login_captcha_required(policy.LOGIN_CAPTCHA_AFTER_FAILURES - 1)
     assert policy.login_captcha_required(policy.LOGIN_CAPTCHA_AFTER_FAILURES)

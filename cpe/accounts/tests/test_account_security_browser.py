@@ -1,4 +1,5 @@
 """修改密码, 更换邮箱 (throttled) and the sign-in captcha on a 375-px phone, in Debian's chromium."""
+
 import os
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def test_account_security_pages_fit_a_phone(live_server, register_learner, tmp_p
             assert page.get_by_text(policy.LOGIN_CAPTCHA_MESSAGE).is_visible()
             assert _fits(page)
             page.screenshot(path=str(shots / "login-captcha-375.png"), full_page=True)
-            question = page.locator("#captcha-q label").inner_text()   # "验证码：请计算 12 + 7 = ?"
+            question = page.locator("#captcha-q label").inner_text()  # "验证码：请计算 12 + 7 = ?"
             a, op, b = question.split("请计算", 1)[1].split()[:3]
             answer = int(a) + int(b) if op == "+" else int(a) - int(b)
             page.get_by_label("密码", exact=True).fill(PASSWORD)

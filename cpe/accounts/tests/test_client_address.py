@@ -1,5 +1,6 @@
 """Sign-in lockout, per-address throttles and sign-in records see the client's address behind the
 proxy (cpe/core/net.py), and a client's forged X-Forwarded-For changes none of them."""
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -34,8 +35,9 @@ def test_lockout_is_per_real_client_behind_the_proxy(settings, register_learner)
     alice = _behind_proxy(ALICE)
     assert _fail_five_times(alice, user).status_code == 429
     # Alice writing another address left of hers does not unlock her.
-    r = _behind_proxy(ALICE, spoof=BOB).post(reverse("accounts:login"),
-                                             {"username": user.id_number, "password": PASSWORD})
+    r = _behind_proxy(ALICE, spoof=BOB).post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 429
     # Bob, behind the same proxy, is not locked out by Alice's failures.
     r = _behind_proxy(BOB).post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
@@ -48,12 +50,16 @@ def test_forged_forwarded_for_does_not_escape_the_lockout_without_a_proxy(settin
     user = register_learner(mobile="13911115555")
     for i in range(5):
         Client(REMOTE_ADDR=ALICE, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").post(
-            reverse("accounts:login"), {"username": user.id_number, "password": "wrong-pass"})
+            reverse("accounts:login"), {"username": user.id_number, "password": "wrong-pass"}
+        )
     r = Client(REMOTE_ADDR=ALICE, HTTP_X_FORWARDED_FOR=BOB).post(
-        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 429
     # And Bob, whose address Alice wrote in the header, is not locked out.
-    r = Client(REMOTE_ADDR=BOB).post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
+    r = Client(REMOTE_ADDR=BOB).post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 302
 
 
@@ -86,8 +92,9 @@ def test_forged_forwarded_for_does_not_reset_a_throttle_without_a_proxy(settings
 def test_sign_in_record_keeps_the_client_address(settings, register_learner):
     settings.TRUSTED_PROXY_COUNT = 1
     user = register_learner(mobile="13911116666")
-    r = _behind_proxy(ALICE, spoof=FORGED).post(reverse("accounts:login"),
-                                                {"username": user.id_number, "password": PASSWORD})
+    r = _behind_proxy(ALICE, spoof=FORGED).post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 302
     assert list(LoginRecord.objects.filter(user=user).values_list("ip", flat=True)) == [ALICE]
 
@@ -96,11 +103,14 @@ def test_lockout_counts_an_ipv6_client_as_its_64(settings, register_learner):
     settings.TRUSTED_PROXY_COUNT = 1
     user = register_learner(mobile="13911117777")
     for i in range(5):  # a new address inside the same /64 for every guess
-        _behind_proxy(f"2001:db8:1:2::{i + 1:x}").post(reverse("accounts:login"),
-                                                       {"username": user.id_number, "password": "wrong-pass"})
-    r = _behind_proxy("2001:db8:1:2:abcd::9").post(reverse("accounts:login"),
-                                                   {"username": user.id_number, "password": PASSWORD})
+        _behind_proxy(f"2001:db8:1:2::{i + 1:x}").post(
+            reverse("accounts:login"), {"username": user.id_number, "password": "wrong-pass"}
+        )
+    r = _behind_proxy("2001:db8:1:2:abcd::9").post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 429
-    r = _behind_proxy("2001:db8:1:3::1").post(reverse("accounts:login"),
-                                              {"username": user.id_number, "password": PASSWORD})
+    r = _behind_proxy("2001:db8:1:3::1").post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 302  # the next /64 is somebody else

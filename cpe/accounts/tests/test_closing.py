@@ -1,4 +1,5 @@
 """注销账号 (rules R11) on a real database: what goes, what stays, what a refusal leaves."""
+
 import json
 from datetime import timedelta
 
@@ -62,8 +63,10 @@ def test_never_paid_learner_is_deleted_and_the_chain_still_verifies(register_lea
 
     user = register_learner(mobile="13911112222", email="gone@example.com")
     clear = _clear_values(user)
-    order_create(user=user, product_code=annual.code, ais_confirmed=True)   # pending, never paid (PROTECT)
-    Thread.objects.create(user=user, title="发票问题", created_at=timezone.now(), last_message_at=timezone.now())
+    order_create(user=user, product_code=annual.code, ais_confirmed=True)  # pending, never paid (PROTECT)
+    Thread.objects.create(
+        user=user, title="发票问题", created_at=timezone.now(), last_message_at=timezone.now()
+    )
     LoginRecord.objects.create(user=user, at=timezone.now(), ip="10.0.0.1", device_key="x")
     events_before = AuditEvent.objects.count()
 
@@ -130,8 +133,9 @@ def test_paid_learner_is_locked_archived_and_not_found(learner, paid_order):  # 
     assert [o["number"] for o in content["orders"]] == [paid_order.number]
     field = crypto.field_keys()
     with pytest.raises(crypto.DecryptionError):
-        crypto.archive_open(archive.sealed, ArchivedAccount.AAD,
-                            keys={archive.key_id: field.keys[field.active]})
+        crypto.archive_open(
+            archive.sealed, ArchivedAccount.AAD, keys={archive.key_id: field.keys[field.active]}
+        )
     with pytest.raises(crypto.DecryptionError):
         crypto.decrypt(archive.sealed, ArchivedAccount.AAD)
     assert audit_verify().ok
@@ -149,7 +153,7 @@ def test_purge_after_the_date_not_before(learner, paid_order):  # noqa: F811
     assert not ArchivedAccount.objects.exists()
     event = AuditEvent.objects.order_by("-seq").first()
     assert event.event_type == "account.archive_purged" and event.data["archive"] == archive.pk
-    assert User.objects.get(pk=learner.pk).status == "closed"       # the placeholder row stays
+    assert User.objects.get(pk=learner.pk).status == "closed"  # the placeholder row stays
     assert audit_verify().ok
 
 
@@ -160,11 +164,14 @@ def _snapshot(user_id):
     return row, AuditEvent.objects.count(), OutboundMessage.objects.count(), ArchivedAccount.objects.count()
 
 
-@pytest.mark.parametrize("password, confirmed, code", [
-    ("wrong-password", True, "wrong_password"),
-    (PASSWORD, False, "not_confirmed"),
-    (PASSWORD, True, "learning_unfinished"),     # paid, valid, course credit not recorded
-])
+@pytest.mark.parametrize(
+    "password, confirmed, code",
+    [
+        ("wrong-password", True, "wrong_password"),
+        (PASSWORD, False, "not_confirmed"),
+        (PASSWORD, True, "learning_unfinished"),  # paid, valid, course credit not recorded
+    ],
+)
 def test_refusal_changes_nothing(learner, paid_order, password, confirmed, code):  # noqa: F811
     before = _snapshot(learner.pk)
     with pytest.raises(AccountError) as exc:
@@ -191,7 +198,8 @@ def signed_in(client, register_learner):
     user = register_learner()
     client.force_login(user)
     User.objects.filter(pk=user.pk).update(
-        session_key_hash=crypto.blind_index("session_key", client.session.session_key))
+        session_key_hash=crypto.blind_index("session_key", client.session.session_key)
+    )
     return client, user
 
 
@@ -207,4 +215,4 @@ def test_close_page_wrong_password_changes_nothing_then_closes(signed_in):
     assert r.status_code == 302 and r.url == reverse("accounts:closed")
     assert "账号已注销" in client.get(r.url).content.decode()
     assert not User.objects.filter(pk=user.pk).exists()
-    assert client.get(reverse("accounts:dashboard")).status_code == 302     # signed out
+    assert client.get(reverse("accounts:dashboard")).status_code == 302  # signed out

@@ -1,6 +1,7 @@
 """account_close runs whatever the apps registered (lifecycle.ClosingStep), in order and per
 outcome: stop first, then delete (never paid) or archive and then scrub (paid). A step registered
 here for the test only shows that a new app's step is run without accounts knowing it."""
+
 import json
 from datetime import timedelta
 
@@ -22,11 +23,15 @@ def recorded(monkeypatch):
     """A step of a pretend app, between support threads (50) and invoices (60)."""
     calls = []
     step = lifecycle.ClosingStep(
-        "planted", order=55, models=(), reason="test",
+        "planted",
+        order=55,
+        models=(),
+        reason="test",
         stop=lambda user, at: calls.append(("stop", user.name)),
         delete=lambda user: calls.append(("delete", user.name)) or 2,
         scrub=lambda user, at: calls.append(("scrub", user.name)) or 3,
-        archive=lambda user: calls.append(("archive", user.name)) or {"planted": [user.name]})
+        archive=lambda user: calls.append(("archive", user.name)) or {"planted": [user.name]},
+    )
     monkeypatch.setitem(lifecycle._steps, step.key, step)
     return calls
 
@@ -39,7 +44,7 @@ def test_never_paid_runs_stop_then_delete_and_counts_it(register_learner, record
     user = register_learner()
     name = user.name
     assert closing.account_close(user=user, password=PASSWORD, confirmed=True) == policy.ClosingOutcome.DELETE
-    assert recorded == [("stop", name), ("delete", name)]   # the user row still readable when they run
+    assert recorded == [("stop", name), ("delete", name)]  # the user row still readable when they run
     deleted = _event().data["deleted"]
     assert deleted["planted"] == 2 and deleted["unpaid_orders"] == 0 and "invoices" not in deleted
 
@@ -48,10 +53,9 @@ def test_paid_runs_stop_archive_then_scrub_and_seals_it(learner, paid_order, rec
     from cpe.learning.models import Enrolment
     from cpe.orders.models import Order
 
-    paid = timezone.now() - timedelta(days=100)   # validity over, still paid: closing allowed, archived
+    paid = timezone.now() - timedelta(days=100)  # validity over, still paid: closing allowed, archived
     Order.objects.filter(pk=paid_order.pk).update(paid_at=paid, created_at=paid)
-    Enrolment.objects.filter(order=paid_order).update(valid_from=paid,
-                                                      valid_until=paid + timedelta(days=90))
+    Enrolment.objects.filter(order=paid_order).update(valid_from=paid, valid_until=paid + timedelta(days=90))
     user = User.objects.get(pk=learner.pk)
     name = user.name
 

@@ -1,5 +1,6 @@
 """The ID card photo of an identity change request: JPEG/PNG only, size-capped, stored
 encrypted, shown only to reviewers through an audited view, deleted with the decision."""
+
 import base64
 
 import pytest
@@ -17,14 +18,17 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 JPEG = b"\xff\xd8\xff\xe0" + b"JFIF-test" * 50
 
 
-@pytest.mark.parametrize("data, ok, message", [
-    (PNG, "image/png", ""),
-    (JPEG, "image/jpeg", ""),
-    (b"", None, "空文件"),
-    (b"GIF89a" + b"x" * 100, None, "只能是 JPG 或 PNG"),
-    (b"%PDF-1.7 \xff\xd8\xff", None, "只能是 JPG 或 PNG"),            # the signature must lead
-    (b"\xff\xd8\xff" + b"x" * policy.ID_PHOTO_MAX_BYTES, None, "不能超过 2 MB"),
-])
+@pytest.mark.parametrize(
+    "data, ok, message",
+    [
+        (PNG, "image/png", ""),
+        (JPEG, "image/jpeg", ""),
+        (b"", None, "空文件"),
+        (b"GIF89a" + b"x" * 100, None, "只能是 JPG 或 PNG"),
+        (b"%PDF-1.7 \xff\xd8\xff", None, "只能是 JPG 或 PNG"),  # the signature must lead
+        (b"\xff\xd8\xff" + b"x" * policy.ID_PHOTO_MAX_BYTES, None, "不能超过 2 MB"),
+    ],
+)
 def test_photo_rule(data, ok, message):
     content_type, error = policy.id_photo_check(data)
     assert content_type == ok and message in error
@@ -54,18 +58,26 @@ def staff_clients(db, django_user_model):
 
 def _ask(client, learner, photo, name="photo.png"):
     client.force_login(learner)
-    return client.post(reverse("accounts:identity_change"), {
-        "field": "id_number", "new_value": make_id_number(seq="955"), "reason": "录入错误",
-        "id_photo": SimpleUploadedFile(name, photo, content_type="image/png")})
+    return client.post(
+        reverse("accounts:identity_change"),
+        {
+            "field": "id_number",
+            "new_value": make_id_number(seq="955"),
+            "reason": "录入错误",
+            "id_photo": SimpleUploadedFile(name, photo, content_type="image/png"),
+        },
+    )
 
 
-def test_photo_encrypted_reviewer_only_audited_and_deleted_on_decision(client, register_learner, staff_clients):
+def test_photo_encrypted_reviewer_only_audited_and_deleted_on_decision(
+    client, register_learner, staff_clients
+):
     learner = register_learner(name="巴特尔")
     assert _ask(client, learner, PNG).status_code == 302
     req = IdentityChangeRequest.objects.get(user=learner)
     doc = IdentityDocument.objects.get(request=req)
     assert (doc.content_type, doc.size) == ("image/png", len(PNG))
-    with connection.cursor() as cur:                                      # what the database holds
+    with connection.cursor() as cur:  # what the database holds
         cur.execute(f"SELECT data FROM {IdentityDocument._meta.db_table} WHERE id = %s", [doc.pk])
         stored = cur.fetchone()[0]
     assert base64.b64encode(PNG).decode()[:40] not in stored and "PNG" not in stored
@@ -76,7 +88,9 @@ def test_photo_encrypted_reviewer_only_audited_and_deleted_on_decision(client, r
     assert not AuditEvent.objects.filter(event_type="identity_change.document_viewed").exists()
 
     reviewer, reviewer_user = staff_clients["rev"]
-    reveal = reviewer.get(reverse("admin:accounts_identitychangerequest_reveal", args=[req.pk])).content.decode()
+    reveal = reviewer.get(
+        reverse("admin:accounts_identitychangerequest_reveal", args=[req.pk])
+    ).content.decode()
     assert document in reveal
     r = reviewer.get(document)
     assert r.status_code == 200 and r.content == PNG and r["Content-Type"] == "image/png"
@@ -94,10 +108,13 @@ def test_photo_encrypted_reviewer_only_audited_and_deleted_on_decision(client, r
     assert decided.data["id_photo_deleted"] is True
 
 
-@pytest.mark.parametrize("photo, name, message", [
-    (b"GIF89a" + b"x" * 100, "card.png", "只能是 JPG 或 PNG"),      # named .png, is a GIF
-    (b"\xff\xd8\xff" + b"x" * policy.ID_PHOTO_MAX_BYTES, "big.jpg", "不能超过 2 MB"),
-])
+@pytest.mark.parametrize(
+    "photo, name, message",
+    [
+        (b"GIF89a" + b"x" * 100, "card.png", "只能是 JPG 或 PNG"),  # named .png, is a GIF
+        (b"\xff\xd8\xff" + b"x" * policy.ID_PHOTO_MAX_BYTES, "big.jpg", "不能超过 2 MB"),
+    ],
+)
 def test_bad_photo_refused_and_nothing_changes(client, register_learner, photo, name, message):
     learner = register_learner(name="巴特尔")
     before = User.objects.get(pk=learner.pk).id_number
@@ -111,6 +128,10 @@ def test_bad_photo_refused_and_nothing_changes(client, register_learner, photo, 
 def test_request_without_photo_still_works(client, register_learner):
     learner = register_learner(name="巴特尔")
     client.force_login(learner)
-    r = client.post(reverse("accounts:identity_change"), {"field": "name", "new_value": "巴图", "reason": "改名"})
+    r = client.post(
+        reverse("accounts:identity_change"), {"field": "name", "new_value": "巴图", "reason": "改名"}
+    )
     assert r.status_code == 302
-    assert IdentityChangeRequest.objects.filter(user=learner).exists() and not IdentityDocument.objects.exists()
+    assert (
+        IdentityChangeRequest.objects.filter(user=learner).exists() and not IdentityDocument.objects.exists()
+    )

@@ -1,5 +1,6 @@
 """下载我的个人信息 (rules R14, PIPL Art. 45): the file holds the learner's own data, in full,
 and nothing of anyone else, nor any secret; pages re-authenticate, throttle and audit."""
+
 import io
 import json
 import zipfile
@@ -15,13 +16,19 @@ from cpe.accounts import personal_data, policy
 from cpe.accounts.errors import AccountError
 from cpe.core.models import AuditEvent
 from cpe.exams.tests.fixtures import (  # noqa: F401 (fixtures)
-    _media_in_tmp, complete_chapters, course, learner, pass_course, pay, year,
+    _media_in_tmp,
+    complete_chapters,
+    course,
+    learner,
+    pass_course,
+    pay,
+    year,
 )
 from cpe.invoicing.account_life import INVOICE_RECIPIENT
 from cpe.reporting.account_life import AIS_PURPOSE_LABELS
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "Zhang-san-2026"   # the root register_learner fixture's password
+PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
 EXPORT_EVENT = "account.personal_data_exported"
 ANDROID_UA = "Mozilla/5.0 (Linux; Android 14) Chrome/130.0"
 
@@ -44,19 +51,37 @@ def history(learner, course, settings, client):
     order = pay(learner)
     at = complete_chapters(learner, course)
     attempt = pass_course(learner, course, at=at)
-    invoice = invoice_request(user=learner, order_number=order.number, buyer_type="unit", buyer_name="包头市某公司",
-                              unit_kind="enterprise", taxpayer_id="914403001922038216")
+    invoice = invoice_request(
+        user=learner,
+        order_number=order.number,
+        buyer_type="unit",
+        buyer_name="包头市某公司",
+        unit_kind="enterprise",
+        taxpayer_id="914403001922038216",
+    )
     identity_change_request(user=learner, field="name", new_value="张叁", reason="户籍更名")
     from cpe.learning.services import play_start
     from cpe.support.services import thread_ask
 
-    play_start(user=learner, chapter_id=course.chapters.order_by("position").first().pk, at=at, ip="10.1.2.3",
-               rand=lambda: 0.5)
+    play_start(
+        user=learner,
+        chapter_id=course.chapters.order_by("position").first().pk,
+        at=at,
+        ip="10.1.2.3",
+        rand=lambda: 0.5,
+    )
     thread_ask(user=learner, title="发票何时开具", body="请问发票多久能开出来？")
-    privacy_transfer_record(user=learner, purpose="person_check", fields=["id_number", "name"],
-                            outcome="found")
-    assert client.post(reverse("accounts:login"), {"username": learner.mobile, "password": PASSWORD},
-                       HTTP_USER_AGENT=ANDROID_UA).status_code == 302
+    privacy_transfer_record(
+        user=learner, purpose="person_check", fields=["id_number", "name"], outcome="found"
+    )
+    assert (
+        client.post(
+            reverse("accounts:login"),
+            {"username": learner.mobile, "password": PASSWORD},
+            HTTP_USER_AGENT=ANDROID_UA,
+        ).status_code
+        == 302
+    )
     return {"order": order, "attempt": attempt, "invoice": invoice}
 
 
@@ -76,8 +101,11 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
     html = files["个人信息.html"].decode("utf-8")
 
     account = data["账户信息"]
-    assert (account["姓名"], account["身份证号码"], account["手机号码"]) == (learner.name, learner.id_number,
-                                                                              learner.mobile)
+    assert (account["姓名"], account["身份证号码"], account["手机号码"]) == (
+        learner.name,
+        learner.id_number,
+        learner.mobile,
+    )
     assert account["电子邮箱"] == learner.email and account["会计人员信息管理地区"] == "包头市"
     assert [o["订单号"] for o in data["订单"]] == [history["order"].number]
     assert data["订单"][0]["金额（元）"] == "198.00" and data["订单"][0]["支付方式"] == "支付宝"
@@ -85,7 +113,9 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
     assert data["章节学习进度"] and all(p["已完成"] == "是" for p in data["章节学习进度"])
     assert data["考试记录"][0]["合格"] == "是"
     assert "10.1.2.3" in [p["IP"] for p in data["播放记录"]]
-    assert [(m["问题"], m["发言"], m["内容"]) for m in data["在线提问"]] == [("发票何时开具", "本人", "请问发票多久能开出来？")]
+    assert [(m["问题"], m["发言"], m["内容"]) for m in data["在线提问"]] == [
+        ("发票何时开具", "本人", "请问发票多久能开出来？")
+    ]
     assert data["学时记录"][0]["记录编号"] == str(history["attempt"].credit_record.uid)
     assert data["发票"][0]["纳税人识别号"] == "914403001922038216"
     assert data["身份信息变更申请"][0]["新值"] == "张叁"
@@ -97,7 +127,8 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
     assert {"支付宝", INVOICE_RECIPIENT} <= recipients
     ais = [t for t in data["向第三方提供的个人信息"] if "会计人员信息管理系统" in t["接收方"]]
     assert [(t["目的"], t["提供的信息"]) for t in ais] == [
-        (AIS_PURPOSE_LABELS["person_check"], "身份证号码、姓名")]
+        (AIS_PURPOSE_LABELS["person_check"], "身份证号码、姓名")
+    ]
     # The same content, readable: the full ID number and the order number are in the HTML too.
     assert learner.id_number in html and history["order"].number in html and "向第三方提供的个人信息" in html
 
@@ -107,7 +138,7 @@ def test_file_holds_the_learners_full_data_and_nothing_of_another(learner, histo
         assert foreign.encode() not in raw, foreign
     for secret in (learner.password, learner.id_number_bidx, learner.mobile_bidx):
         assert secret and secret.encode() not in raw
-    assert "验证码 " not in raw.decode("utf-8")   # the messages' bodies (codes) are not copied
+    assert "验证码 " not in raw.decode("utf-8")  # the messages' bodies (codes) are not copied
 
 
 def test_session_key_is_not_in_the_file(learner):
@@ -141,10 +172,16 @@ def test_a_column_naming_a_forbidden_attribute_is_refused():
         personal_data.Section("x", lambda u: [u], columns=(("会话", "session_key_hash"),))
 
 
-@pytest.mark.parametrize("at, expected", [
-    (datetime(2026, 11, 28, 15, 59, 59, tzinfo=ZoneInfo("UTC")), "个人信息-2026-11-28.zip"),
-    (datetime(2026, 11, 28, 16, 0, 0, tzinfo=ZoneInfo("UTC")), "个人信息-2026-11-29.zip"),  # Beijing midnight
-])
+@pytest.mark.parametrize(
+    "at, expected",
+    [
+        (datetime(2026, 11, 28, 15, 59, 59, tzinfo=ZoneInfo("UTC")), "个人信息-2026-11-28.zip"),
+        (
+            datetime(2026, 11, 28, 16, 0, 0, tzinfo=ZoneInfo("UTC")),
+            "个人信息-2026-11-29.zip",
+        ),  # Beijing midnight
+    ],
+)
 def test_file_name_is_dated_by_the_beijing_day(at, expected):
     name, ascii_name = policy.personal_data_filenames(at)
     assert name == expected and ascii_name == expected.replace("个人信息", "personal-data")

@@ -2,9 +2,11 @@
 forms). Properties: any text gets an IdCheck (never an exception); every ID built with the
 MOD 11-2 check character from a real area and birth date is accepted; an accepted value is 18
 ASCII characters."""
-from datetime import date, timedelta
 
-from hypothesis import example, given, settings, strategies as st
+from datetime import date
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cpe.accounts import policy
 
@@ -14,7 +16,7 @@ FUZZ = settings(max_examples=300, derandomize=True, deadline=None)
 
 @FUZZ
 @given(st.text())
-@example("15" + "\u0661" * 15 + "0")    # Arabic-Indic digits: str.isdigit but not an ID number
+@example("15" + "\u0661" * 15 + "0")  # Arabic-Indic digits: str.isdigit but not an ID number
 @example("1501021990030712\u0663X")
 @example("110105194912310021\n")
 def test_any_text_gets_an_answer(raw):
@@ -28,11 +30,13 @@ def test_any_text_gets_an_answer(raw):
 
 
 @FUZZ
-@given(province=st.sampled_from(sorted(policy.ID_PROVINCES)),
-       county=st.integers(0, 9999),
-       birth=st.dates(min_value=policy.ID_EARLIEST_BIRTH, max_value=TODAY),
-       seq=st.integers(0, 999),
-       lower_x=st.booleans())
+@given(
+    province=st.sampled_from(sorted(policy.ID_PROVINCES)),
+    county=st.integers(0, 9999),
+    birth=st.dates(min_value=policy.ID_EARLIEST_BIRTH, max_value=TODAY),
+    seq=st.integers(0, 999),
+    lower_x=st.booleans(),
+)
 def test_generated_valid_ids_are_accepted(province, county, birth, seq, lower_x):
     first17 = f"{province}{county:04d}{birth:%Y%m%d}{seq:03d}"
     raw = first17 + policy.id_check_char(first17)
@@ -44,7 +48,7 @@ def test_generated_valid_ids_are_accepted(province, county, birth, seq, lower_x)
 
 
 @FUZZ
-@given(st.integers(0, 10 ** 17 - 1), st.sampled_from("0123456789X"))
+@given(st.integers(0, 10**17 - 1), st.sampled_from("0123456789X"))
 def test_only_the_right_check_character_passes(body, check):
     first17 = f"15010219900307{body % 1000:03d}"
     r = policy.check_id_number(first17 + check, today=TODAY)

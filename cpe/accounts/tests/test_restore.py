@@ -1,5 +1,6 @@
 """Coming back after a termination for unreachable contact details (agreement §3.2(2)): the password
 proves the account at sign-in, an SMS code proves a reachable mobile, and the service resumes."""
+
 from datetime import timedelta
 
 import pytest
@@ -41,18 +42,26 @@ def test_unreachable_learner_restores_the_service_with_a_new_phone(client, regis
     r = client.post(reverse("accounts:restore"), {"mobile": new_mobile, "action": "send"})
     assert "验证码已发送至 136****0051" in r.content.decode()
     assert User.objects.get(pk=user.pk).status == AccountStatus.TERMINATED  # a code alone restores nothing
-    r = client.post(reverse("accounts:restore"), {"mobile": new_mobile, "sms_code": last_code(new_mobile),
-                                                  "action": "confirm"})
+    r = client.post(
+        reverse("accounts:restore"),
+        {"mobile": new_mobile, "sms_code": last_code(new_mobile), "action": "confirm"},
+    )
     assert r.status_code == 302 and r.url == reverse("accounts:login")
     user.refresh_from_db()
     assert (user.status, user.status_reason, user.is_active, user.mobile) == (
-        AccountStatus.ACTIVE, "", True, new_mobile)
+        AccountStatus.ACTIVE,
+        "",
+        True,
+        new_mobile,
+    )
     ev = AuditEvent.objects.get(event_type="account.restored")
     assert ev.data["reason"] == TerminationReason.UNREACHABLE and old_mobile not in str(ev.data)
     assert _sign_in(Client(), user).url == reverse("accounts:dashboard")
 
 
-@pytest.mark.parametrize("reason", [r for r in TerminationReason.values if r != TerminationReason.UNREACHABLE])
+@pytest.mark.parametrize(
+    "reason", [r for r in TerminationReason.values if r != TerminationReason.UNREACHABLE]
+)
 def test_other_terminations_cannot_restore_themselves(client, register_learner, reason):
     user = _terminated(register_learner, reason)
     r = _sign_in(client, user)
@@ -82,8 +91,11 @@ def test_restore_refused_with_a_wrong_code_or_a_taken_mobile_changes_nothing(reg
     other = register_learner(at=EARLIER)
     services.account_restore_code_send(user_id=user.pk, mobile_raw="13600000053")
     with pytest.raises(AccountError):
-        services.account_restore(user_id=user.pk, mobile_raw="13600000053", code="000000"
-                                 if last_code("13600000053") != "000000" else "111111")
+        services.account_restore(
+            user_id=user.pk,
+            mobile_raw="13600000053",
+            code="000000" if last_code("13600000053") != "000000" else "111111",
+        )
     services.account_restore_code_send(user_id=user.pk, mobile_raw=other.mobile)
     with pytest.raises(AccountError) as exc:  # the code proved this phone: its holder may know
         services.account_restore(user_id=user.pk, mobile_raw=other.mobile, code=last_code(other.mobile))

@@ -1,5 +1,6 @@
 """The staff second factor: the gate in front of the staff site, enrolment, verification, the
 throttle, recovery codes, the superuser's reset, and what is stored."""
+
 import base64
 import re
 from datetime import timedelta
@@ -24,6 +25,7 @@ PASSWORD = "Staff-pass-2026-long"
 def staff(django_user_model):
     def make(username="op-2fa", **extra):
         return django_user_model.objects.create_user(username, PASSWORD, name="运营", is_staff=True, **extra)
+
     return make
 
 
@@ -43,21 +45,43 @@ def _bare_client(user):
 
 
 # --- policy ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("failures, seconds_since, waits", [
-    (0, 0, False), (4, 0, False), (5, 0, True), (5, 59, True), (5, 60, False),
-    (6, 119, True), (6, 120, False), (40, 23 * 3600, True), (40, 24 * 3600, False),
-])
+@pytest.mark.parametrize(
+    "failures, seconds_since, waits",
+    [
+        (0, 0, False),
+        (4, 0, False),
+        (5, 0, True),
+        (5, 59, True),
+        (5, 60, False),
+        (6, 119, True),
+        (6, 120, False),
+        (40, 23 * 3600, True),
+        (40, 24 * 3600, False),
+    ],
+)
 def test_wrong_codes_wait_after_the_free_ones(failures, seconds_since, waits):
     last = timezone.now()
-    until = policy.second_factor_wait(failures=failures, last_failure_at=last,
-                                      at=last + timedelta(seconds=seconds_since))
+    until = policy.second_factor_wait(
+        failures=failures, last_failure_at=last, at=last + timedelta(seconds=seconds_since)
+    )
     assert (until is not None) == waits
 
 
-@pytest.mark.parametrize("raw, kind", [
-    ("123456", "totp"), (" 123 456 ", "totp"), ("１２３４５６", "totp"), ("12345", ""), ("1234567", ""),
-    ("abcde-fghjk", "recovery"), ("ABCDEFGHJK", "recovery"), ("ABCDE-FGHJ0", ""), ("", ""), ("' OR 1=1", ""),
-])
+@pytest.mark.parametrize(
+    "raw, kind",
+    [
+        ("123456", "totp"),
+        (" 123 456 ", "totp"),
+        ("１２３４５６", "totp"),
+        ("12345", ""),
+        ("1234567", ""),
+        ("abcde-fghjk", "recovery"),
+        ("ABCDEFGHJK", "recovery"),
+        ("ABCDE-FGHJ0", ""),
+        ("", ""),
+        ("' OR 1=1", ""),
+    ],
+)
 def test_code_kinds(raw, kind):
     assert policy.second_factor_code_kind(raw)[0] == kind
 
@@ -67,7 +91,12 @@ def _staff_paths():
     """Every staff-only URL of the access matrix, with made-up arguments (the gate answers
     before any view looks at them)."""
     from cpe.core.tests.test_access_matrix import (
-        ANY_STAFF, TABLE, admin_model_routes, admin_rule, get_resolver, walk,
+        ANY_STAFF,
+        TABLE,
+        admin_model_routes,
+        admin_rule,
+        get_resolver,
+        walk,
     )
 
     admin_routes = admin_model_routes()
@@ -99,7 +128,7 @@ def test_unverified_staff_are_sent_to_the_second_factor_from_every_staff_url(sta
         for path in paths:
             for method in (client.get, client.post):
                 r = method(path)
-                if path.startswith("/api/"):   # the API answers in JSON
+                if path.startswith("/api/"):  # the API answers in JSON
                     assert r.status_code == 401 and r.json()["code"] == "second_factor_required"
                     continue
                 assert r.status_code == 302, (user, method, path, r.status_code)
@@ -157,8 +186,10 @@ def test_enrolment_at_first_sign_in_shows_the_key_once_confirmed_gives_ten_recov
     # A recovery-shaped code cannot confirm a key.
     r = client.post(reverse("accounts:second_factor_setup"), {"code": "ABCDE-FGHJK"})
     assert policy.SECOND_FACTOR_SHAPE_MESSAGE in r.content.decode()
-    r = client.post(reverse("accounts:second_factor_setup"),
-                    {"code": second_factor.current_code(factor), "next": "/admin/accounts/"})
+    r = client.post(
+        reverse("accounts:second_factor_setup"),
+        {"code": second_factor.current_code(factor), "next": "/admin/accounts/"},
+    )
     assert r.status_code == 200 and "no-store" in r["Cache-Control"]
     codes = re.findall(r"<code>([2-9A-Z]{5}-[2-9A-Z]{5})</code>", r.content.decode())
     stored = StaffRecoveryCode.objects.filter(factor=factor).count()
@@ -214,7 +245,11 @@ def test_a_wrong_code_is_refused_and_counted_per_account_then_throttled(staff):
     assert exc.value.code == "throttled" and "后再试" in exc.value.message
     after = StaffSecondFactor.objects.get(pk=factor.pk)
     assert (after.failures, after.last_failure_at, after.last_step, after.last_used_at) == (
-        before.failures, before.last_failure_at, before.last_step, before.last_used_at)
+        before.failures,
+        before.last_failure_at,
+        before.last_step,
+        before.last_used_at,
+    )
     # After the wait the right code passes and the count starts again.
     later = at + policy.SECOND_FACTOR_FIRST_WAIT + timedelta(seconds=1)
     second_factor.verify(user=user, code=second_factor.current_code(factor, later), at=later)
@@ -234,13 +269,15 @@ def test_the_verification_page_refuses_a_wrong_code_and_a_replayed_one(staff):
     assert r.status_code == 302 and r["Location"] == "/admin/accounts/user/"
     assert client.get("/admin/").status_code == 200
     # The same code in another browser (a code seen over a shoulder): refused.
-    other = _bare_client(user)   # signing in again ends the first session (one session per account)
+    other = _bare_client(user)  # signing in again ends the first session (one session per account)
     r = other.post(reverse("accounts:second_factor"), {"code": code})
     assert policy.SECOND_FACTOR_WRONG_MESSAGE in r.content.decode()
     assert other.get("/admin/").status_code == 302
     # An outside address as "next" is not followed.
-    r = other.post(reverse("accounts:second_factor") + "?next=https://evil.example/",
-                   {"code": second_factor.current_code(StaffSecondFactor.objects.get(pk=factor.pk))})
+    r = other.post(
+        reverse("accounts:second_factor") + "?next=https://evil.example/",
+        {"code": second_factor.current_code(StaffSecondFactor.objects.get(pk=factor.pk))},
+    )
     assert r["Location"] == "/admin/"
 
 
@@ -270,7 +307,7 @@ def test_a_recovery_code_works_once_and_is_audited(staff):
 def test_new_recovery_codes_replace_the_old_ones(staff):
     user = staff()
     client = Client()
-    client.force_login(user)   # verified by the test helper
+    client.force_login(user)  # verified by the test helper
     factor = StaffSecondFactor.objects.get(user=user)
     first = second_factor.recovery_codes_renew(user=user)
     r = client.post(reverse("accounts:recovery_codes"))
@@ -292,8 +329,11 @@ def test_a_superuser_resets_another_staff_members_factor_and_it_is_audited(staff
     assert victim.get("/admin/").status_code == 200
     admin_client = Client()
     admin_client.force_login(root)
-    r = admin_client.post(reverse("admin:accounts_user_changelist"),
-                          {"action": "reset_second_factor", "_selected_action": [user.pk]}, follow=True)
+    r = admin_client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "reset_second_factor", "_selected_action": [user.pk]},
+        follow=True,
+    )
     assert "已重置 1 个" in r.content.decode()
     assert not StaffSecondFactor.objects.filter(user=user).exists()
     event = AuditEvent.objects.get(event_type="staff.second_factor_reset")
@@ -319,8 +359,10 @@ def test_only_a_superuser_resets_and_never_their_own(staff, django_user_model):
     # The admin does not even offer the action to a non-superuser.
     client = Client()
     client.force_login(operator)
-    r = client.post(reverse("admin:accounts_user_changelist"),
-                    {"action": "reset_second_factor", "_selected_action": [target.pk]})
+    r = client.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "reset_second_factor", "_selected_action": [target.pk]},
+    )
     assert StaffSecondFactor.objects.filter(user=target, confirmed=True).exists()
     assert StaffSecondFactor.objects.filter(user=root, confirmed=True).exists()
     assert not AuditEvent.objects.filter(event_type="staff.second_factor_reset").exists()

@@ -1,4 +1,5 @@
 """Account services on a real database: what changes, and what must not on refusal."""
+
 from datetime import timedelta
 
 import pytest
@@ -24,9 +25,16 @@ def _counts():
 
 
 def _form(n=1, **kw):
-    data = {"id_number": make_id_number(seq=f"{500 + n:03d}"), "name": "王五", "email": f"w{n}@example.com",
-            "mobile": f"1370000{n:04d}", "employer": "赤峰市某单位", "region": "150400",
-            "password": "Wang-wu-2026", "self_supporting": False}
+    data = {
+        "id_number": make_id_number(seq=f"{500 + n:03d}"),
+        "name": "王五",
+        "email": f"w{n}@example.com",
+        "mobile": f"1370000{n:04d}",
+        "employer": "赤峰市某单位",
+        "region": "150400",
+        "password": "Wang-wu-2026",
+        "self_supporting": False,
+    }
     data.update(kw)
     return data
 
@@ -67,8 +75,11 @@ def test_duplicate_id_number_refused_and_nothing_changes(register_learner, agree
     before = _counts()
     services.registration_code_send(mobile_raw="13700009999")
     with pytest.raises(AccountError) as exc:
-        services.user_register(**_form(id_number=first.id_number.lower(), mobile="13700009999"),
-                               sms_code=last_code("13700009999"), agreement_version=agreement_v1)
+        services.user_register(
+            **_form(id_number=first.id_number.lower(), mobile="13700009999"),
+            sms_code=last_code("13700009999"),
+            agreement_version=agreement_v1,
+        )
     assert exc.value.code == "id_taken" and exc.value.field == "id_number"
     assert _counts() == before
     # The code proved the phone and is used up: one code, one look at who holds an ID number.
@@ -84,15 +95,22 @@ def test_database_enforces_one_account_per_id_number(register_learner):
         clone.save()
 
 
-@pytest.mark.parametrize("overrides,code,field", [
-    ({"id_number": "110105194912310021"}, "id_checksum", "id_number"),
-    # Ages counted from today (a fixed birth year turns a 17-year-old into an adult next year);
-    # born 1 July: 16 or 17 for a year and a half, so a run that crosses New Year stays a minor.
-    ({"id_number": make_id_number(birth=f"{this_year() - 14}0101")}, "under_16", "id_number"),
-    ({"id_number": make_id_number(birth=f"{this_year() - 17}0701")}, "minor_needs_declaration", "self_supporting"),
-    ({"name": "张3"}, "bad_name", "name"),
-    ({"region": "999999"}, "bad_region", "region"),
-])
+@pytest.mark.parametrize(
+    "overrides,code,field",
+    [
+        ({"id_number": "110105194912310021"}, "id_checksum", "id_number"),
+        # Ages counted from today (a fixed birth year turns a 17-year-old into an adult next year);
+        # born 1 July: 16 or 17 for a year and a half, so a run that crosses New Year stays a minor.
+        ({"id_number": make_id_number(birth=f"{this_year() - 14}0101")}, "under_16", "id_number"),
+        (
+            {"id_number": make_id_number(birth=f"{this_year() - 17}0701")},
+            "minor_needs_declaration",
+            "self_supporting",
+        ),
+        ({"name": "张3"}, "bad_name", "name"),
+        ({"region": "999999"}, "bad_region", "region"),
+    ],
+)
 def test_bad_registration_changes_nothing(agreement_v1, overrides, code, field):
     data = _form(**overrides)
     services.registration_code_send(mobile_raw=data["mobile"])
@@ -109,14 +127,19 @@ def test_wrong_code_refused_counted_and_then_locked(agreement_v1):
     services.registration_code_send(mobile_raw=data["mobile"])
     for _ in range(5):
         with pytest.raises(AccountError) as exc:
-            services.user_register(**data, sms_code="000000" if last_code(data["mobile"]) != "000000" else "111111",
-                                   agreement_version=agreement_v1)
+            services.user_register(
+                **data,
+                sms_code="000000" if last_code(data["mobile"]) != "000000" else "111111",
+                agreement_version=agreement_v1,
+            )
         assert exc.value.code == "wrong_code"
     # After five wrong guesses even the right code is refused.
     with pytest.raises(AccountError) as exc:
         services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1)
     # ... with the one neutral answer every code failure gets at registration (no "used"/"expired" tells).
-    assert exc.value.__cause__.code == "too_many_attempts" and exc.value.message == policy.CODE_REFUSED_MESSAGE
+    assert (
+        exc.value.__cause__.code == "too_many_attempts" and exc.value.message == policy.CODE_REFUSED_MESSAGE
+    )
     assert User.objects.count() == 0
 
 
@@ -152,7 +175,7 @@ def test_identity_change_approve_applies_once(register_learner, django_user_mode
         services.identity_change_request(user=user, field="name", new_value="李思", reason="再改")
     assert exc.value.code == "pending_exists"
     services.identity_change_decide(change_id=req.pk, approve=True, reviewer=reviewer)
-    with pytest.raises(AccountError) as exc:   # a double click
+    with pytest.raises(AccountError) as exc:  # a double click
         services.identity_change_decide(change_id=req.pk, approve=False, reviewer=reviewer, note="x")
     assert exc.value.code == "already_decided"
     user.refresh_from_db()
@@ -175,7 +198,9 @@ def test_identity_change_id_number_reject_keeps_old(register_learner, django_use
     assert user.id_number == old
 
 
-def test_identity_change_to_taken_id_goes_to_the_reviewer_who_cannot_approve_it(register_learner, django_user_model):
+def test_identity_change_to_taken_id_goes_to_the_reviewer_who_cannot_approve_it(
+    register_learner, django_user_model
+):
     """The learner is not told that the ID number is taken (PIPL Art. 28); the reviewer sees
     the conflict and approving it is refused without changing anything."""
     from cpe.accounts.selectors import identity_change_conflict
@@ -196,8 +221,11 @@ def test_mobile_change_reverified(register_learner):
     user = register_learner()
     services.mobile_change_code_send(user=user, new_mobile_raw="13655556666")
     with pytest.raises(AccountError):
-        services.mobile_change_confirm(user=user, new_mobile_raw="13655556666", code="000001"
-                                       if last_code("13655556666") != "000001" else "000002")
+        services.mobile_change_confirm(
+            user=user,
+            new_mobile_raw="13655556666",
+            code="000001" if last_code("13655556666") != "000001" else "000002",
+        )
     assert User.objects.get(pk=user.pk).mobile != "13655556666"
     services.mobile_change_confirm(user=user, new_mobile_raw="13655556666", code=last_code("13655556666"))
     assert User.objects.get(pk=user.pk).mobile == "13655556666"
@@ -256,16 +284,18 @@ def test_terminated_for_violation_cannot_register_again(register_learner, agreem
     later = timezone.now() + timedelta(minutes=2)  # past the resend interval of the first code
     services.registration_code_send(mobile_raw=data["mobile"], at=later)
     with pytest.raises(AccountError) as exc:
-        services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1,
-                               at=later)
+        services.user_register(
+            **data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1, at=later
+        )
     assert exc.value.code == "banned_person" and "违反用户协议" in exc.value.message
 
 
 def test_password_reset_by_sms(register_learner):
     user = register_learner(mobile="13688889999")
     services.password_reset_code_send(identifier=user.id_number)
-    services.password_reset_confirm(identifier="13688889999", code=last_code("13688889999"),
-                                    new_password="New-pass-2026")
+    services.password_reset_confirm(
+        identifier="13688889999", code=last_code("13688889999"), new_password="New-pass-2026"
+    )
     assert User.objects.get(pk=user.pk).check_password("New-pass-2026")
     # An unknown identifier gets the same answer and nothing is sent.
     before = OutboundMessage.objects.count()
@@ -276,17 +306,23 @@ def test_password_reset_by_sms(register_learner):
 def test_registration_at_birthday_second(agreement_v1):
     """Born 2008-11-29: refused (without declaration) at 23:59:59 on the 28th in Shanghai,
     accepted at 00:00:00 on the 29th."""
-    from datetime import datetime, timezone as dt_tz
+    from datetime import datetime
+    from datetime import timezone as dt_tz
 
     data = _form(id_number=make_id_number(birth="20081129"))
     midnight = datetime(2026, 11, 28, 16, 0, tzinfo=dt_tz.utc)
     services.registration_code_send(mobile_raw=data["mobile"], at=midnight - timedelta(seconds=1))
     with pytest.raises(AccountError) as exc:
-        services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1,
-                               at=midnight - timedelta(seconds=1))
+        services.user_register(
+            **data,
+            sms_code=last_code(data["mobile"]),
+            agreement_version=agreement_v1,
+            at=midnight - timedelta(seconds=1),
+        )
     assert exc.value.code == "minor_needs_declaration"
-    user = services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1,
-                                  at=midnight)
+    user = services.user_register(
+        **data, sms_code=last_code(data["mobile"]), agreement_version=agreement_v1, at=midnight
+    )
     assert user.minor_review == MinorReview.NONE
 
 
@@ -297,4 +333,7 @@ def test_profile_update_audits_no_employer_name(register_learner):
     learner = register_learner(employer="包头市某公司")
     profile_update(user=learner, employer="呼和浩特市另一家公司", region="150100")
     event = AuditEvent.objects.get(event_type="account.profile_updated")
-    assert "公司" not in str(event.data) and event.data == {"employer_changed": True, "region": ["150200", "150100"]}
+    assert "公司" not in str(event.data) and event.data == {
+        "employer_changed": True,
+        "region": ["150200", "150100"],
+    }

@@ -1,5 +1,6 @@
 """The account's current session is kept only as a keyed hash (attack review, defect 1): a
 reader of the users table (a backup, a log of SQL, an admin filter) learns no session key."""
+
 import importlib
 
 from django.apps import apps
@@ -9,7 +10,7 @@ from django.urls import reverse
 from cpe.accounts.models import User
 from cpe.core import crypto
 
-PASSWORD = "Zhang-san-2026"   # the root register_learner fixture's password
+PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
 
 
 def _columns(user_pk):
@@ -70,6 +71,7 @@ def test_the_migration_hashes_existing_keys_so_signed_in_users_stay_signed_in(re
     User.objects.filter(pk=idle.pk).update(session_key_hash="")
     migration.hash_existing(apps, None)
     assert User.objects.values_list("session_key_hash", flat=True).get(pk=user.pk) == crypto.blind_index(
-        "session_key", raw)
+        "session_key", raw
+    )
     assert User.objects.values_list("session_key_hash", flat=True).get(pk=idle.pk) == ""
     assert c.get(reverse("accounts:dashboard")).status_code == 200

@@ -1,4 +1,5 @@
 """Pages as a user uses them (Django test client)."""
+
 from datetime import timedelta
 
 import pytest
@@ -7,17 +8,25 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import last_code, make_id_number, verify_staff_session
-from cpe.accounts.models import User
 from cpe.accounts import policy
+from cpe.accounts.models import User
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Zhang-san-2026"
 
 
 def _register_post(client, mobile="13800138000", **kw):
-    data = {"id_number": make_id_number(), "name": "张三", "email": "z@example.com", "mobile": mobile,
-            "employer": "呼和浩特市某单位", "region": "150100", "password": PASSWORD, "password2": PASSWORD,
-            "accept": "on"}
+    data = {
+        "id_number": make_id_number(),
+        "name": "张三",
+        "email": "z@example.com",
+        "mobile": mobile,
+        "employer": "呼和浩特市某单位",
+        "region": "150100",
+        "password": PASSWORD,
+        "password2": PASSWORD,
+        "accept": "on",
+    }
     data.update(kw)
     return client.post(reverse("accounts:register"), data)
 
@@ -86,13 +95,16 @@ def test_axes_locks_account_ip_pair_after_five_failures(register_learner):
     r = c.post(reverse("accounts:login"), {"username": "13911113333", "password": PASSWORD})
     assert r.status_code == 429
     # Another network is not locked out: a stranger cannot lock the learner out everywhere.
-    r = Client(REMOTE_ADDR="10.2.2.2").post(reverse("accounts:login"),
-                                            {"username": user.id_number, "password": PASSWORD})
+    r = Client(REMOTE_ADDR="10.2.2.2").post(
+        reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD}
+    )
     assert r.status_code == 302
     # axes stores no clear identifier.
     from axes.models import AccessAttempt
-    assert all(user.id_number not in a.username and "1391111" not in a.username
-               for a in AccessAttempt.objects.all())
+
+    assert all(
+        user.id_number not in a.username and "1391111" not in a.username for a in AccessAttempt.objects.all()
+    )
 
 
 def test_second_sign_in_ends_first_session(register_learner):
@@ -113,16 +125,26 @@ def test_new_agreement_version_gates_everything_until_accepted(client, register_
     user = register_learner()
     client.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
     assert client.get(reverse("accounts:dashboard")).status_code == 200
-    agreement_publish(version="2.0", title="用户服务协议与隐私政策", body="新版正文", is_minor=False,
-                      effective_at=timezone.now() - timedelta(seconds=1))
+    agreement_publish(
+        version="2.0",
+        title="用户服务协议与隐私政策",
+        body="新版正文",
+        is_minor=False,
+        effective_at=timezone.now() - timedelta(seconds=1),
+    )
     r = client.get(reverse("accounts:profile"))
     assert r.status_code == 302 and r.url.startswith(reverse("agreements:accept"))
     assert "新版正文" in client.get(reverse("agreements:accept")).content.decode()
     client.post(reverse("agreements:accept"), {"decision": "accept"})
     assert client.get(reverse("accounts:profile")).status_code == 200
     # A minor edit (typo fix) needs no new acceptance.
-    agreement_publish(version="2.0.1", title="用户服务协议与隐私政策", body="新版正文（勘误）", is_minor=True,
-                      effective_at=timezone.now() - timedelta(seconds=1))
+    agreement_publish(
+        version="2.0.1",
+        title="用户服务协议与隐私政策",
+        body="新版正文（勘误）",
+        is_minor=True,
+        effective_at=timezone.now() - timedelta(seconds=1),
+    )
     assert client.get(reverse("accounts:profile")).status_code == 200
 
 
@@ -132,8 +154,13 @@ def test_declining_requires_confirmation_then_terminates(client, register_learne
 
     user = register_learner()
     client.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
-    agreement_publish(version="2.0", title="用户服务协议与隐私政策", body="新版正文", is_minor=False,
-                      effective_at=timezone.now() - timedelta(seconds=1))
+    agreement_publish(
+        version="2.0",
+        title="用户服务协议与隐私政策",
+        body="新版正文",
+        is_minor=False,
+        effective_at=timezone.now() - timedelta(seconds=1),
+    )
     r = client.post(reverse("agreements:accept"), {"decision": "decline"})
     assert r.status_code == 400 and User.objects.get(pk=user.pk).is_active
     r = client.post(reverse("agreements:accept"), {"decision": "decline", "confirm_decline": "1"})
@@ -173,16 +200,24 @@ def test_dev_outbox_hidden_without_debug(client):
 
 def test_identity_change_reviewed_in_staff_site(client, register_learner, django_user_model):
     from django.contrib.auth.models import Group
+
     from cpe.backoffice.services import roles_sync
 
     roles_sync()
     user = register_learner(name="李四")
     client.post(reverse("accounts:login"), {"username": user.id_number, "password": PASSWORD})
-    client.post(reverse("accounts:identity_change"), {"field": "name", "new_value": "李斯", "reason": "已改名"})
+    client.post(
+        reverse("accounts:identity_change"), {"field": "name", "new_value": "李斯", "reason": "已改名"}
+    )
     reviewer = django_user_model.objects.create_user("reviewer", "Rev-pass-2026", is_staff=True, name="审核")
     reviewer.groups.add(Group.objects.get(name="审核人员"))
     staff = Client()
-    assert staff.post(reverse("accounts:login"), {"username": "reviewer", "password": "Rev-pass-2026"}).status_code == 302
+    assert (
+        staff.post(
+            reverse("accounts:login"), {"username": "reviewer", "password": "Rev-pass-2026"}
+        ).status_code
+        == 302
+    )
     verify_staff_session(staff, reviewer)
     req = user.identity_changes.get()
     url = reverse("admin:accounts_identitychangerequest_change", args=[req.pk])
@@ -207,7 +242,9 @@ def test_sign_out_then_in_ends_nothing(register_learner):
     assert not LoginRecord.objects.filter(user=user).latest("at").ended_other_session
 
 
-def test_reviewer_sees_current_and_requested_values_in_full_audited(client, register_learner, django_user_model):
+def test_reviewer_sees_current_and_requested_values_in_full_audited(
+    client, register_learner, django_user_model
+):
     """The review page masks; the reviewer (review_identity) opens both values in full through
     an audited reveal; staff without it are refused and nothing is audited."""
     from django.contrib.auth.models import Group
@@ -219,7 +256,9 @@ def test_reviewer_sees_current_and_requested_values_in_full_audited(client, regi
     user = register_learner(name="巴特尔")
     client.force_login(user)
     new_id = make_id_number(seq="977")
-    client.post(reverse("accounts:identity_change"), {"field": "id_number", "new_value": new_id, "reason": "录入错误"})
+    client.post(
+        reverse("accounts:identity_change"), {"field": "id_number", "new_value": new_id, "reason": "录入错误"}
+    )
     req = user.identity_changes.get()
     change = reverse("admin:accounts_identitychangerequest_change", args=[req.pk])
     reveal = reverse("admin:accounts_identitychangerequest_reveal", args=[req.pk])
@@ -237,7 +276,7 @@ def test_reviewer_sees_current_and_requested_values_in_full_audited(client, regi
     reviewer.groups.add(Group.objects.get(name="审核人员"))
     staff.force_login(reviewer)
     page = staff.get(change).content.decode()
-    assert reveal in page and new_id not in page                       # masked until revealed
+    assert reveal in page and new_id not in page  # masked until revealed
     html = staff.get(reveal).content.decode()
     assert new_id in html and user.id_number in html and "巴特尔" in html
     event = AuditEvent.objects.get(event_type="account.identity_viewed")

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,44 +14,120 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AgreementVersion',
+            name="AgreementVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=20, unique=True, verbose_name='版本号')),
-                ('title', models.CharField(default='用户服务协议与隐私政策', max_length=100, verbose_name='标题')),
-                ('body', models.TextField(verbose_name='正文')),
-                ('text_hash', models.CharField(editable=False, max_length=64, verbose_name='正文哈希')),
-                ('is_minor', models.BooleanField(default=False, help_text='仅更正错别字等、不改变任何权利义务时勾选；用户无需重新同意。', verbose_name='勘误（无需重新同意）')),
-                ('summary', models.TextField(blank=True, verbose_name='主要变更说明')),
-                ('published_at', models.DateTimeField(editable=False, verbose_name='发布时间')),
-                ('effective_at', models.DateTimeField(verbose_name='生效时间')),
-                ('amends', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='minor_edits', to='agreements.agreementversion', verbose_name='所更正的版本')),
-                ('published_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='发布人')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=20, unique=True, verbose_name="版本号")),
+                (
+                    "title",
+                    models.CharField(default="用户服务协议与隐私政策", max_length=100, verbose_name="标题"),
+                ),
+                ("body", models.TextField(verbose_name="正文")),
+                ("text_hash", models.CharField(editable=False, max_length=64, verbose_name="正文哈希")),
+                (
+                    "is_minor",
+                    models.BooleanField(
+                        default=False,
+                        help_text="仅更正错别字等、不改变任何权利义务时勾选；用户无需重新同意。",
+                        verbose_name="勘误（无需重新同意）",
+                    ),
+                ),
+                ("summary", models.TextField(blank=True, verbose_name="主要变更说明")),
+                ("published_at", models.DateTimeField(editable=False, verbose_name="发布时间")),
+                ("effective_at", models.DateTimeField(verbose_name="生效时间")),
+                (
+                    "amends",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="minor_edits",
+                        to="agreements.agreementversion",
+                        verbose_name="所更正的版本",
+                    ),
+                ),
+                (
+                    "published_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="发布人",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '协议版本',
-                'verbose_name_plural': '协议版本',
-                'ordering': ['-effective_at', '-id'],
+                "verbose_name": "协议版本",
+                "verbose_name_plural": "协议版本",
+                "ordering": ["-effective_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AgreementAcceptance',
+            name="AgreementAcceptance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('decision', models.CharField(choices=[('accepted', '同意'), ('declined', '不同意')], max_length=10, verbose_name='决定')),
-                ('text_hash', models.CharField(max_length=64, verbose_name='正文哈希')),
-                ('at', models.DateTimeField(verbose_name='时间')),
-                ('ip', models.GenericIPAddressField(null=True, verbose_name='IP')),
-                ('user_agent', models.CharField(blank=True, max_length=300, verbose_name='浏览器')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='agreement_decisions', to=settings.AUTH_USER_MODEL, verbose_name='用户')),
-                ('major_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='agreements.agreementversion', verbose_name='对应主版本')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='agreements.agreementversion', verbose_name='版本')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[("accepted", "同意"), ("declined", "不同意")],
+                        max_length=10,
+                        verbose_name="决定",
+                    ),
+                ),
+                ("text_hash", models.CharField(max_length=64, verbose_name="正文哈希")),
+                ("at", models.DateTimeField(verbose_name="时间")),
+                ("ip", models.GenericIPAddressField(null=True, verbose_name="IP")),
+                ("user_agent", models.CharField(blank=True, max_length=300, verbose_name="浏览器")),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="agreement_decisions",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="用户",
+                    ),
+                ),
+                (
+                    "major_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="agreements.agreementversion",
+                        verbose_name="对应主版本",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="agreements.agreementversion",
+                        verbose_name="版本",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '协议同意记录',
-                'verbose_name_plural': '协议同意记录',
-                'ordering': ['-at'],
-                'indexes': [models.Index(fields=['user', 'major_version', 'decision'], name='agreements__user_id_e31e74_idx')],
+                "verbose_name": "协议同意记录",
+                "verbose_name_plural": "协议同意记录",
+                "ordering": ["-at"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "major_version", "decision"], name="agreements__user_id_e31e74_idx"
+                    )
+                ],
             },
         ),
     ]

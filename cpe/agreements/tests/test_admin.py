@@ -1,5 +1,6 @@
 """A new agreement version starts from the text in force, and is published only after its
 difference from that text and a preview of exactly what is published were shown."""
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -25,8 +26,14 @@ def operator(agreement_v1, django_user_model):
 
 
 def _form(**over):
-    data = {"version": "2.0", "title": "用户服务协议与隐私政策", "body": NEW_BODY, "summary": "新增退款条款",
-            "effective_at_0": "2030-01-01", "effective_at_1": "00:00:00"}
+    data = {
+        "version": "2.0",
+        "title": "用户服务协议与隐私政策",
+        "body": NEW_BODY,
+        "summary": "新增退款条款",
+        "effective_at_0": "2030-01-01",
+        "effective_at_1": "00:00:00",
+    }
     data.update(over)
     return data
 
@@ -41,11 +48,11 @@ def test_publish_needs_the_difference_and_preview_first(operator, agreement_v1):
     first = operator.post(url, _form())
     html = first.content.decode()
     assert first.status_code == 200 and "请先核对下方与现行版本的差异和预览" in html
-    assert AgreementVersion.objects.count() == 1                          # nothing published yet
-    diff = html[html.index('id="agreement-diff"'):html.index('id="agreement-preview"')]
+    assert AgreementVersion.objects.count() == 1  # nothing published yet
+    diff = html[html.index('id="agreement-diff"') : html.index('id="agreement-preview"')]
     assert 'class="diff-same"' in diff and "第一条 测试协议正文。" in diff
     assert 'class="diff-added"' in diff and "第二条 退款须在付款后 7 日内申请。" in diff
-    assert "<p>第一条 测试协议正文。<br>第二条 退款须在付款后 7 日内申请。</p>" in html   # the preview
+    assert "<p>第一条 测试协议正文。<br>第二条 退款须在付款后 7 日内申请。</p>" in html  # the preview
     token = html.split('name="preview_token" value="')[1].split('"')[0]
     # A body changed after the preview is not what was previewed: shown again, not published.
     again = operator.post(url, _form(body=NEW_BODY + "\n第三条 未经预览。", preview_token=token))
@@ -63,6 +70,11 @@ def test_unchanged_runs_are_folded():
     old = "\n".join(f"第{i}条" for i in range(1, 11))
     new = old.replace("第5条", "第5条（修改）")
     assert text_diff(old, new) == [
-        ("folded", "……（3 行未改动）"), ("same", "第4条"), ("removed", "第5条"), ("added", "第5条（修改）"),
-        ("same", "第6条"), ("folded", "……（4 行未改动）")]
+        ("folded", "……（3 行未改动）"),
+        ("same", "第4条"),
+        ("removed", "第5条"),
+        ("added", "第5条（修改）"),
+        ("same", "第6条"),
+        ("folded", "……（4 行未改动）"),
+    ]
     assert text_diff("", "新") == [("added", "新")]

@@ -1,11 +1,12 @@
-from datetime import datetime, timedelta, timezone as dt_tz
+from datetime import datetime, timedelta
+from datetime import timezone as dt_tz
 
 from cpe.agreements.policy import VersionFacts, displayed_version, must_accept, required_major, text_hash
 
 T = datetime(2026, 11, 28, tzinfo=dt_tz.utc)
 V1 = VersionFacts(1, False, None, T - timedelta(days=30))
-V11 = VersionFacts(2, True, 1, T - timedelta(days=10))       # typo fix of v1
-V2 = VersionFacts(3, False, None, T + timedelta(days=1))      # published, not yet in force
+V11 = VersionFacts(2, True, 1, T - timedelta(days=10))  # typo fix of v1
+V2 = VersionFacts(3, False, None, T + timedelta(days=1))  # published, not yet in force
 
 
 def test_required_major_ignores_minor_edits_and_future_versions():

@@ -1,4 +1,5 @@
 """The demo is built around the date it is seeded on (Asia/Shanghai), never a fixed year."""
+
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,11 +18,14 @@ def _counts():
     return [m.objects.count() for m in (Product, Course, Order, CreditRecord, Certificate)]
 
 
-@pytest.mark.parametrize("at, years", [
-    (datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI), (2026, 2027)),         # new year in Shanghai, 16:00 UTC
-    (datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI), (2025, 2026)),
-    (datetime(2028, 2, 29, 12, 0, tzinfo=SHANGHAI), (2027, 2028)),
-])
+@pytest.mark.parametrize(
+    "at, years",
+    [
+        (datetime(2027, 1, 1, 0, 0, tzinfo=SHANGHAI), (2026, 2027)),  # new year in Shanghai, 16:00 UTC
+        (datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI), (2025, 2026)),
+        (datetime(2028, 2, 29, 12, 0, tzinfo=SHANGHAI), (2027, 2028)),
+    ],
+)
 def test_demo_years_follow_the_shanghai_date(at, years):
     assert demo_years(at) == years
 
@@ -58,7 +62,7 @@ def test_demo_offers_this_year_and_shows_last_years_record():
     assert not invoicing_policy.invoice_decision(order.status, order.paid_at, False, april).allowed
 
     before = _counts()
-    demo_seed(history=True, at=at)                      # idempotent
+    demo_seed(history=True, at=at)  # idempotent
     assert _counts() == before
 
 

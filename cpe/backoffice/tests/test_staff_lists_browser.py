@@ -1,5 +1,6 @@
 """Staff lists at 1280 px in Debian's chromium: every column of the refund queue, the AIS queue
 and the audit log is in view (the filter column used to push 状态 and 申请时间 out of sight)."""
+
 from datetime import timedelta
 from pathlib import Path
 
@@ -35,19 +36,29 @@ def staff_world(settings, tmp_path):
     learner = User.objects.get(username="demo-learner")
     _, this = demo_years(now)
     order = order_create(user=learner, product_code=annual_code(this), ais_confirmed=True, at=now)
-    payment_confirm(gateway_name="alipay", at=now, notice=PaymentNotice(
-        order_number=order.number, gateway_txn_id="T" + order.number, amount_fen=order.amount_fen,
-        paid_at=now - timedelta(hours=1)))
+    payment_confirm(
+        gateway_name="alipay",
+        at=now,
+        notice=PaymentNotice(
+            order_number=order.number,
+            gateway_txn_id="T" + order.number,
+            amount_fen=order.amount_fen,
+            paid_at=now - timedelta(hours=1),
+        ),
+    )
     refund_request(user=learner, order_number=order.number, reason="单位统一安排培训，重复购买")
     return {key: User.objects.get(username=key) for key in ("finance", "operator", "auditor")}
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-@pytest.mark.parametrize("who, path, must_show", [
-    ("finance", "/admin/orders/refund/", ["状态", "申请时间", "审核人"]),
-    ("operator", "/admin/reporting/aisreport/", ["学员", "课程", "状态", "回执号", "更新时间"]),
-    ("auditor", "/admin/core/auditevent/", ["事件", "操作人", "对象", "IP"]),
-])
+@pytest.mark.parametrize(
+    "who, path, must_show",
+    [
+        ("finance", "/admin/orders/refund/", ["状态", "申请时间", "审核人"]),
+        ("operator", "/admin/reporting/aisreport/", ["学员", "课程", "状态", "回执号", "更新时间"]),
+        ("auditor", "/admin/core/auditevent/", ["事件", "操作人", "对象", "IP"]),
+    ],
+)
 def test_every_column_in_view_at_1280(staff_world, live_server, settings, who, path, must_show):
     from playwright.sync_api import sync_playwright
 
@@ -61,7 +72,7 @@ def test_every_column_in_view_at_1280(staff_world, live_server, settings, who, p
             ctx.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
             page = ctx.new_page()
             assert page.goto(live_server.url + path).status == 200
-            assert page.locator("#changelist-filter").is_visible()          # the filters are still there
+            assert page.locator("#changelist-filter").is_visible()  # the filters are still there
             m = page.evaluate(MEASURE)
             headers = [cell["text"] for cell in m["cells"]]
             for name in must_show:

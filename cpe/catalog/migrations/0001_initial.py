@@ -5,84 +5,178 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='TrainingYear',
+            name="TrainingYear",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField(unique=True, verbose_name='培训年度')),
-                ('required_hours', models.PositiveSmallIntegerField(default=90, verbose_name='应修学时')),
-                ('credits_per_hour', models.PositiveSmallIntegerField(default=1, verbose_name='每学时折合学分')),
-                ('professional_min_hours', models.PositiveSmallIntegerField(default=60, verbose_name='专业科目最低学时')),
-                ('is_open', models.BooleanField(default=True, verbose_name='开放购买')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField(unique=True, verbose_name="培训年度")),
+                ("required_hours", models.PositiveSmallIntegerField(default=90, verbose_name="应修学时")),
+                (
+                    "credits_per_hour",
+                    models.PositiveSmallIntegerField(default=1, verbose_name="每学时折合学分"),
+                ),
+                (
+                    "professional_min_hours",
+                    models.PositiveSmallIntegerField(default=60, verbose_name="专业科目最低学时"),
+                ),
+                ("is_open", models.BooleanField(default=True, verbose_name="开放购买")),
             ],
             options={
-                'verbose_name': '培训年度',
-                'verbose_name_plural': '培训年度',
-                'ordering': ['-year'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('professional_min_hours__lte', models.F('required_hours'))), name='professional_min_within_required')],
+                "verbose_name": "培训年度",
+                "verbose_name_plural": "培训年度",
+                "ordering": ["-year"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("professional_min_hours__lte", models.F("required_hours"))),
+                        name="professional_min_within_required",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='课程编号')),
-                ('title', models.CharField(max_length=200, verbose_name='课程名称')),
-                ('category', models.CharField(choices=[('professional', '专业科目'), ('public', '公需科目')], max_length=16, verbose_name='类别')),
-                ('credit_hours', models.PositiveSmallIntegerField(verbose_name='学时')),
-                ('teacher', models.CharField(blank=True, max_length=100, verbose_name='主讲教师')),
-                ('description', models.TextField(blank=True, verbose_name='课程简介')),
-                ('position', models.PositiveSmallIntegerField(default=0, verbose_name='排序')),
-                ('is_published', models.BooleanField(default=True, verbose_name='已发布')),
-                ('year', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='courses', to='catalog.trainingyear', verbose_name='培训年度')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="课程编号")),
+                ("title", models.CharField(max_length=200, verbose_name="课程名称")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[("professional", "专业科目"), ("public", "公需科目")],
+                        max_length=16,
+                        verbose_name="类别",
+                    ),
+                ),
+                ("credit_hours", models.PositiveSmallIntegerField(verbose_name="学时")),
+                ("teacher", models.CharField(blank=True, max_length=100, verbose_name="主讲教师")),
+                ("description", models.TextField(blank=True, verbose_name="课程简介")),
+                ("position", models.PositiveSmallIntegerField(default=0, verbose_name="排序")),
+                ("is_published", models.BooleanField(default=True, verbose_name="已发布")),
+                (
+                    "year",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="courses",
+                        to="catalog.trainingyear",
+                        verbose_name="培训年度",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '课程',
-                'verbose_name_plural': '课程',
-                'ordering': ['year', 'position', 'id'],
+                "verbose_name": "课程",
+                "verbose_name_plural": "课程",
+                "ordering": ["year", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Chapter',
+            name="Chapter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='序号')),
-                ('title', models.CharField(max_length=200, verbose_name='章节名称')),
-                ('duration_seconds', models.PositiveIntegerField(verbose_name='时长（秒）')),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chapters', to='catalog.course', verbose_name='课程')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(verbose_name="序号")),
+                ("title", models.CharField(max_length=200, verbose_name="章节名称")),
+                ("duration_seconds", models.PositiveIntegerField(verbose_name="时长（秒）")),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chapters",
+                        to="catalog.course",
+                        verbose_name="课程",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '章节',
-                'verbose_name_plural': '章节',
-                'ordering': ['course', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('course', 'position'), name='chapter_position_unique')],
+                "verbose_name": "章节",
+                "verbose_name_plural": "章节",
+                "ordering": ["course", "position"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("course", "position"), name="chapter_position_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True, verbose_name='商品编号')),
-                ('title', models.CharField(max_length=200, verbose_name='名称')),
-                ('kind', models.CharField(choices=[('annual', '年度课程'), ('single', '单门课程')], default='annual', max_length=8, verbose_name='类型')),
-                ('price_fen', models.PositiveIntegerField(verbose_name='价格（分）')),
-                ('validity_days', models.PositiveSmallIntegerField(default=90, verbose_name='有效期（天）')),
-                ('is_active', models.BooleanField(default=True, verbose_name='在售')),
-                ('course', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='catalog.course', verbose_name='课程')),
-                ('year', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='products', to='catalog.trainingyear', verbose_name='培训年度')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True, verbose_name="商品编号")),
+                ("title", models.CharField(max_length=200, verbose_name="名称")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("annual", "年度课程"), ("single", "单门课程")],
+                        default="annual",
+                        max_length=8,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("price_fen", models.PositiveIntegerField(verbose_name="价格（分）")),
+                ("validity_days", models.PositiveSmallIntegerField(default=90, verbose_name="有效期（天）")),
+                ("is_active", models.BooleanField(default=True, verbose_name="在售")),
+                (
+                    "course",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="catalog.course",
+                        verbose_name="课程",
+                    ),
+                ),
+                (
+                    "year",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="products",
+                        to="catalog.trainingyear",
+                        verbose_name="培训年度",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '商品',
-                'verbose_name_plural': '商品',
-                'ordering': ['-year', 'kind', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price_fen__gt', 0)), name='product_price_positive'), models.CheckConstraint(condition=models.Q(('validity_days__gt', 0)), name='product_validity_positive'), models.CheckConstraint(condition=models.Q(models.Q(('course__isnull', True), ('kind', 'annual')), models.Q(('course__isnull', False), ('kind', 'single')), _connector='OR'), name='product_kind_matches_course')],
+                "verbose_name": "商品",
+                "verbose_name_plural": "商品",
+                "ordering": ["-year", "kind", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("price_fen__gt", 0)), name="product_price_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("validity_days__gt", 0)), name="product_validity_positive"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("course__isnull", True), ("kind", "annual")),
+                            models.Q(("course__isnull", False), ("kind", "single")),
+                            _connector="OR",
+                        ),
+                        name="product_kind_matches_course",
+                    ),
+                ],
             },
         ),
     ]

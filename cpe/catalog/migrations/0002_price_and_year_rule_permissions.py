@@ -4,18 +4,27 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='product',
-            options={'ordering': ['-year', 'kind', 'id'], 'permissions': [('set_price', '可设置商品价格与有效期')], 'verbose_name': '商品', 'verbose_name_plural': '商品'},
+            name="product",
+            options={
+                "ordering": ["-year", "kind", "id"],
+                "permissions": [("set_price", "可设置商品价格与有效期")],
+                "verbose_name": "商品",
+                "verbose_name_plural": "商品",
+            },
         ),
         migrations.AlterModelOptions(
-            name='trainingyear',
-            options={'ordering': ['-year'], 'permissions': [('set_year_rules', '可设置培训年度的学时要求与开放购买')], 'verbose_name': '培训年度', 'verbose_name_plural': '培训年度'},
+            name="trainingyear",
+            options={
+                "ordering": ["-year"],
+                "permissions": [("set_year_rules", "可设置培训年度的学时要求与开放购买")],
+                "verbose_name": "培训年度",
+                "verbose_name_plural": "培训年度",
+            },
         ),
     ]

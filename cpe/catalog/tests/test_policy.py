@@ -3,18 +3,21 @@ import pytest
 from cpe.catalog import policy
 
 
-@pytest.mark.parametrize("changed, restricted, may_change, refused", [
-    ({"title"}, policy.PRICE_FIELDS, False, set()),
-    ({"title", "price_fen"}, policy.PRICE_FIELDS, False, {"price_fen"}),
-    ({"validity_days"}, policy.PRICE_FIELDS, False, {"validity_days"}),
-    ({"price_fen", "validity_days"}, policy.PRICE_FIELDS, True, set()),
-    ({"required_hours", "year"}, policy.YEAR_RULE_FIELDS, False, {"required_hours"}),
-    ({"credits_per_hour"}, policy.YEAR_RULE_FIELDS, False, {"credits_per_hour"}),
-    ({"professional_min_hours"}, policy.YEAR_RULE_FIELDS, False, {"professional_min_hours"}),
-    ({"is_open"}, policy.YEAR_RULE_FIELDS, False, {"is_open"}),
-    ({"required_hours", "is_open"}, policy.YEAR_RULE_FIELDS, True, set()),
-    (set(), policy.YEAR_RULE_FIELDS, False, set()),
-])
+@pytest.mark.parametrize(
+    "changed, restricted, may_change, refused",
+    [
+        ({"title"}, policy.PRICE_FIELDS, False, set()),
+        ({"title", "price_fen"}, policy.PRICE_FIELDS, False, {"price_fen"}),
+        ({"validity_days"}, policy.PRICE_FIELDS, False, {"validity_days"}),
+        ({"price_fen", "validity_days"}, policy.PRICE_FIELDS, True, set()),
+        ({"required_hours", "year"}, policy.YEAR_RULE_FIELDS, False, {"required_hours"}),
+        ({"credits_per_hour"}, policy.YEAR_RULE_FIELDS, False, {"credits_per_hour"}),
+        ({"professional_min_hours"}, policy.YEAR_RULE_FIELDS, False, {"professional_min_hours"}),
+        ({"is_open"}, policy.YEAR_RULE_FIELDS, False, {"is_open"}),
+        ({"required_hours", "is_open"}, policy.YEAR_RULE_FIELDS, True, set()),
+        (set(), policy.YEAR_RULE_FIELDS, False, set()),
+    ],
+)
 def test_restricted_change(changed, restricted, may_change, refused):
     assert policy.restricted_change(changed, restricted, may_change=may_change) == refused
 

@@ -6,6 +6,7 @@ real requests. Import the fixtures into a test module:
 
 `s3` creates a fresh private bucket and points every named storage at it, with exactly the
 environment variables production reads (config/settings/storage.py)."""
+
 import secrets
 import socket
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 
 from config.settings.storage import named_storages
 
-PORTS = range(8160, 8170)   # the S3 test servers' ports on the shared machine
+PORTS = range(8160, 8170)  # the S3 test servers' ports on the shared machine
 REGION = "us-east-1"
 
 
@@ -48,7 +49,7 @@ class S3:
     endpoint: str
     bucket: str
     env: dict
-    client: object       # a boto3 S3 client with the platform's credentials (for assertions)
+    client: object  # a boto3 S3 client with the platform's credentials (for assertions)
 
     def keys(self, prefix: str = "") -> list[str]:
         page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
@@ -60,10 +61,21 @@ def s3(s3_server, settings):
     import boto3
 
     bucket = "cpe-test-" + secrets.token_hex(6)
-    env = {"S3_ENDPOINT_URL": s3_server, "S3_BUCKET": bucket, "S3_ACCESS_KEY_ID": "AKIATESTS3PLATFORM",
-           "S3_SECRET_ACCESS_KEY": "test-secret-not-a-secret", "S3_REGION": REGION, "S3_ADDRESSING_STYLE": "path"}
-    client = boto3.client("s3", endpoint_url=s3_server, region_name=REGION, aws_access_key_id=env["S3_ACCESS_KEY_ID"],
-                          aws_secret_access_key=env["S3_SECRET_ACCESS_KEY"])
+    env = {
+        "S3_ENDPOINT_URL": s3_server,
+        "S3_BUCKET": bucket,
+        "S3_ACCESS_KEY_ID": "AKIATESTS3PLATFORM",
+        "S3_SECRET_ACCESS_KEY": "test-secret-not-a-secret",
+        "S3_REGION": REGION,
+        "S3_ADDRESSING_STYLE": "path",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_server,
+        region_name=REGION,
+        aws_access_key_id=env["S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["S3_SECRET_ACCESS_KEY"],
+    )
     client.create_bucket(Bucket=bucket, ACL="private")
     settings.STORAGES = {**settings.STORAGES, **named_storages(env)}
     yield S3(s3_server, bucket, env, client)

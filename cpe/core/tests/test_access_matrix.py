@@ -13,6 +13,7 @@ owns every object that goes into a path. The rules:
 - a URL pattern missing from the table fails the test: a new URL must be classified.
 
 How to classify a new URL: docs/security.md, "访问矩阵 / Access matrix"."""
+
 import pytest
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -21,11 +22,11 @@ from django.utils import timezone
 pytestmark = pytest.mark.django_db
 
 # --- Who may get a 2xx: one rule per URL pattern ------------------------------------------------
-PUBLIC = "public"            # anyone, signed in or not
-SIGNED_IN = "signed_in"      # any signed-in account (the page shows the account's own data)
-OWNER = "owner"              # the path names learner B's object: only B (no actor here) may read it
-NOBODY = "nobody"            # redirects, catch-alls and endpoints that never answer 2xx to a GET/POST here
-ANY_STAFF = "any_staff"      # any is_staff account (admin index, jsi18n...)
+PUBLIC = "public"  # anyone, signed in or not
+SIGNED_IN = "signed_in"  # any signed-in account (the page shows the account's own data)
+OWNER = "owner"  # the path names learner B's object: only B (no actor here) may read it
+NOBODY = "nobody"  # redirects, catch-alls and endpoints that never answer 2xx to a GET/POST here
+ANY_STAFF = "any_staff"  # any is_staff account (admin index, jsi18n...)
 
 
 def perm(*codes):
@@ -38,22 +39,38 @@ def perm(*codes):
 TABLE = {
     "": PUBLIC,
     # accounts
-    "accounts/register/": PUBLIC, "accounts/register/code/": PUBLIC, "accounts/login/": PUBLIC,
-    "accounts/logout/": PUBLIC, "accounts/password/reset/": PUBLIC, "accounts/restore/": PUBLIC,
+    "accounts/register/": PUBLIC,
+    "accounts/register/code/": PUBLIC,
+    "accounts/login/": PUBLIC,
+    "accounts/logout/": PUBLIC,
+    "accounts/password/reset/": PUBLIC,
+    "accounts/restore/": PUBLIC,
     "accounts/closed/": PUBLIC,
     "accounts/email/confirm/<int:code_id>/<str:token>/": NOBODY,  # a made-up code: never confirms
-    "accounts/dashboard/": SIGNED_IN, "accounts/profile/": SIGNED_IN, "accounts/profile/edit/": SIGNED_IN,
-    "accounts/profile/mobile/": SIGNED_IN, "accounts/profile/email/": SIGNED_IN,
-    "accounts/profile/identity/": SIGNED_IN, "accounts/profile/personal-data/": SIGNED_IN,
-    "accounts/profile/close/": SIGNED_IN, "accounts/profile/password/": SIGNED_IN,
+    "accounts/dashboard/": SIGNED_IN,
+    "accounts/profile/": SIGNED_IN,
+    "accounts/profile/edit/": SIGNED_IN,
+    "accounts/profile/mobile/": SIGNED_IN,
+    "accounts/profile/email/": SIGNED_IN,
+    "accounts/profile/identity/": SIGNED_IN,
+    "accounts/profile/personal-data/": SIGNED_IN,
+    "accounts/profile/close/": SIGNED_IN,
+    "accounts/profile/password/": SIGNED_IN,
     # the staff second factor: a verified staff session is sent on, everyone else away (never a 2xx)
-    "accounts/2fa/": NOBODY, "accounts/2fa/setup/": NOBODY, "accounts/2fa/recovery-codes/": ANY_STAFF,
+    "accounts/2fa/": NOBODY,
+    "accounts/2fa/setup/": NOBODY,
+    "accounts/2fa/recovery-codes/": ANY_STAFF,
     # agreements
-    "agreement/": PUBLIC, "agreement/closed/": PUBLIC, "agreement/v/<str:version>/": PUBLIC,
+    "agreement/": PUBLIC,
+    "agreement/closed/": PUBLIC,
+    "agreement/v/<str:version>/": PUBLIC,
     "agreement/accept/": SIGNED_IN,
     # admin site views (model URLs: see admin_rule)
-    "admin/": ANY_STAFF, "admin/login/": PUBLIC, "admin/logout/": SIGNED_IN,
-    "admin/password_change/": ANY_STAFF, "admin/password_change/done/": ANY_STAFF,
+    "admin/": ANY_STAFF,
+    "admin/login/": PUBLIC,
+    "admin/logout/": SIGNED_IN,
+    "admin/password_change/": ANY_STAFF,
+    "admin/password_change/done/": ANY_STAFF,
     "admin/autocomplete/": NOBODY,  # no autocomplete field is configured: 403 for everyone
     "admin/jsi18n/": ANY_STAFF,
     "admin/r/<path:content_type_id>/<path:object_id>/": NOBODY,  # redirects to the object's page
@@ -64,61 +81,83 @@ TABLE = {
     "admin/accounts/user/<int:pk>/reveal/": perm("accounts.view_user"),
     # the current and requested name and ID number in full: the identity-change reviewers
     "admin/accounts/identitychangerequest/<int:pk>/reveal/": perm("accounts.review_identity"),
-    "admin/accounts/identitychangerequest/<int:pk>/document/": perm("accounts.review_identity"),  # its ID photo
+    "admin/accounts/identitychangerequest/<int:pk>/document/": perm(
+        "accounts.review_identity"
+    ),  # its ID photo
     "admin/invoicing/invoice/<int:pk>/pdf/": perm("invoicing.view_invoice"),
     "admin/exams/question/import/": perm("exams.add_question"),
     "admin/exams/question/import/template/": perm("exams.add_question"),
     # API (django-ninja); the docs are public in the test settings (API_DOCS_PUBLIC)
-    "api/openapi.json": PUBLIC, "api/docs": PUBLIC, "api/": NOBODY,
+    "api/openapi.json": PUBLIC,
+    "api/docs": PUBLIC,
+    "api/": NOBODY,
     "api/learning/sessions": NOBODY,  # starting needs a chapter the actor bought: A posts none
-    "api/learning/sessions/<key>/heartbeat": OWNER, "api/learning/sessions/<key>/attention": OWNER,
+    "api/learning/sessions/<key>/heartbeat": OWNER,
+    "api/learning/sessions/<key>/attention": OWNER,
     "api/learning/sessions/<key>/end": OWNER,
     # catalog, orders
     "courses/": PUBLIC,
-    "orders/": SIGNED_IN, "orders/buy/<str:code>/": SIGNED_IN,
-    "orders/<str:number>/pay/": OWNER, "orders/<str:number>/qr/": OWNER, "orders/<str:number>/status/": OWNER,
-    "orders/<str:number>/result/": OWNER, "orders/<str:number>/cancel/": OWNER,
+    "orders/": SIGNED_IN,
+    "orders/buy/<str:code>/": SIGNED_IN,
+    "orders/<str:number>/pay/": OWNER,
+    "orders/<str:number>/qr/": OWNER,
+    "orders/<str:number>/status/": OWNER,
+    "orders/<str:number>/result/": OWNER,
+    "orders/<str:number>/cancel/": OWNER,
     "orders/<str:number>/refund/": OWNER,
     "orders/notify/<str:gateway>/": PUBLIC,  # the gateways' webhook: answers 200 "fail" to a bad signature
     # learning
     "learn/course/<int:course_id>/": SIGNED_IN,  # public course page; shows the actor's own progress
-    "learn/chapter/<int:chapter_id>/": NOBODY,   # needs a paid order of the actor's own
+    "learn/chapter/<int:chapter_id>/": NOBODY,  # needs a paid order of the actor's own
     "learn/play/<str:key>/index.m3u8": OWNER,
-    "learn/key/<str:token>/": NOBODY, "learn/seg/<str:token>/": NOBODY,  # signed per session: made-up token
+    "learn/key/<str:token>/": NOBODY,
+    "learn/seg/<str:token>/": NOBODY,  # signed per session: made-up token
     # exams
-    "exams/course/<int:course_id>/": SIGNED_IN, "exams/course/<int:course_id>/start/": SIGNED_IN,
-    "exams/attempt/<int:attempt_id>/": OWNER, "exams/attempt/<int:attempt_id>/save/": OWNER,
-    "exams/attempt/<int:attempt_id>/submit/": OWNER, "exams/attempt/<int:attempt_id>/result/": OWNER,
+    "exams/course/<int:course_id>/": SIGNED_IN,
+    "exams/course/<int:course_id>/start/": SIGNED_IN,
+    "exams/attempt/<int:attempt_id>/": OWNER,
+    "exams/attempt/<int:attempt_id>/save/": OWNER,
+    "exams/attempt/<int:attempt_id>/submit/": OWNER,
+    "exams/attempt/<int:attempt_id>/result/": OWNER,
     "exams/practice/chapter/<int:chapter_id>/": SIGNED_IN,
     "exams/practice/course/<int:course_id>/": SIGNED_IN,
     "exams/practice/check/<int:question_id>/": SIGNED_IN,
     # credits
-    "credits/": SIGNED_IN, "credits/year/<int:year>/": SIGNED_IN,
+    "credits/": SIGNED_IN,
+    "credits/year/<int:year>/": SIGNED_IN,
     "credits/certificate/<str:number>/pdf/": OWNER,
     "credits/verify/<str:number>/": PUBLIC,  # public verification page: masked name only
     "credits/query/": PUBLIC,
     # reporting
     "reporting/recheck/": SIGNED_IN,
     "reporting/staff/reconcile/": perm("reporting.reconcile_aisreport"),
-    "reporting/staff/exports/": perm("reporting.view_exportjob"),        # the list of jobs
+    "reporting/staff/exports/": perm("reporting.view_exportjob"),  # the list of jobs
     "reporting/staff/exports/table/": perm("reporting.view_exportjob"),
     # the file itself (full ID numbers and mobiles): only who may export
     "reporting/staff/exports/<int:pk>/download/": perm("reporting.export_results"),
     # invoicing
-    "invoices/": SIGNED_IN, "invoices/request/<str:order_number>/": OWNER,
+    "invoices/": SIGNED_IN,
+    "invoices/request/<str:order_number>/": OWNER,
     "invoices/<str:number>/pdf/": OWNER,
     "invoices/verify/<str:token>/": PUBLIC,  # public verification page: masked buyer only
     # payment sandbox (PAYMENT_SANDBOX, on in tests): the fake gateways answer anyone
-    "sandbox/": PUBLIC, "sandbox/pay/<str:token>/": NOBODY, "sandbox/alipay/gateway.do": PUBLIC,
-    "sandbox/aliyun/sms/": PUBLIC, "sandbox/wechat/v3/pay/transactions/native": PUBLIC,
+    "sandbox/": PUBLIC,
+    "sandbox/pay/<str:token>/": NOBODY,
+    "sandbox/alipay/gateway.do": PUBLIC,
+    "sandbox/aliyun/sms/": PUBLIC,
+    "sandbox/wechat/v3/pay/transactions/native": PUBLIC,
     "sandbox/wechat/v3/pay/transactions/h5": PUBLIC,
     "sandbox/wechat/v3/pay/transactions/out-trade-no/<str:out_trade_no>": PUBLIC,
     "sandbox/wechat/v3/refund/domestic/refunds": PUBLIC,
     # support, notices, moderation, dev
-    "support/": PUBLIC, "support/ask/": SIGNED_IN, "support/mine/": SIGNED_IN, "support/t/<int:pk>/": OWNER,
-    "notices/": PUBLIC, "notices/<int:pk>/": PUBLIC,
+    "support/": PUBLIC,
+    "support/ask/": SIGNED_IN,
+    "support/mine/": SIGNED_IN,
+    "support/t/<int:pk>/": OWNER,
+    "notices/": PUBLIC,
+    "notices/<int:pk>/": PUBLIC,
     "restricted/personal-data/": PUBLIC,  # a sanctioned person's copy: open, guarded by an SMS code
-    "dev/outbox/": NOBODY,                # DEBUG only
+    "dev/outbox/": NOBODY,  # DEBUG only
 }
 
 # URLs that end the actor's session: signed in again after each request.
@@ -188,9 +227,16 @@ def world(settings, tmp_path, register_learner):
     at = now
     pending = order_create(user=b, product_code=single_code(this), ais_confirmed=True, at=at)  # stays unpaid
     order = order_create(user=b, product_code=annual_code(this), ais_confirmed=True, at=at)
-    payment_confirm(gateway_name="alipay", at=at, notice=PaymentNotice(
-        order_number=order.number, gateway_txn_id="MX" + order.number, amount_fen=order.amount_fen,
-        paid_at=at))
+    payment_confirm(
+        gateway_name="alipay",
+        at=at,
+        notice=PaymentNotice(
+            order_number=order.number,
+            gateway_txn_id="MX" + order.number,
+            amount_fen=order.amount_fen,
+            paid_at=at,
+        ),
+    )
     invoice = invoice_request(user=b, order_number=order.number, buyer_type="personal", at=now)
     thread = thread_ask(user=b, title="发票抬头问题", body="请问能否修改发票抬头？", at=now)
     pending.refresh_from_db()
@@ -210,9 +256,23 @@ def world(settings, tmp_path, register_learner):
     b_orders = list(Order.objects.filter(user=b).values_list("number", flat=True))
     assert len(b_orders) == 3  # last year's (demo), this year's paid one, the unpaid one
     return {
-        "A": a, "B": b, "a_order": a_order, "order": order, "pending": pending, "invoice": invoice,
-        "thread": thread, "attempt": attempt, "session": session, "cert": cert, "job": job, "course": course,
-        "staff": staff, "superuser": superuser, "last": last, "this": this, "b_orders": b_orders,
+        "A": a,
+        "B": b,
+        "a_order": a_order,
+        "order": order,
+        "pending": pending,
+        "invoice": invoice,
+        "thread": thread,
+        "attempt": attempt,
+        "session": session,
+        "cert": cert,
+        "job": job,
+        "course": course,
+        "staff": staff,
+        "superuser": superuser,
+        "last": last,
+        "this": this,
+        "b_orders": b_orders,
     }
 
 
@@ -227,16 +287,20 @@ def _admin_objects(b, order, now, register_learner):
     from cpe.orders.models import PaymentNotification, Refund
     from cpe.reporting.models import AisExchange, AisPerson
 
-    IdentityChangeRequest.objects.create(user=b, field="name", new_value="张明明", reason="改名", created_at=now)
+    IdentityChangeRequest.objects.create(
+        user=b, field="name", new_value="张明明", reason="改名", created_at=now
+    )
     LoginRecord.objects.create(user=b, at=now, device_key="matrix-device")
     Announcement.objects.create(title="矩阵测试公告", body="公告正文。")
     session = PlaySession.objects.filter(user=b).order_by("pk").first()
     SuspiciousEvent.objects.create(user=b, session=session, chapter=session.chapter, kind="skip", at=now)
-    ChapterVideo.objects.create(chapter=Chapter.objects.filter(video__isnull=True).order_by("pk").first(),
-                                source="matrix/source.mp4")
+    ChapterVideo.objects.create(
+        chapter=Chapter.objects.filter(video__isnull=True).order_by("pk").first(), source="matrix/source.mp4"
+    )
     PaymentNotification.objects.create(gateway="alipay", received_at=now, body="{}", outcome="matrix")
-    Refund.objects.create(order=order, refund_no="RF" + order.number, amount_fen=1, reason="矩阵测试",
-                          requested_at=now)
+    Refund.objects.create(
+        order=order, refund_no="RF" + order.number, amount_fen=1, reason="矩阵测试", requested_at=now
+    )
     AisExchange.objects.create(at=now, method="GET", path="/matrix")
     AisPerson.objects.create(user=b)
     c = register_learner(name="孙某某", email="sun@example.com")  # a lifted ban on a third learner
@@ -253,14 +317,25 @@ def path_values(w):
 
     chapter = w["course"].chapters.order_by("position").first()
     return {
-        "code_id": "1", "token": "not-a-real-token", "version": "1.0",
-        "content_type_id": str(ContentType.objects.get_for_model(type(w["B"])).pk), "pk": str(w["B"].pk),
-        "app_label": "accounts", "url": "no/such/page/", "object_id": str(w["B"].pk),
-        "key": w["session"].key, "code": annual_code(w["this"]),
-        "number": w["order"].number, "gateway": "alipay",
-        "course_id": str(w["course"].pk), "chapter_id": str(chapter.pk),
-        "attempt_id": str(w["attempt"].pk), "question_id": str(Question.objects.order_by("pk").first().pk),
-        "year": str(w["last"]), "order_number": w["order"].number, "out_trade_no": w["order"].number,
+        "code_id": "1",
+        "token": "not-a-real-token",
+        "version": "1.0",
+        "content_type_id": str(ContentType.objects.get_for_model(type(w["B"])).pk),
+        "pk": str(w["B"].pk),
+        "app_label": "accounts",
+        "url": "no/such/page/",
+        "object_id": str(w["B"].pk),
+        "key": w["session"].key,
+        "code": annual_code(w["this"]),
+        "number": w["order"].number,
+        "gateway": "alipay",
+        "course_id": str(w["course"].pk),
+        "chapter_id": str(chapter.pk),
+        "attempt_id": str(w["attempt"].pk),
+        "question_id": str(Question.objects.order_by("pk").first().pk),
+        "year": str(w["last"]),
+        "order_number": w["order"].number,
+        "out_trade_no": w["order"].number,
     }
 
 
@@ -309,14 +384,14 @@ def test_access_matrix(world, capsys):
         "support/t/<int:pk>/": f"support/t/{w['thread'].pk}/",
         "reporting/staff/exports/<int:pk>/download/": f"reporting/staff/exports/{w['job'].pk}/download/",
         "admin/invoicing/invoice/<int:pk>/pdf/": f"admin/invoicing/invoice/{w['invoice'].pk}/pdf/",
-        "admin/accounts/identitychangerequest/<int:pk>/reveal/":
-            f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/reveal/",
-        "admin/accounts/identitychangerequest/<int:pk>/document/":
-            f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/document/",
+        "admin/accounts/identitychangerequest/<int:pk>/reveal/": f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/reveal/",
+        "admin/accounts/identitychangerequest/<int:pk>/document/": f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/document/",
         "notices/<int:pk>/": "notices/999999/",
         # B's unpaid order where paying or cancelling would act on it
-        **{f"orders/<str:number>/{p}/": f"orders/{w['pending'].number}/{p}/"
-           for p in ("pay", "qr", "status", "cancel")},
+        **{
+            f"orders/<str:number>/{p}/": f"orders/{w['pending'].number}/{p}/"
+            for p in ("pay", "qr", "status", "cancel")
+        },
     }
     chapter = w["course"].chapters.order_by("position").first()
     # POST bodies that pass the endpoints' validation, so that what answers is the owner check.
@@ -346,8 +421,12 @@ def test_access_matrix(world, capsys):
     assert not stale, f"TABLE names routes the site no longer has: {stale}"
 
     perms = {key: set(p) for key, (_name, p) in ROLES.items()}
-    actors = {"anonymous": None, "learner_A": w["A"], **{k: u for k, u in w["staff"].items()},
-              "superuser": w["superuser"]}
+    actors = {
+        "anonymous": None,
+        "learner_A": w["A"],
+        **{k: u for k, u in w["staff"].items()},
+        "superuser": w["superuser"],
+    }
 
     def allowed(actor, rule):
         user = actors[actor]
@@ -393,14 +472,19 @@ def test_access_matrix(world, capsys):
             rule = admin_rule(*admin_routes[route]) if is_admin_model else TABLE[route]
             url = fill(route, values, w, overrides)
             may = allowed(actor, rule)
-            admin_post = not may and admin_routes.get(route, (None, ""))[1] in ("changelist", "add", "change",
-                                                                                 "delete")
+            admin_post = not may and admin_routes.get(route, (None, ""))[1] in (
+                "changelist",
+                "add",
+                "change",
+                "delete",
+            )
             for method in ("get", "post") if not is_admin_model or admin_post else ("get",):
                 if method == "post" and route in post_bodies:
                     resp = c.post(url, post_bodies[route], content_type="application/json", secure=True)
                 else:
-                    resp = getattr(c, method)(url, form_bodies.get(route, {}) if method == "post" else {},
-                                              secure=True)
+                    resp = getattr(c, method)(
+                        url, form_bodies.get(route, {}) if method == "post" else {}, secure=True
+                    )
                 requests += 1
                 code = resp.status_code
                 where = f"{actor} {method.upper()} {url} ({route}) -> {code}"
@@ -408,11 +492,13 @@ def test_access_matrix(world, capsys):
                     failures.append(f"5xx: {where}")
                 elif 200 <= code < 300 and not may:
                     failures.append(f"2xx outside the actor's part [{rule}]: {where}")
-                elif is_admin_model and method == "post" and user is not None and user.is_staff \
-                        and code < 400:
+                elif (
+                    is_admin_model and method == "post" and user is not None and user.is_staff and code < 400
+                ):
                     failures.append(f"admin POST outside the actor's part not refused [{rule}]: {where}")
-                checks_markers = user is None or not user.is_staff or not route.startswith(
-                    ("admin/", "reporting/staff/"))
+                checks_markers = (
+                    user is None or not user.is_staff or not route.startswith(("admin/", "reporting/staff/"))
+                )
                 if checks_markers and not getattr(resp, "streaming", False):
                     body = resp.content.decode("utf-8", "replace")
                     shown = [m for m in markers if m and m in body]
@@ -431,8 +517,10 @@ def test_access_matrix(world, capsys):
         failures.append(f"B's objects changed by other actors' requests: {changed}")
 
     with capsys.disabled():
-        print(f"\naccess matrix: {len(patterns)} urls × {len(actors)} actors ({requests} requests), "
-              f"{len(failures)} leaks")
+        print(
+            f"\naccess matrix: {len(patterns)} urls × {len(actors)} actors ({requests} requests), "
+            f"{len(failures)} leaks"
+        )
     assert not failures, "\n".join(failures)
 
 

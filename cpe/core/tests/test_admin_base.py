@@ -4,11 +4,11 @@ Every registered admin derives from SafeModelAdmin and names no secret column; a
 of any role probing hidden columns through list URLs (``?password__startswith=``,
 ``?session_key__gte=``, ``?web_session__gte=``, ``?o=``, ``?q=``) gets the same answer whether
 its guess matches or not, and never a row it could not already find."""
+
 import re
 from urllib.parse import urlencode
 
 import pytest
-from django.contrib import admin
 from django.contrib.admin.sites import site
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -55,7 +55,7 @@ def _is_secret(model, name) -> bool:
     label = model._meta.label_lower
     field = _field(model, name)
     if field is not None and isinstance(field, (BlindIndexField, EncryptedTextField)):
-        return True      # a blind index, or an encrypted value shown in clear (admins show masks)
+        return True  # a blind index, or an encrypted value shown in clear (admins show masks)
     last = name.lstrip("^=@").split("__")[-1]
     owner = (field.model._meta.label_lower, field.name) if field is not None else None
     if owner in NOT_SECRETS or (label, last) in NOT_SECRETS:
@@ -117,8 +117,18 @@ def test_the_secret_detector_catches_the_known_secret_columns():
     from cpe.invoicing.models import Invoice
     from cpe.learning.models import PlaySession
 
-    assert all(_is_secret(User, n) for n in ("password", "session_key", "session_key_hash", "id_number_bidx",
-                                             "id_number", "mobile", "email"))
+    assert all(
+        _is_secret(User, n)
+        for n in (
+            "password",
+            "session_key",
+            "session_key_hash",
+            "id_number_bidx",
+            "id_number",
+            "mobile",
+            "email",
+        )
+    )
     assert _is_secret(VerificationCode, "code_hash") and _is_secret(Invoice, "verify_token")
     assert all(_is_secret(PlaySession, n) for n in ("key", "check_token", "web_session", "web_session_hash"))
     assert _is_secret(PlaySession, "user__password") and _is_secret(PlaySession, "user__session_key_hash")
@@ -157,21 +167,29 @@ def _play_session(user, enrolment, chapter, web_value):
 
     now = timezone.now()
     column = _column(PlaySession, "web_session_hash", "web_session")
-    return PlaySession.objects.create(key="k" * 32, user=user, enrolment=enrolment, chapter=chapter,
-                                      started_at=now, last_at=now, check_token="t" * 32,
-                                      **{column: web_value})
+    return PlaySession.objects.create(
+        key="k" * 32,
+        user=user,
+        enrolment=enrolment,
+        chapter=chapter,
+        started_at=now,
+        last_at=now,
+        check_token="t" * 32,
+        **{column: web_value},
+    )
 
 
 def _pairs(value):
     """(lookup, a guess that matches the secret, one that does not): a prefix probe and a
     range probe, the two ways a secret is read out character by character."""
-    return [("startswith", value[:24], value[:23] + ("~" if value[23] != "~" else "!")),
-            ("gte", value, "~" * 8)]
+    return [
+        ("startswith", value[:24], value[:23] + ("~" if value[23] != "~" else "!")),
+        ("gte", value, "~" * 8),
+    ]
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_staff_of_any_role_cannot_read_secrets_through_list_filters(
-        role, superuser, paid_order):  # noqa: F811
+def test_staff_of_any_role_cannot_read_secrets_through_list_filters(role, superuser, paid_order):  # noqa: F811
     from cpe.accounts.models import User
     from cpe.catalog.models import Chapter, Course
 
@@ -182,8 +200,9 @@ def test_staff_of_any_role_cannot_read_secrets_through_list_filters(
     user_column = _column(User, "session_key_hash", "session_key")
     stored_session = User.objects.values_list(user_column, flat=True).get(pk=superuser.pk)
     assert stored_session
-    chapter = Chapter.objects.create(course=Course.objects.get(code="C1"), position=1, title="收入准则",
-                                     duration_seconds=120)
+    chapter = Chapter.objects.create(
+        course=Course.objects.get(code="C1"), position=1, title="收入准则", duration_seconds=120
+    )
     play = _play_session(paid_order.user, paid_order.enrolment, chapter, "w" * 16 + raw_session[:16])
     web_value = getattr(play, _column(type(play), "web_session_hash", "web_session"))
 
@@ -191,11 +210,17 @@ def test_staff_of_any_role_cannot_read_secrets_through_list_filters(
     attacker.force_login(_staff(role, 1))
     user_list = reverse("admin:accounts_user_changelist")
     play_list = reverse("admin:learning_playsession_changelist")
-    probes = [(user_list, "password", superuser.password), (user_list, "session_key", stored_session),
-              (user_list, "session_key_hash", stored_session), (user_list, "id_number_bidx", "0" * 64),
-              (play_list, "web_session", web_value), (play_list, "web_session_hash", web_value),
-              (play_list, "key", play.key), (play_list, "check_token", play.check_token),
-              (play_list, "user__password", paid_order.user.password)]
+    probes = [
+        (user_list, "password", superuser.password),
+        (user_list, "session_key", stored_session),
+        (user_list, "session_key_hash", stored_session),
+        (user_list, "id_number_bidx", "0" * 64),
+        (play_list, "web_session", web_value),
+        (play_list, "web_session_hash", web_value),
+        (play_list, "key", play.key),
+        (play_list, "check_token", play.check_token),
+        (play_list, "user__password", paid_order.user.password),
+    ]
     leaks = []
     for url, column, value in probes:
         for lookup, hit, miss in _pairs(value):
@@ -223,6 +248,7 @@ def test_ordering_and_search_cannot_reach_hidden_columns(client, superuser):
     # ?q= searches name and username only: the password hash's text finds nobody.
     assert _answer(client, url, {"q": client.session.session_key})[2] == []
     from cpe.accounts.models import User
+
     assert _answer(client, url, {"q": User.objects.get(pk=superuser.pk).password[:30]})[2] == []
     # A filter smuggled through the preserved-filters parameter or the error flag is refused too.
     assert _answer(client, url, {"_changelist_filters": "password__startswith=argon2"})[0] == 400
@@ -232,7 +258,7 @@ def test_ordering_and_search_cannot_reach_hidden_columns(client, superuser):
 def test_declared_filters_date_hierarchy_and_own_links_still_work(client, superuser):
     client.force_login(superuser)
     events = reverse("admin:learning_suspiciousevent_changelist")
-    assert _answer(client, events, {"user__id__exact": superuser.pk})[0] == 200      # the 学员 link
+    assert _answer(client, events, {"user__id__exact": superuser.pk})[0] == 200  # the 学员 link
     assert _answer(client, events, {"kind__exact": "x"})[0] == 200
     assert _answer(client, events, {"at__year": "2026", "at__month": "1"})[0] == 200
     assert _answer(client, events, {"user__name__startswith": "x"})[0] == 400

@@ -1,4 +1,5 @@
 """The API's docs and schema: staff only in production, public in local/test settings."""
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +25,9 @@ def test_docs_hidden_from_learners_in_production(client, settings, django_user_m
 @pytest.mark.parametrize("url", DOC_URLS)
 def test_docs_served_to_staff_in_production(client, settings, django_user_model, url):
     settings.API_DOCS_PUBLIC = False
-    client.force_login(django_user_model.objects.create_user("op-x", "pw-123456789", name="运营",
-                                                             is_staff=True))
+    client.force_login(
+        django_user_model.objects.create_user("op-x", "pw-123456789", name="运营", is_staff=True)
+    )
     assert client.get(url).status_code == 200
 
 

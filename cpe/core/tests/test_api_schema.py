@@ -8,17 +8,22 @@ schema declares for the operation, with the declared content type and body shape
 
 Bounded for `make test`: a fixed number of examples per operation and mode, derandomized (the
 same inputs on every run)."""
+
 import os
 
 import pytest
 import schemathesis
 from django.middleware.csrf import _get_new_csrf_string
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 (fixtures)
 
@@ -42,8 +47,9 @@ def schema(settings):
 def chapter(annual):  # noqa: F811
     from cpe.catalog.models import Chapter, Course
 
-    return Chapter.objects.create(course=Course.objects.get(code="C1"), position=1, title="收入准则",
-                                  duration_seconds=120)
+    return Chapter.objects.create(
+        course=Course.objects.get(code="C1"), position=1, title="收入准则", duration_seconds=120
+    )
 
 
 @pytest.fixture
@@ -60,8 +66,9 @@ def learner_auth(client, settings, learner, paid_order, chapter):  # noqa: F811
     cookies = {settings.SESSION_COOKIE_NAME: session_key, settings.CSRF_COOKIE_NAME: csrf}
     headers = {"X-CSRFToken": csrf}
     client.cookies[settings.CSRF_COOKIE_NAME] = csrf
-    r = client.post("/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json",
-                    headers=headers)
+    r = client.post(
+        "/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json", headers=headers
+    )
     assert r.status_code == 201, r.content
     body = r.json()
     return cookies, {**headers, "X-Play-Token": body["token"]}, body["session"]
@@ -76,8 +83,13 @@ def _operations(schema):
 def _run(operation, mode, **strategy_kwargs):
     call = strategy_kwargs.pop("call", {})
 
-    @hsettings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
-               suppress_health_check=list(HealthCheck))
+    @hsettings(
+        max_examples=EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode, **strategy_kwargs))
     def run(case):
         case.call_and_validate(checks=CHECKS, **call)

@@ -22,8 +22,20 @@ def _three():
 
 def _plain_hash(e) -> str:
     """What anyone holding only the database can compute: the old, unkeyed chain hash."""
-    return hashlib.sha256(_canonical(e.seq, e.at, e.actor_id, e.actor_label, e.event_type, e.subject_type,
-                                     e.subject_id, e.data, e.ip, e.prev_hash)).hexdigest()
+    return hashlib.sha256(
+        _canonical(
+            e.seq,
+            e.at,
+            e.actor_id,
+            e.actor_label,
+            e.event_type,
+            e.subject_type,
+            e.subject_id,
+            e.data,
+            e.ip,
+            e.prev_hash,
+        )
+    ).hexdigest()
 
 
 def _rechain(from_seq: int, hasher=_plain_hash, **changes):
@@ -43,10 +55,12 @@ def _rechain(from_seq: int, hasher=_plain_hash, **changes):
 @pytest.fixture
 def audit_env(monkeypatch):
     """Audit keys from the environment, as production has them; the key cache is reset."""
+
     def use(spec: str, active: str = ""):
         monkeypatch.setenv("CPE_AUDIT_KEYS", spec)
         monkeypatch.setenv("CPE_AUDIT_ACTIVE_KEY", active)
         audit.audit_keys.cache_clear()
+
     yield use
     monkeypatch.delenv("CPE_AUDIT_KEYS", raising=False)
     audit.audit_keys.cache_clear()
@@ -111,8 +125,8 @@ def test_events_appended_during_the_walk_do_not_fail_it(monkeypatch):
 
     def walk_then_append(*args):
         qs = real(*args)
-        audit_record("test.concurrent")       # lands after the head was read
-        return qs.filter(seq__lte=3)          # ... and after the walk's snapshot
+        audit_record("test.concurrent")  # lands after the head was read
+        return qs.filter(seq__lte=3)  # ... and after the walk's snapshot
 
     monkeypatch.setattr(AuditEvent.objects, "order_by", walk_then_append)
     report = audit_verify()
@@ -139,14 +153,14 @@ def test_rewrite_passed_off_as_pre_key_events_detected():
 def test_whole_chain_rewritten_as_plain_detected_past_the_pinned_prefix(settings):
     _three()
     _rechain(1, data={"i": 99, "name": "李*"}, key_id="")
-    settings.AUDIT_PLAIN_MAX_SEQ = 0          # production's default: no event may be plain
+    settings.AUDIT_PLAIN_MAX_SEQ = 0  # production's default: no event may be plain
     report = audit_verify()
     assert not report.ok and report.first_bad_seq == 1 and "AUDIT_PLAIN_MAX_SEQ" in report.problem
 
 
 def test_events_from_before_the_key_verify_and_the_first_keyed_one_chains_onto_them(settings):
     prev = audit.GENESIS
-    for i in (1, 2):                          # as the old code wrote them (the migration gives key_id "")
+    for i in (1, 2):  # as the old code wrote them (the migration gives key_id "")
         e = AuditEvent(seq=i, at=audit.timezone.now(), event_type="old.event", data={"i": i}, prev_hash=prev)
         e.hash = _plain_hash(e)
         e.save()
@@ -171,7 +185,7 @@ def test_key_rotation_old_events_verify_under_their_key_id(audit_env):
     audit_record("c")
     assert list(AuditEvent.objects.order_by("seq").values_list("key_id", flat=True)) == ["k1", "k1", "k2"]
     assert audit_verify().ok
-    audit_env(f"k2:{k2}")                    # the old key dropped too early
+    audit_env(f"k2:{k2}")  # the old key dropped too early
     report = audit_verify()
     assert not report.ok and report.first_bad_seq == 1 and "k1" in report.problem
 
@@ -179,13 +193,18 @@ def test_key_rotation_old_events_verify_under_their_key_id(audit_env):
 def test_same_content_under_another_key_does_not_verify(audit_env):
     audit_env(f"k1:{_key()}")
     audit_record("a")
-    audit_env(f"k1:{_key()}")                # same id, another key: an attacker's guess
+    audit_env(f"k1:{_key()}")  # same id, another key: an attacker's guess
     assert audit_verify().first_bad_seq == 1
 
 
-@pytest.mark.parametrize("spec, active", [("k1:" + base64.urlsafe_b64encode(b"short").decode(), ""),
-                                          ("k1:" + base64.urlsafe_b64encode(b"x" * 32).decode(), "k9"),
-                                          ("bad id!:" + base64.urlsafe_b64encode(b"x" * 32).decode(), "")])
+@pytest.mark.parametrize(
+    "spec, active",
+    [
+        ("k1:" + base64.urlsafe_b64encode(b"short").decode(), ""),
+        ("k1:" + base64.urlsafe_b64encode(b"x" * 32).decode(), "k9"),
+        ("bad id!:" + base64.urlsafe_b64encode(b"x" * 32).decode(), ""),
+    ],
+)
 def test_unusable_keys_refused(audit_env, spec, active):
     from django.core.exceptions import ImproperlyConfigured
 
@@ -210,11 +229,11 @@ def test_deploy_check_requires_the_key_from_the_environment(settings, audit_env,
 # --- the heads recorded outside the database ---------------------------------------------------
 def test_head_recorded_once_per_change(tmp_path):
     heads = tmp_path / "audit-heads.log"
-    assert audit_head_record(heads) is None and not heads.exists()     # empty chain
+    assert audit_head_record(heads) is None and not heads.exists()  # empty chain
     _three()
     first = audit_head_record(heads)
     assert first["seq"] == 3 and first["hash"] == AuditEvent.objects.get(seq=3).hash
-    assert audit_head_record(heads) is None                            # unchanged head
+    assert audit_head_record(heads) is None  # unchanged head
     audit_record("test.event")
     assert audit_head_record(heads)["seq"] == 4
     lines = [json.loads(line) for line in heads.read_text().splitlines()]
@@ -240,7 +259,7 @@ def test_truncated_tail_after_a_recorded_head_detected(settings, tmp_path):
     AuditEvent.objects.filter(seq=3).delete()
     AuditHead.objects.filter(id=1).update(seq=2, hash=two.hash)
     settings.AUDIT_HEADS_FILE = None
-    assert audit_verify().ok                  # the database alone cannot tell
+    assert audit_verify().ok  # the database alone cannot tell
     settings.AUDIT_HEADS_FILE = tmp_path / "heads.log"
     report = audit_verify()
     assert not report.ok and report.first_bad_seq == 3 and "截断" in report.problem
@@ -271,7 +290,7 @@ def test_rewrite_with_the_key_detected_by_the_recorded_head(settings, tmp_path):
     report = audit_verify()
     assert not report.ok and report.first_bad_seq == 3 and report.heads_checked == 0
     settings.AUDIT_HEADS_FILE = None
-    assert audit_verify().ok                  # the database alone cannot tell
+    assert audit_verify().ok  # the database alone cannot tell
 
 
 def test_verify_against_a_copy_of_the_heads(settings, tmp_path):
@@ -287,10 +306,13 @@ def test_verify_against_a_copy_of_the_heads(settings, tmp_path):
         call_command("audit_verify", heads=str(copy))
 
 
-@pytest.mark.parametrize("content, problem", [
-    ("not json\n", "无法解析"),
-    ('{"seq": 1, "hash": "aa"}\n{"seq": 1, "hash": "bb"}\n', "两个不同的哈希"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("not json\n", "无法解析"),
+        ('{"seq": 1, "hash": "aa"}\n{"seq": 1, "hash": "bb"}\n', "两个不同的哈希"),
+    ],
+)
 def test_unreadable_heads_file_fails(tmp_path, content, problem):
     _three()
     heads = tmp_path / "heads.log"

@@ -1,5 +1,6 @@
 """Events recorded inside audit_deferred() are appended together at the block's end: in the
 order recorded, chained like any others, and not at all when the block fails."""
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext

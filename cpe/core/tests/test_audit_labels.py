@@ -1,5 +1,6 @@
 """Every audit event code written anywhere has a Chinese label, and the audit log shows labels
 and people, not codes and sign-in names."""
+
 import ast
 from pathlib import Path
 
@@ -8,18 +9,26 @@ from django.urls import reverse
 
 from cpe.core.audit_labels import EVENT_LABELS
 
-ROOT = Path(__file__).resolve().parents[2]          # cpe/
+ROOT = Path(__file__).resolve().parents[2]  # cpe/
 
 # Call sites whose code is built at run time, and every code each can write. A new dynamic call
 # site fails test_every_emitted_code_has_a_label until it is listed here.
 DYNAMIC = {
-    ("accounts/services.py", "f\"identity_change.{('approved' if approve else 'rejected')}\""):
-        {"identity_change.approved", "identity_change.rejected"},
-    ("accounts/services.py", "f\"account.minor_{('approved' if approve else 'rejected')}\""):
-        {"account.minor_approved", "account.minor_rejected"},
+    ("accounts/services.py", "f\"identity_change.{('approved' if approve else 'rejected')}\""): {
+        "identity_change.approved",
+        "identity_change.rejected",
+    },
+    ("accounts/services.py", "f\"account.minor_{('approved' if approve else 'rejected')}\""): {
+        "account.minor_approved",
+        "account.minor_rejected",
+    },
     ("agreements/services.py", "f'agreement.{decision}'"): {"agreement.accepted", "agreement.declined"},
-    ("catalog/services.py", "f'{event}_{action}'"):
-        {"catalog.product_created", "catalog.product_changed", "catalog.year_created", "catalog.year_changed"},
+    ("catalog/services.py", "f'{event}_{action}'"): {
+        "catalog.product_created",
+        "catalog.product_changed",
+        "catalog.year_created",
+        "catalog.year_changed",
+    },
 }
 
 
@@ -31,18 +40,29 @@ def emitted_codes():
         if "tests" in path.parts:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        constants = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign)
-                     and isinstance(n.value, ast.Constant) for t in n.targets if isinstance(t, ast.Name)}
+        constants = {
+            t.id: n.value.value
+            for n in tree.body
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
         for node in ast.walk(tree):
             func = getattr(node, "func", None)
-            if not (isinstance(node, ast.Call) and node.args
-                    and getattr(func, "id", getattr(func, "attr", None)) == "audit_record"):
+            if not (
+                isinstance(node, ast.Call)
+                and node.args
+                and getattr(func, "id", getattr(func, "attr", None)) == "audit_record"
+            ):
                 continue
             arg, rel = node.args[0], str(path.relative_to(ROOT))
             if isinstance(arg, ast.Constant):
                 codes = {arg.value}
-            elif (isinstance(arg, ast.IfExp) and isinstance(arg.body, ast.Constant)
-                  and isinstance(arg.orelse, ast.Constant)):
+            elif (
+                isinstance(arg, ast.IfExp)
+                and isinstance(arg.body, ast.Constant)
+                and isinstance(arg.orelse, ast.Constant)
+            ):
                 codes = {arg.body.value, arg.orelse.value}
             elif isinstance(arg, ast.Name) and arg.id in constants:
                 codes = {constants[arg.id]}
@@ -54,7 +74,7 @@ def emitted_codes():
 
 def test_every_emitted_code_has_a_label():
     sites = emitted_codes()
-    assert len(sites) > 50                                  # the scan does find the calls
+    assert len(sites) > 50  # the scan does find the calls
     unknown = [(f, expr) for f, expr, codes in sites if codes is None]
     assert not unknown, f"audit codes built at run time, not listed in DYNAMIC: {unknown}"
     missing = sorted({c for _, _, codes in sites for c in codes} - set(EVENT_LABELS))

@@ -41,7 +41,10 @@ def test_key_rotation_reads_old_values(monkeypatch):
 
 
 def test_blind_index_is_keyed_normalised_and_kind_separated():
-    assert crypto.blind_index("id_number", "11010519491231002x") == crypto.blind_index("id_number", "11010519491231002X")
+    assert crypto.blind_index("id_number", "11010519491231002x") == crypto.blind_index(
+        "id_number", "11010519491231002X"
+    )
     assert crypto.blind_index("mobile", "13800000001") != crypto.blind_index("code_target", "13800000001")
     import hashlib
+
     assert crypto.blind_index("mobile", "13800000001") != hashlib.sha256(b"13800000001").hexdigest()

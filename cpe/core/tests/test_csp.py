@@ -1,5 +1,6 @@
 """Content-Security-Policy: the header on every kind of page, the nonce on the inline scripts that
 remain, and no inline script or event-handler attribute anywhere else in the templates."""
+
 import re
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_the_practice_page_script_carries_the_responses_own_nonce(learner, paid,
     for _ in range(2):
         r = client.get(f"/exams/practice/course/{course.pk}/")
         assert r.status_code == 200
-        header_nonce = _assert_policy(r)["script-src"][1][len("'nonce-"):-1]
+        header_nonce = _assert_policy(r)["script-src"][1][len("'nonce-") : -1]
         assert f'<script nonce="{header_nonce}">' in r.content.decode()
         nonces.append(header_nonce)
     assert nonces[0] != nonces[1]
@@ -85,8 +86,12 @@ def test_the_payment_forms_may_move_on_to_the_gateways(monkeypatch):
     monkeypatch.setattr(base, "PAYMENT_SANDBOX", False)
     monkeypatch.setattr(base, "SITE_URL", "https://www.example.cn")
     monkeypatch.setenv("ALIPAY_GATEWAY_URL", "https://openapi.alipay.com/gateway.do")
-    assert base.csp_form_action() == ["'self'", "https://www.example.cn", "https://openapi.alipay.com",
-                                      "https://wx.tenpay.com"]
+    assert base.csp_form_action() == [
+        "'self'",
+        "https://www.example.cn",
+        "https://openapi.alipay.com",
+        "https://wx.tenpay.com",
+    ]
     monkeypatch.setattr(base, "PAYMENT_SANDBOX", True)
     assert base.csp_form_action() == ["'self'", "https://www.example.cn"]
 

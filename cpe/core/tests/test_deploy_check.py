@@ -2,6 +2,7 @@
 sets (docs/security.md, "HTTPS and the deploy check"): no issue id that the doc does not explain.
 
 Runs in a subprocess: the settings module is chosen at start-up and reads the environment once."""
+
 import base64
 import json
 import os
@@ -17,42 +18,62 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # Issues the production check may still report, each explained in docs/security.md.
 EXPECTED = {
-    "security.W021",   # HSTS preload: an operator's opt-in (HSTS_PRELOAD=1)
-    "cpe.E001",        # INVOICE_PROVIDER: no real e-invoice adapter exists yet
+    "security.W021",  # HSTS preload: an operator's opt-in (HSTS_PRELOAD=1)
+    "cpe.E001",  # INVOICE_PROVIDER: no real e-invoice adapter exists yet
 }
 
 
 def production_env(tmp_path, **overrides) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DJANGO_", "CPE_", "HSTS_", "SECURE_", "AUDIT_"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "www.example.cn",
-        "TRUSTED_PROXY_COUNT": "1",
-        "AIS_SECRET": secrets.token_urlsafe(32),
-        "SMS_BACKEND": "cpe.notices.sms.aliyun.AliyunSmsBackend",
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "CPE_VAR_DIR": str(tmp_path),
-        "CPE_AUDIT_KEYS": "a1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "CPE_", "HSTS_", "SECURE_", "AUDIT_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "www.example.cn",
+            "TRUSTED_PROXY_COUNT": "1",
+            "AIS_SECRET": secrets.token_urlsafe(32),
+            "SMS_BACKEND": "cpe.notices.sms.aliyun.AliyunSmsBackend",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "CPE_VAR_DIR": str(tmp_path),
+            "CPE_AUDIT_KEYS": "a1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        }
+    )
     env.update(overrides)
     return env
 
 
 def deploy_issue_ids(env) -> set[str]:
-    out = subprocess.run([sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     text = out.stdout + out.stderr
     assert "Traceback" not in text, text
     return set(re.findall(r"\(([A-Za-z_]+\.[EWCI]\d+)\)", text))
 
 
 def production_settings(env, *names) -> dict:
-    code = ("import json, django; django.setup(); from django.conf import settings; "
-            f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=60, check=True)
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n, None) for n in {list(names)!r}}}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -74,12 +95,21 @@ def test_switching_https_off_is_reported(tmp_path):
 
 @pytest.mark.parametrize("proxies, header", [("1", ["HTTP_X_FORWARDED_PROTO", "https"]), ("0", None)])
 def test_forwarded_proto_trusted_only_behind_a_proxy(tmp_path, proxies, header):
-    got = production_settings(production_env(tmp_path, TRUSTED_PROXY_COUNT=proxies),
-                              "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
-                              "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE")
-    assert got == {"SECURE_PROXY_SSL_HEADER": header, "SECURE_SSL_REDIRECT": True,
-                   "SECURE_HSTS_SECONDS": 31536000, "SESSION_COOKIE_SECURE": True,
-                   "CSRF_COOKIE_SECURE": True}
+    got = production_settings(
+        production_env(tmp_path, TRUSTED_PROXY_COUNT=proxies),
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+    )
+    assert got == {
+        "SECURE_PROXY_SSL_HEADER": header,
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+    }
 
 
 def test_audit_key_required_in_production(tmp_path):

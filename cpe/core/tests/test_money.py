@@ -1,9 +1,11 @@
 """Money parsing (gateway amounts are outside input: "123.45" yuan strings in notifications and
 answers). yuan_to_fen's documented error is ValueError, whatever the text."""
+
 from decimal import Decimal
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cpe.core.money import fen_to_yuan, yuan_to_fen
 
@@ -11,7 +13,7 @@ FUZZ = settings(max_examples=300, derandomize=True, deadline=None)
 
 
 @FUZZ
-@given(st.integers(min_value=-10 ** 15, max_value=10 ** 15))
+@given(st.integers(min_value=-(10**15), max_value=10**15))
 def test_fen_yuan_round_trip(fen):
     text = fen_to_yuan(fen)
     assert Decimal(text).as_tuple().exponent == -2
@@ -36,8 +38,7 @@ def test_any_text_parses_or_raises_value_error(text):
     assert isinstance(fen, int)
 
 
-@pytest.mark.parametrize("text", ["abc", "", "sNaN", "NaN", "Infinity", "-Infinity", "1e999999",
-                                  "0.001"])
+@pytest.mark.parametrize("text", ["abc", "", "sNaN", "NaN", "Infinity", "-Infinity", "1e999999", "0.001"])
 def test_refusals_are_value_errors(text):
     # Regression: "abc" / "" / "sNaN" raised decimal.InvalidOperation, "Infinity" OverflowError
     # and "1e999999" decimal.Overflow, none a ValueError; the sandbox's parse_yuan catches only

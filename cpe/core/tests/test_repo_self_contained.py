@@ -5,6 +5,7 @@ are numbered without a gap and share one shape.
 Citation forms (docs/rules.md, first paragraphs): `rules R4.2` (docs/rules.md), `conventions C4`
 (docs/conventions.md), `docs/ais-interface.md A3.2`, `agreement §3.2(1)` (the agreement text in
 cpe/agreements/data/agreement_v1.txt), `decision 0004` (docs/decisions/)."""
+
 import re
 import subprocess
 from functools import cache
@@ -15,21 +16,35 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 # Built from pieces so that this file does not match itself.
 _S = "SPEC"
-OUTSIDE = re.compile("|".join([
-    _S + r"\s*§", _S + r"\.md", "DESI" + r"GN\.md", "DESI" + r'GN\s+"', "AIS_INTER" + "FACE",
-    r"\.\./shared", "/wo" + "rk/", r"\bse" + r"ed §",
-]))
+OUTSIDE = re.compile(
+    "|".join(
+        [
+            _S + r"\s*§",
+            _S + r"\.md",
+            "DESI" + r"GN\.md",
+            "DESI" + r'GN\s+"',
+            "AIS_INTER" + "FACE",
+            r"\.\./shared",
+            "/wo" + "rk/",
+            r"\bse" + r"ed §",
+        ]
+    )
+)
 SKIP_DIRS = {".git", "node_modules", ".venv", "var", "vendor", "__pycache__"}
 
 
 def tracked_files() -> list[Path]:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], check=True, capture_output=True,
-                             timeout=60).stdout.decode()
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "-z"], check=True, capture_output=True, timeout=60
+        ).stdout.decode()
         names = [n for n in out.split("\0") if n]
-    except (OSError, subprocess.SubprocessError):              # no git (an unpacked archive): walk
-        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
-                 if p.is_file() and not SKIP_DIRS & set(p.relative_to(ROOT).parts)]
+    except (OSError, subprocess.SubprocessError):  # no git (an unpacked archive): walk
+        names = [
+            str(p.relative_to(ROOT))
+            for p in ROOT.rglob("*")
+            if p.is_file() and not SKIP_DIRS & set(p.relative_to(ROOT).parts)
+        ]
     return [ROOT / n for n in names if (ROOT / n).is_file() and not (ROOT / n).is_symlink()]
 
 
@@ -39,7 +54,7 @@ def texts() -> tuple[tuple[str, str], ...]:
     out = []
     for path in tracked_files():
         data = path.read_bytes()
-        if b"\0" in data[:8192]:                                # binary
+        if b"\0" in data[:8192]:  # binary
             continue
         out.append((path.relative_to(ROOT).as_posix(), data.decode("utf-8", errors="replace")))
     return tuple(out)
@@ -54,19 +69,36 @@ def test_no_tracked_file_refers_to_a_document_outside_the_repository():
     assert not found, "cite docs/ instead:\n" + "\n".join(found)
 
 
-@pytest.mark.parametrize("line", [
-    "# closes after 30 minutes (" + _S + " §4.1)",
-    "see " + _S + ".md", "DESI" + "GN.md", 'DESI' + 'GN "Data and time"', "AIS_INTER" + "FACE.md",
-    "../sha" + "red/notes.txt", "/wo" + "rk/shared/x", "(se" + "ed §3.2(1))",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# closes after 30 minutes (" + _S + " §4.1)",
+        "see " + _S + ".md",
+        "DESI" + "GN.md",
+        "DESI" + 'GN "Data and time"',
+        "AIS_INTER" + "FACE.md",
+        "../sha" + "red/notes.txt",
+        "/wo" + "rk/shared/x",
+        "(se" + "ed §3.2(1))",
+    ],
+)
 def test_the_pattern_catches_each_form(line):
     assert outside_references("x.py", line)
 
 
-@pytest.mark.parametrize("line", [
-    "rules R4.1", "docs/ais-interface.md A3.2", "agreement §3.2(1)", "conventions C4",
-    "RFC 7239 §5.2", "the workbook", "framework/", "seeded persons",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "rules R4.1",
+        "docs/ais-interface.md A3.2",
+        "agreement §3.2(1)",
+        "conventions C4",
+        "RFC 7239 §5.2",
+        "the workbook",
+        "framework/",
+        "seeded persons",
+    ],
+)
 def test_the_pattern_leaves_the_repositorys_own_citations_alone(line):
     assert not outside_references("x.py", line)
 
@@ -115,7 +147,7 @@ CHAPTERS = "一二三四五六七八九十"
 
 
 def agreement_sections() -> set[str]:
-    """"3", "3.2" and "3.2(1)" for chapter 三, its item 2 and that item's point (1)."""
+    """ "3", "3.2" and "3.2(1)" for chapter 三, its item 2 and that item's point (1)."""
     known, chapter, item = set(), None, None
     for line in AGREEMENT.read_text(encoding="utf-8").splitlines():
         line = line.strip()
@@ -133,9 +165,13 @@ def agreement_sections() -> set[str]:
 def test_every_agreement_citation_names_a_clause_of_the_agreement():
     known = agreement_sections()
     assert {"1.1", "3.2(1)", "3.2(5)", "8.1"} <= known
-    missing = [(name, ref) for name, text in texts()
-               for m in re.finditer(r"agreement (§[\d.()]+(?:, §[\d.()]+)*)", text)
-               for ref in re.findall(r"§(\d+(?:\.\d+)?(?:\(\d+\))?)", m.group(1)) if ref not in known]
+    missing = [
+        (name, ref)
+        for name, text in texts()
+        for m in re.finditer(r"agreement (§[\d.()]+(?:, §[\d.()]+)*)", text)
+        for ref in re.findall(r"§(\d+(?:\.\d+)?(?:\(\d+\))?)", m.group(1))
+        if ref not in known
+    ]
     assert not missing, missing
 
 
@@ -169,7 +205,10 @@ def test_each_decision_record_has_status_context_decision_consequences(path):
 
 def test_decision_citations_name_existing_records():
     numbers = {p.name[:4] for p in records()}
-    missing = [(name, m.group(1)) for name, text in texts()
-               for m in re.finditer(r"\b(?:decisions?|docs/decisions/)[ -]?(\d{4})\b", text)
-               if m.group(1) not in numbers]
+    missing = [
+        (name, m.group(1))
+        for name, text in texts()
+        for m in re.finditer(r"\b(?:decisions?|docs/decisions/)[ -]?(\d{4})\b", text)
+        if m.group(1) not in numbers
+    ]
     assert not missing, missing

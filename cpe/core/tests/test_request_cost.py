@@ -5,6 +5,7 @@ maintenance window, a closed account.
 The signed-in trivial request reads the session and the user, nothing else: no agreement query
 (the versions are memoised per process), no ban or maintenance query (memoised likewise), and
 no session write when nothing changed."""
+
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,10 @@ def signed_in(client, register_learner):
     learner = register_learner()
     from django.urls import reverse
 
-    assert client.post(reverse("accounts:login"), {"username": learner.mobile, "password": PW}).status_code == 302
+    assert (
+        client.post(reverse("accounts:login"), {"username": learner.mobile, "password": PW}).status_code
+        == 302
+    )
     first = client.get("/trivial/")  # the gate remembers the accepted version in the session (one write)
     assert first.status_code == 200 and first.json() == {"signed_in": True}
     return client, learner
@@ -30,7 +34,9 @@ def signed_in(client, register_learner):
 
 @pytest.fixture
 def operator(django_user_model):
-    return django_user_model.objects.create_user(username="op", password="Staff-pass-2026", is_staff=True, name="运营")
+    return django_user_model.objects.create_user(
+        username="op", password="Staff-pass-2026", is_staff=True, name="运营"
+    )
 
 
 def _queries(client, url="/trivial/"):
@@ -48,7 +54,9 @@ def test_signed_in_trivial_request_reads_the_session_and_the_user_only(signed_in
         assert len(sql) == (2 if db_sessions else 1), sql
         user_reads = [s for s in sql if "accounts_user" in s]
         assert len(user_reads) == 1 and user_reads[0].lstrip().upper().startswith("SELECT"), sql
-        assert all(s.lstrip().upper().startswith("SELECT") for s in sql), sql  # no session or last-login write
+        assert all(s.lstrip().upper().startswith("SELECT") for s in sql), (
+            sql
+        )  # no session or last-login write
         assert settings.SESSION_COOKIE_NAME not in resp.cookies  # the session was not saved again
         assert "Set-Cookie" not in resp.headers or "sessionid" not in resp.headers["Set-Cookie"]
 
@@ -98,8 +106,14 @@ def test_a_new_agreement_version_is_required_at_the_next_request(signed_in):
 
     client, _ = signed_in
     now = timezone.now()
-    agreement_publish(version="2.0", title="用户服务协议与隐私政策", body="第一条 新版协议正文。", is_minor=False,
-                      effective_at=now - timedelta(seconds=1), at=now)
+    agreement_publish(
+        version="2.0",
+        title="用户服务协议与隐私政策",
+        body="第一条 新版协议正文。",
+        is_minor=False,
+        effective_at=now - timedelta(seconds=1),
+        at=now,
+    )
     resp = client.get("/trivial/")
     assert resp.status_code == 302 and resp["Location"].startswith("/agreement/")
 
@@ -111,8 +125,14 @@ def test_a_version_published_ahead_is_required_from_its_effective_instant(signed
 
     client, _ = signed_in
     now = timezone.now()
-    agreement_publish(version="2.0", title="用户服务协议与隐私政策", body="第一条 新版协议正文。", is_minor=False,
-                      effective_at=now + timedelta(hours=1), at=now)
+    agreement_publish(
+        version="2.0",
+        title="用户服务协议与隐私政策",
+        body="第一条 新版协议正文。",
+        is_minor=False,
+        effective_at=now + timedelta(hours=1),
+        at=now,
+    )
     assert client.get("/trivial/").status_code == 200  # memoised now, not yet in force
     with time_machine.travel(now + timedelta(hours=1, seconds=1), tick=False):
         resp = client.get("/trivial/")
@@ -123,8 +143,13 @@ def test_a_minor_edit_needs_no_new_acceptance(signed_in):
     from cpe.agreements.services import agreement_publish
 
     client, _ = signed_in
-    agreement_publish(version="1.1", title="用户服务协议与隐私政策", body="第一条 测试协议正文（勘误）。",
-                      is_minor=True, effective_at=timezone.now() - timedelta(seconds=1))
+    agreement_publish(
+        version="1.1",
+        title="用户服务协议与隐私政策",
+        body="第一条 测试协议正文（勘误）。",
+        is_minor=True,
+        effective_at=timezone.now() - timedelta(seconds=1),
+    )
     assert client.get("/trivial/").status_code == 200
 
 
@@ -133,8 +158,14 @@ def test_a_maintenance_window_applies_at_the_next_request(signed_in):
 
     client, _ = signed_in
     now = timezone.now()
-    Announcement.objects.create(kind="maintenance", title="系统维护公告", body="维护", published_at=now - timedelta(days=1),
-                                maintenance_start=now - timedelta(seconds=1), maintenance_end=now + timedelta(hours=1))
+    Announcement.objects.create(
+        kind="maintenance",
+        title="系统维护公告",
+        body="维护",
+        published_at=now - timedelta(days=1),
+        maintenance_start=now - timedelta(seconds=1),
+        maintenance_end=now + timedelta(hours=1),
+    )
     assert client.get("/trivial/").status_code == 503
 
 
@@ -147,8 +178,9 @@ def test_closing_the_account_ends_the_session_at_the_next_request(signed_in):
     assert client.get("/trivial/").json() == {"signed_in": False}
 
 
-def test_a_memo_forgets_a_change_again_when_its_transaction_commits(agreement_v1,
-                                                                    django_capture_on_commit_callbacks):
+def test_a_memo_forgets_a_change_again_when_its_transaction_commits(
+    agreement_v1, django_capture_on_commit_callbacks
+):
     """Another thread may re-read the table between the save and the commit; the commit forgets
     what it memoised then."""
     from django.db import transaction
@@ -160,8 +192,13 @@ def test_a_memo_forgets_a_change_again_when_its_transaction_commits(agreement_v1
     assert selectors.required_major_id(now) == agreement_v1.pk
     with django_capture_on_commit_callbacks(execute=True):  # runs what the commit runs
         with transaction.atomic():
-            v2 = AgreementVersion.objects.create(version="2.0", body="新版", text_hash="x", published_at=now,
-                                                 effective_at=now - timedelta(seconds=1))
+            v2 = AgreementVersion.objects.create(
+                version="2.0",
+                body="新版",
+                text_hash="x",
+                published_at=now,
+                effective_at=now - timedelta(seconds=1),
+            )
             # What a reader in another thread saw before the commit (without the new version):
             selectors._versions_memo.known([f for f in selectors._load_versions() if f.id != v2.pk])
             assert selectors.required_major_id(now) == agreement_v1.pk

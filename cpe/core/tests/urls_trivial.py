@@ -1,4 +1,5 @@
 """The platform's URLs plus one trivial view, for the signed-in request's own cost."""
+
 from django.http import JsonResponse
 from django.urls import path
 

@@ -6,70 +6,119 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('credits', '0001_initial'),
-        ('exams', '0001_initial'),
-        ('orders', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("credits", "0001_initial"),
+        ("exams", "0001_initial"),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='creditrecord',
-            name='attempt',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='credit_record', to='exams.attempt', verbose_name='考试记录'),
+            model_name="creditrecord",
+            name="attempt",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="credit_record",
+                to="exams.attempt",
+                verbose_name="考试记录",
+            ),
         ),
         migrations.AddField(
-            model_name='creditrecord',
-            name='course',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_records', to='catalog.course', verbose_name='课程'),
+            model_name="creditrecord",
+            name="course",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="credit_records",
+                to="catalog.course",
+                verbose_name="课程",
+            ),
         ),
         migrations.AddField(
-            model_name='creditrecord',
-            name='order',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_records', to='orders.order', verbose_name='订单'),
+            model_name="creditrecord",
+            name="order",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="credit_records",
+                to="orders.order",
+                verbose_name="订单",
+            ),
         ),
         migrations.AddField(
-            model_name='creditrecord',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_records', to=settings.AUTH_USER_MODEL, verbose_name='学员'),
+            model_name="creditrecord",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="credit_records",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="学员",
+            ),
         ),
         migrations.AddField(
-            model_name='creditrecord',
-            name='year',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_records', to='catalog.trainingyear', verbose_name='培训年度'),
+            model_name="creditrecord",
+            name="year",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="credit_records",
+                to="catalog.trainingyear",
+                verbose_name="培训年度",
+            ),
         ),
         migrations.AddField(
-            model_name='certificate',
-            name='record',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='certificate', to='credits.creditrecord', verbose_name='学时记录'),
+            model_name="certificate",
+            name="record",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="certificate",
+                to="credits.creditrecord",
+                verbose_name="学时记录",
+            ),
         ),
         migrations.AddIndex(
-            model_name='creditrecord',
-            index=models.Index(fields=['user', 'status'], name='credits_cre_user_id_a47c9b_idx'),
+            model_name="creditrecord",
+            index=models.Index(fields=["user", "status"], name="credits_cre_user_id_a47c9b_idx"),
         ),
         migrations.AddIndex(
-            model_name='creditrecord',
-            index=models.Index(fields=['status', 'created_at'], name='credits_cre_status_a72b45_idx'),
+            model_name="creditrecord",
+            index=models.Index(fields=["status", "created_at"], name="credits_cre_status_a72b45_idx"),
         ),
         migrations.AddConstraint(
-            model_name='creditrecord',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('user', 'course', 'year'), name='one_active_credit_per_course_year'),
+            model_name="creditrecord",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active")),
+                fields=("user", "course", "year"),
+                name="one_active_credit_per_course_year",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='creditrecord',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('revoked_at__isnull', True), ('status', 'active')), models.Q(('revoked_at__isnull', False), ('status', 'revoked')), _connector='OR'), name='revoked_record_has_time'),
+            model_name="creditrecord",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("revoked_at__isnull", True), ("status", "active")),
+                    models.Q(("revoked_at__isnull", False), ("status", "revoked")),
+                    _connector="OR",
+                ),
+                name="revoked_record_has_time",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificate',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'year'), ('status', 'valid')), fields=('user', 'year'), name='one_valid_year_certificate'),
+            model_name="certificate",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "year"), ("status", "valid")),
+                fields=("user", "year"),
+                name="one_valid_year_certificate",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificate',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'year'), ('record__isnull', False), _connector='OR'), name='course_certificate_has_record'),
+            model_name="certificate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind", "year"), ("record__isnull", False), _connector="OR"),
+                name="course_certificate_has_record",
+            ),
         ),
     ]

@@ -1,5 +1,6 @@
 """{% load study_year %}: which training year a course's hours count for, and until when
 (credits.policy.study_year_note), on the product, the order and the dashboard."""
+
 from datetime import timedelta
 
 from django import template
@@ -20,5 +21,10 @@ def study_year_note(year, valid_until=None, validity_days=None):
         if validity_days is None:
             return {"note": ""}
         valid_until = now + timedelta(days=int(validity_days))
-    return {"note": policy.study_year_note(course_year=int(getattr(year, "year", year)),
-                                           valid_until=local_date(valid_until), today=local_date(now))}
+    return {
+        "note": policy.study_year_note(
+            course_year=int(getattr(year, "year", year)),
+            valid_until=local_date(valid_until),
+            today=local_date(now),
+        )
+    }

@@ -2,12 +2,13 @@
 and whether, and when, the AIS acknowledged them; never "已完成本年度继续教育任务". The
 verification page shows the masked name with the ID number's last four and checks a typed
 full name on the server."""
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
-from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.credits import policy
@@ -23,20 +24,35 @@ AS_OF = date(2026, 12, 3)
 
 
 def facts(hours=90, reported=0, last=None, person="found"):
-    return policy.ReportFacts(hours=hours, reported_hours=reported, last_reported_on=last, person_status=person)
+    return policy.ReportFacts(
+        hours=hours, reported_hours=reported, last_reported_on=last, person_status=person
+    )
 
 
-@pytest.mark.parametrize("f, expected, absent", [
-    (facts(reported=90, last=date(2026, 11, 30)),
-     ["截至2026年12月3日", "90 学时已全部上报", "最近一次上报于2026年11月30日"], ["尚未", "待上报"]),
-    (facts(reported=60, last=date(2026, 11, 2)),
-     ["其中 60 学时已上报", "最近一次上报于2026年11月2日", "其余 30 学时尚未上报"], ["全部"]),
-    (facts(person="not_found"), ["持证人尚未纳入", "均未上报", "纳入后本平台将自动上报"], ["已上报", "全部"]),
-    (facts(person="unknown"), ["尚未上报", "待上报"], ["已上报", "尚未纳入"]),
-    (facts(person="found"), ["尚未上报", "待上报"], ["已上报", "尚未纳入"]),
-    # a reported record that is not part of the statement cannot make it "all reported"
-    (facts(hours=24, reported=90, last=date(2026, 11, 30)), ["24 学时已全部上报"], ["尚未"]),
-])
+@pytest.mark.parametrize(
+    "f, expected, absent",
+    [
+        (
+            facts(reported=90, last=date(2026, 11, 30)),
+            ["截至2026年12月3日", "90 学时已全部上报", "最近一次上报于2026年11月30日"],
+            ["尚未", "待上报"],
+        ),
+        (
+            facts(reported=60, last=date(2026, 11, 2)),
+            ["其中 60 学时已上报", "最近一次上报于2026年11月2日", "其余 30 学时尚未上报"],
+            ["全部"],
+        ),
+        (
+            facts(person="not_found"),
+            ["持证人尚未纳入", "均未上报", "纳入后本平台将自动上报"],
+            ["已上报", "全部"],
+        ),
+        (facts(person="unknown"), ["尚未上报", "待上报"], ["已上报", "尚未纳入"]),
+        (facts(person="found"), ["尚未上报", "待上报"], ["已上报", "尚未纳入"]),
+        # a reported record that is not part of the statement cannot make it "all reported"
+        (facts(hours=24, reported=90, last=date(2026, 11, 30)), ["24 学时已全部上报"], ["尚未"]),
+    ],
+)
 def test_report_line_says_what_the_ais_acknowledged(f, expected, absent):
     line = policy.certificate_report_line(f, as_of=AS_OF)
     for text in expected:
@@ -46,14 +62,23 @@ def test_report_line_says_what_the_ais_acknowledged(f, expected, absent):
 
 
 def test_year_lead_states_hours_here_never_the_task_done():
-    lead = policy.year_certificate_lead(year=2026, hours=94, credits=94, professional_hours=64, public_hours=30,
-                                        required_hours=90, professional_min_hours=60)
+    lead = policy.year_certificate_lead(
+        year=2026,
+        hours=94,
+        credits=94,
+        professional_hours=64,
+        public_hours=30,
+        required_hours=90,
+        professional_min_hours=60,
+    )
     assert "在本平台" in lead and "94 学时" in lead and "达到本平台 2026 年度学时要求" in lead
     assert OLD_CLAIM not in lead
 
 
 @pytest.mark.django_db
-def test_year_certificate_pdf_for_a_person_not_in_the_ais_says_nothing_was_reported(learner, year, paid, tmp_path):
+def test_year_certificate_pdf_for_a_person_not_in_the_ais_says_nothing_was_reported(
+    learner, year, paid, tmp_path
+):
     User.objects.filter(pk=learner.pk).update(ais_status="not_found")
     learner.refresh_from_db()
     c = make_course(year, "P1", hours=90)
@@ -76,8 +101,9 @@ def test_year_certificate_pdf_names_the_day_of_the_last_report(learner, year, pa
     cert = Certificate.objects.select_related("user", "year").get(kind="year")
     # 2026-11-30 17:00 UTC is 1 December in Shanghai: the certificate names the Shanghai day.
     sent = datetime(2026, 11, 30, 17, 0, tzinfo=dt_timezone.utc)
-    AisReport.objects.filter(record__user=learner).update(state=ReportState.SENT, receipt_no="AIS2026120100000001",
-                                                           sent_at=sent)
+    AisReport.objects.filter(record__user=learner).update(
+        state=ReportState.SENT, receipt_no="AIS2026120100000001", sent_at=sent
+    )
     path = tmp_path / "y.pdf"
     path.write_bytes(certificate_pdf(cert, at=sent + timedelta(days=2)))
     text = pdf_text(path)
@@ -122,7 +148,7 @@ def _check(client, number, name):
 def _result_text(resp):
     html = resp.content.decode()
     start = html.index('id="name-check-result"')
-    return html[start:html.index("</p>", start)]
+    return html[start : html.index("</p>", start)]
 
 
 @pytest.mark.django_db
@@ -156,7 +182,15 @@ def test_name_check_is_throttled_and_then_answers_nothing(client, cert):
 @pytest.mark.django_db
 def test_name_check_is_throttled_per_certificate_across_addresses(client, cert):
     for i in range(20):
-        assert client.post(reverse("credits:verify", args=[cert.number]), {"name": "张四"},
-                           REMOTE_ADDR=f"10.0.{i}.1").status_code == 200
-    assert client.post(reverse("credits:verify", args=[cert.number]), {"name": "张三"},
-                       REMOTE_ADDR="10.9.9.9").status_code == 429
+        assert (
+            client.post(
+                reverse("credits:verify", args=[cert.number]), {"name": "张四"}, REMOTE_ADDR=f"10.0.{i}.1"
+            ).status_code
+            == 200
+        )
+    assert (
+        client.post(
+            reverse("credits:verify", args=[cert.number]), {"name": "张三"}, REMOTE_ADDR="10.9.9.9"
+        ).status_code
+        == 429
+    )

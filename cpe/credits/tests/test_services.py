@@ -1,5 +1,5 @@
 """The ledger: recorded on a pass, once; the year's completion certificate; refunds revoke."""
-from datetime import timedelta
+
 
 import pytest
 from django.utils import timezone
@@ -13,8 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 def test_year_completion_and_certificate(learner, year, paid):
-    p1, p2, g1 = (make_course(year, "P1", hours=40), make_course(year, "P2", hours=24),
-                  make_course(year, "G1", category="public", hours=30))
+    p1, p2, g1 = (
+        make_course(year, "P1", hours=40),
+        make_course(year, "P2", hours=24),
+        make_course(year, "G1", category="public", hours=30),
+    )
     for c in (p1, g1):
         complete_chapters(learner, c)
         pass_course(learner, c)
@@ -27,7 +30,13 @@ def test_year_completion_and_certificate(learner, year, paid):
     pass_course(learner, p2)
     assert year_task_complete(learner, year)
     cert = Certificate.objects.get(kind="year")
-    assert (cert.hours, cert.professional_hours, cert.public_hours, cert.credits, cert.status) == (94, 64, 30, 94, "valid")
+    assert (cert.hours, cert.professional_hours, cert.public_hours, cert.credits, cert.status) == (
+        94,
+        64,
+        30,
+        94,
+        "valid",
+    )
     assert Certificate.objects.filter(kind="course").count() == 3
 
 
@@ -67,9 +76,12 @@ def test_refund_through_the_orders_service_revokes(live_server, settings, learne
 
     settings.SITE_URL = live_server.url
     order = order_services.order_create(user=learner, product_code="2026-ANNUAL")
-    start = order_services.payment_start(order=order, channel=Channel.ALIPAY_PAGE,
-                                         notify_url=live_server.url + reverse("orders:notify", args=["alipay"]),
-                                         return_url=live_server.url + "/done/")
+    start = order_services.payment_start(
+        order=order,
+        channel=Channel.ALIPAY_PAGE,
+        notify_url=live_server.url + reverse("orders:notify", args=["alipay"]),
+        return_url=live_server.url + "/done/",
+    )
     sandbox_pay(pay_url=start.url)
     reviewer = django_user_model.objects.create_user("rev", "x", name="审核", is_staff=True)
     c = make_course(year, "P1", hours=24)
@@ -91,7 +103,7 @@ def test_revocation_reissues_year_certificate_when_still_complete(learner, year,
         complete_chapters(learner, c)
         pass_course(learner, c)
     first = Certificate.objects.get(kind="year", status="valid")
-    assert first.hours == 90          # issued when P1 completed the year
+    assert first.hours == 90  # issued when P1 completed the year
     rec2 = CreditRecord.objects.get(course=c2)
     services.credit_record_revoke(record=rec2, reason="数据更正", at=timezone.now())
     first.refresh_from_db()
@@ -106,8 +118,10 @@ def test_rebuy_after_refund_records_again(learner, year, paid):
     pass_course(learner, c)
     services.credits_revoke_for_order(order=paid, reason="退款", at=timezone.now())
     from cpe.learning.models import Enrolment
+
     Enrolment.objects.filter(order=paid).update(status="closed", closed_at=timezone.now())
     from cpe.orders.models import Order
+
     Order.objects.filter(pk=paid.pk).update(status="refunded")
     pay(learner)
     pass_course(learner, c)

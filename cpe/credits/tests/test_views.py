@@ -1,5 +1,6 @@
 """Pages as a user uses them: 我的学时 and the dashboard (constant queries), certificates,
 the verification page and the public query."""
+
 import re
 
 import pytest
@@ -17,8 +18,9 @@ PW = "Zhang-san-2026"
 def _login(client, user):
     client.force_login(user, backend="cpe.accounts.auth.IdentifierBackend")
     s = client.session
-    from cpe.agreements import selectors as agreement_selectors
     from django.utils import timezone
+
+    from cpe.agreements import selectors as agreement_selectors
 
     s["agreement_ok"] = agreement_selectors.required_major_id(timezone.now())
     s.save()
@@ -26,8 +28,13 @@ def _login(client, user):
 
 def _passed(learner, year, n, hours=10, category="professional"):
     for i in range(n):
-        c = make_course(year, f"{category[0].upper()}{len(Certificate.objects.all())}-{i}", category=category,
-                        hours=hours, chapters=1)
+        c = make_course(
+            year,
+            f"{category[0].upper()}{len(Certificate.objects.all())}-{i}",
+            category=category,
+            hours=hours,
+            chapters=1,
+        )
         complete_chapters(learner, c)
         pass_course(learner, c)
 
@@ -48,6 +55,7 @@ def test_year_page_and_dashboard_run_constant_queries(client, learner, year, pai
     _passed(learner, year, 5)
     _passed(learner, year, 4, category="public")
     from cpe.catalog.models import Product, TrainingYear
+
     ty = TrainingYear.objects.create(year=2027)
     Product.objects.create(code="2027-ANNUAL", title="2027", year=ty, price_fen=100)
     pay(learner, "2027-ANNUAL")
@@ -82,7 +90,9 @@ def test_certificate_download_only_for_the_holder(client, learner, year, paid, r
     assert client.get(url).status_code == 404
     _login(client, learner)
     resp = client.get(url)
-    assert resp.status_code == 200 and resp["Content-Type"] == "application/pdf" and resp.content[:4] == b"%PDF"
+    assert (
+        resp.status_code == 200 and resp["Content-Type"] == "application/pdf" and resp.content[:4] == b"%PDF"
+    )
 
 
 def test_verify_page_masked_and_revoked(client, learner, year, paid):
@@ -90,8 +100,9 @@ def test_verify_page_masked_and_revoked(client, learner, year, paid):
     cert = Certificate.objects.get(kind="course")
     html = client.get(reverse("credits:verify", args=[cert.number])).content.decode()
     assert "有效" in html and "张*" in html and "张三" not in html and "24 学时" in html
-    from cpe.credits.services import credits_revoke_for_order
     from django.utils import timezone
+
+    from cpe.credits.services import credits_revoke_for_order
 
     credits_revoke_for_order(order=paid, reason="订单退款", at=timezone.now())
     html = client.get(reverse("credits:verify", args=[cert.number.lower()])).content.decode()
@@ -129,8 +140,10 @@ def _query(client, id_number, name, captcha=None):
     page = client.get(reverse("credits:query")).content.decode()
     a, op, b = re.search(r'id="captcha-q">(\d+) ([+-]) (\d+) = \?', page).groups()
     answer = int(a) + int(b) if op == "+" else int(a) - int(b)
-    return client.post(reverse("credits:query"), {"id_number": id_number, "name": name,
-                                                  "captcha": captcha if captcha is not None else answer})
+    return client.post(
+        reverse("credits:query"),
+        {"id_number": id_number, "name": name, "captcha": captcha if captcha is not None else answer},
+    )
 
 
 def _result(resp):
@@ -149,6 +162,7 @@ def test_public_query(client, learner, year, paid, register_learner):
     # A wrong name and an unknown ID number get the very same answer.
     miss_name = _result(_query(client, learner.id_number, "张四"))
     from conftest import make_id_number
+
     miss_id = _result(_query(client, make_id_number(seq="999"), "张三"))
     assert miss_name == miss_id and "未查询到" in miss_name
     # A wrong captcha: no search at all.

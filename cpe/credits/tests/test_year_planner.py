@@ -1,5 +1,6 @@
 """Until when study counts for which year (one rule, shown on the product, the order and the
 dashboard) and the dashboard's year planner: what is still missing and which courses fill it."""
+
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,13 @@ def test_last_years_course_bought_in_the_new_year_never_counts_for_the_new_year(
 
 # --- the planner -------------------------------------------------------------------------------
 def _status(prof, pub, required=90, prof_min=60):
-    return policy.year_status(required_hours=required, professional_min_hours=prof_min, credits_per_hour=1,
-                              professional_hours=prof, public_hours=pub)
+    return policy.year_status(
+        required_hours=required,
+        professional_min_hours=prof_min,
+        credits_per_hour=1,
+        professional_hours=prof,
+        public_hours=pub,
+    )
 
 
 def C(i, cat, hours, open_=True):
@@ -42,15 +48,19 @@ def C(i, cat, hours, open_=True):
 
 
 def test_plan_fills_professional_first_and_public_never_replaces_it():
-    plan = policy.year_plan(_status(prof=20, pub=30), [C(1, "g", 30), C(2, "p", 24), C(3, "p", 24), C(4, "g", 10)])
+    plan = policy.year_plan(
+        _status(prof=20, pub=30), [C(1, "g", 30), C(2, "p", 24), C(3, "p", 24), C(4, "g", 10)]
+    )
     # 40 missing, all professional: the two professional courses (48 h); no public course
     assert [c.course_id for c in plan.courses] == [2, 3]
     assert plan.shortfall_hours == 0 and plan.shortfall_professional == 0
 
 
 def test_plan_then_fills_the_total_and_prefers_courses_already_open():
-    plan = policy.year_plan(_status(prof=60, pub=0), [C(1, "g", 20, open_=False), C(2, "g", 20), C(3, "p", 12)])
-    assert [c.course_id for c in plan.courses] == [2, 3]           # 30 missing: 20 open + 12 open
+    plan = policy.year_plan(
+        _status(prof=60, pub=0), [C(1, "g", 20, open_=False), C(2, "g", 20), C(3, "p", 12)]
+    )
+    assert [c.course_id for c in plan.courses] == [2, 3]  # 30 missing: 20 open + 12 open
     assert all(c.open_to_learner for c in plan.courses)
 
 
@@ -80,12 +90,13 @@ def test_dashboard_shows_the_plan_with_the_courses_that_fill_it(december, client
     pay(learner)
     complete_chapters(learner, done)
     from cpe.exams.tests.fixtures import make_bank
+
     make_bank(done)
     pass_course(learner, done)
     _login(client, learner)
     html = client.get(reverse("accounts:dashboard")).content.decode()
-    section = html[html.index('id="year-plan"'):]
-    section = section[:section.index("</section>")]
+    section = html[html.index('id="year-plan"') :]
+    section = section[: section.index("</section>")]
     assert "2026 年度学习计划" in section and "还需 60 学时，其中专业科目 30 学时" in section
     assert prof.title in section and pub.title in section and done.title not in section
     assert reverse("learning:course", args=[prof.pk]) in section and "去学习" in section
@@ -98,9 +109,14 @@ def test_dashboard_plan_offers_to_buy_when_nothing_is_open(december, client, lea
     make_course(year, "P1", hours=30, bank=False)
     _login(client, learner)
     html = client.get(reverse("accounts:dashboard")).content.decode()
-    section = html[html.index('id="year-plan"'):]
+    section = html[html.index('id="year-plan"') :]
     section = section.split("</section>")[0]
-    assert "课程P1" in section and "需购买" in section and "查看课程目录并购买" in section and "去学习" not in section
+    assert (
+        "课程P1" in section
+        and "需购买" in section
+        and "查看课程目录并购买" in section
+        and "去学习" not in section
+    )
     assert "本平台 2026 年度现有课程仍差 60 学时" in section
 
 
@@ -109,7 +125,9 @@ def test_product_and_order_pages_say_which_year_the_hours_count_for(december, cl
     _login(client, learner)
     for url in (reverse("catalog:catalog"), reverse("orders:buy", args=["2026-ANNUAL"])):
         html = client.get(url).content.decode()
-        assert "学时记入 2026 年度" in html and "有效期至 2027-03-10" in html and "不计入 2027 年度" in html, url
+        assert (
+            "学时记入 2026 年度" in html and "有效期至 2027-03-10" in html and "不计入 2027 年度" in html
+        ), url
     pay(learner)
     html = client.get(reverse("orders:list")).content.decode()
     assert "学时记入 2026 年度" in html and "不计入 2027 年度" in html

@@ -6,95 +6,195 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('learning', '0002_play_progress_video'),
+        ("catalog", "0001_initial"),
+        ("learning", "0002_play_progress_video"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Attempt',
+            name="Attempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField(verbose_name='第几次')),
-                ('status', models.CharField(choices=[('open', '作答中'), ('graded', '已交卷')], default='open', max_length=8, verbose_name='状态')),
-                ('started_at', models.DateTimeField(verbose_name='开始时间')),
-                ('deadline', models.DateTimeField(verbose_name='截止时间')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='交卷时间')),
-                ('auto_submitted', models.BooleanField(default=False, verbose_name='超时自动交卷')),
-                ('score', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='得分')),
-                ('pass_mark', models.PositiveSmallIntegerField(verbose_name='合格分')),
-                ('passed', models.BooleanField(blank=True, null=True, verbose_name='合格')),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='attempts', to='catalog.course', verbose_name='课程')),
-                ('enrolment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exam_attempts', to='learning.enrolment', verbose_name='开通记录')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='exam_attempts', to=settings.AUTH_USER_MODEL, verbose_name='学员')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField(verbose_name="第几次")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "作答中"), ("graded", "已交卷")],
+                        default="open",
+                        max_length=8,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("started_at", models.DateTimeField(verbose_name="开始时间")),
+                ("deadline", models.DateTimeField(verbose_name="截止时间")),
+                ("submitted_at", models.DateTimeField(blank=True, null=True, verbose_name="交卷时间")),
+                ("auto_submitted", models.BooleanField(default=False, verbose_name="超时自动交卷")),
+                ("score", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="得分")),
+                ("pass_mark", models.PositiveSmallIntegerField(verbose_name="合格分")),
+                ("passed", models.BooleanField(blank=True, null=True, verbose_name="合格")),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="attempts",
+                        to="catalog.course",
+                        verbose_name="课程",
+                    ),
+                ),
+                (
+                    "enrolment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="exam_attempts",
+                        to="learning.enrolment",
+                        verbose_name="开通记录",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="exam_attempts",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="学员",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '考试记录',
-                'verbose_name_plural': '考试记录',
-                'ordering': ['-started_at'],
+                "verbose_name": "考试记录",
+                "verbose_name_plural": "考试记录",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.CreateModel(
-            name='Question',
+            name="Question",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('qtype', models.CharField(choices=[('single', '单选题'), ('multiple', '多选题'), ('judge', '判断题')], max_length=8, verbose_name='题型')),
-                ('stem', models.TextField(verbose_name='题干')),
-                ('options', models.JSONField(default=list, verbose_name='选项')),
-                ('answer', models.JSONField(default=list, verbose_name='答案（选项序号）')),
-                ('explanation', models.TextField(blank=True, verbose_name='解析')),
-                ('is_active', models.BooleanField(default=True, verbose_name='启用')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('chapter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='questions', to='catalog.chapter', verbose_name='章节')),
-                ('course', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questions', to='catalog.course', verbose_name='课程')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "qtype",
+                    models.CharField(
+                        choices=[("single", "单选题"), ("multiple", "多选题"), ("judge", "判断题")],
+                        max_length=8,
+                        verbose_name="题型",
+                    ),
+                ),
+                ("stem", models.TextField(verbose_name="题干")),
+                ("options", models.JSONField(default=list, verbose_name="选项")),
+                ("answer", models.JSONField(default=list, verbose_name="答案（选项序号）")),
+                ("explanation", models.TextField(blank=True, verbose_name="解析")),
+                ("is_active", models.BooleanField(default=True, verbose_name="启用")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                (
+                    "chapter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="questions",
+                        to="catalog.chapter",
+                        verbose_name="章节",
+                    ),
+                ),
+                (
+                    "course",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questions",
+                        to="catalog.course",
+                        verbose_name="课程",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '试题',
-                'verbose_name_plural': '试题',
-                'ordering': ['course', 'qtype', 'id'],
+                "verbose_name": "试题",
+                "verbose_name_plural": "试题",
+                "ordering": ["course", "qtype", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AttemptItem',
+            name="AttemptItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='题号')),
-                ('qtype', models.CharField(choices=[('single', '单选题'), ('multiple', '多选题'), ('judge', '判断题')], max_length=8)),
-                ('points', models.PositiveSmallIntegerField(verbose_name='分值')),
-                ('option_order', models.JSONField(default=list)),
-                ('answer', models.JSONField(blank=True, default=list)),
-                ('saved_at', models.DateTimeField(blank=True, null=True)),
-                ('earned', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('attempt', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='exams.attempt')),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='exams.question')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(verbose_name="题号")),
+                (
+                    "qtype",
+                    models.CharField(
+                        choices=[("single", "单选题"), ("multiple", "多选题"), ("judge", "判断题")],
+                        max_length=8,
+                    ),
+                ),
+                ("points", models.PositiveSmallIntegerField(verbose_name="分值")),
+                ("option_order", models.JSONField(default=list)),
+                ("answer", models.JSONField(blank=True, default=list)),
+                ("saved_at", models.DateTimeField(blank=True, null=True)),
+                ("earned", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "attempt",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="items", to="exams.attempt"
+                    ),
+                ),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="exams.question"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['attempt', 'position'],
+                "ordering": ["attempt", "position"],
             },
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('user', 'course'), name='one_open_attempt_per_course'),
+            model_name="attempt",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "open")),
+                fields=("user", "course"),
+                name="one_open_attempt_per_course",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.UniqueConstraint(fields=('user', 'course', 'number'), name='attempt_number_unique'),
+            model_name="attempt",
+            constraint=models.UniqueConstraint(
+                fields=("user", "course", "number"), name="attempt_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attempt',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'open'), ('score__isnull', False), _connector='OR'), name='graded_attempt_has_score'),
+            model_name="attempt",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status", "open"), ("score__isnull", False), _connector="OR"),
+                name="graded_attempt_has_score",
+            ),
         ),
         migrations.AddIndex(
-            model_name='question',
-            index=models.Index(fields=['course', 'qtype', 'is_active'], name='exams_quest_course__d80e5f_idx'),
+            model_name="question",
+            index=models.Index(
+                fields=["course", "qtype", "is_active"], name="exams_quest_course__d80e5f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='attemptitem',
-            constraint=models.UniqueConstraint(fields=('attempt', 'position'), name='attempt_item_position_unique'),
+            model_name="attemptitem",
+            constraint=models.UniqueConstraint(
+                fields=("attempt", "position"), name="attempt_item_position_unique"
+            ),
         ),
     ]

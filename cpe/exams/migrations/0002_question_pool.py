@@ -5,28 +5,36 @@
 field's default fills the existing rows): until now any of them could be drawn on a paper, so
 none may be shown with its answer. Practice questions are added afterwards (the importer's 题库
 column, the admin, or the demo seed)."""
+
 from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('exams', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("exams", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='question',
-            name='exams_quest_course__d80e5f_idx',
+            model_name="question",
+            name="exams_quest_course__d80e5f_idx",
         ),
         migrations.AddField(
-            model_name='question',
-            name='pool',
-            field=models.CharField(choices=[('practice', '练习题'), ('exam', '考试题')], default='exam', help_text='练习题用于章节练习和模考题，作答后显示答案；考试题只用于正式考试，从不向学员显示答案。', max_length=8, verbose_name='题库'),
+            model_name="question",
+            name="pool",
+            field=models.CharField(
+                choices=[("practice", "练习题"), ("exam", "考试题")],
+                default="exam",
+                help_text="练习题用于章节练习和模考题，作答后显示答案；考试题只用于正式考试，从不向学员显示答案。",
+                max_length=8,
+                verbose_name="题库",
+            ),
         ),
         migrations.AddIndex(
-            model_name='question',
-            index=models.Index(fields=['course', 'pool', 'qtype', 'is_active'], name='exams_q_course_pool_type'),
+            model_name="question",
+            index=models.Index(
+                fields=["course", "pool", "qtype", "is_active"], name="exams_q_course_pool_type"
+            ),
         ),
     ]

@@ -1,6 +1,7 @@
 """Fixtures shared by the exams and credits tests (imported by both conftest files): a training
 year with courses whose banks hold 10/10/10 questions, a learner with a paid annual course,
 chapters completed through the learning services, and a pass through the exam services."""
+
 from datetime import timedelta
 
 import pytest
@@ -21,24 +22,51 @@ def make_bank(course, per_type=10, pool=None):
     from cpe.exams.models import Question
 
     extra = {"pool": pool} if pool else {}
-    prefix = "练习" if pool == "practice" else ""       # the value, so this also runs on code without pools
+    prefix = "练习" if pool == "practice" else ""  # the value, so this also runs on code without pools
     qs = []
     for i in range(per_type):
-        qs.append(Question(course=course, qtype=policy.SINGLE, stem=f"{prefix}单选{i}",
-                           options=["甲", "乙", "丙", "丁"], answer=[i % 4], explanation=f"解析{prefix}单选{i}",
-                           **extra))
-        qs.append(Question(course=course, qtype=policy.MULTIPLE, stem=f"{prefix}多选{i}",
-                           options=["甲", "乙", "丙", "丁"], answer=[0, 2], explanation=f"解析{prefix}多选{i}",
-                           **extra))
-        qs.append(Question(course=course, qtype=policy.JUDGE, stem=f"{prefix}判断{i}",
-                           options=list(policy.JUDGE_OPTIONS), answer=[i % 2], explanation="", **extra))
+        qs.append(
+            Question(
+                course=course,
+                qtype=policy.SINGLE,
+                stem=f"{prefix}单选{i}",
+                options=["甲", "乙", "丙", "丁"],
+                answer=[i % 4],
+                explanation=f"解析{prefix}单选{i}",
+                **extra,
+            )
+        )
+        qs.append(
+            Question(
+                course=course,
+                qtype=policy.MULTIPLE,
+                stem=f"{prefix}多选{i}",
+                options=["甲", "乙", "丙", "丁"],
+                answer=[0, 2],
+                explanation=f"解析{prefix}多选{i}",
+                **extra,
+            )
+        )
+        qs.append(
+            Question(
+                course=course,
+                qtype=policy.JUDGE,
+                stem=f"{prefix}判断{i}",
+                options=list(policy.JUDGE_OPTIONS),
+                answer=[i % 2],
+                explanation="",
+                **extra,
+            )
+        )
     Question.objects.bulk_create(qs)
 
 
 def make_course(year, code, category="professional", hours=24, chapters=2, bank=True):
     from cpe.catalog.models import Chapter, Course
 
-    course = Course.objects.create(year=year, code=code, title=f"课程{code}", category=category, credit_hours=hours)
+    course = Course.objects.create(
+        year=year, code=code, title=f"课程{code}", category=category, credit_hours=hours
+    )
     for n in range(chapters):
         Chapter.objects.create(course=course, position=n + 1, title=f"第{n + 1}章", duration_seconds=20)
     if bank:
@@ -50,8 +78,12 @@ def make_course(year, code, category="professional", hours=24, chapters=2, bank=
 def year(db):
     from cpe.catalog.models import Product, ProductKind, TrainingYear
 
-    ty = TrainingYear.objects.create(year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1)
-    Product.objects.create(code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800)
+    ty = TrainingYear.objects.create(
+        year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1
+    )
+    Product.objects.create(
+        code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800
+    )
     return ty
 
 
@@ -75,9 +107,15 @@ def pay(user, product_code="2026-ANNUAL", paid_at=None):
     from cpe.orders.services import order_create, payment_confirm
 
     order = order_create(user=user, product_code=product_code, ais_confirmed=True)
-    payment_confirm(gateway_name="alipay", notice=PaymentNotice(
-        order_number=order.number, gateway_txn_id="T" + order.number, amount_fen=order.amount_fen,
-        paid_at=paid_at or timezone.now() - timedelta(minutes=5)))
+    payment_confirm(
+        gateway_name="alipay",
+        notice=PaymentNotice(
+            order_number=order.number,
+            gateway_txn_id="T" + order.number,
+            amount_fen=order.amount_fen,
+            paid_at=paid_at or timezone.now() - timedelta(minutes=5),
+        ),
+    )
     order.refresh_from_db()
     return order
 
@@ -129,7 +167,10 @@ def practice(course):
 
     make_bank(course, pool=policy.POOL_PRACTICE)
     first = course.chapters.get(position=1)
-    ids = list(Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).order_by("id")
-               .values_list("id", flat=True)[:3])
+    ids = list(
+        Question.objects.filter(course=course, pool=policy.POOL_PRACTICE)
+        .order_by("id")
+        .values_list("id", flat=True)[:3]
+    )
     Question.objects.filter(pk__in=ids).update(chapter=first)
     return Question.objects.filter(course=course, pool=policy.POOL_PRACTICE)

@@ -1,5 +1,6 @@
 """The same submission posted 10 times at once is graded once (PostgreSQL: real row locks;
 SQLite serialises whole-database writes and cannot run this meaningfully)."""
+
 import threading
 from datetime import timedelta
 
@@ -13,8 +14,10 @@ from cpe.exams import services
 
 from .fixtures import complete_chapters, right_answers
 
-pytestmark = [pytest.mark.django_db(transaction=True),
-              pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks"),
+]
 
 
 def test_ten_simultaneous_submissions_graded_once(learner, course, paid):
@@ -28,8 +31,11 @@ def test_ten_simultaneous_submissions_graded_once(learner, course, paid):
     def submit():
         try:
             barrier.wait()
-            results.append(services.attempt_submit(user=learner, attempt_id=a.pk, answers=answers,
-                                                   at=now + timedelta(minutes=5)).score)
+            results.append(
+                services.attempt_submit(
+                    user=learner, attempt_id=a.pk, answers=answers, at=now + timedelta(minutes=5)
+                ).score
+            )
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
         finally:
@@ -61,8 +67,9 @@ def test_two_courses_passed_at_once_issue_one_year_certificate(learner, year, pa
     def submit(att):
         try:
             barrier.wait()
-            services.attempt_submit(user=learner, attempt_id=att.pk, answers=right_answers(att),
-                                    at=now + timedelta(minutes=5))
+            services.attempt_submit(
+                user=learner, attempt_id=att.pk, answers=right_answers(att), at=now + timedelta(minutes=5)
+            )
         finally:
             connections.close_all()
 

@@ -2,6 +2,7 @@
 shared between courses or pools, a full paper in every exam pool, and the errors of the old
 shared bank gone (an amount error on an original voucher is reissued, never corrected; a bank
 statement is not an original voucher; no course title stuck on a stem)."""
+
 import pytest
 
 from cpe.exams import demo, policy, services
@@ -11,8 +12,13 @@ from cpe.exams.models import Question
 from .fixtures import make_course
 
 pytestmark = pytest.mark.django_db
-TITLES = {"P01": "《企业会计准则》重点解读", "P02": "政府会计制度实务", "P03": "管理会计工具与应用",
-          "G01": "会计职业道德与诚信建设", "G02": "数字化转型与数据安全"}
+TITLES = {
+    "P01": "《企业会计准则》重点解读",
+    "P02": "政府会计制度实务",
+    "P03": "管理会计工具与应用",
+    "G01": "会计职业道德与诚信建设",
+    "G02": "数字化转型与数据安全",
+}
 
 
 @pytest.fixture
@@ -37,10 +43,18 @@ def test_each_demo_course_has_its_own_bank_with_a_full_paper(demo_courses):
         for other, other_stems in seen.items():
             assert not stems & other_stems, (suffix, other)
         seen[suffix] = stems
-        exam = {policy.question_key(s) for s in Question.objects.filter(course=course, pool=policy.POOL_EXAM)
-                .values_list("stem", flat=True)}
-        practice = {policy.question_key(s) for s in Question.objects.filter(course=course, pool=policy.POOL_PRACTICE)
-                    .values_list("stem", flat=True)}
+        exam = {
+            policy.question_key(s)
+            for s in Question.objects.filter(course=course, pool=policy.POOL_EXAM).values_list(
+                "stem", flat=True
+            )
+        }
+        practice = {
+            policy.question_key(s)
+            for s in Question.objects.filter(course=course, pool=policy.POOL_PRACTICE).values_list(
+                "stem", flat=True
+            )
+        }
         assert exam and practice and not exam & practice
         assert not Question.objects.filter(course=course, pool=policy.POOL_PRACTICE, chapter=None).exists()
     assert demo.seed_question_banks(course_codes=[c.code for c in demo_courses.values()]) == 0
@@ -67,7 +81,9 @@ def test_an_amount_error_on_an_original_voucher_is_never_corrected():
     for qtype, row in _all_rows():
         stem = row[0]
         if "金额有错误" in stem:
-            assert qtype == "judge" and "重开" in stem and "不得在原始凭证上更正" in stem and row[1] == [0], stem
+            assert qtype == "judge" and "重开" in stem and "不得在原始凭证上更正" in stem and row[1] == [0], (
+                stem
+            )
         if qtype == "judge" and "更正" in stem and "金额" in stem and "原始凭证" in stem:
             assert row[1] == [0] and "不得" in stem, stem
 
@@ -94,9 +110,20 @@ def test_an_older_demo_database_gets_the_courses_own_bank_and_the_wrong_question
     from cpe.exams.demo import GENERAL
 
     course = make_course(year, "2026-G02", bank=False, chapters=1)
-    old = [Question(course=course, pool=pool, qtype=policy.JUDGE, stem=stem, options=list(policy.JUDGE_OPTIONS),
-                    answer=[0]) for pool, stem in ((policy.POOL_EXAM, "原始凭证金额有错误的，应当由出具单位重开或更正。"),
-                                                   (policy.POOL_PRACTICE, "旧练习题"))]
+    old = [
+        Question(
+            course=course,
+            pool=pool,
+            qtype=policy.JUDGE,
+            stem=stem,
+            options=list(policy.JUDGE_OPTIONS),
+            answer=[0],
+        )
+        for pool, stem in (
+            (policy.POOL_EXAM, "原始凭证金额有错误的，应当由出具单位重开或更正。"),
+            (policy.POOL_PRACTICE, "旧练习题"),
+        )
+    ]
     Question.objects.bulk_create(old)
     assert demo.seed_question_banks(course_codes=["2026-G02"]) == 45
     active = set(Question.objects.filter(course=course, is_active=True).values_list("stem", flat=True))

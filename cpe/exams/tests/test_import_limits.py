@@ -2,6 +2,7 @@
 16 384 columns × 1 048 576 rows made the import pad every row to that width, 38 MiB). Caps on
 the file, its unpacked size, the declared dimension and the rows; only the template's columns are
 read; a refused file imports nothing and says why in Chinese."""
+
 import io
 import re
 import tracemalloc
@@ -53,22 +54,25 @@ def _peak_mib(fn):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("edit,words", [
-    (_declared("A1:XFD1048576"), "列"),          # the attack: a huge declared width and height
-    (_declared("A1:M1048576"), "行"),            # the template's width, a whole column formatted
-    (_declared(f"A1:M{policy.IMPORT_MAX_ROWS + 2}"), "行"),
-    (_declared(f"A1:{'AA'}4"), "列"),            # one column too wide
-])
+@pytest.mark.parametrize(
+    "edit,words",
+    [
+        (_declared("A1:XFD1048576"), "列"),  # the attack: a huge declared width and height
+        (_declared("A1:M1048576"), "行"),  # the template's width, a whole column formatted
+        (_declared(f"A1:M{policy.IMPORT_MAX_ROWS + 2}"), "行"),
+        (_declared(f"A1:{'AA'}4"), "列"),  # one column too wide
+    ],
+)
 def test_declared_dimension_over_the_caps_refused(course, edit, words):
     before = Question.objects.count()
     f = _rewrite_sheet(_xlsx(GOOD), edit)
     assert len(f.getvalue()) < 20_000
     report, peak = _peak_mib(lambda: importer.import_workbook(f))
     assert not report.ok and report.created == 0
-    (row, message), = report.errors
+    ((row, message),) = report.errors
     assert words in message and "上限" in message
     assert Question.objects.count() == before
-    assert peak < 8                                  # the old import took ~38 MiB on the first case
+    assert peak < 8  # the old import took ~38 MiB on the first case
 
 
 def test_no_dimension_and_a_far_cell_read_only_to_the_caps(course):
@@ -83,7 +87,7 @@ def test_no_dimension_and_a_far_cell_read_only_to_the_caps(course):
 
 
 def test_extra_columns_within_the_cap_are_not_read(course):
-    rows = [r + [""] * (len(importer.HEADERS) - len(r)) + ["备注", "=HYPERLINK(\"x\")"] for r in GOOD]
+    rows = [r + [""] * (len(importer.HEADERS) - len(r)) + ["备注", '=HYPERLINK("x")'] for r in GOOD]
     report = importer.import_workbook(_xlsx(rows))
     assert report.ok and report.created == 3
 
@@ -91,11 +95,11 @@ def test_extra_columns_within_the_cap_are_not_read(course):
 def test_too_many_rows_refused(course, monkeypatch):
     monkeypatch.setattr(policy, "IMPORT_MAX_ROWS", 2)
     before = Question.objects.count()
-    report = importer.import_workbook(_xlsx(GOOD))          # 3 question rows
+    report = importer.import_workbook(_xlsx(GOOD))  # 3 question rows
     assert not report.ok and "行" in report.errors[0][1] and "上限" in report.errors[0][1]
     assert Question.objects.count() == before
     monkeypatch.setattr(policy, "IMPORT_MAX_ROWS", 3)
-    assert importer.import_workbook(_xlsx(GOOD)).created == 3   # exactly at the cap
+    assert importer.import_workbook(_xlsx(GOOD)).created == 3  # exactly at the cap
     # Rows beyond the cap in a sheet that declares no dimension: refused by counting.
     monkeypatch.setattr(policy, "IMPORT_MAX_ROWS", 2)
     no_dim = _rewrite_sheet(_xlsx(GOOD), lambda xml: re.sub(r'<dimension ref="[^"]*"/>', "", xml))
@@ -138,18 +142,21 @@ def test_admin_refuses_an_oversized_upload(client, course, django_user_model, mo
     assert "文件过大" in importer.import_workbook(_xlsx(GOOD)).errors[0][1]
 
 
-@pytest.mark.parametrize("kw,fragment", [
-    ({"file_bytes": policy.IMPORT_MAX_FILE_BYTES}, ""),
-    ({"file_bytes": policy.IMPORT_MAX_FILE_BYTES + 1}, "文件过大"),
-    ({"unpacked_bytes": policy.IMPORT_MAX_UNPACKED_BYTES + 1}, "解压后"),
-    ({"declared_columns": policy.IMPORT_MAX_COLUMNS}, ""),
-    ({"declared_columns": policy.IMPORT_MAX_COLUMNS + 1}, "列"),
-    ({"declared_rows": policy.IMPORT_MAX_ROWS + 1}, ""),
-    ({"declared_rows": policy.IMPORT_MAX_ROWS + 2}, "行"),
-    ({"data_rows": policy.IMPORT_MAX_ROWS}, ""),
-    ({"data_rows": policy.IMPORT_MAX_ROWS + 1}, "一次最多"),
-    ({"declared_rows": None, "declared_columns": None}, ""),
-])
+@pytest.mark.parametrize(
+    "kw,fragment",
+    [
+        ({"file_bytes": policy.IMPORT_MAX_FILE_BYTES}, ""),
+        ({"file_bytes": policy.IMPORT_MAX_FILE_BYTES + 1}, "文件过大"),
+        ({"unpacked_bytes": policy.IMPORT_MAX_UNPACKED_BYTES + 1}, "解压后"),
+        ({"declared_columns": policy.IMPORT_MAX_COLUMNS}, ""),
+        ({"declared_columns": policy.IMPORT_MAX_COLUMNS + 1}, "列"),
+        ({"declared_rows": policy.IMPORT_MAX_ROWS + 1}, ""),
+        ({"declared_rows": policy.IMPORT_MAX_ROWS + 2}, "行"),
+        ({"data_rows": policy.IMPORT_MAX_ROWS}, ""),
+        ({"data_rows": policy.IMPORT_MAX_ROWS + 1}, "一次最多"),
+        ({"declared_rows": None, "declared_columns": None}, ""),
+    ],
+)
 def test_import_limits_policy(kw, fragment):
     problem = policy.import_limits_problem(**kw)
     assert (fragment in problem and problem) if fragment else problem == ""

@@ -1,6 +1,7 @@
 """Practice and exam share no answer (rules R7.5 immediate feedback; R8.2-8.3 the exam is the
 learner's own work): practice feedback only ever answers for a practice-pool question, never
 while the learner has an exam in progress, and exam papers are drawn from the exam pool only."""
+
 import random
 import re
 from datetime import timedelta
@@ -68,10 +69,11 @@ def test_attack_feedback_on_every_question_of_an_open_paper_reveals_nothing(clie
     assert AuditEvent.objects.count() == events and not CreditRecord.objects.exists()
 
 
-def test_an_exam_question_is_not_found_like_a_missing_id_even_with_no_exam_open(client, learner, course,
-                                                                                paid):
+def test_an_exam_question_is_not_found_like_a_missing_id_even_with_no_exam_open(
+    client, learner, course, paid
+):
     _login(client, learner)
-    q = Question.objects.filter(course=course, qtype="multiple").first()     # the fixture's bank: exam pool
+    q = Question.objects.filter(course=course, qtype="multiple").first()  # the fixture's bank: exam pool
     missing = _check(client, _missing_id(), [0, 2])
     resp = _check(client, q.pk, q.answer)
     assert resp.status_code == missing.status_code == 404 and resp.content == missing.content
@@ -83,7 +85,7 @@ def test_practice_works_with_no_exam_open(client, learner, course, paid, practic
     page = client.get(reverse("exams:practice_mock", args=[course.pk])).content.decode()
     stems = re.findall(r"</span> (\S+)</legend>", page)
     assert page.count("提交本题") == 30 and len(stems) == 30
-    assert all(s.startswith("练习") for s in stems)                # no exam question on the mock paper
+    assert all(s.startswith("练习") for s in stems)  # no exam question on the mock paper
     q = practice.filter(qtype="multiple").first()
     fb = _check(client, q.pk, [0]).content.decode()
     assert "回答错误" in fb and "甲；丙" in fb and "解析练习多选" in fb
@@ -95,8 +97,9 @@ def test_practice_works_with_no_exam_open(client, learner, course, paid, practic
     assert not Attempt.objects.exists() and not CreditRecord.objects.exists()
 
 
-def test_practice_refused_while_an_exam_is_open_then_back_after_submitting(client, learner, course, paid,
-                                                                            practice):
+def test_practice_refused_while_an_exam_is_open_then_back_after_submitting(
+    client, learner, course, paid, practice
+):
     complete_chapters(learner, course)
     _login(client, learner)
     q = practice.filter(qtype="single").first()
@@ -109,13 +112,15 @@ def test_practice_refused_while_an_exam_is_open_then_back_after_submitting(clien
     assert resp.status_code == 403 and "您有正在进行的考试，交卷后才能继续练习" in body
     assert not any(word in body for word in REVEALING) and q.explanation not in body
     chapter = course.chapters.get(position=1)
-    for url in (reverse("exams:practice_mock", args=[course.pk]),
-                reverse("exams:practice_chapter", args=[chapter.pk])):
+    for url in (
+        reverse("exams:practice_mock", args=[course.pk]),
+        reverse("exams:practice_chapter", args=[chapter.pk]),
+    ):
         page = client.get(url)
         html = page.content.decode()
         assert page.status_code == 403 and "您有正在进行的考试" in html
         assert "提交本题" not in html and q.stem not in html
-        assert reverse("exams:attempt", args=[attempt.pk]) in html      # the way back to the paper
+        assert reverse("exams:attempt", args=[attempt.pk]) in html  # the way back to the paper
     attempt.refresh_from_db()
     assert attempt.status == "open" and not attempt.items.exclude(answer=[]).exists()
 
@@ -139,8 +144,9 @@ def test_an_exam_open_on_another_course_blocks_practice_everywhere(learner, year
     # The second before the attempt stops taking answers it still blocks; from then on it does not.
     end = attempt.deadline + policy.SUBMIT_GRACE
     with pytest.raises(ExamError):
-        services.practice_check(user=learner, question_id=q.pk, chosen=q.answer,
-                                at=end - timedelta(seconds=1))
+        services.practice_check(
+            user=learner, question_id=q.pk, chosen=q.answer, at=end - timedelta(seconds=1)
+        )
     assert services.practice_check(user=learner, question_id=q.pk, chosen=q.answer, at=end)["correct"]
 
 
@@ -152,7 +158,7 @@ def test_practice_refused_without_a_valid_enrolment(learner, course, practice):
 
 
 def test_exam_papers_never_draw_practice_questions(learner, course, paid, practice):
-    make_bank(course, per_type=30, pool=policy.POOL_PRACTICE)     # practice outnumbers exam 4 to 1
+    make_bank(course, per_type=30, pool=policy.POOL_PRACTICE)  # practice outnumbers exam 4 to 1
     at = complete_chapters(learner, course)
     exam_ids = set(Question.objects.filter(course=course, pool=policy.POOL_EXAM).values_list("id", flat=True))
     seen = set()
@@ -178,7 +184,7 @@ def test_a_practice_pool_alone_does_not_make_an_exam(learner, year, paid):
 
 def test_mock_and_chapter_exercises_hold_practice_questions_only(learner, course, paid, practice):
     chapter = course.chapters.get(position=1)
-    Question.objects.filter(course=course, pool=policy.POOL_EXAM).update(chapter=chapter)   # tagged, yet exam
+    Question.objects.filter(course=course, pool=policy.POOL_EXAM).update(chapter=chapter)  # tagged, yet exam
     mock = services.practice_questions(course=course, rng=random.Random(1))
     assert len(mock) == 30 and {p["question"].pool for p in mock} == {policy.POOL_PRACTICE}
     exercises = services.practice_questions(course=course, chapter=chapter, rng=random.Random(1))

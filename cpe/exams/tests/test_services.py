@@ -1,4 +1,5 @@
 """Exam services on a real database: what changes, and what does not when refused."""
+
 from datetime import timedelta
 
 import pytest
@@ -61,7 +62,9 @@ def test_paper_drawn_saved_as_you_go_and_resumed(learner, course, paid):
     items = list(a.items.order_by("position"))
     assert len(items) == 30 and sum(i.points for i in items) == 100
     assert a.deadline == now + timedelta(minutes=60)
-    services.attempt_answer_save(user=learner, attempt_id=a.pk, position=1, chosen=[2], at=now + timedelta(minutes=1))
+    services.attempt_answer_save(
+        user=learner, attempt_id=a.pk, position=1, chosen=[2], at=now + timedelta(minutes=1)
+    )
     # A reload (start again) resumes the same paper with the answer kept.
     again = services.attempt_start(user=learner, course=course, at=now + timedelta(minutes=2))
     assert again.pk == a.pk and again.items.get(position=1).answer == [2]
@@ -72,20 +75,33 @@ def test_fail_then_pass_records_credit_once(learner, course, paid):
     complete_chapters(learner, course)
     now = timezone.now()
     a1 = services.attempt_start(user=learner, course=course, at=now)
-    a1 = services.attempt_submit(user=learner, attempt_id=a1.pk, answers=wrong_answers(a1), at=now + timedelta(minutes=3))
+    a1 = services.attempt_submit(
+        user=learner, attempt_id=a1.pk, answers=wrong_answers(a1), at=now + timedelta(minutes=3)
+    )
     assert (a1.score, a1.passed, a1.status) == (0, False, "graded")
     assert not CreditRecord.objects.exists()
     a2 = services.attempt_start(user=learner, course=course, at=now + timedelta(minutes=4))
     assert a2.number == 2
-    a2 = services.attempt_submit(user=learner, attempt_id=a2.pk, answers=right_answers(a2), at=now + timedelta(minutes=9))
+    a2 = services.attempt_submit(
+        user=learner, attempt_id=a2.pk, answers=right_answers(a2), at=now + timedelta(minutes=9)
+    )
     assert (a2.score, a2.passed) == (100, True)
     rec = CreditRecord.objects.get()
-    assert (rec.hours, rec.credits, rec.category, rec.course_code, rec.status, rec.attempt_id, rec.order_id) == (
-        24, 24, "professional", "P1", "active", a2.pk, paid.pk)
+    assert (
+        rec.hours,
+        rec.credits,
+        rec.category,
+        rec.course_code,
+        rec.status,
+        rec.attempt_id,
+        rec.order_id,
+    ) == (24, 24, "professional", "P1", "active", a2.pk, paid.pk)
     assert rec.certificate.is_valid
     # Passing again the same year records nothing more.
     a3 = services.attempt_start(user=learner, course=course, at=now + timedelta(minutes=10))
-    services.attempt_submit(user=learner, attempt_id=a3.pk, answers=right_answers(a3), at=now + timedelta(minutes=12))
+    services.attempt_submit(
+        user=learner, attempt_id=a3.pk, answers=right_answers(a3), at=now + timedelta(minutes=12)
+    )
     assert CreditRecord.objects.count() == 1
     # Submitting a graded attempt again changes nothing.
     before = AuditEvent.objects.count()
@@ -110,8 +126,9 @@ def test_pass_mark_boundary_below_and_above(learner, course, paid):
             if item.qtype == "judge" and j_left:
                 ok, j_left = True, j_left - 1
             answers[item.position] = right[item.position] if ok else wrong[item.position]
-        return services.attempt_submit(user=learner, attempt_id=a.pk, answers=answers,
-                                       at=now + timedelta(minutes=minutes + 1))
+        return services.attempt_submit(
+            user=learner, attempt_id=a.pk, answers=answers, at=now + timedelta(minutes=minutes + 1)
+        )
 
     a = sit(6, 0, 0)
     assert (a.score, a.passed) == (58, False)
@@ -130,8 +147,10 @@ def test_pass_mark_setting_and_exact_60(learner, course, paid, settings):
     assert (a.score, a.passed) == (60, True)
     settings.EXAM_PASS_MARK = 61
     b = services.attempt_start(user=learner, course=course, at=now + timedelta(minutes=2))
-    answers = {i.position: (right_answers(b) if i.qtype == "single" else wrong_answers(b))[i.position]
-               for i in b.items.all()}
+    answers = {
+        i.position: (right_answers(b) if i.qtype == "single" else wrong_answers(b))[i.position]
+        for i in b.items.all()
+    }
     b = services.attempt_submit(user=learner, attempt_id=b.pk, answers=answers, at=now + timedelta(minutes=3))
     assert (b.score, b.pass_mark, b.passed) == (60, 61, False)
 
@@ -141,14 +160,18 @@ def test_server_enforces_the_time_limit(learner, course, paid):
     now = timezone.now()
     a = services.attempt_start(user=learner, course=course, at=now)
     right = right_answers(a)
-    services.attempt_answer_save(user=learner, attempt_id=a.pk, position=1, chosen=right[1],
-                                 at=a.deadline - timedelta(seconds=1))
+    services.attempt_answer_save(
+        user=learner, attempt_id=a.pk, position=1, chosen=right[1], at=a.deadline - timedelta(seconds=1)
+    )
     with pytest.raises(ExamError) as exc:
-        services.attempt_answer_save(user=learner, attempt_id=a.pk, position=2, chosen=right[2],
-                                     at=a.deadline + timedelta(minutes=1))
+        services.attempt_answer_save(
+            user=learner, attempt_id=a.pk, position=2, chosen=right[2], at=a.deadline + timedelta(minutes=1)
+        )
     assert exc.value.code == "time_up"
     # A late submission is graded with what was saved in time, not with what it carries.
-    a = services.attempt_submit(user=learner, attempt_id=a.pk, answers=right, at=a.deadline + timedelta(minutes=1))
+    a = services.attempt_submit(
+        user=learner, attempt_id=a.pk, answers=right, at=a.deadline + timedelta(minutes=1)
+    )
     assert a.auto_submitted and a.score == a.items.get(position=1).points
     assert a.submitted_at <= a.deadline + timedelta(seconds=15)
 

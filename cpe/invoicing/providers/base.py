@@ -3,6 +3,7 @@
 The provider is chosen by ``settings.INVOICE_PROVIDER`` (a dotted path) read at call time, as
 Django reads ``EMAIL_BACKEND``. A provider issues and renders; it owns no business rule (the
 cutoff, the buyer checks and the tax split are in ``policy.py`` and arrive here decided)."""
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,19 +34,19 @@ class Party:
 class InvoiceDraft:
     """Everything printed on a blue invoice, decided by the platform."""
 
-    serial: str                 # idempotency key (开票流水号): the same key returns the same invoice
+    serial: str  # idempotency key (开票流水号): the same key returns the same invoice
     order_number: str
-    buyer_type: str             # states.BuyerType value
+    buyer_type: str  # states.BuyerType value
     buyer: Party
     seller: Party
     item_name: str
     item_unit: str
-    total_fen: int              # price including tax (价税合计), > 0
-    net_fen: int                # amount excluding tax (金额)
-    tax_fen: int                # tax (税额)
-    tax_rate_permille: int      # 60 = 6 %
-    at: datetime                # issue time
-    verify_url: str             # absolute; encoded in the QR code
+    total_fen: int  # price including tax (价税合计), > 0
+    net_fen: int  # amount excluding tax (金额)
+    tax_fen: int  # tax (税额)
+    tax_rate_permille: int  # 60 = 6 %
+    at: datetime  # issue time
+    verify_url: str  # absolute; encoded in the QR code
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class OriginalInvoice:
 
 @dataclass(frozen=True)
 class IssuedInvoice:
-    number: str                 # 20 digits
+    number: str  # 20 digits
     issued_at: datetime
     pdf_bytes: bytes
 
@@ -71,8 +72,9 @@ class InvoiceProvider:
         """Issue a blue invoice. Raises InvoiceRejected or InvoiceProviderError."""
         raise NotImplementedError
 
-    def issue_red(self, original: OriginalInvoice, reason: str, *, serial: str, at: datetime,
-                  verify_url: str) -> IssuedInvoice:
+    def issue_red(
+        self, original: OriginalInvoice, reason: str, *, serial: str, at: datetime, verify_url: str
+    ) -> IssuedInvoice:
         """Issue the red-letter invoice reversing `original` in full (negated amounts,
         referring to the original number)."""
         raise NotImplementedError

@@ -5,6 +5,7 @@ It validates like the real service (number shape, amounts that add up, an allowe
 valid buyer taxpayer ID) and can be told to fail: ``settings.INVOICE_LOCAL_FAIL`` =
 "unavailable" (InvoiceProviderError) or "reject" (InvoiceRejected); default "" (works).
 Its PDFs say they are a demonstration; `is_fake` makes the deploy check refuse it with DEBUG off."""
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
@@ -16,7 +17,12 @@ from .. import policy
 from ..models import LocalInvoiceNumber
 from ..states import InvoiceKind
 from .base import (
-    InvoiceDraft, InvoiceProvider, InvoiceProviderError, InvoiceRejected, IssuedInvoice, OriginalInvoice,
+    InvoiceDraft,
+    InvoiceProvider,
+    InvoiceProviderError,
+    InvoiceRejected,
+    IssuedInvoice,
+    OriginalInvoice,
 )
 
 # Fifth digit of the number (issuing channel); 0 marks the embedded stand-in.
@@ -24,8 +30,17 @@ LOCAL_CHANNEL = 0
 PDF_TEMPLATE = "invoicing/invoice_pdf.html"
 
 
-def render_invoice_pdf(*, number: str, issued_at, draft: InvoiceDraft, kind: str, verify_url: str,
-                       original_number: str = "", reason: str = "", is_demo: bool = True) -> bytes:
+def render_invoice_pdf(
+    *,
+    number: str,
+    issued_at,
+    draft: InvoiceDraft,
+    kind: str,
+    verify_url: str,
+    original_number: str = "",
+    reason: str = "",
+    is_demo: bool = True,
+) -> bytes:
     """The invoice as a PDF (WeasyPrint, Noto Sans CJK SC embedded). A red invoice shows 红字,
     negative amounts and the number of the invoice it reverses."""
     sign = -1 if kind == InvoiceKind.RED else 1
@@ -90,8 +105,11 @@ class LocalInvoiceProvider(InvoiceProvider):
             with transaction.atomic():
                 row = LocalInvoiceNumber.objects.create(serial=serial, allocated_at=at)
                 row.number = policy.compose_invoice_number(
-                    year=local_date(at).year, region_code=policy.INVOICE_REGION_CODE,
-                    channel=LOCAL_CHANNEL, sequence=row.pk)
+                    year=local_date(at).year,
+                    region_code=policy.INVOICE_REGION_CODE,
+                    channel=LOCAL_CHANNEL,
+                    sequence=row.pk,
+                )
                 row.save(update_fields=["number"])
         except IntegrityError as exc:  # the same serial from a concurrent request
             raise InvoiceProviderError("开票流水号冲突，请重试") from exc
@@ -101,12 +119,18 @@ class LocalInvoiceProvider(InvoiceProvider):
         self._maybe_fail()
         self._validate(draft)
         number, issued_at = self._allocate(draft.serial, draft.at)
-        pdf = render_invoice_pdf(number=number, issued_at=issued_at, draft=draft, kind=InvoiceKind.BLUE,
-                                 verify_url=draft.verify_url)
+        pdf = render_invoice_pdf(
+            number=number,
+            issued_at=issued_at,
+            draft=draft,
+            kind=InvoiceKind.BLUE,
+            verify_url=draft.verify_url,
+        )
         return IssuedInvoice(number=number, issued_at=issued_at, pdf_bytes=pdf)
 
-    def issue_red(self, original: OriginalInvoice, reason: str, *, serial: str, at,
-                  verify_url: str) -> IssuedInvoice:
+    def issue_red(
+        self, original: OriginalInvoice, reason: str, *, serial: str, at, verify_url: str
+    ) -> IssuedInvoice:
         self._maybe_fail()
         if not policy.is_invoice_number(original.number):
             raise InvoiceRejected("original_number", "被红冲发票号码无效")
@@ -114,7 +138,13 @@ class LocalInvoiceProvider(InvoiceProvider):
             raise InvoiceRejected("reason", "红冲原因不能为空")
         self._validate(original.draft)
         number, issued_at = self._allocate(serial, at)
-        pdf = render_invoice_pdf(number=number, issued_at=issued_at, draft=original.draft,
-                                 kind=InvoiceKind.RED, verify_url=verify_url,
-                                 original_number=original.number, reason=reason)
+        pdf = render_invoice_pdf(
+            number=number,
+            issued_at=issued_at,
+            draft=original.draft,
+            kind=InvoiceKind.RED,
+            verify_url=verify_url,
+            original_number=original.number,
+            reason=reason,
+        )
         return IssuedInvoice(number=number, issued_at=issued_at, pdf_bytes=pdf)

@@ -1,4 +1,5 @@
 """Two requests for the same order at once (PostgreSQL: real row locks) yield one invoice."""
+
 import threading
 from datetime import timedelta
 

@@ -1,5 +1,6 @@
 """The invoice cutoff every page may show comes from invoicing's own context processor (core
 knows no app's rules)."""
+
 import pytest
 from django.urls import reverse
 
@@ -8,8 +9,9 @@ from cpe.invoicing import context_processors, policy
 
 
 def test_the_cutoff_is_invoicings_fact_not_cores():
-    assert context_processors.invoicing(None) == {"INVOICE_CUTOFF": f"次年 {policy.INVOICE_CUTOFF_MONTH} 月 "
-                                                 f"{policy.INVOICE_CUTOFF_DAY} 日"}
+    assert context_processors.invoicing(None) == {
+        "INVOICE_CUTOFF": f"次年 {policy.INVOICE_CUTOFF_MONTH} 月 {policy.INVOICE_CUTOFF_DAY} 日"
+    }
     assert "INVOICE_CUTOFF" not in site(None)
 
 

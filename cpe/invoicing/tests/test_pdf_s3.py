@@ -1,6 +1,7 @@
 """Invoice PDFs in an S3-compatible store (moto's server over HTTP, the real boto3 client): the
 PDF is a private object; the owner and finance staff get it through a redirect to a short-lived
 signed URL after the platform's check; nobody reads it without the signature."""
+
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,7 +37,9 @@ def _signed(r, s3, inv):  # noqa: F811
 
 def test_the_pdf_is_a_private_object_in_the_bucket(s3, invoice):  # noqa: F811
     key = f"private/documents/{invoice.pdf.name}"
-    assert s3.keys() == [key] and invoice.pdf.name.startswith(f"invoices/{invoice.issued_at:%Y}/{invoice.number}-")
+    assert s3.keys() == [key] and invoice.pdf.name.startswith(
+        f"invoices/{invoice.issued_at:%Y}/{invoice.number}-"
+    )
     assert s3.client.get_object(Bucket=s3.bucket, Key=key)["Body"].read()[:4] == b"%PDF"
     assert requests.get(f"{s3.endpoint}/{s3.bucket}/{key}", timeout=10).status_code == 403
 
@@ -54,13 +57,23 @@ def test_finance_staff_download_through_a_signed_url_audited(s3, invoice, client
     target = _signed(client.get(url), s3, invoice)
     got = requests.get(target, timeout=10)
     assert got.status_code == 200 and got.content[:4] == b"%PDF"
-    assert got.headers["Content-Type"] == "application/pdf" and "attachment" in got.headers["Content-Disposition"]
+    assert (
+        got.headers["Content-Type"] == "application/pdf"
+        and "attachment" in got.headers["Content-Disposition"]
+    )
     assert requests.get(target.split("?", 1)[0], timeout=10).status_code == 403
-    assert AuditEvent.objects.filter(event_type="invoice.pdf_viewed_by_staff", subject_id=str(invoice.pk)).exists()
+    assert AuditEvent.objects.filter(
+        event_type="invoice.pdf_viewed_by_staff", subject_id=str(invoice.pk)
+    ).exists()
 
 
-def test_the_owner_downloads_and_another_learner_gets_no_link(s3, invoice, client, learner,  # noqa: F811
-                                                              other_learner):
+def test_the_owner_downloads_and_another_learner_gets_no_link(
+    s3,
+    invoice,
+    client,
+    learner,  # noqa: F811
+    other_learner,
+):
     url = reverse("invoicing:pdf", args=[invoice.number])
     client.force_login(other_learner)
     r = client.get(url)
@@ -73,7 +86,7 @@ def test_the_owner_downloads_and_another_learner_gets_no_link(s3, invoice, clien
 def test_a_store_that_cannot_be_reached_answers_503_in_chinese(s3, invoice, client, learner, settings):  # noqa: F811
     from config.settings.storage import named_storages
 
-    dead = {**s3.env, "S3_ENDPOINT_URL": "http://127.0.0.1:9"}     # nothing listens on the discard port
+    dead = {**s3.env, "S3_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens on the discard port
     settings.STORAGES = {**settings.STORAGES, **named_storages(dead)}
     client.force_login(learner)
     r = client.get(reverse("invoicing:pdf", args=[invoice.number]))

@@ -1,5 +1,7 @@
 """Generated input for the unified social credit code parser (the invoice request form)."""
-from hypothesis import example, given, settings, strategies as st
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cpe.invoicing import policy
 
@@ -21,8 +23,12 @@ def test_any_text_gets_an_answer(raw):
 
 
 @FUZZ
-@given(st.lists(USCC_ALPHABET, min_size=2, max_size=2), st.integers(0, 999999),
-       st.lists(USCC_ALPHABET, min_size=9, max_size=9), st.booleans())
+@given(
+    st.lists(USCC_ALPHABET, min_size=2, max_size=2),
+    st.integers(0, 999999),
+    st.lists(USCC_ALPHABET, min_size=9, max_size=9),
+    st.booleans(),
+)
 def test_generated_valid_codes_are_accepted(head, region, org, spaced):
     first17 = "".join(head) + f"{region:06d}" + "".join(org)
     code = first17 + policy.uscc_check_char(first17)

@@ -1,6 +1,8 @@
 """Invoice services on a real database: what changes, and what must not when refused."""
+
 import os
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -36,8 +38,13 @@ def _media_files(settings):
 
 
 def _snapshot(settings, order=None):
-    snap = (Invoice.objects.count(), AuditEvent.objects.count(), OutboundMessage.objects.count(),
-            LocalInvoiceNumber.objects.count(), _media_files(settings))
+    snap = (
+        Invoice.objects.count(),
+        AuditEvent.objects.count(),
+        OutboundMessage.objects.count(),
+        LocalInvoiceNumber.objects.count(),
+        _media_files(settings),
+    )
     if order is not None:
         order.refresh_from_db()
         snap += (order.status,)
@@ -45,13 +52,21 @@ def _snapshot(settings, order=None):
 
 
 def _personal(user, order, at=SOON, **kw):
-    return services.invoice_request(user=user, order_number=order.number, buyer_type="personal",
-                                    buyer_name=kw.pop("buyer_name", ""), unit_kind="", taxpayer_id="", at=at, **kw)
+    return services.invoice_request(
+        user=user,
+        order_number=order.number,
+        buyer_type="personal",
+        buyer_name=kw.pop("buyer_name", ""),
+        unit_kind="",
+        taxpayer_id="",
+        at=at,
+        **kw,
+    )
 
 
 def test_personal_invoice_issued_with_audit_email_and_pdf(learner, settings):
     order = make_order(learner, paid_at=PAID)
-    inv = _personal(learner, order, buyer_name="冒名顶替")   # a posted name is ignored
+    inv = _personal(learner, order, buyer_name="冒名顶替")  # a posted name is ignored
     assert inv.kind == InvoiceKind.BLUE and inv.status == InvoiceStatus.ISSUED
     assert len(inv.number) == 20 and inv.number.isdigit() and inv.number.startswith("2515")
     assert (inv.buyer_type, inv.buyer_name, inv.taxpayer_id, inv.unit_kind) == ("personal", "张三", "", "")
@@ -65,7 +80,11 @@ def test_personal_invoice_issued_with_audit_email_and_pdf(learner, settings):
     assert ev.actor_id == learner.pk
     assert audit_verify().ok
     msg = OutboundMessage.objects.get(event="invoice.ready")
-    assert msg.to == "zhangsan@example.com" and inv.number in msg.body and "https://cpe.example.cn/invoices/" in msg.body
+    assert (
+        msg.to == "zhangsan@example.com"
+        and inv.number in msg.body
+        and "https://cpe.example.cn/invoices/" in msg.body
+    )
 
 
 def test_second_request_refused_and_changes_nothing(learner, settings):
@@ -73,15 +92,29 @@ def test_second_request_refused_and_changes_nothing(learner, settings):
     first = _personal(learner, order)
     before = _snapshot(settings, order)
     with pytest.raises(InvoiceError) as exc:
-        services.invoice_request(user=learner, order_number=order.number, buyer_type="unit",
-                                 buyer_name="包头市某公司", unit_kind="enterprise", taxpayer_id=ENTERPRISE_ID, at=SOON)
+        services.invoice_request(
+            user=learner,
+            order_number=order.number,
+            buyer_type="unit",
+            buyer_name="包头市某公司",
+            unit_kind="enterprise",
+            taxpayer_id=ENTERPRISE_ID,
+            at=SOON,
+        )
     assert exc.value.code == "already_invoiced" and "只能开具一张" in exc.value.message
     assert _snapshot(settings, order) == before
     assert Invoice.objects.get().pk == first.pk
 
 
-@pytest.mark.parametrize("status,code", [("refunded", "refunded"), ("refund_requested", "refund_pending"),
-                                         ("pending", "not_paid"), ("closed", "not_paid")])
+@pytest.mark.parametrize(
+    "status,code",
+    [
+        ("refunded", "refunded"),
+        ("refund_requested", "refund_pending"),
+        ("pending", "not_paid"),
+        ("closed", "not_paid"),
+    ],
+)
 def test_order_not_invoiceable_refused_and_changes_nothing(learner, settings, status, code):
     order = make_order(learner, paid_at=PAID, status=status)
     before = _snapshot(settings, order)
@@ -95,10 +128,10 @@ def test_past_cutoff_refused_with_date(learner, settings):
     order = make_order(learner, paid_at=PAID)
     before = _snapshot(settings, order)
     with pytest.raises(InvoiceError) as exc:
-        _personal(learner, order, at=utc(2026, 3, 31, 16))       # 1 April 00:00 Shanghai
+        _personal(learner, order, at=utc(2026, 3, 31, 16))  # 1 April 00:00 Shanghai
     assert exc.value.message == "2025 年度的订单开票截止于 2026 年 3 月 31 日，现已不能开具。"
     assert _snapshot(settings, order) == before
-    assert _personal(learner, order, at=utc(2026, 3, 31, 15, 59, 59)).number   # the second before
+    assert _personal(learner, order, at=utc(2026, 3, 31, 15, 59, 59)).number  # the second before
 
 
 def test_unit_enterprise_needs_taxpayer_id(learner, settings):
@@ -106,22 +139,44 @@ def test_unit_enterprise_needs_taxpayer_id(learner, settings):
     before = _snapshot(settings, order)
     for tid, code in [("", "taxpayer_id_required"), ("914403001922038217", "uscc_checksum")]:
         with pytest.raises(InvoiceError) as exc:
-            services.invoice_request(user=learner, order_number=order.number, buyer_type="unit",
-                                     buyer_name="包头市某会计师事务所有限公司", unit_kind="enterprise",
-                                     taxpayer_id=tid, at=SOON)
+            services.invoice_request(
+                user=learner,
+                order_number=order.number,
+                buyer_type="unit",
+                buyer_name="包头市某会计师事务所有限公司",
+                unit_kind="enterprise",
+                taxpayer_id=tid,
+                at=SOON,
+            )
         assert (exc.value.code, exc.value.field) == (code, "taxpayer_id")
     assert _snapshot(settings, order) == before
-    inv = services.invoice_request(user=learner, order_number=order.number, buyer_type="unit",
-                                   buyer_name="包头市某会计师事务所有限公司", unit_kind="enterprise",
-                                   taxpayer_id=ENTERPRISE_ID.lower(), at=SOON)
-    assert (inv.buyer_name, inv.taxpayer_id, inv.unit_kind) == ("包头市某会计师事务所有限公司", ENTERPRISE_ID,
-                                                                 "enterprise")
+    inv = services.invoice_request(
+        user=learner,
+        order_number=order.number,
+        buyer_type="unit",
+        buyer_name="包头市某会计师事务所有限公司",
+        unit_kind="enterprise",
+        taxpayer_id=ENTERPRISE_ID.lower(),
+        at=SOON,
+    )
+    assert (inv.buyer_name, inv.taxpayer_id, inv.unit_kind) == (
+        "包头市某会计师事务所有限公司",
+        ENTERPRISE_ID,
+        "enterprise",
+    )
 
 
 def test_public_institution_without_taxpayer_id(learner):
     order = make_order(learner, paid_at=PAID)
-    inv = services.invoice_request(user=learner, order_number=order.number, buyer_type="unit",
-                                   buyer_name="包头市财政局", unit_kind="public", taxpayer_id="", at=SOON)
+    inv = services.invoice_request(
+        user=learner,
+        order_number=order.number,
+        buyer_type="unit",
+        buyer_name="包头市财政局",
+        unit_kind="public",
+        taxpayer_id="",
+        at=SOON,
+    )
     assert (inv.buyer_type, inv.taxpayer_id, inv.unit_kind) == ("unit", "", "public")
 
 
@@ -169,7 +224,12 @@ def test_tax_rate_from_settings(learner, settings):
     settings.INVOICE_SELLER_NAME = "某某培训中心有限公司"
     order = make_order(learner, paid_at=PAID, amount_fen=10000)
     inv = _personal(learner, order)
-    assert (inv.tax_rate_permille, inv.tax_fen, inv.net_fen, inv.seller_name) == (30, 291, 9709, "某某培训中心有限公司")
+    assert (inv.tax_rate_permille, inv.tax_fen, inv.net_fen, inv.seller_name) == (
+        30,
+        291,
+        9709,
+        "某某培训中心有限公司",
+    )
 
 
 def test_numbers_are_unique_across_orders(learner):
@@ -216,10 +276,10 @@ def test_reversal_failure_is_swept_later(learner, settings):
     settings.INVOICE_LOCAL_FAIL = "unavailable"
     with pytest.raises(InvoiceError):
         services.invoice_reverse_for_order(order=order, reason="退款")
-    Order.objects.filter(pk=order.pk).update(status="refunded")   # the refund went through anyway
+    Order.objects.filter(pk=order.pk).update(status="refunded")  # the refund went through anyway
     blue.refresh_from_db()
     assert blue.status == InvoiceStatus.ISSUED
-    assert services.invoice_reverse_pending() == []                 # still failing: nothing done
+    assert services.invoice_reverse_pending() == []  # still failing: nothing done
     settings.INVOICE_LOCAL_FAIL = ""
     done = services.invoice_reverse_pending()
     assert [r.original_id for r in done] == [blue.pk]
@@ -240,7 +300,11 @@ def test_invoice_is_immutable_except_reversal(learner):
 
 def test_database_allows_one_valid_blue_invoice_per_order(learner):
     inv = _personal(learner, make_order(learner, paid_at=PAID))
-    fields = {f.name: getattr(inv, f.name) for f in Invoice._meta.fields if f.name not in ("id", "number", "verify_token")}
+    fields = {
+        f.name: getattr(inv, f.name)
+        for f in Invoice._meta.fields
+        if f.name not in ("id", "number", "verify_token")
+    }
     with pytest.raises(IntegrityError), transaction.atomic():
         Invoice.objects.create(**{**fields, "number": "25150000000000099999"})
 

@@ -1,4 +1,5 @@
 """Pages as a learner (and a stranger) uses them."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,8 +28,11 @@ def _issue(user, order):
 def test_pages_need_login_except_verify(client, learner):
     order = make_order(learner, paid_at=timezone.now() - timedelta(hours=1))
     inv = _issue(learner, order)
-    for url in [reverse("invoicing:list"), reverse("invoicing:request", args=[order.number]),
-                reverse("invoicing:pdf", args=[inv.number])]:
+    for url in [
+        reverse("invoicing:list"),
+        reverse("invoicing:request", args=[order.number]),
+        reverse("invoicing:pdf", args=[inv.number]),
+    ]:
         r = client.get(url)
         assert r.status_code == 302 and r.url.startswith(reverse("accounts:login"))
     assert client.get(reverse("invoicing:verify", args=[inv.verify_token])).status_code == 200
@@ -57,19 +61,35 @@ def test_request_form_has_labels_and_issues_personal_invoice(logged_in, learner)
 def test_unit_errors_are_chinese_next_to_the_field(logged_in, learner):
     order = make_order(learner, paid_at=timezone.now() - timedelta(hours=1))
     url = reverse("invoicing:request", args=[order.number])
-    r = logged_in.post(url, {"buyer_type": "unit", "buyer_name": "包头市某公司", "unit_kind": "enterprise",
-                             "taxpayer_id": ""})
+    r = logged_in.post(
+        url,
+        {"buyer_type": "unit", "buyer_name": "包头市某公司", "unit_kind": "enterprise", "taxpayer_id": ""},
+    )
     html = r.content.decode()
     assert r.status_code == 400
     assert 'id="id_taxpayer_id-error">企业抬头必须填写统一社会信用代码（纳税人识别号）。' in html
-    r = logged_in.post(url, {"buyer_type": "unit", "buyer_name": "包头市某公司", "unit_kind": "enterprise",
-                             "taxpayer_id": "914403001922038217"})
+    r = logged_in.post(
+        url,
+        {
+            "buyer_type": "unit",
+            "buyer_name": "包头市某公司",
+            "unit_kind": "enterprise",
+            "taxpayer_id": "914403001922038217",
+        },
+    )
     assert "校验位不正确" in r.content.decode()
     r = logged_in.post(url, {"buyer_type": "unit", "buyer_name": "", "unit_kind": "public"})
     assert 'id="id_buyer_name-error">请填写单位名称。' in r.content.decode()
     assert not Invoice.objects.exists()
-    r = logged_in.post(url, {"buyer_type": "unit", "buyer_name": "包头市某公司", "unit_kind": "enterprise",
-                             "taxpayer_id": "914403001922038216"})
+    r = logged_in.post(
+        url,
+        {
+            "buyer_type": "unit",
+            "buyer_name": "包头市某公司",
+            "unit_kind": "enterprise",
+            "taxpayer_id": "914403001922038216",
+        },
+    )
     assert r.status_code == 302 and Invoice.objects.get().taxpayer_id == "914403001922038216"
 
 
@@ -78,7 +98,9 @@ def test_past_cutoff_page_says_so_plainly(logged_in, learner):
     order = make_order(learner, paid_at=paid)
     url = reverse("invoicing:request", args=[order.number])
     html = logged_in.get(url).content.decode()
-    assert "该订单不能开具发票" in html and "现已不能开具" in html and "<form" not in html.split("</header>")[1]
+    assert (
+        "该订单不能开具发票" in html and "现已不能开具" in html and "<form" not in html.split("</header>")[1]
+    )
     r = logged_in.post(url, {"buyer_type": "personal"})
     assert r.status_code == 400 and "现已不能开具" in r.content.decode()
     assert not Invoice.objects.exists()
@@ -136,8 +158,10 @@ def test_order_partial_renders_each_state(learner):
     done = make_order(learner, paid_at=now - timedelta(hours=1))
     inv = _issue(learner, done)
     states = invoice_state_for_orders(learner, [fresh, old, done])
-    html = {o.pk: render_to_string("invoicing/partials/order_invoice.html", {"order": o, "state": states[o.pk]})
-            for o in (fresh, old, done)}
+    html = {
+        o.pk: render_to_string("invoicing/partials/order_invoice.html", {"order": o, "state": states[o.pk]})
+        for o in (fresh, old, done)
+    }
     assert reverse("invoicing:request", args=[fresh.number]) in html[fresh.pk]
     assert "现已不能开具" in html[old.pk]
     assert reverse("invoicing:pdf", args=[inv.number]) in html[done.pk]

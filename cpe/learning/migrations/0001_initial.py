@@ -6,36 +6,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('orders', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("orders", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Enrolment',
+            name="Enrolment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('valid_from', models.DateTimeField(verbose_name='生效时间')),
-                ('valid_until', models.DateTimeField(verbose_name='到期时间')),
-                ('status', models.CharField(choices=[('active', '有效'), ('closed', '已关闭（退款）')], default='active', max_length=8, verbose_name='状态')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='关闭时间')),
-                ('reminded_days', models.JSONField(blank=True, default=list, verbose_name='已发送的到期提醒')),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='enrolment', to='orders.order', verbose_name='订单')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='catalog.product', verbose_name='商品')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enrolments', to=settings.AUTH_USER_MODEL, verbose_name='学员')),
-                ('year', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='catalog.trainingyear', verbose_name='培训年度')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("valid_from", models.DateTimeField(verbose_name="生效时间")),
+                ("valid_until", models.DateTimeField(verbose_name="到期时间")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "有效"), ("closed", "已关闭（退款）")],
+                        default="active",
+                        max_length=8,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="关闭时间")),
+                (
+                    "reminded_days",
+                    models.JSONField(blank=True, default=list, verbose_name="已发送的到期提醒"),
+                ),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="enrolment",
+                        to="orders.order",
+                        verbose_name="订单",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="catalog.product", verbose_name="商品"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="enrolments",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="学员",
+                    ),
+                ),
+                (
+                    "year",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="catalog.trainingyear",
+                        verbose_name="培训年度",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '开通记录',
-                'verbose_name_plural': '开通记录',
-                'ordering': ['-valid_from'],
-                'indexes': [models.Index(fields=['user', 'product', 'valid_until'], name='learning_en_user_id_f96bf1_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('valid_until__gt', models.F('valid_from'))), name='enrolment_window_not_empty')],
+                "verbose_name": "开通记录",
+                "verbose_name_plural": "开通记录",
+                "ordering": ["-valid_from"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "product", "valid_until"], name="learning_en_user_id_f96bf1_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("valid_until__gt", models.F("valid_from"))),
+                        name="enrolment_window_not_empty",
+                    )
+                ],
             },
         ),
     ]

@@ -16,31 +16,44 @@ def hash_web_sessions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('learning', '0002_play_progress_video'),
+        ("learning", "0002_play_progress_video"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='playsession',
-            name='revoked_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='凭证撤销时间'),
+            model_name="playsession",
+            name="revoked_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="凭证撤销时间"),
         ),
         migrations.AddField(
-            model_name='playsession',
-            name='revoked_reason',
-            field=models.CharField(blank=True, max_length=24, verbose_name='撤销原因'),
+            model_name="playsession",
+            name="revoked_reason",
+            field=models.CharField(blank=True, max_length=24, verbose_name="撤销原因"),
         ),
         migrations.AlterField(
-            model_name='playsession',
-            name='web_session',
-            field=models.CharField(blank=True, editable=False, max_length=64, verbose_name='登录会话（摘要）'),
+            model_name="playsession",
+            name="web_session",
+            field=models.CharField(
+                blank=True, editable=False, max_length=64, verbose_name="登录会话（摘要）"
+            ),
         ),
         migrations.AlterField(
-            model_name='suspiciousevent',
-            name='kind',
-            field=models.CharField(choices=[('skip', '跳过未观看内容'), ('rate', '倍速/超实时上报'), ('concurrent', '多窗口同时播放'), ('ip_change', '学习中IP变化'), ('replay', '重复上报'), ('revoked', '凭证撤销后仍在上报（退出、封禁、终止或注销后）'), ('unbound', '播放凭证脱离其登录会话使用')], max_length=16, verbose_name='类型'),
+            model_name="suspiciousevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("skip", "跳过未观看内容"),
+                    ("rate", "倍速/超实时上报"),
+                    ("concurrent", "多窗口同时播放"),
+                    ("ip_change", "学习中IP变化"),
+                    ("replay", "重复上报"),
+                    ("revoked", "凭证撤销后仍在上报（退出、封禁、终止或注销后）"),
+                    ("unbound", "播放凭证脱离其登录会话使用"),
+                ],
+                max_length=16,
+                verbose_name="类型",
+            ),
         ),
         migrations.RunPython(hash_web_sessions, migrations.RunPython.noop),
     ]

@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('learning', '0003_play_session_revocation_web_session_hash'),
+        ("learning", "0003_play_session_revocation_web_session_hash"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='suspiciousevent',
-            name='kind',
-            field=models.CharField(choices=[('skip', '跳过未观看内容'), ('rate', '倍速/超实时上报'), ('concurrent', '被其他窗口或设备接管播放'), ('ip_change', '学习中IP变化'), ('replay', '重复上报'), ('revoked', '凭证撤销后仍在上报（退出、封禁、终止或注销后）'), ('unbound', '播放凭证脱离其登录会话使用')], max_length=16, verbose_name='类型'),
+            model_name="suspiciousevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("skip", "跳过未观看内容"),
+                    ("rate", "倍速/超实时上报"),
+                    ("concurrent", "被其他窗口或设备接管播放"),
+                    ("ip_change", "学习中IP变化"),
+                    ("replay", "重复上报"),
+                    ("revoked", "凭证撤销后仍在上报（退出、封禁、终止或注销后）"),
+                    ("unbound", "播放凭证脱离其登录会话使用"),
+                ],
+                max_length=16,
+                verbose_name="类型",
+            ),
         ),
     ]

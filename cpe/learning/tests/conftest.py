@@ -10,8 +10,9 @@ from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 
 def chapter(annual):
     from cpe.catalog.models import Chapter, Course
 
-    return Chapter.objects.create(course=Course.objects.get(code="C1"), position=1, title="收入准则",
-                                  duration_seconds=120)
+    return Chapter.objects.create(
+        course=Course.objects.get(code="C1"), position=1, title="收入准则", duration_seconds=120
+    )
 
 
 @pytest.fixture
@@ -41,6 +42,7 @@ def signed_in(client, learner):
 
     client.force_login(learner)
     User.objects.filter(pk=learner.pk).update(
-        session_key_hash=blind_index("session_key", client.session.session_key))
+        session_key_hash=blind_index("session_key", client.session.session_key)
+    )
     learner.refresh_from_db()
     return client

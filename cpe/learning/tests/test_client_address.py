@@ -1,6 +1,7 @@
 """The heartbeat's front door (config/hotpath_wsgi.py) and the play API see the client's address
 behind the proxy (cpe/core/net.py): the IP ban matches it, the play session records it, and a
 client's forged X-Forwarded-For changes neither. Needs Redis, as the hot path does."""
+
 import io
 import json
 from datetime import timedelta
@@ -12,8 +13,10 @@ from cpe.learning.models import PlaySession, SuspiciousEvent
 
 from .test_hotpath import REDIS_URL, WEB_SESSION, _start, hot  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)"),
+]
 PROXY = "10.0.0.2"
 BANNED, CLIENT = "203.0.113.9", "198.51.100.7"
 
@@ -37,11 +40,18 @@ def door(hot, settings):
 
 def _beat(app, session, seq, start, position, remote, xff=None):
     raw = json.dumps({"seq": seq, "start": start, "position": position}).encode()
-    env = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/api/learning/sessions/{session.key}/heartbeat",
-           "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw), "HTTP_HOST": "testserver",
-           "REMOTE_ADDR": remote, "wsgi.url_scheme": "http", "SERVER_NAME": "testserver",
-           "HTTP_X_PLAY_TOKEN": hotpath.play_token(session.key),
-           "HTTP_COOKIE": f"sessionid={WEB_SESSION}"}   # the web session the player was started in
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/api/learning/sessions/{session.key}/heartbeat",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": remote,
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "testserver",
+        "HTTP_X_PLAY_TOKEN": hotpath.play_token(session.key),
+        "HTTP_COOKIE": f"sessionid={WEB_SESSION}",
+    }  # the web session the player was started in
     if xff is not None:
         env["HTTP_X_FORWARDED_FOR"] = xff
     got = {}
@@ -53,8 +63,9 @@ def _beat(app, session, seq, start, position, remote, xff=None):
 def ban(django_user_model):
     from cpe.moderation import services
 
-    operator = django_user_model.objects.create_user(username="op", password="Staff-pass-2026", is_staff=True,
-                                                     name="运营")
+    operator = django_user_model.objects.create_user(
+        username="op", password="Staff-pass-2026", is_staff=True, name="运营"
+    )
     services.ban_network(network="203.0.113.0/24", reason="刷课", actor=operator)
 
 
@@ -69,8 +80,9 @@ def test_door_ban_matches_the_forwarded_client(door, ban, settings, learner, cha
     assert not SuspiciousEvent.objects.filter(session=s, kind="ip_change").exists()
 
 
-def test_door_ignores_a_forged_forwarded_for_without_a_proxy(door, ban, settings, learner, chapter, enrolment,
-                                                             now):
+def test_door_ignores_a_forged_forwarded_for_without_a_proxy(
+    door, ban, settings, learner, chapter, enrolment, now
+):
     settings.TRUSTED_PROXY_COUNT = 0
     s = _start(learner, chapter, now - timedelta(seconds=40), ip=CLIENT)
     status, body = _beat(door, s, 1, 0, 30, BANNED, CLIENT)
@@ -81,19 +93,26 @@ def test_door_ignores_a_forged_forwarded_for_without_a_proxy(door, ban, settings
 
 def test_play_api_records_the_client_address(hot, settings, signed_in, chapter, enrolment):
     settings.TRUSTED_PROXY_COUNT = 1
-    r = signed_in.post("/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json",
-                       REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {CLIENT}")
+    r = signed_in.post(
+        "/api/learning/sessions",
+        {"chapter_id": chapter.pk},
+        content_type="application/json",
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=f"{BANNED}, {CLIENT}",
+    )
     assert r.status_code == 201
     assert PlaySession.objects.get(key=r.json()["session"]).ip == CLIENT
 
 
-def test_door_keeps_the_old_players_seconds_until_a_takeover(door, settings, learner, chapter, enrolment, now):
+def test_door_keeps_the_old_players_seconds_until_a_takeover(
+    door, settings, learner, chapter, enrolment, now
+):
     """The front door judges by the same rule as the ninja route and the plain path: the old
     player's report after a takeover is credited up to the takeover, then refused (409)."""
     from cpe.learning.models import ChapterProgress
 
     first = _start(learner, chapter, now - timedelta(seconds=60), ip=CLIENT)
-    _start(learner, chapter, now - timedelta(seconds=20), ip=CLIENT)          # a second tab, 40 s in
+    _start(learner, chapter, now - timedelta(seconds=20), ip=CLIENT)  # a second tab, 40 s in
     status, body = _beat(door, first, 1, 0, 55, CLIENT)
     assert status == 409 and body["code"] == "superseded"
     hotpath.flush_dirty()

@@ -1,5 +1,6 @@
 """Transcoding to AES-128 HLS, and delivery: signed playlist, key and segments; the key only for
 the signed-in learner's current play session (rules R7.1)."""
+
 import shutil
 import time
 
@@ -67,8 +68,9 @@ def test_a_broken_source_fails_with_an_error_for_the_editor(cw, chapter):
 
 
 @needs_ffmpeg
-def test_signed_delivery_for_the_current_session_only(signed_in, learner, chapter, enrolment, video, client,
-                                                       other_learner):
+def test_signed_delivery_for_the_current_session_only(
+    signed_in, learner, chapter, enrolment, video, client, other_learner
+):
     r = signed_in.post("/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json")
     assert r.status_code == 201, r.content
     key = r.json()["session"]
@@ -90,7 +92,10 @@ def test_signed_delivery_for_the_current_session_only(signed_in, learner, chapte
     expired = courseware.sign_segment(video.hls_dir, "seg_0000.ts", time.time() - 1)
     assert signed_in.get(expired).status_code == 403
     assert signed_in.get(courseware.sign_key(key, video.hls_dir, time.time() - 1)).status_code == 403
-    assert signed_in.get(courseware.sign_segment(video.hls_dir, "../../x.ts", time.time() + 60)).status_code == 403
+    assert (
+        signed_in.get(courseware.sign_segment(video.hls_dir, "../../x.ts", time.time() + 60)).status_code
+        == 403
+    )
 
     # Another learner with a valid signed URL gets no key and no playlist.
     from django.test import Client
@@ -122,8 +127,10 @@ def test_production_hands_segments_to_nginx(settings, video, signed_in, chapter,
 
 def test_signed_playlist_ttl_grows_with_the_segment_offset(settings):
     settings.LEARNING_SIGNED_URL_TTL = 600
-    text = ('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x1\n#EXTINF:4.0,\nseg_0000.ts\n'
-            '#EXTINF:4.0,\nseg_0001.ts\n#EXTINF:4.0,\nhttp://evil/x.ts\n#EXT-X-ENDLIST\n')
+    text = (
+        '#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="key.bin",IV=0x1\n#EXTINF:4.0,\nseg_0000.ts\n'
+        "#EXTINF:4.0,\nseg_0001.ts\n#EXTINF:4.0,\nhttp://evil/x.ts\n#EXT-X-ENDLIST\n"
+    )
     out = courseware.signed_playlist(text, hls_dir="1/a", session_key="k", now=1000.0)
     segs = [ln for ln in out.splitlines() if ln.startswith("/learn/seg/")]
     assert len(segs) == 2 and "evil" not in out

@@ -2,25 +2,36 @@
 (config/hotpath_wsgi.py) reads the raw body itself: whatever the bytes, it answers one of the
 statuses the documented route declares (or 413 for an oversized body), never a server error; and
 its validation accepts exactly what the ninja route (BeatIn) accepts for well-formed numbers."""
+
 import io
 import json
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from cpe.learning import hotpath
 
 from .test_hotpath import REDIS_URL, WEB_SESSION, _start, hot  # noqa: F401 (fixture)
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)")]
-FUZZ = hsettings(max_examples=200, derandomize=True, deadline=None, database=None,
-                 suppress_health_check=list(HealthCheck))
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                        st.sampled_from(["seq", "start", "position", "x"]), inner, max_size=4), max_leaves=12)
-DEEP = b"[" * 3000   # past the json module's recursion limit
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)"),
+]
+FUZZ = hsettings(
+    max_examples=200, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(["seq", "start", "position", "x"]), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+DEEP = b"[" * 3000  # past the json module's recursion limit
 
 
 @FUZZ
@@ -50,18 +61,22 @@ def test_seq_fits_the_database_column():
     # seq 2**40 was a 500 (DataError: integer out of range; last_seq is a 32-bit column).
     from config.hotpath_wsgi import hotpath_validate
 
-    assert hotpath_validate({"seq": 2 ** 31 - 1, "start": 0, "position": 1}) == []
-    assert hotpath_validate({"seq": 2 ** 31, "start": 0, "position": 1})
+    assert hotpath_validate({"seq": 2**31 - 1, "start": 0, "position": 1}) == []
+    assert hotpath_validate({"seq": 2**31, "start": 0, "position": 1})
 
 
 @pytest.mark.parametrize("path", ["orm", "redis"])
 def test_huge_seq_is_a_validation_error_on_both_paths(signed_in, chapter, enrolment, settings, hot, path):  # noqa: F811
     settings.LEARNING_HOTPATH = path
-    key = signed_in.post("/api/learning/sessions", {"chapter_id": chapter.pk},
-                         content_type="application/json").json()["session"]
+    key = signed_in.post(
+        "/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json"
+    ).json()["session"]
     signed_in.raise_request_exception = False
-    r = signed_in.post(f"/api/learning/sessions/{key}/heartbeat", {"seq": 2 ** 40, "start": 0, "position": 1},
-                       content_type="application/json")
+    r = signed_in.post(
+        f"/api/learning/sessions/{key}/heartbeat",
+        {"seq": 2**40, "start": 0, "position": 1},
+        content_type="application/json",
+    )
     assert r.status_code == 422
 
 
@@ -83,10 +98,18 @@ def front_door(hot, learner, chapter, enrolment, settings):  # noqa: F811
 
 
 def _post(app, key, token, raw: bytes) -> int:
-    env = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/api/learning/sessions/{key}/heartbeat",
-           "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw), "HTTP_HOST": "testserver",
-           "REMOTE_ADDR": "10.0.0.1", "wsgi.url_scheme": "http", "SERVER_NAME": "testserver",
-           "HTTP_X_PLAY_TOKEN": token, "HTTP_COOKIE": f"sessionid={WEB_SESSION}"}
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/api/learning/sessions/{key}/heartbeat",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "10.0.0.1",
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "testserver",
+        "HTTP_X_PLAY_TOKEN": token,
+        "HTTP_COOKIE": f"sessionid={WEB_SESSION}",
+    }
     got = {}
     body = b"".join(app(env, lambda status, headers: got.update(status=status)))
     json.loads(body)  # always a JSON answer

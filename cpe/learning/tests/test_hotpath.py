@@ -1,6 +1,7 @@
 """The Redis heartbeat hot path (ADR 0003 "Speed"): the same policy.heartbeat against Redis state,
 written behind to the database. Injected times; a unique key prefix per test on the REDIS_URL
 database (CI sets REDIS_URL; skipped without it)."""
+
 import io
 import json
 import os
@@ -18,8 +19,10 @@ from cpe.learning.models import ChapterProgress, PlaySession, SuspiciousEvent
 from .conftest import sec
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)")]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)"),
+]
 
 
 @pytest.fixture
@@ -80,8 +83,15 @@ def test_steady_play_is_written_behind_and_completion_at_once(hot, learner, chap
 
 def test_same_sequence_same_verdicts_as_the_orm_path(hot, learner, chapter, enrolment, now, settings):
     """One rule set: a mixed sequence judged by both paths gives the same credit and reasons."""
-    script = [(30, 1, 0, 30), (60, 2, 30, 120), (61, 3, 0, 30), (90, 4, 100, 110), (100, 5, 30, 44),
-              (100.5, 5, 44, 50), (130, 6, 44, 74)]
+    script = [
+        (30, 1, 0, 30),
+        (60, 2, 30, 120),
+        (61, 3, 0, 30),
+        (90, 4, 100, 110),
+        (100, 5, 30, 44),
+        (100.5, 5, 44, 50),
+        (130, 6, 44, 74),
+    ]
     hot_s = _start(learner, chapter, now)
     hot_out = [(r.credited, r.reason) for r in (_beat(hot_s, sec(now, t), q, a, b) for t, q, a, b in script)]
     hot.flush_dirty()
@@ -89,9 +99,15 @@ def test_same_sequence_same_verdicts_as_the_orm_path(hot, learner, chapter, enro
     ChapterProgress.objects.filter(user=learner, chapter=chapter).update(intervals=[], watched_seconds=0)
     settings.LEARNING_HOTPATH = "orm"
     orm_s = _start(learner, chapter, sec(now, 1000))
-    orm_out = [(r.credited, r.reason) for r in (services.play_heartbeat(
-        user=learner, key=orm_s.key, seq=q, start=a, position=b, ip="10.0.0.1", at=sec(now, 1000 + t))
-        for t, q, a, b in script)]
+    orm_out = [
+        (r.credited, r.reason)
+        for r in (
+            services.play_heartbeat(
+                user=learner, key=orm_s.key, seq=q, start=a, position=b, ip="10.0.0.1", at=sec(now, 1000 + t)
+            )
+            for t, q, a, b in script
+        )
+    ]
     assert hot_out == orm_out
     assert hot_stored == _stored(learner, chapter).intervals
 
@@ -164,7 +180,11 @@ def test_flush_is_idempotent_and_never_goes_back(hot, learner, chapter, enrolmen
     assert hot.flush_keys([s.key]) == 1
     first = (_stored(learner, chapter).intervals, PlaySession.objects.get(pk=s.pk).last_seq)
     assert hot.flush_keys([s.key]) == 1 and hot.flush_dirty() == 0  # again: nothing changes
-    assert (_stored(learner, chapter).intervals, PlaySession.objects.get(pk=s.pk).last_seq) == first == ([[0, 60]], 2)
+    assert (
+        (_stored(learner, chapter).intervals, PlaySession.objects.get(pk=s.pk).last_seq)
+        == first
+        == ([[0, 60]], 2)
+    )
     # A late flusher holding an older snapshot cannot take anything back.
     hot.client().hset(f"{hot.prefix()}s:{s.key}", "j", old)
     hot.flush_keys([s.key])
@@ -190,7 +210,9 @@ def test_a_crash_between_beats_loses_at_most_one_interval(hot, learner, chapter,
     assert _stored(learner, chapter).intervals == [[0, 120]]
 
 
-def test_a_web_process_dying_mid_report_loses_nothing_committed(hot, learner, chapter, enrolment, now, monkeypatch):
+def test_a_web_process_dying_mid_report_loses_nothing_committed(
+    hot, learner, chapter, enrolment, now, monkeypatch
+):
     s = _start(learner, chapter, now)
     _beat(s, sec(now, 30), 1, 0, 30)
 
@@ -218,7 +240,7 @@ def test_superseded_stream_keeps_what_it_played_before_the_takeover(hot, learner
         _beat(first, sec(now, 90), 3, 60, 90)
     hot.flush_dirty()
     assert _stored(learner, chapter).intervals == [[0, 40]]  # the first's 30-40 s kept, nothing after
-    assert _stored(learner, chapter).last_position == 30     # the resume point is not the old player's
+    assert _stored(learner, chapter).last_position == 30  # the resume point is not the old player's
     assert _beat(second, sec(now, 70), 1, 30, 60).credited == 30  # its own state: 30-60
     hot.flush_dirty()
     assert _stored(learner, chapter).intervals == [[0, 60]]
@@ -233,7 +255,9 @@ def test_fabricated_fast_beats_earn_no_more_than_real_time(hot, learner, chapter
     hot.flush_dirty()
     p = _stored(learner, chapter)
     real = 60 + 49 * 0.02
-    assert p.watched_seconds <= real + 1e-6 and PlaySession.objects.get(pk=s.pk).credited_seconds <= real + 1e-6
+    assert (
+        p.watched_seconds <= real + 1e-6 and PlaySession.objects.get(pk=s.pk).credited_seconds <= real + 1e-6
+    )
     assert p.completed_at is None
     assert set(SuspiciousEvent.objects.values_list("kind", flat=True)) == {"rate"}
 
@@ -298,8 +322,16 @@ def test_attention_check_on_the_hot_path(hot, learner, chapter, enrolment, now):
 # --- the WSGI door in front of Django ----------------------------------------------------------
 def _call(app, path, body, token=None, host="testserver", cookie=f"sessionid={WEB_SESSION}; csrftoken=x"):
     raw = json.dumps(body).encode()
-    env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw),
-           "HTTP_HOST": host, "REMOTE_ADDR": "10.0.0.1", "wsgi.url_scheme": "http", "SERVER_NAME": "testserver"}
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+        "HTTP_HOST": host,
+        "REMOTE_ADDR": "10.0.0.1",
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "testserver",
+    }
     if token is not None:
         env["HTTP_X_PLAY_TOKEN"] = token
     if cookie is not None:
@@ -310,10 +342,10 @@ def _call(app, path, body, token=None, host="testserver", cookie=f"sessionid={WE
 
 
 def test_wsgi_route_before_the_middleware(hot, learner, chapter, enrolment, now, settings):
-    from config.hotpath_wsgi import wrap
-
     from django.core.signals import request_finished
     from django.db import close_old_connections
+
+    from config.hotpath_wsgi import wrap
 
     settings.ALLOWED_HOSTS = ["testserver"]
     # As Django's test client does: the test's transaction must survive the end of the request.
@@ -350,31 +382,52 @@ def _wsgi_route(learner, chapter, now, wrap):
     assert passed == [path] and other.key != s.key
 
 
-def test_api_accepts_the_play_token_with_its_session_cookie_without_csrf(hot, learner, chapter, enrolment,
-                                                                          signed_in, settings):
+def test_api_accepts_the_play_token_with_its_session_cookie_without_csrf(
+    hot, learner, chapter, enrolment, signed_in, settings
+):
     from django.test import Client
 
-    body = signed_in.post("/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json").json()
+    body = signed_in.post(
+        "/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json"
+    ).json()
     key, token = body["session"], body["token"]
     assert token == hotpath.play_token(key)
     c = Client(enforce_csrf_checks=True)
     url = f"/api/learning/sessions/{key}/heartbeat"
-    assert c.post(url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json").status_code in (401, 403)
-    r = c.post(url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json",
-               headers={"X-Play-Token": token})  # the token alone, without the web session: nothing
+    assert c.post(
+        url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json"
+    ).status_code in (401, 403)
+    r = c.post(
+        url,
+        {"seq": 1, "start": 0, "position": 1},
+        content_type="application/json",
+        headers={"X-Play-Token": token},
+    )  # the token alone, without the web session: nothing
     assert r.status_code == 401 and r.json()["code"] == "unbound"
     c.cookies[settings.SESSION_COOKIE_NAME] = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
-    r = c.post(url, {"seq": 1, "start": 0, "position": 1}, content_type="application/json",
-               headers={"X-Play-Token": token})
+    r = c.post(
+        url,
+        {"seq": 1, "start": 0, "position": 1},
+        content_type="application/json",
+        headers={"X-Play-Token": token},
+    )
     assert r.status_code == 200
-    assert c.post(f"/api/learning/sessions/{key}/end", content_type="application/json",
-                  headers={"X-Play-Token": token}).status_code == 200
+    assert (
+        c.post(
+            f"/api/learning/sessions/{key}/end",
+            content_type="application/json",
+            headers={"X-Play-Token": token},
+        ).status_code
+        == 200
+    )
     schema = signed_in.get("/api/openapi.json").json()
     assert "X-Play-Token" in json.dumps(schema["components"]["securitySchemes"])
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_flush_locks_only_the_progress_rows_it_writes(hot, learner, other_learner, chapter, enrolment, annual, now):
+def test_a_flush_locks_only_the_progress_rows_it_writes(
+    hot, learner, other_learner, chapter, enrolment, annual, now
+):
     """A batch holds learner A on chapter 1 and learner B on chapter 2; A's progress on chapter 2
     is not in it, so a flush must neither load nor wait for it (PostgreSQL: a row held by
     another transaction would block it)."""
@@ -386,14 +439,26 @@ def test_a_flush_locks_only_the_progress_rows_it_writes(hot, learner, other_lear
 
     if connection.vendor != "postgresql":
         pytest.skip("row locks are PostgreSQL's")
-    chapter2 = Chapter.objects.create(course=chapter.course, position=2, title="租赁准则", duration_seconds=120)
+    chapter2 = Chapter.objects.create(
+        course=chapter.course, position=2, title="租赁准则", duration_seconds=120
+    )
     order = order_create(user=other_learner, product_code=annual.code, ais_confirmed=True)
-    payment_confirm(gateway_name="alipay", notice=PaymentNotice(
-        order_number=order.number, gateway_txn_id="T" + order.number, amount_fen=order.amount_fen,
-        paid_at=now - timedelta(minutes=1)))
-    a_on_2 = ChapterProgress.objects.create(user=learner, chapter=chapter2, intervals=[[0, 10]], watched_seconds=10)
+    payment_confirm(
+        gateway_name="alipay",
+        notice=PaymentNotice(
+            order_number=order.number,
+            gateway_txn_id="T" + order.number,
+            amount_fen=order.amount_fen,
+            paid_at=now - timedelta(minutes=1),
+        ),
+    )
+    a_on_2 = ChapterProgress.objects.create(
+        user=learner, chapter=chapter2, intervals=[[0, 10]], watched_seconds=10
+    )
     a = _start(learner, chapter, now)
-    b = services.play_start(user=other_learner, chapter_id=chapter2.pk, at=now, ip="10.0.0.2", rand=lambda: 0.5)
+    b = services.play_start(
+        user=other_learner, chapter_id=chapter2.pk, at=now, ip="10.0.0.2", rand=lambda: 0.5
+    )
     _beat(a, sec(now, 30), 1, 0, 30)
     hotpath.beat(key=b.key, seq=1, start=0, position=30, ip="10.0.0.2", at=sec(now, 30))
 

@@ -3,6 +3,7 @@ with the web session the play session was started in, and a sign-out, a ban, a t
 hold revokes every play token of the account at once, on both doors (the WSGI route in front of
 Django's middleware and the ninja route), with the Redis hot path on and on the plain path.
 Each replay below answered 200 and credited on the old code."""
+
 import importlib
 import io
 import json
@@ -50,10 +51,17 @@ def _wsgi(app, key, body, *, token, cookie):
 
     request_finished.disconnect(close_old_connections)  # the test client's requests connect it again
     raw = json.dumps(body).encode()
-    env = {"REQUEST_METHOD": "POST", "PATH_INFO": f"/api/learning/sessions/{key}/heartbeat",
-           "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw), "HTTP_HOST": "testserver",
-           "REMOTE_ADDR": "10.0.0.1", "wsgi.url_scheme": "http", "SERVER_NAME": "testserver",
-           "HTTP_X_PLAY_TOKEN": token}
+    env = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/api/learning/sessions/{key}/heartbeat",
+        "CONTENT_LENGTH": str(len(raw)),
+        "wsgi.input": io.BytesIO(raw),
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "10.0.0.1",
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "testserver",
+        "HTTP_X_PLAY_TOKEN": token,
+    }
     if cookie:
         env["HTTP_COOKIE"] = f"sessionid={cookie}; csrftoken=x"
     got = {}
@@ -69,16 +77,26 @@ def _ninja(key, body, *, token, cookie, settings):
     c = Client(enforce_csrf_checks=True)
     if cookie:
         c.cookies[settings.SESSION_COOKIE_NAME] = cookie
-    r = c.post(f"/api/learning/sessions/{key}/heartbeat", body, content_type="application/json",
-               headers={"X-Play-Token": token})
+    r = c.post(
+        f"/api/learning/sessions/{key}/heartbeat",
+        body,
+        content_type="application/json",
+        headers={"X-Play-Token": token},
+    )
     return r.status_code, r.json()
 
 
 def _start_in(signed_in, learner, chapter, ago=40):
     """A player started `ago` seconds ago in the signed-in browser's web session."""
     raw = signed_in.session.session_key
-    s = services.play_start(user=learner, chapter_id=chapter.pk, web_session=raw, ip="10.0.0.1",
-                            at=timezone.now() - timedelta(seconds=ago), rand=lambda: 0.5)
+    s = services.play_start(
+        user=learner,
+        chapter_id=chapter.pk,
+        web_session=raw,
+        ip="10.0.0.1",
+        at=timezone.now() - timedelta(seconds=ago),
+        rand=lambda: 0.5,
+    )
     return s, hotpath.play_token(s.key), raw
 
 
@@ -111,24 +129,42 @@ def _sign_out(signed_in, capture):
 
 # --- the hot path (REDIS_URL set) ---------------------------------------------------------------
 @needs_redis
-@pytest.mark.parametrize("sanction, status, code", [("ban", 403, "banned"), ("terminate", 403, "terminated"),
-                                                    ("sign_out", 401, "session_elsewhere")])
+@pytest.mark.parametrize(
+    "sanction, status, code",
+    [("ban", 403, "banned"), ("terminate", 403, "terminated"), ("sign_out", 401, "session_elsewhere")],
+)
 def test_hot_path_a_sanction_refuses_the_replayed_token_at_once_on_both_doors(
-        hot, door, learner, chapter, enrolment, signed_in, settings, django_capture_on_commit_callbacks,
-        sanction, status, code):
+    hot,
+    door,
+    learner,
+    chapter,
+    enrolment,
+    signed_in,
+    settings,
+    django_capture_on_commit_callbacks,
+    sanction,
+    status,
+    code,
+):
     s, token, raw = _start_in(signed_in, learner, chapter)
     got = _wsgi(door, s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=raw)
     assert got[0] == 200 and got[1]["credited"] == 30
-    {"ban": lambda: _ban(learner, django_capture_on_commit_callbacks),
-     "terminate": lambda: _terminate(learner, django_capture_on_commit_callbacks),
-     "sign_out": lambda: _sign_out(signed_in, django_capture_on_commit_callbacks)}[sanction]()
+    {
+        "ban": lambda: _ban(learner, django_capture_on_commit_callbacks),
+        "terminate": lambda: _terminate(learner, django_capture_on_commit_callbacks),
+        "sign_out": lambda: _sign_out(signed_in, django_capture_on_commit_callbacks),
+    }[sanction]()
 
     # The player's requests replayed at once, same token and cookie: refused on both doors.
     got = _wsgi(door, s.key, {"seq": 2, "start": 30, "position": 60}, token=token, cookie=raw)
     assert got[0] == status, got
-    assert _wsgi(door, s.key, {"seq": 3, "start": 30, "position": 60}, token=token, cookie=None)[0] in (401, 403)
-    assert _ninja(s.key, {"seq": 4, "start": 30, "position": 60}, token=token, cookie=raw,
-                  settings=settings)[0] in (401, 403)
+    assert _wsgi(door, s.key, {"seq": 3, "start": 30, "position": 60}, token=token, cookie=None)[0] in (
+        401,
+        403,
+    )
+    assert _ninja(s.key, {"seq": 4, "start": 30, "position": 60}, token=token, cookie=raw, settings=settings)[
+        0
+    ] in (401, 403)
     # Redis forgetting the account's current-stream marker (expiry, restart), and a web process
     # that never served this player (no hint), change nothing.
     hotpath.client().delete(f"{hotpath.prefix()}c:{learner.pk}")
@@ -142,15 +178,22 @@ def test_hot_path_a_sanction_refuses_the_replayed_token_at_once_on_both_doors(
     assert row.revoked_at is not None and row.revoked_reason == code
     # A client still reporting well after it was told: staff see it among the suspicious patterns.
     with pytest.raises(LearningError):
-        hotpath.beat(key=s.key, seq=6, start=30, position=60, at=row.revoked_at + timedelta(seconds=60),
-                     web_session=services.web_session_hash(raw))
+        hotpath.beat(
+            key=s.key,
+            seq=6,
+            start=30,
+            position=60,
+            at=row.revoked_at + timedelta(seconds=60),
+            web_session=services.web_session_hash(raw),
+        )
     assert SuspiciousEvent.objects.filter(session=row, kind="revoked").count() == 1
     assert _watched(learner, chapter) == (30, None)
 
 
 @needs_redis
-def test_hot_path_the_token_without_its_web_session_earns_nothing(hot, door, learner, chapter, enrolment,
-                                                                   signed_in, settings):
+def test_hot_path_the_token_without_its_web_session_earns_nothing(
+    hot, door, learner, chapter, enrolment, signed_in, settings
+):
     s, token, raw = _start_in(signed_in, learner, chapter)
     for cookie in (None, "another-browser-session-key-0001"):
         got = _wsgi(door, s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=cookie)
@@ -159,13 +202,16 @@ def test_hot_path_the_token_without_its_web_session_earns_nothing(hot, door, lea
     assert got[0] == 401 and got[1]["code"] == "unbound" and got[1]["message"] == services.REFUSALS["unbound"]
     assert SuspiciousEvent.objects.filter(session=s, kind="unbound").count() == 1
     assert _watched(learner, chapter) == (0, None)
-    got = _wsgi(door, s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=raw)  # the player itself
+    got = _wsgi(
+        door, s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=raw
+    )  # the player itself
     assert got[0] == 200 and got[1]["credited"] == 30
 
 
 @needs_redis
-def test_hot_path_a_correction_hold_stops_the_player_at_once(hot, door, learner, chapter, enrolment, signed_in,
-                                                            django_capture_on_commit_callbacks):
+def test_hot_path_a_correction_hold_stops_the_player_at_once(
+    hot, door, learner, chapter, enrolment, signed_in, django_capture_on_commit_callbacks
+):
     from cpe.accounts.services import correction_hold_set
 
     s, token, raw = _start_in(signed_in, learner, chapter)
@@ -180,11 +226,19 @@ def test_hot_path_a_correction_hold_stops_the_player_at_once(hot, door, learner,
 @needs_redis
 def test_hot_path_a_revocation_lost_by_redis_is_restored_from_the_row(hot, learner, chapter, enrolment, now):
     """Redis down when a ban commits: the rows are revoked; the next flush marks the state."""
-    s = services.play_start(user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5)
+    s = services.play_start(
+        user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5
+    )
     ws = services.web_session_hash("k" * 32)
-    assert hotpath.beat(key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30),
-                        web_session=ws).credited == 30
-    services.play_sessions_revoke(user_id=learner.pk, reason="banned", at=now + timedelta(seconds=31))  # no commit hook
+    assert (
+        hotpath.beat(
+            key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30), web_session=ws
+        ).credited
+        == 30
+    )
+    services.play_sessions_revoke(
+        user_id=learner.pk, reason="banned", at=now + timedelta(seconds=31)
+    )  # no commit hook
     hotpath.flush_keys([s.key])
     with pytest.raises(LearningError) as exc:
         hotpath.beat(key=s.key, seq=2, start=30, position=60, at=now + timedelta(seconds=60), web_session=ws)
@@ -198,35 +252,57 @@ def plain(settings):
     assert not hotpath.enabled()
 
 
-@pytest.mark.parametrize("sanction, status, code", [("ban", 403, "banned"), ("terminate", 403, "terminated"),
-                                                    ("sign_out", 401, "session_elsewhere")])
+@pytest.mark.parametrize(
+    "sanction, status, code",
+    [("ban", 403, "banned"), ("terminate", 403, "terminated"), ("sign_out", 401, "session_elsewhere")],
+)
 def test_plain_path_a_sanction_refuses_the_replayed_token_at_once(
-        plain, learner, chapter, enrolment, signed_in, settings, django_capture_on_commit_callbacks,
-        sanction, status, code):
+    plain,
+    learner,
+    chapter,
+    enrolment,
+    signed_in,
+    settings,
+    django_capture_on_commit_callbacks,
+    sanction,
+    status,
+    code,
+):
     s, token, raw = _start_in(signed_in, learner, chapter)
     got = _ninja(s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=raw, settings=settings)
     assert got[0] == 200 and got[1]["credited"] == 30
-    {"ban": lambda: _ban(learner, django_capture_on_commit_callbacks),
-     "terminate": lambda: _terminate(learner, django_capture_on_commit_callbacks),
-     "sign_out": lambda: _sign_out(signed_in, django_capture_on_commit_callbacks)}[sanction]()
+    {
+        "ban": lambda: _ban(learner, django_capture_on_commit_callbacks),
+        "terminate": lambda: _terminate(learner, django_capture_on_commit_callbacks),
+        "sign_out": lambda: _sign_out(signed_in, django_capture_on_commit_callbacks),
+    }[sanction]()
     # The token alone (no cookie: the middleware has no session to end) is refused by the row.
     got = _ninja(s.key, {"seq": 2, "start": 30, "position": 60}, token=token, cookie=None, settings=settings)
     assert got[0] == status, got
     assert got[1]["code"] == code and got[1]["message"] == services.REFUSALS[code]
     # With the old cookie too (the ban and termination pages answer first; a signed-out one by the row).
-    assert _ninja(s.key, {"seq": 3, "start": 30, "position": 60}, token=token, cookie=raw,
-                  settings=settings)[0] in (401, 403)
+    assert _ninja(s.key, {"seq": 3, "start": 30, "position": 60}, token=token, cookie=raw, settings=settings)[
+        0
+    ] in (401, 403)
     assert _watched(learner, chapter) == (30, None)
     row = PlaySession.objects.get(pk=s.pk)
     assert row.revoked_reason == code and row.last_seq == 1 and row.credited_seconds == 30
     with pytest.raises(LearningError):  # well after it was told: recorded once
-        services.play_heartbeat(user=learner, key=s.key, seq=4, start=30, position=60,
-                                at=row.revoked_at + timedelta(seconds=60), web_session=services.web_session_hash(raw))
+        services.play_heartbeat(
+            user=learner,
+            key=s.key,
+            seq=4,
+            start=30,
+            position=60,
+            at=row.revoked_at + timedelta(seconds=60),
+            web_session=services.web_session_hash(raw),
+        )
     assert SuspiciousEvent.objects.filter(session=row, kind="revoked").count() == 1
 
 
-def test_plain_path_the_token_without_its_web_session_earns_nothing(plain, learner, chapter, enrolment, signed_in,
-                                                                    settings):
+def test_plain_path_the_token_without_its_web_session_earns_nothing(
+    plain, learner, chapter, enrolment, signed_in, settings
+):
     s, token, raw = _start_in(signed_in, learner, chapter)
     got = _ninja(s.key, {"seq": 1, "start": 0, "position": 30}, token=token, cookie=None, settings=settings)
     assert got[0] == 401 and got[1]["code"] == "unbound"
@@ -237,16 +313,27 @@ def test_plain_path_the_token_without_its_web_session_earns_nothing(plain, learn
     assert got[0] == 200 and got[1]["credited"] == 30
 
 
-def test_plain_path_a_ban_in_the_rows_refuses_even_without_a_revocation(plain, learner, chapter, enrolment, now):
+def test_plain_path_a_ban_in_the_rows_refuses_even_without_a_revocation(
+    plain, learner, chapter, enrolment, now
+):
     """The account's standing is read from the rows on every report (a ban written without the
     service still stops it)."""
     from cpe.moderation.models import Ban
 
-    s = services.play_start(user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5)
+    s = services.play_start(
+        user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5
+    )
     Ban.objects.create(kind="account", user=learner, reason="x", starts_at=now)
     with pytest.raises(LearningError) as exc:
-        services.play_heartbeat(user=learner, key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30),
-                                web_session=services.web_session_hash("k" * 32))
+        services.play_heartbeat(
+            user=learner,
+            key=s.key,
+            seq=1,
+            start=0,
+            position=30,
+            at=now + timedelta(seconds=30),
+            web_session=services.web_session_hash("k" * 32),
+        )
     assert exc.value.code == "banned" and _watched(learner, chapter) == (0, None)
 
 
@@ -260,7 +347,9 @@ def test_a_banned_account_cannot_start_a_player(learner, chapter, enrolment, now
     assert exc.value.code == "banned" and not PlaySession.objects.filter(user=learner).exists()
 
 
-def test_signing_in_again_revokes_the_old_browsers_players(learner, chapter, enrolment, signed_in, client, now):
+def test_signing_in_again_revokes_the_old_browsers_players(
+    learner, chapter, enrolment, signed_in, client, now
+):
     s, token, raw = _start_in(signed_in, learner, chapter)
     from django.test import Client
 
@@ -291,10 +380,14 @@ def test_the_migration_replaces_raw_keys_by_their_hash(learner, chapter, enrolme
 
 
 @needs_redis
-def test_hot_path_a_state_from_before_the_binding_takes_it_from_the_row(hot, learner, chapter, enrolment, now):
+def test_hot_path_a_state_from_before_the_binding_takes_it_from_the_row(
+    hot, learner, chapter, enrolment, now
+):
     """States Redis held at deploy carry no digest: the row's is used (players keep playing),
     and still only with their own web session."""
-    s = services.play_start(user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5)
+    s = services.play_start(
+        user=learner, chapter_id=chapter.pk, web_session="k" * 32, at=now, rand=lambda: 0.5
+    )
     r, key = hotpath.client(), f"{hotpath.prefix()}s:{s.key}"
     d = json.loads(r.hget(key, "j"))
     for name in ("ws", "rv", "rva"):
@@ -305,14 +398,19 @@ def test_hot_path_a_state_from_before_the_binding_takes_it_from_the_row(hot, lea
         hotpath.beat(key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30), web_session="")
     assert exc.value.code == "unbound"
     ws = services.web_session_hash("k" * 32)
-    assert hotpath.beat(key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30),
-                        web_session=ws).credited == 30
+    assert (
+        hotpath.beat(
+            key=s.key, seq=1, start=0, position=30, at=now + timedelta(seconds=30), web_session=ws
+        ).credited
+        == 30
+    )
     assert json.loads(r.hget(key, "j"))["ws"] == ws
 
 
 @needs_redis
-def test_hot_path_closing_the_account_stops_its_player_at_once(hot, door, learner, chapter, enrolment, signed_in,
-                                                              django_capture_on_commit_callbacks):
+def test_hot_path_closing_the_account_stops_its_player_at_once(
+    hot, door, learner, chapter, enrolment, signed_in, django_capture_on_commit_callbacks
+):
     """Closing is allowed once the enrolment has ended; a player left open in another tab, or
     its token replayed, is refused as closed (not as merely expired), and earns nothing."""
     from cpe.accounts.closing import account_close

@@ -1,5 +1,6 @@
 """Play sessions and heartbeats on a real database, with injected times (rules R7.2-7.4). Each
 refusal also checks what did not change."""
+
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,9 @@ def _start(learner, chapter, at, **kw):
 
 
 def _beat(learner, s, at, seq, start, position, ip="10.0.0.1"):
-    return services.play_heartbeat(user=learner, key=s.key, seq=seq, start=start, position=position, ip=ip, at=at)
+    return services.play_heartbeat(
+        user=learner, key=s.key, seq=seq, start=start, position=position, ip=ip, at=at
+    )
 
 
 def _progress(learner, chapter):
@@ -109,9 +112,11 @@ def test_second_player_takes_over_and_the_first_is_told_why(learner, chapter, en
 
 def test_another_learners_session_is_refused(learner, other_learner, chapter, enrolment, now):
     s = _start(learner, chapter, now)
-    for call in (lambda: _beat(other_learner, s, sec(now, 30), 1, 0, 30),
-                 lambda: services.attention_answer(user=other_learner, key=s.key, token="x", at=now),
-                 lambda: services.play_end(user=other_learner, key=s.key, at=now)):
+    for call in (
+        lambda: _beat(other_learner, s, sec(now, 30), 1, 0, 30),
+        lambda: services.attention_answer(user=other_learner, key=s.key, token="x", at=now),
+        lambda: services.play_end(user=other_learner, key=s.key, at=now),
+    ):
         with pytest.raises(LearningError) as exc:
             call()
         assert exc.value.code == "no_session"
@@ -176,8 +181,9 @@ def test_attention_check_stops_credit_until_answered(learner, chapter, enrolment
     assert r.credited == 0 and r.reason == policy.CHECK_OVERDUE and r.attention_deadline < 0
     with pytest.raises(LearningError):
         services.attention_answer(user=learner, key=s.key, token="wrong", at=sec(now, issued + 90))
-    services.attention_answer(user=learner, key=s.key, token=r.attention_token, at=sec(now, issued + 90),
-                              rand=lambda: 0.5)
+    services.attention_answer(
+        user=learner, key=s.key, token=r.attention_token, at=sec(now, issued + 90), rand=lambda: 0.5
+    )
     r = _beat(learner, s, sec(now, issued + 120), seq + 3, t + 30, t + 60)
     assert r.credited == 30 and not r.attention_token
     s.refresh_from_db()

@@ -2,6 +2,7 @@
 ffprobe names), a size cap, and ffmpeg/ffprobe restricted to the file protocol and those demuxers,
 so an HLS playlist or an ffconcat script uploaded as "lecture.mp4" can neither fetch a URL nor read
 another local file (another chapter's source, a server file)."""
+
 import http.server
 import shutil
 import subprocess
@@ -44,12 +45,31 @@ def _remove_sources():
 def secret_video(tmp_path):
     """A real, readable video that is not the upload: what an attacker's playlist points at."""
     mp4 = tmp_path / "secret.mp4"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi",
-                    "-i", "testsrc2=size=160x120:rate=10:duration=2",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(mp4)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=10:duration=2",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            str(mp4),
+        ],
+        check=True,
+    )
     ts = tmp_path / "secret.ts"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(mp4), "-c", "copy", "-f", "mpegts",
-                    str(ts)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(mp4), "-c", "copy", "-f", "mpegts", str(ts)],
+        check=True,
+    )
     return mp4, ts
 
 
@@ -112,10 +132,10 @@ def test_crafted_playlist_is_never_followed_by_the_transcoder(cw, chapter, secre
     v.refresh_from_db()
     assert v.status == VideoStatus.FAILED and not v.hls_dir and v.duration is None
     assert policy.VIDEO_FORMAT_MESSAGE in v.error
-    assert http_hits[1] == []                                       # nothing fetched
+    assert http_hits[1] == []  # nothing fetched
     assert not (courseware.root() / "hls").exists() or not any((courseware.root() / "hls").rglob("*.ts"))
     chapter.refresh_from_db()
-    assert chapter.duration_seconds == 120                         # unchanged
+    assert chapter.duration_seconds == 120  # unchanged
 
 
 @needs_ffmpeg
@@ -133,8 +153,9 @@ def test_ffprobe_and_ffmpeg_commands_themselves_refuse_playlists(cw, tmp_path, s
     key_info = tmp_path / "keyinfo"
     (tmp_path / "k").write_bytes(b"0" * 16)
     key_info.write_text(f"key.bin\n{tmp_path / 'k'}\n")
-    run = subprocess.run(courseware.ffmpeg_hls_cmd(src, out, key_info, 10.0), capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run(
+        courseware.ffmpeg_hls_cmd(src, out, key_info, 10.0), capture_output=True, text=True, timeout=60
+    )
     assert run.returncode != 0 and not list(out.glob("*.ts"))
     assert http_hits[1] == []
 
@@ -173,65 +194,94 @@ def _editor(django_user_model):
 
 
 @needs_ffmpeg
-@pytest.mark.parametrize("content,name", [
-    (b"#EXTM3U\n#EXTINF:2,\nhttp://169.254.169.254/latest/meta-data\n#EXT-X-ENDLIST\n", "lecture.mp4"),
-    (b"ffconcat version 1.0\nfile other.mp4\n", "lecture.mov"),
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "lecture.mp4"),
-    (b"", "lecture.mp4"),
-])
-def test_admin_refuses_a_non_video_upload_and_stores_nothing(client, cw, chapter, django_user_model, content,
-                                                             name, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "content,name",
+    [
+        (b"#EXTM3U\n#EXTINF:2,\nhttp://169.254.169.254/latest/meta-data\n#EXT-X-ENDLIST\n", "lecture.mp4"),
+        (b"ffconcat version 1.0\nfile other.mp4\n", "lecture.mov"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "lecture.mp4"),
+        (b"", "lecture.mp4"),
+    ],
+)
+def test_admin_refuses_a_non_video_upload_and_stores_nothing(
+    client, cw, chapter, django_user_model, content, name, django_capture_on_commit_callbacks
+):
     from pathlib import Path
 
     src_dir = Path(ChapterVideo._meta.get_field("source").storage.location)
     before = set(src_dir.iterdir()) if src_dir.exists() else set()
     client.force_login(_editor(django_user_model))
     with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(reverse("admin:learning_chaptervideo_add"),
-                           {"chapter": chapter.pk, "source": SimpleUploadedFile(name, content)})
+        resp = client.post(
+            reverse("admin:learning_chaptervideo_add"),
+            {"chapter": chapter.pk, "source": SimpleUploadedFile(name, content)},
+        )
     assert resp.status_code == 200
     page = resp.content.decode()
     assert policy.VIDEO_FORMAT_MESSAGE in page or "空" in page
     assert not ChapterVideo.objects.exists()
-    assert (set(src_dir.iterdir()) if src_dir.exists() else set()) == before    # nothing stored
+    assert (set(src_dir.iterdir()) if src_dir.exists() else set()) == before  # nothing stored
 
 
 @needs_ffmpeg
-def test_admin_accepts_a_real_video_and_refuses_an_oversized_one(client, cw, chapter, django_user_model,
-                                                                  secret_video, monkeypatch,
-                                                                  django_capture_on_commit_callbacks):
+def test_admin_accepts_a_real_video_and_refuses_an_oversized_one(
+    client, cw, chapter, django_user_model, secret_video, monkeypatch, django_capture_on_commit_callbacks
+):
     client.force_login(_editor(django_user_model))
     data = secret_video[0].read_bytes()
     monkeypatch.setattr(policy, "VIDEO_MAX_BYTES", len(data) - 1)
-    resp = client.post(reverse("admin:learning_chaptervideo_add"),
-                       {"chapter": chapter.pk, "source": SimpleUploadedFile("lecture.mp4", data)})
+    resp = client.post(
+        reverse("admin:learning_chaptervideo_add"),
+        {"chapter": chapter.pk, "source": SimpleUploadedFile("lecture.mp4", data)},
+    )
     assert resp.status_code == 200 and "不能超过" in resp.content.decode()
     assert not ChapterVideo.objects.exists()
     monkeypatch.setattr(policy, "VIDEO_MAX_BYTES", len(data))
     with django_capture_on_commit_callbacks(execute=True):
-        resp = client.post(reverse("admin:learning_chaptervideo_add"),
-                           {"chapter": chapter.pk, "source": SimpleUploadedFile("lecture.mp4", data)})
+        resp = client.post(
+            reverse("admin:learning_chaptervideo_add"),
+            {"chapter": chapter.pk, "source": SimpleUploadedFile("lecture.mp4", data)},
+        )
     assert resp.status_code == 302
     v = ChapterVideo.objects.get()
     assert v.status == VideoStatus.READY, v.error
     assert v.source.name.endswith(".mp4")
 
 
-@pytest.mark.parametrize("head,container", [
-    (b"\0\0\0\x20ftypisom\0\0", "mp4"), (b"\0\0\0\x14ftypqt  \0\0", "mp4"),
-    (b"\0\0\x01\x00moov\0\0\0\0", "mp4"),
-    (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81", "mkv"), (b"FLV\x01\x01\0\0\0\x09\0\0\0", "flv"),
-    (b"#EXTM3U\n#EXT-X", None), (b"ffconcat ver", None), (b"\x89PNG\r\n\x1a\n\0\0\0\0", None), (b"", None),
-    (b"\0\0\0\x20ftyp", "mp4"), (b"FLV\x02", None), (b"GIF89a", None),
-])
+@pytest.mark.parametrize(
+    "head,container",
+    [
+        (b"\0\0\0\x20ftypisom\0\0", "mp4"),
+        (b"\0\0\0\x14ftypqt  \0\0", "mp4"),
+        (b"\0\0\x01\x00moov\0\0\0\0", "mp4"),
+        (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\xf7\x81", "mkv"),
+        (b"FLV\x01\x01\0\0\0\x09\0\0\0", "flv"),
+        (b"#EXTM3U\n#EXT-X", None),
+        (b"ffconcat ver", None),
+        (b"\x89PNG\r\n\x1a\n\0\0\0\0", None),
+        (b"", None),
+        (b"\0\0\0\x20ftyp", "mp4"),
+        (b"FLV\x02", None),
+        (b"GIF89a", None),
+    ],
+)
 def test_video_container_policy(head, container):
     assert policy.video_container(head) == container
 
 
-@pytest.mark.parametrize("name,ok", [
-    ("mov,mp4,m4a,3gp,3g2,mj2", True), ("matroska,webm", True), ("flv", True), ("hls", False),
-    ("concat", False), ("image2", False), ("", False), ("mov,hls", False),
-])
+@pytest.mark.parametrize(
+    "name,ok",
+    [
+        ("mov,mp4,m4a,3gp,3g2,mj2", True),
+        ("matroska,webm", True),
+        ("flv", True),
+        ("hls", False),
+        ("concat", False),
+        ("image2", False),
+        ("", False),
+        ("mov,hls", False),
+    ],
+)
 def test_video_demuxer_policy(name, ok):
     assert policy.video_demuxer_allowed(name) is ok
 

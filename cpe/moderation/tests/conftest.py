@@ -28,8 +28,9 @@ def staff_with(db, django_user_model):
     from django.contrib.auth.models import Permission
 
     def _make(*perms, username="operator1"):
-        user = django_user_model.objects.create_user(username=username, password="Staff-pass-2026",
-                                                     is_staff=True, name="运营")
+        user = django_user_model.objects.create_user(
+            username=username, password="Staff-pass-2026", is_staff=True, name="运营"
+        )
         for perm in perms:
             app, codename = perm.split(".")
             user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))

@@ -1,4 +1,5 @@
 """The staff site's ban forms with an end time, as a browser's datetime-local box sends it."""
+
 from datetime import timedelta
 
 import pytest
@@ -20,8 +21,10 @@ def _local_box(dt):
 def test_ip_ban_with_an_end_time_is_saved_with_that_end(client, staff_with):
     client.force_login(staff_with(*OPERATOR_PERMS))
     end = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
-    r = client.post(reverse("admin:moderation_ban_add"),
-                    {"network": "198.51.100.0/24", "reason": "恶意注册", "ends_at": _local_box(end)})
+    r = client.post(
+        reverse("admin:moderation_ban_add"),
+        {"network": "198.51.100.0/24", "reason": "恶意注册", "ends_at": _local_box(end)},
+    )
     page = r.content.decode()
     assert "输入一系列值" not in page
     assert r.status_code == 302, page[:2000]
@@ -37,9 +40,14 @@ def test_ip_ban_form_shows_a_single_datetime_box(client, staff_with):
 
 def test_ip_ban_with_a_past_end_time_is_refused_and_nothing_is_saved(client, staff_with):
     client.force_login(staff_with(*OPERATOR_PERMS))
-    r = client.post(reverse("admin:moderation_ban_add"),
-                    {"network": "198.51.100.0/24", "reason": "恶意注册",
-                     "ends_at": _local_box(timezone.now() - timedelta(hours=1))})
+    r = client.post(
+        reverse("admin:moderation_ban_add"),
+        {
+            "network": "198.51.100.0/24",
+            "reason": "恶意注册",
+            "ends_at": _local_box(timezone.now() - timedelta(hours=1)),
+        },
+    )
     assert r.status_code == 200 and "结束时间须晚于当前时间" in r.content.decode()
     assert not Ban.objects.exists()
 
@@ -48,8 +56,16 @@ def test_account_ban_with_an_end_time_is_saved_with_that_end(client, register_le
     learner = register_learner()
     client.force_login(staff_with(*OPERATOR_PERMS))
     end = (timezone.now() + timedelta(days=7)).replace(second=0, microsecond=0)
-    r = client.post(reverse(CHANGELIST), {"action": "ban", "_selected_action": [learner.pk], "apply": "1",
-                                          "reason": "多人共用账号", "ends_at": _local_box(end)})
+    r = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "ban",
+            "_selected_action": [learner.pk],
+            "apply": "1",
+            "reason": "多人共用账号",
+            "ends_at": _local_box(end),
+        },
+    )
     assert r.status_code == 302, r.content.decode()[:2000]
     ban = Ban.objects.get()
     assert (ban.user_id, ban.ends_at) == (learner.pk, end)
@@ -58,7 +74,15 @@ def test_account_ban_with_an_end_time_is_saved_with_that_end(client, register_le
 def test_account_ban_with_a_garbled_end_time_is_refused(client, register_learner, staff_with):
     learner = register_learner()
     client.force_login(staff_with(*OPERATOR_PERMS))
-    r = client.post(reverse(CHANGELIST), {"action": "ban", "_selected_action": [learner.pk], "apply": "1",
-                                          "reason": "多人共用账号", "ends_at": "明天"})
+    r = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "ban",
+            "_selected_action": [learner.pk],
+            "apply": "1",
+            "reason": "多人共用账号",
+            "ends_at": "明天",
+        },
+    )
     assert r.status_code == 200
     assert not Ban.objects.exists()

@@ -1,4 +1,5 @@
 """The ban page on a 375-px phone, in Debian's chromium (rules R12; conventions C5)."""
+
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -38,8 +39,12 @@ def test_ban_page_fits_a_phone(server_with_ban_middleware, staff_with):
 
     from cpe.moderation import services
 
-    services.ban_network(network="127.0.0.1", reason="短时间内大量尝试登录他人账号，系统已自动限制。",
-                         ends_at=timezone.now() + timedelta(days=3), actor=staff_with())
+    services.ban_network(
+        network="127.0.0.1",
+        reason="短时间内大量尝试登录他人账号，系统已自动限制。",
+        ends_at=timezone.now() + timedelta(days=3),
+        actor=staff_with(),
+    )
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
         try:

@@ -1,5 +1,6 @@
 """IP bans (rules R12) match the client's address behind the proxy (cpe/core/net.py); a forged
 X-Forwarded-For neither escapes a ban nor brings one onto somebody else."""
+
 import pytest
 from django.urls import reverse
 
@@ -31,13 +32,23 @@ def test_ban_matches_the_forwarded_client_behind_one_proxy(client, settings, ban
     r = client.get("/api/courses", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=BANNED)
     assert r.status_code == 403 and r.json()["code"] == "banned_network"
     # A spoofed entry left of what nginx appended is ignored, both ways.
-    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{OTHER}, {BANNED}").status_code == 403
-    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {OTHER}").status_code == 200
+    assert (
+        client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{OTHER}, {BANNED}").status_code
+        == 403
+    )
+    assert (
+        client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {OTHER}").status_code
+        == 200
+    )
     # Garbage where nginx writes: the proxy's own address, not banned, and no error.
-    assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, junk").status_code == 200
+    assert (
+        client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, junk").status_code == 200
+    )
 
 
-def test_a_ban_on_the_proxy_address_does_not_ban_everybody_behind_it(client, settings, ban_middleware, staff_with):
+def test_a_ban_on_the_proxy_address_does_not_ban_everybody_behind_it(
+    client, settings, ban_middleware, staff_with
+):
     settings.TRUSTED_PROXY_COUNT = 1
     services.ban_network(network="10.0.0.0/24", reason="x", actor=staff_with())
     assert client.get("/courses/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=OTHER).status_code == 200
@@ -46,7 +57,13 @@ def test_a_ban_on_the_proxy_address_does_not_ban_everybody_behind_it(client, set
 def test_staff_decisions_are_audited_with_the_staff_members_address(client, settings, staff_with):
     settings.TRUSTED_PROXY_COUNT = 1
     client.force_login(staff_with("moderation.view_ban", "moderation.add_ban"))
-    r = client.post(reverse("admin:moderation_ban_add"), {"network": "192.0.2.0/24", "reason": "恶意注册", "ends_at": ""},
-                    REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{BANNED}, {OTHER}")
+    r = client.post(
+        reverse("admin:moderation_ban_add"),
+        {"network": "192.0.2.0/24", "reason": "恶意注册", "ends_at": ""},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR=f"{BANNED}, {OTHER}",
+    )
     assert r.status_code == 302
-    assert list(AuditEvent.objects.filter(event_type="moderation.banned").values_list("ip", flat=True)) == [OTHER]
+    assert list(AuditEvent.objects.filter(event_type="moderation.banned").values_list("ip", flat=True)) == [
+        OTHER
+    ]

@@ -1,4 +1,5 @@
 """BanMiddleware as a visitor meets it (rules R12)."""
+
 from datetime import timedelta
 
 import pytest
@@ -31,15 +32,21 @@ def test_banned_ip_gets_the_403_page(client, ban_middleware, operator):
     assert "访问受限" in page and "短时间内大量注册" in page
     assert timezone.localtime(end).strftime("%Y-%m-%d %H:%M") in page and "北京时间" in page
     assert settings.SUPPORT_PHONE in page and settings.SUPPORT_EMAIL in page
-    assert client.get("/accounts/login/", REMOTE_ADDR="203.0.114.9").status_code == 200  # next door is not banned
+    assert (
+        client.get("/accounts/login/", REMOTE_ADDR="203.0.114.9").status_code == 200
+    )  # next door is not banned
 
 
 def test_banned_ipv6_gets_json_under_api(client, ban_middleware, operator):
     services.ban_network(network="2001:db8:1::/48", reason="接口滥用", actor=operator)
     r = client.get("/api/learning/whatever", REMOTE_ADDR="2001:db8:1::5")
     assert r.status_code == 403
-    assert r.json() == {"code": "banned_network", "message": "您所在的网络地址已被平台限制访问。",
-                        "reason": "接口滥用", "until": None}
+    assert r.json() == {
+        "code": "banned_network",
+        "message": "您所在的网络地址已被平台限制访问。",
+        "reason": "接口滥用",
+        "until": None,
+    }
 
 
 @pytest.mark.parametrize("path", ["/admin/login/", "/static/css/site.css", "/agreement/", "/notices/"])
@@ -54,7 +61,9 @@ def test_staff_site_works_from_a_banned_ip(client, ban_middleware, operator, sta
     assert client.get("/admin/moderation/ban/", REMOTE_ADDR=BANNED_IP).status_code == 200
 
 
-def test_banned_accounts_session_stops_at_its_next_request(client, ban_middleware, register_learner, operator):
+def test_banned_accounts_session_stops_at_its_next_request(
+    client, ban_middleware, register_learner, operator
+):
     learner = register_learner()
     client.force_login(learner)
     assert client.get("/accounts/dashboard/").status_code in (200, 302)
@@ -93,8 +102,9 @@ def test_anonymous_requests_never_read_the_user_table(client, ban_middleware, re
     assert not [q["sql"] for q in ctx.captured_queries if "accounts_user" in q["sql"]]
 
 
-def test_middleware_itself_makes_no_query_within_the_memo(rf: RequestFactory, operator, register_learner,
-                                                           django_assert_num_queries):
+def test_middleware_itself_makes_no_query_within_the_memo(
+    rf: RequestFactory, operator, register_learner, django_assert_num_queries
+):
     services.ban_network(network="198.51.100.0/24", reason="x", actor=operator)
     services.ban_account(user_id=register_learner().pk, reason="x", actor=operator)
     selectors.any_bans()
@@ -103,6 +113,7 @@ def test_middleware_itself_makes_no_query_within_the_memo(rf: RequestFactory, op
     def untouchable():  # as AuthenticationMiddleware sets it: a lazy user, which must stay unloaded
         def load():
             raise AssertionError("the user was loaded")
+
         return SimpleLazyObject(load)
 
     request = rf.get("/courses/", REMOTE_ADDR="192.0.2.1")

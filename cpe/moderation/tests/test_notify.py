@@ -1,5 +1,6 @@
 """The sanctioned learner is told, by SMS and (verified) e-mail through the outbox: the reason,
 the period and how to object (rules R12)."""
+
 from datetime import timedelta
 
 import pytest
@@ -25,13 +26,16 @@ def _sent(event):
 
 
 def test_account_ban_is_told_by_sms_and_email_with_reason_period_and_objection(
-        verified_learner, operator, django_capture_on_commit_callbacks):
+    verified_learner, operator, django_capture_on_commit_callbacks
+):
     end = timezone.now() + timedelta(days=5)
     with django_capture_on_commit_callbacks(execute=False):
         services.ban_account(user_id=verified_learner.pk, reason="多人共用账号", ends_at=end, actor=operator)
     sent = _sent("account.banned")
     assert set(sent) == {Channel.SMS, Channel.EMAIL}
-    assert sent[Channel.SMS].to == verified_learner.mobile and sent[Channel.EMAIL].to == verified_learner.email
+    assert (
+        sent[Channel.SMS].to == verified_learner.mobile and sent[Channel.EMAIL].to == verified_learner.email
+    )
     until = timezone.localtime(end).strftime("%Y-%m-%d %H:%M")
     for msg in sent.values():
         assert "封禁" in msg.body and "多人共用账号" in msg.body and until in msg.body
@@ -64,8 +68,9 @@ def test_network_ban_notifies_no_one(operator):
 
 
 def test_termination_is_told_by_sms_and_email_with_reason_and_objection(verified_learner, operator):
-    services.learner_terminate(user_id=verified_learner.pk, reason=TerminationReason.OTHER,
-                               note="冒用他人身份", actor=operator)
+    services.learner_terminate(
+        user_id=verified_learner.pk, reason=TerminationReason.OTHER, note="冒用他人身份", actor=operator
+    )
     sent = _sent("account.terminated")
     assert set(sent) == {Channel.SMS, Channel.EMAIL}
     for msg in sent.values():
@@ -74,7 +79,8 @@ def test_termination_is_told_by_sms_and_email_with_reason_and_objection(verified
 
 
 def test_termination_on_a_seed_ground_keeps_the_staff_note_internal(verified_learner, operator):
-    services.learner_terminate(user_id=verified_learner.pk, reason=TerminationReason.VIOLATION,
-                               note="内部工单 #123", actor=operator)
+    services.learner_terminate(
+        user_id=verified_learner.pk, reason=TerminationReason.VIOLATION, note="内部工单 #123", actor=operator
+    )
     for msg in _sent("account.terminated").values():
         assert "违反用户协议" in msg.body and "内部工单" not in msg.body

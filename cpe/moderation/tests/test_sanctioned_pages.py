@@ -1,6 +1,7 @@
 """What a banned or terminated person meets (rules R12, PIPL Art. 45): the reason on their next
 page, a refused sign-in recorded as refused, the public pages and support still open, and a copy
 of their data after proving their phone."""
+
 import io
 import json
 import zipfile
@@ -29,11 +30,14 @@ def operator(staff_with):
 
 
 # --- a terminated learner's open session ------------------------------------------------------
-def test_terminated_learners_open_session_gets_the_reason_on_its_next_page(client, register_learner, operator):
+def test_terminated_learners_open_session_gets_the_reason_on_its_next_page(
+    client, register_learner, operator
+):
     learner = register_learner()
     client.force_login(learner)
-    services.learner_terminate(user_id=learner.pk, reason=TerminationReason.OTHER, note="冒用他人身份",
-                               actor=operator)
+    services.learner_terminate(
+        user_id=learner.pk, reason=TerminationReason.OTHER, note="冒用他人身份", actor=operator
+    )
     r = client.get("/accounts/dashboard/")
     assert r.status_code == 403 and r["Cache-Control"] == "no-store"
     page = r.content.decode()
@@ -47,8 +51,9 @@ def test_terminated_learners_open_session_gets_the_reason_on_its_next_page(clien
 def test_terminated_page_keeps_a_seed_grounds_internal_note_internal(client, register_learner, operator):
     learner = register_learner()
     client.force_login(learner)
-    services.learner_terminate(user_id=learner.pk, reason=TerminationReason.VIOLATION, note="内部工单 #7",
-                               actor=operator)
+    services.learner_terminate(
+        user_id=learner.pk, reason=TerminationReason.VIOLATION, note="内部工单 #7", actor=operator
+    )
     page = client.get("/").content.decode()
     assert "违反用户协议" in page and "内部工单" not in page
 
@@ -69,8 +74,9 @@ def test_a_signed_out_visitor_and_an_active_learner_see_no_termination_page(clie
 
 
 # --- the refused sign-in of a banned account -------------------------------------------------------
-def test_banned_accounts_sign_in_is_recorded_as_refused_not_as_a_login(client, ban_middleware, register_learner,
-                                                                      operator):
+def test_banned_accounts_sign_in_is_recorded_as_refused_not_as_a_login(
+    client, ban_middleware, register_learner, operator
+):
     learner = register_learner()
     other = client.__class__()
     other.force_login(learner)  # the account's current session, elsewhere
@@ -78,20 +84,28 @@ def test_banned_accounts_sign_in_is_recorded_as_refused_not_as_a_login(client, b
     current, logins = learner.session_key_hash, LoginRecord.objects.filter(user=learner).count()
     services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator)
     events = AuditEvent.objects.filter(event_type="account.login").count()
-    r = client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD},
-                    HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 14) Chrome/130.0", REMOTE_ADDR="198.51.100.7")
+    r = client.post(
+        "/accounts/login/",
+        {"username": learner.id_number, "password": PASSWORD},
+        HTTP_USER_AGENT="Mozilla/5.0 (Linux; Android 14) Chrome/130.0",
+        REMOTE_ADDR="198.51.100.7",
+    )
     assert r.status_code == 403 and "多人共用账号" in r.content.decode()
     record = LoginRecord.objects.filter(user=learner).order_by("-id").first()
     assert LoginRecord.objects.filter(user=learner).count() == logins + 1
     assert record.refused and str(record.ip) == "198.51.100.7" and not record.ended_other_session
     assert AuditEvent.objects.filter(event_type="account.login").count() == events  # not a sign-in
-    assert AuditEvent.objects.filter(event_type="account.login_refused", subject_id=str(learner.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(event_type="account.login_refused", subject_id=str(learner.pk)).count() == 1
+    )
     learner.refresh_from_db()
     assert learner.session_key_hash == current  # a refused sign-in ends no other session
     assert "_auth_user_id" not in client.session
 
 
-def test_wrong_password_of_a_banned_account_records_nothing(client, ban_middleware, register_learner, operator):
+def test_wrong_password_of_a_banned_account_records_nothing(
+    client, ban_middleware, register_learner, operator
+):
     learner = register_learner()
     services.ban_account(user_id=learner.pk, reason="x", actor=operator)
     client.post("/accounts/login/", {"username": learner.id_number, "password": "wrong-password-1"})
@@ -99,28 +113,39 @@ def test_wrong_password_of_a_banned_account_records_nothing(client, ban_middlewa
 
 
 # --- what a banned address may still reach -------------------------------------------------------
-@pytest.mark.parametrize("path", ["/", "/notices/", "/agreement/", "/support/", "/credits/query/",
-                                  "/credits/verify/NOSUCHNUMBER/", COPY])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/notices/", "/agreement/", "/support/", "/credits/query/", "/credits/verify/NOSUCHNUMBER/", COPY],
+)
 def test_public_pages_stay_open_to_a_banned_ip(client, ban_middleware, operator, agreement_v1, path):
     services.ban_network(network=BANNED_IP, reason="x", actor=operator)
     assert client.get(path, REMOTE_ADDR=BANNED_IP).status_code != 403
 
 
-@pytest.mark.parametrize("path", ["/credits/query/", "/agreement/accept/", "/accounts/login/", "/accounts/register/"])
-def test_a_banned_ip_cannot_post_the_public_query_or_sign_in(client, ban_middleware, operator, agreement_v1, path):
+@pytest.mark.parametrize(
+    "path", ["/credits/query/", "/agreement/accept/", "/accounts/login/", "/accounts/register/"]
+)
+def test_a_banned_ip_cannot_post_the_public_query_or_sign_in(
+    client, ban_middleware, operator, agreement_v1, path
+):
     services.ban_network(network=BANNED_IP, reason="x", actor=operator)
     r = client.post(path, {}, REMOTE_ADDR=BANNED_IP)
     assert r.status_code == 403 and "访问受限" in r.content.decode()
 
 
-def test_a_learner_behind_a_banned_ip_can_still_ask_support(client, ban_middleware, operator, register_learner):
+def test_a_learner_behind_a_banned_ip_can_still_ask_support(
+    client, ban_middleware, operator, register_learner
+):
     from cpe.support.models import Thread
 
     learner = register_learner()
     client.force_login(learner)
     services.ban_network(network=BANNED_IP, reason="x", actor=operator)
-    r = client.post("/support/ask/", {"title": "封禁申诉", "body": "我所在的单位网络被限制访问，请核实。"},
-                    REMOTE_ADDR=BANNED_IP)
+    r = client.post(
+        "/support/ask/",
+        {"title": "封禁申诉", "body": "我所在的单位网络被限制访问，请核实。"},
+        REMOTE_ADDR=BANNED_IP,
+    )
     assert r.status_code != 403
     assert Thread.objects.filter(user=learner, title="封禁申诉").exists()
     assert client.get("/learn/", REMOTE_ADDR=BANNED_IP).status_code == 403  # the rest stays closed
@@ -136,8 +161,11 @@ def test_ban_page_links_to_the_faq_and_the_copy(client, ban_middleware, operator
 
 # --- the sanctioned person's copy of their data ----------------------------------------------------
 def _copy(client, identifier, code=None, ip=BANNED_IP):
-    data = {"identifier": identifier, "action": "send"} if code is None else {
-        "identifier": identifier, "sms_code": code, "action": "download"}
+    data = (
+        {"identifier": identifier, "action": "send"}
+        if code is None
+        else {"identifier": identifier, "sms_code": code, "action": "download"}
+    )
     return client.post(COPY, data, REMOTE_ADDR=ip)
 
 
@@ -146,8 +174,9 @@ def _file(response) -> dict:
         return json.loads(zf.read(JSON_NAME))
 
 
-def test_banned_person_gets_the_copy_after_the_sms_code_with_the_ban_in_it(client, ban_middleware, operator,
-                                                                         register_learner):
+def test_banned_person_gets_the_copy_after_the_sms_code_with_the_ban_in_it(
+    client, ban_middleware, operator, register_learner
+):
     learner = register_learner()
     services.ban_network(network=BANNED_IP, reason="y", actor=operator)  # and from a banned address
     services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator)
@@ -159,7 +188,8 @@ def test_banned_person_gets_the_copy_after_the_sms_code_with_the_ban_in_it(clien
     data = _file(r)
     assert data["账户信息"]["身份证号码"] == learner.id_number
     assert [(s["措施"], s["原因"], s["结束时间"]) for s in data["封禁与终止服务记录"]] == [
-        ("账号封禁", "多人共用账号", "直至平台解除")]
+        ("账号封禁", "多人共用账号", "直至平台解除")
+    ]
     event = AuditEvent.objects.get(event_type="account.personal_data_exported", subject_id=str(learner.pk))
     assert event.data["via"] == "sanctioned_sms_code"
     assert _copy(client, learner.mobile, code).status_code == 400  # a code is used once
@@ -167,7 +197,9 @@ def test_banned_person_gets_the_copy_after_the_sms_code_with_the_ban_in_it(clien
 
 def test_terminated_person_gets_the_copy_with_the_termination(client, operator, register_learner):
     learner = register_learner()
-    services.learner_terminate(user_id=learner.pk, reason=TerminationReason.VIOLATION, note="内部", actor=operator)
+    services.learner_terminate(
+        user_id=learner.pk, reason=TerminationReason.VIOLATION, note="内部", actor=operator
+    )
     _copy(client, learner.id_number)
     r = _copy(client, learner.id_number, last_code(learner.mobile))
     assert r["Content-Type"] == "application/zip"
@@ -217,42 +249,68 @@ def test_an_unknown_identifier_gets_the_same_answer(client):
     assert OutboundMessage.objects.count() == sms
 
 
-def test_signed_in_copy_lists_a_lifted_ban_and_the_refused_sign_in(client, ban_middleware, operator,
-                                                                   register_learner):
+def test_signed_in_copy_lists_a_lifted_ban_and_the_refused_sign_in(
+    client, ban_middleware, operator, register_learner
+):
     from django.utils import timezone
 
     learner = register_learner()
-    ban = services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator,
-                               ends_at=timezone.now() + timezone.timedelta(days=1))
+    ban = services.ban_account(
+        user_id=learner.pk,
+        reason="多人共用账号",
+        actor=operator,
+        ends_at=timezone.now() + timezone.timedelta(days=1),
+    )
     client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD})  # refused
     services.ban_lift(ban_id=ban.pk, actor=operator, note="内部：已核实")
-    assert client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD}).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD}).status_code
+        == 302
+    )
     r = client.post(reverse("accounts:personal_data"), {"password": PASSWORD})
     data = _file(r)
     [row] = data["封禁与终止服务记录"]
     assert row["措施"] == "账号封禁" and row["原因"] == "多人共用账号" and row["解除时间"]
-    assert "内部：已核实" not in json.dumps(data, ensure_ascii=False)  # the staff's lifting note stays internal
+    assert "内部：已核实" not in json.dumps(
+        data, ensure_ascii=False
+    )  # the staff's lifting note stays internal
     assert [x["登录被拒绝（封禁中）"] for x in data["登录记录"]] == ["是", "否"]
 
 
-def test_a_refused_sign_in_does_not_make_its_device_a_known_one(client, ban_middleware, operator, register_learner):
+def test_a_refused_sign_in_does_not_make_its_device_a_known_one(
+    client, ban_middleware, operator, register_learner
+):
     learner = register_learner()
-    phone, laptop = "Mozilla/5.0 (Linux; Android 14) Chrome/130.0", "Mozilla/5.0 (Windows NT 10.0) Firefox/130.0"
-    assert client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD},
-                       HTTP_USER_AGENT=phone).status_code == 302
+    phone, laptop = (
+        "Mozilla/5.0 (Linux; Android 14) Chrome/130.0",
+        "Mozilla/5.0 (Windows NT 10.0) Firefox/130.0",
+    )
+    assert (
+        client.post(
+            "/accounts/login/", {"username": learner.id_number, "password": PASSWORD}, HTTP_USER_AGENT=phone
+        ).status_code
+        == 302
+    )
     client.post("/accounts/logout/")
     ban = services.ban_account(user_id=learner.pk, reason="x", actor=operator)
-    client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD}, HTTP_USER_AGENT=laptop)
+    client.post(
+        "/accounts/login/", {"username": learner.id_number, "password": PASSWORD}, HTTP_USER_AGENT=laptop
+    )
     services.ban_lift(ban_id=ban.pk, actor=operator)
-    assert client.post("/accounts/login/", {"username": learner.id_number, "password": PASSWORD},
-                       HTTP_USER_AGENT=laptop).status_code == 302
+    assert (
+        client.post(
+            "/accounts/login/", {"username": learner.id_number, "password": PASSWORD}, HTTP_USER_AGENT=laptop
+        ).status_code
+        == 302
+    )
     latest = LoginRecord.objects.filter(user=learner, refused=False).order_by("-id").first()
     assert latest.is_new_device  # the laptop's first real sign-in is still reported as a new device
 
 
 @pytest.mark.parametrize("path", ["/", "/notices/", "/support/", COPY])
-def test_a_banned_accounts_session_meets_the_ban_page_even_on_an_open_page(client, ban_middleware, operator,
-                                                                           register_learner, agreement_v1, path):
+def test_a_banned_accounts_session_meets_the_ban_page_even_on_an_open_page(
+    client, ban_middleware, operator, register_learner, agreement_v1, path
+):
     learner = register_learner()
     client.force_login(learner)
     services.ban_account(user_id=learner.pk, reason="多人共用账号", actor=operator)

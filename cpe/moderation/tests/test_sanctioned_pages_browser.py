@@ -38,8 +38,12 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
         browser, page = _phone(p)
         try:
             _sign_in(page, base, terminated)
-            services.learner_terminate(user_id=terminated.pk, reason=TerminationReason.OTHER,
-                                       note="经核实，该账号由他人代为学习和考试。", actor=operator)
+            services.learner_terminate(
+                user_id=terminated.pk,
+                reason=TerminationReason.OTHER,
+                note="经核实，该账号由他人代为学习和考试。",
+                actor=operator,
+            )
             response = page.goto(base + "/accounts/dashboard/")
             assert response.status == 403
             assert page.get_by_role("heading", name="账号已终止服务").is_visible()
@@ -81,8 +85,12 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-def test_staff_ban_forms_with_an_end_time_on_a_phone(server_with_ban_middleware, staff_with,  # noqa: F811
-                                                    register_learner, tmp_path):
+def test_staff_ban_forms_with_an_end_time_on_a_phone(
+    server_with_ban_middleware,
+    staff_with,  # noqa: F811
+    register_learner,
+    tmp_path,
+):
     from django.utils import timezone
     from playwright.sync_api import sync_playwright
 

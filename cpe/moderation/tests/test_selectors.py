@@ -5,11 +5,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from conftest import last_code, make_id_number
 from cpe.accounts import services as account_services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.states import TerminationReason
 from cpe.moderation import policy, selectors
-from conftest import last_code, make_id_number
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,10 @@ def test_registration_refused_after_a_violation(register_learner):
     account_services.account_terminate(user=learner, reason=TerminationReason.VIOLATION, note="转借账号")
     assert selectors.registration_refused(learner.id_number) == policy.REREGISTRATION_REFUSED_MESSAGE
     # the blind index normalises: a lower-case x or surrounding spaces are the same person
-    assert selectors.registration_refused(f"  {learner.id_number.lower()} ") == policy.REREGISTRATION_REFUSED_MESSAGE
+    assert (
+        selectors.registration_refused(f"  {learner.id_number.lower()} ")
+        == policy.REREGISTRATION_REFUSED_MESSAGE
+    )
 
 
 @pytest.mark.parametrize("reason", [r for r in TerminationReason.values if r != TerminationReason.VIOLATION])
@@ -36,12 +39,21 @@ def test_unknown_or_empty_id_number(db):
 
 
 def _register_again(user, agreement, mobile="13700001234"):
-    data = {"id_number": user.id_number, "name": user.name, "email": "again@example.com", "mobile": mobile,
-            "employer": "包头市某公司", "region": "150200", "password": "Zhang-san-2026", "self_supporting": False}
+    data = {
+        "id_number": user.id_number,
+        "name": user.name,
+        "email": "again@example.com",
+        "mobile": mobile,
+        "employer": "包头市某公司",
+        "region": "150200",
+        "password": "Zhang-san-2026",
+        "self_supporting": False,
+    }
     at = timezone.now() + timedelta(minutes=2)  # past the resend interval of the first registration's code
     account_services.registration_code_send(mobile_raw=data["mobile"], at=at)
-    return account_services.user_register(**data, sms_code=last_code(data["mobile"]), agreement_version=agreement,
-                                          at=at)
+    return account_services.user_register(
+        **data, sms_code=last_code(data["mobile"]), agreement_version=agreement, at=at
+    )
 
 
 def test_integration_registering_again_after_a_violation_is_refused(register_learner, agreement_v1):

@@ -1,4 +1,5 @@
 """Services and the staff pages of rules R12, on a real database."""
+
 from datetime import timedelta
 
 import pytest
@@ -16,19 +17,28 @@ from cpe.notices.models import OutboundMessage
 
 pytestmark = pytest.mark.django_db
 
-OPERATOR_PERMS = ("moderation.view_learneraccount", "moderation.terminate_learneraccount",
-                  "moderation.ban_learneraccount", "moderation.view_ban", "moderation.add_ban",
-                  "moderation.change_ban")
+OPERATOR_PERMS = (
+    "moderation.view_learneraccount",
+    "moderation.terminate_learneraccount",
+    "moderation.ban_learneraccount",
+    "moderation.view_ban",
+    "moderation.add_ban",
+    "moderation.change_ban",
+)
 CHANGELIST = "admin:moderation_learneraccount_changelist"
 
 
 def _terminate_post(client, user, reason, note=""):
-    return client.post(reverse(CHANGELIST), {"action": "terminate", "_selected_action": [user.pk], "apply": "1",
-                                             "reason": reason, "note": note})
+    return client.post(
+        reverse(CHANGELIST),
+        {"action": "terminate", "_selected_action": [user.pk], "apply": "1", "reason": reason, "note": note},
+    )
 
 
 @pytest.mark.parametrize("reason", TerminationReason.values)
-def test_operator_terminates_through_the_staff_page_with_each_reason(client, register_learner, staff_with, reason):
+def test_operator_terminates_through_the_staff_page_with_each_reason(
+    client, register_learner, staff_with, reason
+):
     learner = register_learner()
     operator = staff_with(*OPERATOR_PERMS)
     client.force_login(operator)
@@ -37,7 +47,11 @@ def test_operator_terminates_through_the_staff_page_with_each_reason(client, reg
     assert r.status_code == 302
     learner.refresh_from_db()
     assert (learner.status, learner.status_reason, learner.status_note, learner.is_active) == (
-        AccountStatus.TERMINATED, reason, note, False)
+        AccountStatus.TERMINATED,
+        reason,
+        note,
+        False,
+    )
     event = AuditEvent.objects.get(event_type="account.terminated", subject_id=str(learner.pk))
     assert event.actor_id == operator.pk and event.data["reason"] == reason
     sms = OutboundMessage.objects.get(event="account.terminated")
@@ -60,7 +74,9 @@ def test_service_refuses_other_without_note_and_staff_accounts(register_learner,
     learner = register_learner()
     operator = staff_with(*OPERATOR_PERMS)
     with pytest.raises(ModerationError) as exc:
-        services.learner_terminate(user_id=learner.pk, reason=TerminationReason.OTHER, note="", actor=operator)
+        services.learner_terminate(
+            user_id=learner.pk, reason=TerminationReason.OTHER, note="", actor=operator
+        )
     assert exc.value.field == "note"
     with pytest.raises(ModerationError) as exc:
         services.learner_terminate(user_id=operator.pk, reason=TerminationReason.VIOLATION, actor=operator)
@@ -128,12 +144,15 @@ def test_ban_network_v4_and_v6(staff_with):
     assert selectors.ip_banned("2001:db8:2::1", now) is None
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    ({"network": "203.0.113.7/24", "reason": "x"}, "network"),
-    ({"network": "0.0.0.0/0", "reason": "x"}, "network"),
-    ({"network": "203.0.113.7", "reason": ""}, "reason"),
-    ({"network": "203.0.113.7", "reason": "x", "ends_at": timezone.now() - timedelta(days=1)}, "ends_at"),
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"network": "203.0.113.7/24", "reason": "x"}, "network"),
+        ({"network": "0.0.0.0/0", "reason": "x"}, "network"),
+        ({"network": "203.0.113.7", "reason": ""}, "reason"),
+        ({"network": "203.0.113.7", "reason": "x", "ends_at": timezone.now() - timedelta(days=1)}, "ends_at"),
+    ],
+)
 def test_bad_ban_is_refused_and_nothing_changes(staff_with, kwargs, field):
     events = AuditEvent.objects.count()
     with pytest.raises(ModerationError) as exc:
@@ -152,8 +171,10 @@ def test_staff_account_cannot_be_banned(staff_with):
 def test_operator_adds_an_ip_ban_and_lifts_it_in_the_staff_site(client, staff_with):
     operator = staff_with(*OPERATOR_PERMS)
     client.force_login(operator)
-    r = client.post(reverse("admin:moderation_ban_add"), {"network": "198.51.100.0/24", "reason": "恶意注册",
-                                                          "ends_at": ""})
+    r = client.post(
+        reverse("admin:moderation_ban_add"),
+        {"network": "198.51.100.0/24", "reason": "恶意注册", "ends_at": ""},
+    )
     assert r.status_code == 302, r.content.decode()[:2000]
     ban = Ban.objects.get()
     assert (ban.kind, ban.network, ban.created_by_id) == (BanKind.NETWORK, "198.51.100.0/24", operator.pk)
@@ -161,7 +182,9 @@ def test_operator_adds_an_ip_ban_and_lifts_it_in_the_staff_site(client, staff_wi
     r = client.post(reverse("admin:moderation_ban_add"), {"network": "198.51.100.9/24", "reason": "x"})
     assert r.status_code == 200 and "请写成 198.51.100.0/24" in r.content.decode()
     assert Ban.objects.count() == 1
-    r = client.post(reverse("admin:moderation_ban_changelist"), {"action": "lift", "_selected_action": [ban.pk]})
+    r = client.post(
+        reverse("admin:moderation_ban_changelist"), {"action": "lift", "_selected_action": [ban.pk]}
+    )
     assert r.status_code == 302
     ban.refresh_from_db()
     assert ban.lifted_at is not None and ban.lifted_by_id == operator.pk
@@ -170,7 +193,15 @@ def test_operator_adds_an_ip_ban_and_lifts_it_in_the_staff_site(client, staff_wi
 def test_operator_bans_an_account_in_the_staff_site(client, register_learner, staff_with):
     learner = register_learner()
     client.force_login(staff_with(*OPERATOR_PERMS))
-    r = client.post(reverse(CHANGELIST), {"action": "ban", "_selected_action": [learner.pk], "apply": "1",
-                                          "reason": "多人共用账号", "ends_at": ""})
+    r = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "ban",
+            "_selected_action": [learner.pk],
+            "apply": "1",
+            "reason": "多人共用账号",
+            "ends_at": "",
+        },
+    )
     assert r.status_code == 302
     assert Ban.objects.get().user_id == learner.pk

@@ -6,36 +6,116 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('notices', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("notices", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Announcement',
+            name="Announcement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('notice', '通知公告'), ('maintenance', '系统维护')], default='notice', max_length=16, verbose_name='类型')),
-                ('title', models.CharField(max_length=100, verbose_name='标题')),
-                ('body', models.TextField(verbose_name='正文')),
-                ('audience', models.CharField(choices=[('all', '全体用户'), ('region', '指定地区的学员'), ('year_buyers', '已购买指定年度课程的学员')], default='all', max_length=16, verbose_name='对象')),
-                ('region', models.CharField(blank=True, choices=[('150000', '自治区直属（区直）'), ('150100', '呼和浩特市'), ('150200', '包头市'), ('150300', '乌海市'), ('150400', '赤峰市'), ('150500', '通辽市'), ('150600', '鄂尔多斯市'), ('150700', '呼伦贝尔市'), ('150800', '巴彦淖尔市'), ('150900', '乌兰察布市'), ('152200', '兴安盟'), ('152500', '锡林郭勒盟'), ('152900', '阿拉善盟'), ('150781', '满洲里市'), ('152501', '二连浩特市')], help_text='对象为“指定地区的学员”时填写（会计人员信息管理地区）。', max_length=6, verbose_name='地区')),
-                ('published_at', models.DateTimeField(blank=True, db_index=True, help_text='留空为草稿；到发布时间后才显示。', null=True, verbose_name='发布时间')),
-                ('effective_at', models.DateTimeField(blank=True, null=True, verbose_name='生效时间')),
-                ('maintenance_start', models.DateTimeField(blank=True, null=True, verbose_name='维护开始')),
-                ('maintenance_end', models.DateTimeField(blank=True, null=True, verbose_name='维护结束')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='创建时间')),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('year', models.ForeignKey(blank=True, help_text='对象为“已购买指定年度课程的学员”时填写。', null=True, on_delete=django.db.models.deletion.PROTECT, to='catalog.trainingyear', verbose_name='培训年度')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("notice", "通知公告"), ("maintenance", "系统维护")],
+                        default="notice",
+                        max_length=16,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("title", models.CharField(max_length=100, verbose_name="标题")),
+                ("body", models.TextField(verbose_name="正文")),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[
+                            ("all", "全体用户"),
+                            ("region", "指定地区的学员"),
+                            ("year_buyers", "已购买指定年度课程的学员"),
+                        ],
+                        default="all",
+                        max_length=16,
+                        verbose_name="对象",
+                    ),
+                ),
+                (
+                    "region",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("150000", "自治区直属（区直）"),
+                            ("150100", "呼和浩特市"),
+                            ("150200", "包头市"),
+                            ("150300", "乌海市"),
+                            ("150400", "赤峰市"),
+                            ("150500", "通辽市"),
+                            ("150600", "鄂尔多斯市"),
+                            ("150700", "呼伦贝尔市"),
+                            ("150800", "巴彦淖尔市"),
+                            ("150900", "乌兰察布市"),
+                            ("152200", "兴安盟"),
+                            ("152500", "锡林郭勒盟"),
+                            ("152900", "阿拉善盟"),
+                            ("150781", "满洲里市"),
+                            ("152501", "二连浩特市"),
+                        ],
+                        help_text="对象为“指定地区的学员”时填写（会计人员信息管理地区）。",
+                        max_length=6,
+                        verbose_name="地区",
+                    ),
+                ),
+                (
+                    "published_at",
+                    models.DateTimeField(
+                        blank=True,
+                        db_index=True,
+                        help_text="留空为草稿；到发布时间后才显示。",
+                        null=True,
+                        verbose_name="发布时间",
+                    ),
+                ),
+                ("effective_at", models.DateTimeField(blank=True, null=True, verbose_name="生效时间")),
+                ("maintenance_start", models.DateTimeField(blank=True, null=True, verbose_name="维护开始")),
+                ("maintenance_end", models.DateTimeField(blank=True, null=True, verbose_name="维护结束")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="创建时间")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "year",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="对象为“已购买指定年度课程的学员”时填写。",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="catalog.trainingyear",
+                        verbose_name="培训年度",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '通知公告',
-                'verbose_name_plural': '通知公告',
-                'ordering': ['-published_at', '-id'],
-                'indexes': [models.Index(fields=['kind', 'maintenance_end'], name='notices_ann_kind_5b51fa_idx')],
+                "verbose_name": "通知公告",
+                "verbose_name_plural": "通知公告",
+                "ordering": ["-published_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["kind", "maintenance_end"], name="notices_ann_kind_5b51fa_idx")
+                ],
             },
         ),
     ]

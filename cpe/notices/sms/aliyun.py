@@ -13,6 +13,7 @@ Configuration (read at call time):
     ALIYUN_SMS_ENDPOINT           optional, default https://dysmsapi.aliyuncs.com/
 With settings.PAYMENT_SANDBOX on (development and tests; refused with DEBUG off by cpe.E002)
 the adapter talks to the embedded stand-in at SITE_URL + /sandbox/aliyun/sms/ with its key."""
+
 import base64
 import hashlib
 import hmac
@@ -20,7 +21,8 @@ import json
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from urllib.parse import quote
 
 import requests
@@ -52,18 +54,35 @@ def aliyun_sms_settings() -> AliyunSmsSettings:
     if getattr(settings, "PAYMENT_SANDBOX", False):
         from cpe.sandbox.keys import sandbox_keys
 
-        return AliyunSmsSettings(SANDBOX_ACCESS_KEY_ID, sandbox_keys().aliyun_sms_secret, SANDBOX_SIGN_NAME,
-                                 SANDBOX_TEMPLATE_DEFAULT, SANDBOX_TEMPLATES,
-                                 settings.SITE_URL.rstrip("/") + "/sandbox/aliyun/sms/")
+        return AliyunSmsSettings(
+            SANDBOX_ACCESS_KEY_ID,
+            sandbox_keys().aliyun_sms_secret,
+            SANDBOX_SIGN_NAME,
+            SANDBOX_TEMPLATE_DEFAULT,
+            SANDBOX_TEMPLATES,
+            settings.SITE_URL.rstrip("/") + "/sandbox/aliyun/sms/",
+        )
     env = os.environ
-    missing = [n for n in ("ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET", "ALIYUN_SMS_SIGN_NAME",
-                           "ALIYUN_SMS_TEMPLATE_DEFAULT") if not env.get(n)]
+    missing = [
+        n
+        for n in (
+            "ALIYUN_SMS_ACCESS_KEY_ID",
+            "ALIYUN_SMS_ACCESS_KEY_SECRET",
+            "ALIYUN_SMS_SIGN_NAME",
+            "ALIYUN_SMS_TEMPLATE_DEFAULT",
+        )
+        if not env.get(n)
+    ]
     if missing:
         raise ImproperlyConfigured(f"Aliyun SMS: set {', '.join(missing)}")
-    return AliyunSmsSettings(env["ALIYUN_SMS_ACCESS_KEY_ID"], env["ALIYUN_SMS_ACCESS_KEY_SECRET"],
-                             env["ALIYUN_SMS_SIGN_NAME"], env["ALIYUN_SMS_TEMPLATE_DEFAULT"],
-                             json.loads(env.get("ALIYUN_SMS_TEMPLATES") or "{}"),
-                             env.get("ALIYUN_SMS_ENDPOINT") or DEFAULT_ENDPOINT)
+    return AliyunSmsSettings(
+        env["ALIYUN_SMS_ACCESS_KEY_ID"],
+        env["ALIYUN_SMS_ACCESS_KEY_SECRET"],
+        env["ALIYUN_SMS_SIGN_NAME"],
+        env["ALIYUN_SMS_TEMPLATE_DEFAULT"],
+        json.loads(env.get("ALIYUN_SMS_TEMPLATES") or "{}"),
+        env.get("ALIYUN_SMS_ENDPOINT") or DEFAULT_ENDPOINT,
+    )
 
 
 def percent(value: str) -> str:
@@ -92,13 +111,21 @@ class AliyunSmsBackend(BaseSmsBackend):
         conf = aliyun_sms_settings()
         template, template_params = template_for(event, params, conf)
         form = {
-            "AccessKeyId": conf.access_key_id, "Action": "SendSms", "Format": "JSON", "Version": API_VERSION,
-            "RegionId": "cn-hangzhou", "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
+            "AccessKeyId": conf.access_key_id,
+            "Action": "SendSms",
+            "Format": "JSON",
+            "Version": API_VERSION,
+            "RegionId": "cn-hangzhou",
+            "SignatureMethod": "HMAC-SHA1",
+            "SignatureVersion": "1.0",
             "SignatureNonce": uuid.uuid4().hex,
             "Timestamp": datetime.now(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "PhoneNumbers": mobile, "SignName": conf.sign_name, "TemplateCode": template,
-            "TemplateParam": json.dumps(template_params or {"content": text}, ensure_ascii=False,
-                                        separators=(",", ":")),
+            "PhoneNumbers": mobile,
+            "SignName": conf.sign_name,
+            "TemplateCode": template,
+            "TemplateParam": json.dumps(
+                template_params or {"content": text}, ensure_ascii=False, separators=(",", ":")
+            ),
         }
         form["Signature"] = signature(form, conf.access_key_secret)
         try:

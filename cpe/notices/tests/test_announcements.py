@@ -1,6 +1,8 @@
 """通知公告 and maintenance notices (rules R2.4): who sees what, the banner before a window, the
 503 during it (staff still work), and the rules' boundaries."""
-from datetime import datetime, timedelta, timezone as dt_timezone
+
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -12,14 +14,17 @@ from cpe.notices.models import Announcement
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=dt_timezone.utc)
 
 
-@pytest.mark.parametrize("at, phase", [
-    (T0 - policy.MAINTENANCE_BANNER_LEAD - timedelta(seconds=1), ""),
-    (T0 - policy.MAINTENANCE_BANNER_LEAD, "upcoming"),
-    (T0 - timedelta(seconds=1), "upcoming"),
-    (T0, "active"),
-    (T0 + timedelta(hours=2) - timedelta(seconds=1), "active"),
-    (T0 + timedelta(hours=2), ""),
-])
+@pytest.mark.parametrize(
+    "at, phase",
+    [
+        (T0 - policy.MAINTENANCE_BANNER_LEAD - timedelta(seconds=1), ""),
+        (T0 - policy.MAINTENANCE_BANNER_LEAD, "upcoming"),
+        (T0 - timedelta(seconds=1), "upcoming"),
+        (T0, "active"),
+        (T0 + timedelta(hours=2) - timedelta(seconds=1), "active"),
+        (T0 + timedelta(hours=2), ""),
+    ],
+)
 def test_maintenance_phase_boundaries(at, phase):
     assert policy.maintenance_phase(start=T0, end=T0 + timedelta(hours=2), at=at) == phase
 
@@ -28,41 +33,72 @@ def test_a_window_that_ends_before_it_starts_is_never_active():
     assert policy.maintenance_phase(start=T0, end=T0, at=T0) == ""
 
 
-@pytest.mark.parametrize("is_staff, path, blocked", [
-    (False, "/accounts/dashboard/", True), (False, "/api/learning/sessions", True), (False, "/", True),
-    (True, "/accounts/dashboard/", False), (False, "/admin/login/", False), (False, "/notices/3/", False),
-    (False, "/orders/notify/alipay/", False), (False, "/static/css/site.css", False),
-])
+@pytest.mark.parametrize(
+    "is_staff, path, blocked",
+    [
+        (False, "/accounts/dashboard/", True),
+        (False, "/api/learning/sessions", True),
+        (False, "/", True),
+        (True, "/accounts/dashboard/", False),
+        (False, "/admin/login/", False),
+        (False, "/notices/3/", False),
+        (False, "/orders/notify/alipay/", False),
+        (False, "/static/css/site.css", False),
+    ],
+)
 def test_who_the_maintenance_page_stops(is_staff, path, blocked):
     assert policy.maintenance_blocks(is_staff=is_staff, path=path) is blocked
 
 
-@pytest.mark.parametrize("audience, region, year, user_region, years, shown", [
-    ("all", "", None, "", set(), True),
-    ("region", "150200", None, "150200", set(), True),
-    ("region", "150200", None, "150100", set(), False),
-    ("region", "150200", None, "", set(), False),          # anonymous visitors: only "all"
-    ("year_buyers", "", 7, "150200", {7}, True),
-    ("year_buyers", "", 7, "150200", {6}, False),
-])
+@pytest.mark.parametrize(
+    "audience, region, year, user_region, years, shown",
+    [
+        ("all", "", None, "", set(), True),
+        ("region", "150200", None, "150200", set(), True),
+        ("region", "150200", None, "150100", set(), False),
+        ("region", "150200", None, "", set(), False),  # anonymous visitors: only "all"
+        ("year_buyers", "", 7, "150200", {7}, True),
+        ("year_buyers", "", 7, "150200", {6}, False),
+    ],
+)
 def test_audience(audience, region, year, user_region, years, shown):
-    assert policy.audience_includes(audience=audience, region=region, year_id=year, user_region=user_region,
-                                    user_year_ids=years) is shown
+    assert (
+        policy.audience_includes(
+            audience=audience, region=region, year_id=year, user_region=user_region, user_year_ids=years
+        )
+        is shown
+    )
 
 
-@pytest.mark.parametrize("fields, bad", [
-    ({"kind": "maintenance", "audience": "all", "start": None, "end": None}, "maintenance_start"),
-    ({"kind": "maintenance", "audience": "all", "start": T0, "end": T0}, "maintenance_end"),
-    ({"kind": "maintenance", "audience": "region", "region": "150200", "start": T0, "end": T0 + timedelta(hours=1)},
-     "audience"),
-    ({"kind": "notice", "audience": "region", "start": None, "end": None}, "region"),
-    ({"kind": "notice", "audience": "year_buyers", "start": None, "end": None}, "year"),
-    ({"kind": "notice", "audience": "all", "start": T0, "end": T0 + timedelta(hours=1)}, "kind"),
-])
+@pytest.mark.parametrize(
+    "fields, bad",
+    [
+        ({"kind": "maintenance", "audience": "all", "start": None, "end": None}, "maintenance_start"),
+        ({"kind": "maintenance", "audience": "all", "start": T0, "end": T0}, "maintenance_end"),
+        (
+            {
+                "kind": "maintenance",
+                "audience": "region",
+                "region": "150200",
+                "start": T0,
+                "end": T0 + timedelta(hours=1),
+            },
+            "audience",
+        ),
+        ({"kind": "notice", "audience": "region", "start": None, "end": None}, "region"),
+        ({"kind": "notice", "audience": "year_buyers", "start": None, "end": None}, "year"),
+        ({"kind": "notice", "audience": "all", "start": T0, "end": T0 + timedelta(hours=1)}, "kind"),
+    ],
+)
 def test_incomplete_announcements_are_refused_per_field(fields, bad):
-    errors = policy.announcement_errors(kind=fields["kind"], audience=fields["audience"],
-                                        region=fields.get("region", ""), year_id=None, start=fields["start"],
-                                        end=fields["end"])
+    errors = policy.announcement_errors(
+        kind=fields["kind"],
+        audience=fields["audience"],
+        region=fields.get("region", ""),
+        year_id=None,
+        start=fields["start"],
+        end=fields["end"],
+    )
     assert bad in errors and all(isinstance(m, str) and m for m in errors.values())
 
 
@@ -94,7 +130,12 @@ def test_who_sees_which_announcements(client, register_learner, django_user_mode
     later = _notice(title="明天发布", published_at=timezone.now() + timedelta(days=1))
 
     page = client.get("/notices/").content.decode()
-    assert everyone.title in page and baotou.title not in page and draft.title not in page and later.title not in page
+    assert (
+        everyone.title in page
+        and baotou.title not in page
+        and draft.title not in page
+        and later.title not in page
+    )
     assert client.get(f"/notices/{baotou.pk}/").status_code == 404
 
     learner = register_learner()  # region 150200 (包头市), has bought nothing
@@ -110,8 +151,14 @@ def test_who_sees_which_announcements(client, register_learner, django_user_mode
 @pytest.fixture
 def window(db):
     def make(start, end, published=None):
-        return _notice(kind="maintenance", title="系统维护公告", maintenance_start=start, maintenance_end=end,
-                       published_at=published or timezone.now() - timedelta(days=5))
+        return _notice(
+            kind="maintenance",
+            title="系统维护公告",
+            maintenance_start=start,
+            maintenance_end=end,
+            published_at=published or timezone.now() - timedelta(days=5),
+        )
+
     return make
 
 
@@ -140,7 +187,9 @@ def test_a_banner_before_the_window_and_a_503_during_it(client, register_learner
 
 def test_a_window_blocks_even_before_its_notice_is_published_but_a_draft_never(client, window):
     now = timezone.now()
-    notice = window(now - timedelta(minutes=5), now + timedelta(minutes=30), published=now + timedelta(hours=1))
+    notice = window(
+        now - timedelta(minutes=5), now + timedelta(minutes=30), published=now + timedelta(hours=1)
+    )
     assert client.get("/").status_code == 503
     Announcement.objects.filter(pk=notice.pk).update(published_at=None)
     selectors.forget_windows()
@@ -153,23 +202,48 @@ def test_saving_an_announcement_in_the_staff_site_is_audited(client, django_user
     staff = django_user_model.objects.create_user("op", "x", is_staff=True, is_superuser=True, name="运营")
     client.force_login(staff)
     start = timezone.localtime(timezone.now() + timedelta(days=2))
-    r = client.post("/admin/notices/announcement/add/", {
-        "kind": "maintenance", "title": "系统升级维护", "body": "届时暂停服务。", "audience": "all", "region": "",
-        "year": "", "published_at_0": timezone.localtime().strftime("%Y-%m-%d"),
-        "published_at_1": timezone.localtime().strftime("%H:%M:%S"),
-        "maintenance_start_0": start.strftime("%Y-%m-%d"), "maintenance_start_1": start.strftime("%H:%M:%S"),
-        "maintenance_end_0": start.strftime("%Y-%m-%d"), "maintenance_end_1": start.strftime("%H:%M:%S"),
-    })
-    assert r.status_code == 200 and "维护结束时间须晚于开始时间" in r.content.decode()  # refused, nothing saved
-    assert not Announcement.objects.exists() and not AuditEvent.objects.filter(event_type="announcement.saved").exists()
+    r = client.post(
+        "/admin/notices/announcement/add/",
+        {
+            "kind": "maintenance",
+            "title": "系统升级维护",
+            "body": "届时暂停服务。",
+            "audience": "all",
+            "region": "",
+            "year": "",
+            "published_at_0": timezone.localtime().strftime("%Y-%m-%d"),
+            "published_at_1": timezone.localtime().strftime("%H:%M:%S"),
+            "maintenance_start_0": start.strftime("%Y-%m-%d"),
+            "maintenance_start_1": start.strftime("%H:%M:%S"),
+            "maintenance_end_0": start.strftime("%Y-%m-%d"),
+            "maintenance_end_1": start.strftime("%H:%M:%S"),
+        },
+    )
+    assert (
+        r.status_code == 200 and "维护结束时间须晚于开始时间" in r.content.decode()
+    )  # refused, nothing saved
+    assert (
+        not Announcement.objects.exists()
+        and not AuditEvent.objects.filter(event_type="announcement.saved").exists()
+    )
     end = start + timedelta(hours=2)
-    r = client.post("/admin/notices/announcement/add/", {
-        "kind": "maintenance", "title": "系统升级维护", "body": "届时暂停服务。", "audience": "all", "region": "",
-        "year": "", "published_at_0": timezone.localtime().strftime("%Y-%m-%d"),
-        "published_at_1": timezone.localtime().strftime("%H:%M:%S"),
-        "maintenance_start_0": start.strftime("%Y-%m-%d"), "maintenance_start_1": start.strftime("%H:%M:%S"),
-        "maintenance_end_0": end.strftime("%Y-%m-%d"), "maintenance_end_1": end.strftime("%H:%M:%S"),
-    })
+    r = client.post(
+        "/admin/notices/announcement/add/",
+        {
+            "kind": "maintenance",
+            "title": "系统升级维护",
+            "body": "届时暂停服务。",
+            "audience": "all",
+            "region": "",
+            "year": "",
+            "published_at_0": timezone.localtime().strftime("%Y-%m-%d"),
+            "published_at_1": timezone.localtime().strftime("%H:%M:%S"),
+            "maintenance_start_0": start.strftime("%Y-%m-%d"),
+            "maintenance_start_1": start.strftime("%H:%M:%S"),
+            "maintenance_end_0": end.strftime("%Y-%m-%d"),
+            "maintenance_end_1": end.strftime("%H:%M:%S"),
+        },
+    )
     assert r.status_code == 302
     a = Announcement.objects.get()
     assert a.created_by == staff

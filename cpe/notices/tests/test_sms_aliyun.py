@@ -1,12 +1,13 @@
 """The Aliyun SMS adapter's real code against the embedded stand-in over HTTP (live_server):
 signed SendSms calls, templates and their parameters, and the provider's refusals, each of which
 leaves the message failed (to be retried) and nothing sent."""
+
 from dataclasses import replace
 
 import pytest
 import requests
 
-from cpe.notices.models import Channel, MessageStatus, OutboundMessage
+from cpe.notices.models import Channel, MessageStatus
 from cpe.notices.services import message_queue, message_send
 from cpe.notices.sms import aliyun
 from cpe.notices.sms.base import SmsError
@@ -35,26 +36,44 @@ def test_a_code_goes_out_through_its_template_and_a_notice_through_the_general_o
     msg.refresh_from_db()
     sent = SandboxSms.objects.get()
     assert msg.status == MessageStatus.SENT and msg.provider_id == sent.biz_id
-    assert (sent.phone, sent.template_code, sent.params) == ("13900001111", "SMS_900000002", {"code": "246810"})
+    assert (sent.phone, sent.template_code, sent.params) == (
+        "13900001111",
+        "SMS_900000002",
+        {"code": "246810"},
+    )
     assert sent.sign_name == aliyun.SANDBOX_SIGN_NAME
 
     notice = _queue(body="您的订单 C202611280001 已支付成功。", event="order.paid", to="13900002222")
     assert message_send(notice.pk)
-    assert SandboxSms.objects.get(phone="13900002222").params == {"content": "您的订单 C202611280001 已支付成功。"}
+    assert SandboxSms.objects.get(phone="13900002222").params == {
+        "content": "您的订单 C202611280001 已支付成功。"
+    }
     assert message_send(notice.pk) and SandboxSms.objects.count() == 2  # sent once: not again
 
 
-@pytest.mark.parametrize("change, code", [
-    ({"to": "1390000111"}, "isv.MOBILE_NUMBER_ILLEGAL"),
-    ({"secret": "not-the-secret"}, "SignatureDoesNotMatch"),
-    ({"sign_name": "别的签名"}, "isv.SMS_SIGNATURE_ILLEGAL"),
-])
+@pytest.mark.parametrize(
+    "change, code",
+    [
+        ({"to": "1390000111"}, "isv.MOBILE_NUMBER_ILLEGAL"),
+        ({"secret": "not-the-secret"}, "SignatureDoesNotMatch"),
+        ({"sign_name": "别的签名"}, "isv.SMS_SIGNATURE_ILLEGAL"),
+    ],
+)
 def test_refusals_leave_the_message_failed_and_nothing_sent(site, monkeypatch, change, code):
     if "secret" in change or "sign_name" in change:
         real = aliyun.aliyun_sms_settings
-        monkeypatch.setattr(aliyun, "aliyun_sms_settings", lambda: replace(
-            real(), **({"access_key_secret": change["secret"]} if "secret" in change
-                       else {"sign_name": change["sign_name"]})))
+        monkeypatch.setattr(
+            aliyun,
+            "aliyun_sms_settings",
+            lambda: replace(
+                real(),
+                **(
+                    {"access_key_secret": change["secret"]}
+                    if "secret" in change
+                    else {"sign_name": change["sign_name"]}
+                ),
+            ),
+        )
     msg = _queue(params={"code": "246810"}, to=change.get("to", "13900001111"))
     with pytest.raises(SmsError) as exc:
         message_send(msg.pk)
@@ -75,12 +94,23 @@ def test_flow_control_one_per_minute_per_number_and_template(site):
 
 def test_a_signed_call_cannot_be_replayed(site):
     conf = aliyun.aliyun_sms_settings()
-    form = {"AccessKeyId": conf.access_key_id, "Action": "SendSms", "Format": "JSON", "Version": aliyun.API_VERSION,
-            "RegionId": "cn-hangzhou", "SignatureMethod": "HMAC-SHA1", "SignatureVersion": "1.0",
-            "SignatureNonce": "fixed-nonce-1", "Timestamp": __import__("datetime").datetime.now(
-                __import__("datetime").timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "PhoneNumbers": "13900003333", "SignName": conf.sign_name, "TemplateCode": conf.template_default,
-            "TemplateParam": '{"content":"测试"}'}
+    form = {
+        "AccessKeyId": conf.access_key_id,
+        "Action": "SendSms",
+        "Format": "JSON",
+        "Version": aliyun.API_VERSION,
+        "RegionId": "cn-hangzhou",
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": "fixed-nonce-1",
+        "Timestamp": __import__("datetime")
+        .datetime.now(__import__("datetime").timezone.utc)
+        .strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "PhoneNumbers": "13900003333",
+        "SignName": conf.sign_name,
+        "TemplateCode": conf.template_default,
+        "TemplateParam": '{"content":"测试"}',
+    }
     form["Signature"] = aliyun.signature(form, conf.access_key_secret)
     assert requests.post(conf.endpoint, data=form, timeout=10).json()["Code"] == "OK"
     again = requests.post(conf.endpoint, data=form, timeout=10).json()

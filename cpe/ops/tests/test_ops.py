@@ -1,6 +1,7 @@
 """The operations door (config/ops_wsgi.py): health and metrics paths only from inside, request
 ids, metrics counted on both heartbeat doors, readiness failing part by part. Requests go
 through the WSGI application production runs (config.wsgi), not Django's test client."""
+
 import io
 import json
 import logging
@@ -13,8 +14,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.core import signals
-from django.db import close_old_connections
-from django.db import connection
+from django.db import close_old_connections, connection
 from django.test import override_settings
 from django.utils import timezone
 from prometheus_client.registry import REGISTRY
@@ -35,11 +35,23 @@ def app():
 
 def call(app, path, *, method="GET", remote="127.0.0.1", headers=None, body=b""):
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "HTTP_HOST": "testserver", "REMOTE_ADDR": remote, "SERVER_PROTOCOL": "HTTP/1.1",
-        "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
-        "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/json" if body else "",
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": remote,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json" if body else "",
     }
     environ.update(headers or {})
     seen = {}
@@ -123,8 +135,10 @@ def test_ready_is_503_when_redis_is_down(app):
 def test_ready_is_503_while_a_migration_is_unapplied(app, monkeypatch):
     monkeypatch.setattr(health, "_migrated", [False])
     with connection.cursor() as cursor:  # rolled back with the test's transaction
-        cursor.execute("DELETE FROM django_migrations WHERE app = 'reporting' AND name = "
-                       "(SELECT max(name) FROM django_migrations WHERE app = 'reporting')")
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE app = 'reporting' AND name = "
+            "(SELECT max(name) FROM django_migrations WHERE app = 'reporting')"
+        )
     status, _, body = call(app, "/-/ready")
     assert status == 503
     assert json.loads(body)["checks"]["migrations"].startswith("fail")
@@ -152,7 +166,9 @@ def json_log():
 
 @override_settings(TRUSTED_PROXY_COUNT=1)
 def test_the_proxys_request_id_is_kept_and_on_every_log_line(json_log):
-    _, headers, _ = call(wrap(_logging_inner), "/x/", headers={"HTTP_X_REQUEST_ID": "0123456789abcdef0123456789abcdef"})
+    _, headers, _ = call(
+        wrap(_logging_inner), "/x/", headers={"HTTP_X_REQUEST_ID": "0123456789abcdef0123456789abcdef"}
+    )
     assert headers["X-Request-ID"] == "0123456789abcdef0123456789abcdef"
     line = json.loads(json_log.getvalue().strip())
     assert line["request_id"] == "0123456789abcdef0123456789abcdef"
@@ -168,7 +184,9 @@ def test_without_a_trusted_proxy_the_clients_id_is_not_taken(json_log):
     assert json.loads(json_log.getvalue())["request_id"] == headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize("bad", ["short", "has space in it", "x" * 65, 'quote"0123456789', "newline\n0123456789"])
+@pytest.mark.parametrize(
+    "bad", ["short", "has space in it", "x" * 65, 'quote"0123456789', "newline\n0123456789"]
+)
 @override_settings(TRUSTED_PROXY_COUNT=1)
 def test_a_malformed_request_id_is_replaced(bad):
     _, headers, _ = call(wrap(_logging_inner), "/x/", headers={"HTTP_X_REQUEST_ID": bad})
@@ -220,7 +238,7 @@ def test_an_answered_heartbeat_is_counted_as_accepted():
     before = sample("cpe_heartbeats_total", result="accepted", status="200")
     call(wrap(inner), BEAT, method="POST", body=BODY)
     call(wrap(inner), BEAT + "x", method="POST", body=BODY)  # not a heartbeat path
-    call(wrap(inner), BEAT, method="GET")                     # not a heartbeat
+    call(wrap(inner), BEAT, method="GET")  # not a heartbeat
     assert sample("cpe_heartbeats_total", result="accepted", status="200") == before + 1
 
 
@@ -232,8 +250,13 @@ def test_latency_is_recorded_by_area_and_made_up_paths_share_one_label():
     other = sample("cpe_http_request_duration_seconds_count", area="other", method="GET", status="4xx")
     for n in range(3):
         call(wrap(inner), f"/wp-admin-{n}/x.php")
-    assert sample("cpe_http_request_duration_seconds_count", area="other", method="GET", status="4xx") == other + 3
-    assert sample("cpe_http_request_duration_seconds_count", area="wp-admin-0", method="GET", status="4xx") == 0
+    assert (
+        sample("cpe_http_request_duration_seconds_count", area="other", method="GET", status="4xx")
+        == other + 3
+    )
+    assert (
+        sample("cpe_http_request_duration_seconds_count", area="wp-admin-0", method="GET", status="4xx") == 0
+    )
 
 
 @pytest.mark.django_db
@@ -241,8 +264,13 @@ def test_payment_notifications_are_counted_by_outcome(app):
     from cpe.orders.models import PaymentNotification
 
     before = sample("cpe_payment_notifications_total", gateway="alipay", outcome="rejected")
-    status, _, _ = call(app, "/orders/notify/alipay/", method="POST", body=b"trade_status=TRADE_SUCCESS&sign=forged",
-                        headers={"CONTENT_TYPE": "application/x-www-form-urlencoded"})
+    status, _, _ = call(
+        app,
+        "/orders/notify/alipay/",
+        method="POST",
+        body=b"trade_status=TRADE_SUCCESS&sign=forged",
+        headers={"CONTENT_TYPE": "application/x-www-form-urlencoded"},
+    )
     assert status == 200
     assert PaymentNotification.objects.get().outcome.startswith("rejected")
     assert sample("cpe_payment_notifications_total", gateway="alipay", outcome="rejected") == before + 1
@@ -269,21 +297,34 @@ def _metric(text: str, name: str) -> float:
 
 @pytest.mark.django_db
 def test_outbox_depth_and_age_and_the_celery_queue_at_scrape_time(app, celery_queue, verified_learner):
+    from cpe.catalog.models import Product, ProductKind, TrainingYear
     from cpe.reporting.models import AisReport
     from cpe.reporting.tests.outbox_fixtures import make_record
 
-    from cpe.catalog.models import Product, ProductKind, TrainingYear
-
-    ty = TrainingYear.objects.create(year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1)
-    Product.objects.create(code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800)
+    ty = TrainingYear.objects.create(
+        year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1
+    )
+    Product.objects.create(
+        code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800
+    )
     text = call(app, "/-/metrics")[2].decode()
-    assert _metric(text, "cpe_ais_outbox_depth") == 0 and _metric(text, "cpe_ais_outbox_oldest_age_seconds") == 0
+    assert (
+        _metric(text, "cpe_ais_outbox_depth") == 0 and _metric(text, "cpe_ais_outbox_oldest_age_seconds") == 0
+    )
     now = timezone.now()
-    for n, (state, minutes) in enumerate([("pending", 10), ("retrying", 3), ("sent", 60), ("waiting_person", 90)]):
+    for n, (state, minutes) in enumerate(
+        [("pending", 10), ("retrying", 3), ("sent", 60), ("waiting_person", 90)]
+    ):
         record = make_record(verified_learner, ty, code=f"P{n}")
-        AisReport.objects.create(kind="credit", record=record, idempotency_key=f"k{n}", state=state,
-                                 receipt_no="R" if state == "sent" else "", created_at=now - timedelta(minutes=minutes),
-                                 updated_at=now)
+        AisReport.objects.create(
+            kind="credit",
+            record=record,
+            idempotency_key=f"k{n}",
+            state=state,
+            receipt_no="R" if state == "sent" else "",
+            created_at=now - timedelta(minutes=minutes),
+            updated_at=now,
+        )
     celery_queue.rpush("celery", b"a", b"b", b"c")
     text = call(app, "/-/metrics")[2].decode()
     assert _metric(text, "cpe_ais_outbox_depth") == 2  # sent and waiting for the person: not waiting on us
@@ -304,12 +345,18 @@ def test_several_processes_are_added_up(tmp_path):
     """gunicorn's workers are processes: with PROMETHEUS_MULTIPROC_DIR each one's counts reach
     the scrape, whichever process answers it."""
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    count = ("from prometheus_client import Counter; "
-             "Counter('cpe_heartbeats_total', 'x', ['result', 'status']).labels('accepted', '200').inc({n})")
+    count = (
+        "from prometheus_client import Counter; "
+        "Counter('cpe_heartbeats_total', 'x', ['result', 'status']).labels('accepted', '200').inc({n})"
+    )
     for n in (2, 5):
         subprocess.run([sys.executable, "-c", count.format(n=n)], env=env, check=True)
-    scrape = ("from prometheus_client import CollectorRegistry, generate_latest, multiprocess; "
-              "r = CollectorRegistry(); multiprocess.MultiProcessCollector(r); "
-              "print(generate_latest(r).decode())")
-    out = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True).stdout
+    scrape = (
+        "from prometheus_client import CollectorRegistry, generate_latest, multiprocess; "
+        "r = CollectorRegistry(); multiprocess.MultiProcessCollector(r); "
+        "print(generate_latest(r).decode())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert 'cpe_heartbeats_total{result="accepted",status="200"} 7.0' in out

@@ -1,19 +1,31 @@
 """Settings the production profile relies on (deploy/cpe.env.example, deploy/systemd): read in a
 fresh interpreter, as a process started by systemd reads them."""
+
 import json
 import os
 import subprocess
 import sys
 
-READ = ("import django, json; django.setup(); from django.conf import settings; "
-        "print(json.dumps({'routes': getattr(settings, 'CELERY_TASK_ROUTES', {}), "
-        "'logging': settings.LOGGING['formatters']['main']}))")
+READ = (
+    "import django, json; django.setup(); from django.conf import settings; "
+    "print(json.dumps({'routes': getattr(settings, 'CELERY_TASK_ROUTES', {}), "
+    "'logging': settings.LOGGING['formatters']['main']}))"
+)
 
 
 def read(**env):
-    base = {k: v for k, v in os.environ.items() if k not in ("CPE_AIS_QUEUE", "CPE_AUDIT_HEAD_QUEUE", "LOG_FORMAT")}
-    out = subprocess.run([sys.executable, "-c", READ], env={**base, "DJANGO_SETTINGS_MODULE": "config.settings.test",
-                                                             **env}, capture_output=True, text=True, check=True)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CPE_AIS_QUEUE", "CPE_AUDIT_HEAD_QUEUE", "LOG_FORMAT")
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", READ],
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings.test", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -13,6 +13,7 @@ SDK facts this module relies on (python-alipay-sdk 3.4):
   notification verification must exclude ``sign`` and ``sign_type`` (request signing excludes
   only ``sign``).
 """
+
 import re
 from datetime import datetime
 from http.client import HTTPException
@@ -27,15 +28,26 @@ from cpe.core.money import fen_to_yuan, yuan_to_fen
 from cpe.orders.states import Channel
 
 from .base import (
-    GatewayError, HttpAnswer, NotificationRejected, PaymentGateway, PaymentNotice, PaymentRequest,
-    PaymentStart, QueryResult, RefundResult,
+    GatewayError,
+    HttpAnswer,
+    NotificationRejected,
+    PaymentGateway,
+    PaymentNotice,
+    PaymentRequest,
+    PaymentStart,
+    QueryResult,
+    RefundResult,
 )
 from .config import AlipaySettings, alipay_settings
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")    # Alipay times are Beijing wall-clock "YYYY-MM-DD HH:MM:SS"
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # Alipay times are Beijing wall-clock "YYYY-MM-DD HH:MM:SS"
 PAID_STATUSES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
-QUERY_STATUS = {"WAIT_BUYER_PAY": "pending", "TRADE_SUCCESS": "paid", "TRADE_FINISHED": "paid",
-                "TRADE_CLOSED": "closed"}
+QUERY_STATUS = {
+    "WAIT_BUYER_PAY": "pending",
+    "TRADE_SUCCESS": "paid",
+    "TRADE_FINISHED": "paid",
+    "TRADE_CLOSED": "closed",
+}
 OK_CODE = "10000"
 # Transport failures, non-JSON answers and SDK errors all mean "the call may be retried".
 _CALL_ERRORS = (OSError, HTTPException, ValueError, AliPayException, AliPayValidationError)
@@ -43,9 +55,14 @@ _CALL_ERRORS = (OSError, HTTPException, ValueError, AliPayException, AliPayValid
 
 def make_client(cfg: AlipaySettings) -> AliPay:
     """The one place that builds an SDK client (and sets its private gateway attribute)."""
-    client = AliPay(appid=cfg.app_id, app_notify_url=None, app_private_key_string=cfg.app_private_key_pem,
-                    alipay_public_key_string=cfg.alipay_public_key_pem, sign_type="RSA2",
-                    config=AliPayConfig(timeout=cfg.timeout))
+    client = AliPay(
+        appid=cfg.app_id,
+        app_notify_url=None,
+        app_private_key_string=cfg.app_private_key_pem,
+        alipay_public_key_string=cfg.alipay_public_key_pem,
+        sign_type="RSA2",
+        config=AliPayConfig(timeout=cfg.timeout),
+    )
     client._gateway = cfg.gateway_url
     return client
 
@@ -74,9 +91,14 @@ class AlipayGateway(PaymentGateway):
         extra = {}
         if req.expires_at is not None:
             extra["time_expire"] = req.expires_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
-        common = dict(subject=_subject(req.subject), out_trade_no=req.order_number,
-                      total_amount=fen_to_yuan(req.amount_fen), return_url=req.return_url,
-                      notify_url=req.notify_url, **extra)
+        common = dict(
+            subject=_subject(req.subject),
+            out_trade_no=req.order_number,
+            total_amount=fen_to_yuan(req.amount_fen),
+            return_url=req.return_url,
+            notify_url=req.notify_url,
+            **extra,
+        )
         if req.channel == Channel.ALIPAY_PAGE:
             query = self.client.api_alipay_trade_page_pay(**common)
         elif req.channel == Channel.ALIPAY_WAP:
@@ -100,7 +122,7 @@ class AlipayGateway(PaymentGateway):
         unsigned = {k: v for k, v in params.items() if k not in ("sign", "sign_type")}
         try:
             valid = self.client.verify(unsigned, sign)
-        except (ValueError, TypeError, AliPayException):   # undecodable base64, wrong length...
+        except (ValueError, TypeError, AliPayException):  # undecodable base64, wrong length...
             valid = False
         if not valid:
             raise NotificationRejected("bad_signature", "RSA2 signature does not verify")
@@ -120,11 +142,16 @@ class AlipayGateway(PaymentGateway):
             raise NotificationRejected("malformed", "out_trade_no or trade_no missing")
         try:
             amount_fen = yuan_to_fen(params.get("total_amount", ""))
-        except (ArithmeticError, ValueError) as exc:     # decimal.InvalidOperation is an ArithmeticError
+        except (ArithmeticError, ValueError) as exc:  # decimal.InvalidOperation is an ArithmeticError
             raise NotificationRejected("malformed", f"total_amount {params.get('total_amount')!r}") from exc
-        return PaymentNotice(order_number=order_number, gateway_txn_id=trade_no, amount_fen=amount_fen,
-                             paid_at=_beijing(params.get("gmt_payment", "")),
-                             notify_id=params.get("notify_id", ""), raw=params)
+        return PaymentNotice(
+            order_number=order_number,
+            gateway_txn_id=trade_no,
+            amount_fen=amount_fen,
+            paid_at=_beijing(params.get("gmt_payment", "")),
+            notify_id=params.get("notify_id", ""),
+            raw=params,
+        )
 
     def notification_answer(self, ok: bool) -> HttpAnswer:
         # Alipay retries (over ~25 hours) until the body is exactly "success".
@@ -138,7 +165,7 @@ class AlipayGateway(PaymentGateway):
             raise GatewayError(f"alipay.trade.query failed: {exc}") from exc
         if resp.get("code") != OK_CODE:
             if resp.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
-                return QueryResult(status="not_found")   # e.g. the buyer never opened the cashier
+                return QueryResult(status="not_found")  # e.g. the buyer never opened the cashier
             raise GatewayError(f"alipay.trade.query: {resp.get('sub_code')} {resp.get('sub_msg')}")
         status = QUERY_STATUS.get(resp.get("trade_status", ""))
         if status is None:
@@ -147,26 +174,38 @@ class AlipayGateway(PaymentGateway):
             amount_fen = yuan_to_fen(resp.get("total_amount", "0"))
         except (ArithmeticError, ValueError) as exc:
             raise GatewayError(f"alipay.trade.query: total_amount {resp.get('total_amount')!r}") from exc
-        return QueryResult(status=status, gateway_txn_id=resp.get("trade_no", ""), amount_fen=amount_fen,
-                           paid_at=_beijing(resp.get("send_pay_date", "")) if status == "paid" else None)
+        return QueryResult(
+            status=status,
+            gateway_txn_id=resp.get("trade_no", ""),
+            amount_fen=amount_fen,
+            paid_at=_beijing(resp.get("send_pay_date", "")) if status == "paid" else None,
+        )
 
-    def refund(self, *, order_number: str, refund_no: str, amount_fen: int, total_fen: int,
-               reason: str) -> RefundResult:
+    def refund(
+        self, *, order_number: str, refund_no: str, amount_fen: int, total_fen: int, reason: str
+    ) -> RefundResult:
         """alipay.trade.refund; out_request_no = refund_no makes a repeated call answer the same
         refund again (fund_change "N") instead of refunding twice. Alipay has no refund id of its
         own: gateway_refund_id is the Alipay trade number the refund was made against (the pair
         trade_no + refund_no is what Alipay's statements show)."""
         try:
             resp = self.client.api_alipay_trade_refund(
-                refund_amount=fen_to_yuan(amount_fen), out_trade_no=order_number,
-                out_request_no=refund_no, refund_reason=(reason or "退款")[:256])
+                refund_amount=fen_to_yuan(amount_fen),
+                out_trade_no=order_number,
+                out_request_no=refund_no,
+                refund_reason=(reason or "退款")[:256],
+            )
         except _CALL_ERRORS as exc:
             raise GatewayError(f"alipay.trade.refund failed: {exc}") from exc
         if resp.get("code") == OK_CODE:
-            return RefundResult(succeeded=True, gateway_refund_id=resp.get("trade_no", ""),
-                                detail=f"fund_change={resp.get('fund_change', '')}")
+            return RefundResult(
+                succeeded=True,
+                gateway_refund_id=resp.get("trade_no", ""),
+                detail=f"fund_change={resp.get('fund_change', '')}",
+            )
         if resp.get("code") == "40004" and resp.get("sub_code") != "ACQ.SYSTEM_ERROR":
             # A business refusal: repeating the same request will not change the answer.
             return RefundResult(succeeded=False, detail=f"{resp.get('sub_code')}: {resp.get('sub_msg')}")
-        raise GatewayError("alipay.trade.refund: %s %s %s" % (resp.get("code"), resp.get("sub_code"),
-                                                              resp.get("sub_msg")))
+        raise GatewayError(
+            "alipay.trade.refund: %s %s %s" % (resp.get("code"), resp.get("sub_code"), resp.get("sub_msg"))
+        )

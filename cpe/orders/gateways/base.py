@@ -1,4 +1,5 @@
 """The payment-gateway port: plain dataclasses between the shop and any gateway."""
+
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,16 +24,16 @@ class PaymentRequest:
     order_number: str
     amount_fen: int
     subject: str
-    channel: str            # orders.states.Channel value
-    notify_url: str         # absolute
-    return_url: str         # absolute
+    channel: str  # orders.states.Channel value
+    notify_url: str  # absolute
+    return_url: str  # absolute
     client_ip: str = "127.0.0.1"
     expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class PaymentStart:
-    kind: str               # "redirect": send the browser to url; "qr": show url as a QR code
+    kind: str  # "redirect": send the browser to url; "qr": show url as a QR code
     url: str
 
 
@@ -51,7 +52,7 @@ class PaymentNotice:
 
 @dataclass(frozen=True)
 class QueryResult:
-    status: str             # "paid" | "pending" | "closed" | "not_found"
+    status: str  # "paid" | "pending" | "closed" | "not_found"
     gateway_txn_id: str = ""
     amount_fen: int = 0
     paid_at: datetime | None = None
@@ -89,7 +90,8 @@ class PaymentGateway:
     def query(self, order_number: str) -> QueryResult:
         raise NotImplementedError
 
-    def refund(self, *, order_number: str, refund_no: str, amount_fen: int, total_fen: int,
-               reason: str) -> RefundResult:
+    def refund(
+        self, *, order_number: str, refund_no: str, amount_fen: int, total_fen: int, reason: str
+    ) -> RefundResult:
         """Idempotent by refund_no."""
         raise NotImplementedError

@@ -26,6 +26,7 @@ the deploy check cpe.E002): fixed identities and keys generated on first use by
 ``settings.SITE_URL + "/sandbox/"``, i.e. the platform's own embedded gateway. This is the only
 fake part: the adapters themselves are the production code.
 """
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,20 +45,20 @@ class AlipaySettings:
     app_private_key_pem: str
     alipay_public_key_pem: str
     gateway_url: str
-    timeout: int = 15           # seconds, per API call
+    timeout: int = 15  # seconds, per API call
 
 
 @dataclass(frozen=True)
 class WechatPaySettings:
     mchid: str
     appid: str
-    private_key_pem: str        # PKCS#8
+    private_key_pem: str  # PKCS#8
     cert_serial: str
     apiv3_key: str
     platform_public_key_pem: str
     platform_public_key_id: str
-    api_base: str               # scheme://host[/prefix]; the SDK appends /v3/...
-    timeout: tuple = (5, 15)    # (connect, read) seconds
+    api_base: str  # scheme://host[/prefix]; the SDK appends /v3/...
+    timeout: tuple = (5, 15)  # (connect, read) seconds
 
 
 def sandbox_enabled() -> bool:
@@ -92,14 +93,20 @@ def alipay_settings() -> AlipaySettings:
 
         k = keys.sandbox_keys()
         return AlipaySettings(
-            app_id=keys.ALIPAY_APP_ID, seller_id=keys.ALIPAY_SELLER_ID,
-            app_private_key_pem=k.alipay_app_private_pem, alipay_public_key_pem=k.alipay_gateway_public_pem,
-            gateway_url=sandbox_base_url() + "alipay/gateway.do", timeout=10)
+            app_id=keys.ALIPAY_APP_ID,
+            seller_id=keys.ALIPAY_SELLER_ID,
+            app_private_key_pem=k.alipay_app_private_pem,
+            alipay_public_key_pem=k.alipay_gateway_public_pem,
+            gateway_url=sandbox_base_url() + "alipay/gateway.do",
+            timeout=10,
+        )
     return AlipaySettings(
-        app_id=_env("ALIPAY_APP_ID"), seller_id=_env("ALIPAY_SELLER_ID"),
+        app_id=_env("ALIPAY_APP_ID"),
+        seller_id=_env("ALIPAY_SELLER_ID"),
         app_private_key_pem=_env_file("ALIPAY_APP_PRIVATE_KEY_PATH"),
         alipay_public_key_pem=_env_file("ALIPAY_PUBLIC_KEY_PATH"),
-        gateway_url=_env("ALIPAY_GATEWAY_URL", ALIPAY_DEFAULT_GATEWAY))
+        gateway_url=_env("ALIPAY_GATEWAY_URL", ALIPAY_DEFAULT_GATEWAY),
+    )
 
 
 def wechatpay_settings() -> WechatPaySettings:
@@ -108,17 +115,26 @@ def wechatpay_settings() -> WechatPaySettings:
 
         k = keys.sandbox_keys()
         return WechatPaySettings(
-            mchid=keys.WECHAT_MCHID, appid=keys.WECHAT_APPID,
-            private_key_pem=k.wechat_merchant_private_pem, cert_serial=k.wechat_merchant_serial,
-            apiv3_key=k.wechat_apiv3_key, platform_public_key_pem=k.wechat_platform_public_pem,
+            mchid=keys.WECHAT_MCHID,
+            appid=keys.WECHAT_APPID,
+            private_key_pem=k.wechat_merchant_private_pem,
+            cert_serial=k.wechat_merchant_serial,
+            apiv3_key=k.wechat_apiv3_key,
+            platform_public_key_pem=k.wechat_platform_public_pem,
             platform_public_key_id=keys.WECHAT_PLATFORM_PUBLIC_KEY_ID,
-            api_base=sandbox_base_url() + "wechat", timeout=(5, 10))
+            api_base=sandbox_base_url() + "wechat",
+            timeout=(5, 10),
+        )
     apiv3_key = _env("WECHATPAY_APIV3_KEY")
     if len(apiv3_key.encode()) != 32:
         raise ImproperlyConfigured("WECHATPAY_APIV3_KEY must be 32 bytes")
     return WechatPaySettings(
-        mchid=_env("WECHATPAY_MCHID"), appid=_env("WECHATPAY_APPID"),
-        private_key_pem=_env_file("WECHATPAY_PRIVATE_KEY_PATH"), cert_serial=_env("WECHATPAY_CERT_SERIAL"),
-        apiv3_key=apiv3_key, platform_public_key_pem=_env_file("WECHATPAY_PUBLIC_KEY_PATH"),
+        mchid=_env("WECHATPAY_MCHID"),
+        appid=_env("WECHATPAY_APPID"),
+        private_key_pem=_env_file("WECHATPAY_PRIVATE_KEY_PATH"),
+        cert_serial=_env("WECHATPAY_CERT_SERIAL"),
+        apiv3_key=apiv3_key,
+        platform_public_key_pem=_env_file("WECHATPAY_PUBLIC_KEY_PATH"),
         platform_public_key_id=_env("WECHATPAY_PUBLIC_KEY_ID"),
-        api_base=_env("WECHATPAY_API_BASE", WECHATPAY_DEFAULT_API_BASE).rstrip("/"))
+        api_base=_env("WECHATPAY_API_BASE", WECHATPAY_DEFAULT_API_BASE).rstrip("/"),
+    )

@@ -12,6 +12,7 @@ SDK facts this module relies on (wechatpayv3 2.0.4):
   gateway. `parse_notification` therefore checks headers, age and serial before calling it;
 - the SDK verifies the signature of 2xx answers only and raises a bare Exception when it fails.
 """
+
 import json
 import time
 from datetime import datetime
@@ -24,29 +25,54 @@ from wechatpayv3.utils import load_public_key, rsa_verify
 from cpe.orders.states import Channel
 
 from .base import (
-    GatewayError, HttpAnswer, NotificationRejected, PaymentGateway, PaymentNotice, PaymentRequest,
-    PaymentStart, QueryResult, RefundResult,
+    GatewayError,
+    HttpAnswer,
+    NotificationRejected,
+    PaymentGateway,
+    PaymentNotice,
+    PaymentRequest,
+    PaymentStart,
+    QueryResult,
+    RefundResult,
 )
 from .config import WechatPaySettings, wechatpay_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-MAX_CLOCK_SKEW = 300            # seconds, either way (WeChat's own recommendation)
+MAX_CLOCK_SKEW = 300  # seconds, either way (WeChat's own recommendation)
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-NOTIFY_HEADERS = ("Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial",
-                  "Wechatpay-Signature-Type")
-QUERY_STATUS = {"SUCCESS": "paid", "REFUND": "paid",      # REFUND: paid, then (partly) refunded
-                "NOTPAY": "pending", "USERPAYING": "pending",
-                "CLOSED": "closed", "REVOKED": "closed", "PAYERROR": "closed"}
+NOTIFY_HEADERS = (
+    "Wechatpay-Signature",
+    "Wechatpay-Timestamp",
+    "Wechatpay-Nonce",
+    "Wechatpay-Serial",
+    "Wechatpay-Signature-Type",
+)
+QUERY_STATUS = {
+    "SUCCESS": "paid",
+    "REFUND": "paid",  # REFUND: paid, then (partly) refunded
+    "NOTPAY": "pending",
+    "USERPAYING": "pending",
+    "CLOSED": "closed",
+    "REVOKED": "closed",
+    "PAYERROR": "closed",
+}
 # Error codes after which a refund request may succeed if repeated later.
 RETRYABLE_REFUND_CODES = {"SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH"}
 
 
 def make_client(cfg: WechatPaySettings) -> WeChatPay:
     """The one place that builds an SDK client (and sets its private gateway attribute)."""
-    client = WeChatPay(wechatpay_type=WeChatPayType.NATIVE, mchid=cfg.mchid, private_key=cfg.private_key_pem,
-                       cert_serial_no=cfg.cert_serial, appid=cfg.appid, apiv3_key=cfg.apiv3_key,
-                       public_key=cfg.platform_public_key_pem, public_key_id=cfg.platform_public_key_id,
-                       timeout=cfg.timeout)
+    client = WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE,
+        mchid=cfg.mchid,
+        private_key=cfg.private_key_pem,
+        cert_serial_no=cfg.cert_serial,
+        appid=cfg.appid,
+        apiv3_key=cfg.apiv3_key,
+        public_key=cfg.platform_public_key_pem,
+        public_key_id=cfg.platform_public_key_id,
+        timeout=cfg.timeout,
+    )
     client._core._gate_way = cfg.api_base
     return client
 
@@ -88,7 +114,7 @@ class WechatPayGateway(PaymentGateway):
     def _call(self, what: str, fn, **kwargs) -> tuple[int, object]:
         try:
             return fn(**kwargs)
-        except Exception as exc:    # requests.RequestException, or the SDK's bare Exception (bad signature)
+        except Exception as exc:  # requests.RequestException, or the SDK's bare Exception (bad signature)
             raise GatewayError(f"{what}: {exc}") from exc
 
     @staticmethod
@@ -103,8 +129,12 @@ class WechatPayGateway(PaymentGateway):
 
     # -- paying -----------------------------------------------------------------------------
     def create_payment(self, req: PaymentRequest) -> PaymentStart:
-        kwargs = dict(description=req.subject[:127] or "订单", out_trade_no=req.order_number,
-                      amount={"total": req.amount_fen, "currency": "CNY"}, notify_url=req.notify_url)
+        kwargs = dict(
+            description=req.subject[:127] or "订单",
+            out_trade_no=req.order_number,
+            amount={"total": req.amount_fen, "currency": "CNY"},
+            notify_url=req.notify_url,
+        )
         if req.expires_at is not None:
             kwargs["time_expire"] = req.expires_at.astimezone(SHANGHAI).isoformat(timespec="seconds")
         if req.channel == Channel.WECHAT_NATIVE:
@@ -152,13 +182,18 @@ class WechatPayGateway(PaymentGateway):
         # 2. Signature and AES-256-GCM decryption by the SDK.
         try:
             data = self.client.callback(values, text)
-        except Exception as exc:    # invalid JSON, unsupported algorithm (the SDK raises bare Exception)
+        except Exception as exc:  # invalid JSON, unsupported algorithm (the SDK raises bare Exception)
             raise NotificationRejected("malformed", str(exc)) from exc
         if not data:
             # None: the signature failed, or the resource did not decrypt. Tell them apart.
             key = load_public_key(self.cfg.platform_public_key_pem)
-            if not rsa_verify(values["Wechatpay-Timestamp"], values["Wechatpay-Nonce"], text,
-                              values["Wechatpay-Signature"], key):
+            if not rsa_verify(
+                values["Wechatpay-Timestamp"],
+                values["Wechatpay-Nonce"],
+                text,
+                values["Wechatpay-Signature"],
+                key,
+            ):
                 raise NotificationRejected("bad_signature", "RSA signature does not verify")
             raise NotificationRejected("malformed", "resource missing or does not decrypt")
 
@@ -170,11 +205,12 @@ class WechatPayGateway(PaymentGateway):
             raise NotificationRejected("not_success", f"event_type {data.get('event_type')!r}")
         if resource.get("mchid") != self.cfg.mchid or resource.get("appid") != self.cfg.appid:
             raise NotificationRejected(
-                "wrong_app", f"mchid {resource.get('mchid')!r} appid {resource.get('appid')!r}")
+                "wrong_app", f"mchid {resource.get('mchid')!r} appid {resource.get('appid')!r}"
+            )
         if resource.get("trade_state") != "SUCCESS":
             raise NotificationRejected("not_success", f"trade_state {resource.get('trade_state')!r}")
         amount = resource.get("amount")
-        if not isinstance(amount, dict):     # a string or list here was an AttributeError (a 500)
+        if not isinstance(amount, dict):  # a string or list here was an AttributeError (a 500)
             raise NotificationRejected("malformed", f"amount {amount!r}")
         total = amount.get("total")
         if type(total) is not int or amount.get("currency", "CNY") != "CNY":
@@ -182,9 +218,14 @@ class WechatPayGateway(PaymentGateway):
         order_number, txn = resource.get("out_trade_no"), resource.get("transaction_id")
         if not order_number or not txn or not isinstance(order_number, str) or not isinstance(txn, str):
             raise NotificationRejected("malformed", "out_trade_no or transaction_id missing")
-        return PaymentNotice(order_number=order_number, gateway_txn_id=txn, amount_fen=total,
-                             paid_at=_rfc3339(resource.get("success_time", "")),
-                             notify_id=str(data.get("id", "")), raw=data)
+        return PaymentNotice(
+            order_number=order_number,
+            gateway_txn_id=txn,
+            amount_fen=total,
+            paid_at=_rfc3339(resource.get("success_time", "")),
+            notify_id=str(data.get("id", "")),
+            raw=data,
+        )
 
     def notification_answer(self, ok: bool) -> HttpAnswer:
         # v3: 200/204 without body on success; 4xx/5xx with a JSON body makes WeChat retry.
@@ -209,23 +250,35 @@ class WechatPayGateway(PaymentGateway):
         total = (data.get("amount") or {}).get("total")
         if type(total) is not int:
             raise GatewayError(f"wechat query: amount {data.get('amount')!r}")
-        return QueryResult(status="paid", gateway_txn_id=data.get("transaction_id", ""), amount_fen=total,
-                           paid_at=_rfc3339(data.get("success_time", "")))
+        return QueryResult(
+            status="paid",
+            gateway_txn_id=data.get("transaction_id", ""),
+            amount_fen=total,
+            paid_at=_rfc3339(data.get("success_time", "")),
+        )
 
-    def refund(self, *, order_number: str, refund_no: str, amount_fen: int, total_fen: int,
-               reason: str) -> RefundResult:
+    def refund(
+        self, *, order_number: str, refund_no: str, amount_fen: int, total_fen: int, reason: str
+    ) -> RefundResult:
         """POST /v3/refund/domestic/refunds; out_refund_no = refund_no: repeating the request
         answers the same refund (same refund_id). status PROCESSING counts as succeeded (the
         refund is accepted and cannot be cancelled); `detail` carries the status."""
         code, text = self._call(
-            "wechat refund", self.client.refund, out_refund_no=refund_no, out_trade_no=order_number,
+            "wechat refund",
+            self.client.refund,
+            out_refund_no=refund_no,
+            out_trade_no=order_number,
             amount={"refund": amount_fen, "total": total_fen, "currency": "CNY"},
-            reason=(reason or "退款")[:80])
+            reason=(reason or "退款")[:80],
+        )
         if code == 200:
             data = self._json("wechat refund", text)
             status = data.get("status", "")
-            return RefundResult(succeeded=status in ("SUCCESS", "PROCESSING"),
-                                gateway_refund_id=data.get("refund_id", ""), detail=status)
+            return RefundResult(
+                succeeded=status in ("SUCCESS", "PROCESSING"),
+                gateway_refund_id=data.get("refund_id", ""),
+                detail=status,
+            )
         err_code, message = _error(text)
         if code >= 500 or err_code in RETRYABLE_REFUND_CODES:
             raise GatewayError(f"wechat refund: {code} {err_code} {message}")

@@ -6,93 +6,218 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=32, unique=True, verbose_name='订单号')),
-                ('subject', models.CharField(max_length=200, verbose_name='商品名称')),
-                ('amount_fen', models.PositiveIntegerField(verbose_name='金额（分）')),
-                ('validity_days', models.PositiveSmallIntegerField(verbose_name='有效期（天）')),
-                ('status', models.CharField(choices=[('pending', '待支付'), ('paid', '已支付'), ('refund_requested', '退款审核中'), ('refunded', '已退款'), ('closed', '已关闭')], default='pending', max_length=20, verbose_name='状态')),
-                ('gateway', models.CharField(blank=True, choices=[('alipay', '支付宝'), ('wechat', '微信支付')], max_length=8, verbose_name='支付方式')),
-                ('channel', models.CharField(blank=True, choices=[('alipay_page', '支付宝（电脑网站支付）'), ('alipay_wap', '支付宝（手机网站支付）'), ('wechat_native', '微信支付（扫码支付）'), ('wechat_h5', '微信支付（H5 支付）')], max_length=16, verbose_name='支付渠道')),
-                ('gateway_txn_id', models.CharField(blank=True, max_length=64, null=True, unique=True, verbose_name='支付流水号')),
-                ('ais_warning_confirmed', models.BooleanField(default=False, verbose_name='已确认未纳入提示')),
-                ('created_at', models.DateTimeField(db_index=True, verbose_name='下单时间')),
-                ('paid_at', models.DateTimeField(blank=True, null=True, verbose_name='支付时间')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='关闭时间')),
-                ('close_reason', models.CharField(blank=True, max_length=100, verbose_name='关闭原因')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='catalog.product', verbose_name='商品')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to=settings.AUTH_USER_MODEL, verbose_name='学员')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=32, unique=True, verbose_name="订单号")),
+                ("subject", models.CharField(max_length=200, verbose_name="商品名称")),
+                ("amount_fen", models.PositiveIntegerField(verbose_name="金额（分）")),
+                ("validity_days", models.PositiveSmallIntegerField(verbose_name="有效期（天）")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待支付"),
+                            ("paid", "已支付"),
+                            ("refund_requested", "退款审核中"),
+                            ("refunded", "已退款"),
+                            ("closed", "已关闭"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                        verbose_name="状态",
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.CharField(
+                        blank=True,
+                        choices=[("alipay", "支付宝"), ("wechat", "微信支付")],
+                        max_length=8,
+                        verbose_name="支付方式",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("alipay_page", "支付宝（电脑网站支付）"),
+                            ("alipay_wap", "支付宝（手机网站支付）"),
+                            ("wechat_native", "微信支付（扫码支付）"),
+                            ("wechat_h5", "微信支付（H5 支付）"),
+                        ],
+                        max_length=16,
+                        verbose_name="支付渠道",
+                    ),
+                ),
+                (
+                    "gateway_txn_id",
+                    models.CharField(
+                        blank=True, max_length=64, null=True, unique=True, verbose_name="支付流水号"
+                    ),
+                ),
+                (
+                    "ais_warning_confirmed",
+                    models.BooleanField(default=False, verbose_name="已确认未纳入提示"),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, verbose_name="下单时间")),
+                ("paid_at", models.DateTimeField(blank=True, null=True, verbose_name="支付时间")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="关闭时间")),
+                ("close_reason", models.CharField(blank=True, max_length=100, verbose_name="关闭原因")),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="catalog.product", verbose_name="商品"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="学员",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '订单',
-                'verbose_name_plural': '订单',
-                'ordering': ['-created_at'],
+                "verbose_name": "订单",
+                "verbose_name_plural": "订单",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='PaymentNotification',
+            name="PaymentNotification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(choices=[('alipay', '支付宝'), ('wechat', '微信支付')], max_length=8)),
-                ('received_at', models.DateTimeField(db_index=True)),
-                ('headers', models.JSONField(default=dict)),
-                ('body', models.TextField()),
-                ('notify_id', models.CharField(blank=True, db_index=True, max_length=100)),
-                ('outcome', models.CharField(max_length=40)),
-                ('detail', models.TextField(blank=True)),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.CharField(choices=[("alipay", "支付宝"), ("wechat", "微信支付")], max_length=8),
+                ),
+                ("received_at", models.DateTimeField(db_index=True)),
+                ("headers", models.JSONField(default=dict)),
+                ("body", models.TextField()),
+                ("notify_id", models.CharField(blank=True, db_index=True, max_length=100)),
+                ("outcome", models.CharField(max_length=40)),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '支付通知',
-                'verbose_name_plural': '支付通知',
-                'ordering': ['-received_at'],
+                "verbose_name": "支付通知",
+                "verbose_name_plural": "支付通知",
+                "ordering": ["-received_at"],
             },
         ),
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('refund_no', models.CharField(max_length=40, unique=True, verbose_name='退款单号')),
-                ('amount_fen', models.PositiveIntegerField(verbose_name='退款金额（分）')),
-                ('reason', models.TextField(verbose_name='退款原因')),
-                ('status', models.CharField(choices=[('requested', '待审核'), ('rejected', '已驳回'), ('processing', '退款处理中'), ('succeeded', '已退款'), ('failed', '退款失败')], default='requested', max_length=12, verbose_name='状态')),
-                ('requested_at', models.DateTimeField(verbose_name='申请时间')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='审核时间')),
-                ('decision_note', models.TextField(blank=True, verbose_name='审核意见')),
-                ('gateway_refund_id', models.CharField(blank=True, max_length=64, verbose_name='退款流水号')),
-                ('refunded_at', models.DateTimeField(blank=True, null=True, verbose_name='退款时间')),
-                ('last_error', models.TextField(blank=True, verbose_name='错误')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='审核人')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='orders.order', verbose_name='订单')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("refund_no", models.CharField(max_length=40, unique=True, verbose_name="退款单号")),
+                ("amount_fen", models.PositiveIntegerField(verbose_name="退款金额（分）")),
+                ("reason", models.TextField(verbose_name="退款原因")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "待审核"),
+                            ("rejected", "已驳回"),
+                            ("processing", "退款处理中"),
+                            ("succeeded", "已退款"),
+                            ("failed", "退款失败"),
+                        ],
+                        default="requested",
+                        max_length=12,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("requested_at", models.DateTimeField(verbose_name="申请时间")),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="审核时间")),
+                ("decision_note", models.TextField(blank=True, verbose_name="审核意见")),
+                ("gateway_refund_id", models.CharField(blank=True, max_length=64, verbose_name="退款流水号")),
+                ("refunded_at", models.DateTimeField(blank=True, null=True, verbose_name="退款时间")),
+                ("last_error", models.TextField(blank=True, verbose_name="错误")),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="审核人",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="orders.order",
+                        verbose_name="订单",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '退款',
-                'verbose_name_plural': '退款',
-                'ordering': ['-requested_at'],
+                "verbose_name": "退款",
+                "verbose_name_plural": "退款",
+                "ordering": ["-requested_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_fen__gt', 0)), name='order_amount_positive'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount_fen__gt", 0)), name="order_amount_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('status', 'pending'), ('status', 'closed'), ('paid_at__isnull', False), _connector='OR'), name='paid_orders_have_paid_at'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status", "pending"), ("status", "closed"), ("paid_at__isnull", False), _connector="OR"
+                ),
+                name="paid_orders_have_paid_at",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['requested', 'processing', 'succeeded'])), fields=('order',), name='one_open_refund_per_order'),
+            model_name="refund",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["requested", "processing", "succeeded"])),
+                fields=("order",),
+                name="one_open_refund_per_order",
+            ),
         ),
     ]

@@ -1,5 +1,6 @@
 """The payer's address sent to WeChat Pay (H5 payments require it) is the client's behind the
 proxy (cpe/core/net.py), never the proxy's and never what the client wrote in X-Forwarded-For."""
+
 import pytest
 from django.urls import reverse
 
@@ -29,19 +30,26 @@ def wechat_recorded(settings):
 
 def _buy(client, learner, annual, **extra):
     client.force_login(learner)
-    return client.post(reverse("orders:buy", args=[annual.code]), {"channel": "wechat_h5", "ais_confirmed": "on"},
-                       HTTP_USER_AGENT=PHONE, **extra)
+    return client.post(
+        reverse("orders:buy", args=[annual.code]),
+        {"channel": "wechat_h5", "ais_confirmed": "on"},
+        HTTP_USER_AGENT=PHONE,
+        **extra,
+    )
 
 
-def test_wechat_h5_payer_ip_is_the_client_behind_the_proxy(client, settings, learner, annual, wechat_recorded):
+def test_wechat_h5_payer_ip_is_the_client_behind_the_proxy(
+    client, settings, learner, annual, wechat_recorded
+):
     settings.TRUSTED_PROXY_COUNT = 1
     r = _buy(client, learner, annual, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"{FORGED}, {CLIENT}")
     assert r.status_code == 302 and r.url.startswith("https://wx.example/h5")
     assert [q.client_ip for q in wechat_recorded] == [CLIENT]
 
 
-def test_wechat_h5_payer_ip_ignores_a_forged_header_without_a_proxy(client, settings, learner, annual,
-                                                                    wechat_recorded):
+def test_wechat_h5_payer_ip_ignores_a_forged_header_without_a_proxy(
+    client, settings, learner, annual, wechat_recorded
+):
     settings.TRUSTED_PROXY_COUNT = 0
     assert _buy(client, learner, annual, REMOTE_ADDR=CLIENT, HTTP_X_FORWARDED_FOR=FORGED).status_code == 302
     assert [q.client_ip for q in wechat_recorded] == [CLIENT]

@@ -1,5 +1,6 @@
 """The refund window and the payment time limit every page may show come from orders' own context
 processor (core knows no app's rules)."""
+
 from datetime import timedelta
 
 import pytest
@@ -10,8 +11,10 @@ from cpe.orders import context_processors, policy
 
 
 def test_the_numbers_are_orders_facts_not_cores():
-    assert context_processors.orders(None) == {"REFUND_DAYS": policy.REFUND_WINDOW.days,
-                                               "ORDER_PAY_MINUTES": 30}
+    assert context_processors.orders(None) == {
+        "REFUND_DAYS": policy.REFUND_WINDOW.days,
+        "ORDER_PAY_MINUTES": 30,
+    }
     assert not {"REFUND_DAYS", "ORDER_PAY_MINUTES"} & set(site(None))
 
 

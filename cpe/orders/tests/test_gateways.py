@@ -1,6 +1,7 @@
 """The real Alipay and WeChat Pay adapters, run against the embedded sandbox gateway over real
 HTTP (live_server): creating payments on the four channels, parsing notifications (and the
 catalogue of notifications that must change nothing), query and refund."""
+
 import json
 import socket
 from datetime import timedelta
@@ -15,7 +16,11 @@ from cpe.orders.gateways.base import GatewayError, NotificationRejected, Payment
 from cpe.sandbox import keys
 from cpe.sandbox.models import SandboxRefund, SandboxTrade
 from cpe.sandbox.testing import (
-    foreign_private_pem, sandbox_pay, signed_alipay_notification, signed_wechat_notification, stop_retries,
+    foreign_private_pem,
+    sandbox_pay,
+    signed_alipay_notification,
+    signed_wechat_notification,
+    stop_retries,
 )
 
 live = pytest.mark.django_db(transaction=True)
@@ -31,11 +36,19 @@ def site(settings, live_server):
     stop_retries()
 
 
-def payment_request(site: str, channel: str, number: str = "CPE202601010001", amount_fen: int = 8800,
-                    **extra) -> PaymentRequest:
-    return PaymentRequest(order_number=number, amount_fen=amount_fen, subject="2026年度会计人员继续教育（90学时）",
-                          channel=channel, notify_url=f"{site}/pay/notify/{GATEWAY[channel]}/",
-                          return_url=f"{site}/orders/{number}/return/", client_ip="203.0.113.9", **extra)
+def payment_request(
+    site: str, channel: str, number: str = "CPE202601010001", amount_fen: int = 8800, **extra
+) -> PaymentRequest:
+    return PaymentRequest(
+        order_number=number,
+        amount_fen=amount_fen,
+        subject="2026年度会计人员继续教育（90学时）",
+        channel=channel,
+        notify_url=f"{site}/pay/notify/{GATEWAY[channel]}/",
+        return_url=f"{site}/orders/{number}/return/",
+        client_ip="203.0.113.9",
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -63,18 +76,22 @@ def test_create_payment_opens_the_sandbox_cashier(site, channel):
         assert start.kind == "redirect"
         assert start.url.startswith(f"{site}/sandbox/alipay/gateway.do?")
         query = parse_qs(urlparse(start.url).query)
-        assert query["method"] == [{"alipay_page": "alipay.trade.page.pay", "alipay_wap": "alipay.trade.wap.pay"}[channel]]
+        assert query["method"] == [
+            {"alipay_page": "alipay.trade.page.pay", "alipay_wap": "alipay.trade.wap.pay"}[channel]
+        ]
         assert json.loads(query["biz_content"][0])["total_amount"] == "88.00"
-        assert not SandboxTrade.objects.exists()      # Alipay opens the trade when the browser arrives
+        assert not SandboxTrade.objects.exists()  # Alipay opens the trade when the browser arrives
     elif channel == "wechat_native":
         assert start.kind == "qr"
         assert SandboxTrade.objects.get().kind == "native"
     else:
         assert start.kind == "redirect"
-        assert parse_qs(urlparse(start.url).query)["redirect_url"] == [f"{site}/orders/CPE202601010001/return/"]
+        assert parse_qs(urlparse(start.url).query)["redirect_url"] == [
+            f"{site}/orders/CPE202601010001/return/"
+        ]
         assert SandboxTrade.objects.get().kind == "h5"
 
-    page = requests.get(start.url, timeout=10)        # the browser (or the phone that scanned the QR)
+    page = requests.get(start.url, timeout=10)  # the browser (or the phone that scanned the QR)
     assert page.status_code == 200
     assert "2026年度会计人员继续教育（90学时）" in page.text and "88.00" in page.text
     for button in ("支付成功", "支付失败", "只支付不通知"):
@@ -94,9 +111,17 @@ def test_create_payment_passes_the_expiry(site):
 
 @live
 def test_alipay_subject_special_characters_are_replaced(site):
-    req = PaymentRequest(order_number="CPE1", amount_fen=1, subject="会计/税务=实务&案例", channel="alipay_page",
-                         notify_url=f"{site}/n/", return_url=f"{site}/r/")
-    biz = json.loads(parse_qs(urlparse(get_gateway("alipay").create_payment(req).url).query)["biz_content"][0])
+    req = PaymentRequest(
+        order_number="CPE1",
+        amount_fen=1,
+        subject="会计/税务=实务&案例",
+        channel="alipay_page",
+        notify_url=f"{site}/n/",
+        return_url=f"{site}/r/",
+    )
+    biz = json.loads(
+        parse_qs(urlparse(get_gateway("alipay").create_payment(req).url).query)["biz_content"][0]
+    )
     assert biz["subject"] == "会计 税务 实务 案例" and biz["total_amount"] == "0.01"
 
 
@@ -128,12 +153,17 @@ def test_requests_signed_with_another_key_are_refused(site):
 # -- notifications -----------------------------------------------------------------------------
 @pytest.mark.django_db
 def test_signed_alipay_notification_parses():
-    headers, body = signed_alipay_notification("CPE202601010001", 8800, trade_no="2026010122001400001",
-                                               notify_id="n-1")
+    headers, body = signed_alipay_notification(
+        "CPE202601010001", 8800, trade_no="2026010122001400001", notify_id="n-1"
+    )
     notice = get_gateway("alipay").parse_notification(headers, body)
     assert isinstance(notice, PaymentNotice)
     assert (notice.order_number, notice.gateway_txn_id, notice.amount_fen, notice.notify_id) == (
-        "CPE202601010001", "2026010122001400001", 8800, "n-1")
+        "CPE202601010001",
+        "2026010122001400001",
+        8800,
+        "n-1",
+    )
     assert notice.paid_at is not None and notice.raw["trade_status"] == "TRADE_SUCCESS"
     assert get_gateway("alipay").notification_answer(True).body == b"success"
     assert get_gateway("alipay").notification_answer(False).body == b"fail"
@@ -148,14 +178,22 @@ def test_alipay_amounts_are_decimal_not_float():
 
 @pytest.mark.django_db
 def test_signed_wechat_notification_parses():
-    headers, body = signed_wechat_notification("CPE202601010002", 12345, transaction_id="4200000001",
-                                               notify_id="EV-1")
-    lower = {k.lower(): v for k, v in headers.items()}       # header names in any case
+    headers, body = signed_wechat_notification(
+        "CPE202601010002", 12345, transaction_id="4200000001", notify_id="EV-1"
+    )
+    lower = {k.lower(): v for k, v in headers.items()}  # header names in any case
     notice = get_gateway("wechat").parse_notification(lower, body)
     assert (notice.order_number, notice.gateway_txn_id, notice.amount_fen, notice.notify_id) == (
-        "CPE202601010002", "4200000001", 12345, "EV-1")
+        "CPE202601010002",
+        "4200000001",
+        12345,
+        "EV-1",
+    )
     assert notice.paid_at is not None and notice.raw["resource"]["trade_state"] == "SUCCESS"
-    ok, fail = get_gateway("wechat").notification_answer(True), get_gateway("wechat").notification_answer(False)
+    ok, fail = (
+        get_gateway("wechat").notification_answer(True),
+        get_gateway("wechat").notification_answer(False),
+    )
     assert ok.status in (200, 204)
     assert fail.status >= 400 and json.loads(fail.body)["code"] == "FAIL"
 
@@ -175,7 +213,10 @@ ALIPAY_BAD = {
     "other_seller": (dict(seller_id="2088000000009999"), "wrong_seller"),
     "not_paid": (dict(trade_status="WAIT_BUYER_PAY"), "not_success"),
     "closed": (dict(trade_status="TRADE_CLOSED"), "not_success"),
-    "partial_refund": (dict(extra={"refund_fee": "10.00", "gmt_refund": "2026-01-02 10:00:00"}), "not_success"),
+    "partial_refund": (
+        dict(extra={"refund_fee": "10.00", "gmt_refund": "2026-01-02 10:00:00"}),
+        "not_success",
+    ),
     "no_sign": (dict(tamper={"sign": ""}), "malformed"),
     "bad_amount": (dict(extra={"total_amount": "8.001"}), "malformed"),
 }
@@ -183,8 +224,9 @@ ALIPAY_BAD = {
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", ALIPAY_BAD)
-def test_bad_alipay_notifications_are_rejected_and_change_nothing(case, no_network,
-                                                                    django_assert_num_queries):
+def test_bad_alipay_notifications_are_rejected_and_change_nothing(
+    case, no_network, django_assert_num_queries
+):
     kwargs, code = ALIPAY_BAD[case]
     headers, body = signed_alipay_notification("CPE202601010001", 8800, **kwargs)
     adapter = get_gateway("alipay")
@@ -215,16 +257,24 @@ WECHAT_BAD = {
     "not_paid": (dict(trade_state="NOTPAY"), "not_success"),
     "refund_event": (dict(event_type="REFUND.SUCCESS"), "not_success"),
     "other_apiv3_key": (dict(apiv3_key="0" * 32), "malformed"),
-    **{f"missing_{name}": (dict(omit_headers=(name,)), "malformed") for name in (
-        "Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Serial",
-        "Wechatpay-Signature-Type")},
+    **{
+        f"missing_{name}": (dict(omit_headers=(name,)), "malformed")
+        for name in (
+            "Wechatpay-Signature",
+            "Wechatpay-Timestamp",
+            "Wechatpay-Nonce",
+            "Wechatpay-Serial",
+            "Wechatpay-Signature-Type",
+        )
+    },
 }
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("case", WECHAT_BAD)
-def test_bad_wechat_notifications_are_rejected_without_any_call_out(case, no_network,
-                                                                    django_assert_num_queries):
+def test_bad_wechat_notifications_are_rejected_without_any_call_out(
+    case, no_network, django_assert_num_queries
+):
     import time
 
     kwargs, code = dict(WECHAT_BAD[case][0]), WECHAT_BAD[case][1]
@@ -235,7 +285,7 @@ def test_bad_wechat_notifications_are_rejected_without_any_call_out(case, no_net
     with django_assert_num_queries(0), pytest.raises(NotificationRejected) as err:
         adapter.parse_notification(headers, body)
     assert err.value.code == code
-    assert no_network == []          # an unknown serial must not make the SDK fetch certificates
+    assert no_network == []  # an unknown serial must not make the SDK fetch certificates
 
 
 @pytest.mark.django_db
@@ -254,10 +304,10 @@ def test_query_unpaid_then_paid(site, channel):
     adapter = get_gateway(GATEWAY[channel])
     assert adapter.query("CPE202601010001").status == "not_found"
     start = adapter.create_payment(payment_request(site, channel))
-    requests.get(start.url, timeout=10)               # the buyer arrives at the cashier
+    requests.get(start.url, timeout=10)  # the buyer arrives at the cashier
     assert adapter.query("CPE202601010001").status == "pending"
 
-    sandbox_pay(pay_url=start.url, outcome="no_notify")      # paid, no notification: the shop must ask
+    sandbox_pay(pay_url=start.url, outcome="no_notify")  # paid, no notification: the shop must ask
     result = adapter.query("CPE202601010001")
     trade = SandboxTrade.objects.get()
     assert (result.status, result.gateway_txn_id, result.amount_fen) == ("paid", trade.trade_no, 8800)
@@ -269,14 +319,16 @@ def test_query_unpaid_then_paid(site, channel):
 def test_query_of_an_expired_trade_is_closed(site):
     adapter = get_gateway("wechat")
     past = timezone.now() - timedelta(minutes=1)
-    adapter.create_payment(payment_request(site, "wechat_native", expires_at=timezone.now() + timedelta(minutes=5)))
+    adapter.create_payment(
+        payment_request(site, "wechat_native", expires_at=timezone.now() + timedelta(minutes=5))
+    )
     SandboxTrade.objects.update(expires_at=past)
     assert adapter.query("CPE202601010001").status == "closed"
 
 
 @pytest.mark.django_db
 def test_query_when_the_gateway_is_down_raises_gateway_error(settings):
-    settings.SITE_URL = "http://127.0.0.1:9"          # discard port: connection refused
+    settings.SITE_URL = "http://127.0.0.1:9"  # discard port: connection refused
     for name in ("alipay", "wechat"):
         with pytest.raises(GatewayError):
             get_gateway(name).query("CPE1")
@@ -291,21 +343,33 @@ def test_refund_is_idempotent_by_refund_no(site, gateway):
     start = adapter.create_payment(payment_request(site, channel))
     sandbox_pay(pay_url=start.url, outcome="no_notify")
 
-    first = adapter.refund(order_number="CPE202601010001", refund_no="RF0001", amount_fen=3000, total_fen=8800,
-                           reason="学员申请退款")
-    again = adapter.refund(order_number="CPE202601010001", refund_no="RF0001", amount_fen=3000, total_fen=8800,
-                           reason="学员申请退款")
+    first = adapter.refund(
+        order_number="CPE202601010001",
+        refund_no="RF0001",
+        amount_fen=3000,
+        total_fen=8800,
+        reason="学员申请退款",
+    )
+    again = adapter.refund(
+        order_number="CPE202601010001",
+        refund_no="RF0001",
+        amount_fen=3000,
+        total_fen=8800,
+        reason="学员申请退款",
+    )
     assert first.succeeded and again.succeeded
     assert first.gateway_refund_id and again.gateway_refund_id == first.gateway_refund_id
     assert SandboxRefund.objects.count() == 1
     assert SandboxTrade.objects.get().refunded_fen == 3000
 
     # More than what is left is refused, and changes nothing.
-    too_much = adapter.refund(order_number="CPE202601010001", refund_no="RF0002", amount_fen=5801, total_fen=8800,
-                              reason="再退")
+    too_much = adapter.refund(
+        order_number="CPE202601010001", refund_no="RF0002", amount_fen=5801, total_fen=8800, reason="再退"
+    )
     assert not too_much.succeeded and too_much.detail
-    rest = adapter.refund(order_number="CPE202601010001", refund_no="RF0003", amount_fen=5800, total_fen=8800,
-                          reason="再退")
+    rest = adapter.refund(
+        order_number="CPE202601010001", refund_no="RF0003", amount_fen=5800, total_fen=8800, reason="再退"
+    )
     assert rest.succeeded
     assert SandboxRefund.objects.count() == 2 and SandboxTrade.objects.get().refunded_fen == 8800
 
@@ -317,9 +381,12 @@ def test_refund_of_an_unpaid_or_unknown_order_fails(site, gateway):
     channel = "alipay_page" if gateway == "alipay" else "wechat_native"
     start = adapter.create_payment(payment_request(site, channel))
     requests.get(start.url, timeout=10)
-    unpaid = adapter.refund(order_number="CPE202601010001", refund_no="RF1", amount_fen=100, total_fen=8800,
-                            reason="x")
-    unknown = adapter.refund(order_number="CPE404", refund_no="RF2", amount_fen=100, total_fen=8800, reason="x")
+    unpaid = adapter.refund(
+        order_number="CPE202601010001", refund_no="RF1", amount_fen=100, total_fen=8800, reason="x"
+    )
+    unknown = adapter.refund(
+        order_number="CPE404", refund_no="RF2", amount_fen=100, total_fen=8800, reason="x"
+    )
     assert not unpaid.succeeded and not unknown.succeeded
     assert not SandboxRefund.objects.exists()
 

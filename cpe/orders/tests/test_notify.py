@@ -1,5 +1,6 @@
 """The notify endpoints as the gateways call them, and whole payment/refund flows against
 the embedded sandbox gateway (the real adapters, real signatures)."""
+
 import threading
 
 import pytest
@@ -8,7 +9,7 @@ from django.urls import reverse
 
 from cpe.learning.models import Enrolment
 from cpe.orders import services
-from cpe.orders.models import Order, PaymentNotification, Refund
+from cpe.orders.models import PaymentNotification, Refund
 from cpe.orders.states import Channel, OrderStatus, RefundStatus
 from cpe.sandbox import testing as sandbox
 
@@ -16,9 +17,16 @@ pytestmark = pytest.mark.django_db
 
 
 def _post(client, gateway, headers, body):
-    extra = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items() if k.lower() != "content-type"}
-    return client.generic("POST", reverse("orders:notify", args=[gateway]), body,
-                          content_type=headers.get("Content-Type", "application/json"), **extra)
+    extra = {
+        "HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items() if k.lower() != "content-type"
+    }
+    return client.generic(
+        "POST",
+        reverse("orders:notify", args=[gateway]),
+        body,
+        content_type=headers.get("Content-Type", "application/json"),
+        **extra,
+    )
 
 
 def _state(order):
@@ -98,10 +106,12 @@ def test_alipay_replay_of_a_processed_notification(client, pending):
     assert _post(client, "alipay", headers, body).content == b"success"
     after_first = _state(pending)
     assert after_first[0] == OrderStatus.PAID and after_first[3] == 1
-    assert _post(client, "alipay", headers, body).content == b"success"   # answered, so it stops
+    assert _post(client, "alipay", headers, body).content == b"success"  # answered, so it stops
     assert _state(pending) == after_first
     assert list(PaymentNotification.objects.order_by("id").values_list("outcome", flat=True)) == [
-        "activated", "duplicate"]
+        "activated",
+        "duplicate",
+    ]
 
 
 def test_wechat_notification_activates(client, pending):
@@ -112,13 +122,17 @@ def test_wechat_notification_activates(client, pending):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("channel", [Channel.ALIPAY_PAGE, Channel.WECHAT_NATIVE])
-def test_pay_and_refund_through_the_sandbox(live_server, settings, learner, annual, django_user_model, channel):
+def test_pay_and_refund_through_the_sandbox(
+    live_server, settings, learner, annual, django_user_model, channel
+):
     settings.SITE_URL = live_server.url
     order = services.order_create(user=learner, product_code=annual.code)
-    start = services.payment_start(order=order, channel=channel,
-                                   notify_url=live_server.url + reverse("orders:notify", args=[order.gateway or
-                                                                                                   channel.split("_")[0]]),
-                                   return_url=live_server.url + "/done/")
+    start = services.payment_start(
+        order=order,
+        channel=channel,
+        notify_url=live_server.url + reverse("orders:notify", args=[order.gateway or channel.split("_")[0]]),
+        return_url=live_server.url + "/done/",
+    )
     sandbox.sandbox_pay(pay_url=start.url)
     assert _state(order)[0] == OrderStatus.PAID
     fin = django_user_model.objects.create_user("fin", "x", is_staff=True, name="财务")
@@ -135,9 +149,12 @@ def test_pay_and_refund_through_the_sandbox(live_server, settings, learner, annu
 def test_return_page_queries_when_no_notification_came(live_server, settings, learner, annual):
     settings.SITE_URL = live_server.url
     order = services.order_create(user=learner, product_code=annual.code)
-    start = services.payment_start(order=order, channel=Channel.ALIPAY_PAGE,
-                                   notify_url=live_server.url + reverse("orders:notify", args=["alipay"]),
-                                   return_url=live_server.url + "/done/")
+    start = services.payment_start(
+        order=order,
+        channel=Channel.ALIPAY_PAGE,
+        notify_url=live_server.url + reverse("orders:notify", args=["alipay"]),
+        return_url=live_server.url + "/done/",
+    )
     sandbox.sandbox_pay(pay_url=start.url, outcome="no_notify")
     assert _state(order)[0] == OrderStatus.PENDING
     assert services.order_sync(order=order).status == OrderStatus.PAID
@@ -145,14 +162,19 @@ def test_return_page_queries_when_no_notification_came(live_server, settings, le
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_refund_approvals_pay_once(live_server, settings, learner, annual, django_user_model):
+def test_twenty_concurrent_refund_approvals_pay_once(
+    live_server, settings, learner, annual, django_user_model
+):
     if connection.vendor != "postgresql":
         pytest.skip("row locks need PostgreSQL (CI runs this on PostgreSQL)")
     settings.SITE_URL = live_server.url
     order = services.order_create(user=learner, product_code=annual.code)
-    start = services.payment_start(order=order, channel=Channel.WECHAT_NATIVE,
-                                   notify_url=live_server.url + reverse("orders:notify", args=["wechat"]),
-                                   return_url=live_server.url + "/done/")
+    start = services.payment_start(
+        order=order,
+        channel=Channel.WECHAT_NATIVE,
+        notify_url=live_server.url + reverse("orders:notify", args=["wechat"]),
+        return_url=live_server.url + "/done/",
+    )
     sandbox.sandbox_pay(pay_url=start.url)
     refund = services.refund_request(user=learner, order_number=order.number, reason="重复购买")
     fin = django_user_model.objects.create_user("fin", "x", is_staff=True, name="财务")

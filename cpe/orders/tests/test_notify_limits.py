@@ -1,6 +1,7 @@
 """The notify URLs are open to anybody: what one request may cost is bounded (attacker review).
 Oversized bodies get 413 unread and leave no row; a rejected body is kept only as an excerpt
 plus its digest; headers are kept from a short list; each client address is throttled."""
+
 import hashlib
 import io
 
@@ -27,8 +28,9 @@ def _state(order):
 
 
 def _post(client, gateway, body, content_type="application/x-www-form-urlencoded", **extra):
-    return client.generic("POST", reverse("orders:notify", args=[gateway]), body, content_type=content_type,
-                          **extra)
+    return client.generic(
+        "POST", reverse("orders:notify", args=[gateway]), body, content_type=content_type, **extra
+    )
 
 
 @pytest.mark.parametrize("gateway", ["alipay", "wechat"])
@@ -48,10 +50,14 @@ def test_oversized_body_with_a_small_declared_length_is_read_no_further(rf, pend
     from cpe.orders.views import notify
 
     body = b"a=" + b"x" * (policy.NOTIFY_MAX_BODY_BYTES * 4)
-    request = rf.generic("POST", reverse("orders:notify", args=["alipay"]), body,
-                         content_type="application/x-www-form-urlencoded")
+    request = rf.generic(
+        "POST",
+        reverse("orders:notify", args=["alipay"]),
+        body,
+        content_type="application/x-www-form-urlencoded",
+    )
     request.META.pop("CONTENT_LENGTH")
-    request._stream = io.BytesIO(body)   # a chunked body: no declared length
+    request._stream = io.BytesIO(body)  # a chunked body: no declared length
     request._read_started = False
     r = notify(request, "alipay")
     assert r.status_code == 413
@@ -61,13 +67,13 @@ def test_oversized_body_with_a_small_declared_length_is_read_no_further(rf, pend
 def test_body_at_the_limit_is_processed(client, pending):
     body = b"a=" + b"x" * (policy.NOTIFY_MAX_BODY_BYTES - 2)
     r = _post(client, "alipay", body)
-    assert r.status_code == 200 and r.content == b"fail"     # Alipay's protocol answer
+    assert r.status_code == 200 and r.content == b"fail"  # Alipay's protocol answer
     assert PaymentNotification.objects.get().outcome == "rejected:malformed"
 
 
 def test_rejected_body_is_kept_as_an_excerpt_and_digest_only(client, pending):
     headers, body = sandbox.signed_alipay_notification(pending.number, pending.amount_fen, bad_signature=True)
-    body = body + b"&padding=" + b"p" * 20_000        # under the limit, far over the excerpt
+    body = body + b"&padding=" + b"p" * 20_000  # under the limit, far over the excerpt
     extra = {"HTTP_X_JUNK": "j" * 4000, "HTTP_USER_AGENT": "u" * 4000}
     r = _post(client, "alipay", body, **extra)
     assert r.content == b"fail"
@@ -102,7 +108,7 @@ def test_throttled_per_client_address(client, pending, settings):
             assert _post(client, "alipay", b"a=1", REMOTE_ADDR="203.0.113.9").status_code == 200
         r = _post(client, "alipay", b"a=1", REMOTE_ADDR="203.0.113.9")
     assert r.status_code == 429
-    assert PaymentNotification.objects.count() == limit            # the refused one left no row
+    assert PaymentNotification.objects.count() == limit  # the refused one left no row
     # Another address (a gateway's) is not affected, and its notification still activates.
     headers, body = sandbox.signed_alipay_notification(pending.number, pending.amount_fen)
     r = _post(client, "alipay", body, REMOTE_ADDR="198.51.100.20")
@@ -113,23 +119,35 @@ def test_service_refuses_an_oversized_body_and_stores_nothing(pending):
     from cpe.orders.errors import OrderError
 
     with pytest.raises(OrderError):
-        services.notification_receive(gateway_name="alipay", headers={},
-                                      body=b"x" * (policy.NOTIFY_MAX_BODY_BYTES + 1))
+        services.notification_receive(
+            gateway_name="alipay", headers={}, body=b"x" * (policy.NOTIFY_MAX_BODY_BYTES + 1)
+        )
     assert PaymentNotification.objects.count() == 0
 
 
-@pytest.mark.parametrize("headers,kept", [
-    ({"Wechatpay-Serial": "S", "wechatpay-nonce": "n", "Cookie": "c", "X-Forwarded-For": "1.2.3.4"},
-     {"Wechatpay-Serial": "S", "Wechatpay-Nonce": "n"}),
-    ({}, {}),
-])
+@pytest.mark.parametrize(
+    "headers,kept",
+    [
+        (
+            {"Wechatpay-Serial": "S", "wechatpay-nonce": "n", "Cookie": "c", "X-Forwarded-For": "1.2.3.4"},
+            {"Wechatpay-Serial": "S", "Wechatpay-Nonce": "n"},
+        ),
+        ({}, {}),
+    ],
+)
 def test_kept_headers_policy(headers, kept):
     assert policy.notification_kept_headers(headers) == kept
 
 
-@pytest.mark.parametrize("declared,received,refused", [
-    (None, 0, False), (policy.NOTIFY_MAX_BODY_BYTES, 0, False), (policy.NOTIFY_MAX_BODY_BYTES + 1, 0, True),
-    (None, policy.NOTIFY_MAX_BODY_BYTES + 1, True), (10, policy.NOTIFY_MAX_BODY_BYTES, False),
-])
+@pytest.mark.parametrize(
+    "declared,received,refused",
+    [
+        (None, 0, False),
+        (policy.NOTIFY_MAX_BODY_BYTES, 0, False),
+        (policy.NOTIFY_MAX_BODY_BYTES + 1, 0, True),
+        (None, policy.NOTIFY_MAX_BODY_BYTES + 1, True),
+        (10, policy.NOTIFY_MAX_BODY_BYTES, False),
+    ],
+)
 def test_body_too_large_policy(declared, received, refused):
     assert policy.notification_body_too_large(declared, received) is refused

@@ -1,5 +1,6 @@
 """再次购买 is offered on an expired order only when the product can be bought now, and the buy
 page refuses at once (no confirm form) a product that is not for sale (rules R4.1)."""
+
 from datetime import timedelta
 
 import pytest
@@ -12,8 +13,9 @@ pytestmark = pytest.mark.django_db
 def _expire(order):
     from cpe.learning.models import Enrolment
 
-    Enrolment.objects.filter(order=order).update(valid_from=timezone.now() - timedelta(days=400),
-                                                 valid_until=timezone.now() - timedelta(days=1))
+    Enrolment.objects.filter(order=order).update(
+        valid_from=timezone.now() - timedelta(days=400), valid_until=timezone.now() - timedelta(days=1)
+    )
 
 
 @pytest.mark.parametrize("year_open", [True, False])

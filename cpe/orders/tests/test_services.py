@@ -1,4 +1,5 @@
 """Order and payment services on a real database."""
+
 import threading
 from datetime import timedelta
 
@@ -17,8 +18,12 @@ pytestmark = pytest.mark.django_db
 
 
 def _notice(order, **kw):
-    data = {"order_number": order.number, "gateway_txn_id": "TXN-" + order.number,
-            "amount_fen": order.amount_fen, "paid_at": timezone.now()}
+    data = {
+        "order_number": order.number,
+        "gateway_txn_id": "TXN-" + order.number,
+        "amount_fen": order.amount_fen,
+        "paid_at": timezone.now(),
+    }
     data.update(kw)
     return PaymentNotice(**data)
 
@@ -54,7 +59,10 @@ def test_open_order_reused(learner, annual):
 def test_payment_activates_for_exactly_the_validity(learner, annual):
     order = services.order_create(user=learner, product_code=annual.code)
     paid_at = timezone.now() - timedelta(seconds=5)
-    assert services.payment_confirm(gateway_name="alipay", notice=_notice(order, paid_at=paid_at)) == ("activated", True)
+    assert services.payment_confirm(gateway_name="alipay", notice=_notice(order, paid_at=paid_at)) == (
+        "activated",
+        True,
+    )
     order.refresh_from_db()
     e = Enrolment.objects.get(order=order)
     assert order.status == OrderStatus.PAID and order.paid_at == paid_at
@@ -72,13 +80,19 @@ def test_can_buy_again_after_expiry(paid_order, learner, annual):
     assert services.order_create(user=learner, product_code=annual.code).status == OrderStatus.PENDING
 
 
-@pytest.mark.parametrize("change,outcome", [
-    ({"amount_fen": 19799}, "rejected:amount_mismatch"),
-    ({"order_number": "CPE-NO-SUCH"}, "rejected:unknown_order"),
-])
+@pytest.mark.parametrize(
+    "change,outcome",
+    [
+        ({"amount_fen": 19799}, "rejected:amount_mismatch"),
+        ({"order_number": "CPE-NO-SUCH"}, "rejected:unknown_order"),
+    ],
+)
 def test_bad_payments_change_nothing(learner, annual, change, outcome):
     order = services.order_create(user=learner, product_code=annual.code)
-    assert services.payment_confirm(gateway_name="alipay", notice=_notice(order, **change)) == (outcome, False)
+    assert services.payment_confirm(gateway_name="alipay", notice=_notice(order, **change)) == (
+        outcome,
+        False,
+    )
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING and order.paid_at is None
     assert not Enrolment.objects.exists()
@@ -117,8 +131,9 @@ def test_refund_request_window_and_nothing_changes_on_refusal(paid_order, learne
     assert Refund.objects.count() == 0 and Order.objects.get(pk=paid_order.pk).status == OrderStatus.PAID
     with pytest.raises(OrderError):
         services.refund_request(user=learner, order_number=paid_order.number, reason="  ")
-    refund = services.refund_request(user=learner, order_number=paid_order.number, reason="重复购买",
-                                     at=late - timedelta(seconds=1))
+    refund = services.refund_request(
+        user=learner, order_number=paid_order.number, reason="重复购买", at=late - timedelta(seconds=1)
+    )
     assert refund.status == "requested"
     assert Order.objects.get(pk=paid_order.pk).status == OrderStatus.REFUND_REQUESTED
 
@@ -164,16 +179,24 @@ def test_fifty_concurrent_notifications_activate_once(register_learner, annual):
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
 
 
-def test_my_orders_page_query_count_does_not_grow_with_orders(client, learner, annual, paid_order,
-                                                              django_assert_max_num_queries):
+def test_my_orders_page_query_count_does_not_grow_with_orders(
+    client, learner, annual, paid_order, django_assert_max_num_queries
+):
     from django.urls import reverse
 
     client.force_login(learner)
     learner.refresh_from_db()
     client.get(reverse("orders:list"))  # warm the session/agreement gate
     for i in range(6):
-        Order.objects.create(number=f"CPE-CLOSED-{i}", user=learner, product=annual, subject=annual.title,
-                             amount_fen=annual.price_fen, validity_days=90, status="closed",
-                             created_at=timezone.now())
+        Order.objects.create(
+            number=f"CPE-CLOSED-{i}",
+            user=learner,
+            product=annual,
+            subject=annual.title,
+            amount_fen=annual.price_fen,
+            validity_days=90,
+            status="closed",
+            created_at=timezone.now(),
+        )
     with django_assert_max_num_queries(8):  # 13 when the year was asked once per order
         assert client.get(reverse("orders:list")).status_code == 200

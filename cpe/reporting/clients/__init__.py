@@ -1,5 +1,6 @@
 """The AIS port. `get_client()` returns the adapter named by settings.AIS_CLIENT (a dotted
 path, read at call time; default the HTTP adapter of docs/ais-interface.md)."""
+
 from django.conf import settings
 from django.utils.module_loading import import_string
 

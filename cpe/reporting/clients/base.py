@@ -7,6 +7,7 @@ Errors say what the caller may do next:
 - `AisRejected` and its subclasses (400, 401, 404, 409): the AIS refused the request. Repeating
   the same request will get the same answer; a person (or a fix) has to act.
 """
+
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,8 +16,14 @@ class AisError(Exception):
     status: int | None = None
     retryable = False
 
-    def __init__(self, message: str = "", *, status: int | None = None, code: str = "",
-                 retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+    ):
         super().__init__(message or code or self.__class__.__name__)
         self.message = message
         self.code = code
@@ -62,7 +69,7 @@ class PersonLookup:
     found: bool
     person_id: str = ""
     region_code: str = ""
-    status: str = ""            # the AIS's own status of the person (e.g. "active")
+    status: str = ""  # the AIS's own status of the person (e.g. "active")
 
 
 @dataclass(frozen=True)
@@ -74,17 +81,23 @@ class CreditReport:
     year: int
     course_code: str
     course_title: str
-    category: str               # "professional" | "public"
+    category: str  # "professional" | "public"
     hours: float
     credits: float
-    passed_at: datetime         # aware
+    passed_at: datetime  # aware
 
     def as_json(self) -> dict:
         return {
-            "idempotency_key": self.idempotency_key, "person_id": self.person_id,
-            "id_number": self.id_number, "name": self.name, "year": int(self.year),
-            "course_code": self.course_code, "course_title": self.course_title,
-            "category": self.category, "hours": _number(self.hours), "credits": _number(self.credits),
+            "idempotency_key": self.idempotency_key,
+            "person_id": self.person_id,
+            "id_number": self.id_number,
+            "name": self.name,
+            "year": int(self.year),
+            "course_code": self.course_code,
+            "course_title": self.course_title,
+            "category": self.category,
+            "hours": _number(self.hours),
+            "credits": _number(self.credits),
             "passed_at": self.passed_at.isoformat(timespec="seconds"),
         }
 
@@ -106,7 +119,7 @@ def _number(value):
 @dataclass(frozen=True)
 class ReportReceipt:
     receipt_no: str
-    created: bool               # False: the AIS already had this idempotency key (200, same receipt)
+    created: bool  # False: the AIS already had this idempotency key (200, same receipt)
 
 
 @dataclass(frozen=True)
@@ -128,7 +141,7 @@ class AisCredit:
     hours: float
     credits: float
     passed_at: str
-    status: str                 # "recorded" | "reversed"
+    status: str  # "recorded" | "reversed"
     raw: dict = field(default_factory=dict, compare=False)
 
 

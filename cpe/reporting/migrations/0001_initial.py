@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,43 +14,88 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AisExchange',
+            name="AisExchange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, verbose_name='时间')),
-                ('purpose', models.CharField(blank=True, choices=[('lookup', '人员核验'), ('report', '学时上报'), ('reversal', '上报撤销'), ('list', '对账查询')], max_length=16, verbose_name='用途')),
-                ('method', models.CharField(max_length=8, verbose_name='方法')),
-                ('path', models.CharField(max_length=300, verbose_name='路径')),
-                ('attempt', models.PositiveSmallIntegerField(default=1, verbose_name='第几次尝试')),
-                ('status', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='HTTP 状态')),
-                ('duration_ms', models.PositiveIntegerField(default=0, verbose_name='耗时（毫秒）')),
-                ('idempotency_key', models.CharField(blank=True, db_index=True, max_length=128, verbose_name='幂等键')),
-                ('request_body', models.JSONField(blank=True, null=True, verbose_name='请求（已脱敏）')),
-                ('answer_body', models.JSONField(blank=True, null=True, verbose_name='应答（已脱敏）')),
-                ('error', models.CharField(blank=True, max_length=400, verbose_name='错误')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True, verbose_name="时间")),
+                (
+                    "purpose",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("lookup", "人员核验"),
+                            ("report", "学时上报"),
+                            ("reversal", "上报撤销"),
+                            ("list", "对账查询"),
+                        ],
+                        max_length=16,
+                        verbose_name="用途",
+                    ),
+                ),
+                ("method", models.CharField(max_length=8, verbose_name="方法")),
+                ("path", models.CharField(max_length=300, verbose_name="路径")),
+                ("attempt", models.PositiveSmallIntegerField(default=1, verbose_name="第几次尝试")),
+                ("status", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="HTTP 状态")),
+                ("duration_ms", models.PositiveIntegerField(default=0, verbose_name="耗时（毫秒）")),
+                (
+                    "idempotency_key",
+                    models.CharField(blank=True, db_index=True, max_length=128, verbose_name="幂等键"),
+                ),
+                ("request_body", models.JSONField(blank=True, null=True, verbose_name="请求（已脱敏）")),
+                ("answer_body", models.JSONField(blank=True, null=True, verbose_name="应答（已脱敏）")),
+                ("error", models.CharField(blank=True, max_length=400, verbose_name="错误")),
             ],
             options={
-                'verbose_name': 'AIS 接口调用记录',
-                'verbose_name_plural': 'AIS 接口调用记录',
-                'ordering': ['-at', '-id'],
+                "verbose_name": "AIS 接口调用记录",
+                "verbose_name_plural": "AIS 接口调用记录",
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AisPerson',
+            name="AisPerson",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('person_id', models.CharField(blank=True, db_index=True, max_length=64, verbose_name='AIS 人员编号')),
-                ('region_code', models.CharField(blank=True, max_length=12, verbose_name='AIS 管理地区代码')),
-                ('status', models.CharField(blank=True, max_length=32, verbose_name='AIS 人员状态')),
-                ('last_result', models.CharField(blank=True, choices=[('found', '已纳入'), ('not_found', '未纳入'), ('failed', '核验失败')], max_length=16, verbose_name='最近核验结果')),
-                ('last_error', models.CharField(blank=True, max_length=300, verbose_name='最近错误')),
-                ('checked_at', models.DateTimeField(blank=True, null=True, verbose_name='最近核验时间')),
-                ('found_at', models.DateTimeField(blank=True, null=True, verbose_name='首次纳入时间')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='ais_person', to=settings.AUTH_USER_MODEL, verbose_name='用户')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "person_id",
+                    models.CharField(blank=True, db_index=True, max_length=64, verbose_name="AIS 人员编号"),
+                ),
+                ("region_code", models.CharField(blank=True, max_length=12, verbose_name="AIS 管理地区代码")),
+                ("status", models.CharField(blank=True, max_length=32, verbose_name="AIS 人员状态")),
+                (
+                    "last_result",
+                    models.CharField(
+                        blank=True,
+                        choices=[("found", "已纳入"), ("not_found", "未纳入"), ("failed", "核验失败")],
+                        max_length=16,
+                        verbose_name="最近核验结果",
+                    ),
+                ),
+                ("last_error", models.CharField(blank=True, max_length=300, verbose_name="最近错误")),
+                ("checked_at", models.DateTimeField(blank=True, null=True, verbose_name="最近核验时间")),
+                ("found_at", models.DateTimeField(blank=True, null=True, verbose_name="首次纳入时间")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="ais_person",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="用户",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'AIS 人员核验',
-                'verbose_name_plural': 'AIS 人员核验',
+                "verbose_name": "AIS 人员核验",
+                "verbose_name_plural": "AIS 人员核验",
             },
         ),
     ]

@@ -4,20 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reporting', '0002_outbox_exports'),
+        ("reporting", "0002_outbox_exports"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exportjob',
-            name='expires_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='文件保留至'),
+            model_name="exportjob",
+            name="expires_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="文件保留至"),
         ),
         migrations.AlterField(
-            model_name='exportjob',
-            name='status',
-            field=models.CharField(choices=[('queued', '排队中'), ('running', '生成中'), ('done', '已完成'), ('failed', '失败'), ('expired', '已过期')], default='queued', max_length=8, verbose_name='状态'),
+            model_name="exportjob",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "排队中"),
+                    ("running", "生成中"),
+                    ("done", "已完成"),
+                    ("failed", "失败"),
+                    ("expired", "已过期"),
+                ],
+                default="queued",
+                max_length=8,
+                verbose_name="状态",
+            ),
         ),
     ]

@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reporting', '0003_exportjob_private_expiry'),
+        ("reporting", "0003_exportjob_private_expiry"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='aisreport',
-            name='state',
-            field=models.CharField(choices=[('waiting_person', '待上报（未纳入）'), ('waiting_credit', '待上报（等待学时回执）'), ('pending', '待上报（待发送）'), ('sending', '待上报（发送中）'), ('retrying', '待上报（等待重试）'), ('sent', '已上报'), ('failed', '上报失败'), ('cancelled', '不上报（已取消）')], default='pending', max_length=16, verbose_name='状态'),
+            model_name="aisreport",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("waiting_person", "待上报（未纳入）"),
+                    ("waiting_credit", "待上报（等待学时回执）"),
+                    ("pending", "待上报（待发送）"),
+                    ("sending", "待上报（发送中）"),
+                    ("retrying", "待上报（等待重试）"),
+                    ("sent", "已上报"),
+                    ("failed", "上报失败"),
+                    ("cancelled", "不上报（已取消）"),
+                ],
+                default="pending",
+                max_length=16,
+                verbose_name="状态",
+            ),
         ),
     ]

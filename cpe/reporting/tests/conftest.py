@@ -1,10 +1,10 @@
 """The AIS simulator for the tests: `python -m ais_sim` started once per session in a
 subprocess on a free loopback port (its own SQLite file), reset before each test that asks
 for it. Tests talk to it over real HTTP."""
+
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -58,8 +58,15 @@ class RecordingClient(HttpAisClient):
 
     def __init__(self, sim: Sim, **overrides):
         self.sleeps, self.exchanges = [], []
-        defaults = dict(base_url=sim.url, provider_code=TEST_PROVIDER, secret=TEST_SECRET, timeout=(2, 5),
-                        max_retries=3, sleep=self.sleeps.append, recorder=self._remember)
+        defaults = dict(
+            base_url=sim.url,
+            provider_code=TEST_PROVIDER,
+            secret=TEST_SECRET,
+            timeout=(2, 5),
+            max_retries=3,
+            sleep=self.sleeps.append,
+            recorder=self._remember,
+        )
         defaults.update(overrides)
         super().__init__(**defaults)
 
@@ -74,8 +81,14 @@ def start_simulator(tmp_dir: Path, *extra: str, env_extra: dict | None = None, p
     db = tmp_dir / "ais_sim.sqlite3"
     from conftest import moved_clock_argv
 
-    proc = subprocess.Popen([*moved_clock_argv("ais_sim"), "--host", "127.0.0.1", *port_args, "--db", str(db),
-                             *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*moved_clock_argv("ais_sim"), "--host", "127.0.0.1", *port_args, "--db", str(db), *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines = []
     reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
     reader.start()

@@ -1,5 +1,6 @@
 """Minimal ledger rows for the reporting tests: credit records made directly with the ORM
 (with the order, enrolment and attempt their constraints require), and a found learner."""
+
 import uuid
 from datetime import timedelta
 
@@ -11,8 +12,12 @@ from django.utils import timezone
 def year(db):
     from cpe.catalog.models import Product, ProductKind, TrainingYear
 
-    ty = TrainingYear.objects.create(year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1)
-    Product.objects.create(code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800)
+    ty = TrainingYear.objects.create(
+        year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1
+    )
+    Product.objects.create(
+        code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800
+    )
     return ty
 
 
@@ -24,19 +29,55 @@ def make_record(user, year, code="P1", hours=24, *, title=None, category="profes
     from cpe.orders.models import Order
 
     at = at or timezone.now() - timedelta(hours=1)
-    course, _ = Course.objects.get_or_create(code=code, defaults=dict(
-        year=year, title=title or f"课程{code}", category=category, credit_hours=hours))
+    course, _ = Course.objects.get_or_create(
+        code=code,
+        defaults=dict(year=year, title=title or f"课程{code}", category=category, credit_hours=hours),
+    )
     product = Product.objects.get(code=f"{year.year}-ANNUAL")
-    order = Order.objects.create(number=uuid.uuid4().hex[:20], user=user, product=product, subject=product.title,
-                                 amount_fen=product.price_fen, validity_days=365, status="paid", created_at=at,
-                                 paid_at=at)
-    enrolment = Enrolment.objects.create(user=user, product=product, order=order, year=year, valid_from=at,
-                                         valid_until=at + timedelta(days=365))
-    attempt = Attempt.objects.create(user=user, course=course, enrolment=enrolment,
-                                     number=Attempt.objects.filter(user=user, course=course).count() + 1,
-                                     status="graded", started_at=at, deadline=at + timedelta(hours=1),
-                                     submitted_at=at + timedelta(minutes=30), score=90, pass_mark=60, passed=True)
+    order = Order.objects.create(
+        number=uuid.uuid4().hex[:20],
+        user=user,
+        product=product,
+        subject=product.title,
+        amount_fen=product.price_fen,
+        validity_days=365,
+        status="paid",
+        created_at=at,
+        paid_at=at,
+    )
+    enrolment = Enrolment.objects.create(
+        user=user,
+        product=product,
+        order=order,
+        year=year,
+        valid_from=at,
+        valid_until=at + timedelta(days=365),
+    )
+    attempt = Attempt.objects.create(
+        user=user,
+        course=course,
+        enrolment=enrolment,
+        number=Attempt.objects.filter(user=user, course=course).count() + 1,
+        status="graded",
+        started_at=at,
+        deadline=at + timedelta(hours=1),
+        submitted_at=at + timedelta(minutes=30),
+        score=90,
+        pass_mark=60,
+        passed=True,
+    )
     return CreditRecord.objects.create(
-        user=user, year=year, course=course, course_code=course.code, course_title=course.title,
-        category=course.category, hours=course.credit_hours, credits=course.credit_hours * year.credits_per_hour,
-        score=90, passed_at=attempt.submitted_at, attempt=attempt, order=order, created_at=at + timedelta(minutes=30))
+        user=user,
+        year=year,
+        course=course,
+        course_code=course.code,
+        course_title=course.title,
+        category=course.category,
+        hours=course.credit_hours,
+        credits=course.credit_hours * year.credits_per_hour,
+        score=90,
+        passed_at=attempt.submitted_at,
+        attempt=attempt,
+        order=order,
+        created_at=at + timedelta(minutes=30),
+    )

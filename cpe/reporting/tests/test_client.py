@@ -1,5 +1,6 @@
 """The HTTP adapter against the simulator with faults on command: what is retried, how long it
 waits, what it never retries, and what it records."""
+
 import json
 import socket
 from datetime import datetime, timezone
@@ -8,7 +9,12 @@ import pytest
 
 from cpe.reporting.clients import get_client
 from cpe.reporting.clients.base import (
-    AisAuthFailed, AisConflict, AisInvalid, AisNotFound, AisUnavailable, CreditReport,
+    AisAuthFailed,
+    AisConflict,
+    AisInvalid,
+    AisNotFound,
+    AisUnavailable,
+    CreditReport,
 )
 from cpe.reporting.clients.http import DEMO_PROVIDER_CODE, DEMO_SECRET, HttpAisClient, parse_retry_after
 
@@ -23,9 +29,19 @@ def zhang(ais_sim):
 
 
 def report(person_id, key="rep-2026-000001", **changes):
-    data = dict(idempotency_key=key, person_id=person_id, id_number=ZHANG["id_number"], name="张明", year=2026,
-                course_code="2026-P01", course_title="《企业会计准则》重点解读", category="professional",
-                hours=24, credits=24, passed_at=datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc))
+    data = dict(
+        idempotency_key=key,
+        person_id=person_id,
+        id_number=ZHANG["id_number"],
+        name="张明",
+        year=2026,
+        course_code="2026-P01",
+        course_title="《企业会计准则》重点解读",
+        category="professional",
+        hours=24,
+        credits=24,
+        passed_at=datetime(2026, 3, 2, 2, 15, tzinfo=timezone.utc),
+    )
     data.update(changes)
     return CreditReport(**data)
 
@@ -45,7 +61,9 @@ def test_the_four_calls(ais_sim, zhang):
     assert again == receipt.__class__(receipt_no=receipt.receipt_no, created=False)
     [item] = client.list_credits(person_id=found.person_id, year=2026)
     assert item.receipt_no == receipt.receipt_no and item.status == "recorded" and item.hours == 24
-    rev = client.reverse_credit(receipt_no=receipt.receipt_no, idempotency_key="rev-2026-000001", reason="退款")
+    rev = client.reverse_credit(
+        receipt_no=receipt.receipt_no, idempotency_key="rev-2026-000001", reason="退款"
+    )
     assert rev.receipt_no == receipt.receipt_no and rev.reversal_no
     assert client.list_credits(person_id=found.person_id, year=2026)[0].status == "reversed"
     assert client.sleeps == []
@@ -55,7 +73,7 @@ def test_500s_then_success(ais_sim, zhang):
     ais_sim.fault(mode="500", count=2)
     client = ais_sim.client(rng=lambda: 0.0, backoff_base=0.5)
     assert client.lookup_person(id_number=ZHANG["id_number"], name="张明").found
-    assert client.sleeps == [0.25, 0.5]                 # equal jitter, rng 0: half of 0.5·2^(n-1)
+    assert client.sleeps == [0.25, 0.5]  # equal jitter, rng 0: half of 0.5·2^(n-1)
     assert [r[2] for r in api_requests(ais_sim)] == [500, 500, 200]
     assert [e["status"] for e in client.exchanges] == [500, 500, 200]
     assert [e["attempt"] for e in client.exchanges] == [1, 2, 3]
@@ -84,7 +102,7 @@ def test_retries_are_exhausted(ais_sim, zhang):
     with pytest.raises(AisUnavailable) as caught:
         client.lookup_person(id_number=ZHANG["id_number"], name="张明")
     assert caught.value.status == 503 and caught.value.code == "exhausted"
-    assert client.sleeps == [1, 2, 3]                   # rng 1: the ceiling, capped at 3
+    assert client.sleeps == [1, 2, 3]  # rng 1: the ceiling, capped at 3
     assert len(ais_sim.requests()) == 4
 
 
@@ -93,7 +111,7 @@ def test_slow_answer_past_the_read_timeout_is_retried_and_the_resend_gets_the_sa
     ais_sim.fault(mode="slow", count=1, delay=2.0, path="/api/v1/credits", after_processing=True)
     client = ais_sim.client(timeout=(2, 0.6))
     receipt = client.report_credit(report(zhang["person_id"]))
-    assert receipt.created is False                     # 200: the first attempt was recorded
+    assert receipt.created is False  # 200: the first attempt was recorded
     assert client.exchanges[0]["status"] is None and client.exchanges[0]["error"].startswith("timeout")
     assert len(client.sleeps) == 1
     assert [c["receipt_no"] for c in ais_sim.credits()] == [receipt.receipt_no]
@@ -118,19 +136,31 @@ def test_dropped_after_recording_is_reported_exactly_once(ais_sim, zhang):
 def test_connection_refused_is_retried_then_unavailable():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]                       # closed again: nobody listens there
+        port = s.getsockname()[1]  # closed again: nobody listens there
     sleeps, seen = [], []
-    client = HttpAisClient(base_url=f"http://127.0.0.1:{port}", provider_code="X", secret="Y", max_retries=2,
-                           sleep=sleeps.append, recorder=lambda **e: seen.append(e))
+    client = HttpAisClient(
+        base_url=f"http://127.0.0.1:{port}",
+        provider_code="X",
+        secret="Y",
+        max_retries=2,
+        sleep=sleeps.append,
+        recorder=lambda **e: seen.append(e),
+    )
     with pytest.raises(AisUnavailable):
         client.lookup_person(id_number=ZHANG["id_number"], name="张明")
     assert len(sleeps) == 2 and len(seen) == 3 and all(e["status"] is None for e in seen)
 
 
-@pytest.mark.parametrize("call, error, status", [
-    ("invalid", AisInvalid, 400), ("unknown_person", AisNotFound, 404), ("conflict", AisConflict, 409),
-    ("unknown_receipt", AisNotFound, 404), ("auth", AisAuthFailed, 401),
-])
+@pytest.mark.parametrize(
+    "call, error, status",
+    [
+        ("invalid", AisInvalid, 400),
+        ("unknown_person", AisNotFound, 404),
+        ("conflict", AisConflict, 409),
+        ("unknown_receipt", AisNotFound, 404),
+        ("auth", AisAuthFailed, 401),
+    ],
+)
 def test_4xx_answers_are_never_retried(ais_sim, zhang, call, error, status):
     client = ais_sim.client()
     if call == "conflict":
@@ -148,7 +178,7 @@ def test_4xx_answers_are_never_retried(ais_sim, zhang, call, error, status):
         else:
             ais_sim.client(secret="wrong").lookup_person(id_number=ZHANG["id_number"], name="张明")
     assert caught.value.status == status and not caught.value.retryable
-    assert len(ais_sim.requests()) == 1                  # the simulator saw exactly one request
+    assert len(ais_sim.requests()) == 1  # the simulator saw exactly one request
     assert client.sleeps == []
 
 
@@ -162,25 +192,37 @@ def test_a_stale_clock_is_refused_and_not_retried(ais_sim, zhang):
 
 
 def test_every_attempt_gets_a_fresh_nonce(ais_sim, zhang):
-    ais_sim.fault(mode="500", count=1)       # before authentication: the nonce is not used up...
-    ais_sim.fault(mode="slow", count=1, delay=1.5, after_processing=True)   # ...this one is
+    ais_sim.fault(mode="500", count=1)  # before authentication: the nonce is not used up...
+    ais_sim.fault(mode="slow", count=1, delay=1.5, after_processing=True)  # ...this one is
     client = ais_sim.client(timeout=(2, 0.6))
     assert client.lookup_person(id_number=ZHANG["id_number"], name="张明").found
     assert [r[2] for r in api_requests(ais_sim)] == [500, 200, 200]
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("7", 7.0), ("0", 0.0), ("", None), (None, None), ("soon", None),
-    ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("", None),
+        (None, None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+    ],
+)
 def test_parse_retry_after(value, expected):
     now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc).timestamp()
     assert parse_retry_after(value, now=now) == expected
 
 
 def test_backoff_grows_and_is_capped():
-    client = HttpAisClient(base_url="http://127.0.0.1:1", rng=lambda: 0.5, backoff_base=1, backoff_cap=10,
-                           recorder=lambda **e: None)
+    client = HttpAisClient(
+        base_url="http://127.0.0.1:1",
+        rng=lambda: 0.5,
+        backoff_base=1,
+        backoff_cap=10,
+        recorder=lambda **e: None,
+    )
     assert [client.backoff(n) for n in (1, 2, 3, 4, 5, 6)] == [0.75, 1.5, 3.0, 6.0, 7.5, 7.5]
 
 
@@ -200,7 +242,8 @@ def test_get_client_reads_settings_at_call_time(settings):
 
 
 def test_demo_credentials_match_the_simulator():
-    from ais_sim.server import DEMO_PROVIDER_CODE as SIM_CODE, DEMO_SECRET as SIM_SECRET
+    from ais_sim.server import DEMO_PROVIDER_CODE as SIM_CODE
+    from ais_sim.server import DEMO_SECRET as SIM_SECRET
 
     assert (DEMO_PROVIDER_CODE, DEMO_SECRET) == (SIM_CODE, SIM_SECRET)
 
@@ -216,7 +259,11 @@ def test_exchanges_are_recorded_with_personal_data_masked(ais_settings, ais_sim,
     client.list_credits(person_id=found.person_id, year=2026)
     rows = list(AisExchange.objects.order_by("id"))
     assert [(r.purpose, r.status, r.attempt) for r in rows] == [
-        ("lookup", 500, 1), ("lookup", 200, 2), ("report", 201, 1), ("list", 200, 1)]
+        ("lookup", 500, 1),
+        ("lookup", 200, 2),
+        ("report", 201, 1),
+        ("list", 200, 1),
+    ]
     assert rows[1].request_body == {"id_number": "150102********1237", "name": "张*"}
     assert rows[2].idempotency_key == "rep-2026-000001" and rows[2].answer_body["receipt_no"]
     stored = json.dumps([[r.request_body, r.answer_body, r.path, r.error] for r in rows], ensure_ascii=False)

@@ -1,5 +1,6 @@
 """rules R9: the credit outbox over real HTTP against the simulator. Every record ends up at the
 AIS exactly once (checked in the simulator's own store) whatever the AIS does meanwhile."""
+
 import json
 import random
 from datetime import timedelta
@@ -14,7 +15,12 @@ from cpe.reporting import policy
 from cpe.reporting.models import AisReport
 from cpe.reporting.selectors import report_states_for_user
 from cpe.reporting.services import (
-    _claim, ais_person_check, report_enqueue_for_record, report_retry, report_send, report_sweep,
+    _claim,
+    ais_person_check,
+    report_enqueue_for_record,
+    report_retry,
+    report_send,
+    report_sweep,
     reversal_enqueue_for_record,
 )
 from cpe.reporting.states import ReportKind, ReportState
@@ -46,15 +52,22 @@ def assert_once(sim, reports):
         report.refresh_from_db()
         assert report.state == ReportState.SENT, (report.idempotency_key, report.state, report.last_error)
         assert keys.count(report.idempotency_key) == 1
-        assert next(c for c in store if c["idempotency_key"] == report.idempotency_key)["receipt_no"] \
+        assert (
+            next(c for c in store if c["idempotency_key"] == report.idempotency_key)["receipt_no"]
             == report.receipt_no
+        )
     assert len(store) == len(set(keys))
 
 
 def posts(sim, key=None):
     """POSTs of credits the simulator saw (a fault answered before parsing carries no key)."""
-    return [r for r in sim.requests() if r["method"] == "POST" and r["path"] == "/api/v1/credits"
-            and (key is None or r["idempotency_key"] in (key, ""))]
+    return [
+        r
+        for r in sim.requests()
+        if r["method"] == "POST"
+        and r["path"] == "/api/v1/credits"
+        and (key is None or r["idempotency_key"] in (key, ""))
+    ]
 
 
 # --- enqueue and send ---------------------------------------------------------------------------------
@@ -96,19 +109,23 @@ def test_resend_sends_the_stored_bytes(found, year, ais_sim):
     type(found).objects.filter(pk=found.pk).update(name="张三丰")
     report_send(report_id=report.pk, client=ais_sim.client(), due=True)
     report.refresh_from_db()
-    assert report.state == ReportState.SENT and report.last_status == 200     # the AIS already had it
+    assert report.state == ReportState.SENT and report.last_status == 200  # the AIS already had it
     assert_once(ais_sim, [report])
 
 
 # --- faults: in the end exactly once -------------------------------------------------------------------------
-@pytest.mark.parametrize("fault, client_kw", [
-    ({"mode": "500", "count": 2}, {}),
-    ({"mode": "503", "count": 1}, {}),
-    ({"mode": "429", "count": 2, "retry_after": 1}, {}),
-    ({"mode": "slow", "delay": 2, "count": 1, "after_processing": True}, {"timeout": (1, 1)}),
-    ({"mode": "drop", "count": 2, "after_processing": True}, {}),
-    ({"mode": "drop", "count": 1}, {}),
-], ids=["500", "503", "429-retry-after", "slow-past-timeout", "drop-after-processing", "drop-before"])
+@pytest.mark.parametrize(
+    "fault, client_kw",
+    [
+        ({"mode": "500", "count": 2}, {}),
+        ({"mode": "503", "count": 1}, {}),
+        ({"mode": "429", "count": 2, "retry_after": 1}, {}),
+        ({"mode": "slow", "delay": 2, "count": 1, "after_processing": True}, {"timeout": (1, 1)}),
+        ({"mode": "drop", "count": 2, "after_processing": True}, {}),
+        ({"mode": "drop", "count": 1}, {}),
+    ],
+    ids=["500", "503", "429-retry-after", "slow-past-timeout", "drop-after-processing", "drop-before"],
+)
 def test_faults_within_one_send(found, year, ais_sim, fault, client_kw):
     record, report = queued(found, year)
     ais_sim.fault(path="/api/v1/credits", method="POST", **fault)
@@ -117,7 +134,7 @@ def test_faults_within_one_send(found, year, ais_sim, fault, client_kw):
     assert_once(ais_sim, [report])
     assert len(posts(ais_sim, report.idempotency_key)) >= 2
     if fault["mode"] == "429":
-        assert client.sleeps == [1.0, 1.0]                     # Retry-After honoured
+        assert client.sleeps == [1.0, 1.0]  # Retry-After honoured
 
 
 def test_outage_longer_than_the_retries_is_retried_by_the_sweep(found, year, ais_sim):
@@ -127,12 +144,14 @@ def test_outage_longer_than_the_retries_is_retried_by_the_sweep(found, year, ais
     report_send(report_id=report.pk, client=ais_sim.client(max_retries=1), at=at)
     report.refresh_from_db()
     assert report.state == ReportState.RETRYING and report.attempts == 1 and report.last_status == 500
-    assert report.next_attempt_at == at + timedelta(seconds=policy.REPORT_RETRY_COUNTDOWNS[0]) \
+    assert (
+        report.next_attempt_at == at + timedelta(seconds=policy.REPORT_RETRY_COUNTDOWNS[0])
         or report.next_attempt_at > at
-    assert report_send(report_id=report.pk, client=ais_sim.client()) is None      # not due yet: untouched
+    )
+    assert report_send(report_id=report.pk, client=ais_sim.client()) is None  # not due yet: untouched
     assert report_sweep(at=timezone.now()) == 0
     ais_sim.admin("DELETE", "/_sim/faults")
-    assert report_sweep(at=report.next_attempt_at + timedelta(seconds=1)) == 1    # eager task sends it
+    assert report_sweep(at=report.next_attempt_at + timedelta(seconds=1)) == 1  # eager task sends it
     assert_once(ais_sim, [report])
     assert report_states_for_user(found)[record.pk].label == "已上报"
 
@@ -155,10 +174,10 @@ def test_worker_killed_between_send_and_record(found, year, ais_sim):
     record, report = queued(found, year)
     at = timezone.now()
     claimed, _ = _claim(report.pk, at, False)
-    first = ais_sim.client().send_report(claimed.body)                # ... and then the worker is killed
+    first = ais_sim.client().send_report(claimed.body)  # ... and then the worker is killed
     report.refresh_from_db()
     assert report.state == ReportState.SENDING and report.receipt_no == ""
-    assert report_send(report_id=report.pk, client=ais_sim.client()) is None     # leased: left alone
+    assert report_send(report_id=report.pk, client=ais_sim.client()) is None  # leased: left alone
     assert report_sweep(at=at + timedelta(minutes=1)) == 0
     assert report_sweep(at=at + policy.SEND_LEASE + timedelta(seconds=1)) == 1
     report.refresh_from_db()
@@ -195,17 +214,22 @@ def test_many_records_under_random_faults_end_up_once_each(found, year, ais_sim)
     assert_once(ais_sim, reports)
 
 
-def test_final_rejection_is_failed_with_the_answer_and_staff_can_retry(found, year, ais_sim, admin_user,
-                                                                       django_capture_on_commit_callbacks):
+def test_final_rejection_is_failed_with_the_answer_and_staff_can_retry(
+    found, year, ais_sim, admin_user, django_capture_on_commit_callbacks
+):
     record, report = queued(found, year)
     ais_sim.admin("DELETE", f"/_sim/persons/{found.id_number}")
     report_send(report_id=report.pk, client=ais_sim.client())
     report.refresh_from_db()
-    assert report.state == ReportState.FAILED and report.last_status == 404 and "unknown_person" in report.last_error
-    assert len(posts(ais_sim, report.idempotency_key)) == 1                     # never retried
+    assert (
+        report.state == ReportState.FAILED
+        and report.last_status == 404
+        and "unknown_person" in report.last_error
+    )
+    assert len(posts(ais_sim, report.idempotency_key)) == 1  # never retried
     assert report_states_for_user(found)[record.pk] == ("上报失败", "")
     assert report_sweep(at=timezone.now() + timedelta(days=1)) == 0
-    ais_sim.seed({"id_number": found.id_number, "name": found.name})            # same stable person_id
+    ais_sim.seed({"id_number": found.id_number, "name": found.name})  # same stable person_id
     with django_capture_on_commit_callbacks(execute=True):
         report_retry(report_id=report.pk, actor=admin_user)
     assert_once(ais_sim, [report])
@@ -213,14 +237,17 @@ def test_final_rejection_is_failed_with_the_answer_and_staff_can_retry(found, ye
 
 
 # --- a person found later ---------------------------------------------------------------------------------
-def test_waiting_person_is_reported_once_a_recheck_finds_them(ais_settings, ais_sim, register_learner, year,
-                                                              django_capture_on_commit_callbacks):
+def test_waiting_person_is_reported_once_a_recheck_finds_them(
+    ais_settings, ais_sim, register_learner, year, django_capture_on_commit_callbacks
+):
     user = register_learner(name="王五")
     ais_person_check(user_id=user.pk)
     record, report = queued(user, year)
     assert report.state == ReportState.WAITING_PERSON and report.body == ""
     assert report_sweep(at=timezone.now() + timedelta(days=1)) == 0
-    assert report_states_for_user(user)[record.pk].label == "待上报（未纳入）"  # the person is not in the AIS yet
+    assert (
+        report_states_for_user(user)[record.pk].label == "待上报（未纳入）"
+    )  # the person is not in the AIS yet
     ais_sim.seed({"id_number": user.id_number, "name": user.name})
     with django_capture_on_commit_callbacks(execute=True):
         ais_person_check(user_id=user.pk)
@@ -248,7 +275,7 @@ def test_reversal_after_a_revocation(found, year, ais_sim, django_capture_on_com
     (item,) = ais_sim.credits()
     assert item["status"] == "reversed" and item["receipt_no"] == report.receipt_no
     assert item["reversal_no"] == reversal.reversal_no
-    assert reversal_enqueue_for_record(record).pk == reversal.pk                  # the hook twice: no-op
+    assert reversal_enqueue_for_record(record).pk == reversal.pk  # the hook twice: no-op
     assert report_states_for_user(found)[record.pk].label == "已撤回"
 
 
@@ -261,17 +288,18 @@ def test_revoked_before_sending_cancels_the_report(found, year, ais_sim):
     assert ais_sim.credits() == [] and posts(ais_sim) == []
 
 
-def test_revoked_while_the_credit_is_retrying_reverses_after_the_receipt(found, year, ais_sim,
-                                                                       django_capture_on_commit_callbacks):
+def test_revoked_while_the_credit_is_retrying_reverses_after_the_receipt(
+    found, year, ais_sim, django_capture_on_commit_callbacks
+):
     record, report = queued(found, year)
     ais_sim.fault(mode="drop", after_processing=True, count=1)
-    report_send(report_id=report.pk, client=ais_sim.client(max_retries=0))   # the AIS may have it
+    report_send(report_id=report.pk, client=ais_sim.client(max_retries=0))  # the AIS may have it
     record, reversal = revoke(record)
     assert reversal.state == ReportState.WAITING_CREDIT
     assert report_send(report_id=reversal.pk, client=ais_sim.client()) is None
     report.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
-        report_sweep(at=report.next_attempt_at)        # the credit, then (released after commit) its reversal
+        report_sweep(at=report.next_attempt_at)  # the credit, then (released after commit) its reversal
     reversal.refresh_from_db()
     assert reversal.state == ReportState.SENT
     assert_once(ais_sim, [report])
@@ -294,6 +322,10 @@ def test_report_state_partial(found, year, ais_sim):
     report_send(report_id=report.pk, client=ais_sim.client())
     report.refresh_from_db()
     html = Template("{% load reporting %}{% report_state states rid %}").render(
-        Context({"states": report_states_for_user(found), "rid": record.pk}))
+        Context({"states": report_states_for_user(found), "rid": record.pk})
+    )
     assert "已上报" in html and report.receipt_no in html
-    assert Template("{% load reporting %}{% report_state states 999 %}").render(Context({"states": {}})).strip() == ""
+    assert (
+        Template("{% load reporting %}{% report_state states 999 %}").render(Context({"states": {}})).strip()
+        == ""
+    )

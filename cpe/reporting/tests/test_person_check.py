@@ -1,4 +1,5 @@
 """rules R1.9: the AIS person check, its task, the 重新核验 button and its throttle."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,17 +28,20 @@ def seed(sim, user, **extra):
 
 
 # --- policy ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize("previous, result, expected", [
-    (AisStatus.UNKNOWN, CheckResult.FOUND, AisStatus.FOUND),
-    (AisStatus.UNKNOWN, CheckResult.NOT_FOUND, AisStatus.NOT_FOUND),
-    (AisStatus.UNKNOWN, CheckResult.FAILED, AisStatus.FAILED),
-    (AisStatus.FAILED, CheckResult.FAILED, AisStatus.FAILED),
-    (AisStatus.FAILED, CheckResult.FOUND, AisStatus.FOUND),
-    (AisStatus.FOUND, CheckResult.NOT_FOUND, AisStatus.NOT_FOUND),     # the AIS's answer wins
-    (AisStatus.FOUND, CheckResult.FAILED, AisStatus.FOUND),            # an outage changes nothing
-    (AisStatus.NOT_FOUND, CheckResult.FAILED, AisStatus.NOT_FOUND),
-    (AisStatus.NOT_FOUND, CheckResult.FOUND, AisStatus.FOUND),
-])
+@pytest.mark.parametrize(
+    "previous, result, expected",
+    [
+        (AisStatus.UNKNOWN, CheckResult.FOUND, AisStatus.FOUND),
+        (AisStatus.UNKNOWN, CheckResult.NOT_FOUND, AisStatus.NOT_FOUND),
+        (AisStatus.UNKNOWN, CheckResult.FAILED, AisStatus.FAILED),
+        (AisStatus.FAILED, CheckResult.FAILED, AisStatus.FAILED),
+        (AisStatus.FAILED, CheckResult.FOUND, AisStatus.FOUND),
+        (AisStatus.FOUND, CheckResult.NOT_FOUND, AisStatus.NOT_FOUND),  # the AIS's answer wins
+        (AisStatus.FOUND, CheckResult.FAILED, AisStatus.FOUND),  # an outage changes nothing
+        (AisStatus.NOT_FOUND, CheckResult.FAILED, AisStatus.NOT_FOUND),
+        (AisStatus.NOT_FOUND, CheckResult.FOUND, AisStatus.FOUND),
+    ],
+)
 def test_status_after_check(previous, result, expected):
     assert policy.status_after_check(previous, result) == expected
 
@@ -47,7 +51,9 @@ def test_recheck_due_at_the_boundaries():
     assert policy.recheck_due(AisStatus.UNKNOWN, None, at)
     assert not policy.recheck_due(AisStatus.FOUND, at - timedelta(days=400), at)
     assert policy.recheck_due(AisStatus.FAILED, at - policy.RECHECK_FAILED_AFTER, at)
-    assert not policy.recheck_due(AisStatus.FAILED, at - policy.RECHECK_FAILED_AFTER + timedelta(seconds=1), at)
+    assert not policy.recheck_due(
+        AisStatus.FAILED, at - policy.RECHECK_FAILED_AFTER + timedelta(seconds=1), at
+    )
     assert policy.recheck_due(AisStatus.NOT_FOUND, at - policy.RECHECK_NOT_FOUND_AFTER, at)
     assert not policy.recheck_due(AisStatus.NOT_FOUND, at - timedelta(days=6), at)
 
@@ -70,7 +76,7 @@ def test_found_sets_status_person_and_audit(ais_settings, ais_sim, learner):
 
 
 def test_not_found(ais_settings, ais_sim, learner):
-    ais_sim.seed({"id_number": learner.id_number, "name": "别人"})      # same ID, another name
+    ais_sim.seed({"id_number": learner.id_number, "name": "别人"})  # same ID, another name
     person = ais_person_check(user_id=learner.pk)
     learner.refresh_from_db()
     assert learner.ais_status == AisStatus.NOT_FOUND and person.person_id == ""
@@ -97,7 +103,7 @@ def test_a_failure_keeps_an_earlier_answer(ais_settings, ais_sim, learner):
     person = ais_person_check(user_id=learner.pk)
     learner.refresh_from_db()
     assert learner.ais_status == AisStatus.FOUND and learner.ais_checked_at == first
-    assert person.last_result == CheckResult.FAILED and person.person_id      # kept
+    assert person.last_result == CheckResult.FAILED and person.person_id  # kept
 
 
 def test_staff_is_refused_and_nothing_changes(ais_settings, ais_sim, django_user_model):
@@ -108,13 +114,14 @@ def test_staff_is_refused_and_nothing_changes(ais_settings, ais_sim, django_user
     assert not AuditEvent.objects.filter(event_type__startswith="ais.").exists()
 
 
-def test_check_after_registration_runs_after_commit(ais_settings, ais_sim, register_learner,
-                                                    django_capture_on_commit_callbacks):
+def test_check_after_registration_runs_after_commit(
+    ais_settings, ais_sim, register_learner, django_capture_on_commit_callbacks
+):
     ais_sim.seed({"id_number": "150102199003071237", "name": "张明"})
     user = register_learner(id_number="150102199003071237", name="张明")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ais_check_after_registration(user)
-        assert ais_sim.requests() == []                  # nothing before the commit
+        assert ais_sim.requests() == []  # nothing before the commit
     assert len(callbacks) == 1
     user.refresh_from_db()
     assert user.ais_status == AisStatus.FOUND and user.ais_person.person_id

@@ -1,5 +1,6 @@
 """The AIS numbers a receipt by the Beijing day, the day the platform shows (not the UTC day):
 the simulator's store around midnight in Shanghai."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -9,11 +10,14 @@ from ais_sim.store import Store, beijing_day
 BODY = {"idempotency_key": "k1", "person_id": "P1", "year": 2026, "course_code": "C1"}
 
 
-@pytest.mark.parametrize("utc, day", [
-    (datetime(2026, 12, 2, 15, 59, 59, tzinfo=timezone.utc), "20261202"),   # 23:59:59 Beijing
-    (datetime(2026, 12, 2, 16, 0, 0, tzinfo=timezone.utc), "20261203"),     # 00:00:00 Beijing
-    (datetime(2026, 12, 31, 16, 30, tzinfo=timezone.utc), "20270101"),     # New Year in Beijing first
-])
+@pytest.mark.parametrize(
+    "utc, day",
+    [
+        (datetime(2026, 12, 2, 15, 59, 59, tzinfo=timezone.utc), "20261202"),  # 23:59:59 Beijing
+        (datetime(2026, 12, 2, 16, 0, 0, tzinfo=timezone.utc), "20261203"),  # 00:00:00 Beijing
+        (datetime(2026, 12, 31, 16, 30, tzinfo=timezone.utc), "20270101"),  # New Year in Beijing first
+    ],
+)
 def test_receipt_and_reversal_carry_the_beijing_day(utc, day):
     store = Store()
     created, receipt = store.credit_record(dict(BODY), at=utc)

@@ -1,6 +1,7 @@
 """One AIS vocabulary everywhere: the purchase page, the dashboard, 我的学时 and the staff queue
 read their words from reporting.labels, and the staff's finer states are the learner's words
 with the detail in brackets."""
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -8,8 +9,12 @@ from django.urls import reverse
 from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
 from cpe.credits.tests.test_views import _login
-from cpe.exams.tests.fixtures import (_media_in_tmp, complete_chapters, learner, make_course,  # noqa: F401
-                                      pass_course, pay, year)
+from cpe.exams.tests.fixtures import (
+    complete_chapters,
+    make_course,  # noqa: F401
+    pass_course,
+    pay,
+)
 from cpe.reporting import labels
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
@@ -21,8 +26,12 @@ LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED
 def test_every_staff_state_label_is_a_learner_word():
     for state in ReportState:
         assert state.label.startswith(LEARNER_WORDS), state.label
-    assert [s.label for s in AisStatus] == [labels.PERSON_UNKNOWN, labels.PERSON_FOUND, labels.PERSON_NOT_FOUND,
-                                            labels.PERSON_FAILED]
+    assert [s.label for s in AisStatus] == [
+        labels.PERSON_UNKNOWN,
+        labels.PERSON_FOUND,
+        labels.PERSON_NOT_FOUND,
+        labels.PERSON_FAILED,
+    ]
 
 
 @pytest.fixture
@@ -52,8 +61,12 @@ def test_credits_page_and_staff_queue_name_a_waiting_person_alike(client, not_fo
     page = client.get(reverse("credits:year", args=[2026])).content.decode()
     assert labels.REPORT_WAITING_PERSON in page
 
-    op = django_user_model.objects.create_user(username="op", password="Staff-pass-2026", name="运营", is_staff=True)
-    op.user_permissions.add(Permission.objects.get(content_type__app_label="reporting", codename="view_aisreport"))
+    op = django_user_model.objects.create_user(
+        username="op", password="Staff-pass-2026", name="运营", is_staff=True
+    )
+    op.user_permissions.add(
+        Permission.objects.get(content_type__app_label="reporting", codename="view_aisreport")
+    )
     client.force_login(op)
     queue = client.get(reverse("admin:reporting_aisreport_changelist")).content.decode()
     assert labels.REPORT_WAITING_PERSON in queue

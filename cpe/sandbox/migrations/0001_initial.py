@@ -6,75 +6,116 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SandboxTrade',
+            name="SandboxTrade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(choices=[('alipay', '支付宝'), ('wechat', '微信支付')], max_length=8)),
-                ('kind', models.CharField(max_length=8)),
-                ('out_trade_no', models.CharField(max_length=64, verbose_name='商户订单号')),
-                ('trade_no', models.CharField(max_length=64, unique=True, verbose_name='交易号')),
-                ('token', models.CharField(max_length=43, unique=True)),
-                ('subject', models.CharField(max_length=256, verbose_name='商品')),
-                ('amount_fen', models.PositiveIntegerField(verbose_name='金额（分）')),
-                ('notify_url', models.CharField(max_length=500)),
-                ('return_url', models.CharField(blank=True, max_length=500)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('wait', '待支付'), ('paid', '已支付'), ('closed', '已关闭')], default='wait', max_length=8)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('paid_at', models.DateTimeField(blank=True, null=True)),
-                ('notify_id', models.CharField(blank=True, max_length=64)),
-                ('refunded_fen', models.PositiveIntegerField(default=0)),
-                ('request', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "gateway",
+                    models.CharField(choices=[("alipay", "支付宝"), ("wechat", "微信支付")], max_length=8),
+                ),
+                ("kind", models.CharField(max_length=8)),
+                ("out_trade_no", models.CharField(max_length=64, verbose_name="商户订单号")),
+                ("trade_no", models.CharField(max_length=64, unique=True, verbose_name="交易号")),
+                ("token", models.CharField(max_length=43, unique=True)),
+                ("subject", models.CharField(max_length=256, verbose_name="商品")),
+                ("amount_fen", models.PositiveIntegerField(verbose_name="金额（分）")),
+                ("notify_url", models.CharField(max_length=500)),
+                ("return_url", models.CharField(blank=True, max_length=500)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("wait", "待支付"), ("paid", "已支付"), ("closed", "已关闭")],
+                        default="wait",
+                        max_length=8,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("paid_at", models.DateTimeField(blank=True, null=True)),
+                ("notify_id", models.CharField(blank=True, max_length=64)),
+                ("refunded_fen", models.PositiveIntegerField(default=0)),
+                ("request", models.JSONField(default=dict)),
             ],
             options={
-                'verbose_name': '沙箱交易',
-                'verbose_name_plural': '沙箱交易',
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('gateway', 'out_trade_no'), name='sandbox_trade_once')],
+                "verbose_name": "沙箱交易",
+                "verbose_name_plural": "沙箱交易",
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("gateway", "out_trade_no"), name="sandbox_trade_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SandboxDelivery',
+            name="SandboxDelivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('attempt', models.PositiveSmallIntegerField()),
-                ('sent_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('status_code', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('answer', models.CharField(blank=True, max_length=500)),
-                ('ok', models.BooleanField(default=False)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('trade', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='sandbox.sandboxtrade')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("attempt", models.PositiveSmallIntegerField()),
+                ("sent_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("answer", models.CharField(blank=True, max_length=500)),
+                ("ok", models.BooleanField(default=False)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                (
+                    "trade",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="sandbox.sandboxtrade",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '沙箱通知投递',
-                'verbose_name_plural': '沙箱通知投递',
-                'ordering': ['sent_at', 'attempt'],
+                "verbose_name": "沙箱通知投递",
+                "verbose_name_plural": "沙箱通知投递",
+                "ordering": ["sent_at", "attempt"],
             },
         ),
         migrations.CreateModel(
-            name='SandboxRefund',
+            name="SandboxRefund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('refund_no', models.CharField(max_length=64, verbose_name='商户退款单号')),
-                ('refund_id', models.CharField(max_length=64, unique=True, verbose_name='退款单号')),
-                ('amount_fen', models.PositiveIntegerField(verbose_name='退款金额（分）')),
-                ('reason', models.CharField(blank=True, max_length=256)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('trade', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refunds', to='sandbox.sandboxtrade')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("refund_no", models.CharField(max_length=64, verbose_name="商户退款单号")),
+                ("refund_id", models.CharField(max_length=64, unique=True, verbose_name="退款单号")),
+                ("amount_fen", models.PositiveIntegerField(verbose_name="退款金额（分）")),
+                ("reason", models.CharField(blank=True, max_length=256)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "trade",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refunds",
+                        to="sandbox.sandboxtrade",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '沙箱退款',
-                'verbose_name_plural': '沙箱退款',
-                'ordering': ['created_at'],
-                'constraints': [models.UniqueConstraint(fields=('trade', 'refund_no'), name='sandbox_refund_once')],
+                "verbose_name": "沙箱退款",
+                "verbose_name_plural": "沙箱退款",
+                "ordering": ["created_at"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("trade", "refund_no"), name="sandbox_refund_once")
+                ],
             },
         ),
     ]

@@ -5,27 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sandbox', '0001_initial'),
+        ("sandbox", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SandboxSms',
+            name="SandboxSms",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('biz_id', models.CharField(max_length=40, unique=True)),
-                ('phone', models.CharField(max_length=20)),
-                ('sign_name', models.CharField(max_length=40)),
-                ('template_code', models.CharField(max_length=40)),
-                ('params', models.JSONField(default=dict)),
-                ('received_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("biz_id", models.CharField(max_length=40, unique=True)),
+                ("phone", models.CharField(max_length=20)),
+                ("sign_name", models.CharField(max_length=40)),
+                ("template_code", models.CharField(max_length=40)),
+                ("params", models.JSONField(default=dict)),
+                ("received_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': '沙箱短信',
-                'verbose_name_plural': '沙箱短信',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name": "沙箱短信",
+                "verbose_name_plural": "沙箱短信",
+                "ordering": ["-received_at", "-id"],
             },
         ),
     ]

@@ -1,5 +1,6 @@
 """The embedded sandbox gateway: the cashier's three buttons over real HTTP, signed
 notifications to the merchant and their retries, its own refusals, keys and the deploy check."""
+
 import os
 import re
 import stat
@@ -42,9 +43,15 @@ def fast_retries(monkeypatch):
 
 
 def start_payment(site, merchant, channel, number="CPE202601010001", amount_fen=8800, **extra):
-    req = PaymentRequest(order_number=number, amount_fen=amount_fen, subject="2026年度继续教育", channel=channel,
-                         notify_url=merchant.url(GATEWAY[channel]), return_url=f"{site}/orders/{number}/return/",
-                         **extra)
+    req = PaymentRequest(
+        order_number=number,
+        amount_fen=amount_fen,
+        subject="2026年度继续教育",
+        channel=channel,
+        notify_url=merchant.url(GATEWAY[channel]),
+        return_url=f"{site}/orders/{number}/return/",
+        **extra,
+    )
     return get_gateway(GATEWAY[channel]).create_payment(req)
 
 
@@ -54,9 +61,17 @@ def press(session: requests.Session, url: str, outcome: str) -> requests.Respons
     assert page.status_code == 200, page.text[:300]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     redirect_url = re.search(r'name="redirect_url" value="([^"]*)"', page.text).group(1)
-    return session.post(page.url, data={"csrfmiddlewaretoken": token, "outcome": outcome,
-                                        "redirect_url": redirect_url.replace("&amp;", "&")},
-                        headers={"Referer": page.url}, allow_redirects=False, timeout=20)
+    return session.post(
+        page.url,
+        data={
+            "csrfmiddlewaretoken": token,
+            "outcome": outcome,
+            "redirect_url": redirect_url.replace("&amp;", "&"),
+        },
+        headers={"Referer": page.url},
+        allow_redirects=False,
+        timeout=20,
+    )
 
 
 # -- the buttons -------------------------------------------------------------------------------
@@ -70,8 +85,11 @@ def test_alipay_success_notifies_before_returning_to_the_shop(site, merchant, ch
     assert len(merchant.received) == 1
     notice = merchant.received[0]["notice"]
     trade = SandboxTrade.objects.get()
-    assert (notice.order_number, notice.amount_fen, notice.gateway_txn_id) == ("CPE202601010001", 8800,
-                                                                                trade.trade_no)
+    assert (notice.order_number, notice.amount_fen, notice.gateway_txn_id) == (
+        "CPE202601010001",
+        8800,
+        trade.trade_no,
+    )
     assert notice.notify_id == trade.notify_id
     assert list(trade.deliveries.values_list("attempt", "ok", "answer")) == [(1, True, "success")]
     assert trade.status == "paid" and trade.paid_at is not None
@@ -131,7 +149,7 @@ def test_a_paid_trade_is_not_paid_or_notified_twice(site, merchant):
     start = start_payment(site, merchant, "alipay_page")
     session = requests.Session()
     press(session, start.url, "success")
-    page = session.get(start.url, timeout=10)       # back to the cashier: nothing to pay any more
+    page = session.get(start.url, timeout=10)  # back to the cashier: nothing to pay any more
     assert page.status_code == 400 and "该订单已支付" in page.text
     done = sandbox_pay("CPE202601010001")
     assert done.delivery is None and len(merchant.received) == 1
@@ -167,7 +185,9 @@ def test_redirect_url_to_another_site_is_ignored(site, merchant):
 
 # -- retries -----------------------------------------------------------------------------------
 @live
-@pytest.mark.parametrize("channel,refusal", [("alipay_page", (200, "fail")), ("wechat_native", (500, "error"))])
+@pytest.mark.parametrize(
+    "channel,refusal", [("alipay_page", (200, "fail")), ("wechat_native", (500, "error"))]
+)
 def test_unacknowledged_notification_is_retried_until_acknowledged(site, fast_retries, channel, refusal):
     with NotifyCatcher(answers=[refusal]) as merchant:
         start = start_payment(site, merchant, channel)
@@ -177,7 +197,7 @@ def test_unacknowledged_notification_is_retried_until_acknowledged(site, fast_re
     attempts = list(SandboxDelivery.objects.order_by("attempt").values_list("attempt", "ok"))
     assert attempts == [(1, False), (2, True)]
     first, second = merchant.received
-    assert first["notice"].notify_id == second["notice"].notify_id      # the same notification again
+    assert first["notice"].notify_id == second["notice"].notify_id  # the same notification again
 
 
 @live
@@ -195,11 +215,11 @@ def test_unreachable_merchant_is_recorded_and_retried(site, merchant, monkeypatc
     monkeypatch.setattr(services, "RETRY_DELAYS", (30,))
     start = start_payment(site, merchant, "alipay_page")
     trade = sandbox_pay(pay_url=start.url, outcome="fail").trade
-    SandboxTrade.objects.filter(pk=trade.pk).update(notify_url="http://127.0.0.1:9/notify/")   # nobody listens
+    SandboxTrade.objects.filter(pk=trade.pk).update(notify_url="http://127.0.0.1:9/notify/")  # nobody listens
     began = time.monotonic()
     done = sandbox_pay("CPE202601010001")
     assert done.delivery.status_code is None and "Connection" in done.delivery.error
-    assert any(t.name == f"sandbox-notify-{trade.pk}" for t in threading.enumerate())   # retry pending
+    assert any(t.name == f"sandbox-notify-{trade.pk}" for t in threading.enumerate())  # retry pending
     stop_retries()
     assert time.monotonic() - began < 10
     assert SandboxDelivery.objects.count() == 1
@@ -213,9 +233,15 @@ def test_sandbox_pay_through_the_test_client(settings):
 
     settings.SITE_URL = "http://testserver"
     urls.received.clear()
-    req = PaymentRequest(order_number="CPE7", amount_fen=100, subject="课程", channel="alipay_page",
-                         notify_url="http://testserver/test-notify/alipay/", return_url="http://testserver/r/")
-    start = get_gateway("alipay").create_payment(req)       # builds a URL only: no HTTP needed
+    req = PaymentRequest(
+        order_number="CPE7",
+        amount_fen=100,
+        subject="课程",
+        channel="alipay_page",
+        notify_url="http://testserver/test-notify/alipay/",
+        return_url="http://testserver/r/",
+    )
+    start = get_gateway("alipay").create_payment(req)  # builds a URL only: no HTTP needed
     done = sandbox_pay(pay_url=start.url, via="client")
     assert done.delivery.ok and done.delivery.answer == "success"
     assert urls.received[0].order_number == "CPE7" and urls.received[0].amount_fen == 100
@@ -232,12 +258,17 @@ def test_wechat_api_refuses_unsigned_or_stale_requests(site):
     k = keys.sandbox_keys()
     old = str(int(time.time()) - 600)
     body = '{"mchid":"%s"}' % keys.WECHAT_MCHID
-    signature = protocol.rsa_sign(k.wechat_merchant_private_pem,
-                                  protocol.wechat_request_message("POST", "/v3/pay/transactions/native", old, "N", body))
-    auth = (f'WECHATPAY2-SHA256-RSA2048 mchid="{keys.WECHAT_MCHID}",nonce_str="N",signature="{signature}",'
-            f'timestamp="{old}",serial_no="{k.wechat_merchant_serial}"')
-    resp = requests.post(base, data=body, headers={"Authorization": auth, "Content-Type": "application/json"},
-                         timeout=10)
+    signature = protocol.rsa_sign(
+        k.wechat_merchant_private_pem,
+        protocol.wechat_request_message("POST", "/v3/pay/transactions/native", old, "N", body),
+    )
+    auth = (
+        f'WECHATPAY2-SHA256-RSA2048 mchid="{keys.WECHAT_MCHID}",nonce_str="N",signature="{signature}",'
+        f'timestamp="{old}",serial_no="{k.wechat_merchant_serial}"'
+    )
+    resp = requests.post(
+        base, data=body, headers={"Authorization": auth, "Content-Type": "application/json"}, timeout=10
+    )
     assert resp.status_code == 401 and "过期" in resp.json()["message"]
 
 
@@ -246,7 +277,9 @@ def test_alipay_gateway_refuses_unknown_methods_and_apps(site):
     client = get_gateway("alipay").client
     url = f"{site}/sandbox/alipay/gateway.do?" + client.sign_data(client.build_body("alipay.trade.pay", {}))
     assert "isv.invalid-method" in requests.get(url, timeout=10).text
-    other = client.sign_data({**client.build_body("alipay.trade.query", {"out_trade_no": "X"}), "app_id": "1"})
+    other = client.sign_data(
+        {**client.build_body("alipay.trade.query", {"out_trade_no": "X"}), "app_id": "1"}
+    )
     assert "isv.invalid-app-id" in requests.get(f"{site}/sandbox/alipay/gateway.do?{other}", timeout=10).text
 
 
@@ -279,15 +312,21 @@ def test_keys_are_generated_once_private_and_pkcs8(settings, tmp_path):
     first = keys.sandbox_keys()
     folder = tmp_path / "keys" / "sandbox"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["alipay_app_private.pem", "alipay_gateway_private.pem", "aliyun_sms.key", "wechat_apiv3.key",
-                     "wechat_merchant_private.pem", "wechat_platform_private.pem"]
+    assert names == [
+        "alipay_app_private.pem",
+        "alipay_gateway_private.pem",
+        "aliyun_sms.key",
+        "wechat_apiv3.key",
+        "wechat_merchant_private.pem",
+        "wechat_platform_private.pem",
+    ]
     for path in folder.iterdir():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    assert first.wechat_merchant_private_pem.startswith("-----BEGIN PRIVATE KEY-----")     # PKCS#8
+    assert first.wechat_merchant_private_pem.startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8
     assert len(first.wechat_apiv3_key) == 32
     keys._cache.clear()
-    assert keys.sandbox_keys() == first                  # read back, not regenerated
-    keys._create_once(folder / "wechat_apiv3.key", b"x" * 32)          # a losing concurrent writer
+    assert keys.sandbox_keys() == first  # read back, not regenerated
+    keys._create_once(folder / "wechat_apiv3.key", b"x" * 32)  # a losing concurrent writer
     assert (folder / "wechat_apiv3.key").read_text() == first.wechat_apiv3_key
     keys._cache.clear()

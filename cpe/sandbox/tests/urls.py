@@ -1,5 +1,6 @@
 """URLconf for the sandbox tests: the sandbox plus a minimal notify endpoint that does what the
 platform's real one does with the adapter (parse, answer) and nothing else."""
+
 from django.http import HttpResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,63 +14,167 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='FaqEntry',
+            name="FaqEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('account', '账号与登录'), ('purchase', '购课与支付'), ('learning', '学习与考试'), ('credits', '学时与上报'), ('invoice', '发票与退款'), ('other', '其他')], default='other', max_length=20, verbose_name='分类')),
-                ('question', models.CharField(max_length=200, verbose_name='问题')),
-                ('answer', models.TextField(help_text='可使用占位符，显示时自动替换为平台当前规定：{退款天数}、{发票截止}、{支付时限分钟}、{客服电话}、{客服邮箱}。', verbose_name='解答')),
-                ('position', models.PositiveSmallIntegerField(default=0, help_text='同一分类内按数字从小到大排列。', verbose_name='排序')),
-                ('is_published', models.BooleanField(default=False, help_text='勾选后学员可在“常见问题”页面看到。', verbose_name='发布')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新时间')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("account", "账号与登录"),
+                            ("purchase", "购课与支付"),
+                            ("learning", "学习与考试"),
+                            ("credits", "学时与上报"),
+                            ("invoice", "发票与退款"),
+                            ("other", "其他"),
+                        ],
+                        default="other",
+                        max_length=20,
+                        verbose_name="分类",
+                    ),
+                ),
+                ("question", models.CharField(max_length=200, verbose_name="问题")),
+                (
+                    "answer",
+                    models.TextField(
+                        help_text="可使用占位符，显示时自动替换为平台当前规定：{退款天数}、{发票截止}、{支付时限分钟}、{客服电话}、{客服邮箱}。",
+                        verbose_name="解答",
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(
+                        default=0, help_text="同一分类内按数字从小到大排列。", verbose_name="排序"
+                    ),
+                ),
+                (
+                    "is_published",
+                    models.BooleanField(
+                        default=False, help_text="勾选后学员可在“常见问题”页面看到。", verbose_name="发布"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新时间")),
             ],
             options={
-                'verbose_name': '常见问题',
-                'verbose_name_plural': '常见问题',
-                'ordering': ['category', 'position', 'id'],
+                "verbose_name": "常见问题",
+                "verbose_name_plural": "常见问题",
+                "ordering": ["category", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Thread',
+            name="Thread",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=100, verbose_name='标题')),
-                ('category', models.CharField(blank=True, choices=[('account', '账号与登录'), ('purchase', '购课与支付'), ('learning', '学习与考试'), ('credits', '学时与上报'), ('invoice', '发票与退款'), ('other', '其他')], max_length=20, verbose_name='分类')),
-                ('status', models.CharField(choices=[('waiting', '待回复'), ('answered', '已回复'), ('closed', '已关闭')], default='waiting', max_length=10, verbose_name='状态')),
-                ('created_at', models.DateTimeField(verbose_name='提问时间')),
-                ('last_message_at', models.DateTimeField(verbose_name='最后回复时间')),
-                ('closed_at', models.DateTimeField(blank=True, null=True, verbose_name='关闭时间')),
-                ('closed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='关闭人')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='support_threads', to=settings.AUTH_USER_MODEL, verbose_name='学员')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=100, verbose_name="标题")),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("account", "账号与登录"),
+                            ("purchase", "购课与支付"),
+                            ("learning", "学习与考试"),
+                            ("credits", "学时与上报"),
+                            ("invoice", "发票与退款"),
+                            ("other", "其他"),
+                        ],
+                        max_length=20,
+                        verbose_name="分类",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("waiting", "待回复"), ("answered", "已回复"), ("closed", "已关闭")],
+                        default="waiting",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(verbose_name="提问时间")),
+                ("last_message_at", models.DateTimeField(verbose_name="最后回复时间")),
+                ("closed_at", models.DateTimeField(blank=True, null=True, verbose_name="关闭时间")),
+                (
+                    "closed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="关闭人",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="support_threads",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="学员",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '学员提问',
-                'verbose_name_plural': '学员提问',
-                'ordering': ['-last_message_at', '-id'],
+                "verbose_name": "学员提问",
+                "verbose_name_plural": "学员提问",
+                "ordering": ["-last_message_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_staff', models.BooleanField(default=False, verbose_name='客服回复')),
-                ('body', models.TextField(verbose_name='内容')),
-                ('created_at', models.DateTimeField(verbose_name='时间')),
-                ('author', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='发言人')),
-                ('thread', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='support.thread', verbose_name='提问')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_staff", models.BooleanField(default=False, verbose_name="客服回复")),
+                ("body", models.TextField(verbose_name="内容")),
+                ("created_at", models.DateTimeField(verbose_name="时间")),
+                (
+                    "author",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="发言人",
+                    ),
+                ),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="support.thread",
+                        verbose_name="提问",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '问答消息',
-                'verbose_name_plural': '问答消息',
-                'ordering': ['created_at', 'id'],
+                "verbose_name": "问答消息",
+                "verbose_name_plural": "问答消息",
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['user', 'status'], name='support_thr_user_id_7d9234_idx'),
+            model_name="thread",
+            index=models.Index(fields=["user", "status"], name="support_thr_user_id_7d9234_idx"),
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['status', 'last_message_at'], name='support_thr_status_d7138d_idx'),
+            model_name="thread",
+            index=models.Index(fields=["status", "last_message_at"], name="support_thr_status_d7138d_idx"),
         ),
     ]

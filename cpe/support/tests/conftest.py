@@ -13,9 +13,10 @@ def other_learner(register_learner):
 
 @pytest.fixture
 def operator(db):
+    from django.contrib.auth.models import Group
+
     from cpe.accounts.models import User
     from cpe.backoffice.services import roles_sync
-    from django.contrib.auth.models import Group
 
     roles_sync()
     user = User.objects.create_user("op1", "houtai-test-1", name="客服小王", is_staff=True)

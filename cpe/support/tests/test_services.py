@@ -1,4 +1,5 @@
 """Services on a real database: what changes, and what does not when an action is refused."""
+
 import pytest
 
 from cpe.core.models import AuditEvent
@@ -16,24 +17,33 @@ def _ask(user, title="发票怎么开具", body="我上周买的课程，在哪�
 
 
 def _snapshot():
-    return (Thread.objects.count(), Message.objects.count(), OutboundMessage.objects.count(),
-            AuditEvent.objects.count(), list(Thread.objects.values_list("id", "status", "last_message_at")))
+    return (
+        Thread.objects.count(),
+        Message.objects.count(),
+        OutboundMessage.objects.count(),
+        AuditEvent.objects.count(),
+        list(Thread.objects.values_list("id", "status", "last_message_at")),
+    )
 
 
 def test_ask_creates_a_waiting_thread_with_the_question(learner):
     t = _ask(learner, category="invoice")
     assert t.status == ThreadStatus.WAITING and t.user == learner and t.category == "invoice"
     assert [(m.body, m.from_staff, m.author_id) for m in t.messages.all()] == [
-        ("我上周买的课程，在哪里申请发票？", False, learner.pk)]
+        ("我上周买的课程，在哪里申请发票？", False, learner.pk)
+    ]
 
 
-@pytest.mark.parametrize("kw, field, text", [
-    ({"title": ""}, "title", "请填写标题"),
-    ({"title": "题" * (policy.TITLE_MAX_CHARS + 1)}, "title", f"最多 {policy.TITLE_MAX_CHARS} 个字"),
-    ({"body": "  "}, "body", "请填写问题描述"),
-    ({"body": "长" * (policy.BODY_MAX_CHARS + 1)}, "body", f"最多 {policy.BODY_MAX_CHARS} 个字"),
-    ({"category": "nonsense"}, "category", "请选择列表中的分类"),
-])
+@pytest.mark.parametrize(
+    "kw, field, text",
+    [
+        ({"title": ""}, "title", "请填写标题"),
+        ({"title": "题" * (policy.TITLE_MAX_CHARS + 1)}, "title", f"最多 {policy.TITLE_MAX_CHARS} 个字"),
+        ({"body": "  "}, "body", "请填写问题描述"),
+        ({"body": "长" * (policy.BODY_MAX_CHARS + 1)}, "body", f"最多 {policy.BODY_MAX_CHARS} 个字"),
+        ({"category": "nonsense"}, "category", "请选择列表中的分类"),
+    ],
+)
 def test_bad_question_is_refused_and_saves_nothing(learner, kw, field, text):
     before = _snapshot()
     with pytest.raises(SupportError) as exc:
@@ -55,8 +65,9 @@ def test_at_most_n_waiting_questions_then_answered_ones_free_a_place(learner, op
 
 def test_staff_answer_notifies_the_learner_through_the_outbox_and_is_audited(learner, operator):
     t = _ask(learner)
-    services.thread_answer(staff=operator, thread_id=t.pk, body="请在“我的发票”中点击申请开票。",
-                           ip="10.0.0.5")
+    services.thread_answer(
+        staff=operator, thread_id=t.pk, body="请在“我的发票”中点击申请开票。", ip="10.0.0.5"
+    )
     t.refresh_from_db()
     assert t.status == ThreadStatus.ANSWERED
     assert [(m.from_staff, m.body) for m in t.messages.all()][-1] == (True, "请在“我的发票”中点击申请开票。")
@@ -72,8 +83,9 @@ def test_staff_answer_notifies_the_learner_through_the_outbox_and_is_audited(lea
 def test_unverified_email_gets_only_the_sms(other_learner, operator):
     t = _ask(other_learner)
     services.thread_answer(staff=operator, thread_id=t.pk, body="请在“我的发票”中申请。")
-    assert list(OutboundMessage.objects.filter(event="support.answered").values_list("channel", flat=True)) == [
-        Channel.SMS]
+    assert list(
+        OutboundMessage.objects.filter(event="support.answered").values_list("channel", flat=True)
+    ) == [Channel.SMS]
 
 
 def test_follow_up_reopens_an_answered_thread(learner, operator):
@@ -113,8 +125,10 @@ def test_another_learner_cannot_follow_up(learner, other_learner):
 def test_only_staff_answer_and_close(learner, other_learner):
     t = _ask(learner)
     before = _snapshot()
-    for call in (lambda: services.thread_answer(staff=other_learner, thread_id=t.pk, body="冒充客服的回复"),
-                 lambda: services.thread_close(staff=other_learner, thread_id=t.pk)):
+    for call in (
+        lambda: services.thread_answer(staff=other_learner, thread_id=t.pk, body="冒充客服的回复"),
+        lambda: services.thread_close(staff=other_learner, thread_id=t.pk),
+    ):
         with pytest.raises(SupportError):
             call()
     assert _snapshot() == before

@@ -1,4 +1,5 @@
 """Pages as a learner, a stranger and staff use them."""
+
 import pytest
 from django.urls import reverse
 
@@ -52,8 +53,10 @@ def test_asking_needs_sign_in_and_staff_are_sent_to_the_staff_site(client, opera
 
 def test_learner_asks_sees_it_in_my_questions_and_follows_up(client, learner):
     client.force_login(learner)
-    r = client.post(reverse("support:ask"), {"title": "学时什么时候上报", "category": "credits",
-                                             "body": "考试通过三天了，学时还没有显示。"})
+    r = client.post(
+        reverse("support:ask"),
+        {"title": "学时什么时候上报", "category": "credits", "body": "考试通过三天了，学时还没有显示。"},
+    )
     t = Thread.objects.get(user=learner)
     assert r.status_code == 302 and r["Location"] == reverse("support:thread", args=[t.pk])
     html = client.get(reverse("support:mine")).content.decode()
@@ -68,7 +71,9 @@ def test_bad_question_shows_chinese_error_next_to_the_field_and_saves_nothing(cl
     client.force_login(learner)
     r = client.post(reverse("support:ask"), {"title": "学时上报", "body": "长" * (policy.BODY_MAX_CHARS + 1)})
     html = r.content.decode()
-    assert r.status_code == 400 and f"最多 {policy.BODY_MAX_CHARS} 个字" in html and 'id="id_body-error"' in html
+    assert (
+        r.status_code == 400 and f"最多 {policy.BODY_MAX_CHARS} 个字" in html and 'id="id_body-error"' in html
+    )
     r = client.post(reverse("support:ask"), {"title": "", "body": ""})
     assert r.status_code == 400 and "请填写标题。" in r.content.decode()
     assert Thread.objects.count() == 0 and Message.objects.count() == 0
@@ -98,8 +103,10 @@ def test_posting_is_rate_limited_with_429_and_nothing_saved(client, learner):
     client.force_login(learner)
     t = services.thread_ask(user=learner, title="发票怎么开具", body="在哪里申请发票？")
     limit = int(policy.POST_RATE.split("/")[0])
-    codes = [client.post(reverse("support:thread", args=[t.pk]), {"body": f"第 {i} 次补充说明"}).status_code
-             for i in range(limit + 1)]
+    codes = [
+        client.post(reverse("support:thread", args=[t.pk]), {"body": f"第 {i} 次补充说明"}).status_code
+        for i in range(limit + 1)
+    ]
     assert codes[:limit] == [302] * limit and codes[limit] == 429
     assert Message.objects.filter(thread=t).count() == 1 + limit
     r = client.post(reverse("support:ask"), {"title": "另一个问题", "body": "这是另一个问题的内容。"})
@@ -113,18 +120,34 @@ def test_operator_answers_and_closes_in_the_staff_site(client, learner, operator
     url = reverse("admin:support_thread_change", args=[t.pk])
     html = client.get(url).content.decode()
     assert "在哪里申请发票？" in html and "回复学员" in html
-    r = client.post(url, {"reply": "请在“我的发票”中申请。", "messages-TOTAL_FORMS": "1",
-                          "messages-INITIAL_FORMS": "1", "messages-MIN_NUM_FORMS": "0",
-                          "messages-MAX_NUM_FORMS": "1000", "messages-0-id": str(t.messages.get().pk),
-                          "messages-0-thread": str(t.pk)})
+    r = client.post(
+        url,
+        {
+            "reply": "请在“我的发票”中申请。",
+            "messages-TOTAL_FORMS": "1",
+            "messages-INITIAL_FORMS": "1",
+            "messages-MIN_NUM_FORMS": "0",
+            "messages-MAX_NUM_FORMS": "1000",
+            "messages-0-id": str(t.messages.get().pk),
+            "messages-0-thread": str(t.pk),
+        },
+    )
     assert r.status_code == 302
     t.refresh_from_db()
     assert t.status == ThreadStatus.ANSWERED
     assert OutboundMessage.objects.filter(event="support.answered", user=learner).exists()
-    client.post(url, {"close": "on", "messages-TOTAL_FORMS": "2", "messages-INITIAL_FORMS": "2",
-                      "messages-MIN_NUM_FORMS": "0", "messages-MAX_NUM_FORMS": "1000",
-                      **{f"messages-{i}-id": str(m.pk) for i, m in enumerate(t.messages.all())},
-                      **{f"messages-{i}-thread": str(t.pk) for i in range(2)}})
+    client.post(
+        url,
+        {
+            "close": "on",
+            "messages-TOTAL_FORMS": "2",
+            "messages-INITIAL_FORMS": "2",
+            "messages-MIN_NUM_FORMS": "0",
+            "messages-MAX_NUM_FORMS": "1000",
+            **{f"messages-{i}-id": str(m.pk) for i, m in enumerate(t.messages.all())},
+            **{f"messages-{i}-thread": str(t.pk) for i in range(2)},
+        },
+    )
     t.refresh_from_db()
     assert t.status == ThreadStatus.CLOSED
     client.force_login(learner)
@@ -144,7 +167,11 @@ def test_auditor_reads_threads_but_cannot_answer(client, learner):
     client.force_login(auditor)
     url = reverse("admin:support_thread_change", args=[t.pk])
     r = client.get(url)
-    assert r.status_code == 200 and "在哪里申请发票？" in r.content.decode() and "回复学员" not in r.content.decode()
+    assert (
+        r.status_code == 200
+        and "在哪里申请发票？" in r.content.decode()
+        and "回复学员" not in r.content.decode()
+    )
     assert client.post(url, {"reply": "审计人员的回复"}).status_code == 403
     assert client.get(reverse("admin:support_faqentry_add")).status_code == 403
     t.refresh_from_db()

@@ -20,8 +20,10 @@ class Command(BaseCommand):
         for role, login, password in accounts:
             self.stdout.write(f"  {role:<8} 登录名：{login:<32} 密码：{password}")
         self.stdout.write("  学员在 /accounts/login/ 登录；工作人员在 /admin/ 登录。")
-        self.stdout.write("\n工作人员两步验证（TOTP，30 秒 6 位；把密钥加入身份验证器，或运行"
-                          " `.venv/bin/python manage.py demo_otp_code 登录名` 得到当前验证码）：")
+        self.stdout.write(
+            "\n工作人员两步验证（TOTP，30 秒 6 位；把密钥加入身份验证器，或运行"
+            " `.venv/bin/python manage.py demo_otp_code 登录名` 得到当前验证码）："
+        )
         for username, factor in demo_staff_second_factors().items():
             self.stdout.write(f"  {username:<16} 密钥：{key_text(factor)}")
         self.stdout.write("")

@@ -4,8 +4,10 @@ from cpe.core.audit import audit_head_record
 
 
 class Command(BaseCommand):
-    help = ("Append the audit chain's head (seq and hash) to the heads file (settings.AUDIT_HEADS_FILE, "
-            "or --file): what the beat task does, for cron or by hand.")
+    help = (
+        "Append the audit chain's head (seq and hash) to the heads file (settings.AUDIT_HEADS_FILE, "
+        "or --file): what the beat task does, for cron or by hand."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--file", help="heads file to append to (default: settings.AUDIT_HEADS_FILE)")

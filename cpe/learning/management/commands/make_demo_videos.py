@@ -13,5 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, seconds, courses, force, **opts):
         for v in make_demo_videos(seconds=seconds, course_codes=courses, only_missing=not force):
-            self.stdout.write(f"{v.chapter.course.code} {v.chapter}: {v.get_status_display()} {v.duration or 0:.1f}s "
-                              f"{v.error[:200]}")
+            self.stdout.write(
+                f"{v.chapter.course.code} {v.chapter}: {v.get_status_display()} {v.duration or 0:.1f}s "
+                f"{v.error[:200]}"
+            )

@@ -3,6 +3,7 @@ of every table, and a digest of every encrypted column's clear values (read thro
 keys of this process's environment). Run on the source and on the restore: the lines must be
 equal. A value that the keys cannot decrypt stops the command with an error: a dump restored
 without its keys is unreadable, which is the point of keeping them apart (docs/deploy.md)."""
+
 import hashlib
 
 from django.apps import apps
@@ -29,12 +30,18 @@ class Command(BaseCommand):
                 continue
             fields += len(encrypted)
             try:
-                for pk, *clear in model._default_manager.order_by("pk").values_list("pk", *encrypted).iterator():
+                for pk, *clear in (
+                    model._default_manager.order_by("pk").values_list("pk", *encrypted).iterator()
+                ):
                     for name, value in zip(encrypted, clear):
                         if value:
                             values += 1
                             digest.update(f"{model._meta.label}.{name}#{pk}={value};".encode())
             except DecryptionError as exc:
-                raise CommandError(f"{model._meta.label} 的加密字段无法解密：密钥与数据库不匹配（{exc}）") from exc
-        self.stdout.write(f"tables_rows={rows} encrypted_columns={fields} encrypted_values={values} "
-                          f"digest={digest.hexdigest()[:24]}")
+                raise CommandError(
+                    f"{model._meta.label} 的加密字段无法解密：密钥与数据库不匹配（{exc}）"
+                ) from exc
+        self.stdout.write(
+            f"tables_rows={rows} encrypted_columns={fields} encrypted_values={values} "
+            f"digest={digest.hexdigest()[:24]}"
+        )

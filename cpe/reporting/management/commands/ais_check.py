@@ -1,6 +1,7 @@
 """Check learners against the AIS now: `manage.py ais_check --username demo-learner`,
 `manage.py ais_check --id-number 150102199003071237`, or `manage.py ais_check --due` (what the
 periodic sweep would queue). Used by `make run` after the simulator is up."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from cpe.accounts.models import User
