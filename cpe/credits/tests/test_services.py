@@ -1,6 +1,5 @@
 """The ledger: recorded on a pass, once; the year's completion certificate; refunds revoke."""
 
-
 import pytest
 from django.utils import timezone
 

@@ -11,10 +11,13 @@ from django.utils import timezone
 
 from cpe.core.timewin import LOCAL_TZ
 from cpe.exams.tests.fixtures import (
+    _media_in_tmp,  # noqa: F401  (pytest fixture)
     complete_chapters,
+    learner,  # noqa: F401  (pytest fixture)
     make_course,
     pass_course,  # noqa: F401
     pay,
+    year,  # noqa: F401  (pytest fixture)
 )
 from cpe.orders import policy
 from cpe.orders.services import refund_request

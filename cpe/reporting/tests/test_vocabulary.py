@@ -10,10 +10,13 @@ from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
 from cpe.credits.tests.test_views import _login
 from cpe.exams.tests.fixtures import (
+    _media_in_tmp,  # noqa: F401  (pytest fixture)
     complete_chapters,
+    learner,  # noqa: F401  (pytest fixture)
     make_course,  # noqa: F401
     pass_course,
     pay,
+    year,  # noqa: F401  (pytest fixture)
 )
 from cpe.reporting import labels
 from cpe.reporting.models import AisReport
