@@ -1282,9 +1282,14 @@ def main():
         by_user = {}
         for t, name, _path, where in stats.signed_out:
             by_user.setdefault(name, []).append((t, where))
+        # Signed out by the Redis restart: a learner whose first page sent to sign-in came while
+        # Redis was down or in the 30 s after (a learner signed out before, e.g. by the single-
+        # session rule when the lockout probe signs in as them, is not counted).
         redis_windows = [(a, b) for n, a, b in windows if n.startswith("redis")]
         signed_out_by_redis = {
-            name for t, name, _, _ in stats.signed_out if any(a <= t <= b + 30 for a, b in redis_windows)
+            name
+            for name, events in by_user.items()
+            if any(a <= min(events)[0] <= b + 30 for a, b in redis_windows)
         }
         for name, events in by_user.items():
             first = min(events)
