@@ -111,7 +111,12 @@ def test_a_session_cache_on_a_closed_port_keeps_the_learner_signed_in(settings, 
     working = settings.CACHES["sessions"]["LOCATION"]
     _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
     for _ in range(3):
-        assert _signed_in(c)
+        with CaptureQueriesContext(connection) as ctx:
+            assert _signed_in(c)
+        sql = [q["sql"] for q in ctx.captured_queries]
+        # The session row and the user, read; nothing written.
+        assert len(sql) == 2 and all(q.lstrip().upper().startswith("SELECT") for q in sql), sql
+        assert sum("accounts_storedsession" in q for q in sql) == 1
     r = c.get(reverse("accounts:dashboard"))
     assert r.status_code == 200 and "sessionid" not in r.cookies
     _point_session_cache(settings, working)  # the cache is back
@@ -271,3 +276,27 @@ def test_a_real_redis_stopped_and_started_again(settings, register_learner, tmp_
         assert c.get(reverse("accounts:dashboard")).status_code == 200
     finally:
         stop(server)
+
+
+@needs_cache
+def test_after_a_cache_error_the_process_leaves_the_cache_alone_for_a_while(
+    settings, register_learner, monkeypatch
+):
+    """An unreachable host would cost every request a connect timeout: after one error the
+    process reads the database for CACHE_BACKOFF_SECONDS, then tries the cache again."""
+    learner = register_learner()
+    c = _sign_in(learner)
+    monkeypatch.setattr(sessions, "CACHE_BACKOFF_SECONDS", 3600.0)
+    working = settings.CACHES["sessions"]["LOCATION"]
+    _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
+    assert _signed_in(c)  # the error
+    _point_session_cache(settings, working)
+
+    def session_reads():
+        with CaptureQueriesContext(connection) as ctx:
+            assert _signed_in(c)
+        return sum("accounts_storedsession" in q["sql"] for q in ctx.captured_queries)
+
+    assert session_reads() == 1  # backing off: the database, though the cache answers again
+    monkeypatch.setattr(sessions._state, "skip_until", 0.0)  # the back-off is over
+    assert session_reads() == 0
