@@ -6,12 +6,12 @@ Django unchanged.
 Why outside the middleware stack: the request is authorised by the play token alone, so none
 of session, authentication, CSRF, messages, locale, htmx, single-session, agreement gate, axes
 or ratelimit has anything to do, yet on every request several of them would load the session
-and the user. What this door keeps of them, each by calling the one definition the middleware uses too (no
-copy here): host validation (Django's own `get_host`, through `cpe.core.front.host_allowed`), the
-headers SecurityMiddleware/XFrameOptionsMiddleware add (`cpe.core.front.response_headers`), the
-network ban (`cpe.moderation.middleware.network_ban`, `ban_api_body`) and the maintenance 503
-(`cpe.notices.middleware.maintenance_refuses`, `maintenance_api_answer`); and of its own
-`Cache-Control: no-store`, a body size limit, the
+and the user. What this door keeps of them, each by calling the one definition the
+middleware uses too (no copy here): host validation (Django's own `get_host`, through
+`cpe.core.front.host_allowed`), the headers SecurityMiddleware/XFrameOptionsMiddleware add
+(`cpe.core.front.response_headers`), the network ban (`cpe.moderation.middleware.network_ban`,
+`ban_api_body`) and the maintenance 503 (`cpe.notices.middleware.maintenance_refuses`,
+`maintenance_api_answer`). Of its own: `Cache-Control: no-store`, a body size limit, the
 session cookie (only its keyed hash, compared with the one the play session was started in:
 the token alone earns nothing; the account's sign-out, ban, termination, closing and hold revoke
 the play session itself, so neither the session store nor the user row is read here), and
