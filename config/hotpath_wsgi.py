@@ -6,15 +6,20 @@ Django unchanged.
 Why outside the middleware stack: the request is authorised by the play token alone, so none
 of session, authentication, CSRF, messages, locale, htmx, single-session, agreement gate, axes
 or ratelimit has anything to do, yet on every request several of them would load the session
-and the user. What this door keeps of them: host validation (ALLOWED_HOSTS), the security
-headers SecurityMiddleware/XFrameOptionsMiddleware would add, `Cache-Control: no-store`, a
-body size limit, the IP ban (BanMiddleware) and the maintenance 503 (MaintenanceMiddleware), the
+and the user. What this door keeps of them, each by calling the one definition the
+middleware uses too (no copy here): host validation (Django's own `get_host`, through
+`cpe.core.front.host_allowed`), the headers SecurityMiddleware/XFrameOptionsMiddleware add
+(`cpe.core.front.response_headers`), the network ban (`cpe.moderation.middleware.network_ban`,
+`ban_api_body`) and the maintenance 503 (`cpe.notices.middleware.maintenance_refuses`,
+`maintenance_api_answer`). Of its own: `Cache-Control: no-store`, a body size limit, the
 session cookie (only its keyed hash, compared with the one the play session was started in:
 the token alone earns nothing; the account's sign-out, ban, termination, closing and hold revoke
 the play session itself, so neither the session store nor the user row is read here), and
 the same validation (422) and answers as the documented ninja route (cpe/learning/api.py), whose
 `beat_body` it reuses. The judgement is `hotpath.beat`, the same function the ninja route calls,
-which applies `policy.heartbeat`.
+which applies `policy.heartbeat`. Redis unreachable (or its connection broken where a command
+could not be sent again): a 503 with a Chinese message (code "unavailable"), never a 500
+(cpe/core/redis_wire.py says when a command is sent again).
 
     application = wrap(get_wsgi_application())
 """
@@ -26,72 +31,41 @@ import re
 log = logging.getLogger("cpe.learning.hotpath")
 ROUTE = re.compile(r"^/api/learning/sessions/([0-9a-f]{32})/heartbeat$")
 MAX_BODY = 4096
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    503: "Service Unavailable",
+}
 
 
 def wrap(django_app):
     from django.conf import settings
     from django.core.signals import request_finished
     from django.db import connections
-    from django.dispatch import receiver
     from django.http import parse_cookie
-    from django.http.request import split_domain_port, validate_host
-    from django.test.signals import setting_changed
     from django.utils import timezone
 
+    from cpe.core.front import host_allowed, response_headers
     from cpe.core.net import client_ip
     from cpe.learning import hotpath
     from cpe.learning.api import beat_body
     from cpe.learning.errors import LearningError
     from cpe.learning.services import web_session_hash
-    from cpe.moderation.middleware import BANNED_MESSAGE
-    from cpe.moderation.selectors import ip_banned
-    from cpe.moderation.states import BanKind
-    from cpe.notices.middleware import MAINTENANCE_MESSAGE
+    from cpe.moderation.middleware import ban_api_body, network_ban
+    from cpe.notices.middleware import maintenance_api_answer, maintenance_refuses
     from cpe.notices.selectors import maintenance_now
 
-    conf = {}  # what the settings decide, worked out once per process (reset when tests change them)
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per answer
 
-    @receiver(setting_changed, weak=False)
-    def _settings_changed(**kwargs):
-        conf.clear()
-
-    def configured():
-        if not conf:
-            conf["allowed"] = settings.ALLOWED_HOSTS or (
-                [".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else []
-            )
-            conf["hosts"] = {}
-            conf["headers"] = [
-                ("Content-Type", "application/json"),
-                ("Cache-Control", "no-store"),
-                ("X-Content-Type-Options", "nosniff"),
-                ("X-Frame-Options", "DENY"),
-                ("Referrer-Policy", settings.SECURE_REFERRER_POLICY or "same-origin"),
-                ("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY or "same-origin"),
-            ]
-            hsts = None
-            if settings.SECURE_HSTS_SECONDS:
-                hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
-                if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-                    hsts += "; includeSubDomains"
-            conf["hsts"], conf["proxy_ssl"] = hsts, settings.SECURE_PROXY_SSL_HEADER
-        return conf
-
-    def host_ok(c, host: str) -> bool:
-        ok = c["hosts"].get(host)
-        if ok is None:
-            domain, _ = split_domain_port(host)
-            ok = bool(domain) and validate_host(domain, c["allowed"])
-            if len(c["hosts"]) < 256:  # the few names the site answers to (and not every probe)
-                c["hosts"][host] = ok
-        return ok
-
-    def headers(environ, body: bytes):
-        c = configured()
-        h = [*c["headers"], ("Content-Length", str(len(body)))]
-        if c["hsts"] and _secure(environ, c["proxy_ssl"]):
-            h.append(("Strict-Transport-Security", c["hsts"]))
-        return h
+    def answer(environ, start_response, status: str, data, extra=()):
+        body = encode(data).encode()
+        headers = response_headers(environ)
+        headers += [("Cache-Control", "no-store"), ("Content-Length", str(len(body))), *extra]
+        start_response(status, headers)
+        return [body]
 
     def web_session(environ) -> str:
         """The keyed hash of the request's session cookie ("" without one): the play token alone
@@ -99,49 +73,49 @@ def wrap(django_app):
         raw = environ.get("HTTP_COOKIE")
         return web_session_hash(parse_cookie(raw).get(settings.SESSION_COOKIE_NAME) if raw else None)
 
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per answer
-
-    def answer(environ, start_response, status: str, data):
-        body = encode(data).encode()
-        start_response(status, headers(environ, body))
-        return [body]
-
-    def heartbeat(environ, start_response, key):
-        if not host_ok(configured(), environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")):
-            return answer(environ, start_response, "400 Bad Request", {"detail": "bad host"})
-        if not hotpath.token_valid(key, environ["HTTP_X_PLAY_TOKEN"]):
-            return answer(environ, start_response, "401 Unauthorized", {"detail": "Unauthorized"})
+    def read_report(environ):
+        """(report, None) or (None, (status, body)) for a body that is too large, not JSON or not
+        a report (the ninja route's 413, 400 and 422)."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY:
-            return answer(
-                environ, start_response, "413 Request Entity Too Large", {"detail": "body too large"}
-            )
+            return None, ("413 Request Entity Too Large", {"detail": "body too large"})
         try:
             data = json.loads(environ["wsgi.input"].read(length) or b"null")
         except (ValueError, RecursionError):  # not JSON; nested past the parser's depth ("[[[[...")
-            return answer(environ, start_response, "400 Bad Request", {"detail": "Cannot parse request body"})
+            return None, ("400 Bad Request", {"detail": "Cannot parse request body"})
         errors = hotpath_validate(data)
         if errors:
-            return answer(environ, start_response, "422 Unprocessable Content", {"detail": errors})
+            return None, ("422 Unprocessable Content", {"detail": errors})
+        return data, None
+
+    def closed(environ, path, at):
+        """(status, body, headers) when a ban or a maintenance window refuses the request, as the
+        middleware answers /api/ (the same functions decide); else None."""
+        ban = network_ban(environ, path, "POST", at)
+        if ban is not None:
+            return "403 Forbidden", ban_api_body(ban), ()
+        phase, notice = maintenance_now(at)
+        if maintenance_refuses(phase, path, is_staff=_nobody_is_staff):  # the token names no user
+            body, retry = maintenance_api_answer(notice, at)
+            return "503 Service Unavailable", body, (("Retry-After", retry),)
+        return None
+
+    def heartbeat(environ, start_response, key, path):
+        if not host_allowed(environ):
+            return answer(environ, start_response, "400 Bad Request", {"detail": "bad host"})
+        if not hotpath.token_valid(key, environ["HTTP_X_PLAY_TOKEN"]):
+            return answer(environ, start_response, "401 Unauthorized", {"detail": "Unauthorized"})
+        data, refused = read_report(environ)
+        if refused is not None:
+            return answer(environ, start_response, *refused)
         try:
             now = timezone.now()
-            if ip_banned(client_ip(environ), now) is not None:  # as BanMiddleware answers /api/
-                return answer(
-                    environ,
-                    start_response,
-                    "403 Forbidden",
-                    {"code": "banned_network", "message": BANNED_MESSAGE[BanKind.NETWORK]},
-                )
-            if maintenance_now(now)[0] == "active":  # as MaintenanceMiddleware answers /api/
-                return answer(
-                    environ,
-                    start_response,
-                    "503 Service Unavailable",
-                    {"code": "maintenance", "message": MAINTENANCE_MESSAGE},
-                )
+            shut = closed(environ, path, now)
+            if shut is not None:
+                return answer(environ, start_response, *shut)
             r = hotpath.beat(
                 key=key,
                 seq=int(data["seq"]),
@@ -150,7 +124,7 @@ def wrap(django_app):
                 ip=client_ip(environ),
                 web_session=web_session(environ),
             )
-        except LearningError as exc:
+        except LearningError as exc:  # a refusal, or the play state's Redis unavailable (503)
             return answer(
                 environ,
                 start_response,
@@ -164,10 +138,11 @@ def wrap(django_app):
 
     def application(environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST" and "HTTP_X_PLAY_TOKEN" in environ:
-            m = ROUTE.match(environ.get("PATH_INFO", ""))
+            path = environ.get("PATH_INFO", "")
+            m = ROUTE.match(path)
             if m and hotpath.enabled():
                 try:
-                    return heartbeat(environ, start_response, m.group(1))
+                    return heartbeat(environ, start_response, m.group(1), path)
                 except Exception:
                     log.exception("heartbeat failed")
                     return answer(environ, start_response, "500 Internal Server Error", {"detail": "error"})
@@ -176,13 +151,8 @@ def wrap(django_app):
     return application
 
 
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict"}
-
-
-def _secure(environ, hdr) -> bool:
-    if hdr:
-        return environ.get(hdr[0], "") == hdr[1]
-    return environ.get("wsgi.url_scheme") == "https"
+def _nobody_is_staff() -> bool:
+    return False
 
 
 def hotpath_validate(data) -> list:

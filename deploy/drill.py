@@ -611,11 +611,11 @@ def seed_main(out_path):
     from datetime import timedelta
 
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cache import SessionStore
     from django.utils import timezone
 
     from cpe.accounts.models import User
     from cpe.accounts.policy import id_check_char
+    from cpe.accounts.sessions import SessionStore  # settings.SESSION_ENGINE (decision 0018)
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.models import AgreementVersion
     from cpe.agreements.services import agreement_accept, agreement_publish
@@ -1280,8 +1280,17 @@ def main():
             f"sent back to sign-in: {len(stats.signed_out)}"
         )
         by_user = {}
-        for t, name, path, where in stats.signed_out:
+        for t, name, _path, where in stats.signed_out:
             by_user.setdefault(name, []).append((t, where))
+        # Signed out by the Redis restart: a learner whose first page sent to sign-in came while
+        # Redis was down or in the 30 s after (a learner signed out before, e.g. by the single-
+        # session rule when the lockout probe signs in as them, is not counted).
+        redis_windows = [(a, b) for n, a, b in windows if n.startswith("redis")]
+        signed_out_by_redis = {
+            name
+            for name, events in by_user.items()
+            if any(a <= min(events)[0] <= b + 30 for a, b in redis_windows)
+        }
         for name, events in by_user.items():
             first = min(events)
             print(
@@ -1303,7 +1312,9 @@ def main():
         print(
             f"RESULT nodes={len(NODES)} requests={stats.requests} errors_5xx={len(stats.fivexx)} "
             f"lost_payments={res['lost_payments']} double_reports={res['double_reports']} "
-            f"lost_seconds={res['lost_seconds']} max_lost_seconds_per_learner={res['max_lost_seconds_per_learner']}",
+            f"lost_seconds={res['lost_seconds']} "
+            f"max_lost_seconds_per_learner={res['max_lost_seconds_per_learner']} "
+            f"signed_out={len(by_user)} signed_out_by_redis={len(signed_out_by_redis)}",
             flush=True,
         )
     finally:

@@ -148,10 +148,10 @@ def seed(n):
     from datetime import timedelta
 
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cache import SessionStore
     from django.utils import timezone
 
     from cpe.accounts.models import User
+    from cpe.accounts.sessions import SessionStore  # settings.SESSION_ENGINE (decision 0018)
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.services import agreement_publish
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear

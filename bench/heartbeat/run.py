@@ -8,10 +8,12 @@ in production.
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_learning,
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/8, flushed).
 
-The heartbeat is the production path (ADR 0003 "Speed"): the player's X-Play-Token, the hot route
-in front of Django (config/hotpath_wsgi.py), state in Redis, and the write-behind flusher running
-as its own process during the run (every --flush-every s, more often than production's heartbeat
-interval). The learners' play sessions are put in Redis as `play_start` does. After the run a final
+The heartbeat is the production path (ADR 0003 "Speed"): the player's X-Play-Token, the WSGI stack
+production mounts (config/wsgi.py: the operations layer, config/ops_wsgi.py, then the hot route in
+front of Django, config/hotpath_wsgi.py; bench/heartbeat/wsgi.py), state in Redis, and the
+write-behind flusher running as its own process during the run (every --flush-every s, more often
+than production's heartbeat interval). The learners' play sessions are put in Redis as
+`play_start` does. After the run a final
 flush, then the check: every learner's stored seconds (PostgreSQL) must equal what the server
 acknowledged to it.
 
@@ -228,10 +230,10 @@ def seed(n):
     from datetime import timedelta
 
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.cache import SessionStore
     from django.utils import timezone
 
     from cpe.accounts.models import User
+    from cpe.accounts.sessions import SessionStore  # settings.SESSION_ENGINE (decision 0018)
     from cpe.agreements import selectors as agreement_selectors
     from cpe.agreements.services import agreement_publish
     from cpe.catalog.models import Chapter, Course, Product, TrainingYear

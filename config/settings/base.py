@@ -1,8 +1,9 @@
 """Settings shared by every environment.
 
 Everything that differs between a laptop and production comes from the environment:
-DATABASE_URL (PostgreSQL; SQLite file in var/ when unset), REDIS_URL (cache, sessions,
-throttles, Celery broker; database cache and eager tasks when unset).
+DATABASE_URL (PostgreSQL; SQLite file in var/ when unset), REDIS_URL (cache, the copy of
+the sessions in front of the database, throttles, Celery broker; database cache and eager tasks
+when unset).
 """
 
 import os
@@ -111,9 +112,17 @@ if REDIS_URL:
             "BACKEND": "cpe.core.cache.ReusingRedisCache",  # Django's, one client per pool
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cpe"),
-        }
+        },
+        # The copy of the sessions in front of PostgreSQL (decision 0018): the same Redis, short
+        # timeouts, since a session the cache cannot give in time is read from the database.
+        "sessions": {
+            "BACKEND": "cpe.core.cache.ReusingRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "cpe"),
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    SESSION_CACHE_ALIAS = "sessions"
     # django-ratelimit lists only django-redis; Django's own RedisCache increments with Redis INCR,
     # which is atomic (docs/security.md, "HTTPS and the deploy check").
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
@@ -125,11 +134,14 @@ else:
             "LOCATION": "cpe_cache",
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_CACHE_ALIAS = None  # the database alone (a database cache in front would add a query)
     # The database cache increments with read-then-write: throttles can undercount under
     # concurrent requests. Acceptable for one person trying the platform; production and
     # CI set REDIS_URL, whose increment is atomic.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+# Sessions in the database, keyed by a keyed hash of the session key, read through the cache
+# named by SESSION_CACHE_ALIAS; a failing cache falls back to the database (decision 0018).
+SESSION_ENGINE = "cpe.accounts.sessions"
 SESSION_COOKIE_AGE = 60 * 60 * 8
 SESSION_COOKIE_HTTPONLY = True
 
@@ -342,6 +354,8 @@ CELERY_BEAT_SCHEDULE = {
     "exports-expire": {"task": "cpe.reporting.tasks.exports_expire_task", "schedule": 3600.0},
     # Closed accounts: archives past their purge date; closing confirmations wiped once sent.
     "closed-accounts-purge": {"task": "cpe.accounts.tasks.closed_accounts_purge", "schedule": 3600.0},
+    # Web sessions past their expiry (the database copy; the cache forgets its own): decision 0018.
+    "sessions-clear-expired": {"task": "cpe.accounts.tasks.sessions_clear_expired", "schedule": 3600.0},
     # The audit chain's head, written outside the database (see AUDIT_HEADS_FILE above).
     "audit-head-record": {"task": "cpe.core.tasks.audit_head_record", "schedule": float(AUDIT_HEAD_INTERVAL)},
 }

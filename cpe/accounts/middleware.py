@@ -11,7 +11,10 @@ from cpe.core import crypto
 class SingleSessionMiddleware:
     """One active session per account (rules R1.7): a session that is no longer the
     account's current one is signed out, and the page says why. The account keeps only the
-    keyed hash of its current session key (``User.session_key_hash``)."""
+    keyed hash of its current session key (``User.session_key_hash``); an account with none
+    (signed out) has no current session, so no session of it is accepted. That also refuses a
+    copy of a signed-out session the session cache may still hold after an outage (decision
+    0018): the user row, read on every request, decides."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -20,8 +23,8 @@ class SingleSessionMiddleware:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             current = user.session_key_hash
-            if not user.is_active or (current and not _is_current(request.session.session_key, current)):
-                reason = "elsewhere" if user.is_active else "closed"
+            if not user.is_active or not _is_current(request.session.session_key, current):
+                reason = "closed" if not user.is_active else ("elsewhere" if current else "signed_out")
                 logout(request)
                 if request.path.startswith("/api/") or getattr(request, "htmx", False):
                     return JsonResponse({"code": f"session_{reason}"}, status=401)
@@ -30,7 +33,7 @@ class SingleSessionMiddleware:
 
 
 def _is_current(session_key, current_hash: str) -> bool:
-    if not session_key:
+    if not session_key or not current_hash:
         return False
     return hmac.compare_digest(crypto.blind_index("session_key", session_key), current_hash)
 

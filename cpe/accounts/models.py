@@ -321,3 +321,22 @@ class StaffRecoveryCode(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "恢复码"
         constraints = [models.UniqueConstraint(fields=["factor", "code_hash"], name="recovery_code_unique")]
+
+
+class StoredSession(models.Model):
+    """A web session (decision 0018): the database copy is the one that counts, Redis holds a
+    copy in front of it. Keyed by the keyed hash of the session key, never the key itself
+    (crypto.blind_index("web_session", <key>)): whoever reads this table or a backup cannot sign
+    in with what they read. No foreign key to the user: ending an account's sessions is the
+    user row's business (``User.session_key_hash``, rules R1.7), read on every request."""
+
+    key_hash = models.CharField(max_length=64, primary_key=True)
+    session_data = models.TextField()
+    expire_date = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "会话"
+        verbose_name_plural = "会话"
+
+    def __str__(self):
+        return f"会话 {self.key_hash[:8]}…"

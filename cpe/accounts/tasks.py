@@ -8,3 +8,11 @@ def closed_accounts_purge():
     from .closing import archives_purge, outbox_scrub_closed
 
     return {"purged": archives_purge(), "outbox_scrubbed": outbox_scrub_closed()}
+
+
+@shared_task(ignore_result=True)
+def sessions_clear_expired():
+    """Hourly: delete web sessions past their expiry from the database (decision 0018)."""
+    from .sessions import SessionStore
+
+    return {"deleted": SessionStore.clear_expired()}

@@ -129,6 +129,7 @@ def register_code(request):
 ENDED_MESSAGES = {
     "elsewhere": "您的账号已在其他设备或浏览器登录，本设备已退出。如非本人操作，请立即修改密码。",
     "closed": "该账号已停止服务，无法继续使用。",
+    "signed_out": "您已退出登录，请重新登录。",
 }
 
 

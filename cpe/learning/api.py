@@ -126,7 +126,16 @@ class Ok(Schema):
     ok: bool = True
 
 
-ERRORS = {400: Error | Detail, 401: Unauthorized, 403: Error | Detail, 404: Error, 409: Error, 422: Invalid}
+# 503: maintenance (notices' middleware), or the play state's Redis unreachable ("unavailable")
+ERRORS = {
+    400: Error | Detail,
+    401: Unauthorized,
+    403: Error | Detail,
+    404: Error,
+    409: Error,
+    422: Invalid,
+    503: Error,
+}
 
 
 def heartbeat_seconds() -> int:

@@ -24,6 +24,7 @@ class LearningError(ApplicationError):
         "account_closed": 403,
         "session_elsewhere": 401,
         "unbound": 401,
+        "unavailable": 503,  # the play state's Redis cannot be reached (hotpath._needs_redis)
     }
 
     @property

@@ -16,15 +16,13 @@ set). Keys (prefix settings.LEARNING_HOTPATH_PREFIX, default "<cache prefix>:pla
     dirty            set of session keys whose state is newer than PostgreSQL
 """
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
-import os
 import random
 import secrets
-import socket
-import threading
 from collections import OrderedDict
 from datetime import datetime
 from datetime import timezone as dt_timezone
@@ -37,6 +35,8 @@ from django.test.signals import setting_changed
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
+
+from cpe.core import redis_wire
 
 from . import policy
 from .errors import LearningError
@@ -58,9 +58,8 @@ class SignedOut(LearningError):
         return 401
 
 
-# --- configuration, connections (a pool per process: no state) --------------------------------
+# --- configuration; Redis itself is cpe.core.redis_wire (connections per process: no state) ----
 _conf = None
-_clients: dict = {}
 
 
 def _config():
@@ -93,140 +92,34 @@ def prefix() -> str:
 
 
 def client():
-    import redis
-
-    url = _config()[1]
-    c = _clients.get(url)
-    if c is None:
-        c = _clients[url] = redis.Redis.from_url(url, health_check_interval=30)
-        for name, src in _SCRIPTS.items():
-            setattr(c, "_cpe_" + name, c.register_script(src))
-    return c
+    """redis-py's client for the hot path's Redis (cpe.core.redis_wire: one per process)."""
+    return redis_wire.client(_config()[1])
 
 
-class _Resp:
-    """The two hot commands (EVALSHA load / commit) over a plain socket per thread, speaking
-    RESP directly: redis-py's general client costs ~100 µs of CPU per command here, this ~25.
-    Only for redis:// URLs; anything else (and every other command) goes through redis-py."""
+def _run(name: str, keys, args):
+    """One of the scripts below, on the hot path's Redis (over the plain-socket wire for
+    redis:// URLs). Each script is idempotent (a read, a write that holds once applied, or the
+    commit's compare-and-set, which recognises its own new version), so the wire may send it
+    again once on a fresh connection when the first try broke after it was written
+    (cpe/core/redis_wire.py)."""
+    return redis_wire.evalsha(_config()[1], _SCRIPTS[name], keys, args, idempotent=True)
 
-    def __init__(self, url: str):
-        from redis.connection import parse_url
 
-        self.params = parse_url(url)
-        self.local = threading.local()
+def _needs_redis(fn):
+    """Redis unreachable, or its connection broken where the command could not be sent again
+    (cpe.core.redis_wire): the request is refused with a clear 503 ("unavailable"), not a 500.
+    What was acknowledged before is in Redis or PostgreSQL already; this report was not
+    acknowledged, and the player claims its time again in a later report."""
 
-    def _conn(self):
-        c = getattr(self.local, "conn", None)
-        if c is not None and c[2] == _pid:
-            return c
-        sock = socket.create_connection(
-            (self.params.get("host", "127.0.0.1"), self.params.get("port", 6379)), timeout=5
-        )
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c = self.local.conn = (sock, sock.makefile("rb"), _pid)
-        if self.params.get("password"):
-            auth = ([self.params["username"]] if self.params.get("username") else []) + [
-                self.params["password"]
-            ]
-            self._call(c, ["AUTH", *auth])
-        if self.params.get("db"):
-            self._call(c, ["SELECT", str(self.params["db"])])
-        return c
-
-    def close(self):
-        c = getattr(self.local, "conn", None)
-        self.local.conn = None
-        if c is not None:
-            try:
-                c[0].close()
-            except OSError:
-                pass
-
-    @staticmethod
-    def _pack(args) -> bytes:
-        """RESP array of bulk strings. The hot arguments are ASCII (hex keys and versions,
-        numbers, JSON with ensure_ascii), so the command is usually built as text, encoded once."""
+    @functools.wraps(fn)
+    def guarded(*args, **kwargs):
         try:
-            strs = [a.decode("ascii") if isinstance(a, bytes) else str(a) for a in args]
-            return ("*%d\r\n" % len(strs) + "".join("$%d\r\n%s\r\n" % (len(a), a) for a in strs)).encode(
-                "ascii"
-            )
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            out = [b"*%d\r\n" % len(args)]
-            for a in args:
-                b = a if isinstance(a, bytes) else str(a).encode()
-                out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-            return b"".join(out)
+            return fn(*args, **kwargs)
+        except redis_wire.UNAVAILABLE as exc:
+            log.warning("play state: redis unavailable: %s", exc)
+            raise _refuse("unavailable") from exc
 
-    def _read(self, f):
-        line = f.readline()
-        if not line:
-            raise ConnectionError("redis closed the connection")
-        t, rest = line[:1], line[1:-2]
-        if t == b"$":
-            n = int(rest)
-            return None if n < 0 else f.read(n + 2)[:-2]
-        if t == b":":
-            return int(rest)
-        if t == b"*":
-            n = int(rest)
-            return None if n < 0 else [self._read(f) for _ in range(n)]
-        if t == b"+":
-            return rest
-        if t == b"-":
-            return _RespError(rest.decode(errors="replace"))
-        raise ConnectionError(f"unexpected redis reply {line[:20]!r}")
-
-    def _call(self, c, args):
-        c[0].sendall(self._pack(args))
-        return self._read(c[1])
-
-    def evalsha(self, script, keys, args, *, retry_connect: bool):
-        """EVALSHA with the script loaded on NOSCRIPT. A broken connection is retried once only
-        when the caller says the command is safe to repeat (a read)."""
-        cmd = ["EVALSHA", script.sha, len(keys), *keys, *args]
-        for attempt in (0, 1):
-            try:
-                reply = self._call(self._conn(), cmd)
-            except (OSError, ConnectionError):
-                self.close()
-                if attempt or not retry_connect:
-                    raise
-                continue
-            if isinstance(reply, _RespError):
-                if reply.startswith("NOSCRIPT") and not attempt:
-                    script.registered_client.script_load(script.script)
-                    continue
-                raise RuntimeError(f"redis: {reply}")
-            return reply
-        raise RuntimeError("unreachable")
-
-
-class _RespError(str):
-    pass
-
-
-_pid = os.getpid()  # a forked child opens its own connections
-
-
-def _forked():
-    global _pid
-    _pid = os.getpid()
-
-
-os.register_at_fork(after_in_child=_forked)
-
-
-_resps: dict = {}
-
-
-def _resp():
-    url = _config()[1]
-    r = _resps.get(url)
-    if r is None:
-        client()
-        r = _resps[url] = _Resp(url) if url.startswith("redis://") else None
-    return r
+    return guarded
 
 
 _token_keys: dict = {}
@@ -259,10 +152,15 @@ local cur = redis.call('GET', ARGV[1] .. 'c:' .. r[2])
 return {r[1], r[3], cur or ''}
 """,
     # compare-and-set: the version the report was judged on and the current-stream verdict must
-    # both still hold; if not, the state as it is now comes back (judged again, no second trip)
+    # both still hold; if not, the state as it is now comes back (judged again, no second trip).
+    # Idempotent, so that it may be sent again when the connection broke after it was written
+    # (the reply lost): a state already at this commit's new version (ARGV[8], 48 random bits,
+    # never reused) means this very commit was applied, and it answers 1 again without writing.
+    # So a report is credited once, and acknowledged, however often its commit arrives.
     "commit": """
 local r = redis.call('HMGET', KEYS[1], 'v', 'j')
 if not r[1] then return false end
+if r[1] == ARGV[8] then return 1 end
 local cur = redis.call('GET', ARGV[3]) or ''
 if r[1] ~= ARGV[1] or ((cur == ARGV[4]) and '1' or '0') ~= ARGV[5] then return {r[1], r[2], cur} end
 redis.call('HSET', KEYS[1], 'v', ARGV[8], 'j', ARGV[2])
@@ -298,6 +196,7 @@ end
 return n
 """,
 }
+_SCRIPTS = {name: redis_wire.Script(src) for name, src in _SCRIPTS.items()}
 
 
 def _k_state(p, key):
@@ -440,9 +339,7 @@ def _hydrate(r, p, key):
         return False
     progress, _ = ChapterProgress.objects.get_or_create(user_id=s.user_id, chapter_id=s.chapter_id)
     d = state_from_rows(s, progress, selectors.chapter_duration(s.chapter), _blocked(s.user, s.enrolment))
-    client()._cpe_put_nx(
-        keys=[_k_state(p, key)], args=[str(s.user_id), json.dumps(d), STATE_TTL_MS, new_version()]
-    )
+    _run("put_nx", [_k_state(p, key)], [str(s.user_id), json.dumps(d), STATE_TTL_MS, new_version()])
     _hydrate_current(r, p, s.user_id)
     return True
 
@@ -462,12 +359,8 @@ def _hydrate_current(r, p, user_id):
 def _load(r, p, key, *, hydrate=True):
     """(version, state, current marker) or None when there is no such play session (or, with
     hydrate=False, when Redis holds no state for it)."""
-    fast = _resp()
     for _ in range(3):
-        if fast is not None:
-            got = fast.evalsha(r._cpe_load, [_k_state(p, key)], [p], retry_connect=True)
-        else:
-            got = r._cpe_load(keys=[_k_state(p, key)], args=[p])
+        got = _run("load", [_k_state(p, key)], [p])
         if got is None:
             if not hydrate or not _hydrate(r, p, key):
                 return None
@@ -519,11 +412,7 @@ def _commit(r, p, key, v, nd, cur, *, dirty=True):
     nv = new_version()
     keys = [_k_state(p, key), p + "dirty"]
     args = [v, j, f"{p}c:{nd['u']}", key, "1" if cur == key else "0", STATE_TTL_MS, "1" if dirty else "0", nv]
-    fast = _resp()
-    if fast is not None:  # not repeated on a broken connection: it may have been applied
-        got = fast.evalsha(r._cpe_commit, keys, args, retry_connect=False)
-    else:
-        got = r._cpe_commit(keys=keys, args=args)
+    got = _run("commit", keys, args)  # sent again after a broken connection: it is idempotent
     if got == 1:
         _remember(key, nv, nd, cur)
         return True
@@ -543,6 +432,7 @@ def _refuse(code):
 
 
 # --- the hot operations ------------------------------------------------------------------------------
+@_needs_redis
 def beat(
     *,
     key: str,
@@ -752,6 +642,7 @@ def _update(key, fn, *, user_id=None, hydrate=True):
     raise RuntimeError("play state: too much contention")
 
 
+@_needs_redis
 def attention_answer(*, key: str, token: str, user_id=None, at=None, rand=None):
     """ "请确认您仍在学习" answered (same refusals as services.attention_answer)."""
     import random
@@ -774,6 +665,7 @@ def attention_answer(*, key: str, token: str, user_id=None, at=None, rand=None):
     return _update(key, answer, user_id=user_id)
 
 
+@_needs_redis
 def end(*, key: str, user_id=None, at=None):
     """The player closed. Idempotent; what it earned is flushed now."""
     at = at or timezone.now()
@@ -832,8 +724,8 @@ def flush_keys(keys) -> int:
     keys = list(dict.fromkeys(keys))
     if not keys:
         return 0
-    r, p = client(), prefix()
-    got = r._cpe_snapshot(keys=[], args=[p, *keys])  # one call for the batch
+    p = prefix()
+    got = _run("snapshot", [], [p, *keys])  # one call for the batch
     snaps = {}
     for i, k in enumerate(keys):
         v, j = got[2 * i], got[2 * i + 1]
@@ -910,7 +802,7 @@ def flush_keys(keys) -> int:
                 },
             )
         written = len(s_dirty)
-    r._cpe_undirty(keys=[p + "dirty"], args=[p, *(x for k, (v, _) in snaps.items() for x in (k, v or b""))])
+    _run("undirty", [p + "dirty"], [p, *(x for k, (v, _) in snaps.items() for x in (k, v or b""))])
     for k, blk in blocked_now.items():  # a refund, hold or closed account stops the player
         _update(k, lambda d, cur, blk=blk: {**d, "blk": blk} if d["blk"] != blk else None)
     for k, (reason, at) in revoked_now.items():
@@ -986,9 +878,11 @@ def _update_rows(model, names, objs):
                 vals = [getattr(o, f.attname) for o in objs]
                 arrays.append([cast(x) if cast and x is not None else x for x in vals])
         types = [("jsonb" if f.get_internal_type() == "JSONField" else f.db_type(connection)) for f in fields]
+        casts = [f"%s::text[]::{ty}[]" if ty == "jsonb" else f"%s::{ty}[]" for ty in types]
+        sets = [f"{qn(f.column)} = v.{c}" for f, c in zip(fields, cols, strict=True)]
         sql = (
-            f"UPDATE {table} AS t SET {', '.join(f'{qn(f.column)} = v.{c}' for f, c in zip(fields, cols))} "
-            f"FROM unnest(%s::bigint[], {', '.join(f'%s::text[]::{ty}[]' if ty == 'jsonb' else f'%s::{ty}[]' for ty in types)}) "
+            f"UPDATE {table} AS t SET {', '.join(sets)} "
+            f"FROM unnest(%s::bigint[], {', '.join(casts)}) "
             f"AS v(id, {', '.join(cols)}) WHERE t.{pk} = v.id"
         )
         with connection.cursor() as cur:
@@ -1025,4 +919,4 @@ def flush_user(user_id: int) -> int:
     if not keys:
         return 0
     member = r.smismember(p + "dirty", keys)
-    return flush_keys([k for k, m in zip(keys, member) if m])
+    return flush_keys([k for k, m in zip(keys, member, strict=True) if m])

@@ -41,7 +41,7 @@ class BanMiddleware:
         if policy.ban_path_open(request.path_info, request.method):
             return self._open_path(request)
         at = timezone.now()
-        ban = selectors.network_ban_for(policy.client_address(client_ip(request.META)), at)
+        ban = network_ban(request.META, request.path_info, request.method, at)
         if ban is not None:
             return banned_response(request, ban)
         accounts_banned = selectors.account_bans_exist(at)
@@ -76,6 +76,26 @@ class BanMiddleware:
         if ban is not None:
             logout(request)
         return ban
+
+
+def network_ban(environ, path: str, method: str, at):
+    """The network ban refusing this request (rules R12), or None: the one check of the client's
+    address, made by BanMiddleware and by the heartbeat's door (config/hotpath_wsgi.py), which
+    answers before the middleware. `environ`: the WSGI environ (request.META), for
+    cpe.core.net.client_ip. Costs a memo look-up while no ban is in force."""
+    if not selectors.any_bans() or policy.ban_path_open(path, method):
+        return None
+    return selectors.ip_banned(client_ip(environ), at)
+
+
+def ban_api_body(ban) -> dict:
+    """The JSON a request under /api/ gets for a ban (403), from either door."""
+    return {
+        "code": f"banned_{ban.kind}",
+        "message": BANNED_MESSAGE[ban.kind],
+        "reason": ban.reason,
+        "until": ban.ends_at.isoformat() if ban.ends_at else None,
+    }
 
 
 def _user_loaded(request) -> bool:
@@ -128,15 +148,7 @@ def terminated_session_response(request):
 def banned_response(request, ban):
     message = BANNED_MESSAGE[ban.kind]
     if request.path_info.startswith("/api/"):
-        r = JsonResponse(
-            {
-                "code": f"banned_{ban.kind}",
-                "message": message,
-                "reason": ban.reason,
-                "until": ban.ends_at.isoformat() if ban.ends_at else None,
-            },
-            status=403,
-        )
+        r = JsonResponse(ban_api_body(ban), status=403)
     else:
         r = render(
             request,

@@ -87,8 +87,8 @@ def _longest(hits):
 
 
 def ip_banned(raw_ip: str | None, at) -> ActiveBan | None:
-    """For the heartbeat's front door: the network ban for a client address string
-    (cpe.core.net.client_ip), or None (no address parsed while no ban is known)."""
+    """The network ban for a client address string (cpe.core.net.client_ip), or None (no
+    address parsed while no ban is known). Both doors ask it (middleware.network_ban)."""
     if not _rows():
         return None
     return network_ban_for(policy.client_address(raw_ip), at)

@@ -18,9 +18,28 @@ class MaintenanceMiddleware:
         at = timezone.now()
         phase, notice = selectors.maintenance_now(at)
         request.maintenance = (phase, notice)
-        if phase == "active" and policy.maintenance_blocks(is_staff=_is_staff(request), path=request.path):
+        if maintenance_refuses(phase, request.path, is_staff=lambda: _is_staff(request)):
             return maintenance_response(request, notice, at)
         return self.get_response(request)
+
+
+def maintenance_refuses(phase: str, path: str, *, is_staff) -> bool:
+    """Whether this request gets the maintenance 503 (rules R2.4): the one check, made by
+    MaintenanceMiddleware and by the heartbeat's door (config/hotpath_wsgi.py), which answers
+    before the middleware. `phase`: selectors.maintenance_now's; `is_staff`: a callable, asked
+    only during a window (it may load the user)."""
+    return phase == "active" and policy.maintenance_blocks(is_staff=is_staff(), path=path)
+
+
+def maintenance_api_answer(notice, at) -> tuple[dict, str]:
+    """(the JSON body, the Retry-After value) of the 503 a request under /api/ gets, from
+    either door."""
+    body = {
+        "code": "maintenance",
+        "message": MAINTENANCE_MESSAGE,
+        "until": notice.maintenance_end.isoformat(),
+    }
+    return body, str(policy.retry_after(end=notice.maintenance_end, at=at))
 
 
 def _is_staff(request) -> bool:
@@ -29,16 +48,9 @@ def _is_staff(request) -> bool:
 
 
 def maintenance_response(request, notice, at):
-    retry = str(policy.retry_after(end=notice.maintenance_end, at=at))
+    body, retry = maintenance_api_answer(notice, at)
     if request.path.startswith("/api/"):
-        r = JsonResponse(
-            {
-                "code": "maintenance",
-                "message": MAINTENANCE_MESSAGE,
-                "until": notice.maintenance_end.isoformat(),
-            },
-            status=503,
-        )
+        r = JsonResponse(body, status=503)
     else:
         r = render(request, "errors/maintenance.html", {"notice": notice}, status=503)
     r["Retry-After"] = retry

@@ -1,0 +1,248 @@
+"""The web session store (decision 0018): sessions in PostgreSQL, read through Redis.
+
+``SESSION_ENGINE = "cpe.accounts.sessions"``. The database row is the session; the cache
+(``SESSION_CACHE_ALIAS``, Redis in production, ``None`` in the embedded default) holds a copy
+in front of it, so a signed-in request reads Redis only and the database only on a miss.
+
+A cache that fails (Redis restarting, unreachable, timing out) is never read as "no session":
+the store logs it, reads and writes the database instead and skips the cache for
+``CACHE_BACKOFF_SECONDS`` in this process (so an unreachable host does not cost every request
+a timeout). A session written or deleted while the cache could not be told is remembered in
+this process and dropped from the cache as soon as the cache answers again; whatever a stale
+copy could still say after that, the user row decides (a signed-out, superseded, closed or
+banned account's session is refused there: ``SingleSessionMiddleware``, ``BanMiddleware``).
+
+Both copies are keyed by ``crypto.blind_index("web_session", <key>)``; the key itself is only
+ever in the browser's cookie. The row holds Django's signed session data (the account id and
+the hash Django derives from the password hash, the staff second factor's device, small state)."""
+
+import logging
+import threading
+import time
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
+from django.core.cache import caches
+from django.db import DatabaseError, IntegrityError, router, transaction
+from django.utils import timezone
+
+from cpe.core import crypto
+
+log = logging.getLogger(__name__)
+
+CACHE_PREFIX = "ws:"  # the cache's own KEY_PREFIX goes in front of it
+# Before decision 0018 sessions lived in the cache only, under Django's cache backend's key (the
+# raw session key). A cookie the store does not know is looked up there once and moved into the
+# store, so the switch signs nobody out. Remove once SESSION_COOKIE_AGE has passed since deploy.
+LEGACY_CACHE_PREFIX = "django.contrib.sessions.cache"
+CACHE_BACKOFF_SECONDS = 5.0
+STALE_MAX = 100_000  # hashes remembered while the cache is away (about 100 bytes each)
+
+
+def key_hash(session_key: str) -> str:
+    return crypto.blind_index("web_session", session_key)
+
+
+class _CacheState:
+    """Per process: when the cache may be tried again, and which sessions it may hold stale."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.skip_until = 0.0
+        self.stale: set[str] = set()
+
+    def failed(self, exc, hashes=()):
+        with self.lock:
+            first = time.monotonic() >= self.skip_until
+            self.skip_until = time.monotonic() + CACHE_BACKOFF_SECONDS
+            if len(self.stale) < STALE_MAX:
+                self.stale.update(hashes)
+        if first:
+            log.warning("session cache unavailable, reading sessions from the database: %r", exc)
+
+    def remember(self, hashes):
+        with self.lock:
+            if len(self.stale) < STALE_MAX:
+                self.stale.update(hashes)
+
+    def reset(self):
+        with self.lock:
+            self.skip_until, self.stale = 0.0, set()
+
+
+_state = _CacheState()
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def _cache():
+    """The session cache, or None when there is none. Raises _Unavailable while backing off."""
+    alias = getattr(settings, "SESSION_CACHE_ALIAS", None)
+    if not alias:
+        return None
+    if time.monotonic() < _state.skip_until:
+        raise _Unavailable
+    cache = caches[alias]
+    if _state.stale:  # the cache is back: first forget what changed while it was away
+        with _state.lock:
+            stale, _state.stale = _state.stale, set()
+        try:
+            cache.delete_many([CACHE_PREFIX + h for h in stale])
+        except Exception as exc:  # noqa: BLE001 - any cache failure means "use the database"
+            _state.failed(exc, stale)
+            raise _Unavailable from exc
+    return cache
+
+
+def _cache_call(fn, *, hashes=()):
+    """fn(cache) or None when there is no cache; _Unavailable when it failed (hashes remembered)."""
+    try:
+        cache = _cache()
+    except _Unavailable:
+        _state.remember(hashes)
+        raise
+    if cache is None:
+        return None
+    try:
+        return fn(cache)
+    except Exception as exc:  # noqa: BLE001 - redis-py's errors, OSError, timeouts alike
+        _state.failed(exc, hashes)
+        raise _Unavailable from exc
+
+
+class SessionStore(SessionBase):
+    @classmethod
+    def get_model_class(cls):
+        from .models import StoredSession
+
+        return StoredSession
+
+    @property
+    def model(self):
+        return self.get_model_class()
+
+    # --- reading ---------------------------------------------------------------------------
+    def load(self):
+        if not self.session_key:
+            return {}
+        h = key_hash(self.session_key)
+        cache_up = True
+        try:
+            data = _cache_call(lambda c: c.get(CACHE_PREFIX + h))
+        except _Unavailable:
+            data, cache_up = None, False
+        if data is not None:
+            return data
+        row = self.model.objects.filter(key_hash=h, expire_date__gt=timezone.now()).first()
+        if row is not None:
+            data = self.decode(row.session_data)
+            if cache_up:
+                left = (row.expire_date - timezone.now()).total_seconds()
+                self._cache_set(h, data, left)
+            return data
+        if cache_up:
+            legacy = self._legacy(self.session_key)
+            if legacy is not None:
+                return legacy
+        self._session_key = None
+        return {}
+
+    def _legacy(self, session_key):
+        """A session from before decision 0018 (cache only, raw key): moved into the store."""
+        try:
+            data = _cache_call(lambda c: c.get(LEGACY_CACHE_PREFIX + session_key))
+        except _Unavailable:
+            return None
+        if data is None:
+            return None
+        self._session_cache = data
+        try:
+            self.save(must_create=True)
+        except CreateError:
+            pass  # another request moved it at the same time
+        try:
+            _cache_call(lambda c: c.delete(LEGACY_CACHE_PREFIX + session_key))
+        except _Unavailable:
+            pass
+        return data
+
+    def exists(self, session_key):
+        return self.model.objects.filter(key_hash=key_hash(session_key)).exists()
+
+    # --- writing ---------------------------------------------------------------------------
+    def create(self):
+        while True:
+            self._session_key = self._get_new_session_key()
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+
+    def save(self, must_create=False):
+        if self.session_key is None:
+            return self.create()
+        data = self._get_session(no_load=must_create)
+        h = key_hash(self.session_key)
+        row = self.model(key_hash=h, session_data=self.encode(data), expire_date=self.get_expiry_date())
+        using = router.db_for_write(self.model, instance=row)
+        try:
+            with transaction.atomic(using=using):
+                row.save(force_insert=must_create, force_update=not must_create, using=using)
+        except IntegrityError as exc:
+            if must_create:
+                raise CreateError from exc
+            raise
+        except DatabaseError as exc:
+            if not must_create:
+                raise UpdateError from exc
+            raise
+        self._cache_set(h, data, self.get_expiry_age())
+
+    def _cache_set(self, h, data, seconds):
+        try:
+            _cache_call(lambda c: c.set(CACHE_PREFIX + h, data, max(1, int(seconds))), hashes=(h,))
+        except _Unavailable:
+            pass
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        h = key_hash(session_key)
+        self.model.objects.filter(key_hash=h).delete()
+        try:
+            _cache_call(lambda c: c.delete(CACHE_PREFIX + h), hashes=(h,))
+        except _Unavailable:
+            pass
+
+    @classmethod
+    def clear_expired(cls):
+        """`manage.py clearsessions` and the daily beat task: rows past their expiry (the cache
+        forgets its copies by itself)."""
+        return cls.get_model_class().objects.filter(expire_date__lt=timezone.now()).delete()[0]
+
+    # The platform is served over WSGI; the async door does the same work in a thread.
+    async def aload(self):
+        return await sync_to_async(self.load)()
+
+    async def aexists(self, session_key):
+        return await sync_to_async(self.exists)(session_key)
+
+    async def acreate(self):
+        return await sync_to_async(self.create)()
+
+    async def asave(self, must_create=False):
+        return await sync_to_async(self.save)(must_create)
+
+    async def adelete(self, session_key=None):
+        return await sync_to_async(self.delete)(session_key)
+
+    @classmethod
+    async def aclear_expired(cls):
+        return await sync_to_async(cls.clear_expired)()
