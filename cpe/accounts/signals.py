@@ -6,6 +6,7 @@ from django.dispatch import receiver
 
 from cpe.core import net
 
+from . import hooks
 from .services import session_begin
 
 
@@ -17,9 +18,10 @@ def client_ip(request):
 def _on_login(sender, request, user, **kwargs):
     if request is None:
         return
-    from cpe.moderation.services import ban_login_refuse
-
-    if ban_login_refuse(user=user, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")):
+    # moderation.services.ban_login_refuse, registered by ModerationConfig.ready().
+    if hooks.login_refused(
+        user=user, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
+    ):
         return  # a banned account: a refused sign-in, not a session (BanMiddleware ends it)
     if not request.session.session_key:
         request.session.save()

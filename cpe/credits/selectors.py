@@ -6,8 +6,10 @@ from collections import defaultdict
 from django.db.models import Sum
 
 from cpe.catalog.models import TrainingYear
+from cpe.core.timewin import local_date
+from cpe.learning.selectors import enrolments_for_dashboard
 
-from . import policy
+from . import hooks, policy
 from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
 
@@ -227,12 +229,10 @@ def certificate_records(cert) -> list:
 
 
 def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
-    """What the AIS acknowledged of the hours `cert` states (two queries at most)."""
-    from cpe.core.timewin import local_date
-    from cpe.reporting.selectors import acknowledged
-
+    """What the AIS acknowledged of the hours `cert` states (two queries at most; the second is
+    reporting.selectors.acknowledged, registered by ReportingConfig.ready)."""
     records = certificate_records(cert) if records is None else records
-    acked = acknowledged(r.pk for r in records)
+    acked = hooks.acknowledged(r.pk for r in records)
     reported = sum(r.hours for r in records if r.pk in acked)
     last = max((t for t in acked.values() if t is not None), default=None)
     return policy.ReportFacts(
@@ -245,3 +245,20 @@ def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
 
 def certificates_of(user):
     return Certificate.objects.filter(user=user).select_related("year").order_by("-issued_at")
+
+
+def dashboard_studies(user, at) -> dict:
+    """The dashboard's studying part (accounts.hooks.dashboard_studies): the enrolments with
+    their passed courses, the years of the enrolments and credit records (hours, progress,
+    planner, certificates; a constant number of queries, year_summaries) and what is still
+    missing this (Shanghai) year with the courses that fill it."""
+    passed = set(
+        CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True)
+    )
+    enrolments = enrolments_for_dashboard(user, at=at, passed=passed)
+    credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
+    return {
+        "enrolments": enrolments,
+        "credit_years": credit_years,
+        "year_plan": year_plan_for(enrolments=enrolments, summaries=credit_years, at=at),
+    }

@@ -12,24 +12,22 @@ from django.db import transaction
 
 from cpe.core.audit import audit_record
 
-from . import policy, selectors
+from . import hooks, policy, selectors
 from .models import Certificate, CertificateKind, CertificateStatus, CreditRecord, RecordStatus
 
 
 def credit_record_created(record: CreditRecord) -> None:
     """Called inside the transaction that created `record`: the AIS outbox row is written in
-    the same transaction, keyed on record.uid (rules R9.1)."""
-    from cpe.reporting.services import report_enqueue_for_record
-
-    report_enqueue_for_record(record, at=record.created_at)
+    the same transaction, keyed on record.uid (rules R9.1): reporting.services.
+    report_enqueue_for_record, registered by ReportingConfig.ready (reporting sits above credits)."""
+    hooks.record_created.send(record)
 
 
 def credit_record_revoked(record: CreditRecord) -> None:
     """Called inside the transaction that revoked `record`: the AIS reversal (or the
-    cancellation of a report never sent) is queued in the same transaction (rules R9.3)."""
-    from cpe.reporting.services import reversal_enqueue_for_record
-
-    reversal_enqueue_for_record(record, at=record.revoked_at)
+    cancellation of a report never sent) is queued in the same transaction (rules R9.3):
+    reporting.services.reversal_enqueue_for_record, registered by ReportingConfig.ready."""
+    hooks.record_revoked.send(record)
 
 
 def _new_number(kind: str, year: int) -> str:

@@ -15,8 +15,8 @@ class ReportStateView(NamedTuple):
 
     @property
     def tone(self) -> str:
-        """The badge's CSS tone (badge-<tone>) of the label (reporting.labels)."""
-        from .labels import REPORT_TONES
+        """The badge's CSS tone (badge-<tone>) of the label (core.ais_labels)."""
+        from cpe.core.ais_labels import REPORT_TONES
 
         return REPORT_TONES.get(self.label, "pending")
 

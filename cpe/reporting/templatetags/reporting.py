@@ -13,10 +13,9 @@ def report_state(states, record_id):
 @register.inclusion_tag("reporting/_person_status.html")
 def ais_person_status(user):
     """{% load reporting %}{% ais_person_status user %}: the learner's AIS status, as a badge
-    and the plain explanation, in the words of reporting.labels (dashboard, purchase page)."""
+    and the plain explanation, in the words of core.ais_labels (dashboard, purchase page)."""
     from cpe.accounts.states import AisStatus
-
-    from ..labels import PERSON_EXPLANATIONS
+    from cpe.core.ais_labels import PERSON_EXPLANATIONS
 
     status = AisStatus(getattr(user, "ais_status", AisStatus.UNKNOWN) or AisStatus.UNKNOWN)
     return {"status": status, "label": status.label, "explanation": PERSON_EXPLANATIONS[status.value]}

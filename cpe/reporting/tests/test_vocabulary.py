@@ -1,5 +1,5 @@
 """One AIS vocabulary everywhere: the purchase page, the dashboard, 我的学时 and the staff queue
-read their words from reporting.labels, and the staff's finer states are the learner's words
+read their words from core.ais_labels, and the staff's finer states are the learner's words
 with the detail in brackets."""
 
 import pytest
@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
+from cpe.core import ais_labels as labels
 from cpe.credits.tests.test_views import _login
 from cpe.exams.tests.fixtures import (
     complete_chapters,
@@ -15,7 +16,6 @@ from cpe.exams.tests.fixtures import (
     pass_course,
     pay,
 )
-from cpe.reporting import labels
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 
