@@ -14,6 +14,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from cpe.core import crypto
 from cpe.core.audit import audit_record
+from cpe.core.documents import absolute_url
 from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
@@ -304,7 +305,6 @@ def _email_verification_send(user, email, at):
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field="email")
     row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at, digits=False)
-    from cpe.core.documents import absolute_url
 
     link = absolute_url(reverse("accounts:email_confirm", args=[row.pk, token]))
     message_queue(

@@ -4,7 +4,7 @@ session as the account's current one."""
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
-from cpe.core import net
+from cpe.core import crypto, net
 
 from . import hooks
 from .services import session_begin
@@ -37,8 +37,6 @@ def _on_login(sender, request, user, **kwargs):
 def _on_logout(sender, request, user, **kwargs):
     """Signing out ends the account's current session: the next sign-in ends nothing."""
     if user is not None and request is not None and request.session.session_key:
-        from cpe.core import crypto
-
         from .models import User
 
         User.objects.filter(

@@ -5,7 +5,10 @@ from collections import defaultdict
 
 from django.db.models import Sum
 
-from cpe.catalog.models import TrainingYear
+from cpe.accounts.models import User
+from cpe.accounts.policy import normalise_id_number
+from cpe.catalog.models import Course, TrainingYear
+from cpe.core.crypto import blind_index
 from cpe.core.timewin import local_date
 from cpe.learning.selectors import enrolments_for_dashboard
 
@@ -127,10 +130,6 @@ def public_query(*, id_number: str, name: str):
     the name match an active account; else None, the same for every kind of miss."""
     import re
 
-    from cpe.accounts.models import User
-    from cpe.accounts.policy import normalise_id_number
-    from cpe.core.crypto import blind_index
-
     value = normalise_id_number(id_number or "")
     user = None
     if re.fullmatch(r"\d{17}[\dX]", value):
@@ -179,8 +178,6 @@ class YearPlanView:
 def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
     """The planner of the Shanghai calendar year of `at` (two queries at most: the year row when
     the learner has nothing in it yet, and its published courses)."""
-    from cpe.catalog.models import Course
-    from cpe.core.timewin import local_date
 
     this_year = local_date(at).year
     summary = next((s for s in summaries if s.year.year == this_year), None)

@@ -10,6 +10,7 @@ import secrets
 
 from django.db import transaction
 
+from cpe.accounts.models import User
 from cpe.core.audit import audit_record
 
 from . import hooks, policy, selectors
@@ -39,7 +40,6 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
     """Record the course's credit hours for the training year on a pass, once per course per
     year (credits.policy.record_on_pass), with its pass certificate; then the year's completion
     certificate if this record completes the year. Must run inside the grading transaction."""
-    from cpe.accounts.models import User
 
     course = attempt.course
     # One ledger decision per learner at a time (two courses passed at once must not both miss
@@ -154,7 +154,6 @@ def _revoke_certificate(cert, reason, at, actor=None):
 def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -> CreditRecord:
     """active → revoked, with the reason; its certificate is revoked, and the year's
     completion certificate follows the ledger (rules R5, R8)."""
-    from cpe.accounts.models import User
 
     if not (reason or "").strip():
         raise ValueError("a revocation needs a reason")

@@ -1,5 +1,7 @@
 from django.utils import timezone
 
+from cpe.catalog.models import Chapter, Course
+
 from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
 
@@ -9,8 +11,6 @@ def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
     `passed`: the ids of the courses the learner has passed (credits records them and passes
     them in: credits sits above learning)."""
     from django.db.models import Prefetch
-
-    from cpe.catalog.models import Course
 
     at = at or timezone.now()
     rows = []
@@ -105,7 +105,6 @@ chapter_duration = _duration
 
 def year_progress(user, year):
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
-    from cpe.catalog.models import Chapter
 
     from .models import ChapterProgress
 

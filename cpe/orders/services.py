@@ -6,6 +6,7 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cpe.accounts.models import User
 from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AisStatus
 from cpe.catalog.models import Product
@@ -46,7 +47,6 @@ def purchase_check(*, user, product, at) -> policy.Decision:
 
 def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=None) -> Order:
     """Create an order for a product, or return the learner's open one for it."""
-    from cpe.accounts.models import User
 
     at = at or timezone.now()
     if not hold_allows("buy", on_hold=user.on_hold):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.timewin import LOCAL_TZ
+from cpe.exams.tests import fixtures as _exam_fixtures
 from cpe.exams.tests.fixtures import (
     complete_chapters,
     make_course,
@@ -18,6 +19,11 @@ from cpe.exams.tests.fixtures import (
 )
 from cpe.orders import policy
 from cpe.orders.services import refund_request
+
+# The exams' fixtures these tests use (pytest finds a fixture by its name in the module).
+_media_in_tmp = _exam_fixtures._media_in_tmp
+learner = _exam_fixtures.learner
+year = _exam_fixtures.year
 
 PAID = datetime(2026, 5, 1, 10, 0, tzinfo=LOCAL_TZ)
 

@@ -1,5 +1,8 @@
 from django import template
 
+from cpe.accounts.states import AisStatus
+from cpe.core.ais_labels import PERSON_EXPLANATIONS
+
 register = template.Library()
 
 
@@ -14,8 +17,6 @@ def report_state(states, record_id):
 def ais_person_status(user):
     """{% load reporting %}{% ais_person_status user %}: the learner's AIS status, as a badge
     and the plain explanation, in the words of core.ais_labels (dashboard, purchase page)."""
-    from cpe.accounts.states import AisStatus
-    from cpe.core.ais_labels import PERSON_EXPLANATIONS
 
     status = AisStatus(getattr(user, "ais_status", AisStatus.UNKNOWN) or AisStatus.UNKNOWN)
     return {"status": status, "label": status.label, "explanation": PERSON_EXPLANATIONS[status.value]}

@@ -10,6 +10,7 @@ from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
 from cpe.core import ais_labels as labels
 from cpe.credits.tests.test_views import _login
+from cpe.exams.tests import fixtures as _exam_fixtures
 from cpe.exams.tests.fixtures import (
     complete_chapters,
     make_course,  # noqa: F401
@@ -20,6 +21,10 @@ from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 
 pytestmark = pytest.mark.django_db
+# The exams' fixtures these tests use (pytest finds a fixture by its name in the module).
+_media_in_tmp = _exam_fixtures._media_in_tmp
+learner = _exam_fixtures.learner
+year = _exam_fixtures.year
 LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED, "不上报")
 
 
