@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from cpe.accounts import hooks as accounts_hooks
+
 
 class AgreementsConfig(AppConfig):
     name = "cpe.agreements"
@@ -7,9 +9,7 @@ class AgreementsConfig(AppConfig):
     verbose_name = "用户协议"
 
     def ready(self):
-        # Imported here, not at the top: models and selectors need the app registry ready.
-        from cpe.accounts import hooks as accounts_hooks
-
+        # Imported here, not at the top: these modules import models, loaded after this one.
         from . import (
             account_life,
             selectors,

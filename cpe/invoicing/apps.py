@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from cpe.orders import hooks as orders_hooks
+
 
 class InvoicingConfig(AppConfig):
     name = "cpe.invoicing"
@@ -7,9 +9,7 @@ class InvoicingConfig(AppConfig):
     verbose_name = "发票"
 
     def ready(self):
-        # Imported here, not at the top: models and services need the app registry ready.
-        from cpe.orders import hooks as orders_hooks
-
+        # Imported here, not at the top: these modules import models, loaded after this one.
         from . import account_life, selectors, services
 
         account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from cpe.accounts import hooks as accounts_hooks
+from cpe.learning import hooks as learning_hooks
+
 
 class ModerationConfig(AppConfig):
     name = "cpe.moderation"
@@ -7,10 +10,7 @@ class ModerationConfig(AppConfig):
     verbose_name = "账号处置与封禁"
 
     def ready(self):
-        # Imported here, not at the top: models and services need the app registry ready.
-        from cpe.accounts import hooks as accounts_hooks
-        from cpe.learning import hooks as learning_hooks
-
+        # Imported here, not at the top: these modules import models, loaded after this one.
         from . import (
             account_life,
             selectors,  # connects the memo's reset to saves of Ban

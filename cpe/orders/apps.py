@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from cpe.catalog import hooks as catalog_hooks
+
 
 class OrdersConfig(AppConfig):
     name = "cpe.orders"
@@ -7,8 +9,7 @@ class OrdersConfig(AppConfig):
     verbose_name = "订单与支付"
 
     def ready(self):
-        # Imported here, not at the top: models and selectors need the app registry ready.
-        from cpe.catalog import hooks as catalog_hooks
+        # Imported here, not at the top: these modules import models, loaded after this one.
         from cpe.notices.selectors import register_bought_year_ids
 
         from . import account_life, selectors

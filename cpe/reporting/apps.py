@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from cpe.accounts import hooks as accounts_hooks
+from cpe.credits import hooks as credits_hooks
+
 
 class ReportingConfig(AppConfig):
     name = "cpe.reporting"
@@ -7,10 +10,7 @@ class ReportingConfig(AppConfig):
     verbose_name = "会计信息系统上报"
 
     def ready(self):
-        # Imported here, not at the top: models and services need the app registry ready.
-        from cpe.accounts import hooks as accounts_hooks
-        from cpe.credits import hooks as credits_hooks
-
+        # Imported here, not at the top: these modules import models, loaded after this one.
         from . import account_life, selectors, services
 
         account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)
