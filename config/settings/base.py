@@ -220,6 +220,9 @@ PAYMENT_GATEWAYS = {
     "wechat": "cpe.orders.gateways.wechat.WechatPayGateway",
 }
 PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "") == "1"
+# With PAYMENT_SANDBOX on, the gateways and the Aliyun SMS adapter take their keys and identities
+# from this module (the sandbox's own key set; production code never imports cpe.sandbox).
+SANDBOX_KEYS = "cpe.sandbox.keys"
 # The platform's public base URL (notify and return URLs, QR codes on invoices/certificates).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 INVOICE_PROVIDER = os.environ.get("INVOICE_PROVIDER", "cpe.invoicing.providers.local.LocalInvoiceProvider")

@@ -1,11 +1,22 @@
 """accounts' part of the account's life (lifecycle): the account, sign-in records, codes and
 identity-change requests in the data copy (rules R14), and what closing does with them (rules R11).
-Registered by AccountsConfig.ready(). The user row itself is handled by closing.account_close."""
+Registered by AccountsConfig.ready(). The user row itself is handled by closing.account_close.
+
+The outbox's rows (notices.OutboundMessage) are registered here too: notices sits below
+accounts (accounts sends its codes through it) and cannot import the registry. In the copy, the
+notifications sent to the learner (type, channel, time; never the text: rules R14); on closing,
+the account's messages deleted, with the registration codes sent to its address before the
+account existed. The closing confirmation itself is queued with user=None and wiped later
+(closing.outbox_scrub_closed)."""
+
+from datetime import timedelta
 
 from django.db.models import Q
 
 from cpe.core import crypto
+from cpe.notices.models import OutboundMessage
 
+from . import lifecycle
 from .lifecycle import (
     ClosingStep,
     Section,
@@ -15,6 +26,7 @@ from .lifecycle import (
     register_section,
 )
 from .models import IdentityChangeRequest, LoginRecord, VerificationCode
+from .policy import CODE_RESEND_INTERVAL, CODE_TTL
 
 
 def _account(user):
@@ -44,6 +56,36 @@ def _delete_codes(user, at=None) -> int:
 
 def _delete_identity_changes(user, at=None) -> int:
     return IdentityChangeRequest.objects.filter(user=user).delete()[0]
+
+
+def _messages(user):
+    return OutboundMessage.objects.filter(user=user).order_by("created_at", "id")
+
+
+def _event_label(msg) -> str:
+    """What each notification was about, as the app that sends it registered (the event code is
+    kept in the copy too, for machines)."""
+    return lifecycle.message_label(msg.event)
+
+
+def _delete_pre_account_messages(user) -> int:
+    """Messages sent to the learner's address before the account existed (the registration
+    code: user=None). The outbox has no blind index, so the few unattached messages around the
+    registration time are decrypted and compared."""
+    window = CODE_TTL + CODE_RESEND_INTERVAL
+    contacts = {v for v in (user.mobile, user.email) if v}
+    candidates = OutboundMessage.objects.filter(
+        user__isnull=True,
+        event__startswith="code.",
+        created_at__gte=user.date_joined - timedelta(days=1) - window,
+        created_at__lte=user.date_joined,
+    )
+    ids = [m.pk for m in candidates if m.to in contacts]
+    return OutboundMessage.objects.filter(pk__in=ids).delete()[0]
+
+
+def _delete_messages(user, at=None) -> int:
+    return OutboundMessage.objects.filter(user=user).delete()[0] + _delete_pre_account_messages(user)
 
 
 SECTIONS = (
@@ -103,6 +145,22 @@ SECTIONS = (
             ("审核意见", "decision_note"),
         ),
     ),
+    Section(
+        "发送给您的通知",
+        _messages,
+        order=190,
+        models=("notices.OutboundMessage",),
+        note="仅列出通知的类型、渠道与时间，不含验证码等内容。",
+        columns=(
+            ("类型", _event_label),
+            ("事件代码", "event"),
+            ("渠道", display("channel")),
+            ("收件人", "to_masked"),
+            ("状态", display("status")),
+            ("创建时间", "created_at"),
+            ("发送时间", "sent_at"),
+        ),
+    ),
 )
 
 STEPS = (
@@ -130,6 +188,14 @@ STEPS = (
         "into the archive)",
         delete=_delete_identity_changes,
         scrub=_delete_identity_changes,
+    ),
+    ClosingStep(
+        "messages",
+        order=40,
+        models=("notices.OutboundMessage",),
+        reason="deleted in every outcome (addresses and codes)",
+        delete=_delete_messages,
+        scrub=_delete_messages,
     ),
 )
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.audit import audit_record
 from cpe.core.errors import ApplicationError
+from cpe.core.masking import mask_id_number, mask_name
 from cpe.core.net import client_ip
 
 from . import services
@@ -364,14 +365,10 @@ class IdentityChangeRequestAdmin(SafeModelAdmin):
     # full name).
     @admin.display(description="学员")
     def learner(self, obj):
-        from cpe.core.masking import mask_name
-
         return f"{mask_name(obj.user.name)}（{obj.user.username}）"
 
     @admin.display(description="当前值")
     def current_value(self, obj):
-        from cpe.core.masking import mask_id_number, mask_name
-
         return mask_id_number(obj.user.id_number) if obj.field == "id_number" else mask_name(obj.user.name)
 
     @admin.display(description="新值")

@@ -397,7 +397,7 @@ def registration_refusal(
     terminated and why (the termination SMS said so). They have not proved the ID number's
     account: an ID number held by another account gets one answer whatever that account's state
     (active, terminated for any reason), never its reason or its phone. A person terminated for a
-    violation stays refused (moderation.policy.reregistration_refusal, when the ID number and the
+    violation stays refused (`reregistration_refusal`, when the ID number and the
     phone are one account's); a termination for unreachable contact details can be undone by the
     person (`account_restorable`)."""
     if phone_holder is not None:
@@ -405,8 +405,6 @@ def registration_refusal(
             if account_restorable(status=phone_holder.status, status_reason=phone_holder.status_reason):
                 return Decision(False, "mobile_restorable", MOBILE_RESTORABLE_MESSAGE)
             if same_account:
-                from cpe.moderation.policy import reregistration_refusal
-
                 barred = reregistration_refusal(
                     status=phone_holder.status, status_reason=phone_holder.status_reason
                 )
@@ -705,3 +703,23 @@ def recovery_code_display(normalised: str) -> str:
     """ABCDEFGHJK → ABCDE-FGHJK."""
     n = RECOVERY_CODE_GROUP_LENGTH
     return "-".join(normalised[i : i + n] for i in range(0, len(normalised), n))
+
+
+# --- re-registration (rules R12) ------------------------------------------------------------
+# "A person terminated for a violation who registers again (same ID number) is refused."
+# Only a violation bars the person: the other grounds (unreachable contact details, false data,
+# refusing a new agreement, capacity) are cured by registering again correctly.
+REREGISTRATION_BARRED_REASONS = frozenset({TerminationReason.VIOLATION})
+REREGISTRATION_REFUSED_MESSAGE = (
+    "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。如有异议，请联系客服。"
+)
+
+
+def reregistration_refusal(*, status: str, status_reason: str) -> str | None:
+    """The Chinese refusal for a registration whose ID number belongs to an existing account in
+    this state, or None when this rule does not refuse it (rules R12; agreement §3.2). (An active or
+    otherwise closed account with the same ID number is refused by accounts' own "one account per
+    ID number" rule, rules R1.2.)"""
+    if status == AccountStatus.TERMINATED and status_reason in REREGISTRATION_BARRED_REASONS:
+        return REREGISTRATION_REFUSED_MESSAGE
+    return None

@@ -1,27 +1,23 @@
 from cpe.core import crypto
+from cpe.core.ais_labels import PERSON_EXPLANATIONS
 from cpe.core.masking import mask_id_number
-from cpe.learning.selectors import enrolments_for_dashboard
-from cpe.reporting.labels import PERSON_EXPLANATIONS
 
-from . import policy
+from . import hooks, policy
 from .auth import user_for_identifier
 from .models import User
 from .states import AccountStatus, AisStatus, IdentityField, MinorReview
 
-# The AIS words come from one place (reporting.labels).
+# The AIS words come from one place (core.ais_labels).
 AIS_EXPLANATIONS = {AisStatus(k): v for k, v in PERSON_EXPLANATIONS.items()}
 
 
 def dashboard_context(user) -> dict:
     from django.utils import timezone
 
-    from cpe.credits.selectors import year_plan_for, year_summaries
-
     at = timezone.now()
-    enrolments = enrolments_for_dashboard(user, at=at)
-    # The years of the learner's enrolments and credit records: hours, progress, planner,
-    # certificates. A constant number of queries (credits.selectors.year_summaries).
-    credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
+    # The enrolments, the years' hours, progress, planner and certificates (credits.selectors.
+    # dashboard_studies, registered by CreditsConfig.ready: credits sits above accounts).
+    studies = hooks.dashboard_studies(user, at)
     blocked = [
         label
         for action, label in policy.HOLD_ACTION_LABELS.items()
@@ -32,10 +28,7 @@ def dashboard_context(user) -> dict:
         "ais_explanation": AIS_EXPLANATIONS[AisStatus(user.ais_status)],
         "hold_blocked": blocked,
         "minor_pending": user.minor_review == MinorReview.PENDING,
-        "enrolments": enrolments,
-        "credit_years": credit_years,
-        # What is still missing this (Shanghai) year and which courses fill it.
-        "year_plan": year_plan_for(enrolments=enrolments, summaries=credit_years, at=at),
+        **studies,
         "id_masked": mask_id_number(user.id_number),
     }
 

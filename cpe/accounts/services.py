@@ -14,12 +14,12 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from cpe.core import crypto
 from cpe.core.audit import audit_record
+from cpe.core.documents import absolute_url
 from cpe.core.masking import mask_email, mask_id_number, mask_mobile, mask_name
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
-from cpe.reporting.services import ais_check_after_registration
 
-from . import policy
+from . import hooks, policy
 from .errors import AccountError
 from .models import IdentityChangeRequest, IdentityDocument, LoginRecord, User, VerificationCode
 from .states import (
@@ -248,8 +248,6 @@ def _registration_refusal(id_number: str, mobile: str):
 def _user_create(
     *, check, name, email, mobile, employer, region, password, capacity, agreement_version, ip, user_agent, at
 ) -> User:
-    from cpe.agreements.services import agreement_accept
-
     user = User(
         name=name,
         id_number=check.value,
@@ -279,8 +277,9 @@ def _user_create(
             "self_supporting": capacity.needs_declaration,
         },
     )
-    agreement_accept(user=user, version=agreement_version, ip=ip, user_agent=user_agent, at=at)
-    ais_check_after_registration(user)  # after commit: is the person in the AIS? (rules R1.9)
+    # agreements records the acceptance; reporting checks after commit whether the person is in
+    # the AIS (rules R1.9). Registered by their AppConfig.ready() (accounts.hooks).
+    hooks.registered.send(user, agreement_version=agreement_version, ip=ip, user_agent=user_agent, at=at)
     if user.email:
         _email_verification_send(user, user.email, at)
     return user
@@ -306,7 +305,6 @@ def _email_verification_send(user, email, at):
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field="email")
     row, token = _code_issue(purpose=CodePurpose.VERIFY_EMAIL, target=email, user=user, at=at, digits=False)
-    from cpe.core.documents import absolute_url
 
     link = absolute_url(reverse("accounts:email_confirm", args=[row.pk, token]))
     message_queue(
@@ -538,7 +536,7 @@ def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str
             # The ID card photo served its purpose: it goes with the decision.
             photo_deleted, _ = IdentityDocument.objects.filter(request=req).delete()
             if approve:
-                ais_check_after_registration(user)  # new name/ID: check the AIS again after commit
+                hooks.identity_changed.send(user)  # new name/ID: reporting checks the AIS again after commit
             audit_record(
                 f"identity_change.{'approved' if approve else 'rejected'}",
                 actor=reviewer,
@@ -567,9 +565,9 @@ def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
         user = User.objects.select_for_update().get(pk=user_id)
         user.correction_reason, user.correction_set_at = reason.strip(), at
         user.save(update_fields=["correction_reason", "correction_set_at"])
-        from cpe.learning.services import play_sessions_revoke
-
-        play_sessions_revoke(user_id=user.pk, reason="on_hold", at=at, actor=actor)  # studying stops now
+        hooks.play_sessions_revoke(
+            user_id=user.pk, reason="on_hold", at=at, actor=actor
+        )  # studying stops now
         audit_record(
             "account.correction_hold_set",
             actor=actor,
@@ -649,18 +647,15 @@ def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None)
                 "session_key_hash",
             ]
         )
-        from cpe.learning.services import play_sessions_revoke
-
-        play_sessions_revoke(
+        hooks.play_sessions_revoke(
             user_id=locked.pk, reason="terminated", at=at, actor=actor
         )  # its players stop now
         audit_record(
             "account.terminated", actor=actor, subject=locked, at=at, data={"reason": reason, "note": note}
         )
-        from cpe.moderation.services import termination_notify
-
-        # SMS and e-mail: the reason, how to object, and (unreachable contact details) how to come back.
-        termination_notify(
+        # SMS and e-mail: the reason, how to object, and (unreachable contact details) how to come
+        # back (moderation.services.termination_notify).
+        hooks.terminated.send(
             locked, at, restorable=policy.account_restorable(status=locked.status, status_reason=reason)
         )
     user.status, user.is_active = locked.status, False
@@ -813,8 +808,6 @@ def password_change(*, user, current_password: str, new_password: str, ip=None, 
     password changes nothing. The caller then rotates this browser's session key and makes the
     new key the account's current one (session_key_rotated): every other session is signed out
     (Django's session hash follows the password; the single-session check follows the key)."""
-    from cpe.learning.services import play_sessions_revoke
-
     at = at or timezone.now()
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
@@ -826,7 +819,9 @@ def password_change(*, user, current_password: str, new_password: str, ip=None, 
             raise AccountError("same_password", policy.SAME_PASSWORD_MESSAGE, field="new_password")
         # "session_elsewhere": every web session but this one ends, and this one gets a new key,
         # which the play tokens are bound to; the player says "已在其他地方登录或已退出".
-        revoked = play_sessions_revoke(user_id=locked.pk, reason="session_elsewhere", at=at, actor=locked)
+        revoked = hooks.play_sessions_revoke(
+            user_id=locked.pk, reason="session_elsewhere", at=at, actor=locked
+        )
         locked.set_password(new_password)
         locked.save(update_fields=["password"])
         audit_record(

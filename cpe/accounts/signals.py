@@ -4,8 +4,9 @@ session as the account's current one."""
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
-from cpe.core import net
+from cpe.core import crypto, net
 
+from . import hooks
 from .services import session_begin
 
 
@@ -17,9 +18,10 @@ def client_ip(request):
 def _on_login(sender, request, user, **kwargs):
     if request is None:
         return
-    from cpe.moderation.services import ban_login_refuse
-
-    if ban_login_refuse(user=user, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")):
+    # moderation.services.ban_login_refuse, registered by ModerationConfig.ready().
+    if hooks.login_refused(
+        user=user, ip=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
+    ):
         return  # a banned account: a refused sign-in, not a session (BanMiddleware ends it)
     if not request.session.session_key:
         request.session.save()
@@ -35,8 +37,6 @@ def _on_login(sender, request, user, **kwargs):
 def _on_logout(sender, request, user, **kwargs):
     """Signing out ends the account's current session: the next sign-in ends nothing."""
     if user is not None and request is not None and request.session.session_key:
-        from cpe.core import crypto
-
         from .models import User
 
         User.objects.filter(

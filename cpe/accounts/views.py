@@ -11,10 +11,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_ratelimit.decorators import ratelimit
 
-from cpe.agreements.selectors import version_to_accept
+from cpe.core.captcha import captcha_ok, captcha_question
 from cpe.core.decorators import learner_required
 
-from . import closing, personal_data, policy, selectors, services
+from . import closing, hooks, personal_data, policy, selectors, services
 from .errors import AccountError
 from .forms import (
     AccountCloseForm,
@@ -71,7 +71,7 @@ def _register_page(request, form, *, version, code_status=None, status=200):
 def register(request):
     if request.user.is_authenticated:
         return redirect("accounts:dashboard")
-    version = version_to_accept(timezone.now())
+    version = hooks.agreement_to_accept(timezone.now())
     form = RegistrationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -120,7 +120,7 @@ def register_code(request):
     return _register_page(
         request,
         form,
-        version=version_to_accept(timezone.now()),
+        version=hooks.agreement_to_accept(timezone.now()),
         code_status={"level": level, "text": text},
         status=status,
     )
@@ -137,11 +137,9 @@ LOGIN_CAPTCHA_SESSION_KEY = "accounts.login_captcha"
 
 
 def _new_login_captcha(request) -> str:
-    """A fresh arithmetic question (the public query page's kind, credits.policy); its answer
+    """A fresh arithmetic question (the public query page's kind, core.captcha); its answer
     is kept in this browser's session and answers one sign-in attempt."""
     import secrets
-
-    from cpe.credits.policy import captcha_question
 
     rng = secrets.SystemRandom()
     question, answer = captcha_question(rng.randint(2, 19), rng.randint(1, 9), rng.choice("+-"))
@@ -154,8 +152,6 @@ def login_view(request):
     """登录. After policy.LOGIN_CAPTCHA_AFTER_FAILURES recent failures for the typed identifier
     (any address, known account or not), a captcha answer is required before the password is
     even checked; a right answer and password still sign in (never a full lock)."""
-    from cpe.credits.policy import captcha_ok
-
     ended = ENDED_MESSAGES.get(request.GET.get("ended", ""))
     if request.method != "POST":
         return render(request, "accounts/login.html", {"form": LoginForm(), "ended": ended})

@@ -1,6 +1,8 @@
 from django.db import transaction
 from django.utils import timezone
 
+from cpe.accounts.services import account_terminate
+from cpe.accounts.states import TerminationReason
 from cpe.core.audit import audit_record
 from cpe.core.errors import ApplicationError
 
@@ -98,8 +100,6 @@ def agreement_accept(*, user, version: AgreementVersion, ip=None, user_agent="",
 
 def agreement_decline(*, user, version: AgreementVersion, ip=None, user_agent="", at=None):
     """Declining a new version ends the service for the account (agreement §3.2(4), rules R2.3)."""
-    from cpe.accounts.services import account_terminate
-    from cpe.accounts.states import TerminationReason
 
     at = at or timezone.now()
     with transaction.atomic():

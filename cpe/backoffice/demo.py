@@ -16,11 +16,19 @@ from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.accounts.policy import id_check_char
+from cpe.accounts.second_factor import demo_enrol
 from cpe.accounts.states import Region
 from cpe.agreements.models import AgreementVersion
 from cpe.agreements.services import agreement_accept, agreement_publish
-from cpe.catalog.models import TrainingYear
+from cpe.catalog.models import Chapter, Course, Product, ProductKind, TrainingYear
 from cpe.core.timewin import LOCAL_TZ, local_date, local_midnight
+from cpe.exams.demo import seed_question_banks
+from cpe.exams.services import attempt_start, attempt_submit
+from cpe.learning.services import play_heartbeat, play_start, progress_flush
+from cpe.orders.gateways.base import PaymentNotice
+from cpe.orders.models import Order
+from cpe.orders.services import order_create, payment_confirm
+from cpe.support.demo import seed_faq
 
 from .roles import ROLES
 from .services import roles_sync
@@ -75,10 +83,8 @@ def demo_seed(*, history: bool = False, at=None) -> list[tuple[str, str, str]]:
     last, this = demo_years(now)
     _demo_catalog(last)
     _demo_catalog(this)
-    from cpe.exams.demo import seed_question_banks
 
     seed_question_banks()
-    from cpe.support.demo import seed_faq
 
     seed_faq()
     accounts = []
@@ -122,7 +128,6 @@ def demo_staff_second_factors():
     """Each demo staff account gets a confirmed second factor with a random key (encrypted like
     any other), so that `make run` can print the keys and `manage.py demo_otp_code` the current
     code. {username: factor}."""
-    from cpe.accounts.second_factor import demo_enrol
 
     return {
         user.username: demo_enrol(user=user)
@@ -154,8 +159,6 @@ DEMO_COURSES = [
 
 
 def _demo_catalog(year_number: int):
-    from cpe.catalog.models import Chapter, Course, Product, ProductKind
-
     year, _ = TrainingYear.objects.get_or_create(
         year=year_number, defaults={"required_hours": 90, "credits_per_hour": 1, "professional_min_hours": 60}
     )
@@ -201,12 +204,6 @@ def _demo_catalog(year_number: int):
 def _demo_last_year(learner, year: int, now):
     """Last year's record, made through the real services at last year's instants: paid on
     1 September (10:00 Shanghai), each chapter watched and each exam passed in the days after."""
-    from cpe.catalog.models import Course
-    from cpe.exams.services import attempt_start, attempt_submit
-    from cpe.learning.services import play_heartbeat, play_start, progress_flush
-    from cpe.orders.gateways.base import PaymentNotice
-    from cpe.orders.models import Order
-    from cpe.orders.services import order_create, payment_confirm
 
     if Order.objects.filter(user=learner, product__code=annual_code(year)).exists():
         return

@@ -1,5 +1,7 @@
 from django.db import models
 
+from cpe.core.money import fen_to_yuan
+
 from .policy import DEFAULT_VALIDITY_DAYS
 
 
@@ -108,6 +110,4 @@ class Product(models.Model):
 
     @property
     def price_yuan(self):
-        from cpe.core.money import fen_to_yuan
-
         return fen_to_yuan(self.price_fen)

@@ -1,6 +1,7 @@
 from django.shortcuts import render
 from django.utils import timezone
 
+from . import hooks
 from .models import Category
 from .selectors import catalog_years
 
@@ -12,9 +13,8 @@ def catalog(request):
             (label, [c for c in y.courses.all() if c.category == value]) for value, label in Category.choices
         ]
     if request.user.is_authenticated and not request.user.is_staff:
-        from cpe.orders.selectors import products_held
-
-        held = products_held(request.user, timezone.now())
+        # orders.selectors.products_held, registered by OrdersConfig.ready (orders sits above catalog).
+        held = hooks.products_held(request.user, timezone.now())
         for y in years:
             for p in y.products.all():  # the prefetched rows the page shows
                 p.held = held.get(p.pk, "")

@@ -148,21 +148,6 @@ def public_query_visible(*, found: bool, name_matches: bool, account_status: str
     return found and name_matches and account_status == "active"
 
 
-def captcha_question(a: int, b: int, op: str) -> tuple[str, int]:
-    """A small arithmetic captcha from numbers the caller draws: ("7 + 5 = ?", 12)."""
-    if op == "+":
-        return f"{a} + {b} = ?", a + b
-    hi, lo = max(a, b), min(a, b)
-    return f"{hi} - {lo} = ?", hi - lo
-
-
-def captcha_ok(expected, given: str) -> bool:
-    try:
-        return expected is not None and int(str(given).strip()) == int(expected)
-    except (TypeError, ValueError):
-        return False
-
-
 def normalise_person_name(raw: str) -> str:
     """A name as typed for comparison: blanks removed, the middle-dot variants of minority and
     foreign names (·・•‧.) read as one."""

@@ -5,9 +5,14 @@ from collections import defaultdict
 
 from django.db.models import Sum
 
-from cpe.catalog.models import TrainingYear
+from cpe.accounts.models import User
+from cpe.accounts.policy import normalise_id_number
+from cpe.catalog.models import Course, TrainingYear
+from cpe.core.crypto import blind_index
+from cpe.core.timewin import local_date
+from cpe.learning.selectors import enrolments_for_dashboard
 
-from . import policy
+from . import hooks, policy
 from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
 
@@ -125,10 +130,6 @@ def public_query(*, id_number: str, name: str):
     the name match an active account; else None, the same for every kind of miss."""
     import re
 
-    from cpe.accounts.models import User
-    from cpe.accounts.policy import normalise_id_number
-    from cpe.core.crypto import blind_index
-
     value = normalise_id_number(id_number or "")
     user = None
     if re.fullmatch(r"\d{17}[\dX]", value):
@@ -177,8 +178,6 @@ class YearPlanView:
 def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
     """The planner of the Shanghai calendar year of `at` (two queries at most: the year row when
     the learner has nothing in it yet, and its published courses)."""
-    from cpe.catalog.models import Course
-    from cpe.core.timewin import local_date
 
     this_year = local_date(at).year
     summary = next((s for s in summaries if s.year.year == this_year), None)
@@ -227,12 +226,10 @@ def certificate_records(cert) -> list:
 
 
 def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
-    """What the AIS acknowledged of the hours `cert` states (two queries at most)."""
-    from cpe.core.timewin import local_date
-    from cpe.reporting.selectors import acknowledged
-
+    """What the AIS acknowledged of the hours `cert` states (two queries at most; the second is
+    reporting.selectors.acknowledged, registered by ReportingConfig.ready)."""
     records = certificate_records(cert) if records is None else records
-    acked = acknowledged(r.pk for r in records)
+    acked = hooks.acknowledged(r.pk for r in records)
     reported = sum(r.hours for r in records if r.pk in acked)
     last = max((t for t in acked.values() if t is not None), default=None)
     return policy.ReportFacts(
@@ -245,3 +242,20 @@ def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
 
 def certificates_of(user):
     return Certificate.objects.filter(user=user).select_related("year").order_by("-issued_at")
+
+
+def dashboard_studies(user, at) -> dict:
+    """The dashboard's studying part (accounts.hooks.dashboard_studies): the enrolments with
+    their passed courses, the years of the enrolments and credit records (hours, progress,
+    planner, certificates; a constant number of queries, year_summaries) and what is still
+    missing this (Shanghai) year with the courses that fill it."""
+    passed = set(
+        CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True)
+    )
+    enrolments = enrolments_for_dashboard(user, at=at, passed=passed)
+    credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
+    return {
+        "enrolments": enrolments,
+        "credit_years": credit_years,
+        "year_plan": year_plan_for(enrolments=enrolments, summaries=credit_years, at=at),
+    }

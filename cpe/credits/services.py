@@ -10,26 +10,25 @@ import secrets
 
 from django.db import transaction
 
+from cpe.accounts.models import User
 from cpe.core.audit import audit_record
 
-from . import policy, selectors
+from . import hooks, policy, selectors
 from .models import Certificate, CertificateKind, CertificateStatus, CreditRecord, RecordStatus
 
 
 def credit_record_created(record: CreditRecord) -> None:
     """Called inside the transaction that created `record`: the AIS outbox row is written in
-    the same transaction, keyed on record.uid (rules R9.1)."""
-    from cpe.reporting.services import report_enqueue_for_record
-
-    report_enqueue_for_record(record, at=record.created_at)
+    the same transaction, keyed on record.uid (rules R9.1): reporting.services.
+    report_enqueue_for_record, registered by ReportingConfig.ready (reporting sits above credits)."""
+    hooks.record_created.send(record)
 
 
 def credit_record_revoked(record: CreditRecord) -> None:
     """Called inside the transaction that revoked `record`: the AIS reversal (or the
-    cancellation of a report never sent) is queued in the same transaction (rules R9.3)."""
-    from cpe.reporting.services import reversal_enqueue_for_record
-
-    reversal_enqueue_for_record(record, at=record.revoked_at)
+    cancellation of a report never sent) is queued in the same transaction (rules R9.3):
+    reporting.services.reversal_enqueue_for_record, registered by ReportingConfig.ready."""
+    hooks.record_revoked.send(record)
 
 
 def _new_number(kind: str, year: int) -> str:
@@ -41,7 +40,6 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
     """Record the course's credit hours for the training year on a pass, once per course per
     year (credits.policy.record_on_pass), with its pass certificate; then the year's completion
     certificate if this record completes the year. Must run inside the grading transaction."""
-    from cpe.accounts.models import User
 
     course = attempt.course
     # One ledger decision per learner at a time (two courses passed at once must not both miss
@@ -156,7 +154,6 @@ def _revoke_certificate(cert, reason, at, actor=None):
 def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -> CreditRecord:
     """active → revoked, with the reason; its certificate is revoked, and the year's
     completion certificate follows the ledger (rules R5, R8)."""
-    from cpe.accounts.models import User
 
     if not (reason or "").strip():
         raise ValueError("a revocation needs a reason")

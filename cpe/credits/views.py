@@ -13,9 +13,10 @@ from django_ratelimit.decorators import ratelimit
 from cpe.accounts.signals import client_ip
 from cpe.catalog.models import TrainingYear
 from cpe.core.audit import audit_record
+from cpe.core.captcha import captcha_ok, captcha_question
 from cpe.core.timewin import local_date
 
-from . import policy, selectors
+from . import hooks, policy, selectors
 from .certificates import certificate_pdf
 from .forms import PublicQueryForm
 from .models import Certificate
@@ -38,8 +39,6 @@ def year_page(request, year):
         raise Http404("该培训年度不存在。")
     summaries = selectors.year_summaries(request.user, years=[ty])
     summary = next(s for s in summaries if s.year.pk == ty.pk)
-    from cpe.reporting.selectors import report_states_for_user
-
     return render(
         request,
         "credits/year.html",
@@ -47,7 +46,8 @@ def year_page(request, year):
             "summary": summary,
             "s": summary.status,
             "ty": ty,
-            "report_states": report_states_for_user(request.user),
+            # reporting.selectors.report_states_for_user (registered by ReportingConfig.ready).
+            "report_states": hooks.report_states(request.user),
             "other_years": [s.year.year for s in summaries if s.year.pk != ty.pk],
         },
     )
@@ -124,7 +124,7 @@ def verify(request, number):
 
 def _new_captcha(request):
     rng = secrets.SystemRandom()
-    question, answer = policy.captcha_question(rng.randint(2, 19), rng.randint(1, 9), rng.choice("+-"))
+    question, answer = captcha_question(rng.randint(2, 19), rng.randint(1, 9), rng.choice("+-"))
     request.session[CAPTCHA_SESSION_KEY] = answer
     return question
 
@@ -140,7 +140,7 @@ def public_query(request):
     if request.method == "POST":
         expected = request.session.pop(CAPTCHA_SESSION_KEY, None)  # one use per captcha
         if form.is_valid():
-            if not policy.captcha_ok(expected, form.cleaned_data["captcha"]):
+            if not captcha_ok(expected, form.cleaned_data["captcha"]):
                 form.add_error("captcha", "验证码不正确，请重新计算。")
                 status = 400
             else:

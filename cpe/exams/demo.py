@@ -8,6 +8,8 @@ Call from cpe/backoffice/demo.py::demo_seed after the catalog: `seed_question_ba
 
 from django.db import transaction
 
+from cpe.catalog.models import Course
+
 from . import policy
 from .demo_bank import BANKS
 from .models import Question
@@ -178,7 +180,6 @@ def seed_question_banks(course_codes=None, per_type: int = PER_TYPE) -> int:
     none of that type in that pool (an older demo database, whose questions all became exam
     questions, gets its practice pool). A demo course with its own bank gets exactly that bank:
     questions of an older seed are retired (inactive). Returns the number of questions created."""
-    from cpe.catalog.models import Course
 
     courses = Course.objects.prefetch_related("chapters").order_by("position", "id")
     if course_codes:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from cpe.catalog.models import Chapter, Course
+from cpe.core.audit import audit_record
 from cpe.core.timewin import local_date
 
 from . import policy
@@ -320,9 +322,6 @@ def read_rows(fileobj) -> tuple[list, str]:
 
 
 def import_workbook(fileobj, *, actor=None) -> ImportReport:
-    from cpe.catalog.models import Chapter, Course
-    from cpe.core.audit import audit_record
-
     report = ImportReport()
     rows, problem = read_rows(fileobj)
     if problem:

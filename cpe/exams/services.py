@@ -12,9 +12,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cpe.accounts.models import User
 from cpe.accounts.policy import hold_allows
+from cpe.catalog.models import Course, TrainingYear
 from cpe.core.audit import audit_deferred, audit_record
+from cpe.credits.services import credit_record_for_pass
 from cpe.learning import selectors as learning_selectors
+from cpe.learning.models import Enrolment
 
 from . import policy
 from .errors import ExamError
@@ -85,7 +89,6 @@ def exam_gate(user, course, at, *, chapters=None) -> Gate:
 def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
     """Open the exam: resume the learner's open attempt if it is still within its time, else
     (after grading an overdue one) draw a new paper (rules R8.2)."""
-    from cpe.accounts.models import User
 
     at = at or timezone.now()
     rng = rng or _sysrand
@@ -178,9 +181,6 @@ _sql_cache = {}
 
 
 def _load_open_sql(connection):
-    from cpe.catalog.models import Course, TrainingYear
-    from cpe.learning.models import Enrolment
-
     if "open" not in _sql_cache:
         qn = connection.ops.quote_name
         parts = [
@@ -397,7 +397,6 @@ def _write_items(items, with_answers: bool):
 
 def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=False):
     """Grade under the caller's lock; a pass records the credit in the same transaction."""
-    from cpe.credits.services import credit_record_for_pass
 
     rules = current_rules()
     if items is None:

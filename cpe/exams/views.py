@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from cpe.catalog.models import Chapter, Course
 from cpe.core.decorators import learner_required
+from cpe.credits.models import CreditRecord
 
 from . import policy, services
 from .errors import ExamError
@@ -159,7 +160,6 @@ def attempt_result(request, attempt_id):
         return redirect("exams:attempt", attempt.pk)
     items = list(attempt.items.order_by("position"))
     record = getattr(attempt, "credit_record", None) if attempt.passed else None
-    from cpe.credits.models import CreditRecord
 
     earlier = None
     if attempt.passed and record is None:

@@ -4,6 +4,7 @@ from django.db import models
 
 from cpe.core.masking import mask_name
 from cpe.core.money import fen_to_yuan
+from cpe.core.storage import NamedStorage
 
 from . import policy
 from .states import BuyerType, InvoiceKind, InvoiceStatus, UnitKind
@@ -23,7 +24,6 @@ def invoice_pdf_path(instance, filename):
 
 def _documents_storage():
     """The private "documents" storage (MEDIA_ROOT, or the bucket's private prefix)."""
-    from cpe.core.storage import NamedStorage
 
     return NamedStorage("documents")
 

@@ -9,6 +9,8 @@ Settings read at call time (none is required):
   (demonstration defaults below).
 - SITE_URL: base of the verification URL in the QR code."""
 
+import logging
+
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
@@ -35,6 +37,8 @@ from .providers.base import (
     get_provider,
 )
 from .states import BuyerType, InvoiceKind, InvoiceStatus
+
+log = logging.getLogger(__name__)
 
 DEMO_SELLER_NAME = "内蒙古会计继续教育服务有限公司（演示）"
 DEMO_SELLER_TAXPAYER_ID = "91150100MA0N000000"  # a valid GB 32100 code, made up for the demo
@@ -331,6 +335,19 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
         _cleanup(written)
         raise
     return red
+
+
+def invoice_reverse_after_refund(*, order, refund, at) -> None:
+    """A refund reverses the order's invoice (orders.hooks.refunded, inside the refund's
+    transaction). The money has already gone back, so a failing invoice service must not roll
+    the refund back: the red invoice is then issued by the hourly `invoice_reverse_sweep`."""
+    try:
+        with transaction.atomic():
+            invoice_reverse_for_order(
+                order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at
+            )
+    except InvoiceError as exc:
+        log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
 
 
 def invoice_reverse_pending(*, at=None) -> list[Invoice]:

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from cpe.catalog.models import Course
 from cpe.core.admin_base import SafeModelAdmin
 
 from . import policy, services
@@ -73,8 +74,6 @@ class CourseListFilter(admin.RelatedFieldListFilter):
     """Courses by code and title: the years repeat titles ("2025-P01", "2026-P01")."""
 
     def field_choices(self, field, request, model_admin):
-        from cpe.catalog.models import Course
-
         return [(c.pk, f"{c.code} {c.title}") for c in Course.objects.order_by("-year__year", "code")]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.files import File
 from django.utils import timezone
 
+from cpe.catalog.models import Chapter
 from cpe.core.timewin import local_date
 
 from . import courseware
@@ -37,8 +38,6 @@ def make_demo_video(chapter, seconds: int = 30) -> ChapterVideo:
 def make_demo_videos(
     *, seconds: int = 30, course_codes=None, only_missing: bool = True
 ) -> list[ChapterVideo]:
-    from cpe.catalog.models import Chapter
-
     chapters = Chapter.objects.select_related("course").order_by("course__position", "position")
     if course_codes:
         chapters = chapters.filter(course__code__in=course_codes)

@@ -1,21 +1,19 @@
 from django.utils import timezone
 
-from . import policy
+from cpe.catalog.models import Chapter, Course
+
+from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
 
 
-def enrolments_for_dashboard(user, at=None):
-    """The learner's enrolments with their state (valid / expired / closed), newest first."""
+def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
+    """The learner's enrolments with their state (valid / expired / closed), newest first.
+    `passed`: the ids of the courses the learner has passed (credits records them and passes
+    them in: credits sits above learning)."""
     from django.db.models import Prefetch
-
-    from cpe.catalog.models import Course
-    from cpe.credits.models import CreditRecord, RecordStatus
 
     at = at or timezone.now()
     rows = []
-    passed = set(
-        CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True)
-    )
     published = Course.objects.filter(is_published=True).order_by("position", "id")
     enrolments = (
         Enrolment.objects.filter(user=user)
@@ -107,7 +105,6 @@ chapter_duration = _duration
 
 def year_progress(user, year):
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
-    from cpe.catalog.models import Chapter
 
     from .models import ChapterProgress
 
@@ -119,24 +116,13 @@ def year_progress(user, year):
 
 def banned_user_ids(user_ids, at) -> set:
     """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted),
-    read from the database (the truth; the moderation memo may be seconds old in this process)."""
-    from django.db.models import Q
-
-    from cpe.moderation.models import Ban
-    from cpe.moderation.states import BanKind
-
+    read from the database (the truth; the moderation memo may be seconds old in this process):
+    moderation.selectors.banned_user_ids, registered by ModerationConfig.ready (moderation sits
+    above learning)."""
     ids = list(user_ids)
     if not ids:
         return set()
-    return set(
-        Ban.objects.filter(
-            Q(ends_at__isnull=True) | Q(ends_at__gt=at),
-            kind=BanKind.ACCOUNT,
-            user_id__in=ids,
-            lifted_at__isnull=True,
-            starts_at__lte=at,
-        ).values_list("user_id", flat=True)
-    )
+    return hooks.banned_user_ids(ids, at)
 
 
 def account_standing(user, at, *, banned: bool | None = None) -> str:

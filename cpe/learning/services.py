@@ -1,6 +1,9 @@
 from django.db import transaction
 from django.utils import timezone
 
+from cpe.accounts.models import User
+from cpe.catalog.models import Chapter
+from cpe.core.crypto import blind_index
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
 
@@ -120,7 +123,6 @@ def _check_learner(user):
 def web_session_hash(raw_session_key: str | None) -> str:
     """The keyed hash a play session keeps of its web session key ("" for none): the digest the
     accounts app keeps of User.session_key, so the two can be compared and neither signs in."""
-    from cpe.core.crypto import blind_index
 
     return blind_index("session_key", raw_session_key) if raw_session_key else ""
 
@@ -146,8 +148,6 @@ def play_start(
     for an account banned, terminated or closed (rules R12, R11). `web_session`: the raw key of
     the web session it is started in; only its keyed hash is stored, and every report must
     come with that session (policy.session_bound)."""
-    from cpe.accounts.models import User
-    from cpe.catalog.models import Chapter
 
     at = at or timezone.now()
     _check_learner(user)
@@ -241,7 +241,6 @@ def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> i
     so the revocation stands or falls with the sanction. Call it before the sanction's own audit
     event: it locks the user row, then the play sessions, then the audit head, the order
     play_start and the hot path's flush take them in. Returns how many were revoked."""
-    from cpe.accounts.models import User
 
     if reason not in REVOKE_REASONS:
         raise ValueError(f"unknown revocation reason {reason!r}")

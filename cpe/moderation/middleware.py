@@ -5,6 +5,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject, empty
 
+from cpe.accounts.models import User
+from cpe.accounts.states import AccountStatus
 from cpe.core.net import client_ip
 
 from . import policy, selectors
@@ -116,8 +118,6 @@ def terminated_session_response(request):
     uid = request.session.get(SESSION_KEY)
     if uid is None or request.user.is_authenticated:
         return None
-    from cpe.accounts.models import User
-    from cpe.accounts.states import AccountStatus
 
     user = (
         User.objects.filter(pk=uid, status=AccountStatus.TERMINATED)

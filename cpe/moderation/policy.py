@@ -4,6 +4,13 @@ Pure functions: plain facts and an explicit `at` in, a decision out. No ORM, no 
 
 import ipaddress
 
+# Re-registration (rules R12) reads only the account's own statuses, so the rule lives in
+# accounts.policy (accounts sits below moderation and asks it while registering); re-exported here.
+from cpe.accounts.policy import (  # noqa: F401
+    REREGISTRATION_BARRED_REASONS,
+    REREGISTRATION_REFUSED_MESSAGE,
+    reregistration_refusal,
+)
 from cpe.accounts.states import AccountStatus, TerminationReason
 
 # --- termination (agreement §3.2) ---------------------------------------------------------------
@@ -83,26 +90,6 @@ def termination_notice(
         "验证手机后下载您的个人信息。" + objection_text(phone=phone, email=email)
     )
     return SMS_SIGNATURE + text if sms else text
-
-
-# --- re-registration (rules R12) ------------------------------------------------------------
-# "A person terminated for a violation who registers again (same ID number) is refused."
-# Only a violation bars the person: the other grounds (unreachable contact details, false data,
-# refusing a new agreement, capacity) are cured by registering again correctly.
-REREGISTRATION_BARRED_REASONS = frozenset({TerminationReason.VIOLATION})
-REREGISTRATION_REFUSED_MESSAGE = (
-    "该身份证号码的账号因违反用户协议已被终止服务，不能再次注册。如有异议，请联系客服。"
-)
-
-
-def reregistration_refusal(*, status: str, status_reason: str) -> str | None:
-    """The Chinese refusal for a registration whose ID number belongs to an existing account in
-    this state, or None when this rule does not refuse it (rules R12; agreement §3.2). (An active or
-    otherwise closed account with the same ID number is refused by accounts' own "one account per
-    ID number" rule, rules R1.2.)"""
-    if status == AccountStatus.TERMINATED and status_reason in REREGISTRATION_BARRED_REASONS:
-        return REREGISTRATION_REFUSED_MESSAGE
-    return None
 
 
 # --- bans (rules R12: "Staff can ban an account or an IP address/range") --------------------

@@ -107,3 +107,18 @@ def registration_refused(id_number_clear: str) -> str | None:
     if row is None:
         return None
     return policy.reregistration_refusal(status=row["status"], status_reason=row["status_reason"])
+
+
+def banned_user_ids(user_ids, at) -> set:
+    """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted), read
+    from the database (the truth; the memo may be seconds old in this process). Answers
+    learning.hooks.banned_user_ids (the player's standing)."""
+    return set(
+        Ban.objects.filter(
+            Q(ends_at__isnull=True) | Q(ends_at__gt=at),
+            kind=BanKind.ACCOUNT,
+            user_id__in=list(user_ids),
+            lifted_at__isnull=True,
+            starts_at__lte=at,
+        ).values_list("user_id", flat=True)
+    )

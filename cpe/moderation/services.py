@@ -5,8 +5,23 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cpe.accounts.models import User
+from cpe.accounts import personal_data
+from cpe.accounts import policy as accounts_policy
+from cpe.accounts.auth import user_for_identifier
+from cpe.accounts.errors import AccountError
+from cpe.accounts.models import LoginRecord, User
+from cpe.accounts.services import (
+    _code_consume,
+    _code_issue,
+    _counting_wrong_codes,
+    _sms_code_message,
+    account_terminate,
+)
+from cpe.accounts.states import CodePurpose
 from cpe.core.audit import audit_record
+from cpe.learning.services import play_sessions_revoke
+from cpe.notices.models import Channel
+from cpe.notices.services import message_queue
 
 from . import policy, selectors
 from .errors import ModerationError
@@ -24,7 +39,6 @@ def _raise_first(errors: dict):
 def learner_terminate(*, user_id: int, reason: str, note: str = "", actor, at=None) -> User:
     """Staff end a learner's service on one of the agreement's grounds (agreement §3.2, rules R12). The
     write, the audit event and the SMS to the learner are accounts' `account_terminate`."""
-    from cpe.accounts.services import account_terminate
 
     at = at or timezone.now()
     note = (note or "").strip()
@@ -73,7 +87,6 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
     user = User.objects.filter(pk=user_id).first()
     if user is None or user.is_staff:
         raise ModerationError("not_learner", "只能封禁学员账号；工作人员账号请在“用户”中停用。")
-    from cpe.learning.services import play_sessions_revoke
 
     with transaction.atomic():  # the ban revokes the account's play tokens at once (a replay earns nothing)
         play_sessions_revoke(
@@ -92,8 +105,6 @@ SANCTION_SUBJECT = "内蒙古会计继续教育平台：账号处置通知"
 def sanction_notify(user, event: str, at, *, sms: str, email: str):
     """Tell a sanctioned learner (rules R12) through the outbox, in the caller's transaction: SMS
     to the mobile, e-mail when the address is verified (rules R1.4)."""
-    from cpe.notices.models import Channel
-    from cpe.notices.services import message_queue
 
     if user.mobile:
         message_queue(channel=Channel.SMS, to=user.mobile, user=user, at=at, event=event, body=sms)
@@ -160,8 +171,6 @@ def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
     force (then the caller signs in as usual). The response is BanMiddleware's ban page."""
     import hashlib
 
-    from cpe.accounts.models import LoginRecord
-
     at = at or timezone.now()
     if user.is_staff:
         return None
@@ -215,8 +224,6 @@ def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
 
 # --- a sanctioned person's copy of their data (PIPL Art. 45; policy.sanctioned_copy_allowed) -----
 def _sanctioned_account(identifier: str, at):
-    from cpe.accounts.auth import user_for_identifier
-
     user = user_for_identifier(identifier)
     if user is None:
         return None
@@ -232,8 +239,6 @@ def _sanctioned_account(identifier: str, at):
 def sanctioned_copy_code_send(*, identifier: str, at=None) -> str:
     """Send an SMS code to the verified mobile of a banned or terminated account. Any other
     identifier gets the same answer and nothing is sent (no account enumeration)."""
-    from cpe.accounts.services import _code_issue, _sms_code_message
-    from cpe.accounts.states import CodePurpose
 
     at = at or timezone.now()
     user = _sanctioned_account(identifier, at)
@@ -248,11 +253,6 @@ def sanctioned_copy_export(*, identifier: str, code: str, ip=None, at=None):
     """The personal-data ZIP for a banned or terminated account's holder who proved its mobile
     with the code just sent. A wrong code is counted (the brute-force throttle) and nothing is
     built; the export is audited as the signed-in download is, marked as taken this way."""
-    from cpe.accounts import personal_data
-    from cpe.accounts import policy as accounts_policy
-    from cpe.accounts.errors import AccountError
-    from cpe.accounts.services import _code_consume, _counting_wrong_codes
-    from cpe.accounts.states import CodePurpose
 
     at = at or timezone.now()
     user = _sanctioned_account(identifier, at)

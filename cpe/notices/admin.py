@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.audit import audit_record
 
 from . import policy
 from .models import Announcement, OutboundMessage
@@ -42,8 +43,6 @@ class AnnouncementAdmin(SafeModelAdmin):
     ]
 
     def save_model(self, request, obj, form, change):
-        from cpe.core.audit import audit_record
-
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)

@@ -1,7 +1,7 @@
 from django.db import models
 
-from cpe.accounts.states import Region
 from cpe.core.fields import EncryptedTextField
+from cpe.core.regions import Region
 
 
 class Channel(models.TextChoices):

@@ -18,6 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY
 
+from cpe.orders.models import PaymentNotification
+from cpe.reporting.models import AisReport
+
 # Areas of the site: the first path segment, among the site's top-level prefixes (config/urls.py);
 # anything else is "other", so a scanner's made-up paths cannot grow the label set.
 AREAS = frozenset(
@@ -97,8 +100,6 @@ def observe_request(path: str, method: str, status: int, seconds: float, heartbe
 def connect_signals() -> None:
     from django.db.models.signals import post_save
 
-    from cpe.orders.models import PaymentNotification
-
     post_save.connect(
         _payment_notification_saved, sender=PaymentNotification, dispatch_uid="cpe.ops.payment_notification"
     )
@@ -148,8 +149,6 @@ class LiveCollector:
 def outbox_state() -> tuple[int, float]:
     from django.db.models import Count, Min
     from django.utils import timezone
-
-    from cpe.reporting.models import AisReport
 
     row = AisReport.objects.filter(state__in=OUTBOX_WAITING).aggregate(
         n=Count("id"), oldest=Min("created_at")

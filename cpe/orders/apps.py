@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from cpe.catalog import hooks as catalog_hooks
+
 
 class OrdersConfig(AppConfig):
     name = "cpe.orders"
@@ -7,10 +9,13 @@ class OrdersConfig(AppConfig):
     verbose_name = "订单与支付"
 
     def ready(self):
+        # Imported here, not at the top: these modules import models, loaded after this one.
         from cpe.notices.selectors import register_bought_year_ids
 
-        from . import account_life
+        from . import account_life, selectors
         from .selectors import bought_year_ids
 
         account_life.register()  # its part of the account's life (cpe.accounts.lifecycle)
         register_bought_year_ids(bought_year_ids)  # notices' announcements to a year's buyers
+        # The catalogue's buttons: which products the learner holds already.
+        catalog_hooks.products_held.register("orders", lambda user, at: selectors.products_held(user, at))

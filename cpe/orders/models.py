@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from cpe.core.money import fen_to_yuan
+
 from .states import REFUND_OPEN, Channel, Gateway, OrderStatus, RefundStatus
 
 
@@ -41,8 +43,6 @@ class Order(models.Model):
 
     @property
     def amount_yuan(self):
-        from cpe.core.money import fen_to_yuan
-
         return fen_to_yuan(self.amount_fen)
 
 

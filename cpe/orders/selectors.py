@@ -1,7 +1,15 @@
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from cpe.learning.models import Enrolment, EnrolmentStatus
+from cpe.catalog.models import Chapter, Course, Product
+from cpe.credits.models import CreditRecord, RecordStatus
+from cpe.credits.selectors import year_complete, year_status_for
+from cpe.exams.models import Attempt, AttemptStatus
+from cpe.exams.policy import answers_accepted
+from cpe.learning.models import ChapterProgress, Enrolment, EnrolmentStatus
+from cpe.reporting.models import AisReport
+from cpe.reporting.selectors import report_states_for_user
+from cpe.reporting.states import ReportKind, ReportState
 
 from .models import Order, Refund
 from .states import OrderStatus
@@ -31,7 +39,6 @@ def products_held(user, at) -> dict:
     """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
     {product id: "included"} for each single course that a valid annual course of its year
     already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
-    from cpe.catalog.models import Product
 
     valid = list(
         Enrolment.objects.filter(
@@ -51,7 +58,6 @@ def products_held(user, at) -> dict:
 def year_task_complete(user, year) -> bool:
     """Whether the learner has completed the year's training task, from the credit ledger
     (credits.policy.year_status: required hours and the professional minimum)."""
-    from cpe.credits.selectors import year_complete
 
     return year_complete(user, year)
 
@@ -59,9 +65,6 @@ def year_task_complete(user, year) -> bool:
 def credits_under_order(order) -> dict:
     """The learner's own active credit records under an order: how many, how many hours, and
     how many already reported to the AIS (a receipt came back), for the refund page."""
-    from cpe.credits.models import CreditRecord, RecordStatus
-    from cpe.reporting.models import AisReport
-    from cpe.reporting.states import ReportKind, ReportState
 
     records = list(
         CreditRecord.objects.filter(order=order, status=RecordStatus.ACTIVE).values_list("pk", "hours")
@@ -106,12 +109,6 @@ class RefundEvidence:
 
 def refund_evidence(refund) -> RefundEvidence:
     """A bounded number of queries, whatever the number of courses and attempts."""
-    from cpe.catalog.models import Chapter, Course
-    from cpe.credits.models import CreditRecord, RecordStatus
-    from cpe.credits.selectors import year_status_for
-    from cpe.exams.models import Attempt
-    from cpe.learning.models import ChapterProgress
-    from cpe.reporting.selectors import report_states_for_user
 
     from . import policy
 
@@ -135,8 +132,6 @@ def refund_evidence(refund) -> RefundEvidence:
     ).values_list("course_id", "score", "passed"):
         held = best.get(course_id, (False, -1))
         best[course_id] = max(held, (bool(passed), score or 0))
-    from cpe.exams.models import AttemptStatus
-    from cpe.exams.policy import answers_accepted
 
     now = timezone.now()
     in_progress = {
@@ -167,7 +162,8 @@ def refund_evidence(refund) -> RefundEvidence:
                 "report": (report[record.pk].label if record is not None and record.pk in report else ""),
             }
         )
-    active = [r for r in records.values() if r.status == RecordStatus.ACTIVE]
+    # The credits and AIS reports under the order: the learner's refund page counts them alike.
+    earned = credits_under_order(order)
     status = year_status_for(user, year)
     review = policy.refund_review(
         paid_at=order.paid_at,
@@ -175,9 +171,9 @@ def refund_evidence(refund) -> RefundEvidence:
         year_complete=status.complete,
         earned_hours=status.total_hours,
         required_hours=status.required_hours,
-        records=len(active),
-        record_hours=sum(r.hours for r in active),
-        records_reported=sum(1 for r in active if r.pk in report and report[r.pk].receipt_no),
+        records=earned["records"],
+        record_hours=earned["hours"],
+        records_reported=earned["reported"],
     )
     return RefundEvidence(
         ais_status=user.get_ais_status_display(), courses=rows, year_status=status, review=review

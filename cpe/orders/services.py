@@ -6,16 +6,18 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cpe.accounts.models import User
 from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AisStatus
 from cpe.catalog.models import Product
 from cpe.core.audit import audit_record
+from cpe.credits.services import credits_revoke_for_order
 from cpe.learning.models import Enrolment, EnrolmentStatus
 from cpe.learning.policy import validity_window
 from cpe.notices.models import Channel as MsgChannel
 from cpe.notices.services import message_queue
 
-from . import policy, selectors
+from . import hooks, policy, selectors
 from .errors import OrderError
 from .gateways import get_gateway
 from .gateways.base import GatewayError, NotificationRejected, PaymentNotice, PaymentRequest
@@ -45,7 +47,6 @@ def purchase_check(*, user, product, at) -> policy.Decision:
 
 def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=None) -> Order:
     """Create an order for a product, or return the learner's open one for it."""
-    from cpe.accounts.models import User
 
     at = at or timezone.now()
     if not hold_allows("buy", on_hold=user.on_hold):
@@ -476,21 +477,13 @@ def _after_refund(order, refund, at):
     """What else a refund undoes: the invoice (a red-letter invoice) and, once the credits
     issue exists, the credits earned under the order. The money has already gone back, so a
     failing invoice service must not roll the refund back: the red invoice is then issued by
-    the hourly `invoice_reverse_sweep`. Returns how many credit records were revoked."""
-    from cpe.credits.services import credits_revoke_for_order
-    from cpe.invoicing.errors import InvoiceError
-    from cpe.invoicing.services import invoice_reverse_for_order
-
+    the hourly `invoice_reverse_sweep` (invoicing.services.invoice_reverse_after_refund,
+    registered by InvoicingConfig.ready: invoicing sits above orders). Returns how many credit
+    records were revoked."""
     revoked = credits_revoke_for_order(
         order=order, reason=f"订单退款 {refund.refund_no}", at=at, actor=refund.decided_by
     )
-    try:
-        with transaction.atomic():
-            invoice_reverse_for_order(
-                order=order, reason=f"退款 {refund.refund_no}", actor=refund.decided_by, at=at
-            )
-    except InvoiceError as exc:
-        log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
+    hooks.refunded.send(order=order, refund=refund, at=at)
     return revoked
 
 

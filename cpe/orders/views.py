@@ -14,7 +14,7 @@ from cpe.accounts.states import AisStatus
 from cpe.catalog.models import Product
 from cpe.core.decorators import learner_required
 
-from . import policy, selectors, services
+from . import hooks, policy, selectors, services
 from .errors import OrderError
 from .models import Order
 from .states import OrderStatus
@@ -163,9 +163,8 @@ def order_list(request):
     now = timezone.now()
     orders = list(selectors.orders_of(request.user))
     rows = []
-    from cpe.invoicing.selectors import invoice_state_for_orders
-
-    invoice_states = invoice_state_for_orders(request.user, orders, at=now)
+    # invoicing.selectors.invoice_state_for_orders (registered by InvoicingConfig.ready).
+    invoice_states = hooks.invoice_states(request.user, orders, at=now)
     done_by_year = {}
 
     def year_done(year):

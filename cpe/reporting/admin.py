@@ -45,7 +45,7 @@ class QueueFilter(admin.SimpleListFilter):
     title = "队列"
     parameter_name = "queue"
     QUEUES = {
-        # Words from reporting.labels (the one AIS vocabulary), through ReportState's labels.
+        # Words from core.ais_labels (the one AIS vocabulary), through ReportState's labels.
         "open": (
             "待上报（待发送 / 发送中 / 等待重试）",
             [ReportState.PENDING, ReportState.SENDING, ReportState.RETRYING],

@@ -26,6 +26,7 @@ from django.utils import timezone
 from openpyxl.writer.theme import theme_xml
 
 from cpe.accounts.states import Region
+from cpe.credits.models import CreditRecord, RecordStatus
 
 from . import policy
 from .states import ReportKind, ReportState
@@ -54,8 +55,6 @@ STATE_LABELS = dict(ReportState.choices)
 
 
 def export_queryset(year: int, region: str = ""):
-    from cpe.credits.models import CreditRecord, RecordStatus
-
     qs = CreditRecord.objects.filter(year__year=year, status=RecordStatus.ACTIVE).annotate(
         credit_report=FilteredRelation("ais_reports", condition=Q(ais_reports__kind=ReportKind.CREDIT))
     )

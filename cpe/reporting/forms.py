@@ -1,6 +1,7 @@
 from django import forms
 
 from cpe.accounts.states import Region
+from cpe.catalog.models import TrainingYear
 
 
 class ExportStartForm(forms.Form):
@@ -20,8 +21,6 @@ class ExportStartForm(forms.Form):
     )
 
     def __init__(self, *args, **kwargs):
-        from cpe.catalog.models import TrainingYear
-
         super().__init__(*args, **kwargs)
         years = list(TrainingYear.objects.order_by("-year").values_list("year", flat=True))
         self.fields["year"].choices = [(y, f"{y} 年度") for y in years]

@@ -3,8 +3,8 @@
 from datetime import datetime, timedelta
 
 from cpe.accounts.states import AisStatus
+from cpe.core import ais_labels as labels
 
-from . import labels
 from .states import CheckResult
 
 # A learner may ask for a re-check this often (django-ratelimit rate string, per user).
@@ -125,7 +125,7 @@ def learner_report_label(credit_state: str, reversal_state: str | None = None) -
     """What the learner sees for a course (rules R9.1): 待上报 / 已上报 / 上报失败 (and 已撤回
     once a refund's reversal reached the AIS); 待上报（未纳入） while the person is not in the
     AIS, so "待上报" never suggests that a report is on its way when none can be. Words from
-    reporting.labels, the one AIS vocabulary."""
+    core.ais_labels, the one AIS vocabulary."""
     from .states import ReportState
 
     if reversal_state == ReportState.SENT:

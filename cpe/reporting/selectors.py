@@ -4,6 +4,9 @@ of our ledger with what the AIS lists."""
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from cpe.core.ais_labels import REPORT_TONES
+from cpe.credits.models import CreditRecord
+
 from . import policy
 from .models import AisReport
 from .states import ReportKind, ReportState
@@ -15,8 +18,7 @@ class ReportStateView(NamedTuple):
 
     @property
     def tone(self) -> str:
-        """The badge's CSS tone (badge-<tone>) of the label (reporting.labels)."""
-        from .labels import REPORT_TONES
+        """The badge's CSS tone (badge-<tone>) of the label (core.ais_labels)."""
 
         return REPORT_TONES.get(self.label, "pending")
 
@@ -161,7 +163,6 @@ def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconcili
 
 def ledger_rows_for(user, year: int) -> list[dict]:
     """Our side of the reconciliation for one person and year (one query per table)."""
-    from cpe.credits.models import CreditRecord
 
     records = list(
         CreditRecord.objects.filter(user=user, year__year=year)

@@ -10,8 +10,11 @@ from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.accounts.states import AccountStatus, AisStatus
+from cpe.core import storage as stores
 from cpe.core.audit import audit_record
 from cpe.core.masking import mask_id_number
+from cpe.core.models import AuditHead
+from cpe.credits.models import RecordStatus
 
 from . import policy
 from .clients import get_client
@@ -246,7 +249,6 @@ def _audit_head_lock() -> None:
     """Take the audit chain's head lock first. Every transaction that audits holds it until
     commit, and the refund's revocation audits before it locks our rows: taking it before
     our row locks keeps one lock order (audit head → outbox row) and so no deadlock."""
-    from cpe.core.models import AuditHead
 
     AuditHead.objects.get_or_create(id=1)
     AuditHead.objects.select_for_update().get(id=1)
@@ -304,7 +306,6 @@ def report_enqueue_for_record(record, *, at=None) -> AisReport:
 def reports_release_for_user(*, user, person, at=None) -> int:
     """The person was found: their waiting credit reports get their bodies (with the AIS
     person_id) and are sent after commit. Inside the caller's transaction. Returns how many."""
-    from cpe.credits.models import RecordStatus
 
     at = at or timezone.now()
     n = 0
@@ -675,7 +676,6 @@ def export_root():
 
 def export_storage():
     """The "exports" storage, after checking that a filesystem one is in no served directory."""
-    from cpe.core import storage as stores
 
     store = stores.exports()
     if not stores.is_object_store(store):

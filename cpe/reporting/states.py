@@ -1,6 +1,6 @@
 from django.db import models
 
-from . import labels
+from cpe.core import ais_labels as labels
 
 
 class CheckResult(models.TextChoices):

@@ -14,6 +14,8 @@ from datetime import timezone as dt_timezone
 from django.core.cache import cache
 from django.utils import timezone
 
+from cpe.notices.sms import aliyun
+
 TIMESTAMP_SKEW = timedelta(minutes=15)
 PER_NUMBER_TEMPLATE = timedelta(minutes=1)
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -21,14 +23,12 @@ MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 def template_params_required() -> dict:
     """The stand-in's approved templates and the parameters each needs."""
-    from cpe.notices.sms import aliyun
 
     return {aliyun.SANDBOX_TEMPLATE_DEFAULT: {"content"}, aliyun.SANDBOX_TEMPLATES["code.*"]: {"code"}}
 
 
 def answer_send(form: dict, method: str) -> tuple[int, dict]:
     """(HTTP status, JSON answer) for one SendSms call."""
-    from cpe.notices.sms import aliyun
 
     from .keys import sandbox_keys
     from .models import SandboxSms

@@ -26,6 +26,8 @@ from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from cpe.core.money import fen_to_yuan
+from cpe.orders.gateways import get_gateway
+from cpe.orders.gateways.base import NotificationRejected
 
 from . import keys, protocol, services
 from .models import SandboxTrade
@@ -251,9 +253,6 @@ class NotifyCatcher:
         return f"http://{host}:{port}/notify/{gateway}/"
 
     def _handle(self, gateway: str, headers: dict, body: bytes) -> tuple[int, str, bytes]:
-        from cpe.orders.gateways import get_gateway
-        from cpe.orders.gateways.base import NotificationRejected
-
         adapter = get_gateway(gateway)
         record = {"gateway": gateway, "headers": headers, "body": body, "notice": None, "rejected": ""}
         try:

@@ -90,11 +90,3 @@ def test_verification_numbers_are_unguessable_and_well_formed():
 )
 def test_public_query_visibility(found, name_ok, status, visible):
     assert policy.public_query_visible(found=found, name_matches=name_ok, account_status=status) is visible
-
-
-def test_captcha():
-    q, a = policy.captcha_question(7, 5, "+")
-    assert (q, a) == ("7 + 5 = ?", 12)
-    assert policy.captcha_question(3, 9, "-") == ("9 - 3 = ?", 6)
-    assert policy.captcha_ok(12, " 12 ") and not policy.captcha_ok(12, "13")
-    assert not policy.captcha_ok(None, "12") and not policy.captcha_ok(12, "abc")

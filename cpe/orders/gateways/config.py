@@ -29,6 +29,7 @@ fake part: the adapters themselves are the production code.
 
 import os
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 from django.conf import settings
@@ -61,6 +62,12 @@ class WechatPaySettings:
     timeout: tuple = (5, 15)  # (connect, read) seconds
 
 
+def sandbox_keys_module():
+    """The sandbox's keys and identities, by the dotted path settings.SANDBOX_KEYS (production
+    code never imports cpe.sandbox)."""
+    return import_module(settings.SANDBOX_KEYS)
+
+
 def sandbox_enabled() -> bool:
     return bool(getattr(settings, "PAYMENT_SANDBOX", False))
 
@@ -89,8 +96,7 @@ def _env_file(name: str) -> str:
 
 def alipay_settings() -> AlipaySettings:
     if sandbox_enabled():
-        from cpe.sandbox import keys
-
+        keys = sandbox_keys_module()
         k = keys.sandbox_keys()
         return AlipaySettings(
             app_id=keys.ALIPAY_APP_ID,
@@ -111,8 +117,7 @@ def alipay_settings() -> AlipaySettings:
 
 def wechatpay_settings() -> WechatPaySettings:
     if sandbox_enabled():
-        from cpe.sandbox import keys
-
+        keys = sandbox_keys_module()
         k = keys.sandbox_keys()
         return WechatPaySettings(
             mchid=keys.WECHAT_MCHID,

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.timewin import LOCAL_TZ
+from cpe.exams.tests import fixtures as _exam_fixtures
 from cpe.exams.tests.fixtures import (
     _media_in_tmp,  # noqa: F401  (pytest fixture)
     complete_chapters,
@@ -21,6 +22,11 @@ from cpe.exams.tests.fixtures import (
 )
 from cpe.orders import policy
 from cpe.orders.services import refund_request
+
+# The exams' fixtures these tests use (pytest finds a fixture by its name in the module).
+_media_in_tmp = _exam_fixtures._media_in_tmp
+learner = _exam_fixtures.learner
+year = _exam_fixtures.year
 
 PAID = datetime(2026, 5, 1, 10, 0, tzinfo=LOCAL_TZ)
 

@@ -368,6 +368,8 @@ class HttpAisClient(AisClient):
         )
         recorder = self.recorder
         if recorder is None:
+            # Lazy: reporting.services imports this client (get_client), so the client's default
+            # recorder cannot be imported while this module loads.
             from cpe.reporting.services import ais_exchange_record as recorder
         try:
             recorder(**entry)

@@ -1,5 +1,8 @@
 from django import template
 
+from cpe.accounts.states import AisStatus
+from cpe.core.ais_labels import PERSON_EXPLANATIONS
+
 register = template.Library()
 
 
@@ -13,10 +16,7 @@ def report_state(states, record_id):
 @register.inclusion_tag("reporting/_person_status.html")
 def ais_person_status(user):
     """{% load reporting %}{% ais_person_status user %}: the learner's AIS status, as a badge
-    and the plain explanation, in the words of reporting.labels (dashboard, purchase page)."""
-    from cpe.accounts.states import AisStatus
-
-    from ..labels import PERSON_EXPLANATIONS
+    and the plain explanation, in the words of core.ais_labels (dashboard, purchase page)."""
 
     status = AisStatus(getattr(user, "ais_status", AisStatus.UNKNOWN) or AisStatus.UNKNOWN)
     return {"status": status, "label": status.label, "explanation": PERSON_EXPLANATIONS[status.value]}

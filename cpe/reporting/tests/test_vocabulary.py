@@ -1,5 +1,5 @@
 """One AIS vocabulary everywhere: the purchase page, the dashboard, 我的学时 and the staff queue
-read their words from reporting.labels, and the staff's finer states are the learner's words
+read their words from core.ais_labels, and the staff's finer states are the learner's words
 with the detail in brackets."""
 
 import pytest
@@ -8,7 +8,9 @@ from django.urls import reverse
 
 from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
+from cpe.core import ais_labels as labels
 from cpe.credits.tests.test_views import _login
+from cpe.exams.tests import fixtures as _exam_fixtures
 from cpe.exams.tests.fixtures import (
     _media_in_tmp,  # noqa: F401  (pytest fixture)
     complete_chapters,
@@ -18,11 +20,14 @@ from cpe.exams.tests.fixtures import (
     pay,
     year,  # noqa: F401  (pytest fixture)
 )
-from cpe.reporting import labels
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 
 pytestmark = pytest.mark.django_db
+# The exams' fixtures these tests use (pytest finds a fixture by its name in the module).
+_media_in_tmp = _exam_fixtures._media_in_tmp
+learner = _exam_fixtures.learner
+year = _exam_fixtures.year
 LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED, "不上报")
 
 

@@ -7,7 +7,8 @@ Two things have a status:
 - a CREDIT RECORD's report: 待上报 / 已上报 / 上报失败 / 已撤回, where 待上报 is qualified when
   the reason matters (待上报（未纳入）: the person is not in the AIS, nothing can be sent yet).
 The staff queue shows the outbox's finer states as the same words with the detail in brackets
-(待上报（等待重试）), never a second vocabulary."""
+(待上报（等待重试）), never a second vocabulary. It sits in core because accounts (the person's
+status), credits, orders and reporting all show it (docs/architecture.md)."""
 
 AIS_NAME = "《内蒙古自治区会计人员信息管理系统》"
 
