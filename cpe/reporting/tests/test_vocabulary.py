@@ -9,15 +9,17 @@ from django.urls import reverse
 from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
 from cpe.credits.tests.test_views import _login
-from cpe.exams.tests.fixtures import (
-    complete_chapters,
-    make_course,  # noqa: F401
-    pass_course,
-    pay,
-)
+from cpe.exams.tests import fixtures as exam_fixtures
+from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
 from cpe.reporting import labels
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
+
+# pytest fixtures of the exams tests used here by name (assigned, not imported, so that the
+# formatter's unused-import fix cannot drop them again)
+_media_in_tmp = exam_fixtures._media_in_tmp
+learner = exam_fixtures.learner
+year = exam_fixtures.year
 
 pytestmark = pytest.mark.django_db
 LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED, "不上报")
