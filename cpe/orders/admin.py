@@ -12,8 +12,9 @@ from cpe.core.money import fen_to_yuan
 
 from . import services
 from .models import Order, PaymentNotification, Refund
+from .policy import refund_approval_decision as approval_decision
 from .policy import refund_deadline
-from .selectors import refund_evidence
+from .selectors import refund_evidence, year_task_complete
 from .states import RefundStatus
 
 
@@ -142,6 +143,19 @@ class RefundAdmin(SafeModelAdmin):
 
                 raise PermissionDenied
             return self._decide(request, obj)
+        if object_id:
+            obj = self.get_object(request, object_id)
+            if obj is not None and obj.status == RefundStatus.REQUESTED:
+                # The approve button only where refund_approve would act (its own rule).
+                o = obj.order
+                extra_context = {
+                    **(extra_context or {}),
+                    "approval": approval_decision(
+                        paid_at=o.paid_at,
+                        requested_at=obj.requested_at,
+                        year_complete=year_task_complete(o.user, o.product.year),
+                    ),
+                }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _decide(self, request, obj):

@@ -159,6 +159,29 @@ def refund_review(
     return RefundReview(code == "refundable", code, tuple(reasons), tuple(consequences))
 
 
+def refund_approval_decision(*, paid_at: datetime, requested_at: datetime, year_complete: bool) -> Decision:
+    """Whether a waiting request may still be approved (agreement §2.5, rules R5.1-R5.2). The
+    agreement makes both conditions necessary for the refund itself, not only for asking: the
+    7-day window is judged at the request (a slow review costs the learner nothing), the year's
+    task on today's ledger (learning goes on while a request waits). A learner who completed the
+    year meanwhile has had the service the fee paid for; approving would also revoke credits
+    already reported, so the request can only be rejected."""
+    if requested_at >= refund_deadline(paid_at):
+        return Decision(
+            False,
+            "window_passed",
+            "该申请提出时已超过付款后 7 日的退款期限，不能批准，请驳回并填写审核意见。",
+        )
+    if year_complete:
+        return Decision(
+            False,
+            "year_complete",
+            "学员在申请待审期间已完成该年度学习任务，依据用户协议第二条第 5 项（退费的必要条件是"
+            "付款后 7 天之内、没有完成年度培训任务）不能批准退款，请驳回并填写审核意见。",
+        )
+    return Decision(True)
+
+
 def exam_evidence_label(*, passed: bool, best_score: int | None, in_progress: bool) -> str:
     """The 考试 cell of a refund's evidence for one course: a pass first, then an attempt still
     taking answers (考试中, with any earlier best score), then the best failed score, else 未参加."""
