@@ -74,6 +74,8 @@ REFUSALS = {
     "not_enrolled": "您尚未购买包含本章节的课程，请先选课购买。",
     "expired": "该课程已超过有效期（超期课程），不能继续学习和考试，请重新购买。",
     "closed": "该课程的开通记录已关闭（已退款），不能继续学习。",
+    # the same, when the product cannot be bought again now (refused.html says why)
+    "expired_not_on_sale": "该课程已超过有效期（超期课程），不能继续学习和考试。",
     "not_started": "该课程尚未到开通时间。",
     "on_hold": "您的资料需要更正，更正前暂不能学习。",
     "not_learner": "工作人员账号不能学习课程。",
