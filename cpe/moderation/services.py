@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.core.audit import audit_record
+from cpe.core.datefmt import local_datetime
 
 from . import policy, selectors
 from .errors import ModerationError
@@ -127,7 +128,7 @@ def termination_notify(user, at, *, restorable: bool = False):
 
 
 def _ban_notify(user, ban: Ban, at):
-    until = timezone.localtime(ban.ends_at).strftime("%Y-%m-%d %H:%M") if ban.ends_at else None
+    until = local_datetime(ban.ends_at) if ban.ends_at else None
     texts = {
         sms: policy.ban_notice(
             reason=ban.reason,

@@ -4,9 +4,9 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.datefmt import local_datetime
 from cpe.core.errors import ApplicationError
 from cpe.core.money import fen_to_yuan
 
@@ -90,7 +90,7 @@ class RefundAdmin(SafeModelAdmin):
     def payment(self, obj):
         o = obj.order
         return (
-            f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{timezone.localtime(o.paid_at):%Y-%m-%d %H:%M}"
+            f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{local_datetime(o.paid_at)}"
             if o.paid_at
             else "-"
         )
@@ -112,7 +112,7 @@ class RefundAdmin(SafeModelAdmin):
     @admin.display(description="退款申请截止")
     def refund_deadline(self, obj):
         o = obj.order
-        return f"{timezone.localtime(refund_deadline(o.paid_at)):%Y-%m-%d %H:%M}" if o.paid_at else "-"
+        return local_datetime(refund_deadline(o.paid_at)) if o.paid_at else "-"
 
     def has_add_permission(self, request):
         return False

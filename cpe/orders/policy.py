@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cpe.core.datefmt import local_datetime
 from cpe.core.timewin import LOCAL_TZ
 
 from .states import Channel, OrderStatus
@@ -78,7 +79,7 @@ def refund_decision(
         return Decision(
             False,
             "window_passed",
-            f"退款须在付款后 7 日内申请（截止 {deadline:%Y-%m-%d %H:%M}），现已超过期限。",
+            f"退款须在付款后 7 日内申请（截止 {local_datetime(deadline)}），现已超过期限。",
         )
     if year_complete:
         return Decision(False, "year_complete", "您已完成该年度的学习任务，依据用户协议不能退款。")
@@ -129,9 +130,9 @@ def refund_review(
     in_window = requested_at < refund_deadline(paid_at)
     reasons = [
         (
-            f"申请时间 {asked:%Y-%m-%d %H:%M} 在付款后 {REFUND_WINDOW.days} 日内（截止 {deadline:%Y-%m-%d %H:%M}）。"
+            f"申请时间 {local_datetime(asked)} 在付款后 {REFUND_WINDOW.days} 日内（截止 {local_datetime(deadline)}）。"
             if in_window
-            else f"申请时间 {asked:%Y-%m-%d %H:%M} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {deadline:%Y-%m-%d %H:%M}）。"
+            else f"申请时间 {local_datetime(asked)} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {local_datetime(deadline)}）。"
         ),
         (
             f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），依据用户协议不能退款。"

@@ -10,6 +10,7 @@ from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AisStatus
 from cpe.catalog.models import Product
 from cpe.core.audit import audit_record
+from cpe.core.datefmt import local_datetime
 from cpe.learning.models import Enrolment, EnrolmentStatus
 from cpe.learning.policy import validity_window
 from cpe.notices.models import Channel as MsgChannel
@@ -222,7 +223,7 @@ def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tup
                 "order.paid",
                 at,
                 f"您已成功支付订单 {order.number}（{order.subject}，{order.amount_yuan} 元），"
-                f"课程有效期至 {timezone.localtime(window.end):%Y-%m-%d %H:%M}，请在有效期内完成学习和考试。",
+                f"课程有效期至 {local_datetime(window.end)}，请在有效期内完成学习和考试。",
             )
     except IntegrityError:
         return "duplicate", True
