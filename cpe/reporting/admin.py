@@ -82,7 +82,7 @@ class AisReportAdmin(ReadOnlyAdmin):
     to everyone else."""
 
     list_display = [
-        "key_short",
+        "report_ref",
         "kind",
         "learner",
         "course",
@@ -103,7 +103,7 @@ class AisReportAdmin(ReadOnlyAdmin):
     actions = ["retry_selected"]
 
     @admin.display(description="幂等键", ordering="idempotency_key")
-    def key_short(self, obj):
+    def report_ref(self, obj):
         """The key's first characters after its kind (enough to tell rows apart when reading);
         the whole key as the cell's title, on the detail page, and searchable."""
         return format_html('<span title="{}">{}</span>', obj.idempotency_key, key_short(obj.idempotency_key))

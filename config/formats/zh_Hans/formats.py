@@ -13,3 +13,5 @@ TIME_FORMAT = "H:i"  # 09:23 (a deadline later the same day: the payment's 30 mi
 DATETIME_FORMAT = "Y-m-d H:i"  # 2026-12-03 09:23
 SHORT_DATE_FORMAT = DATE_FORMAT
 SHORT_DATETIME_FORMAT = DATETIME_FORMAT
+YEAR_MONTH_FORMAT = "Y-m"  # 2026-12 (the admin's date drill-down)
+MONTH_DAY_FORMAT = "m-d"  # 12-03 (the admin's date drill-down, within a year)

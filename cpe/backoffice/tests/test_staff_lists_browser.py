@@ -90,7 +90,7 @@ def test_every_column_in_view_at_1280_and_375(staff_world, live_server, settings
             assert [cell["text"] for cell in m["cells"] if cell["hidden"]] == []
             assert m["hiddenByScroll"] <= 0 and m["pageScroll"] <= 0, m
             if "aisreport" in path:  # the key is read short, not as a wide column
-                key = page.locator("#result_list td.field-key_short, #result_list th.field-key_short").first
+                key = page.locator("#result_list td.field-report_ref, #result_list th.field-report_ref").first
                 assert key.bounding_box()["width"] < 140 and key.inner_text().endswith("…")
 
             page.set_viewport_size({"width": 375, "height": 812})

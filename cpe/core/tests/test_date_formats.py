@@ -67,3 +67,4 @@ def test_one_format_in_templates_python_and_admin_in_beijing_time():
     ).render(Context({"at": at}))
     assert html == "2026-12-03 09:23|2026-12-03 09:23|2026-12-03|09:23"
     assert formats.get_format("SHORT_DATETIME_FORMAT") == "Y-m-d H:i"  # the admin's lists
+    assert formats.get_format("MONTH_DAY_FORMAT") == "m-d"  # the admin's date drill-down
