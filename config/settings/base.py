@@ -189,6 +189,10 @@ LANGUAGE_CODE = "zh-hans"
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# One way to write a date and a time for people (config/formats/zh_Hans/formats.py); the
+# settings repeat it for code that runs with no language active.
+FORMAT_MODULE_PATH = ["config.formats"]
+from config.formats.zh_Hans.formats import DATE_FORMAT, DATETIME_FORMAT, TIME_FORMAT  # noqa: E402, F401
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from cpe.core import crypto
 from cpe.core.audit import audit_record
+from cpe.core.datefmt import local_datetime
 from cpe.notices.models import Channel, MessageStatus, OutboundMessage
 from cpe.notices.services import message_queue
 
@@ -131,7 +132,7 @@ def _confirmation_queue(user, outcome, at):
         what = (
             f"账号已锁定，交易记录依法加密封存 {policy.CLOSING_ARCHIVE_YEARS} 年后删除，其余个人信息已删除。"
         )
-    when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M")
+    when = local_datetime(at)
     if user.mobile:
         message_queue(
             channel=Channel.SMS,

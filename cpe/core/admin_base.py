@@ -41,8 +41,10 @@ class SafeModelAdmin(admin.ModelAdmin):
 
     class Media:
         # Layout of lists and read-only blocks (static/css/staff.css): filters above the list
-        # so that every column fits at 1280 px.
+        # so that every column fits at 1280 px; below 768 px each row is a card whose lines
+        # are labelled with the column headers (static/js/staff-list.js).
         css = {"all": ["css/staff.css"]}
+        js = ["js/staff-list.js"]
 
     def declared_lookups(self, request) -> frozenset[str]:
         """Every query parameter this list accepts as a filter."""

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from cpe.core.datefmt import local_date
 from cpe.core.masking import mask_name
 
 ACTIVE = "active"
@@ -209,7 +210,8 @@ class ReportFacts:
 
 
 def cn_date(d) -> str:
-    return f"{d.year}年{d.month}月{d.day}日"
+    """A day as every page writes it (config/formats: 2026-12-03)."""
+    return local_date(d)
 
 
 def certificate_report_line(facts: ReportFacts, *, as_of) -> str:
@@ -270,7 +272,7 @@ def study_year_note(*, course_year: int, valid_until, today) -> str:
     next year's hours must come from that year's courses. `valid_until` and `today` are
     Asia/Shanghai dates (`valid_until`: the last day of validity, or the day it would end if
     bought today)."""
-    end = f"{valid_until:%Y-%m-%d}"
+    end = local_date(valid_until)
     if valid_until.year > course_year:
         return (
             f"学时记入 {course_year} 年度：有效期至 {end}，在此之前考试合格的学时仍记入 {course_year} 年度，"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from cpe.core import datefmt
 from cpe.core.timewin import local_date, local_midnight
 
 from .states import BuyerType, UnitKind
@@ -48,7 +49,7 @@ def invoice_deadline(paid_at: datetime) -> datetime:
 
 
 def _day_label(day: date) -> str:
-    return f"{day.year} 年 {day.month} 月 {day.day} 日"
+    return datefmt.local_date(day)
 
 
 def invoice_decision(

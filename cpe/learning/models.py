@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from cpe.core.datefmt import local_datetime
+
 
 class EnrolmentStatus(models.TextChoices):
     ACTIVE = "active", "有效"
@@ -83,7 +85,7 @@ class PlaySession(models.Model):
         indexes = [models.Index(fields=["user", "ended_at", "superseded_at"])]
 
     def __str__(self):
-        return f"{self.user} · {self.chapter} · {self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.user} · {self.chapter} · {local_datetime(self.started_at)}"
 
     @property
     def is_open(self):

@@ -28,7 +28,7 @@ def enrolment_reminders_send(*, at=None) -> int:
                 continue
             days = min(due)
             text = (
-                f"您购买的“{e.product.title}”将于 {timezone.localtime(e.valid_until):%Y-%m-%d %H:%M} 到期"
+                f"您购买的“{e.product.title}”将于 {local_datetime(e.valid_until)} 到期"
                 f"（剩余不足 {days} 天），请尽快完成学习和考试。"
             )
             if e.user.mobile:
@@ -68,6 +68,7 @@ from django.db import IntegrityError  # noqa: E402
 
 from cpe.accounts.policy import hold_allows  # noqa: E402
 from cpe.core.audit import audit_record  # noqa: E402
+from cpe.core.datefmt import local_datetime  # noqa: E402
 
 from . import selectors  # noqa: E402
 from .errors import LearningError  # noqa: E402
@@ -76,6 +77,8 @@ from .models import ChapterProgress, PlaySession, SuspiciousEvent, SuspiciousKin
 REFUSALS = {
     "not_enrolled": "您尚未购买包含本章节的课程，请先选课购买。",
     "expired": "该课程已超过有效期（超期课程），不能继续学习和考试，请重新购买。",
+    # the same, when the product cannot be bought again now (refused.html says why)
+    "expired_not_on_sale": "该课程已超过有效期（超期课程），不能继续学习和考试。",
     "closed": "该课程的开通记录已关闭（已退款），不能继续学习。",
     "not_started": "该课程尚未到开通时间。",
     "on_hold": "您的资料需要更正，更正前暂不能学习。",

@@ -25,15 +25,29 @@ from .models import ChapterVideo, PlaySession
 log = logging.getLogger(__name__)
 
 
+REBUY_CODES = ("expired", "closed", "not_enrolled")
+
+
 def _refusal(request, code, course=None, enrolment=None, status=403):
+    rebuy = None
+    if code in REBUY_CODES and enrolment is not None:
+        # 重新购买 only when the product can be bought now (the buy page's and order list's rule)
+        from cpe.orders.services import purchase_check
+
+        rebuy = purchase_check(user=request.user, product=enrolment.product, at=timezone.now())
+    message = services.REFUSALS.get(code, "暂不能学习该课程。")
+    if code == "expired" and rebuy is not None and not rebuy.allowed:
+        message = services.REFUSALS["expired_not_on_sale"]
     return render(
         request,
         "learning/refused.html",
         {
-            "message": services.REFUSALS.get(code, "暂不能学习该课程。"),
+            "message": message,
             "code": code,
             "course": course,
             "enrolment": enrolment,
+            "rebuy": rebuy,
+            "offer_courses": code in REBUY_CODES,
         },
         status=status,
     )

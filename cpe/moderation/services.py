@@ -19,6 +19,7 @@ from cpe.accounts.services import (
 )
 from cpe.accounts.states import CodePurpose
 from cpe.core.audit import audit_record
+from cpe.core.datefmt import local_datetime
 from cpe.learning.services import play_sessions_revoke
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
@@ -138,7 +139,7 @@ def termination_notify(user, at, *, restorable: bool = False):
 
 
 def _ban_notify(user, ban: Ban, at):
-    until = timezone.localtime(ban.ends_at).strftime("%Y-%m-%d %H:%M") if ban.ends_at else None
+    until = local_datetime(ban.ends_at) if ban.ends_at else None
     texts = {
         sms: policy.ban_notice(
             reason=ban.reason,

@@ -4,16 +4,17 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 
 from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.datefmt import local_datetime
 from cpe.core.errors import ApplicationError
 from cpe.core.money import fen_to_yuan
 
 from . import services
 from .models import Order, PaymentNotification, Refund
+from .policy import refund_approval_decision as approval_decision
 from .policy import refund_deadline
-from .selectors import refund_evidence
+from .selectors import refund_evidence, year_task_complete
 from .states import RefundStatus
 
 
@@ -89,7 +90,7 @@ class RefundAdmin(SafeModelAdmin):
     def payment(self, obj):
         o = obj.order
         return (
-            f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{timezone.localtime(o.paid_at):%Y-%m-%d %H:%M}"
+            f"{o.get_gateway_display()} {fen_to_yuan(o.amount_fen)} 元，{local_datetime(o.paid_at)}"
             if o.paid_at
             else "-"
         )
@@ -111,7 +112,7 @@ class RefundAdmin(SafeModelAdmin):
     @admin.display(description="退款申请截止")
     def refund_deadline(self, obj):
         o = obj.order
-        return f"{timezone.localtime(refund_deadline(o.paid_at)):%Y-%m-%d %H:%M}" if o.paid_at else "-"
+        return local_datetime(refund_deadline(o.paid_at)) if o.paid_at else "-"
 
     def has_add_permission(self, request):
         return False
@@ -142,6 +143,19 @@ class RefundAdmin(SafeModelAdmin):
 
                 raise PermissionDenied
             return self._decide(request, obj)
+        if object_id:
+            obj = self.get_object(request, object_id)
+            if obj is not None and obj.status == RefundStatus.REQUESTED:
+                # The approve button only where refund_approve would act (its own rule).
+                o = obj.order
+                extra_context = {
+                    **(extra_context or {}),
+                    "approval": approval_decision(
+                        paid_at=o.paid_at,
+                        requested_at=obj.requested_at,
+                        year_complete=year_task_complete(o.user, o.product.year),
+                    ),
+                }
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _decide(self, request, obj):

@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cpe.core.datefmt import local_datetime
 from cpe.core.timewin import LOCAL_TZ
 
 from .states import Channel, OrderStatus
@@ -78,7 +79,7 @@ def refund_decision(
         return Decision(
             False,
             "window_passed",
-            f"退款须在付款后 7 日内申请（截止 {deadline:%Y-%m-%d %H:%M}），现已超过期限。",
+            f"退款须在付款后 7 日内申请（截止 {local_datetime(deadline)}），现已超过期限。",
         )
     if year_complete:
         return Decision(False, "year_complete", "您已完成该年度的学习任务，依据用户协议不能退款。")
@@ -129,9 +130,9 @@ def refund_review(
     in_window = requested_at < refund_deadline(paid_at)
     reasons = [
         (
-            f"申请时间 {asked:%Y-%m-%d %H:%M} 在付款后 {REFUND_WINDOW.days} 日内（截止 {deadline:%Y-%m-%d %H:%M}）。"
+            f"申请时间 {local_datetime(asked)} 在付款后 {REFUND_WINDOW.days} 日内（截止 {local_datetime(deadline)}）。"
             if in_window
-            else f"申请时间 {asked:%Y-%m-%d %H:%M} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {deadline:%Y-%m-%d %H:%M}）。"
+            else f"申请时间 {local_datetime(asked)} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {local_datetime(deadline)}）。"
         ),
         (
             f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），依据用户协议不能退款。"
@@ -157,6 +158,29 @@ def refund_review(
     else:
         consequences.append("该订单下尚无学时记录，批准后不涉及学时撤销。")
     return RefundReview(code == "refundable", code, tuple(reasons), tuple(consequences))
+
+
+def refund_approval_decision(*, paid_at: datetime, requested_at: datetime, year_complete: bool) -> Decision:
+    """Whether a waiting request may still be approved (agreement §2.5, rules R5.1-R5.2). The
+    agreement makes both conditions necessary for the refund itself, not only for asking: the
+    7-day window is judged at the request (a slow review costs the learner nothing), the year's
+    task on today's ledger (learning goes on while a request waits). A learner who completed the
+    year meanwhile has had the service the fee paid for; approving would also revoke credits
+    already reported, so the request can only be rejected."""
+    if requested_at >= refund_deadline(paid_at):
+        return Decision(
+            False,
+            "window_passed",
+            "该申请提出时已超过付款后 7 日的退款期限，不能批准，请驳回并填写审核意见。",
+        )
+    if year_complete:
+        return Decision(
+            False,
+            "year_complete",
+            "学员在申请待审期间已完成该年度学习任务，依据用户协议第二条第 5 项（退费的必要条件是"
+            "付款后 7 天之内、没有完成年度培训任务）不能批准退款，请驳回并填写审核意见。",
+        )
+    return Decision(True)
 
 
 def exam_evidence_label(*, passed: bool, best_score: int | None, in_progress: bool) -> str:

@@ -11,6 +11,7 @@ from cpe.accounts.policy import hold_allows
 from cpe.accounts.states import AisStatus
 from cpe.catalog.models import Product
 from cpe.core.audit import audit_record
+from cpe.core.datefmt import local_datetime
 from cpe.credits.services import credits_revoke_for_order
 from cpe.learning.models import Enrolment, EnrolmentStatus
 from cpe.learning.policy import validity_window
@@ -223,7 +224,7 @@ def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tup
                 "order.paid",
                 at,
                 f"您已成功支付订单 {order.number}（{order.subject}，{order.amount_yuan} 元），"
-                f"课程有效期至 {timezone.localtime(window.end):%Y-%m-%d %H:%M}，请在有效期内完成学习和考试。",
+                f"课程有效期至 {local_datetime(window.end)}，请在有效期内完成学习和考试。",
             )
     except IntegrityError:
         return "duplicate", True
@@ -389,7 +390,9 @@ def refund_reject(*, refund_id: int, reviewer, note: str, at=None) -> Refund:
 
 
 def refund_approve(*, refund_id: int, reviewer, note: str = "", at=None) -> Refund:
-    """Approve and pay back through the same gateway. Step 1 moves the request to
+    """Approve and pay back through the same gateway, only while the agreement still allows
+    the refund (policy.refund_approval_decision: not once the learner completed the year while
+    the request waited; nothing changes and the reviewer is told to reject). Step 1 moves the request to
     `processing` under a row lock (a double click or a second reviewer finds it taken);
     step 2 calls the gateway with the refund number (idempotent at the gateway); step 3
     records the outcome. A crash between steps leaves `processing`, which
@@ -399,6 +402,14 @@ def refund_approve(*, refund_id: int, reviewer, note: str = "", at=None) -> Refu
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.status != RefundStatus.REQUESTED:
             raise OrderError("already_decided", "该退款申请已处理。")
+        order = Order.objects.select_related("user", "product__year").get(pk=refund.order_id)
+        decision = policy.refund_approval_decision(
+            paid_at=order.paid_at,
+            requested_at=refund.requested_at,
+            year_complete=selectors.year_task_complete(order.user, order.product.year),
+        )
+        if not decision.allowed:
+            raise OrderError(decision.code, decision.message)
         refund.status, refund.decided_at, refund.decided_by, refund.decision_note = (
             RefundStatus.PROCESSING,
             at,

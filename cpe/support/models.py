@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.utils import timezone
+
+from cpe.core.datefmt import local_datetime
 
 from .states import ThreadStatus
 
@@ -99,4 +100,4 @@ class Message(models.Model):
         verbose_name = verbose_name_plural = "问答消息"
 
     def __str__(self):
-        return f"{'客服' if self.from_staff else '学员'} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+        return f"{'客服' if self.from_staff else '学员'} {local_datetime(self.created_at)}"

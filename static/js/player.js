@@ -181,6 +181,13 @@
     // Before the media is loaded (a play tapped while hls.js still positions it at the resume
     // point) currentTime is 0, not where playback will start: the seek that follows sets it.
     if (video.readyState >= 1) stretchStart = lastTime = video.currentTime;
+    if (!mediaReady) {
+      // Tapped before the playlist is attached: that play() may be cut short by the media's
+      // load; ready() starts playback itself, so the first tap is never lost.
+      playedEarly = true;
+      say("视频正在加载，加载完成后自动开始播放…");
+      return;
+    }
     sayState(true);
   });
   setInterval(function () { if (!video.paused && !stopped) beat(); }, HEARTBEAT);
@@ -209,6 +216,23 @@
   setInterval(moveMark, 8000);
 
   // --- start ------------------------------------------------------------------------------------
+  // 点击播放 is said only once the media can take a play(): hls.js has attached its MediaSource
+  // and parsed the playlist (MANIFEST_PARSED), or Safari's own HLS has read the metadata.
+  var mediaReady = false, playedEarly = false, readyText = "点击播放开始学习。";
+  function ready() {
+    if (mediaReady) return;
+    mediaReady = true;
+    root.dataset.ready = "1";
+    if (stopped) return;
+    if (playedEarly && video.paused) {
+      var started = video.play();
+      if (started && started.catch) started.catch(function () { say(readyText); });
+      return;
+    }
+    if (video.paused) say(readyText);
+    else sayState(true);
+  }
+
   function attach(url, resumeAt) {
     if (window.Hls && window.Hls.isSupported()) {
       if (hls) hls.destroy();
@@ -226,11 +250,12 @@
           stop("视频无法播放，请刷新页面重试。");
         }
       });
+      hls.on(window.Hls.Events.MANIFEST_PARSED, ready);
       hls.loadSource(url);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
       video.src = url;  // Safari / iOS play HLS natively
-      video.addEventListener("loadedmetadata", function () { video.currentTime = resumeAt; }, {once: true});
+      video.addEventListener("loadedmetadata", function () { video.currentTime = resumeAt; ready(); }, {once: true});
     } else {
       stop("您的浏览器不支持在线播放，请使用最新版的 Chrome、Edge、Safari 或微信浏览器。");
     }
@@ -242,7 +267,8 @@
     frontier = session.frontier;
     stretchStart = lastTime = session.resume_at;
     showProgress({frontier: session.frontier, watched_share: session.watched_share, completed: session.completed});
-    say(session.resume_at > 0 ? "已为您定位到上次观看的位置，点击播放继续学习。" : "点击播放开始学习。");
+    if (session.resume_at > 0) readyText = "已为您定位到上次观看的位置，点击播放继续学习。";
+    say("正在加载视频…");
     root.dataset.session = session.session;
     attach(session.playlist_url, session.resume_at);
   }, function () { say("网络错误，请刷新页面重试。", true); });

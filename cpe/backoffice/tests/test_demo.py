@@ -76,3 +76,15 @@ def test_seed_command_refuses_without_debug(settings):
     with pytest.raises(CommandError):
         call_command("seed_demo")
     assert not User.objects.filter(username="admin").exists()
+
+
+def test_demo_agreement_names_the_platform_by_its_own_name():
+    """The agreement the demo publishes calls the platform what every page calls it (SITE_NAME),
+    never by the name of the site the source text was written for."""
+    from django.conf import settings
+
+    from cpe.backoffice.demo import AGREEMENT_V1
+
+    text = AGREEMENT_V1.read_text()
+    assert "继续教育网" not in text
+    assert text.count(settings.SITE_NAME) >= 10

@@ -34,12 +34,12 @@ def facts(hours=90, reported=0, last=None, person="found"):
     [
         (
             facts(reported=90, last=date(2026, 11, 30)),
-            ["截至2026年12月3日", "90 学时已全部上报", "最近一次上报于2026年11月30日"],
+            ["截至2026-12-03", "90 学时已全部上报", "最近一次上报于2026-11-30"],
             ["尚未", "待上报"],
         ),
         (
             facts(reported=60, last=date(2026, 11, 2)),
-            ["其中 60 学时已上报", "最近一次上报于2026年11月2日", "其余 30 学时尚未上报"],
+            ["其中 60 学时已上报", "最近一次上报于2026-11-02", "其余 30 学时尚未上报"],
             ["全部"],
         ),
         (
@@ -107,7 +107,7 @@ def test_year_certificate_pdf_names_the_day_of_the_last_report(learner, year, pa
     path = tmp_path / "y.pdf"
     path.write_bytes(certificate_pdf(cert, at=sent + timedelta(days=2)))
     text = pdf_text(path)
-    assert "90学时已全部上报" in text and "最近一次上报于2026年12月1日" in text, text
+    assert "90学时已全部上报" in text and "最近一次上报于2026-12-01" in text, text
     assert OLD_CLAIM not in text and "尚未" not in text
 
 

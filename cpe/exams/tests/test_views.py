@@ -35,6 +35,11 @@ def test_course_page_says_what_is_missing_then_links_the_exam(client, learner, c
         and "1. 第1章" in html
         and reverse("exams:home", args=[course.pk]) not in html
     )
+    # The closed button reads as closed (aria-disabled, styled so) and says why.
+    assert (
+        '<span class="button" role="link" aria-disabled="true" aria-describedby="exam-closed-reason">' in html
+    )
+    assert 'id="exam-closed-reason" role="note">还有 2 个章节未学完，全部章节学完后才能考试。' in html
     home = client.get(reverse("exams:home", args=[course.pk])).content.decode()
     assert "暂不能考试" in home and "已学完 0 / 2" in home
     assert client.post(reverse("exams:start", args=[course.pk])).status_code == 403

@@ -76,12 +76,12 @@ def test_invoice_cutoff(label, paid_at, at, allowed, code):
 
 def test_cutoff_message_says_the_date_and_deadline_is_shanghai_midnight():
     d = policy.invoice_decision("paid", utc(2025, 6, 1), False, utc(2026, 4, 2))
-    assert d.message == "2025 年度的订单开票截止于 2026 年 3 月 31 日，现已不能开具。"
+    assert d.message == "2025 年度的订单开票截止于 2026-03-31，现已不能开具。"
     assert d.last_day == date(2026, 3, 31)
     assert policy.invoice_deadline(utc(2025, 6, 1)) == utc(2026, 3, 31, 16)
     assert policy.invoice_last_day(utc(2025, 12, 31, 16, 10)) == date(2027, 3, 31)
     ok = policy.invoice_decision("paid", utc(2025, 6, 1), False, utc(2025, 6, 2))
-    assert "2026 年 3 月 31 日" in ok.message
+    assert "2026-03-31" in ok.message
 
 
 STATUS_CASES = [
@@ -107,9 +107,9 @@ def test_invoice_decision_by_order_status(status, paid_at, has_invoice, code):
 
 def test_refund_pending_message_explains():
     d = policy.invoice_decision("refund_requested", utc(2025, 6, 1), False, utc(2025, 6, 2))
-    assert "退款审核中" in d.message and "2026 年 3 月 31 日" in d.message
+    assert "退款审核中" in d.message and "2026-03-31" in d.message
     # The date is the invoice deadline: it must not read as a date for asking the refund again.
-    assert "仍可在 2026 年 3 月 31 日（含）前申请发票" in d.message and "再申请" not in d.message
+    assert "仍可在 2026-03-31（含）前申请发票" in d.message and "再申请" not in d.message
 
 
 # --- unified social credit code -------------------------------------------------------------

@@ -129,7 +129,7 @@ def test_past_cutoff_refused_with_date(learner, settings):
     before = _snapshot(settings, order)
     with pytest.raises(InvoiceError) as exc:
         _personal(learner, order, at=utc(2026, 3, 31, 16))  # 1 April 00:00 Shanghai
-    assert exc.value.message == "2025 年度的订单开票截止于 2026 年 3 月 31 日，现已不能开具。"
+    assert exc.value.message == "2025 年度的订单开票截止于 2026-03-31，现已不能开具。"
     assert _snapshot(settings, order) == before
     assert _personal(learner, order, at=utc(2026, 3, 31, 15, 59, 59)).number  # the second before
 

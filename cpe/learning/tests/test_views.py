@@ -116,3 +116,17 @@ def test_pages_refuse_expired_and_not_enrolled(signed_in, chapter, enrolment, ot
     other.force_login(other_learner)
     assert other.get(f"/learn/course/{chapter.course_id}/").status_code == 403
     assert Client().get(f"/learn/chapter/{chapter.pk}/").status_code == 302  # to sign-in
+
+
+def test_expired_course_offers_rebuying_only_while_the_product_is_on_sale(signed_in, chapter, enrolment):
+    """refused.html's 重新购买 follows orders.services.purchase_check, the rule of the buy page
+    and the order list: a closed year's product is not offered again."""
+    type(enrolment).objects.filter(pk=enrolment.pk).update(
+        valid_until=enrolment.valid_from - timedelta(days=300),
+        valid_from=enrolment.valid_from - timedelta(days=400),
+    )
+    year = enrolment.product.year
+    type(year).objects.filter(pk=year.pk).update(is_open=False)
+    html = signed_in.get(f"/learn/chapter/{chapter.pk}/").content.decode()
+    assert "超过有效期" in html and "重新购买" not in html
+    assert "该课程目前不在售。" in html and "去选课" in html

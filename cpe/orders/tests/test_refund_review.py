@@ -10,23 +10,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.timewin import LOCAL_TZ
-from cpe.exams.tests import fixtures as _exam_fixtures
-from cpe.exams.tests.fixtures import (
-    _media_in_tmp,  # noqa: F401  (pytest fixture)
-    complete_chapters,
-    learner,  # noqa: F401  (pytest fixture)
-    make_course,
-    pass_course,  # noqa: F401
-    pay,
-    year,  # noqa: F401  (pytest fixture)
-)
+from cpe.exams.tests import fixtures as exam_fixtures
+from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
 from cpe.orders import policy
 from cpe.orders.services import refund_request
 
-# The exams' fixtures these tests use (pytest finds a fixture by its name in the module).
-_media_in_tmp = _exam_fixtures._media_in_tmp
-learner = _exam_fixtures.learner
-year = _exam_fixtures.year
+# pytest fixtures of the exams tests used here by name (assigned, not imported, so that the
+# formatter's unused-import fix cannot drop them again)
+_media_in_tmp = exam_fixtures._media_in_tmp
+learner = exam_fixtures.learner
+year = exam_fixtures.year
 
 PAID = datetime(2026, 5, 1, 10, 0, tzinfo=LOCAL_TZ)
 
@@ -217,3 +210,59 @@ def test_refund_review_says_an_open_attempt_is_in_progress(studied, finance_clie
     html = finance_client.get(reverse("admin:orders_refund_change", args=[studied.pk])).content.decode()
     p2_row = html[html.index("P2 课程P2") : html.index("</tr>", html.index("P2 课程P2"))]
     assert '<td style="white-space:nowrap">考试中</td>' in p2_row and "未参加" not in p2_row
+
+
+def _complete_the_year(learner, year):
+    """P1 (24 h) is passed by `studied`; 66 more professional hours reach the year's 90."""
+    p3 = make_course(year, "P3", hours=66)
+    complete_chapters(learner, p3)
+    pass_course(learner, p3)
+
+
+def test_a_request_cannot_be_approved_once_the_year_was_completed_while_it_waited(
+    studied, learner, year, django_user_model
+):
+    """Agreement §2.5 (rules R5.1-R5.2): not having completed the year's task is a condition of
+    the refund, not only of asking; the service refuses and changes nothing."""
+    from cpe.credits.models import CreditRecord, RecordStatus
+    from cpe.orders.errors import OrderError
+    from cpe.orders.services import refund_approve
+
+    _complete_the_year(learner, year)
+    reviewer = django_user_model.objects.create_user("rev2", "x", name="审核", is_staff=True)
+    with pytest.raises(OrderError) as e:
+        refund_approve(refund_id=studied.pk, reviewer=reviewer, note="同意")
+    assert e.value.code == "year_complete" and "已完成该年度学习任务" in e.value.message
+    assert "请驳回" in e.value.message
+    studied.refresh_from_db()
+    studied.order.refresh_from_db()
+    assert studied.status == "requested" and studied.decided_by is None
+    assert studied.order.status == "refund_requested"
+    assert CreditRecord.objects.filter(user=learner, status=RecordStatus.ACTIVE).count() == 2
+
+
+def test_refund_review_offers_only_reject_once_the_year_is_complete(studied, learner, year, finance_client):
+    url = reverse("admin:orders_refund_change", args=[studied.pk])
+    assert 'name="_approve"' in finance_client.get(url).content.decode()
+    _complete_the_year(learner, year)
+    html = finance_client.get(url).content.decode()
+    assert "不符合：学员已完成该年度学习任务" in html
+    assert 'name="_approve"' not in html and "不能批准：" in html and 'name="_reject"' in html
+    # A stale page's approve button is refused by the service, with its reason, and nothing changes.
+    r = finance_client.post(url, {"_approve": "1", "decision_note": "同意"}, follow=True)
+    assert "在申请待审期间已完成该年度学习任务" in r.content.decode()
+    studied.refresh_from_db()
+    assert studied.status == "requested"
+
+
+@pytest.mark.parametrize(
+    "asked, complete, code",
+    [
+        (PAID + timedelta(days=7) - timedelta(seconds=1), False, ""),
+        (PAID + timedelta(days=7), False, "window_passed"),
+        (PAID + timedelta(hours=1), True, "year_complete"),
+    ],
+)
+def test_refund_approval_decision(asked, complete, code):
+    d = policy.refund_approval_decision(paid_at=PAID, requested_at=asked, year_complete=complete)
+    assert (d.allowed, d.code) == (not code, code)

@@ -397,6 +397,10 @@ def test_ais_queue_names_the_learner_to_who_chases_masked_to_others(
     client.force_login(staff(django_user_model, "reporting.view_aisreport", username="auditor"))
     page = client.get(changelist).content.decode()
     assert report.idempotency_key in page and "巴特尔" not in page and learner.name_masked in page
+    # The key is read as its first 8 characters; the whole key is the cell's title.
+    uid = report.idempotency_key.split("-", 2)[2]
+    assert f'<span title="{report.idempotency_key}">{uid[:8]}…</span>' in page
+    assert f">{report.idempotency_key}<" not in page
     client.force_login(staff(django_user_model, "reporting.view_aisreport", "reporting.retry_aisreport"))
     page = client.get(changelist).content.decode()
     assert f"巴特尔（{learner.mobile_masked}）" in page

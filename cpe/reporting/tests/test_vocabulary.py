@@ -10,24 +10,18 @@ from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
 from cpe.core import ais_labels as labels
 from cpe.credits.tests.test_views import _login
-from cpe.exams.tests import fixtures as _exam_fixtures
-from cpe.exams.tests.fixtures import (
-    _media_in_tmp,  # noqa: F401  (pytest fixture)
-    complete_chapters,
-    learner,  # noqa: F401  (pytest fixture)
-    make_course,  # noqa: F401
-    pass_course,
-    pay,
-    year,  # noqa: F401  (pytest fixture)
-)
+from cpe.exams.tests import fixtures as exam_fixtures
+from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 
+# pytest fixtures of the exams tests used here by name (assigned, not imported, so that the
+# formatter's unused-import fix cannot drop them again)
+_media_in_tmp = exam_fixtures._media_in_tmp
+learner = exam_fixtures.learner
+year = exam_fixtures.year
+
 pytestmark = pytest.mark.django_db
-# The exams' fixtures these tests use (pytest finds a fixture by its name in the module).
-_media_in_tmp = _exam_fixtures._media_in_tmp
-learner = _exam_fixtures.learner
-year = _exam_fixtures.year
 LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED, "不上报")
 
 
