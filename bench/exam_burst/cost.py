@@ -123,7 +123,25 @@ def main():
         )
     else:
         measure("submission", sub, rest[:half], "302")
-    measure("submission", sub, rest[half:], "302")
+    if os.environ.get("AB"):  # same-run A/B: cpe/exams/_old_services.py (a copy, not committed)
+        import importlib
+
+        from cpe.exams import views
+
+        new, old = views.services, importlib.import_module("cpe.exams._old_services")
+        ta, tb = [], []
+        for k, lr in enumerate(rest[half:]):
+            views.services = old if (k // 2) % 2 else new
+            t = time.process_time_ns()
+            assert post(lr, sub(lr)).startswith("302")
+            (tb if (k // 2) % 2 else ta).append((time.process_time_ns() - t) / 1000)
+        views.services = new
+        print(
+            f"A/B new median {statistics.median(ta):.0f} mean {sum(ta) / len(ta):.0f}  "
+            f"old median {statistics.median(tb):.0f} mean {sum(tb) / len(tb):.0f}"
+        )
+    else:
+        measure("submission", sub, rest[half:], "302")
     from cpe.exams.models import Attempt
 
     graded = dict(Attempt.objects.filter(status="graded").values_list("pk", "score"))
