@@ -21,7 +21,7 @@ def credit_record_created(record: CreditRecord) -> None:
     the same transaction, keyed on record.uid (rules R9.1)."""
     from cpe.reporting.services import report_enqueue_for_record
 
-    report_enqueue_for_record(record, at=record.created_at)
+    report_enqueue_for_record(record, at=record.created_at, fresh=True)
 
 
 def credit_record_revoked(record: CreditRecord) -> None:
