@@ -9,6 +9,7 @@ dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:63
 
 import argparse
 import io
+import json
 import os
 import statistics
 import sys
@@ -25,6 +26,15 @@ def main():
     ap.add_argument("--profile", default="")
     ap.add_argument("--cprofile", default="")
     ap.add_argument("--queries", action="store_true", help="print each page's SQL")
+    ap.add_argument("--save", default="", help="keep the seeded stores; write the learners here")
+    ap.add_argument("--load", default="", help="reuse stores seeded by --save (learners file)")
+    ap.add_argument("--only", default="", help="measure this page only")
+    ap.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under `valgrind --tool=callgrind --instr-atstart=no`: instructions per request of "
+        "the measured loop (instrumentation switched on around it with callgrind_control)",
+    )
     ap.add_argument("--split", action="store_true", help="CPU in template rendering and in querysets")
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_profile")
@@ -33,21 +43,27 @@ def main():
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
         "CACHE_KEY_PREFIX": "cpebenchprof",
-        "DJANGO_SETTINGS_MODULE": "bench.pages.settings",
+        "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "bench.pages.settings"),
         "PYTHONPATH": str(ROOT),
     }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     from bench.common import fresh_stores
 
-    fresh_stores(db_url, redis_url, {**os.environ})
+    if not args.load:
+        fresh_stores(db_url, redis_url, {**os.environ})
 
     import django
 
     django.setup()
     from bench.pages.run import seed
 
-    learners = seed(args.learners)
+    if args.load:
+        learners = json.loads(Path(args.load).read_text())
+    else:
+        learners = seed(args.learners)
+    if args.save:
+        Path(args.save).write_text(json.dumps(learners))
     from django.db import connection
 
     from bench.pages.wsgi import application
@@ -105,8 +121,16 @@ def main():
         from django.db.models.sql.compiler import SQLCompiler
 
         SQLCompiler.execute_sql = timed("orm", SQLCompiler.execute_sql)
+    if os.environ.get("URL_MEMO_OFF"):  # for a before/after: Django's own {% url %} rendering
+        from django.template.defaulttags import URLNode
+
+        from cpe.core.templatetags.url_memo import MemoURLNode
+
+        MemoURLNode.render = URLNode.render
     print(f"{'page':12s} {'cpu_us':>8s} {'median':>8s} {'queries':>7s}")
     for name, path, signed in pages:
+        if args.only and name != args.only:
+            continue
 
         def lr(i, signed=signed):
             return learners[i % len(learners)] if signed else None
@@ -121,10 +145,37 @@ def main():
             call(path, lr(1))
         times = []
         split.update(tpl=0, orm=0)
+        if os.environ.get("AB_URL"):  # same-run A/B: the url memo on (A) and off (B), alternating
+            from django.template.defaulttags import URLNode
+
+            from cpe.core.templatetags.url_memo import MemoURLNode
+
+            memo_render, ab = MemoURLNode.render, ([], [])
+            for i in range(args.repeat * 2):
+                MemoURLNode.render = URLNode.render if i % 2 else memo_render
+                t = time.process_time_ns()
+                call(path, lr(i // 2))
+                ab[i % 2].append((time.process_time_ns() - t) / 1000)
+            MemoURLNode.render = memo_render
+            print(
+                f"{name:12s} A/B url memo on {statistics.median(ab[0]):6.0f} "
+                f"off {statistics.median(ab[1]):6.0f}"
+            )
+        if args.callgrind:
+            import subprocess
+
+            subprocess.run(
+                ["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True
+            )
         for i in range(args.repeat):
             t = time.process_time_ns()
             call(path, lr(i))
             times.append((time.process_time_ns() - t) / 1000)
+        if args.callgrind:
+            subprocess.run(["callgrind_control", "-d", str(os.getpid())], check=True, capture_output=True)
+            subprocess.run(
+                ["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True
+            )
         print(
             f"{name:12s} {sum(times) / len(times):8.0f} {statistics.median(times):8.0f} "
             f"{len(sql):7d}"
