@@ -23,6 +23,12 @@ def main():
     ap.add_argument("--learners", type=int, default=200)
     ap.add_argument("--cprofile", action="store_true")
     ap.add_argument("--queries", action="store_true")
+    ap.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under `valgrind --tool=callgrind --instr-atstart=no`: with AB=1, one dump of the "
+        "new code's submissions and one of the old's (callgrind_control switches counting on)",
+    )
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_profile")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -130,16 +136,39 @@ def main():
 
         new, old = views.services, importlib.import_module("cpe.exams._old_services")
         ta, tb = [], []
-        for k, lr in enumerate(rest[half:]):
+        if args.callgrind:
+            import subprocess
+
+            def cg(*a):
+                subprocess.run(["callgrind_control", *a, str(os.getpid())], check=True, capture_output=True)
+
+            group = rest[half : half + 20]
+            cg("-i", "on")
+            for lr in group:  # new code, alternately a pass and a fail
+                assert post(lr, sub(lr)).startswith("302")
+            cg("-d")
+            views.services = old
+            for lr in rest[half + 20 : half + 40]:
+                assert post(lr, sub(lr)).startswith("302")
+            cg("-d")
+            cg("-i", "off")
+            views.services = new
+            rest = rest[: half + 40]  # the others stay open
+            expected = {
+                k: v for k, v in expected.items() if k in {lr["attempt"] for lr in learners[: 4 + half + 40]}
+            }
+            print("callgrind: first dump the new code's 20 submissions, second the old code's")
+        for k, lr in enumerate(rest[half + 40 if args.callgrind else half :]):
             views.services = old if (k // 2) % 2 else new
             t = time.process_time_ns()
             assert post(lr, sub(lr)).startswith("302")
             (tb if (k // 2) % 2 else ta).append((time.process_time_ns() - t) / 1000)
         views.services = new
-        print(
-            f"A/B new median {statistics.median(ta):.0f} mean {sum(ta) / len(ta):.0f}  "
-            f"old median {statistics.median(tb):.0f} mean {sum(tb) / len(tb):.0f}"
-        )
+        if ta and tb:
+            print(
+                f"A/B new median {statistics.median(ta):.0f} mean {sum(ta) / len(ta):.0f}  "
+                f"old median {statistics.median(tb):.0f} mean {sum(tb) / len(tb):.0f}"
+            )
     else:
         measure("submission", sub, rest[half:], "302")
     from cpe.exams.models import Attempt

@@ -8,6 +8,7 @@ dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:63
 --profile PAGE prints a pyinstrument profile of that page (pip install pyinstrument)."""
 
 import argparse
+import gc
 import io
 import json
 import os
@@ -164,18 +165,29 @@ def main():
         if args.callgrind:
             import subprocess
 
-            subprocess.run(
-                ["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True
-            )
+            from django.template.defaulttags import URLNode
+
+            from cpe.core.templatetags.url_memo import MemoURLNode
+
+            def cg(*a):
+                subprocess.run(["callgrind_control", *a, str(os.getpid())], check=True, capture_output=True)
+
+            # Two dumps per page: the url memo on, then Django's own {% url %} rendering. A full
+            # garbage collection inside one loop and not the other would dwarf the difference.
+            memo_render = MemoURLNode.render
+            for variant, render in (("memo", memo_render), ("django", URLNode.render)):
+                MemoURLNode.render = render
+                gc.collect()
+                cg("-i", "on")
+                for i in range(args.repeat):
+                    call(path, lr(i))
+                cg(f"--dump={name} {variant}")
+                cg("-i", "off")
+            MemoURLNode.render = memo_render
         for i in range(args.repeat):
             t = time.process_time_ns()
             call(path, lr(i))
             times.append((time.process_time_ns() - t) / 1000)
-        if args.callgrind:
-            subprocess.run(["callgrind_control", "-d", str(os.getpid())], check=True, capture_output=True)
-            subprocess.run(
-                ["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True
-            )
         print(
             f"{name:12s} {sum(times) / len(times):8.0f} {statistics.median(times):8.0f} "
             f"{len(sql):7d}"
