@@ -23,8 +23,10 @@ class ReportingConfig(AppConfig):
             "reporting", lambda user: services.ais_check_after_registration(user)
         )
         # Each credit record is reported, each revoked one reversed, in the same transaction (rules R9).
+        # The record was created in this transaction: no existing outbox row to look for.
         credits_hooks.record_created.register(
-            "reporting", lambda record: services.report_enqueue_for_record(record, at=record.created_at)
+            "reporting",
+            lambda record: services.report_enqueue_for_record(record, at=record.created_at, fresh=True),
         )
         credits_hooks.record_revoked.register(
             "reporting", lambda record: services.reversal_enqueue_for_record(record, at=record.revoked_at)

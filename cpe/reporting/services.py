@@ -261,14 +261,16 @@ def _set_state(report: AisReport, state: ReportState, at, **fields) -> None:
     report.save(update_fields=["state", "updated_at", *fields])
 
 
-def report_enqueue_for_record(record, *, at=None) -> AisReport:
+def report_enqueue_for_record(record, *, at=None, fresh: bool = False) -> AisReport:
     """The credit report of a new credit record: call inside the transaction that created it
     (credits.services.credit_record_created). A learner found in the AIS gets the row with its
     exact body, sent after commit; anyone else a `waiting_person` row, released by the check
-    that finds them (reports_release_for_user). Calling it twice changes nothing."""
+    that finds them (reports_release_for_user). Calling it twice changes nothing. `fresh`: the
+    caller created `record` in this very transaction, so no report can exist for its new uid
+    yet (the lookup is skipped; the unique key would still refuse a second row)."""
     at = at or timezone.now()
     key = policy.credit_idempotency_key(record.uid)
-    existing = AisReport.objects.filter(idempotency_key=key).first()
+    existing = None if fresh else AisReport.objects.filter(idempotency_key=key).first()
     if existing is not None:
         return existing
     # The learner and their AIS person row (if any) in one query, only what the body needs.
