@@ -18,7 +18,7 @@ from cpe.accounts.policy import hold_allows
 from cpe.catalog.models import Chapter, Course
 from cpe.core import storage as stores
 
-from . import courseware, policy, selectors, services
+from . import courseware, hooks, policy, selectors, services
 from .api import heartbeat_seconds
 from .models import ChapterVideo, PlaySession
 
@@ -32,9 +32,7 @@ def _refusal(request, code, course=None, enrolment=None, status=403):
     rebuy = None
     if code in REBUY_CODES and enrolment is not None:
         # 重新购买 only when the product can be bought now (the buy page's and order list's rule)
-        from cpe.orders.services import purchase_check
-
-        rebuy = purchase_check(user=request.user, product=enrolment.product, at=timezone.now())
+        rebuy = hooks.purchase_check(request.user, enrolment.product, timezone.now())
     message = services.REFUSALS.get(code, "暂不能学习该课程。")
     if code == "expired" and rebuy is not None and not rebuy.allowed:
         message = services.REFUSALS["expired_not_on_sale"]
