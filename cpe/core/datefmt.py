@@ -1,5 +1,5 @@
 """Dates and times in text built in Python (policy messages, SMS, e-mail, PDFs, admin columns):
-the formats of config/formats/zh_Hans/formats.py, in Beijing time (docs/decisions/0021)."""
+the formats of config/formats/zh_Hans/formats.py, in Beijing time (docs/decisions/0020)."""
 
 from datetime import date, datetime
 

@@ -1,5 +1,5 @@
 """How a person reads a date or a time on this platform (pages, PDFs, SMS and e-mail), in
-Beijing time: the one place these formats are written (docs/decisions/0021).
+Beijing time: the one place these formats are written (docs/decisions/0020).
 
 2026-12-03 09:23 rather than Django's zh-Hans 2026年12月3日 09:23: the same width in every row
 of a table, sorts as it reads, and is the form the receipts, the AIS and the gateways use, so a

@@ -1,5 +1,5 @@
 """One way to write a date and a time for people (config/formats/zh_Hans/formats.py,
-docs/decisions/0021): templates name the formats, Python text goes through cpe.core.datefmt.
+docs/decisions/0020): templates name the formats, Python text goes through cpe.core.datefmt.
 Machine formats (gateway protocols, ISO timestamps in JSON, form inputs) are not for reading."""
 
 import re
