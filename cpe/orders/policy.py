@@ -79,7 +79,8 @@ def refund_decision(
         return Decision(
             False,
             "window_passed",
-            f"退款须在付款后 7 日内申请（截止 {local_datetime(deadline)}），现已超过期限。",
+            f"退款须在付款后 {REFUND_WINDOW.days} 日内申请"
+            f"（截止 {local_datetime(deadline)}），现已超过期限。",
         )
     if year_complete:
         return Decision(False, "year_complete", "您已完成该年度的学习任务，依据用户协议不能退款。")
@@ -171,7 +172,7 @@ def refund_approval_decision(*, paid_at: datetime, requested_at: datetime, year_
         return Decision(
             False,
             "window_passed",
-            "该申请提出时已超过付款后 7 日的退款期限，不能批准，请驳回并填写审核意见。",
+            f"该申请提出时已超过付款后 {REFUND_WINDOW.days} 日的退款期限，不能批准，请驳回并填写审核意见。",
         )
     if year_complete:
         return Decision(
