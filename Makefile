@@ -59,8 +59,8 @@ run: demo
 ais-sim: venv
 	$(BIN)/python -m ais_sim --host 127.0.0.1 --port $(AIS_PORT) --db $(AIS_SIM_DB) --seed demo
 
-# Debian packages: `make test` needs a real browser, CJK fonts, ffmpeg and pdftotext; `make run`
-# needs ffmpeg (demo videos) and the CJK fonts (invoice and certificate PDFs). As root they are
+# Debian packages: `make test` needs a real browser, CJK fonts, ffmpeg and pdftotext; the platform
+# itself needs ffmpeg (demo videos) and the CJK fonts (invoice and certificate PDFs). As root they are
 # installed; otherwise the one command to run is printed (and `make run` stops: it cannot work
 # without them, while the tests only skip the browser journeys).
 define need_debs
@@ -86,7 +86,11 @@ endef
 sysdeps:
 	$(call need_debs,chromium fonts-noto-cjk ffmpeg poppler-utils,echo "(browser tests are skipped without chromium)";)
 
+# `make run` installs the same packages as `make test` (so that a machine that only ever ran the
+# platform can run the suite and the drills too); without root it stops only for the two the
+# platform itself cannot do without.
 sysdeps-run:
+	$(call need_debs,chromium fonts-noto-cjk ffmpeg poppler-utils,true;)
 	$(call need_debs,ffmpeg fonts-noto-cjk,exit 1;)
 
 test: sysdeps venv vendor
