@@ -5,7 +5,7 @@ what an honest 1x player earns; the credit the server acknowledged per learner (
 reports) is written out for the check.
 
 usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json [players.json]
-PHASE: bare | django | django_anon | heartbeat
+PHASE: bare | floor | django | django_anon | heartbeat
 players.json (heartbeat): the simulated players' state and what they earned, carried from one
 round to the next (read if present, written at the end)."""
 
@@ -30,6 +30,8 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, 
             f"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n\r\n".encode(),
             f"POST /api/learning/sessions/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n"
             f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\nContent-Length: ".encode(),
+            f"POST /floor/{lr['key']}/heartbeat HTTP/1.1\r\nHost: b\r\nCookie: {cookie}\r\n"
+            f"X-Play-Token: {lr['token']}\r\nContent-Type: application/json\r\nContent-Length: ".encode(),
         )
     i = 0
     while time.perf_counter() < deadline:
@@ -37,6 +39,9 @@ async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, 
         i += 1
         if phase == "bare":
             req, claim = b"GET /bare/ HTTP/1.1\r\nHost: b\r\n\r\n", None
+        elif phase == "floor":  # the heartbeat's own bytes (headers and body), to the floor app
+            body = b'{"seq":%d,"start":%.3f,"position":%.3f}' % (i, 1000.0, 1005.0)
+            req, claim = b"%s%d\r\n\r\n%s" % (heads[lr["key"]][2], len(body), body), None
         elif phase == "django_anon":
             req, claim = b"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\n\r\n", None
         elif phase == "django":

@@ -17,7 +17,13 @@ than production's heartbeat interval). The learners' play sessions are put in Re
 flush, then the check: every learner's stored seconds (PostgreSQL) must equal what the server
 acknowledged to it.
 
-The measured phases run in --rounds rounds (bare, anonymous Django, heartbeat; --seconds split
+`floor` is the bare app sent the heartbeat's own request bytes, reading the body and making one
+Redis script call (a read and a write of one hash over the hot path's client): no heartbeat
+design on this server that keeps the play state in Redis can beat it, so floor_per_wsgi is the
+best heartbeat_per_wsgi reachable here and heartbeat_per_floor the share of it the platform's
+code keeps.
+
+The measured phases run in --rounds rounds (bare, floor, anonymous Django, heartbeat; --seconds split
 between them), so that other load on the machine affects all alike; the flusher is paused between
 heartbeat rounds. Each phase prints the CPU the machine, the gunicorn workers, Redis and the load
 generator spent per request (/proc).
@@ -25,7 +31,8 @@ generator spent per request (/proc).
 Baselines: `django_anon` is the trivial Django view through the full production middleware stack,
 anonymous (no cookie): RESULT's heartbeat_per_django compares with it. `django` is the same view
 with the learner's session cookie (session + user + agreement loads), printed for reference.
-Last line: RESULT heartbeat_per_django=… heartbeat_per_wsgi=… p99_ms=… errors=… lost=…"""
+Last line: RESULT heartbeat_per_django=… heartbeat_per_wsgi=… p99_ms=… errors=… lost=…
+floor_per_wsgi=… heartbeat_per_floor=…"""
 
 import argparse
 import json
@@ -90,7 +97,7 @@ def main():
             cwd=ROOT,
             env=env,
         )
-        for phase in ("bare", "django_anon", "django"):  # warm-up
+        for phase in ("bare", "floor", "django_anon", "django"):  # warm-up
             load(port, phase, 3, args.connections, tmp, tmp / "warm.json", env)
         results = {
             "django": measure(
@@ -99,7 +106,7 @@ def main():
         }
         # Rounds, so that a change in the machine's other load affects all phases alike.
         for _ in range(args.rounds):
-            for phase in ("bare", "django_anon", "heartbeat"):
+            for phase in ("bare", "floor", "django_anon", "heartbeat"):
                 if phase == "heartbeat":
                     pause.unlink()
                 else:
@@ -111,7 +118,7 @@ def main():
                 results[phase] = combine(results.get(phase), r)
                 if phase == "heartbeat":
                     pause.touch()
-        for phase in ("bare", "django_anon", "django", "heartbeat"):
+        for phase in ("bare", "floor", "django_anon", "django", "heartbeat"):
             r = results[phase]
             print(
                 f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
@@ -134,25 +141,33 @@ def main():
     print(f"final flush: {flushed} play sessions written in {time.time() - t:.1f}s", flush=True)
     lost, checked = check(results["heartbeat"]["earned"])
     hb, dj, anon, bare = results["heartbeat"], results["django"], results["django_anon"], results["bare"]
-    print(
-        f"heartbeat path: {'redis hot path (X-Play-Token, WSGI route before the middleware)' if hotpath.enabled() else 'ORM'}"
-    )
+    floor = results["floor"]
+    door = "redis hot path (X-Play-Token, WSGI route before the middleware)" if hotpath.enabled() else "ORM"
+    print(f"heartbeat path: {door}")
     print(
         f"ratios: heartbeat/django(anonymous, full production middleware) {hb['rps'] / anon['rps']:.2f}  "
         f"heartbeat/django(signed-in) {hb['rps'] / dj['rps']:.2f}  "
         f"heartbeat/wsgi {hb['rps'] / bare['rps']:.2f}  (target >= 1.0 and >= 0.5, p99 < 100 ms)"
     )
+    print(
+        "the floor (bare WSGI, the heartbeat's request, one Redis script round trip, no rules): "
+        f"floor/wsgi {floor['rps'] / bare['rps']:.2f}  heartbeat/floor {hb['rps'] / floor['rps']:.2f}  "
+        "(what one round trip per report costs on this machine, and how much of the rest is the platform's)"
+    )
     short = hb.get("short", [])
     why = ", ".join(f"{r or 'capped'}: {short.count(r)}" for r in sorted(set(short))) or "none"
     print(
-        f"credit check: {checked} learners' stored seconds compared with what the server acknowledged to them, "
+        f"credit check: {checked} learners' stored seconds compared with what the server "
+        "acknowledged to them, "
         f"{lost} differ; {len(short)} of {hb['requests']} reports were credited less than claimed "
         f"({why})"
     )
     print("RESULT compares with the anonymous trivial Django view (full production middleware stack)")
     print(
-        f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
-        f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}"
+        f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} "
+        f"heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
+        f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost} "
+        f"floor_per_wsgi={floor['rps'] / bare['rps']:.2f} heartbeat_per_floor={hb['rps'] / floor['rps']:.2f}"
     )
 
 
@@ -246,7 +261,7 @@ def seed(n):
 
     t = time.time()
     now = timezone.now()
-    v1 = agreement_publish(
+    agreement_publish(
         version="1.0",
         title="协议",
         body="正文",
@@ -331,7 +346,7 @@ def seed(n):
     )
     required = agreement_selectors.required_major_id(now)
     out = []
-    for u, s in zip(users, sessions):
+    for u, s in zip(users, sessions, strict=True):
         store = SessionStore()
         store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(u.pk), "cpe.accounts.auth.IdentifierBackend"
         store[HASH_SESSION_KEY] = u.get_session_auth_hash()
@@ -343,7 +358,7 @@ def seed(n):
     User.objects.bulk_update(users, ["session_key_hash"], batch_size=2000)
     PlaySession.objects.bulk_update(sessions, ["web_session"], batch_size=2000)
     prime(sessions, {p.user_id: p for p in ChapterProgress.objects.filter(chapter=chapter)}, 36000.0)
-    for o, s in zip(out, sessions):
+    for o, s in zip(out, sessions, strict=True):
         o["token"] = hotpath.play_token(s.key)
     print(f"seeded {n} learners with open play sessions in {time.time() - t:.0f}s", flush=True)
     return out
