@@ -463,12 +463,17 @@ def player(stats, data, source, earned, stop, old=False):
             got["acked"] += body["credited"]
             got["reports"] += 1
             last, pos = now, round(pos + claim, 3)
-        elif r is not None:
+        wait = BEAT
+        if r is not None and r.status_code != 200:
             got["refused"][str(r.status_code)] = got["refused"].get(str(r.status_code), 0) + 1
+        if r is None or r.status_code in (502, 503, 504):
+            # As static/js/player.js does: the next report claims again from the last
+            # acknowledged point (pos, last), not before the server's Retry-After.
+            wait = max(BEAT, float((r.headers.get("Retry-After") if r is not None else None) or 0))
         n += 1
         if n % 6 == 0 and not old:
             lr.page("/accounts/dashboard/")
-        stop.wait(BEAT)
+        stop.wait(wait)
 
 
 def examinee(stats, data, source, out, delay):
