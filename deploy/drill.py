@@ -765,6 +765,8 @@ def seed_main(out_path):
             r.pexpire(f"{p}s:{s.key}", hotpath.STATE_TTL_MS)
             r.set(f"{p}c:{s.user_id}", s.key, px=hotpath.STATE_TTL_MS)  # the last one opened is current
             keys.append(s.key)
+        if len(keys) == 2:  # as play_start does: the older stream is superseded when the newer starts
+            PlaySession.objects.filter(key=keys[0]).update(superseded_at=started)
         entry = {
             "username": e.user.username,
             "sid": sid,
