@@ -70,6 +70,7 @@ define need_debs
 	  fonts-noto-cjk) fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing="$$missing fonts-noto-cjk";; \
 	  ffmpeg) command -v ffmpeg >/dev/null || missing="$$missing ffmpeg";; \
 	  poppler-utils) command -v pdftotext >/dev/null || missing="$$missing poppler-utils";; \
+	  nginx) command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx";; \
 	esac; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -118,6 +119,7 @@ clean:
 # (as root: network namespaces, nginx; a few minutes) and the backup/restore drill.
 .PHONY: drill restore-drill
 drill: venv
+	$(call need_debs,nginx,exit 1;)
 	deploy/drill
 
 restore-drill: venv

@@ -18,8 +18,8 @@ the play session itself, so neither the session store nor the user row is read h
 the same validation (422) and answers as the documented ninja route (cpe/learning/api.py), whose
 `beat_body` it reuses. The judgement is `hotpath.beat`, the same function the ninja route calls,
 which applies `policy.heartbeat`. Redis unreachable (or its connection broken where a command
-could not be sent again): a 503 with a Chinese message (code "unavailable"), never a 500
-(cpe/core/redis_wire.py says when a command is sent again).
+could not be sent again): a 503 with a Chinese message (code "unavailable") and Retry-After,
+never a 500 (cpe/core/redis_wire.py says when a command is sent again).
 
     application = wrap(get_wsgi_application())
 """
@@ -130,6 +130,7 @@ def wrap(django_app):
                 start_response,
                 f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
                 {"code": exc.code, "message": exc.message},
+                (("Retry-After", str(exc.retry_after)),) if exc.retry_after else (),
             )
         finally:
             if connections["default"].connection is not None:  # a rare write (flag, completion):

@@ -445,9 +445,17 @@ def player(stats, data, source, earned, stop, old=False):
     token = data["old_token"] if old else data["token"]
     seq, pos, last = 0, 0.0, time.time() - BEAT
     got = earned.setdefault(
-        key, {"user": data["username"], "acked": 0.0, "reports": 0, "refused": {}, "old": old}
+        key,
+        {
+            "user": data["username"],
+            "acked": 0.0,
+            "reports": 0,
+            "refused": {},
+            "old": old,
+            "again": [0, 0.0, 0.0],
+        },
     )
-    n = 0
+    n, unanswered = 0, False
     while not stop.is_set():
         now = time.time()
         claim = round(max(0.0, now - last - 0.2), 3)
@@ -462,13 +470,25 @@ def player(stats, data, source, earned, stop, old=False):
             body = r.json()
             got["acked"] += body["credited"]
             got["reports"] += 1
-            last, pos = now, round(pos + claim, 3)
-        elif r is not None:
+            if unanswered:  # a claim again from the last acknowledged point: reports, claimed, credited
+                got["again"] = [
+                    got["again"][0] + 1,
+                    got["again"][1] + claim,
+                    got["again"][2] + body["credited"],
+                ]
+            last, pos, unanswered = now, round(pos + claim, 3), False
+        wait = BEAT
+        if r is not None and r.status_code != 200:
             got["refused"][str(r.status_code)] = got["refused"].get(str(r.status_code), 0) + 1
+        if r is None or r.status_code in (502, 503, 504):
+            unanswered = True
+            # As static/js/player.js does: the next report claims again from the last
+            # acknowledged point (pos, last), not before the server's Retry-After.
+            wait = max(BEAT, float((r.headers.get("Retry-After") if r is not None else None) or 0))
         n += 1
         if n % 6 == 0 and not old:
             lr.page("/accounts/dashboard/")
-        stop.wait(BEAT)
+        stop.wait(wait)
 
 
 def examinee(stats, data, source, out, delay):
@@ -745,6 +765,8 @@ def seed_main(out_path):
             r.pexpire(f"{p}s:{s.key}", hotpath.STATE_TTL_MS)
             r.set(f"{p}c:{s.user_id}", s.key, px=hotpath.STATE_TTL_MS)  # the last one opened is current
             keys.append(s.key)
+        if len(keys) == 2:  # as play_start does: the older stream is superseded when the newer starts
+            PlaySession.objects.filter(key=keys[0]).update(superseded_at=started)
         entry = {
             "username": e.user.username,
             "sid": sid,
@@ -1269,6 +1291,11 @@ def main():
             f"seconds: acknowledged {res['acknowledged_seconds']}, lost {res['lost_seconds']} "
             f"(max {res['max_lost_seconds_per_learner']} per learner; write-behind window {BEAT}s), "
             f"credited more than acknowledged: {res['credited_more_than_acknowledged']} learners"
+        )
+        again = [sum(e["again"][i] for e in earned.values() if not e["old"]) for i in range(3)]
+        say(
+            f"claims again after a 502/503/504 or no answer: {again[0]} report(s), claimed {again[1]:.1f}s, "
+            f"credited {again[2]:.1f}s"
         )
         say(
             f"single stream: old streams credited {res['old_stream_credited']}s, refusals "

@@ -88,9 +88,22 @@ def test_learning_journey(new_page, screenshot, demo_accounts, settings, tmp_pat
     expect(page.locator("#status")).to_contain_text("点击播放")
     assert page.locator("#watermark").inner_text().startswith("张明 150102")
 
-    # 1. Watch the 8-second chapter to the end: the server marks it complete.
+    # 1. Watch the 8-second chapter to the end: the server marks it complete. Its first report
+    # meets the timing service away (a 503, as while Redis restarts): the player keeps playing,
+    # says so, and its next report claims again from the last acknowledged point and is credited.
+    reports = _one_heartbeat_refused(page)
     _play(page)
     expect(page.locator("#chapter-state")).to_contain_text("本章节已完成", timeout=40_000)
+    refused, after = reports[0], reports[1]
+    assert refused["status"] == 503 and after["status"] == 200, reports
+    assert after["body"]["start"] == refused["body"]["start"]  # the unacknowledged stretch again
+    assert after["body"]["position"] > refused["body"]["position"] + 1  # it kept playing meanwhile
+    claimed = after["body"]["position"] - after["body"]["start"]
+    assert after["answer"]["credited"] >= claimed - 0.5 and after["answer"]["reason"] == "", after
+    said = page.evaluate("() => window.__said")
+    assert any("服务恢复后将自动补记" in t for t in said), said
+    assert not any("刷新页面" in t for t in said), said  # never told to reload
+    page.unroute(HEARTBEAT_URL)
     expect(page.locator("#watched")).to_have_text("100%")
     expect(page.locator("#course-done")).to_have_text("1")
     screenshot(page, "learning-player-complete-375")
@@ -175,6 +188,39 @@ def test_learning_journey(new_page, screenshot, demo_accounts, settings, tmp_pat
     kinds = set(SuspiciousEvent.objects.filter(user=learner, chapter=third).values_list("kind", flat=True))
     assert kinds == {"concurrent"}, kinds  # no "rate": nothing was sped up
     assert SuspiciousEvent.objects.get(chapter=third).get_kind_display() == "被其他窗口或设备接管播放"
+
+
+HEARTBEAT_URL = re.compile(r"/api/learning/sessions/[0-9a-f]+/heartbeat$")
+
+
+def _one_heartbeat_refused(page):
+    """Fault injection at the network: the page's first heartbeat is answered 503 "unavailable"
+    (with Retry-After) without reaching the server; the others go through. Returns the list of
+    reports as they happen (request body, status, answer) and records every status line the
+    page shows in window.__said."""
+    from cpe.learning.services import REFUSALS
+
+    reports = []
+
+    def handle(route):
+        body = route.request.post_data_json
+        if not reports:
+            answer = {"code": "unavailable", "message": REFUSALS["unavailable"]}
+            reports.append({"body": body, "status": 503, "answer": answer})
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json=answer)
+            return
+        response = route.fetch()
+        reports.append({"body": body, "status": response.status, "answer": response.json()})
+        route.fulfill(response=response)
+
+    page.route(HEARTBEAT_URL, handle)
+    page.evaluate("""() => {
+        const el = document.getElementById('status');
+        window.__said = [el.textContent];
+        new MutationObserver(() => window.__said.push(el.textContent))
+            .observe(el, {childList: true, characterData: true, subtree: true});
+    }""")
+    return reports
 
 
 def _flushed_progress(learner, chapter):

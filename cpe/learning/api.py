@@ -14,6 +14,7 @@ Django's middleware for requests carrying X-Play-Token (config/hotpath_wsgi.py):
 (policy.heartbeat), one state (Redis), two doors."""
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.urls import reverse
 from ninja import Field, Router, Schema
 from ninja.responses import Status
@@ -147,6 +148,10 @@ def _client_ip(request):
 
 
 def _fail(exc: LearningError):
+    if exc.retry_after:  # 503 "unavailable": when to ask again (the player waits at least this long)
+        r = JsonResponse({"code": exc.code, "message": exc.message}, status=exc.status)
+        r["Retry-After"] = str(exc.retry_after)
+        return r
     return Status(exc.status, {"code": exc.code, "message": exc.message})
 
 

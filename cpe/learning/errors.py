@@ -27,6 +27,14 @@ class LearningError(ApplicationError):
         "unavailable": 503,  # the play state's Redis cannot be reached (hotpath._needs_redis)
     }
 
+    # Seconds after which a refusal may be asked again (the Retry-After header of the answer):
+    # a Redis restart takes seconds; the player waits at least this long, then backs off.
+    RETRY_AFTER = {"unavailable": 5}
+
     @property
     def status(self) -> int:
         return self.STATUS.get(self.code, 400)
+
+    @property
+    def retry_after(self) -> int | None:
+        return self.RETRY_AFTER.get(self.code)

@@ -92,6 +92,11 @@ def _length(merged) -> float:
     return sum(b - a for a, b in merged)
 
 
+def _inside(merged, a: float, b: float) -> bool:
+    """[a, b] lies within one of the merged intervals (already credited)."""
+    return any(x <= a and b <= y for x, y in merged)
+
+
 def frontier_of(intervals) -> float:
     """The furthest point watched: the end of the furthest credited interval."""
     return max((b for _, b in intervals), default=0.0)
@@ -206,7 +211,9 @@ def heartbeat(
       * the wall time since the play session started, less what it was already credited, so a
         script posting many or inflated reports never earns more than real time.
     Nothing while an attention check is overdue, outside the enrolment's validity, or for a
-    stream that is not the account's current one and has no takeover time.
+    stream that is not the account's current one and has no takeover time. A report that
+    claims again from before the previous report's position (that report's answer was lost)
+    continues from where the previous report's credit ended, so nothing is credited twice.
 
     A takeover (another window or device opened the player at `superseded_at`) judges the old
     player's report only up to that moment: what it played while it was the current stream is
@@ -238,6 +245,18 @@ def heartbeat(
     if state.last_seq and start == state.last_position and state.last_end < start:
         # Continuous playback since the previous report, whose credit was cut short (network
         # jitter, or a claim faster than 1x): this stretch continues where that credit ended.
+        start = state.last_end
+    elif (
+        state.last_seq
+        and start <= state.last_end
+        and start < state.last_position <= position
+        and _inside(intervals, start, state.last_end)
+    ):
+        # A claim again from an earlier point: the player heard no answer to the previous
+        # report (a 502 from a node that died after judging it, a lost connection) and claims
+        # from the last point it saw acknowledged. What that report was credited is not claimed
+        # twice: the stretch continues from where its credit ended, and only that part is
+        # measured against the wall time since it (so neither a speed claim nor a loss).
         start = state.last_end
     if check_overdue(state.check_issued_at, at):
         moved = replace(state, last_at=until, last_seq=report.seq, last_position=position, last_end=position)

@@ -60,6 +60,7 @@ def enrolment_reminders_send(*, at=None) -> int:
 # Play sessions and heartbeats (rules R7.2-7.4). The rules are in policy.py; this module loads,
 # locks, asks the policy and writes what it decided.
 # =============================================================================================
+import logging  # noqa: E402
 import random  # noqa: E402
 import secrets  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -67,12 +68,15 @@ from dataclasses import dataclass  # noqa: E402
 from django.db import IntegrityError  # noqa: E402
 
 from cpe.accounts.policy import hold_allows  # noqa: E402
+from cpe.core import redis_wire  # noqa: E402
 from cpe.core.audit import audit_record  # noqa: E402
 from cpe.core.datefmt import local_datetime  # noqa: E402
 
 from . import selectors  # noqa: E402
 from .errors import LearningError  # noqa: E402
 from .models import ChapterProgress, PlaySession, SuspiciousEvent, SuspiciousKind  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 REFUSALS = {
     "not_enrolled": "您尚未购买包含本章节的课程，请先选课购买。",
@@ -167,9 +171,14 @@ def play_start(
     hot = _hot()
     if hot is not None:
         # The hot path: the other players stop now, and what they earned is in PostgreSQL
-        # before this one reads the learner's progress.
-        hot.stream_switch(user.pk, key)
-        hot.flush_user(user.pk)
+        # before this one reads the learner's progress. Redis unreachable: nothing is written,
+        # the start is refused with 503 "unavailable" (the player tries again), never a 500.
+        try:
+            hot.stream_switch(user.pk, key)
+            hot.flush_user(user.pk)
+        except redis_wire.UNAVAILABLE as exc:
+            log.warning("play start: redis unavailable: %s", exc)
+            raise _refuse("unavailable") from exc
     with transaction.atomic():
         locked = (
             User.objects.select_for_update().filter(pk=user.pk).first()
@@ -198,7 +207,12 @@ def play_start(
             play_until_check=policy.next_attention_check(rand()),
         )
     if hot is not None:
-        hot.session_opened(session, progress, duration)
+        try:
+            hot.session_opened(session, progress, duration)
+        except redis_wire.UNAVAILABLE as exc:
+            # Committed already: its state is rebuilt from the row at its first report (as
+            # after a Redis loss), so the start stands.
+            log.warning("play start: state of %s not written, redis unavailable: %s", key, exc)
         # A revocation that committed between our commit and the state written above found no
         # state to mark: it is in the row, so mark it now.
         row = PlaySession.objects.filter(pk=session.pk).values("revoked_at", "revoked_reason").first()
@@ -534,7 +548,6 @@ def session_is_current(session: PlaySession) -> bool:
 # =============================================================================================
 # Courseware: the transcoding job (run by tasks.transcode_chapter_video, never in a request).
 # =============================================================================================
-import logging  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -547,8 +560,6 @@ from cpe.core import storage as stores  # noqa: E402
 
 from . import courseware  # noqa: E402
 from .models import ChapterVideo, VideoStatus  # noqa: E402
-
-log = logging.getLogger(__name__)
 
 
 def video_enqueue(video: ChapterVideo):

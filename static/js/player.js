@@ -22,6 +22,21 @@
   var checkToken = "", checkTimer = null, courseDone = parseInt(cfg.courseDone, 10) || 0;
   var yearDone = document.getElementById("year-done");
 
+  /* A report that gets no answer (network error) or a 502/503/504 (a node restarting, the
+   * timing service's Redis away for seconds) is not a refusal: playback goes on, the stretch
+   * stays unacknowledged (stretchStart moves only when the server answers), and the next report
+   * claims it again from the last acknowledged point; the server credits that longer claim
+   * against the wall time since its last accepted report, and never twice what it had already
+   * judged (decision 0003). Asked again with back-off, never sooner than Retry-After. After
+   * RETRY_FOR without an answer the player stops with the refusal's message: 2 minutes outlast a
+   * Redis restart, a node's restart or a graceful one (30 s) with room to spare, and bound what a
+   * learner watches without it being recorded if the service does not come back. */
+  var RETRY_FOR = 2 * 60 * 1000;
+  var TROUBLE = "学习计时暂时中断，视频可继续播放；服务恢复后将自动补记这段学习时间。";
+  var troubleSince = 0, tries = 0, retryTimer = null;
+  var stretchGen = 0;        // a seek or a confirmed check starts a new stretch
+  var pendingClose = null;   // a stretch closed by a seek whose report got no answer
+
   function say(text, isError) {
     statusEl.textContent = text;
     statusEl.className = "player-status" + (isError ? " error" : "");
@@ -42,6 +57,7 @@
   function sayState(byLearner) {
     if (byLearner) heldUntil = 0;
     if (stopped || Date.now() < heldUntil) return;
+    if (troubleSince) return say(TROUBLE, true);
     if (video.ended) say(completed ? "本章节已播放完毕，已完成学习。" : "本章节已播放完毕。");
     else if (video.paused) say(completed ? "已暂停（本章节已完成）。" : "已暂停，点击播放继续学习。");
     else say("学习中（系统每 " + HEARTBEAT / 1000 + " 秒记录一次进度）");
@@ -55,14 +71,43 @@
     return h;
   }
 
+  /* Resolves {status, data, retryAfter}; status 0 when no answer came (network error). */
   function post(url, body, keepalive) {
     return fetch(url, {
       method: "POST", credentials: "same-origin", keepalive: !!keepalive,
       headers: headers(),
       body: JSON.stringify(body || {})
     }).then(function (r) {
-      return r.json().catch(function () { return {}; }).then(function (data) { return {status: r.status, data: data}; });
-    });
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        return {status: r.status, data: data, retryAfter: r.headers.get("Retry-After")};
+      });
+    }, function () { return {status: 0, data: {}}; });
+  }
+
+  function transient(res) {
+    return res.status === 0 || res.status === 502 || res.status === 503 || res.status === 504;
+  }
+
+  /* Back-off from 2 s doubling up to the heartbeat interval, spread so that players do not all
+   * come back at once; never sooner than the server's Retry-After (seconds). */
+  function retryDelay(res, n) {
+    var backoff = Math.min(HEARTBEAT, 2000 * Math.pow(2, n)) * (0.75 + Math.random() * 0.5);
+    return Math.max((parseFloat(res.retryAfter) || 0) * 1000, backoff);
+  }
+
+  /* send() again while its answer is transient, until RETRY_FOR has passed; then done(res). */
+  function persist(send, done, waiting) {
+    var since = 0, n = 0;
+    (function attempt() {
+      send().then(function (res) {
+        if (stopped) return;
+        if (!transient(res)) return done(res);
+        since = since || Date.now();
+        if (Date.now() - since >= RETRY_FOR) return done(res);
+        waiting();
+        setTimeout(attempt, retryDelay(res, n++));
+      });
+    })();
   }
 
   function stop(message) {
@@ -74,6 +119,7 @@
 
   function refused(res) {
     if (res.status === 401) return stop("登录已失效或账号已在其他地方登录，请重新登录。");
+    if (res.status === 0) return stop("网络连接已中断，请检查网络后刷新页面重试。");
     var d = res.data || {};
     stop(d.message || "暂不能继续学习，请刷新页面。");
   }
@@ -92,23 +138,61 @@
     }
   }
 
-  /* One report: the stretch of continuous playback [stretchStart, position]. Reports are sent
-   * one after another so their sequence numbers arrive in order. */
-  function beat(position, keepalive) {
+  function answered(d) {
+    troubleSince = 0;
+    tries = 0;
+    showProgress(d);
+    if (d.attention && d.attention.token !== checkToken) askAttention(d.attention);
+    if (d.reason === "check_overdue") say("防挂机确认已超时，计时已暂停，请点击“我在学习”。", true);
+    else sayState();
+  }
+
+  /* A report got no answer or a 502/503/504: keep playing and claim again later (false), or,
+   * past RETRY_FOR, stop with the refusal's message. */
+  function failed(res) {
+    troubleSince = troubleSince || Date.now();
+    if (Date.now() - troubleSince >= RETRY_FOR) return refused(res);
+    heldUntil = 0;
+    say(TROUBLE, true);
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(function () { retryTimer = null; beat(); }, retryDelay(res, tries++));
+  }
+
+  /* One report of the stretch [start, position]; its sequence number is taken when it leaves. */
+  function send(claim, keepalive) {
+    var url = "/api/learning/sessions/" + session.session + "/heartbeat";
+    return post(url, {seq: ++seq, start: claim.start, position: claim.position}, keepalive);
+  }
+
+  /* One report: the stretch of continuous playback from the last acknowledged point
+   * (stretchStart) to `position`, or, for a seek, the stretch it closes (`closing`). Reports are
+   * sent one after another so their sequence numbers arrive in order; the claim is made when the
+   * report leaves, so it starts where the previous answer left the stretch. */
+  function beat(position, keepalive, closing) {
     if (!session || stopped) return queue;
     var pos = position === undefined ? video.currentTime : position;
-    var body = {seq: ++seq, start: stretchStart, position: pos};
-    stretchStart = pos;
-    var url = "/api/learning/sessions/" + session.session + "/heartbeat";
+    var gen = stretchGen;
     queue = queue.then(function () {
-      return post(url, body, keepalive).then(function (res) {
-        if (res.status !== 200) return refused(res);
-        var d = res.data;
-        showProgress(d);
-        if (d.attention && d.attention.token !== checkToken) askAttention(d.attention);
-        if (d.reason === "check_overdue") say("防挂机确认已超时，计时已暂停，请点击“我在学习”。", true);
-        else sayState();
-      }, function () { say("网络不稳定，进度将在恢复后继续记录。", true); });
+      if (stopped) return;
+      if (!closing && gen !== stretchGen) return;  // its stretch was closed by a seek, and reported then
+      var before = pendingClose && !closing ? send(pendingClose) : null;
+      return Promise.resolve(before).then(function (res) {
+        if (res) {
+          if (res.status !== 200) return transient(res) ? failed(res) : refused(res);
+          pendingClose = null;
+        }
+        var claim = closing || {start: stretchStart, position: pos};
+        return send(claim, keepalive).then(function (res) {
+          if (stopped) return;
+          if (res.status !== 200) {
+            if (!transient(res)) return refused(res);
+            if (closing) pendingClose = closing;
+            return failed(res);
+          }
+          if (!closing && gen === stretchGen) stretchStart = claim.position;
+          answered(res.data);
+        });
+      });
     });
     return queue;
   }
@@ -127,15 +211,20 @@
   document.getElementById("attention-ok").addEventListener("click", function () {
     if (!session || !checkToken) { dialog.close(); return; }
     var token = checkToken;
-    post("/api/learning/sessions/" + session.session + "/attention", {token: token}).then(function (res) {
-      if (res.status !== 200) return refused(res);
+    var url = "/api/learning/sessions/" + session.session + "/attention";
+    persist(function () { return post(url, {token: token}); }, function (res) {
+      // no_check: nothing to confirm (an earlier try whose answer was lost did confirm it).
+      if (res.status !== 200 && (res.data || {}).code !== "no_check") return refused(res);
       checkToken = "";
       clearTimeout(checkTimer);
       dialog.close();
       // Anything played while the check was overdue earned nothing: go back to the frontier.
       if (video.currentTime > frontier + TOL) video.currentTime = frontier;
       stretchStart = video.currentTime;
+      stretchGen += 1;
       say("已确认，继续学习。");
+    }, function () {
+      document.getElementById("attention-hint").textContent = "网络不稳定，正在重新提交确认…";
     });
   });
 
@@ -158,8 +247,10 @@
       return;
     }
     if (Math.abs(target - lastTime) > 0.5) {
-      if (lastTime > stretchStart) beat(lastTime);   // report what was played before the seek
+      // report what was played before the seek
+      if (lastTime > stretchStart) beat(lastTime, false, {start: stretchStart, position: lastTime});
       stretchStart = target;
+      stretchGen += 1;
       lastTime = target;
     }
   });
@@ -180,7 +271,12 @@
     if (checkToken) { video.pause(); dialog.showModal && !dialog.open && dialog.showModal(); return; }
     // Before the media is loaded (a play tapped while hls.js still positions it at the resume
     // point) currentTime is 0, not where playback will start: the seek that follows sets it.
-    if (video.readyState >= 1) stretchStart = lastTime = video.currentTime;
+    // After a pause at the same point the stretch goes on (its unacknowledged part is claimed
+    // again with it).
+    if (video.readyState >= 1 && Math.abs(video.currentTime - lastTime) > 0.5) {
+      stretchStart = lastTime = video.currentTime;
+      stretchGen += 1;
+    }
     if (!mediaReady) {
       // Tapped before the playlist is attached: that play() may be cut short by the media's
       // load; ready() starts playback itself, so the first tap is never lost.
@@ -190,7 +286,7 @@
     }
     sayState(true);
   });
-  setInterval(function () { if (!video.paused && !stopped) beat(); }, HEARTBEAT);
+  setInterval(function () { if (!video.paused && !stopped && !retryTimer) beat(); }, HEARTBEAT);
   window.addEventListener("pagehide", function () {
     if (!session || stopped) return;
     if (!video.paused) beat(undefined, true);
@@ -261,7 +357,9 @@
     }
   }
 
-  post(cfg.startUrl, {chapter_id: parseInt(cfg.chapter, 10)}).then(function (res) {
+  persist(function () {
+    return post(cfg.startUrl, {chapter_id: parseInt(cfg.chapter, 10)});
+  }, function (res) {
     if (res.status !== 201) return refused(res);
     session = res.data;
     frontier = session.frontier;
@@ -271,5 +369,5 @@
     say("正在加载视频…");
     root.dataset.session = session.session;
     attach(session.playlist_url, session.resume_at);
-  }, function () { say("网络错误，请刷新页面重试。", true); });
+  }, function () { say("学习计时服务暂时不可用，正在重新连接…", true); });
 })();

@@ -125,6 +125,7 @@ def test_redis_unreachable_the_door_answers_503_in_chinese_and_loses_nothing_ack
     status, headers, body = _call(door, _path(s), {"seq": 2, "start": 10, "position": 35}, token)
     assert status == 503 and body == {"code": "unavailable", "message": services.REFUSALS["unavailable"]}
     assert "暂时不可用" in body["message"] and headers["Cache-Control"] == "no-store"
+    assert int(headers["Retry-After"]) > 0  # when to ask again
     settings.LEARNING_HOTPATH_REDIS_URL = REDIS_URL  # Redis is back
     status, _, body = _call(door, _path(s), {"seq": 3, "start": 10, "position": 35}, token)
     assert status == 200 and body["credited"] == 25  # the player claims the refused time again
@@ -147,5 +148,82 @@ def test_redis_unreachable_the_play_api_answers_503_too(signed_in, chapter, enro
         )
     finally:
         settings.LEARNING_HOTPATH_REDIS_URL = REDIS_URL  # for the fixture's clean-up
-    assert r.status_code == 503 and r.json()["code"] == "unavailable"
+    assert r.status_code == 503 and r.json()["code"] == "unavailable" and int(r["Retry-After"]) > 0
     assert r.json()["message"] == services.REFUSALS["unavailable"]
+
+
+def _all_redis_unreachable(settings):
+    """Every use of Redis at once, as when the one Redis is down: the hot path, the cache, and
+    the session cache in front of PostgreSQL (decision 0018)."""
+    from cpe.accounts import sessions
+
+    settings.LEARNING_HOTPATH_REDIS_URL = UNREACHABLE
+    settings.CACHES = {name: {**conf, "LOCATION": UNREACHABLE} for name, conf in settings.CACHES.items()}
+    sessions._state.reset()
+
+
+def test_redis_unreachable_the_play_start_answers_503_in_chinese_and_starts_nothing(
+    signed_in, chapter, enrolment, settings
+):
+    """Opening a player is the web path (the session cookie, redis-py): it was a 500. Now a 503
+    with the message and Retry-After; nothing is started; once Redis is back the start works."""
+    caches = settings.CACHES
+    _all_redis_unreachable(settings)
+    try:
+        r = signed_in.post(
+            "/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json"
+        )
+    finally:
+        settings.LEARNING_HOTPATH_REDIS_URL, settings.CACHES = REDIS_URL, caches
+    assert r.status_code == 503, r.status_code
+    assert r.json() == {"code": "unavailable", "message": services.REFUSALS["unavailable"]}
+    assert int(r["Retry-After"]) > 0
+    assert not PlaySession.objects.exists()
+    again = signed_in.post(
+        "/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json"
+    )
+    assert again.status_code == 201
+
+
+def test_redis_unreachable_a_sign_out_signs_out_and_the_player_is_refused_once_it_is_back(
+    door, signed_in, learner, chapter, enrolment, settings, django_capture_on_commit_callbacks
+):
+    """Signing out touches the hot path's Redis (the account's players stop: the current-stream
+    marker, each play state marked revoked). Redis down must not make it a 500: the learner is
+    signed out (the web session row is gone), the play session's row is revoked, and the
+    player's next report, once Redis is back, is refused: its browser no longer has the web
+    session the play session is bound to, and a replay with the old cookie meets the revocation
+    the flush carries from the row into the state."""
+    from django.urls import reverse
+
+    from cpe.accounts.models import StoredSession
+
+    old_cookie = signed_in.cookies["sessionid"].value
+    key = services.play_start(user=learner, chapter_id=chapter.pk, web_session=old_cookie, ip="10.0.0.1").key
+    token = hotpath.play_token(key)
+    path = f"/api/learning/sessions/{key}/heartbeat"
+    assert (
+        _call(door, path, {"seq": 1, "start": 0, "position": 1}, token, cookie=f"sessionid={old_cookie}")[0]
+        == 200
+    )
+    caches = settings.CACHES
+    _all_redis_unreachable(settings)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            r = signed_in.post(reverse("accounts:logout"))
+    finally:
+        settings.LEARNING_HOTPATH_REDIS_URL, settings.CACHES = REDIS_URL, caches
+    assert r.status_code == 302
+    assert not StoredSession.objects.exists()  # signed out
+    assert signed_in.cookies["sessionid"].value == ""  # the browser was told to drop the cookie
+    assert PlaySession.objects.get(key=key).revoked_reason == "session_elsewhere"
+    request_finished.disconnect(close_old_connections)  # the test client connected it again
+    # Redis is back, and it never heard of the sign-out. The browser's player, without the cookie:
+    status, _, body = _call(door, path, {"seq": 2, "start": 1, "position": 6}, token, cookie=None)
+    assert status == 401 and body["code"] == "unbound"
+    # A replay with the old cookie: the next flush carries the row's revocation into Redis.
+    hotpath.flush_dirty()
+    status, _, body = _call(
+        door, path, {"seq": 3, "start": 1, "position": 6}, token, cookie=f"sessionid={old_cookie}"
+    )
+    assert status == 401 and body["code"] == "session_elsewhere"

@@ -121,6 +121,38 @@ CASES = [
         [],
     ),
     ("positions are clamped to the video's length", [(30, 1, 580, 700)], 20, 20, [""], []),
+    (
+        "refused report: the next claims from the last acknowledged point and is credited in full",
+        [(30, 1, 0, 30), (90, 3, 30, 90)],  # seq 2 (30-60) was refused (503): never judged
+        90,
+        90,
+        ["", ""],
+        [],
+    ),
+    (
+        "lost answer: a claim again over a report that was judged is neither a speed claim nor lost",
+        [(30, 1, 0, 30), (60, 2, 30, 60), (90, 3, 30, 90)],  # seq 2's answer never arrived (502)
+        90,
+        90,
+        ["", "", ""],
+        [],
+    ),
+    (
+        "lost answer after a capped report: continues from where that credit ended",
+        [(29.5, 1, 0, 30), (60, 2, 0, 60)],
+        60,
+        60,
+        [p.CAPPED, ""],
+        [],
+    ),
+    (
+        "a claim again cannot add more than the wall time since the previous report",
+        [(30, 1, 0, 30), (60, 2, 30, 60), (90, 3, 30, 150)],
+        90,
+        90,
+        ["", "", p.RATE],
+        [p.RATE],
+    ),
 ]
 
 
