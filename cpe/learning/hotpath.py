@@ -556,8 +556,12 @@ def _takeover_at(key: str, d: dict, cur: str, at) -> tuple[datetime | None, bool
     """When another player took over from this play session (its row's `superseded_at`, which
     play_start writes under the user-row lock; kept in the state as "sup" once read, so this
     rare path queries once); `at` while that start has not committed yet (the takeover is
-    happening now). None when no player took over (signed out or in elsewhere: those stop at
-    once and keep nothing). Second: whether the time is the row's (worth keeping in the state)."""
+    happening now), kept in the state too: the start may never commit (refused under the lock,
+    or its process died after switching the stream), and a player that ignores its 409 must not
+    be credited up to each later report's time (a start that does commit wrote an earlier time,
+    its own start, so the state's is later by at most that start's transaction). None when no
+    player took over (signed out or in elsewhere: those stop at once and keep nothing). Second:
+    whether to keep the time in the state (always, once there is one)."""
     if not cur or cur in (NO_STREAM, ELSEWHERE):
         return None, False
     if d.get("sup") is not None:
@@ -565,7 +569,7 @@ def _takeover_at(key: str, d: dict, cur: str, at) -> tuple[datetime | None, bool
     from .models import PlaySession
 
     row = PlaySession.objects.filter(key=key).values_list("superseded_at", flat=True).first()
-    return (row, True) if row is not None else (at, False)
+    return (row, True) if row is not None else (at, True)
 
 
 def _legacy_binding(key, d) -> dict:

@@ -246,6 +246,23 @@ def test_superseded_stream_keeps_what_it_played_before_the_takeover(hot, learner
     assert _stored(learner, chapter).intervals == [[0, 60]]
 
 
+def test_a_start_that_never_committed_stops_the_old_stream_earning(hot, learner, chapter, enrolment, now):
+    """A play start switches the account's current stream in Redis before its transaction; when
+    that transaction never commits (refused under the lock, or its process died), no row says
+    when the takeover was. The old player is answered 409 from its first report after the
+    switch; a client that ignores the 409 and keeps reporting must not be credited up to each
+    report's time: the takeover time is fixed at the first report that saw it."""
+    first = _start(learner, chapter, now)
+    _beat(first, sec(now, 30), 1, 0, 30)
+    hot.stream_switch(learner.pk, "f" * 32)  # a start that switched the stream, then failed
+    for seq, t in enumerate((60, 90, 120), 2):
+        with pytest.raises(LearningError) as exc:
+            _beat(first, sec(now, t), seq, t - 30, t)
+        assert exc.value.code == "superseded" and exc.value.status == 409
+    hot.flush_dirty()
+    assert _stored(learner, chapter).intervals == [[0, 60]]  # up to the first refused report, no further
+
+
 def test_fabricated_fast_beats_earn_no_more_than_real_time(hot, learner, chapter, enrolment, now):
     s = _start(learner, chapter, now)
     for i, t in enumerate((30, 60), 1):
