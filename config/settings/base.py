@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "cpe.agreements.middleware.AgreementGateMiddleware",
     "axes.middleware.AxesMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    "cpe.core.middleware.RedisUnavailableMiddleware",  # a view needing Redis while it is away: 503
 ]
 
 ROOT_URLCONF = "config.urls"

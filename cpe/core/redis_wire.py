@@ -36,6 +36,9 @@ import redis
 from redis.connection import parse_url
 
 TIMEOUT = 5.0  # seconds: connect, and wait for one reply
+# Seconds after which a request refused because Redis could not be reached may be made again (the
+# Retry-After of its 503): a Redis restart from its append-only file takes a few seconds.
+RETRY_AFTER_SECONDS = 5
 
 
 class Unavailable(ConnectionError):

@@ -1,3 +1,4 @@
+from cpe.core import redis_wire
 from cpe.core.errors import ApplicationError
 
 
@@ -29,7 +30,7 @@ class LearningError(ApplicationError):
 
     # Seconds after which a refusal may be asked again (the Retry-After header of the answer):
     # a Redis restart takes seconds; the player waits at least this long, then backs off.
-    RETRY_AFTER = {"unavailable": 5}
+    RETRY_AFTER = {"unavailable": redis_wire.RETRY_AFTER_SECONDS}
 
     @property
     def status(self) -> int:
