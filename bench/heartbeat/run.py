@@ -134,9 +134,8 @@ def main():
     print(f"final flush: {flushed} play sessions written in {time.time() - t:.1f}s", flush=True)
     lost, checked = check(results["heartbeat"]["earned"])
     hb, dj, anon, bare = results["heartbeat"], results["django"], results["django_anon"], results["bare"]
-    print(
-        f"heartbeat path: {'redis hot path (X-Play-Token, WSGI route before the middleware)' if hotpath.enabled() else 'ORM'}"
-    )
+    path = "redis hot path (X-Play-Token, WSGI route before the middleware)" if hotpath.enabled() else "ORM"
+    print(f"heartbeat path: {path}")
     print(
         f"ratios: heartbeat/django(anonymous, full production middleware) {hb['rps'] / anon['rps']:.2f}  "
         f"heartbeat/django(signed-in) {hb['rps'] / dj['rps']:.2f}  "
@@ -145,13 +144,15 @@ def main():
     short = hb.get("short", [])
     why = ", ".join(f"{r or 'capped'}: {short.count(r)}" for r in sorted(set(short))) or "none"
     print(
-        f"credit check: {checked} learners' stored seconds compared with what the server acknowledged to them, "
+        f"credit check: {checked} learners' stored seconds "
+        "compared with what the server acknowledged to them, "
         f"{lost} differ; {len(short)} of {hb['requests']} reports were credited less than claimed "
         f"({why})"
     )
     print("RESULT compares with the anonymous trivial Django view (full production middleware stack)")
     print(
-        f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
+        f"RESULT heartbeat_per_django={hb['rps'] / anon['rps']:.2f} "
+        f"heartbeat_per_wsgi={hb['rps'] / bare['rps']:.2f} "
         f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost}"
     )
 
@@ -246,7 +247,7 @@ def seed(n):
 
     t = time.time()
     now = timezone.now()
-    v1 = agreement_publish(
+    agreement_publish(
         version="1.0",
         title="协议",
         body="正文",
@@ -331,7 +332,7 @@ def seed(n):
     )
     required = agreement_selectors.required_major_id(now)
     out = []
-    for u, s in zip(users, sessions):
+    for u, s in zip(users, sessions, strict=True):
         store = SessionStore()
         store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(u.pk), "cpe.accounts.auth.IdentifierBackend"
         store[HASH_SESSION_KEY] = u.get_session_auth_hash()
@@ -343,7 +344,7 @@ def seed(n):
     User.objects.bulk_update(users, ["session_key_hash"], batch_size=2000)
     PlaySession.objects.bulk_update(sessions, ["web_session"], batch_size=2000)
     prime(sessions, {p.user_id: p for p in ChapterProgress.objects.filter(chapter=chapter)}, 36000.0)
-    for o, s in zip(out, sessions):
+    for o, s in zip(out, sessions, strict=True):
         o["token"] = hotpath.play_token(s.key)
     print(f"seeded {n} learners with open play sessions in {time.time() - t:.0f}s", flush=True)
     return out

@@ -326,7 +326,8 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
                 at=at,
                 subject="您的电子发票已红冲",
                 body=(
-                    f"{user.name}，您好：\n\n因{red.reason}，订单 {blue.order.number} 的电子发票 {blue.number} "
+                    f"{user.name}，您好：\n\n因{red.reason}，"
+                    f"订单 {blue.order.number} 的电子发票 {blue.number} "
                     f"已开具红字发票 {red.number} 冲销，原发票作废。\n"
                     f"如需查看，请登录平台“我的发票”：{absolute_url(reverse('invoicing:list'))}\n"
                 ),

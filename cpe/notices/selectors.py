@@ -54,8 +54,8 @@ def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> lis
 
 def maintenance_now(at):
     """(phase, announcement): the active window if any (of every notice that is not a draft),
-    else the next published one within the banner lead ("upcoming"), else ("", None). Each process re-reads the windows every
-    MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""
+    else the next published one within the banner lead ("upcoming"), else ("", None). Each
+    process re-reads the windows every MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""
     rows = _windows()
     active = [
         a
