@@ -11,7 +11,7 @@ from .states import AccountStatus, AisStatus, IdentityField, MinorReview
 AIS_EXPLANATIONS = {AisStatus(k): v for k, v in PERSON_EXPLANATIONS.items()}
 
 
-def dashboard_context(user) -> dict:
+def dashboard_context(user: User) -> dict:
     from django.utils import timezone
 
     at = timezone.now()
@@ -33,7 +33,7 @@ def dashboard_context(user) -> dict:
     }
 
 
-def login_history(user, limit=20):
+def login_history(user: User, limit=20):
     return list(user.logins.all()[:limit])
 
 

@@ -2,6 +2,7 @@
 what the AIS reporting reads (records to report, revocations)."""
 
 from collections import defaultdict
+from datetime import datetime
 
 from django.db.models import Sum
 
@@ -16,7 +17,7 @@ from . import hooks, policy
 from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
 
-def year_status_for(user, year) -> policy.YearStatus:
+def year_status_for(user: User, year) -> policy.YearStatus:
     """The year's status from the learner's active records (one query)."""
     sums = dict(
         CreditRecord.objects.filter(user=user, year=year, status=RecordStatus.ACTIVE)
@@ -94,7 +95,7 @@ class YearSummary:
         }
 
 
-def year_summaries(user, years=()) -> list[YearSummary]:
+def year_summaries(user: User, years=()) -> list[YearSummary]:
     """The learner's years: those given (e.g. the years of their enrolments, already loaded)
     plus those with records, newest first. Three queries however many records exist."""
     records = list(CreditRecord.objects.filter(user=user).select_related("year").order_by("-passed_at"))
@@ -114,7 +115,7 @@ def year_summaries(user, years=()) -> list[YearSummary]:
     return [YearSummary(y, recs[y.pk], cs[y.pk]) for y in sorted(by_year.values(), key=lambda y: -y.year)]
 
 
-def year_complete(user, year) -> bool:
+def year_complete(user: User, year) -> bool:
     return year_status_for(user, year).complete
 
 
@@ -175,7 +176,7 @@ class YearPlanView:
         return policy.planner_line(self.status)
 
 
-def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
+def year_plan_for(*, enrolments, summaries, at: datetime) -> YearPlanView | None:
     """The planner of the Shanghai calendar year of `at` (two queries at most: the year row when
     the learner has nothing in it yet, and its published courses)."""
 
@@ -240,11 +241,11 @@ def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
     )
 
 
-def certificates_of(user):
+def certificates_of(user: User):
     return Certificate.objects.filter(user=user).select_related("year").order_by("-issued_at")
 
 
-def dashboard_studies(user, at) -> dict:
+def dashboard_studies(user: User, at: datetime) -> dict:
     """The dashboard's studying part (accounts.hooks.dashboard_studies): the enrolments with
     their passed courses, the years of the enrolments and credit records (hours, progress,
     planner, certificates; a constant number of queries, year_summaries) and what is still

@@ -7,6 +7,7 @@
 - `credits_revoke_for_order` runs inside the refund's transaction (orders.services._after_refund)."""
 
 import secrets
+from datetime import datetime
 
 from django.db import transaction
 
@@ -36,7 +37,7 @@ def _new_number(kind: str, year: int) -> str:
     return policy.verification_number(kind, year, secrets.token_bytes(policy.VERIFICATION_RANDOM_BYTES))
 
 
-def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
+def credit_record_for_pass(*, attempt, at: datetime) -> CreditRecord | None:
     """Record the course's credit hours for the training year on a pass, once per course per
     year (credits.policy.record_on_pass), with its pass certificate; then the year's completion
     certificate if this record completes the year. Must run inside the grading transaction."""
@@ -105,7 +106,7 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
     return record
 
 
-def _year_certificate_sync(user, year, at, *, reason: str, status=None):
+def _year_certificate_sync(user: User, year, at: datetime, *, reason: str, status=None) -> None:
     """Keep the year's completion certificate true to the ledger: issue one when the year is
     complete and none is valid; when hours were revoked, revoke the one in force and, if the
     year is still complete, issue a new one stating the hours that remain. `status`: the
@@ -145,13 +146,15 @@ def _year_certificate_sync(user, year, at, *, reason: str, status=None):
         )
 
 
-def _revoke_certificate(cert, reason, at, actor=None):
+def _revoke_certificate(cert, reason, at: datetime, actor: User | None = None) -> None:
     cert.status, cert.revoked_at, cert.revoke_reason = CertificateStatus.REVOKED, at, reason[:200]
     cert.save(update_fields=["status", "revoked_at", "revoke_reason"])
     audit_record("certificate.revoked", actor=actor, subject=cert, at=at, data={"reason": cert.revoke_reason})
 
 
-def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -> CreditRecord:
+def credit_record_revoke(
+    *, record: CreditRecord, reason: str, at: datetime, actor: User | None = None
+) -> CreditRecord:
     """active → revoked, with the reason; its certificate is revoked, and the year's
     completion certificate follows the ledger (rules R5, R8)."""
 
@@ -191,7 +194,7 @@ def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -
     return record
 
 
-def credits_revoke_for_order(*, order, reason: str, at, actor=None) -> int:
+def credits_revoke_for_order(*, order, reason: str, at: datetime, actor: User | None = None) -> int:
     """A refund revokes the credits earned under the order and their certificates (issue
     "Rules": a refund approved under the buying issue revokes ...). Runs inside the refund's
     transaction; returns how many records were revoked."""

@@ -6,7 +6,7 @@ EXAM_MULTIPLE_PARTIAL_CREDIT."""
 
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -64,7 +64,7 @@ def bank_counts(course) -> dict:
     )
 
 
-def exam_gate(user, course, at, *, chapters=None) -> Gate:
+def exam_gate(user: User, course, at: datetime, *, chapters=None) -> Gate:
     """The facts the eligibility rule needs, gathered, and its decision (exams.policy)."""
     rules = current_rules()
     enrolment, state = learning_selectors.enrolment_for(user, course, at)
@@ -86,7 +86,7 @@ def exam_gate(user, course, at, *, chapters=None) -> Gate:
     return Gate(decision, enrolment, len(chapters), done, used, rules)
 
 
-def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
+def attempt_start(*, user: User, course, at: datetime | None = None, rng=None) -> Attempt:
     """Open the exam: resume the learner's open attempt if it is still within its time, else
     (after grading an overdue one) draw a new paper (rules R8.2)."""
 
@@ -199,7 +199,7 @@ def _load_open_sql(connection):
     return _sql_cache["open"]
 
 
-def _load_open(user, attempt_id):
+def _load_open(user: User, attempt_id):
     """The learner's own attempt, locked, with its course, year and enrolment. Its `user` is the
     caller's (the row is filtered on it): not joined and decrypted a second time."""
     from django.db import connection
@@ -230,7 +230,9 @@ def _load_open(user, attempt_id):
     return attempt
 
 
-def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None) -> AttemptItem:
+def attempt_answer_save(
+    *, user: User, attempt_id: int, position: int, chosen, at: datetime | None = None
+) -> AttemptItem:
     """Save one answer as the learner goes (a reload or a lost connection loses nothing).
     Refused once graded or after the deadline (+ grace): the server enforces the time."""
     at = at or timezone.now()
@@ -252,7 +254,12 @@ def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None
 
 
 def attempt_submit(
-    *, user, attempt_id: int, answers: dict | None = None, at=None, whole_paper: bool = False
+    *,
+    user: User,
+    attempt_id: int,
+    answers: dict | None = None,
+    at: datetime | None = None,
+    whole_paper: bool = False,
 ) -> Attempt:
     """Submit once, graded at once (rules R8.2-8.3). `answers` (position -> chosen original
     indexes) are saved first if the time allows. With `whole_paper` (the exam page's form),
@@ -286,7 +293,7 @@ def attempt_submit(
     return attempt
 
 
-def attempt_close_if_overdue(attempt: Attempt, at=None) -> Attempt:
+def attempt_close_if_overdue(attempt: Attempt, at: datetime | None = None) -> Attempt:
     """An open attempt past its deadline is graded with what was saved (e.g. the learner closed
     the page). Called when the learner comes back; idempotent."""
     at = at or timezone.now()
@@ -375,7 +382,7 @@ def _locked_items(attempt):
     ]
 
 
-def _write_items(items, with_answers: bool):
+def _write_items(items, with_answers: bool) -> None:
     """Store what grading computed (and the submitted answers) in one statement: on PostgreSQL an
     UPDATE ... FROM jsonb_to_recordset(one JSON parameter) (one parameter to send, so the driver
     neither adapts every element of arrays nor re-parses the statement); elsewhere bulk_update
@@ -415,7 +422,7 @@ def _write_items(items, with_answers: bool):
         cur.execute(sql, [json.dumps(rows)])
 
 
-def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=False):
+def _grade(attempt: Attempt, at: datetime, *, auto: bool, items=None, answers_changed=False) -> None:
     """Grade under the caller's lock; a pass records the credit in the same transaction."""
 
     rules = current_rules()
@@ -446,7 +453,7 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
 
 
 # --- practice (rules R7.5): immediate feedback, unlimited, no credit -----------------------------
-def exam_in_progress(user, at) -> bool:
+def exam_in_progress(user: User, at: datetime) -> bool:
     """Whether the learner has an exam attempt (on any course) whose answers can still be saved
     or submitted (exams.policy.attempt_blocks_practice): practice shows no answer meanwhile."""
     return any(
@@ -457,7 +464,7 @@ def exam_in_progress(user, at) -> bool:
     )
 
 
-def practice_gate(user, course, at) -> policy.Decision:
+def practice_gate(user: User, course, at: datetime) -> policy.Decision:
     """The facts the practice rule needs, gathered, and its decision (exams.policy)."""
     _, state = learning_selectors.enrolment_for(user, course, at)
     return policy.practice_decision(enrolment_state=state, exam_in_progress=exam_in_progress(user, at))
@@ -499,7 +506,7 @@ def _shuffled(q, rng):
     return order
 
 
-def practice_check(*, user, question_id, chosen, at=None) -> dict:
+def practice_check(*, user: User, question_id, chosen, at: datetime | None = None) -> dict:
     """Immediate feedback on one practice question (rules R7.5): verdict, right answer and
     explanation, only when policy.practice_feedback_decision allows it. Refused (ExamError,
     nothing revealed) for an exam question exactly as for an id that does not exist, without a

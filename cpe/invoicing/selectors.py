@@ -1,7 +1,10 @@
 """Reads shared by pages, the orders app and tasks."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -11,8 +14,11 @@ from . import policy
 from .models import Invoice
 from .states import InvoiceKind, InvoiceStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def invoices_of_user(user):
+
+def invoices_of_user(user: User):
     """The learner's invoices, blue and red, newest first (one query, with order and original)."""
     return (
         Invoice.objects.filter(order__user=user)
@@ -21,7 +27,7 @@ def invoices_of_user(user):
     )
 
 
-def invoice_of_user(user, number: str) -> Invoice | None:
+def invoice_of_user(user: User, number: str) -> Invoice | None:
     return Invoice.objects.filter(order__user=user, number=number).select_related("order").first()
 
 
@@ -29,7 +35,7 @@ def invoice_by_token(token: str) -> Invoice | None:
     return Invoice.objects.filter(verify_token=token).select_related("original").first()
 
 
-def order_of_user(user, order_number: str) -> Order | None:
+def order_of_user(user: User, order_number: str) -> Order | None:
     return Order.objects.filter(user=user, number=order_number).first()
 
 
@@ -44,7 +50,7 @@ class OrderInvoiceState:
     invoice: Invoice | None  # the valid blue invoice, if any
 
 
-def invoice_state_for_orders(user, orders, at=None) -> dict[int, OrderInvoiceState]:
+def invoice_state_for_orders(user: User, orders, at: datetime | None = None) -> dict[int, OrderInvoiceState]:
     """Keyed by order pk. One query for all the orders' valid blue invoices (no N+1); orders of
     another user are left out."""
     at = at or timezone.now()

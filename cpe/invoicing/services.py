@@ -9,7 +9,11 @@ Settings read at call time (none is required):
   (demonstration defaults below).
 - SITE_URL: base of the verification URL in the QR code."""
 
+from __future__ import annotations
+
 import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -37,6 +41,9 @@ from .providers.base import (
     get_provider,
 )
 from .states import BuyerType, InvoiceKind, InvoiceStatus
+
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +88,7 @@ def _store(invoice: Invoice, pdf_bytes: bytes, written: list) -> Invoice:
     return invoice
 
 
-def _cleanup(written: list):
+def _cleanup(written: list) -> None:
     store = Invoice._meta.get_field("pdf").storage
     for name in written:
         store.delete(name)
@@ -91,7 +98,7 @@ def _audit_buyer(invoice: Invoice) -> str:
     return mask_name(invoice.buyer_name) if invoice.buyer_type == BuyerType.PERSONAL else invoice.buyer_name
 
 
-def _email_learner(user, *, event: str, subject: str, body: str, at):
+def _email_learner(user: User, *, event: str, subject: str, body: str, at: datetime) -> None:
     """rules R1.4: an e-mail address is used for notices only once verified."""
     if user.email and user.email_verified_at:
         message_queue(
@@ -101,13 +108,13 @@ def _email_learner(user, *, event: str, subject: str, body: str, at):
 
 def invoice_request(
     *,
-    user,
+    user: User,
     order_number: str,
     buyer_type: str,
     buyer_name: str = "",
     unit_kind: str = "",
     taxpayer_id: str = "",
-    at=None,
+    at: datetime | None = None,
 ) -> Invoice:
     """Issue the blue invoice of one of the learner's orders (rules R6).
 
@@ -243,7 +250,9 @@ def _draft_of(invoice: Invoice) -> InvoiceDraft:
     )
 
 
-def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Invoice | None:
+def invoice_reverse_for_order(
+    *, order, reason: str, actor: User | None = None, at: datetime | None = None
+) -> Invoice | None:
     """rules R5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
     a red-letter invoice and mark the blue one reversed. Returns the red invoice, or None when
     there is nothing to reverse (no invoice, or already reversed: a second call does nothing).
@@ -338,7 +347,7 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
     return red
 
 
-def invoice_reverse_after_refund(*, order, refund, at) -> None:
+def invoice_reverse_after_refund(*, order, refund, at: datetime) -> None:
     """A refund reverses the order's invoice (orders.hooks.refunded, inside the refund's
     transaction). The money has already gone back, so a failing invoice service must not roll
     the refund back: the red invoice is then issued by the hourly `invoice_reverse_sweep`."""
@@ -351,7 +360,7 @@ def invoice_reverse_after_refund(*, order, refund, at) -> None:
         log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
 
 
-def invoice_reverse_pending(*, at=None) -> list[Invoice]:
+def invoice_reverse_pending(*, at: datetime | None = None) -> list[Invoice]:
     """Reverse the invoices of refunded orders that still hold a valid blue invoice (a refund
     whose reversal failed at the provider). Idempotent; each order in its own transaction."""
     from .selectors import refunded_orders_with_valid_invoice

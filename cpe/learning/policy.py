@@ -145,7 +145,7 @@ def next_attention_check(u: float) -> float:
     return ATTENTION_CHECK_EVERY * (1 - ATTENTION_CHECK_SPREAD + 2 * ATTENTION_CHECK_SPREAD * u)
 
 
-def check_overdue(check_issued_at, at) -> bool:
+def check_overdue(check_issued_at, at: datetime) -> bool:
     """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (rules R7.4)."""
     return check_issued_at is not None and (at - check_issued_at).total_seconds() > ATTENTION_ANSWER_WINDOW
 

@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course
@@ -5,8 +10,11 @@ from cpe.catalog.models import Chapter, Course
 from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
+
+def enrolments_for_dashboard(user: User, at: datetime | None = None, *, passed=frozenset()):
     """The learner's enrolments with their state (valid / expired / closed), newest first.
     `passed`: the ids of the courses the learner has passed (credits records them and passes
     them in: credits sits above learning)."""
@@ -39,7 +47,7 @@ def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
     return rows
 
 
-def enrolments_covering(user, chapter_or_course):
+def enrolments_covering(user: User, chapter_or_course):
     """The learner's enrolments whose product opens this chapter's (or course's) course: the
     year's annual product, or that single course (rules R3.3). Newest first."""
     from django.db.models import Q
@@ -53,7 +61,7 @@ def enrolments_covering(user, chapter_or_course):
     )
 
 
-def enrolment_for(user, chapter_or_course, at):
+def enrolment_for(user: User, chapter_or_course, at: datetime):
     """(enrolment, state): a usable enrolment if there is one, else the most telling refusal:
     expired, closed, not started, or (None, "not_enrolled")."""
     best = None
@@ -70,7 +78,7 @@ def enrolment_for(user, chapter_or_course, at):
     return best or (None, "not_enrolled")
 
 
-def course_progress(user, course):
+def course_progress(user: User, course):
     """The course's chapters in order, each with the learner's progress (share, complete)."""
     from .models import ChapterProgress
 
@@ -103,7 +111,7 @@ def _duration(chapter) -> float:
 chapter_duration = _duration
 
 
-def year_progress(user, year):
+def year_progress(user: User, year):
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
 
     from .models import ChapterProgress
@@ -114,7 +122,7 @@ def year_progress(user, year):
     return {"total": total, "done": done}
 
 
-def banned_user_ids(user_ids, at) -> set:
+def banned_user_ids(user_ids, at: datetime) -> set:
     """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted),
     read from the database (the truth; the moderation memo may be seconds old in this process):
     moderation.selectors.banned_user_ids, registered by ModerationConfig.ready (moderation sits
@@ -125,7 +133,7 @@ def banned_user_ids(user_ids, at) -> set:
     return hooks.banned_user_ids(ids, at)
 
 
-def account_standing(user, at, *, banned: bool | None = None) -> str:
+def account_standing(user: User, at: datetime, *, banned: bool | None = None) -> str:
     """policy.account_standing for this user row ("" when it may study now)."""
     if banned is None:
         banned = user.pk in banned_user_ids([user.pk], at)

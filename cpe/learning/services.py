@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,7 +13,7 @@ from . import policy
 from .models import Enrolment, EnrolmentStatus
 
 
-def enrolment_reminders_send(*, at=None) -> int:
+def enrolment_reminders_send(*, at: datetime | None = None) -> int:
     """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (rules R4.5),
     each sent once per enrolment."""
     at = at or timezone.now()
@@ -116,7 +118,7 @@ class HeartbeatResult:
     attention_deadline: float  # seconds left to answer (negative: overdue)
 
 
-def _check_learner(user):
+def _check_learner(user: User) -> None:
     if user.is_staff:
         raise _refuse("not_learner")
     if not hold_allows("study", on_hold=user.on_hold):
@@ -130,7 +132,7 @@ def web_session_hash(raw_session_key: str | None) -> str:
     return blind_index("session_key", raw_session_key) if raw_session_key else ""
 
 
-def _refuse_standing(user, at):
+def _refuse_standing(user: User, at: datetime) -> None:
     code = selectors.account_standing(user, at)
     if code:
         raise _refuse(code)
@@ -138,12 +140,12 @@ def _refuse_standing(user, at):
 
 def play_start(
     *,
-    user,
+    user: User,
     chapter_id: int,
     web_session: str = "",
-    ip=None,
+    ip: str | None = None,
     user_agent: str = "",
-    at=None,
+    at: datetime | None = None,
     rand=random.random,
 ) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
@@ -236,7 +238,9 @@ def play_session_owner(key: str):
 REVOKE_REASONS = ("session_elsewhere", "banned", "terminated", "account_closed", "on_hold")
 
 
-def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> int:
+def play_sessions_revoke(
+    *, user_id: int, reason: str, at: datetime | None = None, actor: User | None = None
+) -> int:
     """Revoke every play token of the account (sign-out or a sign-in elsewhere, a ban, a
     termination, closing, a correction hold): each open play session of it is marked revoked
     now, so its next report is refused and credits nothing, on the plain path (the row) and on
@@ -273,7 +277,7 @@ def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> i
     return len(keys)
 
 
-def _load(user, key, *, lock=True) -> PlaySession:
+def _load(user: User, key, *, lock=True) -> PlaySession:
     qs = PlaySession.objects.select_related("enrolment", "chapter", "user")
     if lock:
         qs = qs.select_for_update(of=("self",))
@@ -296,7 +300,7 @@ def _stream_state(s: PlaySession) -> policy.StreamState:
     )
 
 
-def _flag(session, kind, *, at, ip=None, detail=None):
+def _flag(session, kind, *, at: datetime, ip: str | None = None, detail=None) -> None:
     """Record a suspicious pattern once per session and kind; repeats are counted on the session."""
     if kind in session.flags:
         return
@@ -316,7 +320,7 @@ def _flag(session, kind, *, at, ip=None, detail=None):
         pass
 
 
-def _usable(session, at) -> tuple[bool, str]:
+def _usable(session, at: datetime) -> tuple[bool, str]:
     e = session.enrolment
     state = policy.enrolment_state(
         closed=e.status == "closed", window=policy.Window(e.valid_from, e.valid_until), at=at
@@ -324,7 +328,7 @@ def _usable(session, at) -> tuple[bool, str]:
     return state == "valid", state
 
 
-def _gate(s: PlaySession, web_session: str | None, at) -> tuple[str, str]:
+def _gate(s: PlaySession, web_session: str | None, at: datetime) -> tuple[str, str]:
     """Before a report is judged: (refusal code, suspicious kind to record) for a revoked play
     session, one reported without the web session it was started in, or an account that may
     not study now (read from the rows: the truth). ("", "") when the report may be judged."""
@@ -340,13 +344,13 @@ def _gate(s: PlaySession, web_session: str | None, at) -> tuple[str, str]:
 
 def play_heartbeat(
     *,
-    user,
+    user: User,
     key: str,
     seq: int,
     start: float,
     position: float,
-    ip=None,
-    at=None,
+    ip: str | None = None,
+    at: datetime | None = None,
     web_session: str | None = None,
 ) -> HeartbeatResult:
     """Judge one report of the player and store what it earned. A superseded, ended or expired
@@ -376,7 +380,7 @@ def play_heartbeat(
     return _result(s, progress, duration, out.credited, out.reason, out.completed_now, at)
 
 
-def _judge(s, user, seq, start, position, ip, at):
+def _judge(s, user: User, seq, start, position, ip: str, at: datetime):
     """play_heartbeat's judgement of a report that passed the gate, inside its transaction."""
     refusal = None
     progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
@@ -478,7 +482,7 @@ def _judge(s, user, seq, start, position, ip, at):
     return out, progress, duration, refusal
 
 
-def _result(s, progress, duration, credited, reason, completed_now, at) -> HeartbeatResult:
+def _result(s, progress, duration, credited, reason, completed_now, at: datetime) -> HeartbeatResult:
     pending = s.check_issued_at is not None
     return HeartbeatResult(
         credited=round(credited, 3),
@@ -496,7 +500,9 @@ def _result(s, progress, duration, credited, reason, completed_now, at) -> Heart
     )
 
 
-def attention_answer(*, user, key: str, token: str, at=None, rand=random.random) -> PlaySession:
+def attention_answer(
+    *, user: User, key: str, token: str, at: datetime | None = None, rand=random.random
+) -> PlaySession:
     """ "请确认您仍在学习" answered: crediting resumes and the next check is scheduled."""
     at = at or timezone.now()
     _check_learner(user)
@@ -516,7 +522,7 @@ def attention_answer(*, user, key: str, token: str, at=None, rand=random.random)
     return s
 
 
-def play_end(*, user, key: str, at=None) -> PlaySession:
+def play_end(*, user: User, key: str, at: datetime | None = None) -> PlaySession:
     """The player closed (or the learner left the page). Idempotent."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -551,7 +557,7 @@ from .models import ChapterVideo, VideoStatus  # noqa: E402
 log = logging.getLogger(__name__)
 
 
-def video_enqueue(video: ChapterVideo):
+def video_enqueue(video: ChapterVideo) -> None:
     """A new source: mark it pending and hand it to the worker once the upload is committed."""
     from .tasks import transcode_chapter_video
 

@@ -3,6 +3,7 @@
 Pure functions: plain facts and an explicit `at` in, a decision out. No ORM, no clock."""
 
 import ipaddress
+from datetime import datetime
 
 # Re-registration (rules R12) reads only the account's own statuses, so the rule lives in
 # accounts.policy (accounts sits below moderation and asks it while registering); re-exported here.
@@ -146,7 +147,7 @@ def address_banned(addr, networks) -> bool:
     return any(addr.version == net.version and addr in net for net in networks)
 
 
-def ban_active(*, starts_at, ends_at, lifted_at, at) -> bool:
+def ban_active(*, starts_at, ends_at, lifted_at, at: datetime) -> bool:
     """A ban applies in the half-open window [starts_at, ends_at) (conventions C4);
     no end means until lifted; a lifted ban stops applying from the moment it was lifted."""
     if at < starts_at:
@@ -158,7 +159,7 @@ def ban_active(*, starts_at, ends_at, lifted_at, at) -> bool:
     return True
 
 
-def ban_errors(*, reason: str, starts_at, ends_at, at) -> dict:
+def ban_errors(*, reason: str, starts_at, ends_at, at: datetime) -> dict:
     """What is wrong with a new ban (field -> Chinese message)."""
     errors = {}
     reason = (reason or "").strip()

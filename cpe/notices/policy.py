@@ -1,7 +1,7 @@
 """Announcements and maintenance notices: the rules (rules R2.4; agreement §4.5, §7.6, §8.1)."""
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 # rules R2.4 "a maintenance notice carries the window and shows a banner before it starts"
 # (agreement §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
@@ -13,7 +13,7 @@ MAINTENANCE_OPEN_PATHS = ("/admin/", "/static/", "/notices/", "/orders/notify/",
 RETRY_AFTER_MAX = 3600  # s: the 503's Retry-After, at most (the window may be long)
 
 
-def announcement_live(*, published_at, at) -> bool:
+def announcement_live(*, published_at, at: datetime) -> bool:
     """Shown once its publish time has come; a draft (no publish time) never is."""
     return published_at is not None and published_at <= at
 
@@ -31,7 +31,7 @@ def audience_includes(*, audience: str, region: str, year_id, user_region: str, 
     return False
 
 
-def maintenance_phase(*, start, end, at) -> str:
+def maintenance_phase(*, start, end, at: datetime) -> str:
     """ "upcoming" within MAINTENANCE_BANNER_LEAD before the start (the banner), "active" from
     start until end (the 503), else ""."""
     if start is None or end is None or end <= start:
@@ -50,7 +50,7 @@ def maintenance_blocks(*, is_staff: bool, path: str) -> bool:
     return not path.startswith(MAINTENANCE_OPEN_PATHS)
 
 
-def retry_after(*, end, at) -> int:
+def retry_after(*, end, at: datetime) -> int:
     return max(60, min(RETRY_AFTER_MAX, int((end - at).total_seconds())))
 
 

@@ -1,5 +1,6 @@
 """Reads of announcements (rules R2.4)."""
 
+from datetime import datetime
 from typing import Any, Callable
 
 from cpe.core.memo import ProcessMemo
@@ -25,7 +26,7 @@ def bought_year_ids_reader() -> Callable[[Any], set]:
     return _bought_year_ids or (lambda user: set())
 
 
-def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> list:
+def announcements_for(user, at: datetime, *, bought_year_ids: Callable[[Any], set]) -> list:
     """The published announcements this visitor may see, newest first. Anonymous visitors and
     staff see those for everyone; a learner also those for their region and bought years.
     `bought_year_ids(user)` gives the ids of the training years the learner bought; it is called
@@ -52,7 +53,7 @@ def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> lis
     ]
 
 
-def maintenance_now(at):
+def maintenance_now(at: datetime):
     """(phase, announcement): the active window if any (of every notice that is not a draft),
     else the next published one within the banner lead ("upcoming"), else ("", None). Each
     process re-reads the windows every MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""

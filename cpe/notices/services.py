@@ -1,4 +1,5 @@
 import json
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -19,7 +20,7 @@ def message_queue(
     event: str,
     subject: str = "",
     user=None,
-    at=None,
+    at: datetime | None = None,
     params: dict | None = None,
 ) -> OutboundMessage:
     """Record a message in the caller's transaction; deliver it after commit. `params`: the

@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.db.models import Prefetch
 from django.utils import timezone
 
@@ -14,14 +19,17 @@ from cpe.reporting.states import ReportKind, ReportState
 from .models import Order, Refund
 from .states import OrderStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def holds_valid(user, product, at) -> bool:
+
+def holds_valid(user: User, product, at: datetime) -> bool:
     return Enrolment.objects.filter(
         user=user, product=product, status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at
     ).exists()
 
 
-def covered_by_annual(user, product, at) -> bool:
+def covered_by_annual(user: User, product, at: datetime) -> bool:
     """A single course whose year's annual course the learner holds valid."""
     if not product.course_id:
         return False
@@ -35,7 +43,7 @@ def covered_by_annual(user, product, at) -> bool:
     ).exists()
 
 
-def products_held(user, at) -> dict:
+def products_held(user: User, at: datetime) -> dict:
     """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
     {product id: "included"} for each single course that a valid annual course of its year
     already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
@@ -55,7 +63,7 @@ def products_held(user, at) -> dict:
     return out
 
 
-def year_task_complete(user, year) -> bool:
+def year_task_complete(user: User, year) -> bool:
     """Whether the learner has completed the year's training task, from the credit ledger
     (credits.policy.year_status: required hours and the professional minimum)."""
 
@@ -79,14 +87,14 @@ def credits_under_order(order) -> dict:
     return {"records": len(records), "hours": sum(h for _, h in records), "reported": reported}
 
 
-def bought_year_ids(user) -> set:
+def bought_year_ids(user: User) -> set:
     """The training years of the learner's paid orders (announcements to a year's buyers,
     registered with notices by OrdersConfig.ready)."""
     paid = Order.objects.filter(user=user, status=OrderStatus.PAID)
     return set(paid.values_list("product__year_id", flat=True))
 
 
-def orders_of(user):
+def orders_of(user: User):
     return (
         Order.objects.filter(user=user)
         .select_related("product", "product__year", "enrolment")

@@ -1,8 +1,10 @@
 """Reads of the reporting app: the learner's report state per course and the reconciliation
 of our ledger with what the AIS lists."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from cpe.core.ais_labels import REPORT_TONES
 from cpe.credits.models import CreditRecord
@@ -10,6 +12,9 @@ from cpe.credits.models import CreditRecord
 from . import policy
 from .models import AisReport
 from .states import ReportKind, ReportState
+
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
 
 class ReportStateView(NamedTuple):
@@ -23,7 +28,7 @@ class ReportStateView(NamedTuple):
         return REPORT_TONES.get(self.label, "pending")
 
 
-def report_states_for_user(user) -> dict[int, ReportStateView]:
+def report_states_for_user(user: User) -> dict[int, ReportStateView]:
     """{credit record id: (label, receipt_no)} for every record of the learner that has an
     outbox row. One query. A record without a row (not yet queued) is absent: show nothing."""
     credit, reversal = {}, {}
@@ -161,7 +166,7 @@ def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconcili
     return result
 
 
-def ledger_rows_for(user, year: int) -> list[dict]:
+def ledger_rows_for(user: User, year: int) -> list[dict]:
     """Our side of the reconciliation for one person and year (one query per table)."""
 
     records = list(
@@ -193,7 +198,7 @@ def ledger_rows_for(user, year: int) -> list[dict]:
     return rows
 
 
-def reconcile_person_year(*, user, year: int, client=None) -> Reconciliation:
+def reconcile_person_year(*, user: User, year: int, client=None) -> Reconciliation:
     """Ask the AIS what it holds for the person and year and compare (raises the client's
     errors: AisUnavailable / AisRejected, for the page to show)."""
     from .clients import get_client

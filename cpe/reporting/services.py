@@ -3,7 +3,7 @@ is then applied under a row lock, audited, in one transaction."""
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -48,7 +48,7 @@ REPORT_FIELDS = [
 
 def ais_exchange_record(
     *,
-    at,
+    at: datetime,
     method,
     path,
     purpose="",
@@ -79,7 +79,14 @@ def ais_exchange_record(
 
 
 def privacy_transfer_record(
-    *, user, purpose: str, fields: list[str], outcome: str, actor=None, ip=None, at=None
+    *,
+    user: User,
+    purpose: str,
+    fields: list[str],
+    outcome: str,
+    actor: User | None = None,
+    ip: str | None = None,
+    at: datetime | None = None,
 ):
     """rules R14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
     return audit_record(
@@ -99,7 +106,9 @@ def privacy_transfer_record(
     )
 
 
-def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None) -> AisPerson:
+def ais_person_check(
+    *, user_id: int, at: datetime | None = None, actor: User | None = None, ip: str | None = None, client=None
+) -> AisPerson:
     """Look the learner up in the AIS by ID number and name (rules R1.9) and record the answer:
     the AisPerson row (person_id, region, the AIS's own status), the account's ais_status
     (policy.status_after_check) and ais_checked_at, an audit event and the transfer log entry.
@@ -181,7 +190,7 @@ def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None)
     return person
 
 
-def ais_check_after_registration(user) -> None:
+def ais_check_after_registration(user: User) -> None:
     """Queue the AIS check of a newly registered learner once the registration commits (safe
     to call inside or outside the registration transaction)."""
     from .tasks import ais_person_check_task
@@ -190,7 +199,7 @@ def ais_check_after_registration(user) -> None:
     transaction.on_commit(lambda: ais_person_check_task.delay(user_id))
 
 
-def ais_recheck_sweep(*, at=None, limit: int = 500) -> int:
+def ais_recheck_sweep(*, at: datetime | None = None, limit: int = 500) -> int:
     """Queue checks for accounts that need one again (policy.recheck_due, in SQL): never
     checked, failed more than an hour ago, not found more than a week ago. Returns how many."""
     from django.db.models import Q
@@ -225,7 +234,7 @@ def _schedule_send(report_id: int, countdown: int | None = None) -> None:
         transaction.on_commit(lambda: ais_report_send_task.delay(report_id))
 
 
-def _credit_body(record, user, person) -> str:
+def _credit_body(record, user: User, person) -> str:
     from .clients.base import CreditReport, report_body_text
 
     return report_body_text(
@@ -254,14 +263,14 @@ def _audit_head_lock() -> None:
     AuditHead.objects.select_for_update().get(id=1)
 
 
-def _set_state(report: AisReport, state: ReportState, at, **fields) -> None:
+def _set_state(report: AisReport, state: ReportState, at: datetime, **fields) -> None:
     report.state, report.updated_at = state, at
     for name, value in fields.items():
         setattr(report, name, value)
     report.save(update_fields=["state", "updated_at", *fields])
 
 
-def report_enqueue_for_record(record, *, at=None, fresh: bool = False) -> AisReport:
+def report_enqueue_for_record(record, *, at: datetime | None = None, fresh: bool = False) -> AisReport:
     """The credit report of a new credit record: call inside the transaction that created it
     (credits.services.credit_record_created). A learner found in the AIS gets the row with its
     exact body, sent after commit; anyone else a `waiting_person` row, released by the check
@@ -305,7 +314,7 @@ def report_enqueue_for_record(record, *, at=None, fresh: bool = False) -> AisRep
     return report
 
 
-def reports_release_for_user(*, user, person, at=None) -> int:
+def reports_release_for_user(*, user: User, person, at: datetime | None = None) -> int:
     """The person was found: their waiting credit reports get their bodies (with the AIS
     person_id) and are sent after commit. Inside the caller's transaction. Returns how many."""
 
@@ -334,7 +343,7 @@ def reports_release_for_user(*, user, person, at=None) -> int:
     return n
 
 
-def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
+def reversal_enqueue_for_record(record, *, at: datetime | None = None) -> AisReport | None:
     """A credit record was revoked (a refund): call inside the revocation's transaction
     (credits.services.credit_record_revoked). If the AIS cannot have the credit (never sent,
     or finally refused), its report is cancelled and nothing is sent; otherwise a reversal row
@@ -383,7 +392,7 @@ def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
     return reversal
 
 
-def _claim(report_id: int, at, due: bool):
+def _claim(report_id: int, at: datetime, due: bool):
     """Take the row for one send (a short transaction): returns (report, credit receipt) or
     None when there is nothing to do now."""
     with transaction.atomic():
@@ -417,7 +426,9 @@ def _claim(report_id: int, at, due: bool):
         return report, receipt
 
 
-def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> AisReport | None:
+def report_send(
+    *, report_id: int, at: datetime | None = None, client=None, due: bool = False
+) -> AisReport | None:
     """Send one outbox row (the task's body; retry-safe). Claim the row under its lock, send the
     stored body with its idempotency key outside any transaction, then record the answer under
     the lock: the receipt (sent), an outage (retrying, with backoff), a refusal (failed, with
@@ -445,7 +456,7 @@ def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> A
     return _record_answer(report.pk, report.attempts, result, error, timezone.now())
 
 
-def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
+def _record_answer(report_id, attempt_no, result, error, at: datetime) -> AisReport:
     with transaction.atomic():
         _audit_head_lock()
         report = (
@@ -551,7 +562,7 @@ def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
         return report
 
 
-def _release_reversal(credit: AisReport, at) -> None:
+def _release_reversal(credit: AisReport, at: datetime) -> None:
     waiting = (
         AisReport.objects.select_for_update()
         .filter(record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT)
@@ -562,7 +573,7 @@ def _release_reversal(credit: AisReport, at) -> None:
         _schedule_send(waiting.pk)
 
 
-def _cancel_waiting_reversal(credit: AisReport, at) -> None:
+def _cancel_waiting_reversal(credit: AisReport, at: datetime) -> None:
     waiting = (
         AisReport.objects.select_for_update()
         .filter(record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT)
@@ -573,7 +584,9 @@ def _cancel_waiting_reversal(credit: AisReport, at) -> None:
         audit_record("ais.report_cancelled", subject=waiting, at=at, data={"record": str(credit.record.uid)})
 
 
-def report_retry(*, report_id: int, actor=None, ip=None, at=None) -> AisReport:
+def report_retry(
+    *, report_id: int, actor: User | None = None, ip: str | None = None, at: datetime | None = None
+) -> AisReport:
     """Staff 重试: a failed or retrying row is sent again now (same body, same key)."""
     from .errors import ReportingError
 
@@ -590,7 +603,7 @@ def report_retry(*, report_id: int, actor=None, ip=None, at=None) -> AisReport:
     return report
 
 
-def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
+def report_sweep(*, at: datetime | None = None, limit: int = policy.SWEEP_LIMIT) -> int:
     """Periodic: send what is due. Pending rows whose on-commit task never ran, retrying rows
     whose wait is over, `sending` rows whose lease ran out (a worker died between the send
     and the record: the resend gets the same receipt), and reversals whose credit now has its
@@ -637,7 +650,14 @@ def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
 
 
 # --- exports (rules R9.2) -------------------------------------------------------------------------
-def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=None) -> ExportJob:
+def export_job_create(
+    *,
+    year: int,
+    region: str = "",
+    actor: User | None = None,
+    ip: str | None = None,
+    at: datetime | None = None,
+) -> ExportJob:
     """Queue a year's export (after commit); audited: the file holds ID numbers and mobiles."""
     from .tasks import ais_export_task
 
@@ -707,7 +727,7 @@ def export_download_name(job: ExportJob) -> str:
     return f"ais-results-{job.year}-{job.region or 'all'}-{job.pk}.xlsx"
 
 
-def export_run(*, job_id: int, at=None) -> ExportJob | None:
+def export_run(*, job_id: int, at: datetime | None = None) -> ExportJob | None:
     """Write the workbook for a queued job, updating its progress as it goes. A job already
     running (a redelivered task) or done is left alone; a failure marks it failed. The file gets
     a random, unguessable name in export_storage() (on the filesystem: mode 0600 in a 0700
@@ -744,7 +764,7 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
             total, rows = exports.export_rows(job.year, job.region)
             ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
 
-            def progress(n):
+            def progress(n) -> None:
                 ExportJob.objects.filter(pk=job.pk).update(
                     rows_done=n, progress=min(99, n * 100 // max(total, 1))
                 )
@@ -776,7 +796,7 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
     return job
 
 
-def exports_expire(*, at=None) -> int:
+def exports_expire(*, at: datetime | None = None) -> int:
     """The scheduled clean-up: delete the file of every done job whose expiry has come (or that
     has none: made before files expired, in the old public MEDIA_ROOT/exports/ location) and
     mark the job expired (audited); delete the old public files, and leftovers in

@@ -1,5 +1,10 @@
 """The only writes of the support app (rules R13)."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -13,13 +18,18 @@ from .errors import SupportError
 from .models import Category, Message, Thread
 from .states import ThreadEvent, ThreadStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def _require(decision: policy.Decision, field: str | None = None):
+
+def _require(decision: policy.Decision, field: str | None = None) -> None:
     if not decision.allowed:
         raise SupportError(decision.code, decision.message, field=field)
 
 
-def thread_ask(*, user, title: str, body: str, category: str = "", at=None) -> Thread:
+def thread_ask(
+    *, user: User, title: str, body: str, category: str = "", at: datetime | None = None
+) -> Thread:
     """A learner asks a question: a thread waiting for a reply, with its first message."""
     at = at or timezone.now()
     if user.is_staff:
@@ -48,13 +58,13 @@ def _locked(thread_id: int, **filters) -> Thread:
     return thread
 
 
-def _move(thread: Thread, event: str, at, field="body"):
+def _move(thread: Thread, event: str, at: datetime, field="body") -> None:
     _require(policy.move_decision(thread.status, event), field)
     thread.status = policy.next_status(thread.status, event)
     thread.last_message_at = at
 
 
-def thread_follow_up(*, user, thread_id: int, body: str, at=None) -> Message:
+def thread_follow_up(*, user: User, thread_id: int, body: str, at: datetime | None = None) -> Message:
     """The learner adds to their own thread while it is not closed (another learner's thread
     does not exist for them)."""
     at = at or timezone.now()
@@ -68,7 +78,9 @@ def thread_follow_up(*, user, thread_id: int, body: str, at=None) -> Message:
     return msg
 
 
-def thread_answer(*, staff, thread_id: int, body: str, ip=None, at=None) -> Message:
+def thread_answer(
+    *, staff: User, thread_id: int, body: str, ip: str | None = None, at: datetime | None = None
+) -> Message:
     """Staff answer: the thread becomes 已回复, the learner is told by SMS (and e-mail when
     verified) through the outbox, and the answer is audited."""
     at = at or timezone.now()
@@ -93,7 +105,7 @@ def thread_answer(*, staff, thread_id: int, body: str, ip=None, at=None) -> Mess
     return msg
 
 
-def thread_close(*, staff, thread_id: int, ip=None, at=None) -> Thread:
+def thread_close(*, staff: User, thread_id: int, ip: str | None = None, at: datetime | None = None) -> Thread:
     """Staff close a thread: no more follow-ups or answers. Audited."""
     at = at or timezone.now()
     if not getattr(staff, "is_staff", False):
@@ -109,7 +121,7 @@ def thread_close(*, staff, thread_id: int, ip=None, at=None) -> Thread:
     return thread
 
 
-def _notify(user, thread: Thread, at):
+def _notify(user: User, thread: Thread, at: datetime) -> None:
     text = policy.answered_notice_text(thread.pk)
     if user.mobile:
         message_queue(
