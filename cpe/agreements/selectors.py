@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 VERSIONS_MEMO_SECONDS = 15
 
 
-def _facts(at: datetime):
+def _facts(at: datetime) -> list[VersionFacts]:
     rows = AgreementVersion.objects.filter(effective_at__lte=at).values_list(
         "id", "is_minor", "amends_id", "effective_at"
     )
@@ -54,7 +54,7 @@ def accepted_major_ids(user: User) -> set[int]:
     )
 
 
-def _load_versions():
+def _load_versions() -> list[VersionFacts]:
     return [
         VersionFacts(*r)
         for r in AgreementVersion.objects.order_by().values_list(

@@ -5,8 +5,9 @@ required_hours, credits_per_hour, professional_min_hours); the functions here ta
 plain numbers."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from cpe.core.datefmt import local_date
 from cpe.core.masking import mask_name
@@ -210,12 +211,12 @@ class ReportFacts:
     person_status: str  # the holder's AIS status (accounts.states.AisStatus value)
 
 
-def cn_date(d) -> str:
+def cn_date(d: date | datetime) -> str:
     """A day as every page writes it (config/formats: 2026-12-03)."""
     return local_date(d)
 
 
-def certificate_report_line(facts: ReportFacts, *, as_of) -> str:
+def certificate_report_line(facts: ReportFacts, *, as_of: date | datetime) -> str:
     """The certificate's sentence about the AIS, true on `as_of` (the Shanghai day it is
     rendered or shown). Cases: everything acknowledged (with the day of the last receipt); part
     acknowledged; nothing acknowledged because the holder is not in the AIS (未纳入); nothing
@@ -265,7 +266,7 @@ def year_certificate_lead(
 
 
 # --- until when study counts for which year (财会〔2018〕10号; decision 0013) ------------------------
-def study_year_note(*, course_year: int, valid_until, today) -> str:
+def study_year_note(*, course_year: int, valid_until: date, today: date) -> str:
     """Which training year the hours of a course count for, and until when: always the
     course's own year (credits.services records a pass for `course.year`), whatever the date of
     the pass, and never for another year: hours do not carry over (training years are calendar
@@ -312,7 +313,7 @@ class YearPlan:
         return any(not c.open_to_learner for c in self.courses)
 
 
-def year_plan(status: YearStatus, candidates) -> YearPlan:
+def year_plan(status: YearStatus, candidates: Iterable[PlanCourse]) -> YearPlan:
     """Which of the year's courses not yet passed fill what is still missing: first the
     professional hours still missing (professional courses only: public hours never replace
     them), then the rest of the total (any category). Courses the learner can already study
@@ -321,7 +322,8 @@ def year_plan(status: YearStatus, candidates) -> YearPlan:
     if status.complete:
         return YearPlan((), 0, 0)
     ordered = sorted(candidates, key=lambda c: not c.open_to_learner)  # stable: catalogue order kept
-    picks, chosen = [], set()
+    picks: list[PlanCourse] = []
+    chosen: set[int] = set()
     need_prof = status.missing_professional
     for c in ordered:
         if need_prof <= 0:

@@ -267,7 +267,8 @@ NEGATIVE_PREFIX = "（负数）"
 
 def _yuan_in_capitals(yuan: int) -> str:
     digits = str(yuan)
-    out, pending_zero, group_has_digit = [], False, False
+    out: list[str] = []
+    pending_zero, group_has_digit = False, False
     for i, ch in enumerate(digits):
         pos = len(digits) - 1 - i
         d = int(ch)

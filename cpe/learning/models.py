@@ -1,7 +1,12 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 
 from cpe.core.datefmt import local_datetime
+
+if TYPE_CHECKING:
+    from cpe.catalog.models import Course
 
 
 class EnrolmentStatus(models.TextChoices):
@@ -28,6 +33,12 @@ class Enrolment(models.Model):
     )
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     reminded_days = models.JSONField("已发送的到期提醒", default=list, blank=True)
+
+    # Not columns: set on the rows selectors.enrolments_for_dashboard returns.
+    state: str
+    days_left: int
+    courses: "list[Course]"
+    all_passed: bool
 
     class Meta:
         ordering = ["-valid_from"]

@@ -1,6 +1,7 @@
 """Reads for moderation: the active bans (memoised per process) and the re-registration check."""
 
 import ipaddress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,7 @@ class ActiveBan:
     id: int
     kind: str
     user_id: int | None
-    network: object  # ipaddress network, for a network ban
+    network: policy.IPNetwork | None  # for a network ban
     reason: str
     starts_at: datetime
     ends_at: datetime | None
@@ -31,14 +32,14 @@ class ActiveBan:
         return policy.ban_active(starts_at=self.starts_at, ends_at=self.ends_at, lifted_at=None, at=at)
 
 
-def _load_bans():
+def _load_bans() -> list[ActiveBan]:
     from django.utils import timezone
 
-    rows = []
+    rows: list[ActiveBan] = []
     for b in Ban.objects.filter(
         Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()), lifted_at__isnull=True
     ):
-        net = None
+        net: policy.IPNetwork | None = None
         if b.kind == BanKind.NETWORK:
             try:
                 net = ipaddress.ip_network(b.network)
@@ -63,7 +64,7 @@ def account_bans_exist(at: datetime) -> bool:
     return any(b.kind == BanKind.ACCOUNT and b.active(at) for b in _rows())
 
 
-def network_ban_for(addr, at: datetime) -> ActiveBan | None:
+def network_ban_for(addr: policy.IPAddress | None, at: datetime) -> ActiveBan | None:
     """The network ban in force for this address (the one lasting longest), or None."""
     if addr is None:
         return None
@@ -75,12 +76,12 @@ def network_ban_for(addr, at: datetime) -> ActiveBan | None:
     return _longest(hits)
 
 
-def account_ban_for(user_id, at: datetime) -> ActiveBan | None:
+def account_ban_for(user_id: int, at: datetime) -> ActiveBan | None:
     hits = [b for b in _rows() if b.kind == BanKind.ACCOUNT and b.user_id == user_id and b.active(at)]
     return _longest(hits)
 
 
-def _longest(hits):
+def _longest(hits: Sequence[ActiveBan]) -> ActiveBan | None:
     if not hits:
         return None
     return max(hits, key=lambda b: (b.ends_at is None, b.ends_at or b.starts_at))
@@ -109,7 +110,7 @@ def registration_refused(id_number_clear: str) -> str | None:
     return policy.reregistration_refusal(status=row["status"], status_reason=row["status_reason"])
 
 
-def banned_user_ids(user_ids, at: datetime) -> set:
+def banned_user_ids(user_ids: Iterable[int], at: datetime) -> set[int]:
     """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted), read
     from the database (the truth; the memo may be seconds old in this process). Answers
     learning.hooks.banned_user_ids (the player's standing)."""

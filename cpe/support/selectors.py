@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
 from cpe.core.context_processors import site
 from cpe.invoicing.context_processors import invoicing
 from cpe.orders.context_processors import orders
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
     from cpe.accounts.models import User
 
 
-def faq_facts(request) -> dict:
+def faq_facts(request: HttpRequest) -> dict:
     """The platform's facts an FAQ answer may name by placeholder (policy.FAQ_FACTS), from the
     context processors of the apps that own them."""
     return {**site(request), **orders(request), **invoicing(request)}
@@ -54,7 +57,7 @@ def faq_search(query: str, facts: dict) -> list[FaqGroup]:
     return sorted(groups.values(), key=lambda g: order.get(g.category, len(order)))
 
 
-def threads_of(user: User):
+def threads_of(user: User) -> QuerySet[Thread]:
     return Thread.objects.filter(user=user).order_by("-last_message_at", "-id")
 
 
