@@ -24,7 +24,7 @@ def agreement_publish(
     version: str,
     title: str,
     body: str,
-    effective_at,
+    effective_at: datetime,
     is_minor: bool,
     summary: str = "",
     actor: User | None = None,
@@ -72,7 +72,9 @@ def agreement_publish(
     return v
 
 
-def _decide(user: User, version: AgreementVersion, decision: str, ip: str, user_agent: str, at: datetime):
+def _decide(
+    user: User, version: AgreementVersion, decision: str, ip: str | None, user_agent: str, at: datetime
+) -> AgreementAcceptance:
     row = AgreementAcceptance.objects.create(
         user=user,
         version=version,
@@ -104,7 +106,7 @@ def agreement_accept(
     ip: str | None = None,
     user_agent: str = "",
     at: datetime | None = None,
-):
+) -> AgreementAcceptance:
     """Record an acceptance (never overwriting an earlier one)."""
     at = at or timezone.now()
     if version.effective_at > at:
@@ -120,7 +122,7 @@ def agreement_decline(
     ip: str | None = None,
     user_agent: str = "",
     at: datetime | None = None,
-):
+) -> AgreementAcceptance:
     """Declining a new version ends the service for the account (agreement §3.2(4), rules R2.3)."""
 
     at = at or timezone.now()

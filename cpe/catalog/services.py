@@ -5,7 +5,7 @@ every changed field before and after (the admin's own LogEntry is editable and k
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +18,8 @@ from .models import Product, TrainingYear
 
 if TYPE_CHECKING:
     from cpe.accounts.models import User
+
+_Saved = TypeVar("_Saved", Product, TrainingYear)
 
 PRICE_PERMISSION = "catalog.set_price"
 YEAR_RULES_PERMISSION = "catalog.set_year_rules"
@@ -62,7 +64,17 @@ def training_year_save(
     )
 
 
-def _save(instance, *, actor: User, ip: str, at: datetime, restricted, permission, event, refusal):
+def _save(
+    instance: _Saved,
+    *,
+    actor: User,
+    ip: str | None,
+    at: datetime | None,
+    restricted: frozenset[str],
+    permission: str,
+    event: str,
+    refusal: tuple[str, str],
+) -> _Saved:
     at = at or timezone.now()
     model = type(instance)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -87,7 +99,8 @@ def _save(instance, *, actor: User, ip: str, at: datetime, restricted, permissio
         if current is None:
             instance.save()
         else:
-            instance.save(update_fields=[model._meta.get_field(name).attname for name in changes])
+            attnames = {f.name: f.attname for f in fields}
+            instance.save(update_fields=[attnames[name] for name in changes])
         audit_record(
             f"{event}_{action}", actor=actor, subject=instance, ip=ip, at=at, data={"changes": changes}
         )

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -27,7 +28,7 @@ from cpe.core.masking import mask_name
 from cpe.core.money import fen_to_yuan
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
-from cpe.orders.models import Order
+from cpe.orders.models import Order, Refund
 
 from . import policy
 from .errors import InvoiceError
@@ -68,7 +69,11 @@ def verify_url(token: str) -> str:
     return absolute_url(reverse("invoicing:verify", args=[token]))
 
 
-def _provider_call(fn, *args, **kwargs):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _provider_call(fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     try:
         return fn(*args, **kwargs)
     except InvoiceRejected as exc:
@@ -79,16 +84,16 @@ def _provider_call(fn, *args, **kwargs):
         raise InvoiceError("provider_unavailable", "开票服务暂时不可用，请稍后再试。") from exc
 
 
-def _store(invoice: Invoice, pdf_bytes: bytes, written: list) -> Invoice:
+def _store(invoice: Invoice, pdf_bytes: bytes, written: list[str]) -> Invoice:
     """Write the PDF, then insert the row. `written` collects file names to delete if the
     transaction fails (storage is not transactional)."""
     invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(pdf_bytes), save=False)
-    written.append(invoice.pdf.name)
+    written.append(invoice.pdf.name)  # type: ignore[arg-type]  # FieldFile.save has just set the name
     invoice.save(force_insert=True)
     return invoice
 
 
-def _cleanup(written: list) -> None:
+def _cleanup(written: list[str]) -> None:
     store = Invoice._meta.get_field("pdf").storage
     for name in written:
         store.delete(name)
@@ -251,7 +256,7 @@ def _draft_of(invoice: Invoice) -> InvoiceDraft:
 
 
 def invoice_reverse_for_order(
-    *, order, reason: str, actor: User | None = None, at: datetime | None = None
+    *, order: Order, reason: str, actor: User | None = None, at: datetime | None = None
 ) -> Invoice | None:
     """rules R5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
     a red-letter invoice and mark the blue one reversed. Returns the red invoice, or None when
@@ -347,7 +352,7 @@ def invoice_reverse_for_order(
     return red
 
 
-def invoice_reverse_after_refund(*, order, refund, at: datetime) -> None:
+def invoice_reverse_after_refund(*, order: Order, refund: Refund, at: datetime) -> None:
     """A refund reverses the order's invoice (orders.hooks.refunded, inside the refund's
     transaction). The money has already gone back, so a failing invoice service must not roll
     the refund back: the red invoice is then issued by the hourly `invoice_reverse_sweep`."""

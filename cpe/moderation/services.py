@@ -55,7 +55,15 @@ def learner_terminate(
 
 
 def _ban_create(
-    *, kind, user: User | None = None, network="", reason, ends_at, actor: User, at: datetime, ip: str
+    *,
+    kind: str,
+    user: User | None = None,
+    network: str = "",
+    reason: str,
+    ends_at: datetime | None,
+    actor: User,
+    at: datetime,
+    ip: str | None,
 ) -> Ban:
     with transaction.atomic():
         ban = Ban.objects.create(
@@ -87,7 +95,13 @@ def _ban_create(
 
 
 def ban_account(
-    *, user_id: int, reason: str, ends_at=None, actor: User, at: datetime | None = None, ip: str | None = None
+    *,
+    user_id: int,
+    reason: str,
+    ends_at: datetime | None = None,
+    actor: User,
+    at: datetime | None = None,
+    ip: str | None = None,
 ) -> Ban:
     """Ban one learner's account (rules R12): from its next request its session ends and every
     page but the open ones (policy.BAN_OPEN_PATHS) shows the ban."""
@@ -162,7 +176,13 @@ def _ban_notify(user: User, ban: Ban, at: datetime) -> None:
 
 
 def ban_network(
-    *, network: str, reason: str, ends_at=None, actor: User, at: datetime | None = None, ip: str | None = None
+    *,
+    network: str,
+    reason: str,
+    ends_at: datetime | None = None,
+    actor: User,
+    at: datetime | None = None,
+    ip: str | None = None,
 ) -> Ban:
     """Ban an IP address or CIDR range, IPv4 or IPv6 (rules R12)."""
     at = at or timezone.now()
@@ -175,7 +195,9 @@ def ban_network(
     )
 
 
-def ban_login_refuse(*, user: User, ip: str | None = None, user_agent: str = "", at: datetime | None = None):
+def ban_login_refuse(
+    *, user: User, ip: str | None = None, user_agent: str = "", at: datetime | None = None
+) -> LoginRecord | None:
     """A correct password for an account under a ban (rules R12): recorded as a refused sign-in
     (the learner's login history and the audit log say so), never as a sign-in, and the
     account's current session is left as it is. Returns the record, or None when no ban is in
@@ -236,7 +258,7 @@ def ban_lift(
 
 
 # --- a sanctioned person's copy of their data (PIPL Art. 45; policy.sanctioned_copy_allowed) -----
-def _sanctioned_account(identifier: str, at: datetime):
+def _sanctioned_account(identifier: str, at: datetime) -> User | None:
     user = user_for_identifier(identifier)
     if user is None:
         return None
@@ -262,7 +284,9 @@ def sanctioned_copy_code_send(*, identifier: str, at: datetime | None = None) ->
     return policy.SANCTIONED_COPY_SENT_MESSAGE
 
 
-def sanctioned_copy_export(*, identifier: str, code: str, ip: str | None = None, at: datetime | None = None):
+def sanctioned_copy_export(
+    *, identifier: str, code: str, ip: str | None = None, at: datetime | None = None
+) -> personal_data.PersonalDataFile:
     """The personal-data ZIP for a banned or terminated account's holder who proved its mobile
     with the code just sent. A wrong code is counted (the brute-force throttle) and nothing is
     built; the export is audited as the signed-in download is, marked as taken this way."""

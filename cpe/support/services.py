@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -51,16 +51,16 @@ def thread_ask(
     return thread
 
 
-def _locked(thread_id: int, **filters) -> Thread:
+def _locked(thread_id: int, **filters: Any) -> Thread:
     thread = Thread.objects.select_for_update().filter(pk=thread_id, **filters).first()
     if thread is None:
         raise SupportError("no_thread", "问题不存在。")
     return thread
 
 
-def _move(thread: Thread, event: str, at: datetime, field="body") -> None:
+def _move(thread: Thread, event: str, at: datetime, field: str = "body") -> None:
     _require(policy.move_decision(thread.status, event), field)
-    thread.status = policy.next_status(thread.status, event)
+    thread.status = policy.next_status(thread.status, event)  # type: ignore[assignment]  # allowed just above: not None
     thread.last_message_at = at
 
 
@@ -114,7 +114,7 @@ def thread_close(*, staff: User, thread_id: int, ip: str | None = None, at: date
         thread = _locked(thread_id)
         previous = thread.status
         _require(policy.move_decision(thread.status, ThreadEvent.CLOSE), None)
-        thread.status = policy.next_status(thread.status, ThreadEvent.CLOSE)
+        thread.status = policy.next_status(thread.status, ThreadEvent.CLOSE)  # type: ignore[assignment]  # allowed just above
         thread.closed_at, thread.closed_by = at, staff
         thread.save(update_fields=["status", "closed_at", "closed_by"])
         audit_record("support.closed", actor=staff, subject=thread, ip=ip, at=at, data={"from": previous})
