@@ -22,7 +22,14 @@ from cpe.notices.services import message_queue
 from . import hooks, policy, selectors
 from .errors import OrderError
 from .gateways import get_gateway
-from .gateways.base import GatewayError, NotificationRejected, PaymentNotice, PaymentRequest
+from .gateways.base import (
+    GatewayError,
+    HttpAnswer,
+    NotificationRejected,
+    PaymentNotice,
+    PaymentRequest,
+    PaymentStart,
+)
 from .models import Order, PaymentNotification, Refund
 from .states import CHANNEL_GATEWAY, TRANSITIONS, OrderStatus, RefundStatus
 
@@ -36,7 +43,7 @@ def _transition(order: Order, to: str) -> None:
 
 
 # --- ordering ---------------------------------------------------------------------------------
-def purchase_check(*, user: User, product, at: datetime) -> policy.Decision:
+def purchase_check(*, user: User, product: Product, at: datetime) -> policy.Decision:
     """Whether the learner may buy the product now (policy.purchase_decision, rules R4.1): the one
     rule behind the buy page, the order list's 再次购买 and order_create."""
     return policy.purchase_decision(
@@ -109,7 +116,7 @@ def payment_start(
     return_url: str,
     client_ip: str = "127.0.0.1",
     at: datetime | None = None,
-):
+) -> PaymentStart:
     """Ask the gateway for a payment of the order's exact amount. The order's gateway is the
     last one chosen; a learner may switch while the order is unpaid."""
     at = at or timezone.now()
@@ -142,7 +149,9 @@ def payment_start(
 
 
 # --- notifications ----------------------------------------------------------------------------
-def notification_receive(*, gateway_name: str, headers: dict, body: bytes, at: datetime | None = None):
+def notification_receive(
+    *, gateway_name: str, headers: dict, body: bytes, at: datetime | None = None
+) -> HttpAnswer:
     """Handle one asynchronous notification: store it (bounded), verify, apply once, answer as
     the gateway's protocol wants. The state change happens once however many arrive. A body
     over policy.NOTIFY_MAX_BODY_BYTES is refused (OrderError) and nothing is stored."""
@@ -307,7 +316,7 @@ def order_cancel(*, user: User, order_number: str, at: datetime | None = None) -
     return order
 
 
-def _notify(user: User, event, at: datetime, text) -> None:
+def _notify(user: User, event: str, at: datetime, text: str) -> None:
     if user.mobile:
         message_queue(
             channel=MsgChannel.SMS,
@@ -415,7 +424,7 @@ def refund_approve(*, refund_id: int, reviewer: User, note: str = "", at: dateti
             raise OrderError("already_decided", "该退款申请已处理。")
         order = Order.objects.select_related("user", "product__year").get(pk=refund.order_id)
         decision = policy.refund_approval_decision(
-            paid_at=order.paid_at,
+            paid_at=order.paid_at,  # type: ignore[arg-type]  # a refund is only ever asked of a paid order
             requested_at=refund.requested_at,
             year_complete=selectors.year_task_complete(order.user, order.product.year),
         )
@@ -495,7 +504,7 @@ def refund_execute(*, refund_id: int, at: datetime | None = None) -> Refund:
     return refund
 
 
-def _after_refund(order, refund, at: datetime):
+def _after_refund(order: Order, refund: Refund, at: datetime) -> int:
     """What else a refund undoes: the invoice (a red-letter invoice) and, once the credits
     issue exists, the credits earned under the order. The money has already gone back, so a
     failing invoice service must not roll the refund back: the red invoice is then issued by

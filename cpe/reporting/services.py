@@ -4,7 +4,10 @@ is then applied under a row lock, audited, in one transaction."""
 import logging
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,12 +16,12 @@ from cpe.accounts.states import AccountStatus, AisStatus
 from cpe.core import storage as stores
 from cpe.core.audit import audit_record
 from cpe.core.masking import mask_id_number
-from cpe.core.models import AuditHead
-from cpe.credits.models import RecordStatus
+from cpe.core.models import AuditEvent, AuditHead
+from cpe.credits.models import CreditRecord, RecordStatus
 
 from . import policy
 from .clients import get_client
-from .clients.base import AisRejected, AisUnavailable
+from .clients.base import AisClient, AisError, AisRejected, AisUnavailable, ReportReceipt, ReversalReceipt
 from .errors import ReportingError
 from .models import AisExchange, AisPerson, AisReport, ExportJob
 from .states import CheckResult, ExportStatus, ReportKind, ReportState
@@ -49,16 +52,16 @@ REPORT_FIELDS = [
 def ais_exchange_record(
     *,
     at: datetime,
-    method,
-    path,
-    purpose="",
-    attempt=1,
-    status=None,
-    duration_ms=0,
-    request_body=None,
-    answer_body=None,
-    error="",
-    idempotency_key="",
+    method: str,
+    path: str,
+    purpose: str = "",
+    attempt: int = 1,
+    status: int | None = None,
+    duration_ms: int = 0,
+    request_body: Any = None,
+    answer_body: Any = None,
+    error: str = "",
+    idempotency_key: str = "",
 ) -> AisExchange:
     """Store one attempt (bodies already masked by the adapter). A savepoint: a failure here
     cannot poison the caller's transaction."""
@@ -87,7 +90,7 @@ def privacy_transfer_record(
     actor: User | None = None,
     ip: str | None = None,
     at: datetime | None = None,
-):
+) -> AuditEvent:
     """rules R14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
     return audit_record(
         "privacy.transfer",
@@ -107,7 +110,12 @@ def privacy_transfer_record(
 
 
 def ais_person_check(
-    *, user_id: int, at: datetime | None = None, actor: User | None = None, ip: str | None = None, client=None
+    *,
+    user_id: int,
+    at: datetime | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
+    client: AisClient | None = None,
 ) -> AisPerson:
     """Look the learner up in the AIS by ID number and name (rules R1.9) and record the answer:
     the AisPerson row (person_id, region, the AIS's own status), the account's ais_status
@@ -234,7 +242,7 @@ def _schedule_send(report_id: int, countdown: int | None = None) -> None:
         transaction.on_commit(lambda: ais_report_send_task.delay(report_id))
 
 
-def _credit_body(record, user: User, person) -> str:
+def _credit_body(record: CreditRecord, user: User, person: AisPerson) -> str:
     from .clients.base import CreditReport, report_body_text
 
     return report_body_text(
@@ -263,14 +271,16 @@ def _audit_head_lock() -> None:
     AuditHead.objects.select_for_update().get(id=1)
 
 
-def _set_state(report: AisReport, state: ReportState, at: datetime, **fields) -> None:
+def _set_state(report: AisReport, state: ReportState, at: datetime, **fields: Any) -> None:
     report.state, report.updated_at = state, at
     for name, value in fields.items():
         setattr(report, name, value)
     report.save(update_fields=["state", "updated_at", *fields])
 
 
-def report_enqueue_for_record(record, *, at: datetime | None = None, fresh: bool = False) -> AisReport:
+def report_enqueue_for_record(
+    record: CreditRecord, *, at: datetime | None = None, fresh: bool = False
+) -> AisReport:
     """The credit report of a new credit record: call inside the transaction that created it
     (credits.services.credit_record_created). A learner found in the AIS gets the row with its
     exact body, sent after commit; anyone else a `waiting_person` row, released by the check
@@ -297,7 +307,7 @@ def report_enqueue_for_record(record, *, at: datetime | None = None, fresh: bool
         kind=ReportKind.CREDIT,
         record=record,
         idempotency_key=key,
-        body=_credit_body(record, user, person) if found else "",
+        body=_credit_body(record, user, person) if found and person is not None else "",
         state=ReportState.PENDING if found else ReportState.WAITING_PERSON,
         next_attempt_at=at + policy.PENDING_GRACE if found else None,
         created_at=at,
@@ -314,7 +324,7 @@ def report_enqueue_for_record(record, *, at: datetime | None = None, fresh: bool
     return report
 
 
-def reports_release_for_user(*, user: User, person, at: datetime | None = None) -> int:
+def reports_release_for_user(*, user: User, person: AisPerson, at: datetime | None = None) -> int:
     """The person was found: their waiting credit reports get their bodies (with the AIS
     person_id) and are sent after commit. Inside the caller's transaction. Returns how many."""
 
@@ -343,7 +353,7 @@ def reports_release_for_user(*, user: User, person, at: datetime | None = None) 
     return n
 
 
-def reversal_enqueue_for_record(record, *, at: datetime | None = None) -> AisReport | None:
+def reversal_enqueue_for_record(record: CreditRecord, *, at: datetime | None = None) -> AisReport | None:
     """A credit record was revoked (a refund): call inside the revocation's transaction
     (credits.services.credit_record_revoked). If the AIS cannot have the credit (never sent,
     or finally refused), its report is cancelled and nothing is sent; otherwise a reversal row
@@ -392,7 +402,7 @@ def reversal_enqueue_for_record(record, *, at: datetime | None = None) -> AisRep
     return reversal
 
 
-def _claim(report_id: int, at: datetime, due: bool):
+def _claim(report_id: int, at: datetime, due: bool) -> tuple[AisReport, str] | None:
     """Take the row for one send (a short transaction): returns (report, credit receipt) or
     None when there is nothing to do now."""
     with transaction.atomic():
@@ -427,7 +437,7 @@ def _claim(report_id: int, at: datetime, due: bool):
 
 
 def report_send(
-    *, report_id: int, at: datetime | None = None, client=None, due: bool = False
+    *, report_id: int, at: datetime | None = None, client: AisClient | None = None, due: bool = False
 ) -> AisReport | None:
     """Send one outbox row (the task's body; retry-safe). Claim the row under its lock, send the
     stored body with its idempotency key outside any transaction, then record the answer under
@@ -440,7 +450,8 @@ def report_send(
         return None
     report, credit_receipt = claimed
     client = client or get_client()
-    result, error = None, None
+    result: ReportReceipt | ReversalReceipt | None = None
+    error: AisError | None = None
     try:
         if report.kind == ReportKind.CREDIT:
             result = client.send_report(report.body)
@@ -456,7 +467,13 @@ def report_send(
     return _record_answer(report.pk, report.attempts, result, error, timezone.now())
 
 
-def _record_answer(report_id, attempt_no, result, error, at: datetime) -> AisReport:
+def _record_answer(
+    report_id: int,
+    attempt_no: int,
+    result: ReportReceipt | ReversalReceipt | None,
+    error: AisError | None,
+    at: datetime,
+) -> AisReport:
     with transaction.atomic():
         _audit_head_lock()
         report = (
@@ -477,7 +494,7 @@ def _record_answer(report_id, attempt_no, result, error, at: datetime) -> AisRep
                 else 200,
             )
             if report.kind == ReportKind.REVERSAL:
-                fields["reversal_no"] = result.reversal_no
+                fields["reversal_no"] = result.reversal_no  # type: ignore[union-attr]  # reverse_credit answered
             _set_state(report, ReportState.SENT, at, **fields)
             audit_record(
                 "ais.report_sent",
@@ -503,6 +520,7 @@ def _record_answer(report_id, attempt_no, result, error, at: datetime) -> AisRep
             return report
         if report.state != ReportState.SENDING or report.attempts != attempt_no:
             return report  # the sweep took it back meanwhile; its send decides
+        assert error is not None  # report_send passes an answer or the error instead of one
         message = f"{error.status or ''} {error.code}: {error}".strip()[:400]
         if isinstance(error, AisRejected):
             _set_state(
@@ -676,12 +694,10 @@ def export_job_create(
     return job
 
 
-def export_root():
+def export_root() -> Path:
     """Where the filesystem default keeps export files: settings.EXPORT_ROOT, which must be
     outside MEDIA_ROOT and STATIC_ROOT (nothing may serve these files but staff_export_download).
     With an object store the files live under the private bucket's exports prefix instead."""
-    from pathlib import Path
-
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
@@ -696,7 +712,7 @@ def export_root():
     return root
 
 
-def export_storage():
+def export_storage() -> Storage:
     """The "exports" storage, after checking that a filesystem one is in no served directory."""
 
     store = stores.exports()
@@ -716,7 +732,7 @@ def export_file_name(job: ExportJob) -> str | None:
     return job.file
 
 
-def export_file_path(job: ExportJob):
+def export_file_path(job: ExportJob) -> Path | None:
     """The job's file on the filesystem default, or None (see export_file_name)."""
     name = export_file_name(job)
     return export_root() / name if name else None
@@ -735,7 +751,6 @@ def export_run(*, job_id: int, at: datetime | None = None) -> ExportJob | None:
     it is finished."""
     import secrets
     import tempfile
-    from pathlib import Path
 
     from django.core.files import File
 
@@ -764,7 +779,7 @@ def export_run(*, job_id: int, at: datetime | None = None) -> ExportJob | None:
             total, rows = exports.export_rows(job.year, job.region)
             ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
 
-            def progress(n) -> None:
+            def progress(n: int) -> None:
                 ExportJob.objects.filter(pk=job.pk).update(
                     rows_done=n, progress=min(99, n * 100 // max(total, 1))
                 )
@@ -837,8 +852,8 @@ def exports_expire(*, at: datetime | None = None) -> int:
             expired += 1
     legacy = Path(settings.MEDIA_ROOT) / "exports"
     if legacy.is_dir():  # files of the old scheme: guessable names in a served directory
-        for f in legacy.glob("ais-results-*.xlsx*"):
-            f.unlink(missing_ok=True)
+        for old in legacy.glob("ais-results-*.xlsx*"):
+            old.unlink(missing_ok=True)
     live = set(
         ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="").values_list("file", flat=True)
     )
