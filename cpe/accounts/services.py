@@ -4,11 +4,13 @@ writes an audit event and schedules messages after commit."""
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -40,20 +42,26 @@ def _code_hash(code: str) -> str:
     return salted_hmac("cpe.accounts.code", code).hexdigest()
 
 
-def _recent_sends(purpose, target, at: datetime):
+def _recent_sends(purpose: str, target: str, at: datetime) -> list[datetime]:
     bidx = crypto.blind_index("code_target", target)
     return list(
         VerificationCode.objects.filter(
             purpose=purpose,
             target_bidx=bidx,
-            created_at__gt=at - timezone.timedelta(days=1),
+            created_at__gt=at - timedelta(days=1),
         ).values_list("created_at", flat=True)
     )
 
 
 def _code_issue(
-    *, purpose, target, user: User | None = None, at: datetime, length=policy.CODE_LENGTH, digits=True
-):
+    *,
+    purpose: str,
+    target: str,
+    user: User | None = None,
+    at: datetime,
+    length: int = policy.CODE_LENGTH,
+    digits: bool = True,
+) -> tuple[VerificationCode, str]:
     decision = policy.code_send_decision(_recent_sends(purpose, target, at), at)
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field="sms_code")
@@ -67,13 +75,13 @@ def _code_issue(
 
 
 class WrongCode(AccountError):
-    def __init__(self, code_id, field):
+    def __init__(self, code_id: int, field: str) -> None:
         super().__init__("wrong_code", "验证码不正确。", field=field)
         self.code_id = code_id
 
 
 @contextmanager
-def _counting_wrong_codes():
+def _counting_wrong_codes() -> Iterator[None]:
     """Count a wrong guess after the refused action's transaction has rolled back: the
     counter is the brute-force throttle, so it must survive the refusal."""
     try:
@@ -87,7 +95,7 @@ CODE_FAILURES = frozenset({"no_code", "wrong_code", "used", "expired", "too_many
 
 
 @contextmanager
-def _neutral_code_refusal():
+def _neutral_code_refusal() -> Iterator[None]:
     """Where the answer must not tell whether a code was ever sent to, or used by, a number
     (registration, password reset): every code failure becomes policy.CODE_REFUSED_MESSAGE."""
     try:
@@ -98,7 +106,9 @@ def _neutral_code_refusal():
         raise
 
 
-def _code_consume(*, purpose, target, code, at: datetime, field="sms_code"):
+def _code_consume(
+    *, purpose: str, target: str, code: str, at: datetime, field: str = "sms_code"
+) -> VerificationCode:
     """Check and use up the newest code for (purpose, target). A wrong guess is counted
     even though the caller's action is refused (the counter is the throttle)."""
     bidx = crypto.blind_index("code_target", target)
@@ -123,7 +133,12 @@ def _code_consume(*, purpose, target, code, at: datetime, field="sms_code"):
 
 
 def _sms_code_message(
-    purpose, mobile, code, user: User | None = None, at: datetime | None = None, label=None
+    purpose: str,
+    mobile: str,
+    code: str,
+    user: User | None = None,
+    at: datetime | None = None,
+    label: str | None = None,
 ) -> None:
     label = label or CodePurpose(purpose).label
     message_queue(
@@ -164,17 +179,18 @@ def user_register(
     password: str,
     sms_code: str,
     self_supporting: bool,
-    agreement_version,
+    agreement_version: Model | None,
     ip: str | None = None,
     user_agent: str = "",
     at: datetime | None = None,
 ) -> User:
     """Create a learner (rules R1.1-1.4, R2.2). Refused input changes nothing (but a used code).
     The input's own checks come first; who holds the ID number or the mobile is looked at only
-    after the SMS code proves the phone (policy.registration_refusal)."""
+    after the SMS code proves the phone (policy.registration_refusal). `agreement_version`: the
+    agreements.AgreementVersion accepted (agreements sits above accounts)."""
     at = at or timezone.now()
     check = policy.check_id_number(id_number, today=policy.local_date(at))
-    if not check.ok:
+    if not check.ok or check.birth_date is None:  # a valid number always gives the birth date
         raise AccountError(check.code, check.message, field="id_number")
     clean_name, err = policy.check_name(name)
     if clean_name is None:
@@ -227,7 +243,7 @@ def user_register(
     return user
 
 
-def _holder_facts(user: User):
+def _holder_facts(user: User | None) -> policy.HolderFacts | None:
     if user is None:
         return None
     return policy.HolderFacts(
@@ -237,7 +253,7 @@ def _holder_facts(user: User):
     )
 
 
-def _registration_refusal(id_number: str, mobile: str):
+def _registration_refusal(id_number: str, mobile: str) -> policy.Decision | None:
     """policy.registration_refusal for the accounts that hold this ID number and this (proven)
     mobile; None when the registration may go ahead."""
     id_holder = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number)).first()
@@ -252,16 +268,16 @@ def _registration_refusal(id_number: str, mobile: str):
 
 def _user_create(
     *,
-    check,
-    name,
-    email,
-    mobile,
-    employer,
-    region,
-    password,
-    capacity,
-    agreement_version,
-    ip: str,
+    check: policy.IdCheck,
+    name: str,
+    email: str,
+    mobile: str,
+    employer: str,
+    region: str,
+    password: str,
+    capacity: policy.CapacityDecision,
+    agreement_version: Model,
+    ip: str | None,
     user_agent: str,
     at: datetime,
 ) -> User:
@@ -303,7 +319,7 @@ def _user_create(
 
 
 # --- e-mail verification (rules R1.4: verified by a link before use for notices) ------------
-def _email_verification_send(user: User, email, at: datetime) -> None:
+def _email_verification_send(user: User, email: str, at: datetime) -> None:
     """Issue and queue one verification link. Besides the per-address throttle (_code_issue),
     the account's links to any address are bounded (policy.email_verification_send_decision):
     refused, nothing is written and nothing is sent."""
@@ -312,7 +328,7 @@ def _email_verification_send(user: User, email, at: datetime) -> None:
             VerificationCode.objects.filter(
                 purpose=CodePurpose.VERIFY_EMAIL,
                 user=user,
-                created_at__gt=at - timezone.timedelta(days=1),
+                created_at__gt=at - timedelta(days=1),
             ).values_list("created_at", flat=True)
         )
         if user is not None and user.pk
@@ -336,7 +352,7 @@ def _email_verification_send(user: User, email, at: datetime) -> None:
     )
 
 
-def email_change_request(*, user: User, new_email: str, at: datetime | None = None):
+def email_change_request(*, user: User, new_email: str, at: datetime | None = None) -> str:
     """Send a confirmation link to the new address; nothing changes until it is opened."""
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
@@ -448,7 +464,7 @@ def profile_update(*, user: User, employer: str, region: str, at: datetime | Non
 
 
 # --- identity changes through a reviewer (rules R1.8) ----------------------------------------
-def _masked_identity(field, value):
+def _masked_identity(field: str, value: str) -> str:
     return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
 
 
@@ -460,7 +476,7 @@ def identity_change_request(
     reason: str,
     id_photo: bytes | None = None,
     at: datetime | None = None,
-):
+) -> IdentityChangeRequest:
     """A name or ID number change for a reviewer. `id_photo` (optional): the bytes of an ID card
     photo, at most policy.ID_PHOTO_MAX_BYTES + 1 read; kept encrypted until the decision."""
     at = at or timezone.now()
@@ -473,6 +489,7 @@ def identity_change_request(
         raise AccountError("bad_field", "请选择要变更的项目。", field="field")
     if not (reason or "").strip():
         raise AccountError("reason_required", "请说明变更理由（如：身份证号码录入错误）。", field="reason")
+    value: str | None
     if field == IdentityField.ID_NUMBER:
         check = policy.check_id_number(new_value, today=policy.local_date(at))
         if not check.ok:
@@ -509,7 +526,7 @@ def identity_change_request(
             req = IdentityChangeRequest.objects.create(
                 user=user, field=field, new_value=value, reason=reason.strip(), created_at=at
             )
-            if photo_type is not None:
+            if id_photo is not None and photo_type is not None:
                 IdentityDocument.objects.create(
                     request=req,
                     content_type=photo_type,
@@ -535,7 +552,7 @@ def identity_change_request(
 
 def identity_change_decide(
     *, change_id: int, approve: bool, reviewer: User, note: str = "", at: datetime | None = None
-):
+) -> IdentityChangeRequest:
     """Apply or refuse a change. Safe against double clicks: the row is locked and only a
     pending request can be decided."""
     at = at or timezone.now()
@@ -910,13 +927,13 @@ def login_failure_record(identifier: str) -> int:
 
 
 # --- password reset by SMS (rules R1.6) ------------------------------------------------------
-def _find_by_identifier(identifier: str):
+def _find_by_identifier(identifier: str) -> User | None:
     from .auth import user_for_identifier
 
     return user_for_identifier(identifier)
 
 
-def _resettable(user: User) -> bool:
+def _resettable(user: User | None) -> TypeGuard[User]:
     """A learner account in service with a mobile. Staff accounts are not reset through the
     learners' page (their sign-in is the staff site's business): they get the unknown answer."""
     return user is not None and user.is_active and not user.is_staff and bool(user.mobile)
