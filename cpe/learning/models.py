@@ -90,6 +90,12 @@ class PlaySession(models.Model):
     revoked_at = models.DateTimeField("凭证撤销时间", null=True, blank=True)
     revoked_reason = models.CharField("撤销原因", max_length=24, blank=True)
 
+    # Not columns: what services.play_start tells the player page (where to resume, the
+    # learner's progress row and the length measured against).
+    resume_at: float
+    progress: "ChapterProgress"
+    duration: float
+
     class Meta:
         ordering = ["-started_at"]
         verbose_name = verbose_name_plural = "播放会话"

@@ -1,4 +1,6 @@
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import ModuleType
 
 from django.db import transaction
 from django.utils import timezone
@@ -17,7 +19,7 @@ def enrolment_reminders_send(*, at: datetime | None = None) -> int:
     """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (rules R4.5),
     each sent once per enrolment."""
     at = at or timezone.now()
-    horizon = at + timezone.timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
+    horizon = at + timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
     sent = 0
     candidates = Enrolment.objects.filter(
         status=EnrolmentStatus.ACTIVE, valid_until__gt=at, valid_until__lte=horizon
@@ -66,7 +68,9 @@ import random  # noqa: E402
 import secrets  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
+from django.core.files.storage import Storage  # noqa: E402
 from django.db import IntegrityError  # noqa: E402
+from django.db.models import QuerySet  # noqa: E402
 
 from cpe.accounts.policy import hold_allows  # noqa: E402
 from cpe.core.audit import audit_record  # noqa: E402
@@ -100,7 +104,7 @@ REFUSALS = {
 }
 
 
-def _refuse(code):
+def _refuse(code: str) -> LearningError:
     return LearningError(code, REFUSALS[code])
 
 
@@ -146,7 +150,7 @@ def play_start(
     ip: str | None = None,
     user_agent: str = "",
     at: datetime | None = None,
-    rand=random.random,
+    rand: Callable[[], float] = random.random,
 ) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
     one is superseded (rules R7.3). Refused without a valid enrolment (rules R4.4), on hold, or
@@ -163,7 +167,7 @@ def play_start(
     if chapter is None:
         raise _refuse("no_chapter")
     enrolment, state = selectors.enrolment_for(user, chapter, at)
-    if state != "valid":
+    if state != "valid" or enrolment is None:  # valid: there is an enrolment
         raise _refuse(state)
     key = secrets.token_hex(16)
     hot = _hot()
@@ -176,7 +180,7 @@ def play_start(
         locked = (
             User.objects.select_for_update().filter(pk=user.pk).first()
         )  # one start per account at a time
-        _refuse_standing(locked, at)  # again under the lock a revocation takes (play_sessions_revoke)
+        _refuse_standing(locked, at)  # type: ignore[arg-type]  # the learner's own row; again under the lock a revocation takes (play_sessions_revoke)
         PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
             superseded_at=at
         )
@@ -212,7 +216,7 @@ def play_start(
     return session
 
 
-def _hot():
+def _hot() -> ModuleType | None:
     """The Redis hot path module when it is in use (settings.LEARNING_HOTPATH / REDIS_URL)."""
     from . import hotpath
 
@@ -227,7 +231,7 @@ def progress_flush(user_id: int) -> None:
         hot.flush_user(user_id)
 
 
-def play_session_owner(key: str):
+def play_session_owner(key: str) -> User:
     """The learner a play session belongs to (for a request authenticated by its play token)."""
     s = PlaySession.objects.select_related("user").filter(key=key).first()
     if s is None:
@@ -277,7 +281,7 @@ def play_sessions_revoke(
     return len(keys)
 
 
-def _load(user: User, key, *, lock=True) -> PlaySession:
+def _load(user: User, key: str, *, lock: bool = True) -> PlaySession:
     qs = PlaySession.objects.select_related("enrolment", "chapter", "user")
     if lock:
         qs = qs.select_for_update(of=("self",))
@@ -300,7 +304,9 @@ def _stream_state(s: PlaySession) -> policy.StreamState:
     )
 
 
-def _flag(session, kind, *, at: datetime, ip: str | None = None, detail=None) -> None:
+def _flag(
+    session: PlaySession, kind: str, *, at: datetime, ip: str | None = None, detail: dict | None = None
+) -> None:
     """Record a suspicious pattern once per session and kind; repeats are counted on the session."""
     if kind in session.flags:
         return
@@ -320,7 +326,7 @@ def _flag(session, kind, *, at: datetime, ip: str | None = None, detail=None) ->
         pass
 
 
-def _usable(session, at: datetime) -> tuple[bool, str]:
+def _usable(session: PlaySession, at: datetime) -> tuple[bool, str]:
     e = session.enrolment
     state = policy.enrolment_state(
         closed=e.status == "closed", window=policy.Window(e.valid_from, e.valid_until), at=at
@@ -380,7 +386,9 @@ def play_heartbeat(
     return _result(s, progress, duration, out.credited, out.reason, out.completed_now, at)
 
 
-def _judge(s, user: User, seq, start, position, ip: str, at: datetime):
+def _judge(
+    s: PlaySession, user: User, seq: int, start: float, position: float, ip: str | None, at: datetime
+) -> tuple[policy.Outcome, ChapterProgress, float, str | None]:
     """play_heartbeat's judgement of a report that passed the gate, inside its transaction."""
     refusal = None
     progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
@@ -482,8 +490,17 @@ def _judge(s, user: User, seq, start, position, ip: str, at: datetime):
     return out, progress, duration, refusal
 
 
-def _result(s, progress, duration, credited, reason, completed_now, at: datetime) -> HeartbeatResult:
-    pending = s.check_issued_at is not None
+def _result(
+    s: PlaySession,
+    progress: ChapterProgress,
+    duration: float,
+    credited: float,
+    reason: str,
+    completed_now: bool,
+    at: datetime,
+) -> HeartbeatResult:
+    issued = s.check_issued_at
+    pending = issued is not None
     return HeartbeatResult(
         credited=round(credited, 3),
         reason=reason,
@@ -495,13 +512,13 @@ def _result(s, progress, duration, credited, reason, completed_now, at: datetime
         completed_now=completed_now,
         attention_token=s.check_token if pending else "",
         attention_deadline=(
-            policy.ATTENTION_ANSWER_WINDOW - (at - s.check_issued_at).total_seconds() if pending else 0.0
+            policy.ATTENTION_ANSWER_WINDOW - (at - issued).total_seconds() if issued is not None else 0.0
         ),
     )
 
 
 def attention_answer(
-    *, user: User, key: str, token: str, at: datetime | None = None, rand=random.random
+    *, user: User, key: str, token: str, at: datetime | None = None, rand: Callable[[], float] = random.random
 ) -> PlaySession:
     """ "请确认您仍在学习" answered: crediting resumes and the next check is scheduled."""
     at = at or timezone.now()
@@ -629,17 +646,18 @@ def _local_source(v: ChapterVideo, tmp: Path) -> str:
     """A local path of the video's source: the file itself on the filesystem storage, else a
     copy fetched into `tmp`."""
     store = v.source.storage
+    name: str = v.source.name  # type: ignore[assignment]  # a video being transcoded has its source
     try:
-        return store.path(v.source.name)
+        return store.path(name)
     except NotImplementedError:  # an object store has no local path
         pass
-    local = tmp / ("source" + Path(v.source.name).suffix)
-    with store.open(v.source.name, "rb") as remote, open(local, "wb") as out:
+    local = tmp / ("source" + Path(name).suffix)
+    with store.open(name, "rb") as remote, open(local, "wb") as out:
         shutil.copyfileobj(remote, out, 1024 * 1024)
     return str(local)
 
 
-def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
+def _transcode_into(src: str, tmp: Path, mine: QuerySet[ChapterVideo]) -> tuple[float, bytes]:
     """Check and probe `src`, then write its AES-128 HLS rendition into tmp/out. Returns the
     duration and the key. Raises RuntimeError with the editor's message on a bad file."""
     # The upload form checks these too; a source that came another way is checked here.
@@ -665,6 +683,7 @@ def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both piped above
     last = 0
     for line in proc.stdout:
         if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
@@ -684,7 +703,7 @@ def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
 _RENDITION_TYPES = {".ts": "video/mp2t", ".m3u8": "application/vnd.apple.mpegurl"}
 
 
-def _publish(out_dir: Path, store, rel: str) -> None:
+def _publish(out_dir: Path, store: Storage, rel: str) -> None:
     """Upload the rendition's segments, then its playlist last: a folder with a playlist is
     complete."""
     files = sorted(out_dir.iterdir(), key=lambda p: (p.name == courseware.PLAYLIST_NAME, p.name))
@@ -693,5 +712,5 @@ def _publish(out_dir: Path, store, rel: str) -> None:
             continue  # nothing but segments and the playlist leaves the temporary directory
         with open(f, "rb") as fh:
             content = File(fh, name=f.name)
-            content.content_type = _RENDITION_TYPES[f.suffix]
+            content.content_type = _RENDITION_TYPES[f.suffix]  # type: ignore[attr-defined]  # read by S3 storages
             store.save(f"{rel}/{f.name}", content)
