@@ -15,8 +15,8 @@ from django.db.models import Model
 
 from cpe.accounts.models import User
 from cpe.catalog.models import Course, TrainingYear
-from cpe.learning.models import Enrolment
 from cpe.core.audit import audit_record
+from cpe.learning.models import Enrolment
 
 from . import hooks, policy, selectors
 from .models import Certificate, CertificateKind, CertificateStatus, CreditRecord, RecordStatus

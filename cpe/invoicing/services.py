@@ -12,8 +12,8 @@ Settings read at call time (none is required):
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from django.conf import settings
