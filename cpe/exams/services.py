@@ -182,7 +182,8 @@ class _RowShape:
 
 def _select_list(connection: BaseDatabaseWrapper, alias: str, fields: Iterable[Field]) -> str:
     # A concrete field always has its column (the stubs allow None for the others).
-    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)  # type: ignore[arg-type]
+    columns = (connection.ops.quote_name(f.column) for f in fields)  # type: ignore[arg-type]
+    return ", ".join(f"{alias}.{c}" for c in columns)
 
 
 _sql_cache: dict[str, tuple[str, list[tuple[_RowShape, str]]]] = {}

@@ -180,7 +180,9 @@ def play_start(
         locked = (
             User.objects.select_for_update().filter(pk=user.pk).first()
         )  # one start per account at a time
-        _refuse_standing(locked, at)  # type: ignore[arg-type]  # the learner's own row; again under the lock a revocation takes (play_sessions_revoke)
+        # Again under the lock a revocation takes (play_sessions_revoke); `locked` is the learner's
+        # own row, which exists.
+        _refuse_standing(locked, at)  # type: ignore[arg-type]
         PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
             superseded_at=at
         )
@@ -712,5 +714,6 @@ def _publish(out_dir: Path, store: Storage, rel: str) -> None:
             continue  # nothing but segments and the playlist leaves the temporary directory
         with open(f, "rb") as fh:
             content = File(fh, name=f.name)
-            content.content_type = _RENDITION_TYPES[f.suffix]  # type: ignore[attr-defined]  # read by S3 storages
+            # Not an attribute of File: the S3 storages read it for the object's Content-Type.
+            content.content_type = _RENDITION_TYPES[f.suffix]  # type: ignore[attr-defined]
             store.save(f"{rel}/{f.name}", content)

@@ -494,7 +494,8 @@ def _record_answer(
                 else 200,
             )
             if report.kind == ReportKind.REVERSAL:
-                fields["reversal_no"] = result.reversal_no  # type: ignore[union-attr]  # reverse_credit answered
+                # A reversal's answer is reverse_credit's ReversalReceipt.
+                fields["reversal_no"] = result.reversal_no  # type: ignore[union-attr]
             _set_state(report, ReportState.SENT, at, **fields)
             audit_record(
                 "ais.report_sent",
