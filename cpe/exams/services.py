@@ -551,9 +551,8 @@ def practice_check(
     question = Question.objects.filter(pk=question_id, is_active=True).select_related("course").first()
     pool = question.pool if question is not None else None
     state, in_exam = "not_enrolled", False
-    if (
-        question is not None and pool == policy.practice_pool()
-    ):  # the other facts only matter for a practice question
+    # The other facts only matter for a practice question.
+    if question is not None and pool == policy.practice_pool():
         state = learning_selectors.enrolment_for(user, question.course, at)[1]
         in_exam = exam_in_progress(user, at)
     decision = policy.practice_feedback_decision(
