@@ -93,7 +93,7 @@ async def main():
             )
             raw = (
                 f"POST /exams/attempt/{lr['attempt']}/submit/ HTTP/1.1\r\nHost: b\r\n{cookie}Referer: http://b/\r\n"
-                f"Content-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n{body}"
             )
             tasks.append(asyncio.create_task(exam(lr["attempt"], t0 + rng.random() * seconds, raw.encode())))

@@ -162,7 +162,7 @@ def _package_parts(sheet_name: str):
             'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
             f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
-            f'<Override PartName="/xl/worksheets/sheet1.xml" '
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
             f'ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
             f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
             f'<Override PartName="/xl/theme/theme1.xml" ContentType="{_CT}.theme+xml"/>'
