@@ -19,7 +19,7 @@ export CPE_DEV_CLOCK_OFFSET := $(shell $(PY) -c "import datetime, time; print(da
 endif
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test test-dates venv vendor sysdeps sysdeps-run migrate demo clean ais-sim
+.PHONY: run test test-dates lint venv vendor sysdeps sysdeps-run migrate demo clean ais-sim
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -96,6 +96,15 @@ sysdeps-run:
 
 test: sysdeps venv vendor
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Style and types (pyproject.toml): ruff's rules and format, the apps' layers (.importlinter),
+# and mypy with django-stubs on every policy, services and selectors module. Stops at the
+# first failure.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # The whole suite with the clock moved (time-machine: this process's wall clock and the AIS
 # simulator's it starts; monotonic clocks, sleeps and the browser's timers stay real; PostgreSQL

@@ -203,7 +203,8 @@ class Store:
             seq = self._next("receipt")
             receipt = f"AIS{beijing_day(at)}{seq:08d}"
             self._db.execute(
-                "INSERT INTO credits(receipt_no, idempotency_key, body_hash, person_id, year, body, recorded_at) "
+                "INSERT INTO credits(receipt_no, idempotency_key, body_hash, "
+                "person_id, year, body, recorded_at) "
                 "VALUES (?,?,?,?,?,?,?)",
                 (
                     receipt,

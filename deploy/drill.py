@@ -174,7 +174,8 @@ def net_up():
         sh(f"ip link set {g} netns {ns}")
         sh(f"ip addr add {host}/24 dev {h} && ip link set {h} up")
         sh(
-            f"ip netns exec {ns} sh -c 'ip link set lo up && ip addr add {addr}/24 dev {g} && ip link set {g} up "
+            f"ip netns exec {ns} sh -c 'ip link set lo up "
+            f"&& ip addr add {addr}/24 dev {g} && ip link set {g} up "
             f"&& ip route add default via {host}'"
         )
     say("network namespaces cpe-drill-n1 (10.77.1.2) and cpe-drill-n2 (10.77.2.2) up")
@@ -239,7 +240,8 @@ def nginx_conf():
     src = src.replace("/var/log/nginx/", str(WORK / "logs") + "/nginx-")
     (WORK / "nginx-site.conf").write_text(src)
     (WORK / "nginx.conf").write_text(
-        f"user root;\nworker_processes 1;\npid {WORK}/nginx.pid;\nerror_log {WORK}/logs/nginx-main.error.log;\n"
+        f"user root;\nworker_processes 1;\npid {WORK}/nginx.pid;\n"
+        f"error_log {WORK}/logs/nginx-main.error.log;\n"
         f"events {{ worker_connections 1024; }}\n"
         f"http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n"
         f"  client_body_temp_path {WORK}/nginx-tmp;\n  proxy_temp_path {WORK}/nginx-tmp;\n"
@@ -1012,7 +1014,8 @@ def main():
         wait_http(f"http://127.0.0.1:{S3_PORT}/")
         sh([PY, __file__, "person-checks"], env=platform_env(keys), cwd=ROOT)
         say(
-            f"seeded {PAYERS} payers, {PLAYERS} players ({OLD_STREAMS} with an old stream), {EXAMINEES} examinees; "
+            f"seeded {PAYERS} payers, {PLAYERS} players ({OLD_STREAMS} with an old stream), "
+            f"{EXAMINEES} examinees; "
             f"AIS simulator on {AIS_PORT}, moto S3 on {S3_PORT}"
         )
         for n in NODES:
@@ -1060,7 +1063,8 @@ def main():
             t.start()
             time.sleep(0.05)
         say(
-            f"load started: {len(threads)} simulated browsers from {len(CLIENTS)} addresses for {RUN_SECONDS}s"
+            f"load started: {len(threads)} simulated browsers "
+            f"from {len(CLIENTS)} addresses for {RUN_SECONDS}s"
         )
         windows = []
 
@@ -1116,7 +1120,8 @@ def main():
         qlen = sh(f"redis-cli -p {REDIS_PORT} llen celery", capture_output=True, text=True).stdout.strip()
         kill("cpe-worker")
         say(
-            f"worker killed (SIGKILL) ({qlen} task(s) waiting in its queue; it runs the write-behind every {BEAT}s)"
+            f"worker killed (SIGKILL) ({qlen} task(s) waiting in its queue; "
+            f"it runs the write-behind every {BEAT}s)"
         )
         at(74)
         start_worker("cpe-worker", keys)
@@ -1278,7 +1283,8 @@ def main():
         for name, a, b in windows:
             print(f"   window {name}: +{a - load_start:.1f}s to +{b - load_start:.1f}s")
         say(
-            f"payments: {res['payers_pressed_pay']} payers pressed 支付成功, {res['paid_trades']} trades paid at "
+            f"payments: {res['payers_pressed_pay']} payers pressed 支付成功, "
+            f"{res['paid_trades']} trades paid at "
             f"the sandbox, lost {res['lost_payments']}, activated twice {res['double_activations']}"
         )
         say(
@@ -1321,7 +1327,8 @@ def main():
         for name, events in by_user.items():
             first = min(events)
             print(
-                f"   {name}: {len(events)} page(s) sent to sign-in, the first at +{first[0] - load_start:.1f}s "
+                f"   {name}: {len(events)} page(s) sent to sign-in, "
+                f"the first at +{first[0] - load_start:.1f}s "
                 f"-> {first[1]}"
             )
         say(

@@ -16,7 +16,8 @@ from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, course_code
 
 RECORDER = """
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.cspViolation(`${location.pathname} ${e.effectiveDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+  const source = `${e.sourceFile}:${e.lineNumber}`;
+  window.cspViolation(`${location.pathname} ${e.effectiveDirective} ${e.blockedURI} ${source}`);
 });
 """
 

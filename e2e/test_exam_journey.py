@@ -9,10 +9,11 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-PHONE = (375, 812)
 from conftest import this_year
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import annual_code, course_code
+
+PHONE = (375, 812)
 
 
 def _sign_in(page, identifier, password):

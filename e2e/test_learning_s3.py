@@ -23,9 +23,9 @@ from .test_learning_journey import _pay, _play, _sign_in
 def test_a_chapter_plays_from_the_object_store(
     width,
     height,
-    s3,
+    s3,  # noqa: F811 (the fixture imported above)
     new_page,
-    screenshot,  # noqa: F811
+    screenshot,
     demo_accounts,
     settings,
     tmp_path,

@@ -130,7 +130,8 @@ def main():
     )
     print(
         f"submission: gunicorn CPU {sub_cpu:.0f} us/request = {sub_cpu / base_cpu:.1f} x the baseline's; "
-        f"arrivals {len(expected) / args.seconds:.0f}/s = {len(expected) / args.seconds / base_rps:.2f} x the "
+        f"arrivals {len(expected) / args.seconds:.0f}/s "
+        f"= {len(expected) / args.seconds / base_rps:.2f} x the "
         f"baseline's throughput; p99 {r['p99_ms']:.0f} ms = {r['p99_ms'] / base_p99:.1f} x the baseline's p99"
     )
     print(f"machine load average at the burst (1, 5, 15 min): {' '.join(uptime_burst)}")
@@ -265,7 +266,7 @@ def seed(n):
     )
     items, out, expected = [], [], {}
     required = agreement_selectors.required_major_id(now)
-    for i, (u, a) in enumerate(zip(users, attempts)):
+    for i, (u, a) in enumerate(zip(users, attempts, strict=True)):
         drawn = policy.draw_paper(bank, counts, policy.PAPER_COMPOSITION, rng)
         answers, score = {}, 0
         right_share = 1.0 if i % 2 == 0 else 0.3  # half pass, half fail

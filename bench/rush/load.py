@@ -93,7 +93,8 @@ async def main():
             )
             raw = (
                 f"POST /exams/attempt/{lr['attempt']}/submit/ HTTP/1.1\r\nHost: b\r\n{cookie}Referer: http://b/\r\n"
-                f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n{body}"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n{body}"
             )
             tasks.append(asyncio.create_task(exam(lr["attempt"], t0 + rng.random() * seconds, raw.encode())))
         if lr.get("buyer") and f"buy:{lr['key']}" not in once:

@@ -120,9 +120,12 @@ def main():
             print(
                 f"{n:6d} learners: {sum(r['requests'].values())} requests "
                 f"({', '.join(f'{k} {v}' for k, v in sorted(r['requests'].items()))}) in {secs:.0f} s, "
-                f"p99 {r['p99_ms']:.0f} ms ({', '.join(f'{k} {v:.0f}' for k, v in sorted(r['p99_by_kind'].items()))}), "
-                f"errors {r['errors']} {r['errors_by_kind'] or ''}; CPU cores busy: gunicorn {cpu['gunicorn']:.2f}, "
-                f"PostgreSQL {cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, machine {cpu['machine']:.2f} of "
+                f"p99 {r['p99_ms']:.0f} ms "
+                f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(r['p99_by_kind'].items()))}), "
+                f"errors {r['errors']} {r['errors_by_kind'] or ''}; "
+                f"CPU cores busy: gunicorn {cpu['gunicorn']:.2f}, "
+                f"PostgreSQL {cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, "
+                f"machine {cpu['machine']:.2f} of "
                 f"{cores} (load average {load_avg}) -> {'held' if ok else 'NOT held'}",
                 flush=True,
             )
@@ -151,7 +154,8 @@ def main():
     graded = Attempt.objects.filter(pk__in=submitted, status="graded").count()
     lost_exams = len(submitted) - graded
     print(
-        f"final flush: {flushed} play sessions; credit check: {checked} learners compared, {lost_credit} differ; "
+        f"final flush: {flushed} play sessions; "
+        f"credit check: {checked} learners compared, {lost_credit} differ; "
         f"exams: {len(submitted)} answered 302, {graded} of them graded, {lost_exams} lost"
     )
     n_held, r_held = held if held else (0, steps[-1][1])
@@ -255,7 +259,7 @@ def seed(n, exam_share, buyer_share):
         batch_size=2000,
     )
     items = []
-    for i, a in zip(takers, attempts):
+    for i, a in zip(takers, attempts, strict=True):
         answers = {}
         for pos, d in enumerate(policy.draw_paper(bank, counts, policy.PAPER_COMPOSITION, rng), 1):
             q = by_id[d.question_id]
@@ -272,7 +276,7 @@ def seed(n, exam_share, buyer_share):
             )
         learners[i].update(attempt=a.pk, answers=answers)
     AttemptItem.objects.bulk_create(items, batch_size=5000)
-    for i, lr in enumerate(learners):
+    for lr in learners:
         lr.update(course=course.pk, year=course.year.year)
         if rng.random() < buyer_share:
             lr.update(buyer=True, buy="B-ONE")

@@ -184,8 +184,8 @@ STEPS = (
         "identity_changes",
         order=30,
         models=("accounts.IdentityChangeRequest", "accounts.IdentityDocument"),
-        reason="deleted in every outcome with any attached ID card photo (identity data; the account's identity is sealed "
-        "into the archive)",
+        reason="deleted in every outcome with any attached ID card photo (identity data; "
+        "the account's identity is sealed into the archive)",
         delete=_delete_identity_changes,
         scrub=_delete_identity_changes,
     ),

@@ -52,7 +52,8 @@ class RegistrationForm(AccessibleForm):
         label="确认密码", widget=forms.PasswordInput(attrs={**_INPUT, "autocomplete": "new-password"})
     )
     self_supporting = forms.BooleanField(
-        label="本人已满 16 周岁未满 18 周岁，以自己的劳动收入为主要生活来源（仅未满 18 周岁者勾选，需人工审核）",
+        label="本人已满 16 周岁未满 18 周岁，"
+        "以自己的劳动收入为主要生活来源（仅未满 18 周岁者勾选，需人工审核）",
         required=False,
     )
     accept = forms.BooleanField(
@@ -174,7 +175,8 @@ class IdentityChangeForm(AccessibleForm):
     id_photo = forms.FileField(
         label="身份证照片（可选）",
         required=False,
-        help_text=f"JPG 或 PNG，不超过 {ID_PHOTO_MAX_BYTES // (1024 * 1024)} MB；仅供审核人员核对，审核后即删除。",
+        help_text=f"JPG 或 PNG，不超过 {ID_PHOTO_MAX_BYTES // (1024 * 1024)} MB；"
+        "仅供审核人员核对，审核后即删除。",
         widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}),
     )
 

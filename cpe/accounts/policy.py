@@ -36,7 +36,7 @@ class IdCheck:
 
 
 def id_check_char(first17: str) -> str:
-    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+    return ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
 
 
 def normalise_id_number(raw: str) -> str:
@@ -360,7 +360,10 @@ ID_TAKEN_MESSAGE = (
     "原手机号码已停用的，请用原密码登录后按提示验证新手机号码，或联系客服（页面底部有客服电话和邮箱）。"
 )
 MOBILE_TAKEN_MESSAGE = "该手机号码已注册账号，请直接登录；如忘记密码，可通过本手机号码找回密码。"
-MOBILE_TERMINATED_MESSAGE = "该手机号码绑定的账号已终止服务（原因：{reason}），不能用于注册。如有疑问，请联系客服（页面底部有客服电话和邮箱）。"
+MOBILE_TERMINATED_MESSAGE = (
+    "该手机号码绑定的账号已终止服务（原因：{reason}），不能用于注册。"
+    "如有疑问，请联系客服（页面底部有客服电话和邮箱）。"
+)
 MOBILE_RESTORABLE_MESSAGE = (
     "该手机号码绑定的账号因联系方式失效已终止服务，可以恢复：请用原密码登录，按提示验证手机号码后即恢复服务。"
     "忘记密码的，请联系客服（页面底部有客服电话和邮箱）。"

@@ -4,14 +4,14 @@ from cpe.core.masking import mask_id_number
 
 from . import hooks, policy
 from .auth import user_for_identifier
-from .models import User
+from .models import IdentityChangeRequest, LoginRecord, User
 from .states import AccountStatus, AisStatus, IdentityField, MinorReview
 
 # The AIS words come from one place (core.ais_labels).
 AIS_EXPLANATIONS = {AisStatus(k): v for k, v in PERSON_EXPLANATIONS.items()}
 
 
-def dashboard_context(user) -> dict:
+def dashboard_context(user: User) -> dict:
     from django.utils import timezone
 
     at = timezone.now()
@@ -33,11 +33,11 @@ def dashboard_context(user) -> dict:
     }
 
 
-def login_history(user, limit=20):
+def login_history(user: User, limit: int = 20) -> list[LoginRecord]:
     return list(user.logins.all()[:limit])
 
 
-def restorable_account(identifier: str, password: str):
+def restorable_account(identifier: str, password: str) -> User | None:
     """The account this correct password opens if it was terminated for unreachable contact
     details (policy.account_restorable), else None."""
     user = user_for_identifier(identifier)
@@ -60,7 +60,7 @@ def inactive_account_message(identifier: str, password: str) -> str | None:
     return "该账号已停用，请联系客服。"
 
 
-def identity_change_conflict(req) -> bool:
+def identity_change_conflict(req: IdentityChangeRequest) -> bool:
     """For the reviewer: another account already holds the ID number this request asks for
     (approving would fail on the unique index). The learner is never told (PIPL Art. 28)."""
     if req.field != IdentityField.ID_NUMBER:

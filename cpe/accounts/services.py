@@ -4,10 +4,13 @@ writes an audit event and schedules messages after commit."""
 import base64
 import hashlib
 import secrets
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -39,18 +42,26 @@ def _code_hash(code: str) -> str:
     return salted_hmac("cpe.accounts.code", code).hexdigest()
 
 
-def _recent_sends(purpose, target, at):
+def _recent_sends(purpose: str, target: str, at: datetime) -> list[datetime]:
     bidx = crypto.blind_index("code_target", target)
     return list(
         VerificationCode.objects.filter(
             purpose=purpose,
             target_bidx=bidx,
-            created_at__gt=at - timezone.timedelta(days=1),
+            created_at__gt=at - timedelta(days=1),
         ).values_list("created_at", flat=True)
     )
 
 
-def _code_issue(*, purpose, target, user=None, at, length=policy.CODE_LENGTH, digits=True):
+def _code_issue(
+    *,
+    purpose: str,
+    target: str,
+    user: User | None = None,
+    at: datetime,
+    length: int = policy.CODE_LENGTH,
+    digits: bool = True,
+) -> tuple[VerificationCode, str]:
     decision = policy.code_send_decision(_recent_sends(purpose, target, at), at)
     if not decision.allowed:
         raise AccountError(decision.code, decision.message, field="sms_code")
@@ -64,13 +75,13 @@ def _code_issue(*, purpose, target, user=None, at, length=policy.CODE_LENGTH, di
 
 
 class WrongCode(AccountError):
-    def __init__(self, code_id, field):
+    def __init__(self, code_id: int, field: str) -> None:
         super().__init__("wrong_code", "验证码不正确。", field=field)
         self.code_id = code_id
 
 
 @contextmanager
-def _counting_wrong_codes():
+def _counting_wrong_codes() -> Iterator[None]:
     """Count a wrong guess after the refused action's transaction has rolled back: the
     counter is the brute-force throttle, so it must survive the refusal."""
     try:
@@ -84,7 +95,7 @@ CODE_FAILURES = frozenset({"no_code", "wrong_code", "used", "expired", "too_many
 
 
 @contextmanager
-def _neutral_code_refusal():
+def _neutral_code_refusal() -> Iterator[None]:
     """Where the answer must not tell whether a code was ever sent to, or used by, a number
     (registration, password reset): every code failure becomes policy.CODE_REFUSED_MESSAGE."""
     try:
@@ -95,7 +106,9 @@ def _neutral_code_refusal():
         raise
 
 
-def _code_consume(*, purpose, target, code, at, field="sms_code"):
+def _code_consume(
+    *, purpose: str, target: str, code: str, at: datetime, field: str = "sms_code"
+) -> VerificationCode:
     """Check and use up the newest code for (purpose, target). A wrong guess is counted
     even though the caller's action is refused (the counter is the throttle)."""
     bidx = crypto.blind_index("code_target", target)
@@ -119,7 +132,14 @@ def _code_consume(*, purpose, target, code, at, field="sms_code"):
     return row
 
 
-def _sms_code_message(purpose, mobile, code, user=None, at=None, label=None):
+def _sms_code_message(
+    purpose: str,
+    mobile: str,
+    code: str,
+    user: User | None = None,
+    at: datetime | None = None,
+    label: str | None = None,
+) -> None:
     label = label or CodePurpose(purpose).label
     message_queue(
         channel=Channel.SMS,
@@ -133,7 +153,7 @@ def _sms_code_message(purpose, mobile, code, user=None, at=None, label=None):
     )
 
 
-def registration_code_send(*, mobile_raw: str, at=None) -> str:
+def registration_code_send(*, mobile_raw: str, at: datetime | None = None) -> str:
     """Send the registration SMS code to any well-formed mobile, registered or not, with the same
     throttle: the answer must not tell who holds a number (PIPL Art. 28). Whether the number is
     free is told only after the code proves the phone (user_register). Returns it masked."""
@@ -159,17 +179,18 @@ def user_register(
     password: str,
     sms_code: str,
     self_supporting: bool,
-    agreement_version,
-    ip=None,
-    user_agent="",
-    at=None,
+    agreement_version: Model | None,
+    ip: str | None = None,
+    user_agent: str = "",
+    at: datetime | None = None,
 ) -> User:
     """Create a learner (rules R1.1-1.4, R2.2). Refused input changes nothing (but a used code).
     The input's own checks come first; who holds the ID number or the mobile is looked at only
-    after the SMS code proves the phone (policy.registration_refusal)."""
+    after the SMS code proves the phone (policy.registration_refusal). `agreement_version`: the
+    agreements.AgreementVersion accepted (agreements sits above accounts)."""
     at = at or timezone.now()
     check = policy.check_id_number(id_number, today=policy.local_date(at))
-    if not check.ok:
+    if not check.ok or check.birth_date is None:  # a valid number always gives the birth date
         raise AccountError(check.code, check.message, field="id_number")
     clean_name, err = policy.check_name(name)
     if clean_name is None:
@@ -222,7 +243,7 @@ def user_register(
     return user
 
 
-def _holder_facts(user):
+def _holder_facts(user: User | None) -> policy.HolderFacts | None:
     if user is None:
         return None
     return policy.HolderFacts(
@@ -232,7 +253,7 @@ def _holder_facts(user):
     )
 
 
-def _registration_refusal(id_number: str, mobile: str):
+def _registration_refusal(id_number: str, mobile: str) -> policy.Decision | None:
     """policy.registration_refusal for the accounts that hold this ID number and this (proven)
     mobile; None when the registration may go ahead."""
     id_holder = User.objects.filter(id_number_bidx=crypto.blind_index("id_number", id_number)).first()
@@ -246,7 +267,19 @@ def _registration_refusal(id_number: str, mobile: str):
 
 
 def _user_create(
-    *, check, name, email, mobile, employer, region, password, capacity, agreement_version, ip, user_agent, at
+    *,
+    check: policy.IdCheck,
+    name: str,
+    email: str,
+    mobile: str,
+    employer: str,
+    region: str,
+    password: str,
+    capacity: policy.CapacityDecision,
+    agreement_version: Model,
+    ip: str | None,
+    user_agent: str,
+    at: datetime,
 ) -> User:
     user = User(
         name=name,
@@ -286,7 +319,7 @@ def _user_create(
 
 
 # --- e-mail verification (rules R1.4: verified by a link before use for notices) ------------
-def _email_verification_send(user, email, at):
+def _email_verification_send(user: User, email: str, at: datetime) -> None:
     """Issue and queue one verification link. Besides the per-address throttle (_code_issue),
     the account's links to any address are bounded (policy.email_verification_send_decision):
     refused, nothing is written and nothing is sent."""
@@ -295,7 +328,7 @@ def _email_verification_send(user, email, at):
             VerificationCode.objects.filter(
                 purpose=CodePurpose.VERIFY_EMAIL,
                 user=user,
-                created_at__gt=at - timezone.timedelta(days=1),
+                created_at__gt=at - timedelta(days=1),
             ).values_list("created_at", flat=True)
         )
         if user is not None and user.pk
@@ -319,7 +352,7 @@ def _email_verification_send(user, email, at):
     )
 
 
-def email_change_request(*, user, new_email: str, at=None):
+def email_change_request(*, user: User, new_email: str, at: datetime | None = None) -> str:
     """Send a confirmation link to the new address; nothing changes until it is opened."""
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
@@ -335,7 +368,7 @@ def email_change_request(*, user, new_email: str, at=None):
     return mask_email(new_email)
 
 
-def email_confirm(*, code_id: int, token: str, at=None) -> User:
+def email_confirm(*, code_id: int, token: str, at: datetime | None = None) -> User:
     at = at or timezone.now()
     with _counting_wrong_codes(), transaction.atomic():
         row = (
@@ -361,7 +394,7 @@ def email_confirm(*, code_id: int, token: str, at=None) -> User:
 
 
 # --- mobile change (re-verified by SMS to the new number) -----------------------------------
-def mobile_change_code_send(*, user, new_mobile_raw: str, at=None) -> str:
+def mobile_change_code_send(*, user: User, new_mobile_raw: str, at: datetime | None = None) -> str:
     at = at or timezone.now()
     mobile, err = policy.check_mobile(new_mobile_raw)
     if mobile is None:
@@ -376,7 +409,7 @@ def mobile_change_code_send(*, user, new_mobile_raw: str, at=None) -> str:
     return mask_mobile(mobile)
 
 
-def mobile_change_confirm(*, user, new_mobile_raw: str, code: str, at=None) -> User:
+def mobile_change_confirm(*, user: User, new_mobile_raw: str, code: str, at: datetime | None = None) -> User:
     at = at or timezone.now()
     mobile, err = policy.check_mobile(new_mobile_raw)
     if mobile is None:
@@ -407,7 +440,7 @@ def mobile_change_confirm(*, user, new_mobile_raw: str, code: str, at=None) -> U
 
 
 # --- profile --------------------------------------------------------------------------------
-def profile_update(*, user, employer: str, region: str, at=None) -> User:
+def profile_update(*, user: User, employer: str, region: str, at: datetime | None = None) -> User:
     at = at or timezone.now()
     employer = (employer or "").strip()
     if not employer:
@@ -431,13 +464,19 @@ def profile_update(*, user, employer: str, region: str, at=None) -> User:
 
 
 # --- identity changes through a reviewer (rules R1.8) ----------------------------------------
-def _masked_identity(field, value):
+def _masked_identity(field: str, value: str) -> str:
     return mask_id_number(value) if field == IdentityField.ID_NUMBER else mask_name(value)
 
 
 def identity_change_request(
-    *, user, field: str, new_value: str, reason: str, id_photo: bytes | None = None, at=None
-):
+    *,
+    user: User,
+    field: str,
+    new_value: str,
+    reason: str,
+    id_photo: bytes | None = None,
+    at: datetime | None = None,
+) -> IdentityChangeRequest:
     """A name or ID number change for a reviewer. `id_photo` (optional): the bytes of an ID card
     photo, at most policy.ID_PHOTO_MAX_BYTES + 1 read; kept encrypted until the decision."""
     at = at or timezone.now()
@@ -450,6 +489,7 @@ def identity_change_request(
         raise AccountError("bad_field", "请选择要变更的项目。", field="field")
     if not (reason or "").strip():
         raise AccountError("reason_required", "请说明变更理由（如：身份证号码录入错误）。", field="reason")
+    value: str | None
     if field == IdentityField.ID_NUMBER:
         check = policy.check_id_number(new_value, today=policy.local_date(at))
         if not check.ok:
@@ -486,7 +526,7 @@ def identity_change_request(
             req = IdentityChangeRequest.objects.create(
                 user=user, field=field, new_value=value, reason=reason.strip(), created_at=at
             )
-            if photo_type is not None:
+            if id_photo is not None and photo_type is not None:
                 IdentityDocument.objects.create(
                     request=req,
                     content_type=photo_type,
@@ -510,7 +550,9 @@ def identity_change_request(
     return req
 
 
-def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str = "", at=None):
+def identity_change_decide(
+    *, change_id: int, approve: bool, reviewer: User, note: str = "", at: datetime | None = None
+) -> IdentityChangeRequest:
     """Apply or refuse a change. Safe against double clicks: the row is locked and only a
     pending request can be decided."""
     at = at or timezone.now()
@@ -557,7 +599,7 @@ def identity_change_decide(*, change_id: int, approve: bool, reviewer, note: str
 
 
 # --- staff holds, reviews and termination ---------------------------------------------------
-def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
+def correction_hold_set(*, user_id: int, reason: str, actor: User, at: datetime | None = None) -> User:
     at = at or timezone.now()
     if not (reason or "").strip():
         raise AccountError("reason_required", "请填写需要更正的内容和原因。", field="reason")
@@ -587,7 +629,7 @@ def correction_hold_set(*, user_id: int, reason: str, actor, at=None) -> User:
     return user
 
 
-def correction_hold_clear(*, user_id: int, actor, at=None) -> User:
+def correction_hold_clear(*, user_id: int, actor: User, at: datetime | None = None) -> User:
     at = at or timezone.now()
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
@@ -602,7 +644,9 @@ def correction_hold_clear(*, user_id: int, actor, at=None) -> User:
     return user
 
 
-def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = "", at=None) -> User:
+def minor_review_decide(
+    *, user_id: int, approve: bool, reviewer: User, note: str = "", at: datetime | None = None
+) -> User:
     """A 16-17-year-old's self-supporting declaration (rules R1.3): approve, or terminate the
     account for lack of capacity (agreement §1.1)."""
     at = at or timezone.now()
@@ -628,7 +672,9 @@ def minor_review_decide(*, user_id: int, approve: bool, reviewer, note: str = ""
     return user
 
 
-def account_terminate(*, user, reason: str, note: str = "", actor=None, at=None) -> User:
+def account_terminate(
+    *, user: User, reason: str, note: str = "", actor: User | None = None, at: datetime | None = None
+) -> User:
     """End the service for an account (agreement §3.2): it can no longer sign in; its records stay."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -675,7 +721,7 @@ def _restorable_locked(user_id: int) -> User:
     return user
 
 
-def account_restore_code_send(*, user_id: int, mobile_raw: str, at=None) -> str:
+def account_restore_code_send(*, user_id: int, mobile_raw: str, at: datetime | None = None) -> str:
     """Send a code to the mobile the person wants to be reached at, for an account terminated
     for unreachable contact details whose password they have just proved (the view holds that
     proof for policy.RESTORE_WINDOW). Sent whether or not the number is taken: that is told after
@@ -691,7 +737,7 @@ def account_restore_code_send(*, user_id: int, mobile_raw: str, at=None) -> str:
     return mask_mobile(mobile)
 
 
-def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> User:
+def account_restore(*, user_id: int, mobile_raw: str, code: str, at: datetime | None = None) -> User:
     """Restore the service of an account terminated for unreachable contact details: the code
     proves a reachable mobile, which becomes the account's (agreement §3.2(2): the ground is gone).
     Audited; the learner is told by SMS. Refused (nothing changed) for any other state."""
@@ -756,7 +802,9 @@ def account_restore(*, user_id: int, mobile_raw: str, code: str, at=None) -> Use
 
 
 # --- sessions: one active session per account (rules R1.7) -----------------------------------
-def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) -> LoginRecord:
+def session_begin(
+    *, user: User, session_key: str, ip: str | None = None, user_agent: str = "", at: datetime | None = None
+) -> LoginRecord:
     """Make ``session_key`` the account's one current session. Only its keyed hash is stored."""
     at = at or timezone.now()
     device_key = hashlib.sha256((user_agent or "").encode()).hexdigest()[:16]
@@ -793,7 +841,7 @@ def session_begin(*, user, session_key: str, ip=None, user_agent="", at=None) ->
     return record
 
 
-def session_key_rotated(*, user, session_key: str):
+def session_key_rotated(*, user: User, session_key: str) -> None:
     """After a password change Django gives the session a new key: keep it the current one."""
     digest = crypto.blind_index("session_key", session_key)
     User.objects.filter(pk=user.pk).update(session_key_hash=digest)
@@ -801,7 +849,9 @@ def session_key_rotated(*, user, session_key: str):
 
 
 # --- password change by the signed-in learner ------------------------------------------------
-def password_change(*, user, current_password: str, new_password: str, ip=None, at=None) -> User:
+def password_change(
+    *, user: User, current_password: str, new_password: str, ip: str | None = None, at: datetime | None = None
+) -> User:
     """修改密码: the current password proves the person; the new one (already checked by the
     project's validators in the form) replaces it. Every play token of the account is revoked,
     an audit event is written (never a password) and an SMS notice is queued. A wrong current
@@ -877,19 +927,19 @@ def login_failure_record(identifier: str) -> int:
 
 
 # --- password reset by SMS (rules R1.6) ------------------------------------------------------
-def _find_by_identifier(identifier: str):
+def _find_by_identifier(identifier: str) -> User | None:
     from .auth import user_for_identifier
 
     return user_for_identifier(identifier)
 
 
-def _resettable(user) -> bool:
+def _resettable(user: User | None) -> TypeGuard[User]:
     """A learner account in service with a mobile. Staff accounts are not reset through the
     learners' page (their sign-in is the staff site's business): they get the unknown answer."""
     return user is not None and user.is_active and not user.is_staff and bool(user.mobile)
 
 
-def password_reset_code_send(*, identifier: str, at=None) -> str:
+def password_reset_code_send(*, identifier: str, at: datetime | None = None) -> str:
     """Send a reset code to the account's mobile. Every identifier gets the same answer, known or
     unknown, staff or learner, throttled or not (no account enumeration, PIPL Art. 28): a code
     is sent only to an account that may reset, and only when the throttle allows."""
@@ -907,7 +957,7 @@ def password_reset_code_send(*, identifier: str, at=None) -> str:
     return policy.PASSWORD_RESET_SENT_MESSAGE.format(minutes=int(policy.CODE_TTL.total_seconds() // 60))
 
 
-def _password_validate(password: str, user) -> None:
+def _password_validate(password: str, user: User) -> None:
     from django.contrib.auth.password_validation import validate_password
     from django.core.exceptions import ValidationError
 
@@ -917,7 +967,9 @@ def _password_validate(password: str, user) -> None:
         raise AccountError("weak_password", "".join(exc.messages), field="password") from exc
 
 
-def password_reset_confirm(*, identifier: str, code: str, new_password: str, at=None) -> User:
+def password_reset_confirm(
+    *, identifier: str, code: str, new_password: str, at: datetime | None = None
+) -> User:
     """Set a new password with the code sent to the account's mobile. Every failure (unknown or
     staff account, no code, wrong, used, expired, too many guesses) gets one answer."""
     at = at or timezone.now()

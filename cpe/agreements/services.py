@@ -1,3 +1,8 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,17 +15,20 @@ from . import selectors
 from .models import AgreementAcceptance, AgreementVersion, Decision
 from .policy import text_hash
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
+
 
 def agreement_publish(
     *,
     version: str,
     title: str,
     body: str,
-    effective_at,
+    effective_at: datetime,
     is_minor: bool,
     summary: str = "",
-    actor=None,
-    at=None,
+    actor: User | None = None,
+    at: datetime | None = None,
 ) -> AgreementVersion:
     """Publish a new text. A minor edit amends the major version in force at its effective
     time and needs no new acceptance (rules R2.1)."""
@@ -64,7 +72,9 @@ def agreement_publish(
     return v
 
 
-def _decide(user, version: AgreementVersion, decision: str, ip, user_agent, at):
+def _decide(
+    user: User, version: AgreementVersion, decision: str, ip: str | None, user_agent: str, at: datetime
+) -> AgreementAcceptance:
     row = AgreementAcceptance.objects.create(
         user=user,
         version=version,
@@ -89,7 +99,14 @@ def _decide(user, version: AgreementVersion, decision: str, ip, user_agent, at):
     return row
 
 
-def agreement_accept(*, user, version: AgreementVersion, ip=None, user_agent="", at=None):
+def agreement_accept(
+    *,
+    user: User,
+    version: AgreementVersion,
+    ip: str | None = None,
+    user_agent: str = "",
+    at: datetime | None = None,
+) -> AgreementAcceptance:
     """Record an acceptance (never overwriting an earlier one)."""
     at = at or timezone.now()
     if version.effective_at > at:
@@ -98,7 +115,14 @@ def agreement_accept(*, user, version: AgreementVersion, ip=None, user_agent="",
         return _decide(user, version, Decision.ACCEPTED, ip, user_agent, at)
 
 
-def agreement_decline(*, user, version: AgreementVersion, ip=None, user_agent="", at=None):
+def agreement_decline(
+    *,
+    user: User,
+    version: AgreementVersion,
+    ip: str | None = None,
+    user_agent: str = "",
+    at: datetime | None = None,
+) -> AgreementAcceptance:
     """Declining a new version ends the service for the account (agreement §3.2(4), rules R2.3)."""
 
     at = at or timezone.now()

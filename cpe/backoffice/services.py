@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group, Permission
 from .roles import ROLES
 
 
-def roles_sync():
+def roles_sync() -> None:
     """Make each role's group hold exactly its permissions (run after every migrate)."""
     for _key, (group_name, perms) in ROLES.items():
         group, _ = Group.objects.get_or_create(name=group_name)

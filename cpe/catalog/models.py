@@ -47,6 +47,9 @@ class Course(models.Model):
     position = models.PositiveSmallIntegerField("排序", default=0)
     is_published = models.BooleanField("已发布", default=True)
 
+    # Not columns: set on the rows learning.selectors.enrolments_for_dashboard returns.
+    passed: bool
+
     class Meta:
         ordering = ["year", "position", "id"]
         verbose_name = verbose_name_plural = "课程"
@@ -60,6 +63,13 @@ class Chapter(models.Model):
     position = models.PositiveSmallIntegerField("序号")
     title = models.CharField("章节名称", max_length=200)
     duration_seconds = models.PositiveIntegerField("时长（秒）")
+
+    # Not columns: set on the rows learning.selectors.course_progress returns (progress_row is
+    # the learner's learning.ChapterProgress, which catalog, below learning, does not name).
+    progress_row: models.Model | None
+    completed: bool
+    share: float
+    percent: int
 
     class Meta:
         ordering = ["course", "position"]

@@ -1,9 +1,9 @@
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from .models import Course, Product, TrainingYear
 
 
-def catalog_years():
+def catalog_years() -> QuerySet[TrainingYear]:
     """Open years with their published courses (chapter counts) and products on sale."""
     courses = (
         Course.objects.filter(is_published=True)

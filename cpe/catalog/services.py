@@ -2,6 +2,11 @@
 change only with finance's permission, under a row lock, with an audit event that records
 every changed field before and after (the admin's own LogEntry is editable and keeps no values)."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -10,6 +15,11 @@ from cpe.core.audit import audit_record
 from . import policy
 from .errors import CatalogError
 from .models import Product, TrainingYear
+
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
+
+_Saved = TypeVar("_Saved", Product, TrainingYear)
 
 PRICE_PERMISSION = "catalog.set_price"
 YEAR_RULES_PERMISSION = "catalog.set_year_rules"
@@ -20,7 +30,9 @@ YEAR_RULES_REFUSAL = (
 )
 
 
-def product_save(*, product: Product, actor, ip=None, at=None) -> Product:
+def product_save(
+    *, product: Product, actor: User, ip: str | None = None, at: datetime | None = None
+) -> Product:
     """Create ``product`` or save its edited fields. Changing (or setting) the price or the
     validity needs ``catalog.set_price``."""
     return _save(
@@ -35,7 +47,9 @@ def product_save(*, product: Product, actor, ip=None, at=None) -> Product:
     )
 
 
-def training_year_save(*, year: TrainingYear, actor, ip=None, at=None) -> TrainingYear:
+def training_year_save(
+    *, year: TrainingYear, actor: User, ip: str | None = None, at: datetime | None = None
+) -> TrainingYear:
     """Create ``year`` or save its edited fields. Changing (or setting) its required hours,
     credit conversion, professional minimum or sale status needs ``catalog.set_year_rules``."""
     return _save(
@@ -50,7 +64,17 @@ def training_year_save(*, year: TrainingYear, actor, ip=None, at=None) -> Traini
     )
 
 
-def _save(instance, *, actor, ip, at, restricted, permission, event, refusal):
+def _save(
+    instance: _Saved,
+    *,
+    actor: User,
+    ip: str | None,
+    at: datetime | None,
+    restricted: frozenset[str],
+    permission: str,
+    event: str,
+    refusal: tuple[str, str],
+) -> _Saved:
     at = at or timezone.now()
     model = type(instance)
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
@@ -75,7 +99,8 @@ def _save(instance, *, actor, ip, at, restricted, permission, event, refusal):
         if current is None:
             instance.save()
         else:
-            instance.save(update_fields=[model._meta.get_field(name).attname for name in changes])
+            attnames = {f.name: f.attname for f in fields}
+            instance.save(update_fields=[attnames[name] for name in changes])
         audit_record(
             f"{event}_{action}", actor=actor, subject=instance, ip=ip, at=at, data={"changes": changes}
         )

@@ -77,6 +77,20 @@ class SafeModelAdmin(admin.ModelAdmin):
         return False
 
 
+class ReadOnlyAdmin(SafeModelAdmin):
+    """A list and its rows shown, never added, changed or deleted here: what it holds changes
+    only through the owning app's services (the ledger, payments, the AIS outbox, play sessions)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def _field_filter_lookups(model, path: str) -> set[str]:
     try:
         field = get_fields_from_path(model, path)[-1]

@@ -6,8 +6,9 @@ class AuditEvent(models.Model):
 
     Each event carries the hash of the one before it, so removing or editing a row breaks
     the chain (``manage.py audit_verify``). The hash is an HMAC under the audit key named by
-    ``key_id`` (empty: an event from before the chain had a key, plain SHA-256; cpe/core/audit.py). The actor is kept as a plain id and label, not a
-    foreign key: deleting an account must not rewrite history. Personal data appears here
+    ``key_id`` (empty: an event from before the chain had a key, plain SHA-256;
+    cpe/core/audit.py). The actor is kept as a plain id and label, not a foreign key:
+    deleting an account must not rewrite history. Personal data appears here
     only masked."""
 
     seq = models.PositiveBigIntegerField("序号", unique=True)

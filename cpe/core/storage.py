@@ -88,10 +88,11 @@ class PrivateS3Storage(S3Storage):
             if signer is not None:
                 log.warning("hand-made presigned URL differs from botocore's; botocore signs every URL")
             urls = [first] + [
-                self.url(n, parameters=params, expire=e) for (n, _), e in zip(items[1:], expiries[1:])
+                self.url(n, parameters=params, expire=e)
+                for (n, _), e in zip(items[1:], expiries[1:], strict=True)
             ]
         else:
-            urls = [first] + [signer.sign(k, e) for k, e in zip(keys[1:], expiries[1:])]
+            urls = [first] + [signer.sign(k, e) for k, e in zip(keys[1:], expiries[1:], strict=True)]
         return [self._via_cdn(u) for u in urls]
 
     def _via_cdn(self, url: str) -> str:

@@ -1,25 +1,14 @@
 from django.contrib import admin
 
-from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.admin_base import ReadOnlyAdmin
 
 from .models import Certificate, CreditRecord
 
 
-class ReadOnly(SafeModelAdmin):
+@admin.register(CreditRecord)
+class CreditRecordAdmin(ReadOnlyAdmin):
     """The ledger and certificates change only through services (a refund revokes)."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(CreditRecord)
-class CreditRecordAdmin(ReadOnly):
     list_display = [
         "id",
         "uid",
@@ -38,7 +27,7 @@ class CreditRecordAdmin(ReadOnly):
 
 
 @admin.register(Certificate)
-class CertificateAdmin(ReadOnly):
+class CertificateAdmin(ReadOnlyAdmin):
     list_display = ["number", "kind", "user", "year", "hours", "issued_at", "status"]
     list_filter = ["kind", "status", "year"]
     search_fields = ["number"]

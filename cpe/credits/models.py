@@ -51,6 +51,9 @@ class CreditRecord(models.Model):
     revoke_reason = models.CharField("撤销原因", max_length=200, blank=True)
     created_at = models.DateTimeField("记载时间")
 
+    # Not a column: the record's course certificate, set on the rows selectors.YearSummary holds.
+    cert: "Certificate | None"
+
     class Meta:
         ordering = ["-passed_at"]
         verbose_name = verbose_name_plural = "学时记录"

@@ -5,8 +5,9 @@ required_hours, credits_per_hour, professional_min_hours); the functions here ta
 plain numbers."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from cpe.core.datefmt import local_date
 from cpe.core.masking import mask_name
@@ -160,10 +161,11 @@ def normalise_person_name(raw: str) -> str:
 
 def name_check_answer(*, certificate_found: bool, holder_closed: bool, holder_name: str, typed: str) -> str:
     """核对姓名 on the verification page (the page must expose an edited PDF, and a masked
-    name alone cannot tell 张三 from 张四; decision 0013). "match" only when a valid-or-revoked certificate with
-    that number exists, its holder has not closed the account (then only the masked name is
-    kept) and the typed name equals the name it was issued to; every other case is "no_match",
-    so an unknown number and a wrong name read alike. The view compares in constant time."""
+    name alone cannot tell 张三 from 张四; decision 0013). "match" only when a
+    valid-or-revoked certificate with that number exists, its holder has not closed the
+    account (then only the masked name is kept) and the typed name equals the name it was
+    issued to; every other case is "no_match", so an unknown number and a wrong name read
+    alike. The view compares in constant time."""
     import hmac
 
     if not certificate_found or holder_closed:
@@ -209,12 +211,12 @@ class ReportFacts:
     person_status: str  # the holder's AIS status (accounts.states.AisStatus value)
 
 
-def cn_date(d) -> str:
+def cn_date(d: date | datetime) -> str:
     """A day as every page writes it (config/formats: 2026-12-03)."""
     return local_date(d)
 
 
-def certificate_report_line(facts: ReportFacts, *, as_of) -> str:
+def certificate_report_line(facts: ReportFacts, *, as_of: date | datetime) -> str:
     """The certificate's sentence about the AIS, true on `as_of` (the Shanghai day it is
     rendered or shown). Cases: everything acknowledged (with the day of the last receipt); part
     acknowledged; nothing acknowledged because the holder is not in the AIS (未纳入); nothing
@@ -255,28 +257,31 @@ def year_certificate_lead(
     platform against the year's requirement as configured here. Never "已完成本年度继续教育
     任务" (whether the task is done is the AIS's record; see certificate_report_line)."""
     return (
-        f"在本平台参加 {year} 年度会计人员继续教育，经考试合格记载学时共 {hours} 学时（折合 {credits} 学分），"
+        f"在本平台参加 {year} 年度会计人员继续教育，"
+        f"经考试合格记载学时共 {hours} 学时（折合 {credits} 学分），"
         f"其中专业科目 {professional_hours} 学时、公需科目 {public_hours} 学时，"
-        f"达到本平台 {year} 年度学时要求（应修 {required_hours} 学时，专业科目不少于 {professional_min_hours} 学时）。"
+        f"达到本平台 {year} 年度学时要求（应修 {required_hours} 学时，"
+        f"专业科目不少于 {professional_min_hours} 学时）。"
     )
 
 
 # --- until when study counts for which year (财会〔2018〕10号; decision 0013) ------------------------
-def study_year_note(*, course_year: int, valid_until, today) -> str:
+def study_year_note(*, course_year: int, valid_until: date, today: date) -> str:
     """Which training year the hours of a course count for, and until when: always the
     course's own year (credits.services records a pass for `course.year`), whatever the date of
     the pass, and never for another year: hours do not carry over (training years are calendar
     years without carry-over: 财会〔2018〕10号 第十五条, decision 0013).
     An enrolment bought late in the year stays valid into the next (payment + the product's
-    validity days: learning.policy.validity_window); a pass before its end still counts for the course's year, and the
-    next year's hours must come from that year's courses. `valid_until` and `today` are
-    Asia/Shanghai dates (`valid_until`: the last day of validity, or the day it would end if
-    bought today)."""
+    validity days: learning.policy.validity_window); a pass before its end still counts for
+    the course's year, and the next year's hours must come from that year's courses.
+    `valid_until` and `today` are Asia/Shanghai dates (`valid_until`: the last day of
+    validity, or the day it would end if bought today)."""
     end = local_date(valid_until)
     if valid_until.year > course_year:
         return (
             f"学时记入 {course_year} 年度：有效期至 {end}，在此之前考试合格的学时仍记入 {course_year} 年度，"
-            f"不计入 {valid_until.year} 年度（学时不跨年度结转；{valid_until.year} 年度的学时须学习该年度课程取得）。"
+            f"不计入 {valid_until.year} 年度"
+            f"（学时不跨年度结转；{valid_until.year} 年度的学时须学习该年度课程取得）。"
         )
     if today.year > course_year:
         return (
@@ -308,7 +313,7 @@ class YearPlan:
         return any(not c.open_to_learner for c in self.courses)
 
 
-def year_plan(status: YearStatus, candidates) -> YearPlan:
+def year_plan(status: YearStatus, candidates: Iterable[PlanCourse]) -> YearPlan:
     """Which of the year's courses not yet passed fill what is still missing: first the
     professional hours still missing (professional courses only: public hours never replace
     them), then the rest of the total (any category). Courses the learner can already study
@@ -317,7 +322,8 @@ def year_plan(status: YearStatus, candidates) -> YearPlan:
     if status.complete:
         return YearPlan((), 0, 0)
     ordered = sorted(candidates, key=lambda c: not c.open_to_learner)  # stable: catalogue order kept
-    picks, chosen = [], set()
+    picks: list[PlanCourse] = []
+    chosen: set[int] = set()
     need_prof = status.missing_professional
     for c in ordered:
         if need_prof <= 0:

@@ -2,21 +2,24 @@
 what the AIS reporting reads (records to report, revocations)."""
 
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from cpe.accounts.models import User
 from cpe.accounts.policy import normalise_id_number
 from cpe.catalog.models import Course, TrainingYear
 from cpe.core.crypto import blind_index
 from cpe.core.timewin import local_date
+from cpe.learning.models import Enrolment
 from cpe.learning.selectors import enrolments_for_dashboard
 
 from . import hooks, policy
 from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
 
-def year_status_for(user, year) -> policy.YearStatus:
+def year_status_for(user: User, year: TrainingYear) -> policy.YearStatus:
     """The year's status from the learner's active records (one query)."""
     sums = dict(
         CreditRecord.objects.filter(user=user, year=year, status=RecordStatus.ACTIVE)
@@ -33,7 +36,7 @@ def year_status_for(user, year) -> policy.YearStatus:
     )
 
 
-def year_active_records(user_id, year) -> list[tuple[int, str, int]]:
+def year_active_records(user_id: int, year: TrainingYear) -> list[tuple[int, str, int]]:
     """(course_id, category, hours) of the learner's active records in the year (one query;
     a handful of rows: one per course passed that year)."""
     return list(
@@ -43,7 +46,7 @@ def year_active_records(user_id, year) -> list[tuple[int, str, int]]:
     )
 
 
-def year_status_of(year, active: list[tuple[int, str, int]]) -> policy.YearStatus:
+def year_status_of(year: TrainingYear, active: list[tuple[int, str, int]]) -> policy.YearStatus:
     """The year's status from rows of year_active_records (no query)."""
     return policy.year_status(
         required_hours=year.required_hours,
@@ -57,7 +60,9 @@ def year_status_of(year, active: list[tuple[int, str, int]]) -> policy.YearStatu
 class YearSummary:
     """One training year of one learner: its rule, status, records and certificates."""
 
-    def __init__(self, year, records, certificates):
+    def __init__(
+        self, year: TrainingYear, records: list[CreditRecord], certificates: list[Certificate]
+    ) -> None:
         self.year = year
         self.records = records  # all, newest first (active and revoked)
         self.active = [r for r in records if r.status == RecordStatus.ACTIVE]
@@ -79,11 +84,11 @@ class YearSummary:
             r.cert = by_record.get(r.pk)
 
     @property
-    def planner_line(self):
+    def planner_line(self) -> str:
         return policy.planner_line(self.status)
 
     @property
-    def chart(self):
+    def chart(self) -> dict[str, int]:
         """Bar geometry for the inline SVG (widths in % of the requirement, capped at 100)."""
         s = self.status
         req = max(1, s.required_hours)
@@ -94,7 +99,7 @@ class YearSummary:
         }
 
 
-def year_summaries(user, years=()) -> list[YearSummary]:
+def year_summaries(user: User, years: Iterable[TrainingYear] = ()) -> list[YearSummary]:
     """The learner's years: those given (e.g. the years of their enrolments, already loaded)
     plus those with records, newest first. Three queries however many records exist."""
     records = list(CreditRecord.objects.filter(user=user).select_related("year").order_by("-passed_at"))
@@ -106,7 +111,8 @@ def year_summaries(user, years=()) -> list[YearSummary]:
     if missing:
         for y in TrainingYear.objects.filter(pk__in=missing):
             by_year[y.pk] = y
-    recs, cs = defaultdict(list), defaultdict(list)
+    recs: defaultdict[int, list[CreditRecord]] = defaultdict(list)
+    cs: defaultdict[int, list[Certificate]] = defaultdict(list)
     for r in records:
         recs[r.year_id].append(r)
     for c in certs:
@@ -114,18 +120,18 @@ def year_summaries(user, years=()) -> list[YearSummary]:
     return [YearSummary(y, recs[y.pk], cs[y.pk]) for y in sorted(by_year.values(), key=lambda y: -y.year)]
 
 
-def year_complete(user, year) -> bool:
+def year_complete(user: User, year: TrainingYear) -> bool:
     return year_status_for(user, year).complete
 
 
-def certificate_by_number(number: str):
+def certificate_by_number(number: str) -> Certificate | None:
     number = policy.normalise_number(number)
     if not policy.is_verification_number(number):
         return None
     return Certificate.objects.select_related("year", "record", "user").filter(number=number).first()
 
 
-def public_query(*, id_number: str, name: str):
+def public_query(*, id_number: str, name: str) -> dict | None:
     """rules R10: the person's years (hours, completion, certificate numbers) if the ID number AND
     the name match an active account; else None, the same for every kind of miss."""
     import re
@@ -140,13 +146,13 @@ def public_query(*, id_number: str, name: str):
         name_matches=bool(user and user.name == name),
         account_status=getattr(user, "status", ""),
     )
-    if not visible:
+    if not visible or user is None:
         return None
     return {"user": user, "years": [y for y in year_summaries(user) if y.records]}
 
 
 # --- for the AIS reporting (issue "reporting") -------------------------------------------------
-def records_to_report(*, since_id: int = 0, limit: int = 500):
+def records_to_report(*, since_id: int = 0, limit: int = 500) -> QuerySet[CreditRecord]:
     """Active records in ledger order (stable id), with the person, for the AIS report."""
     return (
         CreditRecord.objects.filter(status=RecordStatus.ACTIVE, pk__gt=since_id)
@@ -155,7 +161,7 @@ def records_to_report(*, since_id: int = 0, limit: int = 500):
     )
 
 
-def revocations(*, since=None, limit: int = 500):
+def revocations(*, since: datetime | None = None, limit: int = 500) -> QuerySet[CreditRecord]:
     """Revoked records (the AIS reversals), oldest revocation first."""
     qs = CreditRecord.objects.filter(status=RecordStatus.REVOKED).select_related("user", "year")
     if since is not None:
@@ -167,15 +173,17 @@ class YearPlanView:
     """The dashboard's planner for the current training year: its status, the plan and the
     year row (for links)."""
 
-    def __init__(self, year, status, plan):
+    def __init__(self, year: TrainingYear, status: policy.YearStatus, plan: policy.YearPlan) -> None:
         self.year, self.status, self.plan = year, status, plan
 
     @property
-    def planner_line(self):
+    def planner_line(self) -> str:
         return policy.planner_line(self.status)
 
 
-def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
+def year_plan_for(
+    *, enrolments: Iterable[Enrolment], summaries: Iterable[YearSummary], at: datetime
+) -> YearPlanView | None:
     """The planner of the Shanghai calendar year of `at` (two queries at most: the year row when
     the learner has nothing in it yet, and its published courses)."""
 
@@ -195,7 +203,7 @@ def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
             public_hours=0,
         )
     )
-    passed = {r.course_id for r in summary.active} if summary else set()
+    passed: set[int] = {r.course_id for r in summary.active} if summary else set()
     open_ids = {
         c.pk
         for e in enrolments
@@ -210,11 +218,11 @@ def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
     return YearPlanView(year, status, policy.year_plan(status, candidates))
 
 
-def certificate_records(cert) -> list:
+def certificate_records(cert: Certificate) -> list[CreditRecord]:
     """The credit records a certificate states: its own record, or for a year certificate the
     year's active records that existed when it was issued."""
     if cert.kind == CertificateKind.COURSE:
-        return [cert.record] if cert.record_id else []
+        return [cert.record] if cert.record is not None else []
     return list(
         CreditRecord.objects.filter(
             user_id=cert.user_id,
@@ -225,7 +233,9 @@ def certificate_records(cert) -> list:
     )
 
 
-def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
+def certificate_report_facts(
+    cert: Certificate, records: list[CreditRecord] | None = None
+) -> policy.ReportFacts:
     """What the AIS acknowledged of the hours `cert` states (two queries at most; the second is
     reporting.selectors.acknowledged, registered by ReportingConfig.ready)."""
     records = certificate_records(cert) if records is None else records
@@ -240,11 +250,11 @@ def certificate_report_facts(cert, records=None) -> policy.ReportFacts:
     )
 
 
-def certificates_of(user):
+def certificates_of(user: User) -> QuerySet[Certificate]:
     return Certificate.objects.filter(user=user).select_related("year").order_by("-issued_at")
 
 
-def dashboard_studies(user, at) -> dict:
+def dashboard_studies(user: User, at: datetime) -> dict:
     """The dashboard's studying part (accounts.hooks.dashboard_studies): the enrolments with
     their passed courses, the years of the enrolments and credit records (hours, progress,
     planner, certificates; a constant number of queries, year_summaries) and what is still

@@ -7,11 +7,16 @@
 - `credits_revoke_for_order` runs inside the refund's transaction (orders.services._after_refund)."""
 
 import secrets
+from datetime import datetime
+from typing import Protocol
 
 from django.db import transaction
+from django.db.models import Model
 
 from cpe.accounts.models import User
+from cpe.catalog.models import Course, TrainingYear
 from cpe.core.audit import audit_record
+from cpe.learning.models import Enrolment
 
 from . import hooks, policy, selectors
 from .models import Certificate, CertificateKind, CertificateStatus, CreditRecord, RecordStatus
@@ -36,7 +41,29 @@ def _new_number(kind: str, year: int) -> str:
     return policy.verification_number(kind, year, secrets.token_bytes(policy.VERIFICATION_RANDOM_BYTES))
 
 
-def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
+class PassedAttempt(Protocol):
+    """What credits reads of a graded exams.Attempt (exams sits above credits: credits names only
+    what it reads)."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def user(self) -> User: ...
+    @property
+    def course(self) -> Course: ...
+    @property
+    def enrolment(self) -> Enrolment: ...
+    @property
+    def passed(self) -> bool | None: ...
+    @property
+    def score(self) -> int | None: ...
+    @property
+    def submitted_at(self) -> datetime | None: ...
+
+
+def credit_record_for_pass(*, attempt: PassedAttempt, at: datetime) -> CreditRecord | None:
     """Record the course's credit hours for the training year on a pass, once per course per
     year (credits.policy.record_on_pass), with its pass certificate; then the year's completion
     certificate if this record completes the year. Must run inside the grading transaction."""
@@ -63,7 +90,7 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
         credits=policy.credits_for(course.credit_hours, year.credits_per_hour),
         score=attempt.score,
         passed_at=attempt.submitted_at,
-        attempt=attempt,
+        attempt=attempt,  # type: ignore[misc]  # an exams.Attempt (PassedAttempt above)
         order_id=attempt.enrolment.order_id,
         created_at=at,
     )
@@ -105,7 +132,9 @@ def credit_record_for_pass(*, attempt, at) -> CreditRecord | None:
     return record
 
 
-def _year_certificate_sync(user, year, at, *, reason: str, status=None):
+def _year_certificate_sync(
+    user: User, year: TrainingYear, at: datetime, *, reason: str, status: policy.YearStatus | None = None
+) -> None:
     """Keep the year's completion certificate true to the ledger: issue one when the year is
     complete and none is valid; when hours were revoked, revoke the one in force and, if the
     year is still complete, issue a new one stating the hours that remain. `status`: the
@@ -145,13 +174,15 @@ def _year_certificate_sync(user, year, at, *, reason: str, status=None):
         )
 
 
-def _revoke_certificate(cert, reason, at, actor=None):
+def _revoke_certificate(cert: Certificate, reason: str, at: datetime, actor: User | None = None) -> None:
     cert.status, cert.revoked_at, cert.revoke_reason = CertificateStatus.REVOKED, at, reason[:200]
     cert.save(update_fields=["status", "revoked_at", "revoke_reason"])
     audit_record("certificate.revoked", actor=actor, subject=cert, at=at, data={"reason": cert.revoke_reason})
 
 
-def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -> CreditRecord:
+def credit_record_revoke(
+    *, record: CreditRecord, reason: str, at: datetime, actor: User | None = None
+) -> CreditRecord:
     """active → revoked, with the reason; its certificate is revoked, and the year's
     completion certificate follows the ledger (rules R5, R8)."""
 
@@ -191,12 +222,13 @@ def credit_record_revoke(*, record: CreditRecord, reason: str, at, actor=None) -
     return record
 
 
-def credits_revoke_for_order(*, order, reason: str, at, actor=None) -> int:
+def credits_revoke_for_order(*, order: Model, reason: str, at: datetime, actor: User | None = None) -> int:
     """A refund revokes the credits earned under the order and their certificates (issue
     "Rules": a refund approved under the buying issue revokes ...). Runs inside the refund's
-    transaction; returns how many records were revoked."""
+    transaction; returns how many records were revoked. `order`: the refunded orders.Order
+    (orders sits above credits)."""
     n = 0
-    for record in CreditRecord.objects.filter(order=order, status=RecordStatus.ACTIVE):
+    for record in CreditRecord.objects.filter(order_id=order.pk, status=RecordStatus.ACTIVE):
         credit_record_revoke(record=record, reason=reason, at=at, actor=actor)
         n += 1
     return n

@@ -133,6 +133,11 @@ class AttemptItem(models.Model):
     saved_at = models.DateTimeField(null=True, blank=True)
     earned = models.PositiveSmallIntegerField(null=True, blank=True)
 
+    # Not columns: set by services._locked_items for grading (the question's right option
+    # indexes, and how many options it has).
+    correct: list[int]
+    n_options: int
+
     class Meta:
         ordering = ["attempt", "position"]
         constraints = [

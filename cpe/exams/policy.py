@@ -7,6 +7,7 @@ EXAM_PASS_MARK, EXAM_TIME_LIMIT_MINUTES, EXAM_MAX_ATTEMPTS, EXAM_PAPER_COMPOSITI
 EXAM_MULTIPLE_PARTIAL_CREDIT."""
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -58,11 +59,11 @@ class Rules:
     partial_credit: bool = MULTIPLE_PARTIAL_CREDIT
 
 
-def composition_total(composition) -> int:
+def composition_total(composition: Iterable[Part]) -> int:
     return sum(p.count * p.points for p in composition)
 
 
-def composition_valid(composition) -> tuple[bool, str]:
+def composition_valid(composition: Iterable[Part]) -> tuple[bool, str]:
     """A paper's composition must add up to FULL_MARKS with positive counts and points, each
     type once (rules R8.2 "= 100")."""
     seen = set()
@@ -142,7 +143,7 @@ def attempts_left(used: int, max_attempts: int | None) -> int | None:
 
 
 # --- the paper --------------------------------------------------------------------------------
-def bank_sufficient(available: dict, composition) -> tuple[bool, dict]:
+def bank_sufficient(available: dict[str, int], composition: Iterable[Part]) -> tuple[bool, dict[str, int]]:
     """Whether the bank holds enough active questions of each type; returns the shortfall by
     type (rules R8.2 "drawn from the course's question bank by type")."""
     short = {
@@ -162,7 +163,12 @@ class DrawnItem:
 
 
 def draw_paper(
-    bank: dict, option_counts: dict, composition, rng: random.Random, *, allow_short: bool = False
+    bank: dict[str, list[int]],
+    option_counts: dict[int, int],
+    composition: Iterable[Part],
+    rng: random.Random,
+    *,
+    allow_short: bool = False,
 ) -> list[DrawnItem]:
     """Draw a paper at random (rules R8.2): `count` questions of each type without repetition,
     in the composition's order, each question's options shuffled (true/false keeps 正确/错误 in
@@ -244,7 +250,7 @@ def practice_feedback_decision(
 
 
 # --- grading ----------------------------------------------------------------------------------
-def normalise_answer(qtype: str, chosen, n_options: int) -> tuple:
+def normalise_answer(qtype: str, chosen: Iterable[int | str], n_options: int) -> tuple[int, ...]:
     """The chosen original option indexes, sorted and de-duplicated, those out of range dropped;
     a single-choice or true/false answer keeps at most one."""
     out = sorted({int(c) for c in chosen if 0 <= int(c) < n_options})
@@ -253,7 +259,9 @@ def normalise_answer(qtype: str, chosen, n_options: int) -> tuple:
     return tuple(out)
 
 
-def score_item(qtype: str, correct, given, points: int, *, partial_credit: bool = False) -> int:
+def score_item(
+    qtype: str, correct: Iterable[int], given: Iterable[int], points: int, *, partial_credit: bool = False
+) -> int:
     """Points earned by one answer. Single choice and true/false: the one right option. Multiple
     choice: all-or-nothing (exactly the right set) unless partial credit is configured, in which
     case a non-empty subset of the right options with no wrong one earns half the points,

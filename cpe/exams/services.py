@@ -5,16 +5,20 @@ EXAM_MAX_ATTEMPTS (None = unlimited), EXAM_PAPER_COMPOSITION ([("single", 10, 3)
 EXAM_MULTIPLE_PARTIAL_CREDIT."""
 
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.accounts.policy import hold_allows
-from cpe.catalog.models import Course, TrainingYear
+from cpe.catalog.models import Chapter, Course, TrainingYear
 from cpe.core.audit import audit_deferred, audit_record
 from cpe.credits.services import credit_record_for_pass
 from cpe.learning import selectors as learning_selectors
@@ -46,14 +50,14 @@ def current_rules() -> policy.Rules:
 @dataclass
 class Gate:
     decision: policy.Decision
-    enrolment: object
+    enrolment: Enrolment | None
     chapters_total: int
     chapters_done: int
     attempts_used: int
     rules: policy.Rules
 
 
-def bank_counts(course) -> dict:
+def bank_counts(course: Course) -> dict[str, int]:
     from django.db.models import Count
 
     return dict(
@@ -64,7 +68,7 @@ def bank_counts(course) -> dict:
     )
 
 
-def exam_gate(user, course, at, *, chapters=None) -> Gate:
+def exam_gate(user: User, course: Course, at: datetime, *, chapters: list[Chapter] | None = None) -> Gate:
     """The facts the eligibility rule needs, gathered, and its decision (exams.policy)."""
     rules = current_rules()
     enrolment, state = learning_selectors.enrolment_for(user, course, at)
@@ -86,7 +90,9 @@ def exam_gate(user, course, at, *, chapters=None) -> Gate:
     return Gate(decision, enrolment, len(chapters), done, used, rules)
 
 
-def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
+def attempt_start(
+    *, user: User, course: Course, at: datetime | None = None, rng: random.Random | None = None
+) -> Attempt:
     """Open the exam: resume the learner's open attempt if it is still within its time, else
     (after grading an overdue one) draw a new paper (rules R8.2)."""
 
@@ -104,7 +110,7 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
                 return open_attempt
             _grade(open_attempt, at, auto=True)
         gate = exam_gate(user, course, at)
-        if not gate.decision.allowed:
+        if not gate.decision.allowed or gate.enrolment is None:  # allowed: a valid enrolment
             raise ExamError(gate.decision.code, gate.decision.message)
         rules = gate.rules
         questions = list(
@@ -112,7 +118,8 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
                 "id", "qtype", "options"
             )
         )
-        bank, counts = {}, {}
+        bank: dict[str, list[int]] = {}
+        counts: dict[int, int] = {}
         for qid, qtype, options in questions:
             bank.setdefault(qtype, []).append(qid)
             counts[qid] = len(options)
@@ -156,7 +163,7 @@ def attempt_start(*, user, course, at=None, rng=None) -> Attempt:
 class _RowShape:
     """How to turn a slice of a row into an instance of `model` (fields in the model's order)."""
 
-    def __init__(self, connection, model, fields):
+    def __init__(self, connection: BaseDatabaseWrapper, model: type[Model], fields: Iterable[Field]) -> None:
         self.model, self.fields = model, list(fields)
         self.attnames = [f.attname for f in self.fields]
         self.converters = [
@@ -165,7 +172,7 @@ class _RowShape:
             if f.get_db_converters(connection)
         ]
 
-    def instance(self, connection, values):
+    def instance(self, connection: BaseDatabaseWrapper, values: Sequence[Any]) -> Model:
         values = list(values)
         for i, converters in self.converters:
             for convert in converters:
@@ -173,14 +180,16 @@ class _RowShape:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
-def _select_list(connection, alias, fields):
-    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in fields)
+def _select_list(connection: BaseDatabaseWrapper, alias: str, fields: Iterable[Field]) -> str:
+    # A concrete field always has its column (the stubs allow None for the others).
+    columns = (connection.ops.quote_name(f.column) for f in fields)  # type: ignore[arg-type]
+    return ", ".join(f"{alias}.{c}" for c in columns)
 
 
-_sql_cache = {}
+_sql_cache: dict[str, tuple[str, list[tuple[_RowShape, str]]]] = {}
 
 
-def _load_open_sql(connection):
+def _load_open_sql(connection: BaseDatabaseWrapper) -> tuple[str, list[tuple[_RowShape, str]]]:
     if "open" not in _sql_cache:
         qn = connection.ops.quote_name
         parts = [
@@ -199,7 +208,7 @@ def _load_open_sql(connection):
     return _sql_cache["open"]
 
 
-def _load_open(user, attempt_id):
+def _load_open(user: User, attempt_id: int | str) -> Attempt:
     """The learner's own attempt, locked, with its course, year and enrolment. Its `user` is the
     caller's (the row is filtered on it): not joined and decrypted a second time."""
     from django.db import connection
@@ -218,19 +227,24 @@ def _load_open(user, attempt_id):
             row = cur.fetchone()
         attempt = None
         if row is not None:
-            objs, i = [], 0
+            objs: list[Model] = []
+            i = 0
             for shape, _ in parts:
                 objs.append(shape.instance(connection, row[i : i + len(shape.fields)]))
                 i += len(shape.fields)
-            attempt, course, year, enrolment = objs
-            course.year, attempt.course, attempt.enrolment = year, course, enrolment
+            loaded, course, year, enrolment = objs
+            attempt, course = cast(Attempt, loaded), cast(Course, course)
+            course.year, attempt.course = cast(TrainingYear, year), course
+            attempt.enrolment = cast(Enrolment, enrolment)
     if attempt is None:
         raise ExamError("no_attempt", "考试记录不存在。")
     attempt.user = user
     return attempt
 
 
-def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None) -> AttemptItem:
+def attempt_answer_save(
+    *, user: User, attempt_id: int, position: int, chosen: Iterable[int | str], at: datetime | None = None
+) -> AttemptItem:
     """Save one answer as the learner goes (a reload or a lost connection loses nothing).
     Refused once graded or after the deadline (+ grace): the server enforces the time."""
     at = at or timezone.now()
@@ -252,7 +266,12 @@ def attempt_answer_save(*, user, attempt_id: int, position: int, chosen, at=None
 
 
 def attempt_submit(
-    *, user, attempt_id: int, answers: dict | None = None, at=None, whole_paper: bool = False
+    *,
+    user: User,
+    attempt_id: int,
+    answers: dict | None = None,
+    at: datetime | None = None,
+    whole_paper: bool = False,
 ) -> Attempt:
     """Submit once, graded at once (rules R8.2-8.3). `answers` (position -> chosen original
     indexes) are saved first if the time allows. With `whole_paper` (the exam page's form),
@@ -286,7 +305,7 @@ def attempt_submit(
     return attempt
 
 
-def attempt_close_if_overdue(attempt: Attempt, at=None) -> Attempt:
+def attempt_close_if_overdue(attempt: Attempt, at: datetime | None = None) -> Attempt:
     """An open attempt past its deadline is graded with what was saved (e.g. the learner closed
     the page). Called when the learner comes back; idempotent."""
     at = at or timezone.now()
@@ -321,8 +340,19 @@ class _PaperItem:
     CPU, and grading reads none of the rest."""
 
     __slots__ = ("pk", "position", "qtype", "points", "answer", "saved_at", "earned", "correct", "n_options")
+    earned: int | None
 
-    def __init__(self, pk, position, qtype, points, answer, saved_at, correct, n_options):
+    def __init__(
+        self,
+        pk: int,
+        position: int,
+        qtype: str,
+        points: int,
+        answer: list[int],
+        saved_at: datetime | None,
+        correct: list[int],
+        n_options: int,
+    ) -> None:
         self.pk, self.position, self.qtype, self.points = pk, position, qtype, points
         self.answer, self.saved_at, self.earned = answer, saved_at, None
         self.correct, self.n_options = correct, n_options
@@ -337,7 +367,7 @@ _LOCKED_ITEMS_SQL = (
 )
 
 
-def _locked_items(attempt):
+def _locked_items(attempt: Attempt) -> list[AttemptItem] | list[_PaperItem]:
     """The paper's items, locked, each with `correct` (its question's right option indexes) and
     `n_options` (how many options it has), in paper order."""
     import json
@@ -375,7 +405,7 @@ def _locked_items(attempt):
     ]
 
 
-def _write_items(items, with_answers: bool):
+def _write_items(items: list[AttemptItem] | list[_PaperItem], with_answers: bool) -> None:
     """Store what grading computed (and the submitted answers) in one statement: on PostgreSQL an
     UPDATE ... FROM jsonb_to_recordset(one JSON parameter) (one parameter to send, so the driver
     neither adapts every element of arrays nor re-parses the statement); elsewhere bulk_update
@@ -386,7 +416,8 @@ def _write_items(items, with_answers: bool):
 
     if connection.vendor != "postgresql":
         AttemptItem.objects.bulk_update(
-            items, ["earned", "answer", "saved_at"] if with_answers else ["earned"]
+            items,  # type: ignore[arg-type]  # off PostgreSQL _locked_items gives model rows
+            ["earned", "answer", "saved_at"] if with_answers else ["earned"],
         )
         return
     table = AttemptItem._meta.db_table
@@ -415,7 +446,14 @@ def _write_items(items, with_answers: bool):
         cur.execute(sql, [json.dumps(rows)])
 
 
-def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=False):
+def _grade(
+    attempt: Attempt,
+    at: datetime,
+    *,
+    auto: bool,
+    items: list[AttemptItem] | list[_PaperItem] | None = None,
+    answers_changed: bool = False,
+) -> None:
     """Grade under the caller's lock; a pass records the credit in the same transaction."""
 
     rules = current_rules()
@@ -446,7 +484,7 @@ def _grade(attempt: Attempt, at, *, auto: bool, items=None, answers_changed=Fals
 
 
 # --- practice (rules R7.5): immediate feedback, unlimited, no credit -----------------------------
-def exam_in_progress(user, at) -> bool:
+def exam_in_progress(user: User, at: datetime) -> bool:
     """Whether the learner has an exam attempt (on any course) whose answers can still be saved
     or submitted (exams.policy.attempt_blocks_practice): practice shows no answer meanwhile."""
     return any(
@@ -457,13 +495,15 @@ def exam_in_progress(user, at) -> bool:
     )
 
 
-def practice_gate(user, course, at) -> policy.Decision:
+def practice_gate(user: User, course: Course, at: datetime) -> policy.Decision:
     """The facts the practice rule needs, gathered, and its decision (exams.policy)."""
     _, state = learning_selectors.enrolment_for(user, course, at)
     return policy.practice_decision(enrolment_state=state, exam_in_progress=exam_in_progress(user, at))
 
 
-def practice_questions(*, course, chapter=None, rng=None) -> list[dict]:
+def practice_questions(
+    *, course: Course, chapter: Chapter | None = None, rng: random.Random | None = None
+) -> list[dict]:
     """章节练习: the chapter's practice questions; 模考题: a paper drawn like the exam from the
     practice pool (shorter if it is small). Never an exam question (policy.practice_pool).
     Nothing is stored: practice earns nothing."""
@@ -475,7 +515,8 @@ def practice_questions(*, course, chapter=None, rng=None) -> list[dict]:
         drawn = [policy.DrawnItem(q.pk, q.qtype, 0, tuple(_shuffled(q, rng))) for q in questions]
     else:
         questions = list(qs)
-        bank, counts = {}, {}
+        bank: dict[str, list[int]] = {}
+        counts: dict[int, int] = {}
         for q in questions:
             bank.setdefault(q.qtype, []).append(q.pk)
             counts[q.pk] = len(q.options)
@@ -492,14 +533,16 @@ def practice_questions(*, course, chapter=None, rng=None) -> list[dict]:
     ]
 
 
-def _shuffled(q, rng):
+def _shuffled(q: Question, rng: random.Random) -> list[int]:
     order = list(range(len(q.options)))
     if q.qtype != policy.JUDGE:
         rng.shuffle(order)
     return order
 
 
-def practice_check(*, user, question_id, chosen, at=None) -> dict:
+def practice_check(
+    *, user: User, question_id: int | str, chosen: Iterable[int | str], at: datetime | None = None
+) -> dict:
     """Immediate feedback on one practice question (rules R7.5): verdict, right answer and
     explanation, only when policy.practice_feedback_decision allows it. Refused (ExamError,
     nothing revealed) for an exam question exactly as for an id that does not exist, without a
@@ -508,13 +551,14 @@ def practice_check(*, user, question_id, chosen, at=None) -> dict:
     question = Question.objects.filter(pk=question_id, is_active=True).select_related("course").first()
     pool = question.pool if question is not None else None
     state, in_exam = "not_enrolled", False
-    if pool == policy.practice_pool():  # the other facts only matter for a practice question
+    # The other facts only matter for a practice question.
+    if question is not None and pool == policy.practice_pool():
         state = learning_selectors.enrolment_for(user, question.course, at)[1]
         in_exam = exam_in_progress(user, at)
     decision = policy.practice_feedback_decision(
         question_pool=pool, enrolment_state=state, exam_in_progress=in_exam
     )
-    if not decision.allowed:
+    if not decision.allowed or question is None:  # allowed: a practice question, so one exists
         raise ExamError(decision.code, decision.message)
     given = policy.normalise_answer(question.qtype, chosen, len(question.options))
     correct = policy.score_item(question.qtype, question.answer, given, 1) == 1

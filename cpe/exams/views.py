@@ -149,7 +149,7 @@ def attempt_submit(request, attempt_id):
             user=request.user, attempt_id=attempt_id, answers=_paper_answers(request), whole_paper=True
         )
     except ExamError as exc:
-        raise Http404(exc.message)
+        raise Http404(exc.message) from exc
     return redirect("exams:result", attempt.pk)
 
 

@@ -85,7 +85,8 @@ def register() -> None:
             "invoices",
             order=60,
             models=("invoicing.Invoice",),
-            reason="paid: kept as tax records without the buyer's name and taxpayer ID (sealed with them into "
+            reason="paid: kept as tax records without the buyer's name and taxpayer ID "
+            "(sealed with them into "
             "the archive); a never-paid account has no invoice",
             scrub=_scrub,
             archive=_archive,

@@ -125,4 +125,4 @@ class InvoiceAdmin(SafeModelAdmin):
                 content_type="application/pdf",
             )
         except FileNotFoundError:
-            raise Http404("发票文件不存在")
+            raise Http404("发票文件不存在") from None

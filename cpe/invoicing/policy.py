@@ -120,7 +120,7 @@ def normalise_uscc(raw: str) -> str:
 
 def uscc_check_char(first17: str) -> str:
     """GB 32100-2015 §5: C18 = 31 − (Σ Ci × Wi mod 31), with 31 written as 0."""
-    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, USCC_WEIGHTS))
+    total = sum(USCC_CHARS.index(c) * w for c, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_CHARS[(31 - total % 31) % 31]
 
 
@@ -267,7 +267,8 @@ NEGATIVE_PREFIX = "（负数）"
 
 def _yuan_in_capitals(yuan: int) -> str:
     digits = str(yuan)
-    out, pending_zero, group_has_digit = [], False, False
+    out: list[str] = []
+    pending_zero, group_has_digit = False, False
     for i, ch in enumerate(digits):
         pos = len(digits) - 1 - i
         d = int(ch)

@@ -1,8 +1,13 @@
 """Reads shared by pages, the orders app and tasks."""
 
-from dataclasses import dataclass
-from datetime import date
+from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from cpe.orders.models import Order
@@ -11,8 +16,11 @@ from . import policy
 from .models import Invoice
 from .states import InvoiceKind, InvoiceStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def invoices_of_user(user):
+
+def invoices_of_user(user: User) -> QuerySet[Invoice]:
     """The learner's invoices, blue and red, newest first (one query, with order and original)."""
     return (
         Invoice.objects.filter(order__user=user)
@@ -21,7 +29,7 @@ def invoices_of_user(user):
     )
 
 
-def invoice_of_user(user, number: str) -> Invoice | None:
+def invoice_of_user(user: User, number: str) -> Invoice | None:
     return Invoice.objects.filter(order__user=user, number=number).select_related("order").first()
 
 
@@ -29,7 +37,7 @@ def invoice_by_token(token: str) -> Invoice | None:
     return Invoice.objects.filter(verify_token=token).select_related("original").first()
 
 
-def order_of_user(user, order_number: str) -> Order | None:
+def order_of_user(user: User, order_number: str) -> Order | None:
     return Order.objects.filter(user=user, number=order_number).first()
 
 
@@ -44,14 +52,16 @@ class OrderInvoiceState:
     invoice: Invoice | None  # the valid blue invoice, if any
 
 
-def invoice_state_for_orders(user, orders, at=None) -> dict[int, OrderInvoiceState]:
+def invoice_state_for_orders(
+    user: User, orders: Iterable[Order], at: datetime | None = None
+) -> dict[int, OrderInvoiceState]:
     """Keyed by order pk. One query for all the orders' valid blue invoices (no N+1); orders of
     another user are left out."""
     at = at or timezone.now()
     orders = [o for o in orders if o.user_id == user.pk]
     found = Invoice.objects.valid_blue().filter(order__in=[o.pk for o in orders])
     valid = {inv.order_id: inv for inv in found}
-    states = {}
+    states: dict[int, OrderInvoiceState] = {}
     for o in orders:
         inv = valid.get(o.pk)
         d = policy.invoice_decision(o.status, o.paid_at, inv is not None, at)
@@ -59,7 +69,7 @@ def invoice_state_for_orders(user, orders, at=None) -> dict[int, OrderInvoiceSta
     return states
 
 
-def refunded_orders_with_valid_invoice():
+def refunded_orders_with_valid_invoice() -> QuerySet[Order]:
     return Order.objects.filter(
         status=policy.ORDER_REFUNDED, invoices__kind=InvoiceKind.BLUE, invoices__status=InvoiceStatus.ISSUED
     ).distinct()

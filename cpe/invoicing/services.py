@@ -9,7 +9,12 @@ Settings read at call time (none is required):
   (demonstration defaults below).
 - SITE_URL: base of the verification URL in the QR code."""
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -23,7 +28,7 @@ from cpe.core.masking import mask_name
 from cpe.core.money import fen_to_yuan
 from cpe.notices.models import Channel
 from cpe.notices.services import message_queue
-from cpe.orders.models import Order
+from cpe.orders.models import Order, Refund
 
 from . import policy
 from .errors import InvoiceError
@@ -37,6 +42,9 @@ from .providers.base import (
     get_provider,
 )
 from .states import BuyerType, InvoiceKind, InvoiceStatus
+
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +69,11 @@ def verify_url(token: str) -> str:
     return absolute_url(reverse("invoicing:verify", args=[token]))
 
 
-def _provider_call(fn, *args, **kwargs):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _provider_call(fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     try:
         return fn(*args, **kwargs)
     except InvoiceRejected as exc:
@@ -72,16 +84,16 @@ def _provider_call(fn, *args, **kwargs):
         raise InvoiceError("provider_unavailable", "开票服务暂时不可用，请稍后再试。") from exc
 
 
-def _store(invoice: Invoice, pdf_bytes: bytes, written: list) -> Invoice:
+def _store(invoice: Invoice, pdf_bytes: bytes, written: list[str]) -> Invoice:
     """Write the PDF, then insert the row. `written` collects file names to delete if the
     transaction fails (storage is not transactional)."""
     invoice.pdf.save(f"{invoice.number}.pdf", ContentFile(pdf_bytes), save=False)
-    written.append(invoice.pdf.name)
+    written.append(invoice.pdf.name)  # type: ignore[arg-type]  # FieldFile.save has just set the name
     invoice.save(force_insert=True)
     return invoice
 
 
-def _cleanup(written: list):
+def _cleanup(written: list[str]) -> None:
     store = Invoice._meta.get_field("pdf").storage
     for name in written:
         store.delete(name)
@@ -91,7 +103,7 @@ def _audit_buyer(invoice: Invoice) -> str:
     return mask_name(invoice.buyer_name) if invoice.buyer_type == BuyerType.PERSONAL else invoice.buyer_name
 
 
-def _email_learner(user, *, event: str, subject: str, body: str, at):
+def _email_learner(user: User, *, event: str, subject: str, body: str, at: datetime) -> None:
     """rules R1.4: an e-mail address is used for notices only once verified."""
     if user.email and user.email_verified_at:
         message_queue(
@@ -101,13 +113,13 @@ def _email_learner(user, *, event: str, subject: str, body: str, at):
 
 def invoice_request(
     *,
-    user,
+    user: User,
     order_number: str,
     buyer_type: str,
     buyer_name: str = "",
     unit_kind: str = "",
     taxpayer_id: str = "",
-    at=None,
+    at: datetime | None = None,
 ) -> Invoice:
     """Issue the blue invoice of one of the learner's orders (rules R6).
 
@@ -243,7 +255,9 @@ def _draft_of(invoice: Invoice) -> InvoiceDraft:
     )
 
 
-def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Invoice | None:
+def invoice_reverse_for_order(
+    *, order: Order, reason: str, actor: User | None = None, at: datetime | None = None
+) -> Invoice | None:
     """rules R5.2: when a refund succeeds, reverse the order's issued blue invoice in full with
     a red-letter invoice and mark the blue one reversed. Returns the red invoice, or None when
     there is nothing to reverse (no invoice, or already reversed: a second call does nothing).
@@ -326,7 +340,8 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
                 at=at,
                 subject="您的电子发票已红冲",
                 body=(
-                    f"{user.name}，您好：\n\n因{red.reason}，订单 {blue.order.number} 的电子发票 {blue.number} "
+                    f"{user.name}，您好：\n\n因{red.reason}，"
+                    f"订单 {blue.order.number} 的电子发票 {blue.number} "
                     f"已开具红字发票 {red.number} 冲销，原发票作废。\n"
                     f"如需查看，请登录平台“我的发票”：{absolute_url(reverse('invoicing:list'))}\n"
                 ),
@@ -337,7 +352,7 @@ def invoice_reverse_for_order(*, order, reason: str, actor=None, at=None) -> Inv
     return red
 
 
-def invoice_reverse_after_refund(*, order, refund, at) -> None:
+def invoice_reverse_after_refund(*, order: Order, refund: Refund, at: datetime) -> None:
     """A refund reverses the order's invoice (orders.hooks.refunded, inside the refund's
     transaction). The money has already gone back, so a failing invoice service must not roll
     the refund back: the red invoice is then issued by the hourly `invoice_reverse_sweep`."""
@@ -350,7 +365,7 @@ def invoice_reverse_after_refund(*, order, refund, at) -> None:
         log.warning("refund %s: red invoice deferred to the sweep: %s", refund.refund_no, exc)
 
 
-def invoice_reverse_pending(*, at=None) -> list[Invoice]:
+def invoice_reverse_pending(*, at: datetime | None = None) -> list[Invoice]:
     """Reverse the invoices of refunded orders that still hold a valid blue invoice (a refund
     whose reversal failed at the provider). Idempotent; each order in its own transaction."""
     from .selectors import refunded_orders_with_valid_invoice

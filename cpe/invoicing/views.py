@@ -86,7 +86,7 @@ def invoice_pdf(request, number):
             content_type="application/pdf",
         )
     except FileNotFoundError:
-        raise Http404("发票文件不存在")
+        raise Http404("发票文件不存在") from None
 
 
 def invoice_verify(request, token):

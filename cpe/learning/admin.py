@@ -4,7 +4,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from cpe.catalog.models import Course
-from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.admin_base import ReadOnlyAdmin, SafeModelAdmin
 
 from . import policy, services
 from .models import ChapterProgress, ChapterVideo, PlaySession, SuspiciousEvent
@@ -59,17 +59,6 @@ class ChapterVideoAdmin(SafeModelAdmin):
         return [*self.readonly_fields, "chapter"] if obj else self.readonly_fields
 
 
-class _ReadOnly(SafeModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class CourseListFilter(admin.RelatedFieldListFilter):
     """Courses by code and title: the years repeat titles ("2025-P01", "2026-P01")."""
 
@@ -78,7 +67,7 @@ class CourseListFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(SuspiciousEvent)
-class SuspiciousEventAdmin(_ReadOnly):
+class SuspiciousEventAdmin(ReadOnlyAdmin):
     """Suspicious study patterns, per learner: filter by a learner with the link in the 学员 column."""
 
     list_display = ["at", "learner", "kind", "course", "chapter", "ip", "repeats"]
@@ -105,7 +94,7 @@ class SuspiciousEventAdmin(_ReadOnly):
 
 
 @admin.register(PlaySession)
-class PlaySessionAdmin(_ReadOnly):
+class PlaySessionAdmin(ReadOnlyAdmin):
     list_display = [
         "started_at",
         "user",
@@ -142,7 +131,7 @@ class PlaySessionAdmin(_ReadOnly):
 
 
 @admin.register(ChapterProgress)
-class ChapterProgressAdmin(_ReadOnly):
+class ChapterProgressAdmin(ReadOnlyAdmin):
     list_display = ["user", "chapter", "watched_seconds", "furthest_position", "completed_at", "updated_at"]
     list_filter = ["completed_at"]
     search_fields = ["user__name", "user__username", "chapter__title"]

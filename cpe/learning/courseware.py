@@ -121,7 +121,7 @@ def signed_playlist(text: str, *, hls_dir: str, session_key: str, now: float | N
             segments.append((len(out), line, now + offset + ttl))
             offset += pending
         out.append(line)
-    for (i, _name, _expires), url in zip(segments, segment_urls(hls_dir, segments, now)):
+    for (i, _name, _expires), url in zip(segments, segment_urls(hls_dir, segments, now), strict=True):
         out[i] = url
     return "\n".join(out) + "\n"
 

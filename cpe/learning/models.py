@@ -1,7 +1,12 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.db import models
 
 from cpe.core.datefmt import local_datetime
+
+if TYPE_CHECKING:
+    from cpe.catalog.models import Course
 
 
 class EnrolmentStatus(models.TextChoices):
@@ -28,6 +33,12 @@ class Enrolment(models.Model):
     )
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     reminded_days = models.JSONField("已发送的到期提醒", default=list, blank=True)
+
+    # Not columns: set on the rows selectors.enrolments_for_dashboard returns.
+    state: str
+    days_left: int
+    courses: "list[Course]"
+    all_passed: bool
 
     class Meta:
         ordering = ["-valid_from"]
@@ -78,6 +89,12 @@ class PlaySession(models.Model):
     flags = models.JSONField("可疑行为", default=list, blank=True)
     revoked_at = models.DateTimeField("凭证撤销时间", null=True, blank=True)
     revoked_reason = models.CharField("撤销原因", max_length=24, blank=True)
+
+    # Not columns: what services.play_start tells the player page (where to resume, the
+    # learner's progress row and the length measured against).
+    resume_at: float
+    progress: "ChapterProgress"
+    duration: float
 
     class Meta:
         ordering = ["-started_at"]

@@ -1,6 +1,7 @@
 """Learning rules (rules R4.3-4.5, R7). Pure functions."""
 
 import hmac
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from cpe.accounts.policy import hold_allows
@@ -69,7 +70,9 @@ SUSPICIOUS_KINDS = (SKIP, RATE, "concurrent", "ip_change", REPLAY, "revoked", "u
 
 
 # --- intervals --------------------------------------------------------------------------------
-def merge_intervals(intervals, add=None) -> list[list[float]]:
+def merge_intervals(
+    intervals: Iterable[Sequence[float]], add: Sequence[float] | None = None
+) -> list[list[float]]:
     """The union of [start, end) intervals, sorted and merged (touching ones join)."""
     items = [list(map(float, i)) for i in intervals if i[1] > i[0]]
     if add is not None and add[1] > add[0]:
@@ -84,25 +87,25 @@ def merge_intervals(intervals, add=None) -> list[list[float]]:
     return out
 
 
-def covered_seconds(intervals) -> float:
+def covered_seconds(intervals: Iterable[Sequence[float]]) -> float:
     return _length(merge_intervals(intervals))
 
 
-def _length(merged) -> float:
+def _length(merged: Iterable[Sequence[float]]) -> float:
     return sum(b - a for a, b in merged)
 
 
-def _inside(merged, a: float, b: float) -> bool:
+def _inside(merged: Iterable[Sequence[float]], a: float, b: float) -> bool:
     """[a, b] lies within one of the merged intervals (already credited)."""
     return any(x <= a and b <= y for x, y in merged)
 
 
-def frontier_of(intervals) -> float:
+def frontier_of(intervals: Iterable[Sequence[float]]) -> float:
     """The furthest point watched: the end of the furthest credited interval."""
     return max((b for _, b in intervals), default=0.0)
 
 
-def chapter_complete(intervals, duration: float) -> bool:
+def chapter_complete(intervals: Iterable[Sequence[float]], duration: float) -> bool:
     """Complete when the credited intervals cover the whole length, less a tolerance of a few
     seconds for the player's start and end (rules R7.2 "its whole length has been watched")."""
     return covers_chapter(covered_seconds(intervals), duration)
@@ -113,7 +116,7 @@ def covers_chapter(covered: float, duration: float) -> bool:
     return covered >= max(0.0, duration - COMPLETION_TOLERANCE)
 
 
-def watched_share(intervals, duration: float) -> float:
+def watched_share(intervals: Iterable[Sequence[float]], duration: float) -> float:
     """0-1, for display; 1 once complete."""
     return share_of(covered_seconds(intervals), duration)
 
@@ -127,13 +130,13 @@ def share_of(covered: float, duration: float) -> float:
     return min(1.0, covered / duration)
 
 
-def seek_allowed(target: float, intervals) -> bool:
+def seek_allowed(target: float, intervals: Iterable[Sequence[float]]) -> bool:
     """The player may go anywhere already watched, and up to SEEK_TOLERANCE beyond the
     furthest point (rules R7.2 "forbids seeking beyond the furthest point watched")."""
     return target <= frontier_of(intervals) + SEEK_TOLERANCE
 
 
-def resume_position(*, intervals, last_position: float, duration: float) -> float:
+def resume_position(*, intervals: Iterable[Sequence[float]], last_position: float, duration: float) -> float:
     """Where a new player starts: where the learner left off, never beyond the frontier; from
     the start again once the chapter is complete and they were at its end."""
     pos = min(max(0.0, last_position), frontier_of(intervals))
@@ -150,7 +153,7 @@ def next_attention_check(u: float) -> float:
     return ATTENTION_CHECK_EVERY * (1 - ATTENTION_CHECK_SPREAD + 2 * ATTENTION_CHECK_SPREAD * u)
 
 
-def check_overdue(check_issued_at, at) -> bool:
+def check_overdue(check_issued_at: datetime | None, at: datetime) -> bool:
     """No answer within ATTENTION_ANSWER_WINDOW: crediting stops until answered (rules R7.4)."""
     return check_issued_at is not None and (at - check_issued_at).total_seconds() > ATTENTION_ANSWER_WINDOW
 
@@ -198,7 +201,7 @@ def heartbeat(
     *,
     state: StreamState,
     report: Report,
-    intervals,
+    intervals: Iterable[Sequence[float]],
     duration: float,
     at: datetime,
     is_current: bool,
@@ -231,7 +234,7 @@ def heartbeat(
         return Outcome(state, intervals, reason=OUTSIDE_VALIDITY, covered=covered)
     if report.seq <= state.last_seq:
         return Outcome(state, intervals, reason=REPLAY, flags=(REPLAY,), covered=covered)
-    until = at if is_current else min(at, superseded_at)
+    until = at if is_current or superseded_at is None else min(at, superseded_at)
     elapsed = (until - state.last_at).total_seconds()
     if elapsed <= 0:
         if not is_current:  # the takeover came before anything this report could claim
@@ -348,7 +351,9 @@ def session_bound(bound: str, presented: str | None) -> bool:
     """A report counts only from the web session the play session was started in (rules R1.7
     "an account is one person's", R7.3): both are keyed hashes of the session key; a play
     session bound to none (made outside a request) and a request without one never match."""
-    return bool(bound) and bool(presented) and hmac.compare_digest(bound, presented)
+    if not bound or not presented:
+        return False
+    return hmac.compare_digest(bound, presented)
 
 
 def revoked_replay(revoked_at: datetime | None, at: datetime) -> bool:

@@ -1,12 +1,24 @@
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from cpe.catalog.models import Chapter, Course
+from cpe.catalog.models import Chapter, Course, TrainingYear
 
 from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
+
+def enrolments_for_dashboard(
+    user: User, at: datetime | None = None, *, passed: Collection[int] = frozenset()
+) -> list[Enrolment]:
     """The learner's enrolments with their state (valid / expired / closed), newest first.
     `passed`: the ids of the courses the learner has passed (credits records them and passes
     them in: credits sits above learning)."""
@@ -28,9 +40,10 @@ def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
             at=at,
         )
         # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
-        e.days_left = -((at - e.valid_until) // timezone.timedelta(days=1)) if e.state == "valid" else 0
+        e.days_left = -((at - e.valid_until) // timedelta(days=1)) if e.state == "valid" else 0
         # The courses it opens: all the year's courses, or the one course (rules R3.3).
-        e.courses = [e.product.course] if e.product.course_id else list(e.year.courses.all())
+        course = e.product.course
+        e.courses = [course] if course is not None else list(e.year.courses.all())
         for c in e.courses:
             c.passed = c.pk in passed
         # Every course it opens passed (credits recorded): no longer "学习中".
@@ -39,12 +52,12 @@ def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
     return rows
 
 
-def enrolments_covering(user, chapter_or_course):
+def enrolments_covering(user: User, chapter_or_course: Chapter | Course) -> QuerySet[Enrolment]:
     """The learner's enrolments whose product opens this chapter's (or course's) course: the
     year's annual product, or that single course (rules R3.3). Newest first."""
     from django.db.models import Q
 
-    course = getattr(chapter_or_course, "course", chapter_or_course)
+    course = chapter_or_course.course if isinstance(chapter_or_course, Chapter) else chapter_or_course
     return (
         Enrolment.objects.filter(user=user, year_id=course.year_id)
         .filter(Q(product__kind="annual") | Q(product__course_id=course.pk))
@@ -53,10 +66,12 @@ def enrolments_covering(user, chapter_or_course):
     )
 
 
-def enrolment_for(user, chapter_or_course, at):
+def enrolment_for(
+    user: User, chapter_or_course: Chapter | Course, at: datetime
+) -> tuple[Enrolment | None, str]:
     """(enrolment, state): a usable enrolment if there is one, else the most telling refusal:
     expired, closed, not started, or (None, "not_enrolled")."""
-    best = None
+    best: tuple[Enrolment | None, str] | None = None
     for e in enrolments_covering(user, chapter_or_course):
         state = policy.enrolment_state(
             closed=e.status == EnrolmentStatus.CLOSED,
@@ -70,7 +85,7 @@ def enrolment_for(user, chapter_or_course, at):
     return best or (None, "not_enrolled")
 
 
-def course_progress(user, course):
+def course_progress(user: User, course: Course) -> list[Chapter]:
     """The course's chapters in order, each with the learner's progress (share, complete)."""
     from .models import ChapterProgress
 
@@ -86,7 +101,7 @@ def course_progress(user, course):
     return chapters
 
 
-def _duration(chapter) -> float:
+def _duration(chapter: Chapter) -> float:
     """The length progress is measured against: the transcoded video's probed duration once it
     is ready, the catalog's figure before."""
     from django.core.exceptions import ObjectDoesNotExist
@@ -103,7 +118,7 @@ def _duration(chapter) -> float:
 chapter_duration = _duration
 
 
-def year_progress(user, year):
+def year_progress(user: User, year: TrainingYear) -> dict[str, int]:
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
 
     from .models import ChapterProgress
@@ -114,7 +129,7 @@ def year_progress(user, year):
     return {"total": total, "done": done}
 
 
-def banned_user_ids(user_ids, at) -> set:
+def banned_user_ids(user_ids: Iterable[int], at: datetime) -> set[int]:
     """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted),
     read from the database (the truth; the moderation memo may be seconds old in this process):
     moderation.selectors.banned_user_ids, registered by ModerationConfig.ready (moderation sits
@@ -125,7 +140,7 @@ def banned_user_ids(user_ids, at) -> set:
     return hooks.banned_user_ids(ids, at)
 
 
-def account_standing(user, at, *, banned: bool | None = None) -> str:
+def account_standing(user: User, at: datetime, *, banned: bool | None = None) -> str:
     """policy.account_standing for this user row ("" when it may study now)."""
     if banned is None:
         banned = user.pk in banned_user_ids([user.pk], at)

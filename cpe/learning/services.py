@@ -1,3 +1,7 @@
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import ModuleType
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,11 +15,11 @@ from . import policy
 from .models import Enrolment, EnrolmentStatus
 
 
-def enrolment_reminders_send(*, at=None) -> int:
+def enrolment_reminders_send(*, at: datetime | None = None) -> int:
     """Scheduled (hourly): the 7-day and 1-day expiry reminders by SMS and e-mail (rules R4.5),
     each sent once per enrolment."""
     at = at or timezone.now()
-    horizon = at + timezone.timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
+    horizon = at + timedelta(days=max(policy.REMINDER_DAYS_BEFORE))
     sent = 0
     candidates = Enrolment.objects.filter(
         status=EnrolmentStatus.ACTIVE, valid_until__gt=at, valid_until__lte=horizon
@@ -65,7 +69,9 @@ import random  # noqa: E402
 import secrets  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
+from django.core.files.storage import Storage  # noqa: E402
 from django.db import IntegrityError  # noqa: E402
+from django.db.models import QuerySet  # noqa: E402
 
 from cpe.accounts.policy import hold_allows  # noqa: E402
 from cpe.core import redis_wire  # noqa: E402
@@ -102,7 +108,7 @@ REFUSALS = {
 }
 
 
-def _refuse(code):
+def _refuse(code: str) -> LearningError:
     return LearningError(code, REFUSALS[code])
 
 
@@ -120,7 +126,7 @@ class HeartbeatResult:
     attention_deadline: float  # seconds left to answer (negative: overdue)
 
 
-def _check_learner(user):
+def _check_learner(user: User) -> None:
     if user.is_staff:
         raise _refuse("not_learner")
     if not hold_allows("study", on_hold=user.on_hold):
@@ -134,7 +140,7 @@ def web_session_hash(raw_session_key: str | None) -> str:
     return blind_index("session_key", raw_session_key) if raw_session_key else ""
 
 
-def _refuse_standing(user, at):
+def _refuse_standing(user: User, at: datetime) -> None:
     code = selectors.account_standing(user, at)
     if code:
         raise _refuse(code)
@@ -142,13 +148,13 @@ def _refuse_standing(user, at):
 
 def play_start(
     *,
-    user,
+    user: User,
     chapter_id: int,
     web_session: str = "",
-    ip=None,
+    ip: str | None = None,
     user_agent: str = "",
-    at=None,
-    rand=random.random,
+    at: datetime | None = None,
+    rand: Callable[[], float] = random.random,
 ) -> PlaySession:
     """Open a player on a chapter: it becomes the account's current stream and any other open
     one is superseded (rules R7.3). Refused without a valid enrolment (rules R4.4), on hold, or
@@ -165,7 +171,7 @@ def play_start(
     if chapter is None:
         raise _refuse("no_chapter")
     enrolment, state = selectors.enrolment_for(user, chapter, at)
-    if state != "valid":
+    if state != "valid" or enrolment is None:  # valid: there is an enrolment
         raise _refuse(state)
     key = secrets.token_hex(16)
     hot = _hot()
@@ -183,7 +189,9 @@ def play_start(
         locked = (
             User.objects.select_for_update().filter(pk=user.pk).first()
         )  # one start per account at a time
-        _refuse_standing(locked, at)  # again under the lock a revocation takes (play_sessions_revoke)
+        # Again under the lock a revocation takes (play_sessions_revoke); `locked` is the learner's
+        # own row, which exists.
+        _refuse_standing(locked, at)  # type: ignore[arg-type]
         PlaySession.objects.filter(user=user, ended_at__isnull=True, superseded_at__isnull=True).update(
             superseded_at=at
         )
@@ -224,7 +232,7 @@ def play_start(
     return session
 
 
-def _hot():
+def _hot() -> ModuleType | None:
     """The Redis hot path module when it is in use (settings.LEARNING_HOTPATH / REDIS_URL)."""
     from . import hotpath
 
@@ -239,7 +247,7 @@ def progress_flush(user_id: int) -> None:
         hot.flush_user(user_id)
 
 
-def play_session_owner(key: str):
+def play_session_owner(key: str) -> User:
     """The learner a play session belongs to (for a request authenticated by its play token)."""
     s = PlaySession.objects.select_related("user").filter(key=key).first()
     if s is None:
@@ -250,7 +258,9 @@ def play_session_owner(key: str):
 REVOKE_REASONS = ("session_elsewhere", "banned", "terminated", "account_closed", "on_hold")
 
 
-def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> int:
+def play_sessions_revoke(
+    *, user_id: int, reason: str, at: datetime | None = None, actor: User | None = None
+) -> int:
     """Revoke every play token of the account (sign-out or a sign-in elsewhere, a ban, a
     termination, closing, a correction hold): each open play session of it is marked revoked
     now, so its next report is refused and credits nothing, on the plain path (the row) and on
@@ -287,7 +297,7 @@ def play_sessions_revoke(*, user_id: int, reason: str, at=None, actor=None) -> i
     return len(keys)
 
 
-def _load(user, key, *, lock=True) -> PlaySession:
+def _load(user: User, key: str, *, lock: bool = True) -> PlaySession:
     qs = PlaySession.objects.select_related("enrolment", "chapter", "user")
     if lock:
         qs = qs.select_for_update(of=("self",))
@@ -310,7 +320,9 @@ def _stream_state(s: PlaySession) -> policy.StreamState:
     )
 
 
-def _flag(session, kind, *, at, ip=None, detail=None):
+def _flag(
+    session: PlaySession, kind: str, *, at: datetime, ip: str | None = None, detail: dict | None = None
+) -> None:
     """Record a suspicious pattern once per session and kind; repeats are counted on the session."""
     if kind in session.flags:
         return
@@ -330,7 +342,7 @@ def _flag(session, kind, *, at, ip=None, detail=None):
         pass
 
 
-def _usable(session, at) -> tuple[bool, str]:
+def _usable(session: PlaySession, at: datetime) -> tuple[bool, str]:
     e = session.enrolment
     state = policy.enrolment_state(
         closed=e.status == "closed", window=policy.Window(e.valid_from, e.valid_until), at=at
@@ -338,7 +350,7 @@ def _usable(session, at) -> tuple[bool, str]:
     return state == "valid", state
 
 
-def _gate(s: PlaySession, web_session: str | None, at) -> tuple[str, str]:
+def _gate(s: PlaySession, web_session: str | None, at: datetime) -> tuple[str, str]:
     """Before a report is judged: (refusal code, suspicious kind to record) for a revoked play
     session, one reported without the web session it was started in, or an account that may
     not study now (read from the rows: the truth). ("", "") when the report may be judged."""
@@ -354,13 +366,13 @@ def _gate(s: PlaySession, web_session: str | None, at) -> tuple[str, str]:
 
 def play_heartbeat(
     *,
-    user,
+    user: User,
     key: str,
     seq: int,
     start: float,
     position: float,
-    ip=None,
-    at=None,
+    ip: str | None = None,
+    at: datetime | None = None,
     web_session: str | None = None,
 ) -> HeartbeatResult:
     """Judge one report of the player and store what it earned. A superseded, ended or expired
@@ -390,7 +402,9 @@ def play_heartbeat(
     return _result(s, progress, duration, out.credited, out.reason, out.completed_now, at)
 
 
-def _judge(s, user, seq, start, position, ip, at):
+def _judge(
+    s: PlaySession, user: User, seq: int, start: float, position: float, ip: str | None, at: datetime
+) -> tuple[policy.Outcome, ChapterProgress, float, str | None]:
     """play_heartbeat's judgement of a report that passed the gate, inside its transaction."""
     refusal = None
     progress = ChapterProgress.objects.select_for_update().get(user_id=s.user_id, chapter_id=s.chapter_id)
@@ -492,8 +506,17 @@ def _judge(s, user, seq, start, position, ip, at):
     return out, progress, duration, refusal
 
 
-def _result(s, progress, duration, credited, reason, completed_now, at) -> HeartbeatResult:
-    pending = s.check_issued_at is not None
+def _result(
+    s: PlaySession,
+    progress: ChapterProgress,
+    duration: float,
+    credited: float,
+    reason: str,
+    completed_now: bool,
+    at: datetime,
+) -> HeartbeatResult:
+    issued = s.check_issued_at
+    pending = issued is not None
     return HeartbeatResult(
         credited=round(credited, 3),
         reason=reason,
@@ -505,12 +528,14 @@ def _result(s, progress, duration, credited, reason, completed_now, at) -> Heart
         completed_now=completed_now,
         attention_token=s.check_token if pending else "",
         attention_deadline=(
-            policy.ATTENTION_ANSWER_WINDOW - (at - s.check_issued_at).total_seconds() if pending else 0.0
+            policy.ATTENTION_ANSWER_WINDOW - (at - issued).total_seconds() if issued is not None else 0.0
         ),
     )
 
 
-def attention_answer(*, user, key: str, token: str, at=None, rand=random.random) -> PlaySession:
+def attention_answer(
+    *, user: User, key: str, token: str, at: datetime | None = None, rand: Callable[[], float] = random.random
+) -> PlaySession:
     """ "请确认您仍在学习" answered: crediting resumes and the next check is scheduled."""
     at = at or timezone.now()
     _check_learner(user)
@@ -530,7 +555,7 @@ def attention_answer(*, user, key: str, token: str, at=None, rand=random.random)
     return s
 
 
-def play_end(*, user, key: str, at=None) -> PlaySession:
+def play_end(*, user: User, key: str, at: datetime | None = None) -> PlaySession:
     """The player closed (or the learner left the page). Idempotent."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -562,7 +587,7 @@ from . import courseware  # noqa: E402
 from .models import ChapterVideo, VideoStatus  # noqa: E402
 
 
-def video_enqueue(video: ChapterVideo):
+def video_enqueue(video: ChapterVideo) -> None:
     """A new source: mark it pending and hand it to the worker once the upload is committed."""
     from .tasks import transcode_chapter_video
 
@@ -634,17 +659,18 @@ def _local_source(v: ChapterVideo, tmp: Path) -> str:
     """A local path of the video's source: the file itself on the filesystem storage, else a
     copy fetched into `tmp`."""
     store = v.source.storage
+    name: str = v.source.name  # type: ignore[assignment]  # a video being transcoded has its source
     try:
-        return store.path(v.source.name)
+        return store.path(name)
     except NotImplementedError:  # an object store has no local path
         pass
-    local = tmp / ("source" + Path(v.source.name).suffix)
-    with store.open(v.source.name, "rb") as remote, open(local, "wb") as out:
+    local = tmp / ("source" + Path(name).suffix)
+    with store.open(name, "rb") as remote, open(local, "wb") as out:
         shutil.copyfileobj(remote, out, 1024 * 1024)
     return str(local)
 
 
-def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
+def _transcode_into(src: str, tmp: Path, mine: QuerySet[ChapterVideo]) -> tuple[float, bytes]:
     """Check and probe `src`, then write its AES-128 HLS rendition into tmp/out. Returns the
     duration and the key. Raises RuntimeError with the editor's message on a bad file."""
     # The upload form checks these too; a source that came another way is checked here.
@@ -670,6 +696,7 @@ def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both piped above
     last = 0
     for line in proc.stdout:
         if line.startswith("out_time_us=") or line.startswith("out_time_ms="):
@@ -689,7 +716,7 @@ def _transcode_into(src: str, tmp: Path, mine) -> tuple[float, bytes]:
 _RENDITION_TYPES = {".ts": "video/mp2t", ".m3u8": "application/vnd.apple.mpegurl"}
 
 
-def _publish(out_dir: Path, store, rel: str) -> None:
+def _publish(out_dir: Path, store: Storage, rel: str) -> None:
     """Upload the rendition's segments, then its playlist last: a folder with a playlist is
     complete."""
     files = sorted(out_dir.iterdir(), key=lambda p: (p.name == courseware.PLAYLIST_NAME, p.name))
@@ -698,5 +725,6 @@ def _publish(out_dir: Path, store, rel: str) -> None:
             continue  # nothing but segments and the playlist leaves the temporary directory
         with open(f, "rb") as fh:
             content = File(fh, name=f.name)
-            content.content_type = _RENDITION_TYPES[f.suffix]
+            # Not an attribute of File: the S3 storages read it for the object's Content-Type.
+            content.content_type = _RENDITION_TYPES[f.suffix]  # type: ignore[attr-defined]
             store.save(f"{rel}/{f.name}", content)

@@ -154,7 +154,7 @@ def playlist(request, key):
     try:
         text = courseware.read_playlist(video.hls_dir)
     except OSError:
-        raise Http404("该章节视频尚未就绪。")
+        raise Http404("该章节视频尚未就绪。") from None
     except (BotoCoreError, ClientError) as exc:  # the object store is down or refuses us
         log.warning("playlist of %s unavailable: %s", video.hls_dir, exc)
         return stores.store_unavailable()
@@ -210,7 +210,7 @@ def segment(request, token):
     try:
         handle = store.open(rel, "rb")
     except (FileNotFoundError, IsADirectoryError):
-        raise Http404()
+        raise Http404() from None
     resp = FileResponse(handle, content_type="video/mp2t")
     resp["Cache-Control"] = "private, max-age=600"
     return resp

@@ -144,7 +144,8 @@ class LearnerAccountAdmin(SafeModelAdmin):
 
 @admin.register(Ban)
 class BanAdmin(SafeModelAdmin):
-    """IP bans are added here; account bans from "账号处置". A ban is never edited or deleted: it is lifted."""
+    """IP bans are added here; account bans from "账号处置". A ban is never edited or deleted: it
+    is lifted."""
 
     form = NetworkBanForm
     list_display = ["kind", "target", "reason_short", "starts_at", "ends_at", "state", "created_by"]

@@ -3,6 +3,8 @@
 Pure functions: plain facts and an explicit `at` in, a decision out. No ORM, no clock."""
 
 import ipaddress
+from collections.abc import Iterable
+from datetime import datetime
 
 # Re-registration (rules R12) reads only the account's own statuses, so the rule lives in
 # accounts.policy (accounts sits below moderation and asks it while registering); re-exported here.
@@ -97,10 +99,12 @@ def termination_notice(
 # carriers' shared (CGNAT) addresses: a wider range would shut out a city. IPv6: a /32 is a
 # whole provider's allocation.
 MIN_PREFIX = {4: 16, 6: 32}
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 BAN_REASON_MAX = 500
 
 
-def parse_network(text: str):
+def parse_network(text: str) -> tuple[IPNetwork | None, str]:
     """(ip_network, "") for an address ("203.0.113.7", "2001:db8::1") or a CIDR range
     ("203.0.113.0/24", "2001:db8::/48"), or (None, Chinese message). A range with host bits set
     ("203.0.113.7/24") is refused (which did staff mean?), as is one wider than MIN_PREFIX.
@@ -126,7 +130,7 @@ def parse_network(text: str):
     return net, ""
 
 
-def client_address(raw: str | None):
+def client_address(raw: str | None) -> IPAddress | None:
     """The request's address as an ip_address (IPv4-mapped IPv6 as IPv4), or None if absent/bad."""
     if not raw:
         return None
@@ -139,14 +143,16 @@ def client_address(raw: str | None):
     return addr
 
 
-def address_banned(addr, networks) -> bool:
+def address_banned(addr: IPAddress | None, networks: Iterable[IPNetwork]) -> bool:
     """Whether an address lies in any of the networks (either version; versions never match)."""
     if addr is None:
         return False
     return any(addr.version == net.version and addr in net for net in networks)
 
 
-def ban_active(*, starts_at, ends_at, lifted_at, at) -> bool:
+def ban_active(
+    *, starts_at: datetime, ends_at: datetime | None, lifted_at: datetime | None, at: datetime
+) -> bool:
     """A ban applies in the half-open window [starts_at, ends_at) (conventions C4);
     no end means until lifted; a lifted ban stops applying from the moment it was lifted."""
     if at < starts_at:
@@ -158,9 +164,9 @@ def ban_active(*, starts_at, ends_at, lifted_at, at) -> bool:
     return True
 
 
-def ban_errors(*, reason: str, starts_at, ends_at, at) -> dict:
+def ban_errors(*, reason: str, starts_at: datetime, ends_at: datetime | None, at: datetime) -> dict[str, str]:
     """What is wrong with a new ban (field -> Chinese message)."""
-    errors = {}
+    errors: dict[str, str] = {}
     reason = (reason or "").strip()
     if not reason:
         errors["reason"] = "请填写封禁原因（会显示给被封禁的用户）。"

@@ -1,6 +1,7 @@
 """Reads for moderation: the active bans (memoised per process) and the re-registration check."""
 
 import ipaddress
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,23 +23,23 @@ class ActiveBan:
     id: int
     kind: str
     user_id: int | None
-    network: object  # ipaddress network, for a network ban
+    network: policy.IPNetwork | None  # for a network ban
     reason: str
     starts_at: datetime
     ends_at: datetime | None
 
-    def active(self, at) -> bool:
+    def active(self, at: datetime) -> bool:
         return policy.ban_active(starts_at=self.starts_at, ends_at=self.ends_at, lifted_at=None, at=at)
 
 
-def _load_bans():
+def _load_bans() -> list[ActiveBan]:
     from django.utils import timezone
 
-    rows = []
+    rows: list[ActiveBan] = []
     for b in Ban.objects.filter(
         Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()), lifted_at__isnull=True
     ):
-        net = None
+        net: policy.IPNetwork | None = None
         if b.kind == BanKind.NETWORK:
             try:
                 net = ipaddress.ip_network(b.network)
@@ -59,11 +60,11 @@ def any_bans() -> bool:
     return bool(_rows())
 
 
-def account_bans_exist(at) -> bool:
+def account_bans_exist(at: datetime) -> bool:
     return any(b.kind == BanKind.ACCOUNT and b.active(at) for b in _rows())
 
 
-def network_ban_for(addr, at) -> ActiveBan | None:
+def network_ban_for(addr: policy.IPAddress | None, at: datetime) -> ActiveBan | None:
     """The network ban in force for this address (the one lasting longest), or None."""
     if addr is None:
         return None
@@ -75,18 +76,18 @@ def network_ban_for(addr, at) -> ActiveBan | None:
     return _longest(hits)
 
 
-def account_ban_for(user_id, at) -> ActiveBan | None:
+def account_ban_for(user_id: int, at: datetime) -> ActiveBan | None:
     hits = [b for b in _rows() if b.kind == BanKind.ACCOUNT and b.user_id == user_id and b.active(at)]
     return _longest(hits)
 
 
-def _longest(hits):
+def _longest(hits: Sequence[ActiveBan]) -> ActiveBan | None:
     if not hits:
         return None
     return max(hits, key=lambda b: (b.ends_at is None, b.ends_at or b.starts_at))
 
 
-def ip_banned(raw_ip: str | None, at) -> ActiveBan | None:
+def ip_banned(raw_ip: str | None, at: datetime) -> ActiveBan | None:
     """The network ban for a client address string (cpe.core.net.client_ip), or None (no
     address parsed while no ban is known). Both doors ask it (middleware.network_ban)."""
     if not _rows():
@@ -109,7 +110,7 @@ def registration_refused(id_number_clear: str) -> str | None:
     return policy.reregistration_refusal(status=row["status"], status_reason=row["status_reason"])
 
 
-def banned_user_ids(user_ids, at) -> set:
+def banned_user_ids(user_ids: Iterable[int], at: datetime) -> set[int]:
     """Which of these accounts an account ban holds now ([starts_at, ends_at), not lifted), read
     from the database (the truth; the memo may be seconds old in this process). Answers
     learning.hooks.banned_user_ids (the player's standing)."""

@@ -1,6 +1,8 @@
 """Every write of moderation (rules R12): staff terminations, bans and their lifting. Each checks
 policy.py first (a refusal changes nothing), writes inside a transaction and audits."""
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -31,13 +33,15 @@ from .selectors import forget_bans
 from .states import BanKind
 
 
-def _raise_first(errors: dict):
+def _raise_first(errors: dict) -> None:
     if errors:
         field, message = next(iter(errors.items()))
         raise ModerationError(f"bad_{field}", message, field=field)
 
 
-def learner_terminate(*, user_id: int, reason: str, note: str = "", actor, at=None) -> User:
+def learner_terminate(
+    *, user_id: int, reason: str, note: str = "", actor: User, at: datetime | None = None
+) -> User:
     """Staff end a learner's service on one of the agreement's grounds (agreement §3.2, rules R12). The
     write, the audit event and the SMS to the learner are accounts' `account_terminate`."""
 
@@ -50,7 +54,17 @@ def learner_terminate(*, user_id: int, reason: str, note: str = "", actor, at=No
     return account_terminate(user=user, reason=reason, note=note, actor=actor, at=at)
 
 
-def _ban_create(*, kind, user=None, network="", reason, ends_at, actor, at, ip) -> Ban:
+def _ban_create(
+    *,
+    kind: str,
+    user: User | None = None,
+    network: str = "",
+    reason: str,
+    ends_at: datetime | None,
+    actor: User,
+    at: datetime,
+    ip: str | None,
+) -> Ban:
     with transaction.atomic():
         ban = Ban.objects.create(
             kind=kind,
@@ -80,7 +94,15 @@ def _ban_create(*, kind, user=None, network="", reason, ends_at, actor, at, ip) 
     return ban
 
 
-def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
+def ban_account(
+    *,
+    user_id: int,
+    reason: str,
+    ends_at: datetime | None = None,
+    actor: User,
+    at: datetime | None = None,
+    ip: str | None = None,
+) -> Ban:
     """Ban one learner's account (rules R12): from its next request its session ends and every
     page but the open ones (policy.BAN_OPEN_PATHS) shows the ban."""
     at = at or timezone.now()
@@ -103,7 +125,7 @@ def ban_account(*, user_id: int, reason: str, ends_at=None, actor, at=None, ip=N
 SANCTION_SUBJECT = "内蒙古会计继续教育平台：账号处置通知"
 
 
-def sanction_notify(user, event: str, at, *, sms: str, email: str):
+def sanction_notify(user: User, event: str, at: datetime, *, sms: str, email: str) -> None:
     """Tell a sanctioned learner (rules R12) through the outbox, in the caller's transaction: SMS
     to the mobile, e-mail when the address is verified (rules R1.4)."""
 
@@ -121,7 +143,7 @@ def sanction_notify(user, event: str, at, *, sms: str, email: str):
         )
 
 
-def termination_notify(user, at, *, restorable: bool = False):
+def termination_notify(user: User, at: datetime, *, restorable: bool = False) -> None:
     """Tell a learner their service was ended (agreement §3.2, rules R12): the reason and how to object.
     Called by accounts' `account_terminate` inside its transaction."""
     reason = policy.termination_reason_text(reason=user.status_reason, note=user.status_note)
@@ -138,7 +160,7 @@ def termination_notify(user, at, *, restorable: bool = False):
     sanction_notify(user, "account.terminated", at, sms=texts[True], email=texts[False])
 
 
-def _ban_notify(user, ban: Ban, at):
+def _ban_notify(user: User, ban: Ban, at: datetime) -> None:
     until = local_datetime(ban.ends_at) if ban.ends_at else None
     texts = {
         sms: policy.ban_notice(
@@ -153,7 +175,15 @@ def _ban_notify(user, ban: Ban, at):
     sanction_notify(user, "account.banned", at, sms=texts[True], email=texts[False])
 
 
-def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=None) -> Ban:
+def ban_network(
+    *,
+    network: str,
+    reason: str,
+    ends_at: datetime | None = None,
+    actor: User,
+    at: datetime | None = None,
+    ip: str | None = None,
+) -> Ban:
     """Ban an IP address or CIDR range, IPv4 or IPv6 (rules R12)."""
     at = at or timezone.now()
     net, message = policy.parse_network(network)
@@ -165,7 +195,9 @@ def ban_network(*, network: str, reason: str, ends_at=None, actor, at=None, ip=N
     )
 
 
-def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
+def ban_login_refuse(
+    *, user: User, ip: str | None = None, user_agent: str = "", at: datetime | None = None
+) -> LoginRecord | None:
     """A correct password for an account under a ban (rules R12): recorded as a refused sign-in
     (the learner's login history and the audit log say so), never as a sign-in, and the
     account's current session is left as it is. Returns the record, or None when no ban is in
@@ -198,7 +230,9 @@ def ban_login_refuse(*, user, ip=None, user_agent: str = "", at=None):
     return record
 
 
-def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
+def ban_lift(
+    *, ban_id: int, actor: User, note: str = "", at: datetime | None = None, ip: str | None = None
+) -> Ban:
     """Lift a ban now; the row stays, with who lifted it, when and why."""
     at = at or timezone.now()
     with transaction.atomic():
@@ -224,7 +258,7 @@ def ban_lift(*, ban_id: int, actor, note: str = "", at=None, ip=None) -> Ban:
 
 
 # --- a sanctioned person's copy of their data (PIPL Art. 45; policy.sanctioned_copy_allowed) -----
-def _sanctioned_account(identifier: str, at):
+def _sanctioned_account(identifier: str, at: datetime) -> User | None:
     user = user_for_identifier(identifier)
     if user is None:
         return None
@@ -237,7 +271,7 @@ def _sanctioned_account(identifier: str, at):
     return user if allowed else None
 
 
-def sanctioned_copy_code_send(*, identifier: str, at=None) -> str:
+def sanctioned_copy_code_send(*, identifier: str, at: datetime | None = None) -> str:
     """Send an SMS code to the verified mobile of a banned or terminated account. Any other
     identifier gets the same answer and nothing is sent (no account enumeration)."""
 
@@ -250,7 +284,9 @@ def sanctioned_copy_code_send(*, identifier: str, at=None) -> str:
     return policy.SANCTIONED_COPY_SENT_MESSAGE
 
 
-def sanctioned_copy_export(*, identifier: str, code: str, ip=None, at=None):
+def sanctioned_copy_export(
+    *, identifier: str, code: str, ip: str | None = None, at: datetime | None = None
+) -> personal_data.PersonalDataFile:
     """The personal-data ZIP for a banned or terminated account's holder who proved its mobile
     with the code just sent. A wrong code is counted (the brute-force throttle) and nothing is
     built; the export is audited as the signed-in download is, marked as taken this way."""

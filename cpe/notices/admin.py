@@ -36,7 +36,8 @@ class AnnouncementAdmin(SafeModelAdmin):
             "时间",
             {
                 "fields": ["published_at", "effective_at", "maintenance_start", "maintenance_end"],
-                "description": f"北京时间。系统维护通知在开始前 {policy.MAINTENANCE_BANNER_LEAD.days} 天起显示横幅；"
+                "description": "北京时间。"
+                f"系统维护通知在开始前 {policy.MAINTENANCE_BANNER_LEAD.days} 天起显示横幅；"
                 "维护期间学员看到维护页面，工作人员仍可使用后台。",
             },
         ),

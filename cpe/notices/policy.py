@@ -1,7 +1,8 @@
 """Announcements and maintenance notices: the rules (rules R2.4; agreement §4.5, §7.6, §8.1)."""
 
 import re
-from datetime import timedelta
+from collections.abc import Container
+from datetime import datetime, timedelta
 
 # rules R2.4 "a maintenance notice carries the window and shows a banner before it starts"
 # (agreement §7.6: maintenance is announced in advance). How far ahead: a decision, 3 days.
@@ -13,12 +14,14 @@ MAINTENANCE_OPEN_PATHS = ("/admin/", "/static/", "/notices/", "/orders/notify/",
 RETRY_AFTER_MAX = 3600  # s: the 503's Retry-After, at most (the window may be long)
 
 
-def announcement_live(*, published_at, at) -> bool:
+def announcement_live(*, published_at: datetime | None, at: datetime) -> bool:
     """Shown once its publish time has come; a draft (no publish time) never is."""
     return published_at is not None and published_at <= at
 
 
-def audience_includes(*, audience: str, region: str, year_id, user_region: str, user_year_ids) -> bool:
+def audience_includes(
+    *, audience: str, region: str, year_id: int | None, user_region: str, user_year_ids: Container[int]
+) -> bool:
     """rules R2.4 audience: all, a region (the learner's 会计人员信息管理地区), or a year's buyers
     (learners with a paid order for a product of that training year). Anonymous visitors and
     staff see the "all" ones; `user_year_ids` is the set of years the learner bought."""
@@ -31,7 +34,7 @@ def audience_includes(*, audience: str, region: str, year_id, user_region: str, 
     return False
 
 
-def maintenance_phase(*, start, end, at) -> str:
+def maintenance_phase(*, start: datetime | None, end: datetime | None, at: datetime) -> str:
     """ "upcoming" within MAINTENANCE_BANNER_LEAD before the start (the banner), "active" from
     start until end (the 503), else ""."""
     if start is None or end is None or end <= start:
@@ -50,13 +53,21 @@ def maintenance_blocks(*, is_staff: bool, path: str) -> bool:
     return not path.startswith(MAINTENANCE_OPEN_PATHS)
 
 
-def retry_after(*, end, at) -> int:
+def retry_after(*, end: datetime, at: datetime) -> int:
     return max(60, min(RETRY_AFTER_MAX, int((end - at).total_seconds())))
 
 
-def announcement_errors(*, kind: str, audience: str, region: str, year_id, start, end) -> dict:
+def announcement_errors(
+    *,
+    kind: str,
+    audience: str,
+    region: str,
+    year_id: int | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> dict[str, str]:
     """What makes an announcement incomplete, per field (Chinese, for the staff form)."""
-    errors = {}
+    errors: dict[str, str] = {}
     if audience == "region" and not region:
         errors["region"] = "对象为指定地区时，请选择地区。"
     if audience == "year_buyers" and year_id is None:

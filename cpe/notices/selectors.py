@@ -1,6 +1,9 @@
 """Reads of announcements (rules R2.4)."""
 
-from typing import Any, Callable
+from datetime import datetime
+from typing import Any, Callable, Protocol
+
+from django.db.models import QuerySet
 
 from cpe.core.memo import ProcessMemo
 
@@ -8,6 +11,17 @@ from . import policy
 from .models import Announcement, AnnouncementKind
 
 MAINTENANCE_MEMO_SECONDS = 15  # every request asks; each process reads the windows this often
+
+
+class Visitor(Protocol):
+    """Who asks (accounts' User, or Django's anonymous user): notices is below accounts and names
+    only what it reads. `region` is read of a signed-in learner only."""
+
+    is_staff: bool
+    region: str
+
+    @property
+    def is_authenticated(self) -> bool: ...
 
 
 # Which training years a learner bought is orders' to know (paid orders); notices is below orders
@@ -25,7 +39,9 @@ def bought_year_ids_reader() -> Callable[[Any], set]:
     return _bought_year_ids or (lambda user: set())
 
 
-def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> list:
+def announcements_for(
+    user: Visitor | None, at: datetime, *, bought_year_ids: Callable[[Any], set]
+) -> list[Announcement]:
     """The published announcements this visitor may see, newest first. Anonymous visitors and
     staff see those for everyone; a learner also those for their region and bought years.
     `bought_year_ids(user)` gives the ids of the training years the learner bought; it is called
@@ -36,7 +52,7 @@ def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> lis
         if policy.announcement_live(published_at=a.published_at, at=at)
     ]
     learner = user is not None and user.is_authenticated and not user.is_staff
-    years = set()
+    years: set[int] = set()
     if learner and any(a.audience == "year_buyers" for a in rows):
         years = set(bought_year_ids(user))
     return [
@@ -46,16 +62,16 @@ def announcements_for(user, at, *, bought_year_ids: Callable[[Any], set]) -> lis
             audience=a.audience,
             region=a.region,
             year_id=a.year_id,
-            user_region=user.region if learner else "",
+            user_region=user.region if learner and user is not None else "",
             user_year_ids=years,
         )
     ]
 
 
-def maintenance_now(at):
+def maintenance_now(at: datetime) -> tuple[str, Announcement | None]:
     """(phase, announcement): the active window if any (of every notice that is not a draft),
-    else the next published one within the banner lead ("upcoming"), else ("", None). Each process re-reads the windows every
-    MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""
+    else the next published one within the banner lead ("upcoming"), else ("", None). Each
+    process re-reads the windows every MAINTENANCE_MEMO_SECONDS (and at once after a save in this process)."""
     rows = _windows()
     active = [
         a
@@ -75,7 +91,7 @@ def maintenance_now(at):
     return "", None
 
 
-def _load_windows():
+def _load_windows() -> QuerySet[Announcement]:
     from django.utils import timezone
 
     # Not drafts: a window blocks at its start even if its notice is scheduled later.

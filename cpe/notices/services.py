@@ -1,6 +1,8 @@
 import json
+from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
@@ -18,8 +20,8 @@ def message_queue(
     body: str,
     event: str,
     subject: str = "",
-    user=None,
-    at=None,
+    user: AbstractBaseUser | None = None,
+    at: datetime | None = None,
     params: dict | None = None,
 ) -> OutboundMessage:
     """Record a message in the caller's transaction; deliver it after commit. `params`: the
@@ -42,7 +44,8 @@ def message_queue(
         body=body,
         event=event,
         params=json.dumps(params, ensure_ascii=False) if params else "",
-        user=user,
+        # AUTH_USER_MODEL is accounts' User, which notices (below accounts) does not import.
+        user=user,  # type: ignore[misc]
         created_at=at or timezone.now(),
     )
     transaction.on_commit(lambda: message_deliver.delay(msg.pk))

@@ -8,4 +8,4 @@ def message_deliver(self, message_id: int):
     try:
         message_send(message_id)
     except Exception as exc:
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600))
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600)) from exc

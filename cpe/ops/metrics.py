@@ -178,7 +178,7 @@ def celery_queue_lengths() -> dict:
         ordered = sorted(names)
         for name in ordered:
             pipe.llen(name)
-        return dict(zip(ordered, pipe.execute()))
+        return dict(zip(ordered, pipe.execute(), strict=True))
     finally:
         client.close()
 

@@ -5,7 +5,7 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.admin_base import ReadOnlyAdmin, SafeModelAdmin
 from cpe.core.datefmt import local_datetime
 from cpe.core.errors import ApplicationError
 from cpe.core.money import fen_to_yuan
@@ -16,17 +16,6 @@ from .policy import refund_approval_decision as approval_decision
 from .policy import refund_deadline
 from .selectors import refund_evidence, year_task_complete
 from .states import RefundStatus
-
-
-class ReadOnlyAdmin(SafeModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)

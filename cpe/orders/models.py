@@ -25,6 +25,10 @@ class Order(models.Model):
     closed_at = models.DateTimeField("关闭时间", null=True, blank=True)
     close_reason = models.CharField("关闭原因", max_length=100, blank=True)
 
+    # Not a column: what the gateway answered when services.order_sync asked ("paid", "pending",
+    # ...), None: not asked.
+    gateway_status: str | None
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = verbose_name_plural = "订单"

@@ -131,12 +131,15 @@ def refund_review(
     in_window = requested_at < refund_deadline(paid_at)
     reasons = [
         (
-            f"申请时间 {local_datetime(asked)} 在付款后 {REFUND_WINDOW.days} 日内（截止 {local_datetime(deadline)}）。"
+            f"申请时间 {local_datetime(asked)} 在付款后 {REFUND_WINDOW.days} 日内"
+            f"（截止 {local_datetime(deadline)}）。"
             if in_window
-            else f"申请时间 {local_datetime(asked)} 已超过付款后 {REFUND_WINDOW.days} 日（截止 {local_datetime(deadline)}）。"
+            else f"申请时间 {local_datetime(asked)} 已超过付款后 {REFUND_WINDOW.days} 日"
+            f"（截止 {local_datetime(deadline)}）。"
         ),
         (
-            f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），依据用户协议不能退款。"
+            f"学员已完成该年度学习任务（有效学时 {earned_hours} / 要求 {required_hours}），"
+            "依据用户协议不能退款。"
             if year_complete
             else f"该年度学习任务未完成（有效学时 {earned_hours} / 要求 {required_hours}）。"
         ),

@@ -1,8 +1,14 @@
-from django.db.models import Prefetch
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from cpe.catalog.models import Chapter, Course, Product
+from cpe.catalog.models import Chapter, Course, Product, TrainingYear
 from cpe.credits.models import CreditRecord, RecordStatus
+from cpe.credits.policy import YearStatus
 from cpe.credits.selectors import year_complete, year_status_for
 from cpe.exams.models import Attempt, AttemptStatus
 from cpe.exams.policy import answers_accepted
@@ -12,16 +18,20 @@ from cpe.reporting.selectors import report_states_for_user
 from cpe.reporting.states import ReportKind, ReportState
 
 from .models import Order, Refund
+from .policy import RefundReview
 from .states import OrderStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def holds_valid(user, product, at) -> bool:
+
+def holds_valid(user: User, product: Product, at: datetime) -> bool:
     return Enrolment.objects.filter(
         user=user, product=product, status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at
     ).exists()
 
 
-def covered_by_annual(user, product, at) -> bool:
+def covered_by_annual(user: User, product: Product, at: datetime) -> bool:
     """A single course whose year's annual course the learner holds valid."""
     if not product.course_id:
         return False
@@ -35,7 +45,7 @@ def covered_by_annual(user, product, at) -> bool:
     ).exists()
 
 
-def products_held(user, at) -> dict:
+def products_held(user: User, at: datetime) -> dict[int, str]:
     """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
     {product id: "included"} for each single course that a valid annual course of its year
     already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
@@ -55,14 +65,14 @@ def products_held(user, at) -> dict:
     return out
 
 
-def year_task_complete(user, year) -> bool:
+def year_task_complete(user: User, year: TrainingYear) -> bool:
     """Whether the learner has completed the year's training task, from the credit ledger
     (credits.policy.year_status: required hours and the professional minimum)."""
 
     return year_complete(user, year)
 
 
-def credits_under_order(order) -> dict:
+def credits_under_order(order: Order) -> dict[str, int]:
     """The learner's own active credit records under an order: how many, how many hours, and
     how many already reported to the AIS (a receipt came back), for the refund page."""
 
@@ -79,14 +89,14 @@ def credits_under_order(order) -> dict:
     return {"records": len(records), "hours": sum(h for _, h in records), "reported": reported}
 
 
-def bought_year_ids(user) -> set:
+def bought_year_ids(user: User) -> set[int]:
     """The training years of the learner's paid orders (announcements to a year's buyers,
     registered with notices by OrdersConfig.ready)."""
     paid = Order.objects.filter(user=user, status=OrderStatus.PAID)
     return set(paid.values_list("product__year_id", flat=True))
 
 
-def orders_of(user):
+def orders_of(user: User) -> QuerySet[Order]:
     return (
         Order.objects.filter(user=user)
         .select_related("product", "product__year", "enrolment")
@@ -100,14 +110,16 @@ class RefundEvidence:
     each course the order opened with its watched chapters, passed exam and credit record (and
     that record's AIS report state), the year's hours, and the policy's verdict with reasons."""
 
-    def __init__(self, *, ais_status, courses, year_status, review):
+    def __init__(
+        self, *, ais_status: str, courses: list[dict], year_status: YearStatus, review: RefundReview
+    ) -> None:
         self.ais_status = ais_status
         self.courses = courses
         self.year_status = year_status
         self.review = review
 
 
-def refund_evidence(refund) -> RefundEvidence:
+def refund_evidence(refund: Refund) -> RefundEvidence:
     """A bounded number of queries, whatever the number of courses and attempts."""
 
     from . import policy
@@ -116,7 +128,7 @@ def refund_evidence(refund) -> RefundEvidence:
     user, product, year = order.user, order.product, order.product.year
     courses = (
         [product.course]
-        if product.course_id
+        if product.course is not None
         else list(Course.objects.filter(year=year, is_published=True).order_by("position", "id"))
     )
     course_ids = [c.pk for c in courses]
@@ -126,7 +138,7 @@ def refund_evidence(refund) -> RefundEvidence:
             user=user, chapter_id__in=[pk for pk, _ in chapters], completed_at__isnull=False
         ).values_list("chapter_id", flat=True)
     )
-    best = {}
+    best: dict[int, tuple[bool, int]] = {}
     for course_id, score, passed in Attempt.objects.filter(
         user=user, course_id__in=course_ids, submitted_at__isnull=False
     ).values_list("course_id", "score", "passed"):
@@ -145,7 +157,7 @@ def refund_evidence(refund) -> RefundEvidence:
         r.course_id: r for r in CreditRecord.objects.filter(order=order).order_by("status", "-passed_at")
     }
     report = report_states_for_user(user)
-    rows = []
+    rows: list[dict] = []
     for c in courses:
         ch = [pk for pk, cid in chapters if cid == c.pk]
         record = records.get(c.pk)
@@ -166,7 +178,7 @@ def refund_evidence(refund) -> RefundEvidence:
     earned = credits_under_order(order)
     status = year_status_for(user, year)
     review = policy.refund_review(
-        paid_at=order.paid_at,
+        paid_at=order.paid_at,  # type: ignore[arg-type]  # a refund is only ever asked of a paid order
         requested_at=refund.requested_at,
         year_complete=status.complete,
         earned_hours=status.total_hours,

@@ -2,6 +2,7 @@
 
 import logging
 import secrets
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,21 +22,28 @@ from cpe.notices.services import message_queue
 from . import hooks, policy, selectors
 from .errors import OrderError
 from .gateways import get_gateway
-from .gateways.base import GatewayError, NotificationRejected, PaymentNotice, PaymentRequest
+from .gateways.base import (
+    GatewayError,
+    HttpAnswer,
+    NotificationRejected,
+    PaymentNotice,
+    PaymentRequest,
+    PaymentStart,
+)
 from .models import Order, PaymentNotification, Refund
 from .states import CHANNEL_GATEWAY, TRANSITIONS, OrderStatus, RefundStatus
 
 log = logging.getLogger(__name__)
 
 
-def _transition(order: Order, to: str):
+def _transition(order: Order, to: str) -> None:
     if to not in TRANSITIONS[OrderStatus(order.status)]:
         raise OrderError("bad_transition", f"订单状态为“{order.get_status_display()}”，不能执行该操作。")
     order.status = to
 
 
 # --- ordering ---------------------------------------------------------------------------------
-def purchase_check(*, user, product, at) -> policy.Decision:
+def purchase_check(*, user: User, product: Product, at: datetime) -> policy.Decision:
     """Whether the learner may buy the product now (policy.purchase_decision, rules R4.1): the one
     rule behind the buy page, the order list's 再次购买 and order_create."""
     return policy.purchase_decision(
@@ -46,7 +54,9 @@ def purchase_check(*, user, product, at) -> policy.Decision:
     )
 
 
-def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=None) -> Order:
+def order_create(
+    *, user: User, product_code: str, ais_confirmed: bool = False, at: datetime | None = None
+) -> Order:
     """Create an order for a product, or return the learner's open one for it."""
 
     at = at or timezone.now()
@@ -99,8 +109,14 @@ def order_create(*, user, product_code: str, ais_confirmed: bool = False, at=Non
 
 
 def payment_start(
-    *, order: Order, channel: str, notify_url: str, return_url: str, client_ip="127.0.0.1", at=None
-):
+    *,
+    order: Order,
+    channel: str,
+    notify_url: str,
+    return_url: str,
+    client_ip: str = "127.0.0.1",
+    at: datetime | None = None,
+) -> PaymentStart:
     """Ask the gateway for a payment of the order's exact amount. The order's gateway is the
     last one chosen; a learner may switch while the order is unpaid."""
     at = at or timezone.now()
@@ -133,7 +149,9 @@ def payment_start(
 
 
 # --- notifications ----------------------------------------------------------------------------
-def notification_receive(*, gateway_name: str, headers: dict, body: bytes, at=None):
+def notification_receive(
+    *, gateway_name: str, headers: dict, body: bytes, at: datetime | None = None
+) -> HttpAnswer:
     """Handle one asynchronous notification: store it (bounded), verify, apply once, answer as
     the gateway's protocol wants. The state change happens once however many arrive. A body
     over policy.NOTIFY_MAX_BODY_BYTES is refused (OrderError) and nothing is stored."""
@@ -167,7 +185,9 @@ def notification_receive(*, gateway_name: str, headers: dict, body: bytes, at=No
     return gateway.notification_answer(ok)
 
 
-def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tuple[str, bool]:
+def payment_confirm(
+    *, gateway_name: str, notice: PaymentNotice, at: datetime | None = None
+) -> tuple[str, bool]:
     """Apply a verified payment to its order. Returns (outcome, answer_ok). Locks the order
     row; the unique gateway transaction id stops a second activation even across gateways."""
     at = at or timezone.now()
@@ -231,7 +251,7 @@ def payment_confirm(*, gateway_name: str, notice: PaymentNotice, at=None) -> tup
     return "activated", True
 
 
-def order_sync(*, order: Order, at=None) -> Order:
+def order_sync(*, order: Order, at: datetime | None = None) -> Order:
     """The return page: if no notification came yet, ask the gateway; close a stale order."""
     at = at or timezone.now()
     order.gateway_status = None  # what the gateway answered ("paid", "pending", ...), None: not asked
@@ -265,14 +285,14 @@ def order_sync(*, order: Order, at=None) -> Order:
     return order
 
 
-def _close(order: Order, reason: str, at):
+def _close(order: Order, reason: str, at: datetime) -> None:
     _transition(order, OrderStatus.CLOSED)
     order.closed_at, order.close_reason = at, reason
     order.save(update_fields=["status", "closed_at", "close_reason"])
     audit_record("order.closed", subject=order, at=at, data={"reason": reason})
 
 
-def orders_close_expired(*, at=None) -> int:
+def orders_close_expired(*, at: datetime | None = None) -> int:
     """Scheduled: close unpaid orders older than 30 minutes, asking the gateway first so a
     payment that did arrive is never lost."""
     at = at or timezone.now()
@@ -284,7 +304,7 @@ def orders_close_expired(*, at=None) -> int:
     return n
 
 
-def order_cancel(*, user, order_number: str, at=None) -> Order:
+def order_cancel(*, user: User, order_number: str, at: datetime | None = None) -> Order:
     at = at or timezone.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(number=order_number, user=user).first()
@@ -296,7 +316,7 @@ def order_cancel(*, user, order_number: str, at=None) -> Order:
     return order
 
 
-def _notify(user, event, at, text):
+def _notify(user: User, event: str, at: datetime, text: str) -> None:
     if user.mobile:
         message_queue(
             channel=MsgChannel.SMS,
@@ -319,7 +339,7 @@ def _notify(user, event, at, text):
 
 
 # --- refunds (rules R5) ------------------------------------------------------------------------
-def refund_request(*, user, order_number: str, reason: str, at=None) -> Refund:
+def refund_request(*, user: User, order_number: str, reason: str, at: datetime | None = None) -> Refund:
     at = at or timezone.now()
     if not (reason or "").strip():
         raise OrderError("reason_required", "请填写退款原因。", field="reason")
@@ -359,7 +379,7 @@ def refund_request(*, user, order_number: str, reason: str, at=None) -> Refund:
     return refund
 
 
-def refund_reject(*, refund_id: int, reviewer, note: str, at=None) -> Refund:
+def refund_reject(*, refund_id: int, reviewer: User, note: str, at: datetime | None = None) -> Refund:
     at = at or timezone.now()
     if not (note or "").strip():
         raise OrderError("note_required", "驳回时请填写审核意见。", field="decision_note")
@@ -389,7 +409,7 @@ def refund_reject(*, refund_id: int, reviewer, note: str, at=None) -> Refund:
     return refund
 
 
-def refund_approve(*, refund_id: int, reviewer, note: str = "", at=None) -> Refund:
+def refund_approve(*, refund_id: int, reviewer: User, note: str = "", at: datetime | None = None) -> Refund:
     """Approve and pay back through the same gateway, only while the agreement still allows
     the refund (policy.refund_approval_decision: not once the learner completed the year while
     the request waited; nothing changes and the reviewer is told to reject). Step 1 moves the request to
@@ -404,7 +424,7 @@ def refund_approve(*, refund_id: int, reviewer, note: str = "", at=None) -> Refu
             raise OrderError("already_decided", "该退款申请已处理。")
         order = Order.objects.select_related("user", "product__year").get(pk=refund.order_id)
         decision = policy.refund_approval_decision(
-            paid_at=order.paid_at,
+            paid_at=order.paid_at,  # type: ignore[arg-type]  # a refund is only ever asked of a paid order
             requested_at=refund.requested_at,
             year_complete=selectors.year_task_complete(order.user, order.product.year),
         )
@@ -423,7 +443,7 @@ def refund_approve(*, refund_id: int, reviewer, note: str = "", at=None) -> Refu
     return refund_execute(refund_id=refund.pk, at=at)
 
 
-def refund_execute(*, refund_id: int, at=None) -> Refund:
+def refund_execute(*, refund_id: int, at: datetime | None = None) -> Refund:
     at = at or timezone.now()
     refund = Refund.objects.select_related("order").get(pk=refund_id)
     if refund.status != RefundStatus.PROCESSING:
@@ -484,7 +504,7 @@ def refund_execute(*, refund_id: int, at=None) -> Refund:
     return refund
 
 
-def _after_refund(order, refund, at):
+def _after_refund(order: Order, refund: Refund, at: datetime) -> int:
     """What else a refund undoes: the invoice (a red-letter invoice) and, once the credits
     issue exists, the credits earned under the order. The money has already gone back, so a
     failing invoice service must not roll the refund back: the red invoice is then issued by
@@ -498,7 +518,7 @@ def _after_refund(order, refund, at):
     return revoked
 
 
-def refunds_resume(*, at=None) -> int:
+def refunds_resume(*, at: datetime | None = None) -> int:
     """Scheduled: retry refunds left in `processing` (gateway error or a crash)."""
     n = 0
     for rid in Refund.objects.filter(status=RefundStatus.PROCESSING).values_list("pk", flat=True):

@@ -31,7 +31,7 @@ class Channel(models.TextChoices):
     WECHAT_H5 = "wechat_h5", "微信支付（H5 支付）"
 
 
-CHANNEL_GATEWAY = {
+CHANNEL_GATEWAY: dict[str, Gateway] = {
     Channel.ALIPAY_PAGE: Gateway.ALIPAY,
     Channel.ALIPAY_WAP: Gateway.ALIPAY,
     Channel.WECHAT_NATIVE: Gateway.WECHAT,

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from cpe.core.admin_base import SafeModelAdmin
+from cpe.core.admin_base import ReadOnlyAdmin
 from cpe.core.errors import ApplicationError
 from cpe.core.net import client_ip
 
@@ -16,17 +16,6 @@ def key_short(key: str, chars: int = 8) -> str:
     parts = key.split("-", 2)
     rest = parts[2] if len(parts) == 3 and parts[0] == "cpe" else key
     return rest if len(rest) <= chars else rest[:chars] + "…"
-
-
-class ReadOnlyAdmin(SafeModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AisExchange)

@@ -158,10 +158,12 @@ def _package_parts(sheet_name: str):
         "[Content_Types].xml",
         (
             f'{decl}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
             f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.spreadsheetml.sheet.main+xml"/>'
-            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            f'ContentType="{_CT}.spreadsheetml.worksheet+xml"/>'
             f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.spreadsheetml.styles+xml"/>'
             f'<Override PartName="/xl/theme/theme1.xml" ContentType="{_CT}.theme+xml"/>'
             '<Override PartName="/docProps/core.xml" '
@@ -225,7 +227,8 @@ def _package_parts(sheet_name: str):
             '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
             '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
             '<xf numFmtId="49" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
-            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+            '<cellStyles count="1">'
+            '<cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
         ),
     )
     yield "xl/theme/theme1.xml", theme_xml
@@ -280,7 +283,7 @@ def write_workbook(path, year: int, rows, *, progress=None) -> int:
             out.write(
                 (
                     '<row r="1">'
-                    + "".join(f'<c r="{col}1"{_text(h)}' for col, h in zip(_COLS, HEADERS))
+                    + "".join(f'<c r="{col}1"{_text(h)}' for col, h in zip(_COLS, HEADERS, strict=True))
                     + "</row>"
                 ).encode()
             )

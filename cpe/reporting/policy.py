@@ -1,6 +1,7 @@
 """Rules of reporting to the AIS (rules R1.9, R9). Pure functions: no ORM, no clock."""
 
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from cpe.accounts.states import AisStatus
 from cpe.core import ais_labels as labels
@@ -83,12 +84,12 @@ REVERSAL_REASON_DEFAULT = "退款撤销学时"
 SWEEP_LIMIT = 500
 
 
-def credit_idempotency_key(record_uid) -> str:
+def credit_idempotency_key(record_uid: UUID) -> str:
     """One report per credit record, keyed on its stable uid (never on the database id)."""
     return f"cpe-credit-{record_uid}"
 
 
-def reversal_idempotency_key(record_uid) -> str:
+def reversal_idempotency_key(record_uid: UUID) -> str:
     return f"cpe-reversal-{record_uid}"
 
 

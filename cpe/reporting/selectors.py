@@ -1,15 +1,23 @@
 """Reads of the reporting app: the learner's report state per course and the reconciliation
 of our ledger with what the AIS lists."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpe.core.ais_labels import REPORT_TONES
 from cpe.credits.models import CreditRecord
 
 from . import policy
+from .clients.base import AisClient, AisCredit
 from .models import AisReport
 from .states import ReportKind, ReportState
+
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
 
 class ReportStateView(NamedTuple):
@@ -23,16 +31,17 @@ class ReportStateView(NamedTuple):
         return REPORT_TONES.get(self.label, "pending")
 
 
-def report_states_for_user(user) -> dict[int, ReportStateView]:
+def report_states_for_user(user: User) -> dict[int, ReportStateView]:
     """{credit record id: (label, receipt_no)} for every record of the learner that has an
     outbox row. One query. A record without a row (not yet queued) is absent: show nothing."""
-    credit, reversal = {}, {}
+    credit: dict[int, tuple[str, str]] = {}
+    reversal: dict[int, tuple[str, str]] = {}
     rows = AisReport.objects.filter(record__user_id=user.pk).values_list(
         "record_id", "kind", "state", "receipt_no"
     )
     for record_id, kind, state, receipt_no in rows:
         (credit if kind == ReportKind.CREDIT else reversal)[record_id] = (state, receipt_no)
-    out = {}
+    out: dict[int, ReportStateView] = {}
     for record_id, (state, receipt_no) in credit.items():
         rev_state = reversal.get(record_id, (None, ""))[0]
         label = policy.learner_report_label(state, rev_state)
@@ -68,7 +77,7 @@ class ReconRow:
     record_id: int | None = None
 
     @property
-    def label(self):
+    def label(self) -> str:
         return Diff.LABELS[self.code]
 
 
@@ -83,7 +92,9 @@ class Reconciliation:
     pending: list = field(default_factory=list)  # our rows not yet sent: not a difference yet
 
 
-def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconciliation:
+def reconcile(
+    *, ledger_rows: Iterable[dict[str, Any]], ais_items: Sequence[AisCredit], person_id: str, year: int
+) -> Reconciliation:
     """Compare our ledger (ledger_rows: dicts with record_id, course_code, course_title, hours,
     credits, status, credit_state, receipt_no, reversal_state) with the AIS's list
     (clients.base.AisCredit) for one person and year; pure, so it is table-tested.
@@ -96,7 +107,7 @@ def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconcili
     - records whose report has no receipt yet are listed as pending, not as differences."""
     result = Reconciliation(person_id=person_id, year=year, theirs=len(ais_items))
     by_receipt = {item.receipt_no: item for item in ais_items}
-    seen = set()
+    seen: set[str] = set()
     for row in ledger_rows:
         result.ours += 1
         receipt = row["receipt_no"]
@@ -161,7 +172,7 @@ def reconcile(*, ledger_rows, ais_items, person_id: str, year: int) -> Reconcili
     return result
 
 
-def ledger_rows_for(user, year: int) -> list[dict]:
+def ledger_rows_for(user: User, year: int) -> list[dict]:
     """Our side of the reconciliation for one person and year (one query per table)."""
 
     records = list(
@@ -169,12 +180,12 @@ def ledger_rows_for(user, year: int) -> list[dict]:
         .order_by("passed_at")
         .values("id", "course_code", "course_title", "hours", "credits", "status")
     )
-    reports = {}
+    reports: dict[tuple[int, str], tuple[str, str]] = {}
     for record_id, kind, state, receipt in AisReport.objects.filter(
         record_id__in=[r["id"] for r in records]
     ).values_list("record_id", "kind", "state", "receipt_no"):
         reports[(record_id, kind)] = (state, receipt)
-    rows = []
+    rows: list[dict] = []
     for r in records:
         credit_state, receipt = reports.get((r["id"], ReportKind.CREDIT), ("", ""))
         rows.append(
@@ -193,7 +204,7 @@ def ledger_rows_for(user, year: int) -> list[dict]:
     return rows
 
 
-def reconcile_person_year(*, user, year: int, client=None) -> Reconciliation:
+def reconcile_person_year(*, user: User, year: int, client: AisClient | None = None) -> Reconciliation:
     """Ask the AIS what it holds for the person and year and compare (raises the client's
     errors: AisUnavailable / AisRejected, for the page to show)."""
     from .clients import get_client
@@ -211,14 +222,15 @@ def reconcile_person_year(*, user, year: int, client=None) -> Reconciliation:
     )
 
 
-def acknowledged(record_ids) -> dict:
+def acknowledged(record_ids: Iterable[int]) -> dict[int, datetime | None]:
     """{credit record id: sent_at} of the records whose credit report the AIS acknowledged
     (state sent, with a receipt) and whose reversal it has not (one query). What a certificate
     may call 已上报."""
     rows = AisReport.objects.filter(record_id__in=list(record_ids)).values_list(
         "record_id", "kind", "state", "sent_at"
     )
-    sent, reversed_ = {}, set()
+    sent: dict[int, datetime | None] = {}
+    reversed_: set[int] = set()
     for record_id, kind, state, sent_at in rows:
         if state != ReportState.SENT:
             continue

@@ -3,8 +3,11 @@ is then applied under a row lock, audited, in one transaction."""
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,12 +16,12 @@ from cpe.accounts.states import AccountStatus, AisStatus
 from cpe.core import storage as stores
 from cpe.core.audit import audit_record
 from cpe.core.masking import mask_id_number
-from cpe.core.models import AuditHead
-from cpe.credits.models import RecordStatus
+from cpe.core.models import AuditEvent, AuditHead
+from cpe.credits.models import CreditRecord, RecordStatus
 
 from . import policy
 from .clients import get_client
-from .clients.base import AisRejected, AisUnavailable
+from .clients.base import AisClient, AisError, AisRejected, AisUnavailable, ReportReceipt, ReversalReceipt
 from .errors import ReportingError
 from .models import AisExchange, AisPerson, AisReport, ExportJob
 from .states import CheckResult, ExportStatus, ReportKind, ReportState
@@ -48,17 +51,17 @@ REPORT_FIELDS = [
 
 def ais_exchange_record(
     *,
-    at,
-    method,
-    path,
-    purpose="",
-    attempt=1,
-    status=None,
-    duration_ms=0,
-    request_body=None,
-    answer_body=None,
-    error="",
-    idempotency_key="",
+    at: datetime,
+    method: str,
+    path: str,
+    purpose: str = "",
+    attempt: int = 1,
+    status: int | None = None,
+    duration_ms: int = 0,
+    request_body: Any = None,
+    answer_body: Any = None,
+    error: str = "",
+    idempotency_key: str = "",
 ) -> AisExchange:
     """Store one attempt (bodies already masked by the adapter). A savepoint: a failure here
     cannot poison the caller's transaction."""
@@ -79,8 +82,15 @@ def ais_exchange_record(
 
 
 def privacy_transfer_record(
-    *, user, purpose: str, fields: list[str], outcome: str, actor=None, ip=None, at=None
-):
+    *,
+    user: User,
+    purpose: str,
+    fields: list[str],
+    outcome: str,
+    actor: User | None = None,
+    ip: str | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
     """rules R14: personal data goes to the AIS only for its purpose, and each transfer is logged."""
     return audit_record(
         "privacy.transfer",
@@ -99,7 +109,14 @@ def privacy_transfer_record(
     )
 
 
-def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None) -> AisPerson:
+def ais_person_check(
+    *,
+    user_id: int,
+    at: datetime | None = None,
+    actor: User | None = None,
+    ip: str | None = None,
+    client: AisClient | None = None,
+) -> AisPerson:
     """Look the learner up in the AIS by ID number and name (rules R1.9) and record the answer:
     the AisPerson row (person_id, region, the AIS's own status), the account's ais_status
     (policy.status_after_check) and ais_checked_at, an audit event and the transfer log entry.
@@ -181,7 +198,7 @@ def ais_person_check(*, user_id: int, at=None, actor=None, ip=None, client=None)
     return person
 
 
-def ais_check_after_registration(user) -> None:
+def ais_check_after_registration(user: User) -> None:
     """Queue the AIS check of a newly registered learner once the registration commits (safe
     to call inside or outside the registration transaction)."""
     from .tasks import ais_person_check_task
@@ -190,7 +207,7 @@ def ais_check_after_registration(user) -> None:
     transaction.on_commit(lambda: ais_person_check_task.delay(user_id))
 
 
-def ais_recheck_sweep(*, at=None, limit: int = 500) -> int:
+def ais_recheck_sweep(*, at: datetime | None = None, limit: int = 500) -> int:
     """Queue checks for accounts that need one again (policy.recheck_due, in SQL): never
     checked, failed more than an hour ago, not found more than a week ago. Returns how many."""
     from django.db.models import Q
@@ -225,7 +242,7 @@ def _schedule_send(report_id: int, countdown: int | None = None) -> None:
         transaction.on_commit(lambda: ais_report_send_task.delay(report_id))
 
 
-def _credit_body(record, user, person) -> str:
+def _credit_body(record: CreditRecord, user: User, person: AisPerson) -> str:
     from .clients.base import CreditReport, report_body_text
 
     return report_body_text(
@@ -254,14 +271,16 @@ def _audit_head_lock() -> None:
     AuditHead.objects.select_for_update().get(id=1)
 
 
-def _set_state(report: AisReport, state: ReportState, at, **fields) -> None:
+def _set_state(report: AisReport, state: ReportState, at: datetime, **fields: Any) -> None:
     report.state, report.updated_at = state, at
     for name, value in fields.items():
         setattr(report, name, value)
     report.save(update_fields=["state", "updated_at", *fields])
 
 
-def report_enqueue_for_record(record, *, at=None, fresh: bool = False) -> AisReport:
+def report_enqueue_for_record(
+    record: CreditRecord, *, at: datetime | None = None, fresh: bool = False
+) -> AisReport:
     """The credit report of a new credit record: call inside the transaction that created it
     (credits.services.credit_record_created). A learner found in the AIS gets the row with its
     exact body, sent after commit; anyone else a `waiting_person` row, released by the check
@@ -288,7 +307,7 @@ def report_enqueue_for_record(record, *, at=None, fresh: bool = False) -> AisRep
         kind=ReportKind.CREDIT,
         record=record,
         idempotency_key=key,
-        body=_credit_body(record, user, person) if found else "",
+        body=_credit_body(record, user, person) if found and person is not None else "",
         state=ReportState.PENDING if found else ReportState.WAITING_PERSON,
         next_attempt_at=at + policy.PENDING_GRACE if found else None,
         created_at=at,
@@ -305,7 +324,7 @@ def report_enqueue_for_record(record, *, at=None, fresh: bool = False) -> AisRep
     return report
 
 
-def reports_release_for_user(*, user, person, at=None) -> int:
+def reports_release_for_user(*, user: User, person: AisPerson, at: datetime | None = None) -> int:
     """The person was found: their waiting credit reports get their bodies (with the AIS
     person_id) and are sent after commit. Inside the caller's transaction. Returns how many."""
 
@@ -334,7 +353,7 @@ def reports_release_for_user(*, user, person, at=None) -> int:
     return n
 
 
-def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
+def reversal_enqueue_for_record(record: CreditRecord, *, at: datetime | None = None) -> AisReport | None:
     """A credit record was revoked (a refund): call inside the revocation's transaction
     (credits.services.credit_record_revoked). If the AIS cannot have the credit (never sent,
     or finally refused), its report is cancelled and nothing is sent; otherwise a reversal row
@@ -383,7 +402,7 @@ def reversal_enqueue_for_record(record, *, at=None) -> AisReport | None:
     return reversal
 
 
-def _claim(report_id: int, at, due: bool):
+def _claim(report_id: int, at: datetime, due: bool) -> tuple[AisReport, str] | None:
     """Take the row for one send (a short transaction): returns (report, credit receipt) or
     None when there is nothing to do now."""
     with transaction.atomic():
@@ -417,7 +436,9 @@ def _claim(report_id: int, at, due: bool):
         return report, receipt
 
 
-def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> AisReport | None:
+def report_send(
+    *, report_id: int, at: datetime | None = None, client: AisClient | None = None, due: bool = False
+) -> AisReport | None:
     """Send one outbox row (the task's body; retry-safe). Claim the row under its lock, send the
     stored body with its idempotency key outside any transaction, then record the answer under
     the lock: the receipt (sent), an outage (retrying, with backoff), a refusal (failed, with
@@ -429,7 +450,8 @@ def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> A
         return None
     report, credit_receipt = claimed
     client = client or get_client()
-    result, error = None, None
+    result: ReportReceipt | ReversalReceipt | None = None
+    error: AisError | None = None
     try:
         if report.kind == ReportKind.CREDIT:
             result = client.send_report(report.body)
@@ -445,7 +467,13 @@ def report_send(*, report_id: int, at=None, client=None, due: bool = False) -> A
     return _record_answer(report.pk, report.attempts, result, error, timezone.now())
 
 
-def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
+def _record_answer(
+    report_id: int,
+    attempt_no: int,
+    result: ReportReceipt | ReversalReceipt | None,
+    error: AisError | None,
+    at: datetime,
+) -> AisReport:
     with transaction.atomic():
         _audit_head_lock()
         report = (
@@ -466,7 +494,8 @@ def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
                 else 200,
             )
             if report.kind == ReportKind.REVERSAL:
-                fields["reversal_no"] = result.reversal_no
+                # A reversal's answer is reverse_credit's ReversalReceipt.
+                fields["reversal_no"] = result.reversal_no  # type: ignore[union-attr]
             _set_state(report, ReportState.SENT, at, **fields)
             audit_record(
                 "ais.report_sent",
@@ -492,6 +521,7 @@ def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
             return report
         if report.state != ReportState.SENDING or report.attempts != attempt_no:
             return report  # the sweep took it back meanwhile; its send decides
+        assert error is not None  # report_send passes an answer or the error instead of one
         message = f"{error.status or ''} {error.code}: {error}".strip()[:400]
         if isinstance(error, AisRejected):
             _set_state(
@@ -551,7 +581,7 @@ def _record_answer(report_id, attempt_no, result, error, at) -> AisReport:
         return report
 
 
-def _release_reversal(credit: AisReport, at) -> None:
+def _release_reversal(credit: AisReport, at: datetime) -> None:
     waiting = (
         AisReport.objects.select_for_update()
         .filter(record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT)
@@ -562,7 +592,7 @@ def _release_reversal(credit: AisReport, at) -> None:
         _schedule_send(waiting.pk)
 
 
-def _cancel_waiting_reversal(credit: AisReport, at) -> None:
+def _cancel_waiting_reversal(credit: AisReport, at: datetime) -> None:
     waiting = (
         AisReport.objects.select_for_update()
         .filter(record_id=credit.record_id, kind=ReportKind.REVERSAL, state=ReportState.WAITING_CREDIT)
@@ -573,7 +603,9 @@ def _cancel_waiting_reversal(credit: AisReport, at) -> None:
         audit_record("ais.report_cancelled", subject=waiting, at=at, data={"record": str(credit.record.uid)})
 
 
-def report_retry(*, report_id: int, actor=None, ip=None, at=None) -> AisReport:
+def report_retry(
+    *, report_id: int, actor: User | None = None, ip: str | None = None, at: datetime | None = None
+) -> AisReport:
     """Staff 重试: a failed or retrying row is sent again now (same body, same key)."""
     from .errors import ReportingError
 
@@ -590,7 +622,7 @@ def report_retry(*, report_id: int, actor=None, ip=None, at=None) -> AisReport:
     return report
 
 
-def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
+def report_sweep(*, at: datetime | None = None, limit: int = policy.SWEEP_LIMIT) -> int:
     """Periodic: send what is due. Pending rows whose on-commit task never ran, retrying rows
     whose wait is over, `sending` rows whose lease ran out (a worker died between the send
     and the record: the resend gets the same receipt), and reversals whose credit now has its
@@ -637,7 +669,14 @@ def report_sweep(*, at=None, limit: int = policy.SWEEP_LIMIT) -> int:
 
 
 # --- exports (rules R9.2) -------------------------------------------------------------------------
-def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=None) -> ExportJob:
+def export_job_create(
+    *,
+    year: int,
+    region: str = "",
+    actor: User | None = None,
+    ip: str | None = None,
+    at: datetime | None = None,
+) -> ExportJob:
     """Queue a year's export (after commit); audited: the file holds ID numbers and mobiles."""
     from .tasks import ais_export_task
 
@@ -656,12 +695,10 @@ def export_job_create(*, year: int, region: str = "", actor=None, ip=None, at=No
     return job
 
 
-def export_root():
+def export_root() -> Path:
     """Where the filesystem default keeps export files: settings.EXPORT_ROOT, which must be
     outside MEDIA_ROOT and STATIC_ROOT (nothing may serve these files but staff_export_download).
     With an object store the files live under the private bucket's exports prefix instead."""
-    from pathlib import Path
-
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
 
@@ -676,7 +713,7 @@ def export_root():
     return root
 
 
-def export_storage():
+def export_storage() -> Storage:
     """The "exports" storage, after checking that a filesystem one is in no served directory."""
 
     store = stores.exports()
@@ -696,7 +733,7 @@ def export_file_name(job: ExportJob) -> str | None:
     return job.file
 
 
-def export_file_path(job: ExportJob):
+def export_file_path(job: ExportJob) -> Path | None:
     """The job's file on the filesystem default, or None (see export_file_name)."""
     name = export_file_name(job)
     return export_root() / name if name else None
@@ -707,7 +744,7 @@ def export_download_name(job: ExportJob) -> str:
     return f"ais-results-{job.year}-{job.region or 'all'}-{job.pk}.xlsx"
 
 
-def export_run(*, job_id: int, at=None) -> ExportJob | None:
+def export_run(*, job_id: int, at: datetime | None = None) -> ExportJob | None:
     """Write the workbook for a queued job, updating its progress as it goes. A job already
     running (a redelivered task) or done is left alone; a failure marks it failed. The file gets
     a random, unguessable name in export_storage() (on the filesystem: mode 0600 in a 0700
@@ -715,7 +752,6 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
     it is finished."""
     import secrets
     import tempfile
-    from pathlib import Path
 
     from django.core.files import File
 
@@ -744,7 +780,7 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
             total, rows = exports.export_rows(job.year, job.region)
             ExportJob.objects.filter(pk=job.pk).update(rows_total=total)
 
-            def progress(n):
+            def progress(n: int) -> None:
                 ExportJob.objects.filter(pk=job.pk).update(
                     rows_done=n, progress=min(99, n * 100 // max(total, 1))
                 )
@@ -776,7 +812,7 @@ def export_run(*, job_id: int, at=None) -> ExportJob | None:
     return job
 
 
-def exports_expire(*, at=None) -> int:
+def exports_expire(*, at: datetime | None = None) -> int:
     """The scheduled clean-up: delete the file of every done job whose expiry has come (or that
     has none: made before files expired, in the old public MEDIA_ROOT/exports/ location) and
     mark the job expired (audited); delete the old public files, and leftovers in
@@ -817,8 +853,8 @@ def exports_expire(*, at=None) -> int:
             expired += 1
     legacy = Path(settings.MEDIA_ROOT) / "exports"
     if legacy.is_dir():  # files of the old scheme: guessable names in a served directory
-        for f in legacy.glob("ais-results-*.xlsx*"):
-            f.unlink(missing_ok=True)
+        for old in legacy.glob("ais-results-*.xlsx*"):
+            old.unlink(missing_ok=True)
     live = set(
         ExportJob.objects.filter(status=ExportStatus.DONE).exclude(file="").values_list("file", flat=True)
     )

@@ -161,7 +161,7 @@ def staff_export_download(request, pk):
             content_type=XLSX_TYPE,
         )
     except FileNotFoundError:
-        raise Http404
+        raise Http404 from None
     audit_record(
         "reporting.export_downloaded",
         actor=request.user,

@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import InvalidOperation
@@ -26,6 +27,9 @@ from . import keys, protocol
 from .models import SandboxDelivery, SandboxRefund, SandboxTrade
 
 log = logging.getLogger(__name__)
+
+# send(url, headers, body) -> (status, text): what replaces HTTP in tests.
+Send = Callable[[str, dict, bytes], tuple[int, str]]
 
 RETRY_DELAYS = (1, 2, 4, 8, 16, 32)  # seconds between attempts after the first one
 SEND_TIMEOUT = (3, 10)  # (connect, read) seconds per attempt
@@ -167,7 +171,7 @@ class Settled:
     redirect_url: str  # where the buyer's browser goes next ("" = stay)
 
 
-def settle(trade: SandboxTrade, outcome: str, *, redirect_url: str = "", send=None) -> Settled:
+def settle(trade: SandboxTrade, outcome: str, *, redirect_url: str = "", send: Send | None = None) -> Settled:
     """What the pay page's buttons do.
 
     success   - the trade is paid; the first notification attempt is made before returning
@@ -244,7 +248,7 @@ def notification(trade: SandboxTrade) -> tuple[dict, bytes]:
             subject=trade.subject,
             notify_id=trade.notify_id,
             gmt_create=trade.created_at,
-            gmt_payment=trade.paid_at,
+            gmt_payment=trade.paid_at,  # type: ignore[arg-type]  # only a paid trade is notified
         )
         signed = protocol.alipay_sign_notification(params, k.alipay_gateway_private_pem)
         return (
@@ -287,10 +291,11 @@ def http_send(url: str, headers: dict, body: bytes) -> tuple[int, str]:
         return resp.status_code, resp.text
 
 
-def deliver(trade: SandboxTrade, *, attempt: int, send=None) -> SandboxDelivery:
+def deliver(trade: SandboxTrade, *, attempt: int, send: Send | None = None) -> SandboxDelivery:
     """One attempt to deliver the notification of a paid trade; recorded."""
     headers, body = notification(trade)
-    status, text, error = None, "", ""
+    status: int | None = None
+    text, error = "", ""
     try:
         status, text = (send or http_send)(trade.notify_url, headers, body)
     except Exception as exc:  # connection refused, timeout...: a failed attempt, retried later

@@ -124,7 +124,7 @@ def fill_facts(text: str, facts: dict) -> str:
     """Replace each {placeholder} of FAQ_FACTS with the value the owning policy gives today;
     anything else in braces is left as written."""
 
-    def _sub(m):
+    def _sub(m: re.Match[str]) -> str:
         key = FAQ_FACTS.get(m.group(1))
         return str(facts[key]) if key is not None and key in facts else m.group(0)
 

@@ -1,6 +1,12 @@
 """Reads of the support app."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from cpe.core.context_processors import site
 from cpe.invoicing.context_processors import invoicing
@@ -9,8 +15,11 @@ from cpe.orders.context_processors import orders
 from . import policy
 from .models import Category, FaqEntry, Thread
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def faq_facts(request) -> dict:
+
+def faq_facts(request: HttpRequest) -> dict:
     """The platform's facts an FAQ answer may name by placeholder (policy.FAQ_FACTS), from the
     context processors of the apps that own them."""
     return {**site(request), **orders(request), **invoicing(request)}
@@ -48,10 +57,10 @@ def faq_search(query: str, facts: dict) -> list[FaqGroup]:
     return sorted(groups.values(), key=lambda g: order.get(g.category, len(order)))
 
 
-def threads_of(user):
+def threads_of(user: User) -> QuerySet[Thread]:
     return Thread.objects.filter(user=user).order_by("-last_message_at", "-id")
 
 
-def thread_of(user, thread_id: int) -> Thread | None:
+def thread_of(user: User, thread_id: int) -> Thread | None:
     """The learner's own thread with its messages, or None (another learner's is never found)."""
     return Thread.objects.filter(user=user, pk=thread_id).prefetch_related("messages").first()

@@ -1,5 +1,10 @@
 """The only writes of the support app (rules R13)."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
@@ -13,13 +18,18 @@ from .errors import SupportError
 from .models import Category, Message, Thread
 from .states import ThreadEvent, ThreadStatus
 
+if TYPE_CHECKING:
+    from cpe.accounts.models import User
 
-def _require(decision: policy.Decision, field: str | None = None):
+
+def _require(decision: policy.Decision, field: str | None = None) -> None:
     if not decision.allowed:
         raise SupportError(decision.code, decision.message, field=field)
 
 
-def thread_ask(*, user, title: str, body: str, category: str = "", at=None) -> Thread:
+def thread_ask(
+    *, user: User, title: str, body: str, category: str = "", at: datetime | None = None
+) -> Thread:
     """A learner asks a question: a thread waiting for a reply, with its first message."""
     at = at or timezone.now()
     if user.is_staff:
@@ -41,20 +51,21 @@ def thread_ask(*, user, title: str, body: str, category: str = "", at=None) -> T
     return thread
 
 
-def _locked(thread_id: int, **filters) -> Thread:
+def _locked(thread_id: int, **filters: Any) -> Thread:
     thread = Thread.objects.select_for_update().filter(pk=thread_id, **filters).first()
     if thread is None:
         raise SupportError("no_thread", "问题不存在。")
     return thread
 
 
-def _move(thread: Thread, event: str, at, field="body"):
+def _move(thread: Thread, event: str, at: datetime, field: str = "body") -> None:
     _require(policy.move_decision(thread.status, event), field)
-    thread.status = policy.next_status(thread.status, event)
+    # move_decision allowed the move just above, so next_status is not None.
+    thread.status = policy.next_status(thread.status, event)  # type: ignore[assignment]
     thread.last_message_at = at
 
 
-def thread_follow_up(*, user, thread_id: int, body: str, at=None) -> Message:
+def thread_follow_up(*, user: User, thread_id: int, body: str, at: datetime | None = None) -> Message:
     """The learner adds to their own thread while it is not closed (another learner's thread
     does not exist for them)."""
     at = at or timezone.now()
@@ -68,7 +79,9 @@ def thread_follow_up(*, user, thread_id: int, body: str, at=None) -> Message:
     return msg
 
 
-def thread_answer(*, staff, thread_id: int, body: str, ip=None, at=None) -> Message:
+def thread_answer(
+    *, staff: User, thread_id: int, body: str, ip: str | None = None, at: datetime | None = None
+) -> Message:
     """Staff answer: the thread becomes 已回复, the learner is told by SMS (and e-mail when
     verified) through the outbox, and the answer is audited."""
     at = at or timezone.now()
@@ -93,7 +106,7 @@ def thread_answer(*, staff, thread_id: int, body: str, ip=None, at=None) -> Mess
     return msg
 
 
-def thread_close(*, staff, thread_id: int, ip=None, at=None) -> Thread:
+def thread_close(*, staff: User, thread_id: int, ip: str | None = None, at: datetime | None = None) -> Thread:
     """Staff close a thread: no more follow-ups or answers. Audited."""
     at = at or timezone.now()
     if not getattr(staff, "is_staff", False):
@@ -102,14 +115,15 @@ def thread_close(*, staff, thread_id: int, ip=None, at=None) -> Thread:
         thread = _locked(thread_id)
         previous = thread.status
         _require(policy.move_decision(thread.status, ThreadEvent.CLOSE), None)
-        thread.status = policy.next_status(thread.status, ThreadEvent.CLOSE)
+        # move_decision allowed the move just above, so next_status is not None.
+        thread.status = policy.next_status(thread.status, ThreadEvent.CLOSE)  # type: ignore[assignment]
         thread.closed_at, thread.closed_by = at, staff
         thread.save(update_fields=["status", "closed_at", "closed_by"])
         audit_record("support.closed", actor=staff, subject=thread, ip=ip, at=at, data={"from": previous})
     return thread
 
 
-def _notify(user, thread: Thread, at):
+def _notify(user: User, thread: Thread, at: datetime) -> None:
     text = policy.answered_notice_text(thread.pk)
     if user.mobile:
         message_queue(

@@ -33,7 +33,7 @@ class Command(BaseCommand):
                 for pk, *clear in (
                     model._default_manager.order_by("pk").values_list("pk", *encrypted).iterator()
                 ):
-                    for name, value in zip(encrypted, clear):
+                    for name, value in zip(encrypted, clear, strict=True):
                         if value:
                             values += 1
                             digest.update(f"{model._meta.label}.{name}#{pk}={value};".encode())
