@@ -12,11 +12,11 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import last_code, make_id_number, staff_browser_sign_in
+from cpe.accounts.tests.factories import last_code, make_id_number, staff_browser_sign_in
+from cpe.backoffice.demo import STAFF_PASSWORD
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
-from cpe.backoffice.demo import STAFF_PASSWORD
 
 LEARNER_PASSWORD = "Bao-tou-2026"
 SECOND_PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password

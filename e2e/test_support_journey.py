@@ -7,11 +7,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import staff_browser_sign_in
-
-PHONE = (375, 812)
+from cpe.accounts.tests.factories import staff_browser_sign_in
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import STAFF_PASSWORD
+
+PHONE = (375, 812)
 
 
 @pytest.mark.e2e

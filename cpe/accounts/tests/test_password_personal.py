@@ -5,10 +5,10 @@ refusal changes nothing."""
 import pytest
 from django.urls import reverse
 
-from conftest import last_code, make_id_number
 from cpe.accounts import policy, services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.models import User
+from cpe.accounts.tests.factories import last_code, make_id_number
 
 ID = make_id_number(birth="19900307")  # 150102 19900307 123 + check
 MOBILE = "13912345678"

@@ -9,7 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cpe.credits.models import Certificate
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 
 pytestmark = pytest.mark.django_db
 PW = "Zhang-san-2026"
@@ -161,7 +163,7 @@ def test_public_query(client, learner, year, paid, register_learner):
     assert Certificate.objects.get(kind="year").number in body
     # A wrong name and an unknown ID number get the very same answer.
     miss_name = _result(_query(client, learner.id_number, "张四"))
-    from conftest import make_id_number
+    from cpe.accounts.tests.factories import make_id_number
 
     miss_id = _result(_query(client, make_id_number(seq="999"), "张三"))
     assert miss_name == miss_id and "未查询到" in miss_name

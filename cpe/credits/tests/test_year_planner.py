@@ -10,7 +10,9 @@ from django.urls import reverse
 
 from cpe.credits import policy
 from cpe.credits.tests.test_views import _login
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -89,7 +91,7 @@ def test_dashboard_shows_the_plan_with_the_courses_that_fill_it(december, client
     pub = make_course(year, "G1", category="public", hours=30, bank=False)
     pay(learner)
     complete_chapters(learner, done)
-    from cpe.exams.tests.fixtures import make_bank
+    from cpe.exams.tests.factories import make_bank
 
     make_bank(done)
     pass_course(learner, done)

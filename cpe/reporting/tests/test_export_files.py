@@ -5,7 +5,6 @@ policy.EXPORT_RETENTION by the scheduled clean-up; a download after that answers
 import os
 import stat
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -18,27 +17,9 @@ from cpe.reporting.models import ExportJob
 from cpe.reporting.services import export_file_path, export_root, export_run, exports_expire
 from cpe.reporting.states import ExportStatus
 
-from .outbox_fixtures import make_record, year  # noqa: F401
 from .test_staff import staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def roots(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.EXPORT_ROOT = str(tmp_path / "private" / "exports")
-    return Path(settings.MEDIA_ROOT), Path(settings.EXPORT_ROOT)
-
-
-@pytest.fixture
-def done_job(roots, register_learner, year):  # noqa: F811
-    learner = register_learner(name="张甲", region="150100")
-    make_record(learner, year, "P1")
-    job = ExportJob.objects.create(year=2026, created_at=timezone.now())
-    job = export_run(job_id=job.pk)
-    assert job.status == ExportStatus.DONE
-    return job, learner
 
 
 def test_file_is_private_random_and_expires(done_job, roots):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from cpe.core.models import AuditEvent
+from cpe.credits.tests.factories import make_record
 from cpe.reporting import policy
 from cpe.reporting.clients.base import AisCredit, CreditReport
 from cpe.reporting.models import ExportJob
@@ -22,8 +23,6 @@ from cpe.reporting.services import (
     reversal_enqueue_for_record,
 )
 from cpe.reporting.states import ExportStatus, ReportState
-
-from .outbox_fixtures import make_record, year  # noqa: F401
 
 
 @pytest.fixture

@@ -10,18 +10,13 @@ from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
 from cpe.core import ais_labels as labels
 from cpe.credits.tests.test_views import _login
-from cpe.exams.tests import fixtures as exam_fixtures
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 
-# pytest fixtures of the exams tests used here by name (assigned, not imported, so that the
-# formatter's unused-import fix cannot drop them again)
-_media_in_tmp = exam_fixtures._media_in_tmp
-learner = exam_fixtures.learner
-year = exam_fixtures.year
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED, "不上报")
 
 
