@@ -3,7 +3,7 @@ memos, a published agreement, learners registered through the real services, the
 factor, and the S3 test server (`cpe.core.tests.s3`, loaded as a plugin). The domain fixtures the
 apps share (a learner, a paid order, a year with courses) are in `cpe/conftest.py`. Every
 fixture's rows come from the apps' factories (`cpe/<app>/tests/factories.py`); a test module
-imports helpers from those factories, never from a conftest or from another test module."""
+imports helpers from those factories, and never imports a conftest or a fixture."""
 
 import os
 
@@ -50,7 +50,8 @@ def _clean_cache(request):
 def _process_memos():
     """Every test starts with each per-process memo (`cpe.core.memo.ProcessMemo`: maintenance
     windows, bans, agreement versions; each registers itself in `cpe.core.memo.MEMOS`) knowing
-    no row, and ends by forgetting what it read.
+    no row, which is the truth (no migration seeds these tables and every test starts on an empty
+    database), and ends by forgetting what it read.
 
     This must stay autouse. A memo forgets its rows on a save or delete in this process, but a
     test's rows vanish by a rollback, which sends no signal: without the reset, the next test

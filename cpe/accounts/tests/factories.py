@@ -124,6 +124,22 @@ class StaffFactory(factory.django.DjangoModelFactory):
         return model_class.objects.get(pk=user.pk)
 
 
+def staff_with_perms(*perms, username="op"):
+    """A member of staff (运营) holding exactly the given permissions ("app.codename")."""
+    return StaffFactory(username=username, password=STAFF_PASSWORD, name="运营", permissions=perms)
+
+
+def sign_in_learner(client, user):
+    """Sign the test client in as a learner who has accepted the agreement in force (the
+    session's mark the agreement gate reads), so a page test meets its page, not the gate."""
+    from cpe.agreements import selectors as agreement_selectors
+
+    client.force_login(user, backend="cpe.accounts.auth.IdentifierBackend")
+    session = client.session
+    session["agreement_ok"] = agreement_selectors.required_major_id(timezone.now())
+    session.save()
+
+
 # --- staff sign-in in tests: the second factor -------------------------------------------------
 def verify_staff_session(client, user):
     """Mark a test client's signed-in staff session as having passed the second factor, as the

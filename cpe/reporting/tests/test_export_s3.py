@@ -9,12 +9,11 @@ import pytest
 import requests
 from django.urls import reverse
 
+from cpe.accounts.tests.factories import staff_with_perms
 from cpe.core.models import AuditEvent
 from cpe.core.storage import PRIVATE_URL_TTL
 from cpe.reporting.services import exports_expire
 from cpe.reporting.states import ExportStatus
-
-from .test_staff import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -39,10 +38,10 @@ def test_the_export_is_a_private_object_in_the_bucket_only(s3, s3_job, roots):
 def test_staff_download_redirects_to_a_short_lived_signed_url(s3, s3_job, client, django_user_model):
     job, learner, key = s3_job
     url = reverse("reporting:staff_export_download", args=[job.pk])
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", username="viewer"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", username="viewer"))
     r = client.get(url)
     assert r.status_code == 403 and "Location" not in r  # no permission: no link at all
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     r = client.get(url)
     assert r.status_code == 302 and "no-store" in r["Cache-Control"] and r["Referrer-Policy"] == "no-referrer"
     target = r["Location"]
@@ -62,7 +61,7 @@ def test_staff_download_redirects_to_a_short_lived_signed_url(s3, s3_job, client
 
 def test_expiry_cleanup_deletes_the_object_from_the_store(s3, s3_job, client, django_user_model):
     job, _learner, key = s3_job
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     target = client.get(reverse("reporting:staff_export_download", args=[job.pk]))["Location"]
     assert exports_expire(at=job.expires_at - timedelta(seconds=1)) == 0 and s3.keys() == [key]
     assert exports_expire(at=job.expires_at) == 1
