@@ -183,7 +183,7 @@ def new_phone_page(browser, live_server, request):
 @pytest.fixture(scope="session")
 def _e2e_ais_sim(tmp_path_factory):
     """The AIS simulator as `make run` starts it (demo persons seeded), for every journey."""
-    from cpe.reporting.tests.conftest import start_simulator, stop_simulator
+    from cpe.reporting.tests.simulator import start_simulator, stop_simulator
 
     sim = start_simulator(tmp_path_factory.mktemp("e2e_ais_sim"), "--seed", "demo")
     yield sim
@@ -192,7 +192,7 @@ def _e2e_ais_sim(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _e2e_ais(settings, _e2e_ais_sim):
-    from cpe.reporting.tests.conftest import TEST_PROVIDER, TEST_SECRET
+    from cpe.reporting.tests.simulator import TEST_PROVIDER, TEST_SECRET
 
     settings.AIS_BASE_URL = _e2e_ais_sim.url
     settings.AIS_PROVIDER_CODE, settings.AIS_SECRET = TEST_PROVIDER, TEST_SECRET

@@ -22,11 +22,13 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import staff_browser_sign_in, this_year
+from cpe.accounts.tests.factories import staff_browser_sign_in
 from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, single_code
+from cpe.catalog.tests.factories import this_year
 
 PHONE = (375, 812)
 DESKTOP = (1280, 800)
+
 
 LEARNER_PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
 YEAR = this_year()  # the demo offers this year's course (and last year's)

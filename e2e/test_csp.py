@@ -10,14 +10,15 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from conftest import staff_browser_sign_in, this_year
+from cpe.accounts.tests.factories import staff_browser_sign_in
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import STAFF_PASSWORD, annual_code, course_code
+from cpe.catalog.tests.factories import this_year
 
 RECORDER = """
 document.addEventListener("securitypolicyviolation", (e) => {
-  const source = `${e.sourceFile}:${e.lineNumber}`;
-  window.cspViolation(`${location.pathname} ${e.effectiveDirective} ${e.blockedURI} ${source}`);
+  const where = `${e.sourceFile}:${e.lineNumber}`;
+  window.cspViolation(`${location.pathname} ${e.effectiveDirective} ${e.blockedURI} ${where}`);
 });
 """
 
@@ -52,8 +53,9 @@ def test_no_page_violates_the_content_security_policy(
 ):
     from cpe.accounts.models import User
     from cpe.catalog.models import Course
-    from cpe.exams.tests.fixtures import complete_chapters, pay
     from cpe.learning.demo import make_demo_video
+    from cpe.learning.tests.factories import complete_chapters
+    from cpe.orders.tests.factories import pay
 
     settings.SITE_URL = live_server.url
     settings.LEARNING_HEARTBEAT_SECONDS = 2

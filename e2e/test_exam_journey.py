@@ -9,9 +9,9 @@ import subprocess
 import pytest
 from playwright.sync_api import expect
 
-from conftest import this_year
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import annual_code, course_code
+from cpe.catalog.tests.factories import this_year
 
 PHONE = (375, 812)
 
@@ -52,7 +52,9 @@ def test_exam_journey(new_page, new_phone_page, screenshot, demo_accounts, live_
     from cpe.credits.models import Certificate, CreditRecord
     from cpe.exams.demo import seed_question_banks
     from cpe.exams.models import Attempt
-    from cpe.exams.tests.fixtures import complete_chapters, pass_course, pay
+    from cpe.exams.tests.factories import pass_course
+    from cpe.learning.tests.factories import complete_chapters
+    from cpe.orders.tests.factories import pay
 
     settings.SITE_URL = live_server.url
     settings.MEDIA_ROOT = str(tmp_path / "media")

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import last_code, make_id_number, staff_browser_sign_in
+from cpe.accounts.tests.factories import last_code, make_id_number, staff_browser_sign_in
 from cpe.backoffice.demo import STAFF_PASSWORD
 
 PHONE = (375, 812)

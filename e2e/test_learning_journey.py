@@ -12,11 +12,12 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import this_year
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import annual_code, course_code
+from cpe.catalog.tests.factories import this_year
 
 PHONE = (375, 812)
+
 
 H264 = 'video/mp4; codecs="avc1.4d401f,mp4a.40.2"'
 

@@ -9,10 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from conftest import this_year
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import annual_code, course_code
-from cpe.core.tests.s3 import s3, s3_server  # noqa: F401 (fixtures)
+from cpe.catalog.tests.factories import this_year
 
 from .test_learning_journey import _pay, _play, _sign_in
 

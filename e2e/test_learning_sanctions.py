@@ -9,8 +9,8 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from conftest import this_year
 from cpe.backoffice.demo import annual_code, course_code
+from cpe.catalog.tests.factories import this_year
 
 from .test_learning_journey import LEARNER_PASSWORD, PHONE, _pay, _play, _sign_in
 

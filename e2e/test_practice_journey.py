@@ -8,9 +8,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import this_year
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import annual_code, course_code
+from cpe.catalog.tests.factories import this_year
 
 PHONE = (375, 812)
 
@@ -29,7 +29,8 @@ def test_practice_journey(new_page, screenshot, demo_accounts, live_server, sett
     from cpe.catalog.models import Course
     from cpe.exams import policy
     from cpe.exams.models import Attempt, Question
-    from cpe.exams.tests.fixtures import complete_chapters, pay
+    from cpe.learning.tests.factories import complete_chapters
+    from cpe.orders.tests.factories import pay
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
     learner = User.objects.get(username="demo-learner")

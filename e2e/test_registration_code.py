@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from conftest import make_id_number
+from cpe.accounts.tests.factories import make_id_number
 
 PHONE = (375, 812)
 

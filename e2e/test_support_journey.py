@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import staff_browser_sign_in
+from cpe.accounts.tests.factories import staff_browser_sign_in
 from cpe.backoffice.demo import DEMO_LEARNER_PASSWORD as LEARNER_PASSWORD
 from cpe.backoffice.demo import STAFF_PASSWORD
 

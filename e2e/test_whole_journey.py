@@ -12,8 +12,9 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from conftest import last_code, make_id_number, this_year
+from cpe.accounts.tests.factories import last_code, make_id_number
 from cpe.backoffice.demo import course_code
+from cpe.catalog.tests.factories import this_year
 from e2e.test_buying_journeys import _nav, _product_row, _radio_labels
 from e2e.test_exam_journey import _answer
 from e2e.test_learning_journey import _flushed_progress, _play
@@ -35,10 +36,11 @@ def test_whole_journey_on_a_phone(new_phone_page, screenshot, demo_accounts, liv
     from cpe.catalog.models import Course
     from cpe.credits.models import Certificate
     from cpe.exams.models import Attempt
-    from cpe.exams.tests.fixtures import complete_chapters, pass_course
+    from cpe.exams.tests.factories import pass_course
     from cpe.invoicing.models import Invoice
     from cpe.learning.demo import make_demo_video
     from cpe.learning.models import PlaySession, SuspiciousEvent
+    from cpe.learning.tests.factories import complete_chapters
     from cpe.notices.models import Channel, OutboundMessage
     from cpe.orders.models import Order, Refund
     from cpe.sandbox.testing import stop_retries

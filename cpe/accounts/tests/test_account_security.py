@@ -6,9 +6,9 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from conftest import make_id_number
 from cpe.accounts import policy, services
 from cpe.accounts.models import User
+from cpe.accounts.tests.factories import make_id_number
 from cpe.core.models import AuditEvent
 from cpe.notices.models import Channel, OutboundMessage
 

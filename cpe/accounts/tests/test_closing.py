@@ -16,7 +16,6 @@ from cpe.core import crypto
 from cpe.core.audit import audit_verify
 from cpe.core.models import AuditEvent
 from cpe.notices.models import MessageStatus, OutboundMessage
-from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Zhang-san-2026"
@@ -56,7 +55,7 @@ def _expire(order, days_ago=100):
     return paid
 
 
-def test_never_paid_learner_is_deleted_and_the_chain_still_verifies(register_learner, annual):  # noqa: F811
+def test_never_paid_learner_is_deleted_and_the_chain_still_verifies(register_learner, annual):
     from cpe.agreements.models import AgreementAcceptance
     from cpe.orders.services import order_create
     from cpe.support.models import Thread
@@ -97,7 +96,7 @@ def test_never_paid_learner_is_deleted_and_the_chain_still_verifies(register_lea
     assert sms.to == "" and sms.body == "" and sms.to_masked == "139****2222"
 
 
-def test_paid_learner_is_locked_archived_and_not_found(learner, paid_order):  # noqa: F811
+def test_paid_learner_is_locked_archived_and_not_found(learner, paid_order):
     from cpe.credits.selectors import public_query
     from cpe.invoicing.models import Invoice  # noqa: F401  (buyer data scrubbed through the same path)
 
@@ -143,7 +142,7 @@ def test_paid_learner_is_locked_archived_and_not_found(learner, paid_order):  # 
     assert not User.objects.filter(id_number_bidx=crypto.blind_index("id_number", clear[0])).exists()
 
 
-def test_purge_after_the_date_not_before(learner, paid_order):  # noqa: F811
+def test_purge_after_the_date_not_before(learner, paid_order):
     _expire(paid_order)
     closing.account_close(user=User.objects.get(pk=learner.pk), password=PASSWORD, confirmed=True)
     archive = ArchivedAccount.objects.get()
@@ -172,7 +171,7 @@ def _snapshot(user_id):
         (PASSWORD, True, "learning_unfinished"),  # paid, valid, course credit not recorded
     ],
 )
-def test_refusal_changes_nothing(learner, paid_order, password, confirmed, code):  # noqa: F811
+def test_refusal_changes_nothing(learner, paid_order, password, confirmed, code):
     before = _snapshot(learner.pk)
     with pytest.raises(AccountError) as exc:
         closing.account_close(user=User.objects.get(pk=learner.pk), password=password, confirmed=confirmed)
@@ -180,7 +179,7 @@ def test_refusal_changes_nothing(learner, paid_order, password, confirmed, code)
     assert _snapshot(learner.pk) == before
 
 
-def test_refund_in_progress_refused(learner, paid_order):  # noqa: F811
+def test_refund_in_progress_refused(learner, paid_order):
     from cpe.orders.models import Order
 
     _expire(paid_order)

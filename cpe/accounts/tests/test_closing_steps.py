@@ -12,7 +12,6 @@ from cpe.accounts import closing, lifecycle, policy
 from cpe.accounts.models import ArchivedAccount, User
 from cpe.core import crypto
 from cpe.core.models import AuditEvent
-from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Zhang-san-2026"
@@ -49,7 +48,7 @@ def test_never_paid_runs_stop_then_delete_and_counts_it(register_learner, record
     assert deleted["planted"] == 2 and deleted["unpaid_orders"] == 0 and "invoices" not in deleted
 
 
-def test_paid_runs_stop_archive_then_scrub_and_seals_it(learner, paid_order, recorded):  # noqa: F811
+def test_paid_runs_stop_archive_then_scrub_and_seals_it(learner, paid_order, recorded):
     from cpe.learning.models import Enrolment
     from cpe.orders.models import Order
 
@@ -67,7 +66,7 @@ def test_paid_runs_stop_archive_then_scrub_and_seals_it(learner, paid_order, rec
     assert content["planted"] == [name] and content["orders"][0]["number"] == paid_order.number
 
 
-def test_a_refusal_runs_no_step(learner, paid_order, recorded):  # noqa: F811
+def test_a_refusal_runs_no_step(learner, paid_order, recorded):
     """Paid and still valid, learning unfinished: refused before any step (rules R11.1)."""
     from cpe.accounts.errors import AccountError
 

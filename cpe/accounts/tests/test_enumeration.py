@@ -14,10 +14,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import last_code, make_id_number, verify_staff_session
 from cpe.accounts import policy, services
 from cpe.accounts.models import IdentityChangeRequest, User, VerificationCode
 from cpe.accounts.states import ChangeStatus, TerminationReason
+from cpe.accounts.tests.factories import last_code, make_id_number, verify_staff_session
 from cpe.core.masking import mask_mobile
 from cpe.notices.models import Channel, OutboundMessage
 
@@ -42,7 +42,7 @@ def _assert_alike(answers, labels):
     """Every answer equals the first; on failure, show how one differs."""
     import difflib
 
-    for label, answer in zip(labels, answers):
+    for label, answer in zip(labels, answers, strict=True):
         if answer != answers[0]:
             diff = "\n".join(
                 difflib.unified_diff(answers[0][1].splitlines(), answer[1].splitlines(), lineterm="", n=1)
@@ -156,7 +156,7 @@ def test_register_without_the_code_answers_alike_whoever_holds_the_id_or_mobile(
             )
         )
     assert answers[0][0] == 400 and policy.CODE_REFUSED_MESSAGE in answers[0][1]
-    for (id_number, mobile), answer in zip(cases, answers):
+    for (id_number, mobile), answer in zip(cases, answers, strict=True):
         assert answer == answers[0], f"{id_number}/{mobile} answered differently"
     for word in ("已注册", "已有账号，", "终止", "违反"):
         assert word not in answers[0][1]

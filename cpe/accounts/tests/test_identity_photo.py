@@ -9,9 +9,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from conftest import make_id_number
 from cpe.accounts import policy
 from cpe.accounts.models import IdentityChangeRequest, IdentityDocument, User
+from cpe.accounts.tests.factories import make_id_number
 from cpe.core.models import AuditEvent
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4

@@ -5,10 +5,10 @@ refusal changes nothing."""
 import pytest
 from django.urls import reverse
 
-from conftest import last_code, make_id_number
 from cpe.accounts import policy, services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.models import User
+from cpe.accounts.tests.factories import last_code, make_id_number
 
 ID = make_id_number(birth="19900307")  # 150102 19900307 123 + check
 MOBILE = "13912345678"
@@ -108,10 +108,10 @@ def test_password_reset_refuses_after_the_code_and_keeps_the_code(register_learn
 
 @pytest.mark.django_db
 def test_password_change_refuses_the_mobile(client, register_learner):
-    from cpe.credits.tests.test_views import _login
+    from cpe.accounts.tests.factories import sign_in_learner
 
     user = register_learner(name="张三", mobile=MOBILE, id_number=ID)
-    _login(client, user)
+    sign_in_learner(client, user)
     r = client.post(
         reverse("accounts:password_change"),
         {"current_password": "Zhang-san-2026", "new_password": f"zs{MOBILE}", "new_password2": f"zs{MOBILE}"},

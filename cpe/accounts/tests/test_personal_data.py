@@ -15,19 +15,13 @@ from django.utils import timezone
 from cpe.accounts import personal_data, policy
 from cpe.accounts.errors import AccountError
 from cpe.core.models import AuditEvent
-from cpe.exams.tests.fixtures import (  # noqa: F401 (fixtures)
-    _media_in_tmp,
-    complete_chapters,
-    course,
-    learner,
-    pass_course,
-    pay,
-    year,
-)
+from cpe.exams.tests.factories import pass_course
 from cpe.invoicing.account_life import INVOICE_RECIPIENT
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 from cpe.reporting.account_life import AIS_PURPOSE_LABELS
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 PASSWORD = "Zhang-san-2026"  # the root register_learner fixture's password
 EXPORT_EVENT = "account.personal_data_exported"
 ANDROID_UA = "Mozilla/5.0 (Linux; Android 14) Chrome/130.0"

@@ -5,8 +5,8 @@ from datetime import timezone as dt_tz
 
 import pytest
 
-from conftest import make_id_number
 from cpe.accounts import policy
+from cpe.accounts.tests.factories import make_id_number
 
 TODAY = date(2026, 11, 28)
 

@@ -8,11 +8,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import last_code
 from cpe.accounts import policy, services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.models import User
 from cpe.accounts.states import AccountStatus, TerminationReason
+from cpe.accounts.tests.factories import last_code
 from cpe.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db

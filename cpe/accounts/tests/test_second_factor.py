@@ -232,7 +232,7 @@ def test_a_wrong_code_is_refused_and_counted_per_account_then_throttled(staff):
     user = staff()
     at = timezone.now()
     factor, _ = _enrolled(user, at=at - timedelta(minutes=5))
-    for i in range(policy.SECOND_FACTOR_FREE_FAILURES):
+    for _ in range(policy.SECOND_FACTOR_FREE_FAILURES):
         with pytest.raises(AccountError) as exc:
             second_factor.verify(user=user, code=_wrong(factor, at), at=at)
         assert exc.value.code == "wrong_code"

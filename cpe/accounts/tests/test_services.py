@@ -6,12 +6,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from conftest import last_code, make_id_number, this_year
 from cpe.accounts import policy, services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.models import IdentityChangeRequest, LoginRecord, User, VerificationCode
 from cpe.accounts.states import AccountStatus, ChangeStatus, MinorReview, TerminationReason
+from cpe.accounts.tests.factories import last_code, make_id_number
 from cpe.agreements.models import AgreementAcceptance
+from cpe.catalog.tests.factories import this_year
 from cpe.core import crypto
 from cpe.core.audit import audit_verify
 from cpe.core.models import AuditEvent

@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from conftest import last_code, make_id_number, verify_staff_session
 from cpe.accounts import policy
 from cpe.accounts.models import User
+from cpe.accounts.tests.factories import last_code, make_id_number, verify_staff_session
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "Zhang-san-2026"

@@ -20,7 +20,8 @@ MEASURE = """() => {
     const r = th.getBoundingClientRect(), b = box.getBoundingClientRect();
     return {text: th.innerText.trim(), right: r.right, hidden: r.right > Math.min(vw, b.right) + 1};
   });
-  return {cells, hiddenByScroll: box.scrollWidth - box.clientWidth, pageScroll: document.documentElement.scrollWidth - vw};
+  const pageScroll = document.documentElement.scrollWidth - vw;
+  return {cells, hiddenByScroll: box.scrollWidth - box.clientWidth, pageScroll};
 }"""
 
 

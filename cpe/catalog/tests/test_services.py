@@ -12,7 +12,6 @@ from cpe.catalog.errors import CatalogError
 from cpe.catalog.models import Course, Product, TrainingYear
 from cpe.core.audit import audit_verify
 from cpe.core.models import AuditEvent
-from cpe.orders.tests.conftest import annual  # noqa: F401 (fixture)
 
 STAFF_PASSWORD = "Staff-pass-2026-long"
 
@@ -37,7 +36,7 @@ def _snapshot(model, pk):
 
 
 # --- the service ------------------------------------------------------------------------------
-def test_finance_changes_a_price_and_the_audit_chain_has_before_and_after(staff, annual):  # noqa: F811
+def test_finance_changes_a_price_and_the_audit_chain_has_before_and_after(staff, annual):
     finance = staff("finance")
     product = Product.objects.get(pk=annual.pk)
     product.price_fen, product.title = 16800, "2026 年度课程（新价）"
@@ -58,7 +57,7 @@ def test_finance_changes_a_price_and_the_audit_chain_has_before_and_after(staff,
 
 
 @pytest.mark.parametrize("role", ["content_editor", "operator", "reviewer", "auditor"])
-def test_other_roles_cannot_change_a_price_and_nothing_changes(staff, annual, role):  # noqa: F811
+def test_other_roles_cannot_change_a_price_and_nothing_changes(staff, annual, role):
     actor = staff(role)
     before, events = _snapshot(Product, annual.pk), AuditEvent.objects.count()
     for field, value in (("price_fen", 1), ("validity_days", 3650)):
@@ -76,7 +75,7 @@ def test_other_roles_cannot_change_a_price_and_nothing_changes(staff, annual, ro
     assert AuditEvent.objects.count() == events
 
 
-def test_year_rules_only_by_finance_audited(staff, annual):  # noqa: F811
+def test_year_rules_only_by_finance_audited(staff, annual):
     editor, year = staff("content_editor"), TrainingYear.objects.get(pk=annual.year_id)
     before, events = _snapshot(TrainingYear, year.pk), AuditEvent.objects.count()
     for field, value in (
@@ -98,7 +97,7 @@ def test_year_rules_only_by_finance_audited(staff, annual):  # noqa: F811
     assert event.data["changes"] == {"required_hours": [90, 72], "professional_min_hours": [60, 48]}
 
 
-def test_creating_a_product_is_audited_with_its_price(staff, annual):  # noqa: F811
+def test_creating_a_product_is_audited_with_its_price(staff, annual):
     product = services.product_save(
         product=Product(
             code="2026-C1",
@@ -116,7 +115,7 @@ def test_creating_a_product_is_audited_with_its_price(staff, annual):  # noqa: F
     assert changes["price_fen"] == [None, 3000] and changes["validity_days"][0] is None
 
 
-def test_a_save_that_changes_nothing_writes_no_event(staff, annual):  # noqa: F811
+def test_a_save_that_changes_nothing_writes_no_event(staff, annual):
     events = AuditEvent.objects.count()
     services.product_save(product=Product.objects.get(pk=annual.pk), actor=staff("content_editor"))
     assert AuditEvent.objects.count() == events
@@ -144,7 +143,7 @@ def _product_post(product, **overrides):
     return data
 
 
-def test_content_editor_cannot_change_a_price_in_the_admin_but_keeps_courses(staff, annual):  # noqa: F811
+def test_content_editor_cannot_change_a_price_in_the_admin_but_keeps_courses(staff, annual):
     editor = _client(staff("content_editor"))
     url = reverse("admin:catalog_product_change", args=[annual.pk])
     before, events = _snapshot(Product, annual.pk), AuditEvent.objects.count()
@@ -173,7 +172,7 @@ def test_content_editor_cannot_change_a_price_in_the_admin_but_keeps_courses(sta
     assert editor.get(reverse("admin:catalog_course_change", args=[course.pk])).status_code == 200
 
 
-def test_finance_changes_a_price_in_the_admin_and_it_is_audited(staff, annual):  # noqa: F811
+def test_finance_changes_a_price_in_the_admin_and_it_is_audited(staff, annual):
     finance = _client(staff("finance"))
     url = reverse("admin:catalog_product_change", args=[annual.pk])
     r = finance.post(url, _product_post(annual, price_fen=9900))
@@ -183,7 +182,7 @@ def test_finance_changes_a_price_in_the_admin_and_it_is_audited(staff, annual): 
     assert event.data["changes"] == {"price_fen": [19800, 9900]}
 
 
-def test_change_permission_without_price_permission_leaves_the_price_alone(staff, annual):  # noqa: F811
+def test_change_permission_without_price_permission_leaves_the_price_alone(staff, annual):
     from django.contrib.auth.models import Permission
 
     from cpe.accounts.models import User

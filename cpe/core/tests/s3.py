@@ -1,8 +1,7 @@
 """An S3-compatible server for the tests: moto in server mode (ThreadedMotoServer) over HTTP on a
 free loopback port, so the platform's real S3 code (django-storages and boto3) signs and sends
-real requests. Import the fixtures into a test module:
-
-    from cpe.core.tests.s3 import s3_server, s3  # noqa: F401 (fixtures)
+real requests. The root conftest loads this module as a plugin (`pytest_plugins`): a test asks
+for `s3` by name, as for any fixture, and imports nothing.
 
 `s3` creates a fresh private bucket and points every named storage at it, with exactly the
 environment variables production reads (config/settings/storage.py)."""

@@ -384,8 +384,12 @@ def test_access_matrix(world, capsys):
         "support/t/<int:pk>/": f"support/t/{w['thread'].pk}/",
         "reporting/staff/exports/<int:pk>/download/": f"reporting/staff/exports/{w['job'].pk}/download/",
         "admin/invoicing/invoice/<int:pk>/pdf/": f"admin/invoicing/invoice/{w['invoice'].pk}/pdf/",
-        "admin/accounts/identitychangerequest/<int:pk>/reveal/": f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/reveal/",
-        "admin/accounts/identitychangerequest/<int:pk>/document/": f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/document/",
+        "admin/accounts/identitychangerequest/<int:pk>/reveal/": (
+            f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/reveal/"
+        ),
+        "admin/accounts/identitychangerequest/<int:pk>/document/": (
+            f"admin/accounts/identitychangerequest/{w['B'].identity_changes.get().pk}/document/"
+        ),
         "notices/<int:pk>/": "notices/999999/",
         # B's unpaid order where paying or cancelling would act on it
         **{
@@ -409,7 +413,7 @@ def test_access_matrix(world, capsys):
         "invoices/request/<str:order_number>/": {"buyer_type": "personal"},
         "support/t/<int:pk>/": {"body": "我也想问这个问题。"},
     }
-    for route, (model, op) in admin_routes.items():
+    for route, (model, _op) in admin_routes.items():
         if "<path:object_id>" in route:
             overrides[route] = route.replace("<path:object_id>", str(admin_object_id(model, w)))
 

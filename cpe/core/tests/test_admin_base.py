@@ -18,7 +18,6 @@ from django.utils import timezone
 from cpe.backoffice.roles import ROLES
 from cpe.core.admin_base import SafeModelAdmin
 from cpe.core.fields import BlindIndexField, EncryptedTextField
-from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 (fixtures)
 
 SECRET_WORDS = {"password", "key", "token", "hash", "bidx", "secret", "sealed", "nonce", "digest"}
 SECRET_NAMES = re.compile(r"^(web_session|session_key)")
@@ -189,7 +188,7 @@ def _pairs(value):
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
-def test_staff_of_any_role_cannot_read_secrets_through_list_filters(role, superuser, paid_order):  # noqa: F811
+def test_staff_of_any_role_cannot_read_secrets_through_list_filters(role, superuser, paid_order):
     from cpe.accounts.models import User
     from cpe.catalog.models import Chapter, Course
 

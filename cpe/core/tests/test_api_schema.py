@@ -25,8 +25,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 (fixtures)
-
 # Transactional: each in-process WSGI request ends with Django's request_finished, which closes
 # the database connection (impossible inside a test's wrapping transaction).
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +42,7 @@ def schema(settings):
 
 
 @pytest.fixture
-def chapter(annual):  # noqa: F811
+def chapter(annual):
     from cpe.catalog.models import Chapter, Course
 
     return Chapter.objects.create(
@@ -53,7 +51,7 @@ def chapter(annual):  # noqa: F811
 
 
 @pytest.fixture
-def learner_auth(client, settings, learner, paid_order, chapter):  # noqa: F811
+def learner_auth(client, settings, learner, paid_order, chapter):
     """(cookies, headers, play session key) of a learner signed in as the account's one current
     session, with a play session started through the API."""
     from cpe.accounts.models import User

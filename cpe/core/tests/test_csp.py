@@ -8,8 +8,6 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from cpe.exams.tests.fixtures import course, learner, paid, practice, year  # noqa: F401 (fixtures)
-
 pytestmark = pytest.mark.django_db
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
 # The only templates allowed an inline <script>, and only with the nonce.

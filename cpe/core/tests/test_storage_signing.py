@@ -45,8 +45,11 @@ def _store(**env):
 def test_batch_urls_equal_botocores_own(env, caplog):
     store = _store(**env)
     with time_machine.travel("2026-12-31 15:59:59+00:00", tick=False), caplog.at_level(logging.WARNING):
-        batch = store.signed_urls(list(zip(NAMES, EXPIRES)), content_type="video/mp2t")
-        each = [store.signed_url(n, expires_in=e, content_type="video/mp2t") for n, e in zip(NAMES, EXPIRES)]
+        batch = store.signed_urls(list(zip(NAMES, EXPIRES, strict=True)), content_type="video/mp2t")
+        each = [
+            store.signed_url(n, expires_in=e, content_type="video/mp2t")
+            for n, e in zip(NAMES, EXPIRES, strict=True)
+        ]
     assert batch == each
     assert not caplog.records  # signed by hand, not by the fallback (which would also be equal)
     assert len(set(batch)) == len(NAMES) and all("X-Amz-Signature=" in u for u in batch)
@@ -60,8 +63,8 @@ def test_a_wrong_hand_signature_falls_back_to_botocore(monkeypatch, caplog):
     monkeypatch.setattr(storage._QuerySigner, "sign", lambda self, key, expires: "https://wrong.example/")
     store = _store(S3_ENDPOINT_URL="http://127.0.0.1:8160")
     with time_machine.travel("2026-12-31 15:59:59+00:00", tick=False), caplog.at_level(logging.WARNING):
-        batch = store.signed_urls(list(zip(NAMES, EXPIRES)))
-        each = [store.signed_url(n, expires_in=e) for n, e in zip(NAMES, EXPIRES)]
+        batch = store.signed_urls(list(zip(NAMES, EXPIRES, strict=True)))
+        each = [store.signed_url(n, expires_in=e) for n, e in zip(NAMES, EXPIRES, strict=True)]
     assert batch == each and "differs from botocore" in caplog.text
 
 
@@ -85,6 +88,6 @@ def test_without_static_keys_botocore_signs_every_url(monkeypatch, caplog):
     cfg = named_storages(env)["courseware"]
     store = import_string(cfg["BACKEND"])(**{**cfg["OPTIONS"], "access_key": None, "secret_key": None})
     with time_machine.travel("2026-12-31 15:59:59+00:00", tick=False), caplog.at_level(logging.WARNING):
-        batch = store.signed_urls(list(zip(NAMES, EXPIRES)))
-        each = [store.signed_url(n, expires_in=e) for n, e in zip(NAMES, EXPIRES)]
+        batch = store.signed_urls(list(zip(NAMES, EXPIRES, strict=True)))
+        each = [store.signed_url(n, expires_in=e) for n, e in zip(NAMES, EXPIRES, strict=True)]
     assert batch == each and not caplog.records

@@ -15,7 +15,8 @@ from cpe.credits import policy
 from cpe.credits.certificates import certificate_pdf
 from cpe.credits.models import Certificate
 from cpe.credits.tests.test_pdf import pdf_text
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 

@@ -9,7 +9,8 @@ from PIL import Image
 
 from cpe.credits.certificates import certificate_pdf
 from cpe.credits.models import Certificate
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,10 @@ from django.utils import timezone
 
 from cpe.credits import selectors, services
 from cpe.credits.models import Certificate, CreditRecord
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
 from cpe.orders.selectors import year_task_complete
+from cpe.orders.tests.factories import pay
 
 pytestmark = pytest.mark.django_db
 

@@ -8,22 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cpe.accounts.tests.factories import sign_in_learner
 from cpe.credits.models import Certificate
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 
 pytestmark = pytest.mark.django_db
 PW = "Zhang-san-2026"
-
-
-def _login(client, user):
-    client.force_login(user, backend="cpe.accounts.auth.IdentifierBackend")
-    s = client.session
-    from django.utils import timezone
-
-    from cpe.agreements import selectors as agreement_selectors
-
-    s["agreement_ok"] = agreement_selectors.required_major_id(timezone.now())
-    s.save()
 
 
 def _passed(learner, year, n, hours=10, category="professional"):
@@ -47,7 +39,7 @@ def _count(client, url):
 
 
 def test_year_page_and_dashboard_run_constant_queries(client, learner, year, paid, settings):
-    _login(client, learner)
+    sign_in_learner(client, learner)
     year_url, dash_url = reverse("credits:year", args=[2026]), reverse("accounts:dashboard")
     _passed(learner, year, 1)
     y1, _ = _count(client, year_url)
@@ -71,7 +63,7 @@ def test_year_page_and_dashboard_run_constant_queries(client, learner, year, pai
 def test_year_page_shows_hours_planner_chart_and_certificates(client, learner, year, paid):
     _passed(learner, year, 1, hours=52)
     _passed(learner, year, 1, hours=26, category="public")
-    _login(client, learner)
+    sign_in_learner(client, learner)
     html = client.get(reverse("credits:year", args=[2026])).content.decode()
     assert "还需 12 学时，其中专业科目 8 学时" in html
     assert "78</strong> / 90 学时" in html and 'aria-valuenow="86"' in html and "<svg" in html
@@ -86,9 +78,9 @@ def test_certificate_download_only_for_the_holder(client, learner, year, paid, r
     cert = Certificate.objects.get(kind="year")
     url = reverse("credits:certificate_pdf", args=[cert.number])
     other = register_learner(name="王五")
-    _login(client, other)
+    sign_in_learner(client, other)
     assert client.get(url).status_code == 404
-    _login(client, learner)
+    sign_in_learner(client, learner)
     resp = client.get(url)
     assert (
         resp.status_code == 200 and resp["Content-Type"] == "application/pdf" and resp.content[:4] == b"%PDF"
@@ -161,7 +153,7 @@ def test_public_query(client, learner, year, paid, register_learner):
     assert Certificate.objects.get(kind="year").number in body
     # A wrong name and an unknown ID number get the very same answer.
     miss_name = _result(_query(client, learner.id_number, "张四"))
-    from conftest import make_id_number
+    from cpe.accounts.tests.factories import make_id_number
 
     miss_id = _result(_query(client, make_id_number(seq="999"), "张三"))
     assert miss_name == miss_id and "未查询到" in miss_name

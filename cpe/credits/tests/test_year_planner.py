@@ -8,9 +8,11 @@ import pytest
 import time_machine
 from django.urls import reverse
 
+from cpe.accounts.tests.factories import sign_in_learner
 from cpe.credits import policy
-from cpe.credits.tests.test_views import _login
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -89,11 +91,11 @@ def test_dashboard_shows_the_plan_with_the_courses_that_fill_it(december, client
     pub = make_course(year, "G1", category="public", hours=30, bank=False)
     pay(learner)
     complete_chapters(learner, done)
-    from cpe.exams.tests.fixtures import make_bank
+    from cpe.exams.tests.factories import make_bank
 
     make_bank(done)
     pass_course(learner, done)
-    _login(client, learner)
+    sign_in_learner(client, learner)
     html = client.get(reverse("accounts:dashboard")).content.decode()
     section = html[html.index('id="year-plan"') :]
     section = section[: section.index("</section>")]
@@ -107,7 +109,7 @@ def test_dashboard_shows_the_plan_with_the_courses_that_fill_it(december, client
 @pytest.mark.django_db
 def test_dashboard_plan_offers_to_buy_when_nothing_is_open(december, client, learner, year):
     make_course(year, "P1", hours=30, bank=False)
-    _login(client, learner)
+    sign_in_learner(client, learner)
     html = client.get(reverse("accounts:dashboard")).content.decode()
     section = html[html.index('id="year-plan"') :]
     section = section.split("</section>")[0]
@@ -122,7 +124,7 @@ def test_dashboard_plan_offers_to_buy_when_nothing_is_open(december, client, lea
 
 @pytest.mark.django_db
 def test_product_and_order_pages_say_which_year_the_hours_count_for(december, client, learner, year):
-    _login(client, learner)
+    sign_in_learner(client, learner)
     for url in (reverse("catalog:catalog"), reverse("orders:buy", args=["2026-ANNUAL"])):
         html = client.get(url).content.decode()
         assert (

@@ -1,1 +1,6 @@
-from cpe.exams.tests.fixtures import _media_in_tmp, course, learner, paid, practice, year  # noqa: F401
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(media_in_tmp):
+    """Every exams test writes its files under the test's temporary directory (cpe/conftest.py)."""

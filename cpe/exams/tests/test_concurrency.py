@@ -11,8 +11,8 @@ from django.utils import timezone
 from cpe.core.models import AuditEvent
 from cpe.credits.models import Certificate, CreditRecord
 from cpe.exams import services
-
-from .fixtures import complete_chapters, right_answers
+from cpe.exams.tests.factories import right_answers
+from cpe.learning.tests.factories import complete_chapters
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -55,7 +55,7 @@ def test_ten_simultaneous_submissions_graded_once(learner, course, paid):
 
 def test_two_courses_passed_at_once_issue_one_year_certificate(learner, year, paid):
     """Passing the two courses that complete the year at the same moment: one 学时证明."""
-    from .fixtures import make_course
+    from cpe.exams.tests.factories import make_course
 
     c1, c2 = make_course(year, "A1", hours=60), make_course(year, "A2", category="public", hours=30)
     complete_chapters(learner, c1)

@@ -8,8 +8,7 @@ import pytest
 from cpe.exams import demo, policy, services
 from cpe.exams.demo_bank import BANKS
 from cpe.exams.models import Question
-
-from .fixtures import make_course
+from cpe.exams.tests.factories import make_course
 
 pytestmark = pytest.mark.django_db
 TITLES = {

@@ -15,8 +15,8 @@ from cpe.credits.models import CreditRecord
 from cpe.exams import policy, services
 from cpe.exams.errors import ExamError
 from cpe.exams.models import Attempt, Question
-
-from .fixtures import complete_chapters, make_bank, make_course
+from cpe.exams.tests.factories import make_bank, make_course
+from cpe.learning.tests.factories import complete_chapters
 
 pytestmark = pytest.mark.django_db
 

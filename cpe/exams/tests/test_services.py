@@ -10,8 +10,9 @@ from cpe.credits.models import CreditRecord
 from cpe.exams import services
 from cpe.exams.errors import ExamError
 from cpe.exams.models import Attempt
-
-from .fixtures import complete_chapters, pay, right_answers, wrong_answers
+from cpe.exams.tests.factories import right_answers, wrong_answers
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -199,7 +200,7 @@ def test_max_attempts_setting(learner, course, paid, settings):
 
 
 def test_small_bank_refused(learner, year, paid):
-    from .fixtures import make_course
+    from cpe.exams.tests.factories import make_course
 
     small = make_course(year, "S1", bank=False)
     complete_chapters(learner, small)

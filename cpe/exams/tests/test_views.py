@@ -10,8 +10,7 @@ from django.urls import reverse
 from cpe.credits.models import CreditRecord
 from cpe.exams import importer
 from cpe.exams.models import Attempt, Question
-
-from .fixtures import complete_chapters
+from cpe.learning.tests.factories import complete_chapters
 
 pytestmark = pytest.mark.django_db
 

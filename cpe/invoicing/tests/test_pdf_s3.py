@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from cpe.core.models import AuditEvent
 from cpe.core.storage import PRIVATE_URL_TTL
-from cpe.core.tests.s3 import s3, s3_server  # noqa: F401 (fixtures)
 from cpe.invoicing import services
 
 from .factories import make_order
@@ -22,12 +21,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def invoice(s3, learner):  # noqa: F811
+def invoice(s3, learner):
     order = make_order(learner, paid_at=timezone.now() - timedelta(hours=1))
     return services.invoice_request(user=learner, order_number=order.number, buyer_type="personal")
 
 
-def _signed(r, s3, inv):  # noqa: F811
+def _signed(r, s3, inv):
     assert r.status_code == 302 and "no-store" in r["Cache-Control"]
     target = r["Location"]
     assert target.startswith(f"{s3.endpoint}/{s3.bucket}/private/documents/{inv.pdf.name}?")
@@ -35,7 +34,7 @@ def _signed(r, s3, inv):  # noqa: F811
     return target
 
 
-def test_the_pdf_is_a_private_object_in_the_bucket(s3, invoice):  # noqa: F811
+def test_the_pdf_is_a_private_object_in_the_bucket(s3, invoice):
     key = f"private/documents/{invoice.pdf.name}"
     assert s3.keys() == [key] and invoice.pdf.name.startswith(
         f"invoices/{invoice.issued_at:%Y}/{invoice.number}-"
@@ -44,7 +43,7 @@ def test_the_pdf_is_a_private_object_in_the_bucket(s3, invoice):  # noqa: F811
     assert requests.get(f"{s3.endpoint}/{s3.bucket}/{key}", timeout=10).status_code == 403
 
 
-def test_finance_staff_download_through_a_signed_url_audited(s3, invoice, client, django_user_model):  # noqa: F811
+def test_finance_staff_download_through_a_signed_url_audited(s3, invoice, client, django_user_model):
     url = reverse("admin:invoicing_invoice_pdf", args=[invoice.pk])
     op = django_user_model.objects.create_user("op", "x", is_staff=True, name="运营")
     client.force_login(op)
@@ -71,7 +70,7 @@ def test_the_owner_downloads_and_another_learner_gets_no_link(
     s3,
     invoice,
     client,
-    learner,  # noqa: F811
+    learner,
     other_learner,
 ):
     url = reverse("invoicing:pdf", args=[invoice.number])
@@ -83,7 +82,7 @@ def test_the_owner_downloads_and_another_learner_gets_no_link(
     assert got.status_code == 200 and got.content[:4] == b"%PDF"
 
 
-def test_a_store_that_cannot_be_reached_answers_503_in_chinese(s3, invoice, client, learner, settings):  # noqa: F811
+def test_a_store_that_cannot_be_reached_answers_503_in_chinese(s3, invoice, client, learner, settings):
     from config.settings.storage import named_storages
 
     dead = {**s3.env, "S3_ENDPOINT_URL": "http://127.0.0.1:9"}  # nothing listens on the discard port

@@ -1,16 +1,17 @@
-from datetime import timedelta
+import os
+import uuid
 
 import pytest
 from django.utils import timezone
 
-from cpe.orders.tests.conftest import annual, learner, paid_order  # noqa: F401 (fixtures)
-
 
 @pytest.fixture
 def chapter(annual):
-    from cpe.catalog.models import Chapter, Course
+    """The first chapter (120 seconds) of the annual course's C1 (cpe/conftest.py)."""
+    from cpe.catalog.models import Course
+    from cpe.catalog.tests.factories import ChapterFactory
 
-    return Chapter.objects.create(
+    return ChapterFactory(
         course=Course.objects.get(code="C1"), position=1, title="收入准则", duration_seconds=120
     )
 
@@ -21,17 +22,8 @@ def enrolment(paid_order):
 
 
 @pytest.fixture
-def other_learner(register_learner):
-    return register_learner(name="王五")
-
-
-@pytest.fixture
 def now():
     return timezone.now()
-
-
-def sec(base, n):
-    return base + timedelta(seconds=n)
 
 
 @pytest.fixture
@@ -46,3 +38,20 @@ def signed_in(client, learner):
     )
     learner.refresh_from_db()
     return client
+
+
+@pytest.fixture
+def hot(settings):
+    """The Redis hot path on, under a key prefix of this test's own on the REDIS_URL database,
+    its keys deleted afterwards (the modules that use it skip without REDIS_URL)."""
+    from cpe.learning import hotpath
+
+    settings.LEARNING_HOTPATH = "redis"
+    settings.LEARNING_HOTPATH_REDIS_URL = os.environ.get("REDIS_URL", "")
+    settings.LEARNING_HOTPATH_PREFIX = f"test-hot-{uuid.uuid4().hex[:12]}:"
+    assert hotpath.enabled()
+    yield hotpath
+    r = hotpath.client()
+    keys = list(r.scan_iter(match=settings.LEARNING_HOTPATH_PREFIX + "*", count=1000))
+    if keys:
+        r.delete(*keys)

@@ -11,7 +11,7 @@ import pytest
 from cpe.learning import hotpath
 from cpe.learning.models import PlaySession, SuspiciousEvent
 
-from .test_hotpath import REDIS_URL, WEB_SESSION, _start, hot  # noqa: F401 (fixture)
+from .test_hotpath import REDIS_URL, WEB_SESSION, _start
 
 pytestmark = [
     pytest.mark.django_db,

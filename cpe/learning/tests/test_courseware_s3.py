@@ -10,7 +10,6 @@ import pytest
 import requests
 from django.test import Client
 
-from cpe.core.tests.s3 import s3, s3_server  # noqa: F401 (fixtures)
 from cpe.learning import courseware, policy
 from cpe.learning.models import VideoStatus
 
@@ -29,7 +28,7 @@ def local_root(settings, tmp_path):
 
 
 @pytest.fixture
-def video(s3, local_root, chapter):  # noqa: F811
+def video(s3, local_root, chapter):
     from cpe.learning.demo import make_demo_video
 
     return make_demo_video(chapter, seconds=9)
@@ -41,7 +40,7 @@ def _session(client, chapter):
     return r.json()
 
 
-def test_the_rendition_and_source_live_in_the_bucket_only(s3, video, local_root):  # noqa: F811
+def test_the_rendition_and_source_live_in_the_bucket_only(s3, video, local_root):
     assert video.status == VideoStatus.READY, video.error
     keys = s3.keys()
     prefix = f"courseware/hls/{video.hls_dir}/"
@@ -66,7 +65,7 @@ def test_the_rendition_and_source_live_in_the_bucket_only(s3, video, local_root)
 
 def test_playlist_points_at_signed_store_urls_and_unsigned_reads_are_refused(
     s3, video, signed_in, chapter, enrolment, other_learner
-):  # noqa: F811
+):
     play = _session(signed_in, chapter)
     r = signed_in.get(play["playlist_url"])
     assert r.status_code == 200 and r["Content-Type"] == "application/vnd.apple.mpegurl"
@@ -110,7 +109,7 @@ def test_playlist_points_at_signed_store_urls_and_unsigned_reads_are_refused(
     assert signed_in.get(play["playlist_url"]).status_code == 403
 
 
-def test_an_old_platform_segment_url_is_redirected_to_a_signed_store_url(s3, video, signed_in):  # noqa: F811
+def test_an_old_platform_segment_url_is_redirected_to_a_signed_store_url(s3, video, signed_in):
     import time
 
     r = signed_in.get(courseware.sign_segment(video.hls_dir, "seg_0001.ts", time.time() + 60))
@@ -123,7 +122,7 @@ def test_an_old_platform_segment_url_is_redirected_to_a_signed_store_url(s3, vid
     assert signed_in.get(expired).status_code == 403
 
 
-def test_a_cdn_in_front_of_the_bucket_gets_the_signed_path_and_query(s3, video, settings):  # noqa: F811
+def test_a_cdn_in_front_of_the_bucket_gets_the_signed_path_and_query(s3, video, settings):
     from config.settings.storage import named_storages
 
     settings.STORAGES = {
@@ -145,7 +144,7 @@ def test_a_cdn_in_front_of_the_bucket_gets_the_signed_path_and_query(s3, video, 
     assert stores.signed_url(stores.exports(), "x.xlsx").startswith(s3.endpoint)
 
 
-def test_a_new_rendition_replaces_the_old_one_in_the_store(s3, video):  # noqa: F811
+def test_a_new_rendition_replaces_the_old_one_in_the_store(s3, video):
     from cpe.learning import services
     from cpe.learning.models import ChapterVideo
 
@@ -160,7 +159,7 @@ def test_a_new_rendition_replaces_the_old_one_in_the_store(s3, video):  # noqa: 
     )  # the old folder is gone
 
 
-def test_a_broken_source_leaves_nothing_in_the_store(s3, local_root, chapter):  # noqa: F811
+def test_a_broken_source_leaves_nothing_in_the_store(s3, local_root, chapter):
     from django.core.files.base import ContentFile
 
     from cpe.learning import services
@@ -179,7 +178,7 @@ def test_the_playlist_is_read_once_and_a_dead_store_answers_503(
     video,
     signed_in,
     chapter,
-    enrolment,  # noqa: F811
+    enrolment,
     settings,
 ):
     from django.core.cache import cache

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from cpe.learning import hotpath
 
-from .test_hotpath import REDIS_URL, WEB_SESSION, _start, hot  # noqa: F401 (fixture)
+from .test_hotpath import REDIS_URL, WEB_SESSION, _start
 
 pytestmark = [
     pytest.mark.django_db,
@@ -66,7 +66,7 @@ def test_seq_fits_the_database_column():
 
 
 @pytest.mark.parametrize("path", ["orm", "redis"])
-def test_huge_seq_is_a_validation_error_on_both_paths(signed_in, chapter, enrolment, settings, hot, path):  # noqa: F811
+def test_huge_seq_is_a_validation_error_on_both_paths(signed_in, chapter, enrolment, settings, hot, path):
     settings.LEARNING_HOTPATH = path
     key = signed_in.post(
         "/api/learning/sessions", {"chapter_id": chapter.pk}, content_type="application/json"
@@ -81,7 +81,7 @@ def test_huge_seq_is_a_validation_error_on_both_paths(signed_in, chapter, enrolm
 
 
 @pytest.fixture
-def front_door(hot, learner, chapter, enrolment, settings):  # noqa: F811
+def front_door(hot, learner, chapter, enrolment, settings):
     from django.core.signals import request_finished
     from django.db import close_old_connections
     from django.utils import timezone

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cpe.learning import hotpath
 
-from .test_hotpath import REDIS_URL, WEB_SESSION, _start, hot  # noqa: F401 (fixture)
+from .test_hotpath import REDIS_URL, WEB_SESSION, _start
 
 pytestmark = [
     pytest.mark.django_db,

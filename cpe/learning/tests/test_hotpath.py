@@ -6,7 +6,6 @@ import io
 import json
 import os
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -16,26 +15,13 @@ from cpe.learning import hotpath, policy, services
 from cpe.learning.errors import LearningError
 from cpe.learning.models import ChapterProgress, PlaySession, SuspiciousEvent
 
-from .conftest import sec
+from .factories import sec
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)"),
 ]
-
-
-@pytest.fixture
-def hot(settings):
-    settings.LEARNING_HOTPATH = "redis"
-    settings.LEARNING_HOTPATH_REDIS_URL = REDIS_URL
-    settings.LEARNING_HOTPATH_PREFIX = f"test-hot-{uuid.uuid4().hex[:12]}:"
-    assert hotpath.enabled()
-    yield hotpath
-    r = hotpath.client()
-    keys = list(r.scan_iter(match=settings.LEARNING_HOTPATH_PREFIX + "*", count=1000))
-    if keys:
-        r.delete(*keys)
 
 
 WEB_SESSION = "websessionkey0000000000000000001"  # the raw session key the tests' players start in

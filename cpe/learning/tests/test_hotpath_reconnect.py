@@ -15,8 +15,8 @@ from cpe.core import redis_wire
 from cpe.learning import hotpath, services
 from cpe.learning.models import PlaySession
 
-from .conftest import sec
-from .test_hotpath import REDIS_URL, _beat, _call, _start, _stored, hot  # noqa: F401 (fixture)
+from .factories import sec
+from .test_hotpath import REDIS_URL, _beat, _call, _start, _stored
 
 pytestmark = [
     pytest.mark.django_db,

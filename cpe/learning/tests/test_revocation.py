@@ -19,8 +19,6 @@ from cpe.learning import hotpath, services
 from cpe.learning.errors import LearningError
 from cpe.learning.models import ChapterProgress, PlaySession, SuspiciousEvent
 
-from .test_hotpath import hot  # noqa: F401 (fixture)
-
 REDIS_URL = os.environ.get("REDIS_URL", "")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="the hot path needs Redis: set REDIS_URL (CI does)")
 pytestmark = pytest.mark.django_db

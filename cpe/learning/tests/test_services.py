@@ -10,7 +10,7 @@ from cpe.learning import policy, services
 from cpe.learning.errors import LearningError
 from cpe.learning.models import ChapterProgress, PlaySession, SuspiciousEvent
 
-from .conftest import sec
+from .factories import sec
 
 pytestmark = pytest.mark.django_db
 

@@ -1,16 +1,9 @@
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
 import pytest
 
 MIDDLEWARE_PATH = "cpe.moderation.middleware.BanMiddleware"
-
-
-@pytest.fixture(autouse=True)
-def _no_bans_known():
-    """Every test starts knowing of no ban (none from a rolled-back test)."""
-    from cpe.moderation.selectors import bans_known, forget_bans
-
-    bans_known()
-    yield
-    forget_bans()
 
 
 @pytest.fixture
@@ -23,17 +16,31 @@ def ban_middleware(settings):
 
 
 @pytest.fixture
-def staff_with(db, django_user_model):
+def staff_with(db):
     """A staff member holding exactly the given permissions ("app.codename")."""
-    from django.contrib.auth.models import Permission
+    from cpe.accounts.tests.factories import StaffFactory
 
     def _make(*perms, username="operator1"):
-        user = django_user_model.objects.create_user(
-            username=username, password="Staff-pass-2026", is_staff=True, name="运营"
-        )
-        for perm in perms:
-            app, codename = perm.split(".")
-            user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
-        return django_user_model.objects.get(pk=user.pk)
+        return StaffFactory(username=username, password="Staff-pass-2026", name="运营", permissions=perms)
 
     return _make
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server_with_ban_middleware(ban_middleware):
+    """pytest-django's live_server builds its middleware chain once per session, before this
+    test adds BanMiddleware: serve a handler built now instead."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.core.handlers.wsgi import WSGIHandler
+
+    httpd = make_server("127.0.0.1", 0, StaticFilesHandler(WSGIHandler()), handler_class=_Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()

@@ -1,9 +1,7 @@
 """The ban page on a 375-px phone, in Debian's chromium (rules R12; conventions C5)."""
 
-import threading
 from datetime import timedelta
 from pathlib import Path
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from django.utils import timezone
@@ -11,26 +9,6 @@ from django.utils import timezone
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CHROMIUM = Path("/usr/bin/chromium")
 SHOT = Path("/tmp/ban-375.png")
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server_with_ban_middleware(ban_middleware):
-    """pytest-django's live_server builds its middleware chain once per session, before this
-    test adds BanMiddleware: serve a handler built now instead."""
-    from django.contrib.staticfiles.handlers import StaticFilesHandler
-    from django.core.handlers.wsgi import WSGIHandler
-
-    httpd = make_server("127.0.0.1", 0, StaticFilesHandler(WSGIHandler()), handler_class=_Quiet)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")

@@ -10,10 +10,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from conftest import last_code
 from cpe.accounts.models import LoginRecord
 from cpe.accounts.personal_data import JSON_NAME
 from cpe.accounts.states import TerminationReason
+from cpe.accounts.tests.factories import last_code
 from cpe.core.models import AuditEvent
 from cpe.moderation import services
 from cpe.notices.models import OutboundMessage

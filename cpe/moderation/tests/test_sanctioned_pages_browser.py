@@ -3,10 +3,10 @@
 
 import pytest
 
-from conftest import staff_browser_sign_in
 from cpe.accounts.states import TerminationReason
+from cpe.accounts.tests.factories import staff_browser_sign_in
 
-from .test_ban_page_browser import CHROMIUM, server_with_ban_middleware  # noqa: F401 (fixture)
+from .test_ban_page_browser import CHROMIUM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Zhang-san-2026"
@@ -26,7 +26,7 @@ def _sign_in(page, base, learner):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
-def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, register_learner, tmp_path):  # noqa: F811
+def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, register_learner, tmp_path):
     from playwright.sync_api import sync_playwright
 
     from cpe.moderation import services
@@ -87,7 +87,7 @@ def test_sanction_pages_fit_a_phone(server_with_ban_middleware, staff_with, regi
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 def test_staff_ban_forms_with_an_end_time_on_a_phone(
     server_with_ban_middleware,
-    staff_with,  # noqa: F811
+    staff_with,
     register_learner,
     tmp_path,
 ):

@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from conftest import last_code, make_id_number
 from cpe.accounts import services as account_services
 from cpe.accounts.errors import AccountError
 from cpe.accounts.states import TerminationReason
+from cpe.accounts.tests.factories import last_code, make_id_number
 from cpe.moderation import policy, selectors
 
 pytestmark = pytest.mark.django_db

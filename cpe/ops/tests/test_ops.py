@@ -298,8 +298,8 @@ def _metric(text: str, name: str) -> float:
 @pytest.mark.django_db
 def test_outbox_depth_and_age_and_the_celery_queue_at_scrape_time(app, celery_queue, verified_learner):
     from cpe.catalog.models import Product, ProductKind, TrainingYear
+    from cpe.credits.tests.factories import make_record
     from cpe.reporting.models import AisReport
-    from cpe.reporting.tests.outbox_fixtures import make_record
 
     ty = TrainingYear.objects.create(
         year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1

@@ -10,7 +10,6 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from config.settings.storage import named_storages
-from cpe.core.tests.s3 import s3, s3_server  # noqa: F401 (fixtures)
 from cpe.reporting.policy import EXPORT_RETENTION
 
 
@@ -20,7 +19,7 @@ def _run(*args) -> str:
     return out.getvalue()
 
 
-def test_creates_a_private_bucket_with_the_lifecycle_and_cors(s3, settings):  # noqa: F811
+def test_creates_a_private_bucket_with_the_lifecycle_and_cors(s3, settings):
     bucket = "cpe-new-" + secrets.token_hex(4)
     settings.STORAGES = {**settings.STORAGES, **named_storages({**s3.env, "S3_BUCKET": bucket})}
     with pytest.raises(CommandError, match="不存在"):
@@ -41,7 +40,7 @@ def test_creates_a_private_bucket_with_the_lifecycle_and_cors(s3, settings):  # 
     s3.client.delete_bucket(Bucket=bucket)
 
 
-def test_a_bucket_anyone_can_read_is_refused(s3):  # noqa: F811
+def test_a_bucket_anyone_can_read_is_refused(s3):
     s3.client.put_bucket_policy(
         Bucket=s3.bucket,
         Policy=json.dumps(

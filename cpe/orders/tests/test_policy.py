@@ -151,12 +151,18 @@ def test_pending_order_view_says_failed_only_on_the_gateways_word(gateway_status
     assert policy.pending_order_view(gateway_status) == view
 
 
-IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148"
+)
 ANDROID_WECHAT = (
     "Mozilla/5.0 (Linux; Android 14; V2301A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0 "
     "Mobile Safari/537.36 MicroMessenger/8.0.47"
 )
-DESKTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+DESKTOP = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 "
+    "Safari/537.36"
+)
 
 
 @pytest.mark.parametrize("ua,phone", [(IPHONE, True), (ANDROID_WECHAT, True), (DESKTOP, False), ("", False)])

@@ -10,16 +10,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cpe.core.timewin import LOCAL_TZ
-from cpe.exams.tests import fixtures as exam_fixtures
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
 from cpe.orders import policy
 from cpe.orders.services import refund_request
+from cpe.orders.tests.factories import pay
 
-# pytest fixtures of the exams tests used here by name (assigned, not imported, so that the
-# formatter's unused-import fix cannot drop them again)
-_media_in_tmp = exam_fixtures._media_in_tmp
-learner = exam_fixtures.learner
-year = exam_fixtures.year
+# Certificates and PDFs go to the test's temporary MEDIA_ROOT (cpe/conftest.py).
+pytestmark = pytest.mark.usefixtures("media_in_tmp")
 
 PAID = datetime(2026, 5, 1, 10, 0, tzinfo=LOCAL_TZ)
 

@@ -1,120 +1,13 @@
-"""The AIS simulator for the tests: `python -m ais_sim` started once per session in a
-subprocess on a free loopback port (its own SQLite file), reset before each test that asks
-for it. Tests talk to it over real HTTP."""
+"""The reporting tests' fixtures: the AIS simulator (`cpe/reporting/tests/simulator.py`) started
+once per session and reset before each test that asks for it, the platform's adapter pointed
+at it, and an export run over a learner's credit record."""
 
-import os
-import re
-import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import requests
+from django.utils import timezone
 
-from cpe.reporting.clients.http import HttpAisClient
-
-ROOT = Path(__file__).resolve().parents[3]
-TEST_PROVIDER = "CPE-TEST"
-TEST_SECRET = "test-secret-for-the-contract-tests"
-
-
-class Sim:
-    """Handle on a running simulator: its URL and the admin endpoints of ais_sim/README.md."""
-
-    def __init__(self, url: str, proc: subprocess.Popen, db: Path):
-        self.url, self.proc, self.db = url, proc, db
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def admin(self, method: str, path: str, json=None) -> dict:
-        r = self.http.request(method, self.url + path, json=json, timeout=10)
-        r.raise_for_status()
-        return r.json()
-
-    def reset(self):
-        self.admin("POST", "/_sim/reset")
-
-    def seed(self, *persons: dict) -> list[dict]:
-        return self.admin("POST", "/_sim/persons", {"persons": list(persons)})["persons"]
-
-    def fault(self, **rule) -> list[dict]:
-        return self.admin("POST", "/_sim/faults", rule)["faults"]
-
-    def requests(self) -> list[dict]:
-        return self.admin("GET", "/_sim/requests")["requests"]
-
-    def credits(self, **params) -> list[dict]:
-        query = "&".join(f"{k}={v}" for k, v in params.items())
-        return self.admin("GET", "/_sim/credits" + (f"?{query}" if query else ""))["items"]
-
-    def client(self, **overrides) -> "RecordingClient":
-        return RecordingClient(self, **overrides)
-
-
-class RecordingClient(HttpAisClient):
-    """The real adapter pointed at the test simulator, with waits recorded instead of slept and
-    exchanges kept in memory (tests that check the database use the default recorder)."""
-
-    def __init__(self, sim: Sim, **overrides):
-        self.sleeps, self.exchanges = [], []
-        defaults = dict(
-            base_url=sim.url,
-            provider_code=TEST_PROVIDER,
-            secret=TEST_SECRET,
-            timeout=(2, 5),
-            max_retries=3,
-            sleep=self.sleeps.append,
-            recorder=self._remember,
-        )
-        defaults.update(overrides)
-        super().__init__(**defaults)
-
-    def _remember(self, **entry):
-        self.exchanges.append(entry)
-
-
-def start_simulator(tmp_dir: Path, *extra: str, env_extra: dict | None = None, port_args=("--port", "0")):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIS_")}
-    env.update({"AIS_PROVIDER_CODE": TEST_PROVIDER, "AIS_SECRET": TEST_SECRET, "PYTHONUNBUFFERED": "1"})
-    env.update(env_extra or {})
-    db = tmp_dir / "ais_sim.sqlite3"
-    from conftest import moved_clock_argv
-
-    proc = subprocess.Popen(
-        [*moved_clock_argv("ais_sim"), "--host", "127.0.0.1", *port_args, "--db", str(db), *extra],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines = []
-    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(20)
-    match = re.search(r"listening on (http://\S+)", lines[0] if lines else "")
-    if not match:
-        proc.kill()
-        raise RuntimeError(f"the AIS simulator did not start: {lines!r} {proc.stderr.read()[-2000:]!r}")
-    sim = Sim(match.group(1), proc, db)
-    for _ in range(50):
-        try:
-            sim.admin("GET", "/_sim/health")
-            break
-        except requests.RequestException:
-            time.sleep(0.1)
-    return sim
-
-
-def stop_simulator(sim: Sim):
-    sim.proc.terminate()
-    try:
-        sim.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        sim.proc.kill()
-    for stream in (sim.proc.stdout, sim.proc.stderr):
-        stream.close()
+from .simulator import TEST_PROVIDER, TEST_SECRET, start_simulator, stop_simulator
 
 
 @pytest.fixture(scope="session")
@@ -143,3 +36,27 @@ def ais_settings(settings, ais_sim):
     settings.AIS_BACKOFF_BASE = 0.01
     settings.AIS_BACKOFF_CAP = 0.05
     return settings
+
+
+@pytest.fixture
+def roots(settings, tmp_path):
+    """MEDIA_ROOT and EXPORT_ROOT in the test's temporary directory."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.EXPORT_ROOT = str(tmp_path / "private" / "exports")
+    return Path(settings.MEDIA_ROOT), Path(settings.EXPORT_ROOT)
+
+
+@pytest.fixture
+def done_job(roots, register_learner, year):
+    """A finished export of 2026 holding one learner's (张甲, Hohhot) record of P1."""
+    from cpe.credits.tests.factories import make_record
+    from cpe.reporting.models import ExportJob
+    from cpe.reporting.services import export_run
+    from cpe.reporting.states import ExportStatus
+
+    learner = register_learner(name="张甲", region="150100")
+    make_record(learner, year, "P1")
+    job = ExportJob.objects.create(year=2026, created_at=timezone.now())
+    job = export_run(job_id=job.pk)
+    assert job.status == ExportStatus.DONE
+    return job, learner

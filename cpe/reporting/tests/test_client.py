@@ -17,8 +17,7 @@ from cpe.reporting.clients.base import (
     CreditReport,
 )
 from cpe.reporting.clients.http import DEMO_PROVIDER_CODE, DEMO_SECRET, HttpAisClient, parse_retry_after
-
-from .conftest import TEST_PROVIDER
+from cpe.reporting.tests.simulator import TEST_PROVIDER
 
 ZHANG = {"id_number": "150102199003071237", "name": "张明", "region_code": "150100"}
 

@@ -12,8 +12,7 @@ import pytest
 import requests
 
 from cpe.reporting.clients.http import sign
-
-from .conftest import TEST_PROVIDER, TEST_SECRET, start_simulator, stop_simulator
+from cpe.reporting.tests.simulator import TEST_PROVIDER, TEST_SECRET, start_simulator, stop_simulator
 
 ZHANG = {"id_number": "150102199003071237", "name": "张明", "region_code": "150100"}
 

@@ -5,40 +5,20 @@ policy.EXPORT_RETENTION by the scheduled clean-up; a download after that answers
 import os
 import stat
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from django.utils import timezone
 
+from cpe.accounts.tests.factories import staff_with_perms
 from cpe.core.models import AuditEvent
 from cpe.reporting import policy
 from cpe.reporting.models import ExportJob
 from cpe.reporting.services import export_file_path, export_root, export_run, exports_expire
 from cpe.reporting.states import ExportStatus
 
-from .outbox_fixtures import make_record, year  # noqa: F401
-from .test_staff import staff
-
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def roots(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    settings.EXPORT_ROOT = str(tmp_path / "private" / "exports")
-    return Path(settings.MEDIA_ROOT), Path(settings.EXPORT_ROOT)
-
-
-@pytest.fixture
-def done_job(roots, register_learner, year):  # noqa: F811
-    learner = register_learner(name="张甲", region="150100")
-    make_record(learner, year, "P1")
-    job = ExportJob.objects.create(year=2026, created_at=timezone.now())
-    job = export_run(job_id=job.pk)
-    assert job.status == ExportStatus.DONE
-    return job, learner
 
 
 def test_file_is_private_random_and_expires(done_job, roots):
@@ -72,10 +52,10 @@ def test_export_root_inside_a_served_directory_refused(settings, tmp_path, insid
 def test_download_needs_the_permission_and_is_audited(done_job, client, django_user_model):
     job, learner = done_job
     url = reverse("reporting:staff_export_download", args=[job.pk])
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", username="viewer"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", username="viewer"))
     assert client.get(url).status_code == 403
     assert not AuditEvent.objects.filter(event_type="reporting.export_downloaded").exists()
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     resp = client.get(url)
     assert resp.status_code == 200
     assert f"ais-results-2026-all-{job.pk}.xlsx" in resp["Content-Disposition"]
@@ -94,7 +74,7 @@ def test_download_after_expiry_answers_410_and_the_cleanup_deletes_the_file(
     job, learner = done_job
     path = export_file_path(job)
     url = reverse("reporting:staff_export_download", args=[job.pk])
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     with time_machine.travel(job.expires_at - timedelta(seconds=1), tick=False):
         assert client.get(url).status_code == 200  # the second before: still there
     with time_machine.travel(job.expires_at, tick=False):
@@ -128,7 +108,7 @@ def test_old_public_export_files_are_not_served_and_are_removed(roots, client, d
         file="exports/ais-results-2026-all-1.xlsx",
         finished_at=timezone.now(),
     )
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     assert client.get(reverse("reporting:staff_export_download", args=[job.pk])).status_code == 410
     assert exports_expire() == 1
     job.refresh_from_db()
@@ -145,7 +125,7 @@ def test_a_file_name_outside_the_scheme_is_never_opened(roots, client, django_us
         expires_at=timezone.now() + timedelta(days=1),
     )
     assert export_file_path(job) is None
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     assert client.get(reverse("reporting:staff_export_download", args=[job.pk])).status_code == 404
 
 

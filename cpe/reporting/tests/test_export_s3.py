@@ -9,26 +9,22 @@ import pytest
 import requests
 from django.urls import reverse
 
+from cpe.accounts.tests.factories import staff_with_perms
 from cpe.core.models import AuditEvent
 from cpe.core.storage import PRIVATE_URL_TTL
-from cpe.core.tests.s3 import s3, s3_server  # noqa: F401 (fixtures)
 from cpe.reporting.services import exports_expire
 from cpe.reporting.states import ExportStatus
-
-from .outbox_fixtures import year  # noqa: F401 (fixture)
-from .test_export_files import done_job, roots  # noqa: F401 (fixtures)
-from .test_staff import staff
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def s3_job(s3, done_job):  # noqa: F811 (s3 first: the export is written to the bucket)
+def s3_job(s3, done_job):  # s3 first: the export is written to the bucket
     job, learner = done_job
     return job, learner, f"private/exports/{job.file}"
 
 
-def test_the_export_is_a_private_object_in_the_bucket_only(s3, s3_job, roots):  # noqa: F811
+def test_the_export_is_a_private_object_in_the_bucket_only(s3, s3_job, roots):
     job, _learner, key = s3_job
     assert job.status == ExportStatus.DONE and s3.keys() == [key]
     media, private = roots
@@ -39,13 +35,13 @@ def test_the_export_is_a_private_object_in_the_bucket_only(s3, s3_job, roots):  
     assert requests.get(f"{s3.endpoint}/{s3.bucket}/{key}", timeout=10).status_code == 403
 
 
-def test_staff_download_redirects_to_a_short_lived_signed_url(s3, s3_job, client, django_user_model):  # noqa: F811
+def test_staff_download_redirects_to_a_short_lived_signed_url(s3, s3_job, client, django_user_model):
     job, learner, key = s3_job
     url = reverse("reporting:staff_export_download", args=[job.pk])
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", username="viewer"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", username="viewer"))
     r = client.get(url)
     assert r.status_code == 403 and "Location" not in r  # no permission: no link at all
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     r = client.get(url)
     assert r.status_code == 302 and "no-store" in r["Cache-Control"] and r["Referrer-Policy"] == "no-referrer"
     target = r["Location"]
@@ -63,9 +59,9 @@ def test_staff_download_redirects_to_a_short_lived_signed_url(s3, s3_job, client
     )
 
 
-def test_expiry_cleanup_deletes_the_object_from_the_store(s3, s3_job, client, django_user_model):  # noqa: F811
+def test_expiry_cleanup_deletes_the_object_from_the_store(s3, s3_job, client, django_user_model):
     job, _learner, key = s3_job
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     target = client.get(reverse("reporting:staff_export_download", args=[job.pk]))["Location"]
     assert exports_expire(at=job.expires_at - timedelta(seconds=1)) == 0 and s3.keys() == [key]
     assert exports_expire(at=job.expires_at) == 1
@@ -77,7 +73,7 @@ def test_expiry_cleanup_deletes_the_object_from_the_store(s3, s3_job, client, dj
     assert client.get(reverse("reporting:staff_export_download", args=[job.pk])).status_code == 410
 
 
-def test_cleanup_sweeps_an_orphan_object_past_the_retention_only(s3, s3_job):  # noqa: F811
+def test_cleanup_sweeps_an_orphan_object_past_the_retention_only(s3, s3_job):
     from cpe.reporting import policy
 
     job, _learner, key = s3_job

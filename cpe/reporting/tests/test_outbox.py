@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cpe.accounts.states import AisStatus
 from cpe.core.models import AuditEvent
+from cpe.credits.tests.factories import make_record
 from cpe.reporting import policy
 from cpe.reporting.models import AisReport
 from cpe.reporting.selectors import report_states_for_user
@@ -24,8 +25,6 @@ from cpe.reporting.services import (
     reversal_enqueue_for_record,
 )
 from cpe.reporting.states import ReportKind, ReportState
-
-from .outbox_fixtures import make_record, year  # noqa: F401
 
 
 @pytest.fixture
@@ -113,7 +112,7 @@ def test_resend_sends_the_stored_bytes(found, year, ais_sim):
     assert_once(ais_sim, [report])
 
 
-# --- faults: in the end exactly once -------------------------------------------------------------------------
+# --- faults: in the end exactly once ----------------------------------------------------------------
 @pytest.mark.parametrize(
     "fault, client_kw",
     [
@@ -204,7 +203,7 @@ def test_many_records_under_random_faults_end_up_once_each(found, year, ais_sim)
     at = timezone.now()
     for report in reports:
         report_send(report_id=report.pk, client=ais_sim.client(max_retries=1, rng=rng.random), at=at)
-    for round_ in range(30):
+    for _ in range(30):
         if not AisReport.objects.exclude(state=ReportState.SENT).exists():
             break
         at += timedelta(hours=7)

@@ -19,8 +19,10 @@ PASSWORD = "Zhang-san-2026"
 
 
 @pytest.fixture
-def learner(register_learner):
-    return register_learner()
+def learner_traits():
+    """The person check's learner is registered and not yet checked (cpe/conftest.py's `learner`
+    is found by default)."""
+    return {}
 
 
 def seed(sim, user, **extra):

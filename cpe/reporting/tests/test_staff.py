@@ -3,12 +3,13 @@
 import sqlite3
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from cpe.accounts.tests.factories import staff_with_perms
 from cpe.core.models import AuditEvent
+from cpe.credits.tests.factories import make_record
 from cpe.reporting import policy
 from cpe.reporting.clients.base import AisCredit, CreditReport
 from cpe.reporting.models import ExportJob
@@ -23,24 +24,12 @@ from cpe.reporting.services import (
 )
 from cpe.reporting.states import ExportStatus, ReportState
 
-from .outbox_fixtures import make_record, year  # noqa: F401
-
 
 @pytest.fixture
 def found(ais_settings, ais_sim, register_learner):
     user = register_learner(name="张三")
     ais_sim.seed({"id_number": user.id_number, "name": user.name})
     ais_person_check(user_id=user.pk)
-    return user
-
-
-def staff(django_user_model, *perms, username="op"):
-    user = django_user_model.objects.create_user(
-        username=username, password="Staff-pass-2026", name="运营", is_staff=True
-    )
-    for p in perms:
-        app, codename = p.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app, codename=codename))
     return user
 
 
@@ -154,9 +143,9 @@ def test_reconcile_page(found, year, ais_sim, client, django_user_model):
         db.execute("DELETE FROM credits")
     db.close()
     url = reverse("reporting:staff_reconcile")
-    client.force_login(staff(django_user_model, username="nobody"))
+    client.force_login(staff_with_perms(username="nobody"))
     assert client.get(url).status_code == 403
-    client.force_login(staff(django_user_model, "reporting.reconcile_aisreport"))
+    client.force_login(staff_with_perms("reporting.reconcile_aisreport"))
     page = client.get(url, {"who": found.id_number, "year": "2026"}).content.decode()
     assert 'id="diff-count">1<' in page and "AIS 缺少该学时" in page and report.receipt_no in page
     assert page.count(found.id_number) == 1  # only in the search box
@@ -299,12 +288,12 @@ def test_exports_page_start_poll_download(
     export_ledger, client, django_user_model, django_capture_on_commit_callbacks
 ):
     url = reverse("reporting:staff_exports")
-    viewer = staff(django_user_model, "reporting.view_exportjob", username="auditor")
+    viewer = staff_with_perms("reporting.view_exportjob", username="auditor")
     client.force_login(viewer)
     assert client.get(url).status_code == 200
     client.post(url, {"year": "2026", "region": ""})
     assert ExportJob.objects.count() == 0  # viewing is not exporting
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", "reporting.export_results"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", "reporting.export_results"))
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(url, {"year": "2026", "region": "150200"}).status_code == 302
     job = ExportJob.objects.get()
@@ -329,7 +318,7 @@ def test_admin_queue_and_retry_action(
     report_send(report_id=report.pk, client=ais_sim.client())
     report.refresh_from_db()
     assert report.state == ReportState.FAILED
-    op = staff(django_user_model, "reporting.view_aisreport", "reporting.retry_aisreport")
+    op = staff_with_perms("reporting.view_aisreport", "reporting.retry_aisreport")
     client.force_login(op)
     changelist = reverse("admin:reporting_aisreport_changelist")
     page = client.get(changelist, {"queue": "failed"}).content.decode()
@@ -354,7 +343,7 @@ def test_operator_starts_an_export_from_the_staff_site(
 
     changelist = reverse("admin:reporting_exportjob_changelist")
     add = reverse("admin:reporting_exportjob_add")
-    client.force_login(staff(django_user_model, "reporting.view_exportjob", username="viewer"))
+    client.force_login(staff_with_perms("reporting.view_exportjob", username="viewer"))
     assert add not in client.get(changelist).content.decode()
     assert client.get(add).status_code == 403
     assert client.post(add, {"year": "2026", "region": ""}).status_code == 403
@@ -394,14 +383,14 @@ def test_ais_queue_names_the_learner_to_who_chases_masked_to_others(
     learner = register_learner(name="巴特尔")
     report = report_enqueue_for_record(make_record(learner, year, "N1"))
     changelist = reverse("admin:reporting_aisreport_changelist")
-    client.force_login(staff(django_user_model, "reporting.view_aisreport", username="auditor"))
+    client.force_login(staff_with_perms("reporting.view_aisreport", username="auditor"))
     page = client.get(changelist).content.decode()
     assert report.idempotency_key in page and "巴特尔" not in page and learner.name_masked in page
     # The key is read as its first 8 characters; the whole key is the cell's title.
     uid = report.idempotency_key.split("-", 2)[2]
     assert f'<span title="{report.idempotency_key}">{uid[:8]}…</span>' in page
     assert f">{report.idempotency_key}<" not in page
-    client.force_login(staff(django_user_model, "reporting.view_aisreport", "reporting.retry_aisreport"))
+    client.force_login(staff_with_perms("reporting.view_aisreport", "reporting.retry_aisreport"))
     page = client.get(changelist).content.decode()
     assert f"巴特尔（{learner.mobile_masked}）" in page
     assert learner.id_number not in page and learner.mobile not in page

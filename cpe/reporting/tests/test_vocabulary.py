@@ -8,20 +8,15 @@ from django.urls import reverse
 
 from cpe.accounts.models import User
 from cpe.accounts.states import AisStatus
+from cpe.accounts.tests.factories import sign_in_learner
 from cpe.core import ais_labels as labels
-from cpe.credits.tests.test_views import _login
-from cpe.exams.tests import fixtures as exam_fixtures
-from cpe.exams.tests.fixtures import complete_chapters, make_course, pass_course, pay
+from cpe.exams.tests.factories import make_course, pass_course
+from cpe.learning.tests.factories import complete_chapters
+from cpe.orders.tests.factories import pay
 from cpe.reporting.models import AisReport
 from cpe.reporting.states import ReportState
 
-# pytest fixtures of the exams tests used here by name (assigned, not imported, so that the
-# formatter's unused-import fix cannot drop them again)
-_media_in_tmp = exam_fixtures._media_in_tmp
-learner = exam_fixtures.learner
-year = exam_fixtures.year
-
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 LEARNER_WORDS = (labels.REPORT_PENDING, labels.REPORT_SENT, labels.REPORT_FAILED, "不上报")
 
 
@@ -44,7 +39,7 @@ def not_found(learner):
 
 
 def test_purchase_page_and_dashboard_say_the_same_words(client, not_found, year):
-    _login(client, not_found)
+    sign_in_learner(client, not_found)
     buy = client.get(reverse("orders:buy", args=["2026-ANNUAL"])).content.decode()
     dash = client.get(reverse("accounts:dashboard")).content.decode()
     badge = f'data-testid="ais-person-status">{labels.PERSON_NOT_FOUND}</span>'
@@ -59,7 +54,7 @@ def test_credits_page_and_staff_queue_name_a_waiting_person_alike(client, not_fo
     pass_course(not_found, c)
     report = AisReport.objects.get(record__user=not_found)
     assert report.state == ReportState.WAITING_PERSON
-    _login(client, not_found)
+    sign_in_learner(client, not_found)
     page = client.get(reverse("credits:year", args=[2026])).content.decode()
     assert labels.REPORT_WAITING_PERSON in page
 

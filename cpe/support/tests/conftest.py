@@ -2,23 +2,15 @@ import pytest
 
 
 @pytest.fixture
-def learner(verified_learner):
-    return verified_learner
-
-
-@pytest.fixture
-def other_learner(register_learner):
-    return register_learner(name="王五", email="wangwu@example.com")
+def learner_traits():
+    """The support tests' learner is 张三 with a verified e-mail (answers are told by e-mail too),
+    not yet checked with the AIS."""
+    return {"name": "张三", "email": "zhangsan@example.com", "verified": True}
 
 
 @pytest.fixture
 def operator(db):
-    from django.contrib.auth.models import Group
+    """客服小王, a member of staff with the 运营人员 role."""
+    from cpe.accounts.tests.factories import StaffFactory
 
-    from cpe.accounts.models import User
-    from cpe.backoffice.services import roles_sync
-
-    roles_sync()
-    user = User.objects.create_user("op1", "houtai-test-1", name="客服小王", is_staff=True)
-    user.groups.add(Group.objects.get(name="运营人员"))
-    return user
+    return StaffFactory(username="op1", password="houtai-test-1", name="客服小王", role="运营人员")

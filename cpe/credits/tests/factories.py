@@ -1,24 +1,13 @@
-"""Minimal ledger rows for the reporting tests: credit records made directly with the ORM
-(with the order, enrolment and attempt their constraints require), and a found learner."""
+"""Test factories of credits. `make_record` writes a credit record directly, with the order,
+enrolment and graded attempt its constraints require, at a given instant: for the tests of what
+reads the ledger (reporting, exports, operations), which need records at fixed times and not
+the exam that makes them. A test of how a record comes to be passes a course through
+`cpe.exams.tests.factories.pass_course` instead."""
 
 import uuid
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
-
-
-@pytest.fixture
-def year(db):
-    from cpe.catalog.models import Product, ProductKind, TrainingYear
-
-    ty = TrainingYear.objects.create(
-        year=2026, required_hours=90, professional_min_hours=60, credits_per_hour=1
-    )
-    Product.objects.create(
-        code="2026-ANNUAL", title="2026 年度课程", kind=ProductKind.ANNUAL, year=ty, price_fen=19800
-    )
-    return ty
 
 
 def make_record(user, year, code="P1", hours=24, *, title=None, category="professional", at=None):
