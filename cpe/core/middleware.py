@@ -36,6 +36,6 @@ class RedisUnavailableMiddleware:
                 request, "partials/message.html", {"level": "error", "text": MESSAGE}, status=503
             )
         else:
-            response = render(request, "errors/503.html", {"message": MESSAGE}, status=503)
+            response = render(request, "errors/503.html", status=503)  # MESSAGE, as a heading and a line
         response["Retry-After"] = str(redis_wire.RETRY_AFTER_SECONDS)
         return response
