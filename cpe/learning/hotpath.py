@@ -720,6 +720,8 @@ def flush_keys(keys) -> int:
     of the stored and the session's intervals (never less), a session row only moves forward
     (by its heartbeat count), completion is set (and audited) once under the row lock. A key is
     marked clean only if no report was committed after the snapshot written."""
+    # Inside the function, as this module's other model imports: the WSGI door imports this
+    # module before Django's app registry is ready, and these modules define or import models.
     from cpe.core.audit import audit_record
 
     from . import selectors
