@@ -9,6 +9,7 @@ from cpe.accounts.models import User
 from cpe.accounts.policy import normalise_id_number
 from cpe.catalog.models import Course, TrainingYear
 from cpe.core.crypto import blind_index
+from cpe.core.rows import FixedQuery
 from cpe.core.timewin import local_date
 from cpe.learning.selectors import enrolments_for_dashboard
 
@@ -94,11 +95,33 @@ class YearSummary:
         }
 
 
+# The fixed queries of the dashboard and the year page, compiled once per process (cpe.core.rows).
+_records_of = FixedQuery(
+    lambda user_id: (
+        CreditRecord.objects.filter(user_id=user_id).select_related("year").order_by("-passed_at")
+    ),
+    user_id=int,
+)
+_certificates_of = FixedQuery(
+    lambda user_id: Certificate.objects.filter(user_id=user_id).order_by("-issued_at"), user_id=int
+)
+_passed_course_ids = FixedQuery(
+    lambda user_id: CreditRecord.objects.filter(user_id=user_id, status=RecordStatus.ACTIVE).values_list(
+        "course_id", flat=True
+    ),
+    user_id=int,
+)
+_published_courses_of_year = FixedQuery(
+    lambda year_id: Course.objects.filter(year_id=year_id, is_published=True).order_by("position", "id"),
+    year_id=int,
+)
+
+
 def year_summaries(user, years=()) -> list[YearSummary]:
     """The learner's years: those given (e.g. the years of their enrolments, already loaded)
     plus those with records, newest first. Three queries however many records exist."""
-    records = list(CreditRecord.objects.filter(user=user).select_related("year").order_by("-passed_at"))
-    certs = list(Certificate.objects.filter(user=user).order_by("-issued_at"))
+    records = _records_of(user_id=user.pk)
+    certs = _certificates_of(user_id=user.pk)
     by_year = {y.pk: y for y in years}
     for r in records:
         by_year.setdefault(r.year_id, r.year)
@@ -204,7 +227,7 @@ def year_plan_for(*, enrolments, summaries, at) -> YearPlanView | None:
     }
     candidates = [
         policy.PlanCourse(c.pk, c.title, c.category, c.credit_hours, c.pk in open_ids)
-        for c in Course.objects.filter(year=year, is_published=True).order_by("position", "id")
+        for c in _published_courses_of_year(year_id=year.pk)
         if c.pk not in passed
     ]
     return YearPlanView(year, status, policy.year_plan(status, candidates))
@@ -249,9 +272,7 @@ def dashboard_studies(user, at) -> dict:
     their passed courses, the years of the enrolments and credit records (hours, progress,
     planner, certificates; a constant number of queries, year_summaries) and what is still
     missing this (Shanghai) year with the courses that fill it."""
-    passed = set(
-        CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True)
-    )
+    passed = set(_passed_course_ids(user_id=user.pk))
     enrolments = enrolments_for_dashboard(user, at=at, passed=passed)
     credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
     return {

@@ -1,27 +1,35 @@
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course
+from cpe.core.rows import FixedQuery
 
 from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
+
+
+def _enrolments_with_courses(user_id):
+    from django.db.models import Prefetch
+
+    published = Course.objects.filter(is_published=True).order_by("position", "id")
+    return (
+        Enrolment.objects.filter(user_id=user_id)
+        .select_related("product__course", "year", "order")
+        .prefetch_related(Prefetch("year__courses", queryset=published))
+        .order_by("-valid_from")
+    )
+
+
+# Compiled once per process (cpe.core.rows); the prefetch of the years' courses as usual.
+_enrolments_for_dashboard = FixedQuery(_enrolments_with_courses, user_id=int)
 
 
 def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
     """The learner's enrolments with their state (valid / expired / closed), newest first.
     `passed`: the ids of the courses the learner has passed (credits records them and passes
     them in: credits sits above learning)."""
-    from django.db.models import Prefetch
-
     at = at or timezone.now()
     rows = []
-    published = Course.objects.filter(is_published=True).order_by("position", "id")
-    enrolments = (
-        Enrolment.objects.filter(user=user)
-        .select_related("product__course", "year", "order")
-        .prefetch_related(Prefetch("year__courses", queryset=published))
-        .order_by("-valid_from")
-    )
-    for e in enrolments:
+    for e in _enrolments_for_dashboard(user_id=user.pk):
         e.state = policy.enrolment_state(
             closed=e.status == EnrolmentStatus.CLOSED,
             window=policy.Window(e.valid_from, e.valid_until),
