@@ -1,3 +1,4 @@
+from django.db.models import Count
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course
@@ -61,11 +62,27 @@ def enrolments_covering(user, chapter_or_course):
     )
 
 
+def _covering(user_id, year_id, course_id):
+    from django.db.models import Q
+
+    return (
+        Enrolment.objects.filter(user_id=user_id, year_id=year_id)
+        .filter(Q(product__kind="annual") | Q(product__course_id=course_id))
+        .select_related("product")
+        .order_by("-valid_until")
+    )
+
+
+# enrolments_covering's query, compiled once per process (cpe.core.rows): every learner page.
+_enrolments_covering = FixedQuery(_covering, user_id=int, year_id=int, course_id=int)
+
+
 def enrolment_for(user, chapter_or_course, at):
     """(enrolment, state): a usable enrolment if there is one, else the most telling refusal:
     expired, closed, not started, or (None, "not_enrolled")."""
     best = None
-    for e in enrolments_covering(user, chapter_or_course):
+    course = getattr(chapter_or_course, "course", chapter_or_course)
+    for e in _enrolments_covering(user_id=user.pk, year_id=course.year_id, course_id=course.pk):
         state = policy.enrolment_state(
             closed=e.status == EnrolmentStatus.CLOSED,
             window=policy.Window(e.valid_from, e.valid_until),
@@ -78,13 +95,89 @@ def enrolment_for(user, chapter_or_course, at):
     return best or (None, "not_enrolled")
 
 
-def course_progress(user, course):
-    """The course's chapters in order, each with the learner's progress (share, complete)."""
+def _progress_queries():
     from .models import ChapterProgress
 
-    chapters = list(course.chapters.select_related("video").order_by("position"))
-    progress = {p.chapter_id: p for p in ChapterProgress.objects.filter(user=user, chapter__in=chapters)}
+    chapters = FixedQuery(
+        lambda course_id: (
+            Chapter.objects.filter(course_id=course_id).select_related("video").order_by("position")
+        ),
+        course_id=int,
+    )
+    progress = FixedQuery(
+        lambda user_id, course_id: ChapterProgress.objects.filter(
+            user_id=user_id, chapter__course_id=course_id
+        ),
+        user_id=int,
+        course_id=int,
+    )
+    total = FixedQuery(
+        lambda year_id: (
+            Chapter.objects.filter(course__year_id=year_id, course__is_published=True)
+            .values("course__year_id")
+            .annotate(n=Count("id"))
+            .values_list("n", flat=True)
+        ),
+        year_id=int,
+    )
+    done = FixedQuery(
+        lambda user_id, year_id: (
+            ChapterProgress.objects.filter(
+                user_id=user_id,
+                chapter__course__year_id=year_id,
+                chapter__course__is_published=True,
+                completed_at__isnull=False,
+            )
+            .values("user_id")
+            .annotate(n=Count("id"))
+            .values_list("n", flat=True)
+        ),
+        user_id=int,
+        year_id=int,
+    )
+    return chapters, progress, total, done
+
+
+# The course, player and exam pages' fixed queries, compiled once per process (cpe.core.rows).
+_chapters_of, _progress_of, _chapters_in_year, _done_in_year = _progress_queries()
+
+
+_published_course = FixedQuery(
+    lambda course_id: Course.objects.select_related("year").filter(pk=course_id, is_published=True),
+    course_id=int,
+)
+_published_chapter = FixedQuery(
+    lambda chapter_id: Chapter.objects.select_related("course__year").filter(
+        pk=chapter_id, course__is_published=True
+    ),
+    chapter_id=int,
+)
+
+
+def published_course_or_404(course_id: int):
+    """The published course with its year (the course and exam pages), else Http404."""
+    return _one_or_404(_published_course(course_id=course_id), Course)
+
+
+def published_chapter_or_404(chapter_id: int):
+    """The chapter of a published course, with the course and its year (the player), else Http404."""
+    return _one_or_404(_published_chapter(chapter_id=chapter_id), Chapter)
+
+
+def _one_or_404(rows, model):
+    from django.http import Http404
+
+    if not rows:
+        raise Http404(f"No {model._meta.object_name} matches the given query.")
+    return rows[0]
+
+
+def course_progress(user, course):
+    """The course's chapters in order, each with the learner's progress (share, complete)."""
+    chapters = _chapters_of(course_id=course.pk)
+    progress = {p.chapter_id: p for p in _progress_of(user_id=user.pk, course_id=course.pk)}
     for ch in chapters:
+        ch.course = course  # as course.chapters gives them (no query for chapter.course)
         p = progress.get(ch.pk)
         ch.progress_row = p
         ch.completed = bool(p and p.completed_at)
@@ -113,12 +206,8 @@ chapter_duration = _duration
 
 def year_progress(user, year):
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
-
-    from .models import ChapterProgress
-
-    chapters = Chapter.objects.filter(course__year=year, course__is_published=True)
-    total = chapters.count()
-    done = ChapterProgress.objects.filter(user=user, chapter__in=chapters, completed_at__isnull=False).count()
+    total = sum(_chapters_in_year(year_id=year.pk))
+    done = sum(_done_in_year(user_id=user.pk, year_id=year.pk))
     return {"total": total, "done": done}
 
 
