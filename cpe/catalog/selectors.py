@@ -1,10 +1,17 @@
 from django.db.models import Count, Prefetch, Sum
 
+from cpe.core.rows import FixedQuery
+
 from .models import Course, Product, TrainingYear
 
 
 def catalog_years():
-    """Open years with their published courses (chapter counts) and products on sale."""
+    """Open years with their published courses (chapter counts) and products on sale (a list;
+    the years' query compiled once per process, cpe.core.rows; the prefetches as usual)."""
+    return _catalog_years()
+
+
+def _open_years():
     courses = (
         Course.objects.filter(is_published=True)
         .annotate(chapter_count=Count("chapters"), total_seconds=Sum("chapters__duration_seconds"))
@@ -18,3 +25,6 @@ def catalog_years():
         )
         .order_by("-year")
     )
+
+
+_catalog_years = FixedQuery(_open_years)

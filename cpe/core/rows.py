@@ -8,6 +8,8 @@ field decrypts as it does through the ORM), so the instance is the one `Model.ob
 would give. Other databases (SQLite, the embedded default) use the ORM."""
 
 import copy
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
@@ -65,7 +67,8 @@ class FixedQuery:
     `build` receives one value per declared slot and returns the queryset; it must not branch on the
     values, and each slot must reach the SQL as one parameter (an `=`/`<`/`>` lookup, not an `__in`
     list): the first evaluation builds it with sentinel values (int: a negative number in the int4
-    range, so not for a small integer column; str: a string no column holds) and checks that each
+    range, so not for a small integer column; str: a string no column holds; datetime: an aware
+    instant in 1901) and checks that each
     sentinel is exactly one of the compiled parameters, else it raises. Each call then clones the
     prepared queryset and lets the ORM's own iterable run the prepared SQL with this call's values:
     model instances, select_related, annotations, values()/values_list(), converters and
@@ -75,7 +78,9 @@ class FixedQuery:
     SENTINELS = {
         int: lambda i: -2_000_000_000 - i,
         str: lambda i: f"\x00fixed-query-slot-{i}\x00",
+        datetime: lambda i: datetime(1901, 2, 3, 4, 5, 6, i, tzinfo=dt_timezone.utc),
     }
+    COERCE = {int: int, str: str}  # a TextChoices member: its str; a datetime as it is
 
     def __init__(self, build, **slots):
         self.build, self.slots = build, slots
@@ -110,7 +115,8 @@ class FixedQuery:
         template, compiler, sql, params, positions = prepared
         params = list(params)
         for i, name in positions.items():
-            params[i] = self.slots[name](values[name])  # a TextChoices member: its str
+            value = values[name]
+            params[i] = self.COERCE[self.slots[name]](value) if self.slots[name] in self.COERCE else value
         qs = template._chain()
 
         def get_compiler(using=None, connection=None, elide_empty=True):

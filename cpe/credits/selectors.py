@@ -16,15 +16,21 @@ from cpe.learning.selectors import enrolments_for_dashboard
 from . import hooks, policy
 from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
-
-def year_status_for(user, year) -> policy.YearStatus:
-    """The year's status from the learner's active records (one query)."""
-    sums = dict(
-        CreditRecord.objects.filter(user=user, year=year, status=RecordStatus.ACTIVE)
+_year_hours = FixedQuery(  # compiled once per process (cpe.core.rows): the order list, refunds
+    lambda user_id, year_id: (
+        CreditRecord.objects.filter(user_id=user_id, year_id=year_id, status=RecordStatus.ACTIVE)
         .values_list("category")
         .annotate(h=Sum("hours"))
         .values_list("category", "h")
-    )
+    ),
+    user_id=int,
+    year_id=int,
+)
+
+
+def year_status_for(user, year) -> policy.YearStatus:
+    """The year's status from the learner's active records (one query)."""
+    sums = dict(_year_hours(user_id=user.pk, year_id=year.pk))
     return policy.year_status(
         required_hours=year.required_hours,
         professional_min_hours=year.professional_min_hours,

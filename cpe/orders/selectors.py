@@ -1,7 +1,10 @@
+from datetime import datetime
+
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course, Product
+from cpe.core.rows import FixedQuery
 from cpe.credits.models import CreditRecord, RecordStatus
 from cpe.credits.selectors import year_complete, year_status_for
 from cpe.exams.models import Attempt, AttemptStatus
@@ -35,16 +38,22 @@ def covered_by_annual(user, product, at) -> bool:
     ).exists()
 
 
+_valid_enrolments = FixedQuery(  # compiled once per process (cpe.core.rows): the catalogue
+    lambda user_id, starts_by, ends_after: Enrolment.objects.filter(
+        user_id=user_id, status=EnrolmentStatus.ACTIVE, valid_from__lte=starts_by, valid_until__gt=ends_after
+    ).values_list("product_id", "product__kind", "year_id"),
+    user_id=int,
+    starts_by=datetime,
+    ends_after=datetime,
+)
+
+
 def products_held(user, at) -> dict:
     """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
     {product id: "included"} for each single course that a valid annual course of its year
     already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
 
-    valid = list(
-        Enrolment.objects.filter(
-            user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at
-        ).values_list("product_id", "product__kind", "year_id")
-    )
+    valid = _valid_enrolments(user_id=user.pk, starts_by=at, ends_after=at)
     out = {pid: "held" for pid, _, _ in valid}
     annual_years = {year for _, kind, year in valid if kind == "annual"}
     if annual_years:
@@ -86,13 +95,21 @@ def bought_year_ids(user) -> set:
     return set(paid.values_list("product__year_id", flat=True))
 
 
-def orders_of(user):
+def _orders_of(user_id):
     return (
-        Order.objects.filter(user=user)
+        Order.objects.filter(user_id=user_id)
         .select_related("product", "product__year", "enrolment")
         .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
         .order_by("-created_at")
     )
+
+
+_orders_listed = FixedQuery(_orders_of, user_id=int)  # compiled once per process (cpe.core.rows)
+
+
+def orders_of(user) -> list:
+    """The learner's orders, newest first, with product, year, enrolment and refunds."""
+    return _orders_listed(user_id=user.pk)
 
 
 class RefundEvidence:
