@@ -48,6 +48,14 @@ _valid_enrolments = FixedQuery(  # compiled once per process (cpe.core.rows): th
 )
 
 
+_course_products_of_year = FixedQuery(
+    lambda year_id: Product.objects.filter(year_id=year_id, course__isnull=False).values_list(
+        "pk", flat=True
+    ),
+    year_id=int,
+)
+
+
 def products_held(user, at) -> dict:
     """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
     {product id: "included"} for each single course that a valid annual course of its year
@@ -56,11 +64,16 @@ def products_held(user, at) -> dict:
     valid = _valid_enrolments(user_id=user.pk, starts_by=at, ends_after=at)
     out = {pid: "held" for pid, _, _ in valid}
     annual_years = {year for _, kind, year in valid if kind == "annual"}
-    if annual_years:
-        for pid in Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list(
+    if len(annual_years) == 1:  # the usual case: its query compiled once per process
+        included = _course_products_of_year(year_id=next(iter(annual_years)))
+    elif annual_years:
+        included = Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list(
             "pk", flat=True
-        ):
-            out.setdefault(pid, "included")
+        )
+    else:
+        included = ()
+    for pid in included:
+        out.setdefault(pid, "included")
     return out
 
 
