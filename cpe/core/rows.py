@@ -67,20 +67,21 @@ class FixedQuery:
     `build` receives one value per declared slot and returns the queryset; it must not branch on the
     values, and each slot must reach the SQL as one parameter (an `=`/`<`/`>` lookup, not an `__in`
     list): the first evaluation builds it with sentinel values (int: a negative number in the int4
-    range, so not for a small integer column; str: a string no column holds; datetime: an aware
-    instant in 1901) and checks that each
-    sentinel is exactly one of the compiled parameters, else it raises. Each call then clones the
-    prepared queryset and lets the ORM's own iterable run the prepared SQL with this call's values:
-    model instances, select_related, annotations, values()/values_list(), converters and
-    prefetch_related (whose queries are compiled as usual) are exactly Django's. The result is a
-    list, never the queryset (a count() or filter() on it would run the prepared SQL)."""
+    range, so not for a small integer column, which takes "smallint"; str: a string no column holds;
+    datetime: an aware instant in 1901) and checks that each sentinel is exactly one of the compiled
+    parameters, else it raises. Each call then clones the prepared queryset and lets the ORM's own
+    iterable run the prepared SQL with this call's values: model instances, select_related,
+    annotations, values()/values_list(), converters and prefetch_related (whose queries are compiled
+    as usual) are exactly Django's. The result is a list, never the queryset (a count() or filter()
+    on it would run the prepared SQL)."""
 
     SENTINELS = {
         int: lambda i: -2_000_000_000 - i,
         str: lambda i: f"\x00fixed-query-slot-{i}\x00",
         datetime: lambda i: datetime(1901, 2, 3, 4, 5, 6, i, tzinfo=dt_timezone.utc),
+        "smallint": lambda i: 32_100 + i,  # a (positive) small integer column: 32100 and up
     }
-    COERCE = {int: int, str: str}  # a TextChoices member: its str; a datetime as it is
+    COERCE = {int: int, str: str, "smallint": int}  # a TextChoices member: its str; a datetime as it is
 
     def __init__(self, build, **slots):
         self.build, self.slots = build, slots
@@ -98,10 +99,14 @@ class FixedQuery:
         params = list(params)
         positions = {}
         for name, value in sentinels.items():
-            at = [i for i, p in enumerate(params) if type(p) is type(value) and p == value]
+            # The backend may wrap a value (PostgreSQL: a small integer as psycopg's Int2): each
+            # call's value is wrapped the same way.
+            at = [i for i, p in enumerate(params) if isinstance(p, type(value)) and p == value]
             if len(at) != 1:
                 raise ValueError(f"FixedQuery: slot {name!r} is not one parameter of the SQL: {sql}")
-            positions[at[0]] = name
+            kind = self.slots[name]
+            wrap = type(params[at[0]]) if type(params[at[0]]) is not type(value) else self.COERCE.get(kind)
+            positions[at[0]] = (name, wrap)
         qs.query.__dict__.pop("get_compiler", None)
         return qs, compiler, sql, params, positions
 
@@ -114,9 +119,8 @@ class FixedQuery:
             prepared = self._prepared[using] = self._prepare(using)
         template, compiler, sql, params, positions = prepared
         params = list(params)
-        for i, name in positions.items():
-            value = values[name]
-            params[i] = self.COERCE[self.slots[name]](value) if self.slots[name] in self.COERCE else value
+        for i, (name, wrap) in positions.items():
+            params[i] = values[name] if wrap is None else wrap(values[name])
         qs = template._chain()
 
         def get_compiler(using=None, connection=None, elide_empty=True):

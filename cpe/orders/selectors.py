@@ -1,6 +1,6 @@
+from collections import defaultdict
 from datetime import datetime
 
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course, Product
@@ -112,17 +112,27 @@ def _orders_of(user_id):
     return (
         Order.objects.filter(user_id=user_id)
         .select_related("product", "product__year", "enrolment")
-        .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
         .order_by("-created_at")
     )
 
 
-_orders_listed = FixedQuery(_orders_of, user_id=int)  # compiled once per process (cpe.core.rows)
+# Compiled once per process (cpe.core.rows): the order list's orders and their refunds.
+_orders_listed = FixedQuery(_orders_of, user_id=int)
+_refunds_of = FixedQuery(
+    lambda user_id: Refund.objects.filter(order__user_id=user_id).order_by("-requested_at"), user_id=int
+)
 
 
 def orders_of(user) -> list:
-    """The learner's orders, newest first, with product, year, enrolment and refunds."""
-    return _orders_listed(user_id=user.pk)
+    """The learner's orders, newest first, with product, year and enrolment; each order's
+    refunds, newest first, in `refund_list` (two queries)."""
+    orders = _orders_listed(user_id=user.pk)
+    refunds = defaultdict(list)
+    for r in _refunds_of(user_id=user.pk):
+        refunds[r.order_id].append(r)
+    for o in orders:
+        o.refund_list = refunds[o.pk]
+    return orders
 
 
 class RefundEvidence:
