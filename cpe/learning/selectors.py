@@ -7,21 +7,22 @@ from cpe.core.rows import FixedQuery
 from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
 
-
-def _enrolments_with_courses(user_id):
-    from django.db.models import Prefetch
-
-    published = Course.objects.filter(is_published=True).order_by("position", "id")
-    return (
+# The dashboard's enrolments, and the published courses of the years the learner is enrolled
+# in, each compiled once per process (cpe.core.rows).
+_enrolments_for_dashboard = FixedQuery(
+    lambda user_id: (
         Enrolment.objects.filter(user_id=user_id)
         .select_related("product__course", "year", "order")
-        .prefetch_related(Prefetch("year__courses", queryset=published))
         .order_by("-valid_from")
-    )
-
-
-# Compiled once per process (cpe.core.rows); the prefetch of the years' courses as usual.
-_enrolments_for_dashboard = FixedQuery(_enrolments_with_courses, user_id=int)
+    ),
+    user_id=int,
+)
+_published_courses_of_enrolled_years = FixedQuery(
+    lambda user_id: Course.objects.filter(
+        is_published=True, year_id__in=Enrolment.objects.filter(user_id=user_id).values("year_id")
+    ).order_by("position", "id"),
+    user_id=int,
+)
 
 
 def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
@@ -30,7 +31,12 @@ def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
     them in: credits sits above learning)."""
     at = at or timezone.now()
     rows = []
-    for e in _enrolments_for_dashboard(user_id=user.pk):
+    enrolments = _enrolments_for_dashboard(user_id=user.pk)
+    by_year = {}
+    if any(not e.product.course_id for e in enrolments):  # an annual product: its year's courses
+        for c in _published_courses_of_enrolled_years(user_id=user.pk):
+            by_year.setdefault(c.year_id, []).append(c)
+    for e in enrolments:
         e.state = policy.enrolment_state(
             closed=e.status == EnrolmentStatus.CLOSED,
             window=policy.Window(e.valid_from, e.valid_until),
@@ -39,7 +45,7 @@ def enrolments_for_dashboard(user, at=None, *, passed=frozenset()):
         # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
         e.days_left = -((at - e.valid_until) // timezone.timedelta(days=1)) if e.state == "valid" else 0
         # The courses it opens: all the year's courses, or the one course (rules R3.3).
-        e.courses = [e.product.course] if e.product.course_id else list(e.year.courses.all())
+        e.courses = [e.product.course] if e.product.course_id else list(by_year.get(e.year_id, ()))
         for c in e.courses:
             c.passed = c.pk in passed
         # Every course it opens passed (credits recorded): no longer "学习中".
