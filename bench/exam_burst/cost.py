@@ -169,6 +169,22 @@ def main():
                 f"A/B new median {statistics.median(ta):.0f} mean {sum(ta) / len(ta):.0f}  "
                 f"old median {statistics.median(tb):.0f} mean {sum(tb) / len(tb):.0f}"
             )
+    elif args.callgrind:  # one dump: 20 submissions, alternately a pass and a fail
+        import subprocess
+
+        def cg(*a):
+            subprocess.run(["callgrind_control", *a, str(os.getpid())], check=True, capture_output=True)
+
+        group = rest[half : half + 20]
+        cg("-i", "on")
+        for lr in group:
+            assert post(lr, sub(lr)).startswith("302")
+        cg("-d")
+        cg("-i", "off")
+        expected = {
+            k: v for k, v in expected.items() if k in {lr["attempt"] for lr in learners[: 4 + half + 20]}
+        }
+        print("callgrind: one dump, 20 submissions")
     else:
         measure("submission", sub, rest[half:], "302")
     from cpe.exams.models import Attempt

@@ -62,7 +62,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the staff second factor
+    "cpe.accounts.middleware.OTPMiddleware",  # django-otp's: request.user.is_verified() (staff)
     "cpe.moderation.middleware.BanMiddleware",
     "cpe.notices.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

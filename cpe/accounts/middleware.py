@@ -4,6 +4,8 @@ from django.contrib.auth import logout
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject, empty
+from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 
 from cpe.core import crypto
 
@@ -77,3 +79,17 @@ def _to_second_factor(request, user):
     if request.method == "GET":
         target += "?" + urlencode({"next": request.get_full_path()})
     return redirect(target)
+
+
+class OTPMiddleware(_OTPMiddleware):
+    """django-otp's middleware (``request.user.is_verified()``, ``otp_device``), with
+    ``request.user`` one lazy object over the user instead of a lazy object over Django's lazy
+    object: every attribute a request reads of its user went through both proxies."""
+
+    def _verify_user_sync(self, request, user):
+        user = super()._verify_user_sync(request, user)
+        if isinstance(user, SimpleLazyObject):
+            if user._wrapped is empty:
+                user._setup()
+            return user._wrapped
+        return user

@@ -74,7 +74,7 @@ def audit_key_configured(app_configs, **kwargs):
 REQUIRED_MIDDLEWARE = (
     "csp.middleware.CSPMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_otp.middleware.OTPMiddleware",
+    "cpe.accounts.middleware.OTPMiddleware",  # django-otp's, request.user one lazy object
     "cpe.accounts.middleware.SingleSessionMiddleware",
     "cpe.accounts.middleware.StaffSecondFactorMiddleware",
 )

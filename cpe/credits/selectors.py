@@ -11,6 +11,7 @@ from cpe.accounts.models import User
 from cpe.accounts.policy import normalise_id_number
 from cpe.catalog.models import Course, TrainingYear
 from cpe.core.crypto import blind_index
+from cpe.core.rows import FixedQuery
 from cpe.core.timewin import local_date
 from cpe.learning.models import Enrolment
 from cpe.learning.selectors import enrolments_for_dashboard
@@ -18,15 +19,21 @@ from cpe.learning.selectors import enrolments_for_dashboard
 from . import hooks, policy
 from .models import Certificate, CertificateKind, CreditRecord, RecordStatus
 
-
-def year_status_for(user: User, year: TrainingYear) -> policy.YearStatus:
-    """The year's status from the learner's active records (one query)."""
-    sums = dict(
-        CreditRecord.objects.filter(user=user, year=year, status=RecordStatus.ACTIVE)
+_year_hours = FixedQuery(  # compiled once per process (cpe.core.rows): the order list, refunds
+    lambda user_id, year_id: (
+        CreditRecord.objects.filter(user_id=user_id, year_id=year_id, status=RecordStatus.ACTIVE)
         .values_list("category")
         .annotate(h=Sum("hours"))
         .values_list("category", "h")
-    )
+    ),
+    user_id=int,
+    year_id=int,
+)
+
+
+def year_status_for(user: User, year: TrainingYear) -> policy.YearStatus:
+    """The year's status from the learner's active records (one query)."""
+    sums = dict(_year_hours(user_id=user.pk, year_id=year.pk))
     return policy.year_status(
         required_hours=year.required_hours,
         professional_min_hours=year.professional_min_hours,
@@ -99,11 +106,33 @@ class YearSummary:
         }
 
 
+# The fixed queries of the dashboard and the year page, compiled once per process (cpe.core.rows).
+_records_of = FixedQuery(
+    lambda user_id: (
+        CreditRecord.objects.filter(user_id=user_id).select_related("year").order_by("-passed_at")
+    ),
+    user_id=int,
+)
+_certificates_of = FixedQuery(
+    lambda user_id: Certificate.objects.filter(user_id=user_id).order_by("-issued_at"), user_id=int
+)
+_passed_course_ids = FixedQuery(
+    lambda user_id: CreditRecord.objects.filter(user_id=user_id, status=RecordStatus.ACTIVE).values_list(
+        "course_id", flat=True
+    ),
+    user_id=int,
+)
+_published_courses_of_year = FixedQuery(
+    lambda year_id: Course.objects.filter(year_id=year_id, is_published=True).order_by("position", "id"),
+    year_id=int,
+)
+
+
 def year_summaries(user: User, years: Iterable[TrainingYear] = ()) -> list[YearSummary]:
     """The learner's years: those given (e.g. the years of their enrolments, already loaded)
     plus those with records, newest first. Three queries however many records exist."""
-    records = list(CreditRecord.objects.filter(user=user).select_related("year").order_by("-passed_at"))
-    certs = list(Certificate.objects.filter(user=user).order_by("-issued_at"))
+    records = _records_of(user_id=user.pk)
+    certs = _certificates_of(user_id=user.pk)
     by_year = {y.pk: y for y in years}
     for r in records:
         by_year.setdefault(r.year_id, r.year)
@@ -212,7 +241,7 @@ def year_plan_for(
     }
     candidates = [
         policy.PlanCourse(c.pk, c.title, c.category, c.credit_hours, c.pk in open_ids)
-        for c in Course.objects.filter(year=year, is_published=True).order_by("position", "id")
+        for c in _published_courses_of_year(year_id=year.pk)
         if c.pk not in passed
     ]
     return YearPlanView(year, status, policy.year_plan(status, candidates))
@@ -259,9 +288,7 @@ def dashboard_studies(user: User, at: datetime) -> dict:
     their passed courses, the years of the enrolments and credit records (hours, progress,
     planner, certificates; a constant number of queries, year_summaries) and what is still
     missing this (Shanghai) year with the courses that fill it."""
-    passed = set(
-        CreditRecord.objects.filter(user=user, status=RecordStatus.ACTIVE).values_list("course_id", flat=True)
-    )
+    passed = set(_passed_course_ids(user_id=user.pk))
     enrolments = enrolments_for_dashboard(user, at=at, passed=passed)
     credit_years = year_summaries(user, years={e.year_id: e.year for e in enrolments}.values())
     return {

@@ -14,6 +14,7 @@ from cpe.accounts.signals import client_ip
 from cpe.catalog.models import TrainingYear
 from cpe.core.audit import audit_record
 from cpe.core.captcha import captcha_ok, captcha_question
+from cpe.core.rows import FixedQuery
 from cpe.core.timewin import local_date
 
 from . import hooks, policy, selectors
@@ -29,12 +30,17 @@ def my_credits(request):
     return redirect("credits:year", local_date(timezone.now()).year)
 
 
+_year_row = FixedQuery(  # compiled once per process (cpe.core.rows)
+    lambda year: TrainingYear.objects.filter(year=year).order_by("pk")[:1], year="smallint"
+)
+
+
 @login_required
 def year_page(request, year):
     """我的学时 for one training year: a constant number of queries however many records."""
     if request.user.is_staff:
         return redirect("admin:index")
-    ty = TrainingYear.objects.filter(year=year).first()
+    ty = next(iter(_year_row(year=year)), None)
     if ty is None:
         raise Http404("该培训年度不存在。")
     summaries = selectors.year_summaries(request.user, years=[ty])

@@ -13,13 +13,14 @@ from typing import Any, cast
 from django.conf import settings
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import Field, Model, QuerySet
 from django.utils import timezone
 
 from cpe.accounts.models import User
 from cpe.accounts.policy import hold_allows
 from cpe.catalog.models import Chapter, Course, TrainingYear
 from cpe.core.audit import audit_deferred, audit_record
+from cpe.core.rows import FixedQuery
 from cpe.credits.services import credit_record_for_pass
 from cpe.learning import selectors as learning_selectors
 from cpe.learning.models import Enrolment
@@ -57,15 +58,35 @@ class Gate:
     rules: policy.Rules
 
 
-def bank_counts(course: Course) -> dict[str, int]:
+def _bank(course_id: int, pool: str) -> QuerySet[Question, tuple[str, int]]:
     from django.db.models import Count
 
-    return dict(
-        Question.objects.filter(course=course, pool=policy.paper_pool(), is_active=True)
+    return (
+        Question.objects.filter(course_id=course_id, pool=pool, is_active=True)
         .values_list("qtype")
         .annotate(n=Count("id"))
         .values_list("qtype", "n")
     )
+
+
+def _attempts_used(user_id: int, course_id: int, enrolment_id: int) -> QuerySet[Attempt, int]:
+    from django.db.models import Count
+
+    return (
+        Attempt.objects.filter(user_id=user_id, course_id=course_id, enrolment_id=enrolment_id)
+        .values("user_id")
+        .annotate(n=Count("id"))
+        .values_list("n", flat=True)
+    )
+
+
+# The exam page's fixed queries, compiled once per process (cpe.core.rows).
+_bank_counts = FixedQuery(_bank, course_id=int, pool=str)
+_attempts_used_count = FixedQuery(_attempts_used, user_id=int, course_id=int, enrolment_id=int)
+
+
+def bank_counts(course: Course) -> dict[str, int]:
+    return dict(_bank_counts(course_id=course.pk, pool=policy.paper_pool()))
 
 
 def exam_gate(user: User, course: Course, at: datetime, *, chapters: list[Chapter] | None = None) -> Gate:
@@ -75,7 +96,11 @@ def exam_gate(user: User, course: Course, at: datetime, *, chapters: list[Chapte
     if chapters is None:
         chapters = learning_selectors.course_progress(user, course)
     done = sum(1 for c in chapters if c.completed)
-    used = Attempt.objects.filter(user=user, course=course, enrolment=enrolment).count() if enrolment else 0
+    used = (
+        sum(_attempts_used_count(user_id=user.pk, course_id=course.pk, enrolment_id=enrolment.pk))
+        if enrolment
+        else 0
+    )
     bank_ok, _ = policy.bank_sufficient(bank_counts(course), rules.composition)
     decision = policy.exam_eligibility(
         is_staff=user.is_staff,

@@ -9,20 +9,30 @@ from django.views.decorators.http import require_POST
 
 from cpe.catalog.models import Chapter, Course
 from cpe.core.decorators import learner_required
+from cpe.core.rows import FixedQuery
 from cpe.credits.models import CreditRecord
+from cpe.learning import selectors as learning_selectors
 
 from . import policy, services
 from .errors import ExamError
 from .models import Attempt, AttemptStatus
 
+_attempts_of = FixedQuery(  # compiled once per process (cpe.core.rows)
+    lambda user_id, course_id: Attempt.objects.filter(user_id=user_id, course_id=course_id).order_by(
+        "-started_at"
+    ),
+    user_id=int,
+    course_id=int,
+)
+
 
 @learner_required
 def exam_home(request, course_id):
     """【我要考试】: the rules, what is missing, past attempts, and the start button."""
-    course = get_object_or_404(Course.objects.select_related("year"), pk=course_id, is_published=True)
+    course = learning_selectors.published_course_or_404(course_id)
     at = timezone.now()
     gate = services.exam_gate(request.user, course, at)
-    attempts = list(Attempt.objects.filter(user=request.user, course=course).order_by("-started_at"))
+    attempts = _attempts_of(user_id=request.user.pk, course_id=course.pk)
     for a in attempts:
         if a.is_open:
             services.attempt_close_if_overdue(a, at)

@@ -37,6 +37,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.encoding import force_bytes
 
 from cpe.core import redis_wire
+from cpe.core.rows import FixedQuery
 
 from . import policy
 from .errors import LearningError
@@ -913,15 +914,20 @@ def flush_dirty(*, batch: int = 500, limit: int | None = None) -> int:
     return total + flush_keys(chunk)
 
 
+def _open_keys(user_id):
+    from .models import PlaySession
+
+    return PlaySession.objects.filter(user_id=user_id, ended_at__isnull=True).values_list("key", flat=True)
+
+
+_open_session_keys = FixedQuery(_open_keys, user_id=int)  # compiled once per process (cpe.core.rows)
+
+
 def flush_user(user_id: int) -> int:
     """Before reading a learner's progress (a new play start, the course page): their dirty
     sessions written now."""
-    from .models import PlaySession
-
     r, p = client(), prefix()
-    keys = list(
-        PlaySession.objects.filter(user_id=user_id, ended_at__isnull=True).values_list("key", flat=True)
-    )
+    keys = _open_session_keys(user_id=user_id)
     if not keys:
         return 0
     member = r.smismember(p + "dirty", keys)

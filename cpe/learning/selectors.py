@@ -2,18 +2,36 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course, TrainingYear
+from cpe.core.rows import FixedQuery
 
 from . import hooks, policy
 from .models import Enrolment, EnrolmentStatus
 
 if TYPE_CHECKING:
     from cpe.accounts.models import User
+
+# The dashboard's enrolments, and the published courses of the years the learner is enrolled
+# in, each compiled once per process (cpe.core.rows).
+_enrolments_for_dashboard = FixedQuery(
+    lambda user_id: (
+        Enrolment.objects.filter(user_id=user_id)
+        .select_related("product__course", "year", "order")
+        .order_by("-valid_from")
+    ),
+    user_id=int,
+)
+_published_courses_of_enrolled_years = FixedQuery(
+    lambda user_id: Course.objects.filter(
+        is_published=True, year_id__in=Enrolment.objects.filter(user_id=user_id).values("year_id")
+    ).order_by("position", "id"),
+    user_id=int,
+)
 
 
 def enrolments_for_dashboard(
@@ -22,17 +40,13 @@ def enrolments_for_dashboard(
     """The learner's enrolments with their state (valid / expired / closed), newest first.
     `passed`: the ids of the courses the learner has passed (credits records them and passes
     them in: credits sits above learning)."""
-    from django.db.models import Prefetch
-
     at = at or timezone.now()
     rows = []
-    published = Course.objects.filter(is_published=True).order_by("position", "id")
-    enrolments = (
-        Enrolment.objects.filter(user=user)
-        .select_related("product__course", "year", "order")
-        .prefetch_related(Prefetch("year__courses", queryset=published))
-        .order_by("-valid_from")
-    )
+    enrolments = _enrolments_for_dashboard(user_id=user.pk)
+    by_year: dict[int, list[Course]] = {}
+    if any(not e.product.course_id for e in enrolments):  # an annual product: its year's courses
+        for c in _published_courses_of_enrolled_years(user_id=user.pk):
+            by_year.setdefault(c.year_id, []).append(c)
     for e in enrolments:
         e.state = policy.enrolment_state(
             closed=e.status == EnrolmentStatus.CLOSED,
@@ -42,8 +56,7 @@ def enrolments_for_dashboard(
         # Days left, counting a started day as a day ("剩余 90 天" right after paying for 90).
         e.days_left = -((at - e.valid_until) // timedelta(days=1)) if e.state == "valid" else 0
         # The courses it opens: all the year's courses, or the one course (rules R3.3).
-        course = e.product.course
-        e.courses = [course] if course is not None else list(e.year.courses.all())
+        e.courses = [e.product.course] if e.product.course_id else list(by_year.get(e.year_id, ()))
         for c in e.courses:
             c.passed = c.pk in passed
         # Every course it opens passed (credits recorded): no longer "学习中".
@@ -66,13 +79,29 @@ def enrolments_covering(user: User, chapter_or_course: Chapter | Course) -> Quer
     )
 
 
+def _covering(user_id: int, year_id: int, course_id: int) -> QuerySet[Enrolment]:
+    from django.db.models import Q
+
+    return (
+        Enrolment.objects.filter(user_id=user_id, year_id=year_id)
+        .filter(Q(product__kind="annual") | Q(product__course_id=course_id))
+        .select_related("product")
+        .order_by("-valid_until")
+    )
+
+
+# enrolments_covering's query, compiled once per process (cpe.core.rows): every learner page.
+_enrolments_covering = FixedQuery(_covering, user_id=int, year_id=int, course_id=int)
+
+
 def enrolment_for(
     user: User, chapter_or_course: Chapter | Course, at: datetime
 ) -> tuple[Enrolment | None, str]:
     """(enrolment, state): a usable enrolment if there is one, else the most telling refusal:
     expired, closed, not started, or (None, "not_enrolled")."""
     best: tuple[Enrolment | None, str] | None = None
-    for e in enrolments_covering(user, chapter_or_course):
+    course = chapter_or_course.course if isinstance(chapter_or_course, Chapter) else chapter_or_course
+    for e in _enrolments_covering(user_id=user.pk, year_id=course.year_id, course_id=course.pk):
         state = policy.enrolment_state(
             closed=e.status == EnrolmentStatus.CLOSED,
             window=policy.Window(e.valid_from, e.valid_until),
@@ -85,13 +114,92 @@ def enrolment_for(
     return best or (None, "not_enrolled")
 
 
-def course_progress(user: User, course: Course) -> list[Chapter]:
-    """The course's chapters in order, each with the learner's progress (share, complete)."""
+def _progress_queries() -> tuple[FixedQuery, FixedQuery, FixedQuery, FixedQuery]:
     from .models import ChapterProgress
 
-    chapters = list(course.chapters.select_related("video").order_by("position"))
-    progress = {p.chapter_id: p for p in ChapterProgress.objects.filter(user=user, chapter__in=chapters)}
+    chapters = FixedQuery(
+        lambda course_id: (
+            Chapter.objects.filter(course_id=course_id).select_related("video").order_by("position")
+        ),
+        course_id=int,
+    )
+    progress = FixedQuery(
+        lambda user_id, course_id: ChapterProgress.objects.filter(
+            user_id=user_id, chapter__course_id=course_id
+        ),
+        user_id=int,
+        course_id=int,
+    )
+    total = FixedQuery(
+        lambda year_id: (
+            Chapter.objects.filter(course__year_id=year_id, course__is_published=True)
+            .values("course__year_id")
+            .annotate(n=Count("id"))
+            .values_list("n", flat=True)
+        ),
+        year_id=int,
+    )
+    done = FixedQuery(
+        lambda user_id, year_id: (
+            ChapterProgress.objects.filter(
+                user_id=user_id,
+                chapter__course__year_id=year_id,
+                chapter__course__is_published=True,
+                completed_at__isnull=False,
+            )
+            .values("user_id")
+            .annotate(n=Count("id"))
+            .values_list("n", flat=True)
+        ),
+        user_id=int,
+        year_id=int,
+    )
+    return chapters, progress, total, done
+
+
+# The course, player and exam pages' fixed queries, compiled once per process (cpe.core.rows).
+_chapters_of, _progress_of, _chapters_in_year, _done_in_year = _progress_queries()
+
+
+_published_course = FixedQuery(
+    lambda course_id: Course.objects.select_related("year").filter(pk=course_id, is_published=True),
+    course_id=int,
+)
+_published_chapter = FixedQuery(
+    lambda chapter_id: Chapter.objects.select_related("course__year").filter(
+        pk=chapter_id, course__is_published=True
+    ),
+    chapter_id=int,
+)
+
+
+def published_course_or_404(course_id: int) -> Course:
+    """The published course with its year (the course and exam pages), else Http404."""
+    return _one_or_404(_published_course(course_id=course_id), Course)
+
+
+def published_chapter_or_404(chapter_id: int) -> Chapter:
+    """The chapter of a published course, with the course and its year (the player), else Http404."""
+    return _one_or_404(_published_chapter(chapter_id=chapter_id), Chapter)
+
+
+Row = TypeVar("Row", Course, Chapter)
+
+
+def _one_or_404(rows: list[Row], model: type[Row]) -> Row:
+    from django.http import Http404
+
+    if not rows:
+        raise Http404(f"No {model._meta.object_name} matches the given query.")
+    return rows[0]
+
+
+def course_progress(user: User, course: Course) -> list[Chapter]:
+    """The course's chapters in order, each with the learner's progress (share, complete)."""
+    chapters = _chapters_of(course_id=course.pk)
+    progress = {p.chapter_id: p for p in _progress_of(user_id=user.pk, course_id=course.pk)}
     for ch in chapters:
+        ch.course = course  # as course.chapters gives them (no query for chapter.course)
         p = progress.get(ch.pk)
         ch.progress_row = p
         ch.completed = bool(p and p.completed_at)
@@ -120,12 +228,8 @@ chapter_duration = _duration
 
 def year_progress(user: User, year: TrainingYear) -> dict[str, int]:
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
-
-    from .models import ChapterProgress
-
-    chapters = Chapter.objects.filter(course__year=year, course__is_published=True)
-    total = chapters.count()
-    done = ChapterProgress.objects.filter(user=user, chapter__in=chapters, completed_at__isnull=False).count()
+    total = sum(_chapters_in_year(year_id=year.pk))
+    done = sum(_done_in_year(user_id=user.pk, year_id=year.pk))
     return {"total": total, "done": done}
 
 

@@ -9,13 +9,12 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from cpe.accounts.policy import hold_allows
-from cpe.catalog.models import Chapter, Course
 from cpe.core import storage as stores
 
 from . import courseware, hooks, policy, selectors, services
@@ -66,7 +65,7 @@ def _gate(request, course, at):
 @login_required
 def course_detail(request, course_id):
     services.progress_flush(request.user.pk)
-    course = get_object_or_404(Course.objects.select_related("year"), pk=course_id, is_published=True)
+    course = selectors.published_course_or_404(course_id)
     at = timezone.now()
     enrolment, refused = _gate(request, course, at)
     if refused:
@@ -89,9 +88,7 @@ def course_detail(request, course_id):
 @never_cache
 def chapter_player(request, chapter_id):
     services.progress_flush(request.user.pk)
-    chapter = get_object_or_404(
-        Chapter.objects.select_related("course__year"), pk=chapter_id, course__is_published=True
-    )
+    chapter = selectors.published_chapter_or_404(chapter_id)
     at = timezone.now()
     enrolment, refused = _gate(request, chapter.course, at)
     if refused:

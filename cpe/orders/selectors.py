@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course, Product, TrainingYear
+from cpe.core.rows import FixedQuery
 from cpe.credits.models import CreditRecord, RecordStatus
 from cpe.credits.policy import YearStatus
 from cpe.credits.selectors import year_complete, year_status_for
@@ -45,23 +48,43 @@ def covered_by_annual(user: User, product: Product, at: datetime) -> bool:
     ).exists()
 
 
+_valid_enrolments = FixedQuery(  # compiled once per process (cpe.core.rows): the catalogue
+    lambda user_id, starts_by, ends_after: Enrolment.objects.filter(
+        user_id=user_id, status=EnrolmentStatus.ACTIVE, valid_from__lte=starts_by, valid_until__gt=ends_after
+    ).values_list("product_id", "product__kind", "year_id"),
+    user_id=int,
+    starts_by=datetime,
+    ends_after=datetime,
+)
+
+
+_course_products_of_year = FixedQuery(
+    lambda year_id: Product.objects.filter(year_id=year_id, course__isnull=False).values_list(
+        "pk", flat=True
+    ),
+    year_id=int,
+)
+
+
 def products_held(user: User, at: datetime) -> dict[int, str]:
     """For the catalogue: {product id: "held"} for the products the learner holds valid now, and
     {product id: "included"} for each single course that a valid annual course of its year
     already opens (buying it would be refused: policy.purchase_decision). Two small queries."""
 
-    valid = list(
-        Enrolment.objects.filter(
-            user=user, status=EnrolmentStatus.ACTIVE, valid_from__lte=at, valid_until__gt=at
-        ).values_list("product_id", "product__kind", "year_id")
-    )
-    out = {pid: "held" for pid, _, _ in valid}
+    valid = _valid_enrolments(user_id=user.pk, starts_by=at, ends_after=at)
+    out: dict[int, str] = {pid: "held" for pid, _, _ in valid}
     annual_years = {year for _, kind, year in valid if kind == "annual"}
-    if annual_years:
-        for pid in Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list(
+    included: Iterable[int]
+    if len(annual_years) == 1:  # the usual case: its query compiled once per process
+        included = _course_products_of_year(year_id=next(iter(annual_years)))
+    elif annual_years:
+        included = Product.objects.filter(year_id__in=annual_years, course__isnull=False).values_list(
             "pk", flat=True
-        ):
-            out.setdefault(pid, "included")
+        )
+    else:
+        included = ()
+    for pid in included:
+        out.setdefault(pid, "included")
     return out
 
 
@@ -96,13 +119,31 @@ def bought_year_ids(user: User) -> set[int]:
     return set(paid.values_list("product__year_id", flat=True))
 
 
-def orders_of(user: User) -> QuerySet[Order]:
+def _orders_of(user_id: int) -> QuerySet[Order]:
     return (
-        Order.objects.filter(user=user)
+        Order.objects.filter(user_id=user_id)
         .select_related("product", "product__year", "enrolment")
-        .prefetch_related(Prefetch("refunds", queryset=Refund.objects.order_by("-requested_at")))
         .order_by("-created_at")
     )
+
+
+# Compiled once per process (cpe.core.rows): the order list's orders and their refunds.
+_orders_listed = FixedQuery(_orders_of, user_id=int)
+_refunds_of = FixedQuery(
+    lambda user_id: Refund.objects.filter(order__user_id=user_id).order_by("-requested_at"), user_id=int
+)
+
+
+def orders_of(user: User) -> list[Order]:
+    """The learner's orders, newest first, with product, year and enrolment; each order's
+    refunds, newest first, in `refund_list` (two queries)."""
+    orders = _orders_listed(user_id=user.pk)
+    refunds = defaultdict(list)
+    for r in _refunds_of(user_id=user.pk):
+        refunds[r.order_id].append(r)
+    for o in orders:
+        o.refund_list = refunds[o.pk]
+    return orders
 
 
 class RefundEvidence:

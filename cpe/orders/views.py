@@ -191,7 +191,7 @@ def order_list(request):
                 "refund": refund,
                 "enrolment": enrolment,
                 "rebuy": rebuy,
-                "last_refund": next(iter(o.refunds.all()), None),
+                "last_refund": next(iter(o.refund_list), None),
                 "invoice": invoice_states.get(o.pk),
                 "refund_deadline": policy.refund_deadline(o.paid_at) if o.paid_at else None,
             }

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from cpe.core.ais_labels import REPORT_TONES
+from cpe.core.rows import FixedQuery
 from cpe.credits.models import CreditRecord
 
 from . import policy
@@ -31,14 +32,20 @@ class ReportStateView(NamedTuple):
         return REPORT_TONES.get(self.label, "pending")
 
 
+_report_rows_of = FixedQuery(  # compiled once per process (cpe.core.rows): the year page
+    lambda user_id: AisReport.objects.filter(record__user_id=user_id).values_list(
+        "record_id", "kind", "state", "receipt_no"
+    ),
+    user_id=int,
+)
+
+
 def report_states_for_user(user: User) -> dict[int, ReportStateView]:
     """{credit record id: (label, receipt_no)} for every record of the learner that has an
     outbox row. One query. A record without a row (not yet queued) is absent: show nothing."""
     credit: dict[int, tuple[str, str]] = {}
     reversal: dict[int, tuple[str, str]] = {}
-    rows = AisReport.objects.filter(record__user_id=user.pk).values_list(
-        "record_id", "kind", "state", "receipt_no"
-    )
+    rows = _report_rows_of(user_id=user.pk)
     for record_id, kind, state, receipt_no in rows:
         (credit if kind == ReportKind.CREDIT else reversal)[record_id] = (state, receipt_no)
     out: dict[int, ReportStateView] = {}

@@ -206,3 +206,19 @@ def test_a_memo_forgets_a_change_again_when_its_transaction_commits(
             selectors._versions_memo.known([f for f in selectors._load_versions() if f.id != v2.pk])
             assert selectors.required_major_id(now) == agreement_v1.pk
     assert selectors.required_major_id(now) == v2.pk
+
+
+def test_request_user_is_one_lazy_object_over_the_user_with_django_otps_fields(rf, register_learner):
+    from django.utils.functional import SimpleLazyObject
+
+    from cpe.accounts.middleware import OTPMiddleware
+
+    learner = register_learner()
+    request = rf.get("/trivial/")
+    request.session = {}
+    request.user = SimpleLazyObject(lambda: learner)  # as AuthenticationMiddleware sets it
+    seen = []
+    OTPMiddleware(lambda r: seen.append(r.user) or None)(request)
+    user = seen[0]
+    assert user.pk == learner.pk and user.is_verified() is False and user.otp_device is None
+    assert isinstance(user, SimpleLazyObject) and type(user._wrapped) is type(learner)
