@@ -646,7 +646,7 @@ def seed_main(out_path):
     from cpe.core.timewin import local_date
     from cpe.exams import policy as exam_policy
     from cpe.exams.models import Attempt, AttemptItem, Question
-    from cpe.exams.tests.fixtures import make_bank
+    from cpe.exams.tests.factories import make_bank
     from cpe.learning import hotpath
     from cpe.learning.models import ChapterProgress, Enrolment, PlaySession
     from cpe.learning.services import web_session_hash

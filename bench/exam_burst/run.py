@@ -160,7 +160,7 @@ def seed(n):
     from cpe.core.timewin import local_date
     from cpe.exams import policy
     from cpe.exams.models import Attempt, AttemptItem, Question
-    from cpe.exams.tests.fixtures import make_bank
+    from cpe.exams.tests.factories import make_bank
     from cpe.learning.models import ChapterProgress, Enrolment
     from cpe.orders.models import Order
 

@@ -185,7 +185,7 @@ def seed(n):
     from cpe.credits.models import Certificate, CreditRecord
     from cpe.exams import policy as exam_policy
     from cpe.exams.models import Attempt
-    from cpe.exams.tests.fixtures import make_bank
+    from cpe.exams.tests.factories import make_bank
     from cpe.learning.models import ChapterProgress, Enrolment
     from cpe.orders.models import Order
 

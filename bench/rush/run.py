@@ -221,7 +221,7 @@ def seed(n, exam_share, buyer_share):
     from cpe.catalog.models import Course, Product
     from cpe.exams import policy
     from cpe.exams.models import Attempt, AttemptItem, Question
-    from cpe.exams.tests.fixtures import make_bank
+    from cpe.exams.tests.factories import make_bank
     from cpe.learning.models import Enrolment
 
     learners = seed_players(n)
