@@ -12,7 +12,9 @@ from django.utils import timezone
 
 def make_record(user, year, code="P1", hours=24, *, title=None, category="professional", at=None):
     from cpe.catalog.models import Course, Product
+    from cpe.credits import policy
     from cpe.credits.models import CreditRecord
+    from cpe.exams import policy as exams_policy
     from cpe.exams.models import Attempt
     from cpe.learning.models import Enrolment
     from cpe.orders.models import Order
@@ -52,7 +54,7 @@ def make_record(user, year, code="P1", hours=24, *, title=None, category="profes
         deadline=at + timedelta(hours=1),
         submitted_at=at + timedelta(minutes=30),
         score=90,
-        pass_mark=60,
+        pass_mark=exams_policy.PASS_MARK,
         passed=True,
     )
     return CreditRecord.objects.create(
@@ -63,7 +65,7 @@ def make_record(user, year, code="P1", hours=24, *, title=None, category="profes
         course_title=course.title,
         category=course.category,
         hours=course.credit_hours,
-        credits=course.credit_hours * year.credits_per_hour,
+        credits=policy.credits_for(course.credit_hours, year.credits_per_hour),
         score=90,
         passed_at=attempt.submitted_at,
         attempt=attempt,
