@@ -482,7 +482,7 @@ def beat(
             closed=d["blk"] == "closed", window=policy.Window(_dt(d["vf"]), _dt(d["vu"])), at=at
         )
         usable = enrol_state == "valid" and not d["blk"]
-        takeover, known = (None, False) if cur == key else _takeover_at(key, d, cur, at)
+        takeover = None if cur == key else _takeover_at(key, d, cur, at)
         out = policy.heartbeat(
             state=_stream_state(d),
             report=report,
@@ -512,7 +512,7 @@ def beat(
             nd["ct"] = secrets.token_hex(8)
         if out.completed_now:
             nd["done"], nd["cat"] = True, _ts(at)
-        if known:
+        if takeover is not None:  # kept, so that a later report is judged against the same time
             nd["sup"] = _ts(takeover)
         loaded = _commit(r, p, key, v, nd, cur)
         if loaded is True:
@@ -553,7 +553,7 @@ def beat(
     )
 
 
-def _takeover_at(key: str, d: dict, cur: str, at) -> tuple[datetime | None, bool]:
+def _takeover_at(key: str, d: dict, cur: str, at) -> datetime | None:
     """When another player took over from this play session (its row's `superseded_at`, which
     play_start writes under the user-row lock; kept in the state as "sup" once read, so this
     rare path queries once); `at` while that start has not committed yet (the takeover is
@@ -561,16 +561,15 @@ def _takeover_at(key: str, d: dict, cur: str, at) -> tuple[datetime | None, bool
     or its process died after switching the stream), and a player that ignores its 409 must not
     be credited up to each later report's time (a start that does commit wrote an earlier time,
     its own start, so the state's is later by at most that start's transaction). None when no
-    player took over (signed out or in elsewhere: those stop at once and keep nothing). Second:
-    whether to keep the time in the state (always, once there is one)."""
+    player took over (signed out or in elsewhere: those stop at once and keep nothing)."""
     if not cur or cur in (NO_STREAM, ELSEWHERE):
-        return None, False
+        return None
     if d.get("sup") is not None:
-        return _dt(d["sup"]), True
+        return _dt(d["sup"])
     from .models import PlaySession
 
     row = PlaySession.objects.filter(key=key).values_list("superseded_at", flat=True).first()
-    return (row, True) if row is not None else (at, True)
+    return row if row is not None else at
 
 
 def _legacy_binding(key, d) -> dict:
