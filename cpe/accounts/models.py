@@ -56,7 +56,7 @@ class UserQuerySet(models.QuerySet):
         pks = self._named_pks()
         if pks is None:
             with transaction.atomic(using=self.db):
-                pks = list(self.select_for_update().values_list("pk", flat=True))
+                pks = list(self.select_for_update(of=("self",)).values_list("pk", flat=True))
                 rows = super(UserQuerySet, self.filter(pk__in=pks)).update(**kwargs)
         else:
             rows = super().update(**kwargs)
