@@ -1,5 +1,6 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models, transaction
 from django.utils import timezone
@@ -111,6 +112,10 @@ def new_public_username() -> str:
     return "u" + secrets.token_hex(6)
 
 
+SESSION_AUTH_HASHES_KEPT = 4096  # per process (User.get_session_auth_hash)
+_session_auth_hashes: dict = {}
+
+
 class User(AbstractBaseUser, PermissionsMixin):
     """A learner (real-name data of rules R1.1, encrypted) or a staff member (username)."""
 
@@ -169,6 +174,20 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.name or self.username
+
+    def get_session_auth_hash(self):
+        """Django's (an HMAC of the password hash under SECRET_KEY, which every signed-in request
+        checks its session against), remembered per process for the last few thousand password
+        hashes: a pure function of the two, so a changed password or key is a new entry. The
+        fallback keys' hashes (SECRET_KEY_FALLBACKS) are Django's own, computed each time."""
+        key = (self.password, settings.SECRET_KEY)
+        digest = _session_auth_hashes.get(key)
+        if digest is None:
+            digest = super().get_session_auth_hash()
+            if len(_session_auth_hashes) >= SESSION_AUTH_HASHES_KEPT:
+                _session_auth_hashes.clear()
+            _session_auth_hashes[key] = digest
+        return digest
 
     @property
     def audit_label(self):

@@ -311,3 +311,17 @@ def test_with_redis_away_the_row_is_read_from_postgresql_and_a_write_is_told_whe
     # This process tells it before using the cache again.
     assert c.get("/trivial/").json() == {"signed_in": False}
     assert not sessions._state.stale
+
+
+# --- the session hash, remembered per process ----------------------------------------------------
+def test_the_remembered_session_hash_is_djangos_and_follows_the_password_and_the_key(learner, settings):
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    user = User.objects.get(pk=learner.pk)
+    assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user)
+    before = user.get_session_auth_hash()
+    user.set_password("Another-pass-2026")
+    assert user.get_session_auth_hash() != before
+    assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user)
+    settings.SECRET_KEY = "another-test-key-not-a-secret"
+    assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user)
