@@ -132,6 +132,8 @@ def _fill(pk, seen: bytes, values: list, prefix) -> None:
         wire.evalsha(_FILL, [key], [seen, row, ROW_SECONDS], idempotent=True)
     except sessions._Unavailable:
         pass
+    except redis_wire.ReplyError:
+        pass  # refused (Redis's memory full): the row is read from PostgreSQL next time too
     except Exception as exc:  # noqa: BLE001 - a fill that fails changes nothing
         sessions._state.failed(exc, backoff=sessions.CACHE_BACKOFF_SECONDS)
 
@@ -166,8 +168,14 @@ def _send_forget(pks) -> None:
 
 def _tombstones(cache, wire, pks) -> None:
     prefix = sessions.user_row_prefix(cache)
+    keys = [prefix + str(pk) for pk in pks]
     token = b"T" + secrets.token_hex(8).encode()
-    wire.evalsha(_FORGET, [prefix + str(pk) for pk in pks], [token, TOMBSTONE_SECONDS], idempotent=True)
+    try:
+        wire.evalsha(_FORGET, keys, [token, TOMBSTONE_SECONDS], idempotent=True)
+    except redis_wire.ReplyError:
+        # Redis refused the write (its memory is full: `noeviction`). DEL is still allowed, and
+        # while writes are refused no fill can put a row back either.
+        redis_wire.Wire._checked(wire.call(["DEL", *keys], idempotent=True))
 
 
 def _flush(pks) -> None:

@@ -325,3 +325,24 @@ def test_the_remembered_session_hash_is_djangos_and_follows_the_password_and_the
     assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user)
     settings.SECRET_KEY = "another-test-key-not-a-secret"
     assert user.get_session_auth_hash() == AbstractBaseUser.get_session_auth_hash(user)
+
+
+def test_a_forget_refused_by_a_full_redis_deletes_the_row(learner, monkeypatch):
+    """Redis runs with `noeviction`: when its memory is full it refuses writes (the tombstone)
+    but not DEL, and refuses every fill too, so deleting the row is enough then."""
+    from cpe.core import redis_wire
+
+    user_rows.get(learner.pk)
+    user_rows.get(learner.pk)
+    assert _raw_row(learner.pk)[:1] == b"R"
+    real = redis_wire.Wire.evalsha
+
+    def full(self, script, keys, args, *, idempotent):
+        if script is user_rows._FORGET:
+            raise redis_wire.ReplyError("redis: OOM command not allowed when used memory > 'maxmemory'.")
+        return real(self, script, keys, args, idempotent=idempotent)
+
+    monkeypatch.setattr(redis_wire.Wire, "evalsha", full)
+    User.objects.filter(pk=learner.pk).update(is_active=False)
+    assert _raw_row(learner.pk) is None
+    assert not sessions._state.stale and not sessions._state.backing_off()
