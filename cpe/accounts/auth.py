@@ -6,9 +6,8 @@ import re
 from django.contrib.auth.backends import ModelBackend
 
 from cpe.core import crypto
-from cpe.core.rows import PkReader
 
-from . import policy
+from . import policy, user_rows
 from .models import User
 
 
@@ -35,14 +34,12 @@ def axes_username(request, credentials) -> str:
     return "unknown:" + hashlib.sha256(identifier.strip().upper().encode()).hexdigest()[:24]
 
 
-_users = PkReader(User)
-
-
 class IdentifierBackend(ModelBackend):
     def get_user(self, user_id):
-        """The signed-in user of every request: one read by primary key, its SQL built once per
-        process (cpe.core.rows). The same checks as Django's: an inactive account is nobody."""
-        user = _users.get(user_id)
+        """The signed-in user of every request: the row cached in Redis next to the session copy,
+        else one read by primary key, its SQL built once per process (cpe.accounts.user_rows).
+        The same checks as Django's: an inactive account is nobody."""
+        user = user_rows.get(user_id)
         return user if user is not None and self.user_can_authenticate(user) else None
 
     def authenticate(self, request, username=None, password=None, **kwargs):

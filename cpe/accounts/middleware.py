@@ -9,6 +9,8 @@ from django_otp.middleware import OTPMiddleware as _OTPMiddleware
 
 from cpe.core import crypto
 
+from . import sessions
+
 
 class SingleSessionMiddleware:
     """One active session per account (rules R1.7): a session that is no longer the
@@ -84,7 +86,21 @@ def _to_second_factor(request, user):
 class OTPMiddleware(_OTPMiddleware):
     """django-otp's middleware (``request.user.is_verified()``, ``otp_device``), with
     ``request.user`` one lazy object over the user instead of a lazy object over Django's lazy
-    object: every attribute a request reads of its user went through both proxies."""
+    object: every attribute a request reads of its user went through both proxies.
+
+    For the rest of the request it also asks the session read to bring the cached row of the
+    session's user along (``sessions.WANT_USER_ROW``: one round trip for both,
+    cpe.accounts.user_rows). The session is first read right after this middleware (BanMiddleware,
+    then the lazy user), so the user read that follows needs no round trip of its own."""
+
+    def __call__(self, request):
+        if self._is_async:
+            return super().__call__(request)
+        token = sessions.WANT_USER_ROW.set(sessions.UserRowLook())
+        try:
+            return super().__call__(request)
+        finally:
+            sessions.WANT_USER_ROW.reset(token)
 
     def _verify_user_sync(self, request, user):
         user = super()._verify_user_sync(request, user)

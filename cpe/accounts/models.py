@@ -1,7 +1,8 @@
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django_otp.models import Device
 
@@ -20,8 +21,79 @@ from .states import (
 )
 
 
+class UserQuerySet(models.QuerySet):
+    """Every write to the users table through a queryset forgets the rows it wrote from the user
+    row cache (cpe.accounts.user_rows; Model.save/delete do it by signal, cpe.accounts.signals).
+    `update` needs the written rows' keys: the ones its filter names (`pk=`, `pk__in=` at the top
+    of the filter), else it locks and reads them first and updates those (a row that would start
+    to match between the two statements is left as the update found it). `delete` sends
+    post_delete per row (Django's collector does for a model with receivers), which forgets it."""
+
+    def _named_pks(self):
+        from django.db.models.expressions import Col
+        from django.db.models.lookups import Exact, In
+        from django.db.models.sql.where import AND
+
+        where = self.query.where
+        if where.negated or where.connector != AND:
+            return None
+        for child in where.children:
+            lhs = getattr(child, "lhs", None)
+            if not (
+                isinstance(child, Exact | In)
+                and isinstance(lhs, Col)
+                and lhs.target is self.model._meta.pk
+                and lhs.alias == self.query.base_table
+            ):
+                continue
+            values = [child.rhs] if isinstance(child, Exact) else child.rhs
+            if isinstance(values, list | tuple | set) and all(type(v) is int for v in values):
+                return list(values)
+        return None
+
+    def update(self, **kwargs):
+        from . import user_rows
+
+        pks = self._named_pks()
+        if pks is None:
+            with transaction.atomic(using=self.db):
+                pks = list(self.select_for_update(of=("self",)).values_list("pk", flat=True))
+                rows = super(UserQuerySet, self.filter(pk__in=pks)).update(**kwargs)
+        else:
+            rows = super().update(**kwargs)
+        user_rows.forget(pks, using=self.db)
+        return rows
+
+    update.alters_data = True
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        from . import user_rows
+
+        objs = list(objs)
+        rows = super().bulk_update(objs, fields, batch_size=batch_size)
+        user_rows.forget([o.pk for o in objs], using=self.db)
+        return rows
+
+    bulk_update.alters_data = True
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from . import user_rows
+
+        created = super().bulk_create(objs, *args, **kwargs)
+        if kwargs.get("update_conflicts"):  # existing rows may have been written
+            user_rows.forget([o.pk for o in created], using=self.db)
+        return created
+
+    bulk_create.alters_data = True
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
+
+    def get_queryset(self):
+        """Every queryset of the manager, and of the related managers built on it, is a
+        UserQuerySet: its writes forget the user row cache's rows."""
+        return UserQuerySet(self.model, using=self._db)
 
     def create_user(self, username=None, password=None, **fields):
         user = self.model(username=username or new_public_username(), **fields)
@@ -38,6 +110,10 @@ class UserManager(BaseUserManager):
 def new_public_username() -> str:
     """Learners sign in with ID number or mobile; this name only identifies the row."""
     return "u" + secrets.token_hex(6)
+
+
+SESSION_AUTH_HASHES_KEPT = 4096  # per process (User.get_session_auth_hash)
+_session_auth_hashes: dict = {}
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -98,6 +174,20 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.name or self.username
+
+    def get_session_auth_hash(self):
+        """Django's (an HMAC of the password hash under SECRET_KEY, which every signed-in request
+        checks its session against), remembered per process for the last few thousand password
+        hashes: a pure function of the two, so a changed password or key is a new entry. The
+        fallback keys' hashes (SECRET_KEY_FALLBACKS) are Django's own, computed each time."""
+        key = (self.password, settings.SECRET_KEY)
+        digest = _session_auth_hashes.get(key)
+        if digest is None:
+            digest = super().get_session_auth_hash()
+            if len(_session_auth_hashes) >= SESSION_AUTH_HASHES_KEPT:
+                _session_auth_hashes.clear()
+            _session_auth_hashes[key] = digest
+        return digest
 
     @property
     def audit_label(self):

@@ -17,8 +17,8 @@ ever in the browser's cookie. The row holds Django's signed session data (the ac
 the hash Django derives from the password hash, the staff second factor's device, small state)."""
 
 import logging
-import threading
 import time
+from contextvars import ContextVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -28,6 +28,7 @@ from django.db import DatabaseError, IntegrityError, router, transaction
 from django.utils import timezone
 
 from cpe.core import crypto, redis_wire
+from cpe.core.cache import Outage, wire_of
 
 log = logging.getLogger(__name__)
 
@@ -37,41 +38,23 @@ CACHE_PREFIX = "ws:"  # the cache's own KEY_PREFIX goes in front of it
 # store, so the switch signs nobody out. Remove once SESSION_COOKIE_AGE has passed since deploy.
 LEGACY_CACHE_PREFIX = "django.contrib.sessions.cache"
 CACHE_BACKOFF_SECONDS = 5.0
-STALE_MAX = 100_000  # hashes remembered while the cache is away (about 100 bytes each)
 
 
 def key_hash(session_key: str) -> str:
     return crypto.blind_index("web_session", session_key)
 
 
-class _CacheState:
-    """Per process: when the cache may be tried again, and which sessions it may hold stale."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.skip_until = 0.0
-        self.stale: set[str] = set()
-
-    def failed(self, exc, hashes=()):
-        with self.lock:
-            first = time.monotonic() >= self.skip_until
-            self.skip_until = time.monotonic() + CACHE_BACKOFF_SECONDS
-            if len(self.stale) < STALE_MAX:
-                self.stale.update(hashes)
-        if first:
-            log.warning("session cache unavailable, reading sessions from the database: %r", exc)
-
-    def remember(self, hashes):
-        with self.lock:
-            if len(self.stale) < STALE_MAX:
-                self.stale.update(hashes)
-
-    def reset(self):
-        with self.lock:
-            self.skip_until, self.stale = 0.0, set()
+# Per process: the back-off after a cache failure, and what the cache may hold stale because this
+# process could not tell it (cpe.core.cache.Outage): "ws" items are session copies to delete,
+# "ur" items user rows to forget (cpe.accounts.user_rows registers its own).
+_state = Outage("session cache")
 
 
-_state = _CacheState()
+def _forget_copies(hashes):
+    caches[settings.SESSION_CACHE_ALIAS].delete_many([CACHE_PREFIX + h for h in hashes])
+
+
+_state.flushers["ws"] = _forget_copies
 
 
 class _Unavailable(Exception):
@@ -79,61 +62,109 @@ class _Unavailable(Exception):
 
 
 def _cache():
-    """The session cache, or None when there is none. Raises _Unavailable while backing off."""
+    """The session cache, or None when there is none. Raises _Unavailable while backing off, and
+    when what this process could not tell the cache earlier cannot be told now either."""
     alias = getattr(settings, "SESSION_CACHE_ALIAS", None)
     if not alias:
         return None
-    if time.monotonic() < _state.skip_until:
+    if not _state.ready(backoff=CACHE_BACKOFF_SECONDS):
         raise _Unavailable
-    cache = caches[alias]
-    if _state.stale:  # the cache is back: first forget what changed while it was away
-        with _state.lock:
-            stale, _state.stale = _state.stale, set()
-        try:
-            cache.delete_many([CACHE_PREFIX + h for h in stale])
-        except Exception as exc:  # noqa: BLE001 - any cache failure means "use the database"
-            _state.failed(exc, stale)
-            raise _Unavailable from exc
-    return cache
+    return caches[alias]
 
 
 def _cache_call(fn, *, hashes=()):
     """fn(cache) or None when there is no cache; _Unavailable when it failed (hashes remembered)."""
+    items = [("ws", h) for h in hashes]
     try:
         cache = _cache()
     except _Unavailable:
-        _state.remember(hashes)
+        _state.remember(items)
         raise
     if cache is None:
         return None
     try:
         return fn(cache)
     except Exception as exc:  # noqa: BLE001 - redis-py's errors, OSError, timeouts alike
-        _state.failed(exc, hashes)
+        _state.failed(exc, items, backoff=CACHE_BACKOFF_SECONDS)
         raise _Unavailable from exc
 
 
-_wires = {}
+# --- the session copy and its user's row in one round trip ---------------------------------------
+# Over the plain socket (a Django Redis cache on one redis:// server) the copy is written as
+# b"u<user id>\n" + the cache's serialized session (the id only for a signed-in session), so one
+# script can read the copy and the row of the user it names (cpe.accounts.user_rows, keys
+# USER_ROW_PREFIX + id under the cache's key prefix). Any other cache holds the session itself.
+USER_ROW_PREFIX = "ur:"
+_SESSION_AND_USER_ROW = redis_wire.Script(
+    r"""local s = redis.call('GET', KEYS[1])
+if not s then return false end
+local uid = string.match(s, '^u(%d+)\n')
+if not uid then return {s} end
+return {s, redis.call('GET', ARGV[1] .. uid)}"""
+)
+
+
+class UserRowLook:
+    """What the session read saw of the cached row of the session's user: set for the request by
+    cpe.accounts.middleware.OTPMiddleware through WANT_USER_ROW, filled by the session read, used
+    once by IdentifierBackend.get_user (cpe.accounts.user_rows.get) and dropped by a write of the
+    row (user_rows.forget). `user_id` stays None when the read did not look (no copy, another
+    cache, a failure)."""
+
+    __slots__ = ("user_id", "value", "at")
+
+    def __init__(self):
+        self.user_id = self.value = None
+        self.at = 0.0
+
+
+WANT_USER_ROW: ContextVar["UserRowLook | None"] = ContextVar("want_user_row", default=None)
+
+
+def user_row_prefix(cache) -> str:
+    return cache.make_key(USER_ROW_PREFIX)
 
 
 def _cache_get(cache, key):
     """The cache's `get(key)`, for the read every signed-in request makes: when the session cache
     is Django's Redis cache on one `redis://` server, one GET over a plain socket per thread
     (cpe.core.redis_wire, with the cache's own socket timeout) and the cache's own key and
-    serializer, so the value is the one `cache.get` returns at a fraction of redis-py's CPU;
-    any other cache, its own `get`. A failure raises like the cache's would (the caller then
-    reads the database and backs off)."""
-    from django.core.cache.backends.redis import RedisCache
-
-    servers = getattr(cache, "_servers", ())
-    if not isinstance(cache, RedisCache) or len(servers) != 1 or not servers[0].startswith("redis://"):
-        return cache.get(key)
-    timeout = cache._options.get("socket_timeout") or redis_wire.TIMEOUT
-    wire = _wires.get((servers[0], timeout))
+    serializer, so the value is the one `cache.get` returns at a fraction of redis-py's CPU, or,
+    in a request that will ask for its user (WANT_USER_ROW), one script that also returns the
+    cached row of the user the copy names; any other cache, its own `get`. A failure raises like
+    the cache's would (the caller then reads the database and backs off)."""
+    wire = wire_of(cache)
     if wire is None:
-        wire = _wires[(servers[0], timeout)] = redis_wire.Wire(servers[0], timeout=timeout)
-    raw = redis_wire.Wire._checked(wire.call(["GET", cache.make_and_validate_key(key)], idempotent=True))
-    return None if raw is None else cache._cache._serializer.loads(raw)
+        return cache.get(key)
+    full = cache.make_key(key)  # the key is ours (hex): no memcached-style validation needed
+    look = WANT_USER_ROW.get()
+    if look is None:
+        raw = redis_wire.Wire._checked(wire.call(["GET", full], idempotent=True))
+        row = None
+    else:
+        reply = wire.evalsha(_SESSION_AND_USER_ROW, [full], [user_row_prefix(cache)], idempotent=True)
+        raw, row = (None, None) if reply is None else (reply[0], reply[1] if len(reply) > 1 else None)
+    if raw is None:
+        return None
+    user_id = None
+    if raw[:1] == b"u":
+        end = raw.index(b"\n")
+        user_id, raw = raw[1:end].decode("ascii"), raw[end + 1 :]
+    if look is not None and user_id is not None:
+        look.user_id, look.value, look.at = user_id, row, time.monotonic()
+    return cache._cache._serializer.loads(raw)
+
+
+def _cache_put(cache, key, data, seconds: int):
+    wire = wire_of(cache)
+    if wire is None:
+        return cache.set(key, data, seconds)
+    value = cache._cache._serializer.dumps(data)
+    user_id = str(data.get("_auth_user_id") or "")
+    if user_id.isdigit() and user_id.isascii():
+        value = b"u" + user_id.encode("ascii") + b"\n" + value
+    full = cache.make_key(key)
+    redis_wire.Wire._checked(wire.call(["SET", full, value, "EX", seconds], idempotent=True))
 
 
 class SessionStore(SessionBase):
@@ -228,7 +259,7 @@ class SessionStore(SessionBase):
 
     def _cache_set(self, h, data, seconds):
         try:
-            _cache_call(lambda c: c.set(CACHE_PREFIX + h, data, max(1, int(seconds))), hashes=(h,))
+            _cache_call(lambda c: _cache_put(c, CACHE_PREFIX + h, data, max(1, int(seconds))), hashes=(h,))
         except _Unavailable:
             pass
 

@@ -2,11 +2,13 @@
 session as the account's current one."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from cpe.core import crypto, net
 
-from . import hooks
+from . import hooks, user_rows
+from .models import User
 from .services import session_begin
 
 
@@ -37,8 +39,13 @@ def _on_login(sender, request, user, **kwargs):
 def _on_logout(sender, request, user, **kwargs):
     """Signing out ends the account's current session: the next sign-in ends nothing."""
     if user is not None and request is not None and request.session.session_key:
-        from .models import User
-
         User.objects.filter(
             pk=user.pk, session_key_hash=crypto.blind_index("session_key", request.session.session_key)
         ).update(session_key_hash="")
+
+
+@receiver(post_save, sender=User)
+@receiver(post_delete, sender=User)
+def _user_row_written(sender, instance, using, **kwargs):
+    """A user row saved or deleted: forgotten by the user row cache (cpe.accounts.user_rows)."""
+    user_rows.forget([instance.pk], using=using)

@@ -8,14 +8,37 @@ field decrypts as it does through the ORM), so the instance is the one `Model.ob
 would give. Other databases (SQLite, the embedded default) use the ORM."""
 
 import copy
-from datetime import datetime
+import hashlib
+import json
+from datetime import date, datetime
 from datetime import timezone as dt_timezone
 
 from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
+from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 
 class PkReader:
+    """`get(pk)`: the instance `Model.objects.filter(pk=pk).first()` gives, by SQL built once.
+
+    For a cache of the rows (cpe.accounts.user_rows) the read is also split in two: `raw(pk)` is
+    the row as the database stores it (an encrypted column as its ciphertext), `instance(values)`
+    converts those values through the fields' converters into the instance, and `encode`/`decode`
+    turn the raw values into text and back (JSON; a datetime or date column as its ISO text), so
+    a cache holds exactly what the table holds. `decode` answers None for text written for
+    another column list (`tag`: another version of the model, during a deploy)."""
+
+    # What a column's database value may be for `encode`: JSON's own types, and these as ISO text.
+    ISO = {"DateTimeField": datetime.fromisoformat, "DateField": date.fromisoformat}
+    PLAIN = (
+        "AutoField BigAutoField BooleanField CharField TextField EmailField SlugField IntegerField "
+        "BigIntegerField SmallIntegerField PositiveIntegerField PositiveSmallIntegerField "
+        "PositiveBigIntegerField"
+    ).split()
+
     def __init__(self, model, using: str = "default"):
         self.model, self.using = model, using
         self._prepared = None
@@ -28,26 +51,90 @@ class PkReader:
             f"WHERE {qn(self.model._meta.pk.column)} = %s"
         )
         converters = [(i, f.get_db_converters(connection)) for i, f in enumerate(fields)]
-        return sql, [f.attname for f in fields], [(i, c) for i, c in converters if c]
+        # Encrypted and blind-index columns are text columns (TextField's, CharField's) with a
+        # converter of their own: their raw value is the ciphertext or the hash.
+        kinds = [f.get_internal_type() for f in fields]
+        iso = [(i, self.ISO[k]) for i, k in enumerate(kinds) if k in self.ISO]
+        encodable = all(k in self.ISO or k in self.PLAIN for k in kinds)
+        columns = ",".join(f"{f.column}:{k}" for f, k in zip(fields, kinds, strict=True))
+        tag = hashlib.sha1(columns.encode()).hexdigest()[:8]
+        # The instance can be built by filling its __dict__ (what Model.__init__ does with
+        # setattr, one field at a time) when nothing else would run: no __init__ of the model's
+        # own, no pre_init/post_init receiver, every field a plain DeferredAttribute.
+        model = self.model
+        plain = (
+            model.__init__ is Model.__init__
+            and not pre_init.has_listeners(model)
+            and not post_init.has_listeners(model)
+            and all(type(getattr(model, f.attname, None)) is DeferredAttribute for f in fields)
+        )
+        attnames = [f.attname for f in fields]
+        return sql, attnames, [(i, c) for i, c in converters if c], iso, encodable, tag, plain
+
+    def _ready(self):
+        connection = connections[self.using]
+        if self._prepared is None:
+            self._prepared = self._prepare(connection)
+        return connection, self._prepared
 
     def get(self, pk):
         """The instance with this primary key, or None."""
         connection = connections[self.using]
         if connection.vendor != "postgresql":
             return self.model._default_manager.using(self.using).filter(pk=pk).first()
-        if self._prepared is None:
-            self._prepared = self._prepare(connection)
-        sql, attnames, converters = self._prepared
+        values = self.raw(pk)
+        return None if values is None else self.instance(values)
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether raw rows can go into a cache: PostgreSQL, and every column `encode` can write."""
+        connection = connections[self.using]
+        return connection.vendor == "postgresql" and self._ready()[1][4]
+
+    @property
+    def tag(self) -> str:
+        return self._ready()[1][5]
+
+    def raw(self, pk) -> list | None:
+        """The row's values as the database driver gives them (PostgreSQL), or None."""
+        connection, (sql, *_) = self._ready()
         with connection.cursor() as cursor:
             cursor.execute(sql, [pk])
             row = cursor.fetchone()
-        if row is None:
-            return None
-        values = list(row)
+        return None if row is None else list(row)
+
+    def instance(self, values: list):
+        """The model instance of raw values, converted as the ORM converts them."""
+        connection, (_, attnames, converters, _, _, _, plain) = self._ready()
+        values = list(values)
         for i, funcs in converters:
             for convert in funcs:
                 values[i] = convert(values[i], None, connection)
-        return self.model.from_db(self.using, attnames, values)
+        if not plain:
+            return self.model.from_db(self.using, attnames, values)
+        obj = self.model.__new__(self.model)
+        obj._state = state = ModelState()
+        state.adding, state.db = False, self.using
+        obj.__dict__.update(zip(attnames, values, strict=True))
+        return obj
+
+    def encode(self, values: list) -> str:
+        _, (_, _, _, iso, _, tag, _) = self._ready()
+        out = list(values)
+        for i, _parse in iso:
+            if out[i] is not None:
+                out[i] = out[i].isoformat()
+        return tag + json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+
+    def decode(self, text: str) -> list | None:
+        _, (_, _, _, iso, _, tag, _) = self._ready()
+        if not text.startswith(tag):
+            return None
+        values = json.loads(text[len(tag) :])
+        for i, parse in iso:
+            if values[i] is not None:
+                values[i] = parse(values[i])
+        return values
 
 
 class FixedQuery:
