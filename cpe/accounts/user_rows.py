@@ -1,4 +1,4 @@
-"""The signed-in user's row, cached in the session cache (decision DRAFT-user-row-cache).
+"""The signed-in user's row, cached in the session cache (decision 0021).
 
 Every signed-in request needs the user's row, current: the single-session rule reads
 `session_key_hash`, sign-out empties it, a password change changes the hash the session is
