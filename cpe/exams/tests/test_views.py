@@ -304,3 +304,20 @@ def test_admin_refuses_a_question_text_already_in_the_other_pool(client, course,
         },
     )
     assert edit.status_code == 302
+
+
+def test_coming_back_after_the_deadline_shows_the_attempt_graded_not_continue(client, learner, course, paid):
+    """The learner closed the exam page and comes back after its time ran out: the exam page
+    grades the attempt with what was saved and shows it graded, not a 继续考试 button to a paper
+    that is already closed."""
+    from datetime import timedelta
+
+    complete_chapters(learner, course)
+    _login(client, learner)
+    client.post(reverse("exams:start", args=[course.pk]))
+    attempt = Attempt.objects.get()
+    Attempt.objects.filter(pk=attempt.pk).update(deadline=attempt.deadline - timedelta(hours=3))
+    home = client.get(reverse("exams:home", args=[course.pk])).content.decode()
+    attempt.refresh_from_db()
+    assert not attempt.is_open
+    assert "继续考试" not in home and reverse("exams:attempt", args=[attempt.pk]) not in home
