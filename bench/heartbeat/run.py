@@ -57,6 +57,13 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--flush-every", type=float, default=10)
+    ap.add_argument(
+        "--aio",
+        type=int,
+        default=0,
+        help="also measure the trial asyncio door (bench/heartbeat/aio_door.py) with this many "
+        "processes, in the same rounds: phases bare_aio, floor_aio, heartbeat_aio",
+    )
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_learning")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -89,7 +96,25 @@ def main():
     server, port = start_gunicorn(
         "bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads, env=env
     )
-    flusher, pause = None, tmp / "flusher-pause"
+    flusher, pause, aio = None, tmp / "flusher-pause", None
+    ports = {"": (port, server.pid)}
+    if args.aio:
+        from bench.common import free_port
+
+        aio_port = free_port()
+        aio = subprocess.Popen(
+            [PY, str(Path(__file__).parent / "aio_door.py"), str(aio_port), str(args.aio)], env=env
+        )
+        wait_port(aio_port)
+        ports["_aio"] = (aio_port, aio.pid)
+    phases = ["bare", "floor", "django_anon", "heartbeat"]
+    if args.aio:
+        phases += ["bare_aio", "floor_aio", "heartbeat_aio"]
+
+    def on(phase):
+        return ports["_aio" if phase.endswith("_aio") else ""]
+
+    earned = {}
     try:
         pause.touch()
         flusher = subprocess.Popen(
@@ -97,8 +122,8 @@ def main():
             cwd=ROOT,
             env=env,
         )
-        for phase in ("bare", "floor", "django_anon", "django"):  # warm-up
-            load(port, phase, 3, args.connections, tmp, tmp / "warm.json", env)
+        for phase in ("bare", "floor", "django_anon", "django", *(("bare_aio", "floor_aio") if aio else ())):
+            load(on(phase)[0], phase, 3, args.connections, tmp, tmp / "warm.json", env)  # warm-up
         results = {
             "django": measure(
                 port, "django", args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid
@@ -106,19 +131,27 @@ def main():
         }
         # Rounds, so that a change in the machine's other load affects all phases alike.
         for _ in range(args.rounds):
-            for phase in ("bare", "floor", "django_anon", "heartbeat"):
-                if phase == "heartbeat":
+            for phase in phases:
+                if phase.startswith("heartbeat"):
                     pause.unlink()
                 else:
                     while not Path(f"{pause}.ack").exists():  # the flusher is between flushes
                         time.sleep(0.05)
                 r = measure(
-                    port, phase, args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid
+                    *on(phase)[:1],
+                    phase,
+                    args.seconds / args.rounds,
+                    args.connections,
+                    tmp,
+                    env,
+                    on(phase)[1],
+                    redis_pid,
                 )
                 results[phase] = combine(results.get(phase), r)
-                if phase == "heartbeat":
+                if phase.startswith("heartbeat"):
                     pause.touch()
-        for phase in ("bare", "floor", "django_anon", "django", "heartbeat"):
+                    earned = r["earned"]  # what every simulated player earned so far, both doors
+        for phase in ("bare", "floor", "django_anon", "django", "heartbeat", *phases[4:]):
             r = results[phase]
             print(
                 f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
@@ -133,13 +166,16 @@ def main():
             flusher.wait(60)
         server.terminate()
         server.wait(10)
+        if aio is not None:
+            aio.terminate()
+            aio.wait(10)
 
     from cpe.learning import hotpath
 
     t = time.time()
     flushed = hotpath.flush_dirty() if hotpath.enabled() else 0
     print(f"final flush: {flushed} play sessions written in {time.time() - t:.1f}s", flush=True)
-    lost, checked = check(results["heartbeat"]["earned"])
+    lost, checked = check(earned)
     hb, dj, anon, bare = results["heartbeat"], results["django"], results["django_anon"], results["bare"]
     floor = results["floor"]
     door = "redis hot path (X-Play-Token, WSGI route before the middleware)" if hotpath.enabled() else "ORM"
@@ -169,6 +205,27 @@ def main():
         f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost} "
         f"floor_per_wsgi={floor['rps'] / bare['rps']:.2f} heartbeat_per_floor={hb['rps'] / floor['rps']:.2f}"
     )
+    if args.aio:
+        ha, ba, fa = results["heartbeat_aio"], results["bare_aio"], results["floor_aio"]
+        errors = sum(results[p]["errors"] for p in ("heartbeat", "heartbeat_aio"))
+        print(
+            f"RESULT-AIO heartbeat_aio_per_django={ha['rps'] / anon['rps']:.2f} "
+            f"heartbeat_aio_per_wsgi={ha['rps'] / bare['rps']:.2f} p99_ms={ha['p99_ms']:.1f} "
+            f"errors={errors} lost={lost} heartbeat_aio_per_heartbeat={ha['rps'] / hb['rps']:.2f} "
+            f"heartbeat_aio_per_floor_aio={ha['rps'] / fa['rps']:.2f} "
+            f"heartbeat_aio_per_bare_aio={ha['rps'] / ba['rps']:.2f}"
+        )
+
+
+def wait_port(port):
+    import socket
+
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
 
 
 def load(port, phase, seconds, connections, tmp, out, env):
