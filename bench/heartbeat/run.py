@@ -3,7 +3,7 @@ run, same gunicorn settings (production's, config/gunicorn.conf.py) and load; Po
 in production.
 
     .venv/bin/python bench/heartbeat/run.py [--learners 20000] [--seconds 30] [--rounds 3]
-                                            [--connections 16] [--flush-every 10]
+                                            [--connections 16] [--flush-every 10] [--aio 2]
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_learning,
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/8, flushed).
@@ -32,7 +32,13 @@ Baselines: `django_anon` is the trivial Django view through the full production 
 anonymous (no cookie): RESULT's heartbeat_per_django compares with it. `django` is the same view
 with the learner's session cookie (session + user + agreement loads), printed for reference.
 Last line: RESULT heartbeat_per_django=… heartbeat_per_wsgi=… p99_ms=… errors=… lost=…
-floor_per_wsgi=… heartbeat_per_floor=…"""
+floor_per_wsgi=… heartbeat_per_floor=…
+
+--aio N: the trial door (bench/heartbeat/aio_door.py: the same door checks and judgement on an
+asyncio server of N processes, the Redis commands of concurrent reports pipelined) measured in the
+same rounds (bare_aio, floor_aio, heartbeat_aio), each door serving its own half of the learners;
+then a line RESULT-AIO compares its heartbeat with the same baselines (django_anon and bare are
+gunicorn's) and with its own server's bare and floor; the credit check covers both doors."""
 
 import argparse
 import json
@@ -62,7 +68,8 @@ def main():
         type=int,
         default=0,
         help="also measure the trial asyncio door (bench/heartbeat/aio_door.py) with this many "
-        "processes, in the same rounds: phases bare_aio, floor_aio, heartbeat_aio",
+        "processes, in the same rounds: phases bare_aio, floor_aio, heartbeat_aio; each door then "
+        "serves its own half of --learners",
     )
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_learning")
@@ -88,6 +95,10 @@ def main():
     django.setup()
     learners = seed(args.learners)
     tmp = Path(tempfile.mkdtemp(prefix="bench-hb-"))
+    if args.aio:  # each door its own half of the learners (a player's reports reach one door)
+        half = len(learners) // 2
+        learners, aio_learners = learners[:half], learners[half:]
+        (tmp / "learners_aio.json").write_text(json.dumps(aio_learners))
     (tmp / "learners.json").write_text(json.dumps(learners))
 
     import redis
@@ -237,7 +248,7 @@ def load(port, phase, seconds, connections, tmp, out, env):
             phase,
             str(seconds),
             str(connections),
-            str(tmp / "learners.json"),
+            str(tmp / ("learners_aio.json" if phase.endswith("_aio") else "learners.json")),
             str(out),
             str(tmp / "players.json"),
         ],
