@@ -1,7 +1,9 @@
 """One process, no server: what a heartbeat costs through the WSGI application gunicorn mounts
 (bench/heartbeat/wsgi.py: the operations layer, the heartbeat's door, Redis), against the
 `floor` route of the same application sent the same bytes (read the body, one Redis script)
-and the bare route. CPU µs of this process per request and, under callgrind, instructions.
+and the bare route; `judgement` is `hotpath.beat` called alone (the Redis round trip included, the
+door's checks and WSGI not). CPU µs of this process per request and, under callgrind,
+instructions.
 
     .venv/bin/python bench/heartbeat/cost.py [--learners 200] [--repeat 2000] [--cprofile PHASE]
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/hb.%p \\
@@ -33,6 +35,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=2000)
     ap.add_argument("--cprofile", default="", help="print a cProfile of this phase (heartbeat, floor)")
     ap.add_argument("--callgrind", action="store_true", help="under callgrind --instr-atstart=no")
+    ap.add_argument("--only", default="", help="measure this phase only (one callgrind dump per process)")
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_hbcost")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
@@ -55,6 +58,10 @@ def main():
     from bench.heartbeat.wsgi import application
 
     learners = seed(args.learners)
+    from cpe.learning import hotpath
+    from cpe.learning.services import web_session_hash
+
+    sessions = {lr["key"]: web_session_hash(lr["sid"]) for lr in learners}
     players = {lr["key"]: {"seq": 0, "pos": 0.0, "t": time.perf_counter() - 30.0} for lr in learners}
     short = []
 
@@ -97,6 +104,19 @@ def main():
             st["seq"] += 1
             body = b'{"seq":%d,"start":%.3f,"position":%.3f}' % (st["seq"], st["pos"], st["pos"] + claim)
             env = environ_for(f"/api/learning/sessions/{lr['key']}/heartbeat", lr, body)
+        if phase == "judgement":  # hotpath.beat alone, as the door calls it: no WSGI, no door checks
+            r = hotpath.beat(
+                key=lr["key"],
+                seq=st["seq"],
+                start=st["pos"],
+                position=st["pos"] + claim,
+                ip="127.0.0.1",
+                web_session=sessions[lr["key"]],
+            )
+            st["t"], st["pos"] = now, round(st["pos"] + claim, 3)
+            if r.credited < claim - 0.0005:
+                short.append(r)
+            return
         status = []
         out = b"".join(application(env, lambda s, h, *a: status.append(s)))
         assert status[0].startswith("200"), (phase, status, out[:200])
@@ -108,12 +128,14 @@ def main():
     def cg(*a):
         subprocess.run(["callgrind_control", *a, str(os.getpid())], check=True, capture_output=True)
 
-    phases = ("bare", "floor", "heartbeat")
+    phases = ("bare", "floor", "heartbeat", "judgement")
     for phase in phases:  # warm: every learner once (the heartbeat's hints filled)
         for i in range(len(learners)):
             call(phase, i)
     print(f"{'phase':10s} {'cpu_us':>8s} {'median':>8s}")
     for phase in phases:
+        if args.only and phase != args.only:
+            continue
         if args.callgrind:
             gc.collect()
             cg("-i", "on")
