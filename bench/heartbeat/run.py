@@ -86,7 +86,7 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import fresh_stores, start_gunicorn
+    from bench.common import fresh_stores, phase_line, start_gunicorn, wait_port
 
     fresh_stores(db_url, redis_url, env)
 
@@ -164,12 +164,7 @@ def main():
                     earned = r["earned"]  # what every simulated player earned so far, both doors
         for phase in ("bare", "floor", "django_anon", "django", "heartbeat", *phases[4:]):
             r = results[phase]
-            print(
-                f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
-                f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
-                f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}",
-                flush=True,
-            )
+            print(phase_line(phase, r), flush=True)
     finally:
         if flusher is not None:
             pause.unlink(missing_ok=True)
@@ -228,17 +223,6 @@ def main():
         )
 
 
-def wait_port(port):
-    import socket
-
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-
-
 def load(port, phase, seconds, connections, tmp, out, env):
     subprocess.run(
         [
@@ -260,6 +244,8 @@ def load(port, phase, seconds, connections, tmp, out, env):
 
 def measure(port, phase, seconds, connections, tmp, env, server_pid, redis_pid) -> dict:
     """One timed run of the load generator, with the CPU each part of the machine spent."""
+    from bench.common import cpu_ticks
+
     before = cpu_ticks(server_pid, redis_pid)
     r = load(port, phase, seconds, connections, tmp, tmp / f"{phase}.json", env)
     after = cpu_ticks(server_pid, redis_pid)
@@ -269,42 +255,9 @@ def measure(port, phase, seconds, connections, tmp, env, server_pid, redis_pid) 
 
 
 def combine(acc, r) -> dict:
-    """Rounds of one phase added up: throughput over their total time, the worst round's p99."""
-    if acc is not None:
-        r = {
-            **r,
-            "requests": acc["requests"] + r["requests"],
-            "elapsed": acc["elapsed"] + r["elapsed"],
-            "errors": acc["errors"] + r["errors"],
-            "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
-            "client_cpu": acc["client_cpu"] + r["client_cpu"],
-            "short": acc["short"] + r["short"],
-            "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]},
-        }
-    hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
-    r["rps"] = r["requests"] / r["elapsed"]
-    r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
-    return r
+    from bench.common import combine as add_up
 
-
-def cpu_ticks(server_pid, redis_pid) -> dict:
-    """CPU clock ticks so far: the whole machine (all cores, /proc/stat), the gunicorn master and
-    its workers, and Redis (when it runs on this machine)."""
-
-    def proc(pid):
-        try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return int(f[11]) + int(f[12])  # utime, stime
-        except (OSError, IndexError):
-            return 0
-
-    kids = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
-    machine = sum(int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
-    return {
-        "machine": machine,
-        "server": proc(server_pid) + sum(proc(k) for k in kids),
-        "redis": proc(redis_pid) if redis_pid else 0,
-    }
+    return add_up(acc, r, lambda acc, r: {"short": acc["short"] + r["short"]})
 
 
 def seed(n):
