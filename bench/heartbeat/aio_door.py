@@ -16,8 +16,9 @@ What it leaves out, being a trial: the request parser is minimal (HTTP/1.1, Cont
 bodies, no chunked bodies, no pipelined requests from the client beyond one at a time per
 connection); the rare steps of a report (a state rebuilt from PostgreSQL, a suspicious
 pattern or a completion written) run inside the event loop and hold it; a Redis connection
-that breaks fails the reports waiting on it with 503 (nothing acknowledged is lost: the
-commit is idempotent and the player claims the time again) and the next command reconnects."""
+that breaks fails the reports waiting on it, and those sent until it is back (0.5 s later),
+with 503 (nothing acknowledged is lost: the commit is idempotent and the player claims the
+time again); no command is sent again."""
 
 import asyncio
 import io
