@@ -31,7 +31,6 @@ import re
 log = logging.getLogger("cpe.learning.hotpath")
 ROUTE = re.compile(r"^/api/learning/sessions/([0-9a-f]{32})/heartbeat$")
 MAX_BODY = 4096
-IPS_MAX = 100_000  # client addresses the door remembers (about 200 bytes each)
 _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -109,31 +108,6 @@ class Door:
         self._ban_api_body, self._network_ban = ban_api_body, network_ban
         self._maintenance = (maintenance_now, maintenance_refuses, maintenance_api_answer)
         self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once
-        self._ips: dict = {}  # (REMOTE_ADDR, X-Forwarded-For) -> client_ip's answer, see `ip`
-
-        from django.dispatch import receiver
-        from django.test.signals import setting_changed
-
-        @receiver(setting_changed, weak=False)
-        def _forget_ips(setting=None, **kwargs):
-            if setting == "TRUSTED_PROXY_COUNT":
-                self._ips.clear()
-
-    def ip(self, environ):
-        """`cpe.core.net.client_ip`, remembered per distinct (REMOTE_ADDR, X-Forwarded-For): it is
-        a function of those two and TRUSTED_PROXY_COUNT alone, and parsing the address costs more
-        than the rest of the door's checks together. At most IPS_MAX pairs (then forgotten)."""
-        pair = (environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"))
-        ips = self._ips
-        try:
-            return ips[pair]
-        except KeyError:
-            pass
-        found = self._client_ip(environ)
-        if len(ips) >= IPS_MAX:
-            ips.clear()
-        ips[pair] = found
-        return found
 
     def answer(self, environ, status: str, data, extra=()):
         body = self._encode(data).encode()
@@ -202,7 +176,7 @@ class Door:
             "seq": int(data["seq"]),
             "start": float(data["start"]),
             "position": float(data["position"]),
-            "ip": self.ip(environ),
+            "ip": self._client_ip(environ),
             "web_session": self.web_session(environ),
         }
 

@@ -121,11 +121,9 @@ def test_door_keeps_the_old_players_seconds_until_a_takeover(
     assert ev.kind == "concurrent" and not SuspiciousEvent.objects.filter(kind="rate").exists()
 
 
-def test_door_remembers_addresses_only_as_long_as_the_proxy_setting(
-    door, settings, learner, chapter, enrolment, now
-):
-    """The door remembers the address it worked out per (peer, X-Forwarded-For); a change of
-    TRUSTED_PROXY_COUNT changes which address that pair names, and the door follows at once."""
+def test_door_follows_the_proxy_setting_at_once(door, settings, learner, chapter, enrolment, now):
+    """A change of TRUSTED_PROXY_COUNT changes which address the same peer and X-Forwarded-For
+    name, and the door follows at once (nothing in it may keep the address it worked out)."""
     settings.TRUSTED_PROXY_COUNT = 1
     s = _start(learner, chapter, now - timedelta(seconds=40), ip=CLIENT)
     assert _beat(door, s, 1, 0, 30, PROXY, CLIENT)[0] == 200  # the client behind the proxy
