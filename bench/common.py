@@ -1,6 +1,9 @@
 """What every benchmark does before it measures: a fresh PostgreSQL database and Redis db,
-migrated (each benchmark uses its own names), and gunicorn started on a free loopback port."""
+migrated (each benchmark uses its own names), and gunicorn started on a free loopback port;
+what they share while measuring: the CPU each part of the machine spent (/proc), rounds of one
+phase added up, and the line each phase prints."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -53,13 +56,67 @@ def start_gunicorn(app: str, *, workers: int, threads: int, env: dict):
         cwd=ROOT,
         env=env,
     )
-    for _ in range(100):
+    wait_port(port, tries=100)
+    return server, port
+
+
+def wait_port(port: int, *, tries: int = 200) -> None:
+    """Until something accepts connections on the loopback port (at most tries × ~0.1 s)."""
+    for _ in range(tries):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
+            return
         except OSError:
             time.sleep(0.1)
-    return server, port
+
+
+def cpu_ticks(server_pid, redis_pid) -> dict:
+    """CPU clock ticks so far: the whole machine (all cores, /proc/stat), the server's master and
+    its workers (its child processes), and Redis (when it runs on this machine)."""
+
+    def proc(pid):
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return int(f[11]) + int(f[12])  # utime, stime
+        except (OSError, IndexError):
+            return 0
+
+    kids = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    machine = sum(int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+    return {
+        "machine": machine,
+        "server": proc(server_pid) + sum(proc(k) for k in kids),
+        "redis": proc(redis_pid) if redis_pid else 0,
+    }
+
+
+def combine(acc, r, merge=None) -> dict:
+    """Rounds of one phase added up: throughput over their total time, the worst round's p99, the
+    CPU per request. `merge(acc, r)`: the benchmark's own keys added up (a dict)."""
+    if acc is not None:
+        r = {
+            **r,
+            "requests": acc["requests"] + r["requests"],
+            "elapsed": acc["elapsed"] + r["elapsed"],
+            "errors": acc["errors"] + r["errors"],
+            "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
+            "client_cpu": acc["client_cpu"] + r["client_cpu"],
+            "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]},
+            **(merge(acc, r) if merge else {}),
+        }
+    hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
+    r["rps"] = r["requests"] / r["elapsed"]
+    r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
+    return r
+
+
+def phase_line(phase: str, r: dict) -> str:
+    """What a phase printed: throughput, p99, errors and CPU per request by part."""
+    return (
+        f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
+        f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
+        f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}"
+    )
 
 
 async def exchange(reader, writer, request: bytes) -> tuple[int, bytes]:

@@ -42,38 +42,93 @@ _REASONS = {
 
 
 def wrap(django_app):
-    from django.conf import settings
-    from django.core.signals import request_finished
-    from django.db import connections
-    from django.http import parse_cookie
-    from django.utils import timezone
-
-    from cpe.core.front import host_allowed, response_headers
-    from cpe.core.net import client_ip
     from cpe.learning import hotpath
-    from cpe.learning.api import beat_body
     from cpe.learning.errors import LearningError
-    from cpe.learning.services import web_session_hash
-    from cpe.moderation.middleware import ban_api_body, network_ban
-    from cpe.notices.middleware import maintenance_api_answer, maintenance_refuses
-    from cpe.notices.selectors import maintenance_now
 
-    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per answer
+    d = door()
 
-    def answer(environ, start_response, status: str, data, extra=()):
-        body = encode(data).encode()
-        headers = response_headers(environ)
+    def heartbeat(environ, start_response, key, path):
+        try:
+            got = d.admit(environ, key, path)
+            if not isinstance(got, dict):  # refused before the judgement
+                return d.send(start_response, got)
+            try:
+                result = hotpath.beat(**got)
+            except LearningError as exc:  # a refusal, or the play state's Redis unavailable (503)
+                return d.send(start_response, d.refused(environ, exc))
+            return d.send(start_response, d.accepted(environ, result))
+        finally:
+            d.finish()
+
+    def application(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST" and "HTTP_X_PLAY_TOKEN" in environ:
+            path = environ.get("PATH_INFO", "")
+            m = ROUTE.match(path)
+            if m and hotpath.enabled():
+                try:
+                    return heartbeat(environ, start_response, m.group(1), path)
+                except Exception:
+                    log.exception("heartbeat failed")
+                    return d.send(
+                        start_response, d.answer(environ, "500 Internal Server Error", {"detail": "error"})
+                    )
+        return django_app(environ, start_response)
+
+    return application
+
+
+class Door:
+    """What the door decides for one heartbeat request, apart from the server that carries it:
+    `admit` (the checks before the judgement: host, token, body, ban, maintenance) gives either
+    the keyword arguments of `hotpath.beat` / `hotpath.beat_steps` or an answer; `accepted` and
+    `refused` turn the judgement's result or refusal into the answer. An answer is
+    (status line, headers, body bytes). The WSGI route above uses it; a server that batches the
+    Redis commands of concurrent reports (bench/heartbeat/aio_door.py) uses the same one."""
+
+    def __init__(self):
+        from django.conf import settings
+        from django.core.signals import request_finished
+        from django.db import connections
+        from django.http import parse_cookie
+        from django.utils import timezone
+
+        from cpe.core.front import host_allowed, response_headers
+        from cpe.core.net import client_ip
+        from cpe.learning import hotpath
+        from cpe.learning.api import beat_body
+        from cpe.learning.services import web_session_hash
+        from cpe.moderation.middleware import ban_api_body, network_ban
+        from cpe.notices.middleware import maintenance_api_answer, maintenance_refuses
+        from cpe.notices.selectors import maintenance_now
+
+        self._settings, self._finished, self._connections = settings, request_finished, connections
+        self._parse_cookie, self._now, self._host_allowed = parse_cookie, timezone.now, host_allowed
+        self._response_headers, self._client_ip, self._hotpath = response_headers, client_ip, hotpath
+        self._beat_body, self._web_session_hash = beat_body, web_session_hash
+        self._ban_api_body, self._network_ban = ban_api_body, network_ban
+        self._maintenance = (maintenance_now, maintenance_refuses, maintenance_api_answer)
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once
+
+    def answer(self, environ, status: str, data, extra=()):
+        body = self._encode(data).encode()
+        headers = self._response_headers(environ)
         headers += [("Cache-Control", "no-store"), ("Content-Length", str(len(body))), *extra]
+        return status, headers, body
+
+    @staticmethod
+    def send(start_response, answer):
+        status, headers, body = answer
         start_response(status, headers)
         return [body]
 
-    def web_session(environ) -> str:
+    def web_session(self, environ) -> str:
         """The keyed hash of the request's session cookie ("" without one): the play token alone
         earns nothing, the report must come from the web session the player was started in."""
         raw = environ.get("HTTP_COOKIE")
-        return web_session_hash(parse_cookie(raw).get(settings.SESSION_COOKIE_NAME) if raw else None)
+        name = self._settings.SESSION_COOKIE_NAME
+        return self._web_session_hash(self._parse_cookie(raw).get(name) if raw else None)
 
-    def read_report(environ):
+    def read_report(self, environ):
         """(report, None) or (None, (status, body)) for a body that is too large, not JSON or not
         a report (the ninja route's 413, 400 and 422)."""
         try:
@@ -91,65 +146,61 @@ def wrap(django_app):
             return None, ("422 Unprocessable Content", {"detail": errors})
         return data, None
 
-    def closed(environ, path, at):
+    def closed(self, environ, path, at):
         """(status, body, headers) when a ban or a maintenance window refuses the request, as the
         middleware answers /api/ (the same functions decide); else None."""
-        ban = network_ban(environ, path, "POST", at)
+        ban = self._network_ban(environ, path, "POST", at)
         if ban is not None:
-            return "403 Forbidden", ban_api_body(ban), ()
+            return "403 Forbidden", self._ban_api_body(ban), ()
+        maintenance_now, maintenance_refuses, maintenance_api_answer = self._maintenance
         phase, notice = maintenance_now(at)
         if maintenance_refuses(phase, path, is_staff=_nobody_is_staff):  # the token names no user
             body, retry = maintenance_api_answer(notice, at)
             return "503 Service Unavailable", body, (("Retry-After", retry),)
         return None
 
-    def heartbeat(environ, start_response, key, path):
-        if not host_allowed(environ):
-            return answer(environ, start_response, "400 Bad Request", {"detail": "bad host"})
-        if not hotpath.token_valid(key, environ["HTTP_X_PLAY_TOKEN"]):
-            return answer(environ, start_response, "401 Unauthorized", {"detail": "Unauthorized"})
-        data, refused = read_report(environ)
+    def admit(self, environ, key: str, path: str):
+        """The report's `hotpath.beat` keyword arguments (a dict), or the answer refusing it."""
+        if not self._host_allowed(environ):
+            return self.answer(environ, "400 Bad Request", {"detail": "bad host"})
+        if not self._hotpath.token_valid(key, environ["HTTP_X_PLAY_TOKEN"]):
+            return self.answer(environ, "401 Unauthorized", {"detail": "Unauthorized"})
+        data, refused = self.read_report(environ)
         if refused is not None:
-            return answer(environ, start_response, *refused)
-        try:
-            now = timezone.now()
-            shut = closed(environ, path, now)
-            if shut is not None:
-                return answer(environ, start_response, *shut)
-            r = hotpath.beat(
-                key=key,
-                seq=int(data["seq"]),
-                start=float(data["start"]),
-                position=float(data["position"]),
-                ip=client_ip(environ),
-                web_session=web_session(environ),
-            )
-        except LearningError as exc:  # a refusal, or the play state's Redis unavailable (503)
-            return answer(
-                environ,
-                start_response,
-                f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
-                {"code": exc.code, "message": exc.message},
-                (("Retry-After", str(exc.retry_after)),) if exc.retry_after else (),
-            )
-        finally:
-            if connections["default"].connection is not None:  # a rare write (flag, completion):
-                request_finished.send(sender=None)  # Django's end of request: the connection goes back
-        return answer(environ, start_response, "200 OK", beat_body(r))
+            return self.answer(environ, *refused)
+        shut = self.closed(environ, path, self._now())
+        if shut is not None:
+            return self.answer(environ, *shut)
+        return {
+            "key": key,
+            "seq": int(data["seq"]),
+            "start": float(data["start"]),
+            "position": float(data["position"]),
+            "ip": self._client_ip(environ),
+            "web_session": self.web_session(environ),
+        }
 
-    def application(environ, start_response):
-        if environ.get("REQUEST_METHOD") == "POST" and "HTTP_X_PLAY_TOKEN" in environ:
-            path = environ.get("PATH_INFO", "")
-            m = ROUTE.match(path)
-            if m and hotpath.enabled():
-                try:
-                    return heartbeat(environ, start_response, m.group(1), path)
-                except Exception:
-                    log.exception("heartbeat failed")
-                    return answer(environ, start_response, "500 Internal Server Error", {"detail": "error"})
-        return django_app(environ, start_response)
+    def accepted(self, environ, result):
+        return self.answer(environ, "200 OK", self._beat_body(result))
 
-    return application
+    def refused(self, environ, exc):
+        """A LearningError from the judgement: a refusal, or the play state's Redis unavailable."""
+        return self.answer(
+            environ,
+            f"{exc.status} {_REASONS.get(exc.status, 'Error')}",
+            {"code": exc.code, "message": exc.message},
+            (("Retry-After", str(exc.retry_after)),) if exc.retry_after else (),
+        )
+
+    def finish(self):
+        """After the judgement: a rare write (a flag, a completion) took a database connection;
+        Django's end of request gives it back."""
+        if self._connections["default"].connection is not None:
+            self._finished.send(sender=None)
+
+
+def door() -> Door:
+    return Door()
 
 
 def _nobody_is_staff() -> bool:

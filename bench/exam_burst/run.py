@@ -57,8 +57,7 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import fresh_stores, start_gunicorn
-    from bench.heartbeat.run import cpu_ticks
+    from bench.common import cpu_ticks, fresh_stores, start_gunicorn
 
     fresh_stores(db_url, redis_url, env)
 

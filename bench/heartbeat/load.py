@@ -5,7 +5,8 @@ what an honest 1x player earns; the credit the server acknowledged per learner (
 reports) is written out for the check.
 
 usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json [players.json]
-PHASE: bare | floor | django | django_anon | heartbeat
+PHASE: bare | floor | django | django_anon | heartbeat, or bare_aio | floor_aio | heartbeat_aio
+(the same requests, sent to bench/heartbeat/aio_door.py)
 players.json (heartbeat): the simulated players' state and what they earned, carried from one
 round to the next (read if present, written at the end)."""
 
@@ -20,6 +21,7 @@ from bench.common import exchange  # noqa: E402
 
 
 async def run_conn(port, phase, deadline, learners, lat, errors, earned, short, state):
+    phase = phase.removesuffix("_aio")  # the same requests to the trial's asyncio door (aio_door.py)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for lr in learners:
         state.setdefault(lr["key"], {"seq": 0, "pos": 0.0, "t": None})

@@ -3,7 +3,7 @@ run, same gunicorn settings (production's, config/gunicorn.conf.py) and load; Po
 in production.
 
     .venv/bin/python bench/heartbeat/run.py [--learners 20000] [--seconds 30] [--rounds 3]
-                                            [--connections 16] [--flush-every 10]
+                                            [--connections 16] [--flush-every 10] [--aio 2]
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_learning,
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/8, flushed).
@@ -32,7 +32,13 @@ Baselines: `django_anon` is the trivial Django view through the full production 
 anonymous (no cookie): RESULT's heartbeat_per_django compares with it. `django` is the same view
 with the learner's session cookie (session + user + agreement loads), printed for reference.
 Last line: RESULT heartbeat_per_django=… heartbeat_per_wsgi=… p99_ms=… errors=… lost=…
-floor_per_wsgi=… heartbeat_per_floor=…"""
+floor_per_wsgi=… heartbeat_per_floor=…
+
+--aio N: the trial door (bench/heartbeat/aio_door.py: the same door checks and judgement on an
+asyncio server of N processes, the Redis commands of concurrent reports pipelined) measured in the
+same rounds (bare_aio, floor_aio, heartbeat_aio), each door serving its own half of the learners;
+then a line RESULT-AIO compares its heartbeat with the same baselines (django_anon and bare are
+gunicorn's) and with its own server's bare and floor; the credit check covers both doors."""
 
 import argparse
 import json
@@ -57,6 +63,14 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--flush-every", type=float, default=10)
+    ap.add_argument(
+        "--aio",
+        type=int,
+        default=0,
+        help="also measure the trial asyncio door (bench/heartbeat/aio_door.py) with this many "
+        "processes, in the same rounds: phases bare_aio, floor_aio, heartbeat_aio; each door then "
+        "serves its own half of --learners",
+    )
     args = ap.parse_args()
     db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_learning")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
@@ -72,7 +86,7 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import fresh_stores, start_gunicorn
+    from bench.common import fresh_stores, phase_line, start_gunicorn, wait_port
 
     fresh_stores(db_url, redis_url, env)
 
@@ -81,6 +95,10 @@ def main():
     django.setup()
     learners = seed(args.learners)
     tmp = Path(tempfile.mkdtemp(prefix="bench-hb-"))
+    if args.aio:  # each door its own half of the learners (a player's reports reach one door)
+        half = len(learners) // 2
+        learners, aio_learners = learners[:half], learners[half:]
+        (tmp / "learners_aio.json").write_text(json.dumps(aio_learners))
     (tmp / "learners.json").write_text(json.dumps(learners))
 
     import redis
@@ -89,7 +107,25 @@ def main():
     server, port = start_gunicorn(
         "bench.heartbeat.wsgi:application", workers=args.workers, threads=args.threads, env=env
     )
-    flusher, pause = None, tmp / "flusher-pause"
+    flusher, pause, aio = None, tmp / "flusher-pause", None
+    ports = {"": (port, server.pid)}
+    if args.aio:
+        from bench.common import free_port
+
+        aio_port = free_port()
+        aio = subprocess.Popen(
+            [PY, str(Path(__file__).parent / "aio_door.py"), str(aio_port), str(args.aio)], env=env
+        )
+        wait_port(aio_port)
+        ports["_aio"] = (aio_port, aio.pid)
+    phases = ["bare", "floor", "django_anon", "heartbeat"]
+    if args.aio:
+        phases += ["bare_aio", "floor_aio", "heartbeat_aio"]
+
+    def on(phase):
+        return ports["_aio" if phase.endswith("_aio") else ""]
+
+    earned = {}
     try:
         pause.touch()
         flusher = subprocess.Popen(
@@ -97,8 +133,8 @@ def main():
             cwd=ROOT,
             env=env,
         )
-        for phase in ("bare", "floor", "django_anon", "django"):  # warm-up
-            load(port, phase, 3, args.connections, tmp, tmp / "warm.json", env)
+        for phase in ("bare", "floor", "django_anon", "django", *(("bare_aio", "floor_aio") if aio else ())):
+            load(on(phase)[0], phase, 3, args.connections, tmp, tmp / "warm.json", env)  # warm-up
         results = {
             "django": measure(
                 port, "django", args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid
@@ -106,26 +142,29 @@ def main():
         }
         # Rounds, so that a change in the machine's other load affects all phases alike.
         for _ in range(args.rounds):
-            for phase in ("bare", "floor", "django_anon", "heartbeat"):
-                if phase == "heartbeat":
+            for phase in phases:
+                if phase.startswith("heartbeat"):
                     pause.unlink()
                 else:
                     while not Path(f"{pause}.ack").exists():  # the flusher is between flushes
                         time.sleep(0.05)
                 r = measure(
-                    port, phase, args.seconds / args.rounds, args.connections, tmp, env, server.pid, redis_pid
+                    *on(phase)[:1],
+                    phase,
+                    args.seconds / args.rounds,
+                    args.connections,
+                    tmp,
+                    env,
+                    on(phase)[1],
+                    redis_pid,
                 )
                 results[phase] = combine(results.get(phase), r)
-                if phase == "heartbeat":
+                if phase.startswith("heartbeat"):
                     pause.touch()
-        for phase in ("bare", "floor", "django_anon", "django", "heartbeat"):
+                    earned = r["earned"]  # what every simulated player earned so far, both doors
+        for phase in ("bare", "floor", "django_anon", "django", "heartbeat", *phases[4:]):
             r = results[phase]
-            print(
-                f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
-                f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
-                f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}",
-                flush=True,
-            )
+            print(phase_line(phase, r), flush=True)
     finally:
         if flusher is not None:
             pause.unlink(missing_ok=True)
@@ -133,13 +172,16 @@ def main():
             flusher.wait(60)
         server.terminate()
         server.wait(10)
+        if aio is not None:
+            aio.terminate()
+            aio.wait(10)
 
     from cpe.learning import hotpath
 
     t = time.time()
     flushed = hotpath.flush_dirty() if hotpath.enabled() else 0
     print(f"final flush: {flushed} play sessions written in {time.time() - t:.1f}s", flush=True)
-    lost, checked = check(results["heartbeat"]["earned"])
+    lost, checked = check(earned)
     hb, dj, anon, bare = results["heartbeat"], results["django"], results["django_anon"], results["bare"]
     floor = results["floor"]
     door = "redis hot path (X-Play-Token, WSGI route before the middleware)" if hotpath.enabled() else "ORM"
@@ -169,6 +211,16 @@ def main():
         f"p99_ms={hb['p99_ms']:.1f} errors={hb['errors']} lost={lost} "
         f"floor_per_wsgi={floor['rps'] / bare['rps']:.2f} heartbeat_per_floor={hb['rps'] / floor['rps']:.2f}"
     )
+    if args.aio:
+        ha, ba, fa = results["heartbeat_aio"], results["bare_aio"], results["floor_aio"]
+        errors = sum(results[p]["errors"] for p in ("heartbeat", "heartbeat_aio"))
+        print(
+            f"RESULT-AIO heartbeat_aio_per_django={ha['rps'] / anon['rps']:.2f} "
+            f"heartbeat_aio_per_wsgi={ha['rps'] / bare['rps']:.2f} p99_ms={ha['p99_ms']:.1f} "
+            f"errors={errors} lost={lost} heartbeat_aio_per_heartbeat={ha['rps'] / hb['rps']:.2f} "
+            f"heartbeat_aio_per_floor_aio={ha['rps'] / fa['rps']:.2f} "
+            f"heartbeat_aio_per_bare_aio={ha['rps'] / ba['rps']:.2f}"
+        )
 
 
 def load(port, phase, seconds, connections, tmp, out, env):
@@ -180,7 +232,7 @@ def load(port, phase, seconds, connections, tmp, out, env):
             phase,
             str(seconds),
             str(connections),
-            str(tmp / "learners.json"),
+            str(tmp / ("learners_aio.json" if phase.endswith("_aio") else "learners.json")),
             str(out),
             str(tmp / "players.json"),
         ],
@@ -192,6 +244,8 @@ def load(port, phase, seconds, connections, tmp, out, env):
 
 def measure(port, phase, seconds, connections, tmp, env, server_pid, redis_pid) -> dict:
     """One timed run of the load generator, with the CPU each part of the machine spent."""
+    from bench.common import cpu_ticks
+
     before = cpu_ticks(server_pid, redis_pid)
     r = load(port, phase, seconds, connections, tmp, tmp / f"{phase}.json", env)
     after = cpu_ticks(server_pid, redis_pid)
@@ -201,42 +255,9 @@ def measure(port, phase, seconds, connections, tmp, env, server_pid, redis_pid) 
 
 
 def combine(acc, r) -> dict:
-    """Rounds of one phase added up: throughput over their total time, the worst round's p99."""
-    if acc is not None:
-        r = {
-            **r,
-            "requests": acc["requests"] + r["requests"],
-            "elapsed": acc["elapsed"] + r["elapsed"],
-            "errors": acc["errors"] + r["errors"],
-            "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
-            "client_cpu": acc["client_cpu"] + r["client_cpu"],
-            "short": acc["short"] + r["short"],
-            "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]},
-        }
-    hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
-    r["rps"] = r["requests"] / r["elapsed"]
-    r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
-    return r
+    from bench.common import combine as add_up
 
-
-def cpu_ticks(server_pid, redis_pid) -> dict:
-    """CPU clock ticks so far: the whole machine (all cores, /proc/stat), the gunicorn master and
-    its workers, and Redis (when it runs on this machine)."""
-
-    def proc(pid):
-        try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return int(f[11]) + int(f[12])  # utime, stime
-        except (OSError, IndexError):
-            return 0
-
-    kids = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
-    machine = sum(int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
-    return {
-        "machine": machine,
-        "server": proc(server_pid) + sum(proc(k) for k in kids),
-        "redis": proc(redis_pid) if redis_pid else 0,
-    }
+    return add_up(acc, r, lambda acc, r: {"short": acc["short"] + r["short"]})
 
 
 def seed(n):

@@ -63,8 +63,7 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import fresh_stores, start_gunicorn
-    from bench.heartbeat.run import cpu_ticks
+    from bench.common import cpu_ticks, fresh_stores, phase_line, start_gunicorn
 
     fresh_stores(db_url, redis_url, env)
 
@@ -118,12 +117,7 @@ def main():
     load_avg = Path("/proc/loadavg").read_text().split()[:3]
     for phase in PHASES:
         r = results[phase]
-        print(
-            f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
-            f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
-            f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}",
-            flush=True,
-        )
+        print(phase_line(phase, r), flush=True)
     for name, p in sorted(results["pages"]["pages"].items()):
         print(
             f"  page {name:12s} mean {p['mean_ms']:6.1f} ms  p99 {p['p99_ms']:6.1f} ms  ({p['n']} requests)"
@@ -138,33 +132,25 @@ def main():
 
 
 def combine(acc, r) -> dict:
-    """Rounds of one phase added up: throughput over their total time, the worst round's p99."""
-    if acc is not None:
-        pages = {k: dict(v) for k, v in acc["pages"].items()}
-        for k, v in r["pages"].items():
-            if k in pages:
-                n = pages[k]["n"] + v["n"]
-                pages[k] = {
-                    "n": n,
-                    "p99_ms": max(pages[k]["p99_ms"], v["p99_ms"]),
-                    "mean_ms": (pages[k]["mean_ms"] * pages[k]["n"] + v["mean_ms"] * v["n"]) / n,
-                }
-            else:
-                pages[k] = v
-        r = {
-            **r,
-            "requests": acc["requests"] + r["requests"],
-            "elapsed": acc["elapsed"] + r["elapsed"],
-            "errors": acc["errors"] + r["errors"],
-            "p99_ms": max(acc["p99_ms"], r["p99_ms"]),
-            "client_cpu": acc["client_cpu"] + r["client_cpu"],
-            "pages": pages,
-            "ticks": {k: acc["ticks"][k] + r["ticks"][k] for k in r["ticks"]},
-        }
-    hz, n = os.sysconf("SC_CLK_TCK"), max(1, r["requests"])
-    r["rps"] = r["requests"] / r["elapsed"]
-    r["cpu"] = {**{k: v / hz / n * 1e6 for k, v in r["ticks"].items()}, "client": r["client_cpu"] / n * 1e6}
-    return r
+    from bench.common import combine as add_up
+
+    return add_up(acc, r, merge_pages)
+
+
+def merge_pages(acc, r) -> dict:
+    """Each page's requests, worst p99 and mean over the rounds."""
+    pages = {k: dict(v) for k, v in acc["pages"].items()}
+    for k, v in r["pages"].items():
+        if k in pages:
+            n = pages[k]["n"] + v["n"]
+            pages[k] = {
+                "n": n,
+                "p99_ms": max(pages[k]["p99_ms"], v["p99_ms"]),
+                "mean_ms": (pages[k]["mean_ms"] * pages[k]["n"] + v["mean_ms"] * v["n"]) / n,
+            }
+        else:
+            pages[k] = v
+    return {"pages": pages}
 
 
 def seed(n):

@@ -61,8 +61,8 @@ def main():
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
 
-    from bench.common import fresh_stores, start_gunicorn
-    from bench.heartbeat.run import check, cpu_ticks
+    from bench.common import cpu_ticks, fresh_stores, start_gunicorn
+    from bench.heartbeat.run import check
 
     fresh_stores(db_url, redis_url, env)
 

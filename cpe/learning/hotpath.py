@@ -136,7 +136,7 @@ def play_token(key: str) -> str:
         derived = _token_keys[secret] = hashlib.sha256(
             b"cpe.learning.play-token" + force_bytes(secret)
         ).digest()
-    return hmac.new(derived, key.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(derived, key.encode(), "sha256").hex()  # one call: OpenSSL's one-shot HMAC
 
 
 def token_valid(key: str, token: str) -> bool:
@@ -398,22 +398,34 @@ def _remember(key, v, d, cur):
             break
 
 
-def _state(r, p, key):
-    """(version, state, current marker): this process's hint, else read from Redis."""
-    hint = _hints.get(key)
-    if hint is not None:
-        return hint
-    return _load(r, p, key)
+def _loaded(r, p, key, got):
+    """The "load" script's reply as (version, state, current marker); a missing state or
+    current-stream marker is rebuilt from PostgreSQL and read again (`_load`)."""
+    if got is None or not got[2]:
+        return _load(r, p, key)
+    v, j, cur = got
+    return v, json.loads(j), cur.decode()
+
+
+def _commit_cmd(p, key, v, nd, cur, *, dirty=True):
+    """The compare-and-set's command for a new state: (its new version, (script, keys, args))."""
+    nv = new_version()
+    keys = [_k_state(p, key), p + "dirty"]
+    args = [v, json.dumps(nd), f"{p}c:{nd['u']}", key, "1" if cur == key else "0", STATE_TTL_MS]
+    args += ["1" if dirty else "0", nv]
+    return nv, ("commit", keys, args)
 
 
 def _commit(r, p, key, v, nd, cur, *, dirty=True):
     """Compare-and-set. True when committed; otherwise the state as Redis has it now, for the
     caller to judge again: (version, state, current marker), or None when there is none."""
-    j = json.dumps(nd)
-    nv = new_version()
-    keys = [_k_state(p, key), p + "dirty"]
-    args = [v, j, f"{p}c:{nd['u']}", key, "1" if cur == key else "0", STATE_TTL_MS, "1" if dirty else "0", nv]
-    got = _run("commit", keys, args)  # sent again after a broken connection: it is idempotent
+    nv, (name, keys, args) = _commit_cmd(p, key, v, nd, cur, dirty=dirty)
+    # sent again after a broken connection: it is idempotent
+    return _committed(r, p, key, nv, nd, cur, _run(name, keys, args))
+
+
+def _committed(r, p, key, nv, nd, cur, got):
+    """The commit script's reply: True, or the state to judge again (see `_commit`)."""
     if got == 1:
         _remember(key, nv, nd, cur)
         return True
@@ -434,7 +446,25 @@ def _refuse(code):
 
 # --- the hot operations ------------------------------------------------------------------------------
 @_needs_redis
-def beat(
+def beat(**report):
+    """Judge one heartbeat against the Redis state (policy.heartbeat, as the ORM path does) and
+    commit it atomically: `beat_steps` with each of its Redis commands sent as it comes."""
+    return drive(beat_steps(**report))
+
+
+def drive(steps):
+    """Run a generator of `beat_steps`' kind: each command it yields is sent to the hot path's
+    Redis now and the reply sent back in; its return value is the result."""
+    reply = None
+    while True:
+        try:
+            name, keys, args = steps.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        reply = _run(name, keys, args)
+
+
+def beat_steps(
     *,
     key: str,
     seq: int,
@@ -445,7 +475,13 @@ def beat(
     user_id=None,
     web_session: str | None = None,
 ):
-    """Judge one heartbeat against the Redis state (policy.heartbeat, as the ORM path does) and
+    """`beat` as a generator, for a server that sends the commands of many reports together:
+    it yields each of its two possible hot Redis commands (the read when this process holds no
+    hint, the commit) as (script name, keys, args) and expects the script's reply sent back;
+    rare steps (a state rebuilt from PostgreSQL, a re-read after a lost state) run inline.
+    The judgement is the same whoever sends the commands.
+
+    Judge one heartbeat against the Redis state (policy.heartbeat, as the ORM path does) and
     commit it atomically. `user_id`: the signed-in user when authenticated by the session cookie
     (None when by the play token, which is bound to the key). `web_session`: the keyed hash of
     the request's session cookie ("" without one), which must be the one the play session was
@@ -458,7 +494,9 @@ def beat(
     at = at or timezone.now()
     r, p = client(), prefix()
     report = policy.Report(seq=int(seq), start=start, position=position)
-    loaded = _state(r, p, key)
+    loaded = _hints.get(key)  # this process's last view, else read from Redis
+    if loaded is None:
+        loaded = _loaded(r, p, key, (yield ("load", [_k_state(p, key)], [p])))
     for _ in range(MAX_TRIES):
         if loaded is None:
             raise _refuse("no_session")
@@ -473,7 +511,9 @@ def beat(
         if gate:  # nothing is judged or credited; only the pattern is recorded, once
             if not kind or kind in d["fl"]:
                 raise _refuse(gate)
-            loaded = _commit(r, p, key, v, {**d, "fl": d["fl"] + [kind]}, cur)
+            fd = {**d, "fl": d["fl"] + [kind]}
+            nv, cmd = _commit_cmd(p, key, v, fd, cur)
+            loaded = _committed(r, p, key, nv, fd, cur, (yield cmd))
             if loaded is True:
                 _record_flags(d, [kind], at=at, ip=ip, cur=cur, detail={"seq": seq, "reason": gate})
                 raise _refuse(gate)
@@ -514,7 +554,8 @@ def beat(
             nd["done"], nd["cat"] = True, _ts(at)
         if takeover is not None:  # kept, so that a later report is judged against the same time
             nd["sup"] = _ts(takeover)
-        loaded = _commit(r, p, key, v, nd, cur)
+        nv, cmd = _commit_cmd(p, key, v, nd, cur)
+        loaded = _committed(r, p, key, nv, nd, cur, (yield cmd))
         if loaded is True:
             break
     else:

@@ -119,3 +119,16 @@ def test_door_keeps_the_old_players_seconds_until_a_takeover(
     assert ChapterProgress.objects.get(user=learner, chapter=chapter).intervals == [[0, 40]]
     ev = SuspiciousEvent.objects.get(session=first)
     assert ev.kind == "concurrent" and not SuspiciousEvent.objects.filter(kind="rate").exists()
+
+
+def test_door_follows_the_proxy_setting_at_once(door, settings, learner, chapter, enrolment, now):
+    """A change of TRUSTED_PROXY_COUNT changes which address the same peer and X-Forwarded-For
+    name, and the door follows at once (nothing in it may keep the address it worked out)."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    s = _start(learner, chapter, now - timedelta(seconds=40), ip=CLIENT)
+    assert _beat(door, s, 1, 0, 30, PROXY, CLIENT)[0] == 200  # the client behind the proxy
+    assert not SuspiciousEvent.objects.filter(session=s, kind="ip_change").exists()
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert _beat(door, s, 2, 30, 35, PROXY, CLIENT)[0] == 200  # no proxy trusted: the peer is
+    ev = SuspiciousEvent.objects.get(session=s, kind="ip_change")
+    assert ev.ip == PROXY and ev.detail == {"first_ip": CLIENT}

@@ -102,7 +102,7 @@ def test_concurrent_beats_of_one_session_credit_once(hot, learner, chapter, enro
     """The same report judged twice at once: the compare-and-set lets one commit; the other is
     judged again on the new state and is a replay."""
     s = _start(learner, chapter, now)
-    real_commit = hotpath._commit
+    real_commit = hotpath._commit_cmd
     raced = []
 
     def commit_after_a_rival(*args, **kw):
@@ -111,7 +111,7 @@ def test_concurrent_beats_of_one_session_credit_once(hot, learner, chapter, enro
             raced[0] = _beat(s, sec(now, 30), 1, 0, 30)  # the rival commits in between
         return real_commit(*args, **kw)
 
-    monkeypatch.setattr(hotpath, "_commit", commit_after_a_rival)
+    monkeypatch.setattr(hotpath, "_commit_cmd", commit_after_a_rival)
     second = _beat(s, sec(now, 30), 1, 0, 30)
     assert raced[0].credited == 30 and second.credited == 0 and second.reason == policy.REPLAY
     hot.flush_dirty()
