@@ -32,8 +32,17 @@ class Pool:
 
     async def request(self, raw):
         async with self.sem:
-            conn = self.free.pop() if self.free else await asyncio.open_connection("127.0.0.1", self.port)
+            reused = bool(self.free)
+            conn = self.free.pop() if reused else await asyncio.open_connection("127.0.0.1", self.port)
             try:
+                out = await exchange(*conn, raw)
+            except asyncio.IncompleteReadError as exc:
+                conn[1].close()
+                if not (reused and not exc.partial):
+                    raise
+                # A kept-alive connection the server closed for idleness as this request went
+                # out: no byte of answer came, so nothing was done; a browser sends it again.
+                conn = await asyncio.open_connection("127.0.0.1", self.port)
                 out = await exchange(*conn, raw)
             except Exception:
                 conn[1].close()
