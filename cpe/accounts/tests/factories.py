@@ -177,3 +177,17 @@ def staff_browser_sign_in(page, username, password, base=""):
     page.get_by_label("验证码").fill(second_factor.current_code(factor))
     page.get_by_role("button", name="验证").click()
     expect(page).to_have_url(re.compile(r"/admin/$"))
+
+
+def free_port() -> int:
+    """A local port nothing listens on (the session cache pointed there is a Redis that is away)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def point_session_cache(settings, location):
+    """The session cache (and the user row cache in it) at another Redis: one on a free port is away."""
+    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": location}}

@@ -5,7 +5,6 @@ back it serves again. Whatever a stale cache copy says after an outage, a signed
 signed out (the user row decides)."""
 
 import shutil
-import socket
 import subprocess
 import time
 
@@ -20,6 +19,7 @@ from django.urls import reverse
 
 from cpe.accounts import sessions
 from cpe.accounts.models import StoredSession, User
+from cpe.accounts.tests.factories import free_port, point_session_cache
 from cpe.core import crypto
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("cpe.core.tests.urls_trivial")]
@@ -35,16 +35,6 @@ def _fresh_cache_state(monkeypatch):
     sessions._state.reset()
     yield
     sessions._state.reset()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _point_session_cache(settings, location):
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": location}}
 
 
 def _raw_client():
@@ -119,7 +109,7 @@ def test_a_session_cache_on_a_closed_port_keeps_the_learner_signed_in(settings, 
     learner = register_learner()
     c = _sign_in(learner)
     working = settings.CACHES["sessions"]["LOCATION"]
-    _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
+    point_session_cache(settings, f"redis://127.0.0.1:{free_port()}/0")
     for _ in range(3):
         with CaptureQueriesContext(connection) as ctx:
             assert _signed_in(c)
@@ -129,7 +119,7 @@ def test_a_session_cache_on_a_closed_port_keeps_the_learner_signed_in(settings, 
         assert sum("accounts_storedsession" in q for q in sql) == 1
     r = c.get(reverse("accounts:dashboard"))
     assert r.status_code == 200 and "sessionid" not in r.cookies
-    _point_session_cache(settings, working)  # the cache is back
+    point_session_cache(settings, working)  # the cache is back
     assert _signed_in(c)
     assert c.get(reverse("accounts:dashboard")).status_code == 200
 
@@ -138,10 +128,10 @@ def test_a_session_cache_on_a_closed_port_keeps_the_learner_signed_in(settings, 
 def test_signing_in_and_out_while_the_cache_is_away(settings, register_learner):
     learner = register_learner()
     working = settings.CACHES["sessions"]["LOCATION"]
-    _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
+    point_session_cache(settings, f"redis://127.0.0.1:{free_port()}/0")
     c = _sign_in(learner)
     assert _signed_in(c)
-    _point_session_cache(settings, working)
+    point_session_cache(settings, working)
     assert _signed_in(c)
     assert c.post(reverse("accounts:logout")).status_code == 302
     assert c.get("/trivial/").json() == {"signed_in": False}
@@ -161,10 +151,10 @@ def test_a_session_ended_while_the_cache_was_away_stays_ended_when_it_returns(se
     copy = _raw_copy(h)
     assert copy is not None
     working = settings.CACHES["sessions"]["LOCATION"]
-    _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
+    point_session_cache(settings, f"redis://127.0.0.1:{free_port()}/0")
     assert c.post(reverse("accounts:logout")).status_code == 302
     assert not StoredSession.objects.filter(key_hash=h).exists()
-    _point_session_cache(settings, working)
+    point_session_cache(settings, working)
     assert _raw_copy(h) == copy  # the stale copy
     # This process drops what it could not tell the cache as soon as the cache answers.
     assert stolen.get("/trivial/").json() == {"signed_in": False}
@@ -246,7 +236,7 @@ def test_a_real_redis_stopped_and_started_again(settings, register_learner, tmp_
     more."""
     import redis
 
-    port = _free_port()
+    port = free_port()
 
     def start():
         p = subprocess.Popen(
@@ -268,7 +258,7 @@ def test_a_real_redis_stopped_and_started_again(settings, register_learner, tmp_
 
     server = start()
     try:
-        _point_session_cache(settings, f"redis://127.0.0.1:{port}/0")
+        point_session_cache(settings, f"redis://127.0.0.1:{port}/0")
         learner = register_learner()
         c = _sign_in(learner)
         assert redis.Redis(port=port).dbsize() >= 1  # the copy is there
@@ -298,9 +288,9 @@ def test_after_a_cache_error_the_process_leaves_the_cache_alone_for_a_while(
     c = _sign_in(learner)
     monkeypatch.setattr(sessions, "CACHE_BACKOFF_SECONDS", 3600.0)
     working = settings.CACHES["sessions"]["LOCATION"]
-    _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
+    point_session_cache(settings, f"redis://127.0.0.1:{free_port()}/0")
     assert _signed_in(c)  # the error
-    _point_session_cache(settings, working)
+    point_session_cache(settings, working)
 
     def session_reads():
         with CaptureQueriesContext(connection) as ctx:

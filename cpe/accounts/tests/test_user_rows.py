@@ -21,6 +21,7 @@ from django.urls import reverse
 
 from cpe.accounts import sessions, user_rows
 from cpe.accounts.models import User
+from cpe.accounts.tests.factories import free_port, point_session_cache
 from cpe.agreements.models import AgreementAcceptance
 
 pytestmark = [
@@ -281,16 +282,6 @@ def test_a_late_fill_is_not_made(learner, monkeypatch):
 
 
 # --- Redis away ----------------------------------------------------------------------------------
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _point_session_cache(settings, location):
-    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": location}}
 
 
 def test_with_redis_away_the_row_is_read_from_postgresql_and_a_write_is_told_when_it_returns(
@@ -299,14 +290,14 @@ def test_with_redis_away_the_row_is_read_from_postgresql_and_a_write_is_told_whe
     c = _sign_in(learner)
     _warm(c)
     working = settings.CACHES["sessions"]["LOCATION"]
-    _point_session_cache(settings, f"redis://127.0.0.1:{_free_port()}/0")
+    point_session_cache(settings, f"redis://127.0.0.1:{free_port()}/0")
     with CaptureQueriesContext(connection) as ctx:
         r = c.get("/trivial/")
     assert r.status_code == 200 and r.json() == {"signed_in": True}  # never a 500
     assert _user_reads(ctx.captured_queries)  # read from PostgreSQL
     User.objects.filter(pk=learner.pk).update(is_active=False)  # the forget cannot be sent
     assert ("ur", learner.pk) in sessions._state.stale
-    _point_session_cache(settings, working)
+    point_session_cache(settings, working)
     assert _raw_row(learner.pk)[:1] == b"R"  # the old row: Redis was never told
     # This process tells it before using the cache again.
     assert c.get("/trivial/").json() == {"signed_in": False}
