@@ -214,7 +214,7 @@ def main():
             for i in range(args.repeat):
                 call(path, lr(i))
             p.stop()
-            print(p.output_text(unicode=True, color=False, show_all=False))
+            print(p.output_text(unicode=True, color=False, show_all=bool(os.environ.get("SHOW_ALL"))))
         if name == args.cprofile:
             import cProfile
             import pstats
@@ -224,9 +224,10 @@ def main():
             for i in range(args.repeat):
                 call(path, lr(i))
             pr.disable()
-            pstats.Stats(pr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
-                int(os.environ.get("N", "60"))
-            )
+            stats = pstats.Stats(pr).sort_stats(os.environ.get("SORT", "cumulative"))
+            stats.print_stats(int(os.environ.get("N", "60")))
+            if os.environ.get("CALLERS"):  # who calls the functions matching this pattern
+                stats.print_callers(os.environ["CALLERS"])
 
 
 if __name__ == "__main__":
