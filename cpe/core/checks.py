@@ -72,7 +72,7 @@ def audit_key_configured(app_configs, **kwargs):
 
 # Middleware that the staff second factor and the Content-Security-Policy depend on, in order.
 REQUIRED_MIDDLEWARE = (
-    "csp.middleware.CSPMiddleware",
+    "cpe.core.content_policy.CSPMiddleware",  # django-csp's, the policy text built once
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "cpe.accounts.middleware.OTPMiddleware",  # django-otp's, request.user one lazy object
     "cpe.accounts.middleware.SingleSessionMiddleware",

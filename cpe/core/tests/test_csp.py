@@ -98,8 +98,24 @@ def test_the_deploy_check_wants_the_gate_and_the_policy(settings):
     from cpe.core.checks import staff_gate_and_csp_installed
 
     assert staff_gate_and_csp_installed(None) == []
-    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "csp.middleware.CSPMiddleware"]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != "cpe.core.content_policy.CSPMiddleware"]
     assert [e.id for e in staff_gate_and_csp_installed(None)] == ["cpe.E006"]
     gate = "cpe.accounts.middleware.StaffSecondFactorMiddleware"
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != gate]
     assert "StaffSecondFactorMiddleware" in staff_gate_and_csp_installed(None)[0].msg
+
+
+def test_the_policy_built_once_per_process_follows_the_settings(settings):
+    """The policy text of a page without nonce or per-view change is built once per process
+    (cpe.core.content_policy): it is django-csp's own text, and a changed setting is sent from
+    the next response on, never the text built before."""
+    from csp.utils import build_policy
+
+    anon = Client()
+    assert anon.get("/courses/")["Content-Security-Policy"] == build_policy()
+    changed = {**settings.CONTENT_SECURITY_POLICY}
+    changed["DIRECTIVES"] = {**changed["DIRECTIVES"], "img-src": ["'self'", "https://img.example.cn"]}
+    settings.CONTENT_SECURITY_POLICY = changed
+    assert "https://img.example.cn" in _directives(anon.get("/courses/"))["img-src"]
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+    assert anon.get("/courses/")["Content-Security-Policy-Report-Only"] == "default-src 'self'"
