@@ -10,6 +10,7 @@ would give. Other databases (SQLite, the embedded default) use the ORM."""
 import copy
 import hashlib
 import json
+import weakref
 from datetime import date, datetime
 from datetime import timezone as dt_timezone
 
@@ -195,7 +196,10 @@ class FixedQuery:
             wrap = type(params[at[0]]) if type(params[at[0]]) is not type(value) else self.COERCE.get(kind)
             positions[at[0]] = (name, wrap)
         qs.query.__dict__.pop("get_compiler", None)
-        return qs, compiler, sql, params, positions
+        # The converters of each column (Django looks them up column by column on every
+        # evaluation): the same for every call on one connection, so kept per connection.
+        converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        return qs, compiler, sql, params, positions, converters
 
     def __call__(self, using: str = "default", **values) -> list:
         connection = connections[using]
@@ -204,7 +208,7 @@ class FixedQuery:
         prepared = self._prepared.get(using)
         if prepared is None:
             prepared = self._prepared[using] = self._prepare(using)
-        template, compiler, sql, params, positions = prepared
+        template, compiler, sql, params, positions, converters = prepared
         params = list(params)
         for i, (name, wrap) in positions.items():
             params[i] = values[name] if wrap is None else wrap(values[name])
@@ -212,8 +216,22 @@ class FixedQuery:
 
         def get_compiler(using=None, connection=None, elide_empty=True):
             c = copy.copy(compiler)
-            c.connection = connections[using or qs.db]  # this thread's connection
+            c.connection = connection = connections[using or qs.db]  # this thread's connection
             c.as_sql = lambda *a, **kw: (sql, params)
+            known = converters.get(connection)
+            if known is None:
+                known = converters[connection] = {}
+
+            def get_converters(expressions, c=c, known=known):
+                # Keyed by the expressions' identities; the entry keeps the expressions alive, so
+                # no other object can take one of those identities while the entry exists.
+                key = tuple(map(id, expressions))
+                found = known.get(key)
+                if found is None:
+                    found = known[key] = (tuple(expressions), type(c).get_converters(c, expressions))
+                return found[1]
+
+            c.get_converters = get_converters
             return c
 
         qs.query.get_compiler = get_compiler  # this clone only: it is never handed out

@@ -98,3 +98,37 @@ def test_the_prepared_queryset_is_not_changed_by_a_call(postgresql, years):
     fixed(year_id=years[0].pk)
     template = fixed._prepared["default"][0]
     assert "get_compiler" not in template.query.__dict__
+
+
+@pytest.mark.django_db(transaction=True)  # the other thread's connection sees the committed rows
+def test_converters_kept_per_connection_convert_every_call_and_every_thread(postgresql, django_user_model):
+    """The columns' converters are looked up once per connection (not on every call): an
+    encrypted column still decrypts and a date still converts on each later call, and on another
+    thread's connection."""
+    import threading
+
+    from django.db import connections
+
+    users = [
+        django_user_model.objects.create(username=f"fq{i}", name=f"名字{i}", mobile=f"1390000000{i}")
+        for i in range(3)
+    ]
+    fixed = FixedQuery(lambda pk: django_user_model.objects.filter(pk=pk), pk=int)
+    seen = []
+    for u in users + users:
+        (got,) = fixed(pk=u.pk)
+        seen.append((got.name, got.mobile, got.date_joined == u.date_joined))
+    assert seen == [(u.name, u.mobile, True) for u in users + users]
+
+    other = []
+
+    def on_another_thread():
+        try:
+            other.extend((got.name, got.mobile) for u in users for got in fixed(pk=u.pk))
+        finally:
+            connections.close_all()
+
+    t = threading.Thread(target=on_another_thread)
+    t.start()
+    t.join()
+    assert other == [(u.name, u.mobile) for u in users]
