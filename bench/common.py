@@ -1,4 +1,5 @@
-"""What every benchmark does before it measures: a fresh PostgreSQL database and Redis db,
+"""What every benchmark does before it measures: its environment (the stores' addresses, with
+its own defaults, its cache key prefix and settings), a fresh PostgreSQL database and Redis db,
 migrated (each benchmark uses its own names), and gunicorn started on a free loopback port;
 what they share while measuring: the CPU each part of the machine spent (/proc), rounds of one
 phase added up, and the line each phase prints."""
@@ -11,6 +12,34 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench_env(
+    db_name: str, redis_db: int, *, prefix: str, settings: str, **extra: str
+) -> tuple[str, str, dict[str, str]]:
+    """The benchmark's stores and environment: (db_url, redis_url, env).
+
+    db_url is BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/<db_name>; redis_url is
+    BENCH_REDIS_URL, else redis://127.0.0.1:6379/<redis_db>. env is this process's environment
+    with DATABASE_URL and REDIS_URL set to them, CACHE_KEY_PREFIX=prefix,
+    DJANGO_SETTINGS_MODULE=settings, PYTHONPATH=the repository root (for the processes the
+    benchmark starts: manage.py, gunicorn, its load generators) and `extra` (e.g. DB_POOL_MAX);
+    this process's os.environ is updated with it, so that django.setup() here reads the same.
+
+    The caller has put the repository root on sys.path already: it imported this module."""
+    db_url = os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{db_name}")
+    redis_url = os.environ.get("BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}")
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": prefix,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
+    os.environ.update(env)
+    return db_url, redis_url, env
 
 
 def free_port() -> int:

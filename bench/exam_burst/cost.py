@@ -30,18 +30,13 @@ def main():
         "new code's submissions and one of the old's (callgrind_control switches counting on)",
     )
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_profile")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    os.environ.update(
-        DATABASE_URL=db_url,
-        REDIS_URL=redis_url,
-        CACHE_KEY_PREFIX="cpebenchprof",
-        DJANGO_SETTINGS_MODULE="bench.exam_burst.settings",
-    )
-    sys.path.insert(0, str(ROOT))
-    from bench.common import fresh_stores
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env, fresh_stores
 
-    fresh_stores(db_url, redis_url, {**os.environ, "PYTHONPATH": str(ROOT)})
+    db_url, redis_url, env = bench_env(
+        "cpe_bench_profile", 9, prefix="cpebenchprof", settings="bench.exam_burst.settings"
+    )
+    fresh_stores(db_url, redis_url, env)
     import django
 
     django.setup()

@@ -15,7 +15,6 @@ Last line: RESULT rows=… seconds=… peak_mb=…"""
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -43,19 +42,7 @@ REGIONS = [
 ]
 
 
-def env_for(db_url, redis_url):
-    return {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "cpebenchexp",
-        "DJANGO_SETTINGS_MODULE": "bench.export.settings",
-        "PYTHONPATH": str(ROOT),
-    }
-
-
 def django_setup():
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -281,10 +268,12 @@ def main():
     ap.add_argument("--tracemalloc", action="store_true")
     ap.add_argument("--export-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_export")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
-    env = env_for(db_url, redis_url)
-    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env
+
+    db_url, redis_url, env = bench_env(
+        "cpe_bench_export", 7, prefix="cpebenchexp", settings="bench.export.settings"
+    )
     if args.export_only:
         return export_once(args.tracemalloc)
 

@@ -37,20 +37,13 @@ def main():
     ap.add_argument("--callgrind", action="store_true", help="under callgrind --instr-atstart=no")
     ap.add_argument("--only", default="", help="measure this phase only (one callgrind dump per process)")
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_hbcost")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "cpebench",
-        "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings",
-        "PYTHONPATH": str(ROOT),
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    from bench.common import fresh_stores
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env, fresh_stores
 
-    fresh_stores(db_url, redis_url, {**os.environ})
+    db_url, redis_url, env = bench_env(
+        "cpe_bench_hbcost", 9, prefix="cpebench", settings="bench.heartbeat.settings"
+    )
+    fresh_stores(db_url, redis_url, env)
     import django
 
     django.setup()

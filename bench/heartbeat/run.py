@@ -42,7 +42,6 @@ gunicorn's) and with its own server's bare and floor; the credit check covers bo
 
 import argparse
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -72,22 +71,16 @@ def main():
         "serves its own half of --learners",
     )
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_learning")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "cpebench",
-        "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings",
-        "PYTHONPATH": str(ROOT),
-        "DB_POOL_MAX": str(args.threads + 1),
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env, fresh_stores, phase_line, start_gunicorn, wait_port
 
-    from bench.common import fresh_stores, phase_line, start_gunicorn, wait_port
-
+    db_url, redis_url, env = bench_env(
+        "cpe_bench_learning",
+        8,
+        prefix="cpebench",
+        settings="bench.heartbeat.settings",
+        DB_POOL_MAX=str(args.threads + 1),
+    )
     fresh_stores(db_url, redis_url, env)
 
     import django

@@ -38,21 +38,13 @@ def main():
     )
     ap.add_argument("--split", action="store_true", help="CPU in template rendering and in querysets")
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_profile")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "cpebenchprof",
-        "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS", "bench.pages.settings"),
-        "PYTHONPATH": str(ROOT),
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    from bench.common import fresh_stores
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env, fresh_stores
 
+    settings = os.environ.get("BENCH_SETTINGS", "bench.pages.settings")
+    db_url, redis_url, env = bench_env("cpe_bench_profile", 9, prefix="cpebenchprof", settings=settings)
     if not args.load:
-        fresh_stores(db_url, redis_url, {**os.environ})
+        fresh_stores(db_url, redis_url, env)
 
     import django
 

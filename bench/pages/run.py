@@ -27,7 +27,6 @@ RESULT signed_in_per_anonymous=… pages_per_anonymous=… p99_ms=… errors=…
 
 import argparse
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -49,22 +48,16 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=4)  # config/gunicorn.conf.py's
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_pages")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "cpebenchp",
-        "DJANGO_SETTINGS_MODULE": "bench.pages.settings",
-        "PYTHONPATH": str(ROOT),
-        "DB_POOL_MAX": str(args.threads + 1),
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env, cpu_ticks, fresh_stores, phase_line, start_gunicorn
 
-    from bench.common import cpu_ticks, fresh_stores, phase_line, start_gunicorn
-
+    db_url, redis_url, env = bench_env(
+        "cpe_bench_pages",
+        9,
+        prefix="cpebenchp",
+        settings="bench.pages.settings",
+        DB_POOL_MAX=str(args.threads + 1),
+    )
     fresh_stores(db_url, redis_url, env)
 
     import django

@@ -47,21 +47,16 @@ def main():
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--flush-every", type=float, default=30)
     args = ap.parse_args()
-    db_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cpe_bench_rush")
-    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {
-        **os.environ,
-        "DATABASE_URL": db_url,
-        "REDIS_URL": redis_url,
-        "CACHE_KEY_PREFIX": "cpebenchr",
-        "DJANGO_SETTINGS_MODULE": "bench.heartbeat.settings",
-        "PYTHONPATH": str(ROOT),
-        "DB_POOL_MAX": str(args.threads + 1),
-    }
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
+    from bench.common import bench_env, cpu_ticks, fresh_stores, start_gunicorn
 
-    from bench.common import cpu_ticks, fresh_stores, start_gunicorn
+    db_url, redis_url, env = bench_env(
+        "cpe_bench_rush",
+        9,
+        prefix="cpebenchr",
+        settings="bench.heartbeat.settings",
+        DB_POOL_MAX=str(args.threads + 1),
+    )
     from bench.heartbeat.run import check
 
     fresh_stores(db_url, redis_url, env)
