@@ -49,3 +49,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker):
+    import sys
+
+    if os.environ.get("WEB_SWITCH_INTERVAL"):
+        sys.setswitchinterval(float(os.environ["WEB_SWITCH_INTERVAL"]))

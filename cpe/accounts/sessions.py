@@ -46,47 +46,48 @@ def key_hash(session_key: str) -> str:
 
 # Per process: the back-off after a cache failure, and what the cache may hold stale because this
 # process could not tell it (cpe.core.cache.Outage): "ws" items are session copies to delete,
-# "ur" items user rows to forget (cpe.accounts.user_rows registers its own).
-_state = Outage("session cache")
+# "ur" items user rows to forget (cpe.accounts.user_rows registers its own). Public, with
+# `session_cache` and `CacheUnavailable`, because the user row cache shares them (decision 0021).
+outage = Outage("session cache")
 
 
 def _forget_copies(hashes):
     caches[settings.SESSION_CACHE_ALIAS].delete_many([CACHE_PREFIX + h for h in hashes])
 
 
-_state.flushers["ws"] = _forget_copies
+outage.flushers["ws"] = _forget_copies
 
 
-class _Unavailable(Exception):
-    pass
+class CacheUnavailable(Exception):
+    """The session cache is backing off after a failure, or failed now: use PostgreSQL."""
 
 
-def _cache():
-    """The session cache, or None when there is none. Raises _Unavailable while backing off, and
-    when what this process could not tell the cache earlier cannot be told now either."""
+def session_cache():
+    """The session cache, or None when there is none. Raises CacheUnavailable while backing off,
+    and when what this process could not tell the cache earlier cannot be told now either."""
     alias = getattr(settings, "SESSION_CACHE_ALIAS", None)
     if not alias:
         return None
-    if not _state.ready(backoff=CACHE_BACKOFF_SECONDS):
-        raise _Unavailable
+    if not outage.ready(backoff=CACHE_BACKOFF_SECONDS):
+        raise CacheUnavailable
     return caches[alias]
 
 
 def _cache_call(fn, *, hashes=()):
-    """fn(cache) or None when there is no cache; _Unavailable when it failed (hashes remembered)."""
+    """fn(cache) or None when there is no cache; CacheUnavailable when it failed (hashes remembered)."""
     items = [("ws", h) for h in hashes]
     try:
-        cache = _cache()
-    except _Unavailable:
-        _state.remember(items)
+        cache = session_cache()
+    except CacheUnavailable:
+        outage.remember(items)
         raise
     if cache is None:
         return None
     try:
         return fn(cache)
     except Exception as exc:  # noqa: BLE001 - redis-py's errors, OSError, timeouts alike
-        _state.failed(exc, items, backoff=CACHE_BACKOFF_SECONDS)
-        raise _Unavailable from exc
+        outage.failed(exc, items, backoff=CACHE_BACKOFF_SECONDS)
+        raise CacheUnavailable from exc
 
 
 # --- the session copy and its user's row in one round trip ---------------------------------------
@@ -186,7 +187,7 @@ class SessionStore(SessionBase):
         cache_up = True
         try:
             data = _cache_call(lambda c: _cache_get(c, CACHE_PREFIX + h))
-        except _Unavailable:
+        except CacheUnavailable:
             data, cache_up = None, False
         if data is not None:
             return data
@@ -208,7 +209,7 @@ class SessionStore(SessionBase):
         """A session from before decision 0018 (cache only, raw key): moved into the store."""
         try:
             data = _cache_call(lambda c: c.get(LEGACY_CACHE_PREFIX + session_key))
-        except _Unavailable:
+        except CacheUnavailable:
             return None
         if data is None:
             return None
@@ -219,7 +220,7 @@ class SessionStore(SessionBase):
             pass  # another request moved it at the same time
         try:
             _cache_call(lambda c: c.delete(LEGACY_CACHE_PREFIX + session_key))
-        except _Unavailable:
+        except CacheUnavailable:
             pass
         return data
 
@@ -260,7 +261,7 @@ class SessionStore(SessionBase):
     def _cache_set(self, h, data, seconds):
         try:
             _cache_call(lambda c: _cache_put(c, CACHE_PREFIX + h, data, max(1, int(seconds))), hashes=(h,))
-        except _Unavailable:
+        except CacheUnavailable:
             pass
 
     def delete(self, session_key=None):
@@ -272,7 +273,7 @@ class SessionStore(SessionBase):
         self.model.objects.filter(key_hash=h).delete()
         try:
             _cache_call(lambda c: c.delete(CACHE_PREFIX + h), hashes=(h,))
-        except _Unavailable:
+        except CacheUnavailable:
             pass
 
     @classmethod

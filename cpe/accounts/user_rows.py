@@ -68,8 +68,8 @@ return #KEYS"""
 
 def _wire():
     """(the session cache, its plain socket) when the row cache is in use, else None; raises
-    sessions._Unavailable while the cache is away (what this process owed it sent first)."""
-    cache = sessions._cache()
+    sessions.CacheUnavailable while the cache is away (what this process owed it sent first)."""
+    cache = sessions.session_cache()
     if cache is None:
         return None
     wire = wire_of(cache)
@@ -104,10 +104,10 @@ def get(pk):
             prefix = sessions.user_row_prefix(cache)
             at = time.monotonic()
             seen = redis_wire.Wire._checked(wire.call(["GET", prefix + str(pk)], idempotent=True))
-        except sessions._Unavailable:
+        except sessions.CacheUnavailable:
             return _reader.get(pk)
         except Exception as exc:  # noqa: BLE001 - any cache failure means "use the database"
-            sessions._state.failed(exc, backoff=sessions.CACHE_BACKOFF_SECONDS)
+            sessions.outage.failed(exc, backoff=sessions.CACHE_BACKOFF_SECONDS)
             return _reader.get(pk)
     if seen is not None and seen[:1] == b"R":
         values = _reader.decode(seen[1:].decode())
@@ -130,12 +130,12 @@ def _fill(pk, seen: bytes, values: list, prefix) -> None:
         key = (prefix or sessions.user_row_prefix(cache)) + str(pk)
         row = b"R" + _reader.encode(values).encode()
         wire.evalsha(_FILL, [key], [seen, row, ROW_SECONDS], idempotent=True)
-    except sessions._Unavailable:
+    except sessions.CacheUnavailable:
         pass
     except redis_wire.ReplyError:
         pass  # refused (Redis's memory full): the row is read from PostgreSQL next time too
     except Exception as exc:  # noqa: BLE001 - a fill that fails changes nothing
-        sessions._state.failed(exc, backoff=sessions.CACHE_BACKOFF_SECONDS)
+        sessions.outage.failed(exc, backoff=sessions.CACHE_BACKOFF_SECONDS)
 
 
 def forget(pks, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -155,15 +155,15 @@ def _send_forget(pks) -> None:
     items = [("ur", pk) for pk in pks]
     try:
         got = _wire()
-    except sessions._Unavailable:
-        sessions._state.remember(items)
+    except sessions.CacheUnavailable:
+        sessions.outage.remember(items)
         return
     if got is None:
         return
     try:
         _tombstones(*got, pks)
     except Exception as exc:  # noqa: BLE001 - remembered, sent before this process uses the cache
-        sessions._state.failed(exc, items, backoff=sessions.CACHE_BACKOFF_SECONDS)
+        sessions.outage.failed(exc, items, backoff=sessions.CACHE_BACKOFF_SECONDS)
 
 
 def _tombstones(cache, wire, pks) -> None:
@@ -189,4 +189,4 @@ def _flush(pks) -> None:
         _tombstones(cache, wire, pks)
 
 
-sessions._state.flushers["ur"] = _flush
+sessions.outage.flushers["ur"] = _flush

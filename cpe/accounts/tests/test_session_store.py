@@ -32,9 +32,9 @@ needs_cache = pytest.mark.skipif(
 @pytest.fixture(autouse=True)
 def _fresh_cache_state(monkeypatch):
     monkeypatch.setattr(sessions, "CACHE_BACKOFF_SECONDS", 0.0)  # each request tries the cache again
-    sessions._state.reset()
+    sessions.outage.reset()
     yield
-    sessions._state.reset()
+    sessions.outage.reset()
 
 
 def _raw_client():
@@ -298,5 +298,5 @@ def test_after_a_cache_error_the_process_leaves_the_cache_alone_for_a_while(
         return sum("accounts_storedsession" in q["sql"] for q in ctx.captured_queries)
 
     assert session_reads() == 1  # backing off: the database, though the cache answers again
-    sessions._state.skip_until = 0.0  # the back-off is over (not monkeypatch: its undo would restore it)
+    sessions.outage.skip_until = 0.0  # the back-off is over (not monkeypatch: its undo would restore it)
     assert session_reads() == 0

@@ -35,9 +35,9 @@ PW = "Zhang-san-2026"
 @pytest.fixture(autouse=True)
 def _fresh_cache_state(monkeypatch):
     monkeypatch.setattr(sessions, "CACHE_BACKOFF_SECONDS", 0.0)  # each request tries the cache again
-    sessions._state.reset()
+    sessions.outage.reset()
     yield
-    sessions._state.reset()
+    sessions.outage.reset()
 
 
 def _raw_row(pk):
@@ -296,12 +296,12 @@ def test_with_redis_away_the_row_is_read_from_postgresql_and_a_write_is_told_whe
     assert r.status_code == 200 and r.json() == {"signed_in": True}  # never a 500
     assert _user_reads(ctx.captured_queries)  # read from PostgreSQL
     User.objects.filter(pk=learner.pk).update(is_active=False)  # the forget cannot be sent
-    assert ("ur", learner.pk) in sessions._state.stale
+    assert ("ur", learner.pk) in sessions.outage.stale
     point_session_cache(settings, working)
     assert _raw_row(learner.pk)[:1] == b"R"  # the old row: Redis was never told
     # This process tells it before using the cache again.
     assert c.get("/trivial/").json() == {"signed_in": False}
-    assert not sessions._state.stale
+    assert not sessions.outage.stale
 
 
 # --- the session hash, remembered per process ----------------------------------------------------
@@ -336,4 +336,4 @@ def test_a_forget_refused_by_a_full_redis_deletes_the_row(learner, monkeypatch):
     monkeypatch.setattr(redis_wire.Wire, "evalsha", full)
     User.objects.filter(pk=learner.pk).update(is_active=False)
     assert _raw_row(learner.pk) is None
-    assert not sessions._state.stale and not sessions._state.backing_off()
+    assert not sessions.outage.stale and not sessions.outage.backing_off()

@@ -159,7 +159,7 @@ def _all_redis_unreachable(settings):
 
     settings.LEARNING_HOTPATH_REDIS_URL = UNREACHABLE
     settings.CACHES = {name: {**conf, "LOCATION": UNREACHABLE} for name, conf in settings.CACHES.items()}
-    sessions._state.reset()
+    sessions.outage.reset()
 
 
 def test_redis_unreachable_the_play_start_answers_503_in_chinese_and_starts_nothing(
