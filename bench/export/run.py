@@ -10,7 +10,9 @@ dropped, re-created and seeded unless --reuse finds it seeded with the same size
 so the encrypted ID numbers and mobiles (250 000 distinct each, unique blind indexes) are real
 ciphertexts. The export runs in a fresh subprocess, which reports its own figures: wall time
 of export_run, and peak RSS (resource.getrusage ru_maxrss: the whole process, interpreter and
-Django included). With --tracemalloc it also reports Python's own peak allocation (slower).
+Django included), and the size of the file it stored, asked of the platform's export storage
+(reporting.services.export_storage). With --tracemalloc it also reports Python's own peak
+allocation (slower).
 Last line: RESULT rows=… seconds=… peak_mb=…"""
 
 import argparse
@@ -236,7 +238,7 @@ def export_once(trace: bool):
     from django.utils import timezone
 
     from cpe.reporting.models import ExportJob
-    from cpe.reporting.services import export_run
+    from cpe.reporting.services import export_file_name, export_run, export_storage
 
     job = ExportJob.objects.create(year=YEAR, created_at=timezone.now())
     t = time.perf_counter()
@@ -252,11 +254,9 @@ def export_once(trace: bool):
     }
     if trace:
         out["tracemalloc_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
-    from django.conf import settings
-
-    out["file_mb"] = (
-        round((Path(settings.MEDIA_ROOT) / job.file).stat().st_size / 2**20, 1) if job.file else 0
-    )
+    # The file is where the platform put it: the "exports" storage (EXPORT_ROOT, or the bucket).
+    name = export_file_name(job)
+    out["file_mb"] = round(export_storage().size(name) / 2**20, 1) if name else 0
     print("EXPORT " + json.dumps(out), flush=True)
 
 
