@@ -1,14 +1,51 @@
 """Model fields for personal data: an encrypted text column and its blind index."""
 
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 from . import crypto
+
+
+class Sealed:
+    """An encrypted column's stored text on an instance, decrypted when the attribute is first
+    read. Only cpe.core.rows.PkReader builds instances holding these (the signed-in user's row,
+    read on every request, whose personal data most requests never show); the ORM decrypts as
+    it reads."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def __repr__(self):
+        return "<Sealed>"
+
+
+class SealedAttribute(DeferredAttribute):
+    """The attribute of an EncryptedTextField: a Sealed value is decrypted (once) when read."""
+
+    def __get__(self, instance, cls=None):
+        if instance is None:
+            return self
+        data = instance.__dict__
+        name = self.field.attname
+        if name in data:
+            value = data[name]
+            if type(value) is Sealed:
+                value = data[name] = crypto.decrypt(value.token, self.field.aad)
+            return value
+        return super().__get__(instance, cls)  # a deferred field: read from the database
+
+    def __set__(self, instance, value):
+        instance.__dict__[self.field.attname] = value
 
 
 class EncryptedTextField(models.TextField):
     """Clear text in Python, AES-GCM ciphertext in the database (see crypto.py).
 
     Lookups on this field cannot match (each encryption is random): query the blind index."""
+
+    descriptor_class = SealedAttribute
 
     def contribute_to_class(self, cls, name, *args, **kwargs):
         super().contribute_to_class(cls, name, *args, **kwargs)

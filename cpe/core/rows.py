@@ -3,9 +3,10 @@
 For the reads that run on every request (the signed-in user): Django compiles a queryset into
 SQL on every call, and for a one-row read by primary key that compilation costs several times
 the round trip. Here the statement is built once from the model's own field list (a new column
-is read too) and each value goes through the field's own database converters (an encrypted
-field decrypts as it does through the ORM), so the instance is the one `Model.objects.get`
-would give. Other databases (SQLite, the embedded default) use the ORM."""
+is read too) and each value goes through the field's own database converters, so the instance
+is the one `Model.objects.get` would give; an encrypted column is decrypted when its attribute is
+first read (cpe.core.fields.Sealed) rather than when the row is read. Other databases (SQLite,
+the embedded default) use the ORM."""
 
 import copy
 import hashlib
@@ -20,6 +21,10 @@ from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
+
+from .fields import EncryptedTextField, Sealed, SealedAttribute
+
+_PLAIN_ATTRIBUTES = (DeferredAttribute, SealedAttribute)  # what reading an attribute runs: nothing else
 
 
 class PkReader:
@@ -67,10 +72,13 @@ class PkReader:
             model.__init__ is Model.__init__
             and not pre_init.has_listeners(model)
             and not post_init.has_listeners(model)
-            and all(type(getattr(model, f.attname, None)) is DeferredAttribute for f in fields)
+            and all(type(getattr(model, f.attname, None)) in _PLAIN_ATTRIBUTES for f in fields)
         )
         attnames = [f.attname for f in fields]
-        return sql, attnames, [(i, c) for i, c in converters if c], iso, encodable, tag, plain
+        # An encrypted column is left sealed on such an instance (decrypted when first read).
+        sealed = {i for i, f in enumerate(fields) if plain and isinstance(f, EncryptedTextField)}
+        converters = [(i, c) for i, c in converters if c and i not in sealed]
+        return sql, attnames, converters, iso, encodable, tag, plain, sorted(sealed)
 
     def _ready(self):
         connection = connections[self.using]
@@ -106,13 +114,16 @@ class PkReader:
 
     def instance(self, values: list):
         """The model instance of raw values, converted as the ORM converts them."""
-        connection, (_, attnames, converters, _, _, _, plain) = self._ready()
+        connection, (_, attnames, converters, _, _, _, plain, sealed) = self._ready()
         values = list(values)
         for i, funcs in converters:
             for convert in funcs:
                 values[i] = convert(values[i], None, connection)
         if not plain:
             return self.model.from_db(self.using, attnames, values)
+        for i in sealed:
+            if values[i] not in (None, ""):
+                values[i] = Sealed(values[i])
         obj = self.model.__new__(self.model)
         obj._state = state = ModelState()
         state.adding, state.db = False, self.using
@@ -120,7 +131,7 @@ class PkReader:
         return obj
 
     def encode(self, values: list) -> str:
-        _, (_, _, _, iso, _, tag, _) = self._ready()
+        _, (_, _, _, iso, _, tag, _, _) = self._ready()
         out = list(values)
         for i, _parse in iso:
             if out[i] is not None:
@@ -128,7 +139,7 @@ class PkReader:
         return tag + json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
     def decode(self, text: str) -> list | None:
-        _, (_, _, _, iso, _, tag, _) = self._ready()
+        _, (_, _, _, iso, _, tag, _, _) = self._ready()
         if not text.startswith(tag):
             return None
         values = json.loads(text[len(tag) :])

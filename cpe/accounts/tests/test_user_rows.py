@@ -114,6 +114,29 @@ def test_the_cached_row_gives_the_instance_the_orm_gives(learner):
     assert cached.check_password(PW)
 
 
+def test_personal_data_on_the_cached_user_is_decrypted_only_when_read(learner, monkeypatch):
+    """The signed-in user's row is read on every request; most requests never show its personal
+    data, so its encrypted columns are decrypted when first read, once, and never otherwise. A
+    save of such an instance keeps every column's value."""
+    from cpe.accounts.auth import IdentifierBackend
+    from cpe.core import crypto
+
+    IdentifierBackend().get_user(learner.pk)  # from PostgreSQL, put into the cache
+    calls = []
+    decrypt = crypto.decrypt
+    monkeypatch.setattr(crypto, "decrypt", lambda token, aad: calls.append(aad) or decrypt(token, aad))
+    cached = IdentifierBackend().get_user(learner.pk)
+    assert calls == [] and cached.is_active and cached.session_key_hash == learner.session_key_hash
+    assert cached.mobile == learner.mobile and cached.mobile == learner.mobile
+    assert calls == ["accounts.user.mobile"]  # once, for the column read
+    assert "<Sealed>" in repr(cached.__dict__["id_number"])  # never read: still sealed
+    cached.last_login = None
+    cached.save()  # every column written back, the sealed ones decrypted and encrypted again
+    fresh = User.objects.get(pk=learner.pk)
+    assert (fresh.id_number, fresh.mobile, fresh.email) == (learner.id_number, learner.mobile, learner.email)
+    assert fresh.name == learner.name and fresh.last_login is None
+
+
 # --- every change of the row at the next request --------------------------------------------------
 def test_a_sign_in_elsewhere_ends_the_session_at_its_next_request(learner):
     a = _sign_in(learner)
