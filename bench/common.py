@@ -119,6 +119,34 @@ def cpu_ticks(server_pid, redis_pid) -> dict:
     }
 
 
+def postgres_backends(db_url) -> list[int]:
+    """The PostgreSQL server processes serving the benchmark's database (the pooled connections
+    of the workers and the flusher): their CPU is this benchmark's share of PostgreSQL's."""
+    import psycopg
+
+    with psycopg.connect(db_url, autocommit=True) as c:
+        return [
+            r[0]
+            for r in c.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ]
+
+
+def postgres_ticks(pids) -> dict:
+    """CPU clock ticks of these PostgreSQL backends, by pid (one that ended between two readings
+    is left out of the difference: a connection replaced mid-step is missed, never negative)."""
+    out = {}
+    for pid in pids:
+        try:
+            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        out[pid] = int(f[11]) + int(f[12])
+    return out
+
+
 def combine(acc, r, merge=None) -> dict:
     """Rounds of one phase added up: throughput over their total time, the worst round's p99, the
     CPU per request. `merge(acc, r)`: the benchmark's own keys added up (a dict)."""
@@ -144,7 +172,9 @@ def phase_line(phase: str, r: dict) -> str:
     return (
         f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
         f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
-        f"redis {r['cpu']['redis']:.0f}, load generator {r['cpu']['client']:.0f}"
+        f"redis {r['cpu']['redis']:.0f}, "
+        + (f"postgresql {r['cpu']['postgresql']:.0f}, " if "postgresql" in r["cpu"] else "")
+        + f"load generator {r['cpu']['client']:.0f}"
     )
 
 

@@ -20,8 +20,8 @@ the mix.)
 
 Phases, in --rounds interleaved rounds (so that the machine's other load affects all alike):
 `django_anon` (the trivial view, no cookie), `django` (the same view signed in), `pages` (the
-mix of real pages). Each prints its throughput, p99 and the CPU the machine, the gunicorn workers
-and Redis spent per request (/proc). Last line:
+mix of real pages). Each prints its throughput, p99 and the CPU the machine, the gunicorn workers,
+Redis and the database's PostgreSQL server processes spent per request (/proc). Last line:
 RESULT signed_in_per_anonymous=… pages_per_anonymous=… p99_ms=… errors=…
 (p99 and errors of the real pages; the ratios are throughputs over the anonymous trivial view's)."""
 
@@ -49,7 +49,15 @@ def main():
     ap.add_argument("--threads", type=int, default=4)  # config/gunicorn.conf.py's
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
-    from bench.common import bench_env, cpu_ticks, fresh_stores, phase_line, start_gunicorn
+    from bench.common import (
+        bench_env,
+        cpu_ticks,
+        fresh_stores,
+        phase_line,
+        postgres_backends,
+        postgres_ticks,
+        start_gunicorn,
+    )
 
     db_url, redis_url, env = bench_env(
         "cpe_bench_pages",
@@ -76,7 +84,8 @@ def main():
 
     def load(phase, seconds):
         out = tmp / f"{phase}.json"
-        before = cpu_ticks(server.pid, redis_pid)
+        pg_pids = postgres_backends(db_url)
+        before, pg0 = cpu_ticks(server.pid, redis_pid), postgres_ticks(pg_pids)
         subprocess.run(
             [
                 PY,
@@ -91,9 +100,10 @@ def main():
             check=True,
             env=env,
         )
-        after = cpu_ticks(server.pid, redis_pid)
+        after, pg1 = cpu_ticks(server.pid, redis_pid), postgres_ticks(pg_pids)
         r = json.loads(out.read_text())
         r["ticks"] = {k: after[k] - before[k] for k in after}
+        r["ticks"]["postgresql"] = sum(pg1[p] - pg0[p] for p in pg1 if p in pg0)
         return r
 
     results = {}

@@ -29,6 +29,7 @@ HEARTBEAT_EVERY, PAGE_EVERY = 30.0, 60.0
 class Pool:
     def __init__(self, port, size):
         self.port, self.free, self.sem = port, [], asyncio.Semaphore(size)
+        self.resent = 0  # requests sent again after a kept-alive connection closed unanswered
 
     async def request(self, raw):
         async with self.sem:
@@ -42,6 +43,7 @@ class Pool:
                     raise
                 # A kept-alive connection the server closed for idleness as this request went
                 # out: no byte of answer came, so nothing was done; a browser sends it again.
+                self.resent += 1
                 conn = await asyncio.open_connection("127.0.0.1", self.port)
                 out = await exchange(*conn, raw)
             except Exception:
@@ -155,6 +157,7 @@ async def main():
             "p99_by_kind": {k: p99(v) for k, v in lat.items()},
             "errors": sum(errors.values()),
             "errors_by_kind": errors,
+            "resent": pool.resent,
             "elapsed": time.perf_counter() - t0,
         },
         open(sys.argv[6], "w"),

@@ -12,9 +12,12 @@ dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:63
 
 Steps of --step-seconds, the number of learners multiplied by --factor each step, until a step's
 p99 passes 500 ms or it has errors (or --max is reached). Each step prints its requests per kind,
-its p99 per kind and the CPU per second of the gunicorn workers, PostgreSQL and Redis (what limits
-it). After the last step, a final flush, then the check: every learner's stored watched seconds
-must equal what the server acknowledged to it, and every submission answered 302 must be graded.
+its p99 per kind, its errors and how many requests were sent again on a new connection (a
+kept-alive connection the server closed for idleness before any byte of answer: a browser resends
+those, so they are not errors), and the CPU per second of the gunicorn workers, PostgreSQL and
+Redis (what limits it). After the last step, a final flush, then the check: every learner's
+stored watched seconds must equal what the server acknowledged to it, and every submission
+answered 302 must be graded.
 Not simulated: the payment itself (the gateway's round trip); a buyer opens the purchase page.
 Last line: RESULT learners=… per_core=… p99_ms=… errors=… lost=…
 (learners: the largest step that held; p99_ms and errors: that step's; lost: over the run)."""
@@ -48,7 +51,14 @@ def main():
     ap.add_argument("--flush-every", type=float, default=30)
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
-    from bench.common import bench_env, cpu_ticks, fresh_stores, start_gunicorn
+    from bench.common import (
+        bench_env,
+        cpu_ticks,
+        fresh_stores,
+        postgres_backends,
+        postgres_ticks,
+        start_gunicorn,
+    )
 
     db_url, redis_url, env = bench_env(
         "cpe_bench_rush",
@@ -117,7 +127,7 @@ def main():
                 f"({', '.join(f'{k} {v}' for k, v in sorted(r['requests'].items()))}) in {secs:.0f} s, "
                 f"p99 {r['p99_ms']:.0f} ms "
                 f"({', '.join(f'{k} {v:.0f}' for k, v in sorted(r['p99_by_kind'].items()))}), "
-                f"errors {r['errors']} {r['errors_by_kind'] or ''}; "
+                f"errors {r['errors']} {r['errors_by_kind'] or ''} (resent {r.get('resent', 0)}); "
                 f"CPU cores busy: gunicorn {cpu['gunicorn']:.2f}, "
                 f"PostgreSQL {cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, "
                 f"machine {cpu['machine']:.2f} of "
@@ -174,34 +184,6 @@ def warm_up(port, learners):
                 )
                 while s.recv(65536):
                     pass
-
-
-def postgres_backends(db_url) -> list[int]:
-    """The PostgreSQL server processes serving the benchmark's database (the pooled connections
-    of the workers and the flusher): their CPU is this benchmark's share of PostgreSQL's."""
-    import psycopg
-
-    with psycopg.connect(db_url, autocommit=True) as c:
-        return [
-            r[0]
-            for r in c.execute(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
-            )
-        ]
-
-
-def postgres_ticks(pids) -> dict:
-    """CPU clock ticks of these PostgreSQL backends, by pid (one that ended between two readings
-    is left out of the difference: a connection replaced mid-step is missed, never negative)."""
-    out = {}
-    for pid in pids:
-        try:
-            f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        out[pid] = int(f[11]) + int(f[12])
-    return out
 
 
 def seed(n, exam_share, buyer_share):
