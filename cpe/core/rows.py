@@ -51,16 +51,34 @@ class _Node:
     """How one model of a row becomes an instance: the root (the queryset's model) or a
     select_related one, mirroring django.db.models.query.ModelIterable and RelatedPopulator."""
 
-    __slots__ = ("model", "start", "end", "attnames", "plain", "pk_idx", "children", "local", "remote")
+    __slots__ = (
+        "model",
+        "start",
+        "end",
+        "attnames",
+        "plain",
+        "pk_idx",
+        "children",
+        "local",
+        "remote",
+        "at",
+        "nodes",
+    )
 
-    def __init__(self, klass_info, select):
+    def __init__(self, klass_info, select, nodes=None):
+        # nodes: every node of the tree, in order; `at` is this one's place (FixedQuery._run asks
+        # once per call which models have init receivers).
+        nodes = [] if nodes is None else nodes
+        self.at = len(nodes)
+        nodes.append(self)
         fields = klass_info["select_fields"]
         self.model = klass_info["model"]
         self.start, self.end = fields[0], fields[-1] + 1
         self.attnames = [f[0].target.attname for f in select[self.start : self.end]]
         self.plain = _fills_dict(self.model, self.attnames)
         self.pk_idx = self.attnames.index(self.model._meta.pk_fields[0].attname)
-        self.children = [_Node(k, select) for k in klass_info.get("related_klass_infos", [])]
+        self.children = [_Node(k, select, nodes) for k in klass_info.get("related_klass_infos", [])]
+        self.nodes = nodes if self.at == 0 else None
         self.local = klass_info.get("local_setter")
         self.remote = klass_info.get("remote_setter")
 
@@ -81,9 +99,17 @@ class _Node:
             for k in klass_info.get("related_klass_infos", [])
         )
 
-    def build(self, db, values):
+    def quick(self) -> list[bool]:
+        """Per node of the tree (the root's): whether its instances can be made by filling
+        __dict__ now (no pre_init/post_init receiver connected since)."""
+        return [
+            n.plain and not pre_init.has_listeners(n.model) and not post_init.has_listeners(n.model)
+            for n in self.nodes
+        ]
+
+    def build(self, db, values, quick):
         model = self.model
-        if self.plain and not pre_init.has_listeners(model) and not post_init.has_listeners(model):
+        if quick[self.at]:
             obj = model.__new__(model)
             obj._state = state = ModelState()
             state.adding, state.db = False, db
@@ -91,15 +117,15 @@ class _Node:
             return obj
         return model.from_db(db, self.attnames, values)
 
-    def populate(self, db, row, from_obj):
+    def populate(self, db, row, from_obj, quick):
         """RelatedPopulator.populate: the related instance, or None, cached on from_obj."""
         values = row[self.start : self.end]
         if values[self.pk_idx] is None:
             obj = None
         else:
-            obj = self.build(db, values)
+            obj = self.build(db, values, quick)
             for child in self.children:
-                child.populate(db, row, obj)
+                child.populate(db, row, obj, quick)
         self.local(from_obj, obj)
         if obj is not None:
             self.remote(obj, from_obj)
@@ -392,12 +418,12 @@ class FixedQuery:
         kind, how = direct
         if kind == "model":
             root, children = how, how.children
-            start, end = root.start, root.end
+            start, end, quick = root.start, root.end, root.quick()
             out = []
             for row in rows:
-                obj = root.build(using, row[start:end])
+                obj = root.build(using, row[start:end], quick)
                 for child in children:
-                    child.populate(using, row, obj)
+                    child.populate(using, row, obj, quick)
                 out.append(obj)
             return out
         if kind == "flat":
