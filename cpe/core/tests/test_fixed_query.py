@@ -260,6 +260,34 @@ def test_select_related_with_a_nullable_relation(postgresql, learner, paid, cour
     assert products[1].course.year.year == course.year.year
 
 
+def test_select_related_reverse_one_to_one_present_and_absent(postgresql, learner, paid, orm_iterables):
+    from django.utils import timezone
+
+    from cpe.orders.models import Order
+
+    unpaid = Order.objects.create(  # pending: no enrolment
+        number="FQ-PENDING",
+        user=learner,
+        product=paid.product,
+        subject=paid.subject,
+        amount_fen=paid.amount_fen,
+        validity_days=paid.validity_days,
+        created_at=timezone.now(),
+    )
+    got = _same_as_orm(
+        lambda user_id: (
+            Order.objects.filter(user_id=user_id)
+            .select_related("product", "product__year", "enrolment")
+            .order_by("created_at")
+        ),
+        orm_iterables,
+        user_id=learner.pk,
+    )
+    assert [o.pk for o in got] == [paid.pk, unpaid.pk]
+    assert got[0].enrolment.order is got[0]  # the reverse side's cache: the same instance
+    assert got[1]._state.fields_cache["enrolment"] is None
+
+
 def test_values_list_flat_and_values_with_converters(postgresql, practice, orm_iterables):
     from django.db.models import Count
 
