@@ -272,11 +272,25 @@ class FixedQuery:
     list): the first evaluation builds it with sentinel values (int: a negative number in the int4
     range, so not for a small integer column, which takes "smallint"; str: a string no column holds;
     datetime: an aware instant in 1901) and checks that each sentinel is exactly one of the compiled
-    parameters, else it raises. Each call then clones the prepared queryset and lets the ORM's own
-    iterable run the prepared SQL with this call's values: model instances, select_related,
-    annotations, values()/values_list(), converters and prefetch_related (whose queries are compiled
-    as usual) are exactly Django's. The result is a list, never the queryset (a count() or filter()
-    on it would run the prepared SQL)."""
+    parameters, else it raises. Each call then runs the prepared SQL with this call's values, in
+    one of two ways decided when the query is prepared (`_direct`):
+
+    - directly, for model instances (select_related included), values_list() tuples, flat
+      values_list() and values() dicts: the SQL on this thread's connection cursor, each column
+      through its converters (SQLCompiler.get_converters, kept per connection), the rows shaped as
+      Django's iterable shapes them (`_run`, `_Node`); an instance of a model with nothing of its
+      own in making it (see `_fills_dict`; no pre_init/post_init receiver at the call) gets its
+      __dict__ and _state filled as Model.__init__/from_db would, any other is made by
+      Model.from_db. Django's per-query and per-row Python (cloning, compiler, results_iter and
+      ModelIterable generators, Model.__init__) was a large part of each learner page's CPU;
+    - otherwise (prefetch_related, known related objects, annotations or extra() columns on
+      instances, composite keys, named tuples, another iterable class) the prepared queryset is
+      cloned and the ORM's own iterable runs the prepared SQL.
+
+    Either way model instances, select_related, annotations, values()/values_list(), converters and
+    prefetch_related (whose queries are compiled as usual) are exactly Django's
+    (cpe/core/tests/test_fixed_query.py compares them). The result is a list, never the queryset
+    (a count() or filter() on it would run the prepared SQL)."""
 
     SENTINELS = {
         int: lambda i: -2_000_000_000 - i,
