@@ -19,12 +19,116 @@ from django.core.exceptions import EmptyResultSet, FullResultSet
 from django.db import connections
 from django.db.models import Model
 from django.db.models.base import ModelState
+from django.db.models.expressions import ColPairs
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query import FlatValuesListIterable, ModelIterable, ValuesIterable, ValuesListIterable
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
 from .fields import EncryptedTextField, Sealed, SealedAttribute
 
 _PLAIN_ATTRIBUTES = (DeferredAttribute, SealedAttribute)  # what reading an attribute runs: nothing else
+# What Model.__init__'s setattr runs for a field: a plain store into __dict__ (a foreign key's
+# attribute also drops a cached related object whose key differs: a new instance has none).
+_PLAIN_SETTERS = (DeferredAttribute, SealedAttribute, ForeignKeyDeferredAttribute)
+
+
+def _fills_dict(model, attnames) -> bool:
+    """Whether `Model.from_db(db, attnames, values)` for every concrete field only fills the
+    instance's __dict__ and _state (no receiver asked: pre_init/post_init are checked per call)."""
+    fields = model._meta.concrete_fields
+    return (
+        model.__init__ is Model.__init__
+        and model.__new__ is Model.__new__
+        and model.__setattr__ is Model.__setattr__
+        and model.from_db.__func__ is Model.from_db.__func__
+        and list(attnames) == [f.attname for f in fields]
+        and all(type(getattr(model, f.attname, None)) in _PLAIN_SETTERS for f in fields)
+    )
+
+
+class _Node:
+    """How one model of a row becomes an instance: the root (the queryset's model) or a
+    select_related one, mirroring django.db.models.query.ModelIterable and RelatedPopulator."""
+
+    __slots__ = (
+        "model",
+        "start",
+        "end",
+        "attnames",
+        "plain",
+        "pk_idx",
+        "children",
+        "local",
+        "remote",
+        "at",
+        "nodes",
+    )
+
+    def __init__(self, klass_info, select, nodes=None):
+        # nodes: every node of the tree, in order; `at` is this one's place (FixedQuery._run asks
+        # once per call which models have init receivers).
+        nodes = [] if nodes is None else nodes
+        self.at = len(nodes)
+        nodes.append(self)
+        fields = klass_info["select_fields"]
+        self.model = klass_info["model"]
+        self.start, self.end = fields[0], fields[-1] + 1
+        self.attnames = [f[0].target.attname for f in select[self.start : self.end]]
+        self.plain = _fills_dict(self.model, self.attnames)
+        self.pk_idx = self.attnames.index(self.model._meta.pk_fields[0].attname)
+        self.children = [_Node(k, select, nodes) for k in klass_info.get("related_klass_infos", [])]
+        self.nodes = nodes if self.at == 0 else None
+        self.local = klass_info.get("local_setter")
+        self.remote = klass_info.get("remote_setter")
+
+    @staticmethod
+    def supported(klass_info, select) -> bool:
+        """Contiguous columns of the model's own (not a parent's, multi-table inheritance),
+        every one a column of a field, at every level."""
+        fields = klass_info["select_fields"]
+        if not fields or fields != list(range(fields[0], fields[-1] + 1)):
+            return False
+        if any(not hasattr(select[i][0], "target") for i in fields):
+            return False
+        pk = klass_info["model"]._meta.pk_fields[0].attname
+        if pk not in [select[i][0].target.attname for i in fields]:
+            return False
+        return all(
+            not k["from_parent"] and _Node.supported(k, select)
+            for k in klass_info.get("related_klass_infos", [])
+        )
+
+    def quick(self) -> list[bool]:
+        """Per node of the tree (the root's): whether its instances can be made by filling
+        __dict__ now (no pre_init/post_init receiver connected since)."""
+        return [
+            n.plain and not pre_init.has_listeners(n.model) and not post_init.has_listeners(n.model)
+            for n in self.nodes
+        ]
+
+    def build(self, db, values, quick):
+        model = self.model
+        if quick[self.at]:
+            obj = model.__new__(model)
+            obj._state = state = ModelState()
+            state.adding, state.db = False, db
+            obj.__dict__.update(zip(self.attnames, values, strict=True))
+            return obj
+        return model.from_db(db, self.attnames, values)
+
+    def populate(self, db, row, from_obj, quick):
+        """RelatedPopulator.populate: the related instance, or None, cached on from_obj."""
+        values = row[self.start : self.end]
+        if values[self.pk_idx] is None:
+            obj = None
+        else:
+            obj = self.build(db, values, quick)
+            for child in self.children:
+                child.populate(db, row, obj, quick)
+        self.local(from_obj, obj)
+        if obj is not None:
+            self.remote(obj, from_obj)
 
 
 class PkReader:
@@ -168,11 +272,25 @@ class FixedQuery:
     list): the first evaluation builds it with sentinel values (int: a negative number in the int4
     range, so not for a small integer column, which takes "smallint"; str: a string no column holds;
     datetime: an aware instant in 1901) and checks that each sentinel is exactly one of the compiled
-    parameters, else it raises. Each call then clones the prepared queryset and lets the ORM's own
-    iterable run the prepared SQL with this call's values: model instances, select_related,
-    annotations, values()/values_list(), converters and prefetch_related (whose queries are compiled
-    as usual) are exactly Django's. The result is a list, never the queryset (a count() or filter()
-    on it would run the prepared SQL)."""
+    parameters, else it raises. Each call then runs the prepared SQL with this call's values, in
+    one of two ways decided when the query is prepared (`_direct`):
+
+    - directly, for model instances (select_related included), values_list() tuples, flat
+      values_list() and values() dicts: the SQL on this thread's connection cursor, each column
+      through its converters (SQLCompiler.get_converters, kept per connection), the rows shaped as
+      Django's iterable shapes them (`_run`, `_Node`); an instance of a model with nothing of its
+      own in making it (see `_fills_dict`; no pre_init/post_init receiver at the call) gets its
+      __dict__ and _state filled as Model.__init__/from_db would, any other is made by
+      Model.from_db. Django's per-query and per-row Python (cloning, compiler, results_iter and
+      ModelIterable generators, Model.__init__) was a large part of each learner page's CPU;
+    - otherwise (prefetch_related, known related objects, annotations or extra() columns on
+      instances, composite keys, named tuples, another iterable class) the prepared queryset is
+      cloned and the ORM's own iterable runs the prepared SQL.
+
+    Either way model instances, select_related, annotations, values()/values_list(), converters and
+    prefetch_related (whose queries are compiled as usual) are exactly Django's
+    (cpe/core/tests/test_fixed_query.py compares them). The result is a list, never the queryset
+    (a count() or filter() on it would run the prepared SQL)."""
 
     SENTINELS = {
         int: lambda i: -2_000_000_000 - i,
@@ -210,7 +328,39 @@ class FixedQuery:
         # The converters of each column (Django looks them up column by column on every
         # evaluation): the same for every call on one connection, so kept per connection.
         converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        return qs, compiler, sql, params, positions, converters
+        return qs, compiler, sql, params, positions, converters, self._direct(qs, compiler)
+
+    @staticmethod
+    def _direct(qs, compiler):
+        """How the rows become the result without the ORM's iterable, or None (the ORM's).
+
+        ("model", root _Node), ("tuple", None), ("flat", None) or ("dict", names): the shapes
+        whose result can be built exactly as Django builds it. Not for prefetch_related, known
+        related objects (a queryset of a related manager), annotations on instances, extra select
+        columns beyond the result's (col_count), composite primary keys, multi-table inheritance
+        in select_related, or any other iterable class (named tuples, a custom one)."""
+        query, cls = qs.query, qs._iterable_class
+        if qs._prefetch_related_lookups or qs._known_related_objects or compiler.has_extra_select:
+            return None
+        columns = [s[0] for s in compiler.select[: compiler.col_count]]
+        if any(isinstance(c, ColPairs) for c in columns):
+            return None
+        if cls is ModelIterable:
+            info = compiler.klass_info
+            if not info or compiler.annotation_col_map or not _Node.supported(info, compiler.select):
+                return None
+            return "model", _Node(info, compiler.select)
+        if cls is ValuesListIterable:
+            return "tuple", None
+        if cls is FlatValuesListIterable:
+            return "flat", None
+        if cls is ValuesIterable:
+            if query.selected:
+                names = list(query.selected)
+            else:
+                names = [*query.extra_select, *query.values_select, *query.annotation_select]
+            return ("dict", names) if len(names) == compiler.col_count else None
+        return None
 
     def __call__(self, using: str = "default", **values) -> list:
         connection = connections[using]
@@ -219,10 +369,12 @@ class FixedQuery:
         prepared = self._prepared.get(using)
         if prepared is None:
             prepared = self._prepared[using] = self._prepare(using)
-        template, compiler, sql, params, positions, converters = prepared
+        template, compiler, sql, params, positions, converters, direct = prepared
         params = list(params)
         for i, (name, wrap) in positions.items():
             params[i] = values[name] if wrap is None else wrap(values[name])
+        if direct is not None:
+            return self._run(using, connection, compiler, sql, params, converters, direct)
         qs = template._chain()
 
         def get_compiler(using=None, connection=None, elide_empty=True):
@@ -247,3 +399,49 @@ class FixedQuery:
 
         qs.query.get_compiler = get_compiler  # this clone only: it is never handed out
         return list(qs)
+
+    @staticmethod
+    def _run(using, connection, compiler, sql, params, converters, direct) -> list:
+        """The prepared SQL run on this thread's connection, its rows converted by the columns'
+        converters (SQLCompiler.results_iter, apply_converters) and shaped as the queryset's
+        iterable shapes them (ModelIterable, ValuesListIterable, FlatValuesListIterable,
+        ValuesIterable)."""
+        known = converters.get(connection)
+        if known is None:
+            known = converters[connection] = {}
+        found = known.get("direct")
+        if found is None:
+            c = copy.copy(compiler)
+            c.connection = connection
+            columns = [s[0] for s in compiler.select[: compiler.col_count]]
+            found = known["direct"] = list(type(c).get_converters(c, columns).items())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if found:
+            converted = []
+            for row in rows:
+                row = list(row)
+                for pos, (funcs, expression) in found:
+                    value = row[pos]
+                    for convert in funcs:
+                        value = convert(value, expression, connection)
+                    row[pos] = value
+                converted.append(row)
+            rows = converted
+        kind, how = direct
+        if kind == "model":
+            root, children = how, how.children
+            start, end, quick = root.start, root.end, root.quick()
+            out = []
+            for row in rows:
+                obj = root.build(using, row[start:end], quick)
+                for child in children:
+                    child.populate(using, row, obj, quick)
+                out.append(obj)
+            return out
+        if kind == "flat":
+            return [row[0] for row in rows]
+        if kind == "tuple":
+            return [tuple(row) for row in rows]
+        return [dict(zip(how, row, strict=True)) for row in rows]
