@@ -4,6 +4,7 @@ migrated (each benchmark uses its own names), and gunicorn started on a free loo
 what they share while measuring: the CPU each part of the machine spent (/proc), rounds of one
 phase added up, and the line each phase prints."""
 
+import io
 import os
 import socket
 import subprocess
@@ -145,6 +146,39 @@ def postgres_ticks(pids) -> dict:
             continue
         out[pid] = int(f[11]) + int(f[12])
     return out
+
+
+def wsgi_call(application, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[str, bytes]:
+    """One request through a WSGI application in this process, as a server on loopback would
+    hand it over (the in-process cost scripts): (status line, body). `headers` are CGI names
+    (HTTP_COOKIE=…, CONTENT_TYPE=…)."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "b",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "b",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+        "REMOTE_ADDR": "127.0.0.1",
+        **headers,
+    }
+    status = []
+    result = application(environ, lambda s, h, *a: status.append(s))
+    try:
+        out = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return status[0], out
 
 
 def combine(acc, r, merge=None) -> dict:

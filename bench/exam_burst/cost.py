@@ -7,7 +7,6 @@ Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/9, flushed)."""
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -31,7 +30,7 @@ def main():
     )
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
-    from bench.common import bench_env, fresh_stores
+    from bench.common import bench_env, fresh_stores, wsgi_call
 
     db_url, redis_url, env = bench_env(
         "cpe_bench_profile", 9, prefix="cpebenchprof", settings="bench.exam_burst.settings"
@@ -52,32 +51,15 @@ def main():
             [(f"q{pos}", v) for pos, vals in lr["answers"].items() for v in vals]
             + [("csrfmiddlewaretoken", lr["csrf"])]
         ).encode()
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "b",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "b",
-            "HTTP_REFERER": "http://b/",
-            "CONTENT_TYPE": "application/x-www-form-urlencoded",
-            "CONTENT_LENGTH": str(len(body)),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_COOKIE": f"sessionid={lr['sid']}; csrftoken={lr['csrf']}",
-        }
-        status = []
-        body = application(environ, lambda s, h, *a: status.append(s))
-        b"".join(body)
-        body.close()
-        return status[0]
+        return wsgi_call(
+            application,
+            "POST",
+            path,
+            body,
+            HTTP_REFERER="http://b/",
+            CONTENT_TYPE="application/x-www-form-urlencoded",
+            HTTP_COOKIE=f"sessionid={lr['sid']}; csrftoken={lr['csrf']}",
+        )[0]
 
     def measure(name, path_of, group, expect):
         times = []

@@ -17,7 +17,6 @@ Each simulated player claims the time that passed on this clock since its previo
 
 import argparse
 import gc
-import io
 import json
 import os
 import statistics
@@ -38,7 +37,7 @@ def main():
     ap.add_argument("--only", default="", help="measure this phase only (one callgrind dump per process)")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
-    from bench.common import bench_env, fresh_stores
+    from bench.common import bench_env, fresh_stores, wsgi_call
 
     db_url, redis_url, env = bench_env(
         "cpe_bench_hbcost", 9, prefix="cpebench", settings="bench.heartbeat.settings"
@@ -58,45 +57,31 @@ def main():
     players = {lr["key"]: {"seq": 0, "pos": 0.0, "t": time.perf_counter() - 30.0} for lr in learners}
     short = []
 
-    def environ_for(path, lr, body):
-        return {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "b",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "b",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_COOKIE": f"sessionid={lr['sid']}; csrftoken={lr['csrf']}",
-            "HTTP_X_PLAY_TOKEN": lr["token"],
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-            "REMOTE_ADDR": "127.0.0.1",
-        }
+    def request(method, path, lr, body):
+        return wsgi_call(
+            application,
+            method,
+            path,
+            body,
+            HTTP_COOKIE=f"sessionid={lr['sid']}; csrftoken={lr['csrf']}",
+            HTTP_X_PLAY_TOKEN=lr["token"],
+            CONTENT_TYPE="application/json",
+        )
 
     def call(phase, i):
         lr = learners[i % len(learners)]
         if phase == "bare":
-            env = environ_for("/bare/", lr, b"")
-            env["REQUEST_METHOD"] = "GET"
-            claim = None
+            req, claim = ("GET", "/bare/", b""), None
         elif phase == "floor":
             body = b'{"seq":%d,"start":%.3f,"position":%.3f}' % (i + 1, 1000.0, 1005.0)
-            env, claim = environ_for(f"/floor/{lr['key']}/heartbeat", lr, body), None
+            req, claim = ("POST", f"/floor/{lr['key']}/heartbeat", body), None
         else:
             st = players[lr["key"]]
             now = time.perf_counter()
             claim = round(max(0.0, now - st["t"] - 0.2), 3)
             st["seq"] += 1
             body = b'{"seq":%d,"start":%.3f,"position":%.3f}' % (st["seq"], st["pos"], st["pos"] + claim)
-            env = environ_for(f"/api/learning/sessions/{lr['key']}/heartbeat", lr, body)
+            req = ("POST", f"/api/learning/sessions/{lr['key']}/heartbeat", body)
         if phase == "judgement":  # hotpath.beat alone, as the door calls it: no WSGI, no door checks
             r = hotpath.beat(
                 key=lr["key"],
@@ -110,9 +95,8 @@ def main():
             if r.credited < claim - 0.0005:
                 short.append(r)
             return
-        status = []
-        out = b"".join(application(env, lambda s, h, *a: status.append(s)))
-        assert status[0].startswith("200"), (phase, status, out[:200])
+        status, out = request(req[0], req[1], lr, req[2])
+        assert status.startswith("200"), (phase, status, out[:200])
         if claim is not None:
             st["t"], st["pos"] = now, round(st["pos"] + claim, 3)
             if json.loads(out)["credited"] < claim - 0.0005:

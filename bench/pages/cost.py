@@ -9,7 +9,6 @@ dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:63
 
 import argparse
 import gc
-import io
 import json
 import os
 import statistics
@@ -39,7 +38,7 @@ def main():
     ap.add_argument("--split", action="store_true", help="CPU in template rendering and in querysets")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
-    from bench.common import bench_env, fresh_stores
+    from bench.common import bench_env, fresh_stores, wsgi_call
 
     settings = os.environ.get("BENCH_SETTINGS", "bench.pages.settings")
     db_url, redis_url, env = bench_env("cpe_bench_profile", 9, prefix="cpebenchprof", settings=settings)
@@ -62,31 +61,8 @@ def main():
     from bench.pages.wsgi import application
 
     def call(path, lr):
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": path,
-            "QUERY_STRING": "",
-            "SERVER_NAME": "b",
-            "SERVER_PORT": "80",
-            "HTTP_HOST": "b",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-            "REMOTE_ADDR": "127.0.0.1",
-        }
-        if lr is not None:
-            environ["HTTP_COOKIE"] = f"sessionid={lr['sid']}; csrftoken={lr['csrf']}"
-        status = []
-        body = application(environ, lambda s, h, *a: status.append(s))
-        b"".join(body)
-        if hasattr(body, "close"):
-            body.close()
-        return status[0]
+        cookie = {} if lr is None else {"HTTP_COOKIE": f"sessionid={lr['sid']}; csrftoken={lr['csrf']}"}
+        return wsgi_call(application, "GET", path, **cookie)[0]
 
     pages = [("anon_hello", "/bench/hello/", False), ("hello", "/bench/hello/", True)]
     pages += [(n, p, True) for n, p in learners[0]["pages"]]
