@@ -27,7 +27,6 @@ from django.db.models.signals import post_init, pre_init
 
 from .fields import EncryptedTextField, Sealed, SealedAttribute
 
-_PLAIN_ATTRIBUTES = (DeferredAttribute, SealedAttribute)  # what reading an attribute runs: nothing else
 # What Model.__init__'s setattr runs for a field: a plain store into __dict__ (a foreign key's
 # attribute also drops a cached related object whose key differs: a new instance has none).
 _PLAIN_SETTERS = (DeferredAttribute, SealedAttribute, ForeignKeyDeferredAttribute)
@@ -45,6 +44,16 @@ def _fills_dict(model, attnames) -> bool:
         and list(attnames) == [f.attname for f in fields]
         and all(type(getattr(model, f.attname, None)) in _PLAIN_SETTERS for f in fields)
     )
+
+
+def _filled(model, db, attnames, values):
+    """The instance `Model.from_db(db, attnames, values)` gives, for a model `_fills_dict`
+    accepted and no init receiver: its __dict__ and _state filled directly."""
+    obj = model.__new__(model)
+    obj._state = state = ModelState()
+    state.adding, state.db = False, db
+    obj.__dict__.update(zip(attnames, values, strict=True))
+    return obj
 
 
 class _Node:
@@ -110,11 +119,7 @@ class _Node:
     def build(self, db, values, quick):
         model = self.model
         if quick[self.at]:
-            obj = model.__new__(model)
-            obj._state = state = ModelState()
-            state.adding, state.db = False, db
-            obj.__dict__.update(zip(self.attnames, values, strict=True))
-            return obj
+            return _filled(model, db, self.attnames, values)
         return model.from_db(db, self.attnames, values)
 
     def populate(self, db, row, from_obj, quick):
@@ -169,16 +174,15 @@ class PkReader:
         columns = ",".join(f"{f.column}:{k}" for f, k in zip(fields, kinds, strict=True))
         tag = hashlib.sha1(columns.encode()).hexdigest()[:8]
         # The instance can be built by filling its __dict__ (what Model.__init__ does with
-        # setattr, one field at a time) when nothing else would run: no __init__ of the model's
-        # own, no pre_init/post_init receiver, every field a plain DeferredAttribute.
+        # setattr, one field at a time) when nothing else would run (`_fills_dict`, and no
+        # pre_init/post_init receiver when the reader is prepared).
         model = self.model
+        attnames = [f.attname for f in fields]
         plain = (
-            model.__init__ is Model.__init__
+            _fills_dict(model, attnames)
             and not pre_init.has_listeners(model)
             and not post_init.has_listeners(model)
-            and all(type(getattr(model, f.attname, None)) in _PLAIN_ATTRIBUTES for f in fields)
         )
-        attnames = [f.attname for f in fields]
         # An encrypted column is left sealed on such an instance (decrypted when first read).
         sealed = {i for i, f in enumerate(fields) if plain and isinstance(f, EncryptedTextField)}
         converters = [(i, c) for i, c in converters if c and i not in sealed]
@@ -228,11 +232,7 @@ class PkReader:
         for i in sealed:
             if values[i] not in (None, ""):
                 values[i] = Sealed(values[i])
-        obj = self.model.__new__(self.model)
-        obj._state = state = ModelState()
-        state.adding, state.db = False, self.using
-        obj.__dict__.update(zip(attnames, values, strict=True))
-        return obj
+        return _filled(self.model, self.using, attnames, values)
 
     def encode(self, values: list) -> str:
         _, (_, _, _, iso, _, tag, _, _) = self._ready()
