@@ -4,7 +4,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
 from cpe.catalog.models import Chapter, Course, TrainingYear
@@ -114,7 +114,7 @@ def enrolment_for(
     return best or (None, "not_enrolled")
 
 
-def _progress_queries() -> tuple[FixedQuery, FixedQuery, FixedQuery, FixedQuery]:
+def _progress_queries() -> tuple[FixedQuery, FixedQuery, FixedQuery]:
     from .models import ChapterProgress
 
     chapters = FixedQuery(
@@ -130,35 +130,30 @@ def _progress_queries() -> tuple[FixedQuery, FixedQuery, FixedQuery, FixedQuery]
         user_id=int,
         course_id=int,
     )
-    total = FixedQuery(
-        lambda year_id: (
-            Chapter.objects.filter(course__year_id=year_id, course__is_published=True)
-            .values("course__year_id")
-            .annotate(n=Count("id"))
-            .values_list("n", flat=True)
-        ),
-        year_id=int,
-    )
-    done = FixedQuery(
+    # Chapters in the year's published courses, and how many of them this learner completed, in
+    # one statement: each chapter joined to at most one row of the learner's progress (one per
+    # learner and chapter, the model's constraint), the learner's id in the join's condition.
+    year = FixedQuery(
         lambda user_id, year_id: (
-            ChapterProgress.objects.filter(
-                user_id=user_id,
-                chapter__course__year_id=year_id,
-                chapter__course__is_published=True,
-                completed_at__isnull=False,
+            Chapter.objects.annotate(
+                mine=FilteredRelation(
+                    "progress",
+                    condition=Q(progress__user_id=user_id, progress__completed_at__isnull=False),
+                )
             )
-            .values("user_id")
-            .annotate(n=Count("id"))
-            .values_list("n", flat=True)
+            .filter(course__year_id=year_id, course__is_published=True)
+            .values("course__year_id")
+            .annotate(n=Count("id"), done=Count("mine__id"))
+            .values_list("n", "done")
         ),
         user_id=int,
         year_id=int,
     )
-    return chapters, progress, total, done
+    return chapters, progress, year
 
 
 # The course, player and exam pages' fixed queries, compiled once per process (cpe.core.rows).
-_chapters_of, _progress_of, _chapters_in_year, _done_in_year = _progress_queries()
+_chapters_of, _progress_of, _year_chapters = _progress_queries()
 
 
 _published_course = FixedQuery(
@@ -228,8 +223,8 @@ chapter_duration = _duration
 
 def year_progress(user: User, year: TrainingYear) -> dict[str, int]:
     """Chapters completed / chapters in the year's published courses (hours come with exams)."""
-    total = sum(_chapters_in_year(year_id=year.pk))
-    done = sum(_done_in_year(user_id=user.pk, year_id=year.pk))
+    rows = _year_chapters(user_id=user.pk, year_id=year.pk)  # one row, or none: no chapter yet
+    total, done = rows[0] if rows else (0, 0)
     return {"total": total, "done": done}
 
 

@@ -93,12 +93,12 @@ def chapter_player(request, chapter_id):
     enrolment, refused = _gate(request, chapter.course, at)
     if refused:
         return refused
-    try:
-        video = chapter.video
-    except ObjectDoesNotExist:
-        video = None
     chapters = selectors.course_progress(request.user, chapter.course)
     current = next(c for c in chapters if c.pk == chapter.pk)
+    try:
+        video = current.video  # course_progress read the chapters with their videos
+    except ObjectDoesNotExist:
+        video = None
     idx = chapters.index(current)
     user = request.user
     response = render(
