@@ -1,0 +1,116 @@
+"""`{% fixed_fragment %}` (cpe.core.templatetags.fixed_fragment): the layout's header and footer
+rendered once per process and kind of visitor give exactly what rendering them every time gives,
+each request keeps its own CSRF token, and nothing personal can be put inside one."""
+
+import re
+
+import pytest
+from django.middleware.csrf import _unmask_cipher_token
+from django.template import Context, Template, TemplateSyntaxError
+from django.test import Client
+
+LOAD = "{% load static fixed_fragment %}"
+BODY = (
+    "<b hx='{{ csrf_token }}'>{{ SITE_NAME }} <a href=\"{% url 'home' %}\">x</a>"
+    "{% if user.is_authenticated and not user.is_staff %}learner"
+    "{% elif user.is_staff %}staff{% else %}guest{% endif %}"
+    "{% csrf_token %}<link href=\"{% static 'css/site.css' %}\">{% if DEBUG %}debug{% endif %}</b>"
+)
+
+
+class U:
+    def __init__(self, authenticated, staff):
+        self.is_authenticated, self.is_staff = authenticated, staff
+
+
+def both(ctx):
+    cached = Template(
+        LOAD + "{% fixed_fragment user.is_authenticated user.is_staff %}" + BODY + "{% endfixed_fragment %}"
+    )
+    plain = Template(LOAD + BODY)
+    return cached.render(Context(ctx)), plain.render(Context(ctx))
+
+
+def test_the_fragment_renders_what_the_template_would_for_each_visitor_and_token():
+    cached = Template(
+        LOAD + "{% fixed_fragment user.is_authenticated user.is_staff %}" + BODY + "{% endfixed_fragment %}"
+    )
+    plain = Template(LOAD + BODY)
+    seen = set()
+    for _ in range(2):  # the second round comes from the stored renderings
+        for user in (U(False, False), U(True, False), U(True, True)):
+            for token in ("tokenA1", "tokenB2"):
+                ctx = {"user": user, "csrf_token": token, "SITE_NAME": "平台", "DEBUG": False}
+                got = cached.render(Context(ctx))
+                assert got == plain.render(Context(ctx))
+                assert got.count(token) == 2  # the attribute and the form field
+                seen.add(got)
+    assert len(seen) == 6  # three kinds of visitor × two tokens: no rendering served to another
+    assert len(cached.nodelist[-1].memo) == 3
+
+
+def test_without_a_csrf_token_it_renders_as_written():
+    got, want = both({"user": U(True, False), "SITE_NAME": "平台"})
+    assert got == want and "csrfmiddlewaretoken" not in got
+
+
+def test_a_settings_change_is_seen(settings):
+    t = Template(
+        LOAD + "{% fixed_fragment %}{{ SITE_NAME }}{% if DEBUG %} debug{% endif %}{% endfixed_fragment %}"
+    )
+    assert t.render(Context({"csrf_token": "t", "SITE_NAME": "甲", "DEBUG": False})) == "甲"
+    settings.SUPPORT_PHONE = "0471-0000000"  # any setting moves the generation on
+    assert t.render(Context({"csrf_token": "t", "SITE_NAME": "乙", "DEBUG": True})) == "乙 debug"
+
+
+@pytest.mark.parametrize(
+    "inside",
+    [
+        "{{ user.name }}",  # personal data: not a key, not a site fact
+        "{{ SITE_NAME|upper }}",  # filters are not checked: refused
+        "{% if user.id_number %}x{% endif %}",
+        "{% url 'credits:year' y %}",  # an argument: per request
+        "{% include 'partials/message.html' %}",
+        "{% for x in xs %}{{ x }}{% endfor %}",
+        "{% block b %}{% endblock %}",
+        "{% static path %}",
+    ],
+)
+def test_anything_that_could_differ_between_people_is_refused_when_parsed(inside):
+    with pytest.raises(TemplateSyntaxError):
+        Template(LOAD + "{% fixed_fragment user.is_authenticated %}" + inside + "{% endfixed_fragment %}")
+
+
+def test_a_key_must_be_a_plain_name():
+    with pytest.raises(TemplateSyntaxError):
+        Template(LOAD + "{% fixed_fragment user.name|length %}x{% endfixed_fragment %}")
+
+
+def _tokens(html):
+    hx = re.search(r'hx-headers=\'\{"X-CSRFToken": "([A-Za-z0-9]+)"\}\'', html).group(1)
+    form = re.search(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"', html).group(1)
+    return hx, form
+
+
+@pytest.mark.django_db
+def test_each_learner_gets_a_token_of_their_own_secret_and_it_signs_them_out(register_learner):
+    """Two learners' dashboards: each page's token (in the htmx header and the sign-out form)
+    unmasks to that learner's CSRF secret, differs on every request, and is accepted by the
+    sign-out form (CSRF enforced)."""
+    secrets, pages = [], []
+    for name, email in (("李甲", "jia@example.com"), ("王乙", "yi@example.com")):
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(register_learner(name=name, email=email))
+        first, second = (client.get("/accounts/dashboard/") for _ in range(2))
+        assert first.status_code == second.status_code == 200
+        (hx1, form1), (hx2, form2) = _tokens(first.content.decode()), _tokens(second.content.decode())
+        assert hx1 == form1 and hx2 == form2 and hx1 != hx2  # one per page, masked afresh each time
+        secret = client.cookies["csrftoken"].value
+        assert {_unmask_cipher_token(t) for t in (hx1, form1, hx2, form2)} == {secret}
+        secrets.append(secret)
+        pages.append(first.content.decode())
+        r = client.post("/accounts/logout/", {"csrfmiddlewaretoken": form2})
+        assert r.status_code == 302
+        assert client.get("/accounts/dashboard/").status_code == 302  # signed out
+    assert secrets[0] != secrets[1]
+    assert "我的学习" in pages[0] and "我的学习" in pages[1]
