@@ -86,7 +86,8 @@ def _to_second_factor(request, user):
 class OTPMiddleware(_OTPMiddleware):
     """django-otp's middleware (``request.user.is_verified()``, ``otp_device``), with
     ``request.user`` one lazy object over the user instead of a lazy object over Django's lazy
-    object: every attribute a request reads of its user went through both proxies.
+    object (every attribute a request reads of its user went through both proxies), replaced by
+    the user itself once first read.
 
     For the rest of the request it also asks the session read to bring the cached row of the
     session's user along (``sessions.WANT_USER_ROW``: one round trip for both,
@@ -107,5 +108,9 @@ class OTPMiddleware(_OTPMiddleware):
         if isinstance(user, SimpleLazyObject):
             if user._wrapped is empty:
                 user._setup()
-            return user._wrapped
+            user = user._wrapped
+        # Known now (its first read, BanMiddleware's on most requests): the rest of the request
+        # (the other middleware, the view, the templates' dozens of reads) gets the user itself
+        # instead of going through the lazy object on every attribute.
+        request.user = user
         return user

@@ -211,7 +211,9 @@ def test_a_memo_forgets_a_change_again_when_its_transaction_commits(
     assert selectors.required_major_id(now) == v2.pk
 
 
-def test_request_user_is_one_lazy_object_over_the_user_with_django_otps_fields(rf, register_learner):
+def test_request_user_is_one_lazy_object_over_the_user_with_django_otps_fields_then_the_user(
+    rf, register_learner
+):
     from django.utils.functional import SimpleLazyObject
 
     from cpe.accounts.middleware import OTPMiddleware
@@ -225,3 +227,4 @@ def test_request_user_is_one_lazy_object_over_the_user_with_django_otps_fields(r
     user = seen[0]
     assert user.pk == learner.pk and user.is_verified() is False and user.otp_device is None
     assert isinstance(user, SimpleLazyObject) and type(user._wrapped) is type(learner)
+    assert request.user is user._wrapped  # once read, the request holds the user itself
