@@ -101,8 +101,9 @@ def wait_port(port: int, *, tries: int = 200) -> None:
 
 
 def cpu_ticks(server_pid, redis_pid) -> dict:
-    """CPU clock ticks so far: the whole machine (all cores, /proc/stat), the server's master and
-    its workers (its child processes), and Redis (when it runs on this machine)."""
+    """CPU clock ticks so far: the whole machine's work (all cores, /proc/stat) and its cores'
+    unused time (idle), the server's master and its workers (its child processes), and Redis
+    (when it runs on this machine)."""
 
     def proc(pid):
         try:
@@ -112,9 +113,12 @@ def cpu_ticks(server_pid, redis_pid) -> dict:
             return 0
 
     kids = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
-    machine = sum(int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal …: the machine's
+    # work is user + nice + system + irq + softirq; idle and iowait are the cores' time unused.
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
     return {
-        "machine": machine,
+        "machine": f[0] + f[1] + f[2] + f[5] + f[6],
+        "idle": f[3] + f[4],
         "server": proc(server_pid) + sum(proc(k) for k in kids),
         "redis": proc(redis_pid) if redis_pid else 0,
     }
@@ -205,7 +209,9 @@ def phase_line(phase: str, r: dict) -> str:
     """What a phase printed: throughput, p99, errors and CPU per request by part."""
     return (
         f"{phase:12s} {r['rps']:8.0f} req/s  p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}   "
-        f"CPU us/request: machine {r['cpu']['machine']:.0f}, gunicorn {r['cpu']['server']:.0f}, "
+        f"CPU us/request: machine {r['cpu']['machine']:.0f} (cores idle "
+        f"{100 * r['cpu']['idle'] / max(1e-9, r['cpu']['idle'] + r['cpu']['machine']):.0f} %), "
+        f"gunicorn {r['cpu']['server']:.0f}, "
         f"redis {r['cpu']['redis']:.0f}, "
         + (f"postgresql {r['cpu']['postgresql']:.0f}, " if "postgresql" in r["cpu"] else "")
         + f"load generator {r['cpu']['client']:.0f}"

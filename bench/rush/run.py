@@ -119,6 +119,7 @@ def main():
                 "postgres": sum(pg1[p] - pg0[p] for p in pg1 if p in pg0) / hz / secs,
                 "redis": (after["redis"] - before["redis"]) / hz / secs,
                 "machine": (after["machine"] - before["machine"]) / hz / secs,
+                "idle": (after["idle"] - before["idle"]) / hz / secs,
             }
             ok = r["p99_ms"] <= P99_LIMIT_MS and r["errors"] == 0
             load_avg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -130,8 +131,8 @@ def main():
                 f"errors {r['errors']} {r['errors_by_kind'] or ''} (resent {r.get('resent', 0)}); "
                 f"CPU cores busy: gunicorn {cpu['gunicorn']:.2f}, "
                 f"PostgreSQL {cpu['postgres']:.2f}, Redis {cpu['redis']:.2f}, "
-                f"machine {cpu['machine']:.2f} of "
-                f"{cores} (load average {load_avg}) -> {'held' if ok else 'NOT held'}",
+                f"machine {cpu['machine']:.2f} of {cores} (idle {cpu['idle']:.2f}; "
+                f"load average {load_avg}) -> {'held' if ok else 'NOT held'}",
                 flush=True,
             )
             steps.append((n, r))
