@@ -181,11 +181,9 @@ def staff_browser_sign_in(page, username, password, base=""):
 
 def free_port() -> int:
     """A local port nothing listens on (the session cache pointed there is a Redis that is away)."""
-    import socket
+    from cpe.core.tests.ports import free_port as port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return port()
 
 
 def point_session_cache(settings, location):

@@ -3,7 +3,6 @@ and Retry-After, never a 500, and does nothing (cpe/core/middleware.py): the cac
 sign-in failure counts) pointed at a port where nothing listens."""
 
 import json
-import socket
 
 import pytest
 from django.test import Client, RequestFactory
@@ -12,15 +11,14 @@ from django.urls import reverse
 from cpe.accounts.models import User
 from cpe.core import redis_wire
 from cpe.core.middleware import MESSAGE, RedisUnavailableMiddleware
+from cpe.core.tests.ports import free_port
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def redis_away(settings):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     settings.CACHES = {
         **settings.CACHES,
         "default": {"BACKEND": "cpe.core.cache.ReusingRedisCache", "LOCATION": f"redis://127.0.0.1:{port}/0"},

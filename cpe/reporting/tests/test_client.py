@@ -2,11 +2,11 @@
 waits, what it never retries, and what it records."""
 
 import json
-import socket
 from datetime import datetime, timezone
 
 import pytest
 
+from cpe.core.tests.ports import free_port
 from cpe.reporting.clients import get_client
 from cpe.reporting.clients.base import (
     AisAuthFailed,
@@ -133,9 +133,7 @@ def test_dropped_after_recording_is_reported_exactly_once(ais_sim, zhang):
 
 
 def test_connection_refused_is_retried_then_unavailable():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nobody listens there
+    port = free_port()  # nobody listens there
     sleeps, seen = [], []
     client = HttpAisClient(
         base_url=f"http://127.0.0.1:{port}",

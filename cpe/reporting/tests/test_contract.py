@@ -4,13 +4,13 @@ adapter's signature and the simulator's check are verified against each other.""
 
 import json
 import secrets
-import socket
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
+from cpe.core.tests.ports import free_port
 from cpe.reporting.clients.http import sign
 from cpe.reporting.tests.simulator import TEST_PROVIDER, TEST_SECRET, start_simulator, stop_simulator
 
@@ -282,14 +282,8 @@ def test_bad_fault_rules_are_refused(ais_sim):
 
 
 # --- the command line ---------------------------------------------------------------------------
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_cli_port_from_AIS_PORT_and_demo_seed(tmp_path):
-    port = _free_port()
+    port = free_port()
     sim = start_simulator(tmp_path, "--seed", "demo", env_extra={"AIS_PORT": str(port)}, port_args=())
     try:
         assert sim.url == f"http://127.0.0.1:{port}"
