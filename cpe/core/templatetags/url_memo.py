@@ -28,7 +28,7 @@ _memo: dict = {}
 
 class MemoURLNode(URLNode):
     def render(self, context):
-        current_app = _current_app(context)
+        current_app = current_app_of(context)
         key = (self.view_name.var, current_app, get_urlconf(), settings.ROOT_URLCONF, get_script_prefix())
         url = _memo.get(key)
         if url is None:
@@ -36,7 +36,9 @@ class MemoURLNode(URLNode):
         return conditional_escape(url) if context.autoescape else url
 
 
-def _current_app(context):
+def current_app_of(context):
+    """The current application namespace a {% url %} in this context reverses with, as Django's
+    tag computes it (also part of the fixed fragments' key, cpe.core.templatetags.fixed_fragment)."""
     try:
         return context.request.current_app
     except AttributeError:
@@ -80,7 +82,7 @@ class MemoArgsURLNode(URLNode):
         args = [a.resolve(context) for a in self.args]
         if not all(type(a) is int and a > 0 for a in args):
             return super().render(context)
-        current_app = _current_app(context)
+        current_app = current_app_of(context)
         key = (self.view_name.var, len(args), current_app, get_urlconf(), settings.ROOT_URLCONF)
         key += (get_script_prefix(),)
         pattern = _memo.get(key)

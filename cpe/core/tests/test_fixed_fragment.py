@@ -74,6 +74,12 @@ def test_a_settings_change_is_seen(settings):
         "{% for x in xs %}{{ x }}{% endfor %}",
         "{% block b %}{% endblock %}",
         "{% static path %}",
+        '{% if "z" in csrf_token %}z{% endif %}',  # the token is the marker while rendering
+        "{% if csrf_token %}t{% endif %}",
+        '{{ "x" }}',
+        '{{ _("x") }}',
+        '{% if user.is_authenticated == _("x") %}x{% endif %}',
+        "{% fixed_fragment %}x{% endfixed_fragment %}",
     ],
 )
 def test_anything_that_could_differ_between_people_is_refused_when_parsed(inside):
@@ -81,9 +87,50 @@ def test_anything_that_could_differ_between_people_is_refused_when_parsed(inside
         Template(LOAD + "{% fixed_fragment user.is_authenticated %}" + inside + "{% endfixed_fragment %}")
 
 
-def test_a_key_must_be_a_plain_name():
+@pytest.mark.parametrize("key", ["user.name|length", "user.id_number", "request.GET.q", '"k"', "user"])
+def test_a_key_is_the_kind_of_visitor_only(key):
     with pytest.raises(TemplateSyntaxError):
-        Template(LOAD + "{% fixed_fragment user.name|length %}x{% endfixed_fragment %}")
+        Template(LOAD + "{% fixed_fragment " + key + " %}x{% endfixed_fragment %}")
+
+
+def test_a_key_value_that_is_not_yes_or_no_renders_as_written_and_is_not_stored():
+    t = Template(
+        LOAD + "{% fixed_fragment user.is_authenticated user.is_staff %}" + BODY + "{% endfixed_fragment %}"
+    )
+    ctx = {"user": U(1, 0), "csrf_token": "tok", "SITE_NAME": "平台"}
+    assert t.render(Context(ctx)) == Template(LOAD + BODY).render(Context(ctx))
+    assert t.nodelist[-1].memo == {}
+
+
+def test_site_facts_a_view_passes_are_part_of_the_key():
+    t = Template(
+        LOAD + "{% fixed_fragment %}{{ SITE_NAME }}{% if DEBUG %}!{% endif %}{% endfixed_fragment %}"
+    )
+    assert t.render(Context({"SITE_NAME": "甲", "csrf_token": "t"})) == "甲"
+    assert t.render(Context({"SITE_NAME": "乙", "DEBUG": True, "csrf_token": "t"})) == "乙!"
+    assert t.render(Context({"SITE_NAME": "甲", "csrf_token": "t"})) == "甲"
+
+
+def test_settings_changes_empty_the_stored_renderings(settings):
+    t = Template(LOAD + "{% fixed_fragment %}{{ SITE_NAME }}{% endfixed_fragment %}")
+    for i in range(40):  # more than a node stores: each change starts afresh, so it keeps storing
+        settings.SUPPORT_PHONE = f"0471-{i:07d}"
+        assert t.render(Context({"SITE_NAME": str(i)})) == str(i)
+        assert len(t.nodelist[-1].memo) == 1
+
+
+def test_a_fragment_without_the_token_never_asks_for_it():
+    asked = []
+
+    class Token:
+        def __bool__(self):
+            asked.append(1)
+            return True
+
+    link = "<link href=\"{% static 'css/site.css' %}\">"
+    t = Template(LOAD + "{% fixed_fragment %}" + link + "{% endfixed_fragment %}")
+    assert "site.css" in t.render(Context({"csrf_token": Token()}))
+    assert asked == []  # asking would set the CSRF cookie on a page that needs none
 
 
 def _tokens(html):
