@@ -326,7 +326,9 @@ class FixedQuery:
             positions[at[0]] = (name, wrap)
         qs.query.__dict__.pop("get_compiler", None)
         # The converters of each column (Django looks them up column by column on every
-        # evaluation): the same for every call on one connection, so kept per connection.
+        # evaluation): the same for every call on one connection, so kept per connection. The
+        # direct path keeps its column converters there; the ORM's path (one FixedQuery takes
+        # one path or the other, decided here) a dict of them per tuple of expressions.
         converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         return qs, compiler, sql, params, positions, converters, self._direct(qs, compiler)
 
@@ -406,15 +408,12 @@ class FixedQuery:
         converters (SQLCompiler.results_iter, apply_converters) and shaped as the queryset's
         iterable shapes them (ModelIterable, ValuesListIterable, FlatValuesListIterable,
         ValuesIterable)."""
-        known = converters.get(connection)
-        if known is None:
-            known = converters[connection] = {}
-        found = known.get("direct")
+        found = converters.get(connection)
         if found is None:
             c = copy.copy(compiler)
             c.connection = connection
             columns = [s[0] for s in compiler.select[: compiler.col_count]]
-            found = known["direct"] = list(type(c).get_converters(c, columns).items())
+            found = converters[connection] = list(type(c).get_converters(c, columns).items())
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
