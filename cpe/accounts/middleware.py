@@ -103,14 +103,20 @@ class OTPMiddleware(_OTPMiddleware):
         finally:
             sessions.WANT_USER_ROW.reset(token)
 
-    def _verify_user_sync(self, request, user):
-        user = super()._verify_user_sync(request, user)
+    def _verify_user_sync(self, request, lazy_user):
+        user = super()._verify_user_sync(request, lazy_user)
         if isinstance(user, SimpleLazyObject):
             if user._wrapped is empty:
                 user._setup()
             user = user._wrapped
         # Known now (its first read, BanMiddleware's on most requests): the rest of the request
         # (the other middleware, the view, the templates' dozens of reads) gets the user itself
-        # instead of going through the lazy object on every attribute.
-        request.user = user
+        # instead of going through the lazy object on every attribute. Only while request.user
+        # is still the lazy object this middleware set: after login() or logout() replaced it, a
+        # late read of the old one (held by some code from before) must not put it back.
+        current = request.__dict__.get("user")
+        setup = current.__dict__.get("_setupfunc") if isinstance(current, SimpleLazyObject) else None
+        args = getattr(setup, "args", ())
+        if len(args) == 2 and args[0] is request and args[1] is lazy_user:
+            request.user = user
         return user

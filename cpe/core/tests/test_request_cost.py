@@ -228,3 +228,26 @@ def test_request_user_is_one_lazy_object_over_the_user_with_django_otps_fields_t
     assert user.pk == learner.pk and user.is_verified() is False and user.otp_device is None
     assert isinstance(user, SimpleLazyObject) and type(user._wrapped) is type(learner)
     assert request.user is user._wrapped  # once read, the request holds the user itself
+
+
+def test_a_user_read_late_does_not_undo_a_sign_in_made_before(rf, register_learner):
+    """The lazy user first read after login() replaced request.user (by code that held it from
+    before) must not put itself back: request.user stays the one signed in."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.utils.functional import SimpleLazyObject
+
+    from cpe.accounts.middleware import OTPMiddleware
+
+    learner = register_learner()
+    request = rf.get("/trivial/")
+    request.session = {}
+    request.user = SimpleLazyObject(AnonymousUser)  # as AuthenticationMiddleware sets it
+
+    def view(r):
+        held = r.user  # kept, not read yet
+        r.user = learner  # what login() does
+        assert held.is_authenticated is False  # read now: still the anonymous user it was
+        return r.user
+
+    assert OTPMiddleware(view)(request) is learner
+    assert request.user is learner
