@@ -120,16 +120,16 @@ class _Seen:
         self.facts: set[str] = set()
         self.token = False
 
-    def name(self, name, allowed, where, token_ok):
+    def name(self, name, allowed, token_ok):
         if name == _TOKEN and token_ok:
             self.token = True
         elif name in SITE_FACTS:
             self.facts.add(name)
         elif name not in allowed:
-            raise template.TemplateSyntaxError(f"{where}: '{name}' is not allowed in a fixed fragment")
+            raise template.TemplateSyntaxError(f"fixed_fragment: '{name}' is not allowed in a fixed fragment")
 
 
-def _check_condition(cond, allowed, seen, where):
+def _check_condition(cond, allowed, seen):
     """An {% if %} condition: operators over allowed names (not the CSRF token) or literals."""
     if cond is None:  # {% else %}
         return
@@ -139,16 +139,15 @@ def _check_condition(cond, allowed, seen, where):
             name = _plain_name(value)
             if name is None:
                 raise template.TemplateSyntaxError(
-                    f"{where}: '{value.token}' is not allowed in a fixed fragment's condition"
+                    f"fixed_fragment: '{value.token}' is not allowed in a fixed fragment's condition"
                 )
-            seen.name(name, allowed, where, token_ok=False)
+            seen.name(name, allowed, token_ok=False)
         return
     for part in (getattr(cond, "first", None), getattr(cond, "second", None)):
-        _check_condition(part, allowed, seen, where)
+        _check_condition(part, allowed, seen)
 
 
 def _check(nodelist, allowed, seen):
-    where = "fixed_fragment"
     for node in nodelist:
         if isinstance(node, TextNode):
             continue
@@ -158,22 +157,22 @@ def _check(nodelist, allowed, seen):
             name = _plain_name(node.filter_expression)
             if name is None:
                 raise template.TemplateSyntaxError(
-                    f"{where}: '{{{{ {node.filter_expression.token} }}}}' is not allowed in a fixed fragment"
+                    f"fixed_fragment: '{{{{ {node.filter_expression.token} }}}}' is not allowed inside"
                 )
-            seen.name(name, allowed, where, token_ok=True)
+            seen.name(name, allowed, token_ok=True)
         elif isinstance(node, IfNode):
             for cond, body in node.conditions_nodelists:
-                _check_condition(cond, allowed, seen, where)
+                _check_condition(cond, allowed, seen)
                 _check(body, allowed, seen)
         elif isinstance(node, URLNode):
             if not _literal(node.view_name) or node.args or node.kwargs or node.asvar:
-                raise template.TemplateSyntaxError(f"{where}: only {{% url 'name' %}} without arguments")
+                raise template.TemplateSyntaxError("fixed_fragment: only {% url 'name' %} without arguments")
         elif isinstance(node, StaticNode):
             if not _literal(node.path) or node.varname:
-                raise template.TemplateSyntaxError(f"{where}: only {{% static 'path' %}}")
+                raise template.TemplateSyntaxError("fixed_fragment: only {% static 'path' %}")
         else:
             name = type(node).__name__
-            raise template.TemplateSyntaxError(f"{where}: {name} is not allowed in a fixed fragment")
+            raise template.TemplateSyntaxError(f"fixed_fragment: {name} is not allowed in a fixed fragment")
 
 
 @register.tag
