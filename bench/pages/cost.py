@@ -8,6 +8,7 @@ dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:63
 --profile PAGE prints a pyinstrument profile of that page (pip install pyinstrument)."""
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -65,8 +66,9 @@ def main():
         return wsgi_call(application, "GET", path, **cookie)[0]
 
     pages = [("anon_hello", "/bench/hello/", False), ("hello", "/bench/hello/", True)]
+    pages += [("floor", "/bench/page-floor/", True)]
     pages += [(n, p, True) for n, p in learners[0]["pages"]]
-    split = {"tpl": 0, "orm": 0, "depth": 0}
+    split = {"tpl": 0, "orm": 0, "db": 0, "depth": 0}
     if args.split:
         from django.db.models.query import QuerySet
         from django.template.backends.django import Template
@@ -113,7 +115,7 @@ def main():
         ):
             call(path, lr(1))
         times = []
-        split.update(tpl=0, orm=0)
+        split.update(tpl=0, orm=0, db=0)
         if os.environ.get("AB_URL"):  # same-run A/B: the url memo on (A) and off (B), alternating
             from django.template.defaulttags import URLNode
 
@@ -156,16 +158,26 @@ def main():
                 cg(f"--dump={name} {variant}")
                 cg("-i", "off")
             MemoURLNode.render = memo_render
-        for i in range(args.repeat):
+
+        def db_timed(ex, q, params, many, ctx):
             t = time.process_time_ns()
-            call(path, lr(i))
-            times.append((time.process_time_ns() - t) / 1000)
+            try:
+                return ex(q, params, many, ctx)
+            finally:
+                split["db"] += time.process_time_ns() - t
+
+        with connection.execute_wrapper(db_timed) if args.split else contextlib.nullcontext():
+            for i in range(args.repeat):
+                t = time.process_time_ns()
+                call(path, lr(i))
+                times.append((time.process_time_ns() - t) / 1000)
         print(
             f"{name:12s} {sum(times) / len(times):8.0f} {statistics.median(times):8.0f} "
             f"{len(sql):7d}"
             + (
                 f"  template {split['tpl'] / 1000 / args.repeat:6.0f}"
                 f"  querysets {split['orm'] / 1000 / args.repeat:6.0f}"
+                f"  statements {split['db'] / 1000 / args.repeat:6.0f}"
                 if args.split
                 else ""
             ),

@@ -3,7 +3,7 @@ cycles through its share of simulated learners and, per learner, through the pha
 
 usage: load.py PORT PHASE SECONDS CONNECTIONS learners.json out.json
 PHASE: django_anon (GET /bench/hello/, no cookie) | django (the same, signed in) |
-       pages (each learner's real pages in turn, signed in)
+       floor (GET /bench/page-floor/, signed in) | pages (each learner's real pages in turn, signed in)
 Every answer must be 200 (a redirect is an error here: a signed-in learner with a valid
 session and an accepted agreement is never sent elsewhere by these pages)."""
 
@@ -27,6 +27,8 @@ async def run_conn(port, phase, deadline, learners, lat, errors, per_page):
             reqs.append(("hello", b"GET /bench/hello/ HTTP/1.1\r\nHost: b\r\n\r\n"))
         elif phase == "django":
             reqs.append(("hello", f"GET /bench/hello/ HTTP/1.1\r\n{head}".encode()))
+        elif phase == "floor":
+            reqs.append(("floor", f"GET /bench/page-floor/ HTTP/1.1\r\n{head}".encode()))
         else:
             reqs.extend((name, f"GET {path} HTTP/1.1\r\n{head}".encode()) for name, path in lr["pages"])
     random.Random(learners[0]["sid"]).shuffle(reqs)  # every page from the start, in no fixed order

@@ -19,11 +19,15 @@ throttled per client address, and a certificate's PDF is a download, not a page:
 the mix.)
 
 Phases, in --rounds interleaved rounds (so that the machine's other load affects all alike):
-`django_anon` (the trivial view, no cookie), `django` (the same view signed in), `pages` (the
-mix of real pages). Each prints its throughput, p99 and the CPU the machine, the gunicorn workers,
-Redis and the database's PostgreSQL server processes spent per request (/proc). Last line:
-RESULT signed_in_per_anonymous=… pages_per_anonymous=… p99_ms=… errors=…
-(p99 and errors of the real pages; the ratios are throughputs over the anonymous trivial view's)."""
+`django_anon` (the trivial view, no cookie), `django` (the same view signed in), `floor` (the
+page floor, bench/pages/urls.py: a signed-in page through the platform's layout with one
+statement, what every real page costs at least), `pages` (the mix of real pages). Each prints
+its throughput, p99 and the CPU the machine, the gunicorn workers, Redis and the database's
+PostgreSQL server processes spent per request (/proc). Last line:
+RESULT signed_in_per_anonymous=… pages_per_anonymous=… p99_ms=… errors=… floor_per_anonymous=…
+pages_per_floor=…
+(p99 of the real pages, errors of all phases; the ratios are throughputs: over the anonymous
+trivial view's, and the real pages' over the floor's)."""
 
 import argparse
 import json
@@ -36,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
-PHASES = ("django_anon", "django", "pages")
+PHASES = ("django_anon", "django", "floor", "pages")
 
 
 def main():
@@ -126,11 +130,14 @@ def main():
             f"  page {name:12s} mean {p['mean_ms']:6.1f} ms  p99 {p['p99_ms']:6.1f} ms  ({p['n']} requests)"
         )
     anon, signed, pages = results["django_anon"], results["django"], results["pages"]
+    floor = results["floor"]
     print(f"machine load average during the run (1, 5, 15 min): {' '.join(load_avg)}")
     print(
         f"RESULT signed_in_per_anonymous={signed['rps'] / anon['rps']:.2f} "
         f"pages_per_anonymous={pages['rps'] / anon['rps']:.2f} p99_ms={pages['p99_ms']:.0f} "
-        f"errors={pages['errors'] + signed['errors'] + anon['errors']}"
+        f"errors={sum(results[p]['errors'] for p in PHASES)} "
+        f"floor_per_anonymous={floor['rps'] / anon['rps']:.2f} "
+        f"pages_per_floor={pages['rps'] / floor['rps']:.2f}"
     )
 
 
