@@ -5,7 +5,11 @@ process and queries), called through the same WSGI application gunicorn mounts.
 
 Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/cpe_bench_profile,
 dropped and re-created) and Redis (BENCH_REDIS_URL, default redis://127.0.0.1:6379/9, flushed).
---profile PAGE prints a pyinstrument profile of that page (pip install pyinstrument)."""
+The page floor (/bench/page-floor/, bench/pages/urls.py) is measured beside the trivial view and
+the pages. --profile PAGE prints a pyinstrument profile of that page (pip install pyinstrument).
+--split adds the CPU spent in template rendering, in querysets, and in running statements (the
+database wrapper's time: sending, waiting for and receiving the result, not turning its rows
+into objects)."""
 
 import argparse
 import contextlib
@@ -36,7 +40,7 @@ def main():
         help="under `valgrind --tool=callgrind --instr-atstart=no`: instructions per request of "
         "the measured loop (instrumentation switched on around it with callgrind_control)",
     )
-    ap.add_argument("--split", action="store_true", help="CPU in template rendering and in querysets")
+    ap.add_argument("--split", action="store_true", help="CPU in templates, querysets and statements")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))  # the repository root: bench.common, the settings, cpe
     from bench.common import bench_env, fresh_stores, wsgi_call
