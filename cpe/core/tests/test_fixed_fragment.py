@@ -161,3 +161,23 @@ def test_each_learner_gets_a_token_of_their_own_secret_and_it_signs_them_out(reg
         assert client.get("/accounts/dashboard/").status_code == 302  # signed out
     assert secrets[0] != secrets[1]
     assert "我的学习" in pages[0] and "我的学习" in pages[1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_layout_loads_the_htmx_scripts_django_htmx_would(settings, debug):
+    """templates/base.html writes htmx's script tag inside its fixed head fragment (not rendered
+    per request) and django-htmx's debug helper only with DEBUG: together they must be what
+    django-htmx's own {% htmx_script %} gives, so a new django-htmx that renames its files fails
+    here rather than in a learner's browser."""
+    from django_htmx.jinja import django_htmx_script, htmx_script
+
+    settings.DEBUG = debug
+    html = Client().get("/").content.decode()
+    whole = str(htmx_script())
+    debug_part = str(django_htmx_script())
+    assert bool(debug_part) is debug
+    assert whole == whole.replace(debug_part, "", 1) + debug_part  # the helper is the tail
+    assert whole.replace(debug_part, "", 1) in html
+    assert debug_part in html
+    assert html.count("<script") == 2 + debug  # htmx, site.js and the helper with DEBUG
