@@ -179,13 +179,6 @@ def staff_browser_sign_in(page, username, password, base=""):
     expect(page).to_have_url(re.compile(r"/admin/$"))
 
 
-def free_port() -> int:
-    """A local port nothing listens on (the session cache pointed there is a Redis that is away)."""
-    from cpe.core.tests.ports import free_port as port
-
-    return port()
-
-
 def point_session_cache(settings, location):
     """The session cache (and the user row cache in it) at another Redis: one on a free port is away."""
     settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["sessions"], "LOCATION": location}}

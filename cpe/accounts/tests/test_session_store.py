@@ -19,8 +19,9 @@ from django.urls import reverse
 
 from cpe.accounts import sessions
 from cpe.accounts.models import StoredSession, User
-from cpe.accounts.tests.factories import free_port, point_session_cache
+from cpe.accounts.tests.factories import point_session_cache
 from cpe.core import crypto
+from cpe.core.tests.ports import free_port
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("cpe.core.tests.urls_trivial")]
 PW = "Zhang-san-2026"

@@ -21,8 +21,9 @@ from django.urls import reverse
 
 from cpe.accounts import sessions, user_rows
 from cpe.accounts.models import User
-from cpe.accounts.tests.factories import free_port, point_session_cache
+from cpe.accounts.tests.factories import point_session_cache
 from cpe.agreements.models import AgreementAcceptance
+from cpe.core.tests.ports import free_port
 
 pytestmark = [
     pytest.mark.django_db,
