@@ -105,6 +105,9 @@ def test_no_page_violates_the_content_security_policy(
         page.goto(path)
         expect(page.locator("main")).to_be_visible()
     page.goto(f"/learn/chapter/{first.pk}/")
+    # The player says 点击播放 once hls.js has attached its MediaSource and parsed the playlist; a
+    # play() before that is cut off when hls.js loads the MediaSource into the video element.
+    expect(page.locator("#status")).to_contain_text("点击播放")
     page.evaluate("() => { const v = document.getElementById('video'); v.muted = true; return v.play(); }")
     page.wait_for_function("() => document.getElementById('video').currentTime > 3", timeout=30_000)
     assert page.evaluate("() => document.getElementById('video').src.startsWith('blob:')")
