@@ -181,3 +181,17 @@ def test_the_layout_loads_the_htmx_scripts_django_htmx_would(settings, debug):
     assert whole.replace(debug_part, "", 1) in html
     assert debug_part in html
     assert html.count("<script") == 2 + debug  # htmx, site.js and the helper with DEBUG
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/admin/login/"])
+def test_the_learner_and_staff_pages_name_the_site_icon(path):
+    """Both layouts (templates/base.html and the staff's admin/base_site.html) link the site's
+    icon, a file among the static files: without the link browsers ask for /favicon.ico, which
+    the platform does not serve (a 404 on every first visit)."""
+    from django.contrib.staticfiles import finders
+    from django.templatetags.static import static
+
+    html = Client().get(path).content.decode()
+    assert f'<link rel="icon" href="{static("img/favicon.svg")}" type="image/svg+xml">' in html
+    assert finders.find("img/favicon.svg")
