@@ -16,6 +16,13 @@ workers = int(os.environ.get("WEB_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("WEB_THREADS", 4))
 # nginx keeps upstream connections alive: a player's heartbeats every 30 s reuse them.
 keepalive = 30
+# Each worker listens on its own socket (SO_REUSEPORT) and the kernel spreads new connections
+# over them. With one shared socket a worker takes every connection it wins the race for and
+# keeps it (nginx's upstream connections and the benchmarks' are kept alive): measured here, all
+# sixteen connections on one of two workers in 5 of 20 load phases, the other core idle; with
+# this, in 1 of 32 (decision 0026). A worker's socket closes with it:
+# deploy/sysctl/90-cpe-web.conf hands the connections still waiting in its queue to the others.
+reuse_port = True
 timeout = 60
 graceful_timeout = 30
 # Requests are small (the largest is an exam submission, a few KB; uploads go to the staff site).
